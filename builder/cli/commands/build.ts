@@ -1,0 +1,153 @@
+// `tsbuild build`: docker-compatible flags → BuildOptions → runBuild.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs, getBool, getList, getString, formatFlagHelp, UsageError, type FlagSpec } from '../args.js';
+import { parseCsvSpec, parseKeyValues } from '../kv-spec.js';
+import type { BuildOptions, CallMode, OutputSpec, SecretSpec, SshSpec, CacheSpec } from '../../build/options.js';
+
+export const BUILD_FLAGS: FlagSpec[] = [
+  { name: 'tag', short: 't', type: 'list', metavar: 'NAME:TAG', help: 'Name and optionally a tag (format: "name:tag")' },
+  { name: 'file', short: 'f', type: 'string', metavar: 'FILE', help: 'Name of the Dockerfile (default: "PATH/Dockerfile"; "-" reads stdin)' },
+  { name: 'build-arg', type: 'list', metavar: 'K=V', help: 'Set build-time variables' },
+  { name: 'target', type: 'string', metavar: 'STAGE', help: 'Set the target build stage to build' },
+  { name: 'platform', type: 'list', metavar: 'PLATFORM', help: 'Set target platform for build (only the host platform is built)' },
+  { name: 'label', type: 'list', metavar: 'K=V', help: 'Set metadata for an image' },
+  { name: 'no-cache', type: 'bool', help: 'Do not use cache when building the image' },
+  { name: 'no-cache-filter', type: 'list', metavar: 'STAGE', help: 'Do not cache specified stages' },
+  { name: 'pull', type: 'bool', help: 'Always attempt to pull all referenced images' },
+  { name: 'progress', type: 'string', metavar: 'MODE', help: 'Set type of progress output: auto, plain, tty, rawjson, quiet' },
+  { name: 'quiet', short: 'q', type: 'bool', help: 'Suppress the build output and print image ID on success' },
+  { name: 'output', short: 'o', type: 'list', metavar: 'SPEC', help: 'Output destination (format: "type=local,dest=path")' },
+  { name: 'iidfile', type: 'string', metavar: 'FILE', help: 'Write the image ID to a file' },
+  { name: 'metadata-file', type: 'string', metavar: 'FILE', help: 'Write build result metadata to a file' },
+  { name: 'secret', type: 'list', metavar: 'SPEC', help: 'Secret to expose to the build (format: "id=mysecret[,src=/local/secret|env=VAR]")' },
+  { name: 'ssh', type: 'list', metavar: 'SPEC', help: 'SSH agent socket or keys to expose to the build (format: "default|<id>[=<socket>|<key>[,<key>]]")' },
+  { name: 'cache-from', type: 'list', metavar: 'SPEC', help: 'External cache sources (e.g. "type=local,src=path")' },
+  { name: 'cache-to', type: 'list', metavar: 'SPEC', help: 'Cache export destinations (e.g. "type=local,dest=path")' },
+  { name: 'call', type: 'string', metavar: 'MODE', help: 'Set method for evaluating build: build, check, outline, targets' },
+  { name: 'check', type: 'bool', help: 'Shorthand for "--call=check"' },
+  { name: 'allow', type: 'list', metavar: 'ENTITLEMENT', help: 'Allow extra privileged entitlement (e.g. security.insecure)' },
+  { name: 'push', type: 'bool', help: 'Shorthand for "--output=type=registry"' },
+  { name: 'load', type: 'bool', help: 'Shorthand for "--output=type=docker" into the local store (the default)' },
+  { name: 'help', type: 'bool', help: 'Print usage' },
+];
+
+const OUTPUT_TYPES = new Set(['image', 'oci', 'docker', 'local', 'tar', 'registry']);
+
+function parseOutput(spec: string): OutputSpec {
+  // docker's shorthand: `-o DIR` means type=local,dest=DIR; `-o -` a tar on stdout.
+  if (!spec.includes('=')) {
+    return spec === '-' ? { type: 'tar', attrs: new Map([['dest', '-']]) } : { type: 'local', attrs: new Map([['dest', spec]]) };
+  }
+  const attrs = parseCsvSpec(spec, '--output');
+  const type = attrs.get('type') ?? 'local';
+  if (!OUTPUT_TYPES.has(type)) throw new UsageError(`invalid --output "${spec}": unknown type "${type}" (one of ${[...OUTPUT_TYPES].join(', ')})`);
+  attrs.delete('type');
+  return { type: type as OutputSpec['type'], attrs };
+}
+
+function parseSecret(spec: string): SecretSpec {
+  const attrs = parseCsvSpec(spec, '--secret');
+  const id = attrs.get('id');
+  if (!id) throw new UsageError(`invalid --secret "${spec}": id is required`);
+  const src = attrs.get('src') ?? attrs.get('source');
+  const env = attrs.get('env');
+  const type = attrs.get('type');
+  if (type === 'env') return { id, env: env ?? src ?? id };
+  if (type === 'file') return { id, src: src ?? id };
+  if (src === undefined && env === undefined) {
+    // Like buildx: without src or env, an env var named like the id wins, else a file named like it.
+    return process.env[id] !== undefined ? { id, env: id } : { id, src: id };
+  }
+  return { id, src, env };
+}
+
+function parseSsh(spec: string): SshSpec {
+  const eq = spec.indexOf('=');
+  const id = eq < 0 ? spec : spec.slice(0, eq);
+  const paths = eq < 0 ? [] : spec.slice(eq + 1).split(',').filter(Boolean);
+  if (id === '') throw new UsageError(`invalid --ssh "${spec}": empty id`);
+  return { id, paths };
+}
+
+function parseCache(spec: string, flag: string): CacheSpec {
+  if (!spec.includes('=')) return { type: 'registry', attrs: new Map([['ref', spec]]) };
+  const attrs = parseCsvSpec(spec, flag);
+  const type = attrs.get('type') ?? 'registry';
+  attrs.delete('type');
+  return { type, attrs };
+}
+
+function parseCall(value: string | undefined, check: boolean): CallMode {
+  const v = check ? 'check' : (value ?? 'build');
+  if (v === 'build' || v === 'outline' || v === 'targets' || v === 'check') return v;
+  throw new UsageError(`invalid --call "${v}": expected build, check, outline or targets`);
+}
+
+function readDockerfile(file: string | undefined, contextDir: string): { text: string; path?: string; name: string } {
+  if (file === '-') return { text: readFileSync(0, 'utf8'), name: 'Dockerfile' };
+  const p = file ? path.resolve(file) : path.join(contextDir, 'Dockerfile');
+  try {
+    return { text: readFileSync(p, 'utf8'), path: p, name: path.basename(p) };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(code === 'ENOENT' ? `failed to read dockerfile: open ${p}: no such file or directory` : `failed to read dockerfile ${p}: ${(err as Error).message}`);
+  }
+}
+
+export function toBuildOptions(argv: string[]): BuildOptions | 'help' {
+  const a = parseArgs(argv, BUILD_FLAGS);
+  if (getBool(a, 'help')) return 'help';
+  if (a.positionals.length !== 1) throw new UsageError(`"tsbuild build" requires exactly 1 argument (the build context).\nUsage:  tsbuild build [OPTIONS] PATH | -`);
+  const contextArg = a.positionals[0];
+  if (contextArg === '-') throw new UsageError('a build context from stdin is not supported; use -f - with a context directory');
+  const contextDir = path.resolve(contextArg);
+  const df = readDockerfile(getString(a, 'file'), contextDir);
+  const progress = getBool(a, 'quiet') ? 'quiet' : (getString(a, 'progress') ?? 'auto');
+  if (!['auto', 'plain', 'tty', 'rawjson', 'quiet'].includes(progress)) throw new UsageError(`invalid --progress "${progress}": expected auto, plain, tty, rawjson or quiet`);
+  const outputs = getList(a, 'output').map(parseOutput);
+  if (getBool(a, 'push')) outputs.push({ type: 'registry', attrs: new Map() });
+  return {
+    contextDir,
+    dockerfilePath: df.path,
+    dockerfileText: df.text,
+    dockerfileName: df.name,
+    tags: getList(a, 'tag'),
+    buildArgs: parseKeyValues(getList(a, 'build-arg'), '--build-arg'),
+    labels: parseKeyValues(getList(a, 'label'), '--label'),
+    target: getString(a, 'target'),
+    platforms: getList(a, 'platform').flatMap((p) => p.split(',')).filter(Boolean),
+    noCache: getBool(a, 'no-cache'),
+    noCacheFilter: getList(a, 'no-cache-filter'),
+    pull: getBool(a, 'pull'),
+    progress: progress as BuildOptions['progress'],
+    outputs,
+    iidFile: getString(a, 'iidfile'),
+    metadataFile: getString(a, 'metadata-file'),
+    secrets: getList(a, 'secret').map(parseSecret),
+    ssh: getList(a, 'ssh').map(parseSsh),
+    cacheFrom: getList(a, 'cache-from').map((s) => parseCache(s, '--cache-from')),
+    cacheTo: getList(a, 'cache-to').map((s) => parseCache(s, '--cache-to')),
+    call: parseCall(getString(a, 'call'), getBool(a, 'check')),
+    allow: getList(a, 'allow'),
+    push: getBool(a, 'push'),
+  };
+}
+
+export const BUILD_USAGE = `Usage:  tsbuild build [OPTIONS] PATH
+
+Build an image from a Dockerfile
+
+Options:
+${formatFlagHelp(BUILD_FLAGS)}
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  const opts = toBuildOptions(argv);
+  if (opts === 'help') {
+    process.stdout.write(BUILD_USAGE);
+    return 0;
+  }
+  const { runBuild } = await import('../../build/run-build.js');
+  return runBuild(opts);
+}

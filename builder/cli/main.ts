@@ -1,0 +1,70 @@
+// The `tsbuild` entry point. Subcommands are imported lazily so that
+// `tsbuild --version` and `--help` load almost nothing.
+import { readFileSync } from 'node:fs';
+import { reportError } from './report-error.js';
+
+interface Command {
+  summary: string;
+  load: () => Promise<{ run(argv: string[]): Promise<number> }>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  build: { summary: 'Build an image from a Dockerfile', load: () => import('./commands/build.js') },
+  run: { summary: 'Run a command in a new container', load: () => import('./commands/run.js') },
+  images: { summary: 'List images', load: () => import('./commands/images.js') },
+  inspect: { summary: 'Display detailed information on images', load: () => import('./commands/inspect.js') },
+  history: { summary: 'Show the history of an image', load: () => import('./commands/history.js') },
+  tag: { summary: 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE', load: () => import('./commands/tag.js') },
+  rmi: { summary: 'Remove one or more images', load: () => import('./commands/rmi.js') },
+  save: { summary: 'Save one or more images to a tar archive', load: () => import('./commands/save.js') },
+  load: { summary: 'Load an image from a tar archive', load: () => import('./commands/load.js') },
+  import: { summary: 'Import the contents from a tarball to create a filesystem image', load: () => import('./commands/import.js') },
+  debug: { summary: 'Debugging tools (debug parse)', load: () => import('./commands/debug.js') },
+};
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length)) + 2;
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`);
+  return [
+    'Usage:  tsbuild [OPTIONS] COMMAND',
+    '',
+    'A daemonless Dockerfile image builder',
+    '',
+    'Options:',
+    '  -v, --version   Print version information and quit',
+    '  -h, --help      Print usage',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    "Run 'tsbuild COMMAND --help' for more information on a command.",
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === '--version' || first === '-v' || first === 'version') {
+    process.stdout.write(`tsbuild version ${version()}\n`);
+    return 0;
+  }
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    process.stdout.write(usage() + '\n');
+    return first === undefined ? 1 : 0;
+  }
+  const command = COMMANDS[first];
+  if (!command) {
+    process.stderr.write(`tsbuild: '${first}' is not a tsbuild command.\nSee 'tsbuild --help'\n`);
+    return 1;
+  }
+  try {
+    const mod = await command.load();
+    return await mod.run(rest);
+  } catch (err) {
+    return reportError(err);
+  }
+}

@@ -1,0 +1,61 @@
+// Streaming digests of layer blobs: the blob digest (as stored) and the
+// diff_id (sha256 of the uncompressed tar) in one pass, without buffering.
+
+import { createHash } from 'node:crypto';
+import { Transform, Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import type { Digest } from '../../cache/digest.js';
+import { toDigest } from '../../cache/digest.js';
+import type { LayerCompression } from './types.js';
+import { ImageError } from './errors.js';
+
+export interface LayerDigests {
+  /** sha256 of the bytes as given (compressed or not). */
+  digest: Digest;
+  size: number;
+  /** sha256 of the uncompressed tar. */
+  diffId: Digest;
+}
+
+/** Compression from a blob's first bytes (gzip and zstd magic numbers). */
+export function sniffCompression(head: Buffer): LayerCompression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  return 'uncompressed';
+}
+
+function hashSink(hash: ReturnType<typeof createHash>): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      cb();
+    },
+  });
+}
+
+/** Hash a layer stream given how it is compressed (see `sniffCompression`). */
+export async function digestLayer(src: Readable | NodeJS.ReadableStream, compression: LayerCompression): Promise<LayerDigests> {
+  if (compression === 'zstd') {
+    throw new ImageError('UNSUPPORTED_MEDIA_TYPE', 'zstd-compressed layers are not supported by this Node.js version');
+  }
+  const blobHash = createHash('sha256');
+  let size = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      blobHash.update(chunk);
+      size += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  if (compression === 'gzip') {
+    const diffHash = createHash('sha256');
+    await pipeline(src, tap, createGunzip(), hashSink(diffHash));
+    const digest = toDigest(`sha256:${blobHash.digest('hex')}`);
+    return { digest, size, diffId: toDigest(`sha256:${diffHash.digest('hex')}`) };
+  }
+  // Uncompressed: the blob is the tar, so one hash serves as both digests.
+  await pipeline(src, tap, new Writable({ write: (_chunk, _enc, cb) => cb() }));
+  const digest = toDigest(`sha256:${blobHash.digest('hex')}`);
+  return { digest, size, diffId: digest };
+}

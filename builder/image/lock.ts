@@ -1,0 +1,111 @@
+// A cross-process lock made of a lock file created with O_EXCL. Node has no
+// flock(), and O_EXCL create is atomic on every local filesystem, so exactly
+// one process wins. The file holds the owner's pid and a random token:
+//  - a lock whose pid is dead is stale (the owner was killed) and is broken;
+//  - release only removes the file if it still holds our token, so a process
+//    whose lock was (wrongly) broken can never delete someone else's lock.
+// Known limit: two waiters breaking the same stale lock at the same instant
+// can, in a microsecond window, both proceed. Stale locks only exist after a
+// crash, so we accept that rather than build a lease protocol.
+
+import { promises as fs } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ImageError } from './errors.js';
+
+export interface LockOptions {
+  /** Give up after this long (default 60 s). */
+  timeoutMs?: number;
+  /** A lock file older than this whose owner we cannot check is treated as stale (default 10 min). */
+  staleAfterMs?: number;
+}
+
+interface LockContent {
+  pid: number;
+  token: string;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: the process exists but belongs to another user.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function readLock(lockPath: string): Promise<LockContent | undefined> {
+  try {
+    const parsed = JSON.parse(await fs.readFile(lockPath, 'utf8')) as Partial<LockContent>;
+    if (typeof parsed.pid === 'number' && typeof parsed.token === 'string') return { pid: parsed.pid, token: parsed.token };
+  } catch {
+    // Missing, or caught between create and write: not known to be stale.
+  }
+  return undefined;
+}
+
+async function isStale(lockPath: string, staleAfterMs: number): Promise<boolean> {
+  const content = await readLock(lockPath);
+  if (content) return !processAlive(content.pid);
+  try {
+    const st = await fs.stat(lockPath);
+    return Date.now() - st.mtimeMs > staleAfterMs;
+  } catch {
+    return false;
+  }
+}
+
+/** Take the lock at `lockPath`; returns the function that releases it. */
+export async function acquireLock(lockPath: string, opts: LockOptions = {}): Promise<() => Promise<void>> {
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const staleAfterMs = opts.staleAfterMs ?? 10 * 60_000;
+  const token = randomBytes(12).toString('hex');
+  const deadline = Date.now() + timeoutMs;
+  let delay = 2;
+  for (;;) {
+    try {
+      const fh = await fs.open(lockPath, 'wx', 0o644);
+      try {
+        await fh.writeFile(JSON.stringify({ pid: process.pid, token } satisfies LockContent));
+      } finally {
+        await fh.close();
+      }
+      return () => releaseLock(lockPath, token);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    if (await isStale(lockPath, staleAfterMs)) {
+      // Rename first so that only one breaker removes this particular file.
+      const aside = `${lockPath}.stale-${token}`;
+      try {
+        await fs.rename(lockPath, aside);
+        await fs.rm(aside, { force: true });
+      } catch {
+        // Someone else broke or released it first; just retry.
+      }
+      continue;
+    }
+    if (Date.now() > deadline) {
+      const owner = await readLock(lockPath);
+      throw new ImageError('LOCK_TIMEOUT', `timed out waiting for lock ${lockPath}${owner ? ` held by pid ${owner.pid}` : ''}`);
+    }
+    await sleep(delay + Math.random() * delay);
+    delay = Math.min(delay * 2, 100);
+  }
+}
+
+async function releaseLock(lockPath: string, token: string): Promise<void> {
+  const content = await readLock(lockPath);
+  if (content?.token === token) await fs.rm(lockPath, { force: true });
+}
+
+/** Run `fn` while holding the lock at `lockPath`. */
+export async function withLock<T>(lockPath: string, fn: () => Promise<T>, opts?: LockOptions): Promise<T> {
+  const release = await acquireLock(lockPath, opts);
+  try {
+    return await fn();
+  } finally {
+    await release();
+  }
+}

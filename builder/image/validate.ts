@@ -1,0 +1,90 @@
+// Self-consistency check of a stored image, in the spirit of
+// go-containerregistry's `validate`: every blob is what its descriptor says
+// (digest and size), the config's diff_ids are the uncompressed layers, and
+// the history agrees with the number of layers. Reports every problem found
+// rather than stopping at the first, so one run tells the whole story.
+
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import type { ContentStore } from '../../cache/content-store.js';
+import type { Digest } from '../../cache/digest.js';
+import { readImage, type ImageDescription } from './image.js';
+import { digestLayer } from './layer-digest.js';
+import { layerCompressionOf, type Descriptor } from './types.js';
+
+export interface ValidationReport {
+  valid: boolean;
+  problems: string[];
+}
+
+function sha256(data: Buffer): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+async function checkSmallBlob(store: ContentStore, what: string, d: Descriptor, problems: string[]): Promise<void> {
+  try {
+    // Read the raw file rather than readBuffer(): we want to report a mismatch, not only fail on it.
+    const bytes = await readFile(store.path(d.digest));
+    if (sha256(bytes) !== d.digest) problems.push(`${what} ${d.digest}: content digest is ${sha256(bytes)}`);
+    if (bytes.length !== d.size) problems.push(`${what} ${d.digest}: size is ${bytes.length}, descriptor says ${d.size}`);
+  } catch (e) {
+    problems.push(`${what} ${d.digest}: cannot read blob (${(e as Error).message})`);
+  }
+}
+
+async function checkLayer(store: ContentStore, index: number, layer: ImageDescription['layers'][number], problems: string[]): Promise<void> {
+  const what = `layer ${index} (${layer.digest})`;
+  const compression = layerCompressionOf(layer.mediaType);
+  if (!compression) {
+    problems.push(`${what}: unknown layer media type ${layer.mediaType}`);
+    return;
+  }
+  if (!(await store.has(layer.digest))) {
+    problems.push(`${what}: blob missing from the content store`);
+    return;
+  }
+  try {
+    const got = await digestLayer(store.openRead(layer.digest), compression);
+    if (got.digest !== layer.digest) problems.push(`${what}: content digest is ${got.digest}`);
+    if (got.size !== layer.size) problems.push(`${what}: size is ${got.size}, manifest says ${layer.size}`);
+    if (got.diffId !== layer.diffId) problems.push(`${what}: uncompressed digest is ${got.diffId}, config diff_id is ${layer.diffId}`);
+  } catch (e) {
+    problems.push(`${what}: cannot read layer (${(e as Error).message})`);
+  }
+}
+
+/** Check the image whose manifest is `manifestDigest`. Never throws for a broken image; lists its problems. */
+export async function validateImage(store: ContentStore, manifestDigest: Digest): Promise<ValidationReport> {
+  const problems: string[] = [];
+  const manifestDescriptor: Descriptor = { mediaType: '', digest: manifestDigest, size: -1 };
+  try {
+    manifestDescriptor.size = (await stat(store.path(manifestDigest))).size;
+  } catch {
+    return { valid: false, problems: [`manifest ${manifestDigest}: blob missing from the content store`] };
+  }
+  await checkSmallBlob(store, 'manifest', manifestDescriptor, problems);
+  if (problems.length > 0) return { valid: false, problems };
+
+  let image: ImageDescription;
+  try {
+    image = await readImage(store, manifestDigest);
+  } catch (e) {
+    return { valid: false, problems: [(e as Error).message] };
+  }
+  await checkSmallBlob(store, 'config', image.manifest.config, problems);
+
+  const diffIds = image.config.rootfs?.diff_ids ?? [];
+  if (image.config.rootfs?.type !== 'layers') problems.push(`config: rootfs.type is ${String(image.config.rootfs?.type)}, want "layers"`);
+  const history = image.config.history ?? [];
+  const nonEmpty = history.filter((h) => !h.empty_layer).length;
+  if (history.length > 0 && nonEmpty !== diffIds.length) {
+    problems.push(`config: ${nonEmpty} non-empty history entries but ${diffIds.length} layers`);
+  }
+  if (!image.config.os || !image.config.architecture) problems.push('config: os and architecture are required');
+
+  // Layers are independent; hash them in parallel (I/O and zlib overlap well).
+  const perLayer: string[][] = image.layers.map(() => []);
+  await Promise.all(image.layers.map((layer, i) => checkLayer(store, i, layer, perLayer[i]!)));
+  problems.push(...perLayer.flat());
+  return { valid: problems.length === 0, problems };
+}

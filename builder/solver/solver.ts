@@ -1,0 +1,130 @@
+// Walks a graph of vertices: computes each cache key from the op and the
+// input keys, reuses cached results, runs the rest in parallel (bounded by
+// p-queue), runs identical vertices once, and cancels everything in flight
+// on the first failure.
+import PQueue from 'p-queue';
+import { cacheKeyOf, type Vertex } from './vertex.js';
+
+export interface ResultCache<R> {
+  get(key: string): Promise<R | undefined>;
+  put(key: string, result: R): Promise<void>;
+}
+
+export type SolveEvent =
+  | { type: 'start'; vertex: Vertex<unknown>; key: string }
+  | { type: 'cached'; vertex: Vertex<unknown>; key: string }
+  | { type: 'done'; vertex: Vertex<unknown>; key: string; ms: number }
+  | { type: 'error'; vertex: Vertex<unknown>; key: string; error: unknown }
+  | { type: 'canceled'; vertex: Vertex<unknown>; key: string }
+  | { type: 'log'; vertex: Vertex<unknown>; stream: 'stdout' | 'stderr'; data: Buffer | string };
+
+export interface SolveOptions<R> {
+  cache?: ResultCache<R>;
+  jobs?: number;
+  platform?: string;
+  signal?: AbortSignal;
+  onEvent?: (e: SolveEvent) => void;
+}
+
+export class SolveError extends Error {
+  constructor(readonly vertex: Vertex<unknown>, readonly cause: unknown) {
+    super(`${vertex.name}: ${(cause as Error)?.message ?? String(cause)}`);
+  }
+}
+
+interface Solved<R> { key: string; result: R }
+
+export class Solver<R> {
+  private readonly queue: PQueue;
+  private readonly byVertex = new Map<Vertex<R>, Promise<Solved<R>>>();
+  private readonly byKey = new Map<string, Promise<R>>();
+  private readonly abort = new AbortController();
+  private firstError: unknown;
+
+  constructor(private readonly opts: SolveOptions<R> = {}) {
+    this.queue = new PQueue({ concurrency: Math.max(1, opts.jobs ?? 1) });
+    opts.signal?.addEventListener('abort', () => this.abort.abort(opts.signal!.reason), { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  // Solves the targets; rejects with the first failure (a SolveError naming the vertex).
+  async solve(targets: readonly Vertex<R>[]): Promise<Solved<R>[]> {
+    const all = targets.map((t) => this.solveOne(t));
+    const settled = await Promise.allSettled(all);
+    if (this.firstError !== undefined) throw this.firstError;
+    const failed = settled.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined;
+    if (failed) throw failed.reason;
+    return settled.map((s) => (s as PromiseFulfilledResult<Solved<R>>).value);
+  }
+
+  keyOf(v: Vertex<R>): Promise<string> {
+    return this.solveOne(v).then((s) => s.key);
+  }
+
+  private solveOne(v: Vertex<R>): Promise<Solved<R>> {
+    let p = this.byVertex.get(v);
+    if (!p) {
+      p = this.compute(v);
+      // Unobserved rejections are reported through solve(); avoid noise here.
+      p.catch(() => undefined);
+      this.byVertex.set(v, p);
+    }
+    return p;
+  }
+
+  private async compute(v: Vertex<R>): Promise<Solved<R>> {
+    const inputs = await Promise.all(v.inputs.map((i) => this.solveOne(i)));
+    const key = cacheKeyOf(await v.describe(), inputs.map((i) => i.key), this.opts.platform ?? '');
+    let running = this.byKey.get(key);
+    if (!running) {
+      running = this.run(v, key, inputs.map((i) => i.result));
+      running.catch(() => undefined);
+      this.byKey.set(key, running);
+    }
+    return { key, result: await running };
+  }
+
+  private async run(v: Vertex<R>, key: string, inputs: R[]): Promise<R> {
+    const emit = this.opts.onEvent ?? (() => undefined);
+    const cacheable = v.cacheable !== false && this.opts.cache !== undefined;
+    if (cacheable) {
+      const hit = await this.opts.cache!.get(key);
+      if (hit !== undefined) {
+        emit({ type: 'cached', vertex: v, key });
+        return hit;
+      }
+    }
+    return this.queue.add(async () => {
+      if (this.abort.signal.aborted) {
+        emit({ type: 'canceled', vertex: v, key });
+        throw this.abort.signal.reason ?? new Error('canceled');
+      }
+      const started = Date.now();
+      emit({ type: 'start', vertex: v, key });
+      try {
+        const result = await v.exec({
+          signal: this.abort.signal,
+          inputs,
+          log: (stream, data) => emit({ type: 'log', vertex: v, stream, data }),
+        });
+        if (cacheable) await this.opts.cache!.put(key, result);
+        emit({ type: 'done', vertex: v, key, ms: Date.now() - started });
+        return result;
+      } catch (error) {
+        if (this.abort.signal.aborted && this.firstError !== undefined) {
+          emit({ type: 'canceled', vertex: v, key });
+          throw error;
+        }
+        const wrapped = error instanceof SolveError ? error : new SolveError(v, error);
+        if (this.firstError === undefined) this.firstError = wrapped;
+        emit({ type: 'error', vertex: v, key, error });
+        // The first failure cancels every step still running or waiting.
+        this.abort.abort(wrapped);
+        throw wrapped;
+      }
+    }) as Promise<R>;
+  }
+}

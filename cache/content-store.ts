@@ -1,0 +1,272 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, constants as fsc } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { Transform } from 'node:stream';
+import { type Digest, digestFromHex, hexOf, isDigest } from './digest.js';
+import { CacheError } from './errors.js';
+
+/**
+ * Blobs addressed by sha256, laid out like an OCI image layout
+ * (`<root>/blobs/sha256/<hex>`) so exporters can hard-link or copy them as is.
+ *
+ * Every write goes to a temp file under `<root>/tmp` (same filesystem, so the
+ * final rename is atomic), is fsynced and verified, and only then renamed to
+ * its final name. A crash or `kill -9` therefore never leaves a partial blob
+ * under a final name, and two processes writing the same blob both succeed:
+ * the contents are identical, so whichever rename lands last is harmless.
+ */
+export class ContentStore {
+  readonly root: string;
+  private readonly blobDir: string;
+  private readonly tmpDir: string;
+  private dirsReady: Promise<void> | undefined;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+    this.blobDir = path.join(this.root, 'blobs', 'sha256');
+    this.tmpDir = path.join(this.root, 'tmp');
+  }
+
+  path(d: Digest): string {
+    return path.join(this.blobDir, hexOf(d));
+  }
+
+  /** Directory for temp files; callers may create files here to hand to putFile. */
+  tempDir(): string {
+    return this.tmpDir;
+  }
+
+  async has(d: Digest): Promise<boolean> {
+    try {
+      await fsp.access(this.path(d));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async size(d: Digest): Promise<number> {
+    try {
+      return (await fsp.stat(this.path(d))).size;
+    } catch (e) {
+      throw this.mapMissing(e, d);
+    }
+  }
+
+  async putBuffer(data: Buffer | string, expected?: Digest): Promise<Digest> {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    const digest = digestFromHex(createHash('sha256').update(buf).digest('hex'));
+    checkExpected(digest, expected);
+    // Skipping the write when present keeps metadata writes (configs,
+    // manifests) cheap; the blob is immutable, so presence means done.
+    if (await this.has(digest)) return digest;
+    const tmp = await this.newTempPath();
+    try {
+      const fh = await fsp.open(tmp, 'wx', 0o644);
+      try {
+        await fh.writeFile(buf);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await this.commit(tmp, digest);
+    } catch (e) {
+      await fsp.rm(tmp, { force: true });
+      throw e;
+    }
+    return digest;
+  }
+
+  async putStream(
+    src: NodeJS.ReadableStream | AsyncIterable<Buffer>,
+    expected?: Digest,
+  ): Promise<{ digest: Digest; size: number }> {
+    const tmp = await this.newTempPath();
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      const fh = await fsp.open(tmp, 'wx', 0o644);
+      try {
+        for await (const chunk of src as AsyncIterable<Buffer | string>) {
+          const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+          hash.update(buf);
+          size += buf.length;
+          await fh.write(buf);
+        }
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      const digest = digestFromHex(hash.digest('hex'));
+      checkExpected(digest, expected);
+      await this.commit(tmp, digest);
+      return { digest, size };
+    } catch (e) {
+      await fsp.rm(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  async putFile(tempPath: string, expected?: Digest): Promise<{ digest: Digest; size: number }> {
+    const hash = createHash('sha256');
+    let size = 0;
+    // Hash and fsync through one descriptor so what we verify is what we move.
+    const fh = await fsp.open(tempPath, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw new CacheError('UNSUPPORTED_FILE', `putFile: ${tempPath} is not a regular file`);
+      for await (const chunk of fh.createReadStream({ autoClose: false, highWaterMark: 1 << 20 })) {
+        hash.update(chunk as Buffer);
+        size += (chunk as Buffer).length;
+      }
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    const digest = digestFromHex(hash.digest('hex'));
+    try {
+      checkExpected(digest, expected);
+    } catch (e) {
+      await fsp.rm(tempPath, { force: true });
+      throw e;
+    }
+    await this.ensureDirs();
+    if (await this.has(digest)) {
+      await fsp.rm(tempPath, { force: true });
+      return { digest, size };
+    }
+    try {
+      await fsp.chmod(tempPath, 0o444);
+      await fsp.rename(tempPath, this.path(digest));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+      // Another filesystem: copy through our own temp file to stay atomic.
+      const { size: copied } = await this.putStream(createReadStream(tempPath), digest);
+      await fsp.rm(tempPath, { force: true });
+      return { digest, size: copied };
+    }
+    return { digest, size };
+  }
+
+  async readBuffer(d: Digest): Promise<Buffer> {
+    let buf: Buffer;
+    try {
+      buf = await fsp.readFile(this.path(d));
+    } catch (e) {
+      throw this.mapMissing(e, d);
+    }
+    const actual = createHash('sha256').update(buf).digest('hex');
+    if (actual !== hexOf(d)) throw corruptBlob(d, actual);
+    return buf;
+  }
+
+  /**
+   * Streams a blob and verifies its digest as it goes; a mismatch surfaces
+   * as a CORRUPT_BLOB error at the end of the stream (the bytes have been
+   * delivered by then, so consumers must treat the error as fatal).
+   */
+  openRead(d: Digest): NodeJS.ReadableStream {
+    const hash = createHash('sha256');
+    const verifier = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        hash.update(chunk);
+        cb(null, chunk);
+      },
+      flush(cb) {
+        const actual = hash.digest('hex');
+        cb(actual === hexOf(d) ? null : corruptBlob(d, actual));
+      },
+    });
+    const file = createReadStream(this.path(d), { highWaterMark: 1 << 20 });
+    file.on('error', (e) => verifier.destroy(this.mapMissing(e, d)));
+    return file.pipe(verifier);
+  }
+
+  async delete(d: Digest): Promise<void> {
+    await fsp.rm(this.path(d), { force: true });
+  }
+
+  async *list(): AsyncIterable<Digest> {
+    let names: string[];
+    try {
+      names = await fsp.readdir(this.blobDir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
+    }
+    for (const name of names.sort()) {
+      const d = 'sha256:' + name;
+      if (isDigest(d)) yield d;
+    }
+  }
+
+  /**
+   * Removes temp files left by crashed writers. Age is measured from the last
+   * write (mtime), so a slow but live writer elsewhere is not disturbed.
+   */
+  async cleanTemp(maxAgeMs = 60 * 60 * 1000): Promise<void> {
+    let names: string[];
+    try {
+      names = await fsp.readdir(this.tmpDir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
+    }
+    const now = Date.now();
+    for (const name of names) {
+      const p = path.join(this.tmpDir, name);
+      try {
+        const st = await fsp.lstat(p);
+        if (now - st.mtimeMs >= maxAgeMs) await fsp.rm(p, { recursive: true, force: true });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
+  }
+
+  /** A fresh, unique temp path under <root>/tmp (the file is not created). */
+  async newTempPath(label = 'blob'): Promise<string> {
+    await this.ensureDirs();
+    return path.join(this.tmpDir, `${label}-${process.pid}-${randomBytes(8).toString('hex')}`);
+  }
+
+  private ensureDirs(): Promise<void> {
+    this.dirsReady ??= (async () => {
+      await fsp.mkdir(this.blobDir, { recursive: true });
+      await fsp.mkdir(this.tmpDir, { recursive: true });
+    })();
+    return this.dirsReady;
+  }
+
+  /** Moves a verified, fsynced temp file to its final name. */
+  private async commit(tmp: string, digest: Digest): Promise<void> {
+    const final = this.path(digest);
+    if (await this.has(digest)) {
+      await fsp.rm(tmp, { force: true });
+      return;
+    }
+    // Read-only blobs make accidental in-place edits fail loudly.
+    await fsp.chmod(tmp, 0o444);
+    // rename(2) atomically replaces a file a concurrent writer may have just
+    // committed; both hold identical bytes, so the race is benign.
+    await fsp.rename(tmp, final);
+  }
+
+  private mapMissing(e: unknown, d: Digest): unknown {
+    if ((e as NodeJS.ErrnoException)?.code === 'ENOENT') {
+      return new CacheError('BLOB_NOT_FOUND', `blob ${d} is not in the content store at ${this.root}`);
+    }
+    return e;
+  }
+}
+
+function checkExpected(actual: Digest, expected: Digest | undefined): void {
+  if (expected !== undefined && actual !== expected) {
+    throw new CacheError('DIGEST_MISMATCH', `content digest mismatch: expected ${expected}, got ${actual}`);
+  }
+}
+
+function corruptBlob(d: Digest, actualHex: string): CacheError {
+  return new CacheError('CORRUPT_BLOB', `blob ${d} in the content store is corrupt (its content hashes to sha256:${actualHex}); delete it and retry`);
+}

@@ -1,0 +1,66 @@
+// User-facing errors of the Dockerfile frontend. Every class here sets
+// `userError = true` and a stable `code`, so the CLI prints the message on
+// one line instead of a stack trace (a stack trace means a tsbuild bug).
+
+/** Where in a Dockerfile an error applies. Lines and columns are 1-based. */
+export interface SourceLocation {
+  file?: string;
+  line: number;
+  col?: number;
+  endLine?: number;
+  /** The offending source text; several lines if the instruction spans them. */
+  sourceLine?: string;
+}
+
+export class DockerfileError extends Error {
+  readonly userError = true;
+
+  constructor(
+    readonly code: string,
+    message: string,
+    // Mutable on purpose: low-level helpers (the word expander) throw without
+    // knowing the position; the parser catches and attaches it.
+    public location?: SourceLocation,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+
+  /** Attach a location unless one is already known; returns `this` for `throw e.atLocation(loc)`. */
+  atLocation(location: SourceLocation): this {
+    this.location ??= location;
+    return this;
+  }
+}
+
+/** Variable expansion failed: malformed `${...}`, unterminated quote, or `${X:?msg}`. */
+export class ExpansionError extends DockerfileError {
+  constructor(
+    /** The bare reason, e.g. `X: is not allowed to be unset`. */
+    readonly reason: string,
+    /** The whole word that was being expanded. */
+    readonly word: string,
+    location?: SourceLocation,
+  ) {
+    // Same wording as BuildKit, so users searching for the message find answers.
+    super('EXPANSION', `failed to process ${JSON.stringify(word)}: ${reason}`, location);
+  }
+}
+
+/**
+ * Render `Dockerfile:12:5: <message>` followed by the source line(s), e.g.
+ *
+ *     Dockerfile:12:5: failed to process "${X:?}": X: is not allowed to be unset
+ *      12 | RUN echo ${X:?}
+ */
+export function formatDockerfileError(e: DockerfileError): string {
+  const loc = e.location;
+  if (!loc) return e.message;
+  const where = `${loc.file ?? 'Dockerfile'}:${loc.line}${loc.col !== undefined ? `:${loc.col}` : ''}`;
+  const head = `${where}: ${e.message}`;
+  if (loc.sourceLine === undefined) return head;
+  const lines = loc.sourceLine.replace(/\r?\n$/, '').split(/\r?\n/);
+  const width = String(loc.line + lines.length - 1).length;
+  const body = lines.map((text, i) => ` ${String(loc.line + i).padStart(width)} | ${text}`);
+  return [head, ...body].join('\n');
+}

@@ -1,0 +1,42 @@
+// Collects the words of ProcessWords-style splitting as the lexer emits
+// text. Text from unquoted expansions and plain characters is split on
+// whitespace; quoted text and escaped characters are "raw" and never split.
+
+const SPACE = /^\p{White_Space}$/u; // the same set as Go's unicode.IsSpace
+
+export const isSpace = (ch: string): boolean => SPACE.test(ch);
+
+export class WordCollector {
+  private readonly words: string[] = [];
+  private current = '';
+
+  /** A character that splits words when it is whitespace. */
+  addChar(ch: string): void {
+    if (!isSpace(ch)) this.current += ch;
+    else this.endWord();
+  }
+
+  /** Text that splits on whitespace (an unquoted `$VAR` expansion). */
+  addSplittable(text: string): void {
+    for (const ch of text) this.addChar(ch);
+  }
+
+  /** Text kept as is, whitespace included (quoted text, escaped characters). */
+  addRaw(text: string): void {
+    this.current += text;
+  }
+
+  /**
+   * The words so far plus the one in progress. An empty word is never
+   * produced, so `a "" b` gives `a`, `b` (BuildKit behaves the same).
+   */
+  finish(): string[] {
+    this.endWord();
+    return this.words;
+  }
+
+  private endWord(): void {
+    if (this.current !== '') this.words.push(this.current);
+    this.current = '';
+  }
+}
