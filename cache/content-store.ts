@@ -179,7 +179,7 @@ export class ContentStore {
       },
     });
     const file = createReadStream(this.path(d), { highWaterMark: 1 << 20 });
-    file.on('error', (e) => verifier.destroy(this.mapMissing(e, d)));
+    file.on('error', (e) => verifier.destroy(this.mapMissing(e, d) as Error));
     return file.pipe(verifier);
   }
 

@@ -65,6 +65,6 @@ export async function main(argv: string[]): Promise<number> {
     const mod = await command.load();
     return await mod.run(rest);
   } catch (err) {
-    return reportError(err);
+    return await reportError(err);
   }
 }

@@ -4,18 +4,31 @@
 export interface UserFacingError extends Error {
   userError: true;
   code?: string;
-  // Set by Dockerfile errors: renders `Dockerfile:LINE:COL: message` and the source line.
-  format?: () => string;
 }
 
 export function isUserError(err: unknown): err is UserFacingError {
   return typeof err === 'object' && err !== null && (err as { userError?: unknown }).userError === true;
 }
 
-export function reportError(err: unknown): number {
+// A solver failure wraps the step's own error; the user wants to see the latter.
+function unwrap(err: unknown): unknown {
+  let e = err as { cause?: unknown; vertex?: unknown };
+  while (e && typeof e === 'object' && e.vertex !== undefined && e.cause !== undefined && !isUserError(e)) e = e.cause as typeof e;
+  return e;
+}
+
+export async function formatUserError(err: UserFacingError): Promise<string> {
+  if ((err as { location?: unknown }).location !== undefined) {
+    const { DockerfileError, formatDockerfileError } = await import('../../frontend/errors.js');
+    if (err instanceof DockerfileError) return formatDockerfileError(err);
+  }
+  return err.message;
+}
+
+export async function reportError(error: unknown): Promise<number> {
+  const err = unwrap(error);
   if (isUserError(err)) {
-    const text = err.format ? err.format() : err.message;
-    process.stderr.write(`ERROR: ${text}\n`);
+    process.stderr.write(`ERROR: ${await formatUserError(err)}\n`);
     return 1;
   }
   process.stderr.write(`tsbuild: internal error (this is a bug in tsbuild):\n${(err as Error)?.stack ?? String(err)}\n`);

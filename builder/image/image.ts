@@ -72,15 +72,29 @@ export async function writeImage(
   }
   const configBytes = canonicalJson(config);
   const configDigest = await store.putBuffer(configBytes);
+  const stored = await storeManifest(store, { digest: configDigest, size: configBytes.length }, layers, annotations);
+  return { ...stored, configDigest, config, layers };
+}
+
+/**
+ * Store an OCI manifest over a config blob that is already stored (byte for
+ * byte as received: re-serialising a loaded config would change the image id).
+ */
+export async function storeManifest(
+  store: ContentStore,
+  config: { digest: Digest; size: number },
+  layers: ImageLayer[],
+  annotations?: Record<string, string>,
+): Promise<{ manifestDigest: Digest; manifest: ImageManifest }> {
   const manifest: ImageManifest = {
     schemaVersion: 2,
     mediaType: MediaType.ociManifest,
-    config: { mediaType: MediaType.ociConfig, digest: configDigest, size: configBytes.length },
+    config: { mediaType: MediaType.ociConfig, digest: config.digest, size: config.size },
     layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
   };
   if (annotations && Object.keys(annotations).length > 0) manifest.annotations = annotations;
   const manifestDigest = await store.putBuffer(canonicalJson(manifest));
-  return { manifestDigest, manifest, configDigest, config, layers };
+  return { manifestDigest, manifest };
 }
 
 export interface BuildImageInput {

@@ -5,6 +5,7 @@
 // rather than stopping at the first, so one run tells the whole story.
 
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type { ContentStore } from '../../cache/content-store.js';
 import type { Digest } from '../../cache/digest.js';
@@ -44,7 +45,8 @@ async function checkLayer(store: ContentStore, index: number, layer: ImageDescri
     return;
   }
   try {
-    const got = await digestLayer(store.openRead(layer.digest), compression);
+    // The raw file, not openRead(): its own verification would turn a mismatch into an opaque error.
+    const got = await digestLayer(createReadStream(store.path(layer.digest)), compression);
     if (got.digest !== layer.digest) problems.push(`${what}: content digest is ${got.digest}`);
     if (got.size !== layer.size) problems.push(`${what}: size is ${got.size}, manifest says ${layer.size}`);
     if (got.diffId !== layer.diffId) problems.push(`${what}: uncompressed digest is ${got.diffId}, config diff_id is ${layer.diffId}`);

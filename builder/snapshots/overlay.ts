@@ -4,23 +4,26 @@
 // RUN step's. Mount points live under <root>/mounts so that a run killed
 // with -9 leaves nothing the next start cannot find and unmount.
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { pidOfTempName, processAlive } from '../util/process-alive.js';
 
 const run = promisify(execFile);
 
 export interface OverlayDirs {
   lowerDirs: string[];   // top-most first, as overlayfs wants them
-  upperDir: string;
-  workDir: string;
+  upperDir?: string;     // none: a read-only view (needs two or more lowerdirs)
+  workDir?: string;
 }
 
 export async function mountOverlay(target: string, dirs: OverlayDirs): Promise<void> {
   await mkdir(target, { recursive: true });
   // index=off and xino=off: the upper dir is later read as a plain tree and
   // moved; the inode index would tie it to this one mount.
-  const opts = `lowerdir=${dirs.lowerDirs.join(':')},upperdir=${dirs.upperDir},workdir=${dirs.workDir},index=off,xino=off`;
+  const upper = dirs.upperDir ? `,upperdir=${dirs.upperDir},workdir=${dirs.workDir}` : '';
+  const opts = `lowerdir=${dirs.lowerDirs.join(':')}${upper},index=off,xino=off`;
   await run('mount', ['-t', 'overlay', 'overlay', '-o', opts, target]);
 }
 
@@ -41,19 +44,28 @@ export async function withOverlay<T>(target: string, dirs: OverlayDirs, fn: (mer
     return await fn(target);
   } finally {
     await unmount(target);
-    await rm(target, { recursive: true, force: true });
+    // rmdir, never a recursive rm: if the unmount had silently failed, a
+    // recursive delete would reach into the mounted layers.
+    await rmdir(target).catch(() => undefined);
   }
 }
 
-// Unmounts whatever a crashed tsbuild left mounted under mountsDir.
+// Unmounts what a crashed tsbuild left under mountsDir. Mount points are
+// named `<label>-<pid>-<random>`: those of live processes are left alone.
 export async function cleanupStaleMounts(mountsDir: string): Promise<void> {
-  const prefix = path.resolve(mountsDir) + '/';
+  const entries = (await readdir(mountsDir).catch(() => [] as string[]))
+    .filter((e) => { const pid = pidOfTempName(e); return pid !== undefined && !processAlive(pid); });
+  if (entries.length === 0) return;
   const mountinfo = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-  const stale = mountinfo.split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((mp): mp is string => !!mp && mp.startsWith(prefix))
-    .sort((a, b) => b.length - a.length);
-  for (const mp of stale) await run('umount', ['-l', mp]).catch(() => undefined);
-  const entries = await readdir(mountsDir).catch(() => [] as string[]);
-  for (const e of entries) await rm(path.join(mountsDir, e), { recursive: true, force: true }).catch(() => undefined);
+  const mounted = mountinfo.split('\n').map((line) => line.split(' ')[4]).filter(Boolean);
+  for (const e of entries) {
+    const dir = path.join(path.resolve(mountsDir), e);
+    const inside = mounted.filter((mp) => mp === dir || mp.startsWith(dir + '/')).sort((a, b) => b.length - a.length);
+    for (const mp of inside) await run('umount', ['-l', mp]).catch(() => undefined);
+    await rmdir(dir).catch(() => undefined);
+  }
+}
+
+export function mountPointName(label: string): string {
+  return `${label}-${process.pid}-${randomBytes(6).toString('hex')}`;
 }

@@ -27,7 +27,7 @@ export interface SolveOptions<R> {
 }
 
 export class SolveError extends Error {
-  constructor(readonly vertex: Vertex<unknown>, readonly cause: unknown) {
+  constructor(readonly vertex: Vertex<unknown>, override readonly cause: unknown) {
     super(`${vertex.name}: ${(cause as Error)?.message ?? String(cause)}`);
   }
 }

@@ -1,0 +1,98 @@
+// The build's outputs (-o/--output), as docker buildx names them:
+// type=image (the default: the local store), oci, docker, local, tar.
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { applyLayer } from '../../cache/layer-apply.js';
+import { tarFromDir } from '../../cache/layer-diff.js';
+import type { ImageDescription } from '../image/image.js';
+import { exportOciTar, exportOciDir } from '../image/export-oci.js';
+import { exportDockerArchive } from '../image/export-docker.js';
+import type { CompressionOptions } from '../image/export-prepare.js';
+import { familiarName, parseReference } from '../image/reference.js';
+import type { ProgressWriter } from '../progress/index.js';
+import { UsageError } from '../cli/args.js';
+import type { BuildOptions, OutputSpec } from './options.js';
+import type { Store } from './open-store.js';
+
+export async function exportOutputs(store: Store, opts: BuildOptions, image: ImageDescription, progress: ProgressWriter): Promise<void> {
+  const outputs = opts.outputs.length > 0 ? opts.outputs : [{ type: 'image', attrs: new Map() } as OutputSpec];
+  for (const out of outputs) {
+    const task = progress.task(out.type === 'image' ? 'exporting to image' : `exporting to ${out.type === 'local' ? 'client directory' : `${out.type} image format`}`);
+    try {
+      await exportOne(store, opts, image, out, task.log.bind(task));
+      task.done();
+    } catch (err) {
+      task.fail(err);
+      throw err;
+    }
+  }
+}
+
+function namesOf(opts: BuildOptions, out: OutputSpec): string[] {
+  const extra = out.attrs.get('name')?.split(',').filter(Boolean) ?? [];
+  return [...opts.tags, ...extra];
+}
+
+function compressionOf(out: OutputSpec): CompressionOptions {
+  const c = out.attrs.get('compression');
+  if (c !== undefined && c !== 'gzip' && c !== 'uncompressed') throw new UsageError(`unsupported compression "${c}" (gzip or uncompressed)`);
+  const level = out.attrs.get('compression-level');
+  return { compression: c as CompressionOptions['compression'], compressionLevel: level === undefined ? undefined : Number(level) };
+}
+
+function destOf(out: OutputSpec): string {
+  const dest = out.attrs.get('dest');
+  if (!dest) throw new UsageError(`--output type=${out.type} needs dest=<path>`);
+  return dest;
+}
+
+async function exportOne(store: Store, opts: BuildOptions, image: ImageDescription, out: OutputSpec, log: (l: string) => void): Promise<void> {
+  switch (out.type) {
+    case 'image': {
+      await store.images.add(image.manifestDigest);
+      log(`writing image ${image.configDigest} done`);
+      for (const name of namesOf(opts, out)) {
+        const full = await store.images.tag(name, image.manifestDigest);
+        log(`naming to ${full} done`);
+      }
+      return;
+    }
+    case 'oci':
+    case 'docker': {
+      const names = namesOf(opts, out).map((n) => familiarName(parseReference(n)));
+      const dest = destOf(out);
+      const target = dest === '-' ? process.stdout : dest;
+      const exportFn = out.type === 'oci' ? exportOciTar : exportDockerArchive;
+      if (out.type === 'oci' && out.attrs.get('tar') === 'false') await exportOciDir(store.content, { manifestDigest: image.manifestDigest, names }, dest, compressionOf(out));
+      else await exportFn(store.content, { manifestDigest: image.manifestDigest, names }, target, compressionOf(out));
+      log(`exporting ${out.type} image to ${dest} done`);
+      return;
+    }
+    case 'local':
+    case 'tar': {
+      const dest = destOf(out);
+      if (out.type === 'local') {
+        await mkdir(dest, { recursive: true });
+        await unpackImage(store, image, dest);
+      } else {
+        const tmp = await mkdtemp(path.join(store.paths.state, 'rootfs-'));
+        try {
+          await unpackImage(store, image, tmp);
+          await tarFromDir(tmp, dest === '-' ? process.stdout : createWriteStream(dest), {});
+        } finally {
+          await rm(tmp, { recursive: true, force: true });
+        }
+      }
+      log(`copying files to ${dest} done`);
+      return;
+    }
+    case 'registry':
+      throw new UsageError('--push / --output type=registry: pushing to registries is not supported yet');
+  }
+}
+
+// The image's final filesystem: every layer applied in order, whiteouts honoured.
+async function unpackImage(store: Store, image: ImageDescription, dest: string): Promise<void> {
+  for (const layer of image.layers) await applyLayer(store.content.openRead(layer.digest), dest);
+}

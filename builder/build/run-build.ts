@@ -1,0 +1,119 @@
+// One build, end to end: Dockerfile → graph → solved layers → image →
+// outputs. Every user-facing failure ends as a one-line (or located) error
+// and a non-zero exit; Ctrl-C cancels running steps and cleans up.
+import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
+import type { BuildOptions } from './options.js';
+import { openStore, cleanupStale, type Store } from './open-store.js';
+import { createProgress, type ProgressWriter } from '../progress/index.js';
+import { Solver } from '../solver/solver.js';
+import { GraphVertices } from './vertices.js';
+import { localImageResolver } from './resolve-image.js';
+import { assembleImage, type BaseInfo } from './assemble-image.js';
+import { exportOutputs } from './outputs.js';
+import { BuildStepRunner } from '../steps/step-runner.js';
+import { hostPlatform, formatPlatform } from '../image/platform.js';
+import { reportError } from '../cli/report-error.js';
+import { UsageError } from '../cli/args.js';
+import type { BuildGraph, StagePlan } from '../../frontend/graph/types.js';
+import type { Dockerfile } from '../../frontend/instructions/index.js';
+
+export async function runBuild(opts: BuildOptions): Promise<number> {
+  const frontend = await import('../../frontend/index.js');
+  const dockerfile = frontend.parseDockerfile(opts.dockerfileText, { file: opts.dockerfileName });
+  const platform = targetPlatform(opts);
+  const store = await openStore();
+  const resolveImage = localImageResolver(store);
+  const graphOpts = {
+    buildArgs: opts.buildArgs, target: opts.target, platform, buildPlatform: hostPlatform(),
+    resolveImage, file: opts.dockerfileName, labels: opts.labels,
+  };
+  if (opts.call !== 'build') return frontend.runCallMode(opts.call, dockerfile, graphOpts, process.stdout);
+
+  const progress = createProgress(opts.progress, process.stderr);
+  const abort = new AbortController();
+  const onSigint = () => abort.abort(new BuildCanceledError('build canceled (interrupted)'));
+  process.once('SIGINT', onSigint);
+  process.once('SIGTERM', onSigint);
+  try {
+    await cleanupStale(store);
+    const loadTask = progress.task(`[internal] load build definition from ${opts.dockerfileName}`);
+    loadTask.log(`transferring dockerfile: ${Buffer.byteLength(opts.dockerfileText)}B done`);
+    loadTask.done();
+    const graph: BuildGraph = await frontend.buildGraph(dockerfile as Dockerfile, graphOpts);
+    const imageId = await solveAndExport(store, opts, graph, progress, abort.signal);
+    for (const w of graph.warnings) progress.warn(`${w.rule}: ${w.message}${w.loc ? ` (line ${w.loc.line})` : ''}`);
+    if (graph.unusedBuildArgs.length > 0) progress.warn(`One or more build-args [${graph.unusedBuildArgs.join(' ')}] were not consumed`);
+    await progress.close({ ok: true });
+    if (opts.progress === 'quiet') process.stdout.write(imageId + '\n');
+    return 0;
+  } catch (err) {
+    await progress.close({ ok: false });
+    return reportError(err);
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
+}
+
+class BuildCanceledError extends Error {
+  readonly userError = true;
+  readonly code = 'CANCELED';
+}
+
+function targetPlatform(opts: BuildOptions) {
+  const host = hostPlatform();
+  for (const p of opts.platforms) {
+    if (p !== formatPlatform(host) && p !== `${host.os}/${host.architecture}`) {
+      throw new UsageError(`--platform ${p}: only the host platform (${formatPlatform(host)}) can be built here (no emulation)`);
+    }
+  }
+  return host;
+}
+
+// The root image under the target's chain of stages: its layers and
+// history entries come first in the final image.
+function baseInfoOf(graph: BuildGraph, stage: StagePlan): BaseInfo {
+  let s = stage;
+  for (;;) {
+    const base = s.base;
+    if (base.type === 'scratch') return { layerCount: 0, historyCount: 0 };
+    if (base.type === 'image') return { layerCount: -1, historyCount: base.image.history.length };
+    s = graph.stages.find((x) => x.index === base.index)!;
+  }
+}
+
+async function solveAndExport(store: Store, opts: BuildOptions, graph: BuildGraph, progress: ProgressWriter, signal: AbortSignal): Promise<string> {
+  const runner = new BuildStepRunner(store, opts, graph);
+  const vertices = new GraphVertices(graph, runner, { noCache: opts.noCache, noCacheStages: new Set(opts.noCacheFilter) });
+  const solver = new Solver({
+    cache: store.index,
+    jobs: Number(process.env.TSBUILD_JOBS) || os.availableParallelism(),
+    platform: formatPlatform(graph.target.platform),
+    signal,
+    onEvent: progress.onEvent,
+  });
+  const [solved] = await solver.solve([vertices.target()]);
+  const created = sourceDateEpoch() !== undefined ? new Date(sourceDateEpoch()! * 1000).toISOString() : new Date().toISOString();
+  const base = baseInfoOf(graph, graph.target);
+  if (base.layerCount < 0) base.layerCount = await runner.baseLayerCount(graph.target);
+  const image = await assembleImage(store.content, graph.target, solved.result, { created, base });
+  await exportOutputs(store, opts, image, progress);
+  if (opts.iidFile) await writeFile(opts.iidFile, image.configDigest);
+  if (opts.metadataFile) {
+    await writeFile(opts.metadataFile, JSON.stringify({
+      'containerimage.config.digest': image.configDigest,
+      'containerimage.digest': image.manifestDigest,
+      'image.name': opts.tags.join(','),
+    }, null, 2) + '\n');
+  }
+  return image.configDigest;
+}
+
+export function sourceDateEpoch(): number | undefined {
+  const v = process.env.SOURCE_DATE_EPOCH;
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`invalid SOURCE_DATE_EPOCH "${v}": expected a non-negative integer (seconds since 1970)`);
+  return n;
+}

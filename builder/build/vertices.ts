@@ -1,0 +1,119 @@
+// Turns the frontend's stage plans into solver vertices. Each vertex's
+// description is everything that determines its result besides its inputs:
+// that is its cache key material (see solver/vertex.ts).
+import type { BuildGraph, CopyStep, FileSource, RunStep, StagePlan, Step, WorkdirStep } from '../../frontend/graph/types.js';
+import type { ExecContext, Vertex } from '../solver/vertex.js';
+import type { StepResult } from './step-result.js';
+
+// The operations vertices delegate to (builder/steps/*), kept behind an
+// interface so that this file only decides the graph's shape and keys.
+export interface StepRunner {
+  imageLayers(manifestDigest: string | undefined, ref: string): Promise<StepResult>;
+  describeCopy(step: CopyStep): Promise<unknown>;
+  copy(step: CopyStep, parent: StepResult, from: StepResult | undefined, ctx: ExecContext<StepResult>): Promise<StepResult>;
+  workdir(step: WorkdirStep, parent: StepResult, ctx: ExecContext<StepResult>): Promise<StepResult>;
+  describeRun(step: RunStep): Promise<unknown>;
+  run(step: RunStep, parent: StepResult, mountSources: StepResult[], ctx: ExecContext<StepResult>): Promise<StepResult>;
+}
+
+export interface VertexOptions {
+  noCache: boolean;
+  noCacheStages: Set<string>;   // --no-cache-filter: stage names or indexes
+}
+
+type V = Vertex<StepResult>;
+
+export function stageLabel(stage: StagePlan, stepNo: number, total: number): string {
+  return `[${stage.name ?? `stage-${stage.index}`} ${stepNo}/${total}]`;
+}
+
+export class GraphVertices {
+  private readonly stageVertex = new Map<number, V>();
+  private readonly imageVertex = new Map<string, V>();
+  readonly stepVertices: { stage: StagePlan; step: Step; vertex: V }[] = [];
+
+  constructor(private readonly graph: BuildGraph, private readonly runner: StepRunner, private readonly opts: VertexOptions) {
+    for (const stage of graph.stages) this.stageVertex.set(stage.index, this.buildStage(stage));
+  }
+
+  target(): V {
+    return this.stageVertex.get(this.graph.target.index)!;
+  }
+
+  private sourceVertex(src: FileSource): V | undefined {
+    if (src.type === 'context') return undefined;
+    if (src.type === 'stage') {
+      const v = this.stageVertex.get(src.index);
+      if (!v) throw new Error(`stage ${src.index} is used before it is planned`);
+      return v;
+    }
+    return this.imageSource(src.ref, src.image.digest);
+  }
+
+  private imageSource(ref: string, digest: string | undefined): V {
+    const key = digest ?? ref;
+    let v = this.imageVertex.get(key);
+    if (!v) {
+      const runner = this.runner;
+      v = {
+        name: `[internal] load ${ref}${digest ? `@${digest.slice(0, 19)}` : ''}`,
+        inputs: [],
+        describe: () => ({ op: 'image', digest: digest ?? ref }),
+        exec: () => runner.imageLayers(digest, ref),
+      };
+      this.imageVertex.set(key, v);
+    }
+    return v;
+  }
+
+  private baseVertex(stage: StagePlan): V {
+    const base = stage.base;
+    if (base.type === 'scratch') {
+      return { name: '[internal] scratch', inputs: [], describe: () => ({ op: 'scratch' }), exec: async () => ({ layers: [], stepAdded: [] }) };
+    }
+    if (base.type === 'stage') return this.stageVertex.get(base.index)!;
+    return this.imageSource(base.ref, base.image.digest);
+  }
+
+  private buildStage(stage: StagePlan): V {
+    let current = this.baseVertex(stage);
+    const cacheable = !(this.opts.noCache || this.opts.noCacheStages.has(stage.name ?? '') || this.opts.noCacheStages.has(String(stage.index)));
+    stage.steps.forEach((step, i) => {
+      const name = `${stageLabel(stage, i + 1, stage.steps.length)} ${step.display}`;
+      current = this.stepVertex(step, current, name, cacheable);
+      this.stepVertices.push({ stage, step, vertex: current });
+    });
+    return current;
+  }
+
+  private stepVertex(step: Step, parent: V, name: string, cacheable: boolean): V {
+    const runner = this.runner;
+    switch (step.kind) {
+      case 'copy': {
+        const from = this.sourceVertex(step.from);
+        return {
+          name, cacheable,
+          inputs: from ? [parent, from] : [parent],
+          describe: () => runner.describeCopy(step),
+          exec: (ctx) => runner.copy(step, ctx.inputs[0], from ? ctx.inputs[1] : undefined, ctx),
+        };
+      }
+      case 'workdir':
+        return {
+          name, cacheable, inputs: [parent],
+          describe: () => ({ op: 'mkdir', path: step.path, user: step.user }),
+          exec: (ctx) => runner.workdir(step, ctx.inputs[0], ctx),
+        };
+      case 'run': {
+        const sources = step.mounts.map((m) => (m.from ? this.sourceVertex(m.from) : undefined)).filter((v): v is V => v !== undefined);
+        return {
+          name, cacheable,
+          inputs: [parent, ...sources],
+          describe: () => runner.describeRun(step),
+          exec: (ctx) => runner.run(step, ctx.inputs[0], ctx.inputs.slice(1), ctx),
+        };
+      }
+    }
+  }
+}
+

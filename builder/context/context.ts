@@ -1,0 +1,208 @@
+/**
+ * The build context: a host directory seen through its ignore rules. What
+ * .dockerignore excludes does not exist here at all (as in BuildKit, where
+ * only the remaining files are sent), and nothing outside the directory is
+ * reachable: symlinks are resolved as if the context were `/`.
+ */
+import { lstat, readdir, readlink, stat } from 'node:fs/promises';
+import { createReadStream, type ReadStream, type Stats } from 'node:fs';
+import path from 'node:path';
+import { hostPathOf, isNotExist, resolveInRoot, type Resolved } from '../fileops/resolve.js';
+import { sortNames, type SourceTree } from '../fileops/source-tree.js';
+import { loadIgnoreFile } from './dockerignore.js';
+import { ContextNotFoundError } from './errors.js';
+import { PatternMatcher } from './pattern-matcher.js';
+import { SourceNotFoundError } from '../fileops/errors.js';
+
+export type EntryType = 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket';
+
+export interface ContextEntry {
+  /** Relative to the context root, `/`-separated, e.g. "src/main.ts". */
+  readonly path: string;
+  readonly type: EntryType;
+  /** Permission and set-id/sticky bits (0o7777). */
+  readonly mode: number;
+  readonly size: number;
+  /** Always 0: context files are sent as root (BuildKit resets them). */
+  readonly uid: number;
+  readonly gid: number;
+  readonly mtimeMs: number;
+  readonly linkTarget?: string;
+  /** Host identity, for stat-based caches. */
+  readonly dev: number;
+  readonly ino: number;
+  readonly ctimeMs: number;
+}
+
+export interface OpenContextOptions {
+  /** Host path of the Dockerfile: its `<Dockerfile>.dockerignore` wins over `.dockerignore`. */
+  readonly dockerfilePath?: string;
+  /** Use these patterns instead of reading an ignore file. */
+  readonly ignorePatterns?: readonly string[];
+}
+
+export function entryType(st: Stats): EntryType {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isCharacterDevice()) return 'char';
+  if (st.isBlockDevice()) return 'block';
+  if (st.isFIFO()) return 'fifo';
+  return 'socket';
+}
+
+export class BuildContext implements SourceTree {
+  readonly description = 'build context';
+  readonly forceRootOwnership = true;
+  readonly refuseEscapingPaths = true;
+  private readonly visibility = new Map<string, Promise<boolean>>();
+
+  private constructor(
+    /** Absolute host path of the context directory. */
+    readonly root: string,
+    readonly ignore: PatternMatcher,
+    /** The ignore file that was read, or null. */
+    readonly ignoreFile: string | null,
+  ) {}
+
+  static async open(dir: string, options: OpenContextOptions = {}): Promise<BuildContext> {
+    const root = path.resolve(dir);
+    const st = await stat(root).catch(() => null);
+    if (!st?.isDirectory()) throw new ContextNotFoundError(dir);
+    if (options.ignorePatterns) return new BuildContext(root, new PatternMatcher(options.ignorePatterns), null);
+    const ignore = await loadIgnoreFile(root, options.dockerfilePath);
+    return new BuildContext(root, new PatternMatcher(ignore.patterns), ignore.file);
+  }
+
+  /** Is this relative path matched by the ignore rules (ignoring whether it exists)? */
+  isIgnored(relPath: string): boolean {
+    return relPath !== '' && this.ignore.matches(relPath);
+  }
+
+  /**
+   * Is this in-root path part of the context? Excluded directories are still
+   * present when something inside them is re-included by an exception.
+   */
+  isVisible(inRoot: string): Promise<boolean> {
+    const rel = toRel(inRoot);
+    if (rel === '') return Promise.resolve(true);
+    let cached = this.visibility.get(rel);
+    if (!cached) {
+      cached = this.computeVisible(rel);
+      this.visibility.set(rel, cached);
+    }
+    return cached;
+  }
+
+  private async computeVisible(rel: string): Promise<boolean> {
+    const parts = rel.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const ancestor = parts.slice(0, i).join('/');
+      if (this.ignore.matches(ancestor) && !this.ignore.exceptionCouldMatchInside(ancestor)) return false;
+    }
+    const st = await this.rawLstat(rel);
+    if (!st) return false;
+    if (!this.ignore.matches(rel)) return true;
+    if (!st.isDirectory() || !this.ignore.exceptionCouldMatchInside(rel)) return false;
+    for (const name of await readdir(hostPathOf(this.root, `/${rel}`))) {
+      if (await this.isVisible(`/${rel}/${name}`)) return true;
+    }
+    return false;
+  }
+
+  private async rawLstat(rel: string): Promise<Stats | null> {
+    try {
+      return await lstat(hostPathOf(this.root, `/${rel}`));
+    } catch (err) {
+      if (isNotExist(err)) return null;
+      throw err;
+    }
+  }
+
+  resolve(p: string, followFinal: boolean): Promise<Resolved> {
+    return resolveInRoot(this.root, p, { followFinal, isHidden: async (inRoot) => !(await this.isVisible(inRoot)) });
+  }
+
+  async lstat(inRoot: string): Promise<Stats | null> {
+    if (!(await this.isVisible(inRoot))) return null;
+    return this.rawLstat(toRel(inRoot));
+  }
+
+  async readdir(inRoot: string): Promise<string[]> {
+    const names = sortNames(await readdir(this.hostPath(inRoot)));
+    const prefix = inRoot === '/' ? '/' : `${inRoot}/`;
+    const visible: string[] = [];
+    for (const name of names) if (await this.isVisible(prefix + name)) visible.push(name);
+    return visible;
+  }
+
+  hostPath(inRoot: string): string {
+    return hostPathOf(this.root, inRoot);
+  }
+
+  /** Metadata of one path (not following a final symlink), or null when absent or ignored. */
+  async stat(relPath: string): Promise<ContextEntry | null> {
+    const inRoot = toInRoot(relPath);
+    const st = await this.lstat(inRoot);
+    return st ? this.entry(toRel(inRoot), st) : null;
+  }
+
+  /**
+   * All entries below `from` (default the whole context), depth first, names
+   * in byte order, a directory before its contents; ignore rules applied.
+   */
+  async list(from = '.'): Promise<ContextEntry[]> {
+    const start = toInRoot(from);
+    const st = await this.lstat(start);
+    if (!st) throw new SourceNotFoundError(from, this.description);
+    const out: ContextEntry[] = [];
+    if (st.isDirectory()) await this.walk(start, out);
+    else out.push(await this.entry(toRel(start), st));
+    return out;
+  }
+
+  private async walk(dirInRoot: string, out: ContextEntry[]): Promise<void> {
+    for (const name of await this.readdir(dirInRoot)) {
+      const child = dirInRoot === '/' ? `/${name}` : `${dirInRoot}/${name}`;
+      const st = await this.rawLstat(toRel(child));
+      if (!st) continue;
+      out.push(await this.entry(toRel(child), st));
+      if (st.isDirectory()) await this.walk(child, out);
+    }
+  }
+
+  /**
+   * Open a file of the context for reading. Symlinks are followed inside the
+   * context; the result must be a visible regular file.
+   */
+  async open(relPath: string): Promise<ReadStream> {
+    const resolved = await this.resolve(toInRoot(relPath), true);
+    const st = resolved.exists ? await this.lstat(resolved.inRoot) : null;
+    if (!st?.isFile()) throw new SourceNotFoundError(relPath, this.description, resolved.linksFollowed ? resolved.inRoot : undefined);
+    return createReadStream(resolved.host);
+  }
+
+  private async entry(rel: string, st: Stats): Promise<ContextEntry> {
+    const base = {
+      path: rel,
+      type: entryType(st),
+      mode: st.mode & 0o7777,
+      size: st.isFile() ? st.size : 0,
+      uid: 0,
+      gid: 0,
+      mtimeMs: st.mtimeMs,
+      dev: st.dev,
+      ino: st.ino,
+      ctimeMs: st.ctimeMs,
+    };
+    return st.isSymbolicLink() ? { ...base, linkTarget: await readlink(hostPathOf(this.root, `/${rel}`)) } : base;
+  }
+}
+
+function toRel(inRoot: string): string {
+  return path.posix.resolve('/', inRoot).slice(1);
+}
+
+function toInRoot(relPath: string): string {
+  return path.posix.resolve('/', relPath);
+}

@@ -1,0 +1,81 @@
+/**
+ * Small write helpers shared by the copier and the archive extractor. They
+ * take host paths that were produced by the in-root resolver, or such a path
+ * plus one new name, so they never follow a symlink out of the rootfs.
+ */
+import { chmod, lchown, lstat, lutimes, mkdir } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { CannotCopyError } from './errors.js';
+import { hostPathOf, resolveInRoot, type Resolved } from './resolve.js';
+import type { Owner } from './chown.js';
+
+const run = promisify(execFile);
+
+/** Ownership can only be changed as root; unprivileged test runs keep their own ids. */
+const canChown = process.getuid?.() === 0;
+
+export async function setOwner(host: string, owner: Owner): Promise<void> {
+  if (canChown) await lchown(host, owner.uid, owner.gid);
+}
+
+export async function lstatOrNull(host: string): Promise<Stats | null> {
+  try {
+    return await lstat(host);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw err;
+  }
+}
+
+export interface MkdirAllOptions {
+  readonly mode: number;
+  /** Owner of created directories; null keeps the builder's (root). */
+  readonly owner: Owner | null;
+}
+
+/**
+ * `mkdir -p` inside a root: symlinks on the way are followed within the root,
+ * missing directories are created with `mode` (umask ignored) and `owner`.
+ * Returns the resolved directory.
+ */
+export async function mkdirAllInRoot(root: string, inRootPath: string, options: MkdirAllOptions): Promise<Resolved> {
+  const resolved = await resolveInRoot(root, inRootPath);
+  const parts = resolved.inRoot.split('/').filter(Boolean);
+  let current = '/';
+  for (const part of parts) {
+    current = current === '/' ? `/${part}` : `${current}/${part}`;
+    const host = hostPathOf(root, current);
+    const st = await lstatOrNull(host);
+    if (st) {
+      if (!st.isDirectory()) throw new CannotCopyError(`cannot create directory ${JSON.stringify(inRootPath)}: ${current} is not a directory`);
+      continue;
+    }
+    await mkdir(host, options.mode);
+    await chmod(host, options.mode);
+    if (options.owner) await setOwner(host, options.owner);
+  }
+  return { ...resolved, exists: true };
+}
+
+/** Linux dev_t split (glibc's gnu_dev_major/minor). */
+export function devMajorMinor(rdev: number): { major: number; minor: number } {
+  const big = BigInt(rdev);
+  const major = Number(((big >> 8n) & 0xfffn) | ((big >> 32n) & ~0xfffn));
+  const minor = Number((big & 0xffn) | ((big >> 12n) & ~0xffn));
+  return { major, minor };
+}
+
+/** Node has no mknod(2); the coreutils tool does it for device nodes and FIFOs. */
+export async function makeNode(host: string, kind: 'c' | 'b' | 'p', mode: number, major = 0, minor = 0): Promise<void> {
+  const args = ['-m', (mode & 0o7777).toString(8), host, kind];
+  if (kind !== 'p') args.push(String(major), String(minor));
+  await run('mknod', args);
+}
+
+export async function setTimes(host: string, atime: Date, mtime: Date): Promise<void> {
+  // lutimes sets the times of a symlink itself instead of its target.
+  await lutimes(host, atime, mtime);
+}

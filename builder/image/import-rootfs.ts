@@ -1,0 +1,86 @@
+// `tsbuild import ROOTFS.tar [NAME]`: a one-layer image from a root
+// filesystem tar (plain or gzip), with the host's os/arch, like
+// `docker import`. The tar is checked to be a well-formed tar; unsafe
+// entries inside it are the unpacker's business (applyLayer refuses them).
+
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import tar from 'tar-stream';
+import type { ContentStore } from '../../cache/content-store.js';
+import { ImageError } from './errors.js';
+import { buildImage, type ImageDescription } from './image.js';
+import { sniffCompression } from './layer-digest.js';
+import { storeLayerFile } from './layer-blob.js';
+import type { ImageStore } from './store.js';
+import type { ContainerConfig, Platform } from './types.js';
+
+export interface ImportRootfsOptions {
+  /** Runtime config of the image (`docker import --change` results). */
+  config?: ContainerConfig;
+  /** History comment; default `Imported from <file name>`. */
+  message?: string;
+  /** Default: the host platform. */
+  platform?: Platform;
+  created?: string;
+}
+
+async function assertWellFormedTar(file: string): Promise<void> {
+  const fh = await fs.open(file, 'r');
+  const head = Buffer.alloc(4);
+  try {
+    await fh.read(head, 0, 4, 0);
+  } finally {
+    await fh.close();
+  }
+  const extract = tar.extract();
+  extract.on('entry', (_header, stream, next) => {
+    stream.on('end', () => next());
+    stream.resume();
+  });
+  const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream> = [createReadStream(file)];
+  if (sniffCompression(head) === 'gzip') stages.push(createGunzip());
+  try {
+    await pipeline([...stages, extract as unknown as Writable]);
+  } catch (e) {
+    throw new ImageError('INVALID_ARCHIVE', `${file}: not a valid tar archive (${(e as Error).message})`);
+  }
+}
+
+/** Import a rootfs tar (a path, or a stream such as stdin) as a one-layer image; tag it when `ref` is given. */
+export async function importRootfs(
+  store: ContentStore,
+  images: ImageStore,
+  source: string | Readable,
+  ref?: string,
+  opts: ImportRootfsOptions = {},
+): Promise<ImageDescription> {
+  let file: string;
+  let cleanup = async (): Promise<void> => {};
+  if (typeof source === 'string') {
+    file = source;
+  } else {
+    file = await store.newTempPath('import');
+    cleanup = () => fs.rm(file, { force: true });
+    await pipeline(source, createWriteStream(file));
+  }
+  try {
+    await assertWellFormedTar(file);
+    const layer = await storeLayerFile(store, file);
+    const created = opts.created ?? new Date().toISOString();
+    const image = await buildImage(store, {
+      containerConfig: opts.config ?? {},
+      layers: [layer],
+      history: [{ created, comment: opts.message ?? `Imported from ${typeof source === 'string' ? path.basename(source) : '-'}` }],
+      created,
+      ...(opts.platform ? { platform: opts.platform } : {}),
+    });
+    if (ref) await images.tag(ref, image.manifestDigest);
+    else await images.add(image.manifestDigest);
+    return image;
+  } finally {
+    await cleanup();
+  }
+}

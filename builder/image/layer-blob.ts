@@ -1,0 +1,44 @@
+// Putting layer blobs into the content store while learning their diff_id.
+
+import { createReadStream, promises as fs } from 'node:fs';
+import type { Readable } from 'node:stream';
+import type { ContentStore } from '../../cache/content-store.js';
+import type { Digest } from '../../cache/digest.js';
+import { ImageError } from './errors.js';
+import { digestLayer, sniffCompression } from './layer-digest.js';
+import type { ImageLayer, LayerCompression } from './types.js';
+import { ociLayerMediaType } from './types.js';
+
+async function fileHead(file: string, bytes = 8): Promise<Buffer> {
+  const fh = await fs.open(file, 'r');
+  try {
+    const buf = Buffer.alloc(bytes);
+    const { bytesRead } = await fh.read(buf, 0, bytes, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Store the blob `open()` yields (it is opened twice: once to store, once to
+ * hash the uncompressed tar) and describe it as a layer. `expected` pins the
+ * blob digest when a manifest already names it.
+ */
+export async function storeLayerBlob(
+  store: ContentStore,
+  open: () => Readable | NodeJS.ReadableStream,
+  compression: LayerCompression,
+  expected?: Digest,
+): Promise<ImageLayer> {
+  const { digest, size } = await store.putStream(open(), expected);
+  const { diffId } = await digestLayer(store.openRead(digest), compression);
+  return { digest, diffId, size, mediaType: ociLayerMediaType(compression) };
+}
+
+/** Store a layer tar file as is (plain or gzip), as its own blob. */
+export async function storeLayerFile(store: ContentStore, file: string): Promise<ImageLayer> {
+  const compression = sniffCompression(await fileHead(file));
+  if (compression === 'zstd') throw new ImageError('UNSUPPORTED_MEDIA_TYPE', `${file}: zstd-compressed layers are not supported`);
+  return storeLayerBlob(store, () => createReadStream(file, { highWaterMark: 1 << 20 }), compression);
+}

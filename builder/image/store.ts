@@ -1,0 +1,287 @@
+// Local image store: which images exist and which names point at them.
+// Blobs live in the ContentStore; this only keeps a small JSON index,
+//   <root>/images/index.json  { version, images: {manifestDigest: record}, tags: {fullRef: manifestDigest} }
+// Every change is read-modify-write under a lock file and lands with an
+// atomic rename, so two processes tagging at once lose nothing and readers
+// (who take no lock) always see a whole file.
+
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { ContentStore } from '../../cache/content-store.js';
+import type { Digest } from '../../cache/digest.js';
+import { ImageError } from './errors.js';
+import { writeFileAtomic, readJsonIfExists } from './fs-util.js';
+import { readImage } from './image.js';
+import { withLock } from './lock.js';
+import { familiarRepository, parseReference, formatReference, repositoryName } from './reference.js';
+
+export interface ImageRecord {
+  manifestDigest: Digest;
+  /** Config digest: Docker's IMAGE ID. */
+  id: Digest;
+  /** From the config (`created`), may be empty for images without one. */
+  created: string;
+  /** Sum of the layer blob sizes. */
+  size: number;
+  /** When this store first saw the image. */
+  added: string;
+}
+
+interface IndexFile {
+  version: 1;
+  images: Record<string, Omit<ImageRecord, 'manifestDigest'>>;
+  tags: Record<string, string>;
+}
+
+export interface ResolvedImage {
+  manifestDigest: Digest;
+  id: Digest;
+  /** Full normalised names pointing at this image. */
+  tags: string[];
+}
+
+export interface ImageListEntry {
+  /** Familiar repository (`busybox`), or `<none>` for an untagged image. */
+  repository: string;
+  tag: string;
+  /** Full normalised reference, undefined for an untagged image. */
+  reference?: string;
+  id: Digest;
+  manifestDigest: Digest;
+  created: string;
+  size: number;
+}
+
+export interface RemoveResult {
+  /** Names removed, full normalised form. */
+  untagged: string[];
+  /** Images forgotten by the store (their blobs stay until GC). */
+  deleted: Digest[];
+}
+
+const INDEX_VERSION = 1;
+const FULL_DIGEST = /^sha256:[a-f0-9]{64}$/;
+const ID_PREFIX = /^(?:sha256:)?([a-f0-9]{1,64})$/;
+
+export class ImageStore {
+  readonly dir: string;
+  private readonly indexPath: string;
+  private readonly lockPath: string;
+
+  constructor(
+    root: string,
+    readonly content: ContentStore,
+  ) {
+    this.dir = path.join(path.resolve(root), 'images');
+    this.indexPath = path.join(this.dir, 'index.json');
+    this.lockPath = path.join(this.dir, 'index.json.lock');
+  }
+
+  /** Where exporters remember converted (compressed) layers: pass as `memoDir`. */
+  get layerMemoDir(): string {
+    return path.join(this.dir, 'converted-layers');
+  }
+
+  private async load(): Promise<IndexFile> {
+    const index = await readJsonIfExists<IndexFile>(this.indexPath);
+    if (!index) return { version: INDEX_VERSION, images: {}, tags: {} };
+    if (index.version !== INDEX_VERSION) throw new Error(`image index ${this.indexPath} has unknown version ${String(index.version)}`);
+    return index;
+  }
+
+  private async update<T>(mutate: (index: IndexFile) => Promise<T> | T): Promise<T> {
+    await fs.mkdir(this.dir, { recursive: true });
+    return withLock(this.lockPath, async () => {
+      const index = await this.load();
+      const result = await mutate(index);
+      await writeFileAtomic(this.indexPath, JSON.stringify(index, null, 1) + '\n');
+      return result;
+    });
+  }
+
+  /** The record for a manifest, computed from the blobs (outside the lock: it only reads immutable blobs). */
+  private async describe(manifestDigest: Digest): Promise<Omit<ImageRecord, 'manifestDigest'>> {
+    const image = await readImage(this.content, manifestDigest);
+    return {
+      id: image.configDigest,
+      created: image.config.created ?? '',
+      size: image.layers.reduce((sum, l) => sum + l.size, 0),
+      added: new Date().toISOString(),
+    };
+  }
+
+  /** Register an image (no name); returns its record. Idempotent. */
+  async add(manifestDigest: Digest): Promise<ImageRecord> {
+    const described = await this.describe(manifestDigest);
+    return this.update((index) => {
+      index.images[manifestDigest] ??= described;
+      return { manifestDigest, ...index.images[manifestDigest]! };
+    });
+  }
+
+  /** Point `ref` (normalised: `busybox` -> `docker.io/library/busybox:latest`) at an image, registering it if new. */
+  async tag(ref: string, manifestDigest: Digest): Promise<string> {
+    const parsed = parseReference(ref);
+    if (parsed.tag === undefined) throw new ImageError('INVALID_REFERENCE', `cannot tag with a digest reference: ${ref}`);
+    delete parsed.digest;
+    const name = formatReference(parsed);
+    const described = await this.describe(manifestDigest);
+    await this.update((index) => {
+      index.images[manifestDigest] ??= described;
+      index.tags[name] = manifestDigest;
+    });
+    return name;
+  }
+
+  /** Remove one name; returns false when it was not there. The image stays (untagged) until `remove`. */
+  async untag(ref: string): Promise<boolean> {
+    const name = formatReference(parseReference(ref));
+    return this.update((index) => {
+      if (!(name in index.tags)) return false;
+      delete index.tags[name];
+      return true;
+    });
+  }
+
+  async get(manifestDigest: Digest): Promise<ImageRecord | undefined> {
+    const rec = (await this.load()).images[manifestDigest];
+    return rec ? { manifestDigest, ...rec } : undefined;
+  }
+
+  /** Every image the store knows: the roots a future GC must keep. */
+  async records(): Promise<ImageRecord[]> {
+    const index = await this.load();
+    return Object.entries(index.images).map(([d, rec]) => ({ manifestDigest: d as Digest, ...rec }));
+  }
+
+  /** Resolve like `docker image inspect`: name[:tag], name@digest, full or short image id, manifest digest. */
+  async resolve(refOrId: string): Promise<ResolvedImage> {
+    const found = resolveIn(await this.load(), refOrId);
+    if (!found) throw new ImageError('IMAGE_NOT_FOUND', `no such image: ${refOrId}`);
+    return found;
+  }
+
+  async tryResolve(refOrId: string): Promise<ResolvedImage | undefined> {
+    return resolveIn(await this.load(), refOrId);
+  }
+
+  /** One row per name, plus one `<none>` row per untagged image; newest first like `docker images`. */
+  async list(): Promise<ImageListEntry[]> {
+    const index = await this.load();
+    const rows: ImageListEntry[] = [];
+    const tagged = new Set<string>();
+    for (const [name, digest] of Object.entries(index.tags)) {
+      const rec = index.images[digest];
+      if (!rec) continue;
+      tagged.add(digest);
+      const ref = parseReference(name);
+      rows.push({
+        repository: familiarRepository(ref),
+        tag: ref.tag ?? '<none>',
+        reference: name,
+        id: rec.id,
+        manifestDigest: digest as Digest,
+        created: rec.created,
+        size: rec.size,
+      });
+    }
+    for (const [digest, rec] of Object.entries(index.images)) {
+      if (tagged.has(digest)) continue;
+      rows.push({ repository: '<none>', tag: '<none>', id: rec.id, manifestDigest: digest as Digest, created: rec.created, size: rec.size });
+    }
+    return rows.sort((a, b) => b.created.localeCompare(a.created) || (a.reference ?? '~').localeCompare(b.reference ?? '~'));
+  }
+
+  /**
+   * `docker rmi` semantics. A name only loses that name; the image is
+   * forgotten when its last name goes. An id (or digest) forgets the image
+   * and all its names, but refuses without `force` if several names share it.
+   */
+  async remove(refOrId: string, opts: { force?: boolean } = {}): Promise<RemoveResult> {
+    return this.update((index) => {
+      const found = resolveIn(index, refOrId);
+      if (!found) throw new ImageError('IMAGE_NOT_FOUND', `no such image: ${refOrId}`);
+      const result: RemoveResult = { untagged: [], deleted: [] };
+      const byName = nameIn(index, refOrId);
+      if (byName) {
+        delete index.tags[byName];
+        result.untagged.push(byName);
+        if (!Object.values(index.tags).includes(found.manifestDigest)) {
+          delete index.images[found.manifestDigest];
+          result.deleted.push(found.manifestDigest);
+        }
+        return result;
+      }
+      // By id: every manifest with that config id goes (they are the same image to the user).
+      const victims = Object.entries(index.images).filter(([d, rec]) => d === found.manifestDigest || rec.id === found.id).map(([d]) => d);
+      const names = Object.entries(index.tags).filter(([, d]) => victims.includes(d)).map(([n]) => n);
+      const repos = new Set(names.map((n) => repositoryName(parseReference(n))));
+      if (repos.size > 1 && !opts.force) {
+        throw new ImageError(
+          'IMAGE_IN_USE',
+          `unable to delete ${found.id.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`,
+        );
+      }
+      for (const n of names) {
+        delete index.tags[n];
+        result.untagged.push(n);
+      }
+      for (const d of victims) {
+        delete index.images[d];
+        result.deleted.push(d as Digest);
+      }
+      return result;
+    });
+  }
+}
+
+/** The full tag name `s` denotes if it is a name present in the index. */
+function nameIn(index: IndexFile, s: string): string | undefined {
+  if (FULL_DIGEST.test(s) || s.includes('@')) return undefined;
+  try {
+    const name = formatReference(parseReference(s));
+    return name in index.tags ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function resolvedFor(index: IndexFile, manifestDigest: string): ResolvedImage {
+  return {
+    manifestDigest: manifestDigest as Digest,
+    id: index.images[manifestDigest]!.id,
+    tags: Object.entries(index.tags).filter(([, d]) => d === manifestDigest).map(([n]) => n).sort(),
+  };
+}
+
+/** Several manifests can share a config (same image, other compression); prefer a named one, then the newest. */
+function pickById(index: IndexFile, matching: string[]): string {
+  const named = new Set(Object.values(index.tags));
+  return [...matching].sort((a, b) => {
+    const byName = Number(named.has(b)) - Number(named.has(a));
+    return byName || index.images[b]!.added.localeCompare(index.images[a]!.added);
+  })[0]!;
+}
+
+function resolveIn(index: IndexFile, s: string): ResolvedImage | undefined {
+  if (FULL_DIGEST.test(s)) {
+    if (index.images[s]) return resolvedFor(index, s);
+    const byId = Object.keys(index.images).filter((d) => index.images[d]!.id === s);
+    return byId.length > 0 ? resolvedFor(index, pickById(index, byId)) : undefined;
+  }
+  if (s.includes('@')) {
+    const ref = parseReference(s);
+    return ref.digest && index.images[ref.digest] ? resolvedFor(index, ref.digest) : undefined;
+  }
+  const name = nameIn(index, s);
+  if (name) return resolvedFor(index, index.tags[name]!);
+  const prefix = ID_PREFIX.exec(s)?.[1];
+  if (prefix === undefined) {
+    parseReference(s); // a malformed name deserves its own error rather than "no such image"
+    return undefined;
+  }
+  const matching = Object.keys(index.images).filter((d) => index.images[d]!.id.startsWith(`sha256:${prefix}`));
+  const ids = new Set(matching.map((d) => index.images[d]!.id));
+  if (ids.size > 1) throw new ImageError('AMBIGUOUS_IMAGE_ID', `image id prefix ${s} is ambiguous (${ids.size} images match)`);
+  return matching.length > 0 ? resolvedFor(index, pickById(index, matching)) : undefined;
+}

@@ -1,0 +1,123 @@
+// Unpacked layers, one directory each, stacked with overlayfs to make a
+// step's root filesystem. A snapshot is named by its layer's diff id, so a
+// layer unpacked once serves every image and step that contains it. Each
+// keeps overlayfs' own whiteout format (0/0 char devices, opaque xattrs), so
+// it can be used as a lowerdir as is.
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { ContentStore } from '../../cache/content-store.js';
+import { hexOf, type Digest } from '../../cache/digest.js';
+import { applyLayer } from '../../cache/layer-apply.js';
+import { tarFromOverlayUpper } from '../../cache/layer-diff.js';
+import { MediaType } from '../image/types.js';
+import { pidOfTempName, processAlive } from '../util/process-alive.js';
+
+export interface LayerRecord {
+  diffId: Digest;
+  blob: Digest;        // the blob in the content store (our own layers: the uncompressed tar)
+  size: number;        // blob size
+  mediaType: string;
+}
+
+export interface Workspace {
+  dir: string;
+  upper: string;
+  work: string;
+  merged: string;
+}
+
+// Overlay option strings are limited to a page: keep snapshot paths short.
+const NAME_HEX = 24;
+
+export class SnapshotStore {
+  constructor(private readonly dir: string, private readonly content: ContentStore) {}
+
+  dirOf(diffId: Digest): string {
+    return path.join(this.dir, hexOf(diffId).slice(0, NAME_HEX));
+  }
+
+  async has(diffId: Digest): Promise<boolean> {
+    return stat(this.dirOf(diffId)).then(() => true, () => false);
+  }
+
+  // Unpacks the layer's blob unless its snapshot exists; returns the snapshot dir.
+  async ensure(layer: LayerRecord): Promise<string> {
+    const final = this.dirOf(layer.diffId);
+    if (await this.has(layer.diffId)) return final;
+    const tmp = await this.tempDir('unpack');
+    try {
+      const { diffId } = await applyLayer(this.content.openRead(layer.blob), tmp, { overlayWhiteouts: true });
+      if (diffId !== layer.diffId) throw new Error(`layer ${layer.blob} unpacks to ${diffId}, but the image says ${layer.diffId}`);
+      await this.publish(tmp, final);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+    return final;
+  }
+
+  // A fresh upper/work/merged trio for one step.
+  async workspace(): Promise<Workspace> {
+    const dir = await this.tempDir('ws');
+    const ws = { dir, upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), merged: path.join(dir, 'merged') };
+    await Promise.all([mkdir(ws.upper), mkdir(ws.work), mkdir(ws.merged)]);
+    return ws;
+  }
+
+  // Turns a step's upper dir into a layer blob and a snapshot; null when the
+  // step changed nothing. The workspace is gone afterwards either way.
+  async commit(ws: Workspace, opts: { sourceDateEpoch?: number } = {}): Promise<LayerRecord | null> {
+    try {
+      if ((await readdir(ws.upper)).length === 0) return null;
+      const tarPath = await this.content.newTempPath('layer');
+      const out = createWriteStream(tarPath);
+      const { diffId } = await tarFromOverlayUpper(ws.upper, out, { sourceDateEpoch: opts.sourceDateEpoch });
+      const { digest, size } = await this.content.putFile(tarPath, diffId);
+      await this.publish(ws.upper, this.dirOf(diffId));
+      return { diffId, blob: digest, size, mediaType: MediaType.ociLayer };
+    } finally {
+      await rm(ws.dir, { recursive: true, force: true });
+    }
+  }
+
+  async discard(ws: Workspace): Promise<void> {
+    await rm(ws.dir, { recursive: true, force: true });
+  }
+
+  // A snapshot dir with nothing in it, the lowerdir of `FROM scratch` steps.
+  async empty(): Promise<string> {
+    const dir = path.join(this.dir, 'empty');
+    await mkdir(dir, { recursive: true });
+    return dir;
+  }
+
+  // Removes temp dirs of tsbuild processes that died (kill -9, crash);
+  // a live process's dirs carry its pid and are left alone.
+  async removeStaleTemp(): Promise<void> {
+    const entries = await readdir(this.dir).catch(() => [] as string[]);
+    for (const e of entries) {
+      const pid = e.startsWith('tmp-') ? pidOfTempName(e) : undefined;
+      if (pid !== undefined && !processAlive(pid)) await rm(path.join(this.dir, e), { recursive: true, force: true });
+    }
+  }
+
+  private async tempDir(label: string): Promise<string> {
+    const dir = path.join(this.dir, `tmp-${label}-${process.pid}-${randomBytes(6).toString('hex')}`);
+    await mkdir(dir, { recursive: true });
+    return dir;
+  }
+
+  // Rename is atomic: a concurrent process that published the same layer
+  // first wins, and ours is simply dropped.
+  private async publish(from: string, to: string): Promise<void> {
+    try {
+      await rename(from, to);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+    }
+  }
+}
+
+

@@ -1,0 +1,68 @@
+// A step's view of its parent's filesystem: the parent's layer snapshots
+// stacked with overlayfs. Mutable views collect the step's changes in a
+// fresh upper dir, which then becomes the step's layer.
+import path from 'node:path';
+import type { Store } from '../build/open-store.js';
+import type { StepResult } from '../build/step-result.js';
+import { mountOverlay, mountPointName, unmount, withOverlay } from '../snapshots/overlay.js';
+import type { Workspace } from '../snapshots/snapshot-store.js';
+import { rmdir } from 'node:fs/promises';
+
+// Top-most first, as overlayfs wants them. Snapshots missing on disk (a
+// pruned store, a cache imported from elsewhere) are unpacked from their blobs.
+export async function lowerDirsOf(store: Store, result: StepResult): Promise<string[]> {
+  const dirs = await Promise.all(result.layers.map((l) => store.snapshots.ensure(l)));
+  // Overlayfs needs a lowerdir, and two when there is no upper dir: the
+  // empty snapshot fills in for `FROM scratch` and single-layer images.
+  return [...dirs.reverse(), await store.snapshots.empty()];
+}
+
+export function sourceDateEpochOf(buildArgs: Map<string, string>): number | undefined {
+  const v = buildArgs.get('SOURCE_DATE_EPOCH') ?? process.env.SOURCE_DATE_EPOCH;
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+}
+
+// Adds the workspace's changes as a layer on top of parent (none if empty).
+export async function commitStep(store: Store, parent: StepResult, ws: Workspace, sourceDateEpoch?: number): Promise<StepResult> {
+  const layer = await store.snapshots.commit(ws, { sourceDateEpoch });
+  return {
+    layers: layer ? [...parent.layers, layer] : parent.layers,
+    stepAdded: [...parent.stepAdded, layer !== null],
+  };
+}
+
+// Runs fn on a writable merged view of parent; its changes become the step's layer.
+export async function withMutableRootfs(store: Store, parent: StepResult, sourceDateEpoch: number | undefined, fn: (root: string) => Promise<void>): Promise<StepResult> {
+  const lowerDirs = await lowerDirsOf(store, parent);
+  const ws = await store.snapshots.workspace();
+  try {
+    await withOverlay(path.join(store.paths.mounts, mountPointName('step')), { lowerDirs, upperDir: ws.upper, workDir: ws.work }, fn);
+  } catch (err) {
+    await store.snapshots.discard(ws);
+    throw err;
+  }
+  return commitStep(store, parent, ws, sourceDateEpoch);
+}
+
+// A read-only view of a result's filesystem (COPY --from, RUN --mount from=).
+export async function mountReadonlyRootfs(store: Store, result: StepResult): Promise<{ root: string; release(): Promise<void> }> {
+  const lowerDirs = await lowerDirsOf(store, result);
+  const root = path.join(store.paths.mounts, mountPointName('src'));
+  await mountOverlay(root, { lowerDirs });
+  return {
+    root,
+    release: async () => {
+      await unmount(root);
+      await rmdir(root).catch(() => undefined);
+    },
+  };
+}
+
+export async function withReadonlyRootfs<T>(store: Store, result: StepResult, fn: (root: string) => Promise<T>): Promise<T> {
+  const view = await mountReadonlyRootfs(store, result);
+  try {
+    return await fn(view.root);
+  } finally {
+    await view.release();
+  }
+}

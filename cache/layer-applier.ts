@@ -1,0 +1,251 @@
+import { constants as fsc } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import { corruptTar, unsafeEntry } from './errors.js';
+import { RootedPaths, baseOf, joinRel, normalizeEntryName, parentOf } from './safe-path.js';
+import { type SpecialFile, createSpecialFiles } from './special-files.js';
+import type { TarHeader } from './tar-format.js';
+import { OPAQUE_WHITEOUT, OVERLAY_OPAQUE_XATTR, WHITEOUT_META_PREFIX, WHITEOUT_PREFIX } from './whiteout.js';
+import { type Xattrs, isPortableXattr, writeXattrs } from './xattr-tool.js';
+import { copyFromLower, makeImplicitDir } from './layer-lower.js';
+
+export interface ApplierOptions {
+  /** Write overlayfs whiteouts (0/0 char devices, opaque xattr) instead of deleting. */
+  overlayWhiteouts: boolean;
+  /** Lower layer dirs, topmost first (overlay mode): hard-link targets and implicit dir metadata. */
+  lowerDirs: string[];
+  /** chown entries to their numeric uid/gid and create devices (needs root). */
+  sameOwner: boolean;
+  /** destDir was empty: anything present was written by this layer. */
+  freshDir: boolean;
+}
+
+interface DeferredDir { mode: number; mtime: number }
+
+/**
+ * Applies tar entries one by one into a directory. Work that later entries
+ * would undo (directory modes and times, device nodes, xattrs) is deferred
+ * to finish(), which runs once per layer.
+ */
+export class LayerApplier {
+  readonly paths: RootedPaths;
+  private readonly written = new Set<string>();
+  private readonly dirs = new Map<string, DeferredDir>();
+  private readonly xattrs = new Map<string, Xattrs>();
+  private readonly opaqueDirs = new Set<string>();
+  private readonly specials = new Map<string, SpecialFile>();
+  skippedDevices = 0;
+
+  constructor(root: string, private readonly opts: ApplierOptions) {
+    this.paths = new RootedPaths(root);
+  }
+
+  async apply(h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
+    const rel = normalizeEntryName(h.name);
+    if (rel === '') {
+      if (h.type !== 'dir') throw unsafeEntry(h.name, 'a non-directory entry names the layer root');
+      return this.applyMetadata('', h);
+    }
+    const base = baseOf(rel);
+    if (base.startsWith(WHITEOUT_PREFIX)) return this.applyWhiteout(h.name, rel, base);
+
+    await this.paths.ensureParents(rel, h.name, this.implicitDir);
+    this.written.add(rel);
+    const abs = this.paths.abs(rel);
+    switch (h.type) {
+      case 'dir': {
+        if (!(await this.replaceExisting(rel, true))) await fsp.mkdir(abs, 0o700);
+        this.paths.markDir(rel);
+        return this.applyMetadata(rel, h);
+      }
+      case 'file': {
+        await this.replaceExisting(rel, false);
+        // O_EXCL|O_NOFOLLOW: we only ever write a file we just created.
+        const fh = await fsp.open(abs, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+        try {
+          for await (const chunk of body) await fh.write(chunk);
+          if (this.opts.sameOwner) await fh.chown(h.uid, h.gid);
+          // chmod after chown: chown clears setuid/setgid bits.
+          await fh.chmod(h.mode & 0o7777);
+          await fh.utimes(h.mtime, h.mtime);
+        } finally {
+          await fh.close();
+        }
+        this.setXattrs(rel, h.xattrs);
+        return;
+      }
+      case 'symlink': {
+        await this.replaceExisting(rel, false);
+        await fsp.symlink(h.linkname, abs);
+        if (this.opts.sameOwner) await fsp.lchown(abs, h.uid, h.gid);
+        await fsp.lutimes(abs, h.mtime, h.mtime);
+        this.setXattrs(rel, h.xattrs);
+        return;
+      }
+      case 'link':
+        return this.applyHardLink(h, rel);
+      case 'char':
+      case 'block':
+      case 'fifo': {
+        await this.replaceExisting(rel, false);
+        if (h.type !== 'fifo' && !this.opts.sameOwner) {
+          this.skippedDevices++; // unprivileged: mknod of a device would fail
+          return;
+        }
+        this.specials.set(rel, {
+          type: h.type, mode: h.mode & 0o7777, uid: h.uid, gid: h.gid, mtime: h.mtime,
+          devmajor: h.devmajor, devminor: h.devminor,
+        });
+        this.setXattrs(rel, h.xattrs);
+        return;
+      }
+    }
+  }
+
+  /** Runs the deferred, batched work. Call once after the last entry. */
+  async finish(): Promise<void> {
+    await this.flushSpecials();
+    const batch = new Map(this.xattrs);
+    for (const rel of this.opaqueDirs) {
+      batch.set(rel, new Map([...(batch.get(rel) ?? []), [OVERLAY_OPAQUE_XATTR, Buffer.from('y')]]));
+    }
+    await writeXattrs(this.paths.root, batch);
+    // Directory times last: creating entries inside a directory bumps its mtime.
+    for (const [rel, d] of this.dirs) {
+      const abs = this.paths.abs(rel);
+      await fsp.chmod(abs, d.mode);
+      await fsp.lutimes(abs, d.mtime, d.mtime);
+    }
+  }
+
+  private async applyMetadata(rel: string, h: TarHeader): Promise<void> {
+    if (this.opts.sameOwner) await fsp.lchown(this.paths.abs(rel), h.uid, h.gid);
+    this.dirs.set(rel, { mode: h.mode & 0o7777, mtime: h.mtime });
+    this.setXattrs(rel, h.xattrs);
+  }
+
+  private async applyHardLink(h: TarHeader, rel: string): Promise<void> {
+    const target = normalizeEntryName(h.linkname, h.name, 'hard link target');
+    if (target === '') throw unsafeEntry(h.name, 'hard link to the layer root');
+    if (target === rel) return;
+    if (this.specials.has(target)) await this.flushSpecials();
+    const targetAbs = this.paths.abs(target);
+    let st = (await this.paths.parentsExist(target, h.name)) ? await lstatOrNull(targetAbs) : null;
+    if (!st && this.opts.lowerDirs.length > 0) {
+      // Overlay mode: the target lives in a lower layer's directory, and a
+      // hard link cannot span directories we mount separately; copy it up.
+      await this.paths.ensureParents(target, h.name, this.implicitDir);
+      if (await copyFromLower(this.opts.lowerDirs, target, targetAbs, this.opts.sameOwner)) {
+        st = await lstatOrNull(targetAbs);
+        this.written.add(target);
+      }
+    }
+    if (!st) throw corruptTar(`hard link ${JSON.stringify(h.name)} points to missing ${JSON.stringify(h.linkname)}`);
+    if (st.isDirectory()) throw unsafeEntry(h.name, 'hard link to a directory');
+    await this.replaceExisting(rel, false);
+    await fsp.link(targetAbs, this.paths.abs(rel));
+  }
+
+  private async applyWhiteout(name: string, rel: string, base: string): Promise<void> {
+    const dir = parentOf(rel);
+    if (base === OPAQUE_WHITEOUT) {
+      if (this.opts.overlayWhiteouts) {
+        await this.paths.ensureParents(rel, name, this.implicitDir);
+        this.opaqueDirs.add(dir);
+      } else if (await this.paths.parentsExist(rel, name)) {
+        await this.removeLowerContent(dir);
+      }
+      return;
+    }
+    if (base.startsWith(WHITEOUT_META_PREFIX)) return;
+    const victim = base.slice(WHITEOUT_PREFIX.length);
+    if (victim === '' || victim === '.' || victim === '..') throw unsafeEntry(name, 'invalid whiteout name');
+    const victimRel = joinRel(dir, victim);
+    if (this.opts.overlayWhiteouts) {
+      await this.paths.ensureParents(victimRel, name, this.implicitDir);
+      await this.replaceExisting(victimRel, false);
+      this.written.add(victimRel);
+      this.specials.set(victimRel, { type: 'char', mode: 0, uid: 0, gid: 0, mtime: 0, devmajor: 0, devminor: 0 });
+      return;
+    }
+    if (await this.paths.parentsExist(victimRel, name)) await this.replaceExisting(victimRel, false);
+  }
+
+  /** Opaque directory on a merged snapshot: keep only what this layer wrote. */
+  private async removeLowerContent(dir: string): Promise<void> {
+    const names = await fsp.readdir(this.paths.abs(dir));
+    for (const n of names) {
+      const child = joinRel(dir, n);
+      if (!this.written.has(child)) {
+        await this.replaceExisting(child, false);
+      } else if ((await fsp.lstat(this.paths.abs(child))).isDirectory()) {
+        await this.removeLowerContent(child);
+      }
+    }
+  }
+
+  /**
+   * Clears the way for a new entry at rel. An existing directory is kept
+   * when the new entry is a directory too (returns true); anything else is
+   * removed, together with every deferred action aimed at or below it.
+   */
+  private async replaceExisting(rel: string, keepDir: boolean): Promise<boolean> {
+    this.specials.delete(rel);
+    this.xattrs.delete(rel);
+    if (this.opts.freshDir && !this.written.has(rel) && !this.paths.isKnownDir(rel)) {
+      return false; // nothing can be there yet: skip the lstat
+    }
+    const st = await lstatOrNull(this.paths.abs(rel));
+    if (!st) return false;
+    const isDir = st.isDirectory();
+    if (isDir && keepDir) return true;
+    await fsp.rm(this.paths.abs(rel), { recursive: true, force: true });
+    this.paths.forget(rel, isDir);
+    this.dirs.delete(rel);
+    this.opaqueDirs.delete(rel);
+    if (isDir) this.forgetBelow(rel + '/');
+    return false;
+  }
+
+  private forgetBelow(prefix: string): void {
+    for (const m of [this.specials, this.xattrs, this.dirs]) {
+      for (const k of m.keys()) if (k.startsWith(prefix)) m.delete(k);
+    }
+    for (const k of this.opaqueDirs) if (k.startsWith(prefix)) this.opaqueDirs.delete(k);
+  }
+
+  private setXattrs(rel: string, xattrs: Xattrs): void {
+    const keep = new Map<string, Buffer>();
+    for (const [name, value] of xattrs) {
+      if (!isPortableXattr(name)) continue;
+      // Without root only the user namespace is writable.
+      if (!this.opts.sameOwner && !name.startsWith('user.')) continue;
+      keep.set(name, value);
+    }
+    if (keep.size > 0) this.xattrs.set(rel, keep);
+    else this.xattrs.delete(rel);
+  }
+
+  private async flushSpecials(): Promise<void> {
+    if (this.specials.size === 0) return;
+    const batch = [...this.specials];
+    this.specials.clear();
+    await createSpecialFiles(this.paths.root, batch, this.opts.sameOwner);
+  }
+
+  private readonly implicitDir = async (abs: string, rel: string): Promise<void> => {
+    await makeImplicitDir(abs, rel, this.opts.lowerDirs, this.opts.sameOwner);
+    const st = await fsp.lstat(abs);
+    // Keep its time stable against the entries we are about to add inside.
+    this.dirs.set(rel, { mode: st.mode & 0o7777, mtime: st.mtimeMs / 1000 });
+  };
+}
+
+async function lstatOrNull(p: string) {
+  try {
+    return await fsp.lstat(p);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+    throw e;
+  }
+}
+

@@ -1,0 +1,285 @@
+/**
+ * The bytes of a POSIX (ustar + PAX) tar header, both directions.
+ *
+ * We encode and decode headers ourselves instead of going through
+ * tar-stream because tar-stream 3 turns PAX values into UTF-8 strings, which
+ * corrupts binary xattrs such as `security.capability`, and its reader
+ * ignores PAX uid/gid/mtime. Keeping the format in one small file also pins
+ * the exact bytes we emit, which reproducible layer digests depend on.
+ */
+import { corruptTar } from './errors.js';
+
+export const BLOCK = 512;
+
+export type TarType = 'file' | 'link' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo';
+
+/** A decoded entry header with PAX / GNU long-name records already applied. */
+export interface TarHeader {
+  name: string;
+  type: TarType;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  /** Seconds since the epoch (PAX may carry a fraction). */
+  mtime: number;
+  linkname: string;
+  devmajor: number;
+  devminor: number;
+  /** From PAX `SCHILY.xattr.<name>` records, values as raw bytes. */
+  xattrs: Map<string, Buffer>;
+}
+
+/** What a writer supplies; omitted fields default to 0 / ''. */
+export interface TarHeaderInput {
+  name: string;
+  type: TarType;
+  mode: number;
+  uid?: number;
+  gid?: number;
+  size?: number;
+  mtime: number;
+  linkname?: string;
+  devmajor?: number;
+  devminor?: number;
+  xattrs?: ReadonlyMap<string, Buffer>;
+}
+
+const TYPEFLAG: Record<TarType, string> = {
+  file: '0', link: '1', symlink: '2', char: '3', block: '4', dir: '5', fifo: '6',
+};
+
+// ---------------------------------------------------------------- encoding
+
+/**
+ * Encodes one entry as header block(s): a PAX extended header first when a
+ * value does not fit ustar (long or non-ASCII names, big numbers, xattrs).
+ * Directory names get their trailing '/'.
+ */
+export function encodeHeader(h: TarHeaderInput): Buffer {
+  const name = h.type === 'dir' && !h.name.endsWith('/') ? h.name + '/' : h.name;
+  const linkname = h.linkname ?? '';
+  const size = h.type === 'file' ? h.size ?? 0 : 0;
+  const uid = h.uid ?? 0;
+  const gid = h.gid ?? 0;
+  const mtime = Math.floor(h.mtime);
+  const pax: [string, Buffer][] = [];
+
+  if (!fitsUstarString(name, 100)) pax.push(['path', Buffer.from(name)]);
+  if (!fitsUstarString(linkname, 100)) pax.push(['linkpath', Buffer.from(linkname)]);
+  if (!fitsOctal(uid, 8)) pax.push(['uid', Buffer.from(String(uid))]);
+  if (!fitsOctal(gid, 8)) pax.push(['gid', Buffer.from(String(gid))]);
+  if (!fitsOctal(size, 12)) pax.push(['size', Buffer.from(String(size))]);
+  if (!fitsOctal(mtime, 12)) pax.push(['mtime', Buffer.from(String(mtime))]);
+  if (h.xattrs) {
+    for (const key of [...h.xattrs.keys()].sort()) pax.push([`SCHILY.xattr.${key}`, h.xattrs.get(key)!]);
+  }
+
+  const main = ustarBlock({
+    name: fitsUstarString(name, 100) ? name : asciiFallback(name, h.type === 'dir'),
+    mode: h.mode & 0o7777,
+    uid, gid, size,
+    mtime: fitsOctal(mtime, 12) ? mtime : 0,
+    typeflag: TYPEFLAG[h.type],
+    linkname: fitsUstarString(linkname, 100) ? linkname : asciiFallback(linkname, false),
+    devmajor: h.devmajor ?? 0,
+    devminor: h.devminor ?? 0,
+  });
+  if (pax.length === 0) return main;
+
+  const body = encodePaxRecords(pax);
+  const base = name.replace(/\/$/, '').split('/').pop() ?? '';
+  const paxHeader = ustarBlock({
+    name: asciiFallback('PaxHeaders/' + base, false),
+    mode: 0o644, uid: 0, gid: 0, size: body.length, mtime: 0,
+    typeflag: 'x', linkname: '', devmajor: 0, devminor: 0,
+  });
+  return Buffer.concat([paxHeader, body, padding(body.length), main]);
+}
+
+/** The zero bytes that bring `size` bytes of data up to a block boundary. */
+export function padding(size: number): Buffer {
+  const rem = size % BLOCK;
+  return rem === 0 ? Buffer.alloc(0) : Buffer.alloc(BLOCK - rem);
+}
+
+/** Two zero blocks end an archive. */
+export const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK);
+
+interface RawFields {
+  name: string; mode: number; uid: number; gid: number; size: number; mtime: number;
+  typeflag: string; linkname: string; devmajor: number; devminor: number;
+}
+
+function ustarBlock(f: RawFields): Buffer {
+  const b = Buffer.alloc(BLOCK);
+  b.write(f.name, 0, 100, 'utf8');
+  writeOctal(b, 100, 8, f.mode);
+  writeNumber(b, 108, 8, f.uid);
+  writeNumber(b, 116, 8, f.gid);
+  writeNumber(b, 124, 12, f.size);
+  writeOctal(b, 136, 12, f.mtime);
+  b.write(f.typeflag, 156, 1, 'ascii');
+  b.write(f.linkname, 157, 100, 'utf8');
+  b.write('ustar\x0000', 257, 8, 'ascii');
+  // uname/gname stay empty: layers carry numeric ids only.
+  writeOctal(b, 329, 8, f.devmajor);
+  writeOctal(b, 337, 8, f.devminor);
+  b.fill(0x20, 148, 156);
+  writeOctal(b, 148, 8, checksum(b));
+  return b;
+}
+
+function fitsUstarString(s: string, max: number): boolean {
+  return s.length <= max && /^[\x01-\x7f]*$/.test(s);
+}
+
+/** Placeholder name for the ustar field when the real one lives in PAX. */
+function asciiFallback(s: string, dir: boolean): string {
+  const ascii = s.replace(/[^\x20-\x7e]/g, '_');
+  const max = dir ? 99 : 100;
+  const cut = ascii.length > max ? ascii.slice(0, max) : ascii;
+  return dir && !cut.endsWith('/') ? cut + '/' : cut;
+}
+
+function fitsOctal(n: number, width: number): boolean {
+  return Number.isInteger(n) && n >= 0 && n < 8 ** (width - 1);
+}
+
+function writeOctal(b: Buffer, off: number, width: number, n: number): void {
+  const s = fitsOctal(n, width) ? n.toString(8).padStart(width - 1, '0') : '0'.repeat(width - 1);
+  b.write(s, off, width - 1, 'ascii');
+  b[off + width - 1] = 0;
+}
+
+/** Octal when it fits, else GNU base-256 (PAX carries the value as well). */
+function writeNumber(b: Buffer, off: number, width: number, n: number): void {
+  if (fitsOctal(n, width)) return writeOctal(b, off, width, n);
+  let v = BigInt(n);
+  for (let i = width - 1; i > 0; i--) {
+    b[off + i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  b[off] = 0x80;
+}
+
+function encodePaxRecords(records: [string, Buffer][]): Buffer {
+  const parts: Buffer[] = [];
+  for (const [key, value] of records) {
+    const rest = Buffer.concat([Buffer.from(` ${key}=`), value, Buffer.from('\n')]);
+    // The length prefix counts its own digits.
+    let len = rest.length + 1;
+    while (String(len).length + rest.length > len) len++;
+    parts.push(Buffer.from(String(len)), rest);
+  }
+  return Buffer.concat(parts);
+}
+
+function checksum(b: Buffer): number {
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : b[i];
+  return sum;
+}
+
+// ---------------------------------------------------------------- decoding
+
+/** A raw header block before long-name/PAX records are applied. */
+export interface RawHeader {
+  typeflag: string;
+  name: string;
+  mode: number; uid: number; gid: number; size: number; mtime: number;
+  linkname: string; devmajor: number; devminor: number;
+}
+
+export function isZeroBlock(b: Buffer): boolean {
+  for (let i = 0; i < BLOCK; i++) if (b[i] !== 0) return false;
+  return true;
+}
+
+export function decodeRawHeader(b: Buffer): RawHeader {
+  const stored = parseNumber(b, 148, 8, 'checksum');
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const v = i >= 148 && i < 156 ? 0x20 : b[i];
+    unsigned += v;
+    signed += v > 127 ? v - 256 : v;
+  }
+  if (stored !== unsigned && stored !== signed) throw corruptTar('header checksum mismatch (is this really a tar archive?)');
+
+  const ustar = b.toString('latin1', 257, 263) === 'ustar\0';
+  let name = cString(b, 0, 100);
+  if (ustar) {
+    const prefix = cString(b, 345, 155);
+    if (prefix) name = prefix + '/' + name;
+  }
+  return {
+    typeflag: b[156] === 0 ? '0' : String.fromCharCode(b[156]),
+    name,
+    mode: parseNumber(b, 100, 8, 'mode'),
+    uid: parseNumber(b, 108, 8, 'uid'),
+    gid: parseNumber(b, 116, 8, 'gid'),
+    size: parseNumber(b, 124, 12, 'size'),
+    mtime: parseNumber(b, 136, 12, 'mtime'),
+    linkname: cString(b, 157, 100),
+    devmajor: parseNumber(b, 329, 8, 'devmajor'),
+    devminor: parseNumber(b, 337, 8, 'devminor'),
+  };
+}
+
+function cString(b: Buffer, off: number, len: number): string {
+  let end = off;
+  while (end < off + len && b[end] !== 0) end++;
+  return b.toString('utf8', off, end);
+}
+
+function parseNumber(b: Buffer, off: number, len: number, field: string): number {
+  if (b[off] & 0x80) {
+    // GNU base-256; 0xff marks a negative number, which no field we use allows.
+    if (b[off] === 0xff) throw corruptTar(`negative ${field} in header`);
+    let v = BigInt(b[off] & 0x7f);
+    for (let i = 1; i < len; i++) v = (v << 8n) | BigInt(b[off + i]);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw corruptTar(`${field} too large in header`);
+    return Number(v);
+  }
+  const s = b.toString('latin1', off, off + len).replace(/[\0 ]+$/, '').replace(/^[ \0]+/, '');
+  if (s === '') return 0;
+  if (!/^[0-7]+$/.test(s)) throw corruptTar(`invalid ${field} field ${JSON.stringify(s)}`);
+  return parseInt(s, 8);
+}
+
+/** Parses `<len> <key>=<value>\n` records; values stay raw bytes. */
+export function parsePaxRecords(buf: Buffer): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  let pos = 0;
+  while (pos < buf.length) {
+    if (buf[pos] === 0) break; // some writers pad the body with NULs
+    const space = buf.indexOf(0x20, pos);
+    if (space < 0) throw corruptTar('malformed PAX record');
+    const lenText = buf.toString('latin1', pos, space);
+    const len = /^[0-9]+$/.test(lenText) ? parseInt(lenText, 10) : NaN;
+    if (!(len > space - pos + 1) || pos + len > buf.length || buf[pos + len - 1] !== 0x0a) {
+      throw corruptTar('malformed PAX record length');
+    }
+    const rec = buf.subarray(space + 1, pos + len - 1);
+    const eq = rec.indexOf(0x3d);
+    if (eq <= 0) throw corruptTar('malformed PAX record (no key)');
+    out.set(rec.toString('utf8', 0, eq), Buffer.from(rec.subarray(eq + 1)));
+    pos += len;
+  }
+  return out;
+}
+
+/** The entry type for a typeflag, or undefined for meta / unsupported ones. */
+export function entryType(typeflag: string): TarType | undefined {
+  switch (typeflag) {
+    case '0': case '7': return 'file';
+    case '1': return 'link';
+    case '2': return 'symlink';
+    case '3': return 'char';
+    case '4': return 'block';
+    case '5': return 'dir';
+    case '6': return 'fifo';
+    default: return undefined;
+  }
+}

@@ -1,0 +1,32 @@
+// Where the compiled helper lives, and whether this machine can run sandboxes.
+import { existsSync, readFileSync } from 'node:fs';
+import { access, constants } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CGROUP_ROOT, cgroupVersion } from './cgroup.js';
+
+export const HELPER_NAME = 'tsbuild-sandbox';
+
+/** <package root>/runner-native/build/tsbuild-sandbox, found from this module (works from src and from dist/). */
+export function defaultHelperPath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return join(dir, 'runner-native', 'build', HELPER_NAME);
+}
+
+export type Availability = { ok: true } | { ok: false; reason: string };
+
+/** Checks the prerequisites of Sandbox.run, with a reason a user can act on. */
+export async function sandboxAvailability(helperPath = defaultHelperPath(), cgroupRoot = CGROUP_ROOT): Promise<Availability> {
+  if (process.platform !== 'linux') return { ok: false, reason: `sandboxes need Linux (this is ${process.platform})` };
+  if (process.getuid?.() !== 0) return { ok: false, reason: 'sandboxes need root (rootless mode is not implemented)' };
+  try {
+    await access(helperPath, constants.X_OK);
+  } catch {
+    return { ok: false, reason: `the sandbox helper ${helperPath} is missing; run \`npm run build\` (needs a C compiler)` };
+  }
+  const filesystems = readFileSync('/proc/filesystems', 'utf8');
+  if (!/\boverlay$/m.test(filesystems)) return { ok: false, reason: 'the kernel has no overlayfs (try `modprobe overlay`)' };
+  if (cgroupVersion(cgroupRoot) === null) return { ok: false, reason: `no cgroup v1 or v2 hierarchy under ${cgroupRoot}` };
+  return { ok: true };
+}

@@ -1,0 +1,189 @@
+// One cgroup per sandbox run: limits (memory, cpu, pids), OOM detection,
+// and a reliable "kill everything" for cancellation. Created here, before
+// the helper starts, and joined by the helper *before* the container runs
+// anything, so limits hold from the first instruction.
+// Supports cgroup v2 (unified) and v1 (memory, cpu, pids hierarchies);
+// hybrid hosts use v1, where the controllers live.
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SandboxSetupError } from './errors.js';
+import type { SandboxResources } from './spec.js';
+
+export const CGROUP_ROOT = '/sys/fs/cgroup';
+const V1_CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
+
+export interface CgroupHandle {
+  version: 1 | 2;
+  /** every directory we created, one per v1 hierarchy or the single v2 one */
+  dirs: string[];
+  /** the files the helper writes the init pid into */
+  procsFiles: string[];
+  memoryDir: string | null;
+}
+
+export function cgroupVersion(root = CGROUP_ROOT): 1 | 2 | null {
+  if (existsSync(join(root, 'cgroup.controllers'))) return 2;
+  if (existsSync(join(root, 'memory', 'cgroup.procs')) || existsSync(join(root, 'pids', 'cgroup.procs'))) return 1;
+  return null;
+}
+
+function checkRelative(relPath: string): string {
+  const clean = relPath.replace(/^\/+/, '');
+  if (!clean || clean.split('/').some((part) => part === '..' || part === '.')) {
+    throw new SandboxSetupError(`bad cgroupsPath ${JSON.stringify(relPath)}`);
+  }
+  return clean;
+}
+
+async function write(dir: string, file: string, value: string | number): Promise<void> {
+  try {
+    await writeFile(join(dir, file), String(value));
+  } catch (err) {
+    throw new SandboxSetupError(`cannot set ${file}=${value} in ${dir}: ${(err as Error).message}`);
+  }
+}
+
+/** Converts cgroup v1 cpu.shares (2..262144) to v2 cpu.weight (1..10000), as runc does. */
+export function sharesToWeight(shares: number): number {
+  return 1 + Math.floor(((Math.max(2, shares) - 2) * 9999) / 262142);
+}
+
+/** Where the cgroup of `relPath` lives (or would live) on this host; creates nothing. */
+export function cgroupHandleFor(relPath: string, root = CGROUP_ROOT): CgroupHandle {
+  const rel = checkRelative(relPath);
+  const version = cgroupVersion(root);
+  if (version === null) throw new SandboxSetupError(`no usable cgroup hierarchy under ${root}`);
+  if (version === 2) {
+    const dir = join(root, rel);
+    return { version, dirs: [dir], procsFiles: [join(dir, 'cgroup.procs')], memoryDir: dir };
+  }
+  const mounted = V1_CONTROLLERS.filter((c) => existsSync(join(root, c, 'cgroup.procs')));
+  const dirs = mounted.map((c) => join(root, c, rel));
+  return {
+    version, dirs, procsFiles: dirs.map((d) => join(d, 'cgroup.procs')),
+    memoryDir: mounted.includes('memory') ? join(root, 'memory', rel) : null,
+  };
+}
+
+async function createV1(root: string, rel: string, r: SandboxResources): Promise<CgroupHandle> {
+  const handle = cgroupHandleFor(rel, root);
+  const dirs: Record<string, string> = {};
+  for (const controller of V1_CONTROLLERS) {
+    const dir = join(root, controller, rel);
+    if (!handle.dirs.includes(dir)) continue;
+    await mkdir(dir, { recursive: true });
+    dirs[controller] = dir;
+  }
+  const need = (controller: string) => {
+    const dir = dirs[controller];
+    if (!dir) throw new SandboxSetupError(`a ${controller} limit was asked for but the ${controller} cgroup controller is not mounted`);
+    return dir;
+  };
+  if (r.memory?.limit !== undefined) {
+    await write(need('memory'), 'memory.limit_in_bytes', r.memory.limit);
+    if (r.memory.swap !== undefined && existsSync(join(dirs.memory!, 'memory.memsw.limit_in_bytes'))) {
+      await write(dirs.memory!, 'memory.memsw.limit_in_bytes', r.memory.swap);
+    }
+  }
+  if (r.cpu?.period !== undefined) await write(need('cpu'), 'cpu.cfs_period_us', r.cpu.period);
+  if (r.cpu?.quota !== undefined) await write(need('cpu'), 'cpu.cfs_quota_us', r.cpu.quota);
+  if (r.cpu?.shares !== undefined) await write(need('cpu'), 'cpu.shares', r.cpu.shares);
+  if (r.pids?.limit !== undefined) await write(need('pids'), 'pids.max', r.pids.limit);
+  return handle;
+}
+
+async function createV2(root: string, rel: string, r: SandboxResources): Promise<CgroupHandle> {
+  // A v2 controller works in a cgroup only if every ancestor delegates it
+  // through cgroup.subtree_control.
+  const parts = rel.split('/');
+  let current = root;
+  for (const part of parts) {
+    const available = (await readFile(join(current, 'cgroup.controllers'), 'utf8')).split(/\s+/);
+    const wanted = ['memory', 'cpu', 'pids'].filter((c) => available.includes(c)).map((c) => `+${c}`).join(' ');
+    if (wanted) await writeFile(join(current, 'cgroup.subtree_control'), wanted).catch(() => undefined);
+    current = join(current, part);
+    await mkdir(current, { recursive: true });
+  }
+  const handle = cgroupHandleFor(rel, root);
+  const dir = handle.dirs[0]!;
+  if (r.memory?.limit !== undefined) {
+    await write(dir, 'memory.max', r.memory.limit);
+    if (r.memory.swap !== undefined) {
+      await write(dir, 'memory.swap.max', r.memory.swap < 0 ? 'max' : Math.max(0, r.memory.swap - r.memory.limit));
+    }
+  }
+  if (r.cpu?.quota !== undefined || r.cpu?.period !== undefined) {
+    await write(dir, 'cpu.max', `${r.cpu.quota !== undefined && r.cpu.quota > 0 ? r.cpu.quota : 'max'} ${r.cpu.period ?? 100000}`);
+  }
+  if (r.cpu?.shares !== undefined) await write(dir, 'cpu.weight', sharesToWeight(r.cpu.shares));
+  if (r.pids?.limit !== undefined) await write(dir, 'pids.max', r.pids.limit);
+  return handle;
+}
+
+export async function createCgroup(relPath: string, resources: SandboxResources = {}, root = CGROUP_ROOT): Promise<CgroupHandle> {
+  const rel = checkRelative(relPath);
+  const version = cgroupVersion(root);
+  if (version === null) throw new SandboxSetupError(`no usable cgroup hierarchy under ${root}`);
+  return version === 2 ? createV2(root, rel, resources) : createV1(root, rel, resources);
+}
+
+function counter(text: string, name: string): number | null {
+  const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : null;
+}
+
+/** True if the kernel's OOM killer killed a process of this cgroup. */
+export async function wasOomKilled(h: CgroupHandle): Promise<boolean> {
+  if (!h.memoryDir) return false;
+  const file = h.version === 2 ? 'memory.events' : 'memory.oom_control';
+  const text = await readFile(join(h.memoryDir, file), 'utf8').catch(() => '');
+  const kills = counter(text, 'oom_kill');
+  if (kills !== null) return kills > 0;
+  // kernels before 4.13 have no oom_kill counter in v1: hitting the limit is the best hint
+  const failcnt = await readFile(join(h.memoryDir, 'memory.failcnt'), 'utf8').catch(() => '0');
+  return Number(failcnt.trim()) > 0;
+}
+
+async function pidsIn(dir: string): Promise<number[]> {
+  const text = await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
+  return text.split('\n').filter(Boolean).map(Number);
+}
+
+/** SIGKILLs every process in the cgroup and waits until it is empty. */
+export async function killCgroup(h: CgroupHandle): Promise<void> {
+  if (h.version === 2 && existsSync(join(h.dirs[0]!, 'cgroup.kill'))) {
+    await writeFile(join(h.dirs[0]!, 'cgroup.kill'), '1').catch(() => undefined);
+  }
+  for (let attempt = 0; attempt < 100; attempt++) {
+    let any = false;
+    for (const dir of h.dirs) {
+      for (const pid of await pidsIn(dir)) {
+        any = true;
+        try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+      }
+    }
+    if (!any) return;
+    await sleep(20);
+  }
+}
+
+/** Removes the cgroup dirs; a just-killed task can keep a dir busy for a moment. */
+export async function removeCgroup(h: CgroupHandle): Promise<void> {
+  for (const dir of h.dirs) await removeCgroupDir(dir);
+}
+
+export async function removeCgroupDir(dir: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await rmdir(dir);
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      if (code !== 'EBUSY' || attempt >= 100) throw err;
+      await sleep(20);
+    }
+  }
+}

@@ -1,0 +1,181 @@
+/*
+ * tsbuild-sandbox <config-file>
+ *
+ * fd 3 is the status channel to the TS side; one line per event:
+ *   pid\t<host pid of the container init>
+ *   created\t<path inside the rootfs we had to create as a mountpoint>
+ *   error\t<code>\t<message>      setup failed, nothing was executed
+ *   exit\t<code> | signal\t<num>  how the container's init ended
+ *
+ * Process layout: this helper stays in the host PID namespace as the
+ * reaper and reporter; its only child is PID 1 of the new namespaces and
+ * becomes the command itself (so `echo $$` prints 1, as in Docker).
+ */
+#include "sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static volatile pid_t g_child;
+static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
+
+/* Signals sent to the helper go to the container init.  Note the kernel
+ * drops signals a PID-1 has no handler for (except SIGKILL/SIGSTOP from
+ * us, an ancestor namespace), exactly as in `docker run` without --init. */
+static void forward(int sig)
+{
+	if (g_child > 0)
+		kill(g_child, sig);
+}
+
+static void container_child(const struct config *c, int go_fd, int err_fd)
+{
+	g_error_fd = err_fd;
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+		signal(forwarded[i], SIG_DFL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* If the helper dies (tsbuild kill -9ed, which kills the helper via
+	 * its own PDEATHSIG), we die too, and as PID 1 our death makes the
+	 * kernel kill every process in the namespace. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		fail("setup", "pdeathsig: %s", strerror(errno));
+	/* Wait until the helper has put us into the cgroup, so that limits
+	 * hold before anything of the user's runs.  EOF means it died. */
+	char go;
+	if (read(go_fd, &go, 1) != 1)
+		_exit(127);
+	/* A fixed umask, not whatever tsbuild had: created files are
+	 * reproducible (runc does the same). */
+	umask(022);
+	if (unshare(c->ns_flags & ~CLONE_NEWPID) < 0)
+		fail("setup", "unshare: %s", strerror(errno));
+	setup_rootfs(c);
+	setup_network(c);
+	finalize_and_exec(c, go_fd);
+}
+
+static void join_cgroups(const struct config *c, pid_t pid)
+{
+	char buf[32];
+	int len = snprintf(buf, sizeof(buf), "%d", (int)pid);
+	for (size_t i = 0; i < c->n_cgroup_procs; i++) {
+		int fd = open(c->cgroup_procs[i], O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, buf, (size_t)len) != len) {
+			int saved = errno;
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			errno = saved;
+			fail("setup", "join cgroup %s: %s", c->cgroup_procs[i], strerror(errno));
+		}
+		close(fd);
+	}
+}
+
+static void relay_child_error(int err_fd)
+{
+	char buf[8192];
+	size_t used = 0;
+	ssize_t n;
+	while (used < sizeof(buf) - 1 && (n = read(err_fd, buf + used, sizeof(buf) - 1 - used)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		used += (size_t)n;
+	}
+	buf[used] = 0;
+	char *nl = strchr(buf, '\n');
+	if (nl)
+		*nl = 0;
+	if (used)
+		status_line("error\t%s", buf);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s <config-file>  (status on fd 3)\n", argv[0]);
+		return 2;
+	}
+	struct stat st;
+	if (fstat(3, &st) == 0)
+		g_status_fd = 3;
+	fcntl(3, F_SETFD, FD_CLOEXEC);
+
+	/* tsbuild killed (even kill -9) -> the helper gets SIGKILL -> its
+	 * child, the container init, gets its own PDEATHSIG. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		fail("setup", "pdeathsig: %s", strerror(errno));
+
+	struct config cfg;
+	char err[512];
+	if (parse_config(argv[1], &cfg, err, sizeof(err)) < 0)
+		fail("config", "%s", err);
+	/* tsbuild may have died before PDEATHSIG was armed */
+	if (cfg.owner_pid && getppid() != cfg.owner_pid)
+		return 1;
+
+	int go[2], errp[2];
+	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
+		fail("setup", "pipe: %s", strerror(errno));
+
+	/* unshare(CLONE_NEWPID) only affects children: the helper stays in the
+	 * host namespace (to reap and report), its next child is PID 1. */
+	if ((cfg.ns_flags & CLONE_NEWPID) && unshare(CLONE_NEWPID) < 0)
+		fail("setup", "unshare pid namespace: %s", strerror(errno));
+
+	sigset_t all, old;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++) {
+		struct sigaction sa = { .sa_handler = forward };
+		sigaction(forwarded[i], &sa, NULL);
+	}
+
+	pid_t pid = fork();
+	if (pid < 0)
+		fail("setup", "fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(go[1]);
+		close(errp[0]);
+		container_child(&cfg, go[0], errp[1]);
+	}
+	g_child = pid;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(go[0]);
+	close(errp[1]);
+
+	join_cgroups(&cfg, pid);
+	status_line("pid\t%d", (int)pid);
+	/* go[1] stays open for as long as we live: the child polls it to
+	 * notice our death in the window where PDEATHSIG was re-armed. */
+	if (write(go[1], "1", 1) != 1)
+		fail("setup", "start child: %s", strerror(errno));
+
+	int wstatus;
+	while (waitpid(pid, &wstatus, 0) < 0) {
+		if (errno != EINTR)
+			fail("setup", "waitpid: %s", strerror(errno));
+	}
+	g_child = 0;
+	/* Setup errors arrive before the child exits; once exec succeeded the
+	 * close-on-exec pipe is simply empty. */
+	relay_child_error(errp[0]);
+	if (WIFEXITED(wstatus))
+		status_line("exit\t%d", WEXITSTATUS(wstatus));
+	else if (WIFSIGNALED(wstatus))
+		status_line("signal\t%d", WTERMSIG(wstatus));
+	return 0;
+}

@@ -1,0 +1,87 @@
+/*
+ * tsbuild-sandbox: the small launcher that turns a pre-digested sandbox
+ * spec (written by runner-native/helper-config.ts) into a running process
+ * inside new Linux namespaces.  See runner-native/README.md for the design.
+ */
+#ifndef TSBUILD_SANDBOX_H
+#define TSBUILD_SANDBOX_H
+
+#define _GNU_SOURCE
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct mount_op {
+	char *destination;
+	char *type;        /* "bind" or a filesystem type */
+	char *source;
+	char *data;        /* filesystem-specific options, already comma-joined */
+	unsigned long flags;       /* MS_* flags, computed by the TS side */
+	unsigned long propagation; /* MS_PRIVATE / MS_SLAVE / ... or 0 */
+};
+
+struct device_op {
+	char *path;
+	char kind; /* 'c' or 'b' */
+	unsigned int major, minor;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+};
+
+struct symlink_op {
+	char *target;
+	char *path;
+};
+
+struct rlimit_op {
+	int resource;
+	uint64_t soft, hard;
+};
+
+struct config {
+	pid_t owner_pid;
+	char **cgroup_procs; size_t n_cgroup_procs;
+	int ns_flags; /* CLONE_NEW* */
+	char *hostname;
+	char *root;
+	int root_readonly;
+	char *overlay_lower, *overlay_upper, *overlay_work, *overlay_cwd;
+	struct mount_op *mounts; size_t n_mounts;
+	struct device_op *devices; size_t n_devices;
+	struct symlink_op *symlinks; size_t n_symlinks;
+	char **masked; size_t n_masked;
+	char **readonly; size_t n_readonly;
+	struct rlimit_op *rlimits; size_t n_rlimits;
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups; size_t n_groups;
+	uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
+	int no_new_privs;
+	char *cwd;
+	char **env; size_t n_env;
+	char **args; size_t n_args;
+};
+
+/* config.c */
+int parse_config(const char *path, struct config *cfg, char *err, size_t errlen);
+
+/* util.c */
+extern int g_status_fd; /* lines to the TS side: pid, created, error, exit, signal */
+extern int g_error_fd;  /* in the container child: setup errors go to the helper */
+extern const char *g_root_prefix;
+void status_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fail(const char *code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+int open_in_root(int rootfd, const char *path, int create_kind, int report);
+int open_parent_in_root(int rootfd, const char *path, const char **basename_out);
+const char *fd_path(int fd, char *buf, size_t len);
+enum { CREATE_NONE = 0, CREATE_DIR = 1, CREATE_FILE = 2 };
+
+/* rootfs.c */
+void setup_rootfs(const struct config *cfg);
+
+/* process.c */
+void setup_network(const struct config *cfg);
+void finalize_and_exec(const struct config *cfg, int parent_alive_fd) __attribute__((noreturn));
+
+#endif

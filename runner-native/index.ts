@@ -1,0 +1,12 @@
+// Public surface of runner-native: builder/ imports from here only.
+export { Sandbox, DEFAULT_STATE_DIR, type SandboxOptions, type RunOptions, type SandboxResult } from './sandbox.js';
+export { cleanupStale } from './state.js';
+export {
+  defaultSpec, dockerDefaultMounts, DOCKER_DEFAULT_CAPS, DOCKER_MASKED_PATHS, DOCKER_READONLY_PATHS, DEFAULT_PATH,
+  type SandboxSpec, type SandboxMount, type SandboxProcess, type SandboxCapabilities, type SandboxRlimit,
+  type SandboxResources, type SandboxDevice, type RootLayers, type NamespaceType, type MountType, type DefaultSpecOptions,
+} from './spec.js';
+export { sandboxAvailability, defaultHelperPath, type Availability } from './availability.js';
+export type { EtcFilesOptions } from './etc-files.js';
+export type { OutputTarget, InputSource } from './stdio.js';
+export * from './errors.js';

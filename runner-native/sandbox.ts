@@ -1,0 +1,172 @@
+// Sandbox.run: one command in fresh namespaces, an overlay root, a cgroup.
+// The namespaces are made by the C helper, never in this (multi-threaded)
+// Node process; this side prepares the cgroup, the config and the /etc
+// files, watches the helper, and cleans up after every run.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { defaultHelperPath, sandboxAvailability, type Availability } from './availability.js';
+import { CGROUP_ROOT, cgroupHandleFor, createCgroup, killCgroup, removeCgroup, wasOomKilled } from './cgroup.js';
+import { SandboxAbortedError, SandboxSetupError, SandboxTimeoutError, SandboxUnavailableError } from './errors.js';
+import { withEtcFiles, type EtcFilesOptions } from './etc-files.js';
+import { compileHelperConfig } from './helper-config.js';
+import { parseHelperStatus, type HelperStatus } from './helper-status.js';
+import type { SandboxSpec } from './spec.js';
+import { cleanupStale, createRunDir, processStartTime, updateRunRecord, type RunRecord } from './state.js';
+import { connectStdio, stdioFor, type InputSource, type OutputTarget } from './stdio.js';
+
+export const DEFAULT_STATE_DIR = '/run/tsbuild/sandbox';
+
+export interface SandboxOptions {
+  /** Per-run state (config, /etc files, records for cleanupStale). Default /run/tsbuild/sandbox. */
+  stateDir?: string;
+  helperPath?: string;
+  cgroupRoot?: string;
+  /** Parent of the per-run cgroups, relative to each hierarchy's root (like Docker's --cgroup-parent). Default `tsbuild`. */
+  cgroupParent?: string;
+}
+
+export interface RunOptions {
+  stdin?: InputSource;
+  stdout?: OutputTarget;
+  stderr?: OutputTarget;
+  /** Abort kills the whole container; run() then rejects with SandboxAbortedError (name 'AbortError'). */
+  signal?: AbortSignal;
+  /** Kills the whole container after this long; run() then rejects with SandboxTimeoutError. */
+  timeoutMs?: number;
+  /** Only 'native' exists so far; 'runc'/'crun' are reserved for a cross-check runtime. */
+  runtime?: 'native' | 'runc' | 'crun';
+  /** Contents for /etc/hosts and /etc/resolv.conf, or false to mount none of the three /etc files. */
+  etcFiles?: EtcFilesOptions | false;
+}
+
+export interface SandboxResult {
+  /** exit status of the command (PID 1), or null if a signal killed it */
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** the kernel's OOM killer killed a process of this run (not necessarily PID 1) */
+  oomKilled: boolean;
+  /** mountpoints created in the rootfs because the image lacked them (container paths, parents first) */
+  createdPaths: string[];
+}
+
+interface HelperOutcome {
+  status: HelperStatus;
+  helperCode: number | null;
+  cancelled: 'abort' | 'timeout' | null;
+}
+
+export class Sandbox {
+  readonly stateDir: string;
+  readonly helperPath: string;
+  readonly cgroupRoot: string;
+  readonly cgroupParent: string;
+  private staleCleanup: Promise<void> | null = null;
+
+  constructor(opts: SandboxOptions = {}) {
+    this.stateDir = opts.stateDir ?? DEFAULT_STATE_DIR;
+    this.helperPath = opts.helperPath ?? defaultHelperPath();
+    this.cgroupRoot = opts.cgroupRoot ?? CGROUP_ROOT;
+    this.cgroupParent = opts.cgroupParent ?? 'tsbuild';
+  }
+
+  /** Whether run() can work here; `reason` says what is missing. */
+  available(): Promise<Availability> {
+    return sandboxAvailability(this.helperPath, this.cgroupRoot);
+  }
+
+  async run(spec: SandboxSpec, opts: RunOptions = {}): Promise<SandboxResult> {
+    const runtime = opts.runtime ?? 'native';
+    if (runtime !== 'native') throw new SandboxUnavailableError(`runtime '${runtime}' is not implemented yet; use 'native'`);
+    if (opts.signal?.aborted) throw new SandboxAbortedError(opts.signal.reason);
+    const availability = await this.available();
+    if (!availability.ok) throw new SandboxUnavailableError(availability.reason);
+    // once per instance: whatever a kill -9ed tsbuild left behind
+    this.staleCleanup ??= cleanupStale(this.stateDir).then(() => undefined, () => undefined);
+    await this.staleCleanup;
+
+    const id = randomBytes(8).toString('hex');
+    const cgroupsPath = spec.linux.cgroupsPath ?? `${this.cgroupParent}/${id}`;
+    // where the cgroup will be; known before it exists, so a half-made one is removed too
+    const cgroup = cgroupHandleFor(cgroupsPath, this.cgroupRoot);
+    const record: RunRecord = { id, ownerPid: process.pid, ownerStartTime: processStartTime(process.pid) ?? '', cgroupsPath };
+    const runDir = await createRunDir(this.stateDir, record);
+    let cgroupAttempted = false;
+    try {
+      const fullSpec = opts.etcFiles === false ? spec : await withEtcFiles(spec, runDir, opts.etcFiles);
+      const configPath = join(runDir, 'helper.conf');
+      await writeFile(configPath, compileHelperConfig(fullSpec, { ownerPid: process.pid, cgroupProcs: cgroup.procsFiles }));
+      cgroupAttempted = true;
+      await createCgroup(cgroupsPath, spec.linux.resources, this.cgroupRoot);
+      const outcome = await this.runHelper(configPath, runDir, record, opts);
+      // sweep before reading counters: nothing of this run may outlive it
+      await killCgroup(cgroup);
+      const oomKilled = await wasOomKilled(cgroup);
+      return this.interpret(outcome, oomKilled, opts);
+    } finally {
+      if (cgroupAttempted) {
+        await killCgroup(cgroup);
+        await removeCgroup(cgroup);
+      }
+      await rm(runDir, { recursive: true, force: true });
+    }
+  }
+
+  private interpret(outcome: HelperOutcome, oomKilled: boolean, opts: RunOptions): SandboxResult {
+    const { status } = outcome;
+    if (outcome.cancelled === 'timeout') throw new SandboxTimeoutError(opts.timeoutMs!);
+    if (outcome.cancelled === 'abort') throw new SandboxAbortedError(opts.signal!.reason);
+    if (status.error) throw status.error;
+    if (status.exitCode === null && status.signal === null) {
+      throw new SandboxSetupError(`the sandbox helper ended without a result (exit ${outcome.helperCode})`);
+    }
+    return { exitCode: status.exitCode, signal: status.signal, oomKilled, createdPaths: status.createdPaths };
+  }
+
+  private runHelper(configPath: string, runDir: string, record: RunRecord, opts: RunOptions): Promise<HelperOutcome> {
+    const stdin = opts.stdin ?? 'ignore';
+    const stdout = opts.stdout ?? 'ignore';
+    const stderr = opts.stderr ?? 'ignore';
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.helperPath, [configPath], { stdio: stdioFor(stdin, stdout, stderr) });
+      let statusText = '';
+      let cancelled: HelperOutcome['cancelled'] = null;
+      // Killing the helper is enough: PDEATHSIG kills the container init,
+      // and the death of a PID-namespace init kills everything inside it.
+      // The cgroup sweep in run() is the second line of defence.
+      const cancel = (why: 'abort' | 'timeout') => {
+        cancelled ??= why;
+        child.kill('SIGKILL');
+      };
+      const onAbort = () => cancel('abort');
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      const timer = opts.timeoutMs !== undefined ? setTimeout(() => cancel('timeout'), opts.timeoutMs) : null;
+      const statusPipe = child.stdio[3] as NodeJS.ReadableStream | null;
+      statusPipe?.setEncoding('utf8');
+      statusPipe?.on('data', (chunk: string) => { statusText += chunk; });
+      connectStdio(child, stdin, stdout, stderr);
+      // the signal may have fired while we were preparing
+      if (opts.signal?.aborted) cancel('abort');
+      // for cleanupStale; awaited before run() removes the run dir
+      const recordUpdate = child.pid === undefined ? Promise.resolve() : updateRunRecord(runDir, {
+        ...record, helperPid: child.pid, helperStartTime: processStartTime(child.pid) ?? undefined,
+      }).catch(() => undefined);
+      const finish = () => {
+        if (timer) clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+      };
+      child.on('error', (err) => {
+        finish();
+        reject(new SandboxUnavailableError(`cannot start ${this.helperPath}: ${err.message}`));
+      });
+      child.on('close', (code) => {
+        finish();
+        void recordUpdate.then(() => resolve({ status: parseHelperStatus(statusText), helperCode: code, cancelled }));
+      });
+    });
+  }
+}
+
+/** Removes cgroups and state dirs of runs whose tsbuild process died. */
+export { cleanupStale } from './state.js';

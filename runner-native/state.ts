@@ -1,0 +1,97 @@
+// Per-run state on disk: <stateDir>/<id>/ holds run.json (who owns the run,
+// which helper and cgroups it uses), the helper config and the /etc files.
+// If tsbuild dies (kill -9), the kernel takes the container down (helper
+// and init both have PDEATHSIG) and the mount namespace with it; what is
+// left are the empty cgroup dirs and this dir, and cleanupStale removes
+// them on the next start.
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cgroupHandleFor, killCgroup, removeCgroup } from './cgroup.js';
+
+export interface RunRecord {
+  id: string;
+  ownerPid: number;
+  /** start time of the owner, to tell it from a later process that got the same pid */
+  ownerStartTime: string;
+  helperPid?: number;
+  helperStartTime?: string;
+  /** relative cgroup path (see cgroup.ts), set before the cgroup is created */
+  cgroupsPath?: string;
+}
+
+const RECORD = 'run.json';
+const TEMP_PREFIX = '.new-';
+const ABANDONED_TEMP_MS = 10 * 60 * 1000;
+
+/** Field 22 of /proc/<pid>/stat (clock ticks since boot), or null if the process is gone. */
+export function processStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the command name (field 2) may contain spaces and ')', so parse after the last ')'
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function isAlive(pid: number | undefined, startTime: string | undefined): boolean {
+  return pid !== undefined && startTime !== undefined && processStartTime(pid) === startTime;
+}
+
+/** Creates <stateDir>/<id> with its record in place, atomically (no half-made run dir is ever visible). */
+export async function createRunDir(stateDir: string, record: RunRecord): Promise<string> {
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const temp = await mkdtemp(join(stateDir, TEMP_PREFIX));
+  await writeFile(join(temp, RECORD), JSON.stringify(record));
+  const dir = join(stateDir, record.id);
+  await rename(temp, dir);
+  return dir;
+}
+
+export async function updateRunRecord(runDir: string, record: RunRecord): Promise<void> {
+  const temp = join(runDir, `${RECORD}.tmp`);
+  await writeFile(temp, JSON.stringify(record));
+  await rename(temp, join(runDir, RECORD));
+}
+
+async function cleanupRun(dir: string, record: RunRecord): Promise<void> {
+  if (record.helperPid !== undefined && isAlive(record.helperPid, record.helperStartTime)) {
+    try { process.kill(record.helperPid, 'SIGKILL'); } catch { /* gone meanwhile */ }
+  }
+  if (record.cgroupsPath) {
+    const cgroup = cgroupHandleFor(record.cgroupsPath);
+    await killCgroup(cgroup);
+    await removeCgroup(cgroup);
+  }
+  await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * Removes what runs of dead tsbuild processes left behind: their cgroups
+ * (killing any process still in them) and their state dirs. Runs of live
+ * processes, including our own, are left alone. Returns the cleaned run ids.
+ */
+export async function cleanupStale(stateDir: string): Promise<string[]> {
+  const entries = await readdir(stateDir).catch(() => [] as string[]);
+  const cleaned: string[] = [];
+  for (const name of entries) {
+    const dir = join(stateDir, name);
+    if (name.startsWith(TEMP_PREFIX)) {
+      const age = Date.now() - (await stat(dir).then((s) => s.mtimeMs, () => Date.now()));
+      if (age > ABANDONED_TEMP_MS) await rm(dir, { recursive: true, force: true });
+      continue;
+    }
+    let record: RunRecord;
+    try {
+      record = JSON.parse(await readFile(join(dir, RECORD), 'utf8')) as RunRecord;
+    } catch {
+      continue; // not ours, or unreadable: never delete what we cannot explain
+    }
+    if (isAlive(record.ownerPid, record.ownerStartTime)) continue;
+    await cleanupRun(dir, record);
+    cleaned.push(record.id);
+  }
+  return cleaned;
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// Compiles the sandbox launcher (runner-native/helper/*.c) into
+// runner-native/build/tsbuild-sandbox with the system C compiler.
+// It never fails the install: without Linux or a C compiler tsbuild still
+// works for everything but RUN, so we only print a warning.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const helperDir = join(root, 'runner-native', 'helper');
+const buildDir = join(root, 'runner-native', 'build');
+const output = join(buildDir, 'tsbuild-sandbox');
+
+function warn(message) {
+  console.warn(`warning: sandbox helper not built: ${message}`);
+  console.warn('warning: RUN instructions will not work until it is (needs Linux and cc/gcc; run `npm run build` again).');
+}
+
+function findCompiler() {
+  const candidates = [process.env.CC, 'cc', 'gcc', 'clang'].filter(Boolean);
+  for (const cc of candidates) {
+    const probe = spawnSync(cc, ['--version'], { stdio: 'ignore' });
+    if (probe.status === 0) return cc;
+  }
+  return null;
+}
+
+function main() {
+  if (process.platform !== 'linux') {
+    warn(`the sandbox is Linux-only (this is ${process.platform})`);
+    return;
+  }
+  const cc = findCompiler();
+  if (!cc) {
+    warn('no C compiler found (tried $CC, cc, gcc, clang)');
+    return;
+  }
+  const sources = readdirSync(helperDir).filter((f) => f.endsWith('.c')).sort().map((f) => join(helperDir, f));
+  mkdirSync(buildDir, { recursive: true });
+  // Build to a temp name and rename, so a failed or interrupted build
+  // never leaves a half-written helper where the runner looks for it.
+  const tmp = `${output}.tmp-${process.pid}`;
+  const args = ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror=implicit-function-declaration', '-o', tmp, ...sources];
+  const result = spawnSync(cc, args, { stdio: 'inherit' });
+  if (result.status !== 0) {
+    warn(`${cc} failed (exit ${result.status ?? result.signal})`);
+    return;
+  }
+  renameSync(tmp, output);
+  console.log(`built ${output}`);
+}
+
+main();

@@ -1,0 +1,126 @@
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { digestOf } from '../cache/digest.js';
+import { exportDockerArchive } from '../builder/image/export-docker.js';
+import { exportOciDir, exportOciTar } from '../builder/image/export-oci.js';
+import { TarArchive } from '../builder/image/archive-reader.js';
+import { MediaType } from '../builder/image/types.js';
+import { fixture } from './image-helpers.js';
+
+const run = promisify(execFile);
+
+async function have(tool: string): Promise<boolean> {
+  try {
+    await run('which', [tool]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function skopeo(...args: string[]): Promise<string> {
+  // --insecure-policy: the test machine may have no /etc/containers/policy.json.
+  return (await run('skopeo', ['--insecure-policy', ...args], { maxBuffer: 64 << 20, encoding: 'latin1' })).stdout;
+}
+
+test('OCI tar: skopeo sees the layers, config and name', async (t) => {
+  if (!(await have('skopeo'))) return t.pass('skipped: skopeo not installed (apt-get install skopeo)');
+  const { root, store, image } = await fixture();
+  const file = path.join(root, 'oci.tar');
+  const [exported] = await exportOciTar(store, { manifestDigest: image.manifestDigest, names: ['app:v1'] }, file);
+  t.is(exported!.configDigest, image.configDigest);
+  const info = JSON.parse(await skopeo('inspect', `oci-archive:${file}`));
+  t.is(info.Digest, exported!.manifestDigest);
+  t.deepEqual(info.Layers, exported!.image.layers.map((l) => l.digest));
+  t.true(exported!.image.layers.every((l) => l.mediaType === MediaType.ociLayerGzip));
+  t.is(info.Architecture, 'amd64');
+  t.deepEqual(info.Labels, { 'org.example': 'yes' });
+  const rawConfig = await skopeo('inspect', '--config', '--raw', `oci-archive:${file}:v1`);
+  t.is(digestOf(Buffer.from(rawConfig, 'latin1')), image.configDigest);
+});
+
+test('docker archive: skopeo reads it and it also carries the OCI layout', async (t) => {
+  if (!(await have('skopeo'))) return t.pass('skipped: skopeo not installed (apt-get install skopeo)');
+  const { root, store, image } = await fixture();
+  for (const compression of ['gzip', 'uncompressed'] as const) {
+    const file = path.join(root, `docker-${compression}.tar`);
+    const [exported] = await exportDockerArchive(store, { manifestDigest: image.manifestDigest, names: ['app:v1', 'localhost:5000/app:v2'] }, file, {
+      compression,
+    });
+    const info = JSON.parse(await skopeo('inspect', `docker-archive:${file}`));
+    t.deepEqual(info.RepoTags ?? [], []); // skopeo reports registry tags here, not archive ones
+    t.deepEqual(info.Env, ['PATH=/usr/bin:/bin']);
+    t.is(info.Layers.length, 2);
+    const rawConfig = await skopeo('inspect', '--config', '--raw', `docker-archive:${file}`);
+    t.is(digestOf(Buffer.from(rawConfig, 'latin1')), image.configDigest);
+    // The same tar read as an OCI archive.
+    const oci = JSON.parse(await skopeo('inspect', `oci-archive:${file}:v1`));
+    t.is(oci.Digest, exported!.manifestDigest);
+
+    const archive = await TarArchive.open(file);
+    const manifest = JSON.parse((await archive.readBuffer('manifest.json')).toString());
+    t.deepEqual(manifest, [
+      {
+        Config: `blobs/sha256/${image.configDigest.slice(7)}`,
+        RepoTags: ['app:v1', 'localhost:5000/app:v2'],
+        Layers: exported!.image.layers.map((l) => `blobs/sha256/${l.digest.slice(7)}`),
+      },
+    ]);
+    if (compression === 'uncompressed') t.deepEqual(exported!.image.layers.map((l) => l.digest), image.layers.map((l) => l.diffId));
+    t.true(archive.has('oci-layout') && archive.has('index.json') && archive.has('repositories'));
+  }
+});
+
+test('OCI directory: umoci unpacks it and the files are there', async (t) => {
+  if (!(await have('umoci'))) return t.pass('skipped: umoci not installed (apt-get install umoci)');
+  if (process.getuid?.() !== 0) return t.pass('skipped: umoci unpack without --rootless needs root');
+  const { root, store, image } = await fixture();
+  const dir = path.join(root, 'layout');
+  await exportOciDir(store, { manifestDigest: image.manifestDigest, names: ['app:v1'] }, dir, { compressionLevel: 1 });
+  // A second export into the same layout adds a name instead of replacing the index.
+  await exportOciDir(store, { manifestDigest: image.manifestDigest, names: ['app:v2'] }, dir, { compression: 'uncompressed' });
+  const index = JSON.parse(await fs.readFile(path.join(dir, 'index.json'), 'utf8'));
+  t.deepEqual(index.manifests.map((m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name']), ['v1', 'v2']);
+  const bundle = path.join(root, 'bundle');
+  await run('umoci', ['unpack', '--image', `${dir}:v1`, bundle]);
+  t.is(await fs.readFile(path.join(bundle, 'rootfs/etc/hello.txt'), 'utf8'), 'hello from layer one\n');
+  t.is(await fs.readlink(path.join(bundle, 'rootfs/app/link')), 'run.sh');
+  t.is((await fs.stat(path.join(bundle, 'rootfs/app/run.sh'))).mode & 0o777, 0o755);
+  const runtime = JSON.parse(await fs.readFile(path.join(bundle, 'config.json'), 'utf8'));
+  t.deepEqual(runtime.process.args, ['/app/run.sh']);
+  t.is(runtime.process.cwd, '/app');
+});
+
+test('exports are byte-for-byte reproducible and reuse compressed layers', async (t) => {
+  const { root, store, images, image } = await fixture();
+  const a = path.join(root, 'a.tar');
+  const b = path.join(root, 'b.tar');
+  const opts = { memoDir: images.layerMemoDir };
+  await exportDockerArchive(store, { manifestDigest: image.manifestDigest, names: ['app'] }, a, opts);
+  const memo = await fs.readdir(images.layerMemoDir);
+  t.is(memo.length, 2);
+  await exportDockerArchive(store, { manifestDigest: image.manifestDigest, names: ['app'] }, b, opts);
+  t.deepEqual(await fs.readFile(a), await fs.readFile(b));
+  // Different level, different blobs (and a distinct memo entry).
+  const [fast] = await exportOciTar(store, { manifestDigest: image.manifestDigest }, path.join(root, 'c.tar'), { ...opts, compressionLevel: 1 });
+  t.is((await fs.readdir(images.layerMemoDir)).length, 4);
+  t.is(fast!.configDigest, image.configDigest);
+});
+
+test('an uncompressed export of a locally built image keeps its manifest digest', async (t) => {
+  const { root, store, image } = await fixture();
+  const [exported] = await exportOciTar(store, { manifestDigest: image.manifestDigest }, path.join(root, 'u.tar'), { compression: 'uncompressed' });
+  t.is(exported!.manifestDigest, image.manifestDigest);
+});
+
+test('bad export options are user errors', async (t) => {
+  const { root, store, image } = await fixture();
+  const dest = path.join(root, 'x.tar');
+  await t.throwsAsync(exportOciTar(store, { manifestDigest: image.manifestDigest }, dest, { compressionLevel: 12 }), { code: 'INVALID_EXPORT_OPTION' } as never);
+  await t.throwsAsync(exportOciTar(store, { manifestDigest: image.manifestDigest }, dest, { compression: 'zstd' as never }), { code: 'INVALID_EXPORT_OPTION' } as never);
+  await t.throwsAsync(exportOciTar(store, { manifestDigest: image.manifestDigest, names: ['Bad Name'] }, dest), { code: 'INVALID_REFERENCE' } as never);
+  await t.throwsAsync(fs.access(dest));
+});

@@ -1,0 +1,116 @@
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { acquireLock, withLock } from '../builder/image/lock.js';
+import { ImageStore } from '../builder/image/store.js';
+import { buildImage } from '../builder/image/image.js';
+import { fixture, tempDir, uncompressedLayer } from './image-helpers.js';
+
+const run = promisify(execFile);
+const distDir = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+
+test('tag, resolve by name, id, short id and digest', async (t) => {
+  const { images, image } = await fixture();
+  t.is(await images.tag('app', image.manifestDigest), 'docker.io/library/app:latest');
+  await images.tag('localhost:5000/app:v2', image.manifestDigest);
+  for (const q of ['app', 'app:latest', 'docker.io/library/app', image.configDigest, image.configDigest.slice(7), image.configDigest.slice(7, 19),
+    `sha256:${image.configDigest.slice(7, 15)}`, image.manifestDigest, `app@${image.manifestDigest}`, 'localhost:5000/app:v2']) {
+    const r = await images.resolve(q);
+    t.is(r.manifestDigest, image.manifestDigest, q);
+    t.is(r.id, image.configDigest, q);
+  }
+  t.deepEqual((await images.resolve('app')).tags, ['docker.io/library/app:latest', 'localhost:5000/app:v2']);
+  await t.throwsAsync(images.resolve('nope'), { code: 'IMAGE_NOT_FOUND' } as never);
+  await t.throwsAsync(images.resolve('Nope'), { code: 'INVALID_REFERENCE' } as never);
+});
+
+test('list shows familiar names and untagged images; re-tag moves the name', async (t) => {
+  const { store, images, image } = await fixture();
+  const other = await buildImage(store, {
+    containerConfig: {},
+    layers: [await uncompressedLayer(store, [{ name: 'x', content: 'x' }])],
+    history: [{ created_by: 'x' }],
+    created: '2025-01-01T00:00:00Z',
+  });
+  await images.tag('app:v1', image.manifestDigest);
+  await images.add(other.manifestDigest);
+  let rows = await images.list();
+  t.deepEqual(rows.map((r) => [r.repository, r.tag, r.id]), [
+    ['<none>', '<none>', other.configDigest],
+    ['app', 'v1', image.configDigest],
+  ]);
+  t.is(rows[1]!.size, image.layers[0]!.size + image.layers[1]!.size);
+  t.is(rows[1]!.created, '2024-01-01T00:00:00Z');
+  await images.tag('app:v1', other.manifestDigest);
+  rows = await images.list();
+  t.is(rows.find((r) => r.tag === 'v1')!.id, other.configDigest);
+  t.is((await images.resolve('app:v1')).id, other.configDigest);
+});
+
+test('untag and rmi semantics', async (t) => {
+  const { images, image } = await fixture();
+  await images.tag('a:1', image.manifestDigest);
+  await images.tag('a:2', image.manifestDigest);
+  await images.tag('b:1', image.manifestDigest);
+  t.true(await images.untag('a:2'));
+  t.false(await images.untag('a:2'));
+  // Several repositories share the id: refused without force.
+  await t.throwsAsync(images.remove(image.configDigest.slice(7, 19)), { code: 'IMAGE_IN_USE' } as never);
+  let r = await images.remove('a:1');
+  t.deepEqual(r, { untagged: ['docker.io/library/a:1'], deleted: [] });
+  r = await images.remove('b:1');
+  t.deepEqual(r, { untagged: ['docker.io/library/b:1'], deleted: [image.manifestDigest] });
+  t.deepEqual(await images.list(), []);
+  await images.tag('c:1', image.manifestDigest);
+  await images.tag('d:1', image.manifestDigest);
+  r = await images.remove(image.configDigest, { force: true });
+  t.deepEqual(r.untagged.sort(), ['docker.io/library/c:1', 'docker.io/library/d:1']);
+  t.deepEqual(r.deleted, [image.manifestDigest]);
+  await t.throwsAsync(images.remove('c:1'), { code: 'IMAGE_NOT_FOUND' } as never);
+});
+
+test('tagging with a digest-only reference is refused', async (t) => {
+  const { images, image } = await fixture();
+  await t.throwsAsync(images.tag(`app@${image.manifestDigest}`, image.manifestDigest), { code: 'INVALID_REFERENCE' } as never);
+});
+
+test('two processes tagging at once lose no tag', async (t) => {
+  const { root, images, image } = await fixture();
+  const script = path.join(root, 'tagger.mjs');
+  await fs.writeFile(
+    script,
+    `import { ContentStore } from ${JSON.stringify(path.join(distDir, 'cache/content-store.js'))};
+import { ImageStore } from ${JSON.stringify(path.join(distDir, 'builder/image/store.js'))};
+const [root, prefix, digest, n] = process.argv.slice(2);
+const images = new ImageStore(root, new ContentStore(root + '/content'));
+for (let i = 0; i < Number(n); i++) await images.tag(prefix + ':' + i, digest);
+`,
+  );
+  const n = 40;
+  await Promise.all(['one', 'two', 'three'].map((p) => run(process.execPath, [script, root, p, image.manifestDigest, String(n)])));
+  const rows = await new ImageStore(root, images.content).list();
+  t.is(rows.length, 3 * n);
+  for (const p of ['one', 'two', 'three']) t.is(rows.filter((r) => r.repository === p).length, n);
+});
+
+test('a lock left by a dead process is broken; a live one is waited for', async (t) => {
+  const dir = await tempDir();
+  const lock = path.join(dir, 'x.lock');
+  // pid 2^22+1 is above Linux's pid_max ceiling, so it cannot be alive.
+  await fs.writeFile(lock, JSON.stringify({ pid: 4194305, token: 'dead' }));
+  t.is(await withLock(lock, async () => 'got it', { timeoutMs: 2000 }), 'got it');
+  await t.throwsAsync(fs.access(lock));
+
+  const release = await acquireLock(lock);
+  await t.throwsAsync(acquireLock(lock, { timeoutMs: 100 }), { code: 'LOCK_TIMEOUT' } as never);
+  const order: string[] = [];
+  const waiter = withLock(lock, async () => order.push('waiter'));
+  await new Promise((r) => setTimeout(r, 50));
+  order.push('holder');
+  await release();
+  await waiter;
+  t.deepEqual(order, ['holder', 'waiter']);
+});
