@@ -1,5 +1,5 @@
+import * as fs from 'node:fs';
 import { constants as fsc } from 'node:fs';
-import * as fsp from 'node:fs/promises';
 import { corruptTar, unsafeEntry } from './errors.js';
 import { RootedPaths, baseOf, joinRel, normalizeEntryName, parentOf } from './safe-path.js';
 import { type SpecialFile, createSpecialFiles } from './special-files.js';
@@ -21,8 +21,20 @@ export interface ApplierOptions {
 
 interface DeferredDir { mode: number; mtime: number }
 
+/** write(2) may write less than asked; loop until the chunk is out. */
+function writeAll(fd: number, chunk: Buffer): void {
+  for (let off = 0; off < chunk.length; ) off += fs.writeSync(fd, chunk, off);
+}
+
 /**
- * Applies tar entries one by one into a directory. Work that later entries
+ * Applies tar entries one by one into a directory.
+ *
+ * File system calls here are synchronous on purpose: an unpack is a long
+ * run of tiny syscalls, and the threadpool round trip of each async call
+ * cost 4x the syscalls themselves (20k small files: 1.9 s sync, 8.3 s
+ * async on the dev VM). The event loop still
+ * turns whenever the reader waits for more input, which is at least every
+ * input chunk. Work that later entries
  * would undo (directory modes and times, device nodes, xattrs) is deferred
  * to finish(), which runs once per layer.
  */
@@ -49,44 +61,49 @@ export class LayerApplier {
     if (base.startsWith(WHITEOUT_PREFIX)) return this.applyWhiteout(h.name, rel, base);
 
     await this.paths.ensureParents(rel, h.name, this.implicitDir);
-    this.written.add(rel);
     const abs = this.paths.abs(rel);
     switch (h.type) {
       case 'dir': {
-        if (!(await this.replaceExisting(rel, true))) await fsp.mkdir(abs, 0o700);
+        if (!this.replaceExisting(rel, true)) fs.mkdirSync(abs, 0o700);
+        this.written.add(rel);
         this.paths.markDir(rel);
         return this.applyMetadata(rel, h);
       }
       case 'file': {
-        await this.replaceExisting(rel, false);
-        // O_EXCL|O_NOFOLLOW: we only ever write a file we just created.
-        const fh = await fsp.open(abs, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+        this.replaceExisting(rel, false);
+        this.written.add(rel);
+        // O_EXCL|O_NOFOLLOW: we only ever write into a file we just created.
+        const fd = fs.openSync(abs, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
         try {
-          for await (const chunk of body) await fh.write(chunk);
-          if (this.opts.sameOwner) await fh.chown(h.uid, h.gid);
+          for await (const chunk of body) writeAll(fd, chunk);
+          if (this.opts.sameOwner) fs.fchownSync(fd, h.uid, h.gid);
           // chmod after chown: chown clears setuid/setgid bits.
-          await fh.chmod(h.mode & 0o7777);
-          await fh.utimes(h.mtime, h.mtime);
+          fs.fchmodSync(fd, h.mode & 0o7777);
+          fs.futimesSync(fd, h.mtime, h.mtime);
         } finally {
-          await fh.close();
+          fs.closeSync(fd);
         }
         this.setXattrs(rel, h.xattrs);
         return;
       }
       case 'symlink': {
-        await this.replaceExisting(rel, false);
-        await fsp.symlink(h.linkname, abs);
-        if (this.opts.sameOwner) await fsp.lchown(abs, h.uid, h.gid);
-        await fsp.lutimes(abs, h.mtime, h.mtime);
+        this.replaceExisting(rel, false);
+        this.written.add(rel);
+        fs.symlinkSync(h.linkname, abs);
+        if (this.opts.sameOwner) fs.lchownSync(abs, h.uid, h.gid);
+        fs.lutimesSync(abs, h.mtime, h.mtime);
         this.setXattrs(rel, h.xattrs);
         return;
       }
       case 'link':
-        return this.applyHardLink(h, rel);
+        await this.applyHardLink(h, rel);
+        this.written.add(rel);
+        return;
       case 'char':
       case 'block':
       case 'fifo': {
-        await this.replaceExisting(rel, false);
+        this.replaceExisting(rel, false);
+        this.written.add(rel);
         if (h.type !== 'fifo' && !this.opts.sameOwner) {
           this.skippedDevices++; // unprivileged: mknod of a device would fail
           return;
@@ -112,13 +129,13 @@ export class LayerApplier {
     // Directory times last: creating entries inside a directory bumps its mtime.
     for (const [rel, d] of this.dirs) {
       const abs = this.paths.abs(rel);
-      await fsp.chmod(abs, d.mode);
-      await fsp.lutimes(abs, d.mtime, d.mtime);
+      fs.chmodSync(abs, d.mode);
+      fs.lutimesSync(abs, d.mtime, d.mtime);
     }
   }
 
-  private async applyMetadata(rel: string, h: TarHeader): Promise<void> {
-    if (this.opts.sameOwner) await fsp.lchown(this.paths.abs(rel), h.uid, h.gid);
+  private applyMetadata(rel: string, h: TarHeader): void {
+    if (this.opts.sameOwner) fs.lchownSync(this.paths.abs(rel), h.uid, h.gid);
     this.dirs.set(rel, { mode: h.mode & 0o7777, mtime: h.mtime });
     this.setXattrs(rel, h.xattrs);
   }
@@ -129,20 +146,20 @@ export class LayerApplier {
     if (target === rel) return;
     if (this.specials.has(target)) await this.flushSpecials();
     const targetAbs = this.paths.abs(target);
-    let st = (await this.paths.parentsExist(target, h.name)) ? await lstatOrNull(targetAbs) : null;
+    let st = (await this.paths.parentsExist(target, h.name)) ? lstatOrNull(targetAbs) : null;
     if (!st && this.opts.lowerDirs.length > 0) {
       // Overlay mode: the target lives in a lower layer's directory, and a
       // hard link cannot span directories we mount separately; copy it up.
       await this.paths.ensureParents(target, h.name, this.implicitDir);
       if (await copyFromLower(this.opts.lowerDirs, target, targetAbs, this.opts.sameOwner)) {
-        st = await lstatOrNull(targetAbs);
+        st = lstatOrNull(targetAbs);
         this.written.add(target);
       }
     }
     if (!st) throw corruptTar(`hard link ${JSON.stringify(h.name)} points to missing ${JSON.stringify(h.linkname)}`);
     if (st.isDirectory()) throw unsafeEntry(h.name, 'hard link to a directory');
-    await this.replaceExisting(rel, false);
-    await fsp.link(targetAbs, this.paths.abs(rel));
+    this.replaceExisting(rel, false);
+    fs.linkSync(targetAbs, this.paths.abs(rel));
   }
 
   private async applyWhiteout(name: string, rel: string, base: string): Promise<void> {
@@ -152,7 +169,7 @@ export class LayerApplier {
         await this.paths.ensureParents(rel, name, this.implicitDir);
         this.opaqueDirs.add(dir);
       } else if (await this.paths.parentsExist(rel, name)) {
-        await this.removeLowerContent(dir);
+        this.removeLowerContent(dir);
       }
       return;
     }
@@ -162,23 +179,22 @@ export class LayerApplier {
     const victimRel = joinRel(dir, victim);
     if (this.opts.overlayWhiteouts) {
       await this.paths.ensureParents(victimRel, name, this.implicitDir);
-      await this.replaceExisting(victimRel, false);
+      this.replaceExisting(victimRel, false);
       this.written.add(victimRel);
       this.specials.set(victimRel, { type: 'char', mode: 0, uid: 0, gid: 0, mtime: 0, devmajor: 0, devminor: 0 });
       return;
     }
-    if (await this.paths.parentsExist(victimRel, name)) await this.replaceExisting(victimRel, false);
+    if (await this.paths.parentsExist(victimRel, name)) this.replaceExisting(victimRel, false);
   }
 
   /** Opaque directory on a merged snapshot: keep only what this layer wrote. */
-  private async removeLowerContent(dir: string): Promise<void> {
-    const names = await fsp.readdir(this.paths.abs(dir));
-    for (const n of names) {
+  private removeLowerContent(dir: string): void {
+    for (const n of fs.readdirSync(this.paths.abs(dir))) {
       const child = joinRel(dir, n);
       if (!this.written.has(child)) {
-        await this.replaceExisting(child, false);
-      } else if ((await fsp.lstat(this.paths.abs(child))).isDirectory()) {
-        await this.removeLowerContent(child);
+        this.replaceExisting(child, false);
+      } else if (fs.lstatSync(this.paths.abs(child)).isDirectory()) {
+        this.removeLowerContent(child);
       }
     }
   }
@@ -188,17 +204,17 @@ export class LayerApplier {
    * when the new entry is a directory too (returns true); anything else is
    * removed, together with every deferred action aimed at or below it.
    */
-  private async replaceExisting(rel: string, keepDir: boolean): Promise<boolean> {
+  private replaceExisting(rel: string, keepDir: boolean): boolean {
     this.specials.delete(rel);
     this.xattrs.delete(rel);
     if (this.opts.freshDir && !this.written.has(rel) && !this.paths.isKnownDir(rel)) {
       return false; // nothing can be there yet: skip the lstat
     }
-    const st = await lstatOrNull(this.paths.abs(rel));
+    const st = lstatOrNull(this.paths.abs(rel));
     if (!st) return false;
     const isDir = st.isDirectory();
     if (isDir && keepDir) return true;
-    await fsp.rm(this.paths.abs(rel), { recursive: true, force: true });
+    fs.rmSync(this.paths.abs(rel), { recursive: true, force: true });
     this.paths.forget(rel, isDir);
     this.dirs.delete(rel);
     this.opaqueDirs.delete(rel);
@@ -234,15 +250,15 @@ export class LayerApplier {
 
   private readonly implicitDir = async (abs: string, rel: string): Promise<void> => {
     await makeImplicitDir(abs, rel, this.opts.lowerDirs, this.opts.sameOwner);
-    const st = await fsp.lstat(abs);
+    const st = fs.lstatSync(abs);
     // Keep its time stable against the entries we are about to add inside.
     this.dirs.set(rel, { mode: st.mode & 0o7777, mtime: st.mtimeMs / 1000 });
   };
 }
 
-async function lstatOrNull(p: string) {
+function lstatOrNull(p: string): fs.Stats | null {
   try {
-    return await fsp.lstat(p);
+    return fs.lstatSync(p);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
     throw e;

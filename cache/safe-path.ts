@@ -1,4 +1,4 @@
-import * as fsp from 'node:fs/promises';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { corruptTar, unsafeEntry } from './errors.js';
 
@@ -101,7 +101,7 @@ export class RootedPaths {
       const abs = this.abs(cur);
       let st;
       try {
-        st = await fsp.lstat(abs);
+        st = fs.lstatSync(abs); // sync: see layer-applier.ts
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
         if (!makeDir) return false;

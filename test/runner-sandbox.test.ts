@@ -239,3 +239,16 @@ sandboxTest('symlinks in the image cannot redirect mounts to the host', async (t
   t.is(result.exitCode, 0, 'the mount landed on the image\'s /tmp');
   t.false(existsSync('/tmp/escape-target'), 'nothing was created on the host');
 });
+
+sandboxTest('a plain rootfs dir works as root without layers', async (t) => {
+  const plain = join(base, 'plain-root');
+  writeBusyboxLayer(plain);
+  const spec = defaultSpec({ args: ['sh', '-c', 'echo $$; touch /x 2>/dev/null || echo RO'], rootPath: plain, readonlyRoot: true });
+  const before = hostState(watched);
+  let stdout = '';
+  const result = await sandbox.run(spec, { stdout: (c) => { stdout += c.toString(); } });
+  await expectNothingLeft(t, before);
+  t.is(result.exitCode, 0);
+  t.is(stdout, '1\nRO\n');
+  t.false(existsSync(join(plain, 'x')));
+});

@@ -23,7 +23,7 @@ export interface ImageDescription {
   layers: ImageLayer[];
 }
 
-/** JSON text of a manifest blob may carry any media type; read only what is an image manifest. */
+/** Read a stored single-platform manifest (OCI or Docker schema2) and its config; an index is refused. */
 export async function readImage(store: ContentStore, manifestDigest: Digest): Promise<ImageDescription> {
   const manifest = JSON.parse((await store.readBuffer(manifestDigest)).toString('utf8')) as ImageManifest & { manifests?: unknown };
   if (isIndexMediaType(manifest.mediaType) || Array.isArray(manifest.manifests)) {

@@ -17,7 +17,7 @@ import { mapLimit } from './fs-util.js';
 import { storeManifest } from './image.js';
 import { sniffCompression } from './layer-digest.js';
 import { storeLayerBlob } from './layer-blob.js';
-import { selectManifest } from './platform.js';
+import { formatPlatform, hostPlatform, selectManifest } from './platform.js';
 import type { ImageStore } from './store.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageLayer, ImageManifest, Platform } from './types.js';
 import { Annotation, isIndexMediaType, isManifestMediaType, layerCompressionOf } from './types.js';
@@ -93,7 +93,9 @@ async function manifestsOfIndex(archive: TarArchive, index: ImageIndex, platform
     } else if (isIndexMediaType(d.mediaType)) {
       const nested = parseJson<ImageIndex>(await verifiedBlob(archive, d), `index ${d.digest}`);
       const chosen = selectManifest(nested, platform);
-      if (!chosen) throw new ImageError('IMAGE_NOT_FOUND', `index ${d.digest} has no manifest for the requested platform`);
+      if (!chosen) {
+        throw new ImageError('IMAGE_NOT_FOUND', `index ${d.digest} has no manifest for platform ${formatPlatform(platform ?? hostPlatform())}`);
+      }
       // The name annotations sit on the outer descriptor; carry them to the chosen manifest.
       const found = await manifestsOfIndex(archive, { schemaVersion: 2, manifests: [chosen] }, platform, depth + 1);
       out.push(...found.map((m) => ({ ...m, annotations: { ...m.annotations, ...d.annotations } })));

@@ -68,9 +68,13 @@ export async function acquireLock(lockPath: string, opts: LockOptions = {}): Pro
       const fh = await fs.open(lockPath, 'wx', 0o644);
       try {
         await fh.writeFile(JSON.stringify({ pid: process.pid, token } satisfies LockContent));
-      } finally {
+      } catch (e) {
+        // An ownerless lock file would block everyone until it went stale.
         await fh.close();
+        await fs.rm(lockPath, { force: true });
+        throw e;
       }
+      await fh.close();
       return () => releaseLock(lockPath, token);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;

@@ -20,8 +20,20 @@ export const PREDEFINED_ARGS = [
  */
 export const PROXY_ARGS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy'] as const;
 
+const PROXY_KINDS = ['http_proxy', 'https_proxy', 'ftp_proxy', 'no_proxy', 'all_proxy'];
+
+/** Any spelling of a proxy arg (BuildKit compares them case-insensitively). */
 export function isProxyArg(name: string): boolean {
-  return (PROXY_ARGS as readonly string[]).includes(name);
+  return PROXY_KINDS.includes(name.toLowerCase());
+}
+
+/** Proxy --build-args as the RUN environment gets them: both `HTTP_PROXY` and `http_proxy` (BuildKit's ProxyEnv). */
+export function proxyEnv(buildArgs: ReadonlyMap<string, string>): string[] {
+  const values = new Map<string, string>();
+  for (const key of [...buildArgs.keys()].sort()) {
+    if (isProxyArg(key)) values.set(key.toLowerCase(), buildArgs.get(key)!);
+  }
+  return [...values].flatMap(([k, v]) => [`${k.toUpperCase()}=${v}`, `${k}=${v}`]);
 }
 
 /** Args BuildKit reads itself and never puts in a process environment. */

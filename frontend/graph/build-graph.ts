@@ -6,7 +6,7 @@ import { Linter } from '../checks/linter.js';
 import { runStaticChecks } from '../checks/static-rules.js';
 import { DockerfileError } from '../errors.js';
 import type { Dockerfile } from '../instructions/index.js';
-import { buildMetaArgs, isPredefinedArg, predefinedArgs, type ArgInfo } from './args.js';
+import { buildMetaArgs, isPredefinedArg, isProxyArg, predefinedArgs, proxyEnv, type ArgInfo } from './args.js';
 import { dispatchStage } from './dispatch.js';
 import { checkDefaultArgsInFrom, checkPinnedBase, expandFrom, type FromContext } from './from.js';
 import { ImageResolver, resolveStages } from './resolve.js';
@@ -55,18 +55,6 @@ export interface BuildPlan {
   readonly fromArgs: ReadonlyMap<StageNode, ReadonlySet<string>>;
   readonly metaArgs: ReadonlyMap<string, ArgInfo>;
   readonly lint: Linter;
-}
-
-const PROXY_KINDS = ['http_proxy', 'https_proxy', 'ftp_proxy', 'no_proxy', 'all_proxy'];
-
-/** Proxy --build-args, matched case-insensitively, as both `HTTP_PROXY` and `http_proxy` (BuildKit's ProxyEnv). */
-function proxyEnv(buildArgs: ReadonlyMap<string, string>): string[] {
-  const values = new Map<string, string>();
-  for (const key of [...buildArgs.keys()].sort()) {
-    const kind = key.toLowerCase();
-    if (PROXY_KINDS.includes(kind)) values.set(kind, buildArgs.get(key)!);
-  }
-  return [...values].flatMap(([k, v]) => [`${k.toUpperCase()}=${v}`, `${k}=${v}`]);
 }
 
 function findTarget(nodes: readonly StageNode[], target: string | undefined): StageNode {
@@ -161,7 +149,7 @@ export async function planBuild(df: Dockerfile, opts: PlanOptions): Promise<Buil
   const forTarget = reachableStages(targetNode);
   const stages = nodes.filter((n) => forTarget.has(n));
   const plans = new Map(stages.map((n) => [n, toPlan(n, ctx.states.get(n)!)]));
-  const ignoredArg = (k: string) => isPredefinedArg(k) || PROXY_KINDS.includes(k.toLowerCase());
+  const ignoredArg = (k: string) => isPredefinedArg(k) || isProxyArg(k);
   const graph: BuildGraph = {
     stages: [...plans.values()],
     target: plans.get(targetNode)!,

@@ -184,8 +184,7 @@ export function checkCycles(nodes: readonly StageNode[]): void {
   for (const node of nodes) {
     const cycle = visit(node, []);
     if (cycle) {
-      const err = errorAt(cycle[0]!, 'STAGE_CYCLE', `circular dependency detected on stage: ${node.displayName}`);
-      throw err;
+      throw errorAt(cycle[0]!, 'STAGE_CYCLE', `circular dependency detected on stage: ${node.displayName}`);
     }
   }
 }

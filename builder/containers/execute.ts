@@ -1,0 +1,125 @@
+// Runs a created container to its end and keeps its state.json true on
+// the way: created → running (init pid known, command exec'd) → exited
+// (exit code, OOM). Used in-process by a foreground `tsbuild run` and by
+// the detached supervisor alike. Also owns the container's network extras
+// (slirp4netns, the port proxy) and `--rm`.
+import { realpathSync } from 'node:fs';
+import { constants } from 'node:os';
+import {
+  Sandbox, SandboxAbortedError, SandboxError, SandboxExecNotFoundError, type InputSource, type SandboxResult,
+} from '../../runner-native/index.js';
+import type { Container, ContainerState, ContainerStore } from './container-store.js';
+import { waitForContainerInit } from './init-process.js';
+import { refOf } from './liveness.js';
+import { LogWriter } from './logs.js';
+import { PortProxy } from './port-proxy.js';
+import { SLIRP_DNS, slirpInstalled, startSlirp, type SlirpHandle } from './slirp.js';
+
+export interface ExecuteIo {
+  stdin: InputSource;
+  /** besides the log file (a foreground run shows the output too) */
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+  /** aborting kills the container */
+  signal?: AbortSignal;
+  /** called once the command runs (state is `running`), or once it failed to */
+  onStarted?: (state: ContainerState) => void;
+  /** tsbuild's own notes for the user (network fallbacks, ...) */
+  notice?: (message: string) => void;
+}
+
+/** Docker's exit codes: the command's own, 128+N for a signal, 126/127 for cannot-exec/not-found, 125 for our errors. */
+export function exitCodeOf(result: SandboxResult): number {
+  if (result.exitCode !== null) return result.exitCode;
+  return 128 + (result.signal ? constants.signals[result.signal] ?? 9 : 9);
+}
+
+export function exitCodeOfError(err: unknown): number {
+  if (err instanceof SandboxExecNotFoundError) return 127;
+  if (err instanceof SandboxAbortedError) return 137;
+  // the helper reports a failed execve (EACCES, ENOEXEC, ...) as a setup error whose message starts with "exec "
+  if (err instanceof SandboxError && /^sandbox setup failed: exec /.test(err.message)) return 126;
+  return 125;
+}
+
+interface Extras {
+  slirp: SlirpHandle | null;
+  proxy: PortProxy | null;
+}
+
+async function startNetworkExtras(c: Container, pid: number, proxy: PortProxy | null, io: ExecuteIo): Promise<Extras> {
+  let slirp: SlirpHandle | null = null;
+  if (c.config.network === 'private') {
+    if (slirpInstalled()) {
+      try {
+        slirp = await startSlirp(pid);
+      } catch (err) {
+        io.notice?.(`outbound network unavailable: ${(err as Error).message}; the container has loopback only`);
+      }
+    } else {
+      io.notice?.('slirp4netns is not installed (apt-get install slirp4netns): the container has loopback only, no outbound network');
+    }
+  }
+  if (proxy) await proxy.attach(pid).catch((err: Error) => io.notice?.(`published ports will not work: ${err.message}`));
+  return { slirp, proxy };
+}
+
+/** Runs the container; resolves with its final state (and removes it first with --rm). */
+export async function executeContainer(containers: ContainerStore, c: Container, io: ExecuteIo): Promise<ContainerState> {
+  const { id } = c.config;
+  const owner = refOf(process.pid);
+  let state = await containers.updateState(id, { status: 'created', owner });
+  const log = new LogWriter(containers.logFile(id));
+  let proxy: PortProxy | null = null;
+  let extras: Extras = { slirp: null, proxy: null };
+  const finished = new AbortController();
+  try {
+    try {
+      if (c.config.ports.length > 0) proxy = await PortProxy.listen(c.config.ports);
+    } catch (err) {
+      state = await containers.updateState(id, { status: 'exited', exitCode: 125, error: (err as Error).message, finishedAt: new Date().toISOString() });
+      io.onStarted?.(state);
+      return state;
+    }
+    const sandbox = new Sandbox();
+    const helper = realpathSync(sandbox.helperPath);
+    const cgroupsPath = c.config.spec.linux.cgroupsPath!;
+    const private_ = c.config.network === 'private' && slirpInstalled();
+    const run = sandbox.run(c.config.spec, {
+      stdin: io.stdin,
+      stdout: (chunk) => { log.write('stdout', chunk); io.onStdout?.(chunk); },
+      stderr: (chunk) => { log.write('stderr', chunk); io.onStderr?.(chunk); },
+      signal: io.signal,
+      // with slirp the host's resolver (often 127.0.0.x) is unreachable: use slirp's DNS forwarder
+      etcFiles: private_ ? { resolvConf: `nameserver ${SLIRP_DNS}\n` } : {},
+    });
+    const started = waitForContainerInit(cgroupsPath, helper, finished.signal).then(async (pid) => {
+      if (pid === undefined) return;
+      state = await containers.updateState(id, {
+        status: 'running', init: refOf(pid), startedAt: new Date().toISOString(), ports: proxy?.ports ?? [],
+      });
+      extras = await startNetworkExtras(c, pid, proxy, io);
+      io.onStarted?.(state);
+    });
+    let final: Partial<ContainerState>;
+    try {
+      const result = await run;
+      final = { exitCode: exitCodeOf(result), oomKilled: result.oomKilled };
+    } catch (err) {
+      const code = exitCodeOfError(err);
+      final = { exitCode: code, oomKilled: false, ...(code === 137 ? {} : { error: (err as Error).message }) };
+      if (!(err instanceof SandboxError)) final.error = `internal error: ${(err as Error).stack ?? String(err)}`;
+    }
+    finished.abort();
+    await started.catch(() => undefined);
+    state = await containers.updateState(id, { ...final, status: 'exited', finishedAt: new Date().toISOString() });
+    if (state.startedAt === undefined) io.onStarted?.(state);
+    return state;
+  } finally {
+    finished.abort();
+    await extras.slirp?.stop();
+    await (extras.proxy ?? proxy)?.close();
+    await log.close();
+    if (c.config.autoRemove) await containers.remove(c);
+  }
+}

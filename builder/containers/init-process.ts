@@ -1,0 +1,56 @@
+// Finds the container's PID 1 (as a host pid) while Sandbox.run is running.
+// Sandbox.run does not report the pid (see the report: an `onStart(pid)`
+// callback in RunOptions would replace all of this), but we choose the
+// cgroup path ourselves, and the helper puts the container init into that
+// cgroup before it runs anything. The init is the member whose innermost
+// pid (NSpid in /proc/<pid>/status) is 1; it has "started" once it has
+// exec'd the command, i.e. /proc/<pid>/exe is no longer the helper binary
+// (by then its namespaces, network included, are all set up).
+import { readFile, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const CGROUP_ROOT = '/sys/fs/cgroup';
+// v2 unified first, then the v1 hierarchies the sandbox uses
+const HIERARCHIES = ['', 'pids', 'memory', 'cpu'];
+
+async function cgroupMembers(cgroupsPath: string): Promise<number[]> {
+  for (const h of HIERARCHIES) {
+    const text = await readFile(join(CGROUP_ROOT, h, cgroupsPath, 'cgroup.procs'), 'utf8').catch(() => null);
+    if (text !== null) return text.split('\n').filter(Boolean).map(Number);
+  }
+  return [];
+}
+
+async function isNamespaceInit(pid: number): Promise<boolean> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const nspid = /^NSpid:\s+(.*)$/m.exec(status)?.[1]?.trim().split(/\s+/) ?? [];
+  return nspid.length > 1 && nspid[nspid.length - 1] === '1';
+}
+
+/** Polls until the container's init has exec'd its command; undefined if `signal` fires first. */
+export async function waitForContainerInit(cgroupsPath: string, helperPath: string, signal: AbortSignal): Promise<number | undefined> {
+  let delay = 2;
+  while (!signal.aborted) {
+    for (const pid of await cgroupMembers(cgroupsPath)) {
+      if (!(await isNamespaceInit(pid))) continue;
+      const exe = await readlink(`/proc/${pid}/exe`).catch(() => null);
+      if (exe !== null && exe !== helperPath) return pid;
+    }
+    await sleep(delay);
+    delay = Math.min(delay * 2, 50);
+  }
+  return undefined;
+}
+
+/** SIGKILLs every process left in the container's cgroup (the last resort for a lost container). */
+export async function killCgroupMembers(cgroupsPath: string): Promise<void> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const pids = await cgroupMembers(cgroupsPath);
+    if (pids.length === 0) return;
+    for (const pid of pids) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+    await sleep(20);
+  }
+}

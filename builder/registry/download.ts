@@ -1,0 +1,118 @@
+// Blob downloads into the content store. The body goes to a temp file of
+// the store; when the connection drops, the next try asks for the rest with
+// `Range: bytes=<have>-` and keeps what it has if the registry answers 206
+// from exactly there (else it starts over). The finished file is verified
+// against the digest by `ContentStore.putFile` before it gets its name.
+// Concurrent downloads of one blob into one store in this process share a
+// single transfer.
+
+import { promises as fs } from 'node:fs';
+import type { ContentStore } from '../../cache/content-store.js';
+import type { Digest } from '../../cache/digest.js';
+import type { RegistryClient } from './client.js';
+import { RegistryError, TransientError } from './errors.js';
+import { discard, header, type HttpResponse } from './http.js';
+import { badDigest } from './manifest.js';
+import { withRetry, type RetryOptions } from './retry.js';
+
+export interface BlobRef {
+  digest: Digest;
+  size: number;
+}
+
+const inflight = new Map<string, Promise<void>>();
+
+/** Store the blob unless present; returns whether it had to be downloaded. */
+export async function downloadBlob(
+  client: RegistryClient,
+  store: ContentStore,
+  blob: BlobRef,
+  opts: { onBytes?: (bytes: number) => void; retry?: RetryOptions } = {},
+): Promise<boolean> {
+  const key = `${store.root}\0${blob.digest}`;
+  const running = inflight.get(key);
+  if (running) {
+    await running;
+    return false;
+  }
+  if (await store.has(blob.digest)) return false;
+  const transfer = transferBlob(client, store, blob, opts).finally(() => inflight.delete(key));
+  inflight.set(key, transfer);
+  await transfer;
+  return true;
+}
+
+async function transferBlob(
+  client: RegistryClient,
+  store: ContentStore,
+  blob: BlobRef,
+  opts: { onBytes?: (bytes: number) => void; retry?: RetryOptions },
+): Promise<void> {
+  // A resumed transfer that fails verification gets one clean retry: the
+  // registry may have served the range of a different representation.
+  for (let pass = 1; ; pass++) {
+    const { resumed } = await transferOnce(client, store, blob, opts);
+    try {
+      const { size } = await store.putFile(resumed.tmp, blob.digest);
+      if (size !== blob.size) throw new RegistryError('REGISTRY_DIGEST_MISMATCH', `${client.registry} sent blob ${blob.digest} for ${client.label} with ${size} bytes, the manifest says ${blob.size}`);
+      return;
+    } catch (e) {
+      await fs.rm(resumed.tmp, { force: true });
+      if ((e as { code?: string }).code !== 'DIGEST_MISMATCH') throw e;
+      if (pass === 1 && resumed.ranges > 1) continue;
+      throw badDigest(client, `blob ${blob.digest}`, blob.digest, /got (\S+)/.exec((e as Error).message)?.[1] ?? 'another digest');
+    }
+  }
+}
+
+function rangeStart(res: HttpResponse): number | undefined {
+  const m = /^bytes (\d+)-/.exec(header(res, 'content-range') ?? '');
+  return m ? Number(m[1]) : undefined;
+}
+
+async function transferOnce(
+  client: RegistryClient,
+  store: ContentStore,
+  blob: BlobRef,
+  opts: { onBytes?: (bytes: number) => void; retry?: RetryOptions },
+): Promise<{ resumed: { tmp: string; ranges: number } }> {
+  const tmp = await store.newTempPath('pull');
+  const fh = await fs.open(tmp, 'w+', 0o644);
+  let have = 0;
+  let ranges = 0;
+  try {
+    await withRetry(async () => {
+      const headers: Record<string, string> = have > 0 ? { Range: `bytes=${have}-` } : {};
+      const res = await client.request('GET', `blobs/${blob.digest}`, { headers, ok: [200, 206], retry: false });
+      ranges++;
+      if (res.status === 206 && rangeStart(res) !== have) {
+        await discard(res);
+        have = 0;
+        await fh.truncate(0);
+        throw new TransientError(`${client.registry} answered a range other than the one asked for`);
+      }
+      if (res.status === 200 && have > 0) {
+        // The registry ignored Range: it sends everything again.
+        opts.onBytes?.(-have);
+        have = 0;
+        await fh.truncate(0);
+      }
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        if (have + chunk.length > blob.size) {
+          res.body.destroy();
+          throw new RegistryError('REGISTRY_DIGEST_MISMATCH', `${client.registry} sent more than the ${blob.size} bytes of blob ${blob.digest} for ${client.label}`);
+        }
+        await fh.write(chunk, 0, chunk.length, have);
+        have += chunk.length;
+        opts.onBytes?.(chunk.length);
+      }
+      if (have < blob.size) throw new TransientError(`blob ${blob.digest} ended after ${have} of ${blob.size} bytes`);
+    }, opts.retry);
+    await fh.close();
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    await fs.rm(tmp, { force: true });
+    throw client.describe(e);
+  }
+  return { resumed: { tmp, ranges } };
+}

@@ -1,0 +1,63 @@
+// COPY and ADD: the step's cache key comes from the content of the files
+// it selects (never their mtimes), and it runs through fileops' in-root
+// copier on a writable overlay of the parent.
+import { createHash } from 'node:crypto';
+import type { CopyStep } from '../../frontend/graph/types.js';
+import { checksumSelection, type ContentHashCache } from '../context/checksum.js';
+import type { BuildContext } from '../context/context.js';
+import { copy, type CopySource } from '../fileops/copy.js';
+import { isHttpUrl } from '../fileops/fetch-url.js';
+import { DirectorySource } from '../fileops/source-tree.js';
+import type { Store } from '../build/open-store.js';
+import type { StepResult } from '../build/step-result.js';
+import { withMutableRootfs, withReadonlyRootfs } from './rootfs.js';
+
+export function copySources(step: CopyStep): CopySource[] {
+  return [...step.sources, ...step.heredocs.map((h) => ({ heredoc: { name: h.name, content: h.content } }))];
+}
+
+// What a remote file is, as far as a cheap HEAD can tell; with no validator
+// the key gets a nonce so that a possibly changed file is fetched again.
+async function urlValidator(url: string): Promise<string> {
+  try {
+    const res = await fetch(url, { method: 'HEAD', signal: AbortSignal.timeout(10_000) });
+    const v = [res.status, res.headers.get('etag'), res.headers.get('last-modified'), res.headers.get('content-length')].join('|');
+    if (res.ok && (res.headers.get('etag') || res.headers.get('last-modified'))) return v;
+  } catch {
+    // Unreachable now: the copy itself will report it.
+  }
+  return `nonce:${Math.random()}`;
+}
+
+export async function describeCopy(step: CopyStep, context: () => Promise<BuildContext>, hashCache: ContentHashCache): Promise<unknown> {
+  const local = step.sources.filter((s) => !isHttpUrl(s));
+  const urls = step.sources.filter((s) => isHttpUrl(s));
+  const content = step.from.type === 'context' && local.length > 0
+    ? await checksumSelection(await context(), local, { exclude: step.exclude, parents: step.parents, cache: hashCache })
+    : undefined;
+  return {
+    op: step.add ? 'add' : 'copy',
+    sources: step.sources,
+    // Files from another stage or image are keyed by that input's own key.
+    content,
+    urls: step.checksum ? undefined : await Promise.all(urls.map(urlValidator)),
+    heredocs: step.heredocs.map((h) => ({ name: h.name, sha: createHash('sha256').update(h.content).digest('hex') })),
+    dest: step.dest, workdir: step.workdir, chown: step.chown, chmod: step.chmod, link: step.link,
+    parents: step.parents, exclude: step.exclude, checksum: step.checksum, keepGitDir: step.keepGitDir, unpack: step.unpack,
+  };
+}
+
+export async function runCopy(store: Store, step: CopyStep, parent: StepResult, from: StepResult | undefined,
+  context: () => Promise<BuildContext>, sourceDateEpoch: number | undefined, signal: AbortSignal): Promise<StepResult> {
+  const doCopy = (source: BuildContext | DirectorySource) => withMutableRootfs(store, parent, sourceDateEpoch, async (root) => {
+    await copy({
+      instruction: step.add ? 'ADD' : 'COPY',
+      sources: copySources(step),
+      dest: step.dest, workdir: step.workdir, chown: step.chown, chmod: step.chmod, link: step.link,
+      parents: step.parents, exclude: step.exclude, checksum: step.checksum, unpack: step.unpack,
+    }, { destRoot: root, source, tmpDir: store.paths.state, signal });
+  });
+  if (step.from.type === 'context') return doCopy(await context());
+  if (!from) throw new Error('COPY --from without its source result');
+  return withReadonlyRootfs(store, from, (root) => doCopy(new DirectorySource(root, { description: step.from.type === 'stage' ? `stage ${step.from.index}` : 'image' })));
+}

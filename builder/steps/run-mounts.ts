@@ -1,0 +1,154 @@
+// RUN --mount: turns the frontend's mount descriptions into sandbox bind
+// and tmpfs mounts, and owns whatever it had to prepare (read-only views of
+// stages, cache dirs and their locks, secret files) until the step ends.
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { RunMount, RunStep } from '../../frontend/graph/types.js';
+import type { SandboxMount } from '../../runner-native/index.js';
+import type { Store } from '../build/open-store.js';
+import type { BuildOptions } from '../build/options.js';
+import type { StepResult } from '../build/step-result.js';
+import type { BuildContext } from '../context/context.js';
+import { resolveInRoot } from '../fileops/resolve.js';
+import { acquireLock } from '../image/lock.js';
+import { mountOverlay, mountPointName, unmount } from '../snapshots/overlay.js';
+import { mountReadonlyRootfs } from './rootfs.js';
+
+export class MountError extends Error {
+  readonly userError = true;
+  constructor(readonly code: string, message: string) { super(message); }
+}
+
+export interface PreparedMounts {
+  mounts: SandboxMount[];
+  env: string[];                  // secret env vars (never logged, never keyed)
+  release(): Promise<void>;
+}
+
+// Private cache mounts in use by this process, so a second concurrent
+// user gets its own fresh directory instead of sharing.
+const privateInUse = new Set<string>();
+
+export async function prepareMounts(store: Store, opts: BuildOptions, step: RunStep, sources: StepResult[],
+  context: () => Promise<BuildContext>): Promise<PreparedMounts> {
+  const mounts: SandboxMount[] = [];
+  const env: string[] = [];
+  const cleanups: (() => Promise<void>)[] = [];
+  const release = async () => { for (const c of cleanups.reverse()) await c().catch(() => undefined); };
+  let sourceNo = 0;
+  try {
+    for (const m of step.mounts) {
+      const fromResult = m.from && m.from.type !== 'context' ? sources[sourceNo++] : undefined;
+      switch (m.type) {
+        case 'bind': mounts.push(await bindMount(store, m, fromResult, context, cleanups)); break;
+        case 'cache': mounts.push(await cacheMount(store, m, fromResult, cleanups)); break;
+        case 'tmpfs': mounts.push({ destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', ...(m.size ? [`size=${m.size}`] : [])] }); break;
+        case 'secret': await secretMount(store, opts, m, mounts, env, cleanups); break;
+        case 'ssh': await sshMount(opts, m, mounts, env, step); break;
+      }
+    }
+    return { mounts, env, release };
+  } catch (err) {
+    await release();
+    throw err;
+  }
+}
+
+async function bindMount(store: Store, m: RunMount, from: StepResult | undefined, context: () => Promise<BuildContext>,
+  cleanups: (() => Promise<void>)[]): Promise<SandboxMount> {
+  let root: string;
+  if (from) {
+    const view = await mountReadonlyRootfs(store, from);
+    cleanups.push(view.release);
+    root = view.root;
+  } else {
+    root = (await context()).root;
+  }
+  // The source is resolved inside its root: a symlink in the context or a
+  // stage cannot expose a host path to the step.
+  const src = await resolveInRoot(root, m.source ?? '/');
+  if (!src.exists) throw new MountError('MOUNT_SOURCE_NOT_FOUND', `failed to mount ${m.target}: source ${m.source ?? '/'} not found`);
+  if (m.readonly) return { destination: m.target, type: 'bind', source: src.host, options: ['rbind', 'ro'] };
+  // rw: the step may write, but the writes are thrown away with the overlay.
+  const tmp = path.join(store.paths.state, mountPointName('rw'));
+  const target = path.join(store.paths.mounts, mountPointName('rw'));
+  await mkdir(path.join(tmp, 'upper'), { recursive: true });
+  await mkdir(path.join(tmp, 'work'), { recursive: true });
+  const empty = await store.snapshots.empty();
+  await mountOverlay(target, { lowerDirs: [src.host, empty], upperDir: path.join(tmp, 'upper'), workDir: path.join(tmp, 'work') });
+  cleanups.push(async () => { await unmount(target); await rm(target, { recursive: false, force: true }).catch(() => undefined); await rm(tmp, { recursive: true, force: true }); });
+  return { destination: m.target, type: 'bind', source: target, options: ['rbind', 'rw'] };
+}
+
+async function cacheMount(store: Store, m: RunMount, from: StepResult | undefined, cleanups: (() => Promise<void>)[]): Promise<SandboxMount> {
+  const id = m.id ?? m.target;
+  const hex = createHash('sha256').update(id).digest('hex').slice(0, 32);
+  let dir = path.join(store.paths.cacheMounts, hex);
+  if (m.sharing === 'private' && privateInUse.has(dir)) {
+    dir = path.join(store.paths.cacheMounts, `${hex}-private-${randomBytes(4).toString('hex')}`);
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  }
+  const fresh = !(await stat(dir).then(() => true, () => false));
+  if (fresh) {
+    await mkdir(dir, { recursive: true });
+    if (from) {
+      // `from=` seeds a new cache dir from a stage's files.
+      const view = await mountReadonlyRootfs(store, from);
+      try {
+        const src = await resolveInRoot(view.root, m.source ?? '/');
+        if (src.exists) await import('node:child_process').then(({ execFileSync }) => execFileSync('cp', ['-a', `${src.host}/.`, dir]));
+      } finally {
+        await view.release();
+      }
+    }
+    await chmod(dir, m.mode ?? 0o755);
+    await chown(dir, m.uid ?? 0, m.gid ?? 0);
+  }
+  if (m.sharing === 'locked') {
+    const unlock = await acquireLock(`${dir}.lock`);
+    cleanups.push(unlock);
+  } else if (m.sharing === 'private') {
+    privateInUse.add(dir);
+    cleanups.push(async () => { privateInUse.delete(dir); });
+  }
+  return { destination: m.target, type: 'bind', source: dir, options: ['rbind', m.readonly ? 'ro' : 'rw'] };
+}
+
+async function secretMount(store: Store, opts: BuildOptions, m: RunMount, mounts: SandboxMount[], env: string[],
+  cleanups: (() => Promise<void>)[]): Promise<void> {
+  const id = m.id ?? path.basename(m.target);
+  const spec = opts.secrets.find((s) => s.id === id);
+  let value: Buffer | undefined;
+  if (spec?.env !== undefined && process.env[spec.env] !== undefined) value = Buffer.from(process.env[spec.env]!);
+  else if (spec?.src !== undefined) value = await readFile(spec.src).catch(() => undefined);
+  if (value === undefined) {
+    if (m.required) throw new MountError('SECRET_NOT_FOUND', `secret ${id}: not provided (use --secret id=${id},src=FILE or env=VAR)`);
+    return;
+  }
+  if (m.env) env.push(`${m.env}=${value.toString('utf8')}`);
+  // A secret env var alone mounts no file unless a target was given explicitly.
+  if (m.env && m.target === `/run/secrets/${id}` && !(m as { targetGiven?: boolean }).targetGiven) return;
+  const dir = path.join(store.paths.state, mountPointName('secret'));
+  await mkdir(dir, { mode: 0o700 });
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'secret');
+  await writeFile(file, value, { mode: m.mode ?? 0o400 });
+  await chmod(file, m.mode ?? 0o400);
+  await chown(file, m.uid ?? 0, m.gid ?? 0);
+  mounts.push({ destination: m.target, type: 'bind', source: file, options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'] });
+}
+
+async function sshMount(opts: BuildOptions, m: RunMount, mounts: SandboxMount[], env: string[], step: RunStep): Promise<void> {
+  const id = m.id ?? 'default';
+  const spec = opts.ssh.find((s) => s.id === id);
+  const socket = spec ? (spec.paths[0] ?? process.env.SSH_AUTH_SOCK) : undefined;
+  if (!socket) {
+    if (m.required) throw new MountError('SSH_NOT_FOUND', `ssh ${id}: no agent socket forwarded (use --ssh ${id}[=SOCKET])`);
+    return;
+  }
+  const st = await stat(socket).catch(() => null);
+  if (!st?.isSocket()) throw new MountError('SSH_NOT_SOCKET', `ssh ${id}: ${socket} is not an agent socket (forwarding key files is not supported yet)`);
+  mounts.push({ destination: m.target, type: 'bind', source: socket, options: ['bind', 'rw'] });
+  if (!step.env.some((e) => e.startsWith('SSH_AUTH_SOCK='))) env.push(`SSH_AUTH_SOCK=${m.target}`);
+}

@@ -1,0 +1,82 @@
+// The builder's side of the solver's vertices: each method performs one
+// kind of step (image source, COPY/ADD, WORKDIR, RUN) against the store.
+import type { BuildGraph, CopyStep, RunStep, StagePlan, WorkdirStep } from '../../frontend/graph/types.js';
+import { toDigest } from '../../cache/digest.js';
+import { BuildContext } from '../context/context.js';
+import { checksumSelection, MemoryContentHashCache } from '../context/checksum.js';
+import { mkdirAllInRoot } from '../fileops/fs-write.js';
+import { readImage } from '../image/image.js';
+import type { Store } from '../build/open-store.js';
+import type { BuildOptions } from '../build/options.js';
+import type { StepResult } from '../build/step-result.js';
+import type { StepRunner } from '../build/vertices.js';
+import type { ExecContext } from '../solver/vertex.js';
+import { describeCopy, runCopy } from './copy-step.js';
+import { describeRun, runStep } from './run-step.js';
+import { sourceDateEpochOf, withMutableRootfs, withReadonlyRootfs } from './rootfs.js';
+import { resolveProcessUser } from './user.js';
+
+export class BuildStepRunner implements StepRunner {
+  private contextPromise: Promise<BuildContext> | undefined;
+  private readonly hashCache = new MemoryContentHashCache();
+  private readonly sourceDateEpoch: number | undefined;
+
+  constructor(private readonly store: Store, private readonly opts: BuildOptions, private readonly graph: BuildGraph) {
+    this.sourceDateEpoch = sourceDateEpochOf(opts.buildArgs);
+  }
+
+  private context = (): Promise<BuildContext> => {
+    this.contextPromise ??= BuildContext.open(this.opts.contextDir, { dockerfilePath: this.opts.dockerfilePath });
+    return this.contextPromise;
+  };
+
+  async imageLayers(manifestDigest: string | undefined, ref: string): Promise<StepResult> {
+    if (!manifestDigest) throw new Error(`image ${ref} was resolved without a digest`);
+    const image = await readImage(this.store.content, toDigest(manifestDigest));
+    return {
+      layers: image.layers.map((l) => ({ diffId: l.diffId, blob: l.digest, size: l.size, mediaType: l.mediaType })),
+      stepAdded: [],
+    };
+  }
+
+  // Layers of the image at the root of a stage's chain (0 for scratch).
+  async baseLayerCount(stage: StagePlan): Promise<number> {
+    let s = stage;
+    for (;;) {
+      if (s.base.type === 'scratch') return 0;
+      if (s.base.type === 'image') return (await this.imageLayers(s.base.image.digest, s.base.ref)).layers.length;
+      const index = s.base.index;
+      s = this.graph.stages.find((x) => x.index === index)!;
+    }
+  }
+
+  describeCopy(step: CopyStep): Promise<unknown> {
+    return describeCopy(step, this.context, this.hashCache);
+  }
+
+  copy(step: CopyStep, parent: StepResult, from: StepResult | undefined, ctx: ExecContext<StepResult>): Promise<StepResult> {
+    return runCopy(this.store, step, parent, from, this.context, this.sourceDateEpoch, ctx.signal);
+  }
+
+  async workdir(step: WorkdirStep, parent: StepResult): Promise<StepResult> {
+    // The directory belongs to the current USER, as BuildKit creates it.
+    const owner = step.user ? await withReadonlyRootfs(this.store, parent, (root) => resolveProcessUser(root, step.user)) : null;
+    return withMutableRootfs(this.store, parent, this.sourceDateEpoch, async (root) => {
+      await mkdirAllInRoot(root, step.path, { mode: 0o755, owner: owner ? { uid: owner.uid, gid: owner.gid } : null });
+    });
+  }
+
+  async describeRun(step: RunStep): Promise<unknown> {
+    // A bind mount of the context is keyed by the content it exposes.
+    const digests = await Promise.all(step.mounts.map(async (m) => {
+      if (m.type !== 'bind' || (m.from && m.from.type !== 'context')) return undefined;
+      const src = (m.source ?? '/').replace(/^\/+/, '') || '.';
+      return checksumSelection(await this.context(), [src], { cache: this.hashCache });
+    }));
+    return describeRun(step, digests);
+  }
+
+  run(step: RunStep, parent: StepResult, sources: StepResult[], ctx: ExecContext<StepResult>): Promise<StepResult> {
+    return runStep(this.store, this.opts, step, parent, sources, this.context, this.sourceDateEpoch, ctx);
+  }
+}

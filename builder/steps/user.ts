@@ -1,0 +1,58 @@
+// USER semantics for RUN and `tsbuild run`, as Docker (runc's libuser)
+// resolves them inside the image: `name`, `uid`, `name:group`, `uid:gid`;
+// the primary gid from /etc/passwd, supplementary groups from /etc/group.
+// The image's files are read through the in-root resolver, so a symlinked
+// /etc/passwd cannot point at the host's.
+import { readFile } from 'node:fs/promises';
+import { resolveInRoot } from '../fileops/resolve.js';
+
+export interface ProcessUser {
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  home: string;
+}
+
+export class UnknownUserError extends Error {
+  readonly userError = true;
+  readonly code = 'UNKNOWN_USER';
+}
+
+async function readDb(root: string, file: string): Promise<string[][]> {
+  try {
+    const r = await resolveInRoot(root, file);
+    if (!r.exists) return [];
+    const text = await readFile(r.host, 'utf8');
+    return text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(':'));
+  } catch {
+    return [];
+  }
+}
+
+const isNumeric = (s: string) => /^\d+$/.test(s);
+
+export async function resolveProcessUser(root: string, spec: string): Promise<ProcessUser> {
+  const [userPart, groupPart] = spec === '' ? ['root', undefined] : spec.split(':', 2) as [string, string | undefined];
+  const passwd = await readDb(root, '/etc/passwd');
+  const groups = await readDb(root, '/etc/group');
+  const entry = isNumeric(userPart) ? passwd.find((e) => e[2] === userPart) : passwd.find((e) => e[0] === userPart);
+  if (!entry && !isNumeric(userPart)) {
+    throw new UnknownUserError(`unable to find user ${userPart}: no matching entries in passwd file`);
+  }
+  const uid = Number(entry ? entry[2] : userPart);
+  let gid = entry ? Number(entry[3]) : 0;
+  if (groupPart !== undefined && groupPart !== '') {
+    if (isNumeric(groupPart)) gid = Number(groupPart);
+    else {
+      const g = groups.find((e) => e[0] === groupPart);
+      if (!g) throw new UnknownUserError(`unable to find group ${groupPart}: no matching entries in group file`);
+      gid = Number(g[2]);
+    }
+  }
+  // Supplementary groups only when the group was not given explicitly, as runc does.
+  const name = entry?.[0];
+  const additionalGids = groupPart === undefined && name
+    ? groups.filter((g) => (g[3] ?? '').split(',').includes(name)).map((g) => Number(g[2])).filter((g) => g !== gid)
+    : [];
+  return { uid, gid, additionalGids, home: entry?.[5] || '/' };
+}
