@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { constants as fsc } from 'node:fs';
 import type { Stats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -142,7 +143,7 @@ async function writeSorted({ root, plan, xattrs, lowerDirs }: PlanInput, out: Wr
       const source = await dataSource(root, rel, st, xattrs.get(rel), lowerDirs);
       await writer.add({ ...base, type: 'file', size: source.size }, source.body());
     } else if (st.isSymbolicLink()) {
-      await writer.add({ ...base, type: 'symlink', linkname: await fsp.readlink(path.join(root, rel)) });
+      await writer.add({ ...base, type: 'symlink', linkname: fs.readlinkSync(path.join(root, rel)) });
     } else if (st.isCharacterDevice() || st.isBlockDevice()) {
       const { major, minor } = splitDev(st.rdev);
       await writer.add({ ...base, type: st.isCharacterDevice() ? 'char' : 'block', devmajor: major, devminor: minor });
@@ -194,14 +195,33 @@ async function dataSource(root: string, rel: string, st: Stats, attrs: Xattrs | 
 
 async function* readFileChunks(file: string, size: number): AsyncIterable<Buffer> {
   if (size === 0) return;
+  if (size <= SMALL_FILE) {
+    // Small files in one synchronous read: open+read+close through the
+    // threadpool would cost several times the syscalls (layer-walk.ts).
+    yield readSmallFile(file, size);
+    return;
+  }
   const fh = await fsp.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW);
   try {
-    if (size <= SMALL_FILE) {
-      yield await fh.readFile();
-      return;
-    }
     yield* fh.createReadStream({ autoClose: false, highWaterMark: SMALL_FILE }) as AsyncIterable<Buffer>;
   } finally {
     await fh.close();
+  }
+}
+
+/** Up to `size` bytes; fewer if the file shrank (the writer reports that). */
+function readSmallFile(file: string, size: number): Buffer {
+  const fd = fs.openSync(file, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+  try {
+    const buf = Buffer.allocUnsafe(size);
+    let off = 0;
+    while (off < size) {
+      const n = fs.readSync(fd, buf, off, size - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return off === size ? buf : buf.subarray(0, off);
+  } finally {
+    fs.closeSync(fd);
   }
 }

@@ -1,5 +1,5 @@
+import * as fs from 'node:fs';
 import type { Stats } from 'node:fs';
-import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 
 export interface TreeEntry {
@@ -12,32 +12,34 @@ export interface TreeEntry {
 
 /**
  * Every entry under root (root itself excluded), symlinks not followed,
- * in depth-first order. Callers sort as they need. Stat calls of one
- * directory run concurrently: on big trees the walk is bound by syscalls.
+ * in no particular order: callers sort as they need.
+ *
+ * The walk uses synchronous calls: it is nothing but tiny syscalls, and an
+ * async call's threadpool round trip costs several times the syscall. It
+ * yields to the event loop after each directory so other work keeps going.
  */
 export async function walkTree(root: string): Promise<TreeEntry[]> {
   const out: TreeEntry[] = [];
-  const visit = async (relDir: string): Promise<void> => {
-    const names = await fsp.readdir(relDir === '' ? root : path.join(root, relDir));
-    const entries = await Promise.all(names.map(async (name): Promise<TreeEntry> => {
+  const dirs = [''];
+  while (dirs.length > 0) {
+    const relDir = dirs.pop()!;
+    const names = fs.readdirSync(relDir === '' ? root : path.join(root, relDir));
+    for (const name of names) {
       const rel = relDir === '' ? name : relDir + '/' + name;
       const abs = path.join(root, rel);
-      const st = await fsp.lstat(abs);
+      const st = fs.lstatSync(abs);
       let inode: string | undefined;
       if (!st.isDirectory() && st.nlink > 1) {
         // Number inodes lose precision above 2^53 (possible on XFS/btrfs);
         // a false match would corrupt the layer, so ask for the exact value.
-        const big = await fsp.lstat(abs, { bigint: true });
+        const big = fs.lstatSync(abs, { bigint: true });
         inode = `${big.dev}:${big.ino}`;
       }
-      return { rel, st, inode };
-    }));
-    for (const e of entries) {
-      out.push(e);
-      if (e.st.isDirectory()) await visit(e.rel);
+      out.push({ rel, st, inode });
+      if (st.isDirectory()) dirs.push(rel);
     }
-  };
-  await visit('');
+    await new Promise((r) => setImmediate(r));
+  }
   return out;
 }
 

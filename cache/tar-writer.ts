@@ -3,6 +3,8 @@ import type { Writable } from 'node:stream';
 import { type Digest, digestFromHex } from './digest.js';
 import { END_OF_ARCHIVE, type TarHeaderInput, encodeHeader, padding } from './tar-format.js';
 
+const BATCH = 1 << 20;
+
 /**
  * Writes a tar stream to a Writable, honouring backpressure, and computes
  * the sha256 (the layer's diffId) and size of exactly the bytes written.
@@ -11,6 +13,10 @@ export class TarWriter {
   private readonly hash = createHash('sha256');
   private written = 0;
   private failure: Error | undefined;
+  // Headers, padding and small files are gathered into big writes: one
+  // write per 512-byte header costs far more than the bytes themselves.
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
 
   constructor(private readonly out: Writable) {
     out.on('error', (e) => {
@@ -44,6 +50,7 @@ export class TarWriter {
   /** Writes the end-of-archive marker, ends `out` and waits until it finished. */
   async finish(): Promise<{ diffId: Digest; size: number }> {
     await this.write(END_OF_ARCHIVE);
+    await this.flush();
     await new Promise<void>((resolve, reject) => {
       if (this.failure) return reject(this.failure);
       this.out.once('error', reject);
@@ -56,6 +63,16 @@ export class TarWriter {
     if (this.failure) throw this.failure;
     this.hash.update(buf);
     this.written += buf.length;
+    this.pending.push(buf);
+    this.pendingBytes += buf.length;
+    if (this.pendingBytes >= BATCH) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const buf = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
     if (this.out.write(buf)) return;
     await new Promise<void>((resolve, reject) => {
       const done = (err?: Error) => {

@@ -49,5 +49,7 @@ export async function assembleImage(content: ContentStore, stage: StagePlan, res
     history: finalHistory(stage, result, opts.base, opts.created),
     platform: stage.platform,
     created: opts.created,
+    // MAINTAINER sets the image's top-level author field.
+    author: (stage as StagePlan & { author?: string }).author,
   });
 }

@@ -28,7 +28,7 @@ export async function runBuild(opts: BuildOptions): Promise<number> {
     buildArgs: opts.buildArgs, target: opts.target, platform, buildPlatform: hostPlatform(),
     resolveImage, file: opts.dockerfileName, labels: opts.labels,
   };
-  if (opts.call !== 'build') return frontend.runCallMode(opts.call, dockerfile, graphOpts, process.stdout);
+  if (opts.call !== 'build') return frontend.runCallMode(opts.call, dockerfile, graphOpts, process.stdout, opts.dockerfileText);
 
   const progress = createProgress(opts.progress, process.stderr);
   const abort = new AbortController();

@@ -69,7 +69,7 @@ export class GraphVertices {
   private baseVertex(stage: StagePlan): V {
     const base = stage.base;
     if (base.type === 'scratch') {
-      return { name: '[internal] scratch', inputs: [], describe: () => ({ op: 'scratch' }), exec: async () => ({ layers: [], stepAdded: [] }) };
+      return { name: '[internal] scratch', hidden: true, inputs: [], describe: () => ({ op: 'scratch' }), exec: async () => ({ layers: [], stepAdded: [] }) };
     }
     if (base.type === 'stage') return this.stageVertex.get(base.index)!;
     return this.imageSource(base.ref, base.image.digest);

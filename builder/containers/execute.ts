@@ -10,7 +10,7 @@ import {
 } from '../../runner-native/index.js';
 import type { Container, ContainerState, ContainerStore } from './container-store.js';
 import { waitForContainerInit } from './init-process.js';
-import { refOf } from './liveness.js';
+import { isAlive, refOf, type ProcessRef } from './liveness.js';
 import { LogWriter } from './logs.js';
 import { PortProxy } from './port-proxy.js';
 import { SLIRP_DNS, slirpInstalled, startSlirp, type SlirpHandle } from './slirp.js';
@@ -47,20 +47,21 @@ interface Extras {
   proxy: PortProxy | null;
 }
 
-async function startNetworkExtras(c: Container, pid: number, proxy: PortProxy | null, io: ExecuteIo): Promise<Extras> {
+async function startNetworkExtras(c: Container, init: ProcessRef, proxy: PortProxy | null, io: ExecuteIo): Promise<Extras> {
   let slirp: SlirpHandle | null = null;
   if (c.config.network === 'private') {
     if (slirpInstalled()) {
       try {
-        slirp = await startSlirp(pid);
+        slirp = await startSlirp(init.pid);
       } catch (err) {
-        io.notice?.(`outbound network unavailable: ${(err as Error).message}; the container has loopback only`);
+        // a command that already ended needs no network: no point in a warning
+        if (isAlive(init)) io.notice?.(`outbound network unavailable: ${(err as Error).message}; the container has loopback only`);
       }
     } else {
       io.notice?.('slirp4netns is not installed (apt-get install slirp4netns): the container has loopback only, no outbound network');
     }
   }
-  if (proxy) await proxy.attach(pid).catch((err: Error) => io.notice?.(`published ports will not work: ${err.message}`));
+  if (proxy) await proxy.attach(init.pid).catch((err: Error) => io.notice?.(`published ports will not work: ${err.message}`));
   return { slirp, proxy };
 }
 
@@ -94,11 +95,12 @@ export async function executeContainer(containers: ContainerStore, c: Container,
       etcFiles: private_ ? { resolvConf: `nameserver ${SLIRP_DNS}\n` } : {},
     });
     const started = waitForContainerInit(cgroupsPath, helper, finished.signal).then(async (pid) => {
-      if (pid === undefined) return;
+      const init = pid === undefined ? undefined : refOf(pid);
+      if (!init) return;
       state = await containers.updateState(id, {
-        status: 'running', init: refOf(pid), startedAt: new Date().toISOString(), ports: proxy?.ports ?? [],
+        status: 'running', init, startedAt: new Date().toISOString(), ports: proxy?.ports ?? [],
       });
-      extras = await startNetworkExtras(c, pid, proxy, io);
+      extras = await startNetworkExtras(c, init, proxy, io);
       io.onStarted?.(state);
     });
     let final: Partial<ContainerState>;

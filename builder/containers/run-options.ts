@@ -89,7 +89,9 @@ export function parsePort(text: string): PortMapping {
   // an IPv6 address comes in brackets: [::1]:8080:80
   const m = /^(?:(\[[^\]]+\]|[^:]*):)?(?:(\d*):)?(\d+)$/.exec(spec);
   if (!m) throw invalid(`invalid port specification: '${text}' (expected [IP:]HOST:CONTAINER[/tcp])`);
-  let [, ip, host, container] = m;
+  let ip: string | undefined = m[1];
+  let host: string | undefined = m[2];
+  const container = m[3];
   // `8080:80` matches ip=8080, host=undefined: a two-part spec is HOST:CONTAINER
   if (host === undefined && ip !== undefined && /^\d*$/.test(ip)) [ip, host] = [undefined, ip];
   return {

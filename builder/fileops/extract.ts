@@ -12,7 +12,6 @@
 import { chmod, link, mkdir, open, rm, symlink } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { extract as tarExtract, type Extract as TarExtract } from 'tar-stream';
 import type { Owner } from './chown.js';
@@ -93,7 +92,8 @@ async function extractEntry(
       const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
       const handle = await open(target, flags, mode);
       try {
-        await pipeline(entry, handle.createWriteStream({ autoClose: false }));
+        // tar-stream entries are streamx streams; iterate rather than mix stream flavours in pipeline().
+        for await (const chunk of entry) await handle.write(chunk as Uint8Array);
       } finally {
         await handle.close();
       }

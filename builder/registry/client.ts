@@ -57,7 +57,7 @@ export class RegistryClient {
     this.registry = endpoint.mirror ? `mirror ${endpoint.host} of ${endpoint.registry}` : endpoint.registry;
     this.repository = opts.repository;
     this.label = opts.label;
-    const scopes = [`repository:${opts.repository}:${opts.actions.join(',')}`, ...(opts.mountFrom ?? []).map((r) => `repository:${r}:pull`)];
+    const scopes = [...(opts.actions.length > 0 ? [`repository:${opts.repository}:${opts.actions.join(',')}`] : []), ...(opts.mountFrom ?? []).map((r) => `repository:${r}:pull`)];
     this.auth = new Authenticator({ registry: this.registry, label: opts.label, credentials, scopes, retry: opts.retry });
   }
 

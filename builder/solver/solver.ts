@@ -88,7 +88,7 @@ export class Solver<R> {
   }
 
   private async run(v: Vertex<R>, key: string, inputs: R[]): Promise<R> {
-    const emit = this.opts.onEvent ?? (() => undefined);
+    const emit = v.hidden ? () => undefined : (this.opts.onEvent ?? (() => undefined));
     const cacheable = v.cacheable !== false && this.opts.cache !== undefined;
     if (cacheable) {
       const hit = await this.opts.cache!.get(key);

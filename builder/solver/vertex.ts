@@ -25,6 +25,8 @@ export interface Vertex<R> {
   exec(ctx: ExecContext<R>): Promise<R>;
   // False for ops whose result must never be reused (--no-cache for a stage).
   readonly cacheable?: boolean;
+  // Not shown in progress output (e.g. the empty filesystem of FROM scratch).
+  readonly hidden?: boolean;
 }
 
 export function cacheKeyOf(description: unknown, inputKeys: readonly string[], platform: string): string {

@@ -127,8 +127,8 @@ async function secretMount(store: Store, opts: BuildOptions, m: RunMount, mounts
     return;
   }
   if (m.env) env.push(`${m.env}=${value.toString('utf8')}`);
-  // A secret env var alone mounts no file unless a target was given explicitly.
-  if (m.env && m.target === `/run/secrets/${id}` && !(m as { targetGiven?: boolean }).targetGiven) return;
+  // A secret exposed as an env var mounts no file unless a target was given.
+  if (!m.target) return;
   const dir = path.join(store.paths.state, mountPointName('secret'));
   await mkdir(dir, { mode: 0o700 });
   cleanups.push(() => rm(dir, { recursive: true, force: true }));

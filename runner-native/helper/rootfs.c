@@ -53,7 +53,12 @@ static void mount_root(const struct config *c)
 		 * left for anyone to clean up in the host. */
 		char data[8192];
 		if (c->overlay_upper[0])
-			snprintf(data, sizeof(data), "lowerdir=%s,upperdir=%s,workdir=%s",
+			/* volatile: the kernel would otherwise sync the whole
+			 * host filesystem when the namespace's overlay goes away;
+			 * the upper dir is read once (into a layer) and never
+			 * mounted again. index/xino off: the upper dir is moved
+			 * afterwards and must not be tied to this mount. */
+			snprintf(data, sizeof(data), "lowerdir=%s,upperdir=%s,workdir=%s,volatile,index=off,xino=off",
 				 c->overlay_lower, c->overlay_upper, c->overlay_work);
 		else
 			snprintf(data, sizeof(data), "lowerdir=%s", c->overlay_lower);

@@ -1,0 +1,34 @@
+// `tsbuild stop [-t SECONDS] CONTAINER...`: the image's stop signal
+// (SIGTERM by default), then SIGKILL after the timeout (default 10 s).
+import { openStore } from '../../build/open-store.js';
+import { findContainer, stopContainer } from '../../containers/control.js';
+import { containerStoreOf } from '../../containers/create.js';
+import { formatFlagHelp, getBool, getString, parseArgs, UsageError, type FlagSpec } from '../args.js';
+import { isUserError } from '../report-error.js';
+
+const FLAGS: FlagSpec[] = [
+  { name: 'time', short: 't', type: 'string', metavar: 'int', help: 'Seconds to wait before killing the container (default 10)' },
+  { name: 'help', type: 'bool', help: 'Print usage' },
+];
+
+export async function run(argv: string[]): Promise<number> {
+  const a = parseArgs(argv, FLAGS);
+  if (getBool(a, 'help')) { process.stdout.write(`Usage:  tsbuild stop [OPTIONS] CONTAINER [CONTAINER...]\n\nStop one or more running containers\n\nOptions:\n${formatFlagHelp(FLAGS)}\n`); return 0; }
+  if (a.positionals.length === 0) throw new UsageError('"tsbuild stop" requires at least 1 argument: CONTAINER');
+  const timeText = getString(a, 'time') ?? '10';
+  if (!/^-?\d+$/.test(timeText)) throw new UsageError(`invalid --time value: ${timeText}`);
+  const containers = containerStoreOf(await openStore());
+  let failed = false;
+  // like docker: each container on its own; one failure does not stop the others
+  for (const ref of a.positionals) {
+    try {
+      await stopContainer(containers, await findContainer(containers, ref), Number(timeText));
+      process.stdout.write(`${ref}\n`);
+    } catch (err) {
+      if (!isUserError(err)) throw err;
+      process.stderr.write(`ERROR: ${err.message}\n`);
+      failed = true;
+    }
+  }
+  return failed ? 1 : 0;
+}

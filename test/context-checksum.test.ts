@@ -1,0 +1,65 @@
+import test from 'ava';
+import { chmod, mkdir, mkdtemp, symlink, utimes, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { BuildContext } from '../builder/context/context.js';
+import { checksumSelection, MemoryContentHashCache } from '../builder/context/checksum.js';
+
+async function context(): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ctx-sum-'));
+  await mkdir(path.join(dir, 'src/lib'), { recursive: true });
+  await writeFile(path.join(dir, 'src/main.ts'), 'main');
+  await writeFile(path.join(dir, 'src/lib/util.ts'), 'util');
+  await writeFile(path.join(dir, 'README.md'), 'readme');
+  await writeFile(path.join(dir, 'ignored.log'), 'log');
+  await writeFile(path.join(dir, '.dockerignore'), '*.log\n');
+  await symlink('main.ts', path.join(dir, 'src/link'));
+  return dir;
+}
+
+test('checksumSelection ignores mtimes but sees content, mode, links and names', async (t) => {
+  const dir = await context();
+  const sum = async () => checksumSelection(await BuildContext.open(dir), ['src']);
+  const first = await sum();
+  t.regex(first, /^sha256:[0-9a-f]{64}$/);
+  await utimes(path.join(dir, 'src/main.ts'), new Date(1000), new Date(1000));
+  t.is(await sum(), first, 'touching a file keeps the checksum');
+  await writeFile(path.join(dir, 'src/main.ts'), 'changed');
+  const changed = await sum();
+  t.not(changed, first);
+  await chmod(path.join(dir, 'src/main.ts'), 0o755);
+  const moded = await sum();
+  t.not(moded, changed);
+  await writeFile(path.join(dir, 'src/new.ts'), '');
+  t.not(await sum(), moded);
+});
+
+test('checksumSelection covers only the selection and respects .dockerignore and --exclude', async (t) => {
+  const dir = await context();
+  const ctx = await BuildContext.open(dir);
+  const srcOnly = await checksumSelection(ctx, ['src']);
+  await writeFile(path.join(dir, 'README.md'), 'other readme');
+  await writeFile(path.join(dir, 'ignored.log'), 'other log');
+  t.is(await checksumSelection(await BuildContext.open(dir), ['src']), srcOnly);
+  const all = await checksumSelection(await BuildContext.open(dir), ['.']);
+  await writeFile(path.join(dir, 'ignored.log'), 'yet another log');
+  t.is(await checksumSelection(await BuildContext.open(dir), ['.']), all, 'ignored files never count');
+  const excluded = await checksumSelection(await BuildContext.open(dir), ['src'], { exclude: ['lib'] });
+  await writeFile(path.join(dir, 'src/lib/util.ts'), 'changed util');
+  t.is(await checksumSelection(await BuildContext.open(dir), ['src'], { exclude: ['lib'] }), excluded);
+  t.not(await checksumSelection(await BuildContext.open(dir), ['src']), srcOnly);
+});
+
+test('checksumSelection: wildcards, missing sources, and the stat cache', async (t) => {
+  const dir = await context();
+  const ctx = await BuildContext.open(dir);
+  const cache = new MemoryContentHashCache();
+  const a = await checksumSelection(ctx, ['src/*.ts'], { cache });
+  t.is(cache.size, 1); // only src/main.ts matches
+  t.is(await checksumSelection(ctx, ['src/*.ts'], { cache }), a);
+  t.not(await checksumSelection(ctx, ['*.md']), a);
+  const err = await t.throwsAsync(checksumSelection(ctx, ['nope']));
+  t.is((err as unknown as { code: string }).code, 'SOURCE_NOT_FOUND');
+  // A wildcard matching nothing is allowed, like COPY.
+  t.regex(await checksumSelection(ctx, ['*.none']), /^sha256:/);
+});

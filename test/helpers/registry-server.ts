@@ -1,0 +1,122 @@
+// Starts Debian's `docker-registry` (the CNCF distribution registry) on
+// 127.0.0.1 with a free port and a temp storage dir, optionally behind
+// htpasswd (bcrypt) basic auth, for tests that push and pull for real.
+
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, promises as fs } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const REGISTRY_BINARY = '/usr/bin/docker-registry';
+
+export interface RegistryServer {
+  /** `127.0.0.1:PORT`, as image references name it. */
+  host: string;
+  port: number;
+  storageDir: string;
+  stop(): Promise<void>;
+}
+
+export interface RegistryServerOptions {
+  /** Require these credentials (htpasswd basic auth). */
+  auth?: { username: string; password: string };
+}
+
+/** Why registry tests cannot run here, or undefined when they can. */
+export function registrySkipReason(): string | undefined {
+  if (!existsSync(REGISTRY_BINARY)) return `${REGISTRY_BINARY} is missing (apt-get install docker-registry)`;
+  return undefined;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitReady(port: number, child: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`docker-registry exited with ${child.exitCode}: ${log()}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/v2/`);
+      await res.arrayBuffer();
+      if (res.status === 200 || res.status === 401) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(50);
+  }
+  throw new Error(`docker-registry did not answer on port ${port}: ${log()}`);
+}
+
+export async function startRegistry(opts: RegistryServerOptions = {}): Promise<RegistryServer> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tsbuild-registry-'));
+  const storageDir = path.join(dir, 'storage');
+  await fs.mkdir(storageDir);
+  const port = await freePort();
+  const lines = [
+    'version: 0.1',
+    'log:',
+    '  level: error',
+    '  accesslog:',
+    '    disabled: true',
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${storageDir}`,
+    '  delete:',
+    '    enabled: true',
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+    `  secret: tsbuild-test-secret`,
+  ];
+  if (opts.auth) {
+    // The registry only accepts bcrypt entries; -B makes htpasswd use it.
+    const entry = execFileSync('htpasswd', ['-Bbn', opts.auth.username, opts.auth.password], { encoding: 'utf8' });
+    const htpasswd = path.join(dir, 'htpasswd');
+    await fs.writeFile(htpasswd, entry.trim() + '\n');
+    lines.push('auth:', '  htpasswd:', '    realm: tsbuild-test', `    path: ${htpasswd}`);
+  }
+  const config = path.join(dir, 'config.yml');
+  await fs.writeFile(config, lines.join('\n') + '\n');
+  const child = spawn(REGISTRY_BINARY, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-4000)));
+  try {
+    await waitReady(port, child, () => stderr);
+  } catch (e) {
+    child.kill('SIGKILL');
+    await fs.rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    host: `127.0.0.1:${port}`,
+    port,
+    storageDir,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await Promise.race([exited, sleep(5000).then(() => child.kill('SIGKILL'))]);
+      }
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Run skopeo against a plain-HTTP test registry; --insecure-policy as the machine may lack policy.json. */
+export function skopeo(...args: string[]): string {
+  return execFileSync('skopeo', ['--insecure-policy', ...args], { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function haveSkopeo(): boolean {
+  return existsSync('/usr/bin/skopeo');
+}
