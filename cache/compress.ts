@@ -44,7 +44,13 @@ export async function writeLayerToStore(
 ): Promise<StoredLayer> {
   const compress = opts.compress ?? true;
   const sink = compress ? createLayerGzip(opts) : new PassThrough({ highWaterMark: 1 << 20 });
-  const [tar, blob] = await Promise.all([produce(sink), consumeInto(store, sink)]);
+  const [tar, blob] = await settleBoth(
+    produce(sink).catch((e: Error) => {
+      sink.destroy(e); // stops the store write, which then removes its temp file
+      throw e;
+    }),
+    consumeInto(store, sink),
+  );
   return {
     digest: blob.digest, size: blob.size, diffId: tar.diffId, uncompressedSize: tar.size,
     compression: compress ? 'gzip' : 'none',
@@ -55,10 +61,7 @@ export async function writeLayerToStore(
 export async function gzipStoredLayer(store: ContentStore, uncompressed: Digest, opts: GzipOptions = {}): Promise<StoredLayer> {
   const uncompressedSize = await store.size(uncompressed);
   const gzip = createLayerGzip(opts);
-  const [, blob] = await Promise.all([
-    pipeline(store.openRead(uncompressed), gzip),
-    consumeInto(store, gzip),
-  ]);
+  const [, blob] = await settleBoth(pipeline(store.openRead(uncompressed), gzip), consumeInto(store, gzip));
   return { digest: blob.digest, size: blob.size, diffId: uncompressed, uncompressedSize, compression: 'gzip' };
 }
 
@@ -72,15 +75,29 @@ export async function gzipFileToStore(file: string, store: ContentStore, opts: G
     hash.update(b);
     uncompressedSize += b.length;
   });
-  const [, blob] = await Promise.all([pipeline(src, gzip), consumeInto(store, gzip)]);
+  const [, blob] = await settleBoth(pipeline(src, gzip), consumeInto(store, gzip));
   return {
     digest: blob.digest, size: blob.size, diffId: digestFromHex(hash.digest('hex')), uncompressedSize,
     compression: 'gzip',
   };
 }
 
+/**
+ * Like Promise.all for two, but waits for both to settle before rejecting,
+ * so a failed write has cleaned up its temp file by the time we return.
+ */
+async function settleBoth<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (ra.status === 'rejected') throw ra.reason;
+  if (rb.status === 'rejected') throw rb.reason;
+  return [ra.value, rb.value];
+}
+
 /** putStream that also aborts the producer side if the store write fails. */
 async function consumeInto(store: ContentStore, stream: Writable & NodeJS.ReadableStream) {
+  // A producer failure destroys the stream with its error, possibly before
+  // putStream starts reading; the error reaches us through the iteration.
+  stream.on('error', () => {});
   try {
     return await store.putStream(stream);
   } catch (e) {

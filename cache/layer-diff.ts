@@ -43,7 +43,10 @@ const SMALL_FILE = 1 << 20;
  * snapshot that is not an overlay upper). `out` is ended when done.
  */
 export async function tarFromDir(dir: string, out: Writable, opts: LayerTarOptions = {}): Promise<LayerTarResult> {
-  const root = path.resolve(dir);
+  return abortOnError(out, () => dirPlan(path.resolve(dir), out, opts));
+}
+
+async function dirPlan(root: string, out: Writable, opts: LayerTarOptions): Promise<LayerTarResult> {
   const [tree, xattrs] = await Promise.all([walkTree(root), readXattrTree(root)]);
   const plan: Planned[] = [];
   for (const e of tree) {
@@ -59,7 +62,10 @@ export async function tarFromDir(dir: string, out: Writable, opts: LayerTarOptio
  * `.wh..wh..opq` entry (ahead of their children) besides their contents.
  */
 export async function tarFromOverlayUpper(upperDir: string, out: Writable, opts: OverlayTarOptions = {}): Promise<LayerTarResult> {
-  const root = path.resolve(upperDir);
+  return abortOnError(out, () => upperPlan(path.resolve(upperDir), out, opts));
+}
+
+async function upperPlan(root: string, out: Writable, opts: OverlayTarOptions): Promise<LayerTarResult> {
   const [tree, xattrs] = await Promise.all([walkTree(root), readXattrTree(root)]);
   const plan: Planned[] = [];
   for (const e of tree) {
@@ -99,9 +105,9 @@ interface PlanInput {
   lowerDirs: string[];
 }
 
-async function writePlan({ root, plan, xattrs, lowerDirs }: PlanInput, out: Writable, opts: LayerTarOptions): Promise<LayerTarResult> {
+async function abortOnError(out: Writable, run: () => Promise<LayerTarResult>): Promise<LayerTarResult> {
   try {
-    return await writeSorted({ root, plan, xattrs, lowerDirs }, out, opts);
+    return await run();
   } catch (e) {
     // Abort whoever consumes `out` (e.g. a store write), so no half layer is kept.
     out.destroy(e as Error);
@@ -109,7 +115,7 @@ async function writePlan({ root, plan, xattrs, lowerDirs }: PlanInput, out: Writ
   }
 }
 
-async function writeSorted({ root, plan, xattrs, lowerDirs }: PlanInput, out: Writable, opts: LayerTarOptions): Promise<LayerTarResult> {
+async function writePlan({ root, plan, xattrs, lowerDirs }: PlanInput, out: Writable, opts: LayerTarOptions): Promise<LayerTarResult> {
   plan.sort((a, b) => byteOrder(a.key, b.key));
   const epoch = opts.sourceDateEpoch;
   const clamp = (st: Stats) => {

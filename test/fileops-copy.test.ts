@@ -1,4 +1,6 @@
 import test from 'ava';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { chmod, chown, link, lstat, mkdir, mkdtemp, readFile, readlink, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -192,4 +194,15 @@ test('conflicts: a file cannot replace a directory, nor a directory a file', asy
   const err2 = await t.throwsAsync(s2.run({ sources: ['dir'], dest: '/' }));
   t.is(codeOf(err2), 'COPY_CONFLICT');
   t.regex(err2!.message, /cannot copy to non-directory: \/sub/);
+});
+
+test('special files (FIFOs) from a stage rootfs are recreated', async (t) => {
+  const stage = await makeTree({ 'run/': '' });
+  await promisify(execFile)('mkfifo', ['-m', '0620', path.join(stage, 'run/pipe')]);
+  const destRoot = await makeTree({});
+  const r = await copy({ instruction: 'COPY', sources: ['/run'], dest: '/r' }, { destRoot, source: new DirectorySource(stage) });
+  const st = await lstat(path.join(destRoot, 'r/pipe'));
+  t.true(st.isFIFO());
+  t.is(st.mode & 0o7777, 0o620);
+  t.is(r.specialFiles, 1);
 });

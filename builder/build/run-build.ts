@@ -18,7 +18,15 @@ import { UsageError } from '../cli/args.js';
 import type { BuildGraph, StagePlan } from '../../frontend/graph/types.js';
 import type { Dockerfile } from '../../frontend/instructions/index.js';
 
+// Flags whose machinery has not landed fail loudly rather than being ignored.
+function refuseUnsupported(opts: BuildOptions): void {
+  if (opts.cacheFrom.length > 0) throw new UsageError('--cache-from: importing build cache is not supported yet');
+  if (opts.cacheTo.length > 0) throw new UsageError('--cache-to: exporting build cache is not supported yet');
+  if (opts.pull) throw new UsageError('--pull: pulling base images from registries is not supported yet');
+}
+
 export async function runBuild(opts: BuildOptions): Promise<number> {
+  refuseUnsupported(opts);
   const frontend = await import('../../frontend/index.js');
   const dockerfile = frontend.parseDockerfile(opts.dockerfileText, { file: opts.dockerfileName });
   const platform = targetPlatform(opts);

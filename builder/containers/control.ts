@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { cleanupStale, DEFAULT_STATE_DIR } from '../../runner-native/index.js';
 import type { Container, ContainerState, ContainerStore } from './container-store.js';
 import { ContainerError } from './errors.js';
-import { killCgroupMembers } from './init-process.js';
+import { killCgroupMembers, removeCgroupDirs } from './init-process.js';
 import { isAlive, signalIfAlive } from './liveness.js';
 
 const SUPERVISOR = fileURLToPath(new URL('./supervisor.js', import.meta.url));
@@ -34,6 +34,7 @@ export async function reapLost(containers: ContainerStore, c: Container): Promis
   await killCgroupMembers(c.config.spec.linux.cgroupsPath!);
   // the dead owner's sandbox records (its cgroups, /etc files) go too
   await cleanupStale(DEFAULT_STATE_DIR).catch(() => undefined);
+  await removeCgroupDirs(c.config.spec.linux.cgroupsPath!);
   const state = await containers.updateState(c.config.id, {
     status: 'exited', exitCode: c.state.exitCode ?? 137, finishedAt: new Date().toISOString(),
     error: 'the process running this container died (killed?); its processes were stopped',

@@ -61,7 +61,7 @@ async function startNetworkExtras(c: Container, init: ProcessRef, proxy: PortPro
       io.notice?.('slirp4netns is not installed (apt-get install slirp4netns): the container has loopback only, no outbound network');
     }
   }
-  if (proxy) await proxy.attach(init.pid).catch((err: Error) => io.notice?.(`published ports will not work: ${err.message}`));
+  if (proxy) await proxy.attach(init.pid, c.config.id).catch((err: Error) => io.notice?.(`published ports will not work: ${err.message}`));
   return { slirp, proxy };
 }
 

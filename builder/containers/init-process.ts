@@ -6,7 +6,7 @@
 // pid (NSpid in /proc/<pid>/status) is 1; it has "started" once it has
 // exec'd the command, i.e. /proc/<pid>/exe is no longer the helper binary
 // (by then its namespaces, network included, are all set up).
-import { readFile, readlink } from 'node:fs/promises';
+import { readFile, readlink, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -52,5 +52,21 @@ export async function killCgroupMembers(cgroupsPath: string): Promise<void> {
       try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
     }
     await sleep(20);
+  }
+}
+
+/**
+ * Removes the container's (empty) cgroup dirs. Normally the sandbox does;
+ * this is for a lost container whose owner died before it could.
+ */
+export async function removeCgroupDirs(cgroupsPath: string): Promise<void> {
+  for (const h of HIERARCHIES) {
+    const dir = join(CGROUP_ROOT, h, cgroupsPath);
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const err = await rmdir(dir).then(() => null, (e: NodeJS.ErrnoException) => e);
+      // ENOENT: not in this hierarchy (or gone); EBUSY: a killed task still leaving
+      if (!err || err.code !== 'EBUSY') break;
+      await sleep(20);
+    }
   }
 }

@@ -8,11 +8,16 @@ export interface ProcessRef {
   startTime: string;
 }
 
+/** Start time of a live process; null when it is gone or a zombie (dead, just not yet reaped). */
 export function processStartTime(pid: number): string | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // the command name (field 2) may contain spaces and ')': parse after the last ')'
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // an orphaned supervisor killed with -9 can stay a zombie for a while
+    // when nobody reaps orphans (containers without an init): it is dead all the same
+    if (fields[0] === 'Z' || fields[0] === 'X') return null;
+    return fields[19] ?? null;
   } catch {
     return null;
   }

@@ -52,10 +52,13 @@ export class PortProxy {
     return proxy;
   }
 
-  /** Starts the forwarder inside the network namespace of `pid` and lets the waiting connections through. */
-  async attach(pid: number): Promise<void> {
+  /**
+   * Starts the forwarder inside the network namespace of `pid` and lets the
+   * waiting connections through. `containerId` only labels the process (ps).
+   */
+  async attach(pid: number, containerId: string): Promise<void> {
     if (this.closed) return;
-    const child = spawn(NSENTER, [`--net=/proc/${pid}/ns/net`, '--', process.execPath, FORWARDER], {
+    const child = spawn(NSENTER, [`--net=/proc/${pid}/ns/net`, '--', process.execPath, FORWARDER, containerId], {
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
     this.forwarder = child;

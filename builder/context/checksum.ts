@@ -25,10 +25,32 @@ export interface StatKey {
   readonly ctimeMs: number;
 }
 
-/** Maps a file's stat identity to its content digest. In memory for now; a persistent one can follow. */
+/**
+ * Maps a file's stat identity to its content digest (in memory below; the
+ * store's persistent one is cache/checksum-cache.ts).
+ */
 export interface ContentHashCache {
   get(hostPath: string, key: StatKey): string | undefined;
   set(hostPath: string, key: StatKey, digest: string): void;
+  /**
+   * Told what each checksummed selection contained, so that a later cache
+   * miss can name the files that changed (builder/build/explain*.ts).
+   */
+  noteSelection?(digest: string, entries: readonly SelectionEntry[]): void;
+}
+
+/** One selected entry, as it entered the checksum. */
+export interface SelectionEntry {
+  /** Path inside the tree (the context), without the leading `/`: what users call the file. */
+  readonly path: string;
+  readonly type: string;
+  /** Octal permission bits. */
+  readonly mode: string;
+  readonly uid: number;
+  readonly gid: number;
+  readonly link: string;
+  /** `sha256:<hex>` of a regular file's bytes, '' otherwise. */
+  readonly digest: string;
 }
 
 export class MemoryContentHashCache implements ContentHashCache {
@@ -84,7 +106,7 @@ export interface SelectionOptions {
 export async function checksumSelection(tree: SourceTree, patterns: readonly string[], options: SelectionOptions = {}): Promise<string> {
   const exclude = options.exclude?.length ? new PatternMatcher(options.exclude) : undefined;
   const items = await planSources(patterns, tree, { instruction: 'COPY', parents: options.parents ?? false });
-  const records: string[] = [];
+  const records: SelectedRecord[] = [];
   for (const item of items) {
     if (item.kind === 'path') {
       await collect(tree, item.path, `${item.group}:${item.path}`, { exclude, cache: options.cache }, records);
@@ -94,10 +116,18 @@ export async function checksumSelection(tree: SourceTree, patterns: readonly str
       for (const base of bases) await collect(tree, base, `${item.group}:${base}`, { exclude, include, cache: options.cache }, records);
     }
   }
-  records.sort();
+  records.sort((a, b) => (a.line < b.line ? -1 : a.line > b.line ? 1 : 0));
   const hash = createHash('sha256').update(`${SELECTION_SCHEMA}\n`);
-  for (const record of records) hash.update(`${record}\n`);
-  return `sha256:${hash.digest('hex')}`;
+  for (const record of records) hash.update(`${record.line}\n`);
+  const digest = `sha256:${hash.digest('hex')}`;
+  options.cache?.noteSelection?.(digest, records.map((r) => r.entry));
+  return digest;
+}
+
+interface SelectedRecord {
+  /** The line hashed into the checksum (its sort order is the checksum's). */
+  readonly line: string;
+  readonly entry: SelectionEntry;
 }
 
 interface CollectOptions {
@@ -106,7 +136,7 @@ interface CollectOptions {
   readonly cache?: ContentHashCache;
 }
 
-async function collect(tree: SourceTree, srcPath: string, label: string, options: CollectOptions, out: string[]): Promise<void> {
+async function collect(tree: SourceTree, srcPath: string, label: string, options: CollectOptions, out: SelectedRecord[]): Promise<void> {
   // The top-level source is followed like COPY does; below it nothing is.
   const resolved = await tree.resolve(srcPath, true);
   const st = resolved.exists ? await tree.lstat(resolved.inRoot) : null;
@@ -124,11 +154,14 @@ async function collect(tree: SourceTree, srcPath: string, label: string, options
   await visit(resolved.inRoot, '', st);
 }
 
-async function record(tree: SourceTree, inRoot: string, label: string, st: Stats, cache?: ContentHashCache): Promise<string> {
+async function record(tree: SourceTree, inRoot: string, label: string, st: Stats, cache?: ContentHashCache): Promise<SelectedRecord> {
   const uid = tree.forceRootOwnership ? 0 : st.uid;
   const gid = tree.forceRootOwnership ? 0 : st.gid;
   const host = tree.hostPath(inRoot);
   const link = st.isSymbolicLink() ? await readlink(host) : '';
-  const content = st.isFile() ? await fileDigest(host, st, cache) : '';
-  return [JSON.stringify(label), entryType(st), (st.mode & 0o7777).toString(8), uid, gid, JSON.stringify(link), content].join('\0');
+  const digest = st.isFile() ? await fileDigest(host, st, cache) : '';
+  const type = entryType(st);
+  const mode = (st.mode & 0o7777).toString(8);
+  const line = [JSON.stringify(label), type, mode, uid, gid, JSON.stringify(link), digest].join('\0');
+  return { line, entry: { path: inRoot.replace(/^\/+/, ''), type, mode, uid, gid, link, digest } };
 }

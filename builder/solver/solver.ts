@@ -11,15 +11,37 @@ export interface ResultCache<R> {
 }
 
 export type SolveEvent =
-  | { type: 'start'; vertex: Vertex<unknown>; key: string }
+  // `miss`: why the vertex is not served from the cache, in user terms
+  // (`src/main.ts changed`, `no cache entry`), when an explainer knows.
+  | { type: 'start'; vertex: Vertex<unknown>; key: string; miss?: string }
   | { type: 'cached'; vertex: Vertex<unknown>; key: string }
   | { type: 'done'; vertex: Vertex<unknown>; key: string; ms: number }
   | { type: 'error'; vertex: Vertex<unknown>; key: string; error: unknown }
   | { type: 'canceled'; vertex: Vertex<unknown>; key: string }
   | { type: 'log'; vertex: Vertex<unknown>; stream: 'stdout' | 'stderr'; data: Buffer | string };
 
+// What the solver knows about a vertex once its key is computed; handed to
+// the explainer, which compares it with what it remembers from earlier builds.
+export interface SolvedInfo {
+  key: string;
+  description: unknown;
+  inputKeys: readonly string[];
+  // False when the vertex may not be served from the cache (--no-cache).
+  cacheable: boolean;
+}
+
+// Remembers vertices across builds to say why one was not served from the
+// cache. The solver only calls it; what a description means is its business.
+export interface MissExplainer {
+  // Called before a vertex that missed the cache runs.
+  explain(vertex: Vertex<unknown>, info: SolvedInfo): Promise<string | undefined>;
+  // Called for every vertex solved (cached or run successfully).
+  remember(vertex: Vertex<unknown>, info: SolvedInfo): Promise<void>;
+}
+
 export interface SolveOptions<R> {
   cache?: ResultCache<R>;
+  explainer?: MissExplainer;
   jobs?: number;
   platform?: string;
   signal?: AbortSignal;
@@ -77,33 +99,41 @@ export class Solver<R> {
 
   private async compute(v: Vertex<R>): Promise<Solved<R>> {
     const inputs = await Promise.all(v.inputs.map((i) => this.solveOne(i)));
-    const key = cacheKeyOf(await v.describe(), inputs.map((i) => i.key), this.opts.platform ?? '');
+    const description = await v.describe();
+    const inputKeys = inputs.map((i) => i.key);
+    const key = cacheKeyOf(description, inputKeys, this.opts.platform ?? '');
     let running = this.byKey.get(key);
     if (!running) {
-      running = this.run(v, key, inputs.map((i) => i.result));
+      const info: SolvedInfo = { key, description, inputKeys, cacheable: v.cacheable !== false && this.opts.cache !== undefined };
+      running = this.run(v, info, inputs.map((i) => i.result));
       running.catch(() => undefined);
       this.byKey.set(key, running);
     }
     return { key, result: await running };
   }
 
-  private async run(v: Vertex<R>, key: string, inputs: R[]): Promise<R> {
+  private async run(v: Vertex<R>, info: SolvedInfo, inputs: R[]): Promise<R> {
     const emit = v.hidden ? () => undefined : (this.opts.onEvent ?? (() => undefined));
-    const cacheable = v.cacheable !== false && this.opts.cache !== undefined;
+    const { key, cacheable } = info;
+    const explainer = v.hidden ? undefined : this.opts.explainer;
     if (cacheable) {
       const hit = await this.opts.cache!.get(key);
       if (hit !== undefined) {
         emit({ type: 'cached', vertex: v, key });
+        await explainer?.remember(v, info).catch(() => undefined);
         return hit;
       }
     }
+    // Explaining reads what earlier builds remembered: done before queueing,
+    // so it never holds one of the --jobs slots.
+    const miss = await explainer?.explain(v, info).catch(() => undefined);
     return this.queue.add(async () => {
       if (this.abort.signal.aborted) {
         emit({ type: 'canceled', vertex: v, key });
         throw this.abort.signal.reason ?? new Error('canceled');
       }
       const started = Date.now();
-      emit({ type: 'start', vertex: v, key });
+      emit(miss === undefined ? { type: 'start', vertex: v, key } : { type: 'start', vertex: v, key, miss });
       try {
         const result = await v.exec({
           signal: this.abort.signal,
@@ -111,6 +141,7 @@ export class Solver<R> {
           log: (stream, data) => emit({ type: 'log', vertex: v, stream, data }),
         });
         if (cacheable) await this.opts.cache!.put(key, result);
+        await explainer?.remember(v, info).catch(() => undefined);
         emit({ type: 'done', vertex: v, key, ms: Date.now() - started });
         return result;
       } catch (error) {

@@ -48,6 +48,7 @@ export async function prepareMounts(store: Store, opts: BuildOptions, step: RunS
         case 'ssh': await sshMount(opts, m, mounts, env, step); break;
       }
     }
+    for (const f of step.files) mounts.push(await heredocFile(store, f, cleanups));
     return { mounts, env, release };
   } catch (err) {
     await release();
@@ -151,4 +152,15 @@ async function sshMount(opts: BuildOptions, m: RunMount, mounts: SandboxMount[],
   if (!st?.isSocket()) throw new MountError('SSH_NOT_SOCKET', `ssh ${id}: ${socket} is not an agent socket (forwarding key files is not supported yet)`);
   mounts.push({ destination: m.target, type: 'bind', source: socket, options: ['bind', 'rw'] });
   if (!step.env.some((e) => e.startsWith('SSH_AUTH_SOCK='))) env.push(`SSH_AUTH_SOCK=${m.target}`);
+}
+
+// `RUN <<EOF` scripts with a shebang run as a file, mounted read-only.
+async function heredocFile(store: Store, f: RunStep['files'][number], cleanups: (() => Promise<void>)[]): Promise<SandboxMount> {
+  const dir = path.join(store.paths.state, mountPointName('heredoc'));
+  await mkdir(dir, { recursive: true });
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, path.basename(f.path));
+  await writeFile(file, f.content);
+  await chmod(file, f.mode);
+  return { destination: f.path, type: 'bind', source: file, options: ['bind', 'ro'] };
 }

@@ -90,7 +90,6 @@ export async function runStep(store: Store, opts: BuildOptions, step: RunStep, p
       spec.linux.maskedPaths = [];
       spec.linux.readonlyPaths = [];
     }
-    for (const f of step.files) spec.mounts.push(await heredocFileMount(store, f, prepared));
     sandbox ??= new Sandbox({ stateDir: path.join(store.paths.state, 'sandbox') });
     const result = await sandbox.run(spec, {
       stdin: 'ignore',
@@ -110,18 +109,4 @@ export async function runStep(store: Store, opts: BuildOptions, step: RunStep, p
   }
   await prepared.release();
   return commitStep(store, parent, ws, sourceDateEpoch);
-}
-
-// `RUN <<EOF` scripts with a shebang run as a file, mounted read-only.
-async function heredocFileMount(store: Store, f: RunStep['files'][number], prepared: { release(): Promise<void> }) {
-  const { mkdir, writeFile, chmod } = await import('node:fs/promises');
-  const { mountPointName } = await import('../snapshots/overlay.js');
-  const dir = path.join(store.paths.state, mountPointName('heredoc'));
-  await mkdir(dir, { recursive: true });
-  const file = path.join(dir, path.basename(f.path));
-  await writeFile(file, f.content);
-  await chmod(file, f.mode);
-  const release = prepared.release;
-  prepared.release = async () => { await release(); await rm(dir, { recursive: true, force: true }); };
-  return { destination: f.path, type: 'bind' as const, source: file, options: ['bind', 'ro'] };
 }

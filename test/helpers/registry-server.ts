@@ -4,6 +4,7 @@
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -119,4 +120,87 @@ export function skopeo(...args: string[]): string {
 
 export function haveSkopeo(): boolean {
   return existsSync('/usr/bin/skopeo');
+}
+
+export type ProxyRequestAction = 'forward' | 'error500' | 'hangup';
+export type ProxyResponseAction = 'pass' | 'truncate' | 'corrupt';
+
+export interface ProxyRequestInfo {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  /** 1 for the first request the proxy sees. */
+  n: number;
+}
+
+export interface ProxyHooks {
+  onRequest?: (req: ProxyRequestInfo) => ProxyRequestAction;
+  /** Only asked for bodies of successful (2xx) responses. */
+  onResponse?: (req: ProxyRequestInfo, status: number, headers: http.IncomingHttpHeaders) => ProxyResponseAction;
+}
+
+export interface TestProxy {
+  host: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A tiny HTTP proxy in front of a test registry that can answer 500, hang
+ * up before answering, cut a response body in half (the Content-Length
+ * stays, so the client sees a truncated body) or flip a byte of it. The
+ * Host header is forwarded unchanged so the registry's Location URLs point
+ * back at the proxy.
+ */
+export async function startProxy(targetPort: number, hooks: ProxyHooks): Promise<TestProxy> {
+  const agent = new http.Agent({ keepAlive: true });
+  let n = 0;
+  const server = http.createServer((req, res) => {
+    const info: ProxyRequestInfo = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, n: ++n };
+    const action = hooks.onRequest?.(info) ?? 'forward';
+    if (action === 'hangup') {
+      req.socket.destroy();
+      return;
+    }
+    if (action === 'error500') {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(500, { 'Content-Type': 'application/json' });
+        res.end('{"errors":[{"code":"UNKNOWN","message":"injected failure"}]}');
+      });
+      return;
+    }
+    const upstream = http.request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers, agent }, (up) => {
+      const status = up.statusCode ?? 502;
+      const body = status >= 200 && status < 300 && req.method === 'GET' ? (hooks.onResponse?.(info, status, up.headers) ?? 'pass') : 'pass';
+      if (body === 'pass') {
+        res.writeHead(status, up.headers);
+        up.pipe(res);
+        return;
+      }
+      const chunks: Buffer[] = [];
+      up.on('data', (c: Buffer) => chunks.push(c));
+      up.on('end', () => {
+        const all = Buffer.concat(chunks);
+        res.writeHead(status, up.headers);
+        if (body === 'corrupt') {
+          if (all.length > 0) all[all.length >> 1] ^= 0xff;
+          res.end(all);
+        } else {
+          res.write(all.subarray(0, all.length >> 1), () => res.socket?.destroy());
+        }
+      });
+    });
+    upstream.on('error', () => res.socket?.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    host: `127.0.0.1:${port}`,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      agent.destroy();
+    },
+  };
 }

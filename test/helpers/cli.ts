@@ -1,0 +1,61 @@
+// Running the real `tsbuild` CLI in tests, against a throwaway store.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadBusyboxImage } from '../../fixtures/base-images/load-busybox.js';
+import { busyboxAvailable } from '../../fixtures/base-images/busybox-rootfs.js';
+
+// dist/test/helpers → project root
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const TSBUILD_BIN = path.join(PROJECT_ROOT, 'bin/tsbuild.js');
+export const FIXTURES = path.join(PROJECT_ROOT, 'fixtures');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  root: string;
+  input?: string | Buffer;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export function tsbuild(args: string[], opts: CliOptions): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [TSBUILD_BIN, ...args], {
+      cwd: opts.cwd ?? PROJECT_ROOT,
+      env: { ...process.env, CI: 'true', NO_COLOR: '1', ...opts.env, TSBUILD_ROOT: opts.root },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+// Why a test that builds images cannot run here, or undefined when it can.
+export function buildSkipReason(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root (overlay mounts, namespaces)';
+  if (!busyboxAvailable()) return 'needs /bin/busybox (Debian package busybox-static)';
+  return undefined;
+}
+
+// A fresh store with the busybox fixture image loaded as busybox:latest.
+export async function freshStore(): Promise<{ root: string; dispose(): Promise<void> }> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-test-'));
+  await loadBusyboxImage('busybox:latest', root);
+  return { root, dispose: () => rm(root, { recursive: true, force: true }) };
+}
+
+export async function tempDir(prefix = 'tsbuild-ctx-'): Promise<string> {
+  return mkdtemp(path.join(os.tmpdir(), prefix));
+}
