@@ -68,8 +68,8 @@ export async function readTar(buf: Buffer): Promise<TarEntry[]> {
   const done = new Promise<void>((resolve, reject) => {
     extract.on('entry', (h, stream, next) => {
       const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => {
-        chunks.push(c);
+      stream.on('data', (c: unknown) => {
+        chunks.push(c as Buffer);
       });
       stream.on('end', () => {
         entries.push({

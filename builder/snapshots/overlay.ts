@@ -24,7 +24,9 @@ export async function mountOverlay(target: string, dirs: OverlayDirs): Promise<v
   // moved; the inode index would tie it to this one mount. volatile: without
   // it every unmount syncs the whole host filesystem (~1 s here); the upper
   // dir is never mounted again, and its layer blob is fsynced by the store.
-  const upper = dirs.upperDir ? `,upperdir=${dirs.upperDir},workdir=${dirs.workDir},volatile` : '';
+  // redirect_dir/metacopy off: whatever the kernel's defaults, the upper dir
+  // must be a self-contained diff the layer writer can read on its own.
+  const upper = dirs.upperDir ? `,upperdir=${dirs.upperDir},workdir=${dirs.workDir},volatile,redirect_dir=off,metacopy=off` : '';
   const opts = `lowerdir=${dirs.lowerDirs.join(':')}${upper},index=off,xino=off`;
   await run('mount', ['-t', 'overlay', 'overlay', '-o', opts, target]);
 }

@@ -57,8 +57,10 @@ static void mount_root(const struct config *c)
 			 * host filesystem when the namespace's overlay goes away;
 			 * the upper dir is read once (into a layer) and never
 			 * mounted again. index/xino off: the upper dir is moved
-			 * afterwards and must not be tied to this mount. */
-			snprintf(data, sizeof(data), "lowerdir=%s,upperdir=%s,workdir=%s,volatile,index=off,xino=off",
+			 * afterwards and must not be tied to this mount. redirect_dir and
+			 * metacopy off: the upper dir must be a self-contained diff that
+			 * the layer writer can read without the lower layers. */
+			snprintf(data, sizeof(data), "lowerdir=%s,upperdir=%s,workdir=%s,volatile,index=off,xino=off,redirect_dir=off,metacopy=off",
 				 c->overlay_lower, c->overlay_upper, c->overlay_work);
 		else
 			snprintf(data, sizeof(data), "lowerdir=%s", c->overlay_lower);

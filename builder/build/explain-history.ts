@@ -1,0 +1,106 @@
+// What earlier builds remember about each step, to explain cache misses:
+//   <root>/explain/steps/<id>.json       { key, description, inputKeys } of the
+//                                        last build of the step with that identity
+//   <root>/explain/selections/<hex>.json the files of one COPY selection (by its
+//                                        checksum), shared by every step that saw it
+// Files are written to a temp name and renamed, so concurrent builds never
+// read half a record; losing a record only loses an explanation.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { SelectionEntry } from '../context/checksum.js';
+
+export interface StepRecord {
+  key: string;
+  description: unknown;
+  inputKeys: string[];
+}
+
+export class ExplainHistory {
+  readonly stepsDir: string;
+  readonly selectionsDir: string;
+
+  constructor(readonly dir: string) {
+    this.stepsDir = path.join(dir, 'steps');
+    this.selectionsDir = path.join(dir, 'selections');
+  }
+
+  static dirOf(storeRoot: string): string {
+    return path.join(storeRoot, 'explain');
+  }
+
+  async readStep(id: string): Promise<StepRecord | undefined> {
+    return readJson<StepRecord>(path.join(this.stepsDir, `${id}.json`));
+  }
+
+  async writeStep(id: string, record: StepRecord): Promise<void> {
+    await writeAtomic(path.join(this.stepsDir, `${id}.json`), JSON.stringify(record));
+  }
+
+  async readSelection(digest: string): Promise<SelectionEntry[] | undefined> {
+    const rows = await readJson<SelectionRow[]>(this.selectionFile(digest));
+    return rows?.map(([p, type, mode, uid, gid, link, d]) => ({ path: p, type, mode, uid, gid, link, digest: d }));
+  }
+
+  async hasSelection(digest: string): Promise<boolean> {
+    return stat(this.selectionFile(digest)).then(() => true, () => false);
+  }
+
+  async writeSelection(digest: string, entries: readonly SelectionEntry[]): Promise<void> {
+    const rows: SelectionRow[] = entries.map((e) => [e.path, e.type, e.mode, e.uid, e.gid, e.link, e.digest]);
+    await writeAtomic(this.selectionFile(digest), JSON.stringify(rows));
+  }
+
+  /**
+   * Removes the selections no step record refers to any more (prune).
+   * Returns the bytes freed.
+   */
+  async removeUnreferencedSelections(): Promise<number> {
+    const referenced = new Set<string>();
+    for (const name of await readdir(this.stepsDir).catch(() => [] as string[])) {
+      const text = await readFile(path.join(this.stepsDir, name), 'utf8').catch(() => '');
+      for (const m of text.matchAll(/sha256:([0-9a-f]{64})/g)) referenced.add(m[1]!);
+    }
+    let freed = 0;
+    for (const name of await readdir(this.selectionsDir).catch(() => [] as string[])) {
+      const hex = name.replace(/\.json$/, '');
+      if (referenced.has(hex)) continue;
+      const file = path.join(this.selectionsDir, name);
+      const st = await stat(file).catch(() => null);
+      // A selection written by a running build just before its step record.
+      if (!st || Date.now() - st.mtimeMs < 60_000) continue;
+      await rm(file, { force: true });
+      freed += st.size;
+    }
+    return freed;
+  }
+
+  private selectionFile(digest: string): string {
+    const hex = digest.replace(/^sha256:/, '');
+    if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error(`invalid selection digest ${digest}`);
+    return path.join(this.selectionsDir, `${hex}.json`);
+  }
+}
+
+// Compact on disk: a 5,000-file selection is a few hundred KB.
+type SelectionRow = [path: string, type: string, mode: string, uid: number, gid: number, link: string, digest: string];
+
+async function readJson<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeAtomic(file: string, text: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, text);
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,182 @@
+// End-to-end `tsbuild run` in the foreground: real namespaces, overlay and
+// cgroups, the busybox fixture image in a temp store. Needs root and a
+// working sandbox; otherwise every test is skipped with the reason.
+import test, { type ExecutionContext } from 'ava';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { sandboxAvailability } from '../runner-native/index.js';
+import { openStore } from '../builder/build/open-store.js';
+import { importRootfs } from '../builder/image/import-rootfs.js';
+import { tarFromDir } from '../cache/layer-diff.js';
+import { loadBusyboxImage } from '../fixtures/base-images/load-busybox.js';
+import { busyboxAvailable, makeBusyboxRootfs } from '../fixtures/base-images/busybox-rootfs.js';
+import { containerCgroups, mountsUnder, processesMentioning, tsbuild } from '../builder/containers/testing/cli.js';
+import { slirpInstalled } from '../builder/containers/slirp.js';
+
+const availability = await sandboxAvailability();
+const skipReason = !availability.ok ? availability.reason : !busyboxAvailable() ? '/bin/busybox is missing (busybox-static)' : null;
+const root = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-run-cli-'));
+
+// an image whose ENTRYPOINT, CMD, USER, WORKDIR and ENV come from its config
+async function loadConfiguredImage(): Promise<void> {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-run-img-'));
+  try {
+    const rootfs = path.join(tmp, 'rootfs');
+    makeBusyboxRootfs(rootfs);
+    const tar = path.join(tmp, 'rootfs.tar');
+    await tarFromDir(rootfs, createWriteStream(tar));
+    const store = await openStore(root);
+    await importRootfs(store.content, store.images, tar, 'configured:test', {
+      config: {
+        Entrypoint: ['/bin/sh', '-c', 'echo "entry:$0:$GREETING:$(id -u):$(pwd)"'],
+        Cmd: ['from-cmd'],
+        Env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'GREETING=hello'],
+        User: 'app',
+        WorkingDir: '/home/app',
+      },
+    });
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+if (!skipReason) {
+  await loadBusyboxImage('busybox:latest', root);
+  await loadConfiguredImage();
+}
+test.after.always(() => rm(root, { recursive: true, force: true }));
+
+const e2e = (title: string, fn: (t: ExecutionContext) => Promise<void>) =>
+  skipReason ? test.skip(`${title} (skipped: ${skipReason})`, () => undefined) : test.serial(title, fn);
+
+const run = (args: string[], opts?: { input?: string; env?: NodeJS.ProcessEnv }) => tsbuild(root, ['run', ...args], opts);
+
+async function expectNothingLeft(t: ExecutionContext, idPrefix: string): Promise<void> {
+  t.deepEqual(containerCgroups(idPrefix), [], 'no cgroup of the container is left');
+  t.deepEqual(mountsUnder(root), [], 'no mount under the store is left');
+  t.deepEqual(processesMentioning(root), [], 'no supervisor is left');
+  t.deepEqual(processesMentioning(idPrefix), [], 'no forwarder or helper of the container is left');
+}
+
+e2e('run --rm echo hi: prints hi, exits 0, leaves nothing', async (t) => {
+  const r = await run(['--rm', 'busybox:latest', 'echo', 'hi']);
+  t.is(r.stdout, 'hi\n');
+  t.is(r.code, 0, r.stderr);
+  // the default hostname is the container id's first 12 hex digits
+  const h = await run(['--rm', 'busybox:latest', 'hostname']);
+  const prefix = h.stdout.trim();
+  t.regex(prefix, /^[0-9a-f]{12}$/);
+  t.deepEqual(await readdir(path.join(root, 'containers')).then((e) => e.filter((x) => !x.startsWith('.'))), []);
+  await expectNothingLeft(t, prefix);
+});
+
+e2e('exit codes propagate: the command, 127 not found, 126 not executable, 125 our errors', async (t) => {
+  t.is((await run(['--rm', 'busybox', 'sh', '-c', 'exit 7'])).code, 7);
+  const notFound = await run(['--rm', 'busybox', 'no-such-command']);
+  t.is(notFound.code, 127);
+  t.regex(notFound.stderr, /executable file not found/);
+  t.is((await run(['--rm', 'busybox', '/etc/passwd'])).code, 126);
+  const noImage = await run(['--rm', 'nope:1', 'true']);
+  t.is(noImage.code, 125);
+  t.regex(noImage.stderr, /no such image: nope:1/);
+  const tty = await run(['--rm', '-t', 'busybox', 'true']);
+  t.is(tty.code, 125);
+  t.regex(tty.stderr, /pseudo-terminals are not supported yet/);
+  t.is((await run(['--rm', 'busybox', 'sh', '-c', 'kill -TERM $$; sleep 1; exit 3'])).code, 3, 'PID 1 ignores TERM without a handler');
+  t.is((await run(['--rm', 'busybox', 'sh', '-c', 'sh -c "kill -KILL \\$\\$"; exit $?'])).code, 137);
+});
+
+e2e('-e, --env-file, -w and -u shape the process', async (t) => {
+  const envFile = path.join(root, 'vars.env');
+  await writeFile(envFile, '# comment\nFROM_FILE=file\nOVERRIDDEN=file\n');
+  const r = await run([
+    '--rm', '-e', 'A=1', '-e', 'INHERITED', '--env-file', envFile, '-e', 'OVERRIDDEN=flag', '-w', '/tmp/new/dir', '-u', 'nobody',
+    'busybox', 'sh', '-c', 'echo "$A $INHERITED $FROM_FILE $OVERRIDDEN $HOME"; pwd; id -u; id -g',
+  ], { env: { INHERITED: 'from-caller' } });
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, '1 from-caller file flag /nonexistent\n/tmp/new/dir\n65534\n65534\n');
+  const group = await run(['--rm', '-u', '1000:users', 'busybox', 'id']);
+  t.is(group.stdout.trim(), 'uid=1000(app) gid=100(users) groups=100(users)');
+  const unknown = await run(['--rm', '-u', 'ghost', 'busybox', 'true']);
+  t.is(unknown.code, 125);
+  t.regex(unknown.stderr, /unable to find user ghost/);
+});
+
+e2e('the image config: ENTRYPOINT + CMD, USER, WORKDIR, ENV; --entrypoint replaces both', async (t) => {
+  t.is((await run(['--rm', 'configured:test'])).stdout, 'entry:from-cmd:hello:1000:/home/app\n');
+  t.is((await run(['--rm', 'configured:test', 'given'])).stdout, 'entry:given:hello:1000:/home/app\n');
+  t.is((await run(['--rm', '--entrypoint', 'echo', 'configured:test'])).stdout, '\n', '--entrypoint drops the image CMD');
+  t.is((await run(['--rm', '--entrypoint', 'echo', 'configured:test', 'a', 'b'])).stdout, 'a b\n');
+  t.is((await run(['--rm', '-e', 'GREETING=bye', '-u', 'root', 'configured:test'])).stdout, 'entry:from-cmd:bye:0:/home/app\n');
+  // busybox's own CMD is `sh`, which reads the (empty) stdin and ends
+  t.is((await run(['--rm', 'busybox'])).code, 0);
+});
+
+e2e('-i passes stdin; without it the container reads nothing', async (t) => {
+  t.is((await run(['--rm', '-i', 'busybox', 'cat'], { input: 'piped\n' })).stdout, 'piped\n');
+  t.is((await run(['--rm', 'busybox', 'cat'], { input: 'piped\n' })).stdout, '');
+});
+
+e2e('--hostname and the hostname file', async (t) => {
+  const r = await run(['--rm', '--hostname', 'box', 'busybox', 'sh', '-c', 'hostname; cat /etc/hostname; echo $HOSTNAME']);
+  t.is(r.stdout, 'box\nbox\nbox\n');
+});
+
+e2e('--network none shows only lo; the default network has outbound access through slirp4netns', async (t) => {
+  const none = await run(['--rm', '--network', 'none', 'busybox', 'sh', '-c', "ip -o link | cut -d: -f2"]);
+  t.is(none.stdout.trim(), 'lo');
+  if (!slirpInstalled()) {
+    t.log('slirp4netns not installed: the private network check is skipped');
+    return;
+  }
+  // slirp4netns is attached right after the command starts: give it a moment
+  const priv = await run(['--rm', 'busybox', 'sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do ip -o addr show tap0 >/dev/null 2>&1 && break; sleep 0.2; done; ip -o -4 addr show tap0 | awk \'{print $4}\'; cat /etc/resolv.conf']);
+  t.is(priv.stdout, '10.0.2.100/24\nnameserver 10.0.2.3\n', priv.stderr);
+  const host = await run(['--rm', '--network', 'host', 'busybox', 'hostname']);
+  t.is(host.stdout.trim(), os.hostname());
+});
+
+e2e('--memory 64m: a big allocation is OOM-killed (137); --pids-limit stops forks', async (t) => {
+  // busybox tail keeps everything after the last newline: /dev/zero has none
+  const oom = await run(['--rm', '--memory', '64m', 'busybox', 'sh', '-c', 'head -c 200m /dev/zero | tail > /dev/null']);
+  t.is(oom.code, 137, oom.stderr);
+  const pids = await run(['--rm', '--pids-limit', '5', 'busybox', 'sh', '-c', 'for i in 1 2 3 4 5 6 7 8; do sleep 2 & done; wait']);
+  t.regex(pids.stderr, /can't fork|Resource temporarily unavailable|fork/i);
+  const cpus = await run(['--rm', '--cpus', '0.5', 'busybox', 'true']);
+  t.is(cpus.code, 0, cpus.stderr);
+});
+
+e2e('-v binds a host dir (ro refused writes), --read-only root', async (t) => {
+  const host = path.join(root, 'shared');
+  await mkdir(host, { recursive: true });
+  await writeFile(path.join(host, 'in.txt'), 'from host\n');
+  const rw = await run(['--rm', '-v', `${host}:/data`, 'busybox', 'sh', '-c', 'cat /data/in.txt; echo out > /data/out.txt']);
+  t.is(rw.stdout, 'from host\n', rw.stderr);
+  t.true(existsSync(path.join(host, 'out.txt')));
+  const ro = await run(['--rm', '-v', `${host}:/data:ro`, 'busybox', 'sh', '-c', 'echo x > /data/y']);
+  t.not(ro.code, 0);
+  t.regex(ro.stderr, /Read-only file system/);
+  const roRoot = await run(['--rm', '--read-only', 'busybox', 'sh', '-c', 'touch /x']);
+  t.not(roRoot.code, 0);
+  t.regex(roRoot.stderr, /Read-only file system/);
+});
+
+e2e('without --rm the container stays (exited, with its logs) until rm', async (t) => {
+  const r = await run(['--name', 'kept', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 4']);
+  t.is(r.code, 4);
+  const ps = await tsbuild(root, ['ps', '-a']);
+  t.regex(ps.stdout, /Exited \(4\).*kept/);
+  const logs = await tsbuild(root, ['logs', 'kept']);
+  t.is(logs.stdout, 'out\n');
+  t.is(logs.stderr, 'err\n');
+  const again = await run(['--name', 'kept', 'busybox', 'true']);
+  t.is(again.code, 125);
+  t.regex(again.stderr, /already in use/);
+  const id = (await tsbuild(root, ['ps', '-a', '-q', '--no-trunc'])).stdout.trim();
+  t.is((await tsbuild(root, ['rm', 'kept'])).code, 0);
+  t.is((await tsbuild(root, ['ps', '-a', '-q'])).stdout, '');
+  t.false(existsSync(path.join(root, 'containers', id)));
+  await expectNothingLeft(t, id.slice(0, 12));
+});
