@@ -180,6 +180,8 @@ export class ContentStore {
     });
     const file = createReadStream(this.path(d), { highWaterMark: 1 << 20 });
     file.on('error', (e) => verifier.destroy(this.mapMissing(e, d) as Error));
+    // pipe() does not close the source when the consumer gives up early.
+    verifier.on('close', () => file.destroy());
     return file.pipe(verifier);
   }
 

@@ -1,6 +1,7 @@
 // Public surface of runner-native: builder/ imports from here only.
 export { Sandbox, DEFAULT_STATE_DIR, type SandboxOptions, type RunOptions, type SandboxResult } from './sandbox.js';
-export { cleanupStale } from './state.js';
+export { cleanupStale, processStartTime } from './state.js';
+export { grantableCapabilities } from './capabilities.js';
 export {
   defaultSpec, dockerDefaultMounts, DOCKER_DEFAULT_CAPS, DOCKER_MASKED_PATHS, DOCKER_READONLY_PATHS, DEFAULT_PATH,
   type SandboxSpec, type SandboxMount, type SandboxProcess, type SandboxCapabilities, type SandboxRlimit,

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defaultHelperPath, sandboxAvailability, type Availability } from './availability.js';
+import { assertCapabilitiesGrantable } from './capabilities.js';
 import { CGROUP_ROOT, cgroupHandleFor, createCgroup, killCgroup, removeCgroup, wasOomKilled } from './cgroup.js';
 import { SandboxAbortedError, SandboxSetupError, SandboxTimeoutError, SandboxUnavailableError } from './errors.js';
 import { withEtcFiles, type EtcFilesOptions } from './etc-files.js';
@@ -80,6 +81,8 @@ export class Sandbox {
     const runtime = opts.runtime ?? 'native';
     if (runtime !== 'native') throw new SandboxUnavailableError(`runtime '${runtime}' is not implemented yet; use 'native'`);
     if (opts.signal?.aborted) throw new SandboxAbortedError(opts.signal.reason);
+    // Caught here, before anything is set up, rather than as the helper's bare "capset: EPERM".
+    assertCapabilitiesGrantable(spec.process.capabilities);
     const availability = await this.available();
     if (!availability.ok) throw new SandboxUnavailableError(availability.reason);
     // once per instance: whatever a kill -9ed tsbuild left behind

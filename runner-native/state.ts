@@ -24,12 +24,19 @@ const RECORD = 'run.json';
 const TEMP_PREFIX = '.new-';
 const ABANDONED_TEMP_MS = 10 * 60 * 1000;
 
-/** Field 22 of /proc/<pid>/stat (clock ticks since boot), or null if the process is gone. */
+/**
+ * Field 22 of /proc/<pid>/stat (clock ticks since boot), or null if the
+ * process is gone. A pid alone is not enough to recognise a process after a
+ * crash (numbers are reused), so records store the pid with its start time.
+ */
 export function processStartTime(pid: number): string | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // the command name (field 2) may contain spaces and ')', so parse after the last ')'
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // A zombie is dead, just not reaped yet (orphans of a kill -9 can stay
+    // zombies for a while when nobody reaps them).
+    if (fields[0] === 'Z' || fields[0] === 'X') return null;
     return fields[19] ?? null;
   } catch {
     return null;

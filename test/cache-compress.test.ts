@@ -1,4 +1,5 @@
 import test from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
@@ -10,8 +11,12 @@ import { digestOf } from '../cache/digest.js';
 import { applyLayer } from '../cache/layer-apply.js';
 import { tarFromDir } from '../cache/layer-diff.js';
 
+// Every temp dir of this file lives under one root, removed at the end.
+const testRoot = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-cache-test-'));
+test.after.always(() => rmSync(testRoot, { recursive: true, force: true }));
+
 async function setup() {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tsbuild-gz-'));
+  const dir = await fs.mkdtemp(path.join(testRoot, 'tsbuild-gz-'));
   const tree = path.join(dir, 'tree');
   await fs.mkdir(path.join(tree, 'sub'), { recursive: true });
   // Half random, half repetitive: compressible but not trivially.
@@ -30,7 +35,7 @@ test('writeLayerToStore stores the gzip blob and reports both digests', async (t
   t.is(layer.diffId, digestOf(tar));
   t.is(layer.uncompressedSize, tar.length);
   t.true(layer.size < layer.uncompressedSize);
-  const unpacked = await applyLayer(store.openRead(layer.digest), path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'tsbuild-gz-dst-')), 'x'));
+  const unpacked = await applyLayer(store.openRead(layer.digest), path.join(await fs.mkdtemp(path.join(testRoot, 'tsbuild-gz-dst-')), 'x'));
   t.is(unpacked.diffId, layer.diffId);
   t.deepEqual(await fs.readdir(store.tempDir()), []);
 });

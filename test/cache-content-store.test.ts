@@ -1,4 +1,5 @@
 import test from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
@@ -10,10 +11,14 @@ import { ContentStore } from '../cache/content-store.js';
 import { digestOf, hexOf, isDigest, toDigest } from '../cache/digest.js';
 import { isCacheError } from '../cache/errors.js';
 
+// Every temp dir of this file lives under one root, removed at the end.
+const testRoot = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-cache-test-'));
+test.after.always(() => rmSync(testRoot, { recursive: true, force: true }));
+
 const storeModule = fileURLToPath(new URL('../cache/content-store.js', import.meta.url));
 
 async function tempStore(): Promise<ContentStore> {
-  return new ContentStore(await fs.mkdtemp(path.join(os.tmpdir(), 'tsbuild-cs-')));
+  return new ContentStore(await fs.mkdtemp(path.join(testRoot, 'tsbuild-cs-')));
 }
 
 async function tmpFiles(store: ContentStore): Promise<string[]> {

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
@@ -8,6 +9,10 @@ import { gzipSync } from 'node:zlib';
 import tarStream from 'tar-stream';
 import { isCacheError } from '../cache/errors.js';
 import { applyLayer } from '../cache/layer-apply.js';
+
+// Every temp dir of this file lives under one root, removed at the end.
+const testRoot = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-cache-test-'));
+test.after.always(() => rmSync(testRoot, { recursive: true, force: true }));
 
 type Entry = Partial<tarStream.Header> & { name: string; data?: string };
 
@@ -37,7 +42,7 @@ interface Sandbox {
 }
 
 async function sandbox(): Promise<Sandbox> {
-  const outer = await fs.mkdtemp(path.join(os.tmpdir(), 'tsbuild-hostile-'));
+  const outer = await fs.mkdtemp(path.join(testRoot, 'tsbuild-hostile-'));
   const dest = path.join(outer, 'dest');
   const victim = path.join(outer, 'victim');
   await fs.mkdir(dest);

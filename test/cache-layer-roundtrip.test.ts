@@ -1,4 +1,5 @@
 import test from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
@@ -12,12 +13,20 @@ import { applyLayer } from '../cache/layer-apply.js';
 import { tarFromDir, tarFromOverlayUpper } from '../cache/layer-diff.js';
 import { describeTree } from '../cache/tree-manifest.js';
 
+// Every temp dir of this file lives under one root, removed at the end.
+const testRoot = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-cache-test-'));
+test.after.always(() => {
+  // Trees here hold read-only directories, which only root can empty as is.
+  execFileSync('chmod', ['-R', 'u+rwX', testRoot]);
+  rmSync(testRoot, { recursive: true, force: true });
+});
+
 const isRoot = process.getuid?.() === 0;
 const rootOnly = isRoot ? test : test.skip;
 if (!isRoot) console.log('cache-layer-roundtrip: root-only tests skipped (chown, mknod, security.* and trusted.* xattrs need root)');
 
 async function tmp(label: string): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), `tsbuild-${label}-`));
+  return fs.mkdtemp(path.join(testRoot, `tsbuild-${label}-`));
 }
 
 /** Collects what a layer writer produces. */

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
@@ -9,7 +10,13 @@ import { applyLayer } from '../cache/layer-apply.js';
 import { tarFromDir, tarFromOverlayUpper } from '../cache/layer-diff.js';
 import { describeTree } from '../cache/tree-manifest.js';
 
+// Every temp dir of this file lives under one root, removed at the end.
+const testRoot = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-cache-test-'));
+test.after.always(() => rmSync(testRoot, { recursive: true, force: true }));
+
 const isRoot = process.getuid?.() === 0;
+const rootOnly = isRoot ? test : test.skip;
+if (!isRoot) console.log('cache-overlay: skipped, mounting overlayfs and creating whiteout devices need root');
 
 function mount(options: string, target: string): void {
   execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', options, target], { stdio: 'pipe' });
@@ -45,13 +52,8 @@ async function entryNames(tar: Buffer): Promise<string[]> {
   return names;
 }
 
-test('a real overlay: lower from applyLayer, changes in the merged view, upper → OCI layer → same view', async (t) => {
-  if (!isRoot) {
-    t.log('skipped: mounting overlayfs needs root');
-    t.pass();
-    return;
-  }
-  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'tsbuild-ovl-'));
+rootOnly('a real overlay: lower from applyLayer, changes in the merged view, upper → OCI layer → same view', async (t) => {
+  const work = await fs.mkdtemp(path.join(testRoot, 'tsbuild-ovl-'));
   const dir = (name: string) => path.join(work, name);
   for (const d of ['src', 'lower1', 'lower2', 'upper', 'work', 'merged', 'merged2', 'flat']) await fs.mkdir(dir(d));
 
@@ -105,13 +107,8 @@ test('a real overlay: lower from applyLayer, changes in the merged view, upper �
   t.deepEqual(expectedView.map((i) => i.path), ['dir', 'dir/new', 'keep.txt']);
 });
 
-test('overlay mode copies up a hard-link target that lives in a lower layer', async (t) => {
-  if (!isRoot) {
-    t.log('skipped: needs root');
-    t.pass();
-    return;
-  }
-  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'tsbuild-ovl-hl-'));
+rootOnly('overlay mode copies up a hard-link target that lives in a lower layer', async (t) => {
+  const work = await fs.mkdtemp(path.join(testRoot, 'tsbuild-ovl-hl-'));
   const lower = path.join(work, 'lower');
   const upper = path.join(work, 'upper');
   await fs.mkdir(path.join(lower, 'bin'), { recursive: true, mode: 0o711 });

@@ -2,10 +2,12 @@
 // `tsbuild build`. Each RUN writes what it observed into a file of the image;
 // the test reads the files back from `-o type=local`.
 import test from 'ava';
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { buildSkipReason, freshStore, PROJECT_ROOT, tempDir, tsbuild } from './helpers/cli.js';
 import { build, makeContext } from './e2e-image-helpers.js';
+import { DOCKER_DEFAULT_CAPS, grantableCapabilities } from '../runner-native/index.js';
+import { assertCapabilitiesGrantable, capabilityNumber as capNo } from '../runner-native/capabilities.js';
 
 const skip = buildSkipReason();
 const it = skip ? test.skip : test;
@@ -20,11 +22,27 @@ let store: { root: string; dispose(): Promise<void> };
 test.before(async () => {
   if (!skip) store = await freshStore();
 });
-test.after.always(async () => store?.dispose());
+test.after.always(async () => {
+  await store?.dispose();
+  await Promise.all(scratch.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+// Temp dirs of this file (contexts, outputs), removed when it ends.
+const scratch: string[] = [];
+async function scratchDir(label: string): Promise<string> {
+  const dir = await tempDir(`e2e-run-${label}-`);
+  scratch.push(dir);
+  return dir;
+}
+async function context(files: Parameters<typeof makeContext>[0]): Promise<string> {
+  const dir = await makeContext(files, 'e2e-run-ctx-');
+  scratch.push(dir);
+  return dir;
+}
 
 async function buildLocal(dockerfile: string, args: string[] = []): Promise<string> {
-  const ctx = await makeContext({ 'ctx.txt': 'x' });
-  const out = path.join(await tempDir('tsbuild-out-'), 'rootfs');
+  const ctx = await context({ 'ctx.txt': 'x' });
+  const out = path.join(await scratchDir('out'), 'rootfs');
   await build(store.root, ctx, dockerfile, ['-o', `type=local,dest=${out}`, ...args]);
   return out;
 }
@@ -86,7 +104,7 @@ RUN touch /home/app/mine && id > /home/app/id
 });
 
 it('RUN --security=insecure is refused without --allow security.insecure', async (t) => {
-  const ctx = await makeContext({ Dockerfile: 'FROM busybox:latest\nRUN --security=insecure true\n' });
+  const ctx = await context({ Dockerfile: 'FROM busybox:latest\nRUN --security=insecure true\n' });
   const r = await tsbuild(['build', '--progress=plain', ctx], { root: store.root });
   t.not(r.code, 0);
   t.regex(r.stderr, /--security=insecure needs --allow security\.insecure/);
@@ -108,4 +126,15 @@ RUN --security=insecure grep CapEff /proc/self/status | cut -f2 > /capeff; \\
 `, ['--allow', 'security.insecure']);
   t.is(await text(out, 'capeff'), await ownBoundingSet());
   t.is(await text(out, 'mount'), 'mounted');
+});
+
+// No root needed: the check that turns capset's bare EPERM into a clear error.
+test('capabilities tsbuild does not hold are refused with a clear error, before the sandbox starts', (t) => {
+  const status = 'Name:\tx\nCapBnd:\t00000000a80425fb\n';
+  t.deepEqual(grantableCapabilities(status), [...DOCKER_DEFAULT_CAPS].sort((a, b) => capNo(a) - capNo(b)));
+  const grantable = grantableCapabilities(status);
+  t.notThrows(() => assertCapabilitiesGrantable({ bounding: ['CAP_SYS_ADMIN'], effective: ['CAP_CHOWN'], permitted: ['CAP_CHOWN'] }, grantable));
+  const err = t.throws(() => assertCapabilitiesGrantable({ bounding: [], effective: ['CAP_SYS_ADMIN'], permitted: ['CAP_SYS_ADMIN', 'CAP_NET_ADMIN'] }, grantable));
+  t.is((err as { code?: string }).code, 'SANDBOX_SPEC_INVALID');
+  t.regex(err!.message, /capabilities CAP_NET_ADMIN, CAP_SYS_ADMIN cannot be granted/);
 });

@@ -1,6 +1,6 @@
 // The solver with toy arithmetic vertices: no containers, no files.
 import test from 'ava';
-import { Solver, SolveError, type ResultCache, type SolveEvent } from '../builder/solver/solver.js';
+import { Solver, SolveError, type MissExplainer, type ResultCache, type SolveEvent } from '../builder/solver/solver.js';
 import type { Vertex, ExecContext } from '../builder/solver/vertex.js';
 
 class MemoryCache implements ResultCache<number> {
@@ -107,4 +107,37 @@ test('failures are not cached', async (t) => {
   const cache = new MemoryCache();
   await t.throwsAsync(new Solver<number>({ cache }).solve([fail(0)]));
   t.is(cache.entries.size, 0);
+});
+
+test('misses are explained on the start event; every solved vertex is remembered', async (t) => {
+  const cache = new MemoryCache();
+  const remembered: string[] = [];
+  const explained: string[] = [];
+  const explainer: MissExplainer = {
+    explain: async (v, info) => { explained.push(v.name); return info.cacheable ? `why ${v.name}` : 'no-cache'; },
+    remember: async (v) => { remembered.push(v.name); },
+  };
+  const build = (n: number) => add(num(1), num(n), { name: 'sum' });
+  await new Solver<number>({ cache, explainer }).solve([build(2)]);
+  t.deepEqual(explained.sort(), ['num 1', 'num 2', 'sum']);
+  t.deepEqual(remembered.sort(), ['num 1', 'num 2', 'sum']);
+
+  explained.length = 0;
+  remembered.length = 0;
+  const events: SolveEvent[] = [];
+  await new Solver<number>({ cache, explainer, onEvent: (e) => events.push(e) }).solve([build(3)]);
+  // Only the misses are explained, and the reason rides on their start event.
+  t.deepEqual(explained.sort(), ['num 3', 'sum']);
+  const start = events.find((e) => e.type === 'start' && e.vertex.name === 'sum');
+  t.is(start?.type === 'start' ? start.miss : undefined, 'why sum');
+  t.deepEqual(remembered.sort(), ['num 1', 'num 3', 'sum']);
+});
+
+test('a failing explainer never fails the build', async (t) => {
+  const explainer: MissExplainer = {
+    explain: async () => { throw new Error('disk full'); },
+    remember: async () => { throw new Error('disk full'); },
+  };
+  const [r] = await new Solver<number>({ cache: new MemoryCache(), explainer }).solve([add(num(1), num(2))]);
+  t.is(r.result, 3);
 });

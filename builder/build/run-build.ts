@@ -14,6 +14,9 @@ import { exportOutputs } from './outputs.js';
 import { BuildStepRunner } from '../steps/step-runner.js';
 import { hostPlatform, formatPlatform } from '../image/platform.js';
 import { reportError } from '../cli/report-error.js';
+// [cache hook, issue 5] checksum cache, miss explanations, lease, size limit.
+import { openCacheSession, type CacheSession } from './explain-session.js';
+import { formatSize } from '../../cache/gc-config.js';
 import { UsageError } from '../cli/args.js';
 import type { BuildGraph, StagePlan } from '../../frontend/graph/types.js';
 import type { Dockerfile } from '../../frontend/instructions/index.js';
@@ -43,19 +46,27 @@ export async function runBuild(opts: BuildOptions): Promise<number> {
   const onSigint = () => abort.abort(new BuildCanceledError('build canceled (interrupted)'));
   process.once('SIGINT', onSigint);
   process.once('SIGTERM', onSigint);
+  let session: CacheSession | undefined;
   try {
     await cleanupStale(store);
+    // [cache hook, issue 5] held until the build ends; finish() also enforces the size limit.
+    session = await openCacheSession(store, { contextDir: opts.contextDir, dockerfilePath: opts.dockerfilePath ?? opts.dockerfileName, noCache: opts.noCache });
     const loadTask = progress.task(`[internal] load build definition from ${opts.dockerfileName}`);
     loadTask.log(`transferring dockerfile: ${Buffer.byteLength(opts.dockerfileText)}B done`);
     loadTask.done();
     const graph: BuildGraph = await frontend.buildGraph(dockerfile as Dockerfile, graphOpts);
-    const imageId = await solveAndExport(store, opts, graph, progress, abort.signal);
+    const imageId = await solveAndExport(store, opts, graph, progress, abort.signal, session);
+    const collected = await session.finish(true);
+    if (collected && collected.entriesRemoved + collected.blobsRemoved + collected.snapshotsRemoved > 0) {
+      progress.info('[internal] cache size limit', `removed ${collected.entriesRemoved} cache entries, ${collected.blobsRemoved} blobs, ${collected.snapshotsRemoved} snapshots, ${formatSize(collected.bytesFreed)}`);
+    }
     for (const w of graph.warnings) progress.warn(`${w.rule}: ${w.message}${w.loc ? ` (line ${w.loc.line})` : ''}`);
     if (graph.unusedBuildArgs.length > 0) progress.warn(`One or more build-args [${graph.unusedBuildArgs.join(' ')}] were not consumed`);
     await progress.close({ ok: true });
     if (opts.progress === 'quiet') process.stdout.write(imageId + '\n');
     return 0;
   } catch (err) {
+    await session?.finish(false).catch(() => undefined);
     await progress.close({ ok: false });
     return reportError(err);
   } finally {
@@ -91,11 +102,12 @@ function baseInfoOf(graph: BuildGraph, stage: StagePlan): BaseInfo {
   }
 }
 
-async function solveAndExport(store: Store, opts: BuildOptions, graph: BuildGraph, progress: ProgressWriter, signal: AbortSignal): Promise<string> {
-  const runner = new BuildStepRunner(store, opts, graph);
+async function solveAndExport(store: Store, opts: BuildOptions, graph: BuildGraph, progress: ProgressWriter, signal: AbortSignal, session: CacheSession): Promise<string> {
+  const runner = new BuildStepRunner(store, opts, graph, session.hashCache);
   const vertices = new GraphVertices(graph, runner, { noCache: opts.noCache, noCacheStages: new Set(opts.noCacheFilter) });
   const solver = new Solver({
     cache: store.index,
+    explainer: session.explainer(vertices.stepVertices),
     jobs: Number(process.env.TSBUILD_JOBS) || os.availableParallelism(),
     platform: formatPlatform(graph.target.platform),
     signal,

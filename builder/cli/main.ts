@@ -11,6 +11,10 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   build: { summary: 'Build an image from a Dockerfile', load: () => import('./commands/build.js') },
   run: { summary: 'Run a command in a new container', load: () => import('./commands/run.js') },
+  ps: { summary: 'List containers', load: () => import('./commands/ps.js') },
+  logs: { summary: 'Fetch the logs of a container', load: () => import('./commands/logs.js') },
+  stop: { summary: 'Stop one or more running containers', load: () => import('./commands/stop.js') },
+  rm: { summary: 'Remove one or more containers', load: () => import('./commands/rm.js') },
   images: { summary: 'List images', load: () => import('./commands/images.js') },
   inspect: { summary: 'Display detailed information on images', load: () => import('./commands/inspect.js') },
   history: { summary: 'Show the history of an image', load: () => import('./commands/history.js') },
@@ -19,6 +23,8 @@ const COMMANDS: Record<string, Command> = {
   save: { summary: 'Save one or more images to a tar archive', load: () => import('./commands/save.js') },
   load: { summary: 'Load an image from a tar archive', load: () => import('./commands/load.js') },
   import: { summary: 'Import the contents from a tarball to create a filesystem image', load: () => import('./commands/import.js') },
+  du: { summary: 'Show disk usage of the store and the build cache', load: () => import('./commands/du.js') },
+  prune: { summary: 'Remove build cache and unused data', load: () => import('./commands/prune.js') },
   debug: { summary: 'Debugging tools (debug parse)', load: () => import('./commands/debug.js') },
 };
 

@@ -77,29 +77,39 @@ async function waitFor(containers: ContainerStore, c: Container, done: (c: Conta
 
 /**
  * Starts the supervisor in its own session and waits until the command
- * runs (or failed to start). The supervisor's output goes to supervisor.log.
+ * runs (or failed to start). The supervisor tells us over an IPC channel
+ * rather than through state.json, because with --rm a container that
+ * failed at once may already be gone from disk. Its own output goes to
+ * supervisor.log.
  */
 export async function startDetached(containers: ContainerStore, c: Container): Promise<ContainerState> {
   const logFd = openSync(containers.supervisorLogFile(c.config.id), 'a', 0o600);
-  let supervisorGone = false;
+  let child;
   try {
-    const child = spawn(process.execPath, [SUPERVISOR, containers.root, c.config.id], {
+    child = spawn(process.execPath, [SUPERVISOR, containers.root, c.config.id], {
       detached: true,
-      stdio: ['ignore', logFd, logFd],
+      stdio: ['ignore', logFd, logFd, 'ipc'],
     });
-    // only the supervisor writes state.json from here on (two writers could undo each other)
-    child.once('exit', () => { supervisorGone = true; });
-    child.once('error', () => { supervisorGone = true; });
-    child.unref();
   } finally {
     closeSync(logFd);
   }
-  const started = (x: Container) => supervisorGone || x.state.status !== 'created' || x.state.error !== undefined;
-  const after = await waitFor(containers, c, started, 60_000);
-  if (after.state.status === 'created' && !after.state.error) {
-    throw new ContainerError('START_FAILED', `the container did not start; see ${containers.supervisorLogFile(c.config.id)}`);
+  const report = await new Promise<ContainerState | null>((resolve) => {
+    child.once('message', (msg: StartReport) => resolve(msg.state));
+    child.once('exit', () => resolve(null));
+    child.once('error', () => resolve(null));
+  });
+  // from here on the supervisor lives on its own
+  if (child.connected) child.disconnect();
+  child.unref();
+  if (!report) {
+    throw new ContainerError('START_FAILED', `the container's supervisor ended before the container started; see ${containers.supervisorLogFile(c.config.id)}`);
   }
-  return after.state;
+  return report;
+}
+
+/** What the supervisor sends once: the container's state after its start (or failure to start). */
+export interface StartReport {
+  state: ContainerState;
 }
 
 function signalNumber(name: string): number | NodeJS.Signals {

@@ -85,14 +85,14 @@ export async function executeContainer(containers: ContainerStore, c: Container,
     const sandbox = new Sandbox();
     const helper = realpathSync(sandbox.helperPath);
     const cgroupsPath = c.config.spec.linux.cgroupsPath!;
-    const private_ = c.config.network === 'private' && slirpInstalled();
+    const useSlirp = c.config.network === 'private' && slirpInstalled();
     const run = sandbox.run(c.config.spec, {
       stdin: io.stdin,
       stdout: (chunk) => { log.write('stdout', chunk); io.onStdout?.(chunk); },
       stderr: (chunk) => { log.write('stderr', chunk); io.onStderr?.(chunk); },
       signal: io.signal,
       // with slirp the host's resolver (often 127.0.0.x) is unreachable: use slirp's DNS forwarder
-      etcFiles: private_ ? { resolvConf: `nameserver ${SLIRP_DNS}\n` } : {},
+      etcFiles: useSlirp ? { resolvConf: `nameserver ${SLIRP_DNS}\n` } : {},
     });
     const started = waitForContainerInit(cgroupsPath, helper, finished.signal).then(async (pid) => {
       const init = pid === undefined ? undefined : refOf(pid);

@@ -6,6 +6,7 @@
 // the sandbox helper's PDEATHSIG takes the container down with it and the
 // next tsbuild command marks the container exited (see reap.ts).
 import { ContainerStore } from './container-store.js';
+import type { StartReport } from './control.js';
 import { executeContainer } from './execute.js';
 
 async function main(): Promise<number> {
@@ -24,10 +25,17 @@ async function main(): Promise<number> {
   // `kill <supervisor>` stops the container and still records its end
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => kill.abort());
   process.on('SIGHUP', () => undefined);
+  // the CLI that started us may exit at any time: that must not end us
+  process.on('disconnect', () => undefined);
   const state = await executeContainer(containers, c, {
     stdin: 'ignore',
     signal: kill.signal,
     notice: (message) => process.stderr.write(`${new Date().toISOString()} ${message}\n`),
+    onStarted: (started) => {
+      // `tsbuild run -d` waits for this; afterwards nobody listens
+      const report: StartReport = { state: started };
+      if (process.connected) process.send?.(report, () => process.disconnect());
+    },
   });
   if (state.error) process.stderr.write(`${new Date().toISOString()} ${state.error}\n`);
   return 0;

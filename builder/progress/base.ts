@@ -41,6 +41,7 @@ export abstract class StepProgressWriter implements ProgressWriter {
     const step = this.stepFor(e.vertex, e.vertex.name);
     switch (e.type) {
       case 'start':
+        if (e.miss !== undefined) step.miss = e.miss;
         if (!step.ended) this.stepStarted(step);
         return;
       case 'log':

@@ -53,6 +53,8 @@ export class PlainProgressWriter extends StepProgressWriter {
 
   protected stepStarted(step: Step): void {
     if (!this.current) this.open(step);
+    // `#5 cache miss: src/main.ts changed`, right under the step's header.
+    if (step.miss !== undefined) this.emit(step, [`cache miss: ${step.miss}`]);
   }
 
   protected stepOutput(step: Step, lines: readonly OutputLine[]): void {

@@ -16,6 +16,8 @@
 //   error    'error': the message
 //   message  'warning': the text
 //   ok       'end': whether the build succeeded
+//   miss     'start': why the step was not served from the cache, when known
+//            (`src/main.ts changed`, `build arg VERSION changed`, `no cache entry`)
 //
 // Example:
 //   {"time":"2024-05-01T10:00:00.000Z","type":"start","vertex":{"id":2,"name":"[build 2/4] RUN make"}}
@@ -38,6 +40,7 @@ export interface RawJsonRecord {
   error?: string;
   message?: string;
   ok?: boolean;
+  miss?: string;
 }
 
 export class RawJsonProgressWriter extends StepProgressWriter {
@@ -49,7 +52,7 @@ export class RawJsonProgressWriter extends StepProgressWriter {
   }
 
   protected stepStarted(step: Step): void {
-    this.emit({ type: 'start', vertex: vertexOf(step) });
+    this.emit(step.miss !== undefined ? { type: 'start', vertex: vertexOf(step), miss: step.miss } : { type: 'start', vertex: vertexOf(step) });
   }
 
   protected override stepChunk(step: Step, stream: OutputStream, data: Buffer | string): void {

@@ -20,6 +20,8 @@ export class Step {
   // The duration the solver measured, when it gave one (`done` events).
   durationMs?: number;
   error?: string;
+  // Why the solver ran the step instead of reusing the cache (`src/main.ts changed`).
+  miss?: string;
   // Output kept for later display (tty view, error summaries); capped by `keepLines`.
   readonly kept: OutputLine[] = [];
   keptDropped = 0;

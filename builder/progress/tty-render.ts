@@ -44,6 +44,7 @@ export function renderFrame(input: FrameInput): string[] {
   for (const step of steps) {
     const style = stepStyle(step, chalk);
     lines.push({ text: stepLine(step, now, input.width), droppable: step.ended, style });
+    if (step.miss !== undefined) lines.push({ text: ` => => cache miss: ${sanitize(step.miss)}`, droppable: step.ended, style: chalk.dim });
     for (const status of step.statuses) {
       lines.push({ text: ` => => ${sanitize(status)}`, droppable: step.ended, style });
     }

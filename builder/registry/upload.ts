@@ -7,6 +7,7 @@
 // accepts starts the blob over.
 
 import { createReadStream } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContentStore } from '../../cache/content-store.js';
 import type { RegistryClient } from './client.js';
 import type { BlobRef } from './download.js';
@@ -27,6 +28,7 @@ export interface UploadOptions {
 }
 
 const DEFAULT_CHUNK = 16 << 20;
+const MIN_CHUNK = 4096;
 const MAX_MOUNT_TRIES = 2;
 
 function fileRange(store: ContentStore, blob: BlobRef, start: number, end: number): RequestBody {
@@ -54,7 +56,8 @@ export async function uploadBlob(client: RegistryClient, store: ContentStore, bl
     session = client.resolveLocation(header(res, 'location'), res);
   }
 
-  const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK;
+  // Tiny chunks would make the empty-session Range answer ("0-0") ambiguous; see uploadedBytes.
+  const chunkSize = Math.max(MIN_CHUNK, opts.chunkSize ?? DEFAULT_CHUNK);
   try {
     await withRetry(async () => {
       let url = session;
@@ -86,19 +89,29 @@ async function monolithic(client: RegistryClient, store: ContentStore, blob: Blo
   return res;
 }
 
-/** Distribution answers `Range: 0-<last byte>`; "0--1" when it holds nothing yet. */
+/**
+ * Registries answer `Range: 0-<last byte>`. An empty session is "0-0" in
+ * distribution (ambiguous with one byte; a session holding exactly one byte
+ * cannot happen with our chunk sizes, so it means empty), "0--1" elsewhere.
+ */
 function uploadedBytes(res: HttpResponse): number | undefined {
   const m = /^(?:bytes=)?0-(-?\d+)$/.exec(header(res, 'range') ?? '');
-  return m ? Number(m[1]) + 1 : undefined;
+  if (!m) return undefined;
+  const last = Number(m[1]);
+  return last <= 0 ? 0 : last + 1;
 }
 
 async function chunked(client: RegistryClient, store: ContentStore, blob: BlobRef, start: URL, chunkSize: number, opts: UploadOptions): Promise<HttpResponse> {
   let url = start;
   let offset = 0;
   let failures = 0;
-  while (offset < blob.size) {
-    const end = Math.min(blob.size, offset + chunkSize);
+  for (;;) {
     try {
+      if (offset >= blob.size) {
+        // The closing PUT: no body, the digest names what the session holds.
+        return await client.request('PUT', withDigest(url, blob), { body: Buffer.alloc(0), ok: [201], retry: false });
+      }
+      const end = Math.min(blob.size, offset + chunkSize);
       const res = await client.request('PATCH', url, {
         headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${offset}-${end - 1}` },
         body: fileRange(store, blob, offset, end),
@@ -113,12 +126,28 @@ async function chunked(client: RegistryClient, store: ContentStore, blob: BlobRe
       failures = 0;
     } catch (e) {
       if (!isTransient(e) || ++failures > 5) throw e;
+      await sleep(Math.min(2000, 50 * 2 ** failures));
+      if (offset >= blob.size) {
+        // The closing PUT may have landed with only its answer lost; else send it again.
+        if (await blobExists(client, blob)) return blobPresentResponse(client, blob);
+        continue;
+      }
       const resumed = await uploadStatus(client, url);
       opts.onBytes?.(resumed.offset - offset);
       ({ url, offset } = resumed);
     }
   }
-  return client.request('PUT', withDigest(url, blob), { body: Buffer.alloc(0), ok: [201], retry: false });
+}
+
+async function blobExists(client: RegistryClient, blob: BlobRef): Promise<boolean> {
+  const res = await client.request('HEAD', `blobs/${blob.digest}`, { ok: [200, 404] });
+  await discard(res);
+  return res.status === 200;
+}
+
+/** A HEAD answer stands in for the lost 201 (it carries Docker-Content-Digest the same way). */
+async function blobPresentResponse(client: RegistryClient, blob: BlobRef): Promise<HttpResponse> {
+  return client.request('HEAD', `blobs/${blob.digest}`, { ok: [200] });
 }
 
 /** Where an upload session stands; a session the registry lost restarts the whole blob. */

@@ -42,13 +42,15 @@ export class SnapshotStore {
     return stat(this.dirOf(diffId)).then(() => true, () => false);
   }
 
-  // Unpacks the layer's blob unless its snapshot exists; returns the snapshot dir.
-  async ensure(layer: LayerRecord): Promise<string> {
+  // Unpacks the layer's blob unless its snapshot exists; returns the snapshot
+  // dir. lowerDirs (topmost first) are the layers beneath it: a hard link to
+  // a lower file, or a directory the tar only implies, is resolved from them.
+  async ensure(layer: LayerRecord, lowerDirs: string[] = []): Promise<string> {
     const final = this.dirOf(layer.diffId);
     if (await this.has(layer.diffId)) return final;
     const tmp = await this.tempDir('unpack');
     try {
-      const { diffId } = await applyLayer(this.content.openRead(layer.blob), tmp, { overlayWhiteouts: true });
+      const { diffId } = await applyLayer(this.content.openRead(layer.blob), tmp, { overlayWhiteouts: true, lowerDirs });
       if (diffId !== layer.diffId) throw new Error(`layer ${layer.blob} unpacks to ${diffId}, but the image says ${layer.diffId}`);
       await this.publish(tmp, final);
     } finally {

@@ -11,10 +11,12 @@ import { rmdir } from 'node:fs/promises';
 // Top-most first, as overlayfs wants them. Snapshots missing on disk (a
 // pruned store, a cache imported from elsewhere) are unpacked from their blobs.
 export async function lowerDirsOf(store: Store, result: StepResult): Promise<string[]> {
-  const dirs = await Promise.all(result.layers.map((l) => store.snapshots.ensure(l)));
+  // Bottom-up, since unpacking a layer may need the layers beneath it.
+  const dirs: string[] = [];
+  for (const layer of result.layers) dirs.unshift(await store.snapshots.ensure(layer, [...dirs]));
   // Overlayfs needs a lowerdir, and two when there is no upper dir: the
   // empty snapshot fills in for `FROM scratch` and single-layer images.
-  return [...dirs.reverse(), await store.snapshots.empty()];
+  return [...dirs, await store.snapshots.empty()];
 }
 
 export function sourceDateEpochOf(buildArgs: Map<string, string>): number | undefined {

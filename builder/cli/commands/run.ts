@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { sandboxAvailability, type SandboxResources } from '../../../runner-native/index.js';
 import { cleanupStale, openStore } from '../../build/open-store.js';
 import { containerStoreOf, createContainer } from '../../containers/create.js';
-import { listContainers, signalContainer, startDetached } from '../../containers/control.js';
+import { isActive, listContainers, signalContainer, startDetached } from '../../containers/control.js';
 import { ContainerError } from '../../containers/errors.js';
 import { executeContainer } from '../../containers/execute.js';
 import type { ContainerStore, ContainerState } from '../../containers/container-store.js';
@@ -109,7 +109,10 @@ function proxySignals(containers: ContainerStore, id: string, kill: AbortControl
     }
     void containers.load(id).then((c) => {
       if (c) signalContainer(c, sig);
-      process.stderr.write(`\ntsbuild: sent ${sig} to the container; press Ctrl-C again to kill it\n`);
+      // only a container that ignores the signal needs the hint
+      setTimeout(() => void containers.load(id).then((now) => {
+        if (now && isActive(now.state)) process.stderr.write(`\ntsbuild: sent ${sig} to the container; press Ctrl-C again to kill it\n`);
+      }), 1000).unref();
     });
   };
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];

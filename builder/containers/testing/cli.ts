@@ -1,6 +1,6 @@
 // Test support: runs the `tsbuild` CLI in a child process against a given
 // store root, and inspects what containers could leave on the host.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,10 +31,10 @@ function commandLine(args: string[]): string[] {
   if (wired) return [BIN, ...args];
   const module = join(ROOT, 'dist', 'builder', 'cli', 'commands', `${cmd}.js`);
   const script = `const m = await import(${JSON.stringify(module)}); process.exitCode = await m.run(process.argv.slice(1));`;
-  return ['--input-type=module', '-e', script, ...args.slice(1)];
+  return ['--input-type=module', '-e', script, '--', ...args.slice(1)];
 }
 
-export function tsbuild(storeRoot: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+export function tsbuild(storeRoot: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (child: ChildProcess) => void } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, commandLine(args), {
       env: { ...process.env, ...opts.env, TSBUILD_ROOT: storeRoot },
@@ -45,6 +45,7 @@ export function tsbuild(storeRoot: string, args: string[], opts: { input?: strin
     child.stdout!.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
     child.stderr!.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
     if (opts.input !== undefined) child.stdin!.end(opts.input);
+    opts.onSpawn?.(child);
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
     child.on('error', reject);
     child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });

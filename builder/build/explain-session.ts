@@ -1,0 +1,116 @@
+// The cache side of one build, opened before solving and finished after
+// exporting: the persistent checksum cache of the context (saved at the
+// end), the explainer that says why steps missed the cache, the lease that
+// keeps `prune` away while the build runs, and the configured size limit
+// enforced once the build succeeded. Also how the store maps onto cache/'s
+// garbage collector (used by `tsbuild du` and `tsbuild prune`).
+import path from 'node:path';
+import type { StagePlan, Step } from '../../frontend/graph/types.js';
+import { PersistentChecksumCache } from '../../cache/checksum-cache.js';
+import { acquireLease, withCollectorLock, type Lease } from '../../cache/gc-lease.js';
+import { configuredKeepStorage, containerSnapshotDirs } from '../../cache/gc-config.js';
+import type { GcRoots, StoreLayout } from '../../cache/gc-scan.js';
+import type { PruneOptions, PruneReport } from '../../cache/gc.js';
+import type { Digest } from '../../cache/digest.js';
+import type { MissExplainer } from '../solver/solver.js';
+import type { Vertex } from '../solver/vertex.js';
+import { BuildExplainer, SelectionRecorder } from './explain.js';
+import { ExplainHistory } from './explain-history.js';
+import type { Store } from './open-store.js';
+
+export interface CacheSessionOptions {
+  contextDir: string;
+  dockerfilePath: string;
+  noCache: boolean;
+}
+
+export interface CacheSession {
+  // The checksum cache to hash the context with (hand it to BuildStepRunner).
+  readonly hashCache: SelectionRecorder;
+  explainer(steps: readonly { stage: StagePlan; step: Step; vertex: Vertex<unknown> }[]): MissExplainer;
+  // Saves the checksum cache and releases the lease; after a successful
+  // build also enforces the size limit. Returns what the collector removed.
+  finish(ok: boolean): Promise<PruneReport | undefined>;
+}
+
+export function checksumsDir(store: Store): string {
+  return path.join(store.paths.root, 'checksums');
+}
+
+export async function openCacheSession(store: Store, opts: CacheSessionOptions): Promise<CacheSession> {
+  const lease: Lease = await acquireLease(store.paths.root, `build of ${path.resolve(opts.contextDir)}`);
+  try {
+    const checksums = await PersistentChecksumCache.open(checksumsDir(store), opts.contextDir);
+    const hashCache = new SelectionRecorder(checksums);
+    const history = new ExplainHistory(ExplainHistory.dirOf(store.paths.root));
+    let finished = false;
+    return {
+      hashCache,
+      explainer: (steps) => new BuildExplainer({ history, selections: hashCache, dockerfilePath: opts.dockerfilePath, contextDir: opts.contextDir, noCache: opts.noCache }, steps),
+      finish: async (ok) => {
+        if (finished) return undefined;
+        finished = true;
+        try {
+          // A failed build's hashes are as good as a successful one's.
+          await checksums.save().catch(() => undefined);
+        } finally {
+          await lease.release();
+        }
+        return ok ? enforceStorageLimit(store) : undefined;
+      },
+    };
+  } catch (err) {
+    await lease.release();
+    throw err;
+  }
+}
+
+/**
+ * Applies the configured limit (TSBUILD_GC_KEEP_STORAGE or config.json),
+ * least recently used first. Skipped while other builds run: the last one
+ * to finish enforces it.
+ */
+export async function enforceStorageLimit(store: Store): Promise<PruneReport | undefined> {
+  const limit = await configuredKeepStorage(store.paths.root);
+  if (limit === undefined) return undefined;
+  try {
+    return await collectGarbage(store, { keepStorageBytes: limit }, { waitMs: 0 });
+  } catch (err) {
+    if ((err as { code?: string }).code === 'STORE_BUSY') return undefined;
+    throw err;
+  }
+}
+
+export function storeLayoutOf(store: Store): StoreLayout {
+  return {
+    root: store.paths.root,
+    content: store.content,
+    cacheIndexDir: store.paths.cacheIndex,
+    snapshotsDir: store.paths.snapshots,
+    cacheMountsDir: store.paths.cacheMounts,
+    snapshotDirOf: (diffId: Digest) => store.snapshots.dirOf(diffId),
+  };
+}
+
+/** What must survive any collection: every image the store knows, and containers' layers. */
+export async function gcRootsOf(store: Store): Promise<GcRoots> {
+  const [records, snapshotDirsInUse] = await Promise.all([
+    store.images.records(),
+    containerSnapshotDirs(store.paths.containers, store.paths.snapshots),
+  ]);
+  return { manifests: records.map((r) => r.manifestDigest), snapshotDirsInUse };
+}
+
+/** Runs the collector under the store's collector lock (see cache/gc-lease.ts). */
+export async function collectGarbage(store: Store, opts: PruneOptions, lock: { waitMs: number; onWait?: (holders: { pid: number; purpose: string }[]) => void }): Promise<PruneReport> {
+  return withCollectorLock(store.paths.root, async () => {
+    const [{ prune }, { SnapshotSizes }] = await Promise.all([import('../../cache/gc.js'), import('../../cache/gc-sizes.js')]);
+    const sizes = await SnapshotSizes.load(store.paths.root);
+    const sizeOf = Object.assign(sizes.sizeOf, { forget: (dir: string) => sizes.forget(dir) });
+    // Roots are read under the lock: an image tagged after this point was
+    // built under a lease, which the lock waited for.
+    const report = await prune(storeLayoutOf(store), await gcRootsOf(store), opts, sizeOf);
+    await sizes.save();
+    return report;
+  }, lock);
+}

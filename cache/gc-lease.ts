@@ -1,0 +1,159 @@
+// Who may touch the store while garbage is collected. A build (or anything
+// that writes blobs and cache entries before they are referenced) holds a
+// lease: `<root>/leases/<pid>-<random>.json`. Collecting garbage holds the
+// exclusive `<root>/leases/gc.lock`, and only while no lease of a live
+// process exists. Each side first writes its own flag and then looks for
+// the other's, backing off when it sees it; so at least one of two racing
+// processes sees the other, and a collector never deletes what a running
+// build has read from the index but not yet used. Flags of dead processes
+// (kill -9) are ignored and removed.
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface LeaseInfo {
+  pid: number;
+  startedAt: number;
+  purpose: string;
+}
+
+export interface Lease {
+  readonly file: string;
+  release(): Promise<void>;
+}
+
+export function leasesDir(storeRoot: string): string {
+  return path.join(storeRoot, 'leases');
+}
+
+function gcLockPath(storeRoot: string): string {
+  return path.join(leasesDir(storeRoot), 'gc.lock');
+}
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: alive, but another user's.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes a lease on the store; waits while a collector runs (it is short). */
+export async function acquireLease(storeRoot: string, purpose: string, opts: { timeoutMs?: number } = {}): Promise<Lease> {
+  const dir = leasesDir(storeRoot);
+  await mkdir(dir, { recursive: true });
+  const deadline = Date.now() + (opts.timeoutMs ?? 10 * 60_000);
+  for (;;) {
+    const file = path.join(dir, `${process.pid}-${randomBytes(4).toString('hex')}.json`);
+    const info: LeaseInfo = { pid: process.pid, startedAt: Date.now(), purpose };
+    await writeExclusive(file, JSON.stringify(info));
+    if (!(await collectorRunning(storeRoot))) return { file, release: () => rm(file, { force: true }) };
+    await rm(file, { force: true });
+    if (Date.now() > deadline) throw new Error('timed out waiting for garbage collection of the store to finish');
+    await sleep(50 + Math.random() * 100);
+  }
+}
+
+/** Leases of live processes other than `exceptPid`; removes those of dead ones. */
+export async function liveLeases(storeRoot: string, exceptPid?: number): Promise<LeaseInfo[]> {
+  const dir = leasesDir(storeRoot);
+  const out: LeaseInfo[] = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.endsWith('.json')) continue;
+    const file = path.join(dir, name);
+    const info = await readFile(file, 'utf8').then((t) => JSON.parse(t) as LeaseInfo).catch(() => undefined);
+    // Unreadable: being written this instant; count it as live by its name's pid.
+    const pid = info?.pid ?? Number(name.split('-')[0]);
+    if (!Number.isInteger(pid) || !processAlive(pid)) {
+      await rm(file, { force: true });
+      continue;
+    }
+    if (pid !== exceptPid) out.push(info ?? { pid, startedAt: 0, purpose: 'unknown' });
+  }
+  return out;
+}
+
+export class StoreBusyError extends Error {
+  readonly userError = true;
+  readonly code = 'STORE_BUSY';
+  constructor(readonly holders: LeaseInfo[]) {
+    super(`the store is in use by ${holders.map((h) => `${h.purpose} (pid ${h.pid})`).join(', ')}; try again when it has finished`);
+  }
+}
+
+export interface CollectorOptions {
+  // How long to wait for running builds; 0: give up at once (after-build GC).
+  waitMs?: number;
+  onWait?: (holders: LeaseInfo[]) => void;
+}
+
+/**
+ * Runs `fn` as the only collector, with no live lease but our own process's
+ * (the build that finished and is enforcing the size limit). Throws
+ * StoreBusyError when builds are still running after `waitMs`.
+ */
+export async function withCollectorLock<T>(storeRoot: string, fn: () => Promise<T>, opts: CollectorOptions = {}): Promise<T> {
+  const lock = gcLockPath(storeRoot);
+  await mkdir(leasesDir(storeRoot), { recursive: true });
+  const deadline = Date.now() + (opts.waitMs ?? 0);
+  let told = false;
+  for (;;) {
+    if (await tryLock(lock)) {
+      const holders = await liveLeases(storeRoot, process.pid);
+      if (holders.length === 0) {
+        try {
+          return await fn();
+        } finally {
+          await rm(lock, { force: true });
+        }
+      }
+      await rm(lock, { force: true });
+      if (Date.now() >= deadline) throw new StoreBusyError(holders);
+      if (!told) opts.onWait?.(holders);
+      told = true;
+    } else if (Date.now() >= deadline) {
+      throw new StoreBusyError([{ pid: await lockOwner(lock) ?? 0, startedAt: 0, purpose: 'another prune' }]);
+    }
+    await sleep(200 + Math.random() * 200);
+  }
+}
+
+async function collectorRunning(storeRoot: string): Promise<boolean> {
+  const pid = await lockOwner(gcLockPath(storeRoot));
+  return pid !== undefined && processAlive(pid);
+}
+
+async function lockOwner(lock: string): Promise<number | undefined> {
+  const text = await readFile(lock, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  const pid = Number(text.trim());
+  // Empty: created but not yet written; treat as held by someone alive.
+  return Number.isInteger(pid) && pid > 0 ? pid : process.pid;
+}
+
+async function tryLock(lock: string): Promise<boolean> {
+  try {
+    await writeExclusive(lock, String(process.pid));
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const pid = await lockOwner(lock);
+    if (pid !== undefined && pid !== process.pid && !processAlive(pid)) {
+      // The collector was killed: its lock is stale.
+      await rm(lock, { force: true });
+    }
+    return false;
+  }
+}
+
+async function writeExclusive(file: string, text: string): Promise<void> {
+  const fh = await open(file, 'wx');
+  try {
+    await fh.writeFile(text);
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,163 @@
+// A snapshot of what the store holds and what refers to what, shared by
+// `du`, `prune`, the after-build size limit and the consistency check:
+//  - roots: the images the store knows (their manifest, config and layer
+//    blobs, and the snapshots of their layers) and the snapshots that
+//    containers use as lowerdirs;
+//  - cache entries (cache key → layer chain), each with its last use (mtime);
+//  - blobs and snapshots with their sizes.
+// Nothing here deletes anything.
+import { lstat, readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { ContentStore } from './content-store.js';
+import { isDigest, type Digest } from './digest.js';
+
+/** Where things are; the builder knows the layout, cache/ only walks it. */
+export interface StoreLayout {
+  root: string;
+  content: ContentStore;
+  cacheIndexDir: string;
+  snapshotsDir: string;
+  cacheMountsDir: string;
+  // Snapshot dir of a layer (the builder names them by diff id).
+  snapshotDirOf(diffId: Digest): string;
+}
+
+export interface GcRoots {
+  // Every image the store knows, tagged or not: their blobs are never removed.
+  manifests: Digest[];
+  // Host paths in use outside builds (containers' lowerdirs).
+  snapshotDirsInUse: string[];
+}
+
+export interface CacheEntryInfo {
+  key: string;
+  file: string;
+  lastUsedMs: number;
+  fileBytes: number;
+  blobs: Digest[];
+  diffIds: Digest[];
+}
+
+export interface SizedItem {
+  name: string;          // blob digest, or snapshot dir path
+  bytes: number;
+  mtimeMs: number;
+}
+
+export interface StoreScan {
+  imageBlobs: Set<string>;
+  imageSnapshotDirs: Set<string>;
+  // Problems met while reading image roots (missing or unreadable manifests).
+  rootProblems: string[];
+  entries: CacheEntryInfo[];
+  blobs: Map<string, SizedItem>;
+  snapshots: Map<string, SizedItem>;
+}
+
+/** Reads the manifests (and image indexes) of the roots: which blobs and snapshots images need. */
+export async function imageReferences(layout: StoreLayout, roots: GcRoots): Promise<{ blobs: Set<string>; snapshotDirs: Set<string>; problems: string[] }> {
+  const blobs = new Set<string>();
+  const snapshotDirs = new Set<string>(roots.snapshotDirsInUse.map((p) => path.resolve(p)));
+  const problems: string[] = [];
+  const visit = async (digest: Digest): Promise<void> => {
+    if (blobs.has(digest)) return;
+    blobs.add(digest);
+    let doc: { manifests?: { digest: string }[]; config?: { digest: string }; layers?: { digest: string }[] };
+    try {
+      doc = JSON.parse((await layout.content.readBuffer(digest)).toString('utf8'));
+    } catch (err) {
+      problems.push(`image ${digest}: manifest unreadable (${(err as Error).message})`);
+      return;
+    }
+    for (const m of doc.manifests ?? []) if (isDigest(m.digest)) await visit(m.digest);
+    for (const l of doc.layers ?? []) if (isDigest(l.digest)) blobs.add(l.digest);
+    if (doc.config && isDigest(doc.config.digest)) {
+      blobs.add(doc.config.digest);
+      try {
+        const config = JSON.parse((await layout.content.readBuffer(doc.config.digest)).toString('utf8')) as { rootfs?: { diff_ids?: string[] } };
+        for (const d of config.rootfs?.diff_ids ?? []) if (isDigest(d)) snapshotDirs.add(layout.snapshotDirOf(d));
+      } catch (err) {
+        problems.push(`image ${digest}: config ${doc.config.digest} unreadable (${(err as Error).message})`);
+      }
+    }
+  };
+  for (const m of roots.manifests) await visit(m);
+  return { blobs, snapshotDirs, problems };
+}
+
+/** Every cache index entry with the layers its result holds. */
+export async function listCacheEntries(layout: StoreLayout): Promise<CacheEntryInfo[]> {
+  const out: CacheEntryInfo[] = [];
+  for (const shard of await readdir(layout.cacheIndexDir).catch(() => [] as string[])) {
+    const dir = path.join(layout.cacheIndexDir, shard);
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{64}\.json$/.test(name)) continue;
+      const file = path.join(dir, name);
+      const [st, text] = await Promise.all([stat(file).catch(() => null), readFile(file, 'utf8').catch(() => undefined)]);
+      if (!st || text === undefined) continue;
+      const blobs: Digest[] = [];
+      const diffIds: Digest[] = [];
+      try {
+        const result = JSON.parse(text) as { layers?: { blob?: string; diffId?: string }[] };
+        for (const l of result.layers ?? []) {
+          if (l.blob && isDigest(l.blob)) blobs.push(l.blob);
+          if (l.diffId && isDigest(l.diffId)) diffIds.push(l.diffId);
+        }
+      } catch {
+        // A damaged entry refers to nothing: it is simply removed by prune.
+      }
+      out.push({ key: `sha256:${name.slice(0, 64)}`, file, lastUsedMs: st.mtimeMs, fileBytes: st.size, blobs, diffIds });
+    }
+  }
+  return out;
+}
+
+/** Blobs of the content store with their sizes. */
+export async function listBlobs(layout: StoreLayout): Promise<Map<string, SizedItem>> {
+  const out = new Map<string, SizedItem>();
+  for await (const d of layout.content.list()) {
+    const st = await stat(layout.content.path(d)).catch(() => null);
+    if (st) out.set(d, { name: d, bytes: st.size, mtimeMs: st.mtimeMs });
+  }
+  return out;
+}
+
+/** Snapshot dirs (not temp dirs, not the shared empty one), sized with `sizeOf`. */
+export async function listSnapshots(layout: StoreLayout, sizeOf: (dir: string) => Promise<number>): Promise<Map<string, SizedItem>> {
+  const out = new Map<string, SizedItem>();
+  for (const name of await readdir(layout.snapshotsDir).catch(() => [] as string[])) {
+    if (name.startsWith('tmp-') || name === 'empty' || !/^[0-9a-f]+$/.test(name)) continue;
+    const dir = path.join(layout.snapshotsDir, name);
+    const st = await lstat(dir).catch(() => null);
+    if (st?.isDirectory()) out.set(dir, { name: dir, bytes: await sizeOf(dir), mtimeMs: st.mtimeMs });
+  }
+  return out;
+}
+
+/**
+ * Bytes a directory tree takes on disk (allocated blocks, each hard-linked
+ * file once), like `du -s`.
+ */
+export async function treeBytes(dir: string, seen = new Set<string>()): Promise<number> {
+  let total = 0;
+  const st = await lstat(dir).catch(() => null);
+  if (!st) return 0;
+  const id = `${st.dev}:${st.ino}`;
+  if (seen.has(id)) return 0;
+  seen.add(id);
+  total += st.blocks * 512;
+  if (!st.isDirectory()) return total;
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) total += await treeBytes(path.join(dir, name), seen);
+  return total;
+}
+
+export async function scanStore(layout: StoreLayout, roots: GcRoots, sizeOfSnapshot: (dir: string) => Promise<number>): Promise<StoreScan> {
+  const [refs, entries, blobs, snapshots] = await Promise.all([
+    imageReferences(layout, roots),
+    listCacheEntries(layout),
+    listBlobs(layout),
+    listSnapshots(layout, sizeOfSnapshot),
+  ]);
+  return { imageBlobs: refs.blobs, imageSnapshotDirs: refs.snapshotDirs, rootProblems: refs.problems, entries, blobs, snapshots };
+}
