@@ -16,6 +16,8 @@ if (skip) test('e2e RUN forms (skipped)', (t) => {
 });
 
 let store: { root: string; dispose(): Promise<void> };
+// Temp dirs of this file (contexts, outputs), removed when it ends.
+const scratch: string[] = [];
 test.before(async () => {
   if (!skip) store = await freshStore();
 });
@@ -24,8 +26,6 @@ test.after.always(async () => {
   await Promise.all(scratch.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-// Temp dirs of this file (contexts, outputs), removed when it ends.
-const scratch: string[] = [];
 async function scratchDir(label: string): Promise<string> {
   const dir = await tempDir(`e2e-run-${label}-`);
   scratch.push(dir);
@@ -117,7 +117,7 @@ RUN cat <<-EOF > /stripped.txt
 
 // runc (and so BuildKit and docker run) sets HOME from the user's passwd
 // entry when the image's env has none; run-step.ts passes no HOME.
-itFailing('RUN has HOME from the user\'s passwd entry, as runc sets it', async (t) => {
+test('RUN has HOME from the user\'s passwd entry, as runc sets it', async (t) => {
   const { out } = await buildLocal(`FROM busybox:latest
 RUN echo "$HOME" > /root-home
 USER app

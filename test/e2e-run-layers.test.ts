@@ -17,6 +17,8 @@ if (skip) test('e2e RUN layers (skipped)', (t) => {
 });
 
 let store: { root: string; dispose(): Promise<void> };
+// Temp dirs of this file (contexts, outputs), removed when it ends.
+const scratch: string[] = [];
 test.before(async () => {
   if (!skip) store = await freshStore();
 });
@@ -25,8 +27,6 @@ test.after.always(async () => {
   await Promise.all(scratch.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-// Temp dirs of this file (contexts, outputs), removed when it ends.
-const scratch: string[] = [];
 async function scratchDir(label: string): Promise<string> {
   const dir = await tempDir(`e2e-run-${label}-`);
   scratch.push(dir);
@@ -80,7 +80,7 @@ it('mountpoints the sandbox created are not in the layer', async (t) => {
 // (with the build's time) although the step changed nothing in it. BuildKit
 // restores the parent's times after removing its stubs, and its differ
 // skips a copied-up dir whose metadata is unchanged.
-itFailing('a mountpoint created inside an existing base dir leaves that dir out of the layer', async (t) => {
+test('a mountpoint created inside an existing base dir leaves that dir out of the layer', async (t) => {
   const names = await lastLayerNames(STUB_DOCKERFILE, await stubSecretArgs());
   t.deepEqual(names, ['marker']);
 });

@@ -19,6 +19,8 @@ if (skip) test('e2e RUN mounts (skipped)', (t) => {
 });
 
 let store: { root: string; dispose(): Promise<void> };
+// Temp dirs of this file (contexts, outputs), removed when it ends.
+const scratch: string[] = [];
 test.before(async () => {
   if (!skip) store = await freshStore();
 });
@@ -27,8 +29,6 @@ test.after.always(async () => {
   await Promise.all(scratch.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-// Temp dirs of this file (contexts, outputs), removed when it ends.
-const scratch: string[] = [];
 async function scratchDir(label: string): Promise<string> {
   const dir = await tempDir(`e2e-run-${label}-`);
   scratch.push(dir);

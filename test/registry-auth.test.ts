@@ -238,6 +238,9 @@ test.serial('bearer tokens: the challenge leads to the token server, tokens are 
     const bad = await rejection(login(host, { username: USER, password: 'wrong' }, { settings }));
     t.is(bad.code, 'REGISTRY_UNAUTHORIZED');
     await login(host, { username: USER, password: PASS }, { settings });
+    // A token cached for the right password must not vouch for a wrong one.
+    t.is((await rejection(login(host, { username: USER, password: 'wrong' }, { settings }))).code, 'REGISTRY_UNAUTHORIZED');
+    await login(host, { username: USER, password: PASS }, { settings });
     const pushed = await pushImage(source.content, source.images, 'busybox:latest', `${host}/tok/app:v1`, { settings });
     t.true(issued.includes('repository:tok/app:pull,push'), issued.join(' | '));
     const pushTokens = issued.filter((s) => s.includes('tok/app:pull,push')).length;

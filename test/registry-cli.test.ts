@@ -5,6 +5,7 @@ import test from 'ava';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Digest } from '../cache/digest.js';
 import { openStore, type Store } from '../builder/build/open-store.js';
 import { run as loginCmd } from '../builder/cli/commands/login.js';
 import { run as logoutCmd } from '../builder/cli/commands/logout.js';
@@ -21,7 +22,7 @@ let secured: RegistryServer;
 let tmp: string;
 let root: string;
 let store: Store;
-let busyboxId: string;
+let busyboxId: Digest;
 
 test.before(async () => {
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tsbuild-registry-cli-'));
@@ -31,7 +32,7 @@ test.before(async () => {
   process.env.DOCKER_CONFIG = path.join(tmp, 'docker');
   if (skip) return;
   secured = await startRegistry({ auth: { username: USER, password: PASS } });
-  busyboxId = await loadBusyboxImage('busybox:latest', root);
+  busyboxId = (await loadBusyboxImage('busybox:latest', root)) as Digest;
   store = await openStore(root);
 });
 
@@ -99,8 +100,9 @@ test.serial('mirrors are tried first; a mirror without the image falls back to t
     // The mirror holds the image under the same repository path as the (unreachable) registry.
     const noSettings = { insecure: [], mirrors: {} };
     await pushImage(store.content, store.images, 'busybox:latest', `${mirror.host}/team/app:v1`, { settings: noSettings });
-    await fs.writeFile(path.join(root, SETTINGS_FILE), JSON.stringify({ mirrors: { [dead]: [`http://${mirror.host}`] } }));
+    // registries.json lives in the root of the store being pulled into.
     const dest = await openStore(path.join(tmp, 'mirror-dest'));
+    await fs.writeFile(path.join(dest.paths.root, SETTINGS_FILE), JSON.stringify({ mirrors: { [dead]: [`http://${mirror.host}`] } }));
     const pulled = await pullImage(dest.content, dest.images, `${dead}/team/app:v1`, { retry: { attempts: 1 } });
     t.is(pulled.ref, `${dead}/team/app:v1`);
     t.is(pulled.configDigest, busyboxId);
@@ -109,7 +111,8 @@ test.serial('mirrors are tried first; a mirror without the image falls back to t
     t.is((err as RegistryError).code, 'REGISTRY_UNREACHABLE');
     t.regex(err!.message, new RegExp(`cannot reach ${dead} for ${dead}/team/other:v1`));
     // The environment variable works the same way.
-    await fs.rm(path.join(root, SETTINGS_FILE));
+    await fs.rm(path.join(dest.paths.root, SETTINGS_FILE));
+    await dest.images.untag(`${dead}/team/app:v1`);
     process.env.TSBUILD_REGISTRY_MIRRORS = `${dead}=http://${mirror.host}`;
     const viaEnv = await pullImage(dest.content, dest.images, `${dead}/team/app:v1`, { retry: { attempts: 1 } });
     t.is(viaEnv.configDigest, busyboxId);

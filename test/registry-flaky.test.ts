@@ -12,7 +12,7 @@ import { openStore, type Store } from '../builder/build/open-store.js';
 import { readImage } from '../builder/image/image.js';
 import { digestLayer } from '../builder/image/layer-digest.js';
 import { layerCompressionOf } from '../builder/image/types.js';
-import { pullImage, pushImage } from '../builder/registry/index.js';
+import { pullImage, pushImage, type TransferEvent } from '../builder/registry/index.js';
 import { loadBusyboxImage } from '../fixtures/base-images/load-busybox.js';
 import { registrySkipReason, startProxy, startRegistry, type ProxyRequestInfo, type RegistryServer, type TestProxy } from './helpers/registry-server.js';
 
@@ -85,7 +85,9 @@ for (const mode of ['monolithic', 'chunked'] as const) {
     const ref = `${proxy.host}/flaky-${mode}:v1`;
     const pushed = await pushImage(source.content, source.images, 'busybox:latest', ref, { settings, retry, ...(mode === 'chunked' ? { chunkSize: 64 * 1024 } : {}) });
     const dest = await openStore(path.join(tmp, `dest-${mode}`));
-    const pulled = await pullImage(dest.content, dest.images, ref, { settings, retry });
+    const events: TransferEvent[] = [];
+    const pulled = await pullImage(dest.content, dest.images, ref, { settings, retry, onProgress: (e) => events.push(e) });
+    t.true(events.some((e) => e.phase === 'retrying'), 'retries are reported as progress');
     t.is(pulled.manifestDigest, pushed.digest);
     t.is(pulled.configDigest, sourceId);
     const local = await readImage(source.content, (await source.images.resolve('busybox:latest')).manifestDigest);

@@ -1,7 +1,10 @@
 // Opens the local store (content, images, snapshots, cache index) and
 // tidies what a crashed or killed tsbuild left behind: the store itself is
 // always consistent, only temp files, temp dirs and mounts can be stale.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { cleanupStale as cleanupStaleSandboxes } from '../../runner-native/index.js';
+import { pidOfTempName, processAlive } from '../util/process-alive.js';
 import { ContentStore } from '../../cache/content-store.js';
 import { ResultIndex } from '../../cache/result-index.js';
 import { ImageStore } from '../image/store.js';
@@ -32,8 +35,22 @@ export async function openStore(root?: string): Promise<Store> {
 }
 
 // Only for commands that build or run: they are the ones that mount.
+// Everything a dead tsbuild left carries its pid in its name; a live
+// process's (a concurrent build's) is left alone.
 export async function cleanupStale(store: Store): Promise<void> {
+  // Unmount first: rw bind uppers live under state/.
   await cleanupStaleMounts(store.paths.mounts);
+  await cleanupStaleSandboxes(path.join(store.paths.state, 'sandbox')).catch(() => undefined);
+  await removeDeadPidEntries(store.paths.state);
+  await removeDeadPidEntries('/dev/shm', 'tsbuild-secret-');
   await store.snapshots.removeStaleTemp();
   await store.content.cleanTemp();
+}
+
+async function removeDeadPidEntries(dir: string, prefix = ''): Promise<void> {
+  for (const e of await readdir(dir).catch(() => [] as string[])) {
+    if (!e.startsWith(prefix)) continue;
+    const pid = pidOfTempName(e);
+    if (pid !== undefined && !processAlive(pid)) await rm(path.join(dir, e), { recursive: true, force: true }).catch(() => undefined);
+  }
 }

@@ -1,7 +1,8 @@
 // The build's outputs (-o/--output), as docker buildx names them:
 // type=image (the default: the local store), oci, docker, local, tar.
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
+import { mountPointName } from '../snapshots/overlay.js';
 import path from 'node:path';
 import { applyLayer } from '../../cache/layer-apply.js';
 import { tarFromDir } from '../../cache/layer-diff.js';
@@ -76,7 +77,8 @@ async function exportOne(store: Store, opts: BuildOptions, image: ImageDescripti
         await mkdir(dest, { recursive: true });
         await unpackImage(store, image, dest);
       } else {
-        const tmp = await mkdtemp(path.join(store.paths.state, 'rootfs-'));
+        const tmp = path.join(store.paths.state, mountPointName('rootfs'));
+        await mkdir(tmp, { recursive: true });
         try {
           await unpackImage(store, image, tmp);
           await tarFromDir(tmp, dest === '-' ? process.stdout : createWriteStream(dest), {});

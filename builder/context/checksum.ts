@@ -6,12 +6,12 @@
  * (dev, ino, size, mtime, ctime) so unchanged files are not re-read.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, type Stats } from 'node:fs';
-import { readlink } from 'node:fs/promises';
+import { createReadStream, lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { planSources } from '../fileops/sources.js';
 import type { SourceTree } from '../fileops/source-tree.js';
 import { containsWildcards, resolveWildcards } from '../fileops/wildcard.js';
-import { entryType } from './context.js';
+import { BuildContext, entryType } from './context.js';
 import { PatternMatcher } from './pattern-matcher.js';
 
 /** Bump when the record format changes: old cache keys must not match new ones. */
@@ -84,7 +84,8 @@ export async function fileDigest(hostPath: string, st: Stats, cache?: ContentHas
   const cached = cache?.get(hostPath, key);
   if (cached) return cached;
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(hostPath)) hash.update(chunk as Buffer);
+  if (st.size <= READ_WHOLE_MAX) hash.update(await readFile(hostPath));
+  else for await (const chunk of createReadStream(hostPath)) hash.update(chunk as Buffer);
   const digest = `sha256:${hash.digest('hex')}`;
   cache?.set(hostPath, key, digest);
   return digest;
@@ -106,16 +107,17 @@ export interface SelectionOptions {
 export async function checksumSelection(tree: SourceTree, patterns: readonly string[], options: SelectionOptions = {}): Promise<string> {
   const exclude = options.exclude?.length ? new PatternMatcher(options.exclude) : undefined;
   const items = await planSources(patterns, tree, { instruction: 'COPY', parents: options.parents ?? false });
-  const records: SelectedRecord[] = [];
+  const found: Found[] = [];
   for (const item of items) {
     if (item.kind === 'path') {
-      await collect(tree, item.path, `${item.group}:${item.path}`, { exclude, cache: options.cache }, records);
+      await collect(tree, item.path, `${item.group}:${item.path}`, { exclude }, found);
     } else if (item.kind === 'parents') {
       const include = item.pattern === '' ? undefined : new PatternMatcher([item.pattern]);
       const bases = containsWildcards(item.base) ? await resolveWildcards(tree, item.base) : [item.base];
-      for (const base of bases) await collect(tree, base, `${item.group}:${base}`, { exclude, include, cache: options.cache }, records);
+      for (const base of bases) await collect(tree, base, `${item.group}:${base}`, { exclude, include }, found);
     }
   }
+  const records = await recordsOf(tree, found, options.cache);
   records.sort((a, b) => (a.line < b.line ? -1 : a.line > b.line ? 1 : 0));
   const hash = createHash('sha256').update(`${SELECTION_SCHEMA}\n`);
   for (const record of records) hash.update(`${record.line}\n`);
@@ -133,35 +135,108 @@ interface SelectedRecord {
 interface CollectOptions {
   readonly exclude?: PatternMatcher;
   readonly include?: PatternMatcher;
-  readonly cache?: ContentHashCache;
 }
 
-async function collect(tree: SourceTree, srcPath: string, label: string, options: CollectOptions, out: SelectedRecord[]): Promise<void> {
+/** A selected entry before its content is hashed. */
+interface Found {
+  readonly inRoot: string;
+  readonly label: string;
+  readonly st: Stats;
+}
+
+// Yield to the event loop now and then during a synchronous walk, so a
+// huge context does not freeze the progress display.
+const YIELD_EVERY = 2000;
+// Files hashed at once on a checksum cache miss: keeps the disk busy.
+const HASH_CONCURRENCY = 8;
+// Smaller files are read in one call instead of a stream.
+const READ_WHOLE_MAX = 1 << 20;
+
+async function collect(tree: SourceTree, srcPath: string, label: string, options: CollectOptions, out: Found[]): Promise<void> {
   // The top-level source is followed like COPY does; below it nothing is.
   const resolved = await tree.resolve(srcPath, true);
   const st = resolved.exists ? await tree.lstat(resolved.inRoot) : null;
   if (!st) return;
-  const visit = async (inRoot: string, rel: string, entrySt: Stats): Promise<void> => {
+  const add = (inRoot: string, rel: string, entrySt: Stats) => {
     const included = rel === '' || ((options.include?.matches(rel) ?? true) && !options.exclude?.matches(rel));
-    if (included) out.push(await record(tree, inRoot, `${label}/${rel}`, entrySt, options.cache));
-    if (!entrySt.isDirectory()) return;
-    for (const name of await tree.readdir(inRoot)) {
-      const child = inRoot === '/' ? `/${name}` : `${inRoot}/${name}`;
-      const childSt = await tree.lstat(child);
-      if (childSt) await visit(child, rel === '' ? name : `${rel}/${name}`, childSt);
-    }
+    if (included) out.push({ inRoot, label: `${label}/${rel}`, st: entrySt });
   };
-  await visit(resolved.inRoot, '', st);
+  add(resolved.inRoot, '', st);
+  if (!st.isDirectory()) return;
+  if (tree instanceof BuildContext) await walkContext(tree, resolved.inRoot, isClean(tree, resolved.inRoot), add);
+  else await walkTree(tree, resolved.inRoot, '', add);
 }
 
-async function record(tree: SourceTree, inRoot: string, label: string, st: Stats, cache?: ContentHashCache): Promise<SelectedRecord> {
+async function walkTree(tree: SourceTree, dirInRoot: string, dirRel: string, add: (inRoot: string, rel: string, st: Stats) => void): Promise<void> {
+  for (const name of await tree.readdir(dirInRoot)) {
+    const child = dirInRoot === '/' ? `/${name}` : `${dirInRoot}/${name}`;
+    const rel = dirRel === '' ? name : `${dirRel}/${name}`;
+    const childSt = await tree.lstat(child);
+    if (!childSt) continue;
+    add(child, rel, childSt);
+    if (childSt.isDirectory()) await walkTree(tree, child, rel, add);
+  }
+}
+
+// The build context's fast path: one synchronous lstat per entry (a warm
+// rebuild does nothing else per file). Below a directory that no ignore
+// pattern matches, an entry is visible exactly when no pattern matches it
+// (BuildContext.isVisible's rule); anything else asks the context.
+async function walkContext(ctx: BuildContext, start: string, startClean: boolean, add: (inRoot: string, rel: string, st: Stats) => void): Promise<void> {
+  let sinceYield = 0;
+  const walk = async (dirInRoot: string, dirRel: string, clean: boolean): Promise<void> => {
+    for (const name of readdirSync(ctx.hostPath(dirInRoot))) {
+      const child = dirInRoot === '/' ? `/${name}` : `${dirInRoot}/${name}`;
+      const rel = dirRel === '' ? name : `${dirRel}/${name}`;
+      let childClean = clean && !ctx.ignore.matches(child.slice(1));
+      if (!childClean && !(await ctx.isVisible(child))) continue;
+      const childSt = lstatSync(ctx.hostPath(child), { throwIfNoEntry: false });
+      if (!childSt) continue;
+      add(child, rel, childSt);
+      if (childSt.isDirectory()) await walk(child, rel, childClean);
+      if (++sinceYield >= YIELD_EVERY) {
+        sinceYield = 0;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+  };
+  await walk(start, '', startClean);
+}
+
+function isClean(ctx: BuildContext, inRoot: string): boolean {
+  const parts = inRoot.split('/').filter((p) => p !== '');
+  for (let i = 1; i <= parts.length; i++) if (ctx.ignore.matches(parts.slice(0, i).join('/'))) return false;
+  return true;
+}
+
+/** Hashes what the cache does not know, a few files at a time, and builds the records. */
+async function recordsOf(tree: SourceTree, found: readonly Found[], cache: ContentHashCache | undefined): Promise<SelectedRecord[]> {
+  const digests: string[] = new Array(found.length).fill('');
+  const misses: number[] = [];
+  found.forEach((f, i) => {
+    if (!f.st.isFile()) return;
+    const cached = cache?.get(tree.hostPath(f.inRoot), statKey(f.st));
+    if (cached) digests[i] = cached;
+    else misses.push(i);
+  });
+  let next = 0;
+  const worker = async () => {
+    while (next < misses.length) {
+      const i = misses[next++]!;
+      digests[i] = await fileDigest(tree.hostPath(found[i]!.inRoot), found[i]!.st, cache);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(HASH_CONCURRENCY, misses.length) }, worker));
+  return found.map((f, i) => record(tree, f, digests[i]!));
+}
+
+function record(tree: SourceTree, f: Found, digest: string): SelectedRecord {
+  const { st } = f;
   const uid = tree.forceRootOwnership ? 0 : st.uid;
   const gid = tree.forceRootOwnership ? 0 : st.gid;
-  const host = tree.hostPath(inRoot);
-  const link = st.isSymbolicLink() ? await readlink(host) : '';
-  const digest = st.isFile() ? await fileDigest(host, st, cache) : '';
+  const link = st.isSymbolicLink() ? readlinkSync(tree.hostPath(f.inRoot)) : '';
   const type = entryType(st);
   const mode = (st.mode & 0o7777).toString(8);
-  const line = [JSON.stringify(label), type, mode, uid, gid, JSON.stringify(link), digest].join('\0');
-  return { line, entry: { path: inRoot.replace(/^\/+/, ''), type, mode, uid, gid, link, digest } };
+  const line = [JSON.stringify(f.label), type, mode, uid, gid, JSON.stringify(link), digest].join('\0');
+  return { line, entry: { path: f.inRoot.replace(/^\/+/, ''), type, mode, uid, gid, link, digest } };
 }

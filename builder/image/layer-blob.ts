@@ -23,7 +23,9 @@ async function fileHead(file: string, bytes = 8): Promise<Buffer> {
 /**
  * Store the blob `open()` yields (it is opened twice: once to store, once to
  * hash the uncompressed tar) and describe it as a layer. `expected` pins the
- * blob digest when a manifest already names it.
+ * blob digest when a manifest already names it. Every entry is checked for
+ * path escapes while hashing; a refused layer's blob stays in the store
+ * unreferenced, for the garbage collector.
  */
 export async function storeLayerBlob(
   store: ContentStore,
@@ -32,7 +34,7 @@ export async function storeLayerBlob(
   expected?: Digest,
 ): Promise<ImageLayer> {
   const { digest, size } = await store.putStream(open(), expected);
-  const { diffId } = await digestLayer(store.openRead(digest), compression);
+  const { diffId } = await digestLayer(store.openRead(digest), compression, { checkEntries: true });
   return { digest, diffId, size, mediaType: ociLayerMediaType(compression) };
 }
 

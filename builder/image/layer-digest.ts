@@ -9,6 +9,7 @@ import type { Digest } from '../../cache/digest.js';
 import { toDigest } from '../../cache/digest.js';
 import type { LayerCompression } from './types.js';
 import { ImageError } from './errors.js';
+import { hashAndCheckSink } from './layer-check.js';
 
 export interface LayerDigests {
   /** sha256 of the bytes as given (compressed or not). */
@@ -34,8 +35,13 @@ function hashSink(hash: ReturnType<typeof createHash>): Writable {
   });
 }
 
+export interface DigestLayerOptions {
+  /** Also refuse entries that escape the root (see layer-check.ts); for layers from outside. */
+  checkEntries?: boolean;
+}
+
 /** Hash a layer stream given how it is compressed (see `sniffCompression`). */
-export async function digestLayer(src: Readable | NodeJS.ReadableStream, compression: LayerCompression): Promise<LayerDigests> {
+export async function digestLayer(src: Readable | NodeJS.ReadableStream, compression: LayerCompression, opts: DigestLayerOptions = {}): Promise<LayerDigests> {
   if (compression === 'zstd') {
     throw new ImageError('UNSUPPORTED_MEDIA_TYPE', 'zstd-compressed layers are not supported by this Node.js version');
   }
@@ -50,12 +56,13 @@ export async function digestLayer(src: Readable | NodeJS.ReadableStream, compres
   });
   if (compression === 'gzip') {
     const diffHash = createHash('sha256');
-    await pipeline(src, tap, createGunzip(), hashSink(diffHash));
+    await pipeline(src, tap, createGunzip(), opts.checkEntries ? hashAndCheckSink(diffHash) : hashSink(diffHash));
     const digest = toDigest(`sha256:${blobHash.digest('hex')}`);
     return { digest, size, diffId: toDigest(`sha256:${diffHash.digest('hex')}`) };
   }
   // Uncompressed: the blob is the tar, so one hash serves as both digests.
-  await pipeline(src, tap, new Writable({ write: (_chunk, _enc, cb) => cb() }));
+  const discard = new Writable({ write: (_chunk, _enc, cb) => cb() });
+  await pipeline(src, tap, opts.checkEntries ? hashAndCheckSink(createHash('sha256')) : discard);
   const digest = toDigest(`sha256:${blobHash.digest('hex')}`);
   return { digest, size, diffId: digest };
 }

@@ -4,6 +4,7 @@
 // realm, service, scope set and user for the life of the process, so the
 // many requests of one pull share one token.
 
+import { createHash } from 'node:crypto';
 import { RegistryError, TransientError } from './errors.js';
 import { readBody, send } from './http.js';
 import type { Credentials } from './docker-config.js';
@@ -68,7 +69,9 @@ async function fetchToken(ctx: AuthContext, params: Record<string, string>, fres
   const realm = params['realm'];
   if (!realm) throw new RegistryError('REGISTRY_PROTOCOL', `${ctx.registry} sent a Bearer challenge without a realm`);
   const scopes = [...new Set(ctx.scopes)].sort();
-  const key = JSON.stringify([realm, params['service'] ?? '', scopes, ctx.credentials?.username ?? '']);
+  // The password's hash is part of the key: a later login with other credentials must not reuse this token.
+  const who = ctx.credentials ? `${ctx.credentials.username}:${createHash('sha256').update(ctx.credentials.password).digest('hex')}` : '';
+  const key = JSON.stringify([realm, params['service'] ?? '', scopes, who]);
   const cached = tokenCache.get(key);
   if (!fresh && cached && cached.expiresAt > Date.now()) return cached.token;
   let url: URL;

@@ -106,7 +106,7 @@ export async function pullImage(store: ContentStore, images: ImageStore, refText
     await runBounded(unique, opts.concurrency ?? 3, async (blob) => {
       let bytes = 0;
       const downloaded = await downloadBlob(client, store, blob, {
-        ...(opts.retry ? { retry: opts.retry } : {}),
+        retry: { ...opts.retry, onRetry: () => progress?.({ ...blob, phase: 'retrying', bytes }) },
         onBytes: (n) => {
           bytes += n;
           progress?.({ ...blob, phase: 'downloading', bytes });

@@ -97,7 +97,7 @@ export async function pushImage(
     const outcome = await uploadBlob(client, store, blob, {
       mountFrom: mountFrom.get(blob.digest) ?? [],
       ...(opts.chunkSize ? { chunkSize: opts.chunkSize } : {}),
-      ...(opts.retry ? { retry: opts.retry } : {}),
+      retry: { ...opts.retry, onRetry: () => progress?.({ ...blob, phase: 'retrying', bytes }) },
       onBytes: (n) => {
         bytes += n;
         progress?.({ ...blob, phase: 'uploading', bytes });

@@ -126,7 +126,7 @@ async function chunked(client: RegistryClient, store: ContentStore, blob: BlobRe
       failures = 0;
     } catch (e) {
       if (!isTransient(e) || ++failures > 5) throw e;
-      await sleep(Math.min(2000, 50 * 2 ** failures));
+      await sleep(Math.min(opts.retry?.maxDelayMs ?? 2000, (opts.retry?.baseDelayMs ?? 50) * 2 ** failures));
       if (offset >= blob.size) {
         // The closing PUT may have landed with only its answer lost; else send it again.
         if (await blobExists(client, blob)) return blobPresentResponse(client, blob);

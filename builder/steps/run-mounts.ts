@@ -2,7 +2,8 @@
 // and tmpfs mounts, and owns whatever it had to prepare (read-only views of
 // stages, cache dirs and their locks, secret files) until the step ends.
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { RunMount, RunStep } from '../../frontend/graph/types.js';
 import type { SandboxMount } from '../../runner-native/index.js';
@@ -78,7 +79,7 @@ async function bindMount(store: Store, m: RunMount, from: StepResult | undefined
   await mkdir(path.join(tmp, 'work'), { recursive: true });
   const empty = await store.snapshots.empty();
   await mountOverlay(target, { lowerDirs: [src.host, empty], upperDir: path.join(tmp, 'upper'), workDir: path.join(tmp, 'work') });
-  cleanups.push(async () => { await unmount(target); await rm(target, { recursive: false, force: true }).catch(() => undefined); await rm(tmp, { recursive: true, force: true }); });
+  cleanups.push(async () => { await unmount(target); await rmdir(target).catch(() => undefined); await rm(tmp, { recursive: true, force: true }); });
   return { destination: m.target, type: 'bind', source: target, options: ['rbind', 'rw'] };
 }
 
@@ -130,7 +131,8 @@ async function secretMount(store: Store, opts: BuildOptions, m: RunMount, mounts
   if (m.env) env.push(`${m.env}=${value.toString('utf8')}`);
   // A secret exposed as an env var mounts no file unless a target was given.
   if (!m.target) return;
-  const dir = path.join(store.paths.state, mountPointName('secret'));
+  // Secrets are written to memory (tmpfs), never to the store's disk.
+  const dir = path.join(secretsBase(store), mountPointName('tsbuild-secret'));
   await mkdir(dir, { mode: 0o700 });
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'secret');
@@ -163,4 +165,9 @@ async function heredocFile(store: Store, f: RunStep['files'][number], cleanups: 
   await writeFile(file, f.content);
   await chmod(file, f.mode);
   return { destination: f.path, type: 'bind', source: file, options: ['bind', 'ro'] };
+}
+
+// /dev/shm is a tmpfs on Linux; the store's state dir only where it is missing.
+export function secretsBase(store: Store): string {
+  return existsSync('/dev/shm') ? '/dev/shm' : store.paths.state;
 }

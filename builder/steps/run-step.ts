@@ -1,9 +1,10 @@
 // RUN: the command in a sandbox whose root is an overlay of the parent's
 // snapshots with a fresh upper dir; the upper dir becomes the layer.
-import { readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { lstat, readdir, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunStep } from '../../frontend/graph/types.js';
-import { DOCKER_DEFAULT_CAPS, Sandbox, defaultSpec, type SandboxSpec } from '../../runner-native/index.js';
+import { Sandbox, defaultSpec, grantableCapabilities, type SandboxSpec } from '../../runner-native/index.js';
 import type { Store } from '../build/open-store.js';
 import type { BuildOptions } from '../build/options.js';
 import type { StepResult } from '../build/step-result.js';
@@ -18,14 +19,13 @@ export class RunFailedError extends Error {
   readonly code = 'RUN_FAILED';
 }
 
-// Every capability the kernel knows: what `--security=insecure` grants.
-const ALL_CAPS = [...DOCKER_DEFAULT_CAPS, 'CAP_DAC_READ_SEARCH', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN',
-  'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT', 'CAP_SYS_ADMIN',
-  'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_LEASE', 'CAP_AUDIT_CONTROL',
-  'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ'];
-
 // Proxy variables reach the step's environment but never its cache key.
 const PROXY_VARS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
+
+// runc sets HOME from the user's passwd entry when the image does not.
+function withHome(env: string[], home: string): string[] {
+  return env.some((e) => e.startsWith('HOME=')) ? env : [...env, `HOME=${home}`];
+}
 
 export function describeRun(step: RunStep, bindSourceDigests: (string | undefined)[]): unknown {
   return {
@@ -49,18 +49,44 @@ async function resolveUser(store: Store, parent: StepResult, user: string): Prom
 }
 
 // Mountpoints the sandbox had to create in the image would otherwise show
-// up in the layer; BuildKit removes them too. Only empty stubs go.
-async function removeMountStubs(upper: string, created: string[]): Promise<void> {
+// up in the layer; BuildKit removes them too. Only empty stubs go. Creating
+// a stub also copies its parent dir up (its mtime changed): such a parent is
+// dropped from the upper dir again when it is empty, not opaque, and its
+// mode and owner are those of the lower dir it shadows.
+async function removeMountStubs(upper: string, lowerDirs: string[], created: string[]): Promise<void> {
+  const parents = new Set<string>();
   for (const p of [...created].reverse()) {
     const host = path.join(upper, p);
-    const st = await stat(host).catch(() => null);
+    const st = await lstat(host).catch(() => null);
     if (!st) continue;
     if (st.isDirectory()) {
       if ((await readdir(host)).length === 0) await rmdir(host).catch(() => undefined);
     } else if (st.isFile() && st.size === 0) {
       await rm(host, { force: true });
     }
+    for (let d = path.posix.dirname(p); d !== '/' && d !== '.'; d = path.posix.dirname(d)) parents.add(d);
   }
+  for (const d of [...parents].sort((a, b) => b.length - a.length)) {
+    const host = path.join(upper, d);
+    const st = await lstat(host).catch(() => null);
+    if (!st?.isDirectory() || (await readdir(host)).length > 0 || await isOpaque(host)) continue;
+    const lower = await firstLower(lowerDirs, d);
+    if (lower && lower.mode === st.mode && lower.uid === st.uid && lower.gid === st.gid) await rmdir(host).catch(() => undefined);
+  }
+}
+
+async function firstLower(lowerDirs: string[], p: string) {
+  for (const dir of lowerDirs) {
+    const st = await lstat(path.join(dir, p)).catch(() => null);
+    if (st) return st.isDirectory() ? st : null;
+  }
+  return null;
+}
+
+function isOpaque(dir: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile('getfattr', ['--only-values', '-n', 'trusted.overlay.opaque', dir], (err, stdout) => resolve(!err && stdout.trim() === 'y'));
+  });
 }
 
 export async function runStep(store: Store, opts: BuildOptions, step: RunStep, parent: StepResult, sources: StepResult[],
@@ -77,7 +103,7 @@ export async function runStep(store: Store, opts: BuildOptions, step: RunStep, p
       args: step.args,
       rootPath: ws.merged,
       rootLayers: { lowerDirs, upperDir: ws.upper, workDir: ws.work },
-      env: [...step.env, ...prepared.env],
+      env: withHome([...step.env, ...prepared.env], user.home),
       cwd: step.workdir,
       user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
       hostname: 'buildkitsandbox',
@@ -86,7 +112,9 @@ export async function runStep(store: Store, opts: BuildOptions, step: RunStep, p
       mounts: prepared.mounts,
     });
     if (step.security === 'insecure') {
-      spec.process.capabilities = { bounding: ALL_CAPS, effective: ALL_CAPS, permitted: ALL_CAPS };
+      // Every capability tsbuild itself holds: what `--security=insecure` grants.
+      const all = grantableCapabilities();
+      spec.process.capabilities = { bounding: all, effective: all, permitted: all };
       spec.linux.maskedPaths = [];
       spec.linux.readonlyPaths = [];
     }
@@ -101,7 +129,7 @@ export async function runStep(store: Store, opts: BuildOptions, step: RunStep, p
       const why = result.oomKilled ? 'killed: out of memory' : result.signal ? `killed by signal ${result.signal}` : `exit code: ${result.exitCode}`;
       throw new RunFailedError(`process "${step.args.join(' ')}" did not complete successfully: ${why}`);
     }
-    await removeMountStubs(ws.upper, result.createdPaths);
+    await removeMountStubs(ws.upper, lowerDirs, result.createdPaths);
   } catch (err) {
     await prepared.release();
     await store.snapshots.discard(ws);

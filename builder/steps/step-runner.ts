@@ -3,7 +3,7 @@
 import type { BuildGraph, CopyStep, RunStep, StagePlan, WorkdirStep } from '../../frontend/graph/types.js';
 import { toDigest } from '../../cache/digest.js';
 import { BuildContext } from '../context/context.js';
-import { checksumSelection, MemoryContentHashCache } from '../context/checksum.js';
+import { checksumSelection, MemoryContentHashCache, type ContentHashCache } from '../context/checksum.js';
 import { mkdirAllInRoot } from '../fileops/fs-write.js';
 import { readImage } from '../image/image.js';
 import type { Store } from '../build/open-store.js';
@@ -18,10 +18,11 @@ import { resolveProcessUser } from './user.js';
 
 export class BuildStepRunner implements StepRunner {
   private contextPromise: Promise<BuildContext> | undefined;
-  private readonly hashCache = new MemoryContentHashCache();
   private readonly sourceDateEpoch: number | undefined;
 
-  constructor(private readonly store: Store, private readonly opts: BuildOptions, private readonly graph: BuildGraph) {
+  constructor(private readonly store: Store, private readonly opts: BuildOptions, private readonly graph: BuildGraph,
+    // Content digests by (dev, ino, size, mtime, ctime): persisted between builds by the caller.
+    private readonly hashCache: ContentHashCache = new MemoryContentHashCache()) {
     this.sourceDateEpoch = sourceDateEpochOf(opts.buildArgs);
   }
 
