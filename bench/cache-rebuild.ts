@@ -5,7 +5,10 @@
 //   - a no-op rebuild (everything cached)
 //   - a one-file incremental rebuild (one file edited before each run)
 //   - context hashing rate (files/s, MB/s) with a cold and a warm checksum cache
-//   - `tsbuild --version`
+//   - `tsbuild --version`, and `node -e 0` as the machine's floor
+// Each line gives the wall time and the CPU time (user + sys, from
+// /usr/bin/time) of the whole process: on a loaded machine wall times
+// grow, CPU times much less.
 // Usage (as root): node dist/bench/cache-rebuild.js [--runs N] [--files N] [--keep]
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -64,24 +67,37 @@ function generateProject(dir: string): { files: number; bytes: number } {
   return { files: FILES, bytes };
 }
 
-function tsbuild(root: string, argv: string[]): number {
+interface Timing {
+  wallMs: number;
+  cpuMs: number;
+}
+
+// /usr/bin/time appends `<user> <sys>` (seconds) as the last line of stderr.
+function timed(argv: string[], env: NodeJS.ProcessEnv): Timing {
   const started = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, [BIN, ...argv], { env: { ...process.env, TSBUILD_ROOT: root, CI: 'true' }, encoding: 'utf8' });
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  if (r.status !== 0) throw new Error(`tsbuild ${argv.join(' ')} failed (${r.status}):\n${r.stderr}`);
-  return ms;
+  const r = spawnSync('/usr/bin/time', ['-f', '%U %S', ...argv], { env, encoding: 'utf8' });
+  const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}):\n${r.stderr}`);
+  const [user, sys] = r.stderr.trim().split('\n').at(-1)!.split(' ').map(Number);
+  return { wallMs, cpuMs: (user! + sys!) * 1000 };
+}
+
+function tsbuild(root: string, argv: string[]): Timing {
+  return timed([process.execPath, BIN, ...argv], { ...process.env, TSBUILD_ROOT: root, CI: 'true' });
 }
 
 function buildArgs(ctx: string): string[] {
   return ['build', '--progress=plain', '-t', 'bench:latest', ctx];
 }
 
-async function hashRate(ctx: string, root: string, warm: boolean): Promise<{ ms: number }> {
+async function hashRate(ctx: string, root: string, warm: boolean): Promise<Timing> {
   const context = await BuildContext.open(ctx);
   const cache = warm ? await PersistentChecksumCache.open(path.join(root, 'checksums'), ctx) : new MemoryContentHashCache();
   const started = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
   await checksumSelection(context, ['.'], { cache });
-  return { ms: Number(process.hrtime.bigint() - started) / 1e6 };
+  const used = process.cpuUsage(cpu);
+  return { wallMs: Number(process.hrtime.bigint() - started) / 1e6, cpuMs: (used.user + used.system) / 1000 };
 }
 
 async function main(): Promise<void> {
@@ -92,7 +108,7 @@ async function main(): Promise<void> {
   const mb = bytes / 1024 / 1024;
   console.log(`project: ${files} files, ${mb.toFixed(1)} MB; ${RUNS} runs each; ${os.availableParallelism()} CPUs, load ${os.loadavg()[0]!.toFixed(1)}`);
 
-  const cold: number[] = [];
+  const cold: Timing[] = [];
   let root = '';
   for (let i = 0; i < RUNS; i++) {
     if (root) rmSync(root, { recursive: true, force: true });
@@ -102,31 +118,44 @@ async function main(): Promise<void> {
   }
   // One more rebuild lets the checksum cache trust every file (see the racy rule).
   tsbuild(root, buildArgs(ctx));
-  const noop: number[] = [];
+  const noop: Timing[] = [];
   for (let i = 0; i < RUNS; i++) noop.push(tsbuild(root, buildArgs(ctx)));
-  const incremental: number[] = [];
+  const incremental: Timing[] = [];
   for (let i = 0; i < RUNS; i++) {
     appendFileSync(path.join(ctx, 'src/d07/f7.txt'), `edit ${i}\n`);
     incremental.push(tsbuild(root, buildArgs(ctx)));
   }
 
-  const coldHash: number[] = [];
-  const warmHash: number[] = [];
-  for (let i = 0; i < RUNS; i++) coldHash.push((await hashRate(ctx, root, false)).ms);
-  for (let i = 0; i < RUNS; i++) warmHash.push((await hashRate(ctx, root, true)).ms);
-  const version: number[] = [];
-  for (let i = 0; i < Math.max(RUNS, 10); i++) version.push(tsbuild(root, ['--version']));
+  const coldHash: Timing[] = [];
+  const warmHash: Timing[] = [];
+  for (let i = 0; i < RUNS; i++) coldHash.push(await hashRate(ctx, root, false));
+  for (let i = 0; i < RUNS; i++) warmHash.push(await hashRate(ctx, root, true));
+  const version: Timing[] = [];
+  const bare: Timing[] = [];
+  for (let i = 0; i < Math.max(RUNS, 10); i++) {
+    version.push(tsbuild(root, ['--version']));
+    bare.push(timed([process.execPath, '-e', '0'], process.env));
+  }
 
-  const row = (name: string, ms: number[], extra = '') => console.log(`${name.padEnd(34)} ${median(ms).toFixed(0).padStart(7)} ms${extra}`);
+  const row = (name: string, t: Timing[], extra = '') => {
+    const wall = median(t.map((x) => x.wallMs));
+    const cpu = median(t.map((x) => x.cpuMs));
+    console.log(`${name.padEnd(34)} ${wall.toFixed(0).padStart(7)} ms wall ${cpu.toFixed(0).padStart(7)} ms cpu${extra}`);
+  };
   console.log('');
   row('cold build', cold);
   row('no-op rebuild', noop);
   row('one-file incremental rebuild', incremental);
-  const rate = (ms: number[]) => `   ${(files / (median(ms) / 1000)).toFixed(0)} files/s, ${(mb / (median(ms) / 1000)).toFixed(0)} MB/s`;
+  const rate = (t: Timing[]) => {
+    const s = median(t.map((x) => x.wallMs)) / 1000;
+    return `   ${(files / s).toFixed(0)} files/s, ${(mb / s).toFixed(0)} MB/s`;
+  };
   // "cold" = no checksum cache; the files are in the OS page cache either way.
   row('context hashing, cold cache', coldHash, rate(coldHash));
   row('context hashing, warm stat cache', warmHash, rate(warmHash));
   row('tsbuild --version', version);
+  row('node -e 0 (floor)', bare);
+  console.log(`load average now ${os.loadavg()[0]!.toFixed(1)}`);
   if (!args.includes('--keep')) rmSync(work, { recursive: true, force: true });
   else console.log(`kept ${work}`);
 }

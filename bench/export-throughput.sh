@@ -67,13 +67,14 @@ time_runs() {
   printf '%-34s %8.2f s %8.1f MB/s   out %7.1f MB\n' "$label" "$med" "$(echo "$CTX_BYTES / 1000000 / $med" | bc -l)" "$(echo "$out_bytes / 1000000" | bc -l)"
 }
 
-echo "machine: $(nproc) cores, $(uname -r); context $(echo "$CTX_BYTES / 1000000" | bc) MB; median of $RUNS runs"
+echo "machine: $(nproc) cores, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg); context $(echo "$CTX_BYTES / 1000000" | bc) MB; median of $RUNS runs"
 t0=$(now); $TSBUILD build -q -t bench:v1 "$WORK/ctx" >/dev/null; t1=$(now)
 printf '%-34s %8.2f s %8.1f MB/s   (once: context hash + layer write)\n' "build into store (cold)" "$(echo "$t1 - $t0" | bc -l)" "$(echo "$CTX_BYTES / 1000000 / ($t1 - $t0)" | bc -l)"
 
 time_runs "tsbuild save --compression gzip" $TSBUILD save --compression gzip -o "$WORK/out/img.tar" bench:v1
 time_runs "tsbuild save (uncompressed)" $TSBUILD save -o "$WORK/out/img.tar" bench:v1
-time_runs "tsbuild build -o type=oci (cached)" $TSBUILD build -q -o "type=oci,dest=$WORK/out/img.tar" "$WORK/ctx"
+time_runs "tsbuild build -o type=oci (cached)" sh -c "$TSBUILD build -q -o 'type=oci,dest=$WORK/out/img.tar' '$WORK/ctx' >/dev/null"
+echo "load average now: $(cut -d' ' -f1-3 /proc/loadavg) (numbers from a busy machine are noisy)"
 time_runs "tar -c | gzip -6" sh -c "tar -C '$WORK/ctx' -c data | gzip -6 > '$WORK/out/data.tar.gz'"
 if command -v pigz >/dev/null; then
   time_runs "tar -c | pigz -6" sh -c "tar -C '$WORK/ctx' -c data | pigz -6 > '$WORK/out/data.tar.gz'"

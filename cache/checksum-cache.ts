@@ -45,6 +45,7 @@ export interface ChecksumCacheOptions {
 }
 
 export class PersistentChecksumCache {
+  // Keyed by host path; loaded rows keep the parsed object's arrays as they are.
   private readonly rows = new Map<string, Row>();
   private readonly touched = new Set<string>();
   private dirty = false;
@@ -68,7 +69,8 @@ export class PersistentChecksumCache {
     try {
       const data = JSON.parse(await readFile(cache.file, 'utf8')) as CacheFile;
       if (data.v === FORMAT_VERSION && data.root === root) {
-        for (const [rel, row] of Object.entries(data.entries)) cache.rows.set(rel, row);
+        const prefix = root === '/' ? '/' : root + '/';
+        for (const rel in data.entries) cache.rows.set(rel.startsWith('/') ? rel : prefix + rel, data.entries[rel]!);
       }
     } catch {
       // No cache yet, or a damaged one: every file is hashed again.
@@ -81,19 +83,17 @@ export class PersistentChecksumCache {
   }
 
   get(hostPath: string, key: FileStatKey): string | undefined {
-    const name = this.nameOf(hostPath);
-    const row = this.rows.get(name);
+    const row = this.rows.get(hostPath);
     if (!row || !sameIdentity(row, key)) return undefined;
-    this.touched.add(name);
+    this.touched.add(hostPath);
     return row[5];
   }
 
   set(hostPath: string, key: FileStatKey, digest: string): void {
-    const name = this.nameOf(hostPath);
-    const old = this.rows.get(name);
-    this.touched.add(name);
+    const old = this.rows.get(hostPath);
+    this.touched.add(hostPath);
     if (old && old[5] === digest && sameIdentity(old, key)) return;
-    this.rows.set(name, [key.dev, key.ino, key.size, key.mtimeMs, key.ctimeMs, digest]);
+    this.rows.set(hostPath, [key.dev, key.ino, key.size, key.mtimeMs, key.ctimeMs, digest]);
     this.dirty = true;
   }
 
@@ -106,7 +106,7 @@ export class PersistentChecksumCache {
     for (const [name, row] of this.rows) {
       if (Math.max(row[3], row[4]) >= trustedBefore) continue;
       if (!keepUntouched && !this.touched.has(name)) continue;
-      entries[name] = row;
+      entries[this.nameOf(name)] = row;
     }
     const data: CacheFile = { v: FORMAT_VERSION, root: this.root, entries };
     await mkdir(path.dirname(this.file), { recursive: true });
@@ -122,8 +122,7 @@ export class PersistentChecksumCache {
     return true;
   }
 
-  // Paths inside the context are stored relative to it: shorter, and the
-  // file stays meaningful if the store moves.
+  // Paths inside the context are stored relative to it: a smaller file.
   private nameOf(hostPath: string): string {
     return hostPath.startsWith(this.root + path.sep) ? hostPath.slice(this.root.length + 1) : hostPath;
   }

@@ -2,11 +2,23 @@
 // per key, written to a temp name and renamed, so two tsbuild processes on
 // one store never see half an entry, and a crash loses at most the entry
 // being written.
+//
+// Entries read or written by this process stay in an in-memory LRU: a
+// later lookup of the same key (another solve in the same process: several
+// targets, --call modes, tests) costs no file read and no second mtime
+// touch. An entry is never removed behind a live process's back: prune
+// waits for builds to release their lease (cache/gc-lease.ts).
+import { LRUCache } from 'lru-cache';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-export class ResultIndex<R> {
+// Results are small (a layer list): a few thousand cost well under a megabyte.
+const HOT_ENTRIES = 4096;
+
+export class ResultIndex<R extends object> {
+  private readonly hot = new LRUCache<string, R>({ max: HOT_ENTRIES });
+
   constructor(private readonly dir: string) {}
 
   private fileOf(key: string): string {
@@ -16,12 +28,15 @@ export class ResultIndex<R> {
   }
 
   async get(key: string): Promise<R | undefined> {
+    const known = this.hot.get(key);
+    if (known !== undefined) return known;
     const file = this.fileOf(key);
     try {
       const value = JSON.parse(await readFile(file, 'utf8')) as R;
       // The file's mtime records the last use, for least-recently-used pruning.
       const now = new Date();
       await utimes(file, now, now).catch(() => undefined);
+      this.hot.set(key, value);
       return value;
     } catch {
       return undefined;
@@ -34,9 +49,11 @@ export class ResultIndex<R> {
     const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     await writeFile(tmp, JSON.stringify(result));
     await rename(tmp, file);
+    this.hot.set(key, result);
   }
 
   async delete(key: string): Promise<void> {
+    this.hot.delete(key);
     await rm(this.fileOf(key), { force: true });
   }
 }

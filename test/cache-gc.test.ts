@@ -213,3 +213,18 @@ test('the checksum cache persists trusted entries and never racy ones', async (t
   t.is(b.get(path.join(ctx, 'old.txt'), { ...old, mtimeMs: old.mtimeMs + 1 }), undefined, 'another mtime is another identity');
   t.false(await b.save(), 'nothing changed: nothing written');
 });
+
+test('the result index records each use in the entry\'s mtime, once per process', async (t) => {
+  const { ResultIndex } = await import('../cache/result-index.js');
+  const dir = path.join(testRoot, `index-${counter++}`);
+  const index = new ResultIndex<{ layers: string[] }>(dir);
+  const key = `sha256:${'c'.repeat(64)}`;
+  await index.put(key, { layers: ['x'] });
+  const file = path.join(dir, 'cc', `${'c'.repeat(64)}.json`);
+  await utimes(file, new Date(Date.now() - HOUR), new Date(Date.now() - HOUR));
+  // A fresh index (another process): the lookup reads the file and touches it.
+  const other = new ResultIndex<{ layers: string[] }>(dir);
+  t.deepEqual(await other.get(key), { layers: ['x'] });
+  t.true(Date.now() - (await stat(file)).mtimeMs < 60_000);
+  t.is(await other.get(`sha256:${'d'.repeat(64)}`), undefined);
+});

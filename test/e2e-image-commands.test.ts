@@ -6,8 +6,8 @@ import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { buildSkipReason, freshStore, tempDir, tsbuild, FIXTURES } from './helpers/cli.js';
-import { build, makeContext, ok, readTar } from './e2e-image-helpers.js';
+import { buildSkipReason, freshStore, tsbuild, FIXTURES } from './helpers/cli.js';
+import { build, makeContext, ok, readTar, removeScratch, scratch } from './e2e-image-helpers.js';
 
 const skip = buildSkipReason();
 if (skip) {
@@ -23,13 +23,16 @@ let store: { root: string; dispose(): Promise<void> };
 test.before(async () => {
   if (!skip) store = await freshStore();
 });
-test.after.always(async () => store?.dispose());
+test.after.always(async () => {
+  await store?.dispose();
+  await removeScratch();
+});
 
 const cli = (args: string[]) => ok(args, { root: store.root });
 const ID = /^sha256:[0-9a-f]{64}$/;
 
 it('build -q prints only the id; --iidfile and --metadata-file agree with inspect', async (t) => {
-  const out = await tempDir('tsbuild-meta-');
+  const out = await scratch('tsbuild-meta-');
   const r = await cli(['build', '-q', '-t', 'meta:v1', '--iidfile', path.join(out, 'iid'), '--metadata-file', path.join(out, 'meta.json'), path.join(FIXTURES, 'projects/hello')]);
   const id = r.stdout.trim();
   t.regex(id, ID);
@@ -71,7 +74,7 @@ it('images, tag and rmi', async (t) => {
 it('save -o then load -i into another store gives the same image id; OCI and docker formats', async (t) => {
   await cli(['build', '-q', '-t', 'roundtrip:v1', path.join(FIXTURES, 'projects/hello')]);
   const id = (await cli(['inspect', '-f', '{{.Id}}', 'roundtrip:v1'])).stdout.trim();
-  const dir = await tempDir('tsbuild-save-');
+  const dir = await scratch('tsbuild-save-');
   for (const format of ['docker', 'oci']) {
     const file = path.join(dir, `${format}.tar`);
     await cli(['save', '--format', format, '-o', file, 'roundtrip:v1']);
@@ -106,20 +109,20 @@ it('save -o then load -i into another store gives the same image id; OCI and doc
 });
 
 it('import ROOTFS.tar NAME makes a one-layer image that a build can start FROM', async (t) => {
-  const rootfs = await tempDir('tsbuild-rootfs-');
+  const rootfs = await scratch('tsbuild-rootfs-');
   await mkdir(path.join(rootfs, 'bin'));
   await mkdir(path.join(rootfs, 'etc'));
   execFileSync('cp', ['/bin/busybox', path.join(rootfs, 'bin/busybox')]);
   for (const tool of ['sh', 'cat', 'test']) execFileSync('ln', ['-s', 'busybox', path.join(rootfs, 'bin', tool)]);
   await writeFile(path.join(rootfs, 'etc/imported'), 'imported rootfs\n');
-  const tarFile = path.join(await tempDir('tsbuild-import-'), 'rootfs.tar');
+  const tarFile = path.join(await scratch('tsbuild-import-'), 'rootfs.tar');
   execFileSync('tar', ['-cf', tarFile, '-C', rootfs, '.']);
   const r = await cli(['import', tarFile, 'imported:v1']);
   t.regex(r.stdout.trim(), ID);
   const [info] = JSON.parse((await cli(['inspect', 'imported:v1'])).stdout);
   t.is(info.RootFS.Layers.length, 1);
   const ctx = await makeContext({});
-  const out = path.join(await tempDir('tsbuild-out-'), 'rootfs');
+  const out = path.join(await scratch('tsbuild-out-'), 'rootfs');
   await build(store.root, ctx, 'FROM imported:v1\nRUN cat /etc/imported > /copy\n', ['-o', `type=local,dest=${out}`]);
   t.is(await readFile(path.join(out, 'copy'), 'utf8'), 'imported rootfs\n');
 });
@@ -139,7 +142,7 @@ COPY --from=build /out /out
 
 it('-f - reads the Dockerfile from stdin; --target builds only what the target needs', async (t) => {
   const ctx = await makeContext({});
-  const out = path.join(await tempDir('tsbuild-out-'), 'rootfs');
+  const out = path.join(await scratch('tsbuild-out-'), 'rootfs');
   const r = await ok(['build', '--progress=plain', '-f', '-', '--target', 'final', '-o', `type=local,dest=${out}`, ctx], { root: store.root, input: MULTI });
   t.is(await readFile(path.join(out, 'out'), 'utf8'), 'built\n');
   t.notRegex(r.stderr, /exit 3/, 'the broken stage never ran');

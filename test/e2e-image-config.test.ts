@@ -4,8 +4,8 @@
 import test from 'ava';
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { buildSkipReason, freshStore, tempDir } from './helpers/cli.js';
-import { build, layerEntries, makeContext, ok, readOciTar } from './e2e-image-helpers.js';
+import { buildSkipReason, freshStore } from './helpers/cli.js';
+import { build, layerEntries, makeContext, ok, readOciTar, removeScratch, scratch } from './e2e-image-helpers.js';
 
 const skip = buildSkipReason();
 const it = skip ? test.skip : test;
@@ -20,7 +20,10 @@ let store: { root: string; dispose(): Promise<void> };
 test.before(async () => {
   if (!skip) store = await freshStore();
 });
-test.after.always(async () => store?.dispose());
+test.after.always(async () => {
+  await store?.dispose();
+  await removeScratch();
+});
 
 const CONFIG_DOCKERFILE = `FROM busybox:latest
 ENV A=1 B="two words"
@@ -73,7 +76,7 @@ it('ENTRYPOINT resets a CMD inherited from the base image, not one set after it'
 
 it('history: one entry per instruction, empty_layer where no layer was made, BuildKit created_by', async (t) => {
   const ctx = await makeContext({ 'f.txt': 'f' });
-  const dest = path.join(await tempDir('tsbuild-out-'), 'img.tar');
+  const dest = path.join(await scratch('tsbuild-out-'), 'img.tar');
   await build(store.root, ctx, `FROM busybox:latest
 ARG V=1
 ENV E=\${V}
@@ -114,8 +117,8 @@ it('`tsbuild history` lists the steps newest first with sizes and <missing> pare
 it('ONBUILD triggers run in a build FROM the image, and are not inherited further', async (t) => {
   const ctx = await makeContext({});
   await build(store.root, ctx, 'FROM busybox:latest\nONBUILD RUN echo triggered > /onbuild-ran\nONBUILD ENV FROM_TRIGGER=yes\n', ['-t', 'onbuild-base:v1']);
-  const out = path.join(await tempDir('tsbuild-out-'), 'rootfs');
-  const dest = path.join(await tempDir('tsbuild-out-'), 'img.tar');
+  const out = path.join(await scratch('tsbuild-out-'), 'rootfs');
+  const dest = path.join(await scratch('tsbuild-out-'), 'img.tar');
   await build(store.root, ctx, 'FROM onbuild-base:v1\nRUN test -f /onbuild-ran\n', ['-t', 'onbuild-child:v1', '-o', `type=local,dest=${out}`, '-o', `type=oci,dest=${dest}`]);
   t.is(await readFile(path.join(out, 'onbuild-ran'), 'utf8'), 'triggered\n');
   const img = await readOciTar(dest);
@@ -125,8 +128,8 @@ it('ONBUILD triggers run in a build FROM the image, and are not inherited furthe
 
 it('whiteouts: a deleted base file and a replaced directory', async (t) => {
   const ctx = await makeContext({});
-  const dest = path.join(await tempDir('tsbuild-out-'), 'img.tar');
-  const out = path.join(await tempDir('tsbuild-out-'), 'rootfs');
+  const dest = path.join(await scratch('tsbuild-out-'), 'img.tar');
+  const out = path.join(await scratch('tsbuild-out-'), 'rootfs');
   await build(store.root, ctx, `FROM busybox:latest
 RUN rm /etc/os-release
 RUN rm -rf /home/app && mkdir /home/app && touch /home/app/new

@@ -9,8 +9,8 @@ import path from 'node:path';
 import tar from 'tar-stream';
 import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
-import { buildSkipReason, freshStore, tempDir, tsbuild } from './helpers/cli.js';
-import { build, makeContext, ok } from './e2e-image-helpers.js';
+import { buildSkipReason, freshStore, tsbuild } from './helpers/cli.js';
+import { build, makeContext, ok, removeScratch, scratch } from './e2e-image-helpers.js';
 
 const skip = buildSkipReason();
 if (skip) {
@@ -25,13 +25,16 @@ let store: { root: string; dispose(): Promise<void> };
 test.before(async () => {
   if (!skip) store = await freshStore();
 });
-test.after.always(async () => store?.dispose());
+test.after.always(async () => {
+  await store?.dispose();
+  await removeScratch();
+});
 
 const HOST_SECRET = 'host-secret-do-not-copy\n';
 
 /** A context dir beside an outside dir holding a secret file, the way a real attack would be laid out. */
 async function layout(): Promise<{ ctx: string; outside: string }> {
-  const top = await tempDir('tsbuild-escape-');
+  const top = await scratch('tsbuild-escape-');
   const ctx = path.join(top, 'ctx');
   const outside = path.join(top, 'outside');
   await mkdir(ctx);
@@ -77,7 +80,7 @@ it('context symlinks to host files resolve inside the context: never the host co
   await refused(t, ctx, 'FROM busybox:latest\nCOPY abs-secret /x\n', /not found in the build context/);
   await refused(t, ctx, 'FROM busybox:latest\nCOPY rel-secret /x\n', /not found in the build context/);
   // Copying the whole context keeps the links as links: their targets' content never enters the image.
-  const out = path.join(await tempDir('tsbuild-out-'), 'rootfs');
+  const out = path.join(await scratch('tsbuild-out-'), 'rootfs');
   await build(store.root, ctx, 'FROM busybox:latest\nCOPY . /ctx/\n', ['-o', `type=local,dest=${out}`]);
   t.notRegex(await allContents(path.join(out, 'ctx')), /host-secret|root:/);
   t.is((await readdir(path.join(out, 'ctx'))).sort().join(' '), 'Dockerfile abs-secret evil rel-secret root');
@@ -104,7 +107,7 @@ async function hostileTar(entries: HostileEntry[]): Promise<Buffer> {
 }
 
 it('ADD of a hostile tar is refused and a canary outside is untouched', async (t) => {
-  const canary = await tempDir('tsbuild-canary-');
+  const canary = await scratch('tsbuild-canary-');
   await writeFile(path.join(canary, 'keep'), 'canary\n');
   const cases: Array<[string, HostileEntry[], RegExp]> = [
     ['dotdot', [{ name: `../../../../../../..${canary}/pwned` }], /outside the destination|escapes|outside/],
@@ -122,14 +125,14 @@ it('ADD of a hostile tar is refused and a canary outside is untouched', async (t
 });
 
 it('ADD of a tar with absolute names and absolute symlink parents keeps every write inside the image', async (t) => {
-  const canary = await tempDir('tsbuild-canary-');
+  const canary = await scratch('tsbuild-canary-');
   const entries: HostileEntry[] = [
     { name: `${canary}/abs-name` },
     { name: 'link', type: 'symlink', linkname: canary },
     { name: 'link/through-link' },
   ];
   const ctx = await makeContext({ 'abs.tar': await hostileTar(entries) });
-  const out = path.join(await tempDir('tsbuild-out-'), 'rootfs');
+  const out = path.join(await scratch('tsbuild-out-'), 'rootfs');
   // BuildKit (like moby's chrootarchive) treats the destination as the root: absolute names and
   // absolute symlink targets land under it. Either a refusal or that is safe; the canary decides.
   await writeFile(path.join(ctx, 'Dockerfile'), 'FROM busybox:latest\nADD abs.tar /extract/\n');
@@ -158,7 +161,7 @@ async function dockerArchive(members: Record<string, Buffer>, manifest: unknown)
 const hex = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 it('tsbuild load refuses archives whose manifest points outside the archive', async (t) => {
-  const dir = await tempDir('tsbuild-load-');
+  const dir = await scratch('tsbuild-load-');
   for (const bad of ['../../etc/passwd', '/etc/shadow']) {
     const file = path.join(dir, 'bad.tar');
     await writeFile(file, await dockerArchive({}, [{ Config: bad, RepoTags: ['evil:v1'], Layers: [] }]));
@@ -177,7 +180,7 @@ async function oneLayerArchive(entries: HostileEntry[], name: string): Promise<s
     rootfs: { type: 'layers', diff_ids: [`sha256:${hex(layer)}`] },
     history: [{ created_by: 'hostile' }],
   }));
-  const file = path.join(await tempDir('tsbuild-load-'), 'hostile.tar');
+  const file = path.join(await scratch('tsbuild-load-'), 'hostile.tar');
   await writeFile(file, await dockerArchive(
     { [`${hex(config)}.json`]: config, 'layer/layer.tar': gzipSync(layer) },
     [{ Config: `${hex(config)}.json`, RepoTags: [name], Layers: ['layer/layer.tar'] }],
@@ -186,7 +189,7 @@ async function oneLayerArchive(entries: HostileEntry[], name: string): Promise<s
 }
 
 it('tsbuild load refuses an image whose layer climbs out of the root, like docker load', async (t) => {
-  const canary = await tempDir('tsbuild-canary-');
+  const canary = await scratch('tsbuild-canary-');
   for (const entries of [
     [{ name: `../../../../../../..${canary}/pwned` }, { name: 'ok.txt' }],
     [{ name: 'ok.txt' }, { name: 'hl', type: 'link' as const, linkname: `../../../../../../..${canary}/x` }],
@@ -204,11 +207,11 @@ it('tsbuild load refuses an image whose layer climbs out of the root, like docke
 
 it('a loaded layer that writes through a symlinked parent stays inside the rootfs when used', async (t) => {
   // Names alone cannot show this escape, so load accepts it; unpacking it must keep it inside.
-  const canary = await tempDir('tsbuild-canary-');
+  const canary = await scratch('tsbuild-canary-');
   const file = await oneLayerArchive([{ name: 'evil', type: 'symlink', linkname: canary }, { name: 'evil/pwned' }], 'symparent:v1');
   await ok(['load', '-i', file], { root: store.root });
   const ctx = await makeContext({});
-  const out = path.join(await tempDir('tsbuild-out-'), 'rootfs');
+  const out = path.join(await scratch('tsbuild-out-'), 'rootfs');
   await writeFile(path.join(ctx, 'Dockerfile'), 'FROM symparent:v1\n');
   const r = await tsbuild(['build', '--progress=plain', '-o', `type=local,dest=${out}`, ctx], { root: store.root });
   t.log(r.code === 0 ? 'unpacked inside the rootfs' : `refused: ${r.stderr.trim().split('\n').at(-1)}`);

@@ -10,8 +10,8 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
-import { buildSkipReason, freshStore, tempDir, tsbuild } from './helpers/cli.js';
-import { build, makeContext } from './e2e-image-helpers.js';
+import { buildSkipReason, freshStore, tsbuild } from './helpers/cli.js';
+import { build, makeContext, removeScratch, scratch } from './e2e-image-helpers.js';
 
 const skip = buildSkipReason();
 const it = skip ? test.skip : test;
@@ -24,12 +24,15 @@ let store: { root: string; dispose(): Promise<void> };
 test.before(async () => {
   if (!skip) store = await freshStore();
 });
-test.after.always(async () => store?.dispose());
+test.after.always(async () => {
+  await store?.dispose();
+  await removeScratch();
+});
 
 /** Builds `dockerfile` over `files` and returns the directory holding the final filesystem. */
 async function buildLocal(files: Parameters<typeof makeContext>[0], dockerfile: string, args: string[] = []): Promise<string> {
   const ctx = await makeContext(files);
-  const out = path.join(await tempDir('tsbuild-out-'), 'rootfs');
+  const out = path.join(await scratch('tsbuild-out-'), 'rootfs');
   await build(store.root, ctx, dockerfile, ['-o', `type=local,dest=${out}`, ...args]);
   return out;
 }
@@ -163,7 +166,7 @@ async function tarGz(files: Record<string, string>): Promise<Buffer> {
 it('ADD extracts local tar.gz and tar.xz archives; COPY does not', async (t) => {
   const ctx = await makeContext({ 'in-gz.tar.gz': await tarGz({ 'pkg/gz.txt': 'from gzip' }), 'xzsrc/pkg/xz.txt': 'from xz' });
   execFileSync('tar', ['-cJf', path.join(ctx, 'in-xz.tar.xz'), '-C', path.join(ctx, 'xzsrc'), 'pkg']);
-  const out = path.join(await tempDir('tsbuild-out-'), 'rootfs');
+  const out = path.join(await scratch('tsbuild-out-'), 'rootfs');
   await build(store.root, ctx, `FROM busybox:latest
 ADD in-gz.tar.gz /gz/
 ADD in-xz.tar.xz /xz/

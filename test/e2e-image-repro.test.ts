@@ -5,8 +5,8 @@
 import test from 'ava';
 import { readFile, utimes } from 'node:fs/promises';
 import path from 'node:path';
-import { buildSkipReason, freshStore, tempDir } from './helpers/cli.js';
-import { build, layerEntries, makeContext, readOciTar, type ExportedImage } from './e2e-image-helpers.js';
+import { buildSkipReason, freshStore } from './helpers/cli.js';
+import { build, layerEntries, makeContext, readOciTar, type ExportedImage, removeScratch, scratch } from './e2e-image-helpers.js';
 
 const skip = buildSkipReason();
 if (skip) {
@@ -31,7 +31,10 @@ let store: { root: string; dispose(): Promise<void> };
 test.before(async () => {
   if (!skip) store = await freshStore();
 });
-test.after.always(async () => store?.dispose());
+test.after.always(async () => {
+  await store?.dispose();
+  await removeScratch();
+});
 
 interface Built {
   iid: string;
@@ -42,7 +45,7 @@ async function buildOnce(how: 'env' | 'build-arg', touch: number): Promise<Built
   const ctx = await makeContext({ 'a.txt': 'a\n', 'dir/b.txt': 'b\n' });
   // Fresh context files with different mtimes each build: only the epoch clamp makes them agree.
   await utimes(path.join(ctx, 'a.txt'), touch, touch);
-  const out = await tempDir('tsbuild-repro-');
+  const out = await scratch('tsbuild-repro-');
   const args = ['--no-cache', '--iidfile', path.join(out, 'iid'), '-o', `type=oci,dest=${path.join(out, 'img.tar')}`];
   const env = how === 'env' ? { SOURCE_DATE_EPOCH: String(EPOCH) } : { SOURCE_DATE_EPOCH: '' };
   if (how === 'build-arg') args.push('--build-arg', `SOURCE_DATE_EPOCH=${EPOCH}`);
@@ -87,7 +90,7 @@ itFailing('SOURCE_DATE_EPOCH as --build-arg: two --no-cache builds give the same
 // gives back the very same image.
 itFailing('a fully cached rebuild gives the same image id', async (t) => {
   const ctx = await makeContext({ 'a.txt': 'a\n' });
-  const out = await tempDir('tsbuild-repro-');
+  const out = await scratch('tsbuild-repro-');
   const ids: string[] = [];
   for (const i of [1, 2]) {
     await build(store.root, ctx, DOCKERFILE, ['--iidfile', path.join(out, `iid${i}`)], { SOURCE_DATE_EPOCH: '' });

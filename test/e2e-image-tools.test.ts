@@ -11,8 +11,8 @@ import { ContentStore } from '../cache/content-store.js';
 import { storePaths } from '../builder/build/store-paths.js';
 import { validateImage } from '../builder/image/validate.js';
 import type { Digest } from '../cache/digest.js';
-import { buildSkipReason, freshStore, tempDir, FIXTURES } from './helpers/cli.js';
-import { ok, readOciTar, readTar, sha256 } from './e2e-image-helpers.js';
+import { buildSkipReason, freshStore, FIXTURES } from './helpers/cli.js';
+import { ok, readOciTar, readTar, sha256, removeScratch, scratch } from './e2e-image-helpers.js';
 
 const run = promisify(execFile);
 const skip = buildSkipReason();
@@ -32,7 +32,7 @@ let iid: string;
 test.before(async () => {
   if (skip) return;
   store = await freshStore();
-  out = await tempDir('tsbuild-tools-');
+  out = await scratch('tsbuild-tools-');
   await ok([
     'build', '--progress=plain', '-t', 'hello:v1', '--iidfile', path.join(out, 'iid'),
     '-o', 'type=image',
@@ -43,7 +43,10 @@ test.before(async () => {
   ], { root: store.root });
   iid = (await readFile(path.join(out, 'iid'), 'utf8')).trim();
 });
-test.after.always(async () => store?.dispose());
+test.after.always(async () => {
+  await store?.dispose();
+  await removeScratch();
+});
 
 const it = skip ? test.skip : test;
 if (skip) {
@@ -86,7 +89,7 @@ it('umoci unpacks the OCI directory output into a runtime bundle with the image 
   const index = JSON.parse(await readFile(path.join(out, 'ocidir/index.json'), 'utf8'));
   const ref = index.manifests[0].annotations['org.opencontainers.image.ref.name'];
   t.is(ref, 'v1');
-  const bundle = path.join(await tempDir('tsbuild-umoci-'), 'bundle');
+  const bundle = path.join(await scratch('tsbuild-umoci-'), 'bundle');
   await run('umoci', ['unpack', '--image', `${path.join(out, 'ocidir')}:${ref}`, bundle]);
   t.is(await readFile(path.join(bundle, 'rootfs/app/built.txt'), 'utf8'), 'built for hello\n');
   const script = await readFile(path.join(FIXTURES, 'projects/hello/hello.sh'), 'utf8');
@@ -115,7 +118,7 @@ it('diff_ids are the sha256 of each uncompressed layer; blobs match their digest
 });
 
 it('type=oci with compression=uncompressed writes plain tar layers whose digest is the diff_id', async (t) => {
-  const dest = path.join(await tempDir('tsbuild-out-'), 'plain.tar');
+  const dest = path.join(await scratch('tsbuild-out-'), 'plain.tar');
   await ok(['build', '-q', '-o', `type=oci,dest=${dest},compression=uncompressed`, path.join(FIXTURES, 'projects/hello')], { root: store.root });
   const img = await readOciTar(dest);
   t.deepEqual(img.manifest.layers.map((l) => l.digest), img.config.rootfs.diff_ids);

@@ -254,3 +254,25 @@ test.serial('bearer tokens: the challenge leads to the token server, tokens are 
     await new Promise((resolve) => front.close(resolve));
   }
 });
+
+test.serial('a registry that keeps answering 500 gives up after the retries with a one-line error', async (t) => {
+  if (skip) return t.pass(`skipped: ${skip}`);
+  await freshDockerConfig('always500');
+  let requests = 0;
+  const proxy = await startProxy(open.port, {
+    onRequest: () => {
+      requests++;
+      return 'error500';
+    },
+  });
+  try {
+    const dest = await openStore(path.join(tmp, 'always500-dest'));
+    const err = await rejection(pullImage(dest.content, dest.images, `${proxy.host}/app:v1`, { settings, retry: { ...retry, attempts: 4 } }));
+    t.is(err.code, 'REGISTRY_ERROR');
+    t.is(err.message, `${proxy.host} kept failing for ${proxy.host}/app:v1: ${proxy.host} answered 500 to GET /v2/`);
+    // The HTTPS probe before them is refused by the HTTP parser and never reaches the handler.
+    t.is(requests, 4, 'four tries over HTTP');
+  } finally {
+    await proxy.stop();
+  }
+});

@@ -2,6 +2,7 @@
 // run() functions against a real registry, plus registry mirrors.
 
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -120,4 +121,20 @@ test.serial('mirrors are tried first; a mirror without the image falls back to t
     delete process.env.TSBUILD_REGISTRY_MIRRORS;
     await mirror.stop();
   }
+});
+
+test.serial('login --password-stdin reads the password from stdin', async (t) => {
+  if (skip) return t.pass(`skipped: ${skip}`);
+  const dockerDir = path.join(tmp, 'docker-stdin');
+  const module = new URL('../builder/cli/commands/login.js', import.meta.url).href;
+  const script = `const m = await import(${JSON.stringify(module)}); process.exitCode = await m.run(process.argv.slice(1));`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script, '--', '-u', USER, '--password-stdin', secured.host], {
+    input: `${PASS}\n`,
+    env: { ...process.env, DOCKER_CONFIG: dockerDir },
+    encoding: 'utf8',
+  });
+  t.is(child.status, 0, child.stderr);
+  t.is(child.stdout, 'Login Succeeded\n');
+  const written = JSON.parse(await fs.readFile(path.join(dockerDir, 'config.json'), 'utf8')) as { auths: Record<string, { auth: string }> };
+  t.is(Buffer.from(written.auths[secured.host]!.auth, 'base64').toString(), `${USER}:${PASS}`);
 });

@@ -34,6 +34,8 @@ export function finalHistory(stage: StagePlan, result: StepResult, base: BaseInf
 export interface BaseInfo {
   layerCount: number;
   historyCount: number;            // entries at the top of stage.history that came from it
+  ref?: string;                    // the base image, pinned in the manifest's annotations
+  digest?: string;
 }
 
 export interface AssembleOptions {
@@ -51,5 +53,9 @@ export async function assembleImage(content: ContentStore, stage: StagePlan, res
     created: opts.created,
     // MAINTAINER sets the image's top-level author field.
     author: (stage as StagePlan & { author?: string }).author,
+    // The OCI image spec's base-image annotations pin what was built on.
+    annotations: opts.base.ref && opts.base.digest
+      ? { 'org.opencontainers.image.base.name': opts.base.ref, 'org.opencontainers.image.base.digest': opts.base.digest }
+      : undefined,
   });
 }

@@ -29,8 +29,15 @@ export interface CacheSession {
   readonly hashCache: SelectionRecorder;
   explainer(steps: readonly { stage: StagePlan; step: Step; vertex: Vertex<unknown> }[]): MissExplainer;
   // Saves the checksum cache and releases the lease; after a successful
-  // build also enforces the size limit. Returns what the collector removed.
-  finish(ok: boolean): Promise<PruneReport | undefined>;
+  // build also enforces the size limit. Never throws: the image is built by
+  // then, and a collection that failed is only worth a warning.
+  finish(ok: boolean): Promise<SessionEnd>;
+}
+
+export interface SessionEnd {
+  // What the size limit removed, when it removed anything.
+  collected?: PruneReport;
+  warning?: string;
 }
 
 export function checksumsDir(store: Store): string {
@@ -38,6 +45,8 @@ export function checksumsDir(store: Store): string {
 }
 
 export async function openCacheSession(store: Store, opts: CacheSessionOptions): Promise<CacheSession> {
+  // A bad limit setting fails the build before it starts, not after.
+  const keepStorage = await configuredKeepStorage(store.paths.root);
   const lease: Lease = await acquireLease(store.paths.root, `build of ${path.resolve(opts.contextDir)}`);
   try {
     const checksums = await PersistentChecksumCache.open(checksumsDir(store), opts.contextDir);
@@ -48,15 +57,20 @@ export async function openCacheSession(store: Store, opts: CacheSessionOptions):
       hashCache,
       explainer: (steps) => new BuildExplainer({ history, selections: hashCache, dockerfilePath: opts.dockerfilePath, contextDir: opts.contextDir, noCache: opts.noCache }, steps),
       finish: async (ok) => {
-        if (finished) return undefined;
+        if (finished) return {};
         finished = true;
+        const end: SessionEnd = {};
+        // A failed build's hashes are as good as a successful one's.
+        await checksums.save().catch((err: Error) => { end.warning = `checksum cache not saved: ${err.message}`; });
+        await lease.release().catch(() => undefined);
+        if (!ok || keepStorage === undefined) return end;
         try {
-          // A failed build's hashes are as good as a successful one's.
-          await checksums.save().catch(() => undefined);
-        } finally {
-          await lease.release();
+          const report = await enforceStorageLimit(store, keepStorage);
+          if (report && report.entriesRemoved + report.blobsRemoved + report.snapshotsRemoved > 0) end.collected = report;
+        } catch (err) {
+          end.warning = `cache size limit not enforced: ${(err as Error).message}`;
         }
-        return ok ? enforceStorageLimit(store) : undefined;
+        return end;
       },
     };
   } catch (err) {
@@ -70,9 +84,7 @@ export async function openCacheSession(store: Store, opts: CacheSessionOptions):
  * least recently used first. Skipped while other builds run: the last one
  * to finish enforces it.
  */
-export async function enforceStorageLimit(store: Store): Promise<PruneReport | undefined> {
-  const limit = await configuredKeepStorage(store.paths.root);
-  if (limit === undefined) return undefined;
+export async function enforceStorageLimit(store: Store, limit: number): Promise<PruneReport | undefined> {
   try {
     return await collectGarbage(store, { keepStorageBytes: limit }, { waitMs: 0 });
   } catch (err) {

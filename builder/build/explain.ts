@@ -9,7 +9,7 @@ import type { StagePlan, Step } from '../../frontend/graph/types.js';
 import type { ContentHashCache, SelectionEntry, StatKey } from '../context/checksum.js';
 import type { MissExplainer, SolvedInfo } from '../solver/solver.js';
 import type { Vertex } from '../solver/vertex.js';
-import { explainMiss, type StepFacts } from './explain-diff.js';
+import type { StepFacts } from './explain-diff.js';
 import { ExplainHistory, type StepRecord } from './explain-history.js';
 
 /** Wraps a checksum cache and keeps, in memory, the file list of every selection this build checksummed. */
@@ -79,6 +79,8 @@ export class BuildExplainer implements MissExplainer {
     const previous = await this.read(identity.id);
     const history = this.opts.history;
     const selections = this.opts.selections;
+    // Only a build with misses needs the differ: a no-op rebuild never loads it.
+    const { explainMiss } = await import('./explain-diff.js');
     return explainMiss(previous, info, identity.facts,
       (digest) => history.readSelection(digest),
       async (digest) => selections.selection(digest) ?? history.readSelection(digest));

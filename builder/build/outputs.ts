@@ -19,7 +19,7 @@ import type { Store } from './open-store.js';
 export async function exportOutputs(store: Store, opts: BuildOptions, image: ImageDescription, progress: ProgressWriter): Promise<void> {
   const outputs = opts.outputs.length > 0 ? opts.outputs : [{ type: 'image', attrs: new Map() } as OutputSpec];
   for (const out of outputs) {
-    const task = progress.task(out.type === 'image' ? 'exporting to image' : `exporting to ${out.type === 'local' ? 'client directory' : `${out.type} image format`}`);
+    const task = progress.task(out.type === 'image' || out.type === 'registry' ? 'exporting to image' : `exporting to ${out.type === 'local' ? 'client directory' : `${out.type} image format`}`);
     try {
       await exportOne(store, opts, image, out, task.log.bind(task));
       task.done();
@@ -51,6 +51,7 @@ function destOf(out: OutputSpec): string {
 async function exportOne(store: Store, opts: BuildOptions, image: ImageDescription, out: OutputSpec, log: (l: string) => void): Promise<void> {
   switch (out.type) {
     case 'image': {
+      if (out.attrs.get('push') === 'true') return exportOne(store, opts, image, { type: 'registry', attrs: out.attrs }, log);
       await store.images.add(image.manifestDigest);
       log(`writing image ${image.configDigest} done`);
       for (const name of namesOf(opts, out)) {
@@ -89,8 +90,19 @@ async function exportOne(store: Store, opts: BuildOptions, image: ImageDescripti
       log(`copying files to ${dest} done`);
       return;
     }
-    case 'registry':
-      throw new UsageError('--push / --output type=registry: pushing to registries is not supported yet');
+    case 'registry': {
+      const names = namesOf(opts, out);
+      if (names.length === 0) throw new UsageError('tag is needed when pushing to registry (use -t NAME:TAG or --output type=registry,name=NAME:TAG)');
+      await store.images.add(image.manifestDigest);
+      const { pushImage, loadRegistrySettings } = await import('../registry/index.js');
+      const settings = await loadRegistrySettings(store.paths.root);
+      for (const name of names) {
+        await store.images.tag(name, image.manifestDigest);
+        const pushed = await pushImage(store.content, store.images, image.manifestDigest, name, { settings });
+        log(`pushing ${pushed.ref}@${pushed.digest} done`);
+      }
+      return;
+    }
   }
 }
 

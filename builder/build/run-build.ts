@@ -8,11 +8,12 @@ import { openStore, cleanupStale, type Store } from './open-store.js';
 import { createProgress, type ProgressWriter } from '../progress/index.js';
 import { Solver } from '../solver/solver.js';
 import { GraphVertices } from './vertices.js';
-import { localImageResolver } from './resolve-image.js';
+import { imageResolver } from './resolve-image.js';
 import { assembleImage, type BaseInfo } from './assemble-image.js';
 import { exportOutputs } from './outputs.js';
 import { BuildStepRunner } from '../steps/step-runner.js';
 import { hostPlatform, formatPlatform } from '../image/platform.js';
+import { normalizeReference } from '../image/reference.js';
 import { reportError } from '../cli/report-error.js';
 // [cache hook, issue 5] checksum cache, miss explanations, lease, size limit.
 import { openCacheSession, type CacheSession } from './explain-session.js';
@@ -25,7 +26,6 @@ import type { Dockerfile } from '../../frontend/instructions/index.js';
 function refuseUnsupported(opts: BuildOptions): void {
   if (opts.cacheFrom.length > 0) throw new UsageError('--cache-from: importing build cache is not supported yet');
   if (opts.cacheTo.length > 0) throw new UsageError('--cache-to: exporting build cache is not supported yet');
-  if (opts.pull) throw new UsageError('--pull: pulling base images from registries is not supported yet');
 }
 
 export async function runBuild(opts: BuildOptions): Promise<number> {
@@ -34,12 +34,11 @@ export async function runBuild(opts: BuildOptions): Promise<number> {
   const dockerfile = frontend.parseDockerfile(opts.dockerfileText, { file: opts.dockerfileName });
   const platform = targetPlatform(opts);
   const store = await openStore();
-  const resolveImage = localImageResolver(store);
-  const graphOpts = {
+  const graphOpts = (progress?: ProgressWriter) => ({
     buildArgs: opts.buildArgs, target: opts.target, platform, buildPlatform: hostPlatform(),
-    resolveImage, file: opts.dockerfileName, labels: opts.labels,
-  };
-  if (opts.call !== 'build') return frontend.runCallMode(opts.call, dockerfile, graphOpts, process.stdout, opts.dockerfileText);
+    resolveImage: imageResolver(store, { pull: opts.pull, progress }), file: opts.dockerfileName, labels: opts.labels,
+  });
+  if (opts.call !== 'build') return frontend.runCallMode(opts.call, dockerfile, graphOpts(), process.stdout, opts.dockerfileText);
 
   const progress = createProgress(opts.progress, process.stderr);
   const abort = new AbortController();
@@ -54,19 +53,21 @@ export async function runBuild(opts: BuildOptions): Promise<number> {
     const loadTask = progress.task(`[internal] load build definition from ${opts.dockerfileName}`);
     loadTask.log(`transferring dockerfile: ${Buffer.byteLength(opts.dockerfileText)}B done`);
     loadTask.done();
-    const graph: BuildGraph = await frontend.buildGraph(dockerfile as Dockerfile, graphOpts);
+    const graph: BuildGraph = await frontend.buildGraph(dockerfile as Dockerfile, graphOpts(progress));
     const imageId = await solveAndExport(store, opts, graph, progress, abort.signal, session);
-    const collected = await session.finish(true);
-    if (collected && collected.entriesRemoved + collected.blobsRemoved + collected.snapshotsRemoved > 0) {
+    // [cache hook, issue 5] saves the checksum cache, releases the lease, applies the size limit.
+    const { collected, warning } = await session.finish(true);
+    if (collected) {
       progress.info('[internal] cache size limit', `removed ${collected.entriesRemoved} cache entries, ${collected.blobsRemoved} blobs, ${collected.snapshotsRemoved} snapshots, ${formatSize(collected.bytesFreed)}`);
     }
+    if (warning) progress.warn(warning);
     for (const w of graph.warnings) progress.warn(`${w.rule}: ${w.message}${w.loc ? ` (line ${w.loc.line})` : ''}`);
     if (graph.unusedBuildArgs.length > 0) progress.warn(`One or more build-args [${graph.unusedBuildArgs.join(' ')}] were not consumed`);
     await progress.close({ ok: true });
     if (opts.progress === 'quiet') process.stdout.write(imageId + '\n');
     return 0;
   } catch (err) {
-    await session?.finish(false).catch(() => undefined);
+    await session?.finish(false);
     await progress.close({ ok: false });
     return reportError(err);
   } finally {
@@ -97,7 +98,7 @@ function baseInfoOf(graph: BuildGraph, stage: StagePlan): BaseInfo {
   for (;;) {
     const base = s.base;
     if (base.type === 'scratch') return { layerCount: 0, historyCount: 0 };
-    if (base.type === 'image') return { layerCount: -1, historyCount: base.image.history.length };
+    if (base.type === 'image') return { layerCount: -1, historyCount: base.image.history.length, ref: normalizeReference(base.image.ref), digest: base.image.digest };
     s = graph.stages.find((x) => x.index === base.index)!;
   }
 }

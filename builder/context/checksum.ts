@@ -140,6 +140,7 @@ interface CollectOptions {
 /** A selected entry before its content is hashed. */
 interface Found {
   readonly inRoot: string;
+  readonly host: string;
   readonly label: string;
   readonly st: Stats;
 }
@@ -157,9 +158,9 @@ async function collect(tree: SourceTree, srcPath: string, label: string, options
   const resolved = await tree.resolve(srcPath, true);
   const st = resolved.exists ? await tree.lstat(resolved.inRoot) : null;
   if (!st) return;
-  const add = (inRoot: string, rel: string, entrySt: Stats) => {
+  const add = (inRoot: string, rel: string, entrySt: Stats, host?: string) => {
     const included = rel === '' || ((options.include?.matches(rel) ?? true) && !options.exclude?.matches(rel));
-    if (included) out.push({ inRoot, label: `${label}/${rel}`, st: entrySt });
+    if (included) out.push({ inRoot, host: host ?? tree.hostPath(inRoot), label: `${label}/${rel}`, st: entrySt });
   };
   add(resolved.inRoot, '', st);
   if (!st.isDirectory()) return;
@@ -182,17 +183,22 @@ async function walkTree(tree: SourceTree, dirInRoot: string, dirRel: string, add
 // rebuild does nothing else per file). Below a directory that no ignore
 // pattern matches, an entry is visible exactly when no pattern matches it
 // (BuildContext.isVisible's rule); anything else asks the context.
-async function walkContext(ctx: BuildContext, start: string, startClean: boolean, add: (inRoot: string, rel: string, st: Stats) => void): Promise<void> {
+async function walkContext(ctx: BuildContext, start: string, startClean: boolean, add: (inRoot: string, rel: string, st: Stats, host: string) => void): Promise<void> {
   let sinceYield = 0;
+  const noIgnore = ctx.ignore.isEmpty;
+  // `child` is made of names readdir returned: appending it to the root
+  // cannot leave the context, so the in-root resolver is not needed here.
+  const root = ctx.root === '/' ? '' : ctx.root;
   const walk = async (dirInRoot: string, dirRel: string, clean: boolean): Promise<void> => {
-    for (const name of readdirSync(ctx.hostPath(dirInRoot))) {
+    for (const name of readdirSync(root + dirInRoot)) {
       const child = dirInRoot === '/' ? `/${name}` : `${dirInRoot}/${name}`;
       const rel = dirRel === '' ? name : `${dirRel}/${name}`;
-      let childClean = clean && !ctx.ignore.matches(child.slice(1));
+      const childClean = clean && (noIgnore || !ctx.ignore.matches(child.slice(1)));
       if (!childClean && !(await ctx.isVisible(child))) continue;
-      const childSt = lstatSync(ctx.hostPath(child), { throwIfNoEntry: false });
+      const host = root + child;
+      const childSt = lstatSync(host, { throwIfNoEntry: false });
       if (!childSt) continue;
-      add(child, rel, childSt);
+      add(child, rel, childSt, host);
       if (childSt.isDirectory()) await walk(child, rel, childClean);
       if (++sinceYield >= YIELD_EVERY) {
         sinceYield = 0;
@@ -215,7 +221,8 @@ async function recordsOf(tree: SourceTree, found: readonly Found[], cache: Conte
   const misses: number[] = [];
   found.forEach((f, i) => {
     if (!f.st.isFile()) return;
-    const cached = cache?.get(tree.hostPath(f.inRoot), statKey(f.st));
+    // Stats is a StatKey: no copy per file on the hot path of a warm rebuild.
+    const cached = cache?.get(f.host, f.st);
     if (cached) digests[i] = cached;
     else misses.push(i);
   });
@@ -223,7 +230,7 @@ async function recordsOf(tree: SourceTree, found: readonly Found[], cache: Conte
   const worker = async () => {
     while (next < misses.length) {
       const i = misses[next++]!;
-      digests[i] = await fileDigest(tree.hostPath(found[i]!.inRoot), found[i]!.st, cache);
+      digests[i] = await fileDigest(found[i]!.host, found[i]!.st, cache);
     }
   };
   await Promise.all(Array.from({ length: Math.min(HASH_CONCURRENCY, misses.length) }, worker));
@@ -234,7 +241,7 @@ function record(tree: SourceTree, f: Found, digest: string): SelectedRecord {
   const { st } = f;
   const uid = tree.forceRootOwnership ? 0 : st.uid;
   const gid = tree.forceRootOwnership ? 0 : st.gid;
-  const link = st.isSymbolicLink() ? readlinkSync(tree.hostPath(f.inRoot)) : '';
+  const link = st.isSymbolicLink() ? readlinkSync(f.host) : '';
   const type = entryType(st);
   const mode = (st.mode & 0o7777).toString(8);
   const line = [JSON.stringify(f.label), type, mode, uid, gid, JSON.stringify(link), digest].join('\0');

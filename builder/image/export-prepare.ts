@@ -10,7 +10,8 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip, createGzip } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
+import { createParallelGzip } from '../../cache/parallel-gzip.js';
 import type { ContentStore } from '../../cache/content-store.js';
 import type { Digest } from '../../cache/digest.js';
 import { hexOf, isDigest } from '../../cache/digest.js';
@@ -75,11 +76,13 @@ async function convertLayer(
   if (source === target) return { ...layer, mediaType };
   if (source === 'zstd') throw new ImageError('UNSUPPORTED_MEDIA_TYPE', `layer ${layer.digest}: cannot convert zstd layers`);
 
-  const memoFile = memoDir ? path.join(memoDir, `${target}-${target === 'gzip' ? level : 0}-${hexOf(layer.diffId)}.json`) : undefined;
+  // `pgz1`: the gzip bytes come from the block-parallel compressor; a memo of another compressor would give other digests.
+  const memoFile = memoDir ? path.join(memoDir, `${target}-${target === 'gzip' ? `pgz1-${level}` : 0}-${hexOf(layer.diffId)}.json`) : undefined;
   const known = await recall(store, memoFile);
   if (known) return { digest: known.digest, size: known.size, diffId: layer.diffId, mediaType };
 
-  const transform = target === 'gzip' ? createGzip({ level }) : createGunzip();
+  // One big layer is the common case: compress its blocks on every core (see cache/parallel-gzip.ts).
+  const transform = target === 'gzip' ? createParallelGzip({ level }) : createGunzip();
   // pipeline (not pipe) so a read error or a corrupt source blob reaches putStream and fails the export.
   const feeding = pipeline(store.openRead(layer.digest), transform);
   // Decompressing must give back exactly the diff_id, so the store verifies that for us.

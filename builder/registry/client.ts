@@ -104,8 +104,8 @@ export class RegistryClient {
       const url = new URL(`${this.endpoint.pathPrefix}/v2/`, base);
       const last = i === order.length - 1;
       try {
-        // An HTTPS probe of an insecure registry gets one try: any failure means "try HTTP".
-        const res = await withRetry(() => this.sendOnce('GET', url, {}, undefined, false), last ? this.opts.retry : { attempts: 1 });
+        const probe = () => this.sendOnce('GET', url, {}, undefined, false);
+        const res = last ? await withRetry(probe, this.opts.retry) : await this.probeOnce(probe);
         await discard(res);
         this.base = base;
         schemeCache.set(host, scheme);
@@ -118,6 +118,20 @@ export class RegistryClient {
       }
     }
     throw this.describe(lastError);
+  }
+
+  /**
+   * The HTTPS probe of an insecure registry: a connection or TLS failure
+   * means "try the next scheme"; an HTTP answer (even a 5xx) means HTTPS is
+   * spoken here, so that one is retried as usual.
+   */
+  private async probeOnce(probe: () => Promise<HttpResponse>): Promise<HttpResponse> {
+    try {
+      return await probe();
+    } catch (e) {
+      if (!(e instanceof TransientError)) throw e;
+      return withRetry(probe, this.opts.retry);
+    }
   }
 
   private async sendOnce(method: string, url: URL, headers: Record<string, string>, body: RequestBody | undefined, withAuth: boolean): Promise<HttpResponse> {
@@ -201,8 +215,11 @@ export class RegistryClient {
     if (code?.startsWith('ERR_TLS') || code?.startsWith('ERR_SSL') || code === 'EPROTO' || /certificate/i.test((err as Error)?.message ?? '')) {
       return new RegistryError('REGISTRY_UNREACHABLE', `TLS with ${this.registry} failed for ${this.label}: ${(err as Error).message} (add it to TSBUILD_INSECURE_REGISTRIES if it has no valid certificate)`, { cause: err });
     }
+    if (err instanceof TransientError) {
+      return new RegistryError('REGISTRY_ERROR', `${this.registry} kept failing for ${this.label}: ${err.message}`, { cause: err });
+    }
     if (isTransient(err)) {
-      return new RegistryError('REGISTRY_UNREACHABLE', `${this.registry} kept failing for ${this.label}: ${(err as Error).message}`, { cause: err });
+      return new RegistryError('REGISTRY_UNREACHABLE', `connection to ${this.registry} kept failing for ${this.label}: ${(err as Error).message}`, { cause: err });
     }
     return err;
   }

@@ -51,15 +51,15 @@ async function transferBlob(
   // A resumed transfer that fails verification gets one clean retry: the
   // registry may have served the range of a different representation.
   for (let pass = 1; ; pass++) {
-    const { resumed } = await transferOnce(client, store, blob, opts);
+    const fetched = await transferOnce(client, store, blob, opts);
     try {
-      const { size } = await store.putFile(resumed.tmp, blob.digest);
+      const { size } = await store.putFile(fetched.tmp, blob.digest);
       if (size !== blob.size) throw new RegistryError('REGISTRY_DIGEST_MISMATCH', `${client.registry} sent blob ${blob.digest} for ${client.label} with ${size} bytes, the manifest says ${blob.size}`);
       return;
     } catch (e) {
-      await fs.rm(resumed.tmp, { force: true });
+      await fs.rm(fetched.tmp, { force: true });
       if ((e as { code?: string }).code !== 'DIGEST_MISMATCH') throw e;
-      if (pass === 1 && resumed.ranges > 1) continue;
+      if (pass === 1 && fetched.resumed) continue;
       throw badDigest(client, `blob ${blob.digest}`, blob.digest, /got (\S+)/.exec((e as Error).message)?.[1] ?? 'another digest');
     }
   }
@@ -75,16 +75,16 @@ async function transferOnce(
   store: ContentStore,
   blob: BlobRef,
   opts: { onBytes?: (bytes: number) => void; retry?: RetryOptions },
-): Promise<{ resumed: { tmp: string; ranges: number } }> {
+): Promise<{ tmp: string; resumed: boolean }> {
   const tmp = await store.newTempPath('pull');
   const fh = await fs.open(tmp, 'w+', 0o644);
   let have = 0;
-  let ranges = 0;
+  let resumed = false;
   try {
     await withRetry(async () => {
       const headers: Record<string, string> = have > 0 ? { Range: `bytes=${have}-` } : {};
       const res = await client.request('GET', `blobs/${blob.digest}`, { headers, ok: [200, 206], retry: false });
-      ranges++;
+      if (res.status === 206) resumed = true;
       if (res.status === 206 && rangeStart(res) !== have) {
         await discard(res);
         have = 0;
@@ -114,5 +114,5 @@ async function transferOnce(
     await fs.rm(tmp, { force: true });
     throw client.describe(e);
   }
-  return { resumed: { tmp, ranges } };
+  return { tmp, resumed };
 }

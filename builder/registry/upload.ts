@@ -129,7 +129,10 @@ async function chunked(client: RegistryClient, store: ContentStore, blob: BlobRe
       await sleep(Math.min(opts.retry?.maxDelayMs ?? 2000, (opts.retry?.baseDelayMs ?? 50) * 2 ** failures));
       if (offset >= blob.size) {
         // The closing PUT may have landed with only its answer lost; else send it again.
-        if (await blobExists(client, blob)) return blobPresentResponse(client, blob);
+        const head = await client.request('HEAD', `blobs/${blob.digest}`, { ok: [200, 404] });
+        await discard(head);
+        // A HEAD answer stands in for the lost 201 (it carries Docker-Content-Digest the same way).
+        if (head.status === 200) return head;
         continue;
       }
       const resumed = await uploadStatus(client, url);
@@ -137,17 +140,6 @@ async function chunked(client: RegistryClient, store: ContentStore, blob: BlobRe
       ({ url, offset } = resumed);
     }
   }
-}
-
-async function blobExists(client: RegistryClient, blob: BlobRef): Promise<boolean> {
-  const res = await client.request('HEAD', `blobs/${blob.digest}`, { ok: [200, 404] });
-  await discard(res);
-  return res.status === 200;
-}
-
-/** A HEAD answer stands in for the lost 201 (it carries Docker-Content-Digest the same way). */
-async function blobPresentResponse(client: RegistryClient, blob: BlobRef): Promise<HttpResponse> {
-  return client.request('HEAD', `blobs/${blob.digest}`, { ok: [200] });
 }
 
 /** Where an upload session stands; a session the registry lost restarts the whole blob. */

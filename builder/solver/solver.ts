@@ -62,6 +62,8 @@ export class Solver<R> {
   private readonly byKey = new Map<string, Promise<R>>();
   private readonly abort = new AbortController();
   private firstError: unknown;
+  // Explainer bookkeeping still being written; solve() waits for it.
+  private readonly remembering: Promise<void>[] = [];
 
   constructor(private readonly opts: SolveOptions<R> = {}) {
     this.queue = new PQueue({ concurrency: Math.max(1, opts.jobs ?? 1) });
@@ -76,6 +78,7 @@ export class Solver<R> {
   async solve(targets: readonly Vertex<R>[]): Promise<Solved<R>[]> {
     const all = targets.map((t) => this.solveOne(t));
     const settled = await Promise.allSettled(all);
+    await Promise.all(this.remembering);
     if (this.firstError !== undefined) throw this.firstError;
     const failed = settled.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined;
     if (failed) throw failed.reason;
@@ -112,6 +115,13 @@ export class Solver<R> {
     return { key, result: await running };
   }
 
+  // Off the critical path: dependents do not wait for the history to be
+  // written; a failure only loses the next build's explanation.
+  private remember(v: Vertex<R>, info: SolvedInfo): void {
+    if (v.hidden || !this.opts.explainer) return;
+    this.remembering.push(this.opts.explainer.remember(v, info).catch(() => undefined));
+  }
+
   private async run(v: Vertex<R>, info: SolvedInfo, inputs: R[]): Promise<R> {
     const emit = v.hidden ? () => undefined : (this.opts.onEvent ?? (() => undefined));
     const { key, cacheable } = info;
@@ -120,12 +130,13 @@ export class Solver<R> {
       const hit = await this.opts.cache!.get(key);
       if (hit !== undefined) {
         emit({ type: 'cached', vertex: v, key });
-        await explainer?.remember(v, info).catch(() => undefined);
+        this.remember(v, info);
         return hit;
       }
     }
     // Explaining reads what earlier builds remembered: done before queueing,
     // so it never holds one of the --jobs slots.
+    // A failing explainer costs an explanation, never the build.
     const miss = await explainer?.explain(v, info).catch(() => undefined);
     return this.queue.add(async () => {
       if (this.abort.signal.aborted) {
@@ -141,7 +152,7 @@ export class Solver<R> {
           log: (stream, data) => emit({ type: 'log', vertex: v, stream, data }),
         });
         if (cacheable) await this.opts.cache!.put(key, result);
-        await explainer?.remember(v, info).catch(() => undefined);
+        this.remember(v, info);
         emit({ type: 'done', vertex: v, key, ms: Date.now() - started });
         return result;
       } catch (error) {

@@ -89,6 +89,10 @@ export async function startRegistry(opts: RegistryServerOptions = {}): Promise<R
   const config = path.join(dir, 'config.yml');
   await fs.writeFile(config, lines.join('\n') + '\n');
   const child = spawn(REGISTRY_BINARY, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // A test worker that exits without running its after hooks must not leave a registry behind.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.on('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-4000)));
   try {

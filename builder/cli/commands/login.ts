@@ -5,7 +5,6 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { parseArgs, getBool, getString, formatFlagHelp, UsageError, type FlagSpec } from '../args.js';
 import { login } from '../../registry/index.js';
-import { registryFromServerArg } from '../../registry/settings.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'username', short: 'u', type: 'string', help: 'Username' },
@@ -71,7 +70,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (username === '') throw new UsageError('username is empty');
   if (password === '') throw new UsageError('password is empty');
-  await login(server ?? registryFromServerArg(undefined), { username, password });
+  await login(server, { username, password });
   process.stdout.write('Login Succeeded\n');
   return 0;
 }
