@@ -7,27 +7,42 @@ import type { HistoryEntry as OciHistory, ImageLayer } from '../image/types.js';
 import type { StepResult } from './step-result.js';
 
 // History as BuildKit's exporter writes it: entries for steps that changed
-// nothing become empty_layer, and every entry gets the build's timestamp.
-export function finalHistory(stage: StagePlan, result: StepResult, base: BaseInfo, created: string): OciHistory[] {
+// nothing become empty_layer; a layer's entry carries the time the layer was
+// made (kept in the cache with it, so a fully cached rebuild gives the same
+// image), metadata entries the time of the entry before them.
+export function finalHistory(stage: StagePlan, result: StepResult, base: BaseInfo, now: string, fixedTime = false): OciHistory[] {
   const out: OciHistory[] = [];
   let baseNonEmpty = 0;
   let stepNo = 0;
+  let layerNo = base.layerCount;
+  let last: string | undefined;
   stage.history.forEach((h: HistoryEntry & { created?: string }, i) => {
-    const entry: OciHistory = { created: h.created ?? created, created_by: h.created_by };
-    if (h.comment) entry.comment = h.comment;
     let empty = h.empty_layer === true;
+    let created: string | undefined;
     if (i < base.historyCount) {
       if (!empty) baseNonEmpty++;
+      created = h.created;
     } else if (!empty) {
       empty = !(result.stepAdded[stepNo++] ?? true);
+      if (!empty) created = result.layers[layerNo++]?.created;
     }
+    if (fixedTime && i >= base.historyCount) created = now;
+    created ??= last ?? now;
+    last = created;
+    const entry: OciHistory = { created, created_by: h.created_by };
+    if (h.comment) entry.comment = h.comment;
     if (empty) entry.empty_layer = true;
     out.push(entry);
   });
   // An imported base image may lack history: describe its layers so that
   // non-empty entries still match the layers, as the OCI spec expects.
-  for (let i = baseNonEmpty; i < base.layerCount; i++) out.unshift({ created, created_by: 'layer imported without history', comment: 'tsbuild' });
+  for (let i = baseNonEmpty; i < base.layerCount; i++) out.unshift({ created: now, created_by: 'layer imported without history', comment: 'tsbuild' });
   return out;
+}
+
+// The image's own time: its newest history entry's.
+export function imageCreated(history: OciHistory[], now: string): string {
+  return history.reduce<string | undefined>((max, h) => (h.created && (!max || h.created > max) ? h.created : max), undefined) ?? now;
 }
 
 // The root image of the target's chain of stages.
@@ -39,18 +54,21 @@ export interface BaseInfo {
 }
 
 export interface AssembleOptions {
-  created: string;                 // ISO time: SOURCE_DATE_EPOCH or now
+  now: string;                     // ISO time for what has no recorded time
+  epoch?: number;                  // SOURCE_DATE_EPOCH: every new entry and the image get exactly this time
   base: BaseInfo;
 }
 
 export async function assembleImage(content: ContentStore, stage: StagePlan, result: StepResult, opts: AssembleOptions): Promise<ImageDescription> {
   const layers: ImageLayer[] = result.layers.map((l) => ({ digest: l.blob, diffId: l.diffId, size: l.size, mediaType: l.mediaType }));
+  const epochIso = opts.epoch !== undefined ? new Date(opts.epoch * 1000).toISOString() : undefined;
+  const history = finalHistory(stage, result, opts.base, epochIso ?? opts.now, epochIso !== undefined);
   return buildImage(content, {
     containerConfig: stage.config as never,
     layers,
-    history: finalHistory(stage, result, opts.base, opts.created),
+    history,
     platform: stage.platform,
-    created: opts.created,
+    created: epochIso ?? imageCreated(history, opts.now),
     // MAINTAINER sets the image's top-level author field.
     author: (stage as StagePlan & { author?: string }).author,
     // The OCI image spec's base-image annotations pin what was built on.

@@ -19,6 +19,7 @@ import { reportError } from '../cli/report-error.js';
 import { openCacheSession, type CacheSession } from './explain-session.js';
 import { formatSize } from '../../cache/gc-config.js';
 import { UsageError } from '../cli/args.js';
+import { sourceDateEpochOf } from './source-date-epoch.js';
 import type { BuildGraph, StagePlan } from '../../frontend/graph/types.js';
 import type { Dockerfile } from '../../frontend/instructions/index.js';
 
@@ -115,10 +116,10 @@ async function solveAndExport(store: Store, opts: BuildOptions, graph: BuildGrap
     onEvent: progress.onEvent,
   });
   const [solved] = await solver.solve([vertices.target()]);
-  const created = sourceDateEpoch() !== undefined ? new Date(sourceDateEpoch()! * 1000).toISOString() : new Date().toISOString();
+  const epoch = sourceDateEpochOf(opts.buildArgs);
   const base = baseInfoOf(graph, graph.target);
   if (base.layerCount < 0) base.layerCount = await runner.baseLayerCount(graph.target);
-  const image = await assembleImage(store.content, graph.target, solved.result, { created, base });
+  const image = await assembleImage(store.content, graph.target, solved.result, { now: new Date().toISOString(), epoch, base });
   await exportOutputs(store, opts, image, progress);
   if (opts.iidFile) await writeFile(opts.iidFile, image.configDigest);
   if (opts.metadataFile) {
@@ -129,12 +130,4 @@ async function solveAndExport(store: Store, opts: BuildOptions, graph: BuildGrap
     }, null, 2) + '\n');
   }
   return image.configDigest;
-}
-
-export function sourceDateEpoch(): number | undefined {
-  const v = process.env.SOURCE_DATE_EPOCH;
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`invalid SOURCE_DATE_EPOCH "${v}": expected a non-negative integer (seconds since 1970)`);
-  return n;
 }

@@ -1,7 +1,7 @@
 // Turns the frontend's stage plans into solver vertices. Each vertex's
 // description is everything that determines its result besides its inputs:
 // that is its cache key material (see solver/vertex.ts).
-import type { BuildGraph, CopyStep, FileSource, RunStep, StagePlan, Step, WorkdirStep } from '../../frontend/graph/types.js';
+import type { BuildGraph, CopyStep, FileSource, Location, RunStep, StagePlan, Step, WorkdirStep } from '../../frontend/graph/types.js';
 import type { ExecContext, Vertex } from '../solver/vertex.js';
 import type { StepResult } from './step-result.js';
 
@@ -25,6 +25,14 @@ type V = Vertex<StepResult>;
 
 export function stageLabel(stage: StagePlan, stepNo: number, total: number): string {
   return `[${stage.name ?? `stage-${stage.index}`} ${stepNo}/${total}]`;
+}
+
+function locate(err: unknown, loc: Location): unknown {
+  const e = err as { userError?: boolean; location?: unknown };
+  if (e && typeof e === 'object' && e.userError === true && e.location === undefined) {
+    e.location = { file: loc.file, line: loc.line, endLine: loc.endLine, sourceLine: loc.sourceLine };
+  }
+  return err;
 }
 
 export class GraphVertices {
@@ -87,6 +95,18 @@ export class GraphVertices {
   }
 
   private stepVertex(step: Step, parent: V, name: string, cacheable: boolean): V {
+    const v = this.rawStepVertex(step, parent, name, cacheable);
+    // A step's failure (while keying it or running it) points at its
+    // instruction, as BuildKit's errors do.
+    const fail = (err: unknown): never => { throw locate(err, step.loc); };
+    return {
+      ...v,
+      describe: async () => { try { return await v.describe(); } catch (err) { return fail(err); } },
+      exec: (ctx) => v.exec(ctx).catch(fail),
+    };
+  }
+
+  private rawStepVertex(step: Step, parent: V, name: string, cacheable: boolean): V {
     const runner = this.runner;
     switch (step.kind) {
       case 'copy': {

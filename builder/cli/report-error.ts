@@ -17,10 +17,12 @@ function unwrap(err: unknown): unknown {
   return e;
 }
 
+// Any user error that knows its Dockerfile line (a parse error, or a step
+// that failed while running) prints `Dockerfile:LINE` and the line.
 export async function formatUserError(err: UserFacingError): Promise<string> {
   if ((err as { location?: unknown }).location !== undefined) {
-    const { DockerfileError, formatDockerfileError } = await import('../../frontend/errors.js');
-    if (err instanceof DockerfileError) return formatDockerfileError(err);
+    const { formatDockerfileError } = await import('../../frontend/errors.js');
+    return formatDockerfileError(err as Parameters<typeof formatDockerfileError>[0]);
   }
   return err.message;
 }

@@ -19,6 +19,7 @@ export interface LayerRecord {
   blob: Digest;        // the blob in the content store (our own layers: the uncompressed tar)
   size: number;        // blob size
   mediaType: string;
+  created?: string;    // when the step made it (ISO; SOURCE_DATE_EPOCH when set)
 }
 
 export interface Workspace {
@@ -77,7 +78,8 @@ export class SnapshotStore {
       const { diffId } = await tarFromOverlayUpper(ws.upper, out, { sourceDateEpoch: opts.sourceDateEpoch });
       const { digest, size } = await this.content.putFile(tarPath, diffId);
       await this.publish(ws.upper, this.dirOf(diffId));
-      return { diffId, blob: digest, size, mediaType: MediaType.ociLayer };
+      const created = new Date(opts.sourceDateEpoch !== undefined ? opts.sourceDateEpoch * 1000 : Date.now()).toISOString();
+      return { diffId, blob: digest, size, mediaType: MediaType.ociLayer, created };
     } finally {
       await rm(ws.dir, { recursive: true, force: true });
     }

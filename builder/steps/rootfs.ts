@@ -19,11 +19,6 @@ export async function lowerDirsOf(store: Store, result: StepResult): Promise<str
   return [...dirs, await store.snapshots.empty()];
 }
 
-export function sourceDateEpochOf(buildArgs: Map<string, string>): number | undefined {
-  const v = buildArgs.get('SOURCE_DATE_EPOCH') ?? process.env.SOURCE_DATE_EPOCH;
-  return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
-}
-
 // Adds the workspace's changes as a layer on top of parent (none if empty).
 export async function commitStep(store: Store, parent: StepResult, ws: Workspace, sourceDateEpoch?: number): Promise<StepResult> {
   const layer = await store.snapshots.commit(ws, { sourceDateEpoch });

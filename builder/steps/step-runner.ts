@@ -13,7 +13,8 @@ import type { StepRunner } from '../build/vertices.js';
 import type { ExecContext } from '../solver/vertex.js';
 import { describeCopy, runCopy } from './copy-step.js';
 import { describeRun, runStep } from './run-step.js';
-import { sourceDateEpochOf, withMutableRootfs, withReadonlyRootfs } from './rootfs.js';
+import { withMutableRootfs, withReadonlyRootfs } from './rootfs.js';
+import { sourceDateEpochOf } from '../build/source-date-epoch.js';
 import { resolveProcessUser } from './user.js';
 
 export class BuildStepRunner implements StepRunner {
