@@ -18,6 +18,13 @@ export interface CacheBlobRef {
   mediaType: string;
 }
 
+// A layer in the table: its blob, and when the step that made it ran (the
+// image history's time for it, so an image rebuilt from the cache is
+// byte-for-byte the one the exporting build made).
+export interface CacheLayerRef extends CacheBlobRef {
+  created?: string;
+}
+
 // One solved step: its cache key and the filesystem it produced.
 export interface CacheRecord {
   key: string;
@@ -37,7 +44,7 @@ export interface CacheMountRef extends CacheBlobRef {
 export interface CacheConfig {
   schema: number;
   records: CacheRecord[];
-  layers: Record<string, CacheBlobRef>;   // diff id → blob
+  layers: Record<string, CacheLayerRef>;  // diff id → blob
   mounts: CacheMountRef[];
 }
 
@@ -64,10 +71,10 @@ export class CacheFormatError extends Error {
 // Sorted records and layer entries: the same cache gives the same bytes,
 // so re-exporting an unchanged cache pushes nothing new.
 export function encodeCacheConfig(config: CacheConfig): Buffer {
-  const layers: Record<string, CacheBlobRef> = {};
+  const layers: Record<string, CacheLayerRef> = {};
   for (const d of Object.keys(config.layers).sort()) {
     const l = config.layers[d]!;
-    layers[d] = { digest: l.digest, size: l.size, mediaType: l.mediaType };
+    layers[d] = { digest: l.digest, size: l.size, mediaType: l.mediaType, ...(l.created !== undefined ? { created: l.created } : {}) };
   }
   const records = [...config.records].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
     .map((r) => ({ key: r.key, layers: r.layers, stepAdded: r.stepAdded }));
@@ -137,10 +144,16 @@ export function parseCacheConfig(bytes: Buffer, where: string): CacheConfig {
   if (!isObject(json)) fail(where, 'the cache config is not an object');
   if (json.schema !== CACHE_SCHEMA) fail(where, `cache format schema ${JSON.stringify(json.schema)} is not supported (this tsbuild reads schema ${CACHE_SCHEMA})`);
   if (!isObject(json.layers) || !Array.isArray(json.records)) fail(where, 'the cache config lacks records or layers');
-  const layers: Record<string, CacheBlobRef> = {};
+  const layers: Record<string, CacheLayerRef> = {};
   for (const [diffId, ref] of Object.entries(json.layers)) {
     if (!isDigest(diffId)) fail(where, `invalid diff id ${JSON.stringify(diffId)}`);
-    layers[diffId] = checkBlob(ref, `${where} layer ${diffId}`);
+    const blob: CacheLayerRef = checkBlob(ref, `${where} layer ${diffId}`);
+    const created = (ref as Record<string, unknown>).created;
+    if (created !== undefined) {
+      if (typeof created !== 'string' || Number.isNaN(Date.parse(created))) fail(where, `layer ${diffId}: invalid created time`);
+      blob.created = created;
+    }
+    layers[diffId] = blob;
   }
   const records = json.records.map((r, i): CacheRecord => {
     if (!isObject(r) || typeof r.key !== 'string' || !isDigest(r.key)) fail(where, `record ${i}: invalid key`);

@@ -29,14 +29,19 @@ export const RACY_MARGIN_MS = 2000;
 // Entries this build did not look at are kept (another COPY may select them
 // next time) up to this many; beyond, only this build's entries are saved.
 const MAX_KEPT_ENTRIES = 200_000;
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2;
+const HEX = 64;
 
 type Row = [dev: number, ino: number, size: number, mtimeMs: number, ctimeMs: number, digest: string];
 
+// Columnar on disk, so that loading 5,000 entries is three JSON values, not
+// 5,000 small arrays: a warm rebuild reads this file every time.
 interface CacheFile {
   v: number;
   root: string;
-  entries: Record<string, Row>;
+  names: string[];         // relative to root, or absolute outside it
+  nums: number[];          // dev, ino, size, mtimeMs, ctimeMs per name
+  digests: string;         // 64 hex digits per name
 }
 
 export interface ChecksumCacheOptions {
@@ -45,15 +50,20 @@ export interface ChecksumCacheOptions {
 }
 
 export class PersistentChecksumCache {
-  // Keyed by host path; loaded rows keep the parsed object's arrays as they are.
-  private readonly rows = new Map<string, Row>();
-  private readonly touched = new Set<string>();
-  private dirty = false;
+  // As loaded: name → row number in `nums` / `digests`.
+  private readonly loaded = new Map<string, number>();
+  private nums: number[] = [];
+  private digests = '';
+  // Set by this build (new or re-hashed files), by name.
+  private readonly changed = new Map<string, Row>();
+  private touched: Set<string> | undefined;
   // Taken before any file of this build is stat'ed: see the racy rule above.
   private readonly sessionStart: number;
+  private readonly prefix: string;
 
   private constructor(readonly file: string, readonly root: string, opts: ChecksumCacheOptions) {
     this.sessionStart = (opts.now ?? Date.now)();
+    this.prefix = root === '/' ? '/' : root + path.sep;
   }
 
   /** The cache file for one context dir under `dir` (the store's `checksums/`). */
@@ -68,47 +78,58 @@ export class PersistentChecksumCache {
     const cache = new PersistentChecksumCache(PersistentChecksumCache.fileFor(dir, root), root, opts);
     try {
       const data = JSON.parse(await readFile(cache.file, 'utf8')) as CacheFile;
-      if (data.v === FORMAT_VERSION && data.root === root) {
-        const prefix = root === '/' ? '/' : root + '/';
-        for (const rel in data.entries) cache.rows.set(rel.startsWith('/') ? rel : prefix + rel, data.entries[rel]!);
+      const n = data.names?.length ?? 0;
+      if (data.v === FORMAT_VERSION && data.root === root && data.nums.length === n * 5 && data.digests.length === n * HEX) {
+        for (let i = 0; i < n; i++) cache.loaded.set(data.names[i]!, i);
+        cache.nums = data.nums;
+        cache.digests = data.digests;
       }
     } catch {
       // No cache yet, or a damaged one: every file is hashed again.
     }
+    // Only a huge cache needs to know what this build used (see MAX_KEPT_ENTRIES).
+    if (cache.loaded.size > MAX_KEPT_ENTRIES / 2) cache.touched = new Set();
     return cache;
   }
 
   get size(): number {
-    return this.rows.size;
+    let n = this.loaded.size;
+    for (const name of this.changed.keys()) if (!this.loaded.has(name)) n++;
+    return n;
   }
 
   get(hostPath: string, key: FileStatKey): string | undefined {
-    const row = this.rows.get(hostPath);
+    const name = this.nameOf(hostPath);
+    const row = this.rowOf(name);
     if (!row || !sameIdentity(row, key)) return undefined;
-    this.touched.add(hostPath);
+    this.touched?.add(name);
     return row[5];
   }
 
   set(hostPath: string, key: FileStatKey, digest: string): void {
-    const old = this.rows.get(hostPath);
-    this.touched.add(hostPath);
+    const name = this.nameOf(hostPath);
+    this.touched?.add(name);
+    const old = this.rowOf(name);
     if (old && old[5] === digest && sameIdentity(old, key)) return;
-    this.rows.set(hostPath, [key.dev, key.ino, key.size, key.mtimeMs, key.ctimeMs, digest]);
-    this.dirty = true;
+    this.changed.set(name, [key.dev, key.ino, key.size, key.mtimeMs, key.ctimeMs, digest]);
   }
 
   /** Writes the cache if it changed (temp file + rename: readers see the old or the new file). */
   async save(): Promise<boolean> {
-    if (!this.dirty) return false;
+    if (this.changed.size === 0) return false;
     const trustedBefore = this.sessionStart - RACY_MARGIN_MS;
-    const keepUntouched = this.rows.size <= MAX_KEPT_ENTRIES;
-    const entries: Record<string, Row> = {};
-    for (const [name, row] of this.rows) {
-      if (Math.max(row[3], row[4]) >= trustedBefore) continue;
-      if (!keepUntouched && !this.touched.has(name)) continue;
-      entries[this.nameOf(name)] = row;
-    }
-    const data: CacheFile = { v: FORMAT_VERSION, root: this.root, entries };
+    const keep = (name: string, row: Row) => Math.max(row[3], row[4]) < trustedBefore && (!this.touched || this.touched.has(name) || this.size <= MAX_KEPT_ENTRIES);
+    const data: CacheFile = { v: FORMAT_VERSION, root: this.root, names: [], nums: [], digests: '' };
+    const digests: string[] = [];
+    const add = (name: string, row: Row) => {
+      if (!keep(name, row) || !/^sha256:[0-9a-f]{64}$/.test(row[5])) return;
+      data.names.push(name);
+      data.nums.push(row[0], row[1], row[2], row[3], row[4]);
+      digests.push(row[5].slice(7));
+    };
+    for (const name of this.loaded.keys()) if (!this.changed.has(name)) add(name, this.rowOf(name)!);
+    for (const [name, row] of this.changed) add(name, row);
+    data.digests = digests.join('');
     await mkdir(path.dirname(this.file), { recursive: true });
     const tmp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     try {
@@ -118,13 +139,23 @@ export class PersistentChecksumCache {
       await rm(tmp, { force: true });
       throw err;
     }
-    this.dirty = false;
+    this.changed.clear();
     return true;
+  }
+
+  private rowOf(name: string): Row | undefined {
+    const changed = this.changed.get(name);
+    if (changed) return changed;
+    const i = this.loaded.get(name);
+    if (i === undefined) return undefined;
+    const n = this.nums;
+    const at = i * 5;
+    return [n[at]!, n[at + 1]!, n[at + 2]!, n[at + 3]!, n[at + 4]!, 'sha256:' + this.digests.slice(i * HEX, (i + 1) * HEX)];
   }
 
   // Paths inside the context are stored relative to it: a smaller file.
   private nameOf(hostPath: string): string {
-    return hostPath.startsWith(this.root + path.sep) ? hostPath.slice(this.root.length + 1) : hostPath;
+    return hostPath.startsWith(this.prefix) ? hostPath.slice(this.prefix.length) : hostPath;
   }
 }
 

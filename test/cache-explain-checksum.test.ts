@@ -42,7 +42,7 @@ async function both(ignore: string[], patterns: string[], opts: { exclude?: stri
   const ctx = await BuildContext.open(await project(), { ignorePatterns: ignore });
   const run = async (tree: SourceTree): Promise<[string, readonly SelectionEntry[]]> => {
     let entries: readonly SelectionEntry[] = [];
-    const cache = Object.assign(new MemoryContentHashCache(), { noteSelection: (_: string, e: readonly SelectionEntry[]) => { entries = e; } });
+    const cache = Object.assign(new MemoryContentHashCache(), { noteSelection: (_: string, e: () => readonly SelectionEntry[]) => { entries = e(); } });
     return [await checksumSelection(tree, patterns, { ...opts, cache }), entries];
   };
   return { fast: await run(ctx), slow: await run(generic(ctx)) };

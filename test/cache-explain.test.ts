@@ -72,7 +72,7 @@ test('the explainer remembers steps by identity and reads the file lists it save
   const step = { kind: 'copy', add: false } as never;
   const vertex = { name: '[build 1/1] COPY . /app', inputs: [], describe: () => ({}), exec: async () => 0 };
   const firstBuild = new SelectionRecorder(new MemoryContentHashCache());
-  firstBuild.noteSelection('sha256:' + 'a'.repeat(64), [file('main.ts', 'sha256:1')]);
+  firstBuild.noteSelection('sha256:' + 'a'.repeat(64), () => [file('main.ts', 'sha256:1')]);
   const opts = { history, dockerfilePath: '/p/Dockerfile', contextDir: '/p', noCache: false };
   const first = new BuildExplainer({ ...opts, selections: firstBuild }, [{ stage, step, vertex }]);
   const info1 = { key: 'k1', description: { op: 'copy', content: 'sha256:' + 'a'.repeat(64) }, inputKeys: ['p'], cacheable: true };
@@ -80,7 +80,7 @@ test('the explainer remembers steps by identity and reads the file lists it save
   await first.remember(vertex, info1);
 
   const secondBuild = new SelectionRecorder(new MemoryContentHashCache());
-  secondBuild.noteSelection('sha256:' + 'b'.repeat(64), [file('main.ts', 'sha256:2'), file('new.ts', 'sha256:3')]);
+  secondBuild.noteSelection('sha256:' + 'b'.repeat(64), () => [file('main.ts', 'sha256:2'), file('new.ts', 'sha256:3')]);
   // A new vertex object in a new build: the identity, not the object, connects them.
   const vertex2 = { ...vertex };
   const second = new BuildExplainer({ ...opts, selections: secondBuild }, [{ stage, step, vertex: vertex2 }]);

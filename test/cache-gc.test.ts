@@ -202,13 +202,15 @@ test('the checksum cache persists trusted entries and never racy ones', async (t
   const old = { dev: 1, ino: 2, size: 3, mtimeMs: now - 60_000, ctimeMs: now - 60_000 };
   // Modified within the racy window before the build started: same identity could hide a new content.
   const racy = { dev: 1, ino: 3, size: 3, mtimeMs: now - 60_000, ctimeMs: now - RACY_MARGIN_MS / 2 };
+  const OLD = `sha256:${'1'.repeat(64)}`;
+  const RACY = `sha256:${'2'.repeat(64)}`;
   const a = await PersistentChecksumCache.open(dir, ctx, { now: () => now });
-  a.set(path.join(ctx, 'old.txt'), old, 'sha256:old');
-  a.set(path.join(ctx, 'racy.txt'), racy, 'sha256:racy');
-  t.is(a.get(path.join(ctx, 'racy.txt'), racy), 'sha256:racy', 'usable within the build that hashed it');
+  a.set(path.join(ctx, 'old.txt'), old, OLD);
+  a.set(path.join(ctx, 'racy.txt'), racy, RACY);
+  t.is(a.get(path.join(ctx, 'racy.txt'), racy), RACY, 'usable within the build that hashed it');
   t.true(await a.save());
   const b = await PersistentChecksumCache.open(dir, ctx, { now: () => now + 10_000 });
-  t.is(b.get(path.join(ctx, 'old.txt'), old), 'sha256:old');
+  t.is(b.get(path.join(ctx, 'old.txt'), old), OLD);
   t.is(b.get(path.join(ctx, 'racy.txt'), racy), undefined);
   t.is(b.get(path.join(ctx, 'old.txt'), { ...old, mtimeMs: old.mtimeMs + 1 }), undefined, 'another mtime is another identity');
   t.false(await b.save(), 'nothing changed: nothing written');

@@ -31,7 +31,6 @@ async function context(dockerfile: string): Promise<string> {
 }
 
 /** Index in `lines` of the first line matching re (-1 if none). */
-const firstIndex = (lines: string[], re: RegExp) => lines.findIndex((l) => re.test(l));
 
 /** The plain-progress id (`#N`) of the step whose header matches title. */
 function stepId(lines: string[], title: RegExp): string {
@@ -59,15 +58,18 @@ FROM busybox:latest
 COPY --from=left /t /left
 COPY --from=right /t /right
 `);
-  const r = await tsbuild(['build', '--progress=plain', '-o', `type=local,dest=${out}`, ctx], { root: store.root });
+  // rawjson shows the solver's events in the order they happened (the plain
+  // writer holds a parallel step's block back until the open one ends).
+  const r = await tsbuild(['build', '--progress=rawjson', '-o', `type=local,dest=${out}`, ctx], { root: store.root });
   t.is(r.code, 0, r.stderr);
-  const lines = r.stderr.split('\n');
-  const left = stepId(lines, /\[left 1\/1\] RUN/);
-  const right = stepId(lines, /\[right 1\/1\] RUN/);
+  const events = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { type: string; vertex?: { name: string } });
+  const at = (type: string, re: RegExp) => events.findIndex((e) => e.type === type && re.test(e.vertex?.name ?? ''));
+  const left = /\[left 1\/1\] RUN/;
+  const right = /\[right 1\/1\] RUN/;
   // Event order, not timing: both steps started before either finished.
-  const bothStarted = Math.max(firstIndex(lines, new RegExp(`^${left} \\[`)), firstIndex(lines, new RegExp(`^${right} \\[`)));
-  const firstDone = Math.min(firstIndex(lines, new RegExp(`^${left} DONE`)), firstIndex(lines, new RegExp(`^${right} DONE`)));
-  t.true(firstDone >= 0 && bothStarted < firstDone, r.stderr);
+  const bothStarted = Math.max(at('start', left), at('start', right));
+  const firstDone = Math.min(at('done', left), at('done', right));
+  t.true(firstDone >= 0 && bothStarted >= 0 && bothStarted < firstDone, r.stderr);
   t.regex(await readFile(path.join(out, 'left'), 'utf8'), /^left\nright\n/, 'left saw right running');
   t.regex(await readFile(path.join(out, 'right'), 'utf8'), /^left\nright\n/, 'right saw left running');
 });

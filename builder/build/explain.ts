@@ -14,7 +14,7 @@ import { ExplainHistory, type StepRecord } from './explain-history.js';
 
 /** Wraps a checksum cache and keeps, in memory, the file list of every selection this build checksummed. */
 export class SelectionRecorder implements ContentHashCache {
-  private readonly selections = new Map<string, readonly SelectionEntry[]>();
+  private readonly selections = new Map<string, () => readonly SelectionEntry[]>();
 
   constructor(private readonly inner: ContentHashCache) {}
 
@@ -26,13 +26,15 @@ export class SelectionRecorder implements ContentHashCache {
     this.inner.set(hostPath, key, digest);
   }
 
-  noteSelection(digest: string, entries: readonly SelectionEntry[]): void {
-    this.selections.set(digest, entries);
+  noteSelection(digest: string, entries: () => readonly SelectionEntry[]): void {
+    // Built at most once, and only when an explanation or the history needs it.
+    let built: readonly SelectionEntry[] | undefined;
+    this.selections.set(digest, () => (built ??= entries()));
     this.inner.noteSelection?.(digest, entries);
   }
 
   selection(digest: string): readonly SelectionEntry[] | undefined {
-    return this.selections.get(digest);
+    return this.selections.get(digest)?.();
   }
 }
 

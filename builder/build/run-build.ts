@@ -22,15 +22,12 @@ import { UsageError } from '../cli/args.js';
 import { sourceDateEpochOf } from './source-date-epoch.js';
 import type { BuildGraph, StagePlan } from '../../frontend/graph/types.js';
 import type { Dockerfile } from '../../frontend/instructions/index.js';
-
-// Flags whose machinery has not landed fail loudly rather than being ignored.
-function refuseUnsupported(opts: BuildOptions): void {
-  if (opts.cacheFrom.length > 0) throw new UsageError('--cache-from: importing build cache is not supported yet');
-  if (opts.cacheTo.length > 0) throw new UsageError('--cache-to: exporting build cache is not supported yet');
-}
+// [cache-io hook, issue 6] --cache-from / --cache-to.
+import { CacheIOSession, planCacheIO, type CachePlan } from '../cache-io/session.js';
 
 export async function runBuild(opts: BuildOptions): Promise<number> {
-  refuseUnsupported(opts);
+  // [cache-io hook, issue 6] bad --cache-from/--cache-to specs fail before anything runs.
+  const cachePlan = planCacheIO(opts);
   const frontend = await import('../../frontend/index.js');
   const dockerfile = frontend.parseDockerfile(opts.dockerfileText, { file: opts.dockerfileName });
   const platform = targetPlatform(opts);
@@ -55,7 +52,7 @@ export async function runBuild(opts: BuildOptions): Promise<number> {
     loadTask.log(`transferring dockerfile: ${Buffer.byteLength(opts.dockerfileText)}B done`);
     loadTask.done();
     const graph: BuildGraph = await frontend.buildGraph(dockerfile as Dockerfile, graphOpts(progress));
-    const imageId = await solveAndExport(store, opts, graph, progress, abort.signal, session);
+    const imageId = await solveAndExport(store, opts, graph, progress, abort.signal, session, cachePlan);
     // [cache hook, issue 5] saves the checksum cache, releases the lease, applies the size limit.
     const { collected, warning } = await session.finish(true);
     if (collected) {
@@ -104,11 +101,13 @@ function baseInfoOf(graph: BuildGraph, stage: StagePlan): BaseInfo {
   }
 }
 
-async function solveAndExport(store: Store, opts: BuildOptions, graph: BuildGraph, progress: ProgressWriter, signal: AbortSignal, session: CacheSession): Promise<string> {
+async function solveAndExport(store: Store, opts: BuildOptions, graph: BuildGraph, progress: ProgressWriter, signal: AbortSignal, session: CacheSession, cachePlan: CachePlan): Promise<string> {
   const runner = new BuildStepRunner(store, opts, graph, session.hashCache);
   const vertices = new GraphVertices(graph, runner, { noCache: opts.noCache, noCacheStages: new Set(opts.noCacheFilter) });
+  // [cache-io hook, issue 6] imported caches load before the solve; the solver's cache is the local index, then them.
+  const cacheIO = await CacheIOSession.open(store, cachePlan, progress, graph);
   const solver = new Solver({
-    cache: store.index,
+    cache: cacheIO.resultCache(store.index),
     explainer: session.explainer(vertices.stepVertices),
     jobs: Number(process.env.TSBUILD_JOBS) || os.availableParallelism(),
     platform: formatPlatform(graph.target.platform),
@@ -116,11 +115,14 @@ async function solveAndExport(store: Store, opts: BuildOptions, graph: BuildGrap
     onEvent: progress.onEvent,
   });
   const [solved] = await solver.solve([vertices.target()]);
+  await cacheIO.ensureLocal(solved.result.layers); // [cache-io hook, issue 6] lazily imported layers of the final image
   const epoch = sourceDateEpochOf(opts.buildArgs);
   const base = baseInfoOf(graph, graph.target);
   if (base.layerCount < 0) base.layerCount = await runner.baseLayerCount(graph.target);
   const image = await assembleImage(store.content, graph.target, solved.result, { now: new Date().toISOString(), epoch, base });
   await exportOutputs(store, opts, image, progress);
+  // [cache-io hook, issue 6] --cache-to, after the image as with BuildKit.
+  await cacheIO.exportAll({ graph, stepVertices: vertices.stepVertices, solved: await solver.solvedEntries() });
   if (opts.iidFile) await writeFile(opts.iidFile, image.configDigest);
   if (opts.metadataFile) {
     await writeFile(opts.metadataFile, JSON.stringify({

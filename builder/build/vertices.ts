@@ -9,6 +9,7 @@ import type { StepResult } from './step-result.js';
 // interface so that this file only decides the graph's shape and keys.
 export interface StepRunner {
   imageLayers(manifestDigest: string | undefined, ref: string): Promise<StepResult>;
+  describeImage(manifestDigest: string | undefined, ref: string): Promise<unknown>;
   describeCopy(step: CopyStep): Promise<unknown>;
   copy(step: CopyStep, parent: StepResult, from: StepResult | undefined, ctx: ExecContext<StepResult>): Promise<StepResult>;
   workdir(step: WorkdirStep, parent: StepResult, ctx: ExecContext<StepResult>): Promise<StepResult>;
@@ -66,7 +67,10 @@ export class GraphVertices {
       v = {
         name: `[internal] load ${ref}${digest ? `@${digest.slice(0, 19)}` : ''}`,
         inputs: [],
-        describe: () => ({ op: 'image', digest: digest ?? ref }),
+        // [cache-io, issue 6] Keyed by the image's config digest (its id), not
+        // the manifest digest: the same image pulled, loaded or pushed with
+        // other layer compression must give the same keys on every machine.
+        describe: () => runner.describeImage(digest, ref),
         exec: () => runner.imageLayers(digest, ref),
       };
       this.imageVertex.set(key, v);

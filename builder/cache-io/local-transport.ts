@@ -65,10 +65,14 @@ export class LocalCache implements CacheReader, CacheWriter {
     await content.putStream(createReadStream(this.blobPath(blob.digest)), blob.digest);
   }
 
+  async has(blob: CacheBlobRef): Promise<boolean> {
+    const st = await stat(this.blobPath(blob.digest)).catch(() => undefined);
+    return st?.size === blob.size;
+  }
+
   async putBlob(content: ContentStore, blob: CacheBlobRef): Promise<'exists' | 'uploaded'> {
+    if (await this.has(blob)) return 'exists';
     const target = this.blobPath(blob.digest);
-    const st = await stat(target).catch(() => undefined);
-    if (st?.size === blob.size) return 'exists';
     await mkdir(path.dirname(target), { recursive: true });
     const tmp = tempPathFor(target);
     try {

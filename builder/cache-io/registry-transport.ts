@@ -57,6 +57,12 @@ export class RegistryCache implements CacheReader, CacheWriter {
     await downloadBlob(this.client, content, blob);
   }
 
+  async has(blob: CacheBlobRef): Promise<boolean> {
+    const res = await this.client.request('HEAD', `blobs/${blob.digest}`, { ok: [200, 404] });
+    await discard(res);
+    return res.status === 200;
+  }
+
   async putBlob(content: ContentStore, blob: CacheBlobRef): Promise<'exists' | 'uploaded'> {
     const outcome = await uploadBlob(this.client, content, blob);
     return outcome === 'uploaded' ? 'uploaded' : 'exists';

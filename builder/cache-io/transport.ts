@@ -20,6 +20,8 @@ export interface CacheReader {
 
 export interface CacheWriter {
   readonly label: string;
+  // Whether the destination already holds the blob.
+  has(blob: CacheBlobRef): Promise<boolean>;
   // Sends a blob of the local content store unless the destination has it.
   putBlob(content: ContentStore, blob: CacheBlobRef): Promise<'exists' | 'uploaded'>;
   // Publishes the manifest; called last, so it never names a missing blob.

@@ -34,9 +34,10 @@ export interface ContentHashCache {
   set(hostPath: string, key: StatKey, digest: string): void;
   /**
    * Told what each checksummed selection contained, so that a later cache
-   * miss can name the files that changed (builder/build/explain*.ts).
+   * miss can name the files that changed (builder/build/explain*.ts). The
+   * list is built only if asked for: a cached step never needs it.
    */
-  noteSelection?(digest: string, entries: readonly SelectionEntry[]): void;
+  noteSelection?(digest: string, entries: () => readonly SelectionEntry[]): void;
 }
 
 /** One selected entry, as it entered the checksum. */
@@ -122,14 +123,14 @@ export async function checksumSelection(tree: SourceTree, patterns: readonly str
   const hash = createHash('sha256').update(`${SELECTION_SCHEMA}\n`);
   for (const record of records) hash.update(`${record.line}\n`);
   const digest = `sha256:${hash.digest('hex')}`;
-  options.cache?.noteSelection?.(digest, records.map((r) => r.entry));
+  options.cache?.noteSelection?.(digest, () => records.map((r) => r.entry()));
   return digest;
 }
 
 interface SelectedRecord {
   /** The line hashed into the checksum (its sort order is the checksum's). */
   readonly line: string;
-  readonly entry: SelectionEntry;
+  entry(): SelectionEntry;
 }
 
 interface CollectOptions {
@@ -244,6 +245,6 @@ function record(tree: SourceTree, f: Found, digest: string): SelectedRecord {
   const link = st.isSymbolicLink() ? readlinkSync(f.host) : '';
   const type = entryType(st);
   const mode = (st.mode & 0o7777).toString(8);
-  const line = [JSON.stringify(f.label), type, mode, uid, gid, JSON.stringify(link), digest].join('\0');
-  return { line, entry: { path: f.inRoot.replace(/^\/+/, ''), type, mode, uid, gid, link, digest } };
+  const line = `${JSON.stringify(f.label)}\0${type}\0${mode}\0${uid}\0${gid}\0${JSON.stringify(link)}\0${digest}`;
+  return { line, entry: () => ({ path: f.inRoot.replace(/^\/+/, ''), type, mode, uid, gid, link, digest }) };
 }

@@ -85,6 +85,14 @@ export class Solver<R> {
     return settled.map((s) => (s as PromiseFulfilledResult<Solved<R>>).value);
   }
 
+  // [cache-io hook, issue 6] Every vertex solved so far (run or served from
+  // the cache) with its key and result, for exporting the build cache.
+  // Failed or canceled vertices are left out.
+  async solvedEntries(): Promise<{ vertex: Vertex<R>; key: string; result: R }[]> {
+    const settled = await Promise.allSettled([...this.byVertex].map(async ([vertex, p]) => ({ vertex, ...(await p) })));
+    return settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  }
+
   keyOf(v: Vertex<R>): Promise<string> {
     return this.solveOne(v).then((s) => s.key);
   }

@@ -41,6 +41,15 @@ export class BuildStepRunner implements StepRunner {
     };
   }
 
+  // [cache-io, issue 6] The cache key material of an image source: its
+  // config digest, which names the same content whatever the compression
+  // of the copy this machine holds (see vertices.ts).
+  async describeImage(manifestDigest: string | undefined, ref: string): Promise<unknown> {
+    if (!manifestDigest) return { op: 'image', digest: ref };
+    const image = await readImage(this.store.content, toDigest(manifestDigest));
+    return { op: 'image', digest: image.configDigest };
+  }
+
   // Layers of the image at the root of a stage's chain (0 for scratch).
   async baseLayerCount(stage: StagePlan): Promise<number> {
     let s = stage;

@@ -71,7 +71,11 @@ async function confirm(warning: string): Promise<boolean> {
   try {
     const answer = await Promise.race([
       rl.question('Are you sure you want to continue? [y/N] '),
-      new Promise<string>((resolve) => rl.once('close', () => resolve(''))),
+      // No answer (stdin closed) means no, as in docker.
+      new Promise<string>((resolve) => rl.once('close', () => {
+        process.stderr.write('\n');
+        resolve('');
+      })),
     ]);
     return /^y(es)?$/i.test(answer.trim());
   } finally {
