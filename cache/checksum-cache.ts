@@ -100,10 +100,16 @@ export class PersistentChecksumCache {
 
   get(hostPath: string, key: FileStatKey): string | undefined {
     const name = this.nameOf(hostPath);
-    const row = this.rowOf(name);
-    if (!row || !sameIdentity(row, key)) return undefined;
     this.touched?.add(name);
-    return row[5];
+    const changed = this.changed.get(name);
+    if (changed) return sameIdentity(changed, key) ? changed[5] : undefined;
+    // The hot path of a warm rebuild: compare in place, allocate only the answer.
+    const i = this.loaded.get(name);
+    if (i === undefined) return undefined;
+    const n = this.nums;
+    const at = i * 5;
+    if (n[at] !== key.dev || n[at + 1] !== key.ino || n[at + 2] !== key.size || n[at + 3] !== key.mtimeMs || n[at + 4] !== key.ctimeMs) return undefined;
+    return 'sha256:' + this.digests.slice(i * HEX, (i + 1) * HEX);
   }
 
   set(hostPath: string, key: FileStatKey, digest: string): void {

@@ -42,7 +42,8 @@ test.serial('mode=max: a fresh store builds every step from the exported cache a
   t.regex(first.stderr, /exporting cache to client directory/);
 
   // Another store and the project at another path: nothing host-specific may be in a key.
-  const second = await build(await store(), ['-t', 'ms:v1', '--cache-from', `type=local,src=${cache}`, await copyProject('multistage')]);
+  const rootB = await store();
+  const second = await build(rootB, ['-t', 'ms:v1', '--cache-from', `type=local,src=${cache}`, await copyProject('multistage')]);
   t.is(second.code, 0, second.stderr);
   const outcomes = stepOutcomes(second.stderr);
   t.true(outcomes.size >= 7, second.stderr);
@@ -50,6 +51,13 @@ test.serial('mode=max: a fresh store builds every step from the exported cache a
   t.is(second.id, first.id, 'same image config digest as the exporting build');
   // Only the final image's three layers are fetched, never the build stages' own.
   t.is((second.stderr.match(/load cached layer/g) ?? []).length, 3, second.stderr);
+
+  // The imported results whose layers came down are local cache entries now.
+  const third = await build(rootB, ['-t', 'ms:v1', await copyProject('multistage')]);
+  t.is(third.code, 0, third.stderr);
+  const again = stepOutcomes(third.stderr);
+  for (const [step, how] of again) if (step.startsWith('[stage-3')) t.is(how, 'CACHED', step);
+  t.is(third.id, first.id);
 });
 
 test.serial('mode=min exports only the final stage chain; the builder stages then run again', async (t) => {
@@ -90,6 +98,12 @@ test.serial('exporting to one directory again replaces its tag atomically and ke
   t.deepEqual(index.manifests.map((m) => m.annotations['org.opencontainers.image.ref.name']).sort(), ['latest', 'other']);
   t.notDeepEqual((await readLocalCache(cache)).records.map((r) => r.key), (await readLocalCache(cache, 'other')).records.map((r) => r.key));
   t.false((await readdir(cache)).some((e) => e.startsWith('.tmp')), 'no temp files left');
+
+  // Two builds exporting to one directory at once: neither loses its tag.
+  const [x, y] = await Promise.all(['x', 'y'].map(async (tag) => build(await store(), ['--cache-to', `type=local,dest=${cache},tag=${tag}`, project])));
+  t.is(x!.code + y!.code, 0, x!.stderr + y!.stderr);
+  const tags = (JSON.parse(await readFile(path.join(cache, 'index.json'), 'utf8')) as { manifests: { annotations: Record<string, string> }[] }).manifests;
+  t.deepEqual(tags.map((m) => m.annotations['org.opencontainers.image.ref.name']).sort(), ['latest', 'other', 'x', 'y']);
 
   // The newest export serves "two" from the cache in a fresh store.
   const fresh = await build(await store(), ['--cache-from', `type=local,src=${cache}`, project]);

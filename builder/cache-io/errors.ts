@@ -2,7 +2,7 @@
 // normally turned into warnings (a build without its cache still works, as
 // with BuildKit); an export that fails fails the build, unless the user
 // said `ignore-error=true`.
-export type CacheIOErrorCode = 'CACHE_EXPORT_FAILED' | 'CACHE_IMPORT_FAILED' | 'CACHE_LAYER_UNAVAILABLE';
+export type CacheIOErrorCode = 'CACHE_EXPORT_FAILED' | 'CACHE_LAYER_UNAVAILABLE';
 
 export class CacheIOError extends Error {
   readonly userError = true;

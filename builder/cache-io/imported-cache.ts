@@ -28,6 +28,8 @@ export class ImportedCache {
   // Layers known to be in the local store, by diff id.
   private readonly localLayers = new Map<string, LayerRecord>();
   private readonly fetching = new Map<string, Promise<void>>();
+  // Imported results handed to the solver in this build, by key.
+  private readonly served = new Map<string, StepResult>();
   // Blobs downloaded by this build, for progress and tests.
   readonly downloaded: CacheBlobRef[] = [];
 
@@ -56,7 +58,10 @@ export class ImportedCache {
           return hit;
         }
         const record = this.records.get(key);
-        return record ? this.materialize(record) : undefined;
+        if (!record) return undefined;
+        const result = await this.materialize(record);
+        this.served.set(key, result);
+        return result;
       },
       put: async (key, result) => {
         this.noteLocal(result);
@@ -87,6 +92,22 @@ export class ImportedCache {
   // Every blob of these layers in the local store (the final image's layers).
   async ensureLayers(layers: readonly LayerRecord[]): Promise<void> {
     await Promise.all(layers.map((l) => this.fetchMissing(l)));
+  }
+
+  // Imported results whose layers are all local by now (the final image's
+  // chain, typically) become local cache entries: the next build on this
+  // machine needs no --cache-from for them. The others stay remote-only, as
+  // a local entry must never name a blob the store lacks.
+  async keepLocal(local: ResultCache<StepResult>): Promise<number> {
+    let kept = 0;
+    for (const [key, result] of this.served) {
+      const present = await Promise.all(result.layers.map((l) => this.content.has(l.blob)));
+      if (present.every(Boolean)) {
+        await local.put(key, result);
+        kept++;
+      }
+    }
+    return kept;
   }
 
   private noteLocal(result: StepResult): void {

@@ -40,7 +40,7 @@ export interface ExportContext {
 }
 
 export class CacheIOSession {
-  private constructor(private readonly store: Store, private readonly plan: CachePlan, private readonly progress: ProgressWriter, readonly imported: ImportedCache) {}
+  private constructor(private readonly store: Store, private readonly plan: CachePlan, private readonly progress: ProgressWriter, private readonly imported: ImportedCache) {}
 
   // Loads the imported caches (warnings only) and their cache mounts.
   static async open(store: Store, plan: CachePlan, progress: ProgressWriter, graph: BuildGraph): Promise<CacheIOSession> {
@@ -56,10 +56,6 @@ export class CacheIOSession {
     return session;
   }
 
-  get enabled(): boolean {
-    return this.plan.imports.length > 0 || this.plan.exports.length > 0;
-  }
-
   resultCache(local: ResultCache<StepResult>): ResultCache<StepResult> {
     return this.plan.imports.length > 0 ? this.imported.resultCache(local) : local;
   }
@@ -68,8 +64,11 @@ export class CacheIOSession {
 
   // The final image's layers must be in the local store (image store,
   // exporters); imported ones not fetched yet are downloaded now.
+  // Imported results that are complete locally then join the local index.
   async ensureLocal(layers: readonly LayerRecord[]): Promise<void> {
-    if (this.plan.imports.length > 0) await this.imported.ensureLayers(layers);
+    if (this.plan.imports.length === 0) return;
+    await this.imported.ensureLayers(layers);
+    await this.imported.keepLocal(this.store.index);
   }
 
   private async importOne(spec: CacheImportSpec, graph: BuildGraph): Promise<void> {
