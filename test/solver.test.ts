@@ -141,3 +141,12 @@ test('a failing explainer never fails the build', async (t) => {
   const [r] = await new Solver<number>({ cache: new MemoryCache(), explainer }).solve([add(num(1), num(2))]);
   t.is(r.result, 3);
 });
+
+test('a vertex whose key cannot be computed fails the solve and cancels running work', async (t) => {
+  const slow = add(num(1), num(2), { delayMs: 5000, name: 'slow' });
+  const broken: Vertex<number> = { name: 'broken', inputs: [], describe: async () => { await sleep(20); throw new Error('no such file'); }, exec: async () => 0 };
+  const started = Date.now();
+  const err = await t.throwsAsync(new Solver<number>({ jobs: 2 }).solve([slow, broken]));
+  t.is((err as SolveError).vertex.name, 'broken');
+  t.true(Date.now() - started < 4000, 'slow vertex was not cancelled');
+});

@@ -3,7 +3,6 @@
 // always consistent, only temp files, temp dirs and mounts can be stale.
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { cleanupStale as cleanupStaleSandboxes } from '../../runner-native/index.js';
 import { pidOfTempName, processAlive } from '../util/process-alive.js';
 import { ContentStore } from '../../cache/content-store.js';
 import { ResultIndex } from '../../cache/result-index.js';
@@ -40,7 +39,12 @@ export async function openStore(root?: string): Promise<Store> {
 export async function cleanupStale(store: Store): Promise<void> {
   // Unmount first: rw bind uppers live under state/.
   await cleanupStaleMounts(store.paths.mounts);
-  await cleanupStaleSandboxes(path.join(store.paths.state, 'sandbox')).catch(() => undefined);
+  // The sandbox runtime loads only when it left state behind: a cached build never runs it.
+  const sandboxState = path.join(store.paths.state, 'sandbox');
+  if ((await readdir(sandboxState).catch(() => [] as string[])).length > 0) {
+    const { cleanupStale: cleanupStaleSandboxes } = await import('../../runner-native/index.js');
+    await cleanupStaleSandboxes(sandboxState).catch(() => undefined);
+  }
   await removeDeadPidEntries(store.paths.state);
   await removeDeadPidEntries('/dev/shm', 'tsbuild-secret-');
   await store.snapshots.removeStaleTemp();

@@ -4,11 +4,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { mountPointName } from '../snapshots/overlay.js';
 import path from 'node:path';
-import { applyLayer } from '../../cache/layer-apply.js';
-import { tarFromDir } from '../../cache/layer-diff.js';
 import type { ImageDescription } from '../image/image.js';
-import { exportOciTar, exportOciDir } from '../image/export-oci.js';
-import { exportDockerArchive } from '../image/export-docker.js';
 import type { CompressionOptions } from '../image/export-prepare.js';
 import { familiarName, parseReference } from '../image/reference.js';
 import type { ProgressWriter } from '../progress/index.js';
@@ -65,6 +61,9 @@ async function exportOne(store: Store, opts: BuildOptions, image: ImageDescripti
       const names = namesOf(opts, out).map((n) => familiarName(parseReference(n)));
       const dest = destOf(out);
       const target = dest === '-' ? process.stdout : dest;
+      // Exporters load on demand: the default output (the local store) needs none of them.
+      const { exportOciTar, exportOciDir } = await import('../image/export-oci.js');
+      const { exportDockerArchive } = await import('../image/export-docker.js');
       const exportFn = out.type === 'oci' ? exportOciTar : exportDockerArchive;
       if (out.type === 'oci' && out.attrs.get('tar') === 'false') await exportOciDir(store.content, { manifestDigest: image.manifestDigest, names }, dest, compressionOf(out));
       else await exportFn(store.content, { manifestDigest: image.manifestDigest, names }, target, compressionOf(out));
@@ -82,6 +81,7 @@ async function exportOne(store: Store, opts: BuildOptions, image: ImageDescripti
         await mkdir(tmp, { recursive: true });
         try {
           await unpackImage(store, image, tmp);
+          const { tarFromDir } = await import('../../cache/layer-diff.js');
           await tarFromDir(tmp, dest === '-' ? process.stdout : createWriteStream(dest), {});
         } finally {
           await rm(tmp, { recursive: true, force: true });
@@ -108,5 +108,6 @@ async function exportOne(store: Store, opts: BuildOptions, image: ImageDescripti
 
 // The image's final filesystem: every layer applied in order, whiteouts honoured.
 async function unpackImage(store: Store, image: ImageDescription, dest: string): Promise<void> {
+  const { applyLayer } = await import('../../cache/layer-apply.js');
   for (const layer of image.layers) await applyLayer(store.content.openRead(layer.digest), dest);
 }

@@ -16,7 +16,7 @@ import { hostPlatform, formatPlatform } from '../image/platform.js';
 import { normalizeReference } from '../image/reference.js';
 import { reportError } from '../cli/report-error.js';
 // [cache hook, issue 5] checksum cache, miss explanations, lease, size limit.
-import { openCacheSession, type CacheSession } from './explain-session.js';
+import { openCacheSession, type CacheSession } from './cache-session.js';
 import { formatSize } from '../../cache/gc-config.js';
 import { UsageError } from '../cli/args.js';
 import { sourceDateEpochOf } from './source-date-epoch.js';

@@ -9,8 +9,7 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContentStore } from '../../cache/content-store.js';
 import { hexOf, type Digest } from '../../cache/digest.js';
-import { applyLayer } from '../../cache/layer-apply.js';
-import { tarFromOverlayUpper } from '../../cache/layer-diff.js';
+// The tar reader/writer load on first use: a fully cached build needs neither.
 import { MediaType } from '../image/types.js';
 import { pidOfTempName, processAlive } from '../util/process-alive.js';
 
@@ -58,6 +57,7 @@ export class SnapshotStore {
     if (this.blobFetcher && !(await this.content.has(layer.blob))) await this.blobFetcher(layer);
     const tmp = await this.tempDir('unpack');
     try {
+      const { applyLayer } = await import('../../cache/layer-apply.js');
       const { diffId } = await applyLayer(this.content.openRead(layer.blob), tmp, { overlayWhiteouts: true, lowerDirs });
       if (diffId !== layer.diffId) throw new Error(`layer ${layer.blob} unpacks to ${diffId}, but the image says ${layer.diffId}`);
       await this.publish(tmp, final);
@@ -82,6 +82,7 @@ export class SnapshotStore {
       if ((await readdir(ws.upper)).length === 0) return null;
       const tarPath = await this.content.newTempPath('layer');
       const out = createWriteStream(tarPath);
+      const { tarFromOverlayUpper } = await import('../../cache/layer-diff.js');
       const { diffId } = await tarFromOverlayUpper(ws.upper, out, { sourceDateEpoch: opts.sourceDateEpoch });
       const { digest, size } = await this.content.putFile(tarPath, diffId);
       await this.publish(ws.upper, this.dirOf(diffId));

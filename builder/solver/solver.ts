@@ -110,7 +110,13 @@ export class Solver<R> {
 
   private async compute(v: Vertex<R>): Promise<Solved<R>> {
     const inputs = await Promise.all(v.inputs.map((i) => this.solveOne(i)));
-    const description = await v.describe();
+    let description: unknown;
+    try {
+      description = await v.describe();
+    } catch (error) {
+      // Keying failed (e.g. a COPY source is missing): as fatal as a failed run.
+      throw this.fail(v, error);
+    }
     const inputKeys = inputs.map((i) => i.key);
     const key = cacheKeyOf(description, inputKeys, this.opts.platform ?? '');
     let running = this.byKey.get(key);
@@ -168,13 +174,17 @@ export class Solver<R> {
           emit({ type: 'canceled', vertex: v, key });
           throw error;
         }
-        const wrapped = error instanceof SolveError ? error : new SolveError(v, error);
-        if (this.firstError === undefined) this.firstError = wrapped;
         emit({ type: 'error', vertex: v, key, error });
-        // The first failure cancels every step still running or waiting.
-        this.abort.abort(wrapped);
-        throw wrapped;
+        throw this.fail(v, error);
       }
     }) as Promise<R>;
+  }
+
+  // The first failure cancels every step still running or waiting.
+  private fail(v: Vertex<R>, error: unknown): SolveError {
+    const wrapped = error instanceof SolveError ? error : new SolveError(v, error);
+    if (this.firstError === undefined) this.firstError = wrapped;
+    this.abort.abort(wrapped);
+    return wrapped;
   }
 }

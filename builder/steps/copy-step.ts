@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { CopyStep } from '../../frontend/graph/types.js';
 import { checksumSelection, type ContentHashCache } from '../context/checksum.js';
 import type { BuildContext } from '../context/context.js';
-import { copy, type CopySource } from '../fileops/copy.js';
+import type { CopySource } from '../fileops/copy.js';
 import { isHttpUrl } from '../fileops/fetch-url.js';
 import { DirectorySource } from '../fileops/source-tree.js';
 import type { Store } from '../build/open-store.js';
@@ -50,6 +50,8 @@ export async function describeCopy(step: CopyStep, context: () => Promise<BuildC
 export async function runCopy(store: Store, step: CopyStep, parent: StepResult, from: StepResult | undefined,
   context: () => Promise<BuildContext>, sourceDateEpoch: number | undefined, signal: AbortSignal): Promise<StepResult> {
   const doCopy = (source: BuildContext | DirectorySource) => withMutableRootfs(store, parent, sourceDateEpoch, async (root) => {
+    // The copier (and its archive/tar code) loads only when a COPY runs.
+    const { copy } = await import('../fileops/copy.js');
     await copy({
       instruction: step.add ? 'ADD' : 'COPY',
       sources: copySources(step),

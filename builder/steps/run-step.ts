@@ -4,7 +4,8 @@ import { execFile } from 'node:child_process';
 import { lstat, readdir, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunStep } from '../../frontend/graph/types.js';
-import { Sandbox, defaultSpec, grantableCapabilities, type SandboxSpec } from '../../runner-native/index.js';
+// The sandbox loads only when a RUN runs: describing a step needs none of it.
+import type { Sandbox, SandboxSpec } from '../../runner-native/index.js';
 import type { Store } from '../build/open-store.js';
 import type { BuildOptions } from '../build/options.js';
 import type { StepResult } from '../build/step-result.js';
@@ -97,6 +98,7 @@ export async function runStep(store: Store, opts: BuildOptions, step: RunStep, p
   const user = await resolveUser(store, parent, step.user);
   const lowerDirs = await lowerDirsOf(store, parent);
   const ws = await store.snapshots.workspace();
+  const { Sandbox, defaultSpec, grantableCapabilities } = await import('../../runner-native/index.js');
   const prepared = await prepareMounts(store, opts, step, sources, context);
   try {
     const spec: SandboxSpec = defaultSpec({
