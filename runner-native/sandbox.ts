@@ -12,6 +12,7 @@ import { CGROUP_ROOT, cgroupHandleFor, createCgroup, killCgroup, removeCgroup, w
 import { SandboxAbortedError, SandboxSetupError, SandboxTimeoutError, SandboxUnavailableError } from './errors.js';
 import { withEtcFiles, type EtcFilesOptions } from './etc-files.js';
 import { compileHelperConfig } from './helper-config.js';
+import { runWithOciRuntime, type SandboxRuntime } from './oci-runtime.js';
 import { parseHelperStatus, type HelperStatus } from './helper-status.js';
 import type { SandboxSpec } from './spec.js';
 import { cleanupStale, createRunDir, processStartTime, updateRunRecord, type RunRecord } from './state.js';
@@ -36,8 +37,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Kills the whole container after this long; run() then rejects with SandboxTimeoutError. */
   timeoutMs?: number;
-  /** Only 'native' exists so far; 'runc'/'crun' are reserved for a cross-check runtime. */
-  runtime?: 'native' | 'runc' | 'crun';
+  /** 'native' (default): the C helper; 'runc'/'crun': the same spec as an OCI bundle run by that installed runtime. */
+  runtime?: SandboxRuntime;
   /** Contents for /etc/hosts and /etc/resolv.conf, or false to mount none of the three /etc files. */
   etcFiles?: EtcFilesOptions | false;
 }
@@ -79,7 +80,9 @@ export class Sandbox {
 
   async run(spec: SandboxSpec, opts: RunOptions = {}): Promise<SandboxResult> {
     const runtime = opts.runtime ?? 'native';
-    if (runtime !== 'native') throw new SandboxUnavailableError(`runtime '${runtime}' is not implemented yet; use 'native'`);
+    if (runtime !== 'native') {
+      return runWithOciRuntime(runtime, spec, opts, { stateDir: this.stateDir, cgroupParent: this.cgroupParent, cgroupRoot: this.cgroupRoot });
+    }
     if (opts.signal?.aborted) throw new SandboxAbortedError(opts.signal.reason);
     // Caught here, before anything is set up, rather than as the helper's bare "capset: EPERM".
     assertCapabilitiesGrantable(spec.process.capabilities);
