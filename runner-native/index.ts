@@ -7,7 +7,7 @@ export {
   type SandboxSpec, type SandboxMount, type SandboxProcess, type SandboxCapabilities, type SandboxRlimit,
   type SandboxResources, type SandboxDevice, type RootLayers, type NamespaceType, type MountType, type DefaultSpecOptions,
 } from './spec.js';
-export { OCI_RUNTIMES, findOciRuntime, type OciRuntimeName, type SandboxRuntime } from './oci-runtime.js';
+export { OCI_RUNTIMES, findOciRuntime, ociRuntimeCgroupProblem, type OciRuntimeName, type SandboxRuntime } from './oci-runtime.js';
 export { toOciConfig, OCI_VERSION, type OciConfig } from './oci-runtime-config.js';
 export { sandboxAvailability, defaultHelperPath, type Availability } from './availability.js';
 export type { EtcFilesOptions } from './etc-files.js';

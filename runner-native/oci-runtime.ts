@@ -4,13 +4,13 @@
 // cross-check the native sandbox, and for hosts that prefer a vetted runtime.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { assertCapabilitiesGrantable } from './capabilities.js';
-import { cgroupHandleFor, killCgroup, removeCgroup } from './cgroup.js';
+import { cgroupHandleFor, cgroupVersion, killCgroup, removeCgroup } from './cgroup.js';
 import { SandboxAbortedError, SandboxExecNotFoundError, SandboxSetupError, SandboxTimeoutError, SandboxUnavailableError } from './errors.js';
 import { withEtcFiles } from './etc-files.js';
 import { toOciConfig } from './oci-runtime-config.js';
@@ -63,8 +63,19 @@ function runtimeFailure(message: string): Error {
   return new SandboxSetupError(message);
 }
 
+/**
+ * Why `name` cannot run on this host's cgroups, or null. crun (1.8) refuses
+ * cgroup v1 hosts whose unified hierarchy has controllers ("hybrid mode not
+ * supported"), even with its cgroup manager disabled.
+ */
+export function ociRuntimeCgroupProblem(name: OciRuntimeName, cgroupRoot = '/sys/fs/cgroup'): string | null {
+  if (name !== 'crun' || cgroupVersion(cgroupRoot) !== 1) return null;
+  const unified = (() => { try { return readFileSync(join(cgroupRoot, 'unified', 'cgroup.controllers'), 'utf8').trim(); } catch { return ''; } })();
+  return unified ? `crun does not support this hybrid cgroup host (controllers in the unified hierarchy: ${unified}); use runc` : null;
+}
+
 /** runc/crun exit with 128+N when the container's init was killed by signal N. */
-function exitStatus(code: number): Pick<SandboxResult, 'exitCode' | 'signal'> {
+export function exitStatus(code: number): Pick<SandboxResult, 'exitCode' | 'signal'> {
   if (code > 128 && code < 128 + 65) {
     const name = Object.entries(constants.signals).find(([, n]) => n === code - 128)?.[0];
     if (name) return { exitCode: null, signal: name as NodeJS.Signals };
@@ -78,6 +89,8 @@ export async function runWithOciRuntime(name: OciRuntimeName, spec: SandboxSpec,
   const binary = findOciRuntime(name);
   if (!binary) throw new SandboxUnavailableError(`${name} is not installed (apt-get install ${name})`);
   if (process.getuid?.() !== 0) throw new SandboxUnavailableError(`--runtime ${name} needs root (rootless mode is not implemented)`);
+  const cgroupProblem = ociRuntimeCgroupProblem(name, ctx.cgroupRoot);
+  if (cgroupProblem) throw new SandboxUnavailableError(cgroupProblem);
 
   const id = randomBytes(8).toString('hex');
   const containerId = `tsbuild-${id}`;
@@ -87,6 +100,7 @@ export async function runWithOciRuntime(name: OciRuntimeName, spec: SandboxSpec,
   const runtimeRoot = join(runDir, name);
   const logPath = join(runDir, `${name}.log`);
   const global = [`--root=${runtimeRoot}`];
+  const cgroup = cgroupHandleFor(cgroupsPath, ctx.cgroupRoot);
   try {
     const fullSpec = opts.etcFiles === false ? spec : await withEtcFiles(spec, runDir, opts.etcFiles);
     const bundle = join(runDir, 'bundle');
@@ -101,13 +115,14 @@ export async function runWithOciRuntime(name: OciRuntimeName, spec: SandboxSpec,
     const errors = await runtimeErrors(logPath);
     if (errors.length > 0) throw runtimeFailure(`${name}: ${errors.join('; ')}`);
     if (outcome.code === null) throw new SandboxSetupError(`${name} was killed before the command ended`);
-    // `<runtime> run` has removed the container and its cgroup by now, so the
-    // OOM counter is gone: OOM kills show as SIGKILL with oomKilled false.
-    return { ...exitStatus(outcome.code), oomKilled: false, createdPaths: [] };
+    // `<runtime> run` has removed the container's cgroup by now and the
+    // OOM counter with it: OOM kills then show as SIGKILL with oomKilled false.
+    const oomKilled = false;
+    // createdPaths: the runtime creates missing mountpoints without telling us which.
+    return { ...exitStatus(outcome.code), oomKilled, createdPaths: [] };
   } finally {
     await runQuiet(binary, [...global, 'delete', '--force', containerId]);
     // second line of defence, as on the native path (runc normally removed it)
-    const cgroup = cgroupHandleFor(cgroupsPath, ctx.cgroupRoot);
     await killCgroup(cgroup);
     await removeCgroup(cgroup).catch(() => undefined);
     await rm(runDir, { recursive: true, force: true });

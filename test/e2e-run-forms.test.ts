@@ -1,46 +1,19 @@
 // End to end: the ways a RUN names its command (shell form through SHELL,
 // exec form, heredocs) as BuildKit's dockerfile frontend runs them.
 import test from 'ava';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { buildSkipReason, freshStore, tempDir, tsbuild } from './helpers/cli.js';
-import { build, makeContext } from './e2e-image-helpers.js';
+import { tsbuild } from './helpers/cli.js';
+import { e2eRunSuite } from './e2e-run-helpers.js';
+import { build } from './e2e-image-helpers.js';
 
-const skip = buildSkipReason();
-const it = skip ? test.skip : test;
-// Known bugs reported to the lead; flip to `it` once fixed.
-const itFailing = skip ? test.skip : test.failing;
-if (skip) test('e2e RUN forms (skipped)', (t) => {
-  t.log(`skipped: ${skip}`);
-  t.pass();
-});
-
-let store: { root: string; dispose(): Promise<void> };
-// Temp dirs of this file (contexts, outputs), removed when it ends.
-const scratch: string[] = [];
-test.before(async () => {
-  if (!skip) store = await freshStore();
-});
-test.after.always(async () => {
-  await store?.dispose();
-  await Promise.all(scratch.map((d) => rm(d, { recursive: true, force: true })));
-});
-
-async function scratchDir(label: string): Promise<string> {
-  const dir = await tempDir(`e2e-run-${label}-`);
-  scratch.push(dir);
-  return dir;
-}
-async function context(files: Parameters<typeof makeContext>[0]): Promise<string> {
-  const dir = await makeContext(files, 'e2e-run-ctx-');
-  scratch.push(dir);
-  return dir;
-}
+const suite = e2eRunSuite('e2e RUN forms');
+const { skip, it, scratchDir, context } = suite;
 
 async function buildLocal(dockerfile: string): Promise<{ out: string; log: string }> {
   const ctx = await context({});
   const out = path.join(await scratchDir('out'), 'rootfs');
-  const r = await build(store.root, ctx, dockerfile, ['-o', `type=local,dest=${out}`]);
+  const r = await build(suite.store.root, ctx, dockerfile, ['-o', `type=local,dest=${out}`]);
   return { out, log: r.stdout + r.stderr };
 }
 const text = (root: string, p: string) => readFile(path.join(root, p), 'utf8');
@@ -65,7 +38,7 @@ it('SHELL ["/bin/sh", "-ec"] ends the step at the first failing command', async 
 SHELL ["/bin/sh", "-ec"]
 RUN false; echo not-reached
 ` });
-  const r = await tsbuild(['build', '--progress=plain', ctx], { root: store.root });
+  const r = await tsbuild(['build', '--progress=plain', ctx], { root: suite.store.root });
   t.not(r.code, 0);
   t.regex(r.stderr, /process "\/bin\/sh -ec false; echo not-reached" did not complete successfully: exit code: 1/);
   t.notRegex(r.stderr, /\d not-reached/);

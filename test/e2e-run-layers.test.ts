@@ -4,45 +4,18 @@
 import test from 'ava';
 import { writeFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { buildSkipReason, freshStore, tempDir, tsbuild } from './helpers/cli.js';
-import { build, layerEntries, makeContext, readOciTar } from './e2e-image-helpers.js';
+import { tsbuild } from './helpers/cli.js';
+import { e2eRunSuite } from './e2e-run-helpers.js';
+import { build, layerEntries, readOciTar } from './e2e-image-helpers.js';
 
-const skip = buildSkipReason();
-const it = skip ? test.skip : test;
-// Known bugs reported to the lead; flip to `it` once fixed.
-const itFailing = skip ? test.skip : test.failing;
-if (skip) test('e2e RUN layers (skipped)', (t) => {
-  t.log(`skipped: ${skip}`);
-  t.pass();
-});
-
-let store: { root: string; dispose(): Promise<void> };
-// Temp dirs of this file (contexts, outputs), removed when it ends.
-const scratch: string[] = [];
-test.before(async () => {
-  if (!skip) store = await freshStore();
-});
-test.after.always(async () => {
-  await store?.dispose();
-  await Promise.all(scratch.map((d) => rm(d, { recursive: true, force: true })));
-});
-
-async function scratchDir(label: string): Promise<string> {
-  const dir = await tempDir(`e2e-run-${label}-`);
-  scratch.push(dir);
-  return dir;
-}
-async function context(files: Parameters<typeof makeContext>[0]): Promise<string> {
-  const dir = await makeContext(files, 'e2e-run-ctx-');
-  scratch.push(dir);
-  return dir;
-}
+const suite = e2eRunSuite('e2e RUN layers');
+const { skip, it, scratchDir, context } = suite;
 
 /** Names in the last layer of the image `dockerfile` builds (as an OCI tar). */
 async function lastLayerNames(dockerfile: string, args: string[] = []): Promise<string[]> {
   const ctx = await context({ 'ctx.txt': 'x' });
   const tarFile = path.join(await scratchDir('oci'), 'image.tar');
-  await build(store.root, ctx, dockerfile, ['-o', `type=oci,dest=${tarFile}`, ...args]);
+  await build(suite.store.root, ctx, dockerfile, ['-o', `type=oci,dest=${tarFile}`, ...args]);
   const layers = await layerEntries(await readOciTar(tarFile));
   return layers.at(-1)!.map((e) => e.name.replace(/\/$/, '')).sort();
 }
@@ -91,7 +64,7 @@ it('a failing RUN prints its last output lines and exit code, fails the build, t
 RUN echo on-stdout; echo on-stderr >&2; for i in $(seq 1 30); do echo line$i; done; exit 7
 `,
   });
-  const r = await tsbuild(['build', '--progress=plain', '-t', 'broken:v1', ctx], { root: store.root });
+  const r = await tsbuild(['build', '--progress=plain', '-t', 'broken:v1', ctx], { root: suite.store.root });
   t.not(r.code, 0);
   t.regex(r.stderr, /on-stdout/);
   t.regex(r.stderr, /on-stderr/);
@@ -103,11 +76,11 @@ RUN echo on-stdout; echo on-stderr >&2; for i in $(seq 1 30); do echo line$i; do
   t.regex(summary, /line30\n/);
   t.notRegex(summary, /line1\n/, 'only the last lines');
 
-  const inspect = await tsbuild(['inspect', 'broken:v1'], { root: store.root });
+  const inspect = await tsbuild(['inspect', 'broken:v1'], { root: suite.store.root });
   t.not(inspect.code, 0, 'no image was tagged');
 
   // Not cached: the rerun runs the command again (its output shows again).
-  const again = await tsbuild(['build', '--progress=plain', '-t', 'broken:v1', ctx], { root: store.root });
+  const again = await tsbuild(['build', '--progress=plain', '-t', 'broken:v1', ctx], { root: suite.store.root });
   t.not(again.code, 0);
   t.regex(again.stderr, /\d on-stdout/);
   t.notRegex(again.stderr, /RUN echo on-stdout.*\n#\d+ CACHED/);

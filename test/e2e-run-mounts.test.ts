@@ -8,41 +8,16 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir, lstat, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { buildSkipReason, freshStore, tempDir, tsbuild } from './helpers/cli.js';
-import { build, makeContext, readTar } from './e2e-image-helpers.js';
+import { tsbuild } from './helpers/cli.js';
+import { e2eRunSuite } from './e2e-run-helpers.js';
+import { build, readTar } from './e2e-image-helpers.js';
 
-const skip = buildSkipReason();
-const it = skip ? test.skip : test;
-if (skip) test('e2e RUN mounts (skipped)', (t) => {
-  t.log(`skipped: ${skip}`);
-  t.pass();
-});
-
-let store: { root: string; dispose(): Promise<void> };
-// Temp dirs of this file (contexts, outputs), removed when it ends.
-const scratch: string[] = [];
-test.before(async () => {
-  if (!skip) store = await freshStore();
-});
-test.after.always(async () => {
-  await store?.dispose();
-  await Promise.all(scratch.map((d) => rm(d, { recursive: true, force: true })));
-});
-
-async function scratchDir(label: string): Promise<string> {
-  const dir = await tempDir(`e2e-run-${label}-`);
-  scratch.push(dir);
-  return dir;
-}
-async function context(files: Parameters<typeof makeContext>[0]): Promise<string> {
-  const dir = await makeContext(files, 'e2e-run-ctx-');
-  scratch.push(dir);
-  return dir;
-}
+const suite = e2eRunSuite('e2e RUN mounts');
+const { skip, it, scratchDir, context } = suite;
 
 async function buildLocal(ctx: string, dockerfile: string, args: string[] = [], env?: NodeJS.ProcessEnv) {
   const out = path.join(await scratchDir('out'), 'rootfs');
-  const r = await build(store.root, ctx, dockerfile, ['-o', `type=local,dest=${out}`, ...args], env);
+  const r = await build(suite.store.root, ctx, dockerfile, ['-o', `type=local,dest=${out}`, ...args], env);
   return { out, log: r.stdout + r.stderr };
 }
 const text = async (root: string, p: string) => (await readFile(path.join(root, p), 'utf8')).trim();
@@ -203,14 +178,14 @@ RUN --mount=type=secret,id=tok,target=/s,mode=0440,uid=1000,gid=100 stat -c '%a 
   for (const p of ['etc/app', 'run/secrets', 'run']) t.false(exists(out, p), `/${p} is a mount stub, not image content`);
 
   // The same build into the store and out as OCI and docker tars (cached steps, same result).
-  const tagged = await build(store.root, ctx, df, [...secrets, '-t', 'secret-test:v1'], env);
-  const oci = await build(store.root, ctx, df, [...secrets, '-o', `type=oci,dest=${path.join(exportDir, 'oci.tar')}`], env);
-  const docker = await build(store.root, ctx, df, [...secrets, '-o', `type=docker,dest=${path.join(exportDir, 'docker.tar')}`], env);
+  const tagged = await build(suite.store.root, ctx, df, [...secrets, '-t', 'secret-test:v1'], env);
+  const oci = await build(suite.store.root, ctx, df, [...secrets, '-o', `type=oci,dest=${path.join(exportDir, 'oci.tar')}`], env);
+  const docker = await build(suite.store.root, ctx, df, [...secrets, '-o', `type=docker,dest=${path.join(exportDir, 'docker.tar')}`], env);
 
   const leaks: string[] = [];
   const logs = [log, tagged.stdout, tagged.stderr, oci.stdout, oci.stderr, docker.stdout, docker.stderr].join('\n');
   if (logs.includes(fileValue) || logs.includes(envValue)) leaks.push('the build output');
-  const candidates = [...await filesUnder(store.root), ...await filesUnder(exportDir), ...await filesUnder(out)];
+  const candidates = [...await filesUnder(suite.store.root), ...await filesUnder(exportDir), ...await filesUnder(out)];
   t.true(candidates.length > 10, 'the store and the exports were searched');
   for (const f of candidates) {
     if ((await lstat(f)).isSymbolicLink()) continue;
@@ -222,7 +197,7 @@ RUN --mount=type=secret,id=tok,target=/s,mode=0440,uid=1000,gid=100 stat -c '%a 
 
 it('secrets: required=true without the secret fails clearly; an optional missing secret is simply absent', async (t) => {
   const ctx = await context({ Dockerfile: 'FROM busybox:latest\nRUN --mount=type=secret,id=missing,required=true true\n' });
-  const r = await tsbuild(['build', '--progress=plain', ctx], { root: store.root });
+  const r = await tsbuild(['build', '--progress=plain', ctx], { root: suite.store.root });
   t.not(r.code, 0);
   t.regex(r.stderr, /secret missing/);
   t.notRegex(r.stderr, /internal error|\n\s+at /, 'a user error, not a stack trace');
@@ -263,7 +238,7 @@ RUN --mount=type=ssh,id=deploy,target=/agent.sock test -S /agent.sock && echo "$
   t.false(exists(out, 'run/buildkit'), 'the socket mountpoint is no image content');
   t.false(exists(out, 'agent.sock'));
 
-  const r = await tsbuild(['build', '--progress=plain', await context({ Dockerfile: 'FROM busybox:latest\nRUN --mount=type=ssh,required=true true\n' })], { root: store.root });
+  const r = await tsbuild(['build', '--progress=plain', await context({ Dockerfile: 'FROM busybox:latest\nRUN --mount=type=ssh,required=true true\n' })], { root: suite.store.root });
   t.not(r.code, 0);
   t.regex(r.stderr, /ssh/i);
 });

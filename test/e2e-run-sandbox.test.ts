@@ -2,48 +2,21 @@
 // `tsbuild build`. Each RUN writes what it observed into a file of the image;
 // the test reads the files back from `-o type=local`.
 import test from 'ava';
-import { readFile, readdir, rm } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { buildSkipReason, freshStore, PROJECT_ROOT, tempDir, tsbuild } from './helpers/cli.js';
-import { build, makeContext } from './e2e-image-helpers.js';
+import { PROJECT_ROOT, tsbuild } from './helpers/cli.js';
+import { e2eRunSuite } from './e2e-run-helpers.js';
+import { build } from './e2e-image-helpers.js';
 import { DOCKER_DEFAULT_CAPS, grantableCapabilities } from '../runner-native/index.js';
 import { assertCapabilitiesGrantable, capabilityNumber as capNo } from '../runner-native/capabilities.js';
 
-const skip = buildSkipReason();
-const it = skip ? test.skip : test;
-// Known bugs reported to the lead; flip to `it` once fixed.
-const itFailing = skip ? test.skip : test.failing;
-if (skip) test('e2e RUN sandbox (skipped)', (t) => {
-  t.log(`skipped: ${skip}`);
-  t.pass();
-});
-
-let store: { root: string; dispose(): Promise<void> };
-// Temp dirs of this file (contexts, outputs), removed when it ends.
-const scratch: string[] = [];
-test.before(async () => {
-  if (!skip) store = await freshStore();
-});
-test.after.always(async () => {
-  await store?.dispose();
-  await Promise.all(scratch.map((d) => rm(d, { recursive: true, force: true })));
-});
-
-async function scratchDir(label: string): Promise<string> {
-  const dir = await tempDir(`e2e-run-${label}-`);
-  scratch.push(dir);
-  return dir;
-}
-async function context(files: Parameters<typeof makeContext>[0]): Promise<string> {
-  const dir = await makeContext(files, 'e2e-run-ctx-');
-  scratch.push(dir);
-  return dir;
-}
+const suite = e2eRunSuite('e2e RUN sandbox');
+const { skip, it, scratchDir, context } = suite;
 
 async function buildLocal(dockerfile: string, args: string[] = []): Promise<string> {
   const ctx = await context({ 'ctx.txt': 'x' });
   const out = path.join(await scratchDir('out'), 'rootfs');
-  await build(store.root, ctx, dockerfile, ['-o', `type=local,dest=${out}`, ...args]);
+  await build(suite.store.root, ctx, dockerfile, ['-o', `type=local,dest=${out}`, ...args]);
   return out;
 }
 const text = async (root: string, p: string) => (await readFile(path.join(root, p), 'utf8')).trim();
@@ -105,7 +78,7 @@ RUN touch /home/app/mine && id > /home/app/id
 
 it('RUN --security=insecure is refused without --allow security.insecure', async (t) => {
   const ctx = await context({ Dockerfile: 'FROM busybox:latest\nRUN --security=insecure true\n' });
-  const r = await tsbuild(['build', '--progress=plain', ctx], { root: store.root });
+  const r = await tsbuild(['build', '--progress=plain', ctx], { root: suite.store.root });
   t.not(r.code, 0);
   t.regex(r.stderr, /--security=insecure needs --allow security\.insecure/);
 });
