@@ -4,7 +4,7 @@
 # registry, xattr tools for layers, decompressors for ADD, and a C compiler
 # for the sandbox helper. Idempotent; needs root (or sudo).
 set -euo pipefail
-packages=(busybox-static skopeo umoci docker-registry apache2-utils slirp4netns attr xz-utils bzip2 zstd iproute2 curl gcc libc6-dev tar gzip)
+packages=(busybox-static skopeo umoci docker-registry apache2-utils slirp4netns attr xz-utils bzip2 zstd iproute2 curl gcc libc6-dev tar gzip runc crun openssh-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -64,7 +64,7 @@ export async function assembleImage(content: ContentStore, stage: StagePlan, res
   const epochIso = opts.epoch !== undefined ? new Date(opts.epoch * 1000).toISOString() : undefined;
   const history = finalHistory(stage, result, opts.base, epochIso ?? opts.now, epochIso !== undefined);
   return buildImage(content, {
-    containerConfig: stage.config as never,
+    containerConfig: stage.config,
     layers,
     history,
     platform: stage.platform,

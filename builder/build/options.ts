@@ -48,4 +48,5 @@ export interface BuildOptions {
   call: CallMode;
   allow: string[];
   push: boolean;
+  runtime: 'native' | 'runc' | 'crun';   // what runs RUN steps: our sandbox, or an installed OCI runtime
 }

@@ -86,31 +86,10 @@ export interface Platform {
   'os.features'?: string[];
 }
 
-export interface HealthConfig {
-  Test?: string[];
-  Interval?: number; // nanoseconds, as Docker stores them
-  Timeout?: number;
-  StartPeriod?: number;
-  StartInterval?: number;
-  Retries?: number;
-}
-
-/** The runtime part of an image config (`config` in the JSON). Docker's extra fields are allowed. */
-export interface ContainerConfig {
-  User?: string;
-  Env?: string[];
-  Entrypoint?: string[] | null;
-  Cmd?: string[] | null;
-  WorkingDir?: string;
-  Labels?: Record<string, string>;
-  ExposedPorts?: Record<string, Record<string, never>>;
-  Volumes?: Record<string, Record<string, never>>;
-  StopSignal?: string;
-  Healthcheck?: HealthConfig;
-  Shell?: string[];
-  OnBuild?: string[] | null;
-  ArgsEscaped?: boolean;
-}
+// The runtime part of an image config (`config` in the JSON): one
+// definition, the frontend's, since it is the one that writes it.
+export type { ContainerConfig, HealthConfig } from '../../frontend/graph/types.js';
+import type { ContainerConfig } from '../../frontend/graph/types.js';
 
 export interface HistoryEntry {
   created?: string;

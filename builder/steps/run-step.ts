@@ -76,6 +76,22 @@ async function removeMountStubs(upper: string, lowerDirs: string[], created: str
   }
 }
 
+// Paths (with their parents, parents first) that no lower layer has.
+async function missingInLowers(lowerDirs: string[], paths: string[]): Promise<string[]> {
+  const all = new Set<string>();
+  for (const p of paths) {
+    const parts = p.split('/').filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) all.add('/' + parts.slice(0, i).join('/'));
+  }
+  const missing: string[] = [];
+  for (const p of [...all].sort((a, b) => a.length - b.length)) {
+    let found = false;
+    for (const dir of lowerDirs) if (await lstat(path.join(dir, p)).then(() => true, () => false)) { found = true; break; }
+    if (!found) missing.push(p);
+  }
+  return missing;
+}
+
 async function firstLower(lowerDirs: string[], p: string) {
   for (const dir of lowerDirs) {
     const st = await lstat(path.join(dir, p)).catch(() => null);
@@ -126,12 +142,17 @@ export async function runStep(store: Store, opts: BuildOptions, step: RunStep, p
       stdout: (chunk) => ctx.log('stdout', chunk),
       stderr: (chunk) => ctx.log('stderr', chunk),
       signal: ctx.signal,
+      runtime: opts.runtime,
     });
     if (result.exitCode !== 0) {
       const why = result.oomKilled ? 'killed: out of memory' : result.signal ? `killed by signal ${result.signal}` : `exit code: ${result.exitCode}`;
       throw new RunFailedError(`process "${step.args.join(' ')}" did not complete successfully: ${why}`);
     }
-    await removeMountStubs(ws.upper, lowerDirs, result.createdPaths);
+    // An OCI runtime does not report the mountpoints it created: those of
+    // the spec's mounts that the image lacks are the candidates.
+    const created = opts.runtime === 'native' ? result.createdPaths
+      : await missingInLowers(lowerDirs, [...spec.mounts.map((m) => m.destination), '/etc/hosts', '/etc/resolv.conf', '/etc/hostname']);
+    await removeMountStubs(ws.upper, lowerDirs, created);
   } catch (err) {
     await prepared.release();
     await store.snapshots.discard(ws);

@@ -29,6 +29,7 @@ export const BUILD_FLAGS: FlagSpec[] = [
   { name: 'allow', type: 'list', metavar: 'ENTITLEMENT', help: 'Allow extra privileged entitlement (e.g. security.insecure)' },
   { name: 'push', type: 'bool', help: 'Shorthand for "--output=type=registry"' },
   { name: 'load', type: 'bool', help: 'Shorthand for "--output=type=docker" into the local store (the default)' },
+  { name: 'runtime', type: 'string', metavar: 'RUNTIME', help: 'Run RUN steps with: native (default), runc or crun (an installed OCI runtime, same spec)' },
   { name: 'help', type: 'bool', help: 'Print usage' },
 ];
 
@@ -78,6 +79,12 @@ function parseCache(spec: string, flag: string): CacheSpec {
   return { type, attrs };
 }
 
+function parseRuntime(value: string | undefined): BuildOptions['runtime'] {
+  const v = value ?? 'native';
+  if (v === 'native' || v === 'runc' || v === 'crun') return v;
+  throw new UsageError(`invalid --runtime "${v}": expected native, runc or crun`);
+}
+
 function parseCall(value: string | undefined, check: boolean): CallMode {
   const v = check ? 'check' : (value ?? 'build');
   if (v === 'build' || v === 'outline' || v === 'targets' || v === 'check') return v;
@@ -102,6 +109,9 @@ export function toBuildOptions(argv: string[]): BuildOptions | 'help' {
   const contextArg = a.positionals[0];
   if (contextArg === '-') throw new UsageError('a build context from stdin is not supported; use -f - with a context directory');
   const contextDir = path.resolve(contextArg);
+  // Flag values are checked before anything is read.
+  const runtime = parseRuntime(getString(a, 'runtime'));
+  const call = parseCall(getString(a, 'call'), getBool(a, 'check'));
   const df = readDockerfile(getString(a, 'file'), contextDir);
   const progress = getBool(a, 'quiet') ? 'quiet' : (getString(a, 'progress') ?? 'auto');
   if (!['auto', 'plain', 'tty', 'rawjson', 'quiet'].includes(progress)) throw new UsageError(`invalid --progress "${progress}": expected auto, plain, tty, rawjson or quiet`);
@@ -128,9 +138,10 @@ export function toBuildOptions(argv: string[]): BuildOptions | 'help' {
     ssh: getList(a, 'ssh').map(parseSsh),
     cacheFrom: getList(a, 'cache-from').map((s) => parseCache(s, '--cache-from')),
     cacheTo: getList(a, 'cache-to').map((s) => parseCache(s, '--cache-to')),
-    call: parseCall(getString(a, 'call'), getBool(a, 'check')),
+    call,
     allow: getList(a, 'allow'),
     push: getBool(a, 'push'),
+    runtime,
   };
 }
 
