@@ -9,35 +9,60 @@ import type { StepResult } from './step-result.js';
 // History as BuildKit's exporter writes it: entries for steps that changed
 // nothing become empty_layer; a layer's entry carries the time the layer was
 // made (kept in the cache with it, so a fully cached rebuild gives the same
-// image), metadata entries the time of the entry before them.
+// image); a metadata entry takes the first new layer's time if it comes
+// before it (not the base image's), else the time of the layer before it.
 export function finalHistory(stage: StagePlan, result: StepResult, base: BaseInfo, now: string, fixedTime = false): OciHistory[] {
   const out: OciHistory[] = [];
   let baseNonEmpty = 0;
   let stepNo = 0;
   let layerNo = base.layerCount;
-  let last: string | undefined;
   stage.history.forEach((h: HistoryEntry & { created?: string }, i) => {
     let empty = h.empty_layer === true;
     let created: string | undefined;
     if (i < base.historyCount) {
       if (!empty) baseNonEmpty++;
       created = h.created;
+    } else if (fixedTime) {
+      created = now;
     } else if (!empty) {
       empty = !(result.stepAdded[stepNo++] ?? true);
       if (!empty) created = result.layers[layerNo++]?.created;
     }
-    if (fixedTime && i >= base.historyCount) created = now;
-    created ??= last ?? now;
-    last = created;
-    const entry: OciHistory = { created, created_by: h.created_by };
+    const entry: OciHistory = { created_by: h.created_by };
+    if (created) entry.created = created;
     if (h.comment) entry.comment = h.comment;
     if (empty) entry.empty_layer = true;
     out.push(entry);
   });
+  fillMissingTimes(out, now);
   // An imported base image may lack history: describe its layers so that
   // non-empty entries still match the layers, as the OCI spec expects.
   for (let i = baseNonEmpty; i < base.layerCount; i++) out.unshift({ created: now, created_by: 'layer imported without history', comment: 'tsbuild' });
   return out;
+}
+
+function fillMissingTimes(history: OciHistory[], now: string): void {
+  // The first time that follows an entry without one; else the last time.
+  let fill: string | undefined;
+  let gap = false;
+  for (const h of history) {
+    if (h.created) {
+      fill = h.created;
+      if (gap) break;
+    } else {
+      gap = true;
+    }
+  }
+  fill ??= now;
+  gap = false;
+  for (const h of history) {
+    if (h.created) {
+      if (gap) fill = h.created;
+    } else {
+      gap = true;
+      h.created = fill;
+    }
+  }
 }
 
 // The image's own time: its newest history entry's.
