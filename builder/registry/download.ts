@@ -20,7 +20,7 @@ export interface BlobRef {
   size: number;
 }
 
-const inflight = new Map<string, Promise<void>>();
+const inflight = new Map<string, Promise<boolean>>();
 
 /** Store the blob unless present; returns whether it had to be downloaded. */
 export async function downloadBlob(
@@ -35,11 +35,15 @@ export async function downloadBlob(
     await running;
     return false;
   }
-  if (await store.has(blob.digest)) return false;
-  const transfer = transferBlob(client, store, blob, opts).finally(() => inflight.delete(key));
+  // Registered before the first await, so a concurrent caller for the same
+  // blob always finds it and waits instead of downloading it again.
+  const transfer = (async () => {
+    if (await store.has(blob.digest)) return false;
+    await transferBlob(client, store, blob, opts);
+    return true;
+  })().finally(() => inflight.delete(key));
   inflight.set(key, transfer);
-  await transfer;
-  return true;
+  return transfer;
 }
 
 async function transferBlob(

@@ -6,6 +6,7 @@
 import { DockerfileError } from '../errors.js';
 import type { InstructionNode } from '../parser/types.js';
 import type { InstructionLocation } from './types.js';
+import { editDistance } from '../edit-distance.js';
 
 export class InstructionContext {
   readonly location: InstructionLocation;
@@ -78,16 +79,4 @@ export function suggest(word: string, candidates: readonly string[]): string | u
   }
   // Only suggest for small typos (a transposition costs 2), never for a word that is mostly wrong.
   return best !== undefined && bestDistance <= 2 && bestDistance < target.length ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = row;
-  }
-  return prev[b.length]!;
 }
