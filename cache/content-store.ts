@@ -131,6 +131,32 @@ export class ContentStore {
       await fsp.rm(tempPath, { force: true });
       throw e;
     }
+    return this.moveIn(tempPath, digest, size);
+  }
+
+  /**
+   * For a temp file this process wrote and hashed while writing it (a layer
+   * tar): fsync and move it in without reading its bytes back a second time.
+   * The size is checked as a guard against a short write.
+   */
+  async adoptFile(tempPath: string, digest: Digest, size: number): Promise<{ digest: Digest; size: number }> {
+    const fh = await fsp.open(tempPath, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    try {
+      const st = await fh.stat();
+      if (!st.isFile() || st.size !== size) {
+        throw new CacheError('DIGEST_MISMATCH', `adoptFile: ${tempPath} has ${st.size} bytes, ${size} were written`);
+      }
+      await fh.sync();
+    } catch (e) {
+      await fsp.rm(tempPath, { force: true });
+      throw e;
+    } finally {
+      await fh.close();
+    }
+    return this.moveIn(tempPath, digest, size);
+  }
+
+  private async moveIn(tempPath: string, digest: Digest, size: number): Promise<{ digest: Digest; size: number }> {
     await this.ensureDirs();
     if (await this.has(digest)) {
       await fsp.rm(tempPath, { force: true });

@@ -173,3 +173,26 @@ test('kill -9 during a write leaves no blob under its final name; cleanTemp remo
   await store.cleanTemp(0);
   t.deepEqual(await tmpFiles(store), []);
 });
+
+test('adoptFile moves a file hashed while written without re-reading it, and refuses a short file', async (t) => {
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const os = await import('node:os');
+  const pathMod = await import('node:path');
+  const { ContentStore } = await import('../cache/content-store.js');
+  const { digestOf } = await import('../cache/digest.js');
+  const root = await mkdtemp(pathMod.join(os.tmpdir(), 'cs-adopt-'));
+  try {
+    const store = new ContentStore(root);
+    const data = Buffer.from('layer bytes');
+    const tmp = await store.newTempPath('t');
+    await writeFile(tmp, data);
+    const d = digestOf(data);
+    t.deepEqual(await store.adoptFile(tmp, d, data.length), { digest: d, size: data.length });
+    t.deepEqual(await store.readBuffer(d), data);
+    const short = await store.newTempPath('t');
+    await writeFile(short, data.subarray(0, 3));
+    await t.throwsAsync(store.adoptFile(short, digestOf(Buffer.from('other')), data.length), { message: /3 bytes, 11 were written/ });
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});

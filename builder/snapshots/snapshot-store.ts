@@ -83,8 +83,11 @@ export class SnapshotStore {
       const tarPath = await this.content.newTempPath('layer');
       const out = createWriteStream(tarPath);
       const { tarFromOverlayUpper } = await import('../../cache/layer-diff.js');
-      const { diffId } = await tarFromOverlayUpper(ws.upper, out, { sourceDateEpoch: opts.sourceDateEpoch });
-      const { digest, size } = await this.content.putFile(tarPath, diffId);
+      // The tar writer hashed every byte it wrote: the blob is moved in
+      // without being read back (each layer's bytes are written once).
+      const written = await tarFromOverlayUpper(ws.upper, out, { sourceDateEpoch: opts.sourceDateEpoch });
+      const diffId = written.diffId;
+      const { digest, size } = await this.content.adoptFile(tarPath, diffId, written.size);
       await this.publish(ws.upper, this.dirOf(diffId));
       const created = new Date(opts.sourceDateEpoch !== undefined ? opts.sourceDateEpoch * 1000 : Date.now()).toISOString();
       return { diffId, blob: digest, size, mediaType: MediaType.ociLayer, created };
