@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { processAlive } from './process-alive.js';
 
 export interface LeaseInfo {
   pid: number;
@@ -31,15 +32,6 @@ function gcLockPath(storeRoot: string): string {
   return path.join(leasesDir(storeRoot), 'gc.lock');
 }
 
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: alive, but another user's.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Takes a lease on the store; waits while a collector runs (it is short). */
 export async function acquireLease(storeRoot: string, purpose: string, opts: { timeoutMs?: number } = {}): Promise<Lease> {

@@ -1,22 +1,9 @@
 import test from 'ava';
-import type { Vertex } from '../builder/solver/vertex.js';
+import { FakeStream, vertex } from './helpers/progress-fakes.js';
 import { PlainProgressWriter } from '../builder/progress/plain.js';
 import { createProgress } from '../builder/progress/index.js';
 
-// A stream that collects what is written, and a clock the test moves by hand.
-class FakeStream {
-  text = '';
-  write(chunk: string, cb?: () => void): boolean {
-    this.text += chunk;
-    cb?.();
-    return true;
-  }
-}
-
-function vertex(name: string): Vertex<unknown> {
-  return { name, inputs: [], describe: () => ({ name }), exec: async () => undefined };
-}
-
+// A collecting stream, and a clock the test moves by hand.
 function setup(opts: { maxLogLines?: number } = {}) {
   const out = new FakeStream();
   const clock = { t: 10_000 };

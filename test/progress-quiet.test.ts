@@ -1,20 +1,7 @@
 import test from 'ava';
-import type { Vertex } from '../builder/solver/vertex.js';
+import { FakeStream, vertex } from './helpers/progress-fakes.js';
 import { QuietProgressWriter } from '../builder/progress/quiet.js';
 import { createProgress } from '../builder/progress/index.js';
-
-class FakeStream {
-  text = '';
-  write(chunk: string, cb?: () => void): boolean {
-    this.text += chunk;
-    cb?.();
-    return true;
-  }
-}
-
-function vertex(name: string): Vertex<unknown> {
-  return { name, inputs: [], describe: () => ({ name }), exec: async () => undefined };
-}
 
 const K = 'sha256:0';
 

@@ -1,19 +1,6 @@
 import test from 'ava';
-import type { Vertex } from '../builder/solver/vertex.js';
+import { FakeStream, vertex } from './helpers/progress-fakes.js';
 import { RawJsonProgressWriter, type RawJsonRecord } from '../builder/progress/rawjson.js';
-
-class FakeStream {
-  text = '';
-  write(chunk: string, cb?: () => void): boolean {
-    this.text += chunk;
-    cb?.();
-    return true;
-  }
-}
-
-function vertex(name: string): Vertex<unknown> {
-  return { name, inputs: [], describe: () => ({ name }), exec: async () => undefined };
-}
 
 const K = 'sha256:0';
 

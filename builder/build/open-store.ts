@@ -3,7 +3,7 @@
 // always consistent, only temp files, temp dirs and mounts can be stale.
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { pidOfTempName, processAlive } from '../util/process-alive.js';
+import { pidOfTempName, processAlive } from '../../cache/process-alive.js';
 import { ContentStore } from '../../cache/content-store.js';
 import { ResultIndex } from '../../cache/result-index.js';
 import { ImageStore } from '../image/store.js';

@@ -13,7 +13,7 @@ import type { StepResult } from '../build/step-result.js';
 import type { ProgressWriter } from '../progress/index.js';
 import type { ResultCache } from '../solver/solver.js';
 import type { LayerRecord } from '../snapshots/snapshot-store.js';
-import { pidOfTempName, processAlive } from '../util/process-alive.js';
+import { pidOfTempName, processAlive } from '../../cache/process-alive.js';
 import { cacheMountIds, exportCacheMounts, importCacheMount } from './cache-mounts.js';
 import { DEFAULT_GZIP_LEVEL } from './compress.js';
 import { CacheIOError, reasonOf } from './errors.js';

@@ -8,7 +8,7 @@ import { mkdir, readdir, readFile, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import { pidOfTempName, processAlive } from '../util/process-alive.js';
+import { pidOfTempName, processAlive } from '../../cache/process-alive.js';
 
 const run = promisify(execFile);
 

@@ -11,7 +11,7 @@ import type { ContentStore } from '../../cache/content-store.js';
 import { hexOf, type Digest } from '../../cache/digest.js';
 // The tar reader/writer load on first use: a fully cached build needs neither.
 import { MediaType } from '../image/types.js';
-import { pidOfTempName, processAlive } from '../util/process-alive.js';
+import { pidOfTempName, processAlive } from '../../cache/process-alive.js';
 
 export interface LayerRecord {
   diffId: Digest;

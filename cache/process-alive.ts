@@ -1,10 +1,11 @@
-// Temp dirs and mount points carry their creator's pid, so the next start
-// can tell a dead tsbuild's leftovers from a concurrent build's live ones.
+// Temp dirs, leases and mount points carry their creator's pid, so the next
+// start can tell a dead tsbuild's leftovers from a concurrent build's.
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
   } catch (err) {
+    // EPERM: alive, but another user's.
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
