@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Thin launcher: the compiled CLI lives in dist/ (built by `npm install`).
-import { main } from '../dist/builder/cli/main.js';
+// Thin launcher: the CLI is compiled and bundled into dist/ by `npm install`
+// (scripts/bundle-cli.js says why it is bundled).
+import { main } from '../dist/bundle/tsbuild.mjs';
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },

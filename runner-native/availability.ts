@@ -1,17 +1,15 @@
 // Where the compiled helper lives, and whether this machine can run sandboxes.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { access, constants } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { CGROUP_ROOT, cgroupVersion } from './cgroup.js';
+import { packageRoot } from './package-root.js';
 
 export const HELPER_NAME = 'tsbuild-sandbox';
 
 /** <package root>/runner-native/build/tsbuild-sandbox, found from this module (works from src and from dist/). */
 export function defaultHelperPath(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return join(dir, 'runner-native', 'build', HELPER_NAME);
+  return join(packageRoot(), 'runner-native', 'build', HELPER_NAME);
 }
 
 export type Availability = { ok: true } | { ok: false; reason: string };

@@ -10,6 +10,7 @@ export {
 export { OCI_RUNTIMES, findOciRuntime, ociRuntimeCgroupProblem, type OciRuntimeName, type SandboxRuntime } from './oci-runtime.js';
 export { toOciConfig, OCI_VERSION, type OciConfig } from './oci-runtime-config.js';
 export { sandboxAvailability, defaultHelperPath, type Availability } from './availability.js';
+export { packageRoot } from './package-root.js';
 export type { EtcFilesOptions } from './etc-files.js';
 export type { OutputTarget, InputSource } from './stdio.js';
 export * from './errors.js';

@@ -7,14 +7,15 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { cleanupStale, DEFAULT_STATE_DIR } from '../../runner-native/index.js';
+import { join } from 'node:path';
+import { cleanupStale, DEFAULT_STATE_DIR, packageRoot } from '../../runner-native/index.js';
 import type { Container, ContainerState, ContainerStore } from './container-store.js';
 import { ContainerError } from './errors.js';
 import { killCgroupMembers, removeCgroupDirs } from './init-process.js';
 import { isAlive, signalIfAlive } from './liveness.js';
 
-const SUPERVISOR = fileURLToPath(new URL('./supervisor.js', import.meta.url));
+// A separate process (not part of the CLI bundle): always the compiled module.
+const SUPERVISOR = join(packageRoot(), 'dist', 'builder', 'containers', 'supervisor.js');
 // a container being created has no owner for a moment; after this long it never will
 const ORPHAN_GRACE_MS = 60_000;
 

@@ -14,11 +14,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../../runner-native/index.js';
 import { ContainerError } from './errors.js';
 import type { PortMapping } from './run-options.js';
 
-const FORWARDER = fileURLToPath(new URL('./port-forwarder.js', import.meta.url));
+// Runs inside the container's network namespace: always the compiled module.
+const FORWARDER = join(packageRoot(), 'dist', 'builder', 'containers', 'port-forwarder.js');
 const NSENTER = 'nsenter';
 const READY_TIMEOUT_MS = 10_000;
 

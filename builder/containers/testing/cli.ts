@@ -2,8 +2,8 @@
 // store root, and inspects what containers could leave on the host.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../../../runner-native/index.js';
 
 export interface CliResult {
   code: number | null;
@@ -11,32 +11,11 @@ export interface CliResult {
   stderr: string;
 }
 
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-}
-
-const ROOT = packageRoot();
-const BIN = join(ROOT, 'bin', 'tsbuild.js');
-const MAIN = join(ROOT, 'dist', 'builder', 'cli', 'main.js');
-
-/**
- * `bin/tsbuild.js <args>`; for a subcommand the CLI's table does not list
- * yet, its module is run directly (same `run(argv)` entry the table calls).
- */
-function commandLine(args: string[]): string[] {
-  const cmd = args[0] ?? '';
-  const wired = readFileSync(MAIN, 'utf8').includes(`./commands/${cmd}.js`);
-  if (wired) return [BIN, ...args];
-  const module = join(ROOT, 'dist', 'builder', 'cli', 'commands', `${cmd}.js`);
-  const script = `const m = await import(${JSON.stringify(module)}); process.exitCode = await m.run(process.argv.slice(1));`;
-  return ['--input-type=module', '-e', script, '--', ...args.slice(1)];
-}
+const BIN = join(packageRoot(), 'bin', 'tsbuild.js');
 
 export function tsbuild(storeRoot: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (child: ChildProcess) => void } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, commandLine(args), {
+    const child = spawn(process.execPath, [BIN, ...args], {
       env: { ...process.env, ...opts.env, TSBUILD_ROOT: storeRoot },
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
