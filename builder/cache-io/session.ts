@@ -14,13 +14,15 @@ import type { ProgressWriter } from '../progress/index.js';
 import type { ResultCache } from '../solver/solver.js';
 import type { LayerRecord } from '../snapshots/snapshot-store.js';
 import { pidOfTempName, processAlive } from '../../cache/process-alive.js';
-import { cacheMountIds, exportCacheMounts, importCacheMount } from './cache-mounts.js';
-import { DEFAULT_GZIP_LEVEL } from './compress.js';
 import { CacheIOError, reasonOf } from './errors.js';
-import { writeCache } from './export.js';
 import { ImportedCache } from './imported-cache.js';
-import { openCacheLocation } from './open.js';
 import { selectEntries, type SolvedEntry, type StepVertex } from './select.js';
+// The transports, the exporter and cache mounts are loaded only when a build
+// imports or exports a cache: they pull in http, tls and zlib, which a plain
+// (or no-op) build would load for nothing.
+type CacheMounts = typeof import('./cache-mounts.js');
+const cacheMounts = (): Promise<CacheMounts> => import('./cache-mounts.js');
+const openCacheLocation: typeof import('./open.js').openCacheLocation = async (...args) => (await import('./open.js')).openCacheLocation(...args);
 import { describeLocation, parseCacheExport, parseCacheImport, type CacheExportSpec, type CacheImportSpec } from './spec.js';
 
 export interface CachePlan {
@@ -86,6 +88,7 @@ export class CacheIOSession {
       this.imported.add(loaded, reader);
       task.log(`${loaded.config.records.length} cache records, ${Object.keys(loaded.config.layers).length} layers`);
       if (spec.mounts) {
+        const { cacheMountIds, importCacheMount } = await cacheMounts();
         // Only the cache mounts this build uses: others would be downloaded for nothing.
         const used = new Set(cacheMountIds(graph));
         for (const m of loaded.config.mounts.filter((x) => used.has(x.id))) {
@@ -109,8 +112,9 @@ export class CacheIOSession {
   private async exportOne(spec: CacheExportSpec, ctx: ExportContext): Promise<void> {
     const where = describeLocation(spec.location);
     const task = this.progress.task(`exporting cache to ${spec.location.type === 'registry' ? 'registry' : 'client directory'}`);
-    const choice = { compression: spec.compression, level: spec.compressionLevel ?? DEFAULT_GZIP_LEVEL };
     try {
+      const [{ DEFAULT_GZIP_LEVEL }, { writeCache }, { cacheMountIds, exportCacheMounts }] = await Promise.all([import('./compress.js'), import('./export.js'), cacheMounts()]);
+      const choice = { compression: spec.compression, level: spec.compressionLevel ?? DEFAULT_GZIP_LEVEL };
       const writer = await openCacheLocation(spec.location, this.store.paths.root, ['pull', 'push']);
       const entries = selectEntries(ctx.graph, ctx.stepVertices, ctx.solved, spec.mode);
       const summary = await writeCache(writer, {

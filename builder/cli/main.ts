@@ -1,33 +1,38 @@
 // The `tsbuild` entry point. Subcommands are imported lazily so that
-// `tsbuild --version` and `--help` load almost nothing.
+// `tsbuild --version` and `--help` load almost nothing, and a command only
+// its own modules (each import() is a split point of the CLI bundle).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../runner-native/package-root.js';
 import { reportError } from './report-error.js';
 
-// What --help lists; each name is a key of commands/index.ts's table.
-const COMMANDS: Record<string, { summary: string }> = {
-  build: { summary: 'Build an image from a Dockerfile' },
-  run: { summary: 'Run a command in a new container' },
-  ps: { summary: 'List containers' },
-  logs: { summary: 'Fetch the logs of a container' },
-  stop: { summary: 'Stop one or more running containers' },
-  rm: { summary: 'Remove one or more containers' },
-  images: { summary: 'List images' },
-  inspect: { summary: 'Display detailed information on images' },
-  history: { summary: 'Show the history of an image' },
-  pull: { summary: 'Download an image from a registry' },
-  push: { summary: 'Upload an image to a registry' },
-  login: { summary: 'Log in to a registry' },
-  logout: { summary: 'Log out from a registry' },
-  tag: { summary: 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE' },
-  rmi: { summary: 'Remove one or more images' },
-  save: { summary: 'Save one or more images to a tar archive' },
-  load: { summary: 'Load an image from a tar archive' },
-  import: { summary: 'Import the contents from a tarball to create a filesystem image' },
-  du: { summary: 'Show disk usage of the store and the build cache' },
-  prune: { summary: 'Remove build cache and unused data' },
-  debug: { summary: 'Debugging tools (debug parse)' },
+interface Command {
+  summary: string;
+  load: () => Promise<{ run(argv: string[]): Promise<number> }>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  build: { summary: 'Build an image from a Dockerfile', load: () => import('./commands/build.js') },
+  run: { summary: 'Run a command in a new container', load: () => import('./commands/run.js') },
+  ps: { summary: 'List containers', load: () => import('./commands/ps.js') },
+  logs: { summary: 'Fetch the logs of a container', load: () => import('./commands/logs.js') },
+  stop: { summary: 'Stop one or more running containers', load: () => import('./commands/stop.js') },
+  rm: { summary: 'Remove one or more containers', load: () => import('./commands/rm.js') },
+  images: { summary: 'List images', load: () => import('./commands/images.js') },
+  inspect: { summary: 'Display detailed information on images', load: () => import('./commands/inspect.js') },
+  history: { summary: 'Show the history of an image', load: () => import('./commands/history.js') },
+  pull: { summary: 'Download an image from a registry', load: () => import('./commands/pull.js') },
+  push: { summary: 'Upload an image to a registry', load: () => import('./commands/push.js') },
+  login: { summary: 'Log in to a registry', load: () => import('./commands/login.js') },
+  logout: { summary: 'Log out from a registry', load: () => import('./commands/logout.js') },
+  tag: { summary: 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE', load: () => import('./commands/tag.js') },
+  rmi: { summary: 'Remove one or more images', load: () => import('./commands/rmi.js') },
+  save: { summary: 'Save one or more images to a tar archive', load: () => import('./commands/save.js') },
+  load: { summary: 'Load an image from a tar archive', load: () => import('./commands/load.js') },
+  import: { summary: 'Import the contents from a tarball to create a filesystem image', load: () => import('./commands/import.js') },
+  du: { summary: 'Show disk usage of the store and the build cache', load: () => import('./commands/du.js') },
+  prune: { summary: 'Remove build cache and unused data', load: () => import('./commands/prune.js') },
+  debug: { summary: 'Debugging tools (debug parse)', load: () => import('./commands/debug.js') },
 };
 
 export function version(): string {
@@ -64,13 +69,14 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage() + '\n');
     return first === undefined ? 1 : 0;
   }
-  if (!Object.hasOwn(COMMANDS, first)) {
+  const command = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
+  if (!command) {
     process.stderr.write(`tsbuild: '${first}' is not a tsbuild command.\nSee 'tsbuild --help'\n`);
     return 1;
   }
   try {
-    const { COMMAND_MODULES } = await import('./commands/index.js');
-    return await COMMAND_MODULES[first]!.run(rest);
+    const mod = await command.load();
+    return await mod.run(rest);
   } catch (err) {
     return await reportError(err);
   }

@@ -31,11 +31,13 @@ export function tsbuild(storeRoot: string, args: string[], opts: { input?: strin
   });
 }
 
-/** Mount points under `dir` in this (host) mount namespace. */
+/** Mount points at or under `dir` in this (host) mount namespace. */
 export function mountsUnder(dir: string): string[] {
+  const base = dir.replace(/\/+$/, '');
   return readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
     .map((line) => line.split(' ')[4] ?? '')
-    .filter((mountPoint) => mountPoint.startsWith(dir));
+    // A bare prefix test would also take /tmp/x-abc for /tmp/x-a.
+    .filter((mountPoint) => mountPoint !== '' && (mountPoint === base || mountPoint.startsWith(`${base}/`)));
 }
 
 /** cgroup dirs of containers whose id starts with `idPrefix`, in any hierarchy. */
