@@ -93,8 +93,10 @@ export class ImageStore {
     await fs.mkdir(this.dir, { recursive: true });
     return withLock(this.lockPath, async () => {
       const index = await this.load();
+      const before = JSON.stringify(index);
       const result = await mutate(index);
-      await writeFileAtomic(this.indexPath, JSON.stringify(index, null, 1) + '\n');
+      // A rebuild re-tags the same image: no write, no fsync.
+      if (JSON.stringify(index) !== before) await writeFileAtomic(this.indexPath, JSON.stringify(index, null, 1) + '\n');
       return result;
     });
   }
