@@ -3,7 +3,7 @@
 // nothing; mode=min vs max; repeated exports; cache mounts; and an
 // unreachable registry that only costs a warning.
 import test from 'ava';
-import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { buildSkipReason, freshStore, tempDir, tsbuild } from './helpers/cli.js';
@@ -22,21 +22,15 @@ async function store() {
   return s.root;
 }
 
-async function dir(prefix: string) {
-  const d = await tempDir(prefix);
-  cleanups.push(() => rm(d, { recursive: true, force: true }));
-  return d;
-}
-
 async function build(root: string, args: string[]) {
-  const iid = path.join(await dir('tsbuild-iid-'), 'iid');
+  const iid = path.join(await tempDir('tsbuild-iid-'), 'iid');
   const r = await tsbuild(['build', '--progress=plain', '--iidfile', iid, ...args], { root });
   return { ...r, id: r.code === 0 ? await readFile(iid, 'utf8') : '' };
 }
 
 test.serial('mode=max: a fresh store builds every step from the exported cache and gets the same image', async (t) => {
   if (skip) return t.pass(`skipped: ${skip}`);
-  const cache = path.join(await dir('tsbuild-cache-'), 'cache');
+  const cache = path.join(await tempDir('tsbuild-cache-'), 'cache');
   const first = await build(await store(), ['-t', 'ms:v1', '--cache-to', `type=local,dest=${cache},mode=max`, await copyProject('multistage')]);
   t.is(first.code, 0, first.stderr);
   t.regex(first.stderr, /exporting cache to client directory/);
@@ -62,7 +56,7 @@ test.serial('mode=max: a fresh store builds every step from the exported cache a
 
 test.serial('mode=min exports only the final stage chain; the builder stages then run again', async (t) => {
   if (skip) return t.pass(`skipped: ${skip}`);
-  const base = await dir('tsbuild-cache-');
+  const base = await tempDir('tsbuild-cache-');
   const root = await store();
   const project = await copyProject('multistage');
   const min = await build(root, ['--cache-to', `type=local,dest=${base}/min`, '--cache-to', `type=local,dest=${base}/max,mode=max`, project]);
@@ -84,9 +78,9 @@ test.serial('mode=min exports only the final stage chain; the builder stages the
 
 test.serial('exporting to one directory again replaces its tag atomically and keeps other tags', async (t) => {
   if (skip) return t.pass(`skipped: ${skip}`);
-  const cache = path.join(await dir('tsbuild-cache-'), 'cache');
+  const cache = path.join(await tempDir('tsbuild-cache-'), 'cache');
   const root = await store();
-  const project = await dir('tsbuild-ctx-');
+  const project = await tempDir('tsbuild-ctx-');
   const dockerfile = (word: string) => `FROM busybox:latest\nRUN echo ${word} > /word\n`;
   await writeFile(path.join(project, 'Dockerfile'), dockerfile('one'));
   t.is((await build(root, ['--cache-to', `type=local,dest=${cache}`, project])).code, 0);
@@ -112,8 +106,8 @@ test.serial('exporting to one directory again replaces its tag atomically and ke
 
 test.serial('mounts=true carries RUN --mount=type=cache contents to a fresh store', async (t) => {
   if (skip) return t.pass(`skipped: ${skip}`);
-  const cache = path.join(await dir('tsbuild-cache-'), 'cache');
-  const project = await dir('tsbuild-ctx-');
+  const cache = path.join(await tempDir('tsbuild-cache-'), 'cache');
+  const project = await tempDir('tsbuild-ctx-');
   await writeFile(path.join(project, 'Dockerfile'), 'FROM busybox:latest\nRUN --mount=type=cache,target=/var/cache/app,id=appcache,uid=1000 sh -c "mkdir -p /var/cache/app/sub && echo warm > /var/cache/app/sub/state && echo built > /built"\n');
   const first = await build(await store(), ['--cache-to', `type=local,dest=${cache},mounts=true`, project]);
   t.is(first.code, 0, first.stderr);
@@ -121,10 +115,10 @@ test.serial('mounts=true carries RUN --mount=type=cache contents to a fresh stor
   t.deepEqual(config.mounts.map((m) => [m.id, m.uid]), [['appcache', 1000]]);
 
   // A different step reads the cache: only the imported mount can hold "warm".
-  const reader = await dir('tsbuild-ctx-');
+  const reader = await tempDir('tsbuild-ctx-');
   await writeFile(path.join(reader, 'Dockerfile'), 'FROM busybox:latest\nRUN --mount=type=cache,target=/c,id=appcache cp /c/sub/state /state\n');
   const root = await store();
-  const out = await dir('tsbuild-out-');
+  const out = await tempDir('tsbuild-out-');
   const second = await build(root, ['--cache-from', `type=local,src=${cache}`, '-o', `type=local,dest=${out}`, reader]);
   t.is(second.code, 0, second.stderr);
   t.regex(second.stderr, /imported cache mount appcache/);
@@ -133,7 +127,7 @@ test.serial('mounts=true carries RUN --mount=type=cache contents to a fresh stor
   t.is((await stat(path.join(root, 'cache-mounts', hex))).uid, 1000, 'the directory keeps its owner');
 
   // Without mounts=true no mount is exported.
-  const plain = path.join(await dir('tsbuild-cache-'), 'cache');
+  const plain = path.join(await tempDir('tsbuild-cache-'), 'cache');
   const noMounts = await build(await store(), ['--cache-to', `type=local,dest=${plain}`, project]);
   t.is(noMounts.code, 0, noMounts.stderr);
   t.deepEqual((await readLocalCache(plain)).mounts, []);
@@ -142,10 +136,10 @@ test.serial('mounts=true carries RUN --mount=type=cache contents to a fresh stor
 test.serial('an unreachable or empty cache source is a warning; a failing export fails the build', async (t) => {
   if (skip) return t.pass(`skipped: ${skip}`);
   const root = await store();
-  const project = await dir('tsbuild-ctx-');
+  const project = await tempDir('tsbuild-ctx-');
   await writeFile(path.join(project, 'Dockerfile'), 'FROM busybox:latest\nRUN echo hi > /hi\n');
   const port = await freePort();
-  const unreachable = await build(root, ['--cache-from', `type=registry,ref=127.0.0.1:${port}/nothing:cache`, '--cache-from', `type=local,src=${await dir('tsbuild-empty-')}`, project]);
+  const unreachable = await build(root, ['--cache-from', `type=registry,ref=127.0.0.1:${port}/nothing:cache`, '--cache-from', `type=local,src=${await tempDir('tsbuild-empty-')}`, project]);
   t.is(unreachable.code, 0, unreachable.stderr);
   t.regex(unreachable.stderr, new RegExp(`failed to import cache from 127\\.0\\.0\\.1:${port}/nothing:cache: cannot reach`));
   t.regex(unreachable.stderr, /no build cache found at/);

@@ -4,13 +4,14 @@
 // RUN step and download only the layers the final image is made of; the
 // blob GETs are counted by a proxy in front of the registry.
 import test from 'ava';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseCacheConfig, parseCacheManifest } from '../cache/cache-manifest.js';
 import { buildSkipReason, freshStore, tsbuild } from './helpers/cli.js';
 import { registrySkipReason, startProxy, startRegistry, type RegistryServer, type TestProxy } from './helpers/registry-server.js';
 import { copyProject, stepOutcomes } from './cache-io-helpers.js';
+import { removeTempDir } from './helpers/temp-dirs.js';
 
 const skip = buildSkipReason() ?? registrySkipReason();
 let registry: RegistryServer | undefined;
@@ -36,7 +37,8 @@ test.before(async () => {
 test.after.always(async () => {
   await proxy?.stop();
   await registry?.stop();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
+  // It holds store B, which a build may have left something mounted in.
+  if (tmp) await removeTempDir(tmp);
 });
 
 const env = () => ({ DOCKER_CONFIG: path.join(tmp, 'docker-config') });

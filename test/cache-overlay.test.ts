@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
@@ -9,10 +9,12 @@ import tarStream from 'tar-stream';
 import { applyLayer } from '../cache/layer-apply.js';
 import { tarFromDir, tarFromOverlayUpper } from '../cache/layer-diff.js';
 import { describeTree } from '../cache/tree-manifest.js';
+import { removeTempDir } from './helpers/temp-dirs.js';
 
 // Every temp dir of this file lives under one root, removed at the end.
 const testRoot = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-cache-test-'));
-test.after.always(() => rmSync(testRoot, { recursive: true, force: true }));
+// The tests mount overlays under it: never removed through one left mounted.
+test.after.always(() => removeTempDir(testRoot));
 
 const isRoot = process.getuid?.() === 0;
 const rootOnly = isRoot ? test : test.skip;

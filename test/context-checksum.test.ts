@@ -1,12 +1,12 @@
 import test from 'ava';
-import { chmod, mkdir, mkdtemp, symlink, utimes, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { chmod, mkdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BuildContext } from '../builder/context/context.js';
 import { checksumSelection, MemoryContentHashCache } from '../builder/context/checksum.js';
+import { tempDir } from './helpers/temp-dirs.js';
 
 async function context(): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'ctx-sum-'));
+  const dir = await tempDir('ctx-sum-');
   await mkdir(path.join(dir, 'src/lib'), { recursive: true });
   await writeFile(path.join(dir, 'src/main.ts'), 'main');
   await writeFile(path.join(dir, 'src/lib/util.ts'), 'util');

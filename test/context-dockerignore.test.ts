@@ -1,13 +1,13 @@
 import test from 'ava';
-import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BuildContext } from '../builder/context/context.js';
 import { loadIgnoreFile, parseIgnoreFile } from '../builder/context/dockerignore.js';
 import { PatternMatcher } from '../builder/context/pattern-matcher.js';
+import { tempDir } from './helpers/temp-dirs.js';
 
 async function tree(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'ctx-ignore-'));
+  const dir = await tempDir('ctx-ignore-');
   for (const [name, content] of Object.entries(files)) {
     const file = path.join(dir, name);
     await mkdir(path.dirname(file), { recursive: true });
@@ -139,7 +139,7 @@ test('Dockerfile-specific ignore file takes precedence over .dockerignore', asyn
 });
 
 test('BuildContext.open: symlinks are listed as symlinks and followed only inside the context', async (t) => {
-  const outside = await mkdtemp(path.join(os.tmpdir(), 'ctx-outside-'));
+  const outside = await tempDir('ctx-outside-');
   await writeFile(path.join(outside, 'secret'), 'host secret');
   const dir = await tree({ 'real.txt': 'inside', 'etc/passwd': 'context passwd' });
   await symlink('real.txt', path.join(dir, 'ok-link'));

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildSkipReason, freshStore, tsbuild, FIXTURES } from './helpers/cli.js';
-import { build, makeContext, ok, readTar, removeScratch, scratch } from './e2e-image-helpers.js';
+import { build, makeContext, ok, readTar, scratch } from './e2e-image-helpers.js';
 
 const skip = buildSkipReason();
 if (skip) {
@@ -23,10 +23,7 @@ let store: { root: string; dispose(): Promise<void> };
 test.before(async () => {
   if (!skip) store = await freshStore();
 });
-test.after.always(async () => {
-  await store?.dispose();
-  await removeScratch();
-});
+test.after.always(async () => store?.dispose());
 
 const cli = (args: string[]) => ok(args, { root: store.root });
 const ID = /^sha256:[0-9a-f]{64}$/;

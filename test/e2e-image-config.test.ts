@@ -5,7 +5,7 @@ import test from 'ava';
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildSkipReason, freshStore } from './helpers/cli.js';
-import { build, layerEntries, makeContext, ok, readOciTar, removeScratch, scratch } from './e2e-image-helpers.js';
+import { build, layerEntries, makeContext, ok, readOciTar, scratch } from './e2e-image-helpers.js';
 
 const skip = buildSkipReason();
 const it = skip ? test.skip : test;
@@ -20,10 +20,7 @@ let store: { root: string; dispose(): Promise<void> };
 test.before(async () => {
   if (!skip) store = await freshStore();
 });
-test.after.always(async () => {
-  await store?.dispose();
-  await removeScratch();
-});
+test.after.always(async () => store?.dispose());
 
 const CONFIG_DOCKERFILE = `FROM busybox:latest
 ENV A=1 B="two words"

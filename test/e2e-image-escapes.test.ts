@@ -10,7 +10,7 @@ import tar from 'tar-stream';
 import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { buildSkipReason, freshStore, tsbuild } from './helpers/cli.js';
-import { build, makeContext, ok, removeScratch, scratch } from './e2e-image-helpers.js';
+import { build, makeContext, ok, scratch } from './e2e-image-helpers.js';
 
 const skip = buildSkipReason();
 if (skip) {
@@ -25,10 +25,7 @@ let store: { root: string; dispose(): Promise<void> };
 test.before(async () => {
   if (!skip) store = await freshStore();
 });
-test.after.always(async () => {
-  await store?.dispose();
-  await removeScratch();
-});
+test.after.always(async () => store?.dispose());
 
 const HOST_SECRET = 'host-secret-do-not-copy\n';
 

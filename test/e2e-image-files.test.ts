@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import { buildSkipReason, freshStore, tsbuild } from './helpers/cli.js';
-import { build, makeContext, removeScratch, scratch } from './e2e-image-helpers.js';
+import { build, makeContext, scratch } from './e2e-image-helpers.js';
 
 const skip = buildSkipReason();
 const it = skip ? test.skip : test;
@@ -24,10 +24,7 @@ let store: { root: string; dispose(): Promise<void> };
 test.before(async () => {
   if (!skip) store = await freshStore();
 });
-test.after.always(async () => {
-  await store?.dispose();
-  await removeScratch();
-});
+test.after.always(async () => store?.dispose());
 
 /** Builds `dockerfile` over `files` and returns the directory holding the final filesystem. */
 async function buildLocal(files: Parameters<typeof makeContext>[0], dockerfile: string, args: string[] = []): Promise<string> {

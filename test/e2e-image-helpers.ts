@@ -2,7 +2,7 @@
 // inline, a `tsbuild build` that fails loudly, and readers for the tars the
 // exporters write (OCI layout, docker-archive, layer tars), so each test can
 // look inside what the real CLI produced.
-import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
@@ -11,17 +11,9 @@ import { tsbuild, tempDir, type CliResult } from './helpers/cli.js';
 
 export type ContextEntry = string | Buffer | { content: string | Buffer; mode?: number } | { symlink: string } | { dir: true };
 
-const scratchDirs: string[] = [];
-
-/** A temp dir removed by `removeScratch()` (call it from `test.after.always`). */
-export async function scratch(prefix = 'tsbuild-e2e-'): Promise<string> {
-  const dir = await tempDir(prefix);
-  scratchDirs.push(dir);
-  return dir;
-}
-
-export async function removeScratch(): Promise<void> {
-  await Promise.all(scratchDirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+/** A temp dir removed when the test file is done. */
+export function scratch(prefix = 'tsbuild-e2e-'): Promise<string> {
+  return tempDir(prefix);
 }
 
 /** Writes `files` (relative path → entry) into a new temp dir and returns it. */

@@ -6,7 +6,7 @@ import test from 'ava';
 import { readFile, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { buildSkipReason, freshStore } from './helpers/cli.js';
-import { build, layerEntries, makeContext, readOciTar, type ExportedImage, removeScratch, scratch } from './e2e-image-helpers.js';
+import { build, layerEntries, makeContext, readOciTar, type ExportedImage, scratch } from './e2e-image-helpers.js';
 
 const skip = buildSkipReason();
 if (skip) {
@@ -31,10 +31,7 @@ let store: { root: string; dispose(): Promise<void> };
 test.before(async () => {
   if (!skip) store = await freshStore();
 });
-test.after.always(async () => {
-  await store?.dispose();
-  await removeScratch();
-});
+test.after.always(async () => store?.dispose());
 
 interface Built {
   iid: string;

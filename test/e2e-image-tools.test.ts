@@ -12,7 +12,7 @@ import { storePaths } from '../builder/build/store-paths.js';
 import { validateImage } from '../builder/image/validate.js';
 import type { Digest } from '../cache/digest.js';
 import { buildSkipReason, freshStore, FIXTURES } from './helpers/cli.js';
-import { ok, readOciTar, readTar, sha256, removeScratch, scratch } from './e2e-image-helpers.js';
+import { ok, readOciTar, readTar, sha256, scratch } from './e2e-image-helpers.js';
 
 const run = promisify(execFile);
 const skip = buildSkipReason();
@@ -43,10 +43,7 @@ test.before(async () => {
   ], { root: store.root });
   iid = (await readFile(path.join(out, 'iid'), 'utf8')).trim();
 });
-test.after.always(async () => {
-  await store?.dispose();
-  await removeScratch();
-});
+test.after.always(async () => store?.dispose());
 
 const it = skip ? test.skip : test;
 if (skip) {

@@ -10,7 +10,7 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildSkipReason, freshStore, tempDir, tsbuild, TSBUILD_BIN, PROJECT_ROOT } from './helpers/cli.js';
 import { makeContext } from './e2e-image-helpers.js';
@@ -27,19 +27,14 @@ if (skip) test('e2e RUN cleanup (skipped)', (t) => {
 let store: { root: string; dispose(): Promise<void> };
 const secretValue = `cleanup-secret-${randomBytes(12).toString('hex')}`;
 let secretFile = '';
-const scratch: string[] = [];
 test.before(async () => {
   if (skip) return;
   store = await freshStore();
   const sdir = await tempDir('e2e-run-secret-');
-  scratch.push(sdir);
   secretFile = path.join(sdir, 'tok');
   await writeFile(secretFile, secretValue);
 });
-test.after.always(async () => {
-  await store?.dispose();
-  await Promise.all(scratch.map((d) => rm(d, { recursive: true, force: true })));
-});
+test.after.always(async () => store?.dispose());
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -100,8 +95,8 @@ async function assertNothingLeft(t: import('ava').ExecutionContext, before: Host
 
 
 /** A context whose last RUN holds every kind of host-side mount (stage view, rw overlay, secret, cache). */
-async function contextRunning(command: string): Promise<string> {
-  const dir = await makeContext({
+function contextRunning(command: string): Promise<string> {
+  return makeContext({
     'data/f.txt': 'data\n',
     Dockerfile: `FROM busybox:latest AS other
 RUN echo o > /o.txt
@@ -112,8 +107,6 @@ RUN --mount=type=bind,from=other,target=/other --mount=type=bind,source=data,tar
     ${command}
 `,
   }, 'e2e-run-ctx-');
-  scratch.push(dir);
-  return dir;
 }
 const secretArgs = () => ['--secret', `id=tok,src=${secretFile}`];
 
@@ -153,7 +146,6 @@ function buildInBackground(args: string[]): Background {
 // A build that has to run a RUN (nothing cached): it also sweeps what a killed build left.
 async function nextBuildWorks(t: import('ava').ExecutionContext): Promise<void> {
   const dir = await makeContext({ Dockerfile: `FROM busybox:latest\nRUN echo ${randomBytes(6).toString('hex')} > /x\n` }, 'e2e-run-ctx-');
-  scratch.push(dir);
   const r = await tsbuild(['build', '--progress=plain', dir], { root: store.root });
   t.is(r.code, 0, r.stderr);
 }

@@ -1,7 +1,6 @@
 // Shared set-up of the end-to-end RUN test files: one fresh store per file,
 // temp dirs removed when the file ends, a clear skip where builds cannot run.
 import test from 'ava';
-import { rm } from 'node:fs/promises';
 import { buildSkipReason, freshStore, tempDir } from './helpers/cli.js';
 import { makeContext } from './e2e-image-helpers.js';
 
@@ -20,28 +19,16 @@ export function e2eRunSuite(title: string): E2eRunSuite {
     t.log(`skipped: ${skip}`);
     t.pass();
   });
-  const scratch: string[] = [];
   const suite: E2eRunSuite = {
     skip,
     it: skip ? test.skip : test,
     store: undefined as unknown as E2eRunSuite['store'],
-    async scratchDir(label) {
-      const dir = await tempDir(`e2e-run-${label}-`);
-      scratch.push(dir);
-      return dir;
-    },
-    async context(files) {
-      const dir = await makeContext(files, 'e2e-run-ctx-');
-      scratch.push(dir);
-      return dir;
-    },
+    scratchDir: (label) => tempDir(`e2e-run-${label}-`),
+    context: (files) => makeContext(files, 'e2e-run-ctx-'),
   };
   test.before(async () => {
     if (!skip) suite.store = await freshStore();
   });
-  test.after.always(async () => {
-    await suite.store?.dispose();
-    await Promise.all(scratch.map((d) => rm(d, { recursive: true, force: true })));
-  });
+  test.after.always(async () => suite.store?.dispose());
   return suite;
 }

@@ -2,7 +2,7 @@
 // failing stage cancels its siblings (their sandboxes are killed, promptly).
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { readFile, readdir, rm } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { buildSkipReason, freshStore, tempDir, tsbuild } from './helpers/cli.js';
 import { makeContext } from './e2e-image-helpers.js';
@@ -15,19 +15,13 @@ if (skip) test('e2e RUN parallel (skipped)', (t) => {
 });
 
 let store: { root: string; dispose(): Promise<void> };
-const scratch: string[] = [];
 test.before(async () => {
   if (!skip) store = await freshStore();
 });
-test.after.always(async () => {
-  await store?.dispose();
-  await Promise.all(scratch.map((d) => rm(d, { recursive: true, force: true })));
-});
+test.after.always(async () => store?.dispose());
 
-async function context(dockerfile: string): Promise<string> {
-  const dir = await makeContext({ Dockerfile: dockerfile }, 'e2e-run-ctx-');
-  scratch.push(dir);
-  return dir;
+function context(dockerfile: string): Promise<string> {
+  return makeContext({ Dockerfile: dockerfile }, 'e2e-run-ctx-');
 }
 
 /** Index in `lines` of the first line matching re (-1 if none). */
@@ -41,7 +35,6 @@ function stepId(lines: string[], title: RegExp): string {
 
 it('two independent stages run their RUN steps at the same time', async (t) => {
   const out = path.join(await tempDir('e2e-run-out-'), 'rootfs');
-  scratch.push(path.dirname(out));
   // Each step marks its start in a shared cache mount and waits (20 s at
   // most) for the other's mark: only steps running together both see both.
   const id = randomBytes(6).toString('hex');

@@ -3,21 +3,17 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { pack } from 'tar-stream';
 import { BuildContext } from '../builder/context/context.js';
 import { copy, type CopyOp } from '../builder/fileops/copy.js';
+import { tempDir as tmp } from './helpers/temp-dirs.js';
 
 const run = promisify(execFile);
 const isRoot = process.getuid?.() === 0;
 const codeOf = (err: unknown): string | undefined => (err as { code?: string } | undefined)?.code;
-
-async function tmp(prefix: string): Promise<string> {
-  return mkdtemp(path.join(os.tmpdir(), prefix));
-}
 
 /** A context holding `payload/` (to archive) and the archives made by the system tar. */
 async function archiveContext(): Promise<string> {

@@ -1,16 +1,16 @@
 import test from 'ava';
-import { lstat, mkdir, mkdtemp, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BuildContext } from '../builder/context/context.js';
 import { copy, type CopyOp } from '../builder/fileops/copy.js';
 import { applyMode, parseChmod } from '../builder/fileops/mode.js';
+import { tempDir } from './helpers/temp-dirs.js';
 
 const isRoot = process.getuid?.() === 0;
 const codeOf = (err: unknown): string | undefined => (err as { code?: string } | undefined)?.code;
 
 async function makeTree(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'copyopt-'));
+  const dir = await tempDir('copyopt-');
   for (const [name, content] of Object.entries(files)) {
     const file = path.join(dir, name);
     await mkdir(path.dirname(file), { recursive: true });
@@ -64,7 +64,7 @@ test('--chown with an unknown name is a user error and writes nothing', async (t
 test('--chown names are never read through a hostile /etc symlink', async (t) => {
   const hostEtc = await makeTree({ passwd: 'evil:x:666:666::/:/bin/sh\n' });
   const ctxDir = await makeTree({ f: 'F' });
-  const destRoot = await mkdtemp(path.join(os.tmpdir(), 'copyopt-'));
+  const destRoot = await tempDir('copyopt-');
   await symlink(hostEtc, path.join(destRoot, 'etc'));
   const err = await t.throwsAsync(
     copy({ instruction: 'COPY', sources: ['f'], dest: '/', chown: 'evil' }, { destRoot, source: await BuildContext.open(ctxDir) }),
@@ -148,7 +148,7 @@ test('heredoc sources become files named after the heredoc', async (t) => {
 });
 
 test('hostile symlinks in the destination rootfs never make COPY write outside it', async (t) => {
-  const base = await mkdtemp(path.join(os.tmpdir(), 'copyopt-hostile-'));
+  const base = await tempDir('copyopt-hostile-');
   const canary = path.join(base, 'canary');
   const destRoot = path.join(base, 'rootfs');
   await mkdir(canary);

@@ -1,12 +1,12 @@
 import test from 'ava';
-import { mkdir, mkdtemp, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { resolveInRoot } from '../builder/fileops/resolve.js';
 import { mkdirAllInRoot } from '../builder/fileops/fs-write.js';
+import { tempDir } from './helpers/temp-dirs.js';
 
 async function hostileRoot(): Promise<{ root: string; canary: string }> {
-  const base = await mkdtemp(path.join(os.tmpdir(), 'resolve-'));
+  const base = await tempDir('resolve-');
   const root = path.join(base, 'rootfs');
   const canary = path.join(base, 'host-etc');
   await mkdir(path.join(root, 'usr/lib'), { recursive: true });

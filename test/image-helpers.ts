@@ -1,8 +1,6 @@
 // Shared fixtures for the image tests: small layer tars made in memory and
 // a two-layer image built from them in a fresh store.
 
-import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import tar from 'tar-stream';
 import { ContentStore } from '../cache/content-store.js';
@@ -10,6 +8,7 @@ import { digestOf } from '../cache/digest.js';
 import { buildImage, type ImageDescription } from '../builder/image/image.js';
 import { ImageStore } from '../builder/image/store.js';
 import { MediaType, type ImageLayer } from '../builder/image/types.js';
+import { tempDir as fileTempDir } from './helpers/temp-dirs.js';
 
 export interface FileSpec {
   name: string;
@@ -19,8 +18,9 @@ export interface FileSpec {
   mode?: number;
 }
 
-export async function tempDir(prefix = 'tsbuild-image-'): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), prefix));
+/** A temp dir removed when the test file is done. */
+export function tempDir(prefix = 'tsbuild-image-'): Promise<string> {
+  return fileTempDir(prefix);
 }
 
 /** A tar of `files`, fully buffered. */

@@ -16,10 +16,11 @@ import { loadBusyboxImage } from '../fixtures/base-images/load-busybox.js';
 import { busyboxAvailable, makeBusyboxRootfs } from '../fixtures/base-images/busybox-rootfs.js';
 import { containerCgroups, mountsUnder, processesMentioning, tsbuild } from '../builder/containers/testing/cli.js';
 import { slirpInstalled } from '../builder/containers/slirp.js';
+import { removeTempDir, tempDir } from './helpers/temp-dirs.js';
 
 const availability = await sandboxAvailability();
 const skipReason = !availability.ok ? availability.reason : !busyboxAvailable() ? '/bin/busybox is missing (busybox-static)' : null;
-const root = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-run-cli-'));
+const root = await tempDir('tsbuild-run-cli-');
 
 // an image whose ENTRYPOINT, CMD, USER, WORKDIR and ENV come from its config
 async function loadConfiguredImage(): Promise<void> {
@@ -48,7 +49,7 @@ if (!skipReason) {
   await loadBusyboxImage('busybox:latest', root);
   await loadConfiguredImage();
 }
-test.after.always(() => rm(root, { recursive: true, force: true }));
+test.after.always(() => removeTempDir(root));
 
 const e2e = (title: string, fn: (t: ExecutionContext) => Promise<void>) =>
   skipReason ? test.skip(`${title} (skipped: ${skipReason})`, () => undefined) : test.serial(title, fn);

@@ -18,10 +18,11 @@ import { loadBusyboxImage } from '../fixtures/base-images/load-busybox.js';
 import { busyboxAvailable, makeBusyboxRootfs } from '../fixtures/base-images/busybox-rootfs.js';
 import { containerCgroups, mountsUnder, processesMentioning, tsbuild } from '../builder/containers/testing/cli.js';
 import type { ContainerState } from '../builder/containers/container-store.js';
+import { removeTempDir, tempDir } from './helpers/temp-dirs.js';
 
 const availability = await sandboxAvailability();
 const skipReason = !availability.ok ? availability.reason : !busyboxAvailable() ? '/bin/busybox is missing (busybox-static)' : null;
-const root = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-run-d-'));
+const root = await tempDir('tsbuild-run-d-');
 const PAGE = '<h1>served from a tsbuild container</h1>\n';
 
 // fixtures/projects/web as an imported image: busybox plus /var/www/index.html, CMD httpd
@@ -57,7 +58,7 @@ test.after.always(async () => {
     const ids = (await tsbuild(root, ['ps', '-a', '-q'])).stdout.split('\n').filter(Boolean);
     if (ids.length > 0) await tsbuild(root, ['rm', '-f', ...ids]);
   }
-  await rm(root, { recursive: true, force: true });
+  await removeTempDir(root);
 });
 
 const e2e = (title: string, fn: (t: ExecutionContext) => Promise<void>) =>

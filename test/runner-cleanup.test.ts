@@ -2,7 +2,7 @@
 // take the container down with it, and cleanupStale must remove the rest.
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
@@ -10,6 +10,7 @@ import { Sandbox } from '../runner-native/sandbox.js';
 import { cleanupStale, createRunDir, processStartTime } from '../runner-native/state.js';
 import { busyboxMissing, makeOverlayDirs, testBaseDir, writeBusyboxLayer } from '../runner-native/testing/busybox-rootfs.js';
 import { hostState, newSince, removeCgroupParent } from '../runner-native/testing/host-state.js';
+import { removeTempDir } from './helpers/temp-dirs.js';
 
 const base = await testBaseDir('tsbuild-runner-cleanup-');
 const stateDir = join(base, 'state');
@@ -18,8 +19,8 @@ const sandbox = new Sandbox({ stateDir, cgroupParent });
 const watched = { base, helperPath: sandbox.helperPath, stateDir, cgroupParent };
 const availability = await sandbox.available();
 const skipReason = busyboxMissing() ?? (availability.ok ? null : availability.reason);
-test.after.always(() => {
-  rmSync(base, { recursive: true, force: true });
+test.after.always(async () => {
+  await removeTempDir(base);
   removeCgroupParent(cgroupParent);
 });
 

@@ -3,7 +3,7 @@
 // sandbox, /bin/busybox and runc/crun (apt-get install runc crun); missing
 // pieces skip the tests with the reason in their title.
 import test, { type ExecutionContext } from 'ava';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exitStatus, findOciRuntime, ociRuntimeCgroupProblem, type SandboxRuntime } from '../runner-native/oci-runtime.js';
 import { toOciConfig } from '../runner-native/oci-runtime-config.js';
@@ -12,6 +12,7 @@ import { Sandbox, type RunOptions, type SandboxResult } from '../runner-native/s
 import { defaultSpec, type SandboxSpec } from '../runner-native/spec.js';
 import { busyboxMissing, makeOverlayDirs, testBaseDir, writeBusyboxLayer, type OverlayDirs } from '../runner-native/testing/busybox-rootfs.js';
 import { hostState, newSince, removeCgroupParent } from '../runner-native/testing/host-state.js';
+import { removeTempDir } from './helpers/temp-dirs.js';
 
 const base = await testBaseDir('tsbuild-oci-');
 const stateDir = join(base, 'state');
@@ -22,8 +23,8 @@ const availability = await sandbox.available();
 const commonSkip = busyboxMissing() ?? (availability.ok ? null : availability.reason);
 const lower = join(base, 'lower');
 if (!commonSkip) writeBusyboxLayer(lower);
-test.after.always(() => {
-  rmSync(base, { recursive: true, force: true });
+test.after.always(async () => {
+  await removeTempDir(base);
   removeCgroupParent(cgroupParent);
 });
 

@@ -2,12 +2,13 @@
 // Needs root, overlayfs, cgroups, the compiled helper and /bin/busybox;
 // without them every test is skipped with the reason in its title.
 import test, { type ExecutionContext } from 'ava';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Sandbox, type RunOptions, type SandboxResult } from '../runner-native/sandbox.js';
 import { defaultSpec, type DefaultSpecOptions, type SandboxSpec } from '../runner-native/spec.js';
 import { busyboxMissing, makeOverlayDirs, testBaseDir, writeBusyboxLayer, type OverlayDirs } from '../runner-native/testing/busybox-rootfs.js';
 import { hostState, newSince, removeCgroupParent } from '../runner-native/testing/host-state.js';
+import { removeTempDir } from './helpers/temp-dirs.js';
 
 const base = await testBaseDir('tsbuild-runner-');
 const stateDir = join(base, 'state');
@@ -19,8 +20,8 @@ const skipReason = busyboxMissing() ?? (availability.ok ? null : availability.re
 const lower = join(base, 'lower');
 
 if (!skipReason) writeBusyboxLayer(lower);
-test.after.always(() => {
-  rmSync(base, { recursive: true, force: true });
+test.after.always(async () => {
+  await removeTempDir(base);
   removeCgroupParent(cgroupParent);
 });
 

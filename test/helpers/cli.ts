@@ -1,11 +1,10 @@
 // Running the real `tsbuild` CLI in tests, against a throwaway store.
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadBusyboxImage } from '../../fixtures/base-images/load-busybox.js';
 import { busyboxAvailable } from '../../fixtures/base-images/busybox-rootfs.js';
+import { removeTempDir, tempDir as fileTempDir } from './temp-dirs.js';
 
 // dist/test/helpers → project root
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -50,12 +49,15 @@ export function buildSkipReason(): string | undefined {
 }
 
 // A fresh store with the busybox fixture image loaded as busybox:latest.
+// Callers dispose of it when done with it (a store is big); one they could
+// not dispose of still goes when the test file is done.
 export async function freshStore(): Promise<{ root: string; dispose(): Promise<void> }> {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-test-'));
+  const root = await fileTempDir('tsbuild-test-');
   await loadBusyboxImage('busybox:latest', root);
-  return { root, dispose: () => rm(root, { recursive: true, force: true }) };
+  return { root, dispose: () => removeTempDir(root) };
 }
 
-export async function tempDir(prefix = 'tsbuild-ctx-'): Promise<string> {
-  return mkdtemp(path.join(os.tmpdir(), prefix));
+/** A temp dir removed when the test file is done. */
+export function tempDir(prefix = 'tsbuild-ctx-'): Promise<string> {
+  return fileTempDir(prefix);
 }
