@@ -120,11 +120,15 @@ export async function checksumSelection(tree: SourceTree, patterns: readonly str
     }
   }
   await hashMisses(found, options.cache);
-  const lines = found.map(lineOf);
-  const order = lines.map((_, i) => i).sort((a, b) => (lines[a]! < lines[b]! ? -1 : lines[a]! > lines[b]! ? 1 : 0));
+  // Sorted by the default (code unit) order, without a comparator callback:
+  // lines start with the unique label, so no two are equal.
+  const lines = found.map(lineOf).sort();
   // One update of the joined lines: 5,000 small updates cost more than the hashing.
-  const digest = `sha256:${createHash('sha256').update(`${SELECTION_SCHEMA}\n${order.map((i) => `${lines[i]}\n`).join('')}`).digest('hex')}`;
-  options.cache?.noteSelection?.(digest, () => order.map((i) => entryOf(found[i]!)));
+  const digest = `sha256:${createHash('sha256').update(`${SELECTION_SCHEMA}\n${lines.join('\n')}\n`).digest('hex')}`;
+  options.cache?.noteSelection?.(digest, () => {
+    const byLine = new Map(found.map((f) => [lineOf(f), f]));
+    return lines.map((line) => entryOf(byLine.get(line)!));
+  });
   return digest;
 }
 
