@@ -9,7 +9,7 @@ import { CacheError } from './errors.js';
 import { lstatInRoot } from './layer-lower.js';
 import { type TreeEntry, byteOrder, splitDev, walkTree } from './layer-walk.js';
 import type { TarHeaderInput } from './tar-format.js';
-import { TarWriter } from './tar-writer.js';
+import { SMALL_FILE_LIMIT, TarWriter } from './tar-writer.js';
 import {
   OPAQUE_WHITEOUT, OVERLAY_METACOPY_XATTR, OVERLAY_OPAQUE_XATTR, OVERLAY_REDIRECT_XATTR, WHITEOUT_PREFIX,
 } from './whiteout.js';
@@ -36,7 +36,7 @@ export interface LayerTarResult {
 }
 
 /** Files up to this size are read in one call; bigger ones are streamed. */
-const SMALL_FILE = 1 << 20;
+const SMALL_FILE = SMALL_FILE_LIMIT;
 
 /**
  * A whole directory as one layer (for importing a rootfs, fixtures, or a
@@ -147,7 +147,15 @@ async function writePlan({ root, plan, xattrs, lowerDirs }: PlanInput, out: Writ
       await writer.add({ ...base, type: 'dir' });
     } else if (st.isFile()) {
       const source = await dataSource(root, rel, st, xattrs.get(rel), lowerDirs);
-      await writer.add({ ...base, type: 'file', size: source.size }, source.body());
+      const header: TarHeaderInput = { ...base, type: 'file', size: source.size };
+      if (source.size <= SMALL_FILE) {
+        // Read in one synchronous call straight into the writer's buffer:
+        // open+read+close through the threadpool would cost several times
+        // the syscalls (layer-walk.ts), and a buffer per file more garbage.
+        await writer.addSmallFile(header, (buf, offset, length) => readInto(source.file, buf, offset, length));
+      } else {
+        await writer.add(header, readLargeFile(source.file));
+      }
     } else if (st.isSymbolicLink()) {
       await writer.add({ ...base, type: 'symlink', linkname: fs.readlinkSync(path.join(root, rel)) });
     } else if (st.isCharacterDevice() || st.isBlockDevice()) {
@@ -168,8 +176,8 @@ function portable(attrs: Xattrs | undefined): Xattrs | undefined {
 }
 
 interface DataSource {
+  file: string;
   size: number;
-  body(): AsyncIterable<Buffer>;
 }
 
 /**
@@ -196,17 +204,10 @@ async function dataSource(root: string, rel: string, st: Stats, attrs: Xattrs | 
       throw new CacheError('UNSUPPORTED_FILE', `overlay upper ${root}: ${rel} is a metacopy whose data is not in the given lowerDirs; mount with metacopy=off`);
     }
   }
-  return { size, body: () => readFileChunks(file, size) };
+  return { file, size };
 }
 
-async function* readFileChunks(file: string, size: number): AsyncIterable<Buffer> {
-  if (size === 0) return;
-  if (size <= SMALL_FILE) {
-    // Small files in one synchronous read: open+read+close through the
-    // threadpool would cost several times the syscalls (layer-walk.ts).
-    yield readSmallFile(file, size);
-    return;
-  }
+async function* readLargeFile(file: string): AsyncIterable<Buffer> {
   const fh = await fsp.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW);
   try {
     yield* fh.createReadStream({ autoClose: false, highWaterMark: SMALL_FILE }) as AsyncIterable<Buffer>;
@@ -215,18 +216,17 @@ async function* readFileChunks(file: string, size: number): AsyncIterable<Buffer
   }
 }
 
-/** Up to `size` bytes; fewer if the file shrank (the writer reports that). */
-function readSmallFile(file: string, size: number): Buffer {
+/** Up to `length` bytes of the file into buf at offset; fewer if the file shrank (the writer reports that). */
+function readInto(file: string, buf: Buffer, offset: number, length: number): number {
   const fd = fs.openSync(file, fsc.O_RDONLY | fsc.O_NOFOLLOW);
   try {
-    const buf = Buffer.allocUnsafe(size);
     let off = 0;
-    while (off < size) {
-      const n = fs.readSync(fd, buf, off, size - off, off);
+    while (off < length) {
+      const n = fs.readSync(fd, buf, offset + off, length - off, off);
       if (n === 0) break;
       off += n;
     }
-    return off === size ? buf : buf.subarray(0, off);
+    return off;
   } finally {
     fs.closeSync(fd);
   }

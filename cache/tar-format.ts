@@ -57,6 +57,36 @@ const TYPEFLAG: Record<TarType, string> = {
  * Directory names get their trailing '/'.
  */
 export function encodeHeader(h: TarHeaderInput): Buffer {
+  const { fields, pax, name } = prepareHeader(h);
+  const main = Buffer.allocUnsafe(BLOCK);
+  writeUstar(main, 0, fields);
+  if (pax.length === 0) return main;
+
+  const body = encodePaxRecords(pax);
+  const base = name.replace(/\/$/, '').split('/').pop() ?? '';
+  const paxHeader = Buffer.allocUnsafe(BLOCK);
+  writeUstar(paxHeader, 0, {
+    name: asciiFallback('PaxHeaders/' + base, false),
+    mode: 0o644, uid: 0, gid: 0, size: body.length, mtime: 0,
+    typeflag: 'x', linkname: '', devmajor: 0, devminor: 0,
+  });
+  return Buffer.concat([paxHeader, body, padding(body.length), main]);
+}
+
+/**
+ * The common case of encodeHeader without allocating: when the entry needs
+ * no PAX header, writes its single block into `target` at `offset` and
+ * returns BLOCK; otherwise writes nothing and returns 0 (use encodeHeader).
+ * The bytes are exactly encodeHeader's.
+ */
+export function encodeHeaderInto(h: TarHeaderInput, target: Buffer, offset: number): number {
+  const { fields, pax } = prepareHeader(h);
+  if (pax.length > 0) return 0;
+  writeUstar(target, offset, fields);
+  return BLOCK;
+}
+
+function prepareHeader(h: TarHeaderInput): { fields: RawFields; pax: [string, Buffer][]; name: string } {
   const name = h.type === 'dir' && !h.name.endsWith('/') ? h.name + '/' : h.name;
   const linkname = h.linkname ?? '';
   const size = h.type === 'file' ? h.size ?? 0 : 0;
@@ -64,37 +94,31 @@ export function encodeHeader(h: TarHeaderInput): Buffer {
   const gid = h.gid ?? 0;
   const mtime = Math.floor(h.mtime);
   const pax: [string, Buffer][] = [];
+  const nameFits = fitsUstarString(name, 100);
+  const linkFits = fitsUstarString(linkname, 100);
+  const mtimeFits = fitsOctal(mtime, 12);
 
-  if (!fitsUstarString(name, 100)) pax.push(['path', Buffer.from(name)]);
-  if (!fitsUstarString(linkname, 100)) pax.push(['linkpath', Buffer.from(linkname)]);
+  if (!nameFits) pax.push(['path', Buffer.from(name)]);
+  if (!linkFits) pax.push(['linkpath', Buffer.from(linkname)]);
   if (!fitsOctal(uid, 8)) pax.push(['uid', Buffer.from(String(uid))]);
   if (!fitsOctal(gid, 8)) pax.push(['gid', Buffer.from(String(gid))]);
   if (!fitsOctal(size, 12)) pax.push(['size', Buffer.from(String(size))]);
-  if (!fitsOctal(mtime, 12)) pax.push(['mtime', Buffer.from(String(mtime))]);
+  if (!mtimeFits) pax.push(['mtime', Buffer.from(String(mtime))]);
   if (h.xattrs) {
     for (const key of [...h.xattrs.keys()].sort()) pax.push([`SCHILY.xattr.${key}`, h.xattrs.get(key)!]);
   }
 
-  const main = ustarBlock({
-    name: fitsUstarString(name, 100) ? name : asciiFallback(name, h.type === 'dir'),
+  const fields: RawFields = {
+    name: nameFits ? name : asciiFallback(name, h.type === 'dir'),
     mode: h.mode & 0o7777,
     uid, gid, size,
-    mtime: fitsOctal(mtime, 12) ? mtime : 0,
+    mtime: mtimeFits ? mtime : 0,
     typeflag: TYPEFLAG[h.type],
-    linkname: fitsUstarString(linkname, 100) ? linkname : asciiFallback(linkname, false),
+    linkname: linkFits ? linkname : asciiFallback(linkname, false),
     devmajor: h.devmajor ?? 0,
     devminor: h.devminor ?? 0,
-  });
-  if (pax.length === 0) return main;
-
-  const body = encodePaxRecords(pax);
-  const base = name.replace(/\/$/, '').split('/').pop() ?? '';
-  const paxHeader = ustarBlock({
-    name: asciiFallback('PaxHeaders/' + base, false),
-    mode: 0o644, uid: 0, gid: 0, size: body.length, mtime: 0,
-    typeflag: 'x', linkname: '', devmajor: 0, devminor: 0,
-  });
-  return Buffer.concat([paxHeader, body, padding(body.length), main]);
+  };
+  return { fields, pax, name };
 }
 
 /** The zero bytes that bring `size` bytes of data up to a block boundary. */
@@ -111,23 +135,23 @@ interface RawFields {
   typeflag: string; linkname: string; devmajor: number; devminor: number;
 }
 
-function ustarBlock(f: RawFields): Buffer {
-  const b = Buffer.alloc(BLOCK);
-  b.write(f.name, 0, 100, 'utf8');
-  writeOctal(b, 100, 8, f.mode);
-  writeNumber(b, 108, 8, f.uid);
-  writeNumber(b, 116, 8, f.gid);
-  writeNumber(b, 124, 12, f.size);
-  writeOctal(b, 136, 12, f.mtime);
-  b.write(f.typeflag, 156, 1, 'ascii');
-  b.write(f.linkname, 157, 100, 'utf8');
-  b.write('ustar\x0000', 257, 8, 'ascii');
+/** Writes one whole header block (every byte of it) at b[off, off + BLOCK). */
+function writeUstar(b: Buffer, off: number, f: RawFields): void {
+  b.fill(0, off, off + BLOCK);
+  b.write(f.name, off, 100, 'utf8');
+  writeOctal(b, off + 100, 8, f.mode);
+  writeNumber(b, off + 108, 8, f.uid);
+  writeNumber(b, off + 116, 8, f.gid);
+  writeNumber(b, off + 124, 12, f.size);
+  writeOctal(b, off + 136, 12, f.mtime);
+  b[off + 156] = f.typeflag.charCodeAt(0);
+  b.write(f.linkname, off + 157, 100, 'utf8');
+  b.write('ustar\x0000', off + 257, 8, 'ascii');
   // uname/gname stay empty: layers carry numeric ids only.
-  writeOctal(b, 329, 8, f.devmajor);
-  writeOctal(b, 337, 8, f.devminor);
-  b.fill(0x20, 148, 156);
-  writeOctal(b, 148, 8, checksum(b));
-  return b;
+  writeOctal(b, off + 329, 8, f.devmajor);
+  writeOctal(b, off + 337, 8, f.devminor);
+  b.fill(0x20, off + 148, off + 156);
+  writeOctal(b, off + 148, 8, checksum(b, off));
 }
 
 function fitsUstarString(s: string, max: number): boolean {
@@ -146,9 +170,13 @@ function fitsOctal(n: number, width: number): boolean {
   return Number.isInteger(n) && n >= 0 && n < 8 ** (width - 1);
 }
 
+/** Zero-padded octal digits and a NUL (all zeros when n does not fit); digit by digit, no string. */
 function writeOctal(b: Buffer, off: number, width: number, n: number): void {
-  const s = fitsOctal(n, width) ? n.toString(8).padStart(width - 1, '0') : '0'.repeat(width - 1);
-  b.write(s, off, width - 1, 'ascii');
+  let v = fitsOctal(n, width) ? n : 0;
+  for (let i = off + width - 2; i >= off; i--) {
+    b[i] = 0x30 + (v % 8);
+    v = Math.floor(v / 8);
+  }
   b[off + width - 1] = 0;
 }
 
@@ -175,9 +203,11 @@ function encodePaxRecords(records: [string, Buffer][]): Buffer {
   return Buffer.concat(parts);
 }
 
-function checksum(b: Buffer): number {
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : b[i];
+/** Sum of the block's bytes with the checksum field counted as spaces. */
+function checksum(b: Buffer, off: number): number {
+  let sum = 8 * 0x20;
+  for (let i = off; i < off + 148; i++) sum += b[i]!;
+  for (let i = off + 156; i < off + BLOCK; i++) sum += b[i]!;
   return sum;
 }
 

@@ -1,22 +1,31 @@
 import { createHash } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { type Digest, digestFromHex } from './digest.js';
-import { END_OF_ARCHIVE, type TarHeaderInput, encodeHeader, padding } from './tar-format.js';
+import { BLOCK, type TarHeaderInput, encodeHeader, encodeHeaderInto } from './tar-format.js';
 
 const BATCH = 1 << 20;
+
+/** Largest file addSmallFile takes: it must fit an empty staging buffer. */
+export const SMALL_FILE_LIMIT = BATCH;
 
 /**
  * Writes a tar stream to a Writable, honouring backpressure, and computes
  * the sha256 (the layer's diffId) and size of exactly the bytes written.
+ *
+ * Headers, padding and small files go into one staging buffer that is
+ * hashed and written a megabyte at a time: a layer of thousands of small
+ * files used to cost a buffer per header, per file and per padding, a
+ * concat and three hash updates per file. Headers are encoded in place and
+ * small files are read straight into the staging buffer (addSmallFile).
  */
 export class TarWriter {
   private readonly hash = createHash('sha256');
   private written = 0;
   private failure: Error | undefined;
-  // Headers, padding and small files are gathered into big writes: one
-  // write per 512-byte header costs far more than the bytes themselves.
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  // Written out buffers stay referenced by the stream until flushed, so a
+  // fresh one is taken after each flush rather than reused.
+  private buf = Buffer.allocUnsafeSlow(BATCH);
+  private pos = 0;
 
   constructor(private readonly out: Writable) {
     out.on('error', (e) => {
@@ -26,7 +35,7 @@ export class TarWriter {
 
   /** Adds an entry; `body` must yield exactly `h.size` bytes for files. */
   async add(h: TarHeaderInput, body?: AsyncIterable<Buffer> | Buffer): Promise<void> {
-    await this.write(encodeHeader(h));
+    await this.header(h);
     if (h.type !== 'file') return;
     const size = h.size ?? 0;
     let sent = 0;
@@ -40,16 +49,31 @@ export class TarWriter {
         if (sent === size) break;
       }
     }
-    if (sent !== size) {
-      throw new Error(`tar entry ${h.name}: expected ${size} bytes of data, got ${sent} (file changed while archiving?)`);
-    }
-    const pad = padding(size);
-    if (pad.length > 0) await this.write(pad);
+    if (sent !== size) throw shortData(h.name, size, sent);
+    await this.zeros(padLength(size));
+  }
+
+  /**
+   * Adds a regular file of `h.size` <= SMALL_FILE_LIMIT bytes whose data
+   * `read(buf, offset, length)` puts into buf[offset, offset + length)
+   * synchronously, returning how many bytes it put (fewer: the file shrank,
+   * an error). The bytes land in the staging buffer directly.
+   */
+  async addSmallFile(h: TarHeaderInput, read: (buf: Buffer, offset: number, length: number) => number): Promise<void> {
+    const size = h.size ?? 0;
+    if (h.type !== 'file' || size > SMALL_FILE_LIMIT) throw new Error(`addSmallFile: ${h.name} is not a file of at most ${SMALL_FILE_LIMIT} bytes`);
+    await this.header(h);
+    if (size === 0) return;
+    if (this.pos + size > BATCH) await this.flush();
+    const got = read(this.buf, this.pos, size);
+    if (got !== size) throw shortData(h.name, size, got);
+    this.pos += size;
+    await this.zeros(padLength(size));
   }
 
   /** Writes the end-of-archive marker, ends `out` and waits until it finished. */
   async finish(): Promise<{ diffId: Digest; size: number }> {
-    await this.write(END_OF_ARCHIVE);
+    await this.zeros(2 * BLOCK);
     await this.flush();
     await new Promise<void>((resolve, reject) => {
       if (this.failure) return reject(this.failure);
@@ -59,20 +83,52 @@ export class TarWriter {
     return { diffId: digestFromHex(this.hash.digest('hex')), size: this.written };
   }
 
-  private async write(buf: Buffer): Promise<void> {
+  private async header(h: TarHeaderInput): Promise<void> {
     if (this.failure) throw this.failure;
-    this.hash.update(buf);
-    this.written += buf.length;
-    this.pending.push(buf);
-    this.pendingBytes += buf.length;
-    if (this.pendingBytes >= BATCH) await this.flush();
+    if (this.pos + BLOCK > BATCH) await this.flush();
+    const n = encodeHeaderInto(h, this.buf, this.pos);
+    if (n > 0) this.pos += n;
+    else await this.write(encodeHeader(h)); // needs PAX records: several blocks
+  }
+
+  private async zeros(n: number): Promise<void> {
+    if (n === 0) return;
+    if (this.pos + n > BATCH) await this.flush();
+    this.buf.fill(0, this.pos, this.pos + n);
+    this.pos += n;
+  }
+
+  private async write(b: Buffer): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (b.length <= BATCH - this.pos) {
+      b.copy(this.buf, this.pos);
+      this.pos += b.length;
+      return;
+    }
+    await this.flush();
+    if (b.length < BATCH / 2) {
+      b.copy(this.buf, 0);
+      this.pos = b.length;
+      return;
+    }
+    // Big chunks (streamed large files) go out as they are, in order after the staged bytes.
+    this.hash.update(b);
+    this.written += b.length;
+    await this.send(b);
   }
 
   private async flush(): Promise<void> {
-    if (this.pendingBytes === 0) return;
-    const buf = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
-    this.pendingBytes = 0;
+    if (this.pos === 0) return;
+    const chunk = this.buf.subarray(0, this.pos);
+    this.buf = Buffer.allocUnsafeSlow(BATCH);
+    this.pos = 0;
+    this.hash.update(chunk);
+    this.written += chunk.length;
+    await this.send(chunk);
+  }
+
+  private async send(buf: Buffer): Promise<void> {
+    if (this.failure) throw this.failure;
     if (this.out.write(buf)) return;
     await new Promise<void>((resolve, reject) => {
       const done = (err?: Error) => {
@@ -89,4 +145,13 @@ export class TarWriter {
       this.out.on('close', onClose);
     });
   }
+}
+
+function padLength(size: number): number {
+  const rem = size % BLOCK;
+  return rem === 0 ? 0 : BLOCK - rem;
+}
+
+function shortData(name: string, size: number, got: number): Error {
+  return new Error(`tar entry ${name}: expected ${size} bytes of data, got ${got} (file changed while archiving?)`);
 }

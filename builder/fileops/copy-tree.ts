@@ -12,14 +12,26 @@
  *    files are created with their source metadata on the way.
  * The destination path given must already be resolved inside the root; below
  * it every name is lstat'ed and never followed.
+ *
+ * Speed: every fs call is a round trip through the libuv threadpool, so
+ * copying one file after the other left the threadpool (and the second core)
+ * idle most of the time. Entries are therefore copied CONCURRENTLY, a bounded
+ * number at a time; a directory's own metadata is still set only once all of
+ * its children are done, and the first failure stops the rest. Per file we
+ * also skip the calls whose outcome is already known: the lstat of a target
+ * inside a directory we just created (it cannot exist), the chmod after
+ * copyFile (which already gives the source's mode) and the lchown when files
+ * created in that directory already get the wanted owner (learnt from the
+ * first one, one lstat per directory).
  */
-import { chmod, copyFile, link, mkdir, readlink, symlink, unlink } from 'node:fs/promises';
+import { chmod, copyFile, link, lstat, mkdir, readlink, symlink, unlink } from 'node:fs/promises';
 import { constants, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { PatternMatcher } from '../context/pattern-matcher.js';
 import type { Owner } from './chown.js';
 import { CannotCopyError } from './errors.js';
-import { devMajorMinor, lstatOrNull, makeNode, setOwner, setTimes } from './fs-write.js';
+import { canChangeOwner, devMajorMinor, lstatOrNull, makeNode, setOwner, setTimes } from './fs-write.js';
+import { Limiter } from './limiter.js';
 import { applyMode, type ModeSpec } from './mode.js';
 import type { SourceTree } from './source-tree.js';
 
@@ -45,18 +57,44 @@ export interface TreeCopyOptions {
   readonly include?: PatternMatcher;
   readonly exclude?: PatternMatcher;
   readonly summary: CopySummary;
+  /** Entries copied at once (default COPY_CONCURRENCY). */
+  readonly concurrency?: number;
 }
 
-interface ParentDir {
+/**
+ * Entries in flight at once. The threadpool has 4 threads: a few times that
+ * keeps them busy while the main thread runs the continuations; more only
+ * holds more files open. (5,000 files of 8 KiB into an overlay, 2 cores:
+ * 1 (serial) 2.1 s, 4 1.3 s, 8-64 1.0-1.2 s.)
+ */
+export const COPY_CONCURRENCY = 16;
+
+/** A source directory whose children are being copied. */
+interface DirNode {
   readonly srcInRoot: string;
   readonly dstHost: string;
+  /** The enclosing directory being copied, null at the top. */
+  readonly up: DirNode | null;
+  /** Exists at the destination; include patterns may leave it to the first included child. */
   copied: boolean;
+  /** The lazy creation in progress (children of one directory race for it). */
+  creating?: Promise<void>;
+  /** Created by this copier just now: none of its children can exist at the destination yet. */
+  readonly fresh: boolean;
+  /** Owner that files created in this directory get (learnt from the first one). */
+  createdOwner?: Promise<Owner>;
+}
+
+/** One copy() call: its slots and its first failure. */
+interface Run {
+  readonly slots: Limiter;
+  failed: boolean;
+  error: unknown;
 }
 
 export class TreeCopier {
-  /** Source inode → destination path, to recreate hard links. */
-  private readonly inodes = new Map<string, string>();
-  private readonly parentDirs: ParentDir[] = [];
+  /** Source inode → destination path (once written), to recreate hard links. */
+  private readonly inodes = new Map<string, Promise<string>>();
 
   constructor(
     private readonly source: SourceTree,
@@ -65,10 +103,18 @@ export class TreeCopier {
 
   /** Copy the resolved source `srcInRoot` to `dstHost` (whose parent exists). */
   copy(srcInRoot: string, dstHost: string): Promise<void> {
-    return this.copyEntry(srcInRoot, '', dstHost, false);
+    const run: Run = { slots: new Limiter(this.options.concurrency ?? COPY_CONCURRENCY), failed: false, error: undefined };
+    return this.copyEntry(srcInRoot, '', dstHost, false, null, () => {}, run);
   }
 
-  private async copyEntry(srcInRoot: string, rel: string, dstHost: string, overwriteMeta: boolean): Promise<void> {
+  /**
+   * @param dir the directory being copied that holds this entry (null at the top).
+   * @param release gives back the entry's slot; a directory does so before
+   *        its children take slots of their own, so nesting cannot deadlock.
+   */
+  private async copyEntry(
+    srcInRoot: string, rel: string, dstHost: string, overwriteMeta: boolean, dir: DirNode | null, release: () => void, run: Run,
+  ): Promise<void> {
     const { include: includeMatcher, exclude: excludeMatcher } = this.options;
     let include = true;
     let excluded = false;
@@ -85,15 +131,17 @@ export class TreeCopier {
     if (!st) return; // hidden by .dockerignore, or vanished
     if (!include && !st.isDirectory()) return;
 
-    const targetSt = await lstatOrNull(dstHost);
-    if (include) await this.createParentDirs(overwriteMeta);
+    const targetSt = dir?.fresh ? null : await lstatOrNull(dstHost);
+    if (include) await this.createParentDirs(dir, overwriteMeta);
     if (!st.isDirectory()) await this.ensureEmptyFileTarget(dstHost, targetSt);
 
     let copyInfo = include;
     let restoreTimes = false;
+    // Set for a file that copyFile just created (mode already the source's).
+    let createdIn: DirNode | null = null;
     const summary = this.options.summary;
     if (st.isDirectory()) {
-      const created = await this.copyDirectory(srcInRoot, rel, dstHost, st, overwriteMeta, include, excluded);
+      const created = await this.copyDirectory(srcInRoot, rel, dstHost, st, targetSt, overwriteMeta, include, excluded, dir, release, run);
       if (!overwriteMeta) {
         // The top-level destination directory keeps its own mode and owner.
         copyInfo = created;
@@ -101,14 +149,23 @@ export class TreeCopier {
       }
     } else if (st.isFile()) {
       const key = `${st.dev}:${st.ino}`;
-      const linkTo = st.nlink > 1 ? this.inodes.get(key) : undefined;
-      if (linkTo) {
-        await link(linkTo, dstHost);
+      const first = st.nlink > 1 ? this.inodes.get(key) : undefined;
+      if (first) {
+        await link(await first, dstHost);
         summary.hardlinks++;
       } else {
-        if (st.nlink > 1) this.inodes.set(key, dstHost);
-        // EXCL: the name was just removed; never write through whatever appears there.
-        await copyFile(this.source.hostPath(srcInRoot), dstHost, constants.COPYFILE_EXCL);
+        // EXCL: the name was just removed (or never existed); never write through whatever appears there.
+        const copied = copyFile(this.source.hostPath(srcInRoot), dstHost, constants.COPYFILE_EXCL);
+        if (st.nlink > 1) {
+          const written = copied.then(() => dstHost);
+          written.catch(() => {}); // the failure is reported by this entry
+          this.inodes.set(key, written);
+        } else {
+          // Hard-linked files are left out: a link copied concurrently
+          // could change the inode's owner before it is learnt.
+          createdIn = dir;
+        }
+        await copied;
         summary.files++;
         summary.bytes += st.size;
       }
@@ -124,7 +181,7 @@ export class TreeCopier {
       return; // sockets cannot be recreated meaningfully
     }
 
-    if (copyInfo) await this.copyFileInfo(st, dstHost);
+    if (copyInfo) await (createdIn ? this.copyCreatedFileInfo(st, dstHost, createdIn) : this.copyFileInfo(st, dstHost));
     else if (restoreTimes && targetSt) await setTimes(dstHost, st.atime, st.mtime);
   }
 
@@ -133,36 +190,53 @@ export class TreeCopier {
     rel: string,
     dstHost: string,
     st: Stats,
+    targetSt: Stats | null,
     overwriteMeta: boolean,
     include: boolean,
     excluded: boolean,
+    dir: DirNode | null,
+    release: () => void,
+    run: Run,
   ): Promise<boolean> {
-    const parent: ParentDir = { srcInRoot, dstHost, copied: false };
-    let created = false;
-    if (include) {
-      created = await this.copyDirectoryOnly(dstHost, st, overwriteMeta);
-      parent.copied = true;
-    }
+    const created = include ? await this.copyDirectoryOnly(dstHost, st, overwriteMeta, targetSt) : false;
+    release();
     if (excluded && !this.options.exclude?.hasExceptions) return false;
     const includeMatcher = this.options.include;
     if (!include && !excluded && includeMatcher && !includeMatcher.includeCouldMatchInside(rel)) return created;
 
-    this.parentDirs.push(parent);
-    try {
-      for (const name of await this.source.readdir(srcInRoot)) {
-        const childSrc = srcInRoot === '/' ? `/${name}` : `${srcInRoot}/${name}`;
-        const childRel = rel === '' ? name : `${rel}/${name}`;
-        await this.copyEntry(childSrc, childRel, path.join(dstHost, name), true);
+    const node: DirNode = { srcInRoot, dstHost, up: dir, copied: include, fresh: created };
+    const tasks: Promise<void>[] = [];
+    for (const name of await this.source.readdir(srcInRoot)) {
+      const releaseChild = await run.slots.acquire();
+      if (run.failed) {
+        releaseChild();
+        break;
       }
-    } finally {
-      this.parentDirs.pop();
+      const childSrc = srcInRoot === '/' ? `/${name}` : `${srcInRoot}/${name}`;
+      const childRel = rel === '' ? name : `${rel}/${name}`;
+      // A plain concatenation: dstHost is already normal and name is one
+      // component from readdir (path.join would re-normalise every path).
+      const childDst = dstHost.endsWith('/') ? dstHost + name : `${dstHost}/${name}`;
+      tasks.push(this.copyEntry(childSrc, childRel, childDst, true, node, releaseChild, run)
+        .catch((err: unknown) => {
+          if (!run.failed) {
+            run.failed = true;
+            run.error = err;
+          }
+        })
+        .finally(releaseChild));
     }
+    // Every child settles before we return: nothing writes after a failure is reported.
+    await Promise.all(tasks);
+    if (run.failed) throw run.error;
     return created;
   }
 
-  /** Create (or check, and with overwriteMeta re-mode) one directory. Returns whether it was created. */
-  private async copyDirectoryOnly(dstHost: string, st: Stats, overwriteMeta: boolean): Promise<boolean> {
-    const existing = await lstatOrNull(dstHost);
+  /**
+   * Create (or check, and with overwriteMeta re-mode) one directory.
+   * `existing` is its lstat (null: absent). Returns whether it was created.
+   */
+  private async copyDirectoryOnly(dstHost: string, st: Stats, overwriteMeta: boolean, existing: Stats | null): Promise<boolean> {
     if (!existing) {
       await mkdir(dstHost, st.mode & 0o7777);
       this.options.summary.dirs++;
@@ -174,14 +248,21 @@ export class TreeCopier {
   }
 
   /** Directories skipped by include patterns are made once something inside them is copied. */
-  private async createParentDirs(overwriteMeta: boolean): Promise<void> {
-    for (const parent of this.parentDirs) {
-      if (parent.copied) continue;
-      const st = await this.source.lstat(parent.srcInRoot);
-      if (!st?.isDirectory()) throw new CannotCopyError(`${parent.srcInRoot} is not a directory`);
-      if (await this.copyDirectoryOnly(parent.dstHost, st, overwriteMeta)) await this.copyFileInfo(st, parent.dstHost);
-      parent.copied = true;
+  private async createParentDirs(dir: DirNode | null, overwriteMeta: boolean): Promise<void> {
+    const missing: DirNode[] = [];
+    for (let d = dir; d; d = d.up) if (!d.copied) missing.push(d);
+    // Outermost first; concurrent children wait for the same creation.
+    for (const d of missing.reverse()) {
+      d.creating ??= this.createLazyDir(d, overwriteMeta);
+      await d.creating;
     }
+  }
+
+  private async createLazyDir(d: DirNode, overwriteMeta: boolean): Promise<void> {
+    const st = await this.source.lstat(d.srcInRoot);
+    if (!st?.isDirectory()) throw new CannotCopyError(`${d.srcInRoot} is not a directory`);
+    if (await this.copyDirectoryOnly(d.dstHost, st, overwriteMeta, await lstatOrNull(d.dstHost))) await this.copyFileInfo(st, d.dstHost);
+    d.copied = true;
   }
 
   private async ensureEmptyFileTarget(dstHost: string, targetSt: Stats | null): Promise<void> {
@@ -190,15 +271,40 @@ export class TreeCopier {
     await unlink(dstHost);
   }
 
+  private ownerFor(st: Stats): Owner {
+    return this.options.owner ?? (this.source.forceRootOwnership ? { uid: 0, gid: 0 } : { uid: st.uid, gid: st.gid });
+  }
+
   private async copyFileInfo(st: Stats, dstHost: string): Promise<void> {
-    const owner =
-      this.options.owner ?? (this.source.forceRootOwnership ? { uid: 0, gid: 0 } : { uid: st.uid, gid: st.gid });
     // chown before chmod: chown clears set-id bits.
-    await setOwner(dstHost, owner);
+    await setOwner(dstHost, this.ownerFor(st));
     if (!st.isSymbolicLink()) {
       const perm = st.mode & 0o7777;
       await chmod(dstHost, this.options.mode ? applyMode(this.options.mode, perm, st.isDirectory()) : perm);
     }
+    await setTimes(dstHost, st.atime, st.mtime);
+  }
+
+  /**
+   * copyFileInfo for a regular file copyFile just created in `dir`: libuv
+   * gave it the source's permission bits (fchmod, umask aside), so chmod is
+   * only needed for --chmod or to restore set-id bits a chown cleared; and
+   * chown only when files created in `dir` do not already get the owner.
+   */
+  private async copyCreatedFileInfo(st: Stats, dstHost: string, dir: DirNode): Promise<void> {
+    const owner = this.ownerFor(st);
+    let chowned = false;
+    if (canChangeOwner) {
+      dir.createdOwner ??= lstat(dstHost).then((s) => ({ uid: s.uid, gid: s.gid }));
+      const created = await dir.createdOwner;
+      if (created.uid !== owner.uid || created.gid !== owner.gid) {
+        await setOwner(dstHost, owner);
+        chowned = true;
+      }
+    }
+    const perm = st.mode & 0o7777;
+    const want = this.options.mode ? applyMode(this.options.mode, perm, false) : perm;
+    if (want !== perm || (chowned && (perm & 0o6000) !== 0)) await chmod(dstHost, want);
     await setTimes(dstHost, st.atime, st.mtime);
   }
 

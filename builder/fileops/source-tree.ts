@@ -63,5 +63,12 @@ export class DirectorySource implements SourceTree {
 
 /** Byte-wise order, like Go's sort of directory entries. */
 export function sortNames(names: string[]): string[] {
-  return names.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  // Without surrogates (characters above U+FFFF), UTF-16 code unit order is
+  // code point order, which is also UTF-8 byte order: the default sort is
+  // exact and needs no Buffer per comparison.
+  if (!names.some((n) => SURROGATE.test(n))) return names.sort();
+  const bytes = new Map(names.map((n) => [n, Buffer.from(n)]));
+  return names.sort((a, b) => Buffer.compare(bytes.get(a)!, bytes.get(b)!));
 }
+
+const SURROGATE = /[\uD800-\uDFFF]/;

@@ -4,7 +4,7 @@
 // keeps overlayfs' own whiteout format (0/0 char devices, opaque xattrs), so
 // it can be used as a lowerdir as is.
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContentStore } from '../../cache/content-store.js';
@@ -81,11 +81,14 @@ export class SnapshotStore {
     try {
       if ((await readdir(ws.upper)).length === 0) return null;
       const tarPath = await this.content.newTempPath('layer');
-      const out = createWriteStream(tarPath);
-      const { tarFromOverlayUpper } = await import('../../cache/layer-diff.js');
+      const [{ tarFromOverlayUpper }, { EarlyFlushFileSink }] = await Promise.all([
+        import('../../cache/layer-diff.js'), import('../../cache/layer-file-sink.js')]);
+      // Flushed to disk while it is written, so adoptFile's fsync is cheap.
+      const out = new EarlyFlushFileSink(tarPath);
       // The tar writer hashed every byte it wrote: the blob is moved in
       // without being read back (each layer's bytes are written once).
       const written = await tarFromOverlayUpper(ws.upper, out, { sourceDateEpoch: opts.sourceDateEpoch });
+      if (!out.closed) await once(out, 'close');
       const diffId = written.diffId;
       const { digest, size } = await this.content.adoptFile(tarPath, diffId, written.size);
       await this.publish(ws.upper, this.dirOf(diffId));

@@ -1,0 +1,101 @@
+// The tar writer stages headers, padding and small files in one buffer and
+// writes it a megabyte at a time; its output must stay exactly the archive
+// the format functions describe, whatever the entry sizes and batch edges.
+import test from 'ava';
+import { createHash } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import { END_OF_ARCHIVE, type TarHeaderInput, encodeHeader, encodeHeaderInto, padding } from '../cache/tar-format.js';
+import { SMALL_FILE_LIMIT, TarWriter } from '../cache/tar-writer.js';
+
+function bytes(size: number, seed: number): Buffer {
+  const b = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) b[i] = (i * 31 + seed * 7) & 0xff;
+  return b;
+}
+
+interface Item { h: TarHeaderInput; data?: Buffer; how: 'small' | 'stream' | 'plain' }
+
+function reference(items: Item[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const { h, data } of items) {
+    parts.push(encodeHeader(h));
+    if (data) parts.push(data, padding(data.length));
+  }
+  parts.push(END_OF_ARCHIVE);
+  return Buffer.concat(parts);
+}
+
+async function* chunks(b: Buffer, size: number): AsyncIterable<Buffer> {
+  for (let i = 0; i < b.length; i += size) yield b.subarray(i, i + size);
+}
+
+async function writeAll(items: Item[]): Promise<{ out: Buffer; diffId: string; size: number }> {
+  const sink = new PassThrough();
+  const got: Buffer[] = [];
+  sink.on('data', (b: Buffer) => got.push(Buffer.from(b)));
+  const writer = new TarWriter(sink);
+  for (const { h, data, how } of items) {
+    if (how === 'small') await writer.addSmallFile(h, (buf, off, len) => data!.copy(buf, off, 0, len));
+    else if (how === 'stream') await writer.add(h, chunks(data!, 700 * 1024));
+    else await writer.add(h, data);
+  }
+  const { diffId, size } = await writer.finish();
+  return { out: Buffer.concat(got), diffId, size };
+}
+
+test('staged output is exactly the reference archive across batch edges, PAX headers and streamed files', async (t) => {
+  const items: Item[] = [{ h: { name: 'dir', type: 'dir', mode: 0o755, mtime: 1 }, how: 'plain' }];
+  // Enough small files of awkward sizes to cross the 1 MiB staging buffer several times.
+  const sizes = [0, 1, 511, 512, 513, 1000, 4096, 8191, 65537, 300_001];
+  for (let i = 0; i < 40; i++) {
+    const data = bytes(sizes[i % sizes.length]!, i);
+    items.push({ h: { name: `dir/f${i}`, type: 'file', mode: 0o644, uid: i, gid: 2 * i, size: data.length, mtime: 1000 + i }, data, how: 'small' });
+  }
+  const exact = bytes(SMALL_FILE_LIMIT, 99);
+  items.push({ h: { name: 'dir/exactly-limit', type: 'file', mode: 0o600, size: exact.length, mtime: 5 }, data: exact, how: 'small' });
+  const longName = `dir/${'n'.repeat(150)}-é`;
+  const paxData = bytes(777, 3);
+  items.push({ h: { name: longName, type: 'file', mode: 0o644, size: paxData.length, mtime: 6, xattrs: new Map([['user.k', Buffer.from([0, 1, 255])]]) }, data: paxData, how: 'small' });
+  const big = bytes(3 * 1024 * 1024 + 17, 5);
+  items.push({ h: { name: 'dir/big', type: 'file', mode: 0o644, size: big.length, mtime: 7 }, data: big, how: 'stream' });
+  items.push({ h: { name: 'dir/link', type: 'symlink', mode: 0o777, linkname: 'big', mtime: 8 }, how: 'plain' });
+  const inline = bytes(10, 9);
+  items.push({ h: { name: 'dir/inline', type: 'file', mode: 0o644, size: inline.length, mtime: 9 }, data: inline, how: 'plain' });
+
+  const want = reference(items);
+  const { out, diffId, size } = await writeAll(items);
+  t.is(out.length, want.length);
+  t.true(out.equals(want));
+  t.is(size, want.length);
+  t.is(diffId, `sha256:${createHash('sha256').update(want).digest('hex')}`);
+});
+
+test('a small file that reads short, or a body that ends early, is an error naming the entry', async (t) => {
+  const short = new TarWriter(new PassThrough().resume());
+  await t.throwsAsync(short.addSmallFile({ name: 'shrunk', type: 'file', mode: 0o644, size: 100, mtime: 0 }, () => 60),
+    { message: /shrunk: expected 100 bytes of data, got 60/ });
+  const early = new TarWriter(new PassThrough().resume());
+  await t.throwsAsync(early.add({ name: 'cut', type: 'file', mode: 0o644, size: 100, mtime: 0 }, Buffer.alloc(40)),
+    { message: /cut: expected 100 bytes of data, got 40/ });
+  const tooBig = new TarWriter(new PassThrough().resume());
+  await t.throwsAsync(tooBig.addSmallFile({ name: 'huge', type: 'file', mode: 0o644, size: SMALL_FILE_LIMIT + 1, mtime: 0 }, () => 0));
+});
+
+test('encodeHeaderInto writes encodeHeader\'s block in place, and declines entries that need PAX', (t) => {
+  const target = Buffer.alloc(2048, 0xaa);
+  const plain: TarHeaderInput = { name: 'a/b', type: 'file', mode: 0o4755, uid: 1000, gid: 100, size: 12345, mtime: 1700000000 };
+  t.is(encodeHeaderInto(plain, target, 700), 512);
+  t.true(target.subarray(700, 1212).equals(encodeHeader(plain)));
+  t.is(target[699], 0xaa);
+  t.is(target[1212], 0xaa);
+  const before = Buffer.from(target);
+  for (const h of [
+    { name: 'x'.repeat(101), type: 'file', mode: 0o644, mtime: 0 },
+    { name: 'é', type: 'file', mode: 0o644, mtime: 0 },
+    { name: 'big-uid', type: 'file', mode: 0o644, uid: 2 ** 22, mtime: 0 },
+    { name: 'xattr', type: 'file', mode: 0o644, mtime: 0, xattrs: new Map([['user.a', Buffer.from('b')]]) },
+  ] as TarHeaderInput[]) {
+    t.is(encodeHeaderInto(h, target, 0), 0, h.name);
+  }
+  t.true(target.equals(before));
+});
