@@ -84,28 +84,37 @@ export class BuildContext implements SourceTree {
    * present when something inside them is re-included by an exception.
    */
   isVisible(inRoot: string): Promise<boolean> {
-    const rel = toRel(inRoot);
+    return this.visibilityOf(toRel(inRoot), false);
+  }
+
+  // `listed`: the name was just returned by readdir, so it exists; unless
+  // an ignore rule matches it, no lstat is needed to decide (COPY of a big
+  // context made two lstats per file before).
+  private visibilityOf(rel: string, listed: boolean): Promise<boolean> {
     if (rel === '') return Promise.resolve(true);
     let cached = this.visibility.get(rel);
     if (!cached) {
-      cached = this.computeVisible(rel);
+      cached = this.computeVisible(rel, listed);
       this.visibility.set(rel, cached);
     }
     return cached;
   }
 
-  private async computeVisible(rel: string): Promise<boolean> {
+  private async computeVisible(rel: string, listed: boolean): Promise<boolean> {
+    if (this.ignore.isEmpty && listed) return true;
     const parts = rel.split('/');
     for (let i = 1; i < parts.length; i++) {
       const ancestor = parts.slice(0, i).join('/');
       if (this.ignore.matches(ancestor) && !this.ignore.exceptionCouldMatchInside(ancestor)) return false;
     }
+    const ignored = this.ignore.matches(rel);
+    if (listed && !ignored) return true;
     const st = await this.rawLstat(rel);
     if (!st) return false;
-    if (!this.ignore.matches(rel)) return true;
+    if (!ignored) return true;
     if (!st.isDirectory() || !this.ignore.exceptionCouldMatchInside(rel)) return false;
     for (const name of await readdir(hostPathOf(this.root, `/${rel}`))) {
-      if (await this.isVisible(`/${rel}/${name}`)) return true;
+      if (await this.visibilityOf(`${rel}/${name}`, true)) return true;
     }
     return false;
   }
@@ -130,9 +139,9 @@ export class BuildContext implements SourceTree {
 
   async readdir(inRoot: string): Promise<string[]> {
     const names = sortNames(await readdir(this.hostPath(inRoot)));
-    const prefix = inRoot === '/' ? '/' : `${inRoot}/`;
+    const prefix = toRel(inRoot) === '' ? '' : `${toRel(inRoot)}/`;
     const visible: string[] = [];
-    for (const name of names) if (await this.isVisible(prefix + name)) visible.push(name);
+    for (const name of names) if (await this.visibilityOf(prefix + name, true)) visible.push(name);
     return visible;
   }
 
