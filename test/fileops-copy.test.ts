@@ -1,17 +1,17 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { chmod, chown, link, lstat, mkdir, mkdtemp, readFile, readlink, stat, symlink, utimes, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { chmod, chown, link, lstat, mkdir, readFile, readlink, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BuildContext } from '../builder/context/context.js';
 import { copy, type CopyOp } from '../builder/fileops/copy.js';
 import { DirectorySource } from '../builder/fileops/source-tree.js';
+import { tempDir } from './helpers/temp-dirs.js';
 
 const isRoot = process.getuid?.() === 0;
 
 async function makeTree(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'copy-'));
+  const dir = await tempDir('copy-');
   for (const [name, content] of Object.entries(files)) {
     const file = path.join(dir, name);
     if (name.endsWith('/')) {
