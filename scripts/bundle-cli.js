@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Bundles the compiled CLI (dist/builder/cli/main.js) into a few files in
 // dist/bundle/, which bin/tsbuild.js runs. A no-op rebuild spends most of
-// its time starting up: one minified file instead of ~170 modules saves
+// its time starting up: a few minified chunks instead of ~170 modules save
 // the resolution, reading and compiling of each (about 200 ms here; see
-// bench/cache-rebuild.ts). Every dynamic import() stays a split point, so
+// bench/cache-rebuild.ts). Source maps sit beside the chunks: run with
+// NODE_OPTIONS=--enable-source-maps for readable stack traces. Every dynamic import() stays a split point, so
 // `--version` loads only the entry chunk and a cached build never loads
 // the registry client or the sandbox.
 import { build } from 'esbuild';
