@@ -3,17 +3,14 @@
 // upper dir, which becomes the step's layer and snapshot, exactly like a
 // RUN step's. Mount points live under <root>/mounts so that a run killed
 // with -9 leaves nothing the next start cannot find and unmount.
+import { execFile } from 'node:child_process';
 import { mkdir, readdir, readFile, rmdir } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { pidOfTempName, processAlive } from '../../cache/process-alive.js';
 
-// child_process is loaded on first use: a fully cached build mounts nothing.
-async function run(file: string, args: readonly string[]): Promise<{ stdout: string; stderr: string }> {
-  const { execFile } = await import('node:child_process');
-  const { promisify } = await import('node:util');
-  return promisify(execFile)(file, args);
-}
+const run = promisify(execFile);
 
 export interface OverlayDirs {
   lowerDirs: string[];   // top-most first, as overlayfs wants them

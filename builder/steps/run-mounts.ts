@@ -3,6 +3,7 @@
 // stages, cache dirs and their locks, secret files) until the step ends.
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { RunMount, RunStep } from '../../frontend/graph/types.js';
@@ -99,7 +100,7 @@ async function cacheMount(store: Store, m: RunMount, from: StepResult | undefine
       const view = await mountReadonlyRootfs(store, from);
       try {
         const src = await resolveInRoot(view.root, m.source ?? '/');
-        if (src.exists) await import('node:child_process').then(({ execFileSync }) => execFileSync('cp', ['-a', `${src.host}/.`, dir]));
+        if (src.exists) execFileSync('cp', ['-a', `${src.host}/.`, dir]);
       } finally {
         await view.release();
       }
