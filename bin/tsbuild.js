@@ -15,23 +15,26 @@ const vm = require('node:vm');
 const Module = require('node:module');
 
 const bundle = path.join(__dirname, '..', 'dist', 'bundle', 'tsbuild.cjs');
-const source = fs.readFileSync(bundle, 'utf8');
-const cacheFile = codeCachePath();
+// With --enable-source-maps, a plain require: Node maps the stack traces of
+// modules it loads itself back to the TypeScript, not those of a vm.Script.
+const withCache = !process.sourceMapsEnabled;
+const cacheFile = withCache ? codeCachePath() : '';
 let cachedData;
 try {
-  cachedData = fs.readFileSync(cacheFile);
+  if (withCache) cachedData = fs.readFileSync(cacheFile);
 } catch {
   // First run of this command: compiled from source, cached at the end.
 }
-const script = new vm.Script(Module.wrap(source), { filename: bundle, cachedData });
+const script = withCache ? new vm.Script(Module.wrap(fs.readFileSync(bundle, 'utf8')), { filename: bundle, cachedData }) : undefined;
 const cli = { exports: {} };
-script.runInThisContext()(cli.exports, require, cli, bundle, path.dirname(bundle));
+if (script) script.runInThisContext()(cli.exports, require, cli, bundle, path.dirname(bundle));
+else cli.exports = require(bundle);
 
 cli.exports.main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
     // Successes only: a mistyped command must not leave a cache file behind.
-    if (code === 0 && (!cachedData || script.cachedDataRejected)) saveCodeCache();
+    if (script && code === 0 && (!cachedData || script.cachedDataRejected)) saveCodeCache();
   },
   (err) => {
     console.error(err);
