@@ -7,21 +7,11 @@
 import test from 'ava';
 import { readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { buildSkipReason, freshStore } from './helpers/cli.js';
+import { storeSuite } from './helpers/cli.js';
 import { build, makeContext } from './e2e-image-helpers.js';
 
-const skip = buildSkipReason();
-const it = skip ? test.skip : test.serial;
-if (skip) test('e2e cache (skipped)', (t) => {
-  t.log(`skipped: ${skip}`);
-  t.pass();
-});
-
-let store: { root: string; dispose(): Promise<void> };
-test.before(async () => {
-  if (!skip) store = await freshStore();
-});
-test.after.always(async () => store?.dispose());
+const suite = storeSuite('e2e cache', { serial: true });
+const { it } = suite;
 
 // VERSION is declared after the first steps: they cannot see it.
 const DOCKERFILE = `FROM busybox:latest
@@ -67,7 +57,7 @@ async function project(): Promise<string> {
 }
 
 async function rebuild(ctx: string, args: string[] = []): Promise<StepOutcome[]> {
-  return outcomes((await build(store.root, ctx, DOCKERFILE, args)).stderr);
+  return outcomes((await build(suite.store.root, ctx, DOCKERFILE, args)).stderr);
 }
 
 // Step names as displayed (build args expanded), cut to what identifies them.
@@ -166,7 +156,7 @@ it('an edited RUN command is explained as such', async (t) => {
   const ctx = await project();
   await rebuild(ctx);
   const edited = DOCKERFILE.replace('echo base', 'echo BASE');
-  const steps = outcomes((await build(store.root, ctx, edited)).stderr);
+  const steps = outcomes((await build(suite.store.root, ctx, edited)).stderr);
   t.is(missOf(steps, 'RUN echo BASE'), 'command changed');
   t.is(missOf(steps, 'COPY src/'), 'parent step changed');
 });

@@ -4,23 +4,11 @@
 import test from 'ava';
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { buildSkipReason, freshStore } from './helpers/cli.js';
+import { storeSuite } from './helpers/cli.js';
 import { build, layerEntries, makeContext, ok, readOciTar, scratch } from './e2e-image-helpers.js';
 
-const skip = buildSkipReason();
-const it = skip ? test.skip : test;
-if (skip) {
-  test('e2e image config (skipped)', (t) => {
-    t.log(`skipped: ${skip}`);
-    t.pass();
-  });
-}
-
-let store: { root: string; dispose(): Promise<void> };
-test.before(async () => {
-  if (!skip) store = await freshStore();
-});
-test.after.always(async () => store?.dispose());
+const suite = storeSuite('e2e image config');
+const { it } = suite;
 
 const CONFIG_DOCKERFILE = `FROM busybox:latest
 ENV A=1 B="two words"
@@ -39,8 +27,8 @@ ENTRYPOINT ["/bin/echo"]
 
 it('metadata instructions and --label land in the config; ENTRYPOINT resets the inherited CMD', async (t) => {
   const ctx = await makeContext({});
-  await build(store.root, ctx, CONFIG_DOCKERFILE, ['-t', 'cfg:v1', '--label', 'com.example.cli=yes']);
-  const [info] = JSON.parse((await ok(['inspect', 'cfg:v1'], { root: store.root })).stdout);
+  await build(suite.store.root, ctx, CONFIG_DOCKERFILE, ['-t', 'cfg:v1', '--label', 'com.example.cli=yes']);
+  const [info] = JSON.parse((await ok(['inspect', 'cfg:v1'], { root: suite.store.root })).stdout);
   const c = info.Config;
   t.deepEqual(c.Env.slice(1), ['A=1', 'B=two words']);
   t.regex(c.Env[0], /^PATH=/);
@@ -62,10 +50,10 @@ it('metadata instructions and --label land in the config; ENTRYPOINT resets the 
 
 it('ENTRYPOINT resets a CMD inherited from the base image, not one set after it', async (t) => {
   const ctx = await makeContext({});
-  await build(store.root, ctx, 'FROM busybox:latest\nCMD ["base-cmd"]\n', ['-t', 'cmdbase:v1']);
-  await build(store.root, ctx, 'FROM cmdbase:v1\nENTRYPOINT ["/bin/echo"]\n', ['-t', 'cmdreset:v1']);
-  await build(store.root, ctx, 'FROM cmdbase:v1\nENTRYPOINT ["/bin/echo"]\nCMD ["again"]\n', ['-t', 'cmdkept:v1']);
-  const cfg = async (ref: string) => JSON.parse((await ok(['inspect', ref], { root: store.root })).stdout)[0].Config;
+  await build(suite.store.root, ctx, 'FROM busybox:latest\nCMD ["base-cmd"]\n', ['-t', 'cmdbase:v1']);
+  await build(suite.store.root, ctx, 'FROM cmdbase:v1\nENTRYPOINT ["/bin/echo"]\n', ['-t', 'cmdreset:v1']);
+  await build(suite.store.root, ctx, 'FROM cmdbase:v1\nENTRYPOINT ["/bin/echo"]\nCMD ["again"]\n', ['-t', 'cmdkept:v1']);
+  const cfg = async (ref: string) => JSON.parse((await ok(['inspect', ref], { root: suite.store.root })).stdout)[0].Config;
   t.deepEqual((await cfg('cmdbase:v1')).Cmd, ['base-cmd']);
   t.falsy((await cfg('cmdreset:v1')).Cmd);
   t.deepEqual((await cfg('cmdkept:v1')).Cmd, ['again']);
@@ -74,7 +62,7 @@ it('ENTRYPOINT resets a CMD inherited from the base image, not one set after it'
 it('history: one entry per instruction, empty_layer where no layer was made, BuildKit created_by', async (t) => {
   const ctx = await makeContext({ 'f.txt': 'f' });
   const dest = path.join(await scratch('tsbuild-out-'), 'img.tar');
-  await build(store.root, ctx, `FROM busybox:latest
+  await build(suite.store.root, ctx, `FROM busybox:latest
 ARG V=1
 ENV E=\${V}
 WORKDIR /w
@@ -103,8 +91,8 @@ CMD ["sh"]
 
 it('`tsbuild history` lists the steps newest first with sizes and <missing> parents', async (t) => {
   const ctx = await makeContext({ 'f.txt': 'content' });
-  await build(store.root, ctx, 'FROM busybox:latest\nCOPY f.txt /f.txt\nENV X=1\n', ['-t', 'hist:v1']);
-  const out = (await ok(['history', 'hist:v1'], { root: store.root })).stdout.trim().split('\n');
+  await build(suite.store.root, ctx, 'FROM busybox:latest\nCOPY f.txt /f.txt\nENV X=1\n', ['-t', 'hist:v1']);
+  const out = (await ok(['history', 'hist:v1'], { root: suite.store.root })).stdout.trim().split('\n');
   t.regex(out[0]!, /^IMAGE\s+CREATED\s+CREATED BY\s+SIZE\s+COMMENT/);
   t.regex(out[1]!, /^[0-9a-f]{12}\s.*ENV X=1\s+0B/);
   t.regex(out[2]!, /^<missing>\s.*COPY f\.txt \/f\.txt # buildkit\s+\d/);
@@ -113,10 +101,10 @@ it('`tsbuild history` lists the steps newest first with sizes and <missing> pare
 
 it('ONBUILD triggers run in a build FROM the image, and are not inherited further', async (t) => {
   const ctx = await makeContext({});
-  await build(store.root, ctx, 'FROM busybox:latest\nONBUILD RUN echo triggered > /onbuild-ran\nONBUILD ENV FROM_TRIGGER=yes\n', ['-t', 'onbuild-base:v1']);
+  await build(suite.store.root, ctx, 'FROM busybox:latest\nONBUILD RUN echo triggered > /onbuild-ran\nONBUILD ENV FROM_TRIGGER=yes\n', ['-t', 'onbuild-base:v1']);
   const out = path.join(await scratch('tsbuild-out-'), 'rootfs');
   const dest = path.join(await scratch('tsbuild-out-'), 'img.tar');
-  await build(store.root, ctx, 'FROM onbuild-base:v1\nRUN test -f /onbuild-ran\n', ['-t', 'onbuild-child:v1', '-o', `type=local,dest=${out}`, '-o', `type=oci,dest=${dest}`]);
+  await build(suite.store.root, ctx, 'FROM onbuild-base:v1\nRUN test -f /onbuild-ran\n', ['-t', 'onbuild-child:v1', '-o', `type=local,dest=${out}`, '-o', `type=oci,dest=${dest}`]);
   t.is(await readFile(path.join(out, 'onbuild-ran'), 'utf8'), 'triggered\n');
   const img = await readOciTar(dest);
   t.falsy(img.config.config?.OnBuild);
@@ -127,7 +115,7 @@ it('whiteouts: a deleted base file and a replaced directory', async (t) => {
   const ctx = await makeContext({});
   const dest = path.join(await scratch('tsbuild-out-'), 'img.tar');
   const out = path.join(await scratch('tsbuild-out-'), 'rootfs');
-  await build(store.root, ctx, `FROM busybox:latest
+  await build(suite.store.root, ctx, `FROM busybox:latest
 RUN rm /etc/os-release
 RUN rm -rf /home/app && mkdir /home/app && touch /home/app/new
 `, ['-o', `type=oci,dest=${dest}`, '-o', `type=local,dest=${out}`]);

@@ -10,27 +10,17 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
-import { buildSkipReason, freshStore, tsbuild } from './helpers/cli.js';
+import { storeSuite, tsbuild } from './helpers/cli.js';
 import { build, makeContext, scratch } from './e2e-image-helpers.js';
 
-const skip = buildSkipReason();
-const it = skip ? test.skip : test;
-if (skip) test('e2e image files (skipped)', (t) => {
-  t.log(`skipped: ${skip}`);
-  t.pass();
-});
-
-let store: { root: string; dispose(): Promise<void> };
-test.before(async () => {
-  if (!skip) store = await freshStore();
-});
-test.after.always(async () => store?.dispose());
+const suite = storeSuite('e2e image files');
+const { it } = suite;
 
 /** Builds `dockerfile` over `files` and returns the directory holding the final filesystem. */
 async function buildLocal(files: Parameters<typeof makeContext>[0], dockerfile: string, args: string[] = []): Promise<string> {
   const ctx = await makeContext(files);
   const out = path.join(await scratch('tsbuild-out-'), 'rootfs');
-  await build(store.root, ctx, dockerfile, ['-o', `type=local,dest=${out}`, ...args]);
+  await build(suite.store.root, ctx, dockerfile, ['-o', `type=local,dest=${out}`, ...args]);
   return out;
 }
 
@@ -116,7 +106,7 @@ COPY *.md ./
 
 it('COPY of several sources to a non-directory destination is refused', async (t) => {
   const ctx = await makeContext({ 'a.md': 'A', 'b.md': 'B', Dockerfile: 'FROM busybox:latest\nCOPY a.md b.md /notadir\n' });
-  const r = await tsbuild(['build', '--progress=plain', ctx], { root: store.root });
+  const r = await tsbuild(['build', '--progress=plain', ctx], { root: suite.store.root });
   t.is(r.code, 1);
   t.regex(r.stderr, /must be a directory|end with a \//);
   t.notRegex(r.stderr, /\n\s+at /); // no stack trace
@@ -164,7 +154,7 @@ it('ADD extracts local tar.gz and tar.xz archives; COPY does not', async (t) => 
   const ctx = await makeContext({ 'in-gz.tar.gz': await tarGz({ 'pkg/gz.txt': 'from gzip' }), 'xzsrc/pkg/xz.txt': 'from xz' });
   execFileSync('tar', ['-cJf', path.join(ctx, 'in-xz.tar.xz'), '-C', path.join(ctx, 'xzsrc'), 'pkg']);
   const out = path.join(await scratch('tsbuild-out-'), 'rootfs');
-  await build(store.root, ctx, `FROM busybox:latest
+  await build(suite.store.root, ctx, `FROM busybox:latest
 ADD in-gz.tar.gz /gz/
 ADD in-xz.tar.xz /xz/
 COPY in-gz.tar.gz /copied/
@@ -202,7 +192,7 @@ ADD ${url}/files/data.txt /dl-named
   t.is(await text(out, 'dl-named'), body);
 
   const ctx = await makeContext({ Dockerfile: `FROM busybox:latest\nADD --checksum=${bad} ${url}/files/data.txt /dl/\n` });
-  const r = await tsbuild(['build', '--progress=plain', ctx], { root: store.root });
+  const r = await tsbuild(['build', '--progress=plain', ctx], { root: suite.store.root });
   t.is(r.code, 1);
   t.regex(r.stderr, /checksum|digest/i);
   t.notRegex(r.stderr, /\n\s+at /);

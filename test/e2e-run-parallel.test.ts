@@ -4,21 +4,11 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { buildSkipReason, freshStore, tempDir, tsbuild } from './helpers/cli.js';
+import { storeSuite, tempDir, tsbuild } from './helpers/cli.js';
 import { makeContext } from './e2e-image-helpers.js';
 
-const skip = buildSkipReason();
-const it = skip ? test.skip : test.serial;
-if (skip) test('e2e RUN parallel (skipped)', (t) => {
-  t.log(`skipped: ${skip}`);
-  t.pass();
-});
-
-let store: { root: string; dispose(): Promise<void> };
-test.before(async () => {
-  if (!skip) store = await freshStore();
-});
-test.after.always(async () => store?.dispose());
+const suite = storeSuite('e2e RUN parallel', { serial: true });
+const { it } = suite;
 
 function context(dockerfile: string): Promise<string> {
   return makeContext({ Dockerfile: dockerfile }, 'e2e-run-ctx-');
@@ -53,7 +43,7 @@ COPY --from=right /t /right
 `);
   // rawjson shows the solver's events in the order they happened (the plain
   // writer holds a parallel step's block back until the open one ends).
-  const r = await tsbuild(['build', '--progress=rawjson', '-o', `type=local,dest=${out}`, ctx], { root: store.root });
+  const r = await tsbuild(['build', '--progress=rawjson', '-o', `type=local,dest=${out}`, ctx], { root: suite.store.root });
   t.is(r.code, 0, r.stderr);
   const events = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { type: string; vertex?: { name: string } });
   const at = (type: string, re: RegExp) => events.findIndex((e) => e.type === type && re.test(e.vertex?.name ?? ''));
@@ -96,7 +86,7 @@ COPY --from=failing /etc/passwd /a
 COPY --from=slow /etc/passwd /b
 `);
   const started = Date.now();
-  const r = await tsbuild(['build', '--progress=plain', ctx], { root: store.root });
+  const r = await tsbuild(['build', '--progress=plain', ctx], { root: suite.store.root });
   const took = Date.now() - started;
   t.not(r.code, 0);
   t.regex(r.stderr, /failing-now/);

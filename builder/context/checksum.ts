@@ -120,14 +120,15 @@ export async function checksumSelection(tree: SourceTree, patterns: readonly str
     }
   }
   await hashMisses(found, options.cache);
+  const lines = found.map(lineOf);
   // Sorted by the default (code unit) order, without a comparator callback:
   // lines start with the unique label, so no two are equal.
-  const lines = found.map(lineOf).sort();
+  const sorted = [...lines].sort();
   // One update of the joined lines: 5,000 small updates cost more than the hashing.
-  const digest = `sha256:${createHash('sha256').update(`${SELECTION_SCHEMA}\n${lines.join('\n')}\n`).digest('hex')}`;
+  const digest = `sha256:${createHash('sha256').update(`${SELECTION_SCHEMA}\n${sorted.join('\n')}\n`).digest('hex')}`;
   options.cache?.noteSelection?.(digest, () => {
-    const byLine = new Map(found.map((f) => [lineOf(f), f]));
-    return lines.map((line) => entryOf(byLine.get(line)!));
+    const indexOf = new Map(lines.map((line, i) => [line, i]));
+    return sorted.map((line) => entryOf(found[indexOf.get(line)!]!));
   });
   return digest;
 }

@@ -5,12 +5,12 @@
  * header (when present) as mtime. `--checksum=sha256:<hex>` is verified
  * over the downloaded bytes.
  */
-import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { chmod, utimes } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { HashingTap } from '../../cache/hashing-tap.js';
 import { DownloadError } from './errors.js';
 
 export interface DownloadedFile {
@@ -62,21 +62,13 @@ export async function downloadUrl(url: string, dir: string, options: DownloadOpt
   }
   const name = urlFileName(url);
   const hostPath = path.join(dir, name);
-  const hash = createHash('sha256');
-  let size = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      size += chunk.length;
-      cb(null, chunk);
-    },
-  });
+  const tap = new HashingTap();
   try {
     await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), tap, createWriteStream(hostPath, { mode: 0o600 }));
   } catch (err) {
     throw new DownloadError('URL_FETCH_FAILED', `failed to download ${url}: ${(err as Error).message}`);
   }
-  const digest = hash.digest('hex');
+  const digest = tap.hex();
   if (expected !== undefined && digest !== expected) {
     throw new DownloadError('CHECKSUM_MISMATCH', `checksum mismatch for ${url}: expected sha256:${expected}, got sha256:${digest}`);
   }
@@ -84,5 +76,5 @@ export async function downloadUrl(url: string, dir: string, options: DownloadOpt
   const lastModified = response.headers.get('last-modified');
   const mtime = lastModified ? new Date(lastModified) : null;
   if (mtime && !Number.isNaN(mtime.getTime())) await utimes(hostPath, mtime, mtime);
-  return { name, hostPath, size, digest: `sha256:${digest}` };
+  return { name, hostPath, size: tap.size, digest: `sha256:${digest}` };
 }

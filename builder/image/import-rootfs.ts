@@ -12,7 +12,7 @@ import tar from 'tar-stream';
 import type { ContentStore } from '../../cache/content-store.js';
 import { ImageError } from './errors.js';
 import { buildImage, type ImageDescription } from './image.js';
-import { sniffCompression } from './layer-digest.js';
+import { sniffFileCompression } from './layer-digest.js';
 import { storeLayerFile } from './layer-blob.js';
 import type { ImageStore } from './store.js';
 import type { ContainerConfig, Platform } from './types.js';
@@ -28,20 +28,13 @@ export interface ImportRootfsOptions {
 }
 
 async function assertWellFormedTar(file: string): Promise<void> {
-  const fh = await fs.open(file, 'r');
-  const head = Buffer.alloc(4);
-  try {
-    await fh.read(head, 0, 4, 0);
-  } finally {
-    await fh.close();
-  }
   const extract = tar.extract();
   extract.on('entry', (_header, stream, next) => {
     stream.on('end', () => next());
     stream.resume();
   });
   const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream> = [createReadStream(file)];
-  if (sniffCompression(head) === 'gzip') stages.push(createGunzip());
+  if (await sniffFileCompression(file) === 'gzip') stages.push(createGunzip());
   try {
     await pipeline([...stages, extract as unknown as Writable]);
   } catch (e) {

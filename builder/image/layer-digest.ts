@@ -2,11 +2,13 @@
 // diff_id (sha256 of the uncompressed tar) in one pass, without buffering.
 
 import { createHash } from 'node:crypto';
-import { Transform, Writable, type Readable } from 'node:stream';
+import { promises as fs } from 'node:fs';
+import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { Digest } from '../../cache/digest.js';
 import { toDigest } from '../../cache/digest.js';
+import { HashingTap } from '../../cache/hashing-tap.js';
 import type { LayerCompression } from './types.js';
 import { ImageError } from './errors.js';
 import { hashAndCheckSink } from './layer-check.js';
@@ -24,6 +26,18 @@ export function sniffCompression(head: Buffer): LayerCompression {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
   if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
   return 'uncompressed';
+}
+
+/** sniffCompression of a file's first bytes. */
+export async function sniffFileCompression(file: string): Promise<LayerCompression> {
+  const fh = await fs.open(file, 'r');
+  const head = Buffer.alloc(4);
+  try {
+    await fh.read(head, 0, 4, 0);
+  } finally {
+    await fh.close();
+  }
+  return sniffCompression(head);
 }
 
 function hashSink(hash: ReturnType<typeof createHash>): Writable {
@@ -45,24 +59,15 @@ export async function digestLayer(src: Readable | NodeJS.ReadableStream, compres
   if (compression === 'zstd') {
     throw new ImageError('UNSUPPORTED_MEDIA_TYPE', 'zstd-compressed layers are not supported by this Node.js version');
   }
-  const blobHash = createHash('sha256');
-  let size = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      blobHash.update(chunk);
-      size += chunk.length;
-      cb(null, chunk);
-    },
-  });
+  const tap = new HashingTap();
   if (compression === 'gzip') {
     const diffHash = createHash('sha256');
     await pipeline(src, tap, createGunzip(), opts.checkEntries ? hashAndCheckSink(diffHash) : hashSink(diffHash));
-    const digest = toDigest(`sha256:${blobHash.digest('hex')}`);
-    return { digest, size, diffId: toDigest(`sha256:${diffHash.digest('hex')}`) };
+    return { digest: toDigest(`sha256:${tap.hex()}`), size: tap.size, diffId: toDigest(`sha256:${diffHash.digest('hex')}`) };
   }
   // Uncompressed: the blob is the tar, so one hash serves as both digests.
   const discard = new Writable({ write: (_chunk, _enc, cb) => cb() });
   await pipeline(src, tap, opts.checkEntries ? hashAndCheckSink(createHash('sha256')) : discard);
-  const digest = toDigest(`sha256:${blobHash.digest('hex')}`);
-  return { digest, size, diffId: digest };
+  const digest = toDigest(`sha256:${tap.hex()}`);
+  return { digest, size: tap.size, diffId: digest };
 }

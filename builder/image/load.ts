@@ -15,7 +15,7 @@ import { safeMemberName, TarArchive } from './archive-reader.js';
 import { ImageError } from './errors.js';
 import { mapLimit } from './fs-util.js';
 import { storeManifest } from './image.js';
-import { sniffCompression } from './layer-digest.js';
+import { sniffCompression, sniffFileCompression } from './layer-digest.js';
 import { storeLayerBlob } from './layer-blob.js';
 import { formatPlatform, hostPlatform, selectManifest } from './platform.js';
 import type { ImageStore } from './store.js';
@@ -165,14 +165,7 @@ async function loadDockerEntry(store: ContentStore, archive: TarArchive, entry: 
 
 /** `docker load` accepts `docker save | gzip`; so do we, via a temp file (tar members need random access). */
 async function uncompressedArchive(store: ContentStore, file: string): Promise<{ path: string; cleanup: () => Promise<void> }> {
-  const fh = await fs.open(file, 'r');
-  const head = Buffer.alloc(4);
-  try {
-    await fh.read(head, 0, 4, 0);
-  } finally {
-    await fh.close();
-  }
-  const compression = sniffCompression(head);
+  const compression = await sniffFileCompression(file);
   if (compression === 'uncompressed') return { path: file, cleanup: async () => {} };
   if (compression === 'zstd') throw new ImageError('UNSUPPORTED_MEDIA_TYPE', `${file}: zstd-compressed archives are not supported`);
   const tmp = await store.newTempPath('load');

@@ -1,4 +1,5 @@
 // Running the real `tsbuild` CLI in tests, against a throwaway store.
+import test from 'ava';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,4 +61,34 @@ export async function freshStore(): Promise<{ root: string; dispose(): Promise<v
 /** A temp dir removed when the test file is done. */
 export function tempDir(prefix = 'tsbuild-ctx-'): Promise<string> {
   return fileTempDir(prefix);
+}
+
+export interface StoreSuite {
+  skip: string | undefined;
+  it: typeof test | typeof test.skip | typeof test.serial;
+  // Set before the first test runs.
+  store: { root: string; dispose(): Promise<void> };
+}
+
+/**
+ * The set-up of an end-to-end test file: one fresh store for the file,
+ * disposed of at its end, and one passing test that says why the file is
+ * skipped where builds cannot run.
+ */
+export function storeSuite(title: string, opts: { serial?: boolean } = {}): StoreSuite {
+  const skip = buildSkipReason();
+  if (skip) test(`${title} (skipped)`, (t) => {
+    t.log(`skipped: ${skip}`);
+    t.pass();
+  });
+  const suite: StoreSuite = {
+    skip,
+    it: skip ? test.skip : opts.serial ? test.serial : test,
+    store: undefined as unknown as StoreSuite['store'],
+  };
+  test.before(async () => {
+    if (!skip) suite.store = await freshStore();
+  });
+  test.after.always(async () => suite.store?.dispose());
+  return suite;
 }

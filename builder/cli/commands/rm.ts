@@ -4,7 +4,7 @@ import { openStore } from '../../build/open-store.js';
 import { findContainer, removeContainer } from '../../containers/control.js';
 import { containerStoreOf } from '../../containers/create.js';
 import { formatFlagHelp, getBool, parseArgs, UsageError, type FlagSpec } from '../args.js';
-import { isUserError } from '../report-error.js';
+import { forEachRef } from '../each-ref.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'force', short: 'f', type: 'bool', help: 'Force the removal of a running container (uses SIGKILL)' },
@@ -16,16 +16,5 @@ export async function run(argv: string[]): Promise<number> {
   if (getBool(a, 'help')) { process.stdout.write(`Usage:  tsbuild rm [OPTIONS] CONTAINER [CONTAINER...]\n\nRemove one or more containers\n\nOptions:\n${formatFlagHelp(FLAGS)}\n`); return 0; }
   if (a.positionals.length === 0) throw new UsageError('"tsbuild rm" requires at least 1 argument: CONTAINER');
   const containers = containerStoreOf(await openStore());
-  let failed = false;
-  for (const ref of a.positionals) {
-    try {
-      await removeContainer(containers, await findContainer(containers, ref), getBool(a, 'force'));
-      process.stdout.write(`${ref}\n`);
-    } catch (err) {
-      if (!isUserError(err)) throw err;
-      process.stderr.write(`ERROR: ${err.message}\n`);
-      failed = true;
-    }
-  }
-  return failed ? 1 : 0;
+  return forEachRef(a.positionals, async (ref) => removeContainer(containers, await findContainer(containers, ref), getBool(a, 'force')));
 }

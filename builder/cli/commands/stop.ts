@@ -4,7 +4,7 @@ import { openStore } from '../../build/open-store.js';
 import { findContainer, stopContainer } from '../../containers/control.js';
 import { containerStoreOf } from '../../containers/create.js';
 import { formatFlagHelp, getBool, getString, parseArgs, UsageError, type FlagSpec } from '../args.js';
-import { isUserError } from '../report-error.js';
+import { forEachRef } from '../each-ref.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'time', short: 't', type: 'string', metavar: 'int', help: 'Seconds to wait before killing the container (default 10)' },
@@ -18,17 +18,5 @@ export async function run(argv: string[]): Promise<number> {
   const timeText = getString(a, 'time') ?? '10';
   if (!/^-?\d+$/.test(timeText)) throw new UsageError(`invalid --time value: ${timeText}`);
   const containers = containerStoreOf(await openStore());
-  let failed = false;
-  // like docker: each container on its own; one failure does not stop the others
-  for (const ref of a.positionals) {
-    try {
-      await stopContainer(containers, await findContainer(containers, ref), Number(timeText));
-      process.stdout.write(`${ref}\n`);
-    } catch (err) {
-      if (!isUserError(err)) throw err;
-      process.stderr.write(`ERROR: ${err.message}\n`);
-      failed = true;
-    }
-  }
-  return failed ? 1 : 0;
+  return forEachRef(a.positionals, async (ref) => stopContainer(containers, await findContainer(containers, ref), Number(timeText)));
 }
