@@ -101,7 +101,7 @@ export class RootedPaths {
       const abs = this.abs(cur);
       let st;
       try {
-        st = fs.lstatSync(abs); // sync: see layer-applier.ts
+        st = fs.lstatSync(abs); // sync: see tar-entry-applier.ts
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
         if (!makeDir) return false;

@@ -1,8 +1,8 @@
 // History times as BuildKit's exporter assigns them.
 import test from 'ava';
-import { finalHistory } from '../builder/build/assemble-image.js';
+import { finalHistory } from '../builder/pipeline/assemble-image.js';
 import type { StagePlan } from '../frontend/graph/types.js';
-import type { StepResult } from '../builder/build/step-result.js';
+import type { StepResult } from '../builder/store/step-result.js';
 
 const layer = (created: string) => ({ diffId: 'sha256:x', blob: 'sha256:x', size: 1, mediaType: 'm', created }) as StepResult['layers'][number];
 

@@ -8,7 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import { gzipFileToStore, gzipStoredLayer, writeLayerToStore } from '../cache/compress.js';
 import { ContentStore } from '../cache/content-store.js';
 import { digestOf } from '../cache/digest.js';
-import { applyLayer } from '../cache/layer-apply.js';
+import { applyLayer } from '../cache/layer-unpack.js';
 import { tarFromDir } from '../cache/layer-diff.js';
 
 // Every temp dir of this file lives under one root, removed at the end.

@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { SelectionEntry } from '../builder/context/checksum.js';
-import { diffSelections, explainMiss, type CurrentStep } from '../builder/build/explain-diff.js';
-import { ExplainHistory, type StepRecord } from '../builder/build/explain-history.js';
-import { BuildExplainer, SelectionRecorder } from '../builder/build/explain.js';
+import { diffSelections, explainMiss, type CurrentStep } from '../builder/pipeline/explain-diff.js';
+import { ExplainHistory, type StepRecord } from '../builder/pipeline/explain-history.js';
+import { BuildExplainer, SelectionRecorder } from '../builder/pipeline/explain.js';
 import { MemoryContentHashCache } from '../builder/context/checksum.js';
 
 const testRoot = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-explain-test-'));

@@ -10,7 +10,7 @@ import { ContentStore } from '../cache/content-store.js';
 import { digestOf, type Digest } from '../cache/digest.js';
 import { ImportedCache } from '../builder/cache-io/imported-cache.js';
 import type { CacheReader } from '../builder/cache-io/transport.js';
-import type { StepResult } from '../builder/build/step-result.js';
+import type { StepResult } from '../builder/store/step-result.js';
 
 const GZ = 'application/vnd.oci.image.layer.v1.tar+gzip';
 

@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import tarStream from 'tar-stream';
 import { isCacheError } from '../cache/errors.js';
-import { applyLayer } from '../cache/layer-apply.js';
+import { applyLayer } from '../cache/layer-unpack.js';
 
 // Every temp dir of this file lives under one root, removed at the end.
 const testRoot = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-cache-test-'));

@@ -9,7 +9,7 @@ import { PassThrough, Readable, type Writable } from 'node:stream';
 import tarStream from 'tar-stream';
 import { createLayerGzip } from '../cache/compress.js';
 import { type Digest, digestOf } from '../cache/digest.js';
-import { applyLayer } from '../cache/layer-apply.js';
+import { applyLayer } from '../cache/layer-unpack.js';
 import { tarFromDir, tarFromOverlayUpper } from '../cache/layer-diff.js';
 import { describeTree } from '../cache/tree-manifest.js';
 

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import tarStream from 'tar-stream';
-import { applyLayer } from '../cache/layer-apply.js';
+import { applyLayer } from '../cache/layer-unpack.js';
 import { tarFromDir, tarFromOverlayUpper } from '../cache/layer-diff.js';
 import { describeTree } from '../cache/tree-manifest.js';
 import { removeTempDir } from './helpers/temp-dirs.js';

@@ -2,8 +2,8 @@ import test from 'ava';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BuildContext } from '../builder/context/context.js';
-import { loadIgnoreFile, parseIgnoreFile } from '../builder/context/dockerignore.js';
-import { PatternMatcher } from '../builder/context/pattern-matcher.js';
+import { loadIgnoreFile, parseIgnoreFile } from '../builder/patterns/dockerignore.js';
+import { PatternMatcher } from '../builder/patterns/pattern-matcher.js';
 import { tempDir } from './helpers/temp-dirs.js';
 
 async function tree(files: Record<string, string>): Promise<string> {

@@ -198,7 +198,7 @@ it('a broken Dockerfile prints Dockerfile:LINE and the line, exits 1, no stack t
   }
 });
 
-// Known gap (for the lead, builder/cli/report-error.ts + builder/build/vertices.ts): an error
+// Known gap (for the lead, builder/cli/report-error.ts + builder/pipeline/vertices.ts): an error
 // raised while a step runs (missing COPY source, failing RUN) is printed without the
 // Dockerfile location; BuildKit shows `Dockerfile:N` and the instruction's line.
 test('a failing step names its Dockerfile line', async (t) => {

@@ -69,7 +69,7 @@ it('SOURCE_DATE_EPOCH in the environment: two --no-cache builds give the same im
   await assertReproducible(t, a, b);
 });
 
-// Known bug (for the lead, builder/build/run-build.ts): the config's `created` and our
+// Known bug (for the lead, builder/pipeline/run-build.ts): the config's `created` and our
 // history entries take SOURCE_DATE_EPOCH only from process.env, while the layers
 // (builder/steps/rootfs.ts sourceDateEpochOf) also honour --build-arg. So the layers
 // agree but the config carries "now" and the image id changes every build.
@@ -79,7 +79,7 @@ test('SOURCE_DATE_EPOCH as --build-arg: two --no-cache builds give the same imag
   await assertReproducible(t, a, b);
 });
 
-// Known gap (for the lead, builder/build/run-build.ts + assemble-image.ts): without
+// Known gap (for the lead, builder/pipeline/run-build.ts + assemble-image.ts): without
 // SOURCE_DATE_EPOCH the config's `created` and our history entries are "now" at export,
 // so a fully cached rebuild makes a new image id every time. BuildKit takes each
 // history entry's time from the layer's cache record (exporter/containerimage/writer.go,

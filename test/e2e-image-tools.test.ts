@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ContentStore } from '../cache/content-store.js';
-import { storePaths } from '../builder/build/store-paths.js';
+import { storePaths } from '../builder/store/store-paths.js';
 import { validateImage } from '../builder/image/validate.js';
 import type { Digest } from '../cache/digest.js';
 import { buildSkipReason, freshStore, FIXTURES } from './helpers/cli.js';

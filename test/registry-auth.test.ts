@@ -9,7 +9,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { Digest } from '../cache/digest.js';
-import { openStore, type Store } from '../builder/build/open-store.js';
+import { openStore, type Store } from '../builder/store/open-store.js';
 import { getCredentials, login, logout, pullImage, pushImage, RegistryError } from '../builder/registry/index.js';
 import { loadBusyboxImage } from '../fixtures/base-images/load-busybox.js';
 import { freePort, registrySkipReason, startProxy, startRegistry, type RegistryServer } from './helpers/registry-server.js';

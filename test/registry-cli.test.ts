@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Digest } from '../cache/digest.js';
-import { openStore, type Store } from '../builder/build/open-store.js';
+import { openStore, type Store } from '../builder/store/open-store.js';
 import { run as loginCmd } from '../builder/cli/commands/login.js';
 import { run as logoutCmd } from '../builder/cli/commands/logout.js';
 import { run as pullCmd } from '../builder/cli/commands/pull.js';

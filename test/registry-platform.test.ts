@@ -6,7 +6,7 @@ import test from 'ava';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openStore, type Store } from '../builder/build/open-store.js';
+import { openStore, type Store } from '../builder/store/open-store.js';
 import { hostPlatform } from '../builder/image/platform.js';
 import { MediaType, type ImageIndex } from '../builder/image/types.js';
 import { pullImage, pushImage, resolveRemote, RegistryError } from '../builder/registry/index.js';

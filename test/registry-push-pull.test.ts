@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Digest } from '../cache/digest.js';
-import { openStore, type Store } from '../builder/build/open-store.js';
+import { openStore, type Store } from '../builder/store/open-store.js';
 import { exportOciTar } from '../builder/image/export-oci.js';
 import { readImage } from '../builder/image/image.js';
 import { digestLayer } from '../builder/image/layer-digest.js';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { CacheMountRef } from '../../cache/cache-manifest.js';
 import type { ContentStore } from '../../cache/content-store.js';
 import type { Digest } from '../../cache/digest.js';
-import { applyLayer } from '../../cache/layer-apply.js';
+import { applyLayer } from '../../cache/layer-unpack.js';
 import { tarFromDir } from '../../cache/layer-diff.js';
 import type { BuildGraph } from '../../frontend/graph/types.js';
 import { MediaType } from '../image/types.js';

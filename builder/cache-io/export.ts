@@ -8,7 +8,7 @@ import type { Digest } from '../../cache/digest.js';
 import { layerCompressionOf } from '../image/types.js';
 import { runBounded } from '../registry/run-queue.js';
 import type { LayerRecord } from '../snapshots/snapshot-store.js';
-import type { StepResult } from '../build/step-result.js';
+import type { StepResult } from '../store/step-result.js';
 import { exportBlobOf, type CompressionChoice } from './compress.js';
 import type { CacheWriter } from './transport.js';
 

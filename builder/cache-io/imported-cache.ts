@@ -12,7 +12,7 @@ import type { Digest } from '../../cache/digest.js';
 import { MediaType } from '../image/types.js';
 import type { ResultCache } from '../solver/solver.js';
 import type { LayerRecord } from '../snapshots/snapshot-store.js';
-import type { StepResult } from '../build/step-result.js';
+import type { StepResult } from '../store/step-result.js';
 import { CacheIOError, reasonOf } from './errors.js';
 import type { CacheReader, LoadedCache } from './transport.js';
 

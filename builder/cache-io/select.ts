@@ -6,7 +6,7 @@
 // config digest, and the importing side gets the image itself from its registry.
 import type { BuildGraph, StagePlan } from '../../frontend/graph/types.js';
 import type { Vertex } from '../solver/vertex.js';
-import type { StepResult } from '../build/step-result.js';
+import type { StepResult } from '../store/step-result.js';
 import type { ExportEntry } from './export.js';
 
 export interface SolvedEntry {

@@ -7,9 +7,9 @@
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { BuildGraph } from '../../frontend/graph/types.js';
-import type { Store } from '../build/open-store.js';
-import type { BuildOptions } from '../build/options.js';
-import type { StepResult } from '../build/step-result.js';
+import type { Store } from '../store/open-store.js';
+import type { BuildOptions } from '../pipeline/options.js';
+import type { StepResult } from '../store/step-result.js';
 import type { ProgressWriter } from '../progress/index.js';
 import type { ResultCache } from '../solver/solver.js';
 import type { LayerRecord } from '../snapshots/snapshot-store.js';

@@ -4,7 +4,7 @@
 //   --cache-to   type=local,dest=DIR[,tag=T][,mode=...][,...]
 //   --cache-from type=registry,ref=R | type=local,src=DIR[,tag=T] | R   ([,mounts=false] skips cache mounts)
 import { UsageError } from '../cli/args.js';
-import type { CacheSpec } from '../build/options.js';
+import type { CacheSpec } from '../pipeline/options.js';
 
 export type CacheLocation =
   | { type: 'registry'; ref: string }

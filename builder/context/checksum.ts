@@ -12,7 +12,7 @@ import { planSources } from '../fileops/sources.js';
 import type { SourceTree } from '../fileops/source-tree.js';
 import { containsWildcards, resolveWildcards } from '../fileops/wildcard.js';
 import { BuildContext, entryType, type EntryType } from './context.js';
-import { PatternMatcher } from './pattern-matcher.js';
+import { PatternMatcher } from '../patterns/pattern-matcher.js';
 
 /** Bump when the record format changes: old cache keys must not match new ones. */
 const SELECTION_SCHEMA = 'tsbuild-selection-v1';
@@ -34,7 +34,7 @@ export interface ContentHashCache {
   set(hostPath: string, key: StatKey, digest: string): void;
   /**
    * Told what each checksummed selection contained, so that a later cache
-   * miss can name the files that changed (builder/build/explain*.ts). The
+   * miss can name the files that changed (builder/pipeline/explain*.ts). The
    * list is built only if asked for: a cached step never needs it.
    */
   noteSelection?(digest: string, entries: () => readonly SelectionEntry[]): void;

@@ -9,9 +9,9 @@ import { createReadStream, type ReadStream, type Stats } from 'node:fs';
 import path from 'node:path';
 import { hostPathOf, isNotExist, resolveInRoot, type Resolved } from '../fileops/resolve.js';
 import { sortNames, type SourceTree } from '../fileops/source-tree.js';
-import { loadIgnoreFile } from './dockerignore.js';
+import { loadIgnoreFile } from '../patterns/dockerignore.js';
 import { ContextNotFoundError } from './errors.js';
-import { PatternMatcher } from './pattern-matcher.js';
+import { PatternMatcher } from '../patterns/pattern-matcher.js';
 import { SourceNotFoundError } from '../fileops/errors.js';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket';

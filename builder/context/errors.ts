@@ -10,13 +10,6 @@ export class ContextError extends Error {
   }
 }
 
-/** A .dockerignore (or --exclude) pattern that cannot be compiled, e.g. a lone `!`. */
-export class InvalidPatternError extends ContextError {
-  constructor(pattern: string, reason: string) {
-    super('INVALID_IGNORE_PATTERN', `invalid pattern ${JSON.stringify(pattern)}: ${reason}`);
-  }
-}
-
 /** The context directory itself is missing or not a directory. */
 export class ContextNotFoundError extends ContextError {
   constructor(dir: string) {

@@ -27,7 +27,7 @@
 import { chmod, copyFile, link, lstat, mkdir, readlink, symlink, unlink } from 'node:fs/promises';
 import { constants, type Stats } from 'node:fs';
 import path from 'node:path';
-import type { PatternMatcher } from '../context/pattern-matcher.js';
+import type { PatternMatcher } from '../patterns/pattern-matcher.js';
 import type { Owner } from './chown.js';
 import { CannotCopyError } from './errors.js';
 import { canChangeOwner, devMajorMinor, lstatOrNull, makeNode, setOwner, setTimes } from './fs-write.js';

@@ -19,7 +19,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PatternMatcher } from '../context/pattern-matcher.js';
+import { PatternMatcher } from '../patterns/pattern-matcher.js';
 import { detectTarArchive, openDecompressed, type Compression } from './archive.js';
 import { parseChown, resolveChown, type Owner } from './chown.js';
 import { emptySummary, TreeCopier, type CopySummary } from './copy-tree.js';

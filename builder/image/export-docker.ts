@@ -9,7 +9,7 @@ import { hexOf } from '../../cache/digest.js';
 import { type ExportOptions } from './export-oci.js';
 import { blobPath, layoutEntries, prepareImages, type ExportedImage, type ExportImage } from './oci-layout.js';
 import { familiarName, familiarRepository, parseReference } from './reference.js';
-import { writeTar, writeTarFile } from './tar-writer.js';
+import { writeTar, writeTarFile } from './archive-writer.js';
 
 /** One entry of Docker's manifest.json. */
 export interface DockerManifestEntry {

@@ -19,7 +19,7 @@ import {
   type ExportedImage,
   type ExportImage,
 } from './oci-layout.js';
-import { writeTar, writeTarFile, type TarWriteOptions } from './tar-writer.js';
+import { writeTar, writeTarFile, type TarWriteOptions } from './archive-writer.js';
 import type { ImageIndex } from './types.js';
 
 export type ExportOptions = CompressionOptions & TarWriteOptions;

@@ -4,7 +4,7 @@
 // whose hard links point there. We never unpack at load, so we read the
 // headers in the same pass that hashes the uncompressed tar. Escapes through
 // a symlinked parent can only be judged against a filesystem; the layer
-// applier (cache/layer-applier.ts) refuses those when the layer is used.
+// applier (cache/tar-entry-applier.ts) refuses those when the layer is used.
 
 import { PassThrough, Writable } from 'node:stream';
 import type { Hash } from 'node:crypto';

@@ -9,7 +9,7 @@ import { hexOf } from '../../cache/digest.js';
 import { prepareExport, type CompressionOptions, type PreparedImage } from './export-prepare.js';
 import { platformOf } from './image.js';
 import { formatReference, parseReference } from './reference.js';
-import type { ArchiveEntry } from './tar-writer.js';
+import type { ArchiveEntry } from './archive-writer.js';
 import type { Descriptor, ImageIndex } from './types.js';
 import { Annotation, MediaType } from './types.js';
 

@@ -12,7 +12,7 @@
 
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { defaultRoot } from '../build/store-paths.js';
+import { defaultRoot } from '../store/store-paths.js';
 import { DEFAULT_DOMAIN } from '../image/reference.js';
 import { RegistryError } from './errors.js';
 

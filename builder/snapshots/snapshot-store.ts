@@ -57,7 +57,7 @@ export class SnapshotStore {
     if (this.blobFetcher && !(await this.content.has(layer.blob))) await this.blobFetcher(layer);
     const tmp = await this.tempDir('unpack');
     try {
-      const { applyLayer } = await import('../../cache/layer-apply.js');
+      const { applyLayer } = await import('../../cache/layer-unpack.js');
       const { diffId } = await applyLayer(this.content.openRead(layer.blob), tmp, { overlayWhiteouts: true, lowerDirs });
       if (diffId !== layer.diffId) throw new Error(`layer ${layer.blob} unpacks to ${diffId}, but the image says ${layer.diffId}`);
       await this.publish(tmp, final);

@@ -8,8 +8,8 @@ import type { BuildContext } from '../context/context.js';
 import type { CopySource } from '../fileops/copy.js';
 import { isHttpUrl } from '../fileops/fetch-url.js';
 import { DirectorySource } from '../fileops/source-tree.js';
-import type { Store } from '../build/open-store.js';
-import type { StepResult } from '../build/step-result.js';
+import type { Store } from '../store/open-store.js';
+import type { StepResult } from '../store/step-result.js';
 import { withMutableRootfs, withReadonlyRootfs } from './rootfs.js';
 
 export function copySources(step: CopyStep): CopySource[] {

@@ -2,8 +2,8 @@
 // stacked with overlayfs. Mutable views collect the step's changes in a
 // fresh upper dir, which then becomes the step's layer.
 import path from 'node:path';
-import type { Store } from '../build/open-store.js';
-import type { StepResult } from '../build/step-result.js';
+import type { Store } from '../store/open-store.js';
+import type { StepResult } from '../store/step-result.js';
 import { mountOverlay, mountPointName, unmount, withOverlay } from '../snapshots/overlay.js';
 import type { Workspace } from '../snapshots/snapshot-store.js';
 import { rmdir } from 'node:fs/promises';

@@ -6,9 +6,9 @@ import path from 'node:path';
 import type { RunStep } from '../../frontend/graph/types.js';
 // The sandbox loads only when a RUN runs: describing a step needs none of it.
 import type { Sandbox, SandboxSpec } from '../../runner-native/index.js';
-import type { Store } from '../build/open-store.js';
-import type { BuildOptions } from '../build/options.js';
-import type { StepResult } from '../build/step-result.js';
+import type { Store } from '../store/open-store.js';
+import type { BuildOptions } from '../pipeline/options.js';
+import type { StepResult } from '../store/step-result.js';
 import type { BuildContext } from '../context/context.js';
 import type { ExecContext } from '../solver/vertex.js';
 import { commitStep, lowerDirsOf, withReadonlyRootfs } from './rootfs.js';

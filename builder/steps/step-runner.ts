@@ -6,15 +6,15 @@ import { BuildContext } from '../context/context.js';
 import { checksumSelection, MemoryContentHashCache, type ContentHashCache } from '../context/checksum.js';
 import { mkdirAllInRoot } from '../fileops/fs-write.js';
 import { readImage } from '../image/image.js';
-import type { Store } from '../build/open-store.js';
-import type { BuildOptions } from '../build/options.js';
-import type { StepResult } from '../build/step-result.js';
-import type { StepRunner } from '../build/vertices.js';
+import type { Store } from '../store/open-store.js';
+import type { BuildOptions } from '../pipeline/options.js';
+import type { StepResult } from '../store/step-result.js';
+import type { StepRunner } from '../pipeline/vertices.js';
 import type { ExecContext } from '../solver/vertex.js';
 import { describeCopy, runCopy } from './copy-step.js';
 import { describeRun, runStep } from './run-step.js';
 import { withMutableRootfs, withReadonlyRootfs } from './rootfs.js';
-import { sourceDateEpochOf } from '../build/source-date-epoch.js';
+import { sourceDateEpochOf } from '../pipeline/source-date-epoch.js';
 import { resolveProcessUser } from './user.js';
 
 export class BuildStepRunner implements StepRunner {

@@ -14,7 +14,7 @@ const created: string[] = [];
 // (a container's bind source, a store being cleaned). Not an ava
 // `after.always` hook: a helper that declares one while it is imported makes
 // ava start the file at the next tick, and a file that awaits at top level
-// before its own tests (run-cli, runner-sandbox, ...) then fails to declare
+// before its own tests (container-cli, sandbox-run, ...) then fails to declare
 // them; ava also runs the `after.always` hooks concurrently, so one of ours
 // could remove a store while the file's own hook still removes containers
 // from it.

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs, getBool, getList, getString, formatFlagHelp, UsageError, type FlagSpec } from '../args.js';
 import { parseCsvSpec, parseKeyValues } from '../kv-spec.js';
-import type { BuildOptions, CallMode, OutputSpec, SecretSpec, SshSpec, CacheSpec } from '../../build/options.js';
+import type { BuildOptions, CallMode, OutputSpec, SecretSpec, SshSpec, CacheSpec } from '../../pipeline/options.js';
 
 export const BUILD_FLAGS: FlagSpec[] = [
   { name: 'tag', short: 't', type: 'list', metavar: 'NAME:TAG', help: 'Name and optionally a tag (format: "name:tag")' },
@@ -159,6 +159,6 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(BUILD_USAGE);
     return 0;
   }
-  const { runBuild } = await import('../../build/run-build.js');
+  const { runBuild } = await import('../../pipeline/run-build.js');
   return runBuild(opts);
 }

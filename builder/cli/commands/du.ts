@@ -5,8 +5,8 @@
 // entry's layers exist; it exits 1 when something is wrong.
 import { parseArgs, getBool, getString, formatFlagHelp, UsageError, type FlagSpec } from '../args.js';
 import { formatTable, shortId, timeAgo } from '../table.js';
-import { openStore, type Store } from '../../build/open-store.js';
-import { gcRootsOf, storeLayoutOf } from '../../build/cache-session.js';
+import { openStore, type Store } from '../../store/open-store.js';
+import { gcRootsOf, storeLayoutOf } from '../../pipeline/cache-session.js';
 import { checkCacheEntries, diskUsage, type DiskUsageReport, type UsageLine } from '../../../cache/disk-usage.js';
 import { formatSize } from '../../../cache/gc-config.js';
 import { SnapshotSizes } from '../../../cache/gc-sizes.js';

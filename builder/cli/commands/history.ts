@@ -2,7 +2,7 @@
 import { parseArgs, getBool, UsageError, formatFlagHelp, type FlagSpec } from '../args.js';
 import { formatTable, shortId, timeAgo } from '../table.js';
 import { historyOf, humanSize } from '../../image/inspect.js';
-import { openStore } from '../../build/open-store.js';
+import { openStore } from '../../store/open-store.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'no-trunc', type: 'bool', help: "Don't truncate output" },

@@ -2,7 +2,7 @@
 import { parseArgs, getBool, formatFlagHelp, type FlagSpec } from '../args.js';
 import { formatTable, shortId, timeAgo } from '../table.js';
 import { humanSize } from '../../image/inspect.js';
-import { openStore } from '../../build/open-store.js';
+import { openStore } from '../../store/open-store.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'quiet', short: 'q', type: 'bool', help: 'Only show image IDs' },

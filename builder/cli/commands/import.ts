@@ -1,7 +1,7 @@
 // `tsbuild import ROOTFS.tar|- [NAME[:TAG]]`: one-layer image from a rootfs tar.
 import { parseArgs, getBool, getList, getString, UsageError, type FlagSpec } from '../args.js';
 import { importRootfs } from '../../image/import-rootfs.js';
-import { openStore } from '../../build/open-store.js';
+import { openStore } from '../../store/open-store.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'message', short: 'm', type: 'string', metavar: 'MSG', help: 'Set commit message for imported image' },

@@ -1,7 +1,7 @@
 // `tsbuild inspect IMAGE...`: docker inspect's JSON array.
 import { parseArgs, getBool, getString, UsageError, formatFlagHelp, type FlagSpec } from '../args.js';
 import { inspectImage } from '../../image/inspect.js';
-import { openStore } from '../../build/open-store.js';
+import { openStore } from '../../store/open-store.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'format', short: 'f', type: 'string', metavar: 'FIELD', help: 'Print one field, e.g. "{{.Id}}" or "{{.Config.Cmd}}" (dotted paths only)' },

@@ -2,7 +2,7 @@
 import { parseArgs, getBool, getString, UsageError, type FlagSpec } from '../args.js';
 import { loadArchive } from '../../image/load.js';
 import { familiarName, parseReference } from '../../image/reference.js';
-import { openStore } from '../../build/open-store.js';
+import { openStore } from '../../store/open-store.js';
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { rm } from 'node:fs/promises';

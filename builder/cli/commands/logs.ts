@@ -1,6 +1,6 @@
 // `tsbuild logs [-f] [--tail N] [-t] CONTAINER`: the container's output,
 // stdout to stdout and stderr to stderr, in the order it came.
-import { openStore } from '../../build/open-store.js';
+import { openStore } from '../../store/open-store.js';
 import { findContainer, isActive } from '../../containers/control.js';
 import { containerStoreOf } from '../../containers/create.js';
 import { readLogs } from '../../containers/logs.js';

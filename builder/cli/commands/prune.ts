@@ -8,9 +8,9 @@ import { createInterface } from 'node:readline/promises';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs, getBool, getList, getString, formatFlagHelp, UsageError, type FlagSpec } from '../args.js';
-import { cleanupStale, openStore, type Store } from '../../build/open-store.js';
-import { checksumsDir, collectGarbage } from '../../build/cache-session.js';
-import { ExplainHistory } from '../../build/explain-history.js';
+import { cleanupStale, openStore, type Store } from '../../store/open-store.js';
+import { checksumsDir, collectGarbage } from '../../pipeline/cache-session.js';
+import { ExplainHistory } from '../../pipeline/explain-history.js';
 import { formatSize, parseDuration, parseSize } from '../../../cache/gc-config.js';
 import type { PruneOptions } from '../../../cache/gc.js';
 

@@ -1,5 +1,5 @@
 // `tsbuild ps [-a] [-q] [--no-trunc]`: containers, like `docker ps`.
-import { openStore } from '../../build/open-store.js';
+import { openStore } from '../../store/open-store.js';
 import { listContainers } from '../../containers/control.js';
 import { containerStoreOf } from '../../containers/create.js';
 import { commandText, portsText, statusText } from '../../containers/format.js';

@@ -1,6 +1,6 @@
 // `tsbuild pull NAME[:TAG|@DIGEST]`: an image from a registry into the local store.
 import { parseArgs, getBool, getString, formatFlagHelp, UsageError, type FlagSpec } from '../args.js';
-import { openStore } from '../../build/open-store.js';
+import { openStore } from '../../store/open-store.js';
 import { hostPlatform } from '../../image/platform.js';
 import { parseReference } from '../../image/reference.js';
 import type { Platform } from '../../image/types.js';

@@ -1,6 +1,6 @@
 // `tsbuild rm [-f] CONTAINER...`: removes containers (their writable
 // layer and logs); a running one only with -f, which kills it first.
-import { openStore } from '../../build/open-store.js';
+import { openStore } from '../../store/open-store.js';
 import { findContainer, removeContainer } from '../../containers/control.js';
 import { containerStoreOf } from '../../containers/create.js';
 import { formatFlagHelp, getBool, parseArgs, UsageError, type FlagSpec } from '../args.js';

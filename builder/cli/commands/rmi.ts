@@ -1,7 +1,7 @@
 // `tsbuild rmi IMAGE...`: docker rmi semantics (a name loses that name; an id the image).
 import { parseArgs, getBool, UsageError, type FlagSpec } from '../args.js';
 import { familiarName, parseReference } from '../../image/reference.js';
-import { openStore } from '../../build/open-store.js';
+import { openStore } from '../../store/open-store.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'force', short: 'f', type: 'bool', help: 'Force removal of the image' },

@@ -4,7 +4,7 @@
 // a supervisor keeps it running; `ps`, `logs`, `stop`, `rm` manage it).
 import { readFile } from 'node:fs/promises';
 import { sandboxAvailability, type SandboxResources } from '../../../runner-native/index.js';
-import { cleanupStale, openStore } from '../../build/open-store.js';
+import { cleanupStale, openStore } from '../../store/open-store.js';
 import { containerStoreOf, createContainer } from '../../containers/create.js';
 import { isActive, listContainers, signalContainer, startDetached } from '../../containers/control.js';
 import { ContainerError } from '../../containers/errors.js';

@@ -3,7 +3,7 @@
 import { parseArgs, getBool, getString, UsageError, formatFlagHelp, type FlagSpec } from '../args.js';
 import { exportDockerArchive } from '../../image/export-docker.js';
 import { exportOciTar } from '../../image/export-oci.js';
-import { openStore } from '../../build/open-store.js';
+import { openStore } from '../../store/open-store.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'output', short: 'o', type: 'string', metavar: 'FILE', help: 'Write to a file, instead of STDOUT' },

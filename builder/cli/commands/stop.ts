@@ -1,6 +1,6 @@
 // `tsbuild stop [-t SECONDS] CONTAINER...`: the image's stop signal
 // (SIGTERM by default), then SIGKILL after the timeout (default 10 s).
-import { openStore } from '../../build/open-store.js';
+import { openStore } from '../../store/open-store.js';
 import { findContainer, stopContainer } from '../../containers/control.js';
 import { containerStoreOf } from '../../containers/create.js';
 import { formatFlagHelp, getBool, getString, parseArgs, UsageError, type FlagSpec } from '../args.js';

@@ -1,6 +1,6 @@
 // `tsbuild tag SOURCE TARGET`.
 import { parseArgs, UsageError } from '../args.js';
-import { openStore } from '../../build/open-store.js';
+import { openStore } from '../../store/open-store.js';
 
 export async function run(argv: string[]): Promise<number> {
   const a = parseArgs(argv, [{ name: 'help', type: 'bool', help: 'Print usage' }]);

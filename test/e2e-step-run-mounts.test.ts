@@ -9,7 +9,7 @@ import { readFile, readdir, lstat, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { tsbuild } from './helpers/cli.js';
-import { e2eRunSuite } from './e2e-run-helpers.js';
+import { e2eRunSuite } from './e2e-step-run-helpers.js';
 import { build, readTar } from './e2e-image-helpers.js';
 
 const suite = e2eRunSuite('e2e RUN mounts');

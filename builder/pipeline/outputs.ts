@@ -10,7 +10,7 @@ import { familiarName, parseReference } from '../image/reference.js';
 import type { ProgressWriter } from '../progress/index.js';
 import { UsageError } from '../cli/args.js';
 import type { BuildOptions, OutputSpec } from './options.js';
-import type { Store } from './open-store.js';
+import type { Store } from '../store/open-store.js';
 
 export async function exportOutputs(store: Store, opts: BuildOptions, image: ImageDescription, progress: ProgressWriter): Promise<void> {
   const outputs = opts.outputs.length > 0 ? opts.outputs : [{ type: 'image', attrs: new Map() } as OutputSpec];
@@ -108,6 +108,6 @@ async function exportOne(store: Store, opts: BuildOptions, image: ImageDescripti
 
 // The image's final filesystem: every layer applied in order, whiteouts honoured.
 async function unpackImage(store: Store, image: ImageDescription, dest: string): Promise<void> {
-  const { applyLayer } = await import('../../cache/layer-apply.js');
+  const { applyLayer } = await import('../../cache/layer-unpack.js');
   for (const layer of image.layers) await applyLayer(store.content.openRead(layer.digest), dest);
 }

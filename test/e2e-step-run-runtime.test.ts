@@ -5,7 +5,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { findOciRuntime } from '../runner-native/index.js';
 import { tsbuild } from './helpers/cli.js';
-import { e2eRunSuite } from './e2e-run-helpers.js';
+import { e2eRunSuite } from './e2e-step-run-helpers.js';
 
 const suite = e2eRunSuite('e2e RUN --runtime');
 const runcMissing = findOciRuntime('runc') ? undefined : 'needs runc (Debian package runc)';

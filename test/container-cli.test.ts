@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { sandboxAvailability } from '../runner-native/index.js';
-import { openStore } from '../builder/build/open-store.js';
+import { openStore } from '../builder/store/open-store.js';
 import { importRootfs } from '../builder/image/import-rootfs.js';
 import { tarFromDir } from '../cache/layer-diff.js';
 import { loadBusyboxImage } from '../fixtures/base-images/load-busybox.js';

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { type Digest, digestFromHex } from './digest.js';
 import { CacheError, corruptTar } from './errors.js';
-import { LayerApplier } from './layer-applier.js';
+import { LayerApplier } from './tar-entry-applier.js';
 import { TarReader } from './tar-reader.js';
 
 export interface ApplyLayerOptions {

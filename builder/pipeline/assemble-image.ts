@@ -4,7 +4,7 @@ import type { ContentStore } from '../../cache/content-store.js';
 import type { HistoryEntry, StagePlan } from '../../frontend/graph/types.js';
 import { buildImage, type ImageDescription } from '../image/image.js';
 import type { HistoryEntry as OciHistory, ImageLayer } from '../image/types.js';
-import type { StepResult } from './step-result.js';
+import type { StepResult } from '../store/step-result.js';
 
 // History as BuildKit's exporter writes it: entries for steps that changed
 // nothing become empty_layer; a layer's entry carries the time the layer was

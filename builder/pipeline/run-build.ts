@@ -4,7 +4,7 @@
 import os from 'node:os';
 import { writeFile } from 'node:fs/promises';
 import type { BuildOptions } from './options.js';
-import { openStore, cleanupStale, type Store } from './open-store.js';
+import { openStore, cleanupStale, type Store } from '../store/open-store.js';
 import { createProgress, type ProgressWriter } from '../progress/index.js';
 import { Solver } from '../solver/solver.js';
 import { GraphVertices } from './vertices.js';

@@ -16,7 +16,7 @@ import type { MissExplainer } from '../solver/solver.js';
 import type { Vertex } from '../solver/vertex.js';
 import { BuildExplainer, SelectionRecorder } from './explain.js';
 import { ExplainHistory } from './explain-history.js';
-import type { Store } from './open-store.js';
+import type { Store } from '../store/open-store.js';
 
 export interface CacheSessionOptions {
   contextDir: string;

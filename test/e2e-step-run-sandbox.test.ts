@@ -5,7 +5,7 @@ import test from 'ava';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { PROJECT_ROOT, tsbuild } from './helpers/cli.js';
-import { e2eRunSuite } from './e2e-run-helpers.js';
+import { e2eRunSuite } from './e2e-step-run-helpers.js';
 import { build } from './e2e-image-helpers.js';
 import { DOCKER_DEFAULT_CAPS, grantableCapabilities } from '../runner-native/index.js';
 import { assertCapabilitiesGrantable, capabilityNumber as capNo } from '../runner-native/capabilities.js';

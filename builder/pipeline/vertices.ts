@@ -3,7 +3,7 @@
 // that is its cache key material (see solver/vertex.ts).
 import type { BuildGraph, CopyStep, FileSource, Location, RunStep, StagePlan, Step, WorkdirStep } from '../../frontend/graph/types.js';
 import type { ExecContext, Vertex } from '../solver/vertex.js';
-import type { StepResult } from './step-result.js';
+import type { StepResult } from '../store/step-result.js';
 
 // The operations vertices delegate to (builder/steps/*), kept behind an
 // interface so that this file only decides the graph's shape and keys.

@@ -225,7 +225,7 @@ it('kill -9 of tsbuild mid-RUN: the step dies with it, and the next build remove
   t.deepEqual(await readdir(path.join(store.root, 'mounts')), [], 'no mountpoint dir of the killed build is left');
 });
 
-// builder/build/open-store.ts cleanupStale() sweeps stale mounts, snapshot
+// builder/store/open-store.ts cleanupStale() sweeps stale mounts, snapshot
 // and content temp files, but not <root>/state/<label>-<pid>-<hex> dirs: a
 // killed build's rw-bind upper dirs and secret files stay forever, the
 // secret's value on disk in the store.

@@ -5,7 +5,7 @@ import test from 'ava';
 import { writeFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { tsbuild } from './helpers/cli.js';
-import { e2eRunSuite } from './e2e-run-helpers.js';
+import { e2eRunSuite } from './e2e-step-run-helpers.js';
 import { build, layerEntries, readOciTar } from './e2e-image-helpers.js';
 
 const suite = e2eRunSuite('e2e RUN layers');

@@ -1,6 +1,6 @@
 // cgroup file writing against fake hierarchies: this machine runs v1, so
 // the v2 path is checked here by the files it writes (the real kernel path
-// is covered by runner-sandbox on whichever version the host has).
+// is covered by sandbox-run on whichever version the host has).
 import test from 'ava';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -9,7 +9,7 @@ import { readImage } from '../image/image.js';
 import { withLock } from '../image/lock.js';
 import { formatPlatform } from '../image/platform.js';
 import type { ProgressWriter } from '../progress/index.js';
-import type { Store } from './open-store.js';
+import type { Store } from '../store/open-store.js';
 
 export class ImageNotFoundError extends Error {
   readonly userError = true;
