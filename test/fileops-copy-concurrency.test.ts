@@ -9,7 +9,7 @@ import path from 'node:path';
 import { BuildContext } from '../builder/context/context.js';
 import { copy } from '../builder/fileops/copy.js';
 import { emptySummary, TreeCopier } from '../builder/fileops/copy-tree.js';
-import { Limiter } from '../builder/fileops/limiter.js';
+import { Limiter } from '../builder/concurrency.js';
 import { DirectorySource, sortNames, type SourceTree } from '../builder/fileops/source-tree.js';
 
 const isRoot = process.getuid?.() === 0;

@@ -6,7 +6,7 @@ import { buildCacheManifest, encodeCacheConfig, CACHE_CONFIG_MEDIA_TYPE, CACHE_S
 import type { ContentStore } from '../../cache/content-store.js';
 import type { Digest } from '../../cache/digest.js';
 import { layerCompressionOf } from '../image/types.js';
-import { runBounded } from '../registry/run-queue.js';
+import { runBounded } from '../concurrency.js';
 import type { LayerRecord } from '../snapshots/snapshot-store.js';
 import type { StepResult } from '../store/step-result.js';
 import { exportBlobOf, type CompressionChoice } from './compress.js';

@@ -3,7 +3,7 @@
 //   --cache-to   type=registry,ref=R[,mode=min|max][,compression=gzip|uncompressed][,mounts=true][,ignore-error=true]
 //   --cache-to   type=local,dest=DIR[,tag=T][,mode=...][,...]
 //   --cache-from type=registry,ref=R | type=local,src=DIR[,tag=T] | R   ([,mounts=false] skips cache mounts)
-import { UsageError } from '../cli/args.js';
+import { UsageError } from '../errors.js';
 import type { CacheSpec } from '../pipeline/options.js';
 
 export type CacheLocation =

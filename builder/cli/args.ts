@@ -17,10 +17,7 @@ export interface ParsedArgs {
   positionals: string[];
 }
 
-export class UsageError extends Error {
-  readonly userError = true;
-  readonly code = 'USAGE';
-}
+import { UsageError } from '../errors.js';
 
 export interface ParseOptions {
   // `run IMAGE CMD...`: everything after the first positional belongs to the command.

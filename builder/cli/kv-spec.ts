@@ -1,6 +1,6 @@
 // Parsing of docker's `key=value,key=value` option strings (--output,
 // --secret, --cache-to, ...) and of `K=V` lists (--build-arg, --label).
-import { UsageError } from './args.js';
+import { UsageError } from '../errors.js';
 
 // Splits on commas outside double quotes, as docker's CSV-based flags do.
 export function parseCsvSpec(spec: string, flag: string): Map<string, string> {

@@ -31,7 +31,7 @@ import type { PatternMatcher } from '../patterns/pattern-matcher.js';
 import type { Owner } from './chown.js';
 import { CannotCopyError } from './errors.js';
 import { canChangeOwner, devMajorMinor, lstatOrNull, makeNode, setOwner, setTimes } from './fs-write.js';
-import { Limiter } from './limiter.js';
+import { Limiter } from '../concurrency.js';
 import { applyMode, type ModeSpec } from './mode.js';
 import type { SourceTree } from './source-tree.js';
 

@@ -7,7 +7,8 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { ContentStore } from '../../cache/content-store.js';
 import type { CompressionOptions } from './export-prepare.js';
-import { mapLimit, readJsonIfExists, tempPathFor, writeFileAtomic } from './fs-util.js';
+import { readJsonIfExists, tempPathFor, writeFileAtomic } from './fs-util.js';
+import { mapLimit } from '../concurrency.js';
 import {
   blobPath,
   blobsOf,

@@ -13,7 +13,7 @@ import type { Digest } from '../../cache/digest.js';
 import { digestOf, isDigest } from '../../cache/digest.js';
 import { safeMemberName, TarArchive } from './archive-reader.js';
 import { ImageError } from './errors.js';
-import { mapLimit } from './fs-util.js';
+import { mapLimit } from '../concurrency.js';
 import { storeManifest } from './image.js';
 import { sniffCompression, sniffFileCompression } from './layer-digest.js';
 import { storeLayerBlob } from './layer-blob.js';

@@ -8,7 +8,7 @@ import type { ImageDescription } from '../image/image.js';
 import type { CompressionOptions } from '../image/export-prepare.js';
 import { familiarName, parseReference } from '../image/reference.js';
 import type { ProgressWriter } from '../progress/index.js';
-import { UsageError } from '../cli/args.js';
+import { UsageError } from '../errors.js';
 import type { BuildOptions, OutputSpec } from './options.js';
 import type { Store } from '../store/open-store.js';
 

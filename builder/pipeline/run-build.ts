@@ -18,7 +18,7 @@ import { reportError } from '../cli/report-error.js';
 // [cache hook, issue 5] checksum cache, miss explanations, lease, size limit.
 import { openCacheSession, type CacheSession } from './cache-session.js';
 import { formatSize } from '../../cache/gc-config.js';
-import { UsageError } from '../cli/args.js';
+import { UsageError } from '../errors.js';
 import { sourceDateEpochOf } from './source-date-epoch.js';
 import type { BuildGraph, StagePlan } from '../../frontend/graph/types.js';
 import type { Dockerfile } from '../../frontend/instructions/index.js';

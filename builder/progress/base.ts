@@ -3,6 +3,7 @@
 // output into lines, and the close/flush protocol. Subclasses only decide
 // how each change is shown.
 import type { SolveEvent } from '../solver/solver.js';
+import type { ProgressEvent } from './events.js';
 import { formatDuration, errorMessage } from './format.js';
 import { Step, type OutputLine, type OutputStream } from './step.js';
 import type { CloseSummary, ProgressOptions, ProgressStream, ProgressTask, ProgressWriter } from './types.js';
@@ -13,6 +14,8 @@ export abstract class StepProgressWriter implements ProgressWriter {
   protected readonly now: () => number;
   protected readonly maxLogLines: number | undefined;
   private readonly byOwner = new Map<object, Step>();
+  // Owners of the steps known by a ProgressEvent vertex id.
+  private readonly owners = new Map<string, object>();
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -55,6 +58,43 @@ export abstract class StepProgressWriter implements ProgressWriter {
         return;
       case 'error':
         this.end(step, 'error', { error: errorMessage(e.error) });
+        return;
+      case 'canceled':
+        this.end(step, 'canceled');
+        return;
+    }
+  };
+
+  // Events of a build run elsewhere (build() in this process, or a server):
+  // shown exactly as if the build had called onEvent/task/warn here.
+  readonly onProgress = (e: ProgressEvent): void => {
+    if (this.closing) return;
+    if (e.type === 'warning') {
+      this.warn(e.message);
+      return;
+    }
+    let owner = this.owners.get(e.vertex.id);
+    if (!owner) this.owners.set(e.vertex.id, owner = {});
+    const step = this.stepFor(owner, e.vertex.name);
+    switch (e.type) {
+      case 'start':
+        if (e.miss !== undefined) step.miss = e.miss;
+        if (!step.ended) this.stepStarted(step);
+        return;
+      case 'log':
+        this.output(step, e.stream, e.data);
+        return;
+      case 'status':
+        if (!step.ended) this.status(step, e.data);
+        return;
+      case 'cached':
+        this.end(step, 'cached');
+        return;
+      case 'done':
+        this.end(step, 'done', e.ms !== undefined ? { durationMs: e.ms } : {});
+        return;
+      case 'error':
+        this.end(step, 'error', { error: e.error });
         return;
       case 'canceled':
         this.end(step, 'canceled');

@@ -9,6 +9,7 @@ import type { ProgressMode, ProgressOptions, ProgressStream, ProgressWriter } fr
 export type { CloseSummary, ProgressMode, ProgressOptions, ProgressStream, ProgressTask, ProgressWriter } from './types.js';
 export type { RawJsonRecord, RawJsonRecordType } from './rawjson.js';
 export { ProgressError } from './errors.js';
+export { ProgressEmitter, type ProgressEvent, type ProgressVertex } from './events.js';
 export { PlainProgressWriter, QuietProgressWriter, RawJsonProgressWriter, TtyProgressWriter };
 
 const MODES: readonly ProgressMode[] = ['auto', 'plain', 'tty', 'rawjson', 'quiet'];

@@ -33,6 +33,8 @@ export interface ProgressTask {
 }
 
 export interface ProgressWriter {
+  // Shows a build's ProgressEvent (see events.ts); optional for writers that only run in-process.
+  readonly onProgress?: (e: import('./events.js').ProgressEvent) => void;
   // Bound to the writer, so `{ onEvent: progress.onEvent }` can go straight into SolveOptions.
   readonly onEvent: (e: SolveEvent) => void;
   task(name: string): ProgressTask;

@@ -19,7 +19,7 @@ import { RegistryError } from './errors.js';
 import { badDigest, resolveManifest, type ResolvedManifest } from './manifest.js';
 import type { ProgressHandler } from './progress.js';
 import type { RetryOptions } from './retry.js';
-import { runBounded } from './run-queue.js';
+import { runBounded } from '../concurrency.js';
 import type { Endpoint, RegistrySettings } from './settings.js';
 
 export interface RemoteOptions {

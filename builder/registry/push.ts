@@ -18,7 +18,7 @@ import { discard, header } from './http.js';
 import { badDigest } from './manifest.js';
 import type { ProgressHandler } from './progress.js';
 import type { RetryOptions } from './retry.js';
-import { runBounded } from './run-queue.js';
+import { runBounded } from '../concurrency.js';
 import { endpointsFor, type RegistrySettings } from './settings.js';
 import { uploadBlob } from './upload.js';
 

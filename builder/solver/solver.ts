@@ -1,8 +1,8 @@
 // Walks a graph of vertices: computes each cache key from the op and the
 // input keys, reuses cached results, runs the rest in parallel (bounded by
-// p-queue), runs identical vertices once, and cancels everything in flight
+// builder/concurrency.ts), runs identical vertices once, and cancels everything in flight
 // on the first failure.
-import PQueue from 'p-queue';
+import { Limiter } from '../concurrency.js';
 import { cacheKeyOf, type Vertex } from './vertex.js';
 
 export interface ResultCache<R> {
@@ -43,6 +43,8 @@ export interface SolveOptions<R> {
   cache?: ResultCache<R>;
   explainer?: MissExplainer;
   jobs?: number;
+  // Slots shared with other solves (a server's builds): wins over `jobs`.
+  limiter?: Limiter;
   platform?: string;
   signal?: AbortSignal;
   onEvent?: (e: SolveEvent) => void;
@@ -57,7 +59,7 @@ export class SolveError extends Error {
 interface Solved<R> { key: string; result: R }
 
 export class Solver<R> {
-  private readonly queue: PQueue;
+  private readonly limiter: Limiter;
   private readonly byVertex = new Map<Vertex<R>, Promise<Solved<R>>>();
   private readonly byKey = new Map<string, Promise<R>>();
   private readonly abort = new AbortController();
@@ -66,7 +68,7 @@ export class Solver<R> {
   private readonly remembering: Promise<void>[] = [];
 
   constructor(private readonly opts: SolveOptions<R> = {}) {
-    this.queue = new PQueue({ concurrency: Math.max(1, opts.jobs ?? 1) });
+    this.limiter = opts.limiter ?? new Limiter(opts.jobs ?? 1);
     opts.signal?.addEventListener('abort', () => this.abort.abort(opts.signal!.reason), { once: true });
   }
 
@@ -152,7 +154,7 @@ export class Solver<R> {
     // so it never holds one of the --jobs slots.
     // A failing explainer costs an explanation, never the build.
     const miss = await explainer?.explain(v, info).catch(() => undefined);
-    return this.queue.add(async () => {
+    return this.limiter.run(async () => {
       if (this.abort.signal.aborted) {
         emit({ type: 'canceled', vertex: v, key });
         throw this.abort.signal.reason ?? new Error('canceled');

@@ -1,7 +1,8 @@
 // `tsbuild build`: docker-compatible flags → BuildOptions → runBuild.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs, getBool, getList, getString, formatFlagHelp, UsageError, type FlagSpec } from '../args.js';
+import { parseArgs, getBool, getList, getString, formatFlagHelp, type FlagSpec } from '../args.js';
+import { UsageError } from '../../errors.js';
 import { parseCsvSpec, parseKeyValues } from '../kv-spec.js';
 import type { BuildOptions, CallMode, OutputSpec, SecretSpec, SshSpec, CacheSpec } from '../../pipeline/options.js';
 

@@ -3,7 +3,8 @@
 // (the conformance format), `json` the typed instructions.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs, getBool, getString, UsageError, formatFlagHelp, type FlagSpec } from '../args.js';
+import { parseArgs, getBool, getString, formatFlagHelp, type FlagSpec } from '../args.js';
+import { UsageError } from '../../errors.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'format', type: 'string', metavar: 'FORMAT', help: 'Output format: buildkit (s-expressions, the default) or json (typed instructions)' },

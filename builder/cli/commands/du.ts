@@ -3,7 +3,8 @@
 // what `tsbuild prune --all` could reclaim. `--check` verifies the store
 // instead: every image's blobs exist with the right digests, and every cache
 // entry's layers exist; it exits 1 when something is wrong.
-import { parseArgs, getBool, getString, formatFlagHelp, UsageError, type FlagSpec } from '../args.js';
+import { parseArgs, getBool, getString, formatFlagHelp, type FlagSpec } from '../args.js';
+import { UsageError } from '../../errors.js';
 import { formatTable, shortId, timeAgo } from '../table.js';
 import { openStore, type Store } from '../../store/open-store.js';
 import { gcRootsOf, storeLayoutOf } from '../../pipeline/cache-session.js';

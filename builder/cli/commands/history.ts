@@ -1,5 +1,6 @@
 // `tsbuild history IMAGE`: one row per history entry, newest first, like docker history.
-import { parseArgs, getBool, UsageError, formatFlagHelp, type FlagSpec } from '../args.js';
+import { parseArgs, getBool, formatFlagHelp, type FlagSpec } from '../args.js';
+import { UsageError } from '../../errors.js';
 import { formatTable, shortId, timeAgo } from '../table.js';
 import { historyOf, humanSize } from '../../image/inspect.js';
 import { openStore } from '../../store/open-store.js';

@@ -1,5 +1,6 @@
 // `tsbuild import ROOTFS.tar|- [NAME[:TAG]]`: one-layer image from a rootfs tar.
-import { parseArgs, getBool, getList, getString, UsageError, type FlagSpec } from '../args.js';
+import { parseArgs, getBool, getList, getString, type FlagSpec } from '../args.js';
+import { UsageError } from '../../errors.js';
 import { importRootfs } from '../../image/import-rootfs.js';
 import { openStore } from '../../store/open-store.js';
 

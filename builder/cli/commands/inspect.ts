@@ -1,5 +1,6 @@
 // `tsbuild inspect IMAGE...`: docker inspect's JSON array.
-import { parseArgs, getBool, getString, UsageError, formatFlagHelp, type FlagSpec } from '../args.js';
+import { parseArgs, getBool, getString, formatFlagHelp, type FlagSpec } from '../args.js';
+import { UsageError } from '../../errors.js';
 import { inspectImage } from '../../image/inspect.js';
 import { openStore } from '../../store/open-store.js';
 

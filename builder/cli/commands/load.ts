@@ -1,5 +1,6 @@
 // `tsbuild load -i F`: docker save tars and OCI layout tars.
-import { parseArgs, getBool, getString, UsageError, type FlagSpec } from '../args.js';
+import { parseArgs, getBool, getString, type FlagSpec } from '../args.js';
+import { UsageError } from '../../errors.js';
 import { loadArchive } from '../../image/load.js';
 import { familiarName, parseReference } from '../../image/reference.js';
 import { openStore } from '../../store/open-store.js';

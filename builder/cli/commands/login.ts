@@ -3,7 +3,8 @@
 // (or its credential helper), like `docker login`.
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
-import { parseArgs, getBool, getString, formatFlagHelp, UsageError, type FlagSpec } from '../args.js';
+import { parseArgs, getBool, getString, formatFlagHelp, type FlagSpec } from '../args.js';
+import { UsageError } from '../../errors.js';
 import { login } from '../../registry/index.js';
 
 const FLAGS: FlagSpec[] = [

@@ -1,5 +1,6 @@
 // `tsbuild logout [SERVER]`: forget the stored credentials of a registry.
-import { parseArgs, getBool, UsageError } from '../args.js';
+import { parseArgs, getBool } from '../args.js';
+import { UsageError } from '../../errors.js';
 import { logout } from '../../registry/index.js';
 
 export async function run(argv: string[]): Promise<number> {

@@ -4,7 +4,8 @@ import { openStore } from '../../store/open-store.js';
 import { findContainer, isActive } from '../../containers/control.js';
 import { containerStoreOf } from '../../containers/create.js';
 import { readLogs } from '../../containers/logs.js';
-import { formatFlagHelp, getBool, getString, parseArgs, UsageError, type FlagSpec } from '../args.js';
+import { formatFlagHelp, getBool, getString, parseArgs, type FlagSpec } from '../args.js';
+import { UsageError } from '../../errors.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'follow', short: 'f', type: 'bool', help: 'Follow log output' },

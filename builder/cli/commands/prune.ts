@@ -7,7 +7,8 @@
 import { createInterface } from 'node:readline/promises';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs, getBool, getList, getString, formatFlagHelp, UsageError, type FlagSpec } from '../args.js';
+import { parseArgs, getBool, getList, getString, formatFlagHelp, type FlagSpec } from '../args.js';
+import { UsageError } from '../../errors.js';
 import { cleanupStale, openStore, type Store } from '../../store/open-store.js';
 import { checksumsDir, collectGarbage } from '../../pipeline/cache-session.js';
 import { ExplainHistory } from '../../pipeline/explain-history.js';

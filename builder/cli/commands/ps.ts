@@ -4,7 +4,8 @@ import { listContainers } from '../../containers/control.js';
 import { containerStoreOf } from '../../containers/create.js';
 import { commandText, portsText, statusText } from '../../containers/format.js';
 import { shortContainerId } from '../../containers/names.js';
-import { formatFlagHelp, getBool, parseArgs, UsageError, type FlagSpec } from '../args.js';
+import { formatFlagHelp, getBool, parseArgs, type FlagSpec } from '../args.js';
+import { UsageError } from '../../errors.js';
 import { formatTable, shortId, timeAgo } from '../table.js';
 
 const FLAGS: FlagSpec[] = [

@@ -1,5 +1,6 @@
 // `tsbuild pull NAME[:TAG|@DIGEST]`: an image from a registry into the local store.
-import { parseArgs, getBool, getString, formatFlagHelp, UsageError, type FlagSpec } from '../args.js';
+import { parseArgs, getBool, getString, formatFlagHelp, type FlagSpec } from '../args.js';
+import { UsageError } from '../../errors.js';
 import { openStore } from '../../store/open-store.js';
 import { hostPlatform } from '../../image/platform.js';
 import { parseReference } from '../../image/reference.js';

@@ -1,6 +1,7 @@
 // `tsbuild push NAME[:TAG] [TARGET]`: a local image to a registry. TARGET
 // (a tsbuild extension) pushes under another name without tagging first.
-import { parseArgs, getBool, formatFlagHelp, UsageError, type FlagSpec } from '../args.js';
+import { parseArgs, getBool, formatFlagHelp, type FlagSpec } from '../args.js';
+import { UsageError } from '../../errors.js';
 import { openStore } from '../../store/open-store.js';
 import { parseReference, repositoryName } from '../../image/reference.js';
 import { pushImage, type TransferEvent } from '../../registry/index.js';

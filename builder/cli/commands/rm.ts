@@ -3,7 +3,8 @@
 import { openStore } from '../../store/open-store.js';
 import { findContainer, removeContainer } from '../../containers/control.js';
 import { containerStoreOf } from '../../containers/create.js';
-import { formatFlagHelp, getBool, parseArgs, UsageError, type FlagSpec } from '../args.js';
+import { formatFlagHelp, getBool, parseArgs, type FlagSpec } from '../args.js';
+import { UsageError } from '../../errors.js';
 import { forEachRef } from '../each-ref.js';
 
 const FLAGS: FlagSpec[] = [

@@ -1,5 +1,6 @@
 // `tsbuild rmi IMAGE...`: docker rmi semantics (a name loses that name; an id the image).
-import { parseArgs, getBool, UsageError, type FlagSpec } from '../args.js';
+import { parseArgs, getBool, type FlagSpec } from '../args.js';
+import { UsageError } from '../../errors.js';
 import { familiarName, parseReference } from '../../image/reference.js';
 import { openStore } from '../../store/open-store.js';
 

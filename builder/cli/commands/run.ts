@@ -14,7 +14,8 @@ import {
   envFromFlag, parseCpus, parseEnvFile, parseMemory, parseNetwork, parsePidsLimit, parsePort, parseVolume, type ContainerRunOptions,
 } from '../../containers/run-options.js';
 import { slirpInstalled } from '../../containers/slirp.js';
-import { formatFlagHelp, getBool, getList, getString, parseArgs, UsageError, type FlagSpec, type ParsedArgs } from '../args.js';
+import { formatFlagHelp, getBool, getList, getString, parseArgs, type FlagSpec, type ParsedArgs } from '../args.js';
+import { UsageError } from '../../errors.js';
 import { isUserError } from '../report-error.js';
 
 const FLAGS: FlagSpec[] = [

@@ -1,6 +1,7 @@
 // `tsbuild save -o F [--format docker|oci] IMAGE...`: one tar that `docker load`
 // reads; it also carries an OCI layout (as docker save does since v25).
-import { parseArgs, getBool, getString, UsageError, formatFlagHelp, type FlagSpec } from '../args.js';
+import { parseArgs, getBool, getString, formatFlagHelp, type FlagSpec } from '../args.js';
+import { UsageError } from '../../errors.js';
 import { exportDockerArchive } from '../../image/export-docker.js';
 import { exportOciTar } from '../../image/export-oci.js';
 import { openStore } from '../../store/open-store.js';

@@ -3,7 +3,8 @@
 import { openStore } from '../../store/open-store.js';
 import { findContainer, stopContainer } from '../../containers/control.js';
 import { containerStoreOf } from '../../containers/create.js';
-import { formatFlagHelp, getBool, getString, parseArgs, UsageError, type FlagSpec } from '../args.js';
+import { formatFlagHelp, getBool, getString, parseArgs, type FlagSpec } from '../args.js';
+import { UsageError } from '../../errors.js';
 import { forEachRef } from '../each-ref.js';
 
 const FLAGS: FlagSpec[] = [

@@ -1,5 +1,6 @@
 // `tsbuild tag SOURCE TARGET`.
-import { parseArgs, UsageError } from '../args.js';
+import { parseArgs } from '../args.js';
+import { UsageError } from '../../errors.js';
 import { openStore } from '../../store/open-store.js';
 
 export async function run(argv: string[]): Promise<number> {

@@ -1,0 +1,105 @@
+// Progress as data: what a build reports while it runs, shaped like the
+// records of `--progress=rawjson` (vertexes, statuses, logs, warnings).
+// The build emits these through `BuildIO.onEvent` and knows nothing of
+// screens; the CLI hands them to a writer (plain, tty, rawjson, quiet) with
+// `writer.onProgress`, a build server sends them to its client.
+import type { SolveEvent } from '../solver/solver.js';
+import { formatDuration, errorMessage } from './format.js';
+import type { OutputStream } from './step.js';
+import type { ProgressTask, ProgressWriter } from './types.js';
+
+/** A step as the user sees it: a solver vertex or a builder task (`exporting to image`). */
+export interface ProgressVertex {
+  /** Unique within one build; stable for all events of the step. */
+  id: string;
+  name: string;
+}
+
+export type ProgressEvent =
+  // `miss`: why the step is not served from the cache, when known.
+  | { type: 'start'; vertex: ProgressVertex; miss?: string }
+  | { type: 'cached'; vertex: ProgressVertex }
+  | { type: 'done'; vertex: ProgressVertex; ms?: number }
+  | { type: 'error'; vertex: ProgressVertex; error: string }
+  | { type: 'canceled'; vertex: ProgressVertex }
+  | { type: 'log'; vertex: ProgressVertex; stream: OutputStream; data: Buffer | string }
+  // A builder task's sub-line, e.g. `writing image sha256:... done`.
+  | { type: 'status'; vertex: ProgressVertex; data: string }
+  | { type: 'warning'; message: string };
+
+/**
+ * The ProgressWriter a build uses internally: every call becomes a
+ * ProgressEvent for `emit`. It never writes anywhere itself.
+ */
+export class ProgressEmitter implements ProgressWriter {
+  private readonly ids = new WeakMap<object, string>();
+  private next = 1;
+
+  constructor(private readonly emit: (e: ProgressEvent) => void, private readonly now: () => number = Date.now) {}
+
+  private vertexOf(owner: object, name: string): ProgressVertex {
+    let id = this.ids.get(owner);
+    if (id === undefined) {
+      id = String(this.next++);
+      this.ids.set(owner, id);
+    }
+    return { id, name };
+  }
+
+  readonly onEvent = (e: SolveEvent): void => {
+    const vertex = this.vertexOf(e.vertex, e.vertex.name);
+    switch (e.type) {
+      case 'start': this.emit(e.miss !== undefined ? { type: 'start', vertex, miss: e.miss } : { type: 'start', vertex }); return;
+      case 'log': this.emit({ type: 'log', vertex, stream: e.stream, data: e.data }); return;
+      case 'cached': this.emit({ type: 'cached', vertex }); return;
+      case 'done': this.emit({ type: 'done', vertex, ms: e.ms }); return;
+      case 'error': this.emit({ type: 'error', vertex, error: errorMessage(e.error) }); return;
+      case 'canceled': this.emit({ type: 'canceled', vertex }); return;
+    }
+  };
+
+  task(name: string): ProgressTask {
+    const vertex = this.vertexOf({}, name);
+    let ended = false;
+    this.emit({ type: 'start', vertex });
+    const status = (data: string) => {
+      if (!ended) this.emit({ type: 'status', vertex, data });
+    };
+    return {
+      log: status,
+      status: (text) => {
+        const started = this.now();
+        return {
+          done: () => {
+            const ms = this.now() - started;
+            // Like BuildKit, an instant status shows no time, just `done`.
+            status(ms > 10 ? `${text} ${formatDuration(ms)} done` : `${text} done`);
+          },
+        };
+      },
+      done: () => {
+        if (ended) return;
+        ended = true;
+        this.emit({ type: 'done', vertex });
+      },
+      fail: (err) => {
+        if (ended) return;
+        ended = true;
+        this.emit({ type: 'error', vertex, error: errorMessage(err) });
+      },
+    };
+  }
+
+  info(name: string, message?: string): void {
+    const t = this.task(name);
+    if (message !== undefined) t.log(message);
+    t.done();
+  }
+
+  warn(message: string): void {
+    this.emit({ type: 'warning', message });
+  }
+
+  // The caller of the build ends the output, not the build.
+  async close(): Promise<void> {}
+}
