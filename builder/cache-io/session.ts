@@ -8,7 +8,6 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { BuildGraph } from '../../frontend/graph/types.js';
 import type { Store } from '../store/open-store.js';
-import type { BuildOptions } from '../pipeline/options.js';
 import type { StepResult } from '../store/step-result.js';
 import type { ProgressWriter } from '../progress/index.js';
 import type { ResultCache } from '../solver/solver.js';
@@ -23,7 +22,7 @@ import { selectEntries, type SolvedEntry, type StepVertex } from './select.js';
 type CacheMounts = typeof import('./cache-mounts.js');
 const cacheMounts = (): Promise<CacheMounts> => import('./cache-mounts.js');
 const openCacheLocation: typeof import('./open.js').openCacheLocation = async (...args) => (await import('./open.js')).openCacheLocation(...args);
-import { describeLocation, parseCacheExport, parseCacheImport, type CacheExportSpec, type CacheImportSpec } from './spec.js';
+import { describeLocation, parseCacheExport, parseCacheImport, type CacheExportSpec, type CacheImportSpec, type CacheSpec } from './spec.js';
 
 export interface CachePlan {
   imports: CacheImportSpec[];
@@ -31,7 +30,7 @@ export interface CachePlan {
 }
 
 // Checks the flags before anything runs: a typo should not cost a build.
-export function planCacheIO(opts: Pick<BuildOptions, 'cacheFrom' | 'cacheTo'>): CachePlan {
+export function planCacheIO(opts: { cacheFrom: readonly CacheSpec[]; cacheTo: readonly CacheSpec[] }): CachePlan {
   return { imports: opts.cacheFrom.map(parseCacheImport), exports: opts.cacheTo.map(parseCacheExport) };
 }
 

@@ -4,7 +4,12 @@
 //   --cache-to   type=local,dest=DIR[,tag=T][,mode=...][,...]
 //   --cache-from type=registry,ref=R | type=local,src=DIR[,tag=T] | R   ([,mounts=false] skips cache mounts)
 import { UsageError } from '../errors.js';
-import type { CacheSpec } from '../pipeline/options.js';
+
+/** One --cache-to/--cache-from value as given: its type and its other attributes. */
+export interface CacheSpec {
+  type: string;
+  attrs: Map<string, string>;
+}
 
 export type CacheLocation =
   | { type: 'registry'; ref: string }

@@ -1,32 +1,28 @@
-// Everything a build needs to know, independent of how it was asked for
-// (CLI today, the build server later).
+// A build as a library call: what it is asked to build (BuildOptions), how
+// it talks to its caller (BuildIO) and what it gives back (BuildResult).
+// Nothing here refers to a process, a terminal or the environment: the CLI
+// (cli/commands/build.ts), the public entry point (builder/index.ts) and a
+// build server each fill these in their own way.
+import type { Writable } from 'node:stream';
+import type { CacheSpec } from '../cache-io/spec.js';
+import type { Limiter } from '../concurrency.js';
+import type { OutputSpec } from '../exporters/types.js';
+import type { ProgressEvent } from '../progress/events.js';
+import type { SecretProvider, SshProvider } from '../steps/types.js';
 
-export interface OutputSpec {
-  type: 'image' | 'oci' | 'docker' | 'local' | 'tar' | 'registry';
-  attrs: Map<string, string>;
-}
-
-export interface SecretSpec {
-  id: string;
-  src?: string;
-  env?: string;
-}
-
-export interface SshSpec {
-  id: string;
-  paths: string[];
-}
-
-export interface CacheSpec {
-  type: string;
-  attrs: Map<string, string>;
-}
+export type { CacheSpec } from '../cache-io/spec.js';
+export type { OutputSpec, OutputType } from '../exporters/types.js';
+export type { SecretSpec, SshSpec } from '../providers/local.js';
+export type { SecretProvider, SshProvider } from '../steps/types.js';
+export type { ProgressEvent, ProgressVertex } from '../progress/events.js';
 
 export type CallMode = 'build' | 'outline' | 'targets' | 'check';
 
 export interface BuildOptions {
+  /** The local store's root directory (see docs/store.md). */
+  storeRoot: string;
   contextDir: string;
-  dockerfilePath?: string;        // undefined when the Dockerfile came from stdin
+  dockerfilePath?: string;        // undefined when the Dockerfile came from elsewhere (stdin)
   dockerfileText: string;
   dockerfileName: string;         // for messages: 'Dockerfile', 'app.Dockerfile', ...
   tags: string[];
@@ -37,16 +33,42 @@ export interface BuildOptions {
   noCache: boolean;
   noCacheFilter: string[];
   pull: boolean;
-  progress: 'auto' | 'plain' | 'tty' | 'rawjson' | 'quiet';
-  outputs: OutputSpec[];
-  iidFile?: string;
-  metadataFile?: string;
-  secrets: SecretSpec[];
-  ssh: SshSpec[];
+  outputs: OutputSpec[];          // none: type=image (the local store)
   cacheFrom: CacheSpec[];
   cacheTo: CacheSpec[];
-  call: CallMode;
-  allow: string[];
-  push: boolean;
+  allow: string[];                // entitlements, e.g. 'security.insecure'
   runtime: 'native' | 'runc' | 'crun';   // what runs RUN steps: our sandbox, or an installed OCI runtime
+  /** Steps run at once; ignored when `limiter` is given. Default: the number of CPUs. */
+  jobs?: number;
+  /** Step slots shared with other builds, so a server bounds all of them with one limit. */
+  limiter?: Limiter;
+  /** The caller's SOURCE_DATE_EPOCH (its environment); a build arg of that name wins. */
+  sourceDateEpoch?: string;
+}
+
+export interface BuildIO {
+  /** Progress, as the records of --progress=rawjson (see progress/events.ts). */
+  onEvent?(e: ProgressEvent): void;
+  /** Called once the build's inputs were checked and it starts work (store opened, lease taken). */
+  onStart?(): void;
+  /** Cancellation: running steps are killed, mounts and leases released; build() rejects with a CANCELED error. */
+  signal?: AbortSignal;
+  /** RUN --mount=type=secret; none: no secrets. */
+  secrets?: SecretProvider;
+  /** RUN --mount=type=ssh; none: no agents. */
+  ssh?: SshProvider;
+  /** Where tar-like outputs go instead of the file named by dest (dest=- above all). */
+  openOutput?(dest: string, kind: 'oci' | 'docker' | 'tar'): Promise<Writable | undefined>;
+  /** Where --call outline/targets/check write their report. */
+  stdout?: { write(text: string): unknown };
+}
+
+export interface BuildResult {
+  /** The config digest (docker's image ID). */
+  imageId: string;
+  manifestDigest: string;
+  /** What --metadata-file holds, with buildx's key names. */
+  metadata: Record<string, string>;
+  /** Lint and build warnings, also sent as 'warning' events. */
+  warnings: string[];
 }

@@ -4,18 +4,7 @@
 import type { BuildGraph, CopyStep, FileSource, Location, RunStep, StagePlan, Step, WorkdirStep } from '../../frontend/graph/types.js';
 import type { ExecContext, Vertex } from '../solver/vertex.js';
 import type { StepResult } from '../store/step-result.js';
-
-// The operations vertices delegate to (builder/steps/*), kept behind an
-// interface so that this file only decides the graph's shape and keys.
-export interface StepRunner {
-  imageLayers(manifestDigest: string | undefined, ref: string): Promise<StepResult>;
-  describeImage(manifestDigest: string | undefined, ref: string): Promise<unknown>;
-  describeCopy(step: CopyStep): Promise<unknown>;
-  copy(step: CopyStep, parent: StepResult, from: StepResult | undefined, ctx: ExecContext<StepResult>): Promise<StepResult>;
-  workdir(step: WorkdirStep, parent: StepResult, ctx: ExecContext<StepResult>): Promise<StepResult>;
-  describeRun(step: RunStep): Promise<unknown>;
-  run(step: RunStep, parent: StepResult, mountSources: StepResult[], ctx: ExecContext<StepResult>): Promise<StepResult>;
-}
+import type { StepRunner } from '../steps/types.js';
 
 export interface VertexOptions {
   noCache: boolean;

@@ -12,7 +12,7 @@ export interface LoginOptions {
 /** Verify and store; returns the registry name the credentials were stored under. */
 export async function login(server: string | undefined, creds: Credentials, opts: LoginOptions = {}): Promise<string> {
   const registry = registryFromServerArg(server);
-  const settings = opts.settings ?? (await loadRegistrySettings());
+  const settings = opts.settings ?? (await loadRegistrySettings(undefined));
   const endpoint = endpointsFor(registry, settings, 'push').at(-1)!;
   // Login checks the registry itself, never a mirror; no repository scope is needed for /v2/.
   const client = await RegistryClient.create({ endpoint, repository: 'login-check', label: `login as "${creds.username}"`, actions: [], credentials: creds });

@@ -12,7 +12,6 @@
 
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { defaultRoot } from '../store/store-paths.js';
 import { DEFAULT_DOMAIN } from '../image/reference.js';
 import { RegistryError } from './errors.js';
 
@@ -53,12 +52,13 @@ function parseMirrorEnv(value: string | undefined, into: Record<string, string[]
   }
 }
 
-export async function loadRegistrySettings(root: string = defaultRoot()): Promise<RegistrySettings> {
+export async function loadRegistrySettings(root: string | undefined): Promise<RegistrySettings> {
   const settings: RegistrySettings = { insecure: [], mirrors: {} };
-  const file = path.join(root, SETTINGS_FILE);
+  // Without a store there is no registries.json: only the environment's settings.
+  const file = path.join(root ?? '', SETTINGS_FILE);
   let text: string | undefined;
   try {
-    text = await fs.readFile(file, 'utf8');
+    if (root !== undefined) text = await fs.readFile(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }

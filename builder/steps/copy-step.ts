@@ -8,7 +8,7 @@ import type { BuildContext } from '../context/context.js';
 import type { CopySource } from '../fileops/copy.js';
 import { isHttpUrl } from '../fileops/fetch-url.js';
 import { DirectorySource } from '../fileops/source-tree.js';
-import type { Store } from '../store/open-store.js';
+import type { StepEnv } from './types.js';
 import type { StepResult } from '../store/step-result.js';
 import { withMutableRootfs, withReadonlyRootfs } from './rootfs.js';
 
@@ -47,9 +47,18 @@ export async function describeCopy(step: CopyStep, context: () => Promise<BuildC
   };
 }
 
-export async function runCopy(store: Store, step: CopyStep, parent: StepResult, from: StepResult | undefined,
-  context: () => Promise<BuildContext>, sourceDateEpoch: number | undefined, signal: AbortSignal): Promise<StepResult> {
-  const doCopy = (source: BuildContext | DirectorySource) => withMutableRootfs(store, parent, sourceDateEpoch, async (root) => {
+export interface CopyInputs {
+  step: CopyStep;
+  parent: StepResult;
+  // The source stage's or image's result for COPY --from.
+  from: StepResult | undefined;
+  context: () => Promise<BuildContext>;
+  signal: AbortSignal;
+}
+
+export async function runCopy(env: StepEnv, { step, parent, from, context, signal }: CopyInputs): Promise<StepResult> {
+  const { store } = env;
+  const doCopy = (source: BuildContext | DirectorySource) => withMutableRootfs(store, parent, env.sourceDateEpoch, async (root) => {
     // The copier (and its archive/tar code) loads only when a COPY runs.
     const { copy } = await import('../fileops/copy.js');
     await copy({

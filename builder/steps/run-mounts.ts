@@ -2,25 +2,23 @@
 // and tmpfs mounts, and owns whatever it had to prepare (read-only views of
 // stages, cache dirs and their locks, secret files) until the step ends.
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { RunMount, RunStep } from '../../frontend/graph/types.js';
 import type { SandboxMount } from '../../runner-native/index.js';
 import type { Store } from '../store/open-store.js';
-import type { BuildOptions } from '../pipeline/options.js';
 import type { StepResult } from '../store/step-result.js';
 import type { BuildContext } from '../context/context.js';
 import { resolveInRoot } from '../fileops/resolve.js';
 import { acquireLock } from '../image/lock.js';
 import { mountOverlay, mountPointName, unmount } from '../snapshots/overlay.js';
 import { mountReadonlyRootfs } from './rootfs.js';
+import { MountError } from './errors.js';
+import type { SecretProvider, SshProvider, StepEnv } from './types.js';
 
-export class MountError extends Error {
-  readonly userError = true;
-  constructor(readonly code: string, message: string) { super(message); }
-}
+export { MountError };
 
 export interface PreparedMounts {
   mounts: SandboxMount[];
@@ -32,10 +30,11 @@ export interface PreparedMounts {
 // user gets its own fresh directory instead of sharing.
 const privateInUse = new Set<string>();
 
-export async function prepareMounts(store: Store, opts: BuildOptions, step: RunStep, sources: StepResult[],
+export async function prepareMounts(env: StepEnv, step: RunStep, sources: StepResult[],
   context: () => Promise<BuildContext>): Promise<PreparedMounts> {
+  const { store } = env;
   const mounts: SandboxMount[] = [];
-  const env: string[] = [];
+  const vars: string[] = [];
   const cleanups: (() => Promise<void>)[] = [];
   const release = async () => { for (const c of cleanups.reverse()) await c().catch(() => undefined); };
   let sourceNo = 0;
@@ -46,12 +45,12 @@ export async function prepareMounts(store: Store, opts: BuildOptions, step: RunS
         case 'bind': mounts.push(await bindMount(store, m, fromResult, context, cleanups)); break;
         case 'cache': mounts.push(await cacheMount(store, m, fromResult, cleanups)); break;
         case 'tmpfs': mounts.push({ destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', ...(m.size ? [`size=${m.size}`] : [])] }); break;
-        case 'secret': await secretMount(store, opts, m, mounts, env, cleanups); break;
-        case 'ssh': await sshMount(opts, m, mounts, env, step); break;
+        case 'secret': await secretMount(store, env.secrets, m, mounts, vars, cleanups); break;
+        case 'ssh': await sshMount(env.ssh, m, mounts, vars, step); break;
       }
     }
     for (const f of step.files) mounts.push(await heredocFile(store, f, cleanups));
-    return { mounts, env, release };
+    return { mounts, env: vars, release };
   } catch (err) {
     await release();
     throw err;
@@ -118,13 +117,10 @@ async function cacheMount(store: Store, m: RunMount, from: StepResult | undefine
   return { destination: m.target, type: 'bind', source: dir, options: ['rbind', m.readonly ? 'ro' : 'rw'] };
 }
 
-async function secretMount(store: Store, opts: BuildOptions, m: RunMount, mounts: SandboxMount[], env: string[],
+async function secretMount(store: Store, secrets: SecretProvider, m: RunMount, mounts: SandboxMount[], env: string[],
   cleanups: (() => Promise<void>)[]): Promise<void> {
   const id = m.id ?? path.basename(m.target);
-  const spec = opts.secrets.find((s) => s.id === id);
-  let value: Buffer | undefined;
-  if (spec?.env !== undefined && process.env[spec.env] !== undefined) value = Buffer.from(process.env[spec.env]!);
-  else if (spec?.src !== undefined) value = await readFile(spec.src).catch(() => undefined);
+  const value = await secrets.getSecret(id);
   if (value === undefined) {
     if (m.required) throw new MountError('SECRET_NOT_FOUND', `secret ${id}: not provided (use --secret id=${id},src=FILE or env=VAR)`);
     return;
@@ -143,16 +139,13 @@ async function secretMount(store: Store, opts: BuildOptions, m: RunMount, mounts
   mounts.push({ destination: m.target, type: 'bind', source: file, options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'] });
 }
 
-async function sshMount(opts: BuildOptions, m: RunMount, mounts: SandboxMount[], env: string[], step: RunStep): Promise<void> {
+async function sshMount(ssh: SshProvider, m: RunMount, mounts: SandboxMount[], env: string[], step: RunStep): Promise<void> {
   const id = m.id ?? 'default';
-  const spec = opts.ssh.find((s) => s.id === id);
-  const socket = spec ? (spec.paths[0] ?? process.env.SSH_AUTH_SOCK) : undefined;
+  const socket = await ssh.agentSocket(id);
   if (!socket) {
     if (m.required) throw new MountError('SSH_NOT_FOUND', `ssh ${id}: no agent socket forwarded (use --ssh ${id}[=SOCKET])`);
     return;
   }
-  const st = await stat(socket).catch(() => null);
-  if (!st?.isSocket()) throw new MountError('SSH_NOT_SOCKET', `ssh ${id}: ${socket} is not an agent socket (forwarding key files is not supported yet)`);
   mounts.push({ destination: m.target, type: 'bind', source: socket, options: ['bind', 'rw'] });
   if (!step.env.some((e) => e.startsWith('SSH_AUTH_SOCK='))) env.push(`SSH_AUTH_SOCK=${m.target}`);
 }

@@ -7,18 +7,16 @@ import type { RunStep } from '../../frontend/graph/types.js';
 // The sandbox loads only when a RUN runs: describing a step needs none of it.
 import type { Sandbox, SandboxSpec } from '../../runner-native/index.js';
 import type { Store } from '../store/open-store.js';
-import type { BuildOptions } from '../pipeline/options.js';
 import type { StepResult } from '../store/step-result.js';
 import type { BuildContext } from '../context/context.js';
 import type { ExecContext } from '../solver/vertex.js';
 import { commitStep, lowerDirsOf, withReadonlyRootfs } from './rootfs.js';
 import { prepareMounts } from './run-mounts.js';
 import { resolveProcessUser, type ProcessUser } from './user.js';
+import { RunFailedError } from './errors.js';
+import type { StepEnv } from './types.js';
 
-export class RunFailedError extends Error {
-  readonly userError = true;
-  readonly code = 'RUN_FAILED';
-}
+export { RunFailedError };
 
 // Proxy variables reach the step's environment but never its cache key.
 const PROXY_VARS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
@@ -106,16 +104,25 @@ function isOpaque(dir: string): Promise<boolean> {
   });
 }
 
-export async function runStep(store: Store, opts: BuildOptions, step: RunStep, parent: StepResult, sources: StepResult[],
-  context: () => Promise<BuildContext>, sourceDateEpoch: number | undefined, ctx: ExecContext<StepResult>): Promise<StepResult> {
-  if (step.security === 'insecure' && !opts.allow.includes('security.insecure')) {
+export interface RunInputs {
+  step: RunStep;
+  parent: StepResult;
+  // Results of the stages and images the step's mounts read (`from=`), in mount order.
+  sources: StepResult[];
+  context: () => Promise<BuildContext>;
+  ctx: ExecContext<StepResult>;
+}
+
+export async function runStep(env: StepEnv, { step, parent, sources, context, ctx }: RunInputs): Promise<StepResult> {
+  const { store } = env;
+  if (step.security === 'insecure' && !env.entitlements.has('security.insecure')) {
     throw new RunFailedError(`${step.loc.file}:${step.loc.line}: RUN --security=insecure needs --allow security.insecure`);
   }
   const user = await resolveUser(store, parent, step.user);
   const lowerDirs = await lowerDirsOf(store, parent);
   const ws = await store.snapshots.workspace();
   const { Sandbox, defaultSpec, grantableCapabilities } = await import('../../runner-native/index.js');
-  const prepared = await prepareMounts(store, opts, step, sources, context);
+  const prepared = await prepareMounts(env, step, sources, context);
   try {
     const spec: SandboxSpec = defaultSpec({
       args: step.args,
@@ -142,7 +149,7 @@ export async function runStep(store: Store, opts: BuildOptions, step: RunStep, p
       stdout: (chunk) => ctx.log('stdout', chunk),
       stderr: (chunk) => ctx.log('stderr', chunk),
       signal: ctx.signal,
-      runtime: opts.runtime,
+      runtime: env.runtime,
     });
     if (result.exitCode !== 0) {
       const why = result.oomKilled ? 'killed: out of memory' : result.signal ? `killed by signal ${result.signal}` : `exit code: ${result.exitCode}`;
@@ -150,7 +157,7 @@ export async function runStep(store: Store, opts: BuildOptions, step: RunStep, p
     }
     // An OCI runtime does not report the mountpoints it created: those of
     // the spec's mounts that the image lacks are the candidates.
-    const created = opts.runtime === 'native' ? result.createdPaths
+    const created = env.runtime === 'native' ? result.createdPaths
       : await missingInLowers(lowerDirs, [...spec.mounts.map((m) => m.destination), '/etc/hosts', '/etc/resolv.conf', '/etc/hostname']);
     await removeMountStubs(ws.upper, lowerDirs, created);
   } catch (err) {
@@ -159,5 +166,5 @@ export async function runStep(store: Store, opts: BuildOptions, step: RunStep, p
     throw err;
   }
   await prepared.release();
-  return commitStep(store, parent, ws, sourceDateEpoch);
+  return commitStep(store, parent, ws, env.sourceDateEpoch);
 }

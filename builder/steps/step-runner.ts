@@ -6,29 +6,35 @@ import { BuildContext } from '../context/context.js';
 import { checksumSelection, MemoryContentHashCache, type ContentHashCache } from '../context/checksum.js';
 import { mkdirAllInRoot } from '../fileops/fs-write.js';
 import { readImage } from '../image/image.js';
-import type { Store } from '../store/open-store.js';
-import type { BuildOptions } from '../pipeline/options.js';
 import type { StepResult } from '../store/step-result.js';
-import type { StepRunner } from '../pipeline/vertices.js';
+import type { StepEnv, StepRunner } from './types.js';
 import type { ExecContext } from '../solver/vertex.js';
 import { describeCopy, runCopy } from './copy-step.js';
 import { describeRun, runStep } from './run-step.js';
 import { withMutableRootfs, withReadonlyRootfs } from './rootfs.js';
-import { sourceDateEpochOf } from '../pipeline/source-date-epoch.js';
 import { resolveProcessUser } from './user.js';
+
+// Where the build context is: its directory, and the Dockerfile when it
+// lives inside it (BuildKit never sends .dockerignore'd files, but the
+// Dockerfile and .dockerignore themselves are always readable).
+export interface ContextLocation {
+  contextDir: string;
+  dockerfilePath?: string;
+}
 
 export class BuildStepRunner implements StepRunner {
   private contextPromise: Promise<BuildContext> | undefined;
-  private readonly sourceDateEpoch: number | undefined;
 
-  constructor(private readonly store: Store, private readonly opts: BuildOptions, private readonly graph: BuildGraph,
+  constructor(private readonly env: StepEnv, private readonly location: ContextLocation, private readonly graph: BuildGraph,
     // Content digests by (dev, ino, size, mtime, ctime): persisted between builds by the caller.
-    private readonly hashCache: ContentHashCache = new MemoryContentHashCache()) {
-    this.sourceDateEpoch = sourceDateEpochOf(opts.buildArgs);
+    private readonly hashCache: ContentHashCache = new MemoryContentHashCache()) {}
+
+  private get store() {
+    return this.env.store;
   }
 
   private context = (): Promise<BuildContext> => {
-    this.contextPromise ??= BuildContext.open(this.opts.contextDir, { dockerfilePath: this.opts.dockerfilePath });
+    this.contextPromise ??= BuildContext.open(this.location.contextDir, { dockerfilePath: this.location.dockerfilePath });
     return this.contextPromise;
   };
 
@@ -41,7 +47,7 @@ export class BuildStepRunner implements StepRunner {
     };
   }
 
-  // [cache-io, issue 6] The cache key material of an image source: its
+  // The cache key material of an image source: its
   // config digest, which names the same content whatever the compression
   // of the copy this machine holds (see vertices.ts).
   async describeImage(manifestDigest: string | undefined, ref: string): Promise<unknown> {
@@ -66,13 +72,13 @@ export class BuildStepRunner implements StepRunner {
   }
 
   copy(step: CopyStep, parent: StepResult, from: StepResult | undefined, ctx: ExecContext<StepResult>): Promise<StepResult> {
-    return runCopy(this.store, step, parent, from, this.context, this.sourceDateEpoch, ctx.signal);
+    return runCopy(this.env, { step, parent, from, context: this.context, signal: ctx.signal });
   }
 
   async workdir(step: WorkdirStep, parent: StepResult): Promise<StepResult> {
     // The directory belongs to the current USER, as BuildKit creates it.
     const owner = step.user ? await withReadonlyRootfs(this.store, parent, (root) => resolveProcessUser(root, step.user)) : null;
-    return withMutableRootfs(this.store, parent, this.sourceDateEpoch, async (root) => {
+    return withMutableRootfs(this.store, parent, this.env.sourceDateEpoch, async (root) => {
       await mkdirAllInRoot(root, step.path, { mode: 0o755, owner: owner ? { uid: owner.uid, gid: owner.gid } : null });
     });
   }
@@ -88,6 +94,6 @@ export class BuildStepRunner implements StepRunner {
   }
 
   run(step: RunStep, parent: StepResult, sources: StepResult[], ctx: ExecContext<StepResult>): Promise<StepResult> {
-    return runStep(this.store, this.opts, step, parent, sources, this.context, this.sourceDateEpoch, ctx);
+    return runStep(this.env, { step, parent, sources, context: this.context, ctx });
   }
 }

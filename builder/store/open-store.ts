@@ -20,7 +20,7 @@ export interface Store {
   index: ResultIndex<StepResult>;
 }
 
-export async function openStore(root?: string): Promise<Store> {
+export async function openStore(root: string): Promise<Store> {
   const paths = storePaths(root);
   await Promise.all(Object.values(paths).map((dir) => mkdir(dir, { recursive: true })));
   const content = new ContentStore(paths.content);

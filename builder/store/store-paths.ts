@@ -1,7 +1,5 @@
-// Where tsbuild keeps its state: one folder, no daemon. $TSBUILD_ROOT wins;
-// root uses /var/lib/tsbuild like other system builders, users their XDG
-// data dir.
-import os from 'node:os';
+// The layout of the store's one folder (see docs/store.md). Which folder
+// that is, is the caller's choice (cli/store-root.ts for the CLI).
 import path from 'node:path';
 
 export interface StorePaths {
@@ -16,14 +14,7 @@ export interface StorePaths {
   containers: string;     // `tsbuild run -d` containers
 }
 
-export function defaultRoot(): string {
-  if (process.env.TSBUILD_ROOT) return path.resolve(process.env.TSBUILD_ROOT);
-  if (process.getuid?.() === 0) return '/var/lib/tsbuild';
-  const xdg = process.env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local/share');
-  return path.join(xdg, 'tsbuild');
-}
-
-export function storePaths(root = defaultRoot()): StorePaths {
+export function storePaths(root: string): StorePaths {
   return {
     root,
     content: path.join(root, 'content'),

@@ -1,10 +1,17 @@
-// `tsbuild build`: docker-compatible flags → BuildOptions → runBuild.
+// `tsbuild build`: docker-compatible flags → BuildOptions → build(). This
+// wrapper owns everything a build as a library call leaves to its caller:
+// the progress writer on stderr, Ctrl-C, secrets from the environment,
+// --iidfile/--metadata-file, and the exit code.
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, getBool, getList, getString, formatFlagHelp, type FlagSpec } from '../args.js';
 import { UsageError } from '../../errors.js';
 import { parseCsvSpec, parseKeyValues } from '../kv-spec.js';
 import type { BuildOptions, CallMode, OutputSpec, SecretSpec, SshSpec, CacheSpec } from '../../pipeline/options.js';
+import type { ProgressMode } from '../../progress/types.js';
+import { defaultRoot } from '../store-root.js';
+import { OUTPUT_TYPES } from '../../exporters/index.js';
 
 export const BUILD_FLAGS: FlagSpec[] = [
   { name: 'tag', short: 't', type: 'list', metavar: 'NAME:TAG', help: 'Name and optionally a tag (format: "name:tag")' },
@@ -34,7 +41,6 @@ export const BUILD_FLAGS: FlagSpec[] = [
   { name: 'help', type: 'bool', help: 'Print usage' },
 ];
 
-const OUTPUT_TYPES = new Set(['image', 'oci', 'docker', 'local', 'tar', 'registry']);
 
 function parseOutput(spec: string): OutputSpec {
   // docker's shorthand: `-o DIR` means type=local,dest=DIR; `-o -` a tar on stdout.
@@ -43,7 +49,7 @@ function parseOutput(spec: string): OutputSpec {
   }
   const attrs = parseCsvSpec(spec, '--output');
   const type = attrs.get('type') ?? 'local';
-  if (!OUTPUT_TYPES.has(type)) throw new UsageError(`invalid --output "${spec}": unknown type "${type}" (one of ${[...OUTPUT_TYPES].join(', ')})`);
+  if (!(OUTPUT_TYPES as readonly string[]).includes(type)) throw new UsageError(`invalid --output "${spec}": unknown type "${type}" (one of ${OUTPUT_TYPES.join(', ')})`);
   attrs.delete('type');
   return { type: type as OutputSpec['type'], attrs };
 }
@@ -103,7 +109,18 @@ function readDockerfile(file: string | undefined, contextDir: string): { text: s
   }
 }
 
-export function toBuildOptions(argv: string[]): BuildOptions | 'help' {
+// What `tsbuild build` was asked: the build itself, plus what only the CLI handles.
+export interface CliBuildRequest {
+  build: BuildOptions;
+  call: CallMode;
+  progress: ProgressMode;
+  iidFile?: string;
+  metadataFile?: string;
+  secrets: SecretSpec[];
+  ssh: SshSpec[];
+}
+
+export function toBuildOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): CliBuildRequest | 'help' {
   const a = parseArgs(argv, BUILD_FLAGS);
   if (getBool(a, 'help')) return 'help';
   if (a.positionals.length !== 1) throw new UsageError(`"tsbuild build" requires exactly 1 argument (the build context).\nUsage:  tsbuild build [OPTIONS] PATH | -`);
@@ -118,7 +135,8 @@ export function toBuildOptions(argv: string[]): BuildOptions | 'help' {
   if (!['auto', 'plain', 'tty', 'rawjson', 'quiet'].includes(progress)) throw new UsageError(`invalid --progress "${progress}": expected auto, plain, tty, rawjson or quiet`);
   const outputs = getList(a, 'output').map(parseOutput);
   if (getBool(a, 'push')) outputs.push({ type: 'registry', attrs: new Map() });
-  return {
+  const build: BuildOptions = {
+    storeRoot: defaultRoot(env),
     contextDir,
     dockerfilePath: df.path,
     dockerfileText: df.text,
@@ -131,18 +149,22 @@ export function toBuildOptions(argv: string[]): BuildOptions | 'help' {
     noCache: getBool(a, 'no-cache'),
     noCacheFilter: getList(a, 'no-cache-filter'),
     pull: getBool(a, 'pull'),
-    progress: progress as BuildOptions['progress'],
     outputs,
+    cacheFrom: getList(a, 'cache-from').map((s) => parseCache(s, '--cache-from')),
+    cacheTo: getList(a, 'cache-to').map((s) => parseCache(s, '--cache-to')),
+    allow: getList(a, 'allow'),
+    runtime,
+    jobs: Number(env.TSBUILD_JOBS) || os.availableParallelism(),
+    sourceDateEpoch: env.SOURCE_DATE_EPOCH,
+  };
+  return {
+    build,
+    call,
+    progress: progress as ProgressMode,
     iidFile: getString(a, 'iidfile'),
     metadataFile: getString(a, 'metadata-file'),
     secrets: getList(a, 'secret').map(parseSecret),
     ssh: getList(a, 'ssh').map(parseSsh),
-    cacheFrom: getList(a, 'cache-from').map((s) => parseCache(s, '--cache-from')),
-    cacheTo: getList(a, 'cache-to').map((s) => parseCache(s, '--cache-to')),
-    call,
-    allow: getList(a, 'allow'),
-    push: getBool(a, 'push'),
-    runtime,
   };
 }
 
@@ -155,11 +177,11 @@ ${formatFlagHelp(BUILD_FLAGS)}
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  const opts = toBuildOptions(argv);
-  if (opts === 'help') {
+  const req = toBuildOptions(argv);
+  if (req === 'help') {
     process.stdout.write(BUILD_USAGE);
     return 0;
   }
-  const { runBuild } = await import('../../pipeline/run-build.js');
-  return runBuild(opts);
+  const { runCli } = await import('../build-runner.js');
+  return runCli(req);
 }

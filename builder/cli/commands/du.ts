@@ -12,6 +12,7 @@ import { checkCacheEntries, diskUsage, type DiskUsageReport, type UsageLine } fr
 import { formatSize } from '../../../cache/gc-config.js';
 import { SnapshotSizes } from '../../../cache/gc-sizes.js';
 import { validateImage } from '../../image/validate.js';
+import { defaultRoot } from '../store-root.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'verbose', short: 'v', type: 'bool', help: 'List every cache entry' },
@@ -37,7 +38,7 @@ export async function run(argv: string[]): Promise<number> {
   if (a.positionals.length > 0) throw new UsageError('"tsbuild du" accepts no arguments');
   const format = getString(a, 'format') ?? 'table';
   if (format !== 'table' && format !== 'json') throw new UsageError(`invalid --format "${format}" (table or json)`);
-  const store = await openStore();
+  const store = await openStore(defaultRoot());
   if (getBool(a, 'check')) return checkStore(store, format);
 
   const sizes = await SnapshotSizes.load(store.paths.root);

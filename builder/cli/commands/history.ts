@@ -4,6 +4,7 @@ import { UsageError } from '../../errors.js';
 import { formatTable, shortId, timeAgo } from '../table.js';
 import { historyOf, humanSize } from '../../image/inspect.js';
 import { openStore } from '../../store/open-store.js';
+import { defaultRoot } from '../store-root.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'no-trunc', type: 'bool', help: "Don't truncate output" },
@@ -15,7 +16,7 @@ export async function run(argv: string[]): Promise<number> {
   const a = parseArgs(argv, FLAGS);
   if (getBool(a, 'help')) { process.stdout.write(`Usage:  tsbuild history [OPTIONS] IMAGE\n\nShow the history of an image\n\nOptions:\n${formatFlagHelp(FLAGS)}\n`); return 0; }
   if (a.positionals.length !== 1) throw new UsageError('"tsbuild history" requires exactly 1 argument');
-  const store = await openStore();
+  const store = await openStore(defaultRoot());
   const rows = await historyOf(store.content, store.images, a.positionals[0]);
   const noTrunc = getBool(a, 'no-trunc');
   if (getBool(a, 'quiet')) { process.stdout.write(rows.map((r) => (noTrunc || r.id === '<missing>' ? r.id : shortId(r.id)) + '\n').join('')); return 0; }

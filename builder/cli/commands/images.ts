@@ -3,6 +3,7 @@ import { parseArgs, getBool, formatFlagHelp, type FlagSpec } from '../args.js';
 import { formatTable, shortId, timeAgo } from '../table.js';
 import { humanSize } from '../../image/inspect.js';
 import { openStore } from '../../store/open-store.js';
+import { defaultRoot } from '../store-root.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'quiet', short: 'q', type: 'bool', help: 'Only show image IDs' },
@@ -13,7 +14,7 @@ const FLAGS: FlagSpec[] = [
 export async function run(argv: string[]): Promise<number> {
   const a = parseArgs(argv, FLAGS);
   if (getBool(a, 'help')) { process.stdout.write(`Usage:  tsbuild images [OPTIONS] [REPOSITORY[:TAG]]\n\nList images\n\nOptions:\n${formatFlagHelp(FLAGS)}\n`); return 0; }
-  const store = await openStore();
+  const store = await openStore(defaultRoot());
   let rows = await store.images.list();
   const filter = a.positionals[0];
   if (filter) rows = rows.filter((r) => r.repository === filter.split(':')[0] && (!filter.includes(':') || r.tag === filter.split(':')[1]));

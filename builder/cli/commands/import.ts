@@ -3,6 +3,7 @@ import { parseArgs, getBool, getList, getString, type FlagSpec } from '../args.j
 import { UsageError } from '../../errors.js';
 import { importRootfs } from '../../image/import-rootfs.js';
 import { openStore } from '../../store/open-store.js';
+import { defaultRoot } from '../store-root.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'message', short: 'm', type: 'string', metavar: 'MSG', help: 'Set commit message for imported image' },
@@ -34,7 +35,7 @@ export async function run(argv: string[]): Promise<number> {
   const [src, ref] = a.positionals;
   const config: Record<string, unknown> = {};
   for (const c of getList(a, 'change')) applyChange(config, c);
-  const store = await openStore();
+  const store = await openStore(defaultRoot());
   const image = await importRootfs(store.content, store.images, src === '-' ? process.stdin : src, ref, { config, message: getString(a, 'message') });
   process.stdout.write(image.configDigest + '\n');
   return 0;

@@ -3,6 +3,7 @@ import { parseArgs, getBool, getString, formatFlagHelp, type FlagSpec } from '..
 import { UsageError } from '../../errors.js';
 import { inspectImage } from '../../image/inspect.js';
 import { openStore } from '../../store/open-store.js';
+import { defaultRoot } from '../store-root.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'format', short: 'f', type: 'string', metavar: 'FIELD', help: 'Print one field, e.g. "{{.Id}}" or "{{.Config.Cmd}}" (dotted paths only)' },
@@ -25,7 +26,7 @@ export async function run(argv: string[]): Promise<number> {
   const a = parseArgs(argv, FLAGS);
   if (getBool(a, 'help')) { process.stdout.write(`Usage:  tsbuild inspect [OPTIONS] IMAGE [IMAGE...]\n\nDisplay detailed information on images\n\nOptions:\n${formatFlagHelp(FLAGS)}\n`); return 0; }
   if (a.positionals.length === 0) throw new UsageError('"tsbuild inspect" requires at least 1 argument');
-  const store = await openStore();
+  const store = await openStore(defaultRoot());
   const results = [];
   for (const ref of a.positionals) results.push(await inspectImage(store.content, store.images, ref));
   const format = getString(a, 'format');

@@ -8,6 +8,7 @@ import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { defaultRoot } from '../store-root.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'input', short: 'i', type: 'string', metavar: 'FILE', help: 'Read from tar archive file, instead of STDIN' },
@@ -19,7 +20,7 @@ export async function run(argv: string[]): Promise<number> {
   const a = parseArgs(argv, FLAGS);
   if (getBool(a, 'help')) { process.stdout.write('Usage:  tsbuild load [OPTIONS]\n\nLoad an image from a tar archive or STDIN\n'); return 0; }
   if (a.positionals.length > 0) throw new UsageError('"tsbuild load" accepts no arguments (use -i FILE)');
-  const store = await openStore();
+  const store = await openStore(defaultRoot());
   let file = getString(a, 'input');
   let temp: string | undefined;
   if (!file) {

@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { parseArgs, getBool, getString, formatFlagHelp, type FlagSpec } from '../args.js';
 import { UsageError } from '../../errors.js';
 import { login } from '../../registry/index.js';
+import { defaultRoot } from '../store-root.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'username', short: 'u', type: 'string', help: 'Username' },
@@ -71,7 +72,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (username === '') throw new UsageError('username is empty');
   if (password === '') throw new UsageError('password is empty');
-  await login(server, { username, password });
+  const { loadRegistrySettings } = await import('../../registry/index.js');
+  await login(server, { username, password }, { settings: await loadRegistrySettings(defaultRoot()) });
   process.stdout.write('Login Succeeded\n');
   return 0;
 }

@@ -6,6 +6,7 @@ import { containerStoreOf } from '../../containers/create.js';
 import { readLogs } from '../../containers/logs.js';
 import { formatFlagHelp, getBool, getString, parseArgs, type FlagSpec } from '../args.js';
 import { UsageError } from '../../errors.js';
+import { defaultRoot } from '../store-root.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'follow', short: 'f', type: 'bool', help: 'Follow log output' },
@@ -24,7 +25,7 @@ export async function run(argv: string[]): Promise<number> {
   if (a.positionals.length !== 1) throw new UsageError('"tsbuild logs" requires exactly 1 argument: CONTAINER');
   const tailText = getString(a, 'tail');
   if (tailText !== undefined && tailText !== 'all' && !/^\d+$/.test(tailText)) throw new UsageError(`invalid --tail value: ${tailText}`);
-  const store = await openStore();
+  const store = await openStore(defaultRoot());
   const containers = containerStoreOf(store);
   const c = await findContainer(containers, a.positionals[0]!);
   const stop = new AbortController();

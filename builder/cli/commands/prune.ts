@@ -14,6 +14,7 @@ import { checksumsDir, collectGarbage } from '../../pipeline/cache-session.js';
 import { ExplainHistory } from '../../pipeline/explain-history.js';
 import { formatSize, parseDuration, parseSize } from '../../../cache/gc-config.js';
 import type { PruneOptions } from '../../../cache/gc.js';
+import { defaultRoot } from '../store-root.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'all', short: 'a', type: 'bool', help: 'Remove all build cache, also entries used by images, and cache mounts' },
@@ -42,7 +43,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!getBool(a, 'force') && !(await confirm(opts.all ? 'WARNING! This will remove all build cache.' : 'WARNING! This will remove all build cache not used by images.'))) {
     return 1;
   }
-  const store = await openStore();
+  const store = await openStore(defaultRoot());
   await cleanupStale(store);
   const report = await collectGarbage(store, opts, {
     waitMs: 10 * 60_000,

@@ -7,6 +7,7 @@ import { shortContainerId } from '../../containers/names.js';
 import { formatFlagHelp, getBool, parseArgs, type FlagSpec } from '../args.js';
 import { UsageError } from '../../errors.js';
 import { formatTable, shortId, timeAgo } from '../table.js';
+import { defaultRoot } from '../store-root.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'all', short: 'a', type: 'bool', help: 'Show all containers (default shows just running)' },
@@ -19,7 +20,7 @@ export async function run(argv: string[]): Promise<number> {
   const a = parseArgs(argv, FLAGS);
   if (getBool(a, 'help')) { process.stdout.write(`Usage:  tsbuild ps [OPTIONS]\n\nList containers\n\nOptions:\n${formatFlagHelp(FLAGS)}\n`); return 0; }
   if (a.positionals.length > 0) throw new UsageError('"tsbuild ps" accepts no arguments');
-  const store = await openStore();
+  const store = await openStore(defaultRoot());
   const all = await listContainers(containerStoreOf(store));
   const shown = getBool(a, 'all') ? all : all.filter((c) => c.state.status === 'running');
   const full = getBool(a, 'no-trunc');

@@ -7,6 +7,7 @@ import { parseReference } from '../../image/reference.js';
 import type { Platform } from '../../image/types.js';
 import { parsePlatform } from '../../../frontend/graph/platform.js';
 import { pullImage, type TransferEvent } from '../../registry/index.js';
+import { defaultRoot } from '../store-root.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'platform', type: 'string', help: 'Set platform if server is multi-platform capable (e.g. linux/arm64)' },
@@ -39,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
   const quiet = getBool(a, 'quiet');
   const platform = platformFlag(getString(a, 'platform'));
   const ref = parseReference(text);
-  const store = await openStore();
+  const store = await openStore(defaultRoot());
   if (!quiet) process.stdout.write(`${ref.tag ?? ref.digest}: Pulling from ${ref.path}\n`);
   let downloaded = false;
   const result = await pullImage(store.content, store.images, text, {

@@ -5,6 +5,7 @@ import { UsageError } from '../../errors.js';
 import { openStore } from '../../store/open-store.js';
 import { parseReference, repositoryName } from '../../image/reference.js';
 import { pushImage, type TransferEvent } from '../../registry/index.js';
+import { defaultRoot } from '../store-root.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'quiet', short: 'q', type: 'bool', help: 'Suppress verbose output' },
@@ -29,7 +30,7 @@ export async function run(argv: string[]): Promise<number> {
   if (a.positionals.length < 1 || a.positionals.length > 2) throw new UsageError('"tsbuild push" requires 1 or 2 arguments');
   const [local, target] = a.positionals as [string, string | undefined];
   const quiet = getBool(a, 'quiet');
-  const store = await openStore();
+  const store = await openStore(defaultRoot());
   if (!quiet) process.stdout.write(`The push refers to repository [${repositoryName(parseReference(target ?? local))}]\n`);
   const result = await pushImage(store.content, store.images, local, target, {
     onProgress: quiet ? undefined : (e) => {

@@ -17,6 +17,7 @@ import { slirpInstalled } from '../../containers/slirp.js';
 import { formatFlagHelp, getBool, getList, getString, parseArgs, type FlagSpec, type ParsedArgs } from '../args.js';
 import { UsageError } from '../../errors.js';
 import { isUserError } from '../report-error.js';
+import { defaultRoot } from '../store-root.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'detach', short: 'd', type: 'bool', help: 'Run container in background and print container ID' },
@@ -127,7 +128,7 @@ async function runContainer(argv: string[]): Promise<number> {
   const opts = await runOptions(a);
   const availability = await sandboxAvailability();
   if (!availability.ok) throw new ContainerError('START_FAILED', `cannot run containers here: ${availability.reason}`);
-  const store = await openStore();
+  const store = await openStore(defaultRoot());
   await cleanupStale(store);
   const containers = containerStoreOf(store);
   // whatever a kill -9ed supervisor left behind is tidied before we add to it

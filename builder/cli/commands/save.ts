@@ -5,6 +5,7 @@ import { UsageError } from '../../errors.js';
 import { exportDockerArchive } from '../../image/export-docker.js';
 import { exportOciTar } from '../../image/export-oci.js';
 import { openStore } from '../../store/open-store.js';
+import { defaultRoot } from '../store-root.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'output', short: 'o', type: 'string', metavar: 'FILE', help: 'Write to a file, instead of STDOUT' },
@@ -23,7 +24,7 @@ export async function run(argv: string[]): Promise<number> {
   if (format !== 'docker' && format !== 'oci') throw new UsageError(`invalid --format "${format}": expected docker or oci`);
   const compression = getString(a, 'compression') ?? 'uncompressed';
   if (compression !== 'gzip' && compression !== 'uncompressed') throw new UsageError(`invalid --compression "${compression}": expected gzip or uncompressed`);
-  const store = await openStore();
+  const store = await openStore(defaultRoot());
   const images = [];
   for (const ref of a.positionals) {
     const found = await store.images.resolve(ref);

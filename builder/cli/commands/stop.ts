@@ -6,6 +6,7 @@ import { containerStoreOf } from '../../containers/create.js';
 import { formatFlagHelp, getBool, getString, parseArgs, type FlagSpec } from '../args.js';
 import { UsageError } from '../../errors.js';
 import { forEachRef } from '../each-ref.js';
+import { defaultRoot } from '../store-root.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'time', short: 't', type: 'string', metavar: 'int', help: 'Seconds to wait before killing the container (default 10)' },
@@ -18,6 +19,6 @@ export async function run(argv: string[]): Promise<number> {
   if (a.positionals.length === 0) throw new UsageError('"tsbuild stop" requires at least 1 argument: CONTAINER');
   const timeText = getString(a, 'time') ?? '10';
   if (!/^-?\d+$/.test(timeText)) throw new UsageError(`invalid --time value: ${timeText}`);
-  const containers = containerStoreOf(await openStore());
+  const containers = containerStoreOf(await openStore(defaultRoot()));
   return forEachRef(a.positionals, async (ref) => stopContainer(containers, await findContainer(containers, ref), Number(timeText)));
 }

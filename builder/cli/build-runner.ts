@@ -1,0 +1,44 @@
+// The CLI side of a build: prints progress with the --progress writer,
+// turns Ctrl-C/SIGTERM into the build's AbortSignal, serves secrets and SSH
+// agents from this machine, writes --iidfile/--metadata-file and maps
+// errors to exit codes (1 for a failed build, 2 for a bug in tsbuild).
+import { writeFile } from 'node:fs/promises';
+import { build, evaluate } from '../pipeline/build.js';
+import { createProgress, type ProgressWriter } from '../progress/index.js';
+import { localSecrets, localSsh } from '../providers/local.js';
+import { BuildCanceledError } from '../errors.js';
+import { reportError } from './report-error.js';
+import type { CliBuildRequest } from './commands/build.js';
+
+export async function runCli(req: CliBuildRequest): Promise<number> {
+  if (req.call !== 'build') return evaluate(req.build, req.call, { stdout: process.stdout });
+  let progress: ProgressWriter | undefined;
+  const abort = new AbortController();
+  const onSignal = () => abort.abort(new BuildCanceledError('build canceled (interrupted)'));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const result = await build(req.build, {
+      onStart: () => { progress = createProgress(req.progress, process.stderr); },
+      onEvent: (e) => progress?.onProgress?.(e),
+      signal: abort.signal,
+      secrets: localSecrets(req.secrets, process.env),
+      ssh: localSsh(req.ssh, process.env.SSH_AUTH_SOCK),
+      openOutput: async (dest) => (dest === '-' ? process.stdout : undefined),
+    });
+    if (req.iidFile) await writeFile(req.iidFile, result.imageId);
+    if (req.metadataFile) await writeFile(req.metadataFile, JSON.stringify(result.metadata, null, 2) + '\n');
+    await progress?.close({ ok: true });
+    if (req.progress === 'quiet') process.stdout.write(result.imageId + '\n');
+    return 0;
+  } catch (err) {
+    // Errors before the build started (bad flags, a Dockerfile that does
+    // not parse) were never shown as progress: main's handler prints them.
+    if (!progress) throw err;
+    await progress.close({ ok: false });
+    return reportError(err);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

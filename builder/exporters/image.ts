@@ -1,0 +1,24 @@
+// type=image (the default): the image goes into the local store, tagged
+// with -t and name=; push=true also pushes it (as type=registry does).
+import { namesOf } from './attrs.js';
+import { registryExporter } from './registry.js';
+import type { Exporter, ExporterFactory } from './types.js';
+
+export const imageExporter: ExporterFactory = (attrs, ctx) => {
+  if (attrs.get('push') === 'true') return registryExporter(attrs, ctx);
+  const names = namesOf(attrs, ctx.tags);
+  const exporter: Exporter = {
+    type: 'image',
+    taskName: 'exporting to image',
+    async export(image, store, io) {
+      await store.images.add(image.manifestDigest);
+      io.log(`writing image ${image.configDigest} done`);
+      for (const name of names) {
+        const full = await store.images.tag(name, image.manifestDigest);
+        io.log(`naming to ${full} done`);
+      }
+    },
+  };
+  return exporter;
+};
+

@@ -1,0 +1,38 @@
+// An output of the build (-o/--output), as docker buildx names them. Each
+// type is one peer module: `resolve` checks its attributes BEFORE the solve
+// (a typo in -o must not cost a build), `export` writes the built image.
+import type { Writable } from 'node:stream';
+import type { ImageDescription } from '../image/image.js';
+import type { Store } from '../store/open-store.js';
+
+export type OutputType = 'image' | 'oci' | 'docker' | 'local' | 'tar' | 'registry';
+
+export interface OutputSpec {
+  type: OutputType;
+  attrs: Map<string, string>;
+}
+
+/** What the exporters of tar-like outputs may ask of the build's caller. */
+export interface ExportIO {
+  /** A sub-line of the export's progress task. */
+  log(line: string): void;
+  /**
+   * Where a tar-like output goes when it is not a file of this host (dest=-,
+   * or a server streaming it to its client); undefined: the file named by dest.
+   */
+  openOutput?(dest: string, kind: 'oci' | 'docker' | 'tar'): Promise<Writable | undefined>;
+}
+
+export interface Exporter {
+  readonly type: OutputType;
+  /** The progress task shown while it runs (`exporting to image`). */
+  readonly taskName: string;
+  export(image: ImageDescription, store: Store, io: ExportIO): Promise<void>;
+}
+
+export interface ResolveContext {
+  /** The build's tags (-t): outputs that name the image use them. */
+  tags: readonly string[];
+}
+
+export type ExporterFactory = (attrs: ReadonlyMap<string, string>, ctx: ResolveContext) => Exporter;

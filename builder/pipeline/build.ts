@@ -1,0 +1,177 @@
+// One build, end to end, as a library call: Dockerfile → graph → solved
+// layers → image → outputs. No process globals in here or below: progress
+// goes to io.onEvent, cancellation comes through io.signal, secrets and
+// SSH agents through io's providers, and failures are thrown (the caller
+// decides what to print and which exit code that is).
+import os from 'node:os';
+import type { BuildIO, BuildOptions, BuildResult, CallMode } from './options.js';
+import { openStore, cleanupStale, type Store } from '../store/open-store.js';
+import { ProgressEmitter, type ProgressWriter } from '../progress/index.js';
+import { Solver } from '../solver/solver.js';
+import { GraphVertices } from './vertices.js';
+import { imageResolver } from './resolve-image.js';
+import { assembleImage, type BaseInfo } from './assemble-image.js';
+import { resolveExporters, type Exporter } from '../exporters/index.js';
+import { BuildStepRunner } from '../steps/step-runner.js';
+import type { SecretProvider, SshProvider, StepEnv } from '../steps/types.js';
+import { hostPlatform, formatPlatform } from '../image/platform.js';
+import { normalizeReference } from '../image/reference.js';
+import { openCacheSession, type CacheSession } from './cache-session.js';
+import { formatSize } from '../../cache/gc-config.js';
+import { BuildCanceledError, UsageError } from '../errors.js';
+import { sourceDateEpochOf } from './source-date-epoch.js';
+import { Limiter } from '../concurrency.js';
+import type { BuildGraph, StagePlan } from '../../frontend/graph/types.js';
+import type { Dockerfile } from '../../frontend/instructions/index.js';
+import { CacheIOSession, planCacheIO, type CachePlan } from '../cache-io/session.js';
+
+const NO_SECRETS: SecretProvider = { getSecret: async () => undefined };
+const NO_SSH: SshProvider = { agentSocket: async () => undefined };
+
+export async function build(opts: BuildOptions, io: BuildIO = {}): Promise<BuildResult> {
+  // Everything that can be checked is checked before any step runs: a typo
+  // in --cache-to or -o must not cost a build.
+  const cachePlan = planCacheIO(opts);
+  const exporters = resolveExporters(opts.outputs, { tags: opts.tags });
+  const sourceDateEpoch = sourceDateEpochOf(opts.buildArgs, opts.sourceDateEpoch);
+  const frontend = await import('../../frontend/index.js');
+  const dockerfile = frontend.parseDockerfile(opts.dockerfileText, { file: opts.dockerfileName });
+  const platform = targetPlatform(opts);
+  const store = await openStore(opts.storeRoot);
+  const progress = new ProgressEmitter(io.onEvent ?? (() => undefined));
+  const env: StepEnv = {
+    store,
+    runtime: opts.runtime,
+    sourceDateEpoch,
+    entitlements: new Set(opts.allow),
+    secrets: io.secrets ?? NO_SECRETS,
+    ssh: io.ssh ?? NO_SSH,
+  };
+  io.onStart?.();
+  let session: CacheSession | undefined;
+  try {
+    await cleanupStale(store);
+    // Held until the build ends; finish() also enforces the size limit.
+    session = await openCacheSession(store, { contextDir: opts.contextDir, dockerfilePath: opts.dockerfilePath ?? opts.dockerfileName, noCache: opts.noCache });
+    const loadTask = progress.task(`[internal] load build definition from ${opts.dockerfileName}`);
+    loadTask.log(`transferring dockerfile: ${Buffer.byteLength(opts.dockerfileText)}B done`);
+    loadTask.done();
+    const graph: BuildGraph = await frontend.buildGraph(dockerfile as Dockerfile, graphOptions(opts, store, platform, progress));
+    const result = await solveAndExport(env, opts, graph, { progress, signal: io.signal, session, cachePlan, exporters, io });
+    // Saves the checksum cache, releases the lease, applies the size limit.
+    const { collected, warning } = await session.finish(true);
+    if (collected) {
+      progress.info('[internal] cache size limit', `removed ${collected.entriesRemoved} cache entries, ${collected.blobsRemoved} blobs, ${collected.snapshotsRemoved} snapshots, ${formatSize(collected.bytesFreed)}`);
+    }
+    const warnings: string[] = [];
+    if (warning) warnings.push(warning);
+    for (const w of graph.warnings) warnings.push(`${w.rule}: ${w.message}${w.loc ? ` (line ${w.loc.line})` : ''}`);
+    if (graph.unusedBuildArgs.length > 0) warnings.push(`One or more build-args [${graph.unusedBuildArgs.join(' ')}] were not consumed`);
+    for (const w of warnings) progress.warn(w);
+    return { ...result, warnings };
+  } catch (err) {
+    await session?.finish(false);
+    throw canceledOr(err, io.signal);
+  }
+}
+
+/** `--call outline|targets|check`: evaluates the Dockerfile, builds nothing; resolves to the exit code. */
+export async function evaluate(opts: BuildOptions, call: Exclude<CallMode, 'build'>, io: Pick<BuildIO, 'stdout'> = {}): Promise<number> {
+  planCacheIO(opts);
+  const frontend = await import('../../frontend/index.js');
+  const dockerfile = frontend.parseDockerfile(opts.dockerfileText, { file: opts.dockerfileName });
+  const platform = targetPlatform(opts);
+  const store = await openStore(opts.storeRoot);
+  const out = io.stdout ?? { write: () => undefined };
+  return frontend.runCallMode(call, dockerfile, graphOptions(opts, store, platform), out, opts.dockerfileText);
+}
+
+function graphOptions(opts: BuildOptions, store: Store, platform: ReturnType<typeof hostPlatform>, progress?: ProgressWriter) {
+  return {
+    buildArgs: opts.buildArgs, target: opts.target, platform, buildPlatform: hostPlatform(),
+    resolveImage: imageResolver(store, { pull: opts.pull, progress }), file: opts.dockerfileName, labels: opts.labels,
+  };
+}
+
+// A caller's abort with a reason of its own (or none) still reads as a
+// cancellation, not as a bug in tsbuild.
+function canceledOr(err: unknown, signal: AbortSignal | undefined): unknown {
+  if (!signal?.aborted) return err;
+  const reason = signal.reason as { userError?: unknown } | undefined;
+  if (reason && typeof reason === 'object' && reason.userError === true) return err;
+  return new BuildCanceledError('build canceled');
+}
+
+function targetPlatform(opts: BuildOptions) {
+  const host = hostPlatform();
+  for (const p of opts.platforms) {
+    if (p !== formatPlatform(host) && p !== `${host.os}/${host.architecture}`) {
+      throw new UsageError(`--platform ${p}: only the host platform (${formatPlatform(host)}) can be built here (no emulation)`);
+    }
+  }
+  return host;
+}
+
+// The root image under the target's chain of stages: its layers and
+// history entries come first in the final image.
+function baseInfoOf(graph: BuildGraph, stage: StagePlan): BaseInfo {
+  let s = stage;
+  for (;;) {
+    const base = s.base;
+    if (base.type === 'scratch') return { layerCount: 0, historyCount: 0 };
+    if (base.type === 'image') return { layerCount: -1, historyCount: base.image.history.length, ref: normalizeReference(base.image.ref), digest: base.image.digest };
+    s = graph.stages.find((x) => x.index === base.index)!;
+  }
+}
+
+interface SolveContext {
+  progress: ProgressWriter;
+  signal: AbortSignal | undefined;
+  session: CacheSession;
+  cachePlan: CachePlan;
+  exporters: Exporter[];
+  io: BuildIO;
+}
+
+async function solveAndExport(env: StepEnv, opts: BuildOptions, graph: BuildGraph, ctx: SolveContext): Promise<Omit<BuildResult, 'warnings'>> {
+  const { store } = env;
+  const { progress, session } = ctx;
+  const runner = new BuildStepRunner(env, { contextDir: opts.contextDir, dockerfilePath: opts.dockerfilePath }, graph, session.hashCache);
+  const vertices = new GraphVertices(graph, runner, { noCache: opts.noCache, noCacheStages: new Set(opts.noCacheFilter) });
+  // Imported caches load before the solve; the solver's cache is the local index, then them.
+  const cacheIO = await CacheIOSession.open(store, ctx.cachePlan, progress, graph);
+  const solver = new Solver({
+    cache: cacheIO.resultCache(store.index),
+    explainer: session.explainer(vertices.stepVertices),
+    limiter: opts.limiter ?? new Limiter(opts.jobs ?? os.availableParallelism()),
+    platform: formatPlatform(graph.target.platform),
+    signal: ctx.signal,
+    onEvent: progress.onEvent,
+  });
+  const [solved] = await solver.solve([vertices.target()]);
+  await cacheIO.ensureLocal(solved.result.layers); // lazily imported layers of the final image
+  const base = baseInfoOf(graph, graph.target);
+  if (base.layerCount < 0) base.layerCount = await runner.baseLayerCount(graph.target);
+  const image = await assembleImage(store.content, graph.target, solved.result, { now: new Date().toISOString(), epoch: env.sourceDateEpoch, base });
+  for (const exporter of ctx.exporters) {
+    const task = progress.task(exporter.taskName);
+    try {
+      await exporter.export(image, store, { log: task.log.bind(task), openOutput: ctx.io.openOutput?.bind(ctx.io) });
+      task.done();
+    } catch (err) {
+      task.fail(err);
+      throw err;
+    }
+  }
+  // --cache-to, after the image as with BuildKit.
+  await cacheIO.exportAll({ graph, stepVertices: vertices.stepVertices, solved: await solver.solvedEntries() });
+  return {
+    imageId: image.configDigest,
+    manifestDigest: image.manifestDigest,
+    metadata: {
+      'containerimage.config.digest': image.configDigest,
+      'containerimage.digest': image.manifestDigest,
+      'image.name': opts.tags.join(','),
+    },
+  };
+}
