@@ -7,7 +7,9 @@ export {
   type SandboxSpec, type SandboxMount, type SandboxProcess, type SandboxCapabilities, type SandboxRlimit,
   type SandboxResources, type SandboxDevice, type RootLayers, type NamespaceType, type MountType, type DefaultSpecOptions,
 } from './spec.js';
-export { OCI_RUNTIMES, findOciRuntime, ociRuntimeCgroupProblem, type OciRuntimeName, type SandboxRuntime } from './oci-runtime.js';
+export { OCI_RUNTIMES, findOciRuntime, ociRuntimeCgroupProblem, OciRuntime, type OciRuntimeName, type SandboxRuntime } from './oci-runtime.js';
+export type { Runtime } from './runtime.js';
+export { openRuntime } from './runtimes.js';
 export { toOciConfig, OCI_VERSION, type OciConfig } from './oci-runtime-config.js';
 export { sandboxAvailability, defaultHelperPath, type Availability } from './availability.js';
 export { packageRoot } from './package-root.js';

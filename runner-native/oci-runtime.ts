@@ -15,13 +15,12 @@ import { SandboxAbortedError, SandboxExecNotFoundError, SandboxSetupError, Sandb
 import { withEtcFiles } from './etc-files.js';
 import { toOciConfig } from './oci-runtime-config.js';
 import { withPrivateOverlay } from './oci-runtime-rootfs.js';
-import type { RunOptions, SandboxResult } from './sandbox.js';
+import type { OciRuntimeName, RunOptions, Runtime, SandboxResult } from './runtime.js';
 import type { SandboxSpec } from './spec.js';
 import { createRunDir, processStartTime, type RunRecord } from './state.js';
 import { connectStdio, stdioFor } from './stdio.js';
 
-export type OciRuntimeName = 'runc' | 'crun';
-export type SandboxRuntime = 'native' | OciRuntimeName;
+export type { OciRuntimeName, SandboxRuntime } from './runtime.js';
 export const OCI_RUNTIMES: readonly OciRuntimeName[] = ['runc', 'crun'];
 
 export interface OciRunContext {
@@ -184,4 +183,14 @@ function spawnRuntime(argv: string[], kill: () => Promise<void>, opts: RunOption
       resolve({ code, setupError, cancelled });
     });
   });
+}
+
+/** runc or crun as a Runtime, the peer of the native Sandbox. */
+export class OciRuntime implements Runtime {
+  readonly reportsCreatedPaths = false;
+  constructor(readonly name: OciRuntimeName, private readonly ctx: OciRunContext) {}
+
+  run(spec: SandboxSpec, opts: RunOptions = {}): Promise<SandboxResult> {
+    return runWithOciRuntime(this.name, spec, opts, this.ctx);
+  }
 }

@@ -10,13 +10,16 @@ import { defaultHelperPath, sandboxAvailability, type Availability } from './ava
 import { assertCapabilitiesGrantable } from './capabilities.js';
 import { CGROUP_ROOT, cgroupHandleFor, createCgroup, killCgroup, removeCgroup, wasOomKilled } from './cgroup.js';
 import { SandboxAbortedError, SandboxSetupError, SandboxTimeoutError, SandboxUnavailableError } from './errors.js';
-import { withEtcFiles, type EtcFilesOptions } from './etc-files.js';
+import { withEtcFiles } from './etc-files.js';
 import { compileHelperConfig } from './helper-config.js';
-import { runWithOciRuntime, type SandboxRuntime } from './oci-runtime.js';
+import { runWithOciRuntime } from './oci-runtime.js';
+import type { RunOptions, Runtime, SandboxResult } from './runtime.js';
+
+export type { RunOptions, SandboxResult } from './runtime.js';
 import { parseHelperStatus, type HelperStatus } from './helper-status.js';
 import type { SandboxSpec } from './spec.js';
 import { cleanupStale, createRunDir, processStartTime, updateRunRecord, type RunRecord } from './state.js';
-import { connectStdio, stdioFor, type InputSource, type OutputTarget } from './stdio.js';
+import { connectStdio, stdioFor } from './stdio.js';
 
 export const DEFAULT_STATE_DIR = '/run/tsbuild/sandbox';
 
@@ -29,37 +32,16 @@ export interface SandboxOptions {
   cgroupParent?: string;
 }
 
-export interface RunOptions {
-  stdin?: InputSource;
-  stdout?: OutputTarget;
-  stderr?: OutputTarget;
-  /** Abort kills the whole container; run() then rejects with SandboxAbortedError (name 'AbortError'). */
-  signal?: AbortSignal;
-  /** Kills the whole container after this long; run() then rejects with SandboxTimeoutError. */
-  timeoutMs?: number;
-  /** 'native' (default): the C helper; 'runc'/'crun': the same spec as an OCI bundle run by that installed runtime. */
-  runtime?: SandboxRuntime;
-  /** Contents for /etc/hosts and /etc/resolv.conf, or false to mount none of the three /etc files. */
-  etcFiles?: EtcFilesOptions | false;
-}
-
-export interface SandboxResult {
-  /** exit status of the command (PID 1), or null if a signal killed it */
-  exitCode: number | null;
-  signal: NodeJS.Signals | null;
-  /** the kernel's OOM killer killed a process of this run (not necessarily PID 1) */
-  oomKilled: boolean;
-  /** mountpoints created in the rootfs because the image lacked them (container paths, parents first) */
-  createdPaths: string[];
-}
-
 interface HelperOutcome {
   status: HelperStatus;
   helperCode: number | null;
   cancelled: 'abort' | 'timeout' | null;
 }
 
-export class Sandbox {
+/** The native runtime: our C helper. `run` with `runtime: 'runc'|'crun'` hands the spec to that runtime instead. */
+export class Sandbox implements Runtime {
+  readonly name = 'native';
+  readonly reportsCreatedPaths = true;
   readonly stateDir: string;
   readonly helperPath: string;
   readonly cgroupRoot: string;

@@ -8,7 +8,19 @@ import { createProgress, type ProgressWriter } from '../progress/index.js';
 import { localSecrets, localSsh } from '../providers/local.js';
 import { BuildCanceledError } from '../errors.js';
 import { reportError } from './report-error.js';
-import type { CliBuildRequest } from './commands/build.js';
+import type { BuildOptions, CallMode, SecretSpec, SshSpec } from '../pipeline/options.js';
+import type { ProgressMode } from '../progress/types.js';
+
+// What `tsbuild build` was asked: the build itself, plus what only the CLI handles.
+export interface CliBuildRequest {
+  build: BuildOptions;
+  call: CallMode;
+  progress: ProgressMode;
+  iidFile?: string;
+  metadataFile?: string;
+  secrets: SecretSpec[];
+  ssh: SshSpec[];
+}
 
 export async function runCli(req: CliBuildRequest): Promise<number> {
   if (req.call !== 'build') return evaluate(req.build, req.call, { stdout: process.stdout });

@@ -56,7 +56,7 @@ export class GraphVertices {
       v = {
         name: `[internal] load ${ref}${digest ? `@${digest.slice(0, 19)}` : ''}`,
         inputs: [],
-        // [cache-io, issue 6] Keyed by the image's config digest (its id), not
+        // Keyed by the image's config digest (its id), not
         // the manifest digest: the same image pulled, loaded or pushed with
         // other layer compression must give the same keys on every machine.
         describe: () => runner.describeImage(digest, ref),

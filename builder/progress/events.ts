@@ -5,27 +5,9 @@
 // `writer.onProgress`, a build server sends them to its client.
 import type { SolveEvent } from '../solver/solver.js';
 import { formatDuration, errorMessage } from './format.js';
-import type { OutputStream } from './step.js';
-import type { ProgressTask, ProgressWriter } from './types.js';
+import type { ProgressEvent, ProgressTask, ProgressVertex, ProgressWriter } from './types.js';
 
-/** A step as the user sees it: a solver vertex or a builder task (`exporting to image`). */
-export interface ProgressVertex {
-  /** Unique within one build; stable for all events of the step. */
-  id: string;
-  name: string;
-}
-
-export type ProgressEvent =
-  // `miss`: why the step is not served from the cache, when known.
-  | { type: 'start'; vertex: ProgressVertex; miss?: string }
-  | { type: 'cached'; vertex: ProgressVertex }
-  | { type: 'done'; vertex: ProgressVertex; ms?: number }
-  | { type: 'error'; vertex: ProgressVertex; error: string }
-  | { type: 'canceled'; vertex: ProgressVertex }
-  | { type: 'log'; vertex: ProgressVertex; stream: OutputStream; data: Buffer | string }
-  // A builder task's sub-line, e.g. `writing image sha256:... done`.
-  | { type: 'status'; vertex: ProgressVertex; data: string }
-  | { type: 'warning'; message: string };
+export type { ProgressEvent, ProgressVertex } from './types.js';
 
 /**
  * The ProgressWriter a build uses internally: every call becomes a

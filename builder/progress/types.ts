@@ -3,6 +3,7 @@
 // uses `task`/`info` for builder-level work that is not a solver vertex
 // (loading the Dockerfile, exporting the image).
 import type { SolveEvent } from '../solver/solver.js';
+import type { OutputStream } from './step.js';
 
 export type ProgressMode = 'auto' | 'plain' | 'tty' | 'rawjson' | 'quiet';
 
@@ -34,7 +35,7 @@ export interface ProgressTask {
 
 export interface ProgressWriter {
   // Shows a build's ProgressEvent (see events.ts); optional for writers that only run in-process.
-  readonly onProgress?: (e: import('./events.js').ProgressEvent) => void;
+  readonly onProgress?: (e: ProgressEvent) => void;
   // Bound to the writer, so `{ onEvent: progress.onEvent }` can go straight into SolveOptions.
   readonly onEvent: (e: SolveEvent) => void;
   task(name: string): ProgressTask;
@@ -56,3 +57,23 @@ export interface ProgressStream {
   readonly rows?: number;
   getColorDepth?(env?: object): number;
 }
+
+// Progress as data (see events.ts).
+/** A step as the user sees it: a solver vertex or a builder task (`exporting to image`). */
+export interface ProgressVertex {
+  /** Unique within one build; stable for all events of the step. */
+  id: string;
+  name: string;
+}
+
+export type ProgressEvent =
+  // `miss`: why the step is not served from the cache, when known.
+  | { type: 'start'; vertex: ProgressVertex; miss?: string }
+  | { type: 'cached'; vertex: ProgressVertex }
+  | { type: 'done'; vertex: ProgressVertex; ms?: number }
+  | { type: 'error'; vertex: ProgressVertex; error: string }
+  | { type: 'canceled'; vertex: ProgressVertex }
+  | { type: 'log'; vertex: ProgressVertex; stream: OutputStream; data: Buffer | string }
+  // A builder task's sub-line, e.g. `writing image sha256:... done`.
+  | { type: 'status'; vertex: ProgressVertex; data: string }
+  | { type: 'warning'; message: string };

@@ -32,7 +32,7 @@ export interface Workspace {
 const NAME_HEX = 24;
 
 export class SnapshotStore {
-  // [cache-io hook, issue 6] Brings a layer blob the content store lacks
+  // Brings a layer blob the content store lacks
   // into it (a step result imported from a remote build cache carries
   // layers that are only downloaded when a step needs their files).
   blobFetcher?: (layer: LayerRecord) => Promise<void>;
@@ -53,7 +53,7 @@ export class SnapshotStore {
   async ensure(layer: LayerRecord, lowerDirs: string[] = []): Promise<string> {
     const final = this.dirOf(layer.diffId);
     if (await this.has(layer.diffId)) return final;
-    // [cache-io hook, issue 6] fetch a lazily imported layer first.
+    // Fetch a lazily imported layer first.
     if (this.blobFetcher && !(await this.content.has(layer.blob))) await this.blobFetcher(layer);
     const tmp = await this.tempDir('unpack');
     try {

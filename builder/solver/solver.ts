@@ -87,7 +87,7 @@ export class Solver<R> {
     return settled.map((s) => (s as PromiseFulfilledResult<Solved<R>>).value);
   }
 
-  // [cache-io hook, issue 6] Every vertex solved so far (run or served from
+  // Every vertex solved so far (run or served from
   // the cache) with its key and result, for exporting the build cache.
   // Failed or canceled vertices are left out.
   async solvedEntries(): Promise<{ vertex: Vertex<R>; key: string; result: R }[]> {

@@ -5,7 +5,7 @@ import { lstat, readdir, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunStep } from '../../frontend/graph/types.js';
 // The sandbox loads only when a RUN runs: describing a step needs none of it.
-import type { Sandbox, SandboxSpec } from '../../runner-native/index.js';
+import type { Runtime, SandboxSpec } from '../../runner-native/index.js';
 import type { Store } from '../store/open-store.js';
 import type { StepResult } from '../store/step-result.js';
 import type { BuildContext } from '../context/context.js';
@@ -40,7 +40,8 @@ export function describeRun(step: RunStep, bindSourceDigests: (string | undefine
   };
 }
 
-let sandbox: Sandbox | undefined;
+// One Runtime per store and runtime name: a library caller may build into several stores.
+const runtimes = new Map<string, Runtime>();
 
 async function resolveUser(store: Store, parent: StepResult, user: string): Promise<ProcessUser> {
   if (user === '' || user === 'root' || user === '0' || user === '0:0') return { uid: 0, gid: 0, additionalGids: [], home: '/root' };
@@ -121,7 +122,7 @@ export async function runStep(env: StepEnv, { step, parent, sources, context, ct
   const user = await resolveUser(store, parent, step.user);
   const lowerDirs = await lowerDirsOf(store, parent);
   const ws = await store.snapshots.workspace();
-  const { Sandbox, defaultSpec, grantableCapabilities } = await import('../../runner-native/index.js');
+  const { openRuntime, defaultSpec, grantableCapabilities } = await import('../../runner-native/index.js');
   const prepared = await prepareMounts(env, step, sources, context);
   try {
     const spec: SandboxSpec = defaultSpec({
@@ -143,13 +144,15 @@ export async function runStep(env: StepEnv, { step, parent, sources, context, ct
       spec.linux.maskedPaths = [];
       spec.linux.readonlyPaths = [];
     }
-    sandbox ??= new Sandbox({ stateDir: path.join(store.paths.state, 'sandbox') });
-    const result = await sandbox.run(spec, {
+    const stateDir = path.join(store.paths.state, 'sandbox');
+    const runtimeKey = `${env.runtime} ${stateDir}`;
+    let runtime = runtimes.get(runtimeKey);
+    if (!runtime) runtimes.set(runtimeKey, runtime = openRuntime(env.runtime, { stateDir }));
+    const result = await runtime.run(spec, {
       stdin: 'ignore',
       stdout: (chunk) => ctx.log('stdout', chunk),
       stderr: (chunk) => ctx.log('stderr', chunk),
       signal: ctx.signal,
-      runtime: env.runtime,
     });
     if (result.exitCode !== 0) {
       const why = result.oomKilled ? 'killed: out of memory' : result.signal ? `killed by signal ${result.signal}` : `exit code: ${result.exitCode}`;
@@ -157,7 +160,7 @@ export async function runStep(env: StepEnv, { step, parent, sources, context, ct
     }
     // An OCI runtime does not report the mountpoints it created: those of
     // the spec's mounts that the image lacks are the candidates.
-    const created = env.runtime === 'native' ? result.createdPaths
+    const created = runtime.reportsCreatedPaths ? result.createdPaths
       : await missingInLowers(lowerDirs, [...spec.mounts.map((m) => m.destination), '/etc/hosts', '/etc/resolv.conf', '/etc/hostname']);
     await removeMountStubs(ws.upper, lowerDirs, created);
   } catch (err) {

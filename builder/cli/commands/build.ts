@@ -9,6 +9,7 @@ import { parseArgs, getBool, getList, getString, formatFlagHelp, type FlagSpec }
 import { UsageError } from '../../errors.js';
 import { parseCsvSpec, parseKeyValues } from '../kv-spec.js';
 import type { BuildOptions, CallMode, OutputSpec, SecretSpec, SshSpec, CacheSpec } from '../../pipeline/options.js';
+import type { CliBuildRequest } from '../build-runner.js';
 import type { ProgressMode } from '../../progress/types.js';
 import { defaultRoot } from '../store-root.js';
 import { OUTPUT_TYPES } from '../../exporters/index.js';
@@ -107,17 +108,6 @@ function readDockerfile(file: string | undefined, contextDir: string): { text: s
     const code = (err as NodeJS.ErrnoException).code;
     throw new UsageError(code === 'ENOENT' ? `failed to read dockerfile: open ${p}: no such file or directory` : `failed to read dockerfile ${p}: ${(err as Error).message}`);
   }
-}
-
-// What `tsbuild build` was asked: the build itself, plus what only the CLI handles.
-export interface CliBuildRequest {
-  build: BuildOptions;
-  call: CallMode;
-  progress: ProgressMode;
-  iidFile?: string;
-  metadataFile?: string;
-  secrets: SecretSpec[];
-  ssh: SshSpec[];
 }
 
 export function toBuildOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): CliBuildRequest | 'help' {
