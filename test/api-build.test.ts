@@ -2,28 +2,21 @@
 // 'tsbuild'` resolves through package.json `exports` (a self-reference,
 // exactly as a dependency would), builds a real fixture project into a
 // fresh store, and the test looks inside the exported image.
-import test from 'ava';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { build, type ProgressEvent } from 'tsbuild';
-import { buildSkipReason, freshStore, FIXTURES } from './helpers/cli.js';
+import { storeSuite, FIXTURES } from './helpers/cli.js';
 import { layerEntries, readOciTar, scratch } from './e2e-image-helpers.js';
 
-const skip = buildSkipReason();
-const it = skip ? test.skip : test;
-
-let store: { root: string; dispose(): Promise<void> };
-test.before(async () => {
-  if (!skip) store = await freshStore();
-});
-test.after.always(async () => store?.dispose());
+const suite = storeSuite('public API');
+const it = suite.it;
 
 it('build() from the package entry point builds fixtures/projects/hello: config, files and events', async (t) => {
   const out = await scratch('tsbuild-api-');
   const events: ProgressEvent[] = [];
   const result = await build({
     context: path.join(FIXTURES, 'projects/hello'),
-    storeRoot: store.root,
+    storeRoot: suite.store.root,
     tags: ['hello:api'],
     buildArgs: { GREETING: 'library' },
     outputs: [{ type: 'image' }, { type: 'oci', dest: path.join(out, 'img.tar') }],
@@ -54,7 +47,7 @@ it('build() rejects a bad output before any step runs, with a user error', async
   const events: ProgressEvent[] = [];
   const err = await t.throwsAsync(build({
     context: path.join(FIXTURES, 'projects/hello'),
-    storeRoot: store.root,
+    storeRoot: suite.store.root,
     outputs: [{ type: 'local' }],
     onEvent: (e) => events.push(e),
   }));
@@ -68,7 +61,7 @@ it('build() with an aborted signal rejects as canceled and leaves nothing runnin
   const err = await t.throwsAsync(build({
     context: path.join(FIXTURES, 'projects/hello'),
     dockerfileText: 'FROM busybox:latest\nRUN sleep 30\n',
-    storeRoot: store.root,
+    storeRoot: suite.store.root,
     noCache: true,
     signal: abort.signal,
     onEvent: (e) => {
@@ -76,5 +69,5 @@ it('build() with an aborted signal rejects as canceled and leaves nothing runnin
     },
   }));
   t.is((err as { code?: string }).code, 'CANCELED');
-  t.deepEqual(await readdir(path.join(store.root, 'mounts')), [], 'a mount of the canceled step is left');
+  t.deepEqual(await readdir(path.join(suite.store.root, 'mounts')), [], 'a mount of the canceled step is left');
 });

@@ -1,20 +1,13 @@
 // A bad -o fails the build before its first step runs (not after a long
 // build), with docker's one-line error and exit code 1: outputs are
 // resolved where --cache-to/--cache-from are, before the solve.
-import test from 'ava';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { buildSkipReason, freshStore, tsbuild } from './helpers/cli.js';
+import { storeSuite, tsbuild } from './helpers/cli.js';
 import { makeContext } from './e2e-image-helpers.js';
 
-const skip = buildSkipReason();
-const it = skip ? test.skip : test;
-
-let store: { root: string; dispose(): Promise<void> };
-test.before(async () => {
-  if (!skip) store = await freshStore();
-});
-test.after.always(async () => store?.dispose());
+const suite = storeSuite('bad -o');
+const it = suite.it;
 
 const DOCKERFILE = 'FROM busybox:latest\nRUN echo step-ran\n';
 
@@ -26,7 +19,7 @@ for (const [output, message] of [
 ] as const) {
   it(`-o ${output} fails before any step runs`, async (t) => {
     const ctx = await makeContext({ Dockerfile: DOCKERFILE });
-    const r = await tsbuild(['build', '--progress=plain', '--no-cache', '-o', output, ctx], { root: store.root, cwd: ctx });
+    const r = await tsbuild(['build', '--progress=plain', '--no-cache', '-o', output, ctx], { root: suite.store.root, cwd: ctx });
     t.is(r.code, 1, r.stderr);
     t.is(r.stderr, `ERROR: ${message}\n`);
     // No progress at all: no step started, let alone the RUN.
@@ -37,7 +30,7 @@ for (const [output, message] of [
 it('the same build with a good -o runs its RUN (the check above can fail)', async (t) => {
   const ctx = await makeContext({ Dockerfile: DOCKERFILE });
   await writeFile(path.join(ctx, '.dockerignore'), 'out\n');
-  const r = await tsbuild(['build', '--progress=plain', '--no-cache', '-o', `type=local,dest=${path.join(ctx, 'out')}`, ctx], { root: store.root });
+  const r = await tsbuild(['build', '--progress=plain', '--no-cache', '-o', `type=local,dest=${path.join(ctx, 'out')}`, ctx], { root: suite.store.root });
   t.is(r.code, 0, r.stderr);
   t.regex(r.stderr, /RUN echo step-ran/);
   t.regex(r.stderr, /step-ran/);

@@ -3,22 +3,15 @@
 // digests were computed before the build became a library call (the
 // builder/ redesign) and pin that it left every byte unchanged. A change
 // here means images changed: say why in the commit that updates them.
-import test from 'ava';
 import { chmod, readFile, utimes } from 'node:fs/promises';
 import path from 'node:path';
-import { buildSkipReason, freshStore } from './helpers/cli.js';
+import { storeSuite } from './helpers/cli.js';
 import { build, makeContext, readOciTar, scratch } from './e2e-image-helpers.js';
 
-const skip = buildSkipReason();
-const it = skip ? test.skip : test;
+const suite = storeSuite('pinned image digests');
+const it = suite.it;
 
 const EPOCH = 1700000000;
-
-let store: { root: string; dispose(): Promise<void> };
-test.before(async () => {
-  if (!skip) store = await freshStore();
-});
-test.after.always(async () => store?.dispose());
 
 // A context whose modes and mtimes do not depend on the machine's umask or clock.
 async function fixedContext(files: Record<string, string>): Promise<string> {
@@ -40,7 +33,7 @@ interface Pinned { imageId: string; manifestDigest: string; diffIds: string[] }
 async function buildPinned(files: Record<string, string>, dockerfile: string): Promise<Pinned> {
   const ctx = await fixedContext(files);
   const out = await scratch('tsbuild-pinned-out-');
-  await build(store.root, ctx, dockerfile, [
+  await build(suite.store.root, ctx, dockerfile, [
     '--no-cache', '--iidfile', path.join(out, 'iid'), '--metadata-file', path.join(out, 'meta.json'),
     '-o', `type=oci,dest=${path.join(out, 'img.tar')},compression=uncompressed`,
   ], { SOURCE_DATE_EPOCH: String(EPOCH) });

@@ -3,7 +3,8 @@
 // output into lines, and the close/flush protocol. Subclasses only decide
 // how each change is shown.
 import type { SolveEvent } from '../solver/solver.js';
-import type { ProgressEvent } from './events.js';
+import { progressEventOf, type StepEvent } from './events.js';
+import type { ProgressEvent } from './types.js';
 import { formatDuration, errorMessage } from './format.js';
 import { Step, type OutputLine, type OutputStream } from './step.js';
 import type { CloseSummary, ProgressOptions, ProgressStream, ProgressTask, ProgressWriter } from './types.js';
@@ -41,28 +42,7 @@ export abstract class StepProgressWriter implements ProgressWriter {
 
   readonly onEvent = (e: SolveEvent): void => {
     if (this.closing) return;
-    const step = this.stepFor(e.vertex, e.vertex.name);
-    switch (e.type) {
-      case 'start':
-        if (e.miss !== undefined) step.miss = e.miss;
-        if (!step.ended) this.stepStarted(step);
-        return;
-      case 'log':
-        this.output(step, e.stream, e.data);
-        return;
-      case 'cached':
-        this.end(step, 'cached');
-        return;
-      case 'done':
-        this.end(step, 'done', { durationMs: e.ms });
-        return;
-      case 'error':
-        this.end(step, 'error', { error: errorMessage(e.error) });
-        return;
-      case 'canceled':
-        this.end(step, 'canceled');
-        return;
-    }
+    this.apply(e.vertex, progressEventOf(e, { id: '', name: e.vertex.name }));
   };
 
   // Events of a build run elsewhere (build() in this process, or a server):
@@ -75,6 +55,11 @@ export abstract class StepProgressWriter implements ProgressWriter {
     }
     let owner = this.owners.get(e.vertex.id);
     if (!owner) this.owners.set(e.vertex.id, owner = {});
+    this.apply(owner, e);
+  };
+
+  // One event of the step that `owner` stands for (created on first sight).
+  private apply(owner: object, e: StepEvent): void {
     const step = this.stepFor(owner, e.vertex.name);
     switch (e.type) {
       case 'start':
@@ -100,7 +85,7 @@ export abstract class StepProgressWriter implements ProgressWriter {
         this.end(step, 'canceled');
         return;
     }
-  };
+  }
 
   task(name: string): ProgressTask {
     const owner = {};

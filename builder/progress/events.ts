@@ -9,6 +9,21 @@ import type { ProgressEvent, ProgressTask, ProgressVertex, ProgressWriter } from
 
 export type { ProgressEvent, ProgressVertex } from './types.js';
 
+/** A solver event as a ProgressEvent of `vertex`. */
+export function progressEventOf(e: SolveEvent, vertex: ProgressVertex): StepEvent {
+  switch (e.type) {
+    case 'start': return e.miss !== undefined ? { type: 'start', vertex, miss: e.miss } : { type: 'start', vertex };
+    case 'log': return { type: 'log', vertex, stream: e.stream, data: e.data };
+    case 'cached': return { type: 'cached', vertex };
+    case 'done': return { type: 'done', vertex, ms: e.ms };
+    case 'error': return { type: 'error', vertex, error: errorMessage(e.error) };
+    case 'canceled': return { type: 'canceled', vertex };
+  }
+}
+
+/** Every ProgressEvent but a warning: the ones about one step. */
+export type StepEvent = Exclude<ProgressEvent, { type: 'warning' }>;
+
 /**
  * The ProgressWriter a build uses internally: every call becomes a
  * ProgressEvent for `emit`. It never writes anywhere itself.
@@ -29,15 +44,7 @@ export class ProgressEmitter implements ProgressWriter {
   }
 
   readonly onEvent = (e: SolveEvent): void => {
-    const vertex = this.vertexOf(e.vertex, e.vertex.name);
-    switch (e.type) {
-      case 'start': this.emit(e.miss !== undefined ? { type: 'start', vertex, miss: e.miss } : { type: 'start', vertex }); return;
-      case 'log': this.emit({ type: 'log', vertex, stream: e.stream, data: e.data }); return;
-      case 'cached': this.emit({ type: 'cached', vertex }); return;
-      case 'done': this.emit({ type: 'done', vertex, ms: e.ms }); return;
-      case 'error': this.emit({ type: 'error', vertex, error: errorMessage(e.error) }); return;
-      case 'canceled': this.emit({ type: 'canceled', vertex }); return;
-    }
+    this.emit(progressEventOf(e, this.vertexOf(e.vertex, e.vertex.name)));
   };
 
   task(name: string): ProgressTask {
