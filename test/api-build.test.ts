@@ -14,14 +14,30 @@ const it = suite.it;
 it('build() from the package entry point builds fixtures/projects/hello: config, files and events', async (t) => {
   const out = await scratch('tsbuild-api-');
   const events: ProgressEvent[] = [];
-  const result = await build({
+  // A library call leaves the process alone: no output, no signal handlers.
+  const written: string[] = [];
+  const writes = { out: process.stdout.write, err: process.stderr.write };
+  process.stdout.write = ((chunk: string | Uint8Array) => written.push(String(chunk)) > 0) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => written.push(String(chunk)) > 0) as typeof process.stderr.write;
+  const sigint = process.listenerCount('SIGINT');
+  let sigintDuring = sigint;
+  const building = build({
     context: path.join(FIXTURES, 'projects/hello'),
     storeRoot: suite.store.root,
     tags: ['hello:api'],
     buildArgs: { GREETING: 'library' },
     outputs: [{ type: 'image' }, { type: 'oci', dest: path.join(out, 'img.tar') }],
-    onEvent: (e) => events.push(e),
+    onEvent: (e) => {
+      events.push(e);
+      sigintDuring = Math.max(sigintDuring, process.listenerCount('SIGINT'));
+    },
   });
+  const result = await building.finally(() => {
+    process.stdout.write = writes.out;
+    process.stderr.write = writes.err;
+  });
+  t.deepEqual(written, []);
+  t.is(sigintDuring, sigint);
   t.regex(result.imageId, /^sha256:[0-9a-f]{64}$/);
   t.is(result.metadata['containerimage.digest'], result.manifestDigest);
   const img = await readOciTar(path.join(out, 'img.tar'));
