@@ -85,6 +85,30 @@ interface DirNode {
   createdOwner?: Promise<Owner>;
 }
 
+/** A source directory as copyEntry found it. */
+interface FoundDirectory {
+  st: Stats;
+  /** What is at the destination already, if anything. */
+  targetSt: Stats | null;
+  /** Selected by the patterns (else only walked for what they may select inside). */
+  include: boolean;
+  /** Excluded by --exclude (a pattern with exceptions may still select inside). */
+  excluded: boolean;
+}
+
+/** One entry of the tree being copied. */
+interface EntryToCopy {
+  srcInRoot: string;
+  /** Its path relative to the copied source ('' for the source itself): what patterns match. */
+  rel: string;
+  dstHost: string;
+  overwriteMeta: boolean;
+  /** The directory being copied that holds this entry (null at the top). */
+  dir: DirNode | null;
+  /** Gives back the entry's slot; a directory does so before its children take slots of their own, so nesting cannot deadlock. */
+  release: () => void;
+}
+
 /** One copy() call: its slots and its first failure. */
 interface Run {
   readonly slots: Limiter;
@@ -104,17 +128,11 @@ export class TreeCopier {
   /** Copy the resolved source `srcInRoot` to `dstHost` (whose parent exists). */
   copy(srcInRoot: string, dstHost: string): Promise<void> {
     const run: Run = { slots: new Limiter(this.options.concurrency ?? COPY_CONCURRENCY), failed: false, error: undefined };
-    return this.copyEntry(srcInRoot, '', dstHost, false, null, () => {}, run);
+    return this.copyEntry({ srcInRoot, rel: '', dstHost, overwriteMeta: false, dir: null, release: () => {} }, run);
   }
 
-  /**
-   * @param dir the directory being copied that holds this entry (null at the top).
-   * @param release gives back the entry's slot; a directory does so before
-   *        its children take slots of their own, so nesting cannot deadlock.
-   */
-  private async copyEntry(
-    srcInRoot: string, rel: string, dstHost: string, overwriteMeta: boolean, dir: DirNode | null, release: () => void, run: Run,
-  ): Promise<void> {
+  private async copyEntry(entry: EntryToCopy, run: Run): Promise<void> {
+    const { srcInRoot, rel, dstHost, overwriteMeta, dir, release } = entry;
     const { include: includeMatcher, exclude: excludeMatcher } = this.options;
     let include = true;
     let excluded = false;
@@ -141,7 +159,7 @@ export class TreeCopier {
     let createdIn: DirNode | null = null;
     const summary = this.options.summary;
     if (st.isDirectory()) {
-      const created = await this.copyDirectory(srcInRoot, rel, dstHost, st, targetSt, overwriteMeta, include, excluded, dir, release, run);
+      const created = await this.copyDirectory(entry, { st, targetSt, include, excluded }, run);
       if (!overwriteMeta) {
         // The top-level destination directory keeps its own mode and owner.
         copyInfo = created;
@@ -185,19 +203,9 @@ export class TreeCopier {
     else if (restoreTimes && targetSt) await setTimes(dstHost, st.atime, st.mtime);
   }
 
-  private async copyDirectory(
-    srcInRoot: string,
-    rel: string,
-    dstHost: string,
-    st: Stats,
-    targetSt: Stats | null,
-    overwriteMeta: boolean,
-    include: boolean,
-    excluded: boolean,
-    dir: DirNode | null,
-    release: () => void,
-    run: Run,
-  ): Promise<boolean> {
+  private async copyDirectory(entry: EntryToCopy, found: FoundDirectory, run: Run): Promise<boolean> {
+    const { srcInRoot, rel, dstHost, overwriteMeta, dir, release } = entry;
+    const { st, targetSt, include, excluded } = found;
     const created = include ? await this.copyDirectoryOnly(dstHost, st, overwriteMeta, targetSt) : false;
     release();
     if (excluded && !this.options.exclude?.hasExceptions) return false;
@@ -217,7 +225,7 @@ export class TreeCopier {
       // A plain concatenation: dstHost is already normal and name is one
       // component from readdir (path.join would re-normalise every path).
       const childDst = dstHost.endsWith('/') ? dstHost + name : `${dstHost}/${name}`;
-      tasks.push(this.copyEntry(childSrc, childRel, childDst, true, node, releaseChild, run)
+      tasks.push(this.copyEntry({ srcInRoot: childSrc, rel: childRel, dstHost: childDst, overwriteMeta: true, dir: node, release: releaseChild }, run)
         .catch((err: unknown) => {
           if (!run.failed) {
             run.failed = true;
