@@ -52,7 +52,7 @@ export async function build(opts: BuildOptions, io: BuildIO = {}): Promise<Build
   try {
     await cleanupStale(store);
     // Held until the build ends; finish() also enforces the size limit.
-    session = await openCacheSession(store, { contextDir: opts.contextDir, dockerfilePath: opts.dockerfilePath ?? opts.dockerfileName, noCache: opts.noCache });
+    session = await openCacheSession(store, { contextDir: opts.contextDir, dockerfilePath: opts.dockerfilePath ?? opts.dockerfileName, noCache: opts.noCache, keepStorage: opts.keepStorage });
     const loadTask = progress.task(`[internal] load build definition from ${opts.dockerfileName}`);
     loadTask.log(`transferring dockerfile: ${Buffer.byteLength(opts.dockerfileText)}B done`);
     loadTask.done();

@@ -22,6 +22,8 @@ export interface CacheSessionOptions {
   contextDir: string;
   dockerfilePath: string;
   noCache: boolean;
+  // The caller's TSBUILD_GC_KEEP_STORAGE; else <store>/config.json's limit applies.
+  keepStorage?: string;
 }
 
 export interface CacheSession {
@@ -46,7 +48,7 @@ export function checksumsDir(store: Store): string {
 
 export async function openCacheSession(store: Store, opts: CacheSessionOptions): Promise<CacheSession> {
   // A bad limit setting fails the build before it starts, not after.
-  const keepStorage = await configuredKeepStorage(store.paths.root);
+  const keepStorage = await configuredKeepStorage(store.paths.root, { TSBUILD_GC_KEEP_STORAGE: opts.keepStorage });
   const lease: Lease = await acquireLease(store.paths.root, `build of ${path.resolve(opts.contextDir)}`);
   try {
     const checksums = await PersistentChecksumCache.open(checksumsDir(store), opts.contextDir);

@@ -44,6 +44,8 @@ export interface BuildOptions {
   limiter?: Limiter;
   /** The caller's SOURCE_DATE_EPOCH (its environment); a build arg of that name wins. */
   sourceDateEpoch?: string;
+  /** The store's size limit enforced after the build (`10GB`, `off`); wins over `<store>/config.json`. */
+  keepStorage?: string;
 }
 
 export interface BuildIO {

@@ -146,6 +146,7 @@ export function toBuildOptions(argv: string[], env: NodeJS.ProcessEnv = process.
     runtime,
     jobs: Number(env.TSBUILD_JOBS) || os.availableParallelism(),
     sourceDateEpoch: env.SOURCE_DATE_EPOCH,
+    keepStorage: env.TSBUILD_GC_KEEP_STORAGE,
   };
   return {
     build,
