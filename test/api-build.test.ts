@@ -87,3 +87,17 @@ it('build() with an aborted signal rejects as canceled and leaves nothing runnin
   t.is((err as { code?: string }).code, 'CANCELED');
   t.deepEqual(await readdir(path.join(suite.store.root, 'mounts')), [], 'a mount of the canceled step is left');
 });
+
+it('build() whose signal fired before the solve (e.g. during a pull) runs no step', async (t) => {
+  const events: ProgressEvent[] = [];
+  const err = await t.throwsAsync(build({
+    context: path.join(FIXTURES, 'projects/hello'),
+    dockerfileText: 'FROM busybox:latest\nRUN echo never\n',
+    storeRoot: suite.store.root,
+    noCache: true,
+    signal: AbortSignal.abort(),
+    onEvent: (e) => events.push(e),
+  }));
+  t.is((err as { code?: string }).code, 'CANCELED');
+  t.false(events.some((e) => e.type === 'start' && e.vertex.name.includes('RUN')), JSON.stringify(events));
+});

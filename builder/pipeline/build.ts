@@ -57,6 +57,8 @@ export async function build(opts: BuildOptions, io: BuildIO = {}): Promise<Build
     loadTask.log(`transferring dockerfile: ${Buffer.byteLength(opts.dockerfileText)}B done`);
     loadTask.done();
     const graph: BuildGraph = await frontend.buildGraph(dockerfile as Dockerfile, graphOptions(opts, store, platform, progress));
+    // Canceled while base images were resolved (a pull can take long): nothing to solve.
+    io.signal?.throwIfAborted();
     const result = await solveAndExport(env, opts, graph, { progress, signal: io.signal, session, cachePlan, exporters, io });
     // Saves the checksum cache, releases the lease, applies the size limit.
     const { collected, warning } = await session.finish(true);

@@ -69,7 +69,9 @@ export class Solver<R> {
 
   constructor(private readonly opts: SolveOptions<R> = {}) {
     this.limiter = opts.limiter ?? new Limiter(opts.jobs ?? 1);
-    opts.signal?.addEventListener('abort', () => this.abort.abort(opts.signal!.reason), { once: true });
+    // A signal that fired before the solve (Ctrl-C during a pull) cancels it at once.
+    if (opts.signal?.aborted) this.abort.abort(opts.signal.reason);
+    else opts.signal?.addEventListener('abort', () => this.abort.abort(opts.signal!.reason), { once: true });
   }
 
   get signal(): AbortSignal {
