@@ -12,7 +12,7 @@ export type CacheErrorCode =
   | 'UNSAFE_TAR_ENTRY'
   | 'UNSUPPORTED_COMPRESSION'
   | 'UNSUPPORTED_FILE'
-  | 'XATTR_TOOL_FAILED'
+  | 'XATTR_FAILED'
   | 'SPECIAL_FILE_FAILED';
 
 export class CacheError extends Error {

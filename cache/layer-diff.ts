@@ -13,7 +13,7 @@ import { SMALL_FILE_LIMIT, TarWriter } from './tar-writer.js';
 import {
   OPAQUE_WHITEOUT, OVERLAY_METACOPY_XATTR, OVERLAY_OPAQUE_XATTR, OVERLAY_REDIRECT_XATTR, WHITEOUT_PREFIX,
 } from './whiteout.js';
-import { type Xattrs, isPortableXattr, readXattrTree } from './xattr-tool.js';
+import { type Xattrs, isPortableXattr, readXattrTree } from './xattrs.js';
 
 export interface LayerTarOptions {
   /** Clamp every mtime to min(mtime, sourceDateEpoch) (seconds). */

@@ -1,12 +1,13 @@
 /**
- * Device nodes and FIFOs, which Node cannot create (no mknod/mkfifo API).
- * We batch every such node of a layer into one small tar and let GNU tar
- * create them in a single process: one process per layer, not per node.
- * This also covers overlayfs whiteouts, which are 0/0 character devices.
+ * Device nodes and FIFOs, which Node cannot create (no mknod API): the fsop
+ * helper makes them by mknodat(2), all of a layer's nodes pipelined to one
+ * process. This also covers overlayfs whiteouts, which are 0/0 character
+ * devices.
  */
-import { spawn } from 'node:child_process';
-import { CacheError, oneLine } from './errors.js';
-import { END_OF_ARCHIVE, encodeHeader } from './tar-format.js';
+import { lutimesSync } from 'node:fs';
+import path from 'node:path';
+import { hostFsop } from '../runner-native/fsop.js';
+import { CacheError } from './errors.js';
 
 export interface SpecialFile {
   type: 'char' | 'block' | 'fifo';
@@ -18,29 +19,28 @@ export interface SpecialFile {
   devminor: number;
 }
 
+/** -1 as a uid/gid: leave the owner as created. */
+const KEEP_OWNER = 0xffffffff;
+
 /**
- * Creates the nodes at paths relative to root. The caller guarantees the
- * paths are free and their parents are real directories inside root (GNU
- * tar would follow a symlinked parent).
+ * Creates the nodes at paths relative to root (resolved inside root). The
+ * caller guarantees the paths are free.
  */
 export async function createSpecialFiles(root: string, files: Iterable<[string, SpecialFile]>, sameOwner: boolean): Promise<void> {
-  const parts: Buffer[] = [];
-  for (const [rel, f] of files) parts.push(encodeHeader({ name: rel, ...f }));
-  if (parts.length === 0) return;
-  parts.push(END_OF_ARCHIVE);
-  const args = ['-x', '-f', '-', '-C', root, '--numeric-owner', '--same-permissions', '--no-recursion',
-    sameOwner ? '--same-owner' : '--no-same-owner'];
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn('tar', args, { stdio: ['pipe', 'ignore', 'pipe'] });
-    const err: Buffer[] = [];
-    child.stderr!.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) return resolve();
-      const msg = oneLine(Buffer.concat(err).toString('utf8')).slice(0, 300);
-      reject(new CacheError('SPECIAL_FILE_FAILED', `cannot create device/fifo nodes in ${root} (tar exit ${code}): ${msg}`));
-    });
-    child.stdin!.on('error', () => { /* reported through the exit code */ });
-    child.stdin!.end(Buffer.concat(parts));
+  const fsop = hostFsop();
+  const made = [...files].map(async ([rel, f]) => {
+    try {
+      await fsop.mknod(root, rel, {
+        kind: f.type, mode: f.mode, major: f.devmajor, minor: f.devminor,
+        uid: sameOwner ? f.uid : KEEP_OWNER, gid: sameOwner ? f.gid : KEEP_OWNER,
+      });
+    } catch (err) {
+      throw new CacheError('SPECIAL_FILE_FAILED', `cannot create ${f.type} node ${rel} in ${root}: ${(err as Error).message}`);
+    }
+    // Times by path: the parents were checked to be real directories.
+    lutimesSync(path.join(root, rel), f.mtime, f.mtime);
   });
+  const results = await Promise.allSettled(made);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }

@@ -5,7 +5,7 @@ import { RootedPaths, baseOf, joinRel, normalizeEntryName, parentOf } from './sa
 import { type SpecialFile, createSpecialFiles } from './special-files.js';
 import type { TarHeader } from './tar-format.js';
 import { OPAQUE_WHITEOUT, OVERLAY_OPAQUE_XATTR, WHITEOUT_META_PREFIX, WHITEOUT_PREFIX } from './whiteout.js';
-import { type Xattrs, isPortableXattr, writeXattrs } from './xattr-tool.js';
+import { type Xattrs, isPortableXattr, writeXattrs } from './xattrs.js';
 import { copyFromLower, makeImplicitDir } from './layer-lower.js';
 
 export interface ApplierOptions {

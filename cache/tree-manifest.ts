@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { byteOrder, splitDev, walkTree } from './layer-walk.js';
-import { readXattrTree } from './xattr-tool.js';
+import { readXattrTree } from './xattrs.js';
 
 /** One file system entry as a layer sees it (no atime/ctime, no inode numbers). */
 export interface ManifestItem {

@@ -5,13 +5,11 @@
  */
 import { chmod, lchown, lstat, mkdir } from 'node:fs/promises';
 import { lutimesSync, type Stats } from 'node:fs';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import path from 'node:path';
+import { hostFsop } from '../../runner-native/fsop.js';
 import { CannotCopyError } from './errors.js';
 import { hostPathOf, resolveInRoot, type Resolved } from './resolve.js';
 import type { Owner } from './chown.js';
-
-const run = promisify(execFile);
 
 /** Ownership can only be changed as root; unprivileged test runs keep their own ids. */
 export const canChangeOwner = process.getuid?.() === 0;
@@ -68,11 +66,15 @@ export function devMajorMinor(rdev: number): { major: number; minor: number } {
   return { major, minor };
 }
 
-/** Node has no mknod(2); the coreutils tool does it for device nodes and FIFOs. */
+/**
+ * Node has no mknod(2): the fsop helper makes device nodes and FIFOs. The
+ * parent is the resolver's output, so the node is created in it by name.
+ */
 export async function makeNode(host: string, kind: 'c' | 'b' | 'p', mode: number, major = 0, minor = 0): Promise<void> {
-  const args = ['-m', (mode & 0o7777).toString(8), host, kind];
-  if (kind !== 'p') args.push(String(major), String(minor));
-  await run('mknod', args);
+  const keep = 0xffffffff; // owner: set by the caller
+  await hostFsop().mknod(path.dirname(host), path.basename(host), {
+    kind: kind === 'c' ? 'char' : kind === 'b' ? 'block' : 'fifo', mode, major, minor, uid: keep, gid: keep,
+  });
 }
 
 export async function setTimes(host: string, atime: Date, mtime: Date): Promise<void> {

@@ -1,16 +1,22 @@
-// Overlay mounts for steps that Node itself performs (COPY, ADD, WORKDIR):
+// Overlay mounts for steps that Node itself performs (COPY, ADD, WORKDIR)
+// and for read-only views of a result (COPY --from, RUN --mount from=):
 // the step writes into the merged view and its changes land in a fresh
 // upper dir, which becomes the step's layer and snapshot, exactly like a
-// RUN step's. Mount points live under <root>/mounts so that a run killed
-// with -9 leaves nothing the next start cannot find and unmount.
-import { execFile } from 'node:child_process';
+// RUN step's.
+//
+// Mounts are made by syscall through the fsop helper. Those only Node
+// reads or writes live in the helper's private mount namespace and are
+// reached through /proc/<helper>/root: when tsbuild is killed, even with
+// -9, the helper dies with it and the kernel drops its mounts, so nothing
+// is ever left mounted on the host. Views another process must see (the
+// RUN sandbox binds them) are mounted on the host; their mount points live
+// under <root>/mounts, named after our pid, so whatever a killed run left
+// is found and unmounted by the next start or by `du --check`.
 import { mkdir, readdir, readFile, rmdir } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { pidOfTempName, processAlive } from '../../cache/process-alive.js';
-
-const run = promisify(execFile);
+import { type FsopHelper, MNT_DETACH, hostFsop, privateFsop } from '../../runner-native/fsop.js';
 
 export interface OverlayDirs {
   lowerDirs: string[];   // top-most first, as overlayfs wants them
@@ -18,8 +24,19 @@ export interface OverlayDirs {
   workDir?: string;
 }
 
-export async function mountOverlay(target: string, dirs: OverlayDirs): Promise<void> {
-  await mkdir(target, { recursive: true });
+/** host: seen by every process (a sandbox binds it); private: only by tsbuild itself. */
+export type MountSpace = 'host' | 'private';
+
+export interface MountedOverlay {
+  /** The mount point as a host path (its directory exists on the host). */
+  readonly target: string;
+  /** Where Node reaches the merged view. */
+  readonly path: string;
+  /** Unmounts and removes the mount point. */
+  release(): Promise<void>;
+}
+
+function overlayOptions(dirs: OverlayDirs): string {
   // index=off and xino=off: the upper dir is later read as a plain tree and
   // moved; the inode index would tie it to this one mount. volatile: without
   // it every unmount syncs the whole host filesystem (~1 s here); the upper
@@ -27,47 +44,83 @@ export async function mountOverlay(target: string, dirs: OverlayDirs): Promise<v
   // redirect_dir/metacopy off: whatever the kernel's defaults, the upper dir
   // must be a self-contained diff the layer writer can read on its own.
   const upper = dirs.upperDir ? `,upperdir=${dirs.upperDir},workdir=${dirs.workDir},volatile,redirect_dir=off,metacopy=off` : '';
-  const opts = `lowerdir=${dirs.lowerDirs.join(':')}${upper},index=off,xino=off`;
-  await run('mount', ['-t', 'overlay', 'overlay', '-o', opts, target]);
+  return `lowerdir=${dirs.lowerDirs.join(':')}${upper},index=off,xino=off`;
 }
 
-export async function unmount(target: string): Promise<void> {
+export async function mountOverlay(target: string, dirs: OverlayDirs, space: MountSpace = 'private'): Promise<MountedOverlay> {
+  await mkdir(target, { recursive: true });
+  const fsop = space === 'host' ? hostFsop() : privateFsop();
   try {
-    await run('umount', [target]);
+    await fsop.mount(path.dirname(target), path.basename(target), 'overlay', 'overlay', overlayOptions(dirs));
+  } catch (err) {
+    await rmdir(target).catch(() => undefined);
+    throw err;
+  }
+  return { target, path: fsop.viewPath(target), release: () => release(fsop, target) };
+}
+
+async function release(fsop: FsopHelper, target: string): Promise<void> {
+  await unmountWith(fsop, target);
+  // rmdir, never a recursive rm: if the unmount had silently failed, a
+  // recursive delete would reach into the mounted layers.
+  await rmdir(target).catch(() => undefined);
+}
+
+async function unmountWith(fsop: FsopHelper, target: string): Promise<void> {
+  // A private helper that died took its mounts with it.
+  if (fsop.privateMounts && !fsop.alive) return;
+  const dir = path.dirname(target);
+  const name = path.basename(target);
+  try {
+    await fsop.unmount(dir, name);
   } catch (err) {
     // Busy mounts (a process still holding a file) are detached lazily so
     // they never outlive the step in the mount table.
-    await run('umount', ['-l', target]).catch(() => { throw err; });
+    await fsop.unmount(dir, name, MNT_DETACH).catch(() => { throw err; });
   }
 }
 
-// Runs fn with the merged view mounted; always unmounts.
+// Runs fn with the merged view mounted (privately); always unmounts.
 export async function withOverlay<T>(target: string, dirs: OverlayDirs, fn: (merged: string) => Promise<T>): Promise<T> {
-  await mountOverlay(target, dirs);
+  const mounted = await mountOverlay(target, dirs);
   try {
-    return await fn(target);
+    return await fn(mounted.path);
   } finally {
-    await unmount(target);
-    // rmdir, never a recursive rm: if the unmount had silently failed, a
-    // recursive delete would reach into the mounted layers.
-    await rmdir(target).catch(() => undefined);
+    await mounted.release();
   }
+}
+
+/** Host mount points under mountsDir (or mountsDir itself), deepest first. */
+export async function hostMountsUnder(mountsDir: string): Promise<string[]> {
+  const dir = path.resolve(mountsDir);
+  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  return mountinfo.split('\n').map((line) => unescapeMountPath(line.split(' ')[4] ?? ''))
+    .filter((mp) => mp.startsWith(dir + '/'))
+    .sort((a, b) => b.length - a.length);
+}
+
+// mountinfo escapes space, tab, newline and backslash as \ooo.
+function unescapeMountPath(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
 // Unmounts what a crashed tsbuild left under mountsDir. Mount points are
 // named `<label>-<pid>-<random>`: those of live processes are left alone.
-export async function cleanupStaleMounts(mountsDir: string): Promise<void> {
+// Returns the mount points it unmounted.
+export async function cleanupStaleMounts(mountsDir: string): Promise<string[]> {
   const entries = (await readdir(mountsDir).catch(() => [] as string[]))
     .filter((e) => { const pid = pidOfTempName(e); return pid !== undefined && !processAlive(pid); });
-  if (entries.length === 0) return;
-  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-  const mounted = mountinfo.split('\n').map((line) => line.split(' ')[4]).filter(Boolean);
+  if (entries.length === 0) return [];
+  const mounted = await hostMountsUnder(mountsDir);
+  const unmounted: string[] = [];
   for (const e of entries) {
     const dir = path.join(path.resolve(mountsDir), e);
-    const inside = mounted.filter((mp) => mp === dir || mp.startsWith(dir + '/')).sort((a, b) => b.length - a.length);
-    for (const mp of inside) await run('umount', ['-l', mp]).catch(() => undefined);
+    for (const mp of mounted.filter((m) => m === dir || m.startsWith(dir + '/'))) {
+      await hostFsop().unmount(path.dirname(mp), path.basename(mp), MNT_DETACH).then(() => unmounted.push(mp), () => undefined);
+    }
     await rmdir(dir).catch(() => undefined);
   }
+  return unmounted;
 }
 
 export function mountPointName(label: string): string {

@@ -4,9 +4,8 @@
 import path from 'node:path';
 import type { Store } from '../store/open-store.js';
 import type { StepResult } from '../store/step-result.js';
-import { mountOverlay, mountPointName, unmount, withOverlay } from '../snapshots/overlay.js';
+import { type MountSpace, mountOverlay, mountPointName, withOverlay } from '../snapshots/overlay.js';
 import type { Workspace } from '../snapshots/snapshot-store.js';
-import { rmdir } from 'node:fs/promises';
 
 // Top-most first, as overlayfs wants them. Snapshots missing on disk (a
 // pruned store, a cache imported from elsewhere) are unpacked from their blobs.
@@ -42,17 +41,11 @@ export async function withMutableRootfs(store: Store, parent: StepResult, source
 }
 
 // A read-only view of a result's filesystem (COPY --from, RUN --mount from=).
-export async function mountReadonlyRootfs(store: Store, result: StepResult): Promise<{ root: string; release(): Promise<void> }> {
+// Private unless another process (the RUN sandbox) must see it.
+export async function mountReadonlyRootfs(store: Store, result: StepResult, space: MountSpace = 'private'): Promise<{ root: string; release(): Promise<void> }> {
   const lowerDirs = await lowerDirsOf(store, result);
-  const root = path.join(store.paths.mounts, mountPointName('src'));
-  await mountOverlay(root, { lowerDirs });
-  return {
-    root,
-    release: async () => {
-      await unmount(root);
-      await rmdir(root).catch(() => undefined);
-    },
-  };
+  const view = await mountOverlay(path.join(store.paths.mounts, mountPointName('src')), { lowerDirs }, space);
+  return { root: view.path, release: view.release };
 }
 
 export async function withReadonlyRootfs<T>(store: Store, result: StepResult, fn: (root: string) => Promise<T>): Promise<T> {

@@ -2,7 +2,7 @@
 // and tmpfs mounts, and owns whatever it had to prepare (read-only views of
 // stages, cache dirs and their locks, secret files) until the step ends.
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -13,7 +13,7 @@ import type { StepResult } from '../store/step-result.js';
 import type { BuildContext } from '../context/context.js';
 import { resolveInRoot } from '../fileops/resolve.js';
 import { acquireLock } from '../image/lock.js';
-import { mountOverlay, mountPointName, unmount } from '../snapshots/overlay.js';
+import { mountOverlay, mountPointName } from '../snapshots/overlay.js';
 import { mountReadonlyRootfs } from './rootfs.js';
 import { MountError } from './errors.js';
 import type { SecretProvider, SshProvider, StepEnv } from './types.js';
@@ -61,7 +61,8 @@ async function bindMount(store: Store, m: RunMount, from: StepResult | undefined
   cleanups: (() => Promise<void>)[]): Promise<SandboxMount> {
   let root: string;
   if (from) {
-    const view = await mountReadonlyRootfs(store, from);
+    // The sandbox binds it: it must be a host mount.
+    const view = await mountReadonlyRootfs(store, from, 'host');
     cleanups.push(view.release);
     root = view.root;
   } else {
@@ -78,8 +79,8 @@ async function bindMount(store: Store, m: RunMount, from: StepResult | undefined
   await mkdir(path.join(tmp, 'upper'), { recursive: true });
   await mkdir(path.join(tmp, 'work'), { recursive: true });
   const empty = await store.snapshots.empty();
-  await mountOverlay(target, { lowerDirs: [src.host, empty], upperDir: path.join(tmp, 'upper'), workDir: path.join(tmp, 'work') });
-  cleanups.push(async () => { await unmount(target); await rmdir(target).catch(() => undefined); await rm(tmp, { recursive: true, force: true }); });
+  const view = await mountOverlay(target, { lowerDirs: [src.host, empty], upperDir: path.join(tmp, 'upper'), workDir: path.join(tmp, 'work') }, 'host');
+  cleanups.push(async () => { await view.release(); await rm(tmp, { recursive: true, force: true }); });
   return { destination: m.target, type: 'bind', source: target, options: ['rbind', 'rw'] };
 }
 

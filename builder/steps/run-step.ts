@@ -1,9 +1,9 @@
 // RUN: the command in a sandbox whose root is an overlay of the parent's
 // snapshots with a fresh upper dir; the upper dir becomes the layer.
-import { execFile } from 'node:child_process';
 import { lstat, readdir, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunStep } from '../../frontend/graph/types.js';
+import { readXattr } from '../../cache/xattrs.js';
 // The sandbox loads only when a RUN runs: describing a step needs none of it.
 import type { Runtime, SandboxSpec } from '../../runner-native/index.js';
 import type { Store } from '../store/open-store.js';
@@ -69,7 +69,7 @@ async function removeMountStubs(upper: string, lowerDirs: string[], created: str
   for (const d of [...parents].sort((a, b) => b.length - a.length)) {
     const host = path.join(upper, d);
     const st = await lstat(host).catch(() => null);
-    if (!st?.isDirectory() || (await readdir(host)).length > 0 || await isOpaque(host)) continue;
+    if (!st?.isDirectory() || (await readdir(host)).length > 0 || await isOpaque(upper, d)) continue;
     const lower = await firstLower(lowerDirs, d);
     if (lower && lower.mode === st.mode && lower.uid === st.uid && lower.gid === st.gid) await rmdir(host).catch(() => undefined);
   }
@@ -99,10 +99,10 @@ async function firstLower(lowerDirs: string[], p: string) {
   return null;
 }
 
-function isOpaque(dir: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    execFile('getfattr', ['--only-values', '-n', 'trusted.overlay.opaque', dir], (err, stdout) => resolve(!err && stdout.trim() === 'y'));
-  });
+// One request to the fsop helper already running for this process, not a process per directory.
+async function isOpaque(upper: string, dir: string): Promise<boolean> {
+  const value = await readXattr(upper, dir, 'trusted.overlay.opaque').catch(() => null);
+  return value?.toString() === 'y';
 }
 
 export interface RunInputs {

@@ -84,4 +84,7 @@ void setup_rootfs(const struct config *cfg);
 void setup_network(const struct config *cfg);
 void finalize_and_exec(const struct config *cfg, int parent_alive_fd) __attribute__((noreturn));
 
+/* fsop.c: `tsbuild-sandbox fsop`, mknod/xattr/mount requests on stdin */
+int fsop_main(int argc, char **argv);
+
 #endif

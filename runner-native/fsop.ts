@@ -1,0 +1,226 @@
+// Client of `tsbuild-sandbox fsop` (helper/fsop.c): device nodes, extended
+// attributes and mounts by syscall, for which Node has no API. One helper
+// process serves every request of this tsbuild process; requests are
+// pipelined (written without waiting) and answered in order, so a layer
+// of thousands of xattrs costs one process, not one per file.
+//
+// Every path is a (root, path inside root) pair; the helper resolves the
+// inner path with openat2(RESOLVE_IN_ROOT), so symlinks stay inside root.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants as os } from 'node:os';
+import { defaultHelperPath } from './availability.js';
+
+const OP = { mknod: 1, setxattr: 2, getxattr: 3, xattrTree: 4, mount: 5, umount: 6 } as const;
+
+export const MS_RDONLY = 1;
+export const MNT_DETACH = 2;
+
+export type NodeKind = 'char' | 'block' | 'fifo';
+
+export interface NodeSpec {
+  kind: NodeKind;
+  /** Permission bits (07777). */
+  mode: number;
+  major?: number;
+  minor?: number;
+  uid: number;
+  gid: number;
+}
+
+/** A failed request: `code` is the errno name (ENOENT, EPERM, ...). */
+export class FsopError extends Error {
+  constructor(readonly code: string, readonly errno: number, message: string) {
+    super(message);
+  }
+}
+
+interface Pending {
+  resolve(payload: Buffer): void;
+  reject(err: Error): void;
+}
+
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+
+const errnoNames = new Map<number, string>(Object.entries(os.errno).map(([name, n]) => [n, name]));
+
+export class FsopHelper {
+  private readonly child: ChildProcess;
+  private readonly queue: Pending[] = [];
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private failure: Error | undefined;
+
+  /**
+   * privateMounts: the helper lives in a mount namespace of its own, so its
+   * mounts are seen only through viewPath() and vanish when it dies.
+   */
+  constructor(readonly privateMounts: boolean, helperPath = defaultHelperPath()) {
+    const args = ['fsop', '--owner', String(process.pid), ...(privateMounts ? ['--private-mounts'] : [])];
+    this.child = spawn(helperPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const stderr: Buffer[] = [];
+    this.child.stderr!.on('data', (b: Buffer) => stderr.push(b));
+    this.child.stdout!.on('data', (b: Buffer) => this.onData(b));
+    this.child.stdin!.on('error', () => { /* reported by exit */ });
+    this.child.on('error', (err: NodeJS.ErrnoException) => this.fail(err.code === 'ENOENT'
+      ? new Error(`the native helper ${helperPath} is missing; run \`npm run build\` (needs a C compiler)`)
+      : err));
+    this.child.on('exit', (code, signal) => {
+      const why = Buffer.concat(stderr).toString('utf8').trim();
+      this.fail(new Error(`the fsop helper exited (${signal ?? code})${why ? `: ${why}` : ''}`));
+    });
+    this.idle();
+  }
+
+  /** False once the helper exited (a private one's mounts are gone then). */
+  get alive(): boolean {
+    return this.failure === undefined;
+  }
+
+  /** The pid whose /proc/<pid>/root shows this helper's mounts. */
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
+  /** Where Node reaches a host path as this helper sees it (its mounts included). */
+  viewPath(hostPath: string): string {
+    return this.privateMounts ? `/proc/${this.pid}/root${hostPath}` : hostPath;
+  }
+
+  async mknod(root: string, rel: string, spec: NodeSpec): Promise<void> {
+    const type = spec.kind === 'char' ? S_IFCHR : spec.kind === 'block' ? S_IFBLK : S_IFIFO;
+    await this.request(OP.mknod, [root, rel, u32(type | (spec.mode & 0o7777)), u32(spec.major ?? 0), u32(spec.minor ?? 0), u32(spec.uid), u32(spec.gid)]);
+  }
+
+  /** Sets an xattr on rel itself (a symlink is not followed). */
+  async setXattr(root: string, rel: string, name: string, value: Buffer): Promise<void> {
+    await this.request(OP.setxattr, [root, rel, name, value]);
+  }
+
+  /** One xattr of rel itself, or null when it has none of that name. */
+  async getXattr(root: string, rel: string, name: string): Promise<Buffer | null> {
+    try {
+      return await this.request(OP.getxattr, [root, rel, name]);
+    } catch (err) {
+      if (err instanceof FsopError && (err.code === 'ENODATA' || err.code === 'ENOTSUP')) return null;
+      throw err;
+    }
+  }
+
+  /**
+   * Every xattr under root, keyed by path relative to root ('' = root);
+   * symlinks are listed, never followed. Files without any are absent.
+   */
+  async xattrTree(root: string): Promise<Map<string, Map<string, Buffer>>> {
+    const payload = await this.request(OP.xattrTree, [root]);
+    const out = new Map<string, Map<string, Buffer>>();
+    let pos = 0;
+    const field = (): Buffer => {
+      const len = payload.readUInt32LE(pos);
+      const b = payload.subarray(pos + 4, pos + 4 + len);
+      pos += 4 + len;
+      return b;
+    };
+    while (pos < payload.length) {
+      const rel = field().toString('utf8');
+      const name = field().toString('utf8');
+      const value = Buffer.from(field());
+      let attrs = out.get(rel);
+      if (!attrs) out.set(rel, (attrs = new Map()));
+      attrs.set(name, value);
+    }
+    return out;
+  }
+
+  async mount(root: string, rel: string, fstype: string, source: string, data: string, flags = 0): Promise<void> {
+    await this.request(OP.mount, [root, rel, fstype, source, data, u32(flags)]);
+  }
+
+  async unmount(root: string, rel: string, flags = 0): Promise<void> {
+    await this.request(OP.umount, [root, rel, u32(flags)]);
+  }
+
+  /** Ends the helper (its private mounts go with it). */
+  close(): void {
+    this.child.stdin!.end();
+  }
+
+  private request(op: number, fields: (string | Buffer)[]): Promise<Buffer> {
+    if (this.failure) return Promise.reject(this.failure);
+    const parts: Buffer[] = [Buffer.alloc(5)];
+    let len = 1;
+    for (const f of fields) {
+      const b = typeof f === 'string' ? Buffer.from(f) : f;
+      parts.push(u32(b.length), b);
+      len += 4 + b.length;
+    }
+    parts[0]!.writeUInt32LE(len, 0);
+    parts[0]![4] = op;
+    return new Promise<Buffer>((resolve, reject) => {
+      if (this.queue.length === 0) this.busy();
+      this.queue.push({ resolve, reject });
+      this.child.stdin!.write(Buffer.concat(parts));
+    });
+  }
+
+  private onData(b: Buffer): void {
+    this.chunks.push(b);
+    this.buffered += b.length;
+    for (;;) {
+      if (this.buffered < 4) return;
+      let all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+      this.chunks = [all];
+      const len = all.readUInt32LE(0);
+      if (this.buffered < 4 + len) return;
+      const err = all.readInt32LE(4);
+      const payload = all.subarray(8, 4 + len);
+      all = all.subarray(4 + len);
+      this.chunks = all.length > 0 ? [all] : [];
+      this.buffered = all.length;
+      const pending = this.queue.shift();
+      if (this.queue.length === 0) this.idle();
+      if (!pending) continue;
+      if (err === 0) pending.resolve(payload);
+      else pending.reject(new FsopError(errnoNames.get(err) ?? `E${err}`, err, payload.toString('utf8')));
+    }
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const p of this.queue.splice(0)) p.reject(this.failure);
+    this.idle();
+  }
+
+  // An idle helper must not keep Node running; a busy one must.
+  private idle(): void {
+    this.child.unref();
+    for (const s of [this.child.stdin, this.child.stdout, this.child.stderr]) (s as unknown as { unref?(): void })?.unref?.();
+  }
+
+  private busy(): void {
+    this.child.ref();
+    for (const s of [this.child.stdin, this.child.stdout, this.child.stderr]) (s as unknown as { ref?(): void })?.ref?.();
+  }
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0, 0);
+  return b;
+}
+
+let hostHelper: FsopHelper | undefined;
+let privateHelper: FsopHelper | undefined;
+
+/** The process-wide helper in the host's mount namespace (mounts others must see). */
+export function hostFsop(): FsopHelper {
+  if (!hostHelper?.alive) hostHelper = new FsopHelper(false);
+  return hostHelper;
+}
+
+/** The process-wide helper with a private mount namespace (mounts only Node uses). */
+export function privateFsop(): FsopHelper {
+  if (!privateHelper?.alive) privateHelper = new FsopHelper(true);
+  return privateHelper;
+}
