@@ -121,6 +121,60 @@ function prepareHeader(h: TarHeaderInput): { fields: RawFields; pax: [string, Bu
   return { fields, pax, name };
 }
 
+/**
+ * The header layout of the image archives tsbuild has always exported
+ * (`save`, `-o type=docker|oci`): numbers as space-terminated octal, long
+ * names split into the ustar prefix, no PAX. Kept byte for byte so that an
+ * exported archive's digest never changes; layers use encodeHeader. Names
+ * that cannot be split fall back to encodeHeader's PAX records.
+ */
+export function encodeArchiveHeader(h: TarHeaderInput): Buffer {
+  let name = h.type === 'dir' && !h.name.endsWith('/') ? h.name + '/' : h.name;
+  const linkname = h.linkname ?? '';
+  let prefix = '';
+  const ascii = /^[\x00-\x7f]*$/;
+  if (!ascii.test(name) || linkname.length > 100 || !ascii.test(linkname)) return encodeHeader(h);
+  while (name.length > 100) {
+    const slash = name.indexOf('/');
+    if (slash < 0) return encodeHeader(h);
+    prefix += prefix ? '/' + name.slice(0, slash) : name.slice(0, slash);
+    name = name.slice(slash + 1);
+  }
+  if (prefix.length > 155) return encodeHeader(h);
+  const b = Buffer.alloc(BLOCK);
+  const spaceOctal = (off: number, digits: number, n: number) => {
+    const text = n.toString(8);
+    b.write(text.length > digits ? '7'.repeat(digits) + ' ' : text.padStart(digits, '0') + ' ', off, 'latin1');
+  };
+  b.write(name, 0, 'latin1');
+  spaceOctal(100, 6, h.mode & 0o7777);
+  spaceOctal(108, 6, h.uid ?? 0);
+  spaceOctal(116, 6, h.gid ?? 0);
+  const size = h.type === 'file' ? h.size ?? 0 : 0;
+  if (size.toString(8).length > 11) {
+    let v = size;
+    b[124] = 0x80;
+    for (let i = 11; i > 0; i--) {
+      b[124 + i] = v % 256;
+      v = Math.floor(v / 256);
+    }
+  } else {
+    spaceOctal(124, 11, size);
+  }
+  spaceOctal(136, 11, Math.floor(h.mtime) | 0);
+  b[156] = TYPEFLAG[h.type].charCodeAt(0);
+  if (linkname) b.write(linkname, 157, 'latin1');
+  b.write('ustar\x0000', 257, 'latin1');
+  spaceOctal(329, 6, h.devmajor ?? 0);
+  spaceOctal(337, 6, h.devminor ?? 0);
+  if (prefix) b.write(prefix, 345, 'latin1');
+  let sum = 8 * 0x20;
+  for (let i = 0; i < 148; i++) sum += b[i]!;
+  for (let i = 156; i < BLOCK; i++) sum += b[i]!;
+  spaceOctal(148, 6, sum);
+  return b;
+}
+
 /** The zero bytes that bring `size` bytes of data up to a block boundary. */
 export function padding(size: number): Buffer {
   const rem = size % BLOCK;

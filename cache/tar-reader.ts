@@ -1,3 +1,4 @@
+import type { FileHandle } from 'node:fs/promises';
 import { corruptTar } from './errors.js';
 import {
   BLOCK, type RawHeader, type TarHeader, decodeRawHeader, entryType, isZeroBlock, parsePaxRecords,
@@ -6,15 +7,29 @@ import {
 /** Guards against hostile archives that declare enormous metadata records. */
 const MAX_META_SIZE = 1 << 20;
 
+/** Where the tar reader takes its bytes from. */
+interface ByteSource {
+  /** Exactly n bytes, or null if the source ended before the first byte. */
+  readExact(n: number, what: string): Promise<Buffer | null>;
+  /** Between 1 and max bytes; the source must not end first. */
+  readSome(max: number, what: string): Promise<Buffer>;
+  skip(n: number, what: string): Promise<void>;
+  /** Reads and discards everything left (so a hash over the stream completes). */
+  drain(): Promise<void>;
+  /** Bytes consumed so far. */
+  readonly position: number;
+}
+
 /**
  * Exact-size reads over an async stream of chunks. The tar reader asks for
  * whole blocks and for bounded slices of entry data, never more than needed,
  * so file contents stream through without being buffered whole.
  */
-class ByteSource {
+class StreamSource implements ByteSource {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private ended = false;
+  position = 0;
 
   constructor(private readonly it: AsyncIterator<Buffer>) {}
 
@@ -66,6 +81,7 @@ class ByteSource {
   }
 
   private take(n: number): Buffer {
+    this.position += n;
     if (n === 0) return Buffer.alloc(0);
     const first = this.chunks[0];
     if (first.length >= n) {
@@ -90,6 +106,41 @@ class ByteSource {
 }
 
 /**
+ * Positional reads of an archive file: skipping entry data is a seek, so
+ * indexing a multi-gigabyte archive reads only its headers.
+ */
+class FileSource implements ByteSource {
+  position = 0;
+
+  constructor(private readonly fh: FileHandle, private readonly size: number) {}
+
+  async readExact(n: number, what: string): Promise<Buffer | null> {
+    if (this.position >= this.size && n > 0) return null;
+    if (this.position + n > this.size) throw corruptTar(`unexpected end of archive in ${what}`);
+    const buf = Buffer.allocUnsafe(n);
+    const { bytesRead } = await this.fh.read(buf, 0, n, this.position);
+    if (bytesRead !== n) throw corruptTar(`unexpected end of archive in ${what}`);
+    this.position += n;
+    return buf;
+  }
+
+  async readSome(max: number, what: string): Promise<Buffer> {
+    const n = Math.min(max, 1 << 20, this.size - this.position);
+    if (n <= 0) throw corruptTar(`unexpected end of archive in ${what}`);
+    return (await this.readExact(n, what))!;
+  }
+
+  async skip(n: number, what: string): Promise<void> {
+    if (this.position + n > this.size) throw corruptTar(`unexpected end of archive in ${what}`);
+    this.position += n;
+  }
+
+  async drain(): Promise<void> {
+    this.position = this.size;
+  }
+}
+
+/**
  * Streaming reader for ustar / PAX / GNU tar archives.
  *
  *   const r = new TarReader(chunks);
@@ -105,8 +156,16 @@ export class TarReader {
   private globalPax = new Map<string, Buffer>();
   private finished = false;
 
-  constructor(chunks: AsyncIterable<Buffer>) {
-    this.src = new ByteSource(chunks[Symbol.asyncIterator]());
+  /** Where the current entry's data starts, in bytes from the archive's start. */
+  dataOffset = 0;
+
+  constructor(chunks: AsyncIterable<Buffer> | ByteSource) {
+    this.src = Symbol.asyncIterator in chunks ? new StreamSource(chunks[Symbol.asyncIterator]()) : chunks;
+  }
+
+  /** A reader over an open archive file that seeks past entry data it is not asked for. */
+  static ofFile(fh: FileHandle, size: number): TarReader {
+    return new TarReader(new FileSource(fh, size));
   }
 
   async next(): Promise<TarHeader | null> {
@@ -153,6 +212,7 @@ export class TarReader {
       }
       this.remaining = header.type === 'file' ? header.size : 0;
       this.pad = padLen(this.remaining);
+      this.dataOffset = this.src.position;
       return header;
     }
   }
@@ -173,7 +233,7 @@ export class TarReader {
 
   private async readMeta(raw: RawHeader, what: string): Promise<Buffer> {
     if (raw.size > MAX_META_SIZE) throw corruptTar(`${what} of ${raw.size} bytes is too large`);
-    const data = (await this.src.readExact(raw.size, what)) ?? Buffer.alloc(0);
+    const data = raw.size === 0 ? Buffer.alloc(0) : (await this.src.readExact(raw.size, what)) ?? Buffer.alloc(0);
     if (data.length !== raw.size) throw corruptTar(`unexpected end of archive in ${what}`);
     await this.src.skip(padLen(raw.size), what);
     return data;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { type Digest, digestFromHex } from './digest.js';
-import { BLOCK, type TarHeaderInput, encodeHeader, encodeHeaderInto } from './tar-format.js';
+import { BLOCK, type TarHeaderInput, encodeArchiveHeader, encodeHeader, encodeHeaderInto } from './tar-format.js';
 
 const BATCH = 1 << 20;
 
@@ -27,7 +27,11 @@ export class TarWriter {
   private buf = Buffer.allocUnsafeSlow(BATCH);
   private pos = 0;
 
-  constructor(private readonly out: Writable) {
+  /**
+   * headers: 'layer' (PAX, the layer format) or 'archive' (the layout of
+   * exported image archives, see encodeArchiveHeader).
+   */
+  constructor(private readonly out: Writable, private readonly headers: 'layer' | 'archive' = 'layer') {
     out.on('error', (e) => {
       this.failure ??= e;
     });
@@ -85,6 +89,7 @@ export class TarWriter {
 
   private async header(h: TarHeaderInput): Promise<void> {
     if (this.failure) throw this.failure;
+    if (this.headers === 'archive') return this.write(encodeArchiveHeader(h));
     if (this.pos + BLOCK > BATCH) await this.flush();
     const n = encodeHeaderInto(h, this.buf, this.pos);
     if (n > 0) this.pos += n;

@@ -7,20 +7,22 @@
  * directories merged). Every parent is resolved with the in-root resolver, so
  * neither a symlink planted earlier in the archive nor one already in the
  * image can redirect a write outside. Whiteout files are NOT interpreted: an
- * ADDed archive is content, not a layer.
+ * ADDed archive is content, not a layer. The archive is read with the
+ * project's one tar reader, so PAX uid/gid/mtime and binary xattrs
+ * (`security.capability`, ...) arrive intact.
  */
 import { chmod, link, mkdir, open, rm, symlink } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { extract as tarExtract, type Extract as TarExtract } from 'tar-stream';
+import type { TarHeader } from '../../cache/tar-format.js';
+import { TarReader } from '../../cache/tar-reader.js';
+import { isPortableXattr, writeXattrs } from '../../cache/xattrs.js';
 import type { Owner } from './chown.js';
 import type { CopySummary } from './copy-tree.js';
 import { ArchiveError } from './errors.js';
-import { lstatOrNull, makeNode, mkdirAllInRoot, setOwner, setTimes } from './fs-write.js';
+import { canChangeOwner, lstatOrNull, makeNode, mkdirAllInRoot, setOwner, setTimes } from './fs-write.js';
 import { resolveInRoot } from './resolve.js';
-
-type TarEntry = TarExtract extends AsyncIterable<infer E> ? E : never;
 
 export interface ExtractOptions {
   /** --chown owner for every entry; null keeps the archive's numeric ids. */
@@ -40,18 +42,15 @@ function entryPath(name: string, archiveName: string): string {
 }
 
 export async function extractTar(input: Readable, rootHost: string, options: ExtractOptions): Promise<void> {
-  // allowUnknownFormat: old v7 tars have no ustar magic; the header checksum was already validated.
-  const extract = tarExtract({ allowUnknownFormat: true } as Parameters<typeof tarExtract>[0]);
-  input.on('error', (err) => extract.destroy(err));
-  input.pipe(extract);
   // Directory times are set last: creating entries inside them changes them.
   const dirTimes: Array<{ host: string; mtime: Date }> = [];
   try {
-    for await (const entry of extract) {
-      await extractEntry(entry, rootHost, options, dirTimes);
+    const reader = new TarReader(input);
+    for (let header; (header = await reader.next()); ) {
+      await extractEntry(header, reader, rootHost, options, dirTimes);
     }
   } catch (err) {
-    if ((err as { userError?: boolean }).userError) throw err;
+    if ((err as { userError?: boolean; code?: string }).userError && (err as { code?: string }).code !== 'CORRUPT_TAR') throw err;
     throw new ArchiveError('ARCHIVE_CORRUPT', `archive ${options.archiveName}: ${(err as Error).message}`);
   } finally {
     input.destroy();
@@ -60,49 +59,45 @@ export async function extractTar(input: Readable, rootHost: string, options: Ext
 }
 
 async function extractEntry(
-  entry: TarEntry,
+  header: TarHeader,
+  reader: TarReader,
   rootHost: string,
   options: ExtractOptions,
   dirTimes: Array<{ host: string; mtime: Date }>,
 ): Promise<void> {
-  const header = entry.header;
   const rel = entryPath(header.name, options.archiveName);
-  const type = header.type ?? 'file';
-  if (rel === '' || !isSupported(type)) {
-    entry.resume();
-    return;
-  }
+  const type = header.type;
+  if (rel === '') return;
   const parentRel = path.posix.dirname(rel);
   const parent = await mkdirAllInRoot(rootHost, parentRel === '.' ? '/' : parentRel, { mode: 0o755, owner: null });
-  const target = path.join(parent.host, path.posix.basename(rel));
+  const name = path.posix.basename(rel);
+  const target = path.join(parent.host, name);
   const existing = await lstatOrNull(target);
-  if (existing && !(existing.isDirectory() && type === 'directory')) await rm(target, { recursive: true, force: true });
+  if (existing && !(existing.isDirectory() && type === 'dir')) await rm(target, { recursive: true, force: true });
 
-  const mode = (header.mode ?? 0o644) & 0o7777;
-  const mtime = header.mtime ?? new Date(0);
+  const mode = header.mode & 0o7777;
+  const mtime = new Date(header.mtime * 1000);
   const summary = options.summary;
   switch (type) {
-    case 'directory':
+    case 'dir':
       if (!existing?.isDirectory()) await mkdir(target, mode);
       summary.dirs++;
       break;
-    case 'file':
-    case 'contiguous-file': {
+    case 'file': {
       // O_EXCL|O_NOFOLLOW: the name was just cleared; never write through a link.
       const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
       const handle = await open(target, flags, mode);
       try {
-        // tar-stream entries are streamx streams; iterate rather than mix stream flavours in pipeline().
-        for await (const chunk of entry) await handle.write(chunk as Uint8Array);
+        for await (const chunk of reader.body()) await handle.write(chunk);
       } finally {
         await handle.close();
       }
       summary.files++;
-      summary.bytes += header.size ?? 0;
+      summary.bytes += header.size;
       break;
     }
     case 'symlink': {
-      const linkname = header.linkname ?? '';
+      const linkname = header.linkname;
       if (!linkname.startsWith('/')) {
         const lexical = path.posix.normalize(path.posix.join(parentRel, linkname));
         if (lexical === '..' || lexical.startsWith('../')) {
@@ -114,7 +109,7 @@ async function extractEntry(
       break;
     }
     case 'link': {
-      const linkRel = entryPath(header.linkname ?? '', options.archiveName);
+      const linkRel = entryPath(header.linkname, options.archiveName);
       const source = await resolveInRoot(rootHost, linkRel, { followFinal: false });
       const sourceSt = source.exists ? await lstatOrNull(source.host) : null;
       if (!sourceSt || sourceSt.isDirectory()) {
@@ -122,23 +117,25 @@ async function extractEntry(
       }
       await link(source.host, target);
       summary.hardlinks++;
-      entry.resume();
       return; // a hard link shares the metadata of its target
     }
     default: {
-      const kind = type === 'fifo' ? 'p' : type === 'character-device' ? 'c' : 'b';
-      await makeNode(target, kind, mode, header.devmajor ?? 0, header.devminor ?? 0);
+      const kind = type === 'fifo' ? 'p' : type === 'char' ? 'c' : 'b';
+      await makeNode(target, kind, mode, header.devmajor, header.devminor);
       summary.specialFiles++;
     }
   }
-  entry.resume();
 
-  await setOwner(target, options.owner ?? { uid: header.uid ?? 0, gid: header.gid ?? 0 });
+  await setOwner(target, options.owner ?? { uid: header.uid, gid: header.gid });
   if (type !== 'symlink') await chmod(target, mode);
-  if (type === 'directory') dirTimes.push({ host: target, mtime });
+  // After the owner: chown clears security.capability.
+  await writeXattrs(parent.host, [[name, portableXattrs(header.xattrs)]]);
+  if (type === 'dir') dirTimes.push({ host: target, mtime });
   else await setTimes(target, mtime, mtime);
 }
 
-function isSupported(type: string): boolean {
-  return ['directory', 'file', 'contiguous-file', 'symlink', 'link', 'fifo', 'character-device', 'block-device'].includes(type);
+// As when unpacking a layer: overlay bookkeeping and host labels never
+// travel, and only root may set anything outside the user namespace.
+function portableXattrs(xattrs: ReadonlyMap<string, Buffer>): Map<string, Buffer> {
+  return new Map([...xattrs].filter(([name]) => isPortableXattr(name) && (canChangeOwner || name.startsWith('user.'))));
 }

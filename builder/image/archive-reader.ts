@@ -7,6 +7,8 @@
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { TarReader } from '../../cache/tar-reader.js';
+import type { TarType } from '../../cache/tar-format.js';
 import { ImageError } from './errors.js';
 
 interface Member {
@@ -18,7 +20,6 @@ interface Member {
   linkname: string;
 }
 
-const BLOCK = 512;
 const MAX_LINK_HOPS = 8;
 /** Metadata members (manifest.json, index.json, configs) are read into memory; cap them. */
 export const MAX_METADATA_BYTES = 32 * 1024 * 1024;
@@ -44,59 +45,13 @@ function indexName(raw: string): string {
   return path.posix.normalize(raw).replace(/^(\.\/)+/, '').replace(/\/+$/, '');
 }
 
-function cString(buf: Buffer, start: number, len: number): string {
-  const end = buf.indexOf(0, start);
-  return buf.toString('utf8', start, end < 0 || end > start + len ? start + len : end);
-}
-
-function parseNumber(buf: Buffer, start: number, len: number): number {
-  // GNU base-256 for values that do not fit in octal (files > 8 GiB).
-  if (buf[start]! & 0x80) {
-    let value = buf[start]! & 0x7f;
-    for (let i = start + 1; i < start + len; i++) value = value * 256 + buf[i]!;
-    return value;
-  }
-  const text = cString(buf, start, len).trim();
-  return text === '' ? 0 : parseInt(text, 8);
-}
-
-function checksumOk(header: Buffer): boolean {
-  const stored = parseNumber(header, 148, 8);
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : header[i]!;
-  return sum === stored;
-}
-
-function parsePax(data: Buffer): Record<string, string> {
-  const out: Record<string, string> = {};
-  let pos = 0;
-  while (pos < data.length) {
-    const space = data.indexOf(0x20, pos);
-    if (space < 0) break;
-    const len = parseInt(data.toString('utf8', pos, space), 10);
-    if (!Number.isFinite(len) || len <= 0) break;
-    const record = data.toString('utf8', space + 1, pos + len - 1); // drop trailing '\n'
-    const eq = record.indexOf('=');
-    if (eq > 0) out[record.slice(0, eq)] = record.slice(eq + 1);
-    pos += len;
-  }
-  return out;
-}
-
-function memberType(flag: string): Member['type'] {
-  switch (flag) {
-    case '0':
-    case '\0':
-    case '7':
-      return 'file';
-    case '5':
-      return 'directory';
-    case '2':
-      return 'symlink';
-    case '1':
-      return 'hardlink';
-    default:
-      return 'other';
+function memberType(type: TarType): Member['type'] {
+  switch (type) {
+    case 'file': return 'file';
+    case 'dir': return 'directory';
+    case 'symlink': return 'symlink';
+    case 'link': return 'hardlink';
+    default: return 'other';
   }
 }
 
@@ -106,47 +61,18 @@ export class TarArchive {
     private readonly members: Map<string, Member>,
   ) {}
 
-  /** Read every header of the tar at `file` (an uncompressed tar). */
+  /** Read every header of the tar at `file` (an uncompressed tar), with the project's one tar reader. */
   static async open(file: string): Promise<TarArchive> {
     const fh = await fs.open(file, 'r');
     const members = new Map<string, Member>();
     try {
-      const total = (await fh.stat()).size;
-      const header = Buffer.alloc(BLOCK);
-      let offset = 0;
-      let pax: Record<string, string> = {};
-      let longName: string | undefined;
-      let longLink: string | undefined;
-      while (offset + BLOCK <= total) {
-        await fh.read(header, 0, BLOCK, offset);
-        if (header.every((b) => b === 0)) break; // end-of-archive marker
-        if (!checksumOk(header)) throw corrupt(file, `bad header checksum at offset ${offset}`);
-        const flag = String.fromCharCode(header[156]!);
-        let size = parseNumber(header, 124, 12);
-        const dataOffset = offset + BLOCK;
-        if (flag === 'x' || flag === 'L' || flag === 'K') {
-          if (size > 1024 * 1024) throw corrupt(file, `oversized extended header at offset ${offset}`);
-          const data = Buffer.alloc(size);
-          await fh.read(data, 0, size, dataOffset);
-          if (flag === 'x') pax = parsePax(data);
-          else if (flag === 'L') longName = cString(data, 0, size);
-          else longLink = cString(data, 0, size);
-        } else if (flag !== 'g') {
-          // "ustar\0" (POSIX) has a name prefix field; GNU's "ustar  " uses those bytes for other things.
-          const posix = header.toString('latin1', 257, 263) === 'ustar\0';
-          const prefix = posix ? cString(header, 345, 155) : '';
-          let name = longName ?? (prefix ? `${prefix}/${cString(header, 0, 100)}` : cString(header, 0, 100));
-          if (pax['path'] !== undefined) name = pax['path'];
-          if (pax['size'] !== undefined) size = Number(pax['size']);
-          const linkname = pax['linkpath'] ?? longLink ?? cString(header, 157, 100);
-          if (dataOffset + size > total) throw corrupt(file, `member ${JSON.stringify(name)} is truncated`);
-          members.set(indexName(name), { name, type: memberType(flag), offset: dataOffset, size, linkname });
-          pax = {};
-          longName = undefined;
-          longLink = undefined;
-        }
-        offset = dataOffset + Math.ceil(size / BLOCK) * BLOCK;
+      const reader = TarReader.ofFile(fh, (await fh.stat()).size);
+      for (let h; (h = await reader.next()); ) {
+        members.set(indexName(h.name), { name: h.name, type: memberType(h.type), offset: reader.dataOffset, size: h.size, linkname: h.linkname });
       }
+    } catch (e) {
+      if ((e as { code?: string }).code === 'CORRUPT_TAR') throw corrupt(file, (e as Error).message);
+      throw e;
     } finally {
       await fh.close();
     }

@@ -3,10 +3,8 @@
 // always gives the same archive bytes.
 
 import { createWriteStream, promises as fs } from 'node:fs';
-import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
+import { TarWriter } from '../../cache/tar-writer.js';
 import { tempPathFor } from './fs-util.js';
 
 export type ArchiveEntry =
@@ -30,48 +28,25 @@ function withParents(entries: ArchiveEntry[]): { dirs: string[]; files: ArchiveE
   return { dirs: [...dirs], files: [...files.values()] };
 }
 
-async function addStreamEntry(pack: tar.Pack, header: Partial<tar.Header> & { name: string }, src: NodeJS.ReadableStream | AsyncIterable<Buffer>): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const sink = pack.entry(header, (err) => (err ? reject(err) : resolve()));
-    (async () => {
-      for await (const chunk of src as AsyncIterable<Buffer>) {
-        if (!sink.write(chunk)) await once(sink, 'drain');
-      }
-      sink.end(undefined);
-    })().catch((err: unknown) => {
-      sink.destroy(err as Error);
-      reject(err);
-    });
-  });
-}
-
-/** Write the archive to `out` (not closed on error by us; pipeline does). */
+/** Write the archive to `out`, and end it. */
 export async function writeTar(out: Writable | NodeJS.WritableStream, entries: ArchiveEntry[], opts: TarWriteOptions = {}): Promise<void> {
-  const mtime = new Date((opts.mtime ?? 0) * 1000);
+  const mtime = opts.mtime ?? 0;
   const { dirs, files } = withParents(entries);
   const ordered: Array<{ name: string; entry?: ArchiveEntry }> = [...dirs.map((name) => ({ name })), ...files.map((entry) => ({ name: entry.name, entry }))];
   ordered.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
-  const pack = tar.pack();
-  const base = { mtime, uid: 0, gid: 0, uname: '', gname: '' };
-  const producing = (async () => {
-    try {
-      for (const { name, entry } of ordered) {
-        if (!entry) {
-          pack.entry({ ...base, name, type: 'directory', mode: 0o755 });
-        } else if ('data' in entry) {
-          pack.entry({ ...base, name, type: 'file', mode: 0o644, size: entry.data.length }, entry.data);
-        } else {
-          await addStreamEntry(pack, { ...base, name, type: 'file', mode: 0o644, size: entry.size }, entry.open());
-        }
-      }
-      pack.finalize();
-    } catch (e) {
-      pack.destroy(e as Error);
-      throw e;
+  const writer = new TarWriter(out as Writable, 'archive');
+  try {
+    for (const { name, entry } of ordered) {
+      if (!entry) await writer.add({ name, type: 'dir', mode: 0o755, mtime });
+      else if ('data' in entry) await writer.add({ name, type: 'file', mode: 0o644, mtime, size: entry.data.length }, entry.data);
+      else await writer.add({ name, type: 'file', mode: 0o644, mtime, size: entry.size }, entry.open() as AsyncIterable<Buffer>);
     }
-  })();
-  await Promise.all([pipeline(pack, out as Writable), producing]);
+    await writer.finish();
+  } catch (e) {
+    (out as Writable).destroy?.(e as Error);
+    throw e;
+  }
 }
 
 /** Write the archive to a file atomically (temp + fsync + rename). */

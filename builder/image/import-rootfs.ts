@@ -5,10 +5,10 @@
 
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { Writable, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import tar from 'tar-stream';
+import { TarReader } from '../../cache/tar-reader.js';
 import type { ContentStore } from '../../cache/content-store.js';
 import { ImageError } from './errors.js';
 import { buildImage, type ImageDescription } from './image.js';
@@ -27,18 +27,21 @@ export interface ImportRootfsOptions {
   created?: string;
 }
 
+// Reads every header and all the data through the project's tar reader, so
+// a truncated or corrupt archive is refused before anything is stored.
 async function assertWellFormedTar(file: string): Promise<void> {
-  const extract = tar.extract();
-  extract.on('entry', (_header, stream, next) => {
-    stream.on('end', () => next());
-    stream.resume();
-  });
-  const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream> = [createReadStream(file)];
-  if (await sniffFileCompression(file) === 'gzip') stages.push(createGunzip());
+  const input = createReadStream(file, { highWaterMark: 1 << 20 });
+  const stream: Readable = await sniffFileCompression(file) === 'gzip' ? input.pipe(createGunzip()) : input;
+  input.on('error', (e) => stream.destroy(e));
   try {
-    await pipeline([...stages, extract as unknown as Writable]);
+    const reader = new TarReader(stream);
+    while (await reader.next()) { /* next() skips each entry's data */ }
+    await reader.drain();
   } catch (e) {
     throw new ImageError('INVALID_ARCHIVE', `${file}: not a valid tar archive (${(e as Error).message})`);
+  } finally {
+    input.destroy();
+    stream.destroy();
   }
 }
 
