@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages tsbuild's tests and sample builds use: the busybox base
 # image fixture, independent image checkers (skopeo, umoci), a loopback
-# registry, xattr tools for layers, decompressors for ADD, and a C compiler
+# registry, decompressors for ADD, strace (to prove builds spawn no host
+# tools), and a C compiler
 # for the sandbox helper. Idempotent; needs root (or sudo).
 set -euo pipefail
-packages=(busybox-static skopeo umoci docker-registry apache2-utils slirp4netns attr xz-utils bzip2 zstd iproute2 curl gcc libc6-dev tar gzip runc crun openssh-client)
+packages=(busybox-static skopeo umoci docker-registry apache2-utils slirp4netns attr xz-utils bzip2 zstd iproute2 curl gcc libc6-dev tar gzip runc crun openssh-client strace)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -23,11 +23,14 @@ export interface CliOptions {
   input?: string | Buffer;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** A command the CLI runs under, e.g. ['strace', '-f', ...]. */
+  wrap?: string[];
 }
 
 export function tsbuild(args: string[], opts: CliOptions): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TSBUILD_BIN, ...args], {
+    const [cmd, ...pre] = [...(opts.wrap ?? []), process.execPath];
+    const child = spawn(cmd!, [...pre, TSBUILD_BIN, ...args], {
       cwd: opts.cwd ?? PROJECT_ROOT,
       env: { ...process.env, CI: 'true', NO_COLOR: '1', ...opts.env, TSBUILD_ROOT: opts.root },
       stdio: ['pipe', 'pipe', 'pipe'],
