@@ -2,7 +2,9 @@
 // by kind (layer blobs, snapshots, cache index, cache mounts, images) and
 // what `tsbuild prune --all` could reclaim. `--check` verifies the store
 // instead: every image's blobs exist with the right digests, and every cache
-// entry's layers exist; it exits 1 when something is wrong.
+// entry's layers exist, no mount is left inside the store; it exits 1 when
+// something is wrong. Mounts a killed tsbuild left are unmounted (and
+// reported as cleaned).
 import { parseArgs, getBool, getString, formatFlagHelp, type FlagSpec } from '../args.js';
 import { UsageError } from '../../errors.js';
 import { formatTable, shortId, timeAgo } from '../table.js';
@@ -71,9 +73,17 @@ function reclaimable(part: number, whole: number): string {
 }
 
 async function checkStore(store: Store, format: string): Promise<number> {
+  // A tsbuild killed while it had a host mount (a RUN --mount view) leaves
+  // it mounted: unmount those of dead processes and say so.
+  const { cleanupStaleMounts, hostMountsUnder } = await import('../../snapshots/overlay.js');
+  const cleaned = (await cleanupStaleMounts(store.paths.mounts)).map((mp) => `unmounted ${mp}, left by a killed tsbuild`);
   const layout = storeLayoutOf(store);
   const roots = await gcRootsOf(store);
   const problems: string[] = [];
+  const mountsDir = store.paths.mounts + '/';
+  for (const mp of await hostMountsUnder(store.paths.root)) {
+    if (!mp.startsWith(mountsDir)) problems.push(`unexpected mount ${mp} inside the store`);
+  }
   for (const manifest of roots.manifests) {
     const v = await validateImage(store.content, manifest);
     for (const p of v.problems) problems.push(`image ${manifest}: ${p}`);
@@ -83,8 +93,11 @@ async function checkStore(store: Store, format: string): Promise<number> {
   const scan = await scanStore(layout, roots, async () => 0);
   problems.push(...scan.rootProblems, ...(await checkCacheEntries(layout, scan, { verifyDigests: true })));
   if (format === 'json') {
-    process.stdout.write(JSON.stringify({ consistent: problems.length === 0, images: roots.manifests.length, cacheEntries: scan.entries.length, problems }, null, 2) + '\n');
-  } else if (problems.length === 0) {
+    process.stdout.write(JSON.stringify({ consistent: problems.length === 0, images: roots.manifests.length, cacheEntries: scan.entries.length, problems, cleaned }, null, 2) + '\n');
+    return problems.length === 0 ? 0 : 1;
+  }
+  process.stdout.write(cleaned.map((c) => `cleaned: ${c}\n`).join(''));
+  if (problems.length === 0) {
     process.stdout.write(`store is consistent: ${roots.manifests.length} images, ${scan.entries.length} cache entries, ${scan.blobs.size} blobs checked\n`);
   } else {
     process.stdout.write(problems.map((p) => `problem: ${p}\n`).join('') + `${problems.length} problem${problems.length === 1 ? '' : 's'} found\n`);

@@ -1,0 +1,106 @@
+// End to end: `kill -9` of tsbuild at random points of COPY-heavy builds
+// leaves no mount behind. COPY/ADD overlays live in the fsop helper's
+// private mount namespace, and the helper dies with tsbuild (PDEATHSIG),
+// so the kernel drops them; `du --check` then finds the store consistent.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { storeSuite, tsbuild, TSBUILD_BIN, PROJECT_ROOT } from './helpers/cli.js';
+import { makeContext } from './e2e-image-helpers.js';
+
+const suite = storeSuite('e2e copy kill', { serial: true });
+const { it } = suite;
+
+const TRIALS = 30;
+const FILES = 1200;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function mountsUnder(root: string): Promise<string[]> {
+  const lines = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n');
+  return lines.map((l) => l.split(' ')[4] ?? '').filter((mp) => mp.startsWith(root + '/'));
+}
+
+/** Live fsop helpers that served the tsbuild process `owner`. */
+async function helpersOf(owner: number): Promise<number[]> {
+  const pids: number[] = [];
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    const zombie = / Z /.test(stat.slice(stat.lastIndexOf(')')));
+    if (!zombie && cmd[1] === 'fsop' && cmd.includes('--owner') && cmd[cmd.indexOf('--owner') + 1] === String(owner)) pids.push(Number(pid));
+  }
+  return pids;
+}
+
+/** Starts a build and kills it with SIGKILL after `delayMs` (or lets it finish first). */
+async function buildKilledAfter(root: string, ctx: string, delayMs: number): Promise<{ pid: number; finished: boolean }> {
+  const child = spawn(process.execPath, [TSBUILD_BIN, 'build', '--progress=plain', ctx], {
+    cwd: PROJECT_ROOT, env: { ...process.env, CI: 'true', NO_COLOR: '1', TSBUILD_ROOT: root }, stdio: 'ignore',
+  });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const finished = await Promise.race([sleep(delayMs).then(() => false), exited.then(() => true)]);
+  if (!finished) child.kill('SIGKILL');
+  await exited;
+  return { pid: child.pid!, finished };
+}
+
+it(`kill -9 at ${TRIALS} random points of COPY-heavy builds leaves no mount, and du --check passes`, async (t) => {
+  const files: Record<string, string> = { 'nonce.txt': '' };
+  for (let i = 0; i < FILES; i++) files[`tree/d${i % 40}/f${i}.txt`] = `file ${i}\n`;
+  const ctx = await makeContext(files);
+  // The nonce changes every trial, so every COPY after it misses the cache.
+  await writeFile(path.join(ctx, 'Dockerfile'), `FROM busybox:latest
+COPY nonce.txt /nonce.txt
+COPY tree /tree
+COPY --from=busybox:latest /bin /bin-copy
+COPY tree /tree-again
+`);
+  const root = suite.store.root;
+  // One uninterrupted build tells how long to let the killed ones run.
+  await writeFile(path.join(ctx, 'nonce.txt'), 'first');
+  const started = Date.now();
+  const first = await tsbuild(['build', '--progress=plain', ctx], { root });
+  t.is(first.code, 0, first.stderr);
+  const span = Math.max(200, Date.now() - started);
+
+  let killed = 0;
+  for (let trial = 0; trial < TRIALS; trial++) {
+    await writeFile(path.join(ctx, 'nonce.txt'), `trial ${trial} ${Math.random()}`);
+    const { pid, finished } = await buildKilledAfter(root, ctx, Math.floor(Math.random() * span));
+    if (!finished) killed++;
+    // The helpers die with their tsbuild: wait for the kernel to reap them.
+    for (let i = 0; i < 100 && (await helpersOf(pid)).length > 0; i++) await sleep(50);
+    t.deepEqual(await helpersOf(pid), [], `trial ${trial}: no fsop helper outlives tsbuild`);
+    t.deepEqual(await mountsUnder(root), [], `trial ${trial}: no mount left under the store`);
+  }
+  t.log(`${killed} of ${TRIALS} builds killed mid-way`);
+  t.true(killed >= TRIALS / 2, 'most trials were killed before the build ended');
+
+  const check = await tsbuild(['du', '--check'], { root });
+  t.is(check.code, 0, check.stdout + check.stderr);
+  t.regex(check.stdout, /store is consistent/);
+  t.notRegex(check.stdout, /cleaned:/, 'nothing was left for du --check to clean');
+  // And the store still builds.
+  await writeFile(path.join(ctx, 'nonce.txt'), 'after');
+  const after = await tsbuild(['build', '--progress=plain', ctx], { root });
+  t.is(after.code, 0, after.stderr);
+});
+
+it('du --check unmounts and reports a host mount a killed tsbuild left', async (t) => {
+  // What a tsbuild killed during a RUN --mount=from leaves: a host mount
+  // under <store>/mounts named after a pid that no longer exists.
+  const root = suite.store.root;
+  const dead = await new Promise<number>((resolve) => {
+    const c = spawn('true');
+    c.on('exit', () => resolve(c.pid!));
+  });
+  const target = path.join(root, 'mounts', `src-${dead}-0123456789ab`);
+  await mkdir(target, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', target]);
+  t.deepEqual(await mountsUnder(root), [target]);
+  const check = await tsbuild(['du', '--check'], { root });
+  t.is(check.code, 0, check.stdout + check.stderr);
+  t.regex(check.stdout, new RegExp(`cleaned: unmounted ${target}`));
+  t.deepEqual(await mountsUnder(root), []);
+});
