@@ -124,3 +124,45 @@ test('bad export options are user errors', async (t) => {
   await t.throwsAsync(exportOciTar(store, { manifestDigest: image.manifestDigest, names: ['Bad Name'] }, dest), { code: 'INVALID_REFERENCE' } as never);
   await t.throwsAsync(fs.access(dest));
 });
+
+// Exported archives keep the exact bytes they had when tar-stream wrote
+// them, so their digests never change: tar-stream packs the same entries
+// here as the oracle (short and prefix-split names, a streamed multi-MB file).
+test('exporter tars are byte-identical to what tar-stream wrote for the same entries', async (t) => {
+  const tarStream = (await import('tar-stream')).default;
+  const { Readable, PassThrough } = await import('node:stream');
+  const { writeTar } = await import('../builder/image/tar-writer.js');
+  const big = Buffer.alloc((3 << 20) + 17, 7);
+  const deep = 'x/'.repeat(60) + 'deep';
+  const mtime = 1_700_000_000;
+  const ours = await new Promise<Buffer>((resolve, reject) => {
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve(Buffer.concat(chunks)));
+    writeTar(out, [
+      { name: 'manifest.json', data: Buffer.from('{"a":1}') },
+      { name: `blobs/sha256/${'a'.repeat(64)}`, data: Buffer.alloc(1000, 1) },
+      { name: deep, data: Buffer.from('deep') },
+      { name: 'big', size: big.length, open: () => Readable.from([big.subarray(0, 100_000), big.subarray(100_000)]) },
+      { name: 'empty', data: Buffer.alloc(0) },
+    ], { mtime }).catch(reject);
+  });
+  const pack = tarStream.pack();
+  const base = { mtime: new Date(mtime * 1000), uid: 0, gid: 0, uname: '', gname: '' };
+  const dir = (name: string) => pack.entry({ ...base, name, type: 'directory', mode: 0o755 });
+  const file = (name: string, data: Buffer) => pack.entry({ ...base, name, type: 'file', mode: 0o644, size: data.length }, data);
+  file('big', big);
+  dir('blobs/');
+  dir('blobs/sha256/');
+  file(`blobs/sha256/${'a'.repeat(64)}`, Buffer.alloc(1000, 1));
+  file('empty', Buffer.alloc(0));
+  file('manifest.json', Buffer.from('{"a":1}'));
+  for (let i = 1; i <= 60; i++) dir('x/'.repeat(i));
+  file(deep, Buffer.from('deep'));
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  const oracle = Buffer.concat(chunks);
+  t.is(ours.length, oracle.length);
+  t.true(ours.equals(oracle));
+});
