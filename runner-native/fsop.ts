@@ -168,16 +168,18 @@ export class FsopHelper {
     this.chunks.push(b);
     this.buffered += b.length;
     for (;;) {
-      if (this.buffered < 4) return;
-      let all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
-      this.chunks = [all];
-      const len = all.readUInt32LE(0);
+      if (this.buffered < 8) return;
+      if (this.chunks[0]!.length < 8) this.chunks = [Buffer.concat(this.chunks)];
+      const len = this.chunks[0]!.readUInt32LE(0);
+      // Join the chunks only once a whole reply is there: a big reply
+      // (an xattr tree) arrives in many chunks.
       if (this.buffered < 4 + len) return;
+      const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
       const err = all.readInt32LE(4);
       const payload = all.subarray(8, 4 + len);
-      all = all.subarray(4 + len);
-      this.chunks = all.length > 0 ? [all] : [];
-      this.buffered = all.length;
+      const rest = all.subarray(4 + len);
+      this.chunks = rest.length > 0 ? [rest] : [];
+      this.buffered = rest.length;
       const pending = this.queue.shift();
       if (this.queue.length === 0) this.idle();
       if (!pending) continue;
