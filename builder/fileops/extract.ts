@@ -129,13 +129,15 @@ async function extractEntry(
   await setOwner(target, options.owner ?? { uid: header.uid, gid: header.gid });
   if (type !== 'symlink') await chmod(target, mode);
   // After the owner: chown clears security.capability.
-  await writeXattrs(parent.host, [[name, portableXattrs(header.xattrs)]]);
+  await writeXattrs(parent.host, [[name, portableXattrs(header.xattrs, type === 'symlink')]]);
   if (type === 'dir') dirTimes.push({ host: target, mtime });
   else await setTimes(target, mtime, mtime);
 }
 
 // As when unpacking a layer: overlay bookkeeping and host labels never
-// travel, and only root may set anything outside the user namespace.
-function portableXattrs(xattrs: ReadonlyMap<string, Buffer>): Map<string, Buffer> {
-  return new Map([...xattrs].filter(([name]) => isPortableXattr(name) && (canChangeOwner || name.startsWith('user.'))));
+// travel, and only root may set anything outside the user namespace. The
+// kernel refuses user.* on symlinks; GNU tar skips those as well.
+function portableXattrs(xattrs: ReadonlyMap<string, Buffer>, symlink: boolean): Map<string, Buffer> {
+  return new Map([...xattrs].filter(([name]) => isPortableXattr(name)
+    && (canChangeOwner || name.startsWith('user.')) && !(symlink && name.startsWith('user.'))));
 }

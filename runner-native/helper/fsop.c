@@ -431,7 +431,7 @@ static int has_inner_nul(const struct field *f)
 	return strlen(f->data) != f->len;
 }
 
-static void serve_one(uint8_t op, struct field *f, int n)
+static void serve_one_op(uint8_t op, struct field *f, int n)
 {
 	/* Paths and names are C strings; only values may hold any byte. */
 	int strings = op == OP_SETXATTR ? 3 : op == OP_MOUNT ? 5 : op == OP_XATTR_TREE ? 1 : 2;
@@ -447,6 +447,15 @@ static void serve_one(uint8_t op, struct field *f, int n)
 	case OP_UMOUNT: return op_umount(f, n);
 	default: return reply_error(ENOSYS, "unknown operation");
 	}
+}
+
+static void serve_one(uint8_t op, struct field *f, int n)
+{
+	serve_one_op(op, f, n);
+	/* Never stay inside a tree we worked in: our cwd would keep a mount
+	 * there busy (and its directory alive) after the request. */
+	if (chdir("/") < 0)
+		_exit(3);
 }
 
 int fsop_main(int argc, char **argv)
