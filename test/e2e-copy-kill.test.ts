@@ -12,7 +12,7 @@ const suite = storeSuite('e2e copy kill', { serial: true });
 const { it } = suite;
 
 const TRIALS = 30;
-const FILES = 1200;
+const FILES = 800;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function mountsUnder(root: string): Promise<string[]> {
