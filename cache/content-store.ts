@@ -81,7 +81,7 @@ export class ContentStore {
   async putStream(
     src: NodeJS.ReadableStream | AsyncIterable<Buffer>,
     expected?: Digest,
-  ): Promise<{ digest: Digest; size: number }> {
+  ): Promise<{ digest: Digest; size: number; added: boolean }> {
     const tmp = await this.newTempPath();
     const hash = createHash('sha256');
     let size = 0;
@@ -100,8 +100,8 @@ export class ContentStore {
       }
       const digest = digestFromHex(hash.digest('hex'));
       checkExpected(digest, expected);
-      await this.commit(tmp, digest);
-      return { digest, size };
+      const added = await this.commit(tmp, digest);
+      return { digest, size, added };
     } catch (e) {
       await fsp.rm(tmp, { force: true });
       throw e;
@@ -267,18 +267,19 @@ export class ContentStore {
     return this.dirsReady;
   }
 
-  /** Moves a verified, fsynced temp file to its final name. */
-  private async commit(tmp: string, digest: Digest): Promise<void> {
+  /** Moves a verified, fsynced temp file to its final name; false when the blob was there already. */
+  private async commit(tmp: string, digest: Digest): Promise<boolean> {
     const final = this.path(digest);
     if (await this.has(digest)) {
       await fsp.rm(tmp, { force: true });
-      return;
+      return false;
     }
     // Read-only blobs make accidental in-place edits fail loudly.
     await fsp.chmod(tmp, 0o444);
     // rename(2) atomically replaces a file a concurrent writer may have just
     // committed; both hold identical bytes, so the race is benign.
     await fsp.rename(tmp, final);
+    return true;
   }
 
   private mapMissing(e: unknown, d: Digest): unknown {

@@ -4,6 +4,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { ContentStore } from '../../cache/content-store.js';
 import type { Digest } from '../../cache/digest.js';
+import type { AddedBlobs } from './added-blobs.js';
 import { ImageError } from './errors.js';
 import { digestLayer, sniffCompression } from './layer-digest.js';
 import type { ImageLayer, LayerCompression } from './types.js';
@@ -23,7 +24,8 @@ async function fileHead(file: string, bytes = 8): Promise<Buffer> {
 /**
  * Store the blob `open()` yields (it is opened twice: once to store, once to
  * hash the uncompressed tar) and describe it as a layer. `expected` pins the
- * blob digest when a manifest already names it. Every entry is checked for
+ * blob digest when a manifest already names it; `added` learns whether the
+ * blob is new. Every entry is checked for
  * path escapes while hashing; a refused layer's blob stays in the store
  * unreferenced, for the garbage collector.
  */
@@ -32,8 +34,10 @@ export async function storeLayerBlob(
   open: () => Readable | NodeJS.ReadableStream,
   compression: LayerCompression,
   expected?: Digest,
+  added?: AddedBlobs,
 ): Promise<ImageLayer> {
-  const { digest, size } = await store.putStream(open(), expected);
+  const { digest, size, added: isNew } = await store.putStream(open(), expected);
+  added?.note(digest, isNew);
   const { diffId } = await digestLayer(store.openRead(digest), compression, { checkEntries: true });
   return { digest, diffId, size, mediaType: ociLayerMediaType(compression) };
 }

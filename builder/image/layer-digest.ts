@@ -12,6 +12,7 @@ import { HashingTap } from '../../cache/hashing-tap.js';
 import type { LayerCompression } from './types.js';
 import { ImageError } from './errors.js';
 import { hashAndCheckSink } from './layer-check.js';
+import type { LayerEntry } from './layer-stack-check.js';
 
 export interface LayerDigests {
   /** sha256 of the bytes as given (compressed or not). */
@@ -52,6 +53,8 @@ function hashSink(hash: ReturnType<typeof createHash>): Writable {
 export interface DigestLayerOptions {
   /** Also refuse entries that escape the root (see layer-check.ts); for layers from outside. */
   checkEntries?: boolean;
+  /** Implies checkEntries: every entry's name, type and link, for the whole-image check. */
+  entries?: LayerEntry[];
 }
 
 /** Hash a layer stream given how it is compressed (see `sniffCompression`). */
@@ -62,12 +65,19 @@ export async function digestLayer(src: Readable | NodeJS.ReadableStream, compres
   const tap = new HashingTap();
   if (compression === 'gzip') {
     const diffHash = createHash('sha256');
-    await pipeline(src, tap, createGunzip(), opts.checkEntries ? hashAndCheckSink(diffHash) : hashSink(diffHash));
+    try {
+      await pipeline(src, tap, createGunzip(), opts.checkEntries || opts.entries ? hashAndCheckSink(diffHash, opts.entries) : hashSink(diffHash));
+    } catch (e) {
+      // zlib errors ("unexpected end of file", "incorrect header check") are the input's fault.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (typeof code === 'string' && code.startsWith('Z_')) throw new ImageError('INVALID_ARCHIVE', `layer is not valid gzip: ${(e as Error).message}`);
+      throw e;
+    }
     return { digest: toDigest(`sha256:${tap.hex()}`), size: tap.size, diffId: toDigest(`sha256:${diffHash.digest('hex')}`) };
   }
   // Uncompressed: the blob is the tar, so one hash serves as both digests.
   const discard = new Writable({ write: (_chunk, _enc, cb) => cb() });
-  await pipeline(src, tap, opts.checkEntries ? hashAndCheckSink(createHash('sha256')) : discard);
+  await pipeline(src, tap, opts.checkEntries || opts.entries ? hashAndCheckSink(createHash('sha256'), opts.entries) : discard);
   const digest = toDigest(`sha256:${tap.hex()}`);
   return { digest, size: tap.size, diffId: digest };
 }

@@ -2,7 +2,10 @@
 // tar into the local store. Every blob is checked against the digest that
 // names it, every layer's uncompressed digest against the config's
 // diff_ids, and archive paths named by manifests are refused if they point
-// outside the archive. The archive is never extracted.
+// outside the archive. The archive is never extracted. Before any name is
+// tagged, every loaded image passes the check `du --check` makes
+// (validate.ts); if one fails, nothing is tagged and the blobs this load
+// added are removed again.
 
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -17,6 +20,8 @@ import { mapLimit } from '../concurrency.js';
 import { storeManifest } from './image.js';
 import { sniffCompression, sniffFileCompression } from './layer-digest.js';
 import { storeLayerBlob } from './layer-blob.js';
+import { AddedBlobs } from './added-blobs.js';
+import { assertValidImage } from './validate.js';
 import { formatPlatform, hostPlatform, selectManifest } from './platform.js';
 import type { ImageStore } from './store.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageLayer, ImageManifest, Platform } from './types.js';
@@ -127,7 +132,7 @@ function namesFromAnnotations(d: Descriptor): string[] {
   return refName && /[/:]/.test(refName) ? [refName] : [];
 }
 
-async function loadOciEntry(store: ContentStore, archive: TarArchive, d: Descriptor): Promise<LoadedImage> {
+async function loadOciEntry(store: ContentStore, archive: TarArchive, d: Descriptor, added: AddedBlobs): Promise<LoadedImage> {
   const manifestBytes = await verifiedBlob(archive, d);
   const manifest = parseJson<ImageManifest>(manifestBytes, `manifest ${d.digest}`);
   if (!manifest.config || !Array.isArray(manifest.layers)) throw new ImageError('INVALID_ARCHIVE', `manifest ${d.digest} is not an image manifest`);
@@ -137,17 +142,17 @@ async function loadOciEntry(store: ContentStore, archive: TarArchive, d: Descrip
     const compression = layerCompressionOf(l.mediaType);
     if (!compression) throw new ImageError('UNSUPPORTED_MEDIA_TYPE', `layer ${l.digest}: unsupported media type ${l.mediaType}`);
     const name = blobName(l.digest);
-    const stored = await storeLayerBlob(store, () => archive.openRead(name), compression, l.digest);
+    const stored = await storeLayerBlob(store, () => archive.openRead(name), compression, l.digest, added);
     return { ...stored, mediaType: l.mediaType };
   });
   checkDiffIds(layers, config, `manifest ${d.digest}`);
-  await store.putBuffer(configBytes, manifest.config.digest);
+  await added.putBuffer(configBytes, manifest.config.digest);
   // Store the manifest byte for byte, so the loaded image keeps its digest.
-  const manifestDigest = await store.putBuffer(manifestBytes, d.digest);
+  const manifestDigest = await added.putBuffer(manifestBytes, d.digest);
   return { manifestDigest, configDigest: manifest.config.digest, names: namesFromAnnotations(d) };
 }
 
-async function loadDockerEntry(store: ContentStore, archive: TarArchive, entry: DockerManifestEntry): Promise<LoadedImage> {
+async function loadDockerEntry(store: ContentStore, archive: TarArchive, entry: DockerManifestEntry, added: AddedBlobs): Promise<LoadedImage> {
   if (typeof entry.Config !== 'string' || !Array.isArray(entry.Layers)) throw new ImageError('INVALID_ARCHIVE', 'manifest.json entry lacks Config or Layers');
   const configBytes = await archive.readBuffer(entry.Config);
   const config = parseConfig(configBytes, entry.Config);
@@ -155,11 +160,14 @@ async function loadDockerEntry(store: ContentStore, archive: TarArchive, entry: 
   for (const name of entry.Layers) safeMemberName(name);
   const layers = await mapLimit(entry.Layers, LAYER_CONCURRENCY, async (name) => {
     const compression = sniffCompression(await archive.head(name));
-    return storeLayerBlob(store, () => archive.openRead(name), compression);
+    return storeLayerBlob(store, () => archive.openRead(name), compression, undefined, added);
   });
   checkDiffIds(layers, config, entry.Config);
-  const configDigest = await store.putBuffer(configBytes);
+  const configExisted = await store.has(digestOf(configBytes));
+  const configDigest = await added.putBuffer(configBytes);
   const { manifestDigest } = await storeManifest(store, { digest: configDigest, size: configBytes.length }, layers);
+  // The manifest names the config: a new config means a new manifest.
+  added.note(manifestDigest, !configExisted);
   return { manifestDigest, configDigest, names: entry.RepoTags ?? [] };
 }
 
@@ -181,6 +189,8 @@ async function uncompressedArchive(store: ContentStore, file: string): Promise<{
 /** Load every image of an OCI layout tar or docker-archive tar, tag the names it carries, return what was loaded. */
 export async function loadArchive(store: ContentStore, images: ImageStore, tarPath: string, opts: LoadOptions = {}): Promise<LoadedImage[]> {
   const plain = await uncompressedArchive(store, tarPath);
+  const added = new AddedBlobs(store);
+  let tagging = false;
   try {
     const archive = await TarArchive.open(plain.path);
     const dockerEntries = archive.has('manifest.json')
@@ -194,7 +204,7 @@ export async function loadArchive(store: ContentStore, images: ImageStore, tarPa
       const index = parseJson<ImageIndex>(await archive.readBuffer('index.json'), 'index.json');
       const descriptors = onePerName(await manifestsOfIndex(archive, index, opts.platform), opts.platform);
       loaded = [];
-      for (const d of descriptors) loaded.push(await loadOciEntry(store, archive, d));
+      for (const d of descriptors) loaded.push(await loadOciEntry(store, archive, d, added));
       // docker save puts the names in manifest.json; use them where index.json has none.
       for (const img of loaded) {
         if (img.names.length > 0) continue;
@@ -203,11 +213,13 @@ export async function loadArchive(store: ContentStore, images: ImageStore, tarPa
       }
     } else if (dockerEntries) {
       loaded = [];
-      for (const e of dockerEntries) loaded.push(await loadDockerEntry(store, archive, e));
+      for (const e of dockerEntries) loaded.push(await loadDockerEntry(store, archive, e, added));
     } else {
       throw new ImageError('INVALID_ARCHIVE', `${tarPath}: neither an OCI layout (index.json) nor a docker archive (manifest.json)`);
     }
 
+    for (const img of loaded) await assertValidImage(store, img.manifestDigest, `${tarPath}: image ${img.manifestDigest}`);
+    tagging = true;
     for (const img of loaded) {
       // A digest-only name (`repo@sha256:...`) has no tag to record; the image is still added.
       const refs = img.names.map((n) => parseReference(n)).filter((r) => r.tag !== undefined);
@@ -216,6 +228,10 @@ export async function loadArchive(store: ContentStore, images: ImageStore, tarPa
       for (const n of img.names) await images.tag(n, img.manifestDigest);
     }
     return loaded;
+  } catch (e) {
+    // Once a name points at an image its blobs are no longer ours to remove.
+    if (!tagging) await added.discard();
+    throw e;
   } finally {
     await plain.cleanup();
   }

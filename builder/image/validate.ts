@@ -1,8 +1,12 @@
 // Self-consistency check of a stored image, in the spirit of
 // go-containerregistry's `validate`: every blob is what its descriptor says
 // (digest and size), the config's diff_ids are the uncompressed layers, and
-// the history agrees with the number of layers. Reports every problem found
+// the history agrees with the number of layers, and the layers would
+// apply (no escaping names, no writes through a symlinked parent, no
+// invalid whiteouts: layer-stack-check.ts). Reports every problem found
 // rather than stopping at the first, so one run tells the whole story.
+// `du --check` reports with it; `load` and `pull` refuse with it, before
+// they tag anything (assertValidImage).
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -10,7 +14,9 @@ import { readFile, stat } from 'node:fs/promises';
 import type { ContentStore } from '../../cache/content-store.js';
 import type { Digest } from '../../cache/digest.js';
 import { readImage, type ImageDescription } from './image.js';
+import { ImageError } from './errors.js';
 import { digestLayer } from './layer-digest.js';
+import { checkLayerStack, type LayerEntry } from './layer-stack-check.js';
 import { layerCompressionOf, type Descriptor } from './types.js';
 
 export interface ValidationReport {
@@ -33,7 +39,7 @@ async function checkSmallBlob(store: ContentStore, what: string, d: Descriptor, 
   }
 }
 
-async function checkLayer(store: ContentStore, index: number, layer: ImageDescription['layers'][number], problems: string[]): Promise<void> {
+async function checkLayer(store: ContentStore, index: number, layer: ImageDescription['layers'][number], problems: string[], entries: LayerEntry[]): Promise<void> {
   const what = `layer ${index} (${layer.digest})`;
   const compression = layerCompressionOf(layer.mediaType);
   if (!compression) {
@@ -46,7 +52,7 @@ async function checkLayer(store: ContentStore, index: number, layer: ImageDescri
   }
   try {
     // The raw file, not openRead(): its own verification would turn a mismatch into an opaque error.
-    const got = await digestLayer(createReadStream(store.path(layer.digest)), compression);
+    const got = await digestLayer(createReadStream(store.path(layer.digest)), compression, { entries });
     if (got.digest !== layer.digest) problems.push(`${what}: content digest is ${got.digest}`);
     if (got.size !== layer.size) problems.push(`${what}: size is ${got.size}, manifest says ${layer.size}`);
     if (got.diffId !== layer.diffId) problems.push(`${what}: uncompressed digest is ${got.diffId}, config diff_id is ${layer.diffId}`);
@@ -86,7 +92,23 @@ export async function validateImage(store: ContentStore, manifestDigest: Digest)
 
   // Layers are independent; hash them in parallel (I/O and zlib overlap well).
   const perLayer: string[][] = image.layers.map(() => []);
-  await Promise.all(image.layers.map((layer, i) => checkLayer(store, i, layer, perLayer[i]!)));
+  const entries: LayerEntry[][] = image.layers.map(() => []);
+  await Promise.all(image.layers.map((layer, i) => checkLayer(store, i, layer, perLayer[i]!, entries[i]!)));
   problems.push(...perLayer.flat());
+  // The stack check needs every layer readable: a layer that failed above already says why.
+  if (perLayer.every((p) => p.length === 0)) {
+    problems.push(...checkLayerStack(image.layers.map((l, i) => ({ label: `layer ${i} (${l.digest})`, entries: entries[i]! }))));
+  }
   return { valid: problems.length === 0, problems };
+}
+
+/**
+ * validateImage for an image about to be tagged (`load`, `pull`): throws a
+ * one-line error naming the first problem (and how many more there are).
+ */
+export async function assertValidImage(store: ContentStore, manifestDigest: Digest, what: string): Promise<void> {
+  const { problems } = await validateImage(store, manifestDigest);
+  if (problems.length === 0) return;
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
+  throw new ImageError('INVALID_IMAGE', `${what} is not a valid image: ${problems[0]}${more}`);
 }

@@ -1,6 +1,7 @@
 // `pullImage`: a tag or digest from a registry into the local store
-// (blobs first, verified; then the manifest; then the tag, so a name never
-// points at missing blobs), and `resolveRemote` for builds that only need
+// (blobs first, verified; then the manifest; then the check `du --check`
+// makes, so a broken image is refused with the blobs it brought; then the
+// tag, so a name never points at missing or broken blobs), and `resolveRemote` for builds that only need
 // an image's config.
 
 import type { ContentStore } from '../../cache/content-store.js';
@@ -9,6 +10,8 @@ import { digestOf } from '../../cache/digest.js';
 import { hostPlatform } from '../image/platform.js';
 import { formatReference, parseReference, type ImageReference } from '../image/reference.js';
 import type { ImageStore } from '../image/store.js';
+import { AddedBlobs } from '../image/added-blobs.js';
+import { assertValidImage } from '../image/validate.js';
 import type { ImageConfig, ImageManifest, Platform } from '../image/types.js';
 import { blobSourcesFor } from './blob-sources.js';
 import { RegistryClient } from './client.js';
@@ -94,6 +97,7 @@ export async function pullImage(store: ContentStore, images: ImageStore, refText
   const settings = await settingsFor(images, opts.settings);
   const sources = blobSourcesFor(images.dir);
   const progress = opts.onProgress;
+  const added = new AddedBlobs(store);
   const { manifestDigest, configDigest } = await withPullEndpoints(ref.domain, settings, async (endpoint) => {
     const client = await clientFor(endpoint, ref, opts);
     const { manifest } = await resolveOn(client, ref, opts);
@@ -112,12 +116,19 @@ export async function pullImage(store: ContentStore, images: ImageStore, refText
           progress?.({ ...blob, phase: 'downloading', bytes });
         },
       });
+      added.note(blob.digest, downloaded);
       progress?.({ ...blob, phase: downloaded ? 'done' : 'exists', bytes: downloaded ? blob.size : 0 });
     });
     parseConfig(client, await store.readBuffer(m.config.digest), m);
     // Only the registry itself can serve later mounts; a mirror is a different registry.
     if (!endpoint.mirror) await Promise.all(unique.map((b) => sources.record(b.digest, ref.domain, ref.path)));
-    await store.putBuffer(manifest.bytes, manifest.digest);
+    await added.putBuffer(manifest.bytes, manifest.digest);
+    try {
+      await assertValidImage(store, manifest.digest, `${client.label} on ${client.registry}`);
+    } catch (e) {
+      await added.discard();
+      throw e;
+    }
     progress?.({ kind: 'manifest', digest: manifest.digest, size: manifest.bytes.length, phase: 'done', bytes: manifest.bytes.length });
     return { manifestDigest: manifest.digest, configDigest: m.config.digest };
   });
