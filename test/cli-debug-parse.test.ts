@@ -3,23 +3,24 @@
 import test from 'ava';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { PROJECT_ROOT, tsbuild } from './helpers/cli.js';
+import { tsbuild } from './helpers/cli.js';
+import { conformanceDir } from './helpers/conformance.js';
 
-const CASES = path.resolve(PROJECT_ROOT, '../shared/conformance/buildkit/parser');
+const CASES = conformanceDir('buildkit/parser', 'debug parse');
 const root = '/nonexistent-store-debug-parse-does-not-need-one';
 
-for (const name of readdirSync(path.join(CASES, 'testfiles')).sort()) {
+for (const name of CASES ? readdirSync(path.join(CASES, 'testfiles')).sort() : []) {
   test(`debug parse reproduces ${name}`, async (t) => {
-    const dir = path.join(CASES, 'testfiles', name);
+    const dir = path.join(CASES!, 'testfiles', name);
     const r = await tsbuild(['debug', 'parse', '--format', 'buildkit', path.join(dir, 'Dockerfile')], { root });
     t.is(r.code, 0, r.stderr);
     t.is(r.stdout, readFileSync(path.join(dir, 'result'), 'utf8'));
   });
 }
 
-for (const name of readdirSync(path.join(CASES, 'testfiles-negative')).sort()) {
+for (const name of CASES ? readdirSync(path.join(CASES, 'testfiles-negative')).sort() : []) {
   test(`debug parse rejects ${name} with a located error`, async (t) => {
-    const r = await tsbuild(['debug', 'parse', '--format', 'buildkit', path.join(CASES, 'testfiles-negative', name, 'Dockerfile')], { root });
+    const r = await tsbuild(['debug', 'parse', '--format', 'buildkit', path.join(CASES!, 'testfiles-negative', name, 'Dockerfile')], { root });
     t.not(r.code, 0);
     t.regex(r.stderr, /^ERROR: Dockerfile:\d+/m);
     t.notRegex(r.stderr, /\n\s+at /, 'no stack trace');
