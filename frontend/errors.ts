@@ -33,6 +33,14 @@ export class DockerfileError extends Error {
   }
 }
 
+/** How much of a source line (or a quoted word) messages and excerpts show: a 5 MB line must not make a 5 MB report. */
+export const MAX_SHOWN_CHARS = 200;
+
+/** `text`, or its start and how much was left out. */
+export function clipText(text: string, max = MAX_SHOWN_CHARS): string {
+  return text.length <= max ? text : `${text.slice(0, max)}... (${text.length - max} more characters)`;
+}
+
 /** Variable expansion failed: malformed `${...}`, unterminated quote, or `${X:?msg}`. */
 export class ExpansionError extends DockerfileError {
   constructor(
@@ -43,7 +51,7 @@ export class ExpansionError extends DockerfileError {
     location?: SourceLocation,
   ) {
     // Same wording as BuildKit, so users searching for the message find answers.
-    super('EXPANSION', `failed to process ${JSON.stringify(word)}: ${reason}`, location);
+    super('EXPANSION', `failed to process ${JSON.stringify(clipText(word))}: ${reason}`, location);
   }
 }
 
@@ -57,10 +65,11 @@ export function formatDockerfileError(e: DockerfileError): string {
   const loc = e.location;
   if (!loc) return e.message;
   const where = `${loc.file ?? 'Dockerfile'}:${loc.line}${loc.col !== undefined ? `:${loc.col}` : ''}`;
-  const head = `${where}: ${e.message}`;
+  // Messages may quote the input; bound them like the excerpt lines.
+  const head = `${where}: ${clipText(e.message, 4 * MAX_SHOWN_CHARS)}`;
   if (loc.sourceLine === undefined) return head;
   const lines = loc.sourceLine.replace(/\r?\n$/, '').split(/\r?\n/);
   const width = String(loc.line + lines.length - 1).length;
-  const body = lines.map((text, i) => ` ${String(loc.line + i).padStart(width)} | ${text}`);
+  const body = lines.map((text, i) => ` ${String(loc.line + i).padStart(width)} | ${clipText(text)}`);
   return [head, ...body].join('\n');
 }

@@ -7,7 +7,8 @@
 import test from 'ava';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { DockerfileError } from '../frontend/errors.js';
+import { DockerfileError, formatDockerfileError } from '../frontend/errors.js';
+import { runCallMode, type BaseImage, type BuildGraphOptions } from '../frontend/index.js';
 import { parseDockerfile } from '../frontend/instructions/index.js';
 import { dumpBuildkit, parseAst } from '../frontend/parser/index.js';
 import { conformanceDir } from './helpers/conformance.js';
@@ -112,4 +113,80 @@ test('mutated Dockerfiles parse or fail with a located DockerfileError', (t) => 
   t.true(parsed > iterations / 10, `parsed ${parsed}`);
   t.true(rejected > iterations / 20, `rejected ${rejected}`);
   t.log(`parsed ${parsed}, rejected ${rejected}`);
+});
+
+// ---- deep, many and huge: inputs that once overflowed the stack or built
+// reports of hundreds of megabytes. Each must end in a report or a located
+// error, never in an internal error, and what is printed stays bounded.
+
+const AMD64 = { os: 'linux', architecture: 'amd64' };
+const planOptions = (): BuildGraphOptions => ({
+  buildArgs: new Map(), platform: AMD64, buildPlatform: AMD64,
+  resolveImage: async (ref): Promise<BaseImage> => ({ ref, platform: AMD64, config: {}, history: [] }),
+});
+
+/** Runs a call mode and returns its report; a thrown error must be a located DockerfileError. */
+async function callMode(call: string, text: string): Promise<{ report: string; error?: DockerfileError }> {
+  const chunks: string[] = [];
+  try {
+    await runCallMode(call, parseDockerfile(text, { file: 'Dockerfile' }), planOptions(), { write: (s: string) => chunks.push(s) }, text);
+    return { report: chunks.join('') };
+  } catch (e) {
+    if (!(e instanceof DockerfileError) || typeof e.location?.line !== 'number') throw e;
+    return { report: chunks.join(''), error: e };
+  }
+}
+
+const nested = (depth: number) => '${a:-'.repeat(depth) + 'x' + '}'.repeat(depth);
+
+for (const depth of [10, 499, 501, 2_000, 20_000]) {
+  test(`variable substitutions nested ${depth} deep: expanded, or refused with a located error`, async (t) => {
+    for (const at of [`ARG z=${nested(depth)}`, `ENV z=${nested(depth)}`, `RUN echo ${nested(depth)}`]) {
+      const text = `FROM scratch\n${at}\n`;
+      const { report, error } = await callMode('check', text);
+      const failure = error ? formatDockerfileError(error) : (/ERROR: (.*)/s.exec(report)?.[1] ?? '');
+      if (at.startsWith('RUN')) {
+        // Shell form: the shell expands it, not the frontend; only no internal error (callMode) and a bounded report.
+      } else if (depth < 500) {
+        t.notRegex(report, /nested more than/, at.slice(0, 10));
+      } else {
+        t.regex(failure, /^Dockerfile:2(:\d+)?: failed to process .*variable substitutions nested more than 500 deep/, at.slice(0, 10));
+      }
+      t.true(report.length < 10_000 && failure.length < 10_000, `report of ${report.length} characters`);
+    }
+  });
+}
+
+test('a chain of 10,000 stages (FROM s(k-1) AS sk) is checked, outlined and listed', async (t) => {
+  const lines = ['FROM scratch AS s0', ...Array.from({ length: 10_000 }, (_, k) => `FROM s${k} AS s${k + 1}`)];
+  const text = lines.join('\n') + '\n';
+  t.regex((await callMode('check', text)).report, /Check complete, no warnings found/);
+  t.regex((await callMode('outline', text)).report, /TARGET:\s+s10000/);
+  t.regex((await callMode('targets', text)).report, /s9999/);
+});
+
+test('a long chain of stages that each copy from the next is refused with a located error', async (t) => {
+  const lines = ['FROM scratch AS s0', ...Array.from({ length: 5_000 }, (_, k) => `FROM s${k} AS s${k + 1}\nCOPY --from=s${k + 2} / /`)];
+  const { report, error } = await callMode('check', lines.join('\n') + '\n');
+  const failure = error ? formatDockerfileError(error) : report;
+  t.regex(failure, /Dockerfile:3:1: cannot copy from stage "s2", it needs to be defined before current stage "s1"/);
+});
+
+test('500 warnings next to a 1 MB line: each warning once, with a bounded excerpt', async (t) => {
+  const text = `FROM scratch\nLABEL big=${'x'.repeat(1 << 20)}\n${Array.from({ length: 500 }, (_, i) => `ENV v${i}=$undefined${i}\n`).join('')}`;
+  const { report } = await callMode('check', text);
+  t.regex(report, /^Check complete, 500 warnings have been found!/);
+  for (let i = 0; i < 500; i += 99) t.is(report.split(`'$undefined${i}'\n`).length, 2, `warning ${i} once`);
+  t.true(report.length < 1_000_000, `report of ${report.length} characters`);
+  t.regex(report, /\.\.\. \(\d+ more characters\)/);
+});
+
+test('a 5 MB line: the error or warning quotes a bounded excerpt', async (t) => {
+  for (const tail of [' $undef', '$undef']) {
+    const text = `FROM scratch\nLABEL big=${'y'.repeat(5 << 20)}${tail}\n`;
+    const { report, error } = await callMode('check', text);
+    const shown = report + (error ? formatDockerfileError(error) : '');
+    t.regex(shown, /Dockerfile:2/);
+    t.true(shown.length < 10_000, `${shown.length} characters shown`);
+  }
 });

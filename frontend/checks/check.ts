@@ -2,7 +2,7 @@
 // the warnings (and the error, if the Dockerfile cannot be built) without
 // building anything. Like BuildKit's DockerfileLint: no --target means all
 // stages are checked.
-import { DockerfileError, formatDockerfileError } from '../errors.js';
+import { clipText, DockerfileError, MAX_SHOWN_CHARS, formatDockerfileError } from '../errors.js';
 import type { Dockerfile } from '../instructions/index.js';
 import { planBuild, type BuildGraphOptions } from '../graph/build-graph.js';
 import type { LintWarning } from '../graph/types.js';
@@ -33,7 +33,9 @@ export async function checkDockerfile(df: Dockerfile, opts: BuildGraphOptions): 
     if (!(e instanceof DockerfileError)) throw e;
     error = e;
   }
-  const warnings = [...lint.warnings].sort((a, b) => (a.loc?.line ?? 0) - (b.loc?.line ?? 0));
+  // Once each: a rule may meet the same spot again (a stage walked from two targets, ONBUILD triggers).
+  const unique = new Map(lint.warnings.map((w) => [`${w.rule}\0${w.message}\0${w.loc?.file}\0${w.loc?.line}`, w]));
+  const warnings = [...unique.values()].sort((a, b) => (a.loc?.line ?? 0) - (b.loc?.line ?? 0));
   return {
     warnings,
     ...(error ? { error } : {}),
@@ -42,10 +44,9 @@ export async function checkDockerfile(df: Dockerfile, opts: BuildGraphOptions): 
   };
 }
 
-/** BuildKit's source excerpt: the flagged line(s) with up to 2 lines of context when the text is known. */
-function excerpt(w: LintWarning, source: string | undefined): string {
+/** BuildKit's source excerpt: the flagged line(s) with up to 2 lines of context when the text is known; long lines are clipped. */
+function excerpt(w: LintWarning, lines: string[] | undefined): string {
   const loc = w.loc!;
-  const lines = source?.split('\n');
   let start = loc.line;
   let end = Math.max(loc.endLine, loc.line);
   if (lines) {
@@ -62,7 +63,7 @@ function excerpt(w: LintWarning, source: string | undefined): string {
     const flagged = i >= loc.line && i <= Math.max(loc.endLine, loc.line);
     const text = lines ? (lines[i - 1] ?? '') : i === loc.line ? loc.sourceLine : '';
     if (!lines && i !== loc.line) continue;
-    out += ` ${String(i).padStart(3)} | ${flagged ? '>>>' : '   '} ${text}\n`;
+    out += ` ${String(i).padStart(3)} | ${flagged ? '>>>' : '   '} ${clipText(text)}\n`;
   }
   return `${out}--------------------\n`;
 }
@@ -76,9 +77,10 @@ export function formatCheckResult(result: CheckResult, source?: string): string 
     const found = n === 0 ? '' : `${n} ${n === 1 ? 'warning has' : 'warnings have'} been found`;
     out = result.error ? `Check complete, ${found ? `${found} and ` : ''}the build would fail!\n` : `Check complete, ${found}!\n`;
   }
+  const lines = source?.split('\n');
   for (const w of result.warnings) {
-    out += `\nWARNING: ${w.rule}${w.url ? ` - ${w.url}` : ''}\n${w.message}\n`;
-    if (w.loc) out += excerpt(w, source);
+    out += `\nWARNING: ${w.rule}${w.url ? ` - ${w.url}` : ''}\n${clipText(w.message, 4 * MAX_SHOWN_CHARS)}\n`;
+    if (w.loc) out += excerpt(w, lines);
   }
   if (result.error) out += `\nERROR: ${formatDockerfileError(result.error)}\n`;
   return out;

@@ -28,16 +28,22 @@ export interface Outline {
   readonly ssh: OutlineMount[];
 }
 
-/** The target and the stages it needs, target first, then bases and sources depth-first (BuildKit's visiting order). */
+/**
+ * The target and the stages it needs, target first, then bases and sources
+ * depth-first (BuildKit's visiting order). Its own stack: stage chains may
+ * be thousands long.
+ */
 function visitOrder(target: StageNode): StageNode[] {
   const out: StageNode[] = [];
-  const visit = (n: StageNode) => {
-    if (out.includes(n)) return;
+  const seen = new Set<StageNode>();
+  const work = [target];
+  for (let n = work.pop(); n; n = work.pop()) {
+    if (seen.has(n)) continue;
+    seen.add(n);
     out.push(n);
-    if (n.base.kind === 'stage') visit(n.base.node);
-    for (const d of n.deps.keys()) visit(d);
-  };
-  visit(target);
+    const next = [...(n.base.kind === 'stage' ? [n.base.node] : []), ...n.deps.keys()];
+    for (let i = next.length - 1; i >= 0; i--) work.push(next[i]!);
+  }
   return out;
 }
 

@@ -164,41 +164,53 @@ export function createStageNode(stage: Stage, spec: BaseSpec, earlier: readonly 
   return node;
 }
 
-/** BuildKit's validateCircularDependency: a stage may not (indirectly) read from itself. */
+/**
+ * BuildKit's validateCircularDependency: a stage may not (indirectly) read
+ * from itself. A depth-first walk with its own stack: a chain of thousands of
+ * stages must not overflow the call stack.
+ */
 export function checkCycles(nodes: readonly StageNode[]): void {
   const visited = new Set<StageNode>();
   const onPath = new Set<StageNode>();
-  const visit = (node: StageNode, via: Location[]): Location[] | undefined => {
-    if (visited.has(node)) return undefined;
-    visited.add(node);
-    onPath.add(node);
-    for (const [dep, loc] of node.deps) {
-      const next = [...via, loc];
-      if (onPath.has(dep)) return next;
-      const found = visit(dep, next);
-      if (found) return found;
-    }
-    onPath.delete(node);
-    return undefined;
-  };
-  for (const node of nodes) {
-    const cycle = visit(node, []);
-    if (cycle) {
-      throw errorAt(cycle[0]!, 'STAGE_CYCLE', `circular dependency detected on stage: ${node.displayName}`);
+  for (const root of nodes) {
+    if (visited.has(root)) continue;
+    // `via`: the location of the edge that led to the frame's node.
+    const stack: Array<{ node: StageNode; deps: Iterator<[StageNode, Location]>; via?: Location }> = [{ node: root, deps: root.deps.entries() }];
+    visited.add(root);
+    onPath.add(root);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      const step = top.deps.next();
+      if (step.done) {
+        onPath.delete(top.node);
+        stack.pop();
+        continue;
+      }
+      const [dep, loc] = step.value;
+      if (onPath.has(dep)) {
+        // Reported at the first edge of the path from the stage where the walk began.
+        throw errorAt(stack[1]?.via ?? loc, 'STAGE_CYCLE', `circular dependency detected on stage: ${root.displayName}`);
+      }
+      if (visited.has(dep)) continue;
+      visited.add(dep);
+      onPath.add(dep);
+      stack.push({ node: dep, deps: dep.deps.entries(), via: loc });
     }
   }
 }
 
 /** The target and every stage it needs (base stages and stages it reads from). */
 export function reachableStages(target: StageNode): Set<StageNode> {
-  const seen = new Set<StageNode>();
-  const add = (node: StageNode) => {
-    if (seen.has(node)) return;
-    seen.add(node);
-    if (node.base.kind === 'stage') add(node.base.node);
-    for (const dep of node.deps.keys()) add(dep);
-  };
-  add(target);
+  const seen = new Set<StageNode>([target]);
+  const work = [target];
+  for (let node = work.pop(); node; node = work.pop()) {
+    const next = [...(node.base.kind === 'stage' ? [node.base.node] : []), ...node.deps.keys()];
+    for (const n of next) {
+      if (seen.has(n)) continue;
+      seen.add(n);
+      work.push(n);
+    }
+  }
   return seen;
 }
 

@@ -28,6 +28,8 @@ export interface LexResult {
 class LexProblem extends Error {}
 
 const MISSING_BRACE = "syntax error: missing '}'";
+// `${a:-${a:-...}}` recurses once per level; past this depth the word is refused instead of overflowing the stack.
+export const MAX_EXPANSION_NESTING = 500;
 const BAD_SUBSTITUTION = 'syntax error: bad substitution';
 const DIGIT = /^\p{Nd}$/u;
 const NAME_CHAR = /^[\p{L}\p{Nd}_]$/u;
@@ -50,6 +52,7 @@ class Lexer {
   readonly unset = new Set<string>();
   private readonly chars: string[];
   private pos = 0;
+  private depth = 0;
   // Whether escape characters stay in the output. On for the whole word when
   // asked; also on inside glob patterns, where the escape must survive so the
   // pattern matcher can tell `\*` (a star) from `*` (a wildcard).
@@ -78,6 +81,7 @@ class Lexer {
   processUntil(stop: string | undefined, rawEscapes: boolean): { text: string; words: string[] } {
     const saved = this.rawEscapes;
     this.rawEscapes = rawEscapes;
+    if (++this.depth > MAX_EXPANSION_NESTING) throw new LexProblem(`variable substitutions nested more than ${MAX_EXPANSION_NESTING} deep`);
     try {
       let text = '';
       const words = new WordCollector();
@@ -117,6 +121,7 @@ class Lexer {
       if (stop !== undefined) throw new LexProblem(`unexpected end of statement while looking for matching ${stop}`);
       return { text, words: words.finish() };
     } finally {
+      this.depth--;
       this.rawEscapes = saved;
     }
   }
