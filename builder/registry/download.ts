@@ -3,6 +3,8 @@
 // `Range: bytes=<have>-` and keeps what it has if the registry answers 206
 // from exactly there (else it starts over). The finished file is verified
 // against the digest by `ContentStore.putFile` before it gets its name.
+// A transfer that trickles is cut and resumed, and fails after a few tries
+// without progress (stall.ts).
 // Concurrent downloads of one blob into one store in this process share a
 // single transfer.
 
@@ -13,11 +15,19 @@ import type { RegistryClient } from './client.js';
 import { RegistryError, TransientError } from './errors.js';
 import { discard, header, type HttpResponse } from './http.js';
 import { badDigest } from './manifest.js';
-import { withRetry, type RetryOptions } from './retry.js';
+import { isTransient, withRetry, type RetryOptions } from './retry.js';
+import { DEFAULT_STALL_LIMITS, StallWatch, type StallLimits } from './stall.js';
 
 export interface BlobRef {
   digest: Digest;
   size: number;
+}
+
+export interface DownloadOptions {
+  onBytes?: (bytes: number) => void;
+  retry?: RetryOptions;
+  /** Default: DEFAULT_STALL_LIMITS. */
+  stall?: StallLimits;
 }
 
 const inflight = new Map<string, Promise<boolean>>();
@@ -27,7 +37,7 @@ export async function downloadBlob(
   client: RegistryClient,
   store: ContentStore,
   blob: BlobRef,
-  opts: { onBytes?: (bytes: number) => void; retry?: RetryOptions } = {},
+  opts: DownloadOptions = {},
 ): Promise<boolean> {
   const key = `${store.root}\0${blob.digest}`;
   const running = inflight.get(key);
@@ -50,7 +60,7 @@ async function transferBlob(
   client: RegistryClient,
   store: ContentStore,
   blob: BlobRef,
-  opts: { onBytes?: (bytes: number) => void; retry?: RetryOptions },
+  opts: DownloadOptions,
 ): Promise<void> {
   // A resumed transfer that fails verification gets one clean retry: the
   // registry may have served the range of a different representation.
@@ -78,39 +88,53 @@ async function transferOnce(
   client: RegistryClient,
   store: ContentStore,
   blob: BlobRef,
-  opts: { onBytes?: (bytes: number) => void; retry?: RetryOptions },
+  opts: DownloadOptions,
 ): Promise<{ tmp: string; resumed: boolean }> {
   const tmp = await store.newTempPath('pull');
   const fh = await fs.open(tmp, 'w+', 0o644);
   let have = 0;
   let resumed = false;
+  const stall = new StallWatch(opts.stall ?? DEFAULT_STALL_LIMITS, `blob ${blob.digest} of ${client.label} from ${client.registry}`);
   try {
     await withRetry(async () => {
-      const headers: Record<string, string> = have > 0 ? { Range: `bytes=${have}-` } : {};
-      const res = await client.request('GET', `blobs/${blob.digest}`, { headers, ok: [200, 206], retry: false });
-      if (res.status === 206) resumed = true;
-      if (res.status === 206 && rangeStart(res) !== have) {
-        await discard(res);
-        have = 0;
-        await fh.truncate(0);
-        throw new TransientError(`${client.registry} answered a range other than the one asked for`);
-      }
-      if (res.status === 200 && have > 0) {
-        // The registry ignored Range: it sends everything again.
-        opts.onBytes?.(-have);
-        have = 0;
-        await fh.truncate(0);
-      }
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        if (have + chunk.length > blob.size) {
-          res.body.destroy();
-          throw new RegistryError('REGISTRY_DIGEST_MISMATCH', `${client.registry} sent more than the ${blob.size} bytes of blob ${blob.digest} for ${client.label}`);
+      let got = 0;
+      let watch: ReturnType<StallWatch['watchTry']> | undefined;
+      try {
+        const headers: Record<string, string> = have > 0 ? { Range: `bytes=${have}-` } : {};
+        const res = await client.request('GET', `blobs/${blob.digest}`, { headers, ok: [200, 206], retry: false });
+        watch = stall.watchTry((err) => res.body.destroy(err));
+        if (res.status === 206) resumed = true;
+        if (res.status === 206 && rangeStart(res) !== have) {
+          await discard(res);
+          have = 0;
+          await fh.truncate(0);
+          throw new TransientError(`${client.registry} answered a range other than the one asked for`);
         }
-        await fh.write(chunk, 0, chunk.length, have);
-        have += chunk.length;
-        opts.onBytes?.(chunk.length);
+        if (res.status === 200 && have > 0) {
+          // The registry ignored Range: it sends everything again.
+          opts.onBytes?.(-have);
+          have = 0;
+          await fh.truncate(0);
+        }
+        for await (const chunk of res.body as AsyncIterable<Buffer>) {
+          if (have + chunk.length > blob.size) {
+            res.body.destroy();
+            throw new RegistryError('REGISTRY_DIGEST_MISMATCH', `${client.registry} sent more than the ${blob.size} bytes of blob ${blob.digest} for ${client.label}`);
+          }
+          await fh.write(chunk, 0, chunk.length, have);
+          have += chunk.length;
+          got += chunk.length;
+          watch.onBytes(chunk.length);
+          opts.onBytes?.(chunk.length);
+        }
+        if (have < blob.size) throw new TransientError(`blob ${blob.digest} ended after ${have} of ${blob.size} bytes`);
+      } catch (e) {
+        // A try that got a response but ended without bringing much counts against the blob, however it ended.
+        if (watch && isTransient(e)) stall.afterFailedTry(got, have, blob.size, e);
+        throw e;
+      } finally {
+        watch?.stop();
       }
-      if (have < blob.size) throw new TransientError(`blob ${blob.digest} ended after ${have} of ${blob.size} bytes`);
     }, opts.retry);
     await fh.close();
   } catch (e) {

@@ -15,7 +15,8 @@ export type RegistryErrorCode =
   | 'UNSUPPORTED_MANIFEST'
   | 'CREDENTIAL_HELPER'
   | 'DOCKER_CONFIG'
-  | 'REGISTRY_SETTINGS';
+  | 'REGISTRY_SETTINGS'
+  | 'REGISTRY_STALLED';
 
 export class RegistryError extends Error {
   readonly userError = true;

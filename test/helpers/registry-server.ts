@@ -127,7 +127,7 @@ export function haveSkopeo(): boolean {
 }
 
 export type ProxyRequestAction = 'forward' | 'error500' | 'hangup';
-export type ProxyResponseAction = 'pass' | 'truncate' | 'corrupt';
+export type ProxyResponseAction = 'pass' | 'truncate' | 'corrupt' | 'trickle';
 
 export interface ProxyRequestInfo {
   method: string;
@@ -151,7 +151,9 @@ export interface TestProxy {
 /**
  * A tiny HTTP proxy in front of a test registry that can answer 500, hang
  * up before answering, cut a response body in half (the Content-Length
- * stays, so the client sees a truncated body) or flip a byte of it. The
+ * stays, so the client sees a truncated body), flip a byte of it or
+ * trickle it (one byte every 200 ms, a registry that stalls without ever
+ * going quiet long enough for an idle timeout). The
  * Host header is forwarded unchanged so the registry's Location URLs point
  * back at the proxy.
  */
@@ -186,7 +188,15 @@ export async function startProxy(targetPort: number, hooks: ProxyHooks): Promise
       up.on('end', () => {
         const all = Buffer.concat(chunks);
         res.writeHead(status, up.headers);
-        if (body === 'corrupt') {
+        if (body === 'trickle') {
+          let at = 0;
+          const timer = setInterval(() => {
+            if (at >= all.length) return;
+            res.write(all.subarray(at, at + 1));
+            at++;
+          }, 200);
+          res.on('close', () => clearInterval(timer));
+        } else if (body === 'corrupt') {
           if (all.length > 0) all[all.length >> 1] ^= 0xff;
           res.end(all);
         } else {
