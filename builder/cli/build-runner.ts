@@ -23,7 +23,7 @@ export interface CliBuildRequest {
 }
 
 export async function runCli(req: CliBuildRequest): Promise<number> {
-  if (req.call !== 'build') return evaluate(req.build, req.call, { stdout: process.stdout });
+  if (req.call !== 'build') return evaluate(req.build, req.call, { stdout: process.stdout, stderr: process.stderr });
   let progress: ProgressWriter | undefined;
   const abort = new AbortController();
   const onSignal = () => abort.abort(new BuildCanceledError('build canceled (interrupted)'));

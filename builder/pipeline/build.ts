@@ -56,7 +56,7 @@ export async function build(opts: BuildOptions, io: BuildIO = {}): Promise<Build
     const loadTask = progress.task(`[internal] load build definition from ${opts.dockerfileName}`);
     loadTask.log(`transferring dockerfile: ${Buffer.byteLength(opts.dockerfileText)}B done`);
     loadTask.done();
-    const graph: BuildGraph = await frontend.buildGraph(dockerfile as Dockerfile, graphOptions(opts, store, platform, progress));
+    const graph: BuildGraph = await frontend.buildGraph(dockerfile as Dockerfile, graphOptions(opts, store, platform, imageResolver(store, { pull: opts.pull, offline: opts.offline, progress })));
     // Canceled while base images were resolved (a pull can take long): nothing to solve.
     io.signal?.throwIfAborted();
     const result = await solveAndExport(env, opts, graph, { progress, signal: io.signal, session, cachePlan, exporters, io });
@@ -78,20 +78,22 @@ export async function build(opts: BuildOptions, io: BuildIO = {}): Promise<Build
 }
 
 /** `--call outline|targets|check`: evaluates the Dockerfile, builds nothing; resolves to the exit code. */
-export async function evaluate(opts: BuildOptions, call: Exclude<CallMode, 'build'>, io: Pick<BuildIO, 'stdout'> = {}): Promise<number> {
+export async function evaluate(opts: BuildOptions, call: Exclude<CallMode, 'build'>, io: Pick<BuildIO, 'stdout' | 'stderr'> = {}): Promise<number> {
   planCacheIO(opts);
   const frontend = await import('../../frontend/index.js');
   const dockerfile = frontend.parseDockerfile(opts.dockerfileText, { file: opts.dockerfileName });
   const platform = targetPlatform(opts);
   const store = await openStore(opts.storeRoot);
   const out = io.stdout ?? { write: () => undefined };
-  return frontend.runCallMode(call, dockerfile, graphOptions(opts, store, platform), out, opts.dockerfileText);
+  // Like BuildKit, a --call reads base image configs only; offline it reads none it lacks.
+  const resolver = imageResolver(store, { pull: opts.pull, offline: opts.offline, configOnly: true, note: (m) => io.stderr?.write(`WARNING: ${m}\n`) });
+  return frontend.runCallMode(call, dockerfile, graphOptions(opts, store, platform, resolver), out, opts.dockerfileText);
 }
 
-function graphOptions(opts: BuildOptions, store: Store, platform: ReturnType<typeof hostPlatform>, progress?: ProgressWriter) {
+function graphOptions(opts: BuildOptions, store: Store, platform: ReturnType<typeof hostPlatform>, resolveImage: ReturnType<typeof imageResolver>) {
   return {
     buildArgs: opts.buildArgs, target: opts.target, platform, buildPlatform: hostPlatform(),
-    resolveImage: imageResolver(store, { pull: opts.pull, progress }), file: opts.dockerfileName, labels: opts.labels,
+    resolveImage, file: opts.dockerfileName, labels: opts.labels,
   };
 }
 

@@ -33,6 +33,8 @@ export interface BuildOptions {
   noCache: boolean;
   noCacheFilter: string[];
   pull: boolean;
+  /** TSBUILD_OFFLINE: contact no registry for base images (missing ones fail; `--call` checks them without their config). */
+  offline?: boolean;
   outputs: OutputSpec[];          // none: type=image (the local store)
   cacheFrom: CacheSpec[];
   cacheTo: CacheSpec[];
@@ -63,6 +65,8 @@ export interface BuildIO {
   openOutput?(dest: string, kind: 'oci' | 'docker' | 'tar'): Promise<Writable | undefined>;
   /** Where --call outline/targets/check write their report. */
   stdout?: { write(text: string): unknown };
+  /** Where --call writes notes beside its report (a base image checked without its config). */
+  stderr?: { write(text: string): unknown };
 }
 
 export interface BuildResult {

@@ -1,13 +1,17 @@
 // Base images for FROM and COPY --from: the local store first, as docker's
 // default builder does; what it lacks is pulled from its registry (once,
 // under a lock, so concurrent builds share one pull). --pull always asks
-// the registry for the newest manifest.
+// the registry for the newest manifest. `--call` modes need only configs:
+// like BuildKit they fetch the manifest and config of what the store lacks,
+// store nothing, and with `offline` contact no registry at all (a missing
+// base image is then checked with an empty config, and a note says so).
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { BaseImage, Platform } from '../../frontend/graph/types.js';
 import { readImage } from '../image/image.js';
 import { withLock } from '../image/lock.js';
 import { formatPlatform } from '../image/platform.js';
+import type { ImageConfig } from '../image/types.js';
 import type { ProgressWriter } from '../progress/index.js';
 import type { Store } from '../store/open-store.js';
 
@@ -19,6 +23,42 @@ export class ImageNotFoundError extends Error {
 export interface ResolverOptions {
   pull: boolean;                   // --pull: refresh from the registry even when the store has the image
   progress?: ProgressWriter;
+  /** Configs only (`--call`): never pull layers, store nothing. */
+  configOnly?: boolean;
+  /** TSBUILD_OFFLINE: never contact a registry. */
+  offline?: boolean;
+  /** Where configOnly+offline says which base image it could not see. */
+  note?: (message: string) => void;
+}
+
+function toBaseImage(ref: string, digest: string | undefined, config: ImageConfig): BaseImage {
+  return {
+    ref,
+    ...(digest ? { digest } : {}),
+    platform: { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) },
+    config: (config.config ?? {}) as BaseImage['config'],
+    history: (config.history ?? []).map((h) => ({
+      ...(h.created ? { created: h.created } : {}),
+      created_by: h.created_by ?? '',
+      ...(h.comment ? { comment: h.comment } : {}),
+      ...(h.empty_layer ? { empty_layer: true } : {}),
+    })),
+  };
+}
+
+/** `--call` modes: the config from the store, else from the registry (nothing stored), else (offline) an empty one. */
+async function configOf(store: Store, ref: string, platform: Platform, opts: ResolverOptions): Promise<BaseImage> {
+  if (!opts.pull) {
+    const local = await fromStore(store, ref, platform);
+    if (local) return local;
+  }
+  if (opts.offline) {
+    opts.note?.(`base image ${ref} is not in the local store and TSBUILD_OFFLINE is set: checked without its config`);
+    return { ref, platform, config: {}, history: [] };
+  }
+  const { resolveRemote, loadRegistrySettings } = await import('../registry/index.js');
+  const remote = await resolveRemote(ref, platform, { settings: await loadRegistrySettings(store.paths.root) });
+  return toBaseImage(ref, remote.manifestDigest, remote.config);
 }
 
 function sameOsArch(a: Platform, b: Platform): boolean {
@@ -33,18 +73,7 @@ async function fromStore(store: Store, ref: string, platform: Platform): Promise
   if (!sameOsArch(got, platform)) {
     throw new ImageNotFoundError(`${ref}: the local image is for ${formatPlatform(got)}, not ${formatPlatform(platform)}`);
   }
-  return {
-    ref,
-    digest: resolved.manifestDigest,
-    platform: got,
-    config: (image.config.config ?? {}) as BaseImage['config'],
-    history: (image.config.history ?? []).map((h) => ({
-      ...(h.created ? { created: h.created } : {}),
-      created_by: h.created_by ?? '',
-      ...(h.comment ? { comment: h.comment } : {}),
-      ...(h.empty_layer ? { empty_layer: true } : {}),
-    })),
-  };
+  return toBaseImage(ref, resolved.manifestDigest, image.config);
 }
 
 async function pull(store: Store, ref: string, platform: Platform, progress?: ProgressWriter): Promise<void> {
@@ -66,10 +95,12 @@ async function pull(store: Store, ref: string, platform: Platform, progress?: Pr
 export function imageResolver(store: Store, opts: ResolverOptions) {
   const pulled = new Map<string, Promise<void>>();
   return async (ref: string, platform: Platform): Promise<BaseImage> => {
+    if (opts.configOnly) return configOf(store, ref, platform, opts);
     if (!opts.pull) {
       const local = await fromStore(store, ref, platform);
       if (local) return local;
     }
+    if (opts.offline) throw new ImageNotFoundError(`${ref}: not in the local store, and TSBUILD_OFFLINE is set (no registry is contacted)`);
     // One pull per reference per build, however many stages name it.
     let p = pulled.get(ref);
     if (!p) {

@@ -139,6 +139,7 @@ export function toBuildOptions(argv: string[], env: NodeJS.ProcessEnv = process.
     noCache: getBool(a, 'no-cache'),
     noCacheFilter: getList(a, 'no-cache-filter'),
     pull: getBool(a, 'pull'),
+    offline: ['1', 'true'].includes(env.TSBUILD_OFFLINE ?? ''),
     outputs,
     cacheFrom: getList(a, 'cache-from').map((s) => parseCache(s, '--cache-from')),
     cacheTo: getList(a, 'cache-to').map((s) => parseCache(s, '--cache-to')),
