@@ -54,7 +54,7 @@ export interface BuildRequest {
   cacheTo?: CacheLocation[];
   /** Secret values by id, or a provider asked only while a RUN mounts them. */
   secrets?: Record<string, string | Buffer> | SecretProvider;
-  /** Agent sockets by id (`{ default: process.env.SSH_AUTH_SOCK }`), or a provider. */
+  /** Agent sockets or comma-separated private key files by id (`{ default: process.env.SSH_AUTH_SOCK }`), or a provider. */
   ssh?: Record<string, string> | SshProvider;
   /** Entitlements, e.g. `['security.insecure']`. */
   allow?: string[];
@@ -85,9 +85,10 @@ function secretProvider(secrets: BuildRequest['secrets']): SecretProvider | unde
   return { getSecret: async (id) => (Object.hasOwn(values, id) ? Buffer.from(values[id]!) : undefined) };
 }
 
-function sshProvider(ssh: BuildRequest['ssh']): SshProvider | undefined {
+/** A caller's provider as is, or sockets / key files by id (key files get an agent of ours, closed after the build). */
+function sshProvider(ssh: BuildRequest['ssh']): SshProvider & { close?(): Promise<void> } | undefined {
   if (ssh === undefined || typeof (ssh as SshProvider).agentSocket === 'function') return ssh as SshProvider | undefined;
-  return localSsh(Object.entries(ssh as Record<string, string>).map(([id, socket]) => ({ id, paths: [socket] })), undefined);
+  return localSsh(Object.entries(ssh as Record<string, string>).map(([id, socket]) => ({ id, paths: socket.split(',') })), undefined);
 }
 
 export async function build(req: BuildRequest): Promise<BuildResult> {
@@ -97,32 +98,37 @@ export async function build(req: BuildRequest): Promise<BuildResult> {
   const dockerfileText = req.dockerfileText ?? await readFile(dockerfilePath!, 'utf8').catch((err: NodeJS.ErrnoException) => {
     throw new UsageError(err.code === 'ENOENT' ? `failed to read dockerfile: open ${dockerfilePath}: no such file or directory` : `failed to read dockerfile ${dockerfilePath}: ${err.message}`);
   });
-  return runBuild({
-    storeRoot: req.storeRoot ?? defaultRoot(),
-    contextDir,
-    dockerfilePath,
-    dockerfileText,
-    dockerfileName: dockerfilePath ? path.basename(dockerfilePath) : 'Dockerfile',
-    tags: req.tags ?? [],
-    buildArgs: toMap(req.buildArgs),
-    labels: toMap(req.labels),
-    target: req.target,
-    platforms: req.platforms ?? [],
-    noCache: req.noCache ?? false,
-    noCacheFilter: req.noCacheFilter ?? [],
-    pull: req.pull ?? false,
-    outputs: (req.outputs ?? []).map((o) => attrsOf(o) as { type: OutputType; attrs: Map<string, string> }),
-    cacheFrom: (req.cacheFrom ?? []).map(attrsOf),
-    cacheTo: (req.cacheTo ?? []).map(attrsOf),
-    allow: req.allow ?? [],
-    runtime: req.runtime ?? 'native',
-    jobs: req.jobs,
-    limiter: req.limiter,
-    sourceDateEpoch: req.sourceDateEpoch === undefined ? undefined : String(req.sourceDateEpoch),
-  }, {
-    onEvent: req.onEvent,
-    signal: req.signal,
-    secrets: secretProvider(req.secrets),
-    ssh: sshProvider(req.ssh),
-  });
+  const ssh = sshProvider(req.ssh);
+  try {
+    return await runBuild({
+      storeRoot: req.storeRoot ?? defaultRoot(),
+      contextDir,
+      dockerfilePath,
+      dockerfileText,
+      dockerfileName: dockerfilePath ? path.basename(dockerfilePath) : 'Dockerfile',
+      tags: req.tags ?? [],
+      buildArgs: toMap(req.buildArgs),
+      labels: toMap(req.labels),
+      target: req.target,
+      platforms: req.platforms ?? [],
+      noCache: req.noCache ?? false,
+      noCacheFilter: req.noCacheFilter ?? [],
+      pull: req.pull ?? false,
+      outputs: (req.outputs ?? []).map((o) => attrsOf(o) as { type: OutputType; attrs: Map<string, string> }),
+      cacheFrom: (req.cacheFrom ?? []).map(attrsOf),
+      cacheTo: (req.cacheTo ?? []).map(attrsOf),
+      allow: req.allow ?? [],
+      runtime: req.runtime ?? 'native',
+      jobs: req.jobs,
+      limiter: req.limiter,
+      sourceDateEpoch: req.sourceDateEpoch === undefined ? undefined : String(req.sourceDateEpoch),
+    }, {
+      onEvent: req.onEvent,
+      signal: req.signal,
+      secrets: secretProvider(req.secrets),
+      ssh,
+    });
+  } finally {
+    await ssh?.close?.();
+  }
 }

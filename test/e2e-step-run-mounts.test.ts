@@ -2,10 +2,10 @@
 // bind (context, stage, ro/rw), cache (across builds, locked, owner),
 // tmpfs, secret (and that its value leaks nowhere), ssh.
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, readdir, lstat, rm, writeFile } from 'node:fs/promises';
+import { chmod, readFile, readdir, lstat, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { tsbuild } from './helpers/cli.js';
@@ -214,24 +214,20 @@ RUN --mount=type=secret,id=missing ls /run/secrets/missing > /seen 2>&1 || echo 
   t.is(await text(optional.out, 'seen'), 'absent');
 });
 
-function startAgent(sock: string): number | undefined {
-  try {
-    const out = execFileSync('ssh-agent', ['-a', sock], { encoding: 'utf8' });
-    return Number(/SSH_AGENT_PID=(\d+)/.exec(out)?.[1]);
-  } catch {
-    return undefined;
-  }
+const SSH_TOOLS = ['/usr/bin/ssh-agent', '/usr/bin/ssh-add', '/usr/bin/ssh-keygen'];
+const sshSkip = SSH_TOOLS.find((f) => !existsSync(f));
+const itSsh = sshSkip ? test.skip : it;
+const sshReason = sshSkip ? ` (skipped: ${sshSkip} is missing; apt-get install openssh-client)` : '';
+
+function startAgent(sock: string): number {
+  const out = execFileSync('ssh-agent', ['-a', sock], { encoding: 'utf8' });
+  return Number(/SSH_AGENT_PID=(\d+)/.exec(out)?.[1]);
 }
 
-it('ssh: --ssh default=SOCKET forwards the agent; SSH_AUTH_SOCK is set and the socket is there', async (t) => {
+itSsh(`ssh: --ssh default=SOCKET forwards the agent; SSH_AUTH_SOCK is set and the socket is there${sshReason}`, async (t) => {
   const dir = await scratchDir('ssh');
   const sock = path.join(dir, 'agent.sock');
   const pid = startAgent(sock);
-  if (!pid) {
-    t.log('skipped: ssh-agent (Debian package openssh-client) is not installed');
-    t.pass();
-    return;
-  }
   t.teardown(() => process.kill(pid, 'SIGTERM'));
   const ctx = await context({});
   const { out } = await buildLocal(ctx, `FROM busybox:latest
@@ -247,6 +243,57 @@ RUN --mount=type=ssh,id=deploy,target=/agent.sock test -S /agent.sock && echo "$
   const r = await tsbuild(['build', '--progress=plain', await context({ Dockerfile: 'FROM busybox:latest\nRUN --mount=type=ssh,required=true true\n' })], { root: suite.store.root });
   t.not(r.code, 0);
   t.regex(r.stderr, /ssh/i);
+});
+
+/** The host's ssh-add with the shared libraries it loads, to run inside busybox through the copied dynamic loader. */
+async function sshAddBundle(): Promise<Record<string, Buffer>> {
+  const files: Record<string, Buffer> = { 'tools/ssh-add': await readFile('/usr/bin/ssh-add') };
+  for (const line of execFileSync('ldd', ['/usr/bin/ssh-add'], { encoding: 'utf8' }).split('\n')) {
+    const lib = /(\/\S+) \(0x/.exec(line)?.[1];
+    if (lib) files[`tools/${path.basename(lib)}`] = await readFile(lib);
+  }
+  return files;
+}
+
+itSsh(`ssh: --ssh default=KEYFILE,KEYFILE serves the keys from tsbuild's own agent: ssh-add lists them and signs in RUN${sshReason}`, async (t) => {
+  const dir = await scratchDir('ssh-keys');
+  const keys = ['ed25519', 'rsa', 'ecdsa'].map((type) => {
+    const file = path.join(dir, `id_${type}`);
+    execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', `tsbuild-test-${type}`, '-f', file]);
+    return file;
+  });
+  const bundle = await sshAddBundle();
+  const loader = Object.keys(bundle).find((f) => /ld-linux/.test(f))!;
+  const run = `/${loader} --library-path /t /t/ssh-add`.replace('/tools/', '/t/');
+  const ctx = await context({ ...bundle, 'id_ed25519.pub': await readFile(`${keys[0]}.pub`), 'id_rsa.pub': await readFile(`${keys[1]}.pub`) });
+  for (const f of Object.keys(bundle)) await chmod(path.join(ctx, f), 0o755);
+  const { out } = await buildLocal(ctx, `FROM busybox:latest
+RUN --mount=type=bind,source=tools,target=/t --mount=type=ssh ${run} -l > /listed
+RUN --mount=type=bind,target=/ctx --mount=type=bind,source=tools,target=/t --mount=type=ssh ${run} -T /ctx/id_ed25519.pub /ctx/id_rsa.pub && echo signed > /signed
+RUN --mount=type=bind,source=tools,target=/t --mount=type=ssh,id=deploy,target=/deploy.sock ${run} -l > /deploy-listed
+`, ['--ssh', `default=${keys.join(',')}`, '--ssh', `deploy=${keys[2]}`]);
+  const fingerprint = (f: string) => execFileSync('ssh-keygen', ['-lf', `${f}.pub`], { encoding: 'utf8' }).trim();
+  t.deepEqual((await text(out, 'listed')).split('\n'), keys.map(fingerprint));
+  t.is(await text(out, 'signed'), 'signed');
+  t.is(await text(out, 'deploy-listed'), fingerprint(keys[2]!));
+  // The keys live in tsbuild's memory only: no trace in the result, and the agent's socket dir is gone.
+  // A line from the private section (the first lines are the header and the public key).
+  const secret = (await readFile(keys[0]!, 'utf8')).split('\n')[4]!;
+  t.is(spawnSync('grep', ['-rlF', secret, out, suite.store.root], { encoding: 'utf8' }).status, 1, 'grep finds the key nowhere');
+  t.deepEqual((await readdir(path.join(suite.store.root, 'state'))).filter((n) => n.includes('ssh-agent')), []);
+});
+
+itSsh(`ssh: a key file that cannot be served is a one-line error${sshReason}`, async (t) => {
+  const dir = await scratchDir('ssh-bad');
+  const key = path.join(dir, 'id_locked');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'a passphrase', '-f', key]);
+  const ctx = await context({ Dockerfile: 'FROM busybox:latest\nRUN --mount=type=ssh true\n' });
+  for (const [spec, why] of [[key, /id_locked is passphrase-protected; add it to an ssh-agent/], [`${key}.pub`, /a public key; --ssh needs the private key file/]] as const) {
+    const r = await tsbuild(['build', '--progress=plain', '--ssh', `default=${spec}`, ctx], { root: suite.store.root });
+    t.is(r.code, 1, r.stderr);
+    t.regex(r.stderr, why);
+    t.notRegex(r.stderr, /internal error|\n\s+at /);
+  }
 });
 
 async function readRegularFile(f: string): Promise<Buffer | undefined> {

@@ -29,13 +29,14 @@ export async function runCli(req: CliBuildRequest): Promise<number> {
   const onSignal = () => abort.abort(new BuildCanceledError('build canceled (interrupted)'));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  const ssh = localSsh(req.ssh, process.env.SSH_AUTH_SOCK);
   try {
     const result = await build(req.build, {
       onStart: () => { progress = createProgress(req.progress, process.stderr); },
       onEvent: (e) => progress?.onProgress?.(e),
       signal: abort.signal,
       secrets: localSecrets(req.secrets, process.env),
-      ssh: localSsh(req.ssh, process.env.SSH_AUTH_SOCK),
+      ssh,
       openOutput: async (dest) => (dest === '-' ? process.stdout : undefined),
     });
     if (req.iidFile) await writeFile(req.iidFile, result.imageId);
@@ -50,6 +51,7 @@ export async function runCli(req: CliBuildRequest): Promise<number> {
     await progress.close({ ok: false });
     return reportError(err);
   } finally {
+    await ssh.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

@@ -1,10 +1,13 @@
 // Secrets and SSH agents of the machine the build runs on, as the CLI
 // (and the library entry point) take them: `--secret id=X,src=FILE|env=VAR`
-// and `--ssh ID[=SOCKET]`. A build server has its own providers, which
+// and `--ssh ID[=SOCKET|KEY,...]`. A build server has its own providers, which
 // fetch them from its client.
-import { readFile, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { MountError } from '../steps/errors.js';
 import type { SecretProvider, SshProvider } from '../steps/types.js';
+import type { KeyAgent } from '../steps/ssh-key-agent.js';
 
 export interface SecretSpec {
   id: string;
@@ -29,16 +32,41 @@ export function localSecrets(specs: readonly SecretSpec[], env: Readonly<Record<
   };
 }
 
-/** `--ssh ID=SOCKET`, or `--ssh ID` for the caller's own agent (`agentSocket`, i.e. SSH_AUTH_SOCK). */
-export function localSsh(specs: readonly SshSpec[], agentSocket: string | undefined): SshProvider {
+/**
+ * `--ssh ID=SOCKET`, `--ssh ID` for the caller's own agent (`agentSocket`,
+ * i.e. SSH_AUTH_SOCK), or `--ssh ID=KEY[,KEY]`: key files are served, as
+ * buildx does, by an agent of our own (steps/ssh-key-agent.ts) started when
+ * a step first asks for the id and kept for the build; close() stops them.
+ */
+export function localSsh(specs: readonly SshSpec[], agentSocket: string | undefined): SshProvider & { close(): Promise<void> } {
+  const agents = new Map<string, Promise<KeyAgent>>();
   return {
     async agentSocket(id) {
       const spec = specs.find((s) => s.id === id);
-      const socket = spec ? (spec.paths[0] ?? agentSocket) : undefined;
-      if (!socket) return undefined;
-      const st = await stat(socket).catch(() => null);
-      if (!st?.isSocket()) throw new MountError('SSH_NOT_SOCKET', `ssh ${id}: ${socket} is not an agent socket (forwarding key files is not supported yet)`);
-      return socket;
+      const paths = spec ? (spec.paths.length > 0 ? spec.paths : agentSocket ? [agentSocket] : []) : [];
+      if (paths.length === 0) return undefined;
+      const kinds = await Promise.all(paths.map((p) => stat(p).catch(() => null)));
+      if (paths.length === 1 && kinds[0]?.isSocket()) return paths[0];
+      const missing = paths.find((_, i) => !kinds[i]?.isFile());
+      if (missing !== undefined) throw new MountError('SSH_NOT_FOUND', `ssh ${id}: ${missing} is neither an agent socket nor a key file`);
+      let agent = agents.get(id);
+      if (!agent) {
+        agent = (async () => {
+          const { startKeyAgent } = await import('../steps/ssh-key-agent.js');
+          const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-ssh-'));
+          const started = await startKeyAgent(id, paths, dir);
+          // BuildKit's default for an ssh mount: owned by root, 0600 (connecting needs write permission).
+          await chmod(started.socket, 0o600);
+          return started;
+        })();
+        agents.set(id, agent);
+      }
+      return (await agent).socket;
+    },
+    async close() {
+      const started = await Promise.allSettled(agents.values());
+      agents.clear();
+      await Promise.all(started.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
     },
   };
 }

@@ -144,7 +144,7 @@ async function sshMount(ssh: SshProvider, m: RunMount, mounts: SandboxMount[], e
   const id = m.id ?? 'default';
   const socket = await ssh.agentSocket(id);
   if (!socket) {
-    if (m.required) throw new MountError('SSH_NOT_FOUND', `ssh ${id}: no agent socket forwarded (use --ssh ${id}[=SOCKET])`);
+    if (m.required) throw new MountError('SSH_NOT_FOUND', `ssh ${id}: no agent socket or key forwarded (use --ssh ${id}[=SOCKET|KEY])`);
     return;
   }
   mounts.push({ destination: m.target, type: 'bind', source: socket, options: ['bind', 'rw'] });
