@@ -5,7 +5,7 @@
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { mkdir, readdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PersistentChecksumCache, RACY_MARGIN_MS } from '../cache/checksum-cache.js';
@@ -137,6 +137,8 @@ test('snapshots used by containers are kept', async (t) => {
 test('the cache check names entries whose layer blobs are missing or corrupt', async (t) => {
   const f = await fixture();
   t.deepEqual(await checkCacheEntries(f.layout, await scanStore(f.layout, f.roots, sizeOf), { verifyDigests: true }), []);
+  // Blobs are read-only (0444): only root could write one without this.
+  await chmod(f.layout.content.path(f.blobs.l2), 0o644);
   await writeFile(f.layout.content.path(f.blobs.l2), 'tampered');
   await f.layout.content.delete(f.blobs.l3);
   const problems = await checkCacheEntries(f.layout, await scanStore(f.layout, f.roots, sizeOf), { verifyDigests: true });

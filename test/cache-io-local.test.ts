@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { buildSkipReason, freshStore, tempDir, tsbuild } from './helpers/cli.js';
 import { freePort } from './helpers/registry-server.js';
 import { copyProject, readLocalCache, stepOutcomes } from './cache-io-helpers.js';
+import { runIf } from './helpers/skip.js';
 
 const skip = buildSkipReason();
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -28,8 +29,7 @@ async function build(root: string, args: string[]) {
   return { ...r, id: r.code === 0 ? await readFile(iid, 'utf8') : '' };
 }
 
-test.serial('mode=max: a fresh store builds every step from the exported cache and gets the same image', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('mode=max: a fresh store builds every step from the exported cache and gets the same image', async (t) => {
   const cache = path.join(await tempDir('tsbuild-cache-'), 'cache');
   const first = await build(await store(), ['-t', 'ms:v1', '--cache-to', `type=local,dest=${cache},mode=max`, await copyProject('multistage')]);
   t.is(first.code, 0, first.stderr);
@@ -54,8 +54,7 @@ test.serial('mode=max: a fresh store builds every step from the exported cache a
   t.is(third.id, first.id);
 });
 
-test.serial('mode=min exports only the final stage chain; the builder stages then run again', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('mode=min exports only the final stage chain; the builder stages then run again', async (t) => {
   const base = await tempDir('tsbuild-cache-');
   const root = await store();
   const project = await copyProject('multistage');
@@ -76,8 +75,7 @@ test.serial('mode=min exports only the final stage chain; the builder stages the
   for (const [step, how] of outcomes) if (step.startsWith('[stage-3')) t.is(how, 'CACHED', step);
 });
 
-test.serial('exporting to one directory again replaces its tag atomically and keeps other tags', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('exporting to one directory again replaces its tag atomically and keeps other tags', async (t) => {
   const cache = path.join(await tempDir('tsbuild-cache-'), 'cache');
   const root = await store();
   const project = await tempDir('tsbuild-ctx-');
@@ -104,8 +102,7 @@ test.serial('exporting to one directory again replaces its tag atomically and ke
   t.is(stepOutcomes(fresh.stderr).get('[stage-0 1/1] RUN echo two > /word'), 'CACHED', fresh.stderr);
 });
 
-test.serial('mounts=true carries RUN --mount=type=cache contents to a fresh store', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('mounts=true carries RUN --mount=type=cache contents to a fresh store', async (t) => {
   const cache = path.join(await tempDir('tsbuild-cache-'), 'cache');
   const project = await tempDir('tsbuild-ctx-');
   await writeFile(path.join(project, 'Dockerfile'), 'FROM busybox:latest\nRUN --mount=type=cache,target=/var/cache/app,id=appcache,uid=1000 sh -c "mkdir -p /var/cache/app/sub && echo warm > /var/cache/app/sub/state && echo built > /built"\n');
@@ -133,8 +130,7 @@ test.serial('mounts=true carries RUN --mount=type=cache contents to a fresh stor
   t.deepEqual((await readLocalCache(plain)).mounts, []);
 });
 
-test.serial('an unreachable or empty cache source is a warning; a failing export fails the build', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('an unreachable or empty cache source is a warning; a failing export fails the build', async (t) => {
   const root = await store();
   const project = await tempDir('tsbuild-ctx-');
   await writeFile(path.join(project, 'Dockerfile'), 'FROM busybox:latest\nRUN echo hi > /hi\n');

@@ -12,6 +12,7 @@ import { buildSkipReason, freshStore, tsbuild } from './helpers/cli.js';
 import { registrySkipReason, startProxy, startRegistry, type RegistryServer, type TestProxy } from './helpers/registry-server.js';
 import { copyProject, stepOutcomes } from './cache-io-helpers.js';
 import { removeTempDir } from './helpers/temp-dirs.js';
+import { runIf } from './helpers/skip.js';
 
 const skip = buildSkipReason() ?? registrySkipReason();
 let registry: RegistryServer | undefined;
@@ -49,8 +50,7 @@ async function registryJson(p: string, accept?: string): Promise<Buffer> {
   return Buffer.from(await res.arrayBuffer());
 }
 
-test.serial('a fresh store builds from the registry cache: no RUN runs, only the final image layers are downloaded', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('a fresh store builds from the registry cache: no RUN runs, only the final image layers are downloaded', async (t) => {
   const host = proxy!.host;
   // Machine A: has busybox, pushes it as the base everyone uses, builds and exports.
   const a = await freshStore();
@@ -95,8 +95,7 @@ test.serial('a fresh store builds from the registry cache: no RUN runs, only the
   t.is(new Set(cacheBlobGets).size, cacheBlobGets.length, 'no blob downloaded twice');
 });
 
-test.serial('a missing cache tag on a live registry is a warning, and an export there then creates it', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('a missing cache tag on a live registry is a warning, and an export there then creates it', async (t) => {
   const s = await freshStore();
   t.teardown(s.dispose);
   const dir = await mkdtemp(path.join(tmp, 'ctx-'));

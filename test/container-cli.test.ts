@@ -14,7 +14,8 @@ import { importRootfs } from '../builder/image/import-rootfs.js';
 import { tarFromDir } from '../cache/layer-diff.js';
 import { loadBusyboxImage } from '../fixtures/base-images/load-busybox.js';
 import { busyboxAvailable, makeBusyboxRootfs } from '../fixtures/base-images/busybox-rootfs.js';
-import { containerCgroups, mountsUnder, processesMentioning, tsbuild } from '../builder/containers/testing/cli.js';
+import { tsbuild, type CliOptions } from './helpers/cli.js';
+import { containerCgroups, mountsUnder, processesMentioning } from './helpers/host-state.js';
 import { slirpInstalled } from '../builder/containers/slirp.js';
 import { removeTempDir, tempDir } from './helpers/temp-dirs.js';
 
@@ -54,7 +55,7 @@ test.after.always(() => removeTempDir(root));
 const e2e = (title: string, fn: (t: ExecutionContext) => Promise<void>) =>
   skipReason ? test.skip(`${title} (skipped: ${skipReason})`, () => undefined) : test.serial(title, fn);
 
-const run = (args: string[], opts?: Parameters<typeof tsbuild>[2]) => tsbuild(root, ['run', ...args], opts);
+const run = (args: string[], opts: Partial<CliOptions> = {}) => tsbuild(['run', ...args], { ...opts, root });
 
 async function expectNothingLeft(t: ExecutionContext, idPrefix: string): Promise<void> {
   t.deepEqual(containerCgroups(idPrefix), [], 'no cgroup of the container is left');
@@ -169,17 +170,17 @@ e2e('-v binds a host dir (ro refused writes), --read-only root', async (t) => {
 e2e('without --rm the container stays (exited, with its logs) until rm', async (t) => {
   const r = await run(['--name', 'kept', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 4']);
   t.is(r.code, 4);
-  const ps = await tsbuild(root, ['ps', '-a']);
+  const ps = await tsbuild(['ps', '-a'], { root });
   t.regex(ps.stdout, /Exited \(4\).*kept/);
-  const logs = await tsbuild(root, ['logs', 'kept']);
+  const logs = await tsbuild(['logs', 'kept'], { root });
   t.is(logs.stdout, 'out\n');
   t.is(logs.stderr, 'err\n');
   const again = await run(['--name', 'kept', 'busybox', 'true']);
   t.is(again.code, 125);
   t.regex(again.stderr, /already in use/);
-  const id = (await tsbuild(root, ['ps', '-a', '-q', '--no-trunc'])).stdout.trim();
-  t.is((await tsbuild(root, ['rm', 'kept'])).code, 0);
-  t.is((await tsbuild(root, ['ps', '-a', '-q'])).stdout, '');
+  const id = (await tsbuild(['ps', '-a', '-q', '--no-trunc'], { root })).stdout.trim();
+  t.is((await tsbuild(['rm', 'kept'], { root })).code, 0);
+  t.is((await tsbuild(['ps', '-a', '-q'], { root })).stdout, '');
   t.false(existsSync(path.join(root, 'containers', id)));
   await expectNothingLeft(t, id.slice(0, 12));
 });

@@ -16,7 +16,8 @@ import { importRootfs } from '../builder/image/import-rootfs.js';
 import { tarFromDir } from '../cache/layer-diff.js';
 import { loadBusyboxImage } from '../fixtures/base-images/load-busybox.js';
 import { busyboxAvailable, makeBusyboxRootfs } from '../fixtures/base-images/busybox-rootfs.js';
-import { containerCgroups, mountsUnder, processesMentioning, tsbuild } from '../builder/containers/testing/cli.js';
+import { tsbuild, type CliOptions } from './helpers/cli.js';
+import { containerCgroups, mountsUnder, processesMentioning } from './helpers/host-state.js';
 import type { ContainerState } from '../builder/containers/container-store.js';
 import { removeTempDir, tempDir } from './helpers/temp-dirs.js';
 
@@ -55,8 +56,8 @@ if (!skipReason) {
 test.after.always(async () => {
   // a failed test may leave a container running: take it down before the store goes
   if (!skipReason) {
-    const ids = (await tsbuild(root, ['ps', '-a', '-q'])).stdout.split('\n').filter(Boolean);
-    if (ids.length > 0) await tsbuild(root, ['rm', '-f', ...ids]);
+    const ids = (await tsbuild(['ps', '-a', '-q'], { root })).stdout.split('\n').filter(Boolean);
+    if (ids.length > 0) await tsbuild(['rm', '-f', ...ids], { root });
   }
   await removeTempDir(root);
 });
@@ -64,7 +65,7 @@ test.after.always(async () => {
 const e2e = (title: string, fn: (t: ExecutionContext) => Promise<void>) =>
   skipReason ? test.skip(`${title} (skipped: ${skipReason})`, () => undefined) : test.serial(title, fn);
 
-const cli = (...args: string[]) => tsbuild(root, args);
+const cli = (...args: string[]) => tsbuild(args, { root });
 
 function stateOf(id: string): ContainerState {
   return JSON.parse(readFileSync(path.join(root, 'containers', id, 'state.json'), 'utf8')) as ContainerState;
@@ -227,7 +228,7 @@ e2e('a supervisor killed with -9: the container dies with it and the next comman
 
 e2e('the primer exercise as written: tsbuild build fixtures/projects/web, run -d -p, GET, stop, rm', async (t) => {
   const project = path.join(process.cwd(), 'fixtures', 'projects', 'web');
-  const build = await tsbuild(root, ['build', '-q', '-t', 'web:built', project], { timeoutMs: 180_000 });
+  const build = await tsbuild(['build', '-q', '-t', 'web:built', project], { root, timeoutMs: 180_000 });
   t.is(build.code, 0, build.stderr);
   const port = await freePort();
   const r = await cli('run', '-d', '--name', 'primer', '-p', `127.0.0.1:${port}:80`, 'web:built');

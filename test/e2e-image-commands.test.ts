@@ -6,26 +6,13 @@ import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { buildSkipReason, freshStore, tsbuild, FIXTURES } from './helpers/cli.js';
+import { freshStore, FIXTURES, storeSuite, tsbuild } from './helpers/cli.js';
 import { build, makeContext, ok, readTar, scratch } from './e2e-image-helpers.js';
 
-const skip = buildSkipReason();
-if (skip) {
-  test('e2e image commands (skipped)', (t) => {
-    t.log(`skipped: ${skip}`);
-    t.pass();
-  });
-}
-const it = skip ? test.skip : test;
-const itFailing = skip ? test.skip : test.failing;
+const suite = storeSuite('e2e image commands');
+const { it } = suite;
 
-let store: { root: string; dispose(): Promise<void> };
-test.before(async () => {
-  if (!skip) store = await freshStore();
-});
-test.after.always(async () => store?.dispose());
-
-const cli = (args: string[]) => ok(args, { root: store.root });
+const cli = (args: string[]) => ok(args, { root: suite.store.root });
 const ID = /^sha256:[0-9a-f]{64}$/;
 
 it('build -q prints only the id; --iidfile and --metadata-file agree with inspect', async (t) => {
@@ -45,7 +32,7 @@ it('build -q prints only the id; --iidfile and --metadata-file agree with inspec
 
 it('images, tag and rmi', async (t) => {
   const ctx = await makeContext({});
-  await build(store.root, ctx, 'FROM busybox:latest\nLABEL tagtest=1\n', ['-t', 'tagme:v1']);
+  await build(suite.store.root, ctx, 'FROM busybox:latest\nLABEL tagtest=1\n', ['-t', 'tagme:v1']);
   const id = (await cli(['inspect', '-f', '{{.Id}}', 'tagme:v1'])).stdout.trim();
   await cli(['tag', 'tagme:v1', 'tagme:v2']);
   await cli(['tag', 'tagme:v1', 'example.com/team/other:x']);
@@ -58,12 +45,12 @@ it('images, tag and rmi', async (t) => {
   t.is((await cli(['inspect', '-f', '{{.Id}}', 'tagme:v2'])).stdout.trim(), id);
   const rmi = await cli(['rmi', 'tagme:v2']);
   t.regex(rmi.stdout, /Untagged: tagme:v2/);
-  const after = await tsbuild(['inspect', 'tagme:v2'], { root: store.root });
+  const after = await tsbuild(['inspect', 'tagme:v2'], { root: suite.store.root });
   t.is(after.code, 1);
   t.notRegex(after.stderr, /\n\s+at /);
   // The other names still work.
   t.is((await cli(['inspect', '-f', '{{.Id}}', 'tagme:v1'])).stdout.trim(), id);
-  const missing = await tsbuild(['rmi', 'does-not-exist:v9'], { root: store.root });
+  const missing = await tsbuild(['rmi', 'does-not-exist:v9'], { root: suite.store.root });
   t.is(missing.code, 1);
   t.regex(missing.stderr, /does-not-exist/);
 });
@@ -120,7 +107,7 @@ it('import ROOTFS.tar NAME makes a one-layer image that a build can start FROM',
   t.is(info.RootFS.Layers.length, 1);
   const ctx = await makeContext({});
   const out = path.join(await scratch('tsbuild-out-'), 'rootfs');
-  await build(store.root, ctx, 'FROM imported:v1\nRUN cat /etc/imported > /copy\n', ['-o', `type=local,dest=${out}`]);
+  await build(suite.store.root, ctx, 'FROM imported:v1\nRUN cat /etc/imported > /copy\n', ['-o', `type=local,dest=${out}`]);
   t.is(await readFile(path.join(out, 'copy'), 'utf8'), 'imported rootfs\n');
 });
 
@@ -140,15 +127,15 @@ COPY --from=build /out /out
 it('-f - reads the Dockerfile from stdin; --target builds only what the target needs', async (t) => {
   const ctx = await makeContext({});
   const out = path.join(await scratch('tsbuild-out-'), 'rootfs');
-  const r = await ok(['build', '--progress=plain', '-f', '-', '--target', 'final', '-o', `type=local,dest=${out}`, ctx], { root: store.root, input: MULTI });
+  const r = await ok(['build', '--progress=plain', '-f', '-', '--target', 'final', '-o', `type=local,dest=${out}`, ctx], { root: suite.store.root, input: MULTI });
   t.is(await readFile(path.join(out, 'out'), 'utf8'), 'built\n');
   t.notRegex(r.stderr, /exit 3/, 'the broken stage never ran');
   // Without --target the last stage is the target too; the broken stage is still unreachable.
-  await ok(['build', '-q', '-f', '-', ctx], { root: store.root, input: MULTI });
-  const broken = await tsbuild(['build', '-q', '-f', '-', '--target', 'broken', ctx], { root: store.root, input: MULTI });
+  await ok(['build', '-q', '-f', '-', ctx], { root: suite.store.root, input: MULTI });
+  const broken = await tsbuild(['build', '-q', '-f', '-', '--target', 'broken', ctx], { root: suite.store.root, input: MULTI });
   t.is(broken.code, 1);
   t.regex(broken.stderr, /exit code: 3/);
-  const unknown = await tsbuild(['build', '-q', '-f', '-', '--target', 'nope', ctx], { root: store.root, input: MULTI });
+  const unknown = await tsbuild(['build', '-q', '-f', '-', '--target', 'nope', ctx], { root: suite.store.root, input: MULTI });
   t.is(unknown.code, 1);
   t.regex(unknown.stderr, /nope/);
   t.notRegex(unknown.stderr, /\n\s+at /);
@@ -157,26 +144,26 @@ it('-f - reads the Dockerfile from stdin; --target builds only what the target n
 // Stage descriptions follow BuildKit's doc comments: `# <stage-name> <description>` right above FROM.
 it('--call targets, outline and check print their reports and exit codes', async (t) => {
   const ctx = await makeContext({ Dockerfile: MULTI });
-  const targets = await tsbuild(['build', '--call', 'targets', ctx], { root: store.root });
+  const targets = await tsbuild(['build', '--call', 'targets', ctx], { root: suite.store.root });
   t.is(targets.code, 0, targets.stderr);
   t.regex(targets.stdout, /^TARGET\s+DESCRIPTION/);
   t.regex(targets.stdout, /\nbroken\s+The stage that would fail\./);
   t.regex(targets.stdout, /\nbuild\s+Produces the artifact\./);
   t.regex(targets.stdout, /\nfinal \(default\)/);
 
-  const outline = await tsbuild(['build', '--call', 'outline', '--target', 'broken', ctx], { root: store.root });
+  const outline = await tsbuild(['build', '--call', 'outline', '--target', 'broken', ctx], { root: suite.store.root });
   t.is(outline.code, 0, outline.stderr);
   t.regex(outline.stdout, /TARGET:\s+broken/);
   t.regex(outline.stdout, /BASE\s+busybox:latest/);
 
   await cli(['tag', 'busybox:latest', 'busybox:1.36']); // a pinned tag, so UntaggedOrLatestBaseImage stays quiet
   const clean = await makeContext({ Dockerfile: 'FROM busybox:1.36\nCOPY --from=busybox:1.36 /bin/sh /sh\n' });
-  const good = await tsbuild(['build', '--call', 'check', clean], { root: store.root });
+  const good = await tsbuild(['build', '--call', 'check', clean], { root: suite.store.root });
   t.is(good.code, 0, good.stdout + good.stderr);
   t.regex(good.stdout + good.stderr, /no warnings/i);
 
   const lint = await makeContext({ Dockerfile: 'FROM busybox:1.36 as Lower\ncmd echo hi\n' });
-  const bad = await tsbuild(['build', '--call', 'check', lint], { root: store.root });
+  const bad = await tsbuild(['build', '--call', 'check', lint], { root: suite.store.root });
   t.is(bad.code, 1);
   t.regex(bad.stdout + bad.stderr, /StageNameCasing/);
   t.regex(bad.stdout + bad.stderr, /Dockerfile:1/);
@@ -190,7 +177,7 @@ it('a broken Dockerfile prints Dockerfile:LINE and the line, exits 1, no stack t
     ['FROM busybox:latest\nENV A="unterminated\n', 2, 'ENV A="unterminated'],
   ] as const) {
     const ctx = await makeContext({ Dockerfile: text });
-    const r = await tsbuild(['build', '--progress=plain', ctx], { root: store.root });
+    const r = await tsbuild(['build', '--progress=plain', ctx], { root: suite.store.root });
     t.is(r.code, 1, text);
     t.regex(r.stderr, new RegExp(`Dockerfile:${line}\\b`), text);
     t.true(r.stderr.includes(`${line} | ${src}`), r.stderr);
@@ -201,13 +188,13 @@ it('a broken Dockerfile prints Dockerfile:LINE and the line, exits 1, no stack t
 // Known gap (for the lead, builder/cli/report-error.ts + builder/pipeline/vertices.ts): an error
 // raised while a step runs (missing COPY source, failing RUN) is printed without the
 // Dockerfile location; BuildKit shows `Dockerfile:N` and the instruction's line.
-test('a failing step names its Dockerfile line', async (t) => {
+it('a failing step names its Dockerfile line', async (t) => {
   for (const [text, line] of [
     ['FROM busybox:latest\nCOPY missing.txt /b\n', 2],
     ['FROM busybox:latest\nRUN true\nRUN exit 7\n', 3],
   ] as const) {
     const ctx = await makeContext({ Dockerfile: text });
-    const r = await tsbuild(['build', '--progress=plain', ctx], { root: store.root });
+    const r = await tsbuild(['build', '--progress=plain', ctx], { root: suite.store.root });
     t.is(r.code, 1);
     t.regex(r.stderr, new RegExp(`Dockerfile:${line}\\b`), r.stderr);
     t.notRegex(r.stderr, /\n\s+at /);

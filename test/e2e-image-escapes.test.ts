@@ -3,29 +3,16 @@
 // resolve inside the context (BuildKit scopes them to the context root), a
 // hostile tar in ADD or in `tsbuild load` is refused, and a canary directory
 // outside stays untouched.
-import test from 'ava';
 import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import tar from 'tar-stream';
 import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
-import { buildSkipReason, freshStore, tsbuild } from './helpers/cli.js';
+import { storeSuite, tsbuild } from './helpers/cli.js';
 import { build, makeContext, ok, scratch } from './e2e-image-helpers.js';
 
-const skip = buildSkipReason();
-if (skip) {
-  test('e2e image escapes (skipped)', (t) => {
-    t.log(`skipped: ${skip}`);
-    t.pass();
-  });
-}
-const it = skip ? test.skip : test;
-
-let store: { root: string; dispose(): Promise<void> };
-test.before(async () => {
-  if (!skip) store = await freshStore();
-});
-test.after.always(async () => store?.dispose());
+const suite = storeSuite('e2e image escapes');
+const { it } = suite;
 
 const HOST_SECRET = 'host-secret-do-not-copy\n';
 
@@ -44,7 +31,7 @@ async function layout(): Promise<{ ctx: string; outside: string }> {
 /** Builds and expects a clean refusal: exit 1, a one-line ERROR, no stack trace. */
 async function refused(t: import('ava').ExecutionContext, ctx: string, dockerfile: string, expected: RegExp, args: string[] = []): Promise<void> {
   await writeFile(path.join(ctx, 'Dockerfile'), dockerfile);
-  const r = await tsbuild(['build', '--progress=plain', ...args, ctx], { root: store.root });
+  const r = await tsbuild(['build', '--progress=plain', ...args, ctx], { root: suite.store.root });
   t.is(r.code, 1, r.stderr);
   t.log(r.stderr.trim().split('\n').filter((l) => l.startsWith('ERROR')).join(' | '));
   t.regex(r.stderr, expected);
@@ -78,7 +65,7 @@ it('context symlinks to host files resolve inside the context: never the host co
   await refused(t, ctx, 'FROM busybox:latest\nCOPY rel-secret /x\n', /not found in the build context/);
   // Copying the whole context keeps the links as links: their targets' content never enters the image.
   const out = path.join(await scratch('tsbuild-out-'), 'rootfs');
-  await build(store.root, ctx, 'FROM busybox:latest\nCOPY . /ctx/\n', ['-o', `type=local,dest=${out}`]);
+  await build(suite.store.root, ctx, 'FROM busybox:latest\nCOPY . /ctx/\n', ['-o', `type=local,dest=${out}`]);
   t.notRegex(await allContents(path.join(out, 'ctx')), /host-secret|root:/);
   t.is((await readdir(path.join(out, 'ctx'))).sort().join(' '), 'Dockerfile abs-secret evil rel-secret root');
 });
@@ -133,7 +120,7 @@ it('ADD of a tar with absolute names and absolute symlink parents keeps every wr
   // BuildKit (like moby's chrootarchive) treats the destination as the root: absolute names and
   // absolute symlink targets land under it. Either a refusal or that is safe; the canary decides.
   await writeFile(path.join(ctx, 'Dockerfile'), 'FROM busybox:latest\nADD abs.tar /extract/\n');
-  const r = await tsbuild(['build', '--progress=plain', '-o', `type=local,dest=${out}`, ctx], { root: store.root });
+  const r = await tsbuild(['build', '--progress=plain', '-o', `type=local,dest=${out}`, ctx], { root: suite.store.root });
   t.deepEqual(await readdir(canary), [], 'nothing written outside');
   t.log(r.code === 0 ? 'extracted inside the image' : `refused: ${r.stderr.trim()}`);
   if (r.code === 0) {
@@ -162,7 +149,7 @@ it('tsbuild load refuses archives whose manifest points outside the archive', as
   for (const bad of ['../../etc/passwd', '/etc/shadow']) {
     const file = path.join(dir, 'bad.tar');
     await writeFile(file, await dockerArchive({}, [{ Config: bad, RepoTags: ['evil:v1'], Layers: [] }]));
-    const r = await tsbuild(['load', '-i', file], { root: store.root });
+    const r = await tsbuild(['load', '-i', file], { root: suite.store.root });
     t.is(r.code, 1, r.stderr);
     t.regex(r.stderr, /outside the archive|refusing/);
     t.notRegex(r.stderr, /\n\s+at |root:/);
@@ -192,13 +179,13 @@ it('tsbuild load refuses an image whose layer climbs out of the root, like docke
     [{ name: 'ok.txt' }, { name: 'hl', type: 'link' as const, linkname: `../../../../../../..${canary}/x` }],
   ]) {
     const file = await oneLayerArchive(entries, 'hostile:v1');
-    const r = await tsbuild(['load', '-i', file], { root: store.root });
+    const r = await tsbuild(['load', '-i', file], { root: suite.store.root });
     t.is(r.code, 1, r.stdout + r.stderr);
     t.log(r.stderr.trim());
     t.regex(r.stderr, /refusing unsafe layer tar entry .*escapes the layer root/);
     t.notRegex(r.stderr, /\n\s+at /);
   }
-  t.notRegex((await tsbuild(['images'], { root: store.root })).stdout, /hostile/);
+  t.notRegex((await tsbuild(['images'], { root: suite.store.root })).stdout, /hostile/);
   t.deepEqual(await readdir(canary), []);
 });
 
@@ -206,11 +193,11 @@ it('a loaded layer that writes through a symlinked parent stays inside the rootf
   // Names alone cannot show this escape, so load accepts it; unpacking it must keep it inside.
   const canary = await scratch('tsbuild-canary-');
   const file = await oneLayerArchive([{ name: 'evil', type: 'symlink', linkname: canary }, { name: 'evil/pwned' }], 'symparent:v1');
-  await ok(['load', '-i', file], { root: store.root });
+  await ok(['load', '-i', file], { root: suite.store.root });
   const ctx = await makeContext({});
   const out = path.join(await scratch('tsbuild-out-'), 'rootfs');
   await writeFile(path.join(ctx, 'Dockerfile'), 'FROM symparent:v1\n');
-  const r = await tsbuild(['build', '--progress=plain', '-o', `type=local,dest=${out}`, ctx], { root: store.root });
+  const r = await tsbuild(['build', '--progress=plain', '-o', `type=local,dest=${out}`, ctx], { root: suite.store.root });
   t.log(r.code === 0 ? 'unpacked inside the rootfs' : `refused: ${r.stderr.trim().split('\n').at(-1)}`);
   if (r.code !== 0) t.notRegex(r.stderr, /\n\s+at /);
   t.deepEqual(await readdir(canary), [], 'nothing written outside');

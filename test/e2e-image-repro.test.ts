@@ -2,21 +2,13 @@
 // builds of the same project (with a RUN, a WORKDIR and a COPY, whose files
 // get fresh mtimes each time) give the same image id and byte-identical
 // layers, whether the epoch comes from the environment or from --build-arg.
-import test from 'ava';
 import { readFile, utimes } from 'node:fs/promises';
 import path from 'node:path';
-import { buildSkipReason, freshStore } from './helpers/cli.js';
+import { storeSuite } from './helpers/cli.js';
 import { build, layerEntries, makeContext, readOciTar, type ExportedImage, scratch } from './e2e-image-helpers.js';
 
-const skip = buildSkipReason();
-if (skip) {
-  test('e2e image reproducibility (skipped)', (t) => {
-    t.log(`skipped: ${skip}`);
-    t.pass();
-  });
-}
-const it = skip ? test.skip : test;
-const itFailing = skip ? test.skip : test.failing;
+const suite = storeSuite('e2e image reproducibility');
+const { it } = suite;
 
 const EPOCH = 1700000000;
 const DOCKERFILE = `FROM busybox:latest
@@ -26,12 +18,6 @@ RUN echo generated > /app/gen.txt && mkdir -p /app/var/cache && touch /app/var/c
 ENV STAMP=1
 CMD ["/bin/sh"]
 `;
-
-let store: { root: string; dispose(): Promise<void> };
-test.before(async () => {
-  if (!skip) store = await freshStore();
-});
-test.after.always(async () => store?.dispose());
 
 interface Built {
   iid: string;
@@ -46,7 +32,7 @@ async function buildOnce(how: 'env' | 'build-arg', touch: number): Promise<Built
   const args = ['--no-cache', '--iidfile', path.join(out, 'iid'), '-o', `type=oci,dest=${path.join(out, 'img.tar')}`];
   const env = how === 'env' ? { SOURCE_DATE_EPOCH: String(EPOCH) } : { SOURCE_DATE_EPOCH: '' };
   if (how === 'build-arg') args.push('--build-arg', `SOURCE_DATE_EPOCH=${EPOCH}`);
-  await build(store.root, ctx, DOCKERFILE, args, env);
+  await build(suite.store.root, ctx, DOCKERFILE, args, env);
   return { iid: (await readFile(path.join(out, 'iid'), 'utf8')).trim(), img: await readOciTar(path.join(out, 'img.tar')) };
 }
 
@@ -73,7 +59,7 @@ it('SOURCE_DATE_EPOCH in the environment: two --no-cache builds give the same im
 // history entries take SOURCE_DATE_EPOCH only from process.env, while the layers
 // (builder/steps/rootfs.ts sourceDateEpochOf) also honour --build-arg. So the layers
 // agree but the config carries "now" and the image id changes every build.
-test('SOURCE_DATE_EPOCH as --build-arg: two --no-cache builds give the same image id and layers', async (t) => {
+it('SOURCE_DATE_EPOCH as --build-arg: two --no-cache builds give the same image id and layers', async (t) => {
   const a = await buildOnce('build-arg', EPOCH + 1000);
   const b = await buildOnce('build-arg', EPOCH + 2000);
   await assertReproducible(t, a, b);
@@ -85,12 +71,12 @@ test('SOURCE_DATE_EPOCH as --build-arg: two --no-cache builds give the same imag
 // history entry's time from the layer's cache record (exporter/containerimage/writer.go,
 // getRefMetadata → createdAt) and the config's from the newest one, so a cached rebuild
 // gives back the very same image.
-test('a fully cached rebuild gives the same image id', async (t) => {
+it('a fully cached rebuild gives the same image id', async (t) => {
   const ctx = await makeContext({ 'a.txt': 'a\n' });
   const out = await scratch('tsbuild-repro-');
   const ids: string[] = [];
   for (const i of [1, 2]) {
-    await build(store.root, ctx, DOCKERFILE, ['--iidfile', path.join(out, `iid${i}`)], { SOURCE_DATE_EPOCH: '' });
+    await build(suite.store.root, ctx, DOCKERFILE, ['--iidfile', path.join(out, `iid${i}`)], { SOURCE_DATE_EPOCH: '' });
     ids.push((await readFile(path.join(out, `iid${i}`), 'utf8')).trim());
   }
   t.is(ids[0], ids[1]);

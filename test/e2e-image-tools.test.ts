@@ -11,11 +11,12 @@ import { ContentStore } from '../cache/content-store.js';
 import { storePaths } from '../builder/store/store-paths.js';
 import { validateImage } from '../builder/image/validate.js';
 import type { Digest } from '../cache/digest.js';
-import { buildSkipReason, freshStore, FIXTURES } from './helpers/cli.js';
+import { FIXTURES, storeSuite } from './helpers/cli.js';
 import { ok, readOciTar, readTar, sha256, scratch } from './e2e-image-helpers.js';
 
 const run = promisify(execFile);
-const skip = buildSkipReason();
+const suite = storeSuite('e2e image tools');
+const { skip, it } = suite;
 
 async function has(tool: string): Promise<boolean> {
   try {
@@ -26,12 +27,11 @@ async function has(tool: string): Promise<boolean> {
   }
 }
 
-let store: { root: string; dispose(): Promise<void> };
 let out: string;
 let iid: string;
+// After storeSuite's own hook (hooks run in the order declared): the store exists.
 test.before(async () => {
   if (skip) return;
-  store = await freshStore();
   out = await scratch('tsbuild-tools-');
   await ok([
     'build', '--progress=plain', '-t', 'hello:v1', '--iidfile', path.join(out, 'iid'),
@@ -40,18 +40,9 @@ test.before(async () => {
     '-o', `type=docker,dest=${path.join(out, 'docker.tar')}`,
     '-o', `type=oci,dest=${path.join(out, 'ocidir')},tar=false`,
     path.join(FIXTURES, 'projects/hello'),
-  ], { root: store.root });
+  ], { root: suite.store.root });
   iid = (await readFile(path.join(out, 'iid'), 'utf8')).trim();
 });
-test.after.always(async () => store?.dispose());
-
-const it = skip ? test.skip : test;
-if (skip) {
-  test('e2e image tools (skipped)', (t) => {
-    t.log(`skipped: ${skip}`);
-    t.pass();
-  });
-}
 
 it('skopeo inspects the OCI archive and the docker archive', async (t) => {
   if (!(await has('skopeo'))) return t.fail('skopeo is not installed (Debian package skopeo)');
@@ -109,14 +100,14 @@ it('diff_ids are the sha256 of each uncompressed layer; blobs match their digest
   const nonEmpty = img.config.history!.filter((h) => !h.empty_layer);
   t.is(nonEmpty.length, img.layers.length);
   // And tsbuild's own validator agrees about the image in the store.
-  const [info] = JSON.parse((await ok(['inspect', 'hello:v1'], { root: store.root })).stdout);
-  const report = await validateImage(new ContentStore(storePaths(store.root).content), info.Metadata.ManifestDigest as Digest);
+  const [info] = JSON.parse((await ok(['inspect', 'hello:v1'], { root: suite.store.root })).stdout);
+  const report = await validateImage(new ContentStore(storePaths(suite.store.root).content), info.Metadata.ManifestDigest as Digest);
   t.deepEqual(report, { valid: true, problems: [] });
 });
 
 it('type=oci with compression=uncompressed writes plain tar layers whose digest is the diff_id', async (t) => {
   const dest = path.join(await scratch('tsbuild-out-'), 'plain.tar');
-  await ok(['build', '-q', '-o', `type=oci,dest=${dest},compression=uncompressed`, path.join(FIXTURES, 'projects/hello')], { root: store.root });
+  await ok(['build', '-q', '-o', `type=oci,dest=${dest},compression=uncompressed`, path.join(FIXTURES, 'projects/hello')], { root: suite.store.root });
   const img = await readOciTar(dest);
   t.deepEqual(img.manifest.layers.map((l) => l.digest), img.config.rootfs.diff_ids);
   for (const l of img.manifest.layers) t.is(l.mediaType, 'application/vnd.oci.image.layer.v1.tar');

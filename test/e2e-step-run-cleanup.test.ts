@@ -12,29 +12,20 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { buildSkipReason, freshStore, tempDir, tsbuild, TSBUILD_BIN, PROJECT_ROOT } from './helpers/cli.js';
+import { storeSuite, tempDir, tsbuild, TSBUILD_BIN, PROJECT_ROOT } from './helpers/cli.js';
 import { makeContext } from './e2e-image-helpers.js';
 
-const skip = buildSkipReason();
-const it = skip ? test.skip : test.serial;
-// Known bugs reported to the lead; flip to `it` once fixed.
-const itFailing = skip ? test.skip : test.serial.failing;
-if (skip) test('e2e RUN cleanup (skipped)', (t) => {
-  t.log(`skipped: ${skip}`);
-  t.pass();
-});
-
-let store: { root: string; dispose(): Promise<void> };
+const suite = storeSuite('e2e RUN cleanup', { serial: true });
+const { skip, it } = suite;
 const secretValue = `cleanup-secret-${randomBytes(12).toString('hex')}`;
 let secretFile = '';
+// After storeSuite's own hook (hooks run in the order declared): the store exists.
 test.before(async () => {
   if (skip) return;
-  store = await freshStore();
   const sdir = await tempDir('e2e-run-secret-');
   secretFile = path.join(sdir, 'tok');
   await writeFile(secretFile, secretValue);
 });
-test.after.always(async () => store?.dispose());
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -83,12 +74,12 @@ const hostState = async (): Promise<HostState> => ({ mounts: await mountLines(),
 
 /** What this file's store and the host have left over since `before`. */
 async function assertNothingLeft(t: import('ava').ExecutionContext, before: HostState, sleepArgv?: string[]) {
-  t.deepEqual((await mountLines()).filter((l) => l.includes(store.root)), [], 'no mount of the store is left');
+  t.deepEqual((await mountLines()).filter((l) => l.includes(suite.store.root)), [], 'no mount of the store is left');
   t.deepEqual(await leftovers(before.mounts, mountLines), [], 'no new mount is left');
   t.deepEqual(await leftovers(before.cgroups, cgroups), [], 'no new cgroup is left');
   if (sleepArgv) t.deepEqual(await processesRunning(sleepArgv), [], `no ${sleepArgv.join(' ')} is left running`);
-  t.deepEqual(await readdir(path.join(store.root, 'state', 'sandbox')).catch(() => []), [], 'no sandbox run state is left');
-  t.deepEqual((await readdir(path.join(store.root, 'snapshots'))).filter((e) => e.startsWith('tmp-')), [], 'no step workspace is left');
+  t.deepEqual(await readdir(path.join(suite.store.root, 'state', 'sandbox')).catch(() => []), [], 'no sandbox run state is left');
+  t.deepEqual((await readdir(path.join(suite.store.root, 'snapshots'))).filter((e) => e.startsWith('tmp-')), [], 'no step workspace is left');
 }
 
 // --- a build's context and the CLI in the background --------------------
@@ -120,7 +111,7 @@ interface Background {
 function buildInBackground(args: string[]): Background {
   const child = spawn(process.execPath, [TSBUILD_BIN, 'build', '--progress=plain', ...args], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, CI: 'true', NO_COLOR: '1', TSBUILD_ROOT: store.root },
+    env: { ...process.env, CI: 'true', NO_COLOR: '1', TSBUILD_ROOT: suite.store.root },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -146,7 +137,7 @@ function buildInBackground(args: string[]): Background {
 // A build that has to run a RUN (nothing cached): it also sweeps what a killed build left.
 async function nextBuildWorks(t: import('ava').ExecutionContext): Promise<void> {
   const dir = await makeContext({ Dockerfile: `FROM busybox:latest\nRUN echo ${randomBytes(6).toString('hex')} > /x\n` }, 'e2e-run-ctx-');
-  const r = await tsbuild(['build', '--progress=plain', dir], { root: store.root });
+  const r = await tsbuild(['build', '--progress=plain', dir], { root: suite.store.root });
   t.is(r.code, 0, r.stderr);
 }
 
@@ -154,11 +145,11 @@ async function nextBuildWorks(t: import('ava').ExecutionContext): Promise<void> 
 
 it('after a successful build and a failed build nothing is left: mounts, cgroups, processes, run state', async (t) => {
   const before = await hostState();
-  const ok = await tsbuild(['build', '--progress=plain', ...secretArgs(), await contextRunning('cat /other/o.txt /data/f.txt /run/secrets/tok > /dev/null')], { root: store.root });
+  const ok = await tsbuild(['build', '--progress=plain', ...secretArgs(), await contextRunning('cat /other/o.txt /data/f.txt /run/secrets/tok > /dev/null')], { root: suite.store.root });
   t.is(ok.code, 0, ok.stderr);
   await assertNothingLeft(t, before);
 
-  const failed = await tsbuild(['build', '--progress=plain', ...secretArgs(), await contextRunning('echo about-to-fail; exit 3')], { root: store.root });
+  const failed = await tsbuild(['build', '--progress=plain', ...secretArgs(), await contextRunning('echo about-to-fail; exit 3')], { root: suite.store.root });
   t.not(failed.code, 0);
   t.regex(failed.stderr, /exit code: 3/);
   await assertNothingLeft(t, before);
@@ -166,10 +157,10 @@ it('after a successful build and a failed build nothing is left: mounts, cgroups
 
 // run-mounts.ts releases an rw bind with `rm(target, { recursive: false })`,
 // which refuses a directory: the empty mountpoint dir stays in <root>/mounts.
-test('no mountpoint dirs stay in the store after a build with an rw bind mount', async (t) => {
-  const r = await tsbuild(['build', '--progress=plain', ...secretArgs(), await contextRunning('echo rw > /data/new')], { root: store.root });
+it('no mountpoint dirs stay in the store after a build with an rw bind mount', async (t) => {
+  const r = await tsbuild(['build', '--progress=plain', ...secretArgs(), await contextRunning('echo rw > /data/new')], { root: suite.store.root });
   t.is(r.code, 0, r.stderr);
-  t.deepEqual(await readdir(path.join(store.root, 'mounts')), []);
+  t.deepEqual(await readdir(path.join(suite.store.root, 'mounts')), []);
 });
 
 it('SIGINT in the middle of a RUN: prompt non-zero exit, the step\'s processes killed, nothing left, next build works', async (t) => {
@@ -206,10 +197,10 @@ function killNineScenario(t: import('ava').ExecutionContext): Promise<KillNineOb
       await sleep(100);
     }
     await nextBuildWorks(t);
-    const stateAfterNextBuild = (await readdir(path.join(store.root, 'state'))).filter((e) => e !== 'sandbox');
+    const stateAfterNextBuild = (await readdir(path.join(suite.store.root, 'state'))).filter((e) => e !== 'sandbox');
     const secretFound: string[] = [];
     for (const e of stateAfterNextBuild) {
-      const f = path.join(store.root, 'state', e, 'secret');
+      const f = path.join(suite.store.root, 'state', e, 'secret');
       if ((await readFile(f, 'utf8').catch(() => '')).includes(secretValue)) secretFound.push(f);
     }
     return { pid: build.pid, before, sleepGoneMs, stateAfterNextBuild, secretFound };
@@ -225,14 +216,14 @@ it('kill -9 of tsbuild mid-RUN: the step dies with it, and the next build remove
   const ours = (cmd: string[]) => cmd[1] !== 'fsop' || cmd[cmd.indexOf('--owner') + 1] === String(seen.pid);
   t.deepEqual(await processesRunning([path.join(PROJECT_ROOT, 'runner-native/build/tsbuild-sandbox')], ours), []);
   await assertNothingLeft(t, seen.before, ['sleep', '42']);
-  t.deepEqual(await readdir(path.join(store.root, 'mounts')), [], 'no mountpoint dir of the killed build is left');
+  t.deepEqual(await readdir(path.join(suite.store.root, 'mounts')), [], 'no mountpoint dir of the killed build is left');
 });
 
 // builder/store/open-store.ts cleanupStale() sweeps stale mounts, snapshot
 // and content temp files, but not <root>/state/<label>-<pid>-<hex> dirs: a
 // killed build's rw-bind upper dirs and secret files stay forever, the
 // secret's value on disk in the store.
-test('kill -9 of tsbuild mid-RUN: the next build removes the killed build\'s secret file and rw upper dir', async (t) => {
+it('kill -9 of tsbuild mid-RUN: the next build removes the killed build\'s secret file and rw upper dir', async (t) => {
   const seen = await killNineScenario(t);
   t.deepEqual(seen.secretFound, [], 'the secret value must not stay in the store');
   t.deepEqual(seen.stateAfterNextBuild, []);

@@ -90,7 +90,7 @@ RUN cat <<-EOF > /stripped.txt
 
 // runc (and so BuildKit and docker run) sets HOME from the user's passwd
 // entry when the image's env has none; run-step.ts passes no HOME.
-test('RUN has HOME from the user\'s passwd entry, as runc sets it', async (t) => {
+it('RUN has HOME from the user\'s passwd entry, as runc sets it', async (t) => {
   const { out } = await buildLocal(`FROM busybox:latest
 RUN echo "$HOME" > /root-home
 USER app

@@ -2,28 +2,18 @@
 // outcome it already knows (chmod after copyFile, lchown when created files
 // already get the owner). These tests pin what that must never change.
 import test from 'ava';
-import { chmod, chown, link, lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { chmod, chown, link, lstat, mkdir, readFile, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { BuildContext } from '../builder/context/context.js';
 import { copy } from '../builder/fileops/copy.js';
 import { emptySummary, TreeCopier } from '../builder/fileops/copy-tree.js';
 import { Limiter } from '../builder/concurrency.js';
 import { DirectorySource, sortNames, type SourceTree } from '../builder/fileops/source-tree.js';
+import { runIf } from './helpers/skip.js';
+import { tempDir } from './helpers/temp-dirs.js';
 
 const isRoot = process.getuid?.() === 0;
-const temps: string[] = [];
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'copy-conc-'));
-  temps.push(dir);
-  return dir;
-}
-
-test.after.always(async () => {
-  await Promise.all(temps.map((d) => rm(d, { recursive: true, force: true })));
-});
 
 const T0 = Date.UTC(2003, 4, 5) / 1000;
 
@@ -106,8 +96,7 @@ test('a concurrent copy of a wide tree keeps every byte, mode, time and hard lin
   t.is(result.files, 12 * 25);
 });
 
-test('files created in a setgid directory of another group still end up 0:0 (created owner is learnt, not assumed)', async (t) => {
-  if (!isRoot) return t.pass('needs root to chown');
+runIf(!isRoot ? 'needs root to chown' : undefined, test)('files created in a setgid directory of another group still end up 0:0 (created owner is learnt, not assumed)', async (t) => {
   const src = await makeWideTree();
   const dest = await tempDir();
   await mkdir(path.join(dest, 'shared'));
@@ -122,8 +111,7 @@ test('files created in a setgid directory of another group still end up 0:0 (cre
   t.deepEqual([top.gid, top.mode & 0o7777], [4321, 0o2775]);
 });
 
-test('--chown keeps set-id bits (chmod after the chown that cleared them); COPY --from keeps source owners', async (t) => {
-  if (!isRoot) return t.pass('needs root to chown');
+runIf(!isRoot ? 'needs root to chown' : undefined, test)('--chown keeps set-id bits (chmod after the chown that cleared them); COPY --from keeps source owners', async (t) => {
   const src = await makeWideTree();
   await chown(path.join(src, 'd1/f4'), 77, 88); // 0o4755 before the chown below clears it
   await chmod(path.join(src, 'd1/f4'), 0o4755);

@@ -9,25 +9,16 @@ import { exportOciDir, exportOciTar } from '../builder/image/export-oci.js';
 import { TarArchive } from '../builder/image/archive-reader.js';
 import { MediaType } from '../builder/image/types.js';
 import { fixture } from './image-helpers.js';
+import { needsRoot, runIf, toolMissing } from './helpers/skip.js';
 
 const run = promisify(execFile);
-
-async function have(tool: string): Promise<boolean> {
-  try {
-    await run('which', [tool]);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function skopeo(...args: string[]): Promise<string> {
   // --insecure-policy: the test machine may have no /etc/containers/policy.json.
   return (await run('skopeo', ['--insecure-policy', ...args], { maxBuffer: 64 << 20, encoding: 'latin1' })).stdout;
 }
 
-test('OCI tar: skopeo sees the layers, config and name', async (t) => {
-  if (!(await have('skopeo'))) return t.pass('skipped: skopeo not installed (apt-get install skopeo)');
+runIf(toolMissing('skopeo'), test)('OCI tar: skopeo sees the layers, config and name', async (t) => {
   const { root, store, image } = await fixture();
   const file = path.join(root, 'oci.tar');
   const [exported] = await exportOciTar(store, { manifestDigest: image.manifestDigest, names: ['app:v1'] }, file);
@@ -42,8 +33,7 @@ test('OCI tar: skopeo sees the layers, config and name', async (t) => {
   t.is(digestOf(Buffer.from(rawConfig, 'latin1')), image.configDigest);
 });
 
-test('docker archive: skopeo reads it and it also carries the OCI layout', async (t) => {
-  if (!(await have('skopeo'))) return t.pass('skipped: skopeo not installed (apt-get install skopeo)');
+runIf(toolMissing('skopeo'), test)('docker archive: skopeo reads it and it also carries the OCI layout', async (t) => {
   const { root, store, image } = await fixture();
   for (const compression of ['gzip', 'uncompressed'] as const) {
     const file = path.join(root, `docker-${compression}.tar`);
@@ -74,9 +64,7 @@ test('docker archive: skopeo reads it and it also carries the OCI layout', async
   }
 });
 
-test('OCI directory: umoci unpacks it and the files are there', async (t) => {
-  if (!(await have('umoci'))) return t.pass('skipped: umoci not installed (apt-get install umoci)');
-  if (process.getuid?.() !== 0) return t.pass('skipped: umoci unpack without --rootless needs root');
+runIf(toolMissing('umoci') ?? needsRoot('umoci unpack without --rootless needs root'), test)('OCI directory: umoci unpacks it and the files are there', async (t) => {
   const { root, store, image } = await fixture();
   const dir = path.join(root, 'layout');
   await exportOciDir(store, { manifestDigest: image.manifestDigest, names: ['app:v1'] }, dir, { compressionLevel: 1 });

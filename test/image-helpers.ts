@@ -8,7 +8,7 @@ import { digestOf } from '../cache/digest.js';
 import { buildImage, type ImageDescription } from '../builder/image/image.js';
 import { ImageStore } from '../builder/image/store.js';
 import { MediaType, type ImageLayer } from '../builder/image/types.js';
-import { tempDir as fileTempDir } from './helpers/temp-dirs.js';
+import { tempDir } from './helpers/temp-dirs.js';
 
 export interface FileSpec {
   name: string;
@@ -19,9 +19,7 @@ export interface FileSpec {
 }
 
 /** A temp dir removed when the test file is done. */
-export function tempDir(prefix = 'tsbuild-image-'): Promise<string> {
-  return fileTempDir(prefix);
-}
+export { tempDir };
 
 /** A tar of `files`, fully buffered. */
 export async function makeTar(files: FileSpec[]): Promise<Buffer> {

@@ -15,6 +15,7 @@ import { hostPlatform } from '../builder/image/platform.js';
 import { ImageStore } from '../builder/image/store.js';
 import { validateImage } from '../builder/image/validate.js';
 import { fixture, makeTar, tempDir, type FileSpec } from './image-helpers.js';
+import { runIf, toolMissing } from './helpers/skip.js';
 
 const run = promisify(execFile);
 
@@ -197,12 +198,7 @@ test('refuses files that are not image archives', async (t) => {
   await t.throwsAsync(loadArchive(dst.store, dst.images, noManifest), { code: 'INVALID_ARCHIVE' } as never);
 });
 
-test('loads a docker archive written by skopeo', async (t) => {
-  try {
-    await run('which', ['skopeo']);
-  } catch {
-    return t.pass('skipped: skopeo not installed (apt-get install skopeo)');
-  }
+runIf(toolMissing('skopeo'))('loads a docker archive written by skopeo', async (t) => {
   const src = await fixture();
   const oci = path.join(src.root, 'oci.tar');
   await exportOciTar(src.store, { manifestDigest: src.image.manifestDigest, names: ['app:v1'] }, oci);

@@ -13,6 +13,7 @@ import { openStore, type Store } from '../builder/store/open-store.js';
 import { getCredentials, login, logout, pullImage, pushImage, RegistryError } from '../builder/registry/index.js';
 import { loadBusyboxImage } from '../fixtures/base-images/load-busybox.js';
 import { freePort, registrySkipReason, startProxy, startRegistry, type RegistryServer } from './helpers/registry-server.js';
+import { runIf } from './helpers/skip.js';
 
 const skip = registrySkipReason();
 const USER = 'tester';
@@ -62,8 +63,7 @@ function oneLine(t: { true(v: boolean, m?: string): void }, err: Error): void {
   t.true(!err.message.includes('\n'), `one line: ${err.message}`);
 }
 
-test.serial('without credentials a protected registry says to log in', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('without credentials a protected registry says to log in', async (t) => {
   await freshDockerConfig('anonymous');
   const err = await rejection(pushImage(source.content, source.images, 'busybox:latest', `${secured.host}/app:v1`, { settings }));
   t.is(err.code, 'REGISTRY_UNAUTHORIZED');
@@ -71,8 +71,7 @@ test.serial('without credentials a protected registry says to log in', async (t)
   oneLine(t, err);
 });
 
-test.serial('login with a wrong password fails in one line and stores nothing', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('login with a wrong password fails in one line and stores nothing', async (t) => {
   const config = await freshDockerConfig('wrong');
   const err = await rejection(login(secured.host, { username: USER, password: 'nope' }, { settings }));
   t.is(err.code, 'REGISTRY_UNAUTHORIZED');
@@ -81,8 +80,7 @@ test.serial('login with a wrong password fails in one line and stores nothing', 
   await t.throwsAsync(fs.access(config));
 });
 
-test.serial('login stores credentials (0600), push and pull use them, logout removes them', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('login stores credentials (0600), push and pull use them, logout removes them', async (t) => {
   const config = await freshDockerConfig('roundtrip');
   await fs.writeFile(config, JSON.stringify({ auths: {}, psFormat: 'table {{.ID}}' }));
   t.is(await login(`http://${secured.host}/`, { username: USER, password: PASS }, { settings }), secured.host);
@@ -105,8 +103,7 @@ test.serial('login stores credentials (0600), push and pull use them, logout rem
   t.is(err.code, 'REGISTRY_UNAUTHORIZED');
 });
 
-test.serial('a wrong password in the docker config gives a one-line error naming registry and image', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('a wrong password in the docker config gives a one-line error naming registry and image', async (t) => {
   const config = await freshDockerConfig('stale');
   await fs.writeFile(config, JSON.stringify({ auths: { [`https://${secured.host}`]: { auth: Buffer.from(`${USER}:old`).toString('base64') } } }));
   const dest = await openStore(path.join(tmp, 'stale-dest'));
@@ -115,8 +112,7 @@ test.serial('a wrong password in the docker config gives a one-line error naming
   t.is(err.message, `authentication to ${secured.host} failed for ${secured.host}/app:v1: wrong username or password for user "${USER}"`);
 });
 
-test.serial('credentials come from a credential helper (credHelpers), and login stores through it', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('credentials come from a credential helper (credHelpers), and login stores through it', async (t) => {
   const config = await freshDockerConfig('helper');
   const bin = path.join(tmp, 'helper-bin');
   const vault = path.join(tmp, 'helper-vault.json');
@@ -156,8 +152,7 @@ test.serial('credentials come from a credential helper (credHelpers), and login 
   }
 });
 
-test.serial('a missing tag is a one-line MANIFEST_UNKNOWN naming registry and reference', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('a missing tag is a one-line MANIFEST_UNKNOWN naming registry and reference', async (t) => {
   await freshDockerConfig('missing');
   const dest = await openStore(path.join(tmp, 'missing-dest'));
   const err = await rejection(pullImage(dest.content, dest.images, `${open.host}/nothing-here:v9`, { settings }));
@@ -166,8 +161,7 @@ test.serial('a missing tag is a one-line MANIFEST_UNKNOWN naming registry and re
   oneLine(t, err);
 });
 
-test.serial('an unreachable registry is a one-line error naming it and the reference', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('an unreachable registry is a one-line error naming it and the reference', async (t) => {
   await freshDockerConfig('unreachable');
   const port = await freePort();
   const dest = await openStore(path.join(tmp, 'unreachable-dest'));
@@ -176,8 +170,7 @@ test.serial('an unreachable registry is a one-line error naming it and the refer
   t.is(err.message, `cannot reach 127.0.0.1:${port} for 127.0.0.1:${port}/app:v1: connection refused by 127.0.0.1:${port}`);
 });
 
-test.serial('a registry sending a blob with the wrong digest is refused and nothing is tagged', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('a registry sending a blob with the wrong digest is refused and nothing is tagged', async (t) => {
   await freshDockerConfig('corrupt');
   await pushImage(source.content, source.images, 'busybox:latest', `${open.host}/corrupt:v1`, { settings });
   const proxy = await startProxy(open.port, { onResponse: (r) => (/\/blobs\/sha256:/.test(r.url) ? 'corrupt' : 'pass') });
@@ -194,8 +187,7 @@ test.serial('a registry sending a blob with the wrong digest is refused and noth
   }
 });
 
-test.serial('bearer tokens: the challenge leads to the token server, tokens are scoped and reused', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('bearer tokens: the challenge leads to the token server, tokens are scoped and reused', async (t) => {
   await freshDockerConfig('bearer');
   // A token-auth front for the open registry: /token checks basic credentials and
   // issues a token naming the scopes; /v2/ needs a token whose scopes cover the repository.
@@ -255,8 +247,7 @@ test.serial('bearer tokens: the challenge leads to the token server, tokens are 
   }
 });
 
-test.serial('a registry that keeps answering 500 gives up after the retries with a one-line error', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('a registry that keeps answering 500 gives up after the retries with a one-line error', async (t) => {
   await freshDockerConfig('always500');
   let requests = 0;
   const proxy = await startProxy(open.port, {

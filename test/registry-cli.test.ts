@@ -15,6 +15,7 @@ import { run as pushCmd } from '../builder/cli/commands/push.js';
 import { pullImage, pushImage, RegistryError, SETTINGS_FILE } from '../builder/registry/index.js';
 import { loadBusyboxImage } from '../fixtures/base-images/load-busybox.js';
 import { freePort, registrySkipReason, startRegistry, type RegistryServer } from './helpers/registry-server.js';
+import { runIf } from './helpers/skip.js';
 
 const skip = registrySkipReason();
 const USER = 'cli-user';
@@ -57,8 +58,7 @@ async function capture(fn: () => Promise<number>): Promise<{ code: number; out: 
   }
 }
 
-test.serial('login, push, pull, logout through the CLI commands', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('login, push, pull, logout through the CLI commands', async (t) => {
   const config = path.join(process.env.DOCKER_CONFIG!, 'config.json');
   await t.throwsAsync(loginCmd(['-u', USER, '-p', 'bad', secured.host]), { instanceOf: RegistryError, message: /wrong username or password/ });
 
@@ -93,8 +93,7 @@ test.serial('login, push, pull, logout through the CLI commands', async (t) => {
   await t.throwsAsync(pullCmd([target]), { instanceOf: RegistryError, message: /requires authentication/ });
 });
 
-test.serial('mirrors are tried first; a mirror without the image falls back to the registry', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('mirrors are tried first; a mirror without the image falls back to the registry', async (t) => {
   const mirror = await startRegistry();
   try {
     const dead = `127.0.0.1:${await freePort()}`;
@@ -123,8 +122,7 @@ test.serial('mirrors are tried first; a mirror without the image falls back to t
   }
 });
 
-test.serial('login --password-stdin reads the password from stdin', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('login --password-stdin reads the password from stdin', async (t) => {
   const dockerDir = path.join(tmp, 'docker-stdin');
   const module = new URL('../builder/cli/commands/login.js', import.meta.url).href;
   const script = `const m = await import(${JSON.stringify(module)}); process.exitCode = await m.run(process.argv.slice(1));`;

@@ -12,6 +12,7 @@ import { MediaType, type ImageIndex } from '../builder/image/types.js';
 import { pullImage, pushImage, resolveRemote, RegistryError } from '../builder/registry/index.js';
 import { loadBusyboxImage } from '../fixtures/base-images/load-busybox.js';
 import { registrySkipReason, startRegistry, type RegistryServer } from './helpers/registry-server.js';
+import { runIf } from './helpers/skip.js';
 
 const skip = registrySkipReason();
 let registry: RegistryServer;
@@ -33,8 +34,7 @@ test.after.always(async () => {
   if (tmp) await fs.rm(tmp, { recursive: true, force: true });
 });
 
-test.serial('an index is narrowed to the requested platform', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('an index is narrowed to the requested platform', async (t) => {
   const host = hostPlatform();
   const hostImage = await pushImage(source.content, source.images, 'busybox:latest', `${registry.host}/multi:host`, { settings });
   // A second "platform" entry pointing at the same manifest: enough to see which one is chosen.
@@ -62,8 +62,7 @@ test.serial('an index is narrowed to the requested platform', async (t) => {
   t.is(err!.message, `${registry.host}/multi:v1 on ${registry.host} has no image for linux/s390x (available: linux/riscv64, ${host.os}/${host.architecture})`);
 });
 
-test.serial('pull by digest stores the image without a tag', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('pull by digest stores the image without a tag', async (t) => {
   const pushed = await pushImage(source.content, source.images, 'busybox:latest', `${registry.host}/bydigest:v1`, { settings });
   const dest = await openStore(path.join(tmp, 'digest-dest'));
   const pulled = await pullImage(dest.content, dest.images, `${registry.host}/bydigest@${pushed.digest}`, { settings });

@@ -15,6 +15,7 @@ import { layerCompressionOf } from '../builder/image/types.js';
 import { pullImage, pushImage, resolveRemote, type TransferEvent } from '../builder/registry/index.js';
 import { loadBusyboxImage } from '../fixtures/base-images/load-busybox.js';
 import { haveSkopeo, registrySkipReason, skopeo, startRegistry, type RegistryServer } from './helpers/registry-server.js';
+import { runIf } from './helpers/skip.js';
 
 const skip = registrySkipReason();
 let registry: RegistryServer;
@@ -48,8 +49,7 @@ async function layerDiffIds(store: Store, manifestDigest: Parameters<typeof read
   return Promise.all(image.layers.map(async (l) => (await digestLayer(store.content.openRead(l.digest), layerCompressionOf(l.mediaType)!)).diffId));
 }
 
-test.serial('push then pull into an empty store keeps the image id and the layers', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('push then pull into an empty store keeps the image id and the layers', async (t) => {
   const events: TransferEvent[] = [];
   const pushed = await pushImage(source.content, source.images, 'busybox:latest', `${registry.host}/x:v1`, { settings, onProgress: (e) => events.push(e) });
   t.is(pushed.ref, `${registry.host}/x:v1`);
@@ -76,8 +76,7 @@ test.serial('push then pull into an empty store keeps the image id and the layer
   t.true(again.filter((e) => e.kind !== 'manifest').every((e) => e.phase === 'exists'));
 });
 
-test.serial('skopeo inspects what we pushed', async (t) => {
-  if (skip || !haveSkopeo()) return t.pass(`skipped: ${skip ?? 'skopeo not installed'}`);
+runIf(skip || !haveSkopeo() ? `${skip ?? 'skopeo not installed'}` : undefined, test.serial)('skopeo inspects what we pushed', async (t) => {
   const pushed = await pushImage(source.content, source.images, 'busybox:latest', `${registry.host}/inspected:v2`, { settings });
   const info = JSON.parse(skopeo('inspect', '--tls-verify=false', `docker://${registry.host}/inspected:v2`)) as { Digest: string; Layers: string[] };
   t.is(info.Digest, pushed.digest);
@@ -86,8 +85,7 @@ test.serial('skopeo inspects what we pushed', async (t) => {
   t.deepEqual(config.rootfs.diff_ids, local.config.rootfs.diff_ids);
 });
 
-test.serial('an image skopeo pushed from an OCI archive pulls back with the same id', async (t) => {
-  if (skip || !haveSkopeo()) return t.pass(`skipped: ${skip ?? 'skopeo not installed'}`);
+runIf(skip || !haveSkopeo() ? `${skip ?? 'skopeo not installed'}` : undefined, test.serial)('an image skopeo pushed from an OCI archive pulls back with the same id', async (t) => {
   const local = await source.images.resolve('busybox:latest');
   const archive = path.join(tmp, 'busybox-oci.tar');
   await exportOciTar(source.content, { manifestDigest: local.manifestDigest, names: ['busybox:latest'] }, archive);
@@ -98,8 +96,7 @@ test.serial('an image skopeo pushed from an OCI archive pulls back with the same
   t.deepEqual(await layerDiffIds(dest, pulled.manifestDigest), (await readImage(source.content, local.manifestDigest)).config.rootfs.diff_ids);
 });
 
-test.serial('chunked uploads (PATCH with Content-Range) give the same image', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('chunked uploads (PATCH with Content-Range) give the same image', async (t) => {
   // Forget where the blobs went, so the registry cannot just mount them from the repositories above.
   await fs.rm(path.join(source.images.dir, 'blob-sources'), { recursive: true, force: true });
   const events: TransferEvent[] = [];
@@ -113,8 +110,7 @@ test.serial('chunked uploads (PATCH with Content-Range) give the same image', as
   t.is(pulled.configDigest, sourceId);
 });
 
-test.serial('a second repository mounts the blobs; pushing again finds them there', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('a second repository mounts the blobs; pushing again finds them there', async (t) => {
   await pushImage(source.content, source.images, 'busybox:latest', `${registry.host}/mount-a:v1`, { settings });
   const events: TransferEvent[] = [];
   await pushImage(source.content, source.images, 'busybox:latest', `${registry.host}/mount-b:v1`, { settings, onProgress: (e) => events.push(e) });
@@ -125,8 +121,7 @@ test.serial('a second repository mounts the blobs; pushing again finds them ther
   t.true(again.filter((e) => e.kind !== 'manifest').every((e) => e.phase === 'exists'));
 });
 
-test.serial('concurrent pulls of one image in one process download each blob once', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('concurrent pulls of one image in one process download each blob once', async (t) => {
   await pushImage(source.content, source.images, 'busybox:latest', `${registry.host}/concurrent:v1`, { settings });
   const dest = await emptyStore('concurrent');
   const events: TransferEvent[] = [];
@@ -140,8 +135,7 @@ test.serial('concurrent pulls of one image in one process download each blob onc
   t.is(done.length, new Set(done.map((e) => e.digest)).size, 'each layer downloaded once');
 });
 
-test.serial('resolveRemote gives the config without downloading layers', async (t) => {
-  if (skip) return t.pass(`skipped: ${skip}`);
+runIf(skip, test.serial)('resolveRemote gives the config without downloading layers', async (t) => {
   const pushed = await pushImage(source.content, source.images, 'busybox:latest', `${registry.host}/resolve:v1`, { settings });
   const remote = await resolveRemote(`${registry.host}/resolve:v1`, undefined, { settings });
   t.is(remote.manifestDigest, pushed.digest);

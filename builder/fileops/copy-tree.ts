@@ -296,7 +296,8 @@ export class TreeCopier {
   /**
    * copyFileInfo for a regular file copyFile just created in `dir`: libuv
    * gave it the source's permission bits (fchmod, umask aside), so chmod is
-   * only needed for --chmod or to restore set-id bits a chown cleared; and
+   * only needed for --chmod or to restore set-id bits a chown (or, without
+   * root, the data write) cleared; and
    * chown only when files created in `dir` do not already get the owner.
    */
   private async copyCreatedFileInfo(st: Stats, dstHost: string, dir: DirNode): Promise<void> {
@@ -312,7 +313,8 @@ export class TreeCopier {
     }
     const perm = st.mode & 0o7777;
     const want = this.options.mode ? applyMode(this.options.mode, perm, false) : perm;
-    if (want !== perm || (chowned && (perm & 0o6000) !== 0)) await chmod(dstHost, want);
+    // Without CAP_FSETID the kernel also clears set-id bits when the data is written after libuv's fchmod.
+    if (want !== perm || ((chowned || !canChangeOwner) && (perm & 0o6000) !== 0)) await chmod(dstHost, want);
     await setTimes(dstHost, st.atime, st.mtime);
   }
 

@@ -1,11 +1,11 @@
 // Running the real `tsbuild` CLI in tests, against a throwaway store.
 import test from 'ava';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadBusyboxImage } from '../../fixtures/base-images/load-busybox.js';
 import { busyboxAvailable } from '../../fixtures/base-images/busybox-rootfs.js';
-import { removeTempDir, tempDir as fileTempDir } from './temp-dirs.js';
+import { removeTempDir, tempDir } from './temp-dirs.js';
 
 // dist/test/helpers → project root
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -25,6 +25,10 @@ export interface CliOptions {
   cwd?: string;
   /** A command the CLI runs under, e.g. ['strace', '-f', ...]. */
   wrap?: string[];
+  /** Kill the CLI (SIGKILL) after this long; default: never (ava's timeout applies). */
+  timeoutMs?: number;
+  /** The child, for tests that signal it. */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 export function tsbuild(args: string[], opts: CliOptions): Promise<CliResult> {
@@ -39,9 +43,14 @@ export function tsbuild(args: string[], opts: CliOptions): Promise<CliResult> {
     const err: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => err.push(c));
+    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+    });
     child.stdin.end(opts.input ?? '');
+    opts.onSpawn?.(child);
   });
 }
 
@@ -56,15 +65,13 @@ export function buildSkipReason(): string | undefined {
 // Callers dispose of it when done with it (a store is big); one they could
 // not dispose of still goes when the test file is done.
 export async function freshStore(): Promise<{ root: string; dispose(): Promise<void> }> {
-  const root = await fileTempDir('tsbuild-test-');
+  const root = await tempDir('tsbuild-test-');
   await loadBusyboxImage('busybox:latest', root);
   return { root, dispose: () => removeTempDir(root) };
 }
 
-/** A temp dir removed when the test file is done. */
-export function tempDir(prefix = 'tsbuild-ctx-'): Promise<string> {
-  return fileTempDir(prefix);
-}
+// The one temp-dir helper, here too for the files that import their helpers from this module.
+export { tempDir };
 
 export interface StoreSuite {
   skip: string | undefined;
@@ -75,15 +82,12 @@ export interface StoreSuite {
 
 /**
  * The set-up of an end-to-end test file: one fresh store for the file,
- * disposed of at its end, and one passing test that says why the file is
- * skipped where builds cannot run.
+ * disposed of at its end; where builds cannot run, every test is skipped
+ * and one skipped line says why (nothing counts as passed).
  */
 export function storeSuite(title: string, opts: { serial?: boolean } = {}): StoreSuite {
   const skip = buildSkipReason();
-  if (skip) test(`${title} (skipped)`, (t) => {
-    t.log(`skipped: ${skip}`);
-    t.pass();
-  });
+  if (skip) test.skip(`${title}: ${skip}`, () => {});
   const suite: StoreSuite = {
     skip,
     it: skip ? test.skip : opts.serial ? test.serial : test,

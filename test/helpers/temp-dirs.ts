@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { mountsUnder } from '../../builder/containers/testing/cli.js';
+import { mountsUnder } from './host-state.js';
 
 const created: string[] = [];
 
@@ -25,7 +25,7 @@ process.once('exit', () => {
 });
 
 /** A new dir under the OS temp dir, removed when the test file is done (or earlier with removeTempDir). */
-export async function tempDir(prefix: string): Promise<string> {
+export async function tempDir(prefix = 'tsbuild-test-'): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
   created.push(dir);
   return dir;

@@ -1,35 +1,8 @@
-// Test support: runs the `tsbuild` CLI in a child process against a given
-// store root, and inspects what containers could leave on the host.
-import { spawn, type ChildProcess } from 'node:child_process';
+// What a build or a container could leave on the host: mounts under a
+// directory, container cgroups, processes naming a store. Tests look here
+// after the fact (the product never needs these).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { packageRoot } from '../../../runner-native/index.js';
-
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-const BIN = join(packageRoot(), 'bin', 'tsbuild.js');
-
-export function tsbuild(storeRoot: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (child: ChildProcess) => void } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, ...opts.env, TSBUILD_ROOT: storeRoot },
-      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
-    child.stderr!.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-    if (opts.input !== undefined) child.stdin!.end(opts.input);
-    opts.onSpawn?.(child);
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
 
 /** Mount points at or under `dir` in this (host) mount namespace. */
 export function mountsUnder(dir: string): string[] {
