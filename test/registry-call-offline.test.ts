@@ -7,11 +7,8 @@
 import test from 'ava';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { openStore } from '../builder/build/open-store.js';
-import { pushImage } from '../builder/registry/index.js';
-import { loadBusyboxImage } from '../fixtures/base-images/load-busybox.js';
 import { tsbuild } from './helpers/cli.js';
-import { registrySkipReason, startProxy, startRegistry, type RegistryServer, type TestProxy } from './helpers/registry-server.js';
+import { pushBusybox, registrySkipReason, startProxy, startRegistry, type RegistryServer, type TestProxy } from './helpers/registry-server.js';
 import { tempDir } from './helpers/temp-dirs.js';
 
 const skip = registrySkipReason();
@@ -22,10 +19,7 @@ const requests: string[] = [];
 test.before(async () => {
   if (skip) return;
   registry = await startRegistry();
-  const source = await tempDir('tsbuild-call-src-');
-  await loadBusyboxImage('busybox:latest', source);
-  const store = await openStore(source);
-  await pushImage(store.content, store.images, 'busybox:latest', `${registry.host}/base:v1`, { settings: { insecure: [], mirrors: {} } });
+  await pushBusybox(`${registry.host}/base:v1`);
   proxy = await startProxy(registry.port, {
     onRequest(r) {
       requests.push(`${r.method} ${r.url}`);

@@ -6,11 +6,8 @@
 
 import test from 'ava';
 import path from 'node:path';
-import { openStore } from '../builder/build/open-store.js';
-import { pushImage } from '../builder/registry/index.js';
-import { loadBusyboxImage } from '../fixtures/base-images/load-busybox.js';
 import { tsbuild } from './helpers/cli.js';
-import { registrySkipReason, startProxy, startRegistry, type RegistryServer, type TestProxy } from './helpers/registry-server.js';
+import { pushBusybox, registrySkipReason, startProxy, startRegistry, type RegistryServer, type TestProxy } from './helpers/registry-server.js';
 import { tempDir } from './helpers/temp-dirs.js';
 
 const skip = registrySkipReason();
@@ -21,10 +18,7 @@ const rangeRequests: string[] = [];
 test.before(async () => {
   if (skip) return;
   registry = await startRegistry();
-  const source = await tempDir('tsbuild-stall-src-');
-  await loadBusyboxImage('busybox:latest', source);
-  const store = await openStore(source);
-  await pushImage(store.content, store.images, 'busybox:latest', `${registry.host}/slow:v1`, { settings: { insecure: [], mirrors: {} } });
+  await pushBusybox(`${registry.host}/slow:v1`);
   proxy = await startProxy(registry.port, {
     onRequest(r) {
       if (r.headers.range) rangeRequests.push(String(r.headers.range));

@@ -9,6 +9,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { openStore } from '../../builder/build/open-store.js';
+import { pushImage } from '../../builder/registry/index.js';
+import { loadBusyboxImage } from '../../fixtures/base-images/load-busybox.js';
+import { tempDir } from './temp-dirs.js';
 
 export const REGISTRY_BINARY = '/usr/bin/docker-registry';
 
@@ -217,4 +221,12 @@ export async function startProxy(targetPort: number, hooks: ProxyHooks): Promise
       agent.destroy();
     },
   };
+}
+
+/** The busybox fixture image, pushed to `ref` (`host:port/repo:tag` of a test registry) from a throwaway store. */
+export async function pushBusybox(ref: string): Promise<void> {
+  const source = await tempDir('tsbuild-push-src-');
+  await loadBusyboxImage('busybox:latest', source);
+  const store = await openStore(source);
+  await pushImage(store.content, store.images, 'busybox:latest', ref, { settings: { insecure: [], mirrors: {} } });
 }
