@@ -29,9 +29,9 @@ async function has(tool: string): Promise<boolean> {
 
 let out: string;
 let iid: string;
-// After storeSuite's own hook (hooks run in the order declared): the store exists.
 test.before(async () => {
   if (skip) return;
+  await suite.ready();
   out = await scratch('tsbuild-tools-');
   await ok([
     'build', '--progress=plain', '-t', 'hello:v1', '--iidfile', path.join(out, 'iid'),

@@ -19,9 +19,9 @@ const suite = storeSuite('e2e RUN cleanup', { serial: true });
 const { skip, it } = suite;
 const secretValue = `cleanup-secret-${randomBytes(12).toString('hex')}`;
 let secretFile = '';
-// After storeSuite's own hook (hooks run in the order declared): the store exists.
 test.before(async () => {
   if (skip) return;
+  await suite.ready();
   const sdir = await tempDir('e2e-run-secret-');
   secretFile = path.join(sdir, 'tok');
   await writeFile(secretFile, secretValue);

@@ -78,6 +78,8 @@ export interface StoreSuite {
   it: typeof test | typeof test.skip | typeof test.serial;
   // Set before the first test runs.
   store: { root: string; dispose(): Promise<void> };
+  /** The store, for a file's own before hook (ava may run hooks concurrently: await this, do not read `store`). */
+  ready(): Promise<{ root: string; dispose(): Promise<void> }>;
 }
 
 /**
@@ -92,9 +94,11 @@ export function storeSuite(title: string, opts: { serial?: boolean } = {}): Stor
     skip,
     it: skip ? test.skip : opts.serial ? test.serial : test,
     store: undefined as unknown as StoreSuite['store'],
+    ready: () => (opened ??= freshStore().then((s) => (suite.store = s))),
   };
+  let opened: Promise<StoreSuite['store']> | undefined;
   test.before(async () => {
-    if (!skip) suite.store = await freshStore();
+    if (!skip) await suite.ready();
   });
   test.after.always(async () => suite.store?.dispose());
   return suite;
