@@ -55,6 +55,7 @@ const importCases: Array<[string, () => Promise<Buffer>]> = [
   ['a truncated tar', async () => (await makeTar([{ name: 'big', content: Buffer.alloc(100_000, 7) }])).subarray(0, 30_000)],
   ['a truncated gzip tar', async () => gzipSync(await makeTar([{ name: 'big', content: randomBytes(100_000) }])).subarray(0, 30_000)],
   ['a tar entry that declares 1 TB', async () => hugeEntryTar(1n << 40n)],
+  ['a rootfs that writes through its own symlink', async () => makeTar([{ name: 'etc', type: 'symlink', linkname: '/tmp' }, { name: 'etc/passwd', content: 'x' }])],
 ];
 
 for (const [what, make] of importCases) {
@@ -62,9 +63,12 @@ for (const [what, make] of importCases) {
     const root = await tempDir('tsbuild-hostile-');
     const file = path.join(await tempDir(), 'input.tar');
     await fs.writeFile(file, await make());
-    assertOneLineError(t, await tsbuild(['import', file, 'imported:v1'], { root }), /^ERROR: .*input\.tar: not a valid tar archive/);
+    const why = what.includes('symlink') ? /"etc\/passwd": its parent etc is a symlink/ : /not a valid tar archive/;
+    assertOneLineError(t, await tsbuild(['import', file, 'imported:v1'], { root }), /^ERROR: .*input\.tar: /);
     // The same bytes on stdin.
-    assertOneLineError(t, await tsbuild(['import', '-', 'imported:v1'], { root, input: await fs.readFile(file) }), /not a valid tar archive/);
+    const r = await tsbuild(['import', '-', 'imported:v1'], { root, input: await fs.readFile(file) });
+    assertOneLineError(t, r, /^ERROR: /);
+    t.regex(r.stderr, why);
     await assertStoreClean(t, root);
     t.deepEqual(await fs.readdir(path.join(root, 'content/tmp')).catch(() => []), [], 'no temp file left');
   });

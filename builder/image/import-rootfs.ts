@@ -15,7 +15,9 @@ import { buildImage, type ImageDescription } from './image.js';
 import { sniffFileCompression } from './layer-digest.js';
 import { storeLayerFile } from './layer-blob.js';
 import type { ImageStore } from './store.js';
-import type { ContainerConfig, Platform } from './types.js';
+import { AddedBlobs } from './added-blobs.js';
+import { checkLayerStack, type LayerEntry } from './layer-stack-check.js';
+import type { ContainerConfig, ImageLayer, Platform } from './types.js';
 
 export interface ImportRootfsOptions {
   /** Runtime config of the image (`docker import --change` results). */
@@ -64,7 +66,18 @@ export async function importRootfs(
   }
   try {
     await assertWellFormedTar(file);
-    const layer = await storeLayerFile(store, file);
+    const added = new AddedBlobs(store);
+    const entries: LayerEntry[] = [];
+    let layer: ImageLayer;
+    try {
+      layer = await storeLayerFile(store, file, added, entries);
+      // What load and du --check judge too: a rootfs writing through its own symlinks would only fail when used.
+      const [problem] = checkLayerStack([{ label: 'the rootfs tar', entries }]);
+      if (problem) throw new ImageError('INVALID_ARCHIVE', `${typeof source === 'string' ? source : 'stdin'}: ${problem}`);
+    } catch (e) {
+      await added.discard();
+      throw e;
+    }
     const created = opts.created ?? new Date().toISOString();
     const image = await buildImage(store, {
       containerConfig: opts.config ?? {},
