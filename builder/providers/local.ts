@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MountError } from '../steps/errors.js';
 import type { SecretProvider, SshProvider } from '../steps/types.js';
-import type { KeyAgent } from '../steps/ssh-key-agent.js';
+import type { KeyAgent } from './ssh-key-agent.js';
 
 export interface SecretSpec {
   id: string;
@@ -52,7 +52,7 @@ export function localSsh(specs: readonly SshSpec[], agentSocket: string | undefi
       let agent = agents.get(id);
       if (!agent) {
         agent = (async () => {
-          const { startKeyAgent } = await import('../steps/ssh-key-agent.js');
+          const { startKeyAgent } = await import('./ssh-key-agent.js');
           const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-ssh-'));
           const started = await startKeyAgent(id, paths, dir);
           // BuildKit's default for an ssh mount: owned by root, 0600 (connecting needs write permission).

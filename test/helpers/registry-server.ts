@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openStore } from '../../builder/build/open-store.js';
+import { openStore } from '../../builder/store/open-store.js';
 import { pushImage } from '../../builder/registry/index.js';
 import { loadBusyboxImage } from '../../fixtures/base-images/load-busybox.js';
 import { tempDir } from './temp-dirs.js';

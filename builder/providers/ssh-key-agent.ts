@@ -1,6 +1,7 @@
 // `--ssh id=KEYFILE[,KEYFILE]`: like buildx, serve private key files to
 // `RUN --mount=type=ssh` through an ssh-agent of our own, on a unix socket
-// in a directory only the owner can enter, for as long as the step runs.
+// in a directory only the owner can enter, for as long as the build runs
+// (local.ts starts it when a step first asks and stops it at the end).
 // The keys stay in this process's memory: the sandbox gets the socket,
 // which lists the public keys and signs, never the key material. Only the
 // two requests a client needs are served (list identities, sign); anything
