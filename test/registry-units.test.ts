@@ -49,10 +49,13 @@ test('settings merge registries.json and the environment', async (t) => {
     await fs.writeFile(path.join(root, 'registries.json'), JSON.stringify({ insecure: ['a.lan'], mirrors: { 'docker.io': ['http://m1'] } }));
     process.env.TSBUILD_INSECURE_REGISTRIES = 'b.lan:5000, c.lan';
     process.env.TSBUILD_REGISTRY_MIRRORS = 'docker.io=http://m2,ghcr.io=https://m3';
+    process.env.TSBUILD_PULL_STALL_WINDOW = '5';
     t.deepEqual(await loadRegistrySettings(root), {
       insecure: ['a.lan', 'b.lan:5000', 'c.lan'],
       mirrors: { 'docker.io': ['http://m1', 'http://m2'], 'ghcr.io': ['https://m3'] },
+      stall: { minBytesPerSec: 1024, windowMs: 5000, maxStalls: 3 },
     });
+    delete process.env.TSBUILD_PULL_STALL_WINDOW;
     process.env.TSBUILD_REGISTRY_MIRRORS = 'nonsense';
     await t.throwsAsync(loadRegistrySettings(root), { message: /TSBUILD_REGISTRY_MIRRORS: expected REGISTRY=URL/ });
     await fs.writeFile(path.join(root, 'registries.json'), '{bad');
@@ -61,6 +64,7 @@ test('settings merge registries.json and the environment', async (t) => {
   } finally {
     delete process.env.TSBUILD_INSECURE_REGISTRIES;
     delete process.env.TSBUILD_REGISTRY_MIRRORS;
+    delete process.env.TSBUILD_PULL_STALL_WINDOW;
     await fs.rm(root, { recursive: true, force: true });
   }
 });

@@ -23,7 +23,7 @@ import { badDigest, resolveManifest, type ResolvedManifest } from './manifest.js
 import type { ProgressHandler } from './progress.js';
 import type { RetryOptions } from './retry.js';
 import { runBounded } from '../concurrency.js';
-import { stallLimitsFromEnv, type StallLimits } from './stall.js';
+import type { StallLimits } from './stall.js';
 import type { Endpoint, RegistrySettings } from './settings.js';
 
 export interface RemoteOptions {
@@ -40,7 +40,7 @@ export interface PullOptions extends RemoteOptions {
   onProgress?: ProgressHandler;
   /** Layers downloaded at once; default 3 (as Docker). */
   concurrency?: number;
-  /** When a trickling download is cut and when it fails; default from the environment (stall.ts). */
+  /** When a trickling download is cut and when it fails; default: the registry settings' (stall.ts). */
   stall?: StallLimits;
 }
 
@@ -101,7 +101,7 @@ export async function pullImage(store: ContentStore, images: ImageStore, refText
   const sources = blobSourcesFor(images.dir);
   const progress = opts.onProgress;
   const added = new AddedBlobs(store);
-  const stall = opts.stall ?? stallLimitsFromEnv();
+  const stall = opts.stall ?? settings.stall;
   const { manifestDigest, configDigest } = await withPullEndpoints(ref.domain, settings, async (endpoint) => {
     const client = await clientFor(endpoint, ref, opts);
     const { manifest } = await resolveOn(client, ref, opts);

@@ -14,10 +14,13 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_DOMAIN } from '../image/reference.js';
 import { RegistryError } from './errors.js';
+import { stallLimitsFromEnv, type StallLimits } from './stall.js';
 
 export interface RegistrySettings {
   insecure: string[];
   mirrors: Record<string, string[]>;
+  /** When a trickling download is cut and when a pull gives up (stall.ts); default DEFAULT_STALL_LIMITS. */
+  stall?: StallLimits;
 }
 
 export interface Endpoint {
@@ -78,6 +81,7 @@ export async function loadRegistrySettings(root: string | undefined): Promise<Re
   }
   settings.insecure.push(...splitList(process.env.TSBUILD_INSECURE_REGISTRIES));
   parseMirrorEnv(process.env.TSBUILD_REGISTRY_MIRRORS, settings.mirrors);
+  settings.stall = stallLimitsFromEnv(process.env);
   return settings;
 }
 
