@@ -48,7 +48,7 @@ export async function runCli(req: CliBuildRequest): Promise<number> {
     // not parse) were never shown as progress: main's handler prints them.
     if (!progress) throw err;
     await progress.close({ ok: false });
-    return reportError(err);
+    return reportError(err, { file: req.build.dockerfileName, text: req.build.dockerfileText });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -1,7 +1,7 @@
 // type=registry (and --push): stored and tagged locally, then pushed under every name.
 import { UsageError } from '../errors.js';
 import { namesOf } from './attrs.js';
-import type { ExporterFactory } from './types.js';
+import type { ExporterFactory, PushedManifest } from './types.js';
 
 export const registryExporter: ExporterFactory = (attrs, ctx) => {
   const names = namesOf(attrs, ctx.tags);
@@ -14,11 +14,14 @@ export const registryExporter: ExporterFactory = (attrs, ctx) => {
       // The registry client loads only when an image is pushed.
       const { pushImage, loadRegistrySettings } = await import('../registry/index.js');
       const settings = await loadRegistrySettings(store.paths.root);
+      let last: PushedManifest | undefined;
       for (const name of names) {
         await store.images.tag(name, image.manifestDigest);
         const pushed = await pushImage(store.content, store.images, image.manifestDigest, name, { settings });
         io.log(`pushing ${pushed.ref}@${pushed.digest} done`);
+        last = { digest: pushed.digest, size: pushed.size, mediaType: pushed.mediaType };
       }
+      return { pushed: last };
     },
   };
 };

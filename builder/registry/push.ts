@@ -7,7 +7,7 @@
 import type { ContentStore } from '../../cache/content-store.js';
 import type { Digest } from '../../cache/digest.js';
 import { prepareExport } from '../image/export-prepare.js';
-import { formatReference, parseReference } from '../image/reference.js';
+import { formatReference, parseReference, repositoryName } from '../image/reference.js';
 import type { ImageStore } from '../image/store.js';
 import { blobSourcesFor } from './blob-sources.js';
 import { RegistryClient } from './client.js';
@@ -41,6 +41,7 @@ export interface PushResult {
   ref: string;
   /** Size of the pushed manifest in bytes. */
   size: number;
+  mediaType: string;
 }
 
 /** Without a target, the local name is where it goes (`docker push NAME`); an image id names no repository. */
@@ -117,5 +118,7 @@ export async function pushImage(
   const claimed = header(res, 'docker-content-digest');
   if (claimed && claimed !== prepared.manifestDigest) throw badDigest(client, 'the manifest digest back', prepared.manifestDigest, claimed);
   progress?.({ kind: 'manifest', digest: prepared.manifestDigest, size: bytes.length, phase: 'done', bytes: bytes.length });
-  return { digest: prepared.manifestDigest, ref: label, size: bytes.length };
+  // The digest the registry serves (gzip layers), for `inspect`'s RepoDigests.
+  await images.recordRepoDigest(local.id, repositoryName(target), prepared.manifestDigest);
+  return { digest: prepared.manifestDigest, ref: label, size: bytes.length, mediaType: prepared.manifest.mediaType ?? 'application/vnd.oci.image.manifest.v1+json' };
 }

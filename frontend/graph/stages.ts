@@ -6,7 +6,7 @@ import { expandWord } from '../shell/index.js';
 import type { Instruction, Stage } from '../instructions/index.js';
 import { errorAt, toLocation } from './location.js';
 import { parseImageReference, ReferenceError, type ImageReference } from './reference.js';
-import type { BaseImage, Location, Platform } from './types.js';
+import type { BaseImage, Location, NamedContext, Platform } from './types.js';
 
 /** One instruction to dispatch, with where errors about it point (ONBUILD triggers point at the FROM that ran them). */
 export interface Command {
@@ -21,7 +21,10 @@ export type BaseRef =
   | { readonly kind: 'image'; readonly ref: ImageReference };
 
 /** What a `--from` / `from=` value names. */
-export type SourceRef = { readonly kind: 'stage'; readonly node: StageNode } | { readonly kind: 'image'; readonly ref: ImageReference };
+export type SourceRef =
+  | { readonly kind: 'stage'; readonly node: StageNode }
+  | { readonly kind: 'image'; readonly ref: ImageReference }
+  | { readonly kind: 'context'; readonly name: string };
 
 export interface StageNode {
   readonly index: number;
@@ -68,7 +71,7 @@ function parseRef(text: string, loc: Location, what: string): ImageReference {
  * index, else an image. BuildKit does not expand variables here (a stage
  * can't be chosen by build arg); say so instead of failing obscurely.
  */
-export function lookupSource(nodes: readonly StageNode[], from: string, loc: Location, escape: '\\' | '`'): SourceRef {
+export function lookupSource(nodes: readonly StageNode[], from: string, loc: Location, escape: '\\' | '`', contexts?: ReadonlyMap<string, NamedContext>): SourceRef {
   let literal: string;
   try {
     literal = expandWord(from, () => undefined, { escape });
@@ -81,6 +84,15 @@ export function lookupSource(nodes: readonly StageNode[], from: string, loc: Loc
       'FROM_EXPANSION',
       'variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround',
     );
+  }
+  // A --build-context of that name wins over a stage or image of that name.
+  const named = contexts?.get(from);
+  if (named?.type === 'local') return { kind: 'context', name: from };
+  if (named?.type === 'image') return { kind: 'image', ref: parseRef(named.ref, loc, 'image name') };
+  if (named?.type === 'stage') {
+    const node = findStageByName(nodes, named.name);
+    if (!node) throw errorAt(loc, 'UNKNOWN_STAGE', `--build-context ${from}=target:${named.name}: no stage named ${JSON.stringify(named.name)}`);
+    return { kind: 'stage', node };
   }
   if (/^\d+$/.test(from)) {
     const index = Number(from);
@@ -101,14 +113,14 @@ function sourcesOf(inst: Instruction): string[] {
 }
 
 /** Records the stages and images `commands` read. */
-export function addDependencies(node: StageNode, commands: readonly Command[], nodes: readonly StageNode[], escape: '\\' | '`'): boolean {
+export function addDependencies(node: StageNode, commands: readonly Command[], nodes: readonly StageNode[], escape: '\\' | '`', contexts?: ReadonlyMap<string, NamedContext>): boolean {
   let added = false;
   for (const cmd of commands) {
     for (const from of sourcesOf(cmd.inst)) {
-      const src = lookupSource(nodes, from, cmd.loc, escape);
+      const src = lookupSource(nodes, from, cmd.loc, escape, contexts);
       if (src.kind === 'stage') {
         if (!node.deps.has(src.node)) node.deps.set(src.node, cmd.loc);
-      } else {
+      } else if (src.kind === 'image') {
         node.imageDeps.set(src.ref.normalized, { ref: src.ref, loc: cmd.loc });
       }
       added = true;
