@@ -45,9 +45,9 @@ export async function runCli(req: CliBuildRequest): Promise<number> {
     return 0;
   } catch (err) {
     // Errors before the build started (bad flags, a Dockerfile that does
-    // not parse) were never shown as progress: main's handler prints them.
-    if (!progress) throw err;
-    await progress.close({ ok: false });
+    // not parse) were never shown as progress; either way a located error
+    // shows the Dockerfile around it.
+    await progress?.close({ ok: false });
     return reportError(err, { file: req.build.dockerfileName, text: req.build.dockerfileText });
   } finally {
     process.off('SIGINT', onSignal);
