@@ -5,8 +5,8 @@
 // names and error excerpts. Each looks inside the image the CLI produced.
 import { readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { storeSuite, tsbuild } from './helpers/cli.js';
-import { build, layerEntries, makeContext, ok, readOciTar, scratch } from './e2e-image-helpers.js';
+import { storeSuite, tsbuild, TSBUILD_BIN } from './helpers/cli.js';
+import { build, layerEntries, makeContext, ok, readOciTar, readTar, scratch, sha256, type TarEntry } from './e2e-image-helpers.js';
 
 const suite = storeSuite('e2e BuildKit parity');
 const { it } = suite;
@@ -224,4 +224,51 @@ it('--add-host, --ulimit, --shm-size and --cgroup-parent reach every RUN', async
   t.regex(bad.stderr, /invalid --add-host "nohost": expected host:ip/);
   const badUlimit = await tsbuild(['build', '--ulimit', 'files=1', ctx], { root: root() });
   t.regex(badUlimit.stderr, /invalid --ulimit "files=1"/);
+});
+
+async function buildToStdout(args: string[], ctx: string): Promise<Buffer> {
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync(process.execPath, [TSBUILD_BIN, 'build', '--progress=plain', ...args, ctx], { env: { ...process.env, TSBUILD_ROOT: root(), CI: 'true' }, maxBuffer: 1 << 28 });
+  if (r.status !== 0) throw new Error(`build exited ${r.status}: ${r.stderr.toString()}`);
+  return r.stdout;
+}
+
+function blobOf(entries: TarEntry[], digest: string): Buffer {
+  return entries.find((e) => e.name === `blobs/${digest.replace(':', '/')}`)!.data;
+}
+
+it('-o type=oci|docker without dest writes to stdout; compression=zstd and force-compression; --annotation', async (t) => {
+  // A base image whose layers are stored gzip-compressed (as a pulled image's are).
+  const baseCtx = await makeContext({ Dockerfile: 'FROM busybox:latest\nRUN echo base > /base\n' });
+  await build(root(), baseCtx, 'FROM busybox:latest\nRUN echo base > /base\n', ['-t', 'gzbase:src']);
+  const gz = path.join(await scratch(), 'gz.tar');
+  await ok(['save', '--compression', 'gzip', '-o', gz, 'gzbase:src'], { root: root() });
+  await ok(['rmi', 'gzbase:src'], { root: root() });
+  await ok(['load', '-i', gz], { root: root() });
+  const ctx = await makeContext({ Dockerfile: 'FROM gzbase:src\nRUN echo top > /top\n' });
+
+  const oci = await readTar(await buildToStdout(['-o', 'type=oci,compression=zstd', '--annotation', 'org.opencontainers.image.title=parity', '--annotation', 'manifest:com.example.k=v'], ctx));
+  const index = JSON.parse(oci.find((e) => e.name === 'index.json')!.data.toString());
+  const manifest = JSON.parse(blobOf(oci, index.manifests[0].digest).toString());
+  const types = manifest.layers.map((l: { mediaType: string }) => l.mediaType.replace('application/vnd.oci.image.layer.v1.', ''));
+  t.deepEqual(types, ['tar+gzip', 'tar+gzip', 'tar+zstd'], 'base layers keep gzip unless forced; ours are zstd');
+  t.is(manifest.annotations['org.opencontainers.image.title'], 'parity');
+  t.is(manifest.annotations['com.example.k'], 'v');
+  // The zstd layer is a real zstd stream of the layer tar (its diff id).
+  const { execFileSync } = await import('node:child_process');
+  const config = JSON.parse(blobOf(oci, manifest.config.digest).toString());
+  const tarBytes = execFileSync('zstd', ['-d', '-c', '-q'], { input: blobOf(oci, manifest.layers[2].digest) });
+  t.is(sha256(tarBytes), config.rootfs.diff_ids[2]);
+
+  const forced = await readTar(await buildToStdout(['-o', 'type=docker,compression=zstd,force-compression=true'], ctx));
+  const fIndex = JSON.parse(forced.find((e) => e.name === 'index.json')!.data.toString());
+  const fManifest = JSON.parse(blobOf(forced, fIndex.manifests[0].digest).toString());
+  t.true(fManifest.layers.every((l: { mediaType: string }) => l.mediaType.endsWith('tar+zstd')));
+  t.truthy(forced.find((e) => e.name === 'manifest.json'), 'a docker archive');
+
+  const bad = await tsbuild(['build', '-o', 'type=oci,compression=brotli', ctx], { root: root() });
+  t.is(bad.code, 1);
+  t.regex(bad.stderr, /unsupported compression "brotli"/);
+  const badAnnotation = await tsbuild(['build', '--annotation', 'index:a=b', ctx], { root: root() });
+  t.regex(badAnnotation.stderr, /index annotations are not supported/);
 });

@@ -168,7 +168,7 @@ async function solveAndExport(env: StepEnv, opts: BuildOptions, graph: BuildGrap
   await cacheIO.ensureLocal(solved.result.layers); // lazily imported layers of the final image
   const base = baseInfoOf(graph, graph.target);
   if (base.layerCount < 0) base.layerCount = await runner.baseLayerCount(graph.target);
-  const image = await assembleImage(store.content, graph.target, solved.result, { now: new Date().toISOString(), epoch: env.sourceDateEpoch, base });
+  const image = await assembleImage(store.content, graph.target, solved.result, { now: new Date().toISOString(), epoch: env.sourceDateEpoch, base, annotations: opts.annotations });
   let pushed: PushedManifest | undefined;
   for (const exporter of ctx.exporters) {
     const task = progress.task(exporter.taskName);

@@ -47,6 +47,8 @@ export interface BuildOptions {
   sourceDateEpoch?: string;
   /** The store's size limit enforced after the build (`10GB`, `off`); wins over `<store>/config.json`. */
   keepStorage?: string;
+  /** --annotation KEY=VALUE: annotations of the image manifest. */
+  annotations?: Map<string, string>;
   /** --build-context NAME=VALUE, in order (resolved when the build starts: pipeline/named-contexts.ts). */
   buildContexts?: { name: string; value: string }[];
   /** --add-host, --ulimit, --shm-size, --cgroup-parent for every RUN. */

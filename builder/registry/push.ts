@@ -6,7 +6,7 @@
 
 import type { ContentStore } from '../../cache/content-store.js';
 import type { Digest } from '../../cache/digest.js';
-import { prepareExport } from '../image/export-prepare.js';
+import { prepareExport, type CompressionOptions } from '../image/export-prepare.js';
 import { formatReference, parseReference, repositoryName } from '../image/reference.js';
 import type { ImageStore } from '../image/store.js';
 import { blobSourcesFor } from './blob-sources.js';
@@ -29,6 +29,8 @@ export interface PushOptions {
   /** Blobs above this size go up in PATCH chunks of this size; default 16 MiB. */
   chunkSize?: number;
   settings?: RegistrySettings;
+  /** Layer compression of the pushed image; default gzip. */
+  compression?: CompressionOptions;
   /** undefined: from the docker config; null: anonymous. */
   credentials?: Credentials | null;
   retry?: RetryOptions;
@@ -70,7 +72,7 @@ export async function pushImage(
   const label = formatReference(target);
   const settings = await settingsFor(images, opts.settings);
   const endpoint = endpointsFor(target.domain, settings, 'push')[0]!;
-  const prepared = await prepareExport(store, local.manifestDigest, { compression: 'gzip', memoDir: images.layerMemoDir });
+  const prepared = await prepareExport(store, local.manifestDigest, { compression: 'gzip', ...opts.compression, memoDir: images.layerMemoDir });
   if (target.digest !== undefined && target.digest !== prepared.manifestDigest) {
     throw new RegistryError('REGISTRY_DIGEST_MISMATCH', `cannot push ${localRefOrId} as ${label}: its pushed manifest digest is ${prepared.manifestDigest}`);
   }

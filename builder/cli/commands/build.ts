@@ -21,6 +21,7 @@ export const BUILD_FLAGS: FlagSpec[] = [
   { name: 'tag', short: 't', type: 'list', metavar: 'NAME:TAG', help: 'Name and optionally a tag (format: "name:tag")' },
   { name: 'file', short: 'f', type: 'string', metavar: 'FILE', help: 'Name of the Dockerfile (default: "PATH/Dockerfile"; "-" reads stdin)' },
   { name: 'build-arg', type: 'list', metavar: 'K=V', help: 'Set build-time variables' },
+  { name: 'annotation', type: 'list', metavar: 'KEY=VALUE', help: 'Add an annotation to the image manifest ("manifest:" prefix accepted)' },
   { name: 'add-host', type: 'list', metavar: 'HOST:IP', help: 'Add a custom host-to-IP mapping (format: "host:ip") to RUN\'s /etc/hosts' },
   { name: 'ulimit', type: 'list', metavar: 'NAME=SOFT[:HARD]', help: 'Ulimit options for RUN (e.g. nofile=1024:2048)' },
   { name: 'shm-size', type: 'string', metavar: 'SIZE', help: 'Size of /dev/shm for RUN (e.g. 128m; default 64m)' },
@@ -103,6 +104,27 @@ function checkTag(tag: string): string {
   }
   if (ref.digest !== undefined) throw new UsageError(`invalid tag ${JSON.stringify(tag)}: a tag cannot name a digest`);
   return tag;
+}
+
+// buildx's `[TYPE[,TYPE]][PLATFORM]:KEY=VALUE`: only the image manifest
+// (the default type) carries annotations here; a single-platform build has
+// no index of its own to annotate.
+function parseAnnotations(specs: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    if (eq <= 0) throw new UsageError(`invalid --annotation "${spec}": expected KEY=VALUE`);
+    let key = spec.slice(0, eq);
+    const typed = /^([a-z-]+(?:,[a-z-]+)*)(\[[^\]]*\])?:(.+)$/.exec(key);
+    if (typed) {
+      const types = typed[1]!.split(',');
+      const unsupported = types.filter((t) => t !== 'manifest');
+      if (unsupported.length > 0) throw new UsageError(`--annotation ${spec}: ${unsupported.join(', ')} annotations are not supported (only manifest)`);
+      key = typed[3]!;
+    }
+    out.set(key, spec.slice(eq + 1));
+  }
+  return out;
 }
 
 function runResourcesOf(a: ReturnType<typeof parseArgs>): RunResources {
@@ -197,6 +219,7 @@ export function toBuildOptions(argv: string[], env: NodeJS.ProcessEnv = process.
     buildArgs: parseKeyValues(getList(a, 'build-arg'), '--build-arg'),
     buildContexts: getList(a, 'build-context').map(parseBuildContext),
     runResources: runResourcesOf(a),
+    annotations: parseAnnotations(getList(a, 'annotation')),
     labels: parseKeyValues(getList(a, 'label'), '--label'),
     target: getString(a, 'target'),
     platforms: getList(a, 'platform').flatMap((p) => p.split(',')).filter(Boolean),
