@@ -21,6 +21,9 @@ export const BUILD_FLAGS: FlagSpec[] = [
   { name: 'tag', short: 't', type: 'list', metavar: 'NAME:TAG', help: 'Name and optionally a tag (format: "name:tag")' },
   { name: 'file', short: 'f', type: 'string', metavar: 'FILE', help: 'Name of the Dockerfile (default: "PATH/Dockerfile"; "-" reads stdin)' },
   { name: 'build-arg', type: 'list', metavar: 'K=V', help: 'Set build-time variables' },
+  { name: 'attest', type: 'list', metavar: 'SPEC', help: 'Attestations (not supported: only type=provenance,disabled=true / type=sbom,disabled=true)' },
+  { name: 'provenance', type: 'string', metavar: 'VALUE', help: 'Provenance attestation (not supported: only "false")' },
+  { name: 'sbom', type: 'string', metavar: 'VALUE', help: 'SBOM attestation (not supported: only "false")' },
   { name: 'annotation', type: 'list', metavar: 'KEY=VALUE', help: 'Add an annotation to the image manifest ("manifest:" prefix accepted)' },
   { name: 'add-host', type: 'list', metavar: 'HOST:IP', help: 'Add a custom host-to-IP mapping (format: "host:ip") to RUN\'s /etc/hosts' },
   { name: 'ulimit', type: 'list', metavar: 'NAME=SOFT[:HARD]', help: 'Ulimit options for RUN (e.g. nofile=1024:2048)' },
@@ -127,6 +130,22 @@ function parseAnnotations(specs: string[]): Map<string, string> {
   return out;
 }
 
+// Attestations are not built yet. CI scripts often turn them off
+// explicitly (`--provenance=false`, as buildx otherwise adds a provenance
+// attestation): that is accepted, anything asking for one is refused.
+function checkAttestations(a: ReturnType<typeof parseArgs>): Record<string, never> {
+  const off = (v: string | undefined) => v === undefined || v === 'false' || v === '0';
+  for (const flag of ['provenance', 'sbom'] as const) {
+    const v = getString(a, flag);
+    if (!off(v)) throw new UsageError(`--${flag}=${v}: attestations are not supported by tsbuild yet (only --${flag}=false)`);
+  }
+  for (const spec of getList(a, 'attest')) {
+    const attrs = parseCsvSpec(spec, '--attest');
+    if (attrs.get('disabled') !== 'true') throw new UsageError(`--attest ${spec}: attestations are not supported by tsbuild yet (only disabled=true)`);
+  }
+  return {};
+}
+
 function runResourcesOf(a: ReturnType<typeof parseArgs>): RunResources {
   const shm = getString(a, 'shm-size');
   const parent = getString(a, 'cgroup-parent');
@@ -220,6 +239,7 @@ export function toBuildOptions(argv: string[], env: NodeJS.ProcessEnv = process.
     buildContexts: getList(a, 'build-context').map(parseBuildContext),
     runResources: runResourcesOf(a),
     annotations: parseAnnotations(getList(a, 'annotation')),
+    ...checkAttestations(a),
     labels: parseKeyValues(getList(a, 'label'), '--label'),
     target: getString(a, 'target'),
     platforms: getList(a, 'platform').flatMap((p) => p.split(',')).filter(Boolean),
