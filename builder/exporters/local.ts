@@ -7,7 +7,7 @@ import type { ExporterFactory } from './types.js';
 
 export const localExporter: ExporterFactory = (attrs) => {
   const dest = destOf('local', attrs);
-  if (dest === '-') throw new UsageError('--output type=local needs dest=<directory>');
+  if (dest === '-') throw new UsageError('--output type=local needs dest=<path>');
   return {
     type: 'local',
     taskName: 'exporting to client directory',
