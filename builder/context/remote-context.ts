@@ -12,6 +12,7 @@ import { emptySummary } from '../fileops/copy-tree.js';
 import { extractTar } from '../fileops/extract.js';
 import { downloadUrl, isHttpUrl } from '../fileops/fetch-url.js';
 import { cloneGit, parseGitUrl } from '../fileops/git-clone.js';
+import { isGitSource } from '../fileops/sources.js';
 import { ContextNotFoundError } from './errors.js';
 
 export interface MaterializedContext {
@@ -21,19 +22,9 @@ export interface MaterializedContext {
   cleanup(): Promise<void>;
 }
 
-export class RemoteContextError extends Error {
-  readonly userError = true;
-  constructor(readonly code: string, message: string) {
-    super(message);
-  }
-}
-
-/** A git URL as docker recognises one (docker's urlutil.IsGitURL plus `.git` endings). */
+/** A git URL as docker recognises one (urlutil.IsGitURL): `.git` at the end of the path, git@, git://, ssh://, github.com/. */
 export function isGitUrl(arg: string): boolean {
-  if (/^(git:\/\/|git@|ssh:\/\/|github\.com\/)/.test(arg)) return true;
-  if (!isHttpUrl(arg)) return false;
-  const [url] = arg.split('#', 1) as [string];
-  return /\.git\/?$/.test(url) || arg.includes('#');
+  return isGitSource(arg) || arg.startsWith('github.com/');
 }
 
 export function isRemoteContext(arg: string): boolean {
