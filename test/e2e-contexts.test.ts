@@ -3,6 +3,8 @@
 // tarball URL, and a git repository served over loopback HTTP by
 // `git http-backend` (`http://host/repo.git#ref:subdir`).
 import test from 'ava';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -108,6 +110,17 @@ COPY --from=prev /built /built
   t.false(listing.includes('skip.txt'), 'the directory context has its own .dockerignore');
   t.is(await cat('named:v1', '/mounted'), 'logo\n');
   t.is(await cat('named:v1', '/built'), 'built\n');
+
+  // A directory context as a stage's base: its files (through its .dockerignore) are the first layer.
+  const fromDir = await makeContext({ Dockerfile: 'FROM assets\nCMD ["/logo.txt"]\n' });
+  await ok(['build', '--progress=plain', '-t', 'named:dir', '--build-context', `assets=${assets}`, fromDir], { root: root() });
+  const dirImage = JSON.parse((await ok(['inspect', 'named:dir'], { root: root() })).stdout)[0];
+  t.is(dirImage.RootFS.Layers.length, 1);
+  t.deepEqual(dirImage.Config.Cmd, ['/logo.txt']);
+  const out = await makeContext({});
+  await ok(['build', '--progress=plain', '-o', `type=local,dest=${out}/fs`, '--build-context', `assets=${assets}`, fromDir], { root: root() });
+  t.is(await readFile(path.join(out, 'fs/logo.txt'), 'utf8'), 'logo\n');
+  await t.throwsAsync(readFile(path.join(out, 'fs/skip.txt')));
 
   // An OCI layout directory as the base image.
   const layout = await makeContext({});

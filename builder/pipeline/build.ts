@@ -134,6 +134,8 @@ function baseInfoOf(graph: BuildGraph, stage: StagePlan): BaseInfo {
   for (;;) {
     const base = s.base;
     if (base.type === 'scratch') return { layerCount: 0, historyCount: 0 };
+    // A directory context's files: one layer without a history entry of its own.
+    if (base.type === 'context') return { layerCount: 1, historyCount: 0 };
     if (base.type === 'image') return { layerCount: -1, historyCount: base.image.history.length, ref: normalizeReference(base.image.ref), digest: base.image.digest };
     s = graph.stages.find((x) => x.index === base.index)!;
   }

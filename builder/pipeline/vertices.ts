@@ -96,6 +96,11 @@ export class GraphVertices {
       return { name: '[internal] scratch', hidden: true, inputs: [], describe: () => ({ op: 'scratch' }), exec: async () => ({ layers: [], stepAdded: [] }) };
     }
     if (base.type === 'stage') return this.stageVertex.get(base.index)!;
+    if (base.type === 'context') {
+      const runner = this.runner;
+      const name = base.name;
+      return { name: `[context ${name}] load from client`, inputs: [], describe: () => runner.describeContextBase(name), exec: (ctx) => runner.contextBase(name, ctx) };
+    }
     return this.imageSource(base.ref, base.image.digest);
   }
 

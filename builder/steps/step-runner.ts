@@ -71,10 +71,24 @@ export class BuildStepRunner implements StepRunner {
     let s = stage;
     for (;;) {
       if (s.base.type === 'scratch') return 0;
+      if (s.base.type === 'context') return 1;
       if (s.base.type === 'image') return (await this.imageLayers(s.base.image.digest, s.base.ref)).layers.length;
       const index = s.base.index;
       s = this.graph.stages.find((x) => x.index === index)!;
     }
+  }
+
+  // FROM <--build-context directory>: keyed by the files it holds.
+  async describeContextBase(name: string): Promise<unknown> {
+    return { op: 'context-base', content: await checksumSelection(await this.context(name), ['.'], { cache: this.hashCache }) };
+  }
+
+  // Its files (through its .dockerignore) as the stage's first layer.
+  contextBase(name: string, ctx: ExecContext<StepResult>): Promise<StepResult> {
+    return withMutableRootfs(this.store, { layers: [], stepAdded: [] }, this.env.sourceDateEpoch, async (root) => {
+      const { copy } = await import('../fileops/copy.js');
+      await copy({ instruction: 'COPY', sources: ['.'], dest: '/' }, { destRoot: root, source: await this.context(name), tmpDir: this.store.paths.state, signal: ctx.signal });
+    }).then((r) => ({ layers: r.layers, stepAdded: [] }));
   }
 
   describeCopy(step: CopyStep): Promise<unknown> {

@@ -40,6 +40,8 @@ export interface StepEnv {
 export interface StepRunner {
   imageLayers(manifestDigest: string | undefined, ref: string): Promise<StepResult>;
   describeImage(manifestDigest: string | undefined, ref: string): Promise<unknown>;
+  describeContextBase(name: string): Promise<unknown>;
+  contextBase(name: string, ctx: ExecContext<StepResult>): Promise<StepResult>;
   describeCopy(step: CopyStep): Promise<unknown>;
   copy(step: CopyStep, parent: StepResult, from: StepResult | undefined, ctx: ExecContext<StepResult>): Promise<StepResult>;
   workdir(step: WorkdirStep, parent: StepResult, ctx: ExecContext<StepResult>): Promise<StepResult>;

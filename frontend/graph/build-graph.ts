@@ -71,6 +71,8 @@ function stageBase(node: StageNode): StageBase {
   switch (node.base.kind) {
     case 'scratch':
       return { type: 'scratch' };
+    case 'context':
+      return { type: 'context', name: node.base.name };
     case 'stage':
       return { type: 'stage', index: node.base.node.index };
     case 'image':

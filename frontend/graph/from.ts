@@ -51,7 +51,8 @@ export function expandFrom(stage: Stage, ctx: FromContext, lint: Linter): Expand
   const image = expandAt(stage.from.image, ctx, loc);
   reportUndeclared(image, ctx, lint, loc);
   if (image.result === '') throw errorAt(loc, 'BLANK_BASE', `base name (${stage.from.image}) should not be blank`);
-  const baseName = namedBase(image.result, ctx, loc);
+  const named = ctx.namedContexts?.get(image.result);
+  const baseName = named?.type === 'local' ? image.result : namedBase(image.result, ctx);
   const used = new Set(image.used);
   let platform = ctx.targetPlatform;
   const raw = stage.from.platform;
@@ -74,16 +75,15 @@ export function expandFrom(stage: Stage, ctx: FromContext, lint: Linter): Expand
     }
     for (const u of p.used) used.add(u);
   }
-  return { baseName, platform, explicitPlatform: raw !== undefined, used };
+  return { baseName, platform, explicitPlatform: raw !== undefined, used, ...(named?.type === 'local' ? { contextBase: image.result } : {}) };
 }
 
-/** FROM NAME where --build-context NAME=... was given: the image or stage it names instead. */
-function namedBase(name: string, ctx: FromContext, loc: Location): string {
+/** FROM NAME where --build-context NAME=<image or stage> was given: what it names instead. */
+function namedBase(name: string, ctx: FromContext): string {
   const named = ctx.namedContexts?.get(name);
-  if (!named) return name;
-  if (named.type === 'image') return named.ref;
-  if (named.type === 'stage') return named.name;
-  throw errorAt(loc, 'UNSUPPORTED_NAMED_CONTEXT', `FROM ${name}: a directory build context cannot be a base image here; read it with COPY --from=${name} or RUN --mount=from=${name}`);
+  if (named?.type === 'image') return named.ref;
+  if (named?.type === 'stage') return named.name;
+  return name;
 }
 
 /** BuildKit's validateBaseImagesWithDefaultArgs: would the FROM lines work with no --build-arg at all? */

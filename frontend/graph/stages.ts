@@ -17,6 +17,7 @@ export interface Command {
 
 export type BaseRef =
   | { readonly kind: 'scratch' }
+  | { readonly kind: 'context'; readonly name: string }
   | { readonly kind: 'stage'; readonly node: StageNode }
   | { readonly kind: 'image'; readonly ref: ImageReference };
 
@@ -131,6 +132,8 @@ export function addDependencies(node: StageNode, commands: readonly Command[], n
 
 export interface BaseSpec {
   readonly baseName: string;
+  /** FROM names a --build-context directory (its name). */
+  readonly contextBase?: string;
   readonly platform: Platform;
   readonly explicitPlatform: boolean;
 }
@@ -139,7 +142,9 @@ export interface BaseSpec {
 export function createStageNode(stage: Stage, spec: BaseSpec, earlier: readonly StageNode[], later: readonly Stage[], file: string): StageNode {
   const loc = toLocation(stage.from.location, file);
   let base: BaseRef;
-  if (spec.baseName === 'scratch') {
+  if (spec.contextBase !== undefined) {
+    base = { kind: 'context', name: spec.contextBase };
+  } else if (spec.baseName === 'scratch') {
     base = { kind: 'scratch' };
   } else {
     const parent = findStageByName(earlier, spec.baseName);

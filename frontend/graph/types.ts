@@ -63,7 +63,9 @@ export type ResolveImage = (ref: string, platform: Platform) => Promise<BaseImag
 export type StageBase =
   | { type: 'scratch' }
   | { type: 'image'; ref: string; image: BaseImage }
-  | { type: 'stage'; index: number };
+  | { type: 'stage'; index: number }
+  // FROM NAME with --build-context NAME=<directory>: its files are the stage's first layer.
+  | { type: 'context'; name: string };
 
 // Where COPY --from / RUN --mount from= read; `name` is a --build-context
 // directory (the main build context without one).
