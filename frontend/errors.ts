@@ -73,3 +73,42 @@ export function formatDockerfileError(e: DockerfileError): string {
   const body = lines.map((text, i) => ` ${String(loc.line + i).padStart(width)} | ${clipText(text)}`);
   return [head, ...body].join('\n');
 }
+
+/**
+ * The Dockerfile around an error, as buildx prints it (BuildKit's
+ * errdefs.Source.Print): two lines of context either side of a one-line
+ * range, one for a longer range, `>>>` on the lines at fault.
+ *
+ *     Dockerfile:4
+ *     --------------------
+ *        2 |     RUN true
+ *        3 |
+ *        4 | >>> RUN exit 3
+ *        5 |     ENV A=b
+ *     --------------------
+ */
+export function formatSourceExcerpt(text: string, file: string, line: number, endLine = line): string | undefined {
+  const lines = text.split('\n');
+  if (line < 1 || line > lines.length) return undefined;
+  let start = line;
+  let end = Math.min(Math.max(endLine, line), lines.length);
+  const pad = end === start ? 4 : 2;
+  // The same walk as BuildKit's, so the same lines show.
+  for (let p = 0; p < pad; p++) {
+    if (start > 1) {
+      start--;
+      p++;
+    }
+    if (end !== lines.length) {
+      end++;
+      p++;
+    }
+  }
+  const out = [`${file}:${line}`, '-'.repeat(20)];
+  for (let i = start; i <= end; i++) {
+    const marker = i >= line && i <= Math.max(endLine, line) ? '>>>' : '   ';
+    out.push(` ${String(i).padStart(3)} | ${marker} ${lines[i - 1]!.replace(/\r$/, '')}`);
+  }
+  out.push('-'.repeat(20));
+  return out.join('\n');
+}

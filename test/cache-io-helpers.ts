@@ -10,7 +10,8 @@ export function stepOutcomes(plain: string): Map<string, string> {
   const names = new Map<string, string>();
   const out = new Map<string, string>();
   for (const line of plain.split('\n')) {
-    const start = /^#(\d+) (\[[^\]]+ \d+\/\d+\] .*)$/.exec(line);
+    // Steps as buildx names them (`[2/4] RUN ...`, `[words 3/4] COPY ...`); FROM is the base image, not a step.
+    const start = /^#(\d+) (\[[^\]]*\d+\/\d+\] (?!FROM ).*)$/.exec(line);
     if (start) {
       names.set(start[1]!, start[2]!);
       continue;

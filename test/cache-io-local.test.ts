@@ -71,7 +71,7 @@ runIf(skip, test.serial)('mode=min exports only the final stage chain; the build
   const fresh = await build(await store(), ['--cache-from', `type=local,src=${base}/min`, await copyProject('multistage')]);
   t.is(fresh.code, 0, fresh.stderr);
   const outcomes = stepOutcomes(fresh.stderr);
-  t.is(outcomes.get('[words 3/3] RUN sort words.txt > sorted.txt'), 'DONE', 'the builder stage is not in a min cache');
+  t.is(outcomes.get('[words 4/4] RUN sort words.txt > sorted.txt'), 'DONE', 'the builder stage is not in a min cache');
   for (const [step, how] of outcomes) if (step.startsWith('[stage-3')) t.is(how, 'CACHED', step);
 });
 
@@ -99,7 +99,7 @@ runIf(skip, test.serial)('exporting to one directory again replaces its tag atom
 
   // The newest export serves "two" from the cache in a fresh store.
   const fresh = await build(await store(), ['--cache-from', `type=local,src=${cache}`, project]);
-  t.is(stepOutcomes(fresh.stderr).get('[stage-0 1/1] RUN echo two > /word'), 'CACHED', fresh.stderr);
+  t.is(stepOutcomes(fresh.stderr).get('[2/2] RUN echo two > /word'), 'CACHED', fresh.stderr);
 });
 
 runIf(skip, test.serial)('mounts=true carries RUN --mount=type=cache contents to a fresh store', async (t) => {

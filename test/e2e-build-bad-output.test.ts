@@ -13,8 +13,9 @@ const DOCKERFILE = 'FROM busybox:latest\nRUN echo step-ran\n';
 
 for (const [output, message] of [
   ['type=local', '--output type=local needs dest=<path>'],
-  ['type=tar', '--output type=tar needs dest=<path>'],
-  ['type=oci,dest=img.tar,compression=zstd', 'unsupported compression "zstd" (gzip or uncompressed)'],
+  ['type=oci,dest=img.tar,compression=brotli', 'unsupported compression "brotli" (gzip, zstd or uncompressed)'],
+  ['type=oci,dest=img.tar,compression=zstd,compression-level=30', 'compression-level must be an integer from 1 to 22 for zstd, got 30'],
+  ['type=docker,dest=img.tar,rewrite-timestamp=yes', 'invalid rewrite-timestamp "yes" (true or false)'],
   ['type=registry', 'tag is needed when pushing to registry (use -t NAME:TAG or --output type=registry,name=NAME:TAG)'],
 ] as const) {
   it(`-o ${output} fails before any step runs`, async (t) => {

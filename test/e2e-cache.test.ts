@@ -37,7 +37,9 @@ function outcomes(stderr: string): StepOutcome[] {
     const [, n, rest] = m;
     const known = byNumber.get(n!);
     if (!known) {
-      if (rest!.startsWith('[stage-')) byNumber.set(n!, { name: rest!.replace(/^\[stage-\d+ \d+\/\d+\] /, ''), cached: false });
+      // buildx's step names: `[2/4] RUN ...` (one stage) or `[name 2/4] RUN ...`; FROM is the base image.
+      const step = /^\[[^\]]*\d+\/\d+\] (.*)$/.exec(rest!);
+      if (step && !step[1]!.startsWith('FROM ')) byNumber.set(n!, { name: step[1]!, cached: false });
       continue;
     }
     if (rest === 'CACHED') known.cached = true;

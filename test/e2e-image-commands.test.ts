@@ -180,7 +180,7 @@ it('a broken Dockerfile prints Dockerfile:LINE and the line, exits 1, no stack t
     const r = await tsbuild(['build', '--progress=plain', ctx], { root: suite.store.root });
     t.is(r.code, 1, text);
     t.regex(r.stderr, new RegExp(`Dockerfile:${line}\\b`), text);
-    t.true(r.stderr.includes(`${line} | ${src}`), r.stderr);
+    t.true(r.stderr.includes(`${line} | >>> ${src}`), r.stderr); // buildx's excerpt marks the line
     t.notRegex(r.stderr, /\n\s+at |internal error/);
   }
 });

@@ -45,10 +45,11 @@ COPY --from=right /t /right
   // writer holds a parallel step's block back until the open one ends).
   const r = await tsbuild(['build', '--progress=rawjson', '-o', `type=local,dest=${out}`, ctx], { root: suite.store.root });
   t.is(r.code, 0, r.stderr);
-  const events = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { type: string; vertex?: { name: string } });
-  const at = (type: string, re: RegExp) => events.findIndex((e) => e.type === type && re.test(e.vertex?.name ?? ''));
-  const left = /\[left 1\/1\] RUN/;
-  const right = /\[right 1\/1\] RUN/;
+  // buildx's records: a vertex without `completed` has started, with it it ended.
+  const events = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { vertexes?: { name: string; completed?: string }[] });
+  const at = (type: 'start' | 'done', re: RegExp) => events.findIndex((e) => e.vertexes?.some((v) => re.test(v.name) && (type === 'done') === (v.completed !== undefined)));
+  const left = /\[left \d+\/\d+\] RUN/;
+  const right = /\[right \d+\/\d+\] RUN/;
   // Event order, not timing: both steps started before either finished.
   const bothStarted = Math.max(at('start', left), at('start', right));
   const firstDone = Math.min(at('done', left), at('done', right));
@@ -93,7 +94,7 @@ COPY --from=slow /etc/passwd /b
   t.regex(r.stderr, /exit code: 3/);
   // The sibling had started, and was cancelled rather than waited for (it sleeps 43 s).
   t.regex(r.stderr, /\d slow-started/);
-  const slow = stepId(r.stderr.split('\n'), /\[slow 1\/1\] RUN/);
+  const slow = stepId(r.stderr.split('\n'), /\[slow \d+\/\d+\] RUN/);
   t.regex(r.stderr, new RegExp(`^${slow} CANCELED`, 'm'));
   t.true(took < 30000, `the build took ${took} ms`);
   t.deepEqual(await sleepers('43'), [], 'the cancelled step\'s process is gone');

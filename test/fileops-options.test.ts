@@ -72,12 +72,16 @@ test('--chown names are never read through a hostile /etc symlink', async (t) =>
   t.is(codeOf(err), 'UNKNOWN_USER');
 });
 
-test('--chmod octal applies to files, dirs and created parents', async (t) => {
+test('--chmod octal applies to copied files and dirs, not to the dirs COPY creates', async (t) => {
   const s = await setup({ 'd/f': 'F', 'd/sub/g': 'G' });
   await s.run({ sources: ['d'], dest: '/p/q/', chmod: '750' });
   t.is((await s.st('p/q/f')).mode & 0o7777, 0o750);
   t.is((await s.st('p/q/sub')).mode & 0o7777, 0o750);
-  t.is((await s.st('p')).mode & 0o7777, 0o750); // fsutil's MkdirAll uses the --chmod mode
+  t.is((await s.st('p/q')).mode & 0o7777, 0o755); // the destination dir COPY created: 0755 as BuildKit 0.13
+  t.is((await s.st('p')).mode & 0o7777, 0o755);
+  await s.run({ sources: ['d/f'], dest: '/r/s/f', chmod: '600' });
+  t.is((await s.st('r/s/f')).mode & 0o7777, 0o600);
+  t.is((await s.st('r/s')).mode & 0o7777, 0o755);
   const err = await t.throwsAsync(s.run({ sources: ['d'], dest: '/x/', chmod: '99999' }));
   t.is(codeOf(err), 'INVALID_CHMOD');
   const err2 = await t.throwsAsync(s.run({ sources: ['d'], dest: '/x/', chmod: 'u+q' }));

@@ -3,7 +3,7 @@
 import test from 'ava';
 import { parseImageReference, ReferenceError } from '../frontend/graph/reference.js';
 import { formatPlatform, parsePlatform } from '../frontend/graph/platform.js';
-import { goDuration, goHealthcheck, goList, goQuotedList } from '../frontend/graph/go-format.js';
+import { goDuration, goHealthcheck, goPortSet, goList, goQuotedList } from '../frontend/graph/go-format.js';
 import { parsePort } from '../frontend/graph/ports.js';
 import { cleanPath, normalizeWorkdir, resolveDestination } from '../frontend/graph/paths.js';
 import { parseLintConfig } from '../frontend/checks/linter.js';
@@ -46,7 +46,9 @@ test('Go formatting of durations, lists and healthchecks', (t) => {
   t.is(goDuration(7), '7ns');
   t.is(goList(['a', 'b c']), '[a b c]');
   t.is(goQuotedList(['sh', '-c', 'echo "hi"\n']), '["sh" "-c" "echo \\"hi\\"\\n"]');
-  t.is(goHealthcheck({ Test: ['NONE'] }), '{Test:[NONE] Interval:0s Timeout:0s StartPeriod:0s StartInterval:0s Retries:0}');
+  t.is(goHealthcheck({ Test: ['NONE'] }), `&{["NONE"] "0s" "0s" "0s" "0s" '\\x00'}`);
+  t.is(goHealthcheck({ Test: ['CMD', 'a b'], Interval: 90e9, Retries: 10 }), `&{["CMD" "a b"] "1m30s" "0s" "0s" "0s" '\\n'}`);
+  t.is(goPortSet(['80/tcp', '443/tcp', '80/tcp']), 'map[443/tcp:{} 80/tcp:{}]');
 });
 
 test('EXPOSE port specs', (t) => {

@@ -276,7 +276,7 @@ STOPSIGNAL SIG\${SIG:-TERM}
     'COPY --chown=gopher:0 --chmod=755 ./demo ./bin/ # buildkit',
     'USER gopher',
     'LABEL version=1.22 app name=demo',
-    'EXPOSE [8080/tcp 9000/udp 7000/tcp 7001/tcp]',
+    'EXPOSE map[7000/tcp:{} 7001/tcp:{} 8080/tcp:{} 9000/udp:{}]', // BuildKit 0.13: the Go map, keys sorted
     'VOLUME [/data/demo]',
     'STOPSIGNAL SIGTERM',
   ]);
@@ -355,10 +355,13 @@ HEALTHCHECK --interval=30s --timeout=1m30s --retries=3 CMD curl -f http://localh
   });
   t.is(
     g.target.history.at(-1)!.created_by,
-    'HEALTHCHECK {Test:[CMD-SHELL curl -f http://localhost/ || exit 1] Interval:30s Timeout:1m30s StartPeriod:0s StartInterval:0s Retries:3}',
+    'HEALTHCHECK &{["CMD-SHELL" "curl -f http://localhost/ || exit 1"] "30s" "1m30s" "0s" "0s" \'\\x03\'}',
   );
   const none = await plan('FROM alpine:3.19\nHEALTHCHECK NONE\n');
   t.deepEqual(none.target.config.Healthcheck, { Test: ['NONE'] });
+  t.is(none.target.history.at(-1)!.created_by, `HEALTHCHECK &{["NONE"] "0s" "0s" "0s" "0s" '\\x00'}`);
+  const many = await plan('FROM alpine:3.19\nHEALTHCHECK --retries=65 CMD ["t"]\n');
+  t.is(many.target.history.at(-1)!.created_by, `HEALTHCHECK &{["CMD" "t"] "0s" "0s" "0s" "0s" 'A'}`);
 });
 
 test('WORKDIR is relative to the previous one; WORKDIR / makes no step', async (t) => {
@@ -408,4 +411,26 @@ USER nobody
   t.true(add.add);
   t.is(add.dest, '/opt/');
   t.is(copies(g.target)[0]!.dest, '/w/');
+});
+
+test('ENV and LABEL expand every word against the variables from before the instruction', async (t) => {
+  const g = await plan(`FROM scratch
+ENV A=first
+ENV A=second B=$A
+LABEL A=l1 ${'$'}{A}=k x=$A
+`);
+  t.is(envOf(g.target.config.Env, 'A'), 'second');
+  t.is(envOf(g.target.config.Env, 'B'), 'first');
+  t.deepEqual(g.target.config.Labels, { A: 'l1', second: 'k', x: 'second' });
+  t.true(ownHistory(g.target).includes('ENV A=second B=first'));
+});
+
+test('ARG history shows the expanded default, not the --build-arg value', async (t) => {
+  const g = await plan(`FROM scratch
+ARG BASE=v
+ARG V=\${BASE}1 NODEF
+RUN echo $V $NODEF
+`, { buildArgs: { V: '2', NODEF: 'x' } });
+  t.deepEqual(ownHistory(g.target).slice(0, 2), ['ARG BASE=v', 'ARG V=v1 NODEF']);
+  t.is(runs(g.target)[0]!.env.find((e) => e.startsWith('V=')), 'V=2');
 });

@@ -2,7 +2,7 @@ import test from 'ava';
 import { chmod, writeFile } from 'node:fs/promises';
 import { digestOf } from '../cache/digest.js';
 import { buildImage, readImage } from '../builder/image/image.js';
-import { humanSize, imageHistory, inspectImage } from '../builder/image/inspect.js';
+import { historyOf, humanSize, imageHistory, inspectImage } from '../builder/image/inspect.js';
 import { validateImage } from '../builder/image/validate.js';
 import { MediaType } from '../builder/image/types.js';
 import { fixture, uncompressedLayer } from './image-helpers.js';
@@ -117,11 +117,17 @@ test('inspect looks like docker inspect', async (t) => {
   const data = await inspectImage(store, images, 'app:v1');
   t.is(data.Id, image.configDigest);
   t.deepEqual(data.RepoTags, ['app:v1']);
-  t.deepEqual(data.RepoDigests, [`app@${image.manifestDigest}`]);
+  t.deepEqual(data.RepoDigests, [], 'an image never pushed or pulled has none, as in docker');
   t.is(data.Os, 'linux');
   t.is(data.Architecture, 'amd64');
   t.deepEqual(data.Config.Cmd, ['/app/run.sh']);
   t.deepEqual(data.RootFS, { Type: 'layers', Layers: image.config.rootfs.diff_ids });
-  t.is(data.Size, image.layers[0]!.size + image.layers[1]!.size);
+  // Uncompressed file bytes, as docker counts them: 21 (hello.txt) + 19 (run.sh) + 6 (the link's target).
+  t.is(data.Size, 21 + 19 + 6);
   t.is(data.Created, '2024-01-01T00:00:00Z');
+  t.is(data.Comment, '');
+  await images.recordRepoDigest(image.configDigest, 'localhost:5000/team/app', digestOf('pushed'));
+  t.deepEqual((await inspectImage(store, images, 'app:v1')).RepoDigests, [`localhost:5000/team/app@${digestOf('pushed')}`]);
+  const rows = await historyOf(store, images, 'app:v1');
+  t.deepEqual(rows.map((r) => r.size), [25, 0, 21]);
 });

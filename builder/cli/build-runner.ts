@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { build, evaluate } from '../pipeline/build.js';
 import { createProgress, type ProgressWriter } from '../progress/index.js';
 import { localSecrets, localSsh } from '../providers/local.js';
-import { BuildCanceledError } from '../errors.js';
+import { BuildCanceledError, UsageError } from '../errors.js';
 import { reportError } from './report-error.js';
 import type { BuildOptions, CallMode, SecretSpec, SshSpec } from '../pipeline/options.js';
 import type { ProgressMode } from '../progress/types.js';
@@ -37,7 +37,12 @@ export async function runCli(req: CliBuildRequest): Promise<number> {
       signal: abort.signal,
       secrets: localSecrets(req.secrets, process.env),
       ssh,
-      openOutput: async (dest) => (dest === '-' ? process.stdout : undefined),
+      openOutput: async (dest, kind) => {
+        if (dest !== '-') return undefined;
+        // As buildx: a tarball never goes to a terminal.
+        if (process.stdout.isTTY) throw new UsageError(`refusing to write the ${kind} output to a terminal: give dest=FILE or redirect stdout`);
+        return process.stdout;
+      },
     });
     if (req.iidFile) await writeFile(req.iidFile, result.imageId);
     if (req.metadataFile) await writeFile(req.metadataFile, JSON.stringify(result.metadata, null, 2) + '\n');
@@ -46,10 +51,10 @@ export async function runCli(req: CliBuildRequest): Promise<number> {
     return 0;
   } catch (err) {
     // Errors before the build started (bad flags, a Dockerfile that does
-    // not parse) were never shown as progress: main's handler prints them.
-    if (!progress) throw err;
-    await progress.close({ ok: false });
-    return reportError(err);
+    // not parse) were never shown as progress; either way a located error
+    // shows the Dockerfile around it.
+    await progress?.close({ ok: false });
+    return reportError(err, { file: req.build.dockerfileName, text: req.build.dockerfileText });
   } finally {
     await ssh.close();
     process.off('SIGINT', onSignal);

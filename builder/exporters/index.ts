@@ -1,5 +1,6 @@
 // Resolves -o/--output specs into exporters before the build starts, as
 // cache-io/spec.ts does for --cache-to/--cache-from.
+import { checkRewriteTimestamp } from './attrs.js';
 import { dockerExporter } from './docker.js';
 import { imageExporter } from './image.js';
 import { localExporter } from './local.js';
@@ -24,5 +25,8 @@ export const OUTPUT_TYPES: readonly OutputType[] = Object.keys(FACTORIES) as Out
 /** No output given means type=image: the local store. */
 export function resolveExporters(outputs: readonly OutputSpec[], ctx: ResolveContext): Exporter[] {
   const specs = outputs.length > 0 ? outputs : [{ type: 'image', attrs: new Map() } as OutputSpec];
-  return specs.map((spec) => FACTORIES[spec.type](spec.attrs, ctx));
+  return specs.map((spec) => {
+    checkRewriteTimestamp(spec.attrs);
+    return FACTORIES[spec.type](spec.attrs, ctx);
+  });
 }

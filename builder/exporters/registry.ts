@@ -1,11 +1,13 @@
 // type=registry (and --push): stored and tagged locally, then pushed under every name.
 import { UsageError } from '../errors.js';
-import { namesOf } from './attrs.js';
-import type { ExporterFactory } from './types.js';
+import { compressionOf, namesOf } from './attrs.js';
+import type { ExporterFactory, PushedManifest } from './types.js';
 
 export const registryExporter: ExporterFactory = (attrs, ctx) => {
   const names = namesOf(attrs, ctx.tags);
   if (names.length === 0) throw new UsageError('tag is needed when pushing to registry (use -t NAME:TAG or --output type=registry,name=NAME:TAG)');
+  const compression = compressionOf(attrs);
+  if (compression.compression === 'uncompressed') throw new UsageError('a registry push needs compressed layers (compression=gzip or zstd)');
   return {
     type: 'registry',
     taskName: 'exporting to image',
@@ -14,11 +16,14 @@ export const registryExporter: ExporterFactory = (attrs, ctx) => {
       // The registry client loads only when an image is pushed.
       const { pushImage, loadRegistrySettings } = await import('../registry/index.js');
       const settings = await loadRegistrySettings(store.paths.root);
+      let last: PushedManifest | undefined;
       for (const name of names) {
         await store.images.tag(name, image.manifestDigest);
-        const pushed = await pushImage(store.content, store.images, image.manifestDigest, name, { settings });
+        const pushed = await pushImage(store.content, store.images, image.manifestDigest, name, { settings, compression });
         io.log(`pushing ${pushed.ref}@${pushed.digest} done`);
+        last = { digest: pushed.digest, size: pushed.size, mediaType: pushed.mediaType };
       }
+      return { pushed: last };
     },
   };
 };

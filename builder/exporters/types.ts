@@ -23,11 +23,19 @@ export interface ExportIO {
   openOutput?(dest: string, kind: 'oci' | 'docker' | 'tar'): Promise<Writable | undefined>;
 }
 
+/** The manifest a registry now serves for the image (its layers compressed: not the local digest). */
+export interface PushedManifest {
+  digest: string;
+  size: number;
+  mediaType: string;
+}
+
 export interface Exporter {
   readonly type: OutputType;
   /** The progress task shown while it runs (`exporting to image`). */
   readonly taskName: string;
-  export(image: ImageDescription, store: Store, io: ExportIO): Promise<void>;
+  /** Resolves to what it pushed, for outputs that push. */
+  export(image: ImageDescription, store: Store, io: ExportIO): Promise<{ pushed?: PushedManifest } | void>;
 }
 
 export interface ResolveContext {

@@ -26,8 +26,9 @@ import { emptySummary, TreeCopier, type CopySummary } from './copy-tree.js';
 import { InvalidSourceError, MultipleSourcesNeedDirError, SourceNotFoundError } from './errors.js';
 import { extractTar } from './extract.js';
 import { downloadUrl, isHttpUrl, parseChecksum } from './fetch-url.js';
+import { cloneGit, parseGitUrl } from './git-clone.js';
 import { lstatOrNull, mkdirAllInRoot } from './fs-write.js';
-import { createdDirMode, parseChmod, type ModeSpec } from './mode.js';
+import { CREATED_DIR_MODE, parseChmod, type ModeSpec } from './mode.js';
 import { resolveInRoot } from './resolve.js';
 import { DirectorySource, type SourceTree } from './source-tree.js';
 import { planSources, type CopySource, type PlannedItem } from './sources.js';
@@ -56,6 +57,8 @@ export interface CopyOp {
   readonly checksum?: string;
   /** ADD --unpack: default true for local archives, false for URLs. */
   readonly unpack?: boolean;
+  /** ADD <git url> --keep-git-dir: keep the repository's .git directory. */
+  readonly keepGitDir?: boolean;
 }
 
 export interface CopyEnv {
@@ -201,6 +204,17 @@ async function runItem(job: Job, item: PlannedItem, copiers: Map<number, TreeCop
       const st = (await heredocTree.lstat(`/${name}`))!;
       return place(job, new TreeCopier(heredocTree, copierOptions(job)), `/${name}`, name, st, false);
     }
+    case 'git': {
+      // The repository's files (at #ref, under :subdir) land in dest, as a directory's contents.
+      const { remote, ref, subdir } = parseGitUrl(item.url);
+      const dir = await mkdtemp(path.join(await scratchDir(job), 'git-'));
+      await cloneGit(remote, ref, path.join(dir, 'repo'), job.op.keepGitDir ?? false);
+      const repoTree = new DirectorySource(path.join(dir, 'repo'), { forceRootOwnership: true, description: 'git repository' });
+      const inRoot = path.posix.join('/', subdir);
+      const st = await repoTree.lstat(inRoot);
+      if (!st) throw new SourceNotFoundError(subdir, 'git repository');
+      return place(job, new TreeCopier(repoTree, copierOptions(job)), inRoot, path.posix.basename(inRoot), st, true);
+    }
     case 'url': {
       const dir = await mkdtemp(path.join(await scratchDir(job), 'download-'));
       const file = await downloadUrl(item.url, dir, { checksum: job.op.checksum, signal: job.env.signal, fetch: job.env.fetch });
@@ -232,7 +246,7 @@ async function scratchDir(job: Job): Promise<string> {
  */
 async function place(job: Job, copier: TreeCopier, srcInRoot: string, srcName: string, st: Stats, copyDirContents: boolean): Promise<void> {
   const { destRoot } = job.env;
-  const dirOptions = { mode: createdDirMode(job.mode), owner: job.owner };
+  const dirOptions = { mode: CREATED_DIR_MODE, owner: job.owner };
   await mkdirAllInRoot(destRoot, job.dest.isDir ? job.dest.path : path.posix.dirname(job.dest.path), dirOptions);
 
   const dst = await resolveInRoot(destRoot, job.dest.path);
@@ -249,7 +263,7 @@ async function place(job: Job, copier: TreeCopier, srcInRoot: string, srcName: s
 
 /** ADD of a local archive: extract into dest, which is always a directory. */
 async function extractInto(job: Job, archive: string, compression: Compression, name: string): Promise<void> {
-  const dir = await mkdirAllInRoot(job.env.destRoot, job.dest.path, { mode: 0o755, owner: job.owner });
+  const dir = await mkdirAllInRoot(job.env.destRoot, job.dest.path, { mode: CREATED_DIR_MODE, owner: job.owner });
   await extractTar(openDecompressed(archive, compression), dir.host, { owner: job.owner, summary: job.result, archiveName: name });
   job.result.archivesExtracted++;
 }

@@ -19,9 +19,9 @@ export class PathEscapesContextError extends FileOpError {
 }
 
 export class SourceNotFoundError extends FileOpError {
-  constructor(src: string, where: string, resolvedTo?: string) {
+  constructor(src: string, where: string, resolvedTo?: string, hint?: string) {
     const via = resolvedTo ? ` (a symlink resolved inside the ${where} to ${q(resolvedTo)})` : '';
-    super('SOURCE_NOT_FOUND', `source ${q(src)} not found in the ${where}${via}`);
+    super('SOURCE_NOT_FOUND', `source ${q(src)} not found in the ${where}${via}${hint ? `: ${hint}` : ''}`);
   }
 }
 

@@ -83,9 +83,10 @@ function permBits(perms: string, mode: number, isDir: boolean): number {
 }
 
 /**
- * Mode of directories COPY creates on the way to the destination: 0755, or
- * the octal --chmod value (fsutil's MkdirAll uses it as well).
+ * Mode of directories COPY creates on the way to the destination (the
+ * destination directory itself and its missing parents): always 0755, as
+ * BuildKit 0.13 / Docker 26 (fsutil's MkdirAll there ignores --chmod, which
+ * only applies to what is copied). fsutil changed this in 2025 to use an
+ * octal --chmod; the images docker 26 users compare against have 0755.
  */
-export function createdDirMode(spec: ModeSpec | undefined): number {
-  return spec?.kind === 'octal' ? spec.mode : 0o755;
-}
+export const CREATED_DIR_MODE = 0o755;

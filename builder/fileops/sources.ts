@@ -4,7 +4,8 @@
  * the user errors BuildKit gives for sources that cannot be used.
  */
 import path from 'node:path';
-import { InvalidSourceError, PathEscapesContextError, SourceNotFoundError } from './errors.js';
+import { InvalidSourceError, PathEscapesContextError } from './errors.js';
+import { sourceNotFound } from './not-found.js';
 import { isHttpUrl } from './fetch-url.js';
 import { cleanInRoot } from './resolve.js';
 import type { SourceTree } from './source-tree.js';
@@ -26,7 +27,8 @@ export type PlannedItem =
   /** --parents: copy `base` keeping the structure of what `pattern` selects below it. */
   | { readonly kind: 'parents'; readonly group: number; readonly spec: string; readonly base: string; readonly pattern: string }
   | { readonly kind: 'heredoc'; readonly group: number; readonly heredoc: HeredocSource }
-  | { readonly kind: 'url'; readonly group: number; readonly url: string };
+  | { readonly kind: 'url'; readonly group: number; readonly url: string }
+  | { readonly kind: 'git'; readonly group: number; readonly url: string };
 
 /** git@host:repo, git://, ssh://, or an http(s) URL to a `.git` repository. */
 export function isGitSource(src: string): boolean {
@@ -68,12 +70,9 @@ export async function planSources(sources: readonly CopySource[], tree: SourceTr
       continue;
     }
     if (isGitSource(source)) {
-      throw new InvalidSourceError(
-        'GIT_SOURCE_UNSUPPORTED',
-        options.instruction === 'COPY'
-          ? `source can't be a git ref for COPY: ${source}`
-          : `ADD from a git repository is not supported yet: ${source}`,
-      );
+      if (options.instruction === 'COPY') throw new InvalidSourceError('GIT_SOURCE_UNSUPPORTED', `source can't be a git ref for COPY: ${source}`);
+      items.push({ kind: 'git', group, url: source });
+      continue;
     }
     if (isHttpUrl(source)) {
       if (options.instruction === 'COPY') throw new InvalidSourceError('URL_SOURCE_FOR_COPY', `source can't be a URL for COPY: ${source}`);
@@ -92,7 +91,7 @@ export async function planSources(sources: readonly CopySource[], tree: SourceTr
     }
     const resolved = await tree.resolve(normalized, true);
     if (!resolved.exists || !(await tree.lstat(resolved.inRoot))) {
-      throw new SourceNotFoundError(source, tree.description, resolved.linksFollowed > 0 ? resolved.inRoot : undefined);
+      throw await sourceNotFound(source, tree, resolved.linksFollowed > 0 ? resolved.inRoot : normalized, resolved.linksFollowed > 0 ? resolved.inRoot : undefined);
     }
     items.push({ kind: 'path', group, spec: source, path: normalized });
   }
@@ -108,7 +107,7 @@ async function planParents(source: string, group: number, tree: SourceTree): Pro
   const pattern = normalizeSourcePath(patternSpec, tree).slice(1);
   if (!containsWildcards(base) && !containsWildcards(pattern)) {
     const required = await tree.resolve(path.posix.join(base, pattern), false);
-    if (!required.exists || !(await tree.lstat(required.inRoot))) throw new SourceNotFoundError(source, tree.description);
+    if (!required.exists || !(await tree.lstat(required.inRoot))) throw await sourceNotFound(source, tree, path.posix.join(base, pattern));
   }
   return { kind: 'parents', group, spec: source, base, pattern };
 }

@@ -14,7 +14,9 @@ export type ImageErrorCode =
   | 'UNSAFE_LAYER'
   | 'DIGEST_MISMATCH'
   | 'LOCK_TIMEOUT'
-  | 'INVALID_EXPORT_OPTION';
+  | 'INVALID_EXPORT_OPTION'
+  | 'ZSTD_MISSING'
+  | 'ZSTD_FAILED';
 
 export class ImageError extends Error {
   readonly userError = true;

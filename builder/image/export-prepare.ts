@@ -11,6 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
+import { createZstd } from './zstd.js';
+import { parseCompressionOptions } from './compression-options.js';
+export { parseCompressionOptions } from './compression-options.js';
 import { createParallelGzip } from '../../cache/parallel-gzip.js';
 import type { ContentStore } from '../../cache/content-store.js';
 import type { Digest } from '../../cache/digest.js';
@@ -22,33 +25,11 @@ import { readImage, type ImageDescription } from './image.js';
 import type { ImageLayer, ImageManifest, LayerCompression } from './types.js';
 import { MediaType, layerCompressionOf, ociLayerMediaType } from './types.js';
 
-export interface CompressionOptions {
-  /** Layer compression in the output; default gzip (what registries and BuildKit use). */
-  compression?: 'gzip' | 'uncompressed';
-  /** gzip level 0-9; default 6 (zlib's default). */
-  compressionLevel?: number;
-  /** Directory remembering converted layers (e.g. `ImageStore.layerMemoDir`); none means convert every time. */
-  memoDir?: string;
-  /** Layers converted at once; default: the number of CPUs. */
-  concurrency?: number;
-}
+export type { CompressionOptions } from './compression-options.js';
+import type { CompressionOptions } from './compression-options.js';
 
 export interface PreparedImage extends ImageDescription {
   manifestSize: number;
-}
-
-const DEFAULT_GZIP_LEVEL = 6;
-
-export function parseCompressionOptions(opts: CompressionOptions): { compression: 'gzip' | 'uncompressed'; level: number } {
-  const compression = opts.compression ?? 'gzip';
-  if (compression !== 'gzip' && compression !== 'uncompressed') {
-    throw new ImageError('INVALID_EXPORT_OPTION', `unsupported compression ${JSON.stringify(compression)} (use gzip or uncompressed)`);
-  }
-  const level = opts.compressionLevel ?? DEFAULT_GZIP_LEVEL;
-  if (!Number.isInteger(level) || level < 0 || level > 9) {
-    throw new ImageError('INVALID_EXPORT_OPTION', `compression-level must be an integer from 0 to 9, got ${String(opts.compressionLevel)}`);
-  }
-  return { compression, level };
 }
 
 interface Memo {
@@ -70,22 +51,30 @@ async function convertLayer(
   target: LayerCompression,
   level: number,
   memoDir: string | undefined,
+  force: boolean,
 ): Promise<ImageLayer> {
   const source = layerCompressionOf(layer.mediaType);
   if (!source) throw new ImageError('UNSUPPORTED_MEDIA_TYPE', `layer ${layer.digest}: unsupported media type ${layer.mediaType}`);
   const mediaType = ociLayerMediaType(target);
   if (source === target) return { ...layer, mediaType };
-  if (source === 'zstd') throw new ImageError('UNSUPPORTED_MEDIA_TYPE', `layer ${layer.digest}: cannot convert zstd layers`);
+  // A layer already compressed another way stays so unless forced (BuildKit's force-compression).
+  if (!force && source !== 'uncompressed' && target !== 'uncompressed') return { ...layer, mediaType: ociLayerMediaType(source) };
 
   // `pgz1`: the gzip bytes come from the block-parallel compressor; a memo of another compressor would give other digests.
-  const memoFile = memoDir ? path.join(memoDir, `${target}-${target === 'gzip' ? `pgz1-${level}` : 0}-${hexOf(layer.diffId)}.json`) : undefined;
+  const memoFile = memoDir ? path.join(memoDir, `${target}-${target === 'gzip' ? `pgz1-${level}` : target === 'zstd' ? `zstd-${level}` : 0}-${hexOf(layer.diffId)}.json`) : undefined;
   const known = await recall(store, memoFile);
   if (known) return { digest: known.digest, size: known.size, diffId: layer.diffId, mediaType };
 
+  // Decompress what is compressed, then compress to the target.
+  const stages: (NodeJS.ReadableStream | NodeJS.WritableStream)[] = [store.openRead(layer.digest)];
+  if (source === 'gzip') stages.push(createGunzip());
+  if (source === 'zstd') stages.push(createZstd('decompress'));
   // One big layer is the common case: compress its blocks on every core (see cache/parallel-gzip.ts).
-  const transform = target === 'gzip' ? createParallelGzip({ level }) : createGunzip();
+  if (target === 'gzip') stages.push(createParallelGzip({ level }));
+  if (target === 'zstd') stages.push(createZstd('compress', level));
+  const transform = stages.at(-1) as NodeJS.ReadableStream & NodeJS.WritableStream;
   // pipeline (not pipe) so a read error or a corrupt source blob reaches putStream and fails the export.
-  const feeding = pipeline(store.openRead(layer.digest), transform);
+  const feeding = stages.length === 1 ? Promise.resolve() : pipeline(stages as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream]);
   // Decompressing must give back exactly the diff_id, so the store verifies that for us.
   const [converted] = await Promise.all([store.putStream(transform, target === 'uncompressed' ? layer.diffId : undefined), feeding]);
   if (memoFile) {
@@ -102,7 +91,7 @@ export async function prepareExport(store: ContentStore, manifestDigest: Digest,
   // An image may hold the same layer twice (e.g. two identical COPY steps); convert it once.
   const unique = [...new Map(image.layers.map((l) => [l.digest, l])).values()];
   const converted = await mapLimit(unique, opts.concurrency ?? os.availableParallelism(), (layer) =>
-    convertLayer(store, layer, compression, level, opts.memoDir),
+    convertLayer(store, layer, compression, level, opts.memoDir, opts.forceCompression ?? false),
   );
   const byDigest = new Map(unique.map((l, i) => [l.digest, converted[i]!]));
   const layers = image.layers.map((l) => byDigest.get(l.digest)!);

@@ -4,6 +4,7 @@
 
 import type { ContentStore } from '../../cache/content-store.js';
 import type { Digest } from '../../cache/digest.js';
+import { layerContentSizes } from './content-size.js';
 import { readImage, type ImageDescription } from './image.js';
 import { familiarName, parseReference } from './reference.js';
 import type { ImageStore } from './store.js';
@@ -14,31 +15,32 @@ export interface HistoryRow {
   id: string;
   created: string;
   createdBy: string;
-  /** Bytes of the layer blob this step added; 0 for metadata-only steps. */
+  /** Uncompressed bytes of the files of the layer this step added (docker's count); 0 for metadata-only steps. */
   size: number;
   comment: string;
   emptyLayer: boolean;
 }
 
 /** Newest first, one row per history entry; layers are matched to non-empty entries in order. */
-export function imageHistory(image: ImageDescription): HistoryRow[] {
+export function imageHistory(image: ImageDescription, layerSizes?: number[]): HistoryRow[] {
+  const sizes = layerSizes ?? image.layers.map((l) => l.size);
   const history = image.config.history ?? [];
   let layerIndex = 0;
   const rows = history.map((h) => {
     const emptyLayer = h.empty_layer === true;
-    const layer = emptyLayer ? undefined : image.layers[layerIndex++];
+    const size = emptyLayer ? 0 : sizes[layerIndex++] ?? 0;
     return {
       id: '<missing>',
       created: h.created ?? '',
       createdBy: h.created_by ?? '',
-      size: layer?.size ?? 0,
+      size,
       comment: h.comment ?? '',
       emptyLayer,
     };
   });
   // Images without history (rare) still show their layers.
   if (history.length === 0) {
-    for (const l of image.layers) rows.push({ id: '<missing>', created: '', createdBy: '', size: l.size, comment: '', emptyLayer: false });
+    sizes.forEach((size) => rows.push({ id: '<missing>', created: '', createdBy: '', size, comment: '', emptyLayer: false }));
   }
   rows.reverse();
   if (rows[0]) rows[0].id = image.configDigest;
@@ -67,24 +69,30 @@ export interface InspectResult {
   Architecture: string;
   Variant?: string;
   Os: string;
+  /** The comment of the newest history entry (`buildkit.dockerfile.v0` for our builds), as docker shows it. */
+  Comment: string;
+  /** Bytes of the files the layers hold, uncompressed, as docker counts them. */
   Size: number;
   RootFS: { Type: string; Layers: Digest[] };
   Metadata: { ManifestDigest: Digest };
 }
 
-export function inspectData(image: ImageDescription, names: string[]): InspectResult {
+export function inspectData(image: ImageDescription, names: string[], repoDigests: string[] = [], layerSizes?: number[]): InspectResult {
   const refs = names.map((n) => parseReference(n));
+  const sizes = layerSizes ?? image.layers.map((l) => l.size);
   const result: InspectResult = {
     Id: image.configDigest,
     RepoTags: refs.map((r) => familiarName(r)),
-    // Like Docker's containerd store: the local manifest digest under each repository.
-    RepoDigests: [...new Set(refs.map((r) => `${familiarName({ ...r, tag: undefined })}@${image.manifestDigest}`))],
+    // What a registry serves this image as (learnt by push and pull): the
+    // local manifest names uncompressed layers no registry has.
+    RepoDigests: repoDigests.map((r) => familiarName(parseReference(r))),
     Created: image.config.created ?? '',
     Author: image.config.author ?? '',
     Config: image.config.config ?? {},
     Architecture: image.config.architecture,
     Os: image.config.os,
-    Size: image.layers.reduce((sum, l) => sum + l.size, 0),
+    Comment: image.config.history?.at(-1)?.comment ?? '',
+    Size: sizes.reduce((sum, n) => sum + n, 0),
     RootFS: { Type: image.config.rootfs.type, Layers: image.config.rootfs.diff_ids },
     Metadata: { ManifestDigest: image.manifestDigest },
   };
@@ -95,12 +103,15 @@ export function inspectData(image: ImageDescription, names: string[]): InspectRe
 /** Resolve `refOrId` in the store and describe it the way `docker inspect` does. */
 export async function inspectImage(store: ContentStore, images: ImageStore, refOrId: string): Promise<InspectResult> {
   const found = await images.resolve(refOrId);
-  return inspectData(await readImage(store, found.manifestDigest), found.tags);
+  const image = await readImage(store, found.manifestDigest);
+  const sizes = await layerContentSizes(store, image.layers.map((l) => l.digest), images.contentSizeMemoDir);
+  return inspectData(image, found.tags, found.repoDigests, sizes);
 }
 
 /** History rows of an image resolved by name or id. */
 export async function historyOf(store: ContentStore, images: ImageStore, refOrId: string): Promise<HistoryRow[]> {
   const found = await images.resolve(refOrId);
-  return imageHistory(await readImage(store, found.manifestDigest));
+  const image = await readImage(store, found.manifestDigest);
+  return imageHistory(image, await layerContentSizes(store, image.layers.map((l) => l.digest), images.contentSizeMemoDir));
 }
 

@@ -31,6 +31,13 @@ interface IndexFile {
   version: 1;
   images: Record<string, Omit<ImageRecord, 'manifestDigest'>>;
   tags: Record<string, string>;
+  /**
+   * By image id: `repository@digest` of the manifests a registry serves for
+   * it, learnt when the image was pushed or pulled (docker's RepoDigests).
+   * A pushed manifest names compressed layers, so its digest is not the
+   * local one. Absent in stores written before it existed.
+   */
+  repoDigests?: Record<string, string[]>;
 }
 
 export interface ResolvedImage {
@@ -38,6 +45,8 @@ export interface ResolvedImage {
   id: Digest;
   /** Full normalised names pointing at this image. */
   tags: string[];
+  /** `repository@digest` (full names) a registry serves this image as; empty if never pushed or pulled. */
+  repoDigests: string[];
 }
 
 export interface ImageListEntry {
@@ -75,6 +84,11 @@ export class ImageStore {
     this.dir = path.join(path.resolve(root), 'images');
     this.indexPath = path.join(this.dir, 'index.json');
     this.lockPath = path.join(this.dir, 'index.json.lock');
+  }
+
+  /** Where `inspect` and `history` remember the uncompressed content size of each layer blob. */
+  get contentSizeMemoDir(): string {
+    return path.join(this.dir, 'content-sizes');
   }
 
   /** Where exporters remember converted (compressed) layers: pass as `memoDir`. */
@@ -133,6 +147,17 @@ export class ImageStore {
       index.tags[name] = manifestDigest;
     });
     return name;
+  }
+
+  /** Remember that `repository` (full name, no tag) serves image `id` as manifest `digest`. */
+  async recordRepoDigest(id: Digest, repository: string, digest: Digest): Promise<void> {
+    const entry = `${repository}@${digest}`;
+    await this.update((index) => {
+      const list = (index.repoDigests ??= {})[id] ??= [];
+      // One digest per repository, the latest push or pull (as docker keeps it).
+      const kept = list.filter((e) => !e.startsWith(`${repository}@`));
+      index.repoDigests[id] = [...kept, entry].sort();
+    });
   }
 
   /** Remove one name; returns false when it was not there. The image stays (untagged) until `remove`. */
@@ -253,6 +278,7 @@ function resolvedFor(index: IndexFile, manifestDigest: string): ResolvedImage {
     manifestDigest: manifestDigest as Digest,
     id: index.images[manifestDigest]!.id,
     tags: Object.entries(index.tags).filter(([, d]) => d === manifestDigest).map(([n]) => n).sort(),
+    repoDigests: [...(index.repoDigests?.[index.images[manifestDigest]!.id] ?? [])],
   };
 }
 

@@ -80,6 +80,7 @@ export interface BaseInfo {
 
 export interface AssembleOptions {
   now: string;                     // ISO time for what has no recorded time
+  annotations?: ReadonlyMap<string, string>;  // --annotation: on the image manifest
   epoch?: number;                  // SOURCE_DATE_EPOCH: every new entry and the image get exactly this time
   base: BaseInfo;
 }
@@ -97,8 +98,18 @@ export async function assembleImage(content: ContentStore, stage: StagePlan, res
     // MAINTAINER sets the image's top-level author field.
     author: (stage as StagePlan & { author?: string }).author,
     // The OCI image spec's base-image annotations pin what was built on.
-    annotations: opts.base.ref && opts.base.digest
-      ? { 'org.opencontainers.image.base.name': opts.base.ref, 'org.opencontainers.image.base.digest': opts.base.digest }
-      : undefined,
+    annotations: manifestAnnotations(opts),
   });
+}
+
+// The OCI image spec's base-image annotations pin what was built on; the
+// user's --annotation values come after (and win).
+function manifestAnnotations(opts: AssembleOptions): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  if (opts.base.ref && opts.base.digest) {
+    out['org.opencontainers.image.base.name'] = opts.base.ref;
+    out['org.opencontainers.image.base.digest'] = opts.base.digest;
+  }
+  for (const [k, v] of opts.annotations ?? []) out[k] = v;
+  return Object.keys(out).length > 0 ? out : undefined;
 }

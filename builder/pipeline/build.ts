@@ -12,6 +12,9 @@ import { GraphVertices } from './vertices.js';
 import { imageResolver } from './resolve-image.js';
 import { assembleImage, type BaseInfo } from './assemble-image.js';
 import { resolveExporters, type Exporter } from '../exporters/index.js';
+import type { PushedManifest } from '../exporters/types.js';
+import { buildMetadata } from './metadata-file.js';
+import { resolveBuildContexts } from './named-contexts.js';
 import { BuildStepRunner } from '../steps/step-runner.js';
 import type { SecretProvider, SshProvider, StepEnv } from '../steps/types.js';
 import { hostPlatform, formatPlatform } from '../image/platform.js';
@@ -46,7 +49,10 @@ export async function build(opts: BuildOptions, io: BuildIO = {}): Promise<Build
     entitlements: new Set(opts.allow),
     secrets: io.secrets ?? NO_SECRETS,
     ssh: io.ssh ?? NO_SSH,
+    ...(opts.runResources ? { runResources: opts.runResources } : {}),
   };
+  // --build-context values are checked (and loaded, cloned) before any step runs.
+  const contexts = await resolveBuildContexts(store, opts.buildContexts ?? []);
   io.onStart?.();
   let session: CacheSession | undefined;
   try {
@@ -56,10 +62,10 @@ export async function build(opts: BuildOptions, io: BuildIO = {}): Promise<Build
     const loadTask = progress.task(`[internal] load build definition from ${opts.dockerfileName}`);
     loadTask.log(`transferring dockerfile: ${Buffer.byteLength(opts.dockerfileText)}B done`);
     loadTask.done();
-    const graph: BuildGraph = await frontend.buildGraph(dockerfile as Dockerfile, graphOptions(opts, store, platform, imageResolver(store, { pull: opts.pull, offline: opts.offline, progress })));
+    const graph: BuildGraph = await frontend.buildGraph(dockerfile as Dockerfile, { ...graphOptions(opts, store, platform, imageResolver(store, { pull: opts.pull, offline: opts.offline, progress })), namedContexts: contexts.named });
     // Canceled while base images were resolved (a pull can take long): nothing to solve.
     io.signal?.throwIfAborted();
-    const result = await solveAndExport(env, opts, graph, { progress, signal: io.signal, session, cachePlan, exporters, io });
+    const result = await solveAndExport(env, opts, graph, { progress, signal: io.signal, session, cachePlan, exporters, io, contextDirs: contexts.dirs });
     // Saves the checksum cache, releases the lease, applies the size limit.
     const { collected, warning } = await session.finish(true);
     if (collected) {
@@ -74,6 +80,8 @@ export async function build(opts: BuildOptions, io: BuildIO = {}): Promise<Build
   } catch (err) {
     await session?.finish(false);
     throw canceledOr(err, io.signal);
+  } finally {
+    await contexts.cleanup();
   }
 }
 
@@ -87,7 +95,12 @@ export async function evaluate(opts: BuildOptions, call: Exclude<CallMode, 'buil
   const out = io.stdout ?? { write: () => undefined };
   // Like BuildKit, a --call reads base image configs only; offline it reads none it lacks.
   const resolver = imageResolver(store, { pull: opts.pull, offline: opts.offline, configOnly: true, note: (m) => io.stderr?.write(`WARNING: ${m}\n`) });
-  return frontend.runCallMode(call, dockerfile, graphOptions(opts, store, platform, resolver), out, opts.dockerfileText);
+  const contexts = await resolveBuildContexts(store, opts.buildContexts ?? []);
+  try {
+    return await frontend.runCallMode(call, dockerfile, { ...graphOptions(opts, store, platform, resolver), namedContexts: contexts.named }, out, opts.dockerfileText);
+  } finally {
+    await contexts.cleanup();
+  }
 }
 
 function graphOptions(opts: BuildOptions, store: Store, platform: ReturnType<typeof hostPlatform>, resolveImage: ReturnType<typeof imageResolver>) {
@@ -123,6 +136,8 @@ function baseInfoOf(graph: BuildGraph, stage: StagePlan): BaseInfo {
   for (;;) {
     const base = s.base;
     if (base.type === 'scratch') return { layerCount: 0, historyCount: 0 };
+    // A directory context's files: one layer without a history entry of its own.
+    if (base.type === 'context') return { layerCount: 1, historyCount: 0 };
     if (base.type === 'image') return { layerCount: -1, historyCount: base.image.history.length, ref: normalizeReference(base.image.ref), digest: base.image.digest };
     s = graph.stages.find((x) => x.index === base.index)!;
   }
@@ -135,13 +150,14 @@ interface SolveContext {
   cachePlan: CachePlan;
   exporters: Exporter[];
   io: BuildIO;
+  contextDirs: ReadonlyMap<string, string>;
 }
 
 async function solveAndExport(env: StepEnv, opts: BuildOptions, graph: BuildGraph, ctx: SolveContext): Promise<Omit<BuildResult, 'warnings'>> {
   const { store } = env;
   const { progress, session } = ctx;
-  const runner = new BuildStepRunner(env, { contextDir: opts.contextDir, dockerfilePath: opts.dockerfilePath }, graph, session.hashCache);
-  const vertices = new GraphVertices(graph, runner, { noCache: opts.noCache, noCacheStages: new Set(opts.noCacheFilter) });
+  const runner = new BuildStepRunner(env, { contextDir: opts.contextDir, dockerfilePath: opts.dockerfilePath }, graph, session.hashCache, ctx.contextDirs);
+  const vertices = new GraphVertices(graph, runner, { noCache: opts.noCache, noCacheStages: new Set(opts.noCacheFilter), sourceDateEpoch: env.sourceDateEpoch });
   // Imported caches load before the solve; the solver's cache is the local index, then them.
   const cacheIO = await CacheIOSession.open(store, ctx.cachePlan, progress, graph);
   const solver = new Solver({
@@ -156,11 +172,13 @@ async function solveAndExport(env: StepEnv, opts: BuildOptions, graph: BuildGrap
   await cacheIO.ensureLocal(solved.result.layers); // lazily imported layers of the final image
   const base = baseInfoOf(graph, graph.target);
   if (base.layerCount < 0) base.layerCount = await runner.baseLayerCount(graph.target);
-  const image = await assembleImage(store.content, graph.target, solved.result, { now: new Date().toISOString(), epoch: env.sourceDateEpoch, base });
+  const image = await assembleImage(store.content, graph.target, solved.result, { now: new Date().toISOString(), epoch: env.sourceDateEpoch, base, annotations: opts.annotations });
+  let pushed: PushedManifest | undefined;
   for (const exporter of ctx.exporters) {
     const task = progress.task(exporter.taskName);
     try {
-      await exporter.export(image, store, { log: task.log.bind(task), openOutput: ctx.io.openOutput?.bind(ctx.io) });
+      const exported = await exporter.export(image, store, { log: task.log.bind(task), openOutput: ctx.io.openOutput?.bind(ctx.io) });
+      if (exported?.pushed) pushed = exported.pushed;
       task.done();
     } catch (err) {
       task.fail(err);
@@ -172,10 +190,6 @@ async function solveAndExport(env: StepEnv, opts: BuildOptions, graph: BuildGrap
   return {
     imageId: image.configDigest,
     manifestDigest: image.manifestDigest,
-    metadata: {
-      'containerimage.config.digest': image.configDigest,
-      'containerimage.digest': image.manifestDigest,
-      'image.name': opts.tags.join(','),
-    },
+    metadata: buildMetadata(opts.tags, image, await store.content.size(image.manifestDigest), pushed),
   };
 }

@@ -9,6 +9,7 @@ import type { Limiter } from '../concurrency.js';
 import type { OutputSpec } from '../exporters/types.js';
 import type { ProgressEvent } from '../progress/events.js';
 import type { SecretProvider, SshProvider } from '../steps/types.js';
+import type { RunResources } from '../steps/run-resources.js';
 
 export type { CacheSpec } from '../cache-io/spec.js';
 export type { OutputSpec, OutputType } from '../exporters/types.js';
@@ -48,6 +49,12 @@ export interface BuildOptions {
   sourceDateEpoch?: string;
   /** The store's size limit enforced after the build (`10GB`, `off`); wins over `<store>/config.json`. */
   keepStorage?: string;
+  /** --annotation KEY=VALUE: annotations of the image manifest. */
+  annotations?: Map<string, string>;
+  /** --build-context NAME=VALUE, in order (resolved when the build starts: pipeline/named-contexts.ts). */
+  buildContexts?: { name: string; value: string }[];
+  /** --add-host, --ulimit, --shm-size, --cgroup-parent for every RUN. */
+  runResources?: RunResources;
 }
 
 export interface BuildIO {
@@ -73,8 +80,8 @@ export interface BuildResult {
   /** The config digest (docker's image ID). */
   imageId: string;
   manifestDigest: string;
-  /** What --metadata-file holds, with buildx's key names. */
-  metadata: Record<string, string>;
+  /** What --metadata-file holds, with buildx's key names (`containerimage.descriptor` is an object). */
+  metadata: Record<string, unknown>;
   /** Lint and build warnings, also sent as 'warning' events. */
   warnings: string[];
 }

@@ -9,12 +9,26 @@ import type { StepRunner } from '../steps/types.js';
 export interface VertexOptions {
   noCache: boolean;
   noCacheStages: Set<string>;   // --no-cache-filter: stage names or indexes
+  // SOURCE_DATE_EPOCH: layers made with it have clamped timestamps, so it
+  // keys them; a build with it never reuses a layer cached without it (or
+  // with another epoch), and gives the same image whatever the cache holds.
+  sourceDateEpoch?: number;
 }
 
 type V = Vertex<StepResult>;
 
-export function stageLabel(stage: StagePlan, stepNo: number, total: number): string {
-  return `[${stage.name ?? `stage-${stage.index}`} ${stepNo}/${total}]`;
+// Step names as buildx shows them (dockerfile2llb's prefixCommand): the
+// stage's name unless the Dockerfile has only one stage, then the step's
+// number out of the stage's FROM (of an image) plus its RUN, COPY, ADD and
+// WORKDIR steps, padded to the width of the total: `[build  3/12] RUN make`.
+export function stageLabel(stage: StagePlan, stepNo: number, total: number, stageCount: number): string {
+  const name = stageCount > 1 ? `${stage.name ?? `stage-${stage.index}`} ` : '';
+  const width = Math.floor(1 + Math.log10(total));
+  return `[${name}${String(stepNo).padStart(width)}/${total}]`;
+}
+
+function stageTotal(stage: StagePlan): number {
+  return stage.steps.length + (stage.base.type === 'image' ? 1 : 0);
 }
 
 function locate(err: unknown, loc: Location): unknown {
@@ -29,8 +43,15 @@ export class GraphVertices {
   private readonly stageVertex = new Map<number, V>();
   private readonly imageVertex = new Map<string, V>();
   readonly stepVertices: { stage: StagePlan; step: Step; vertex: V }[] = [];
+  private readonly fromLabel = new Map<string, string>();
 
   constructor(private readonly graph: BuildGraph, private readonly runner: StepRunner, private readonly opts: VertexOptions) {
+    // An image several stages start FROM is one vertex, named after the first.
+    for (const stage of graph.stages) {
+      if (stage.base.type !== 'image') continue;
+      const key = stage.base.image.digest ?? stage.base.ref;
+      if (!this.fromLabel.has(key)) this.fromLabel.set(key, `${stageLabel(stage, 1, stageTotal(stage), graph.stageCount ?? graph.stages.length)} `);
+    }
     for (const stage of graph.stages) this.stageVertex.set(stage.index, this.buildStage(stage));
   }
 
@@ -54,7 +75,9 @@ export class GraphVertices {
     if (!v) {
       const runner = this.runner;
       v = {
-        name: `[internal] load ${ref}${digest ? `@${digest.slice(0, 19)}` : ''}`,
+        // `[1/4] FROM docker.io/library/busybox:latest@sha256:...` as buildx
+        // shows it; an image only COPY --from reads has no step number.
+        name: `${this.fromLabel.get(key) ?? ''}FROM ${ref}${digest ? `@${digest}` : ''}`,
         inputs: [],
         // Keyed by the image's config digest (its id), not
         // the manifest digest: the same image pulled, loaded or pushed with
@@ -73,14 +96,21 @@ export class GraphVertices {
       return { name: '[internal] scratch', hidden: true, inputs: [], describe: () => ({ op: 'scratch' }), exec: async () => ({ layers: [], stepAdded: [] }) };
     }
     if (base.type === 'stage') return this.stageVertex.get(base.index)!;
+    if (base.type === 'context') {
+      const runner = this.runner;
+      const name = base.name;
+      return { name: `[context ${name}] load from client`, inputs: [], describe: () => runner.describeContextBase(name), exec: (ctx) => runner.contextBase(name, ctx) };
+    }
     return this.imageSource(base.ref, base.image.digest);
   }
 
   private buildStage(stage: StagePlan): V {
     let current = this.baseVertex(stage);
     const cacheable = !(this.opts.noCache || this.opts.noCacheStages.has(stage.name ?? '') || this.opts.noCacheStages.has(String(stage.index)));
+    const total = stageTotal(stage);
+    const first = total - stage.steps.length;
     stage.steps.forEach((step, i) => {
-      const name = `${stageLabel(stage, i + 1, stage.steps.length)} ${step.display}`;
+      const name = `${stageLabel(stage, first + i + 1, total, this.graph.stageCount ?? this.graph.stages.length)} ${step.display}`;
       current = this.stepVertex(step, current, name, cacheable);
       this.stepVertices.push({ stage, step, vertex: current });
     });
@@ -92,9 +122,11 @@ export class GraphVertices {
     // A step's failure (while keying it or running it) points at its
     // instruction, as BuildKit's errors do.
     const fail = (err: unknown): never => { throw locate(err, step.loc); };
+    const epoch = this.opts.sourceDateEpoch;
+    const describe = epoch === undefined ? () => v.describe() : async () => ({ step: await v.describe(), sourceDateEpoch: epoch });
     return {
       ...v,
-      describe: async () => { try { return await v.describe(); } catch (err) { return fail(err); } },
+      describe: async () => { try { return await describe(); } catch (err) { return fail(err); } },
       exec: (ctx) => v.exec(ctx).catch(fail),
     };
   }

@@ -7,7 +7,7 @@ import { TtyProgressWriter } from './tty.js';
 import type { ProgressMode, ProgressOptions, ProgressStream, ProgressWriter } from './types.js';
 
 export type { CloseSummary, ProgressMode, ProgressOptions, ProgressStream, ProgressTask, ProgressWriter } from './types.js';
-export type { RawJsonRecord, RawJsonRecordType } from './rawjson.js';
+export type { RawJsonRecord } from './rawjson.js';
 export { ProgressError } from './errors.js';
 export { ProgressEmitter, type ProgressEvent, type ProgressVertex } from './events.js';
 export { PlainProgressWriter, QuietProgressWriter, RawJsonProgressWriter, TtyProgressWriter };

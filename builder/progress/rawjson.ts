@@ -1,110 +1,120 @@
-// `--progress=rawjson`: one JSON object per line, one per event, for tools.
-//
-// Record fields (names are stable; new optional fields may be added later):
-//   time     ISO-8601 time of the record
-//   type     'start' | 'cached' | 'done' | 'error' | 'canceled'   step state changes
-//            'log'       output of a step
-//            'status'    a builder task's sub-line (`writing image sha256:... done`)
-//            'warning'   a lint/build warning (no vertex)
-//            'end'       the last record of the build
-//   vertex   { id, name } — id is the step number (`#N` of the plain format),
-//            assigned in order of first appearance; absent on 'warning'/'end'
-//   ms       'done': the step's duration in milliseconds
-//   stream   'log': 'stdout' | 'stderr'
-//   data     'log': the output chunk as UTF-8 text (a character split between
-//            chunks is carried over to the next record); 'status': the sub-line
-//   error    'error': the message
-//   message  'warning': the text
-//   ok       'end': whether the build succeeded
-//   miss     'start': why the step was not served from the cache, when known
-//            (`src/main.ts changed`, `build arg VERSION changed`, `no cache entry`)
-//
-// Example:
-//   {"time":"2024-05-01T10:00:00.000Z","type":"start","vertex":{"id":2,"name":"[build 2/4] RUN make"}}
-//   {"time":"2024-05-01T10:00:00.120Z","type":"log","vertex":{"id":2,"name":"[build 2/4] RUN make"},"stream":"stdout","data":"cc main.c\n"}
-//   {"time":"2024-05-01T10:00:01.300Z","type":"done","vertex":{"id":2,"name":"[build 2/4] RUN make"},"ms":1180}
-import { StringDecoder } from 'node:string_decoder';
+// `--progress=rawjson`: one JSON object per line, each a BuildKit
+// `client.SolveStatus` as buildx prints it, so tools that read buildx's
+// stream read ours: `vertexes`, `statuses`, `logs`, `warnings`, with
+// buildx's field names, RFC 3339 times and base64 bytes. The full schema,
+// and what tsbuild adds (`cacheMiss`), is in docs/progress-rawjson.md.
+import { createHash } from 'node:crypto';
 import { StepProgressWriter } from './base.js';
 import type { OutputStream, Step } from './step.js';
 import type { ProgressOptions, ProgressStream } from './types.js';
 
-export type RawJsonRecordType = 'start' | 'cached' | 'done' | 'error' | 'canceled' | 'log' | 'status' | 'warning' | 'end';
-
-export interface RawJsonRecord {
-  time: string;
-  type: RawJsonRecordType;
-  vertex?: { id: number; name: string };
-  ms?: number;
-  stream?: OutputStream;
-  data?: string;
+export interface RawJsonVertex {
+  digest: string;
+  inputs?: string[];
+  name?: string;
+  started?: string;
+  completed?: string;
+  cached?: boolean;
   error?: string;
-  message?: string;
-  ok?: boolean;
-  miss?: string;
+  /** tsbuild: why the step was not served from the cache (`src/main.ts changed`). */
+  cacheMiss?: string;
 }
 
-export class RawJsonProgressWriter extends StepProgressWriter {
-  private readonly decoders = new Map<Step, Map<OutputStream, StringDecoder>>();
+export interface RawJsonStatus {
+  id: string;
+  vertex?: string;
+  name?: string;
+  total?: number;
+  current: number;
+  timestamp?: string;
+  started?: string;
+  completed?: string;
+}
 
+export interface RawJsonLog {
+  vertex?: string;
+  /** 1 stdout, 2 stderr. */
+  stream?: number;
+  /** The output bytes, base64. */
+  data: string;
+  timestamp: string;
+}
+
+export interface RawJsonWarning {
+  vertex?: string;
+  level?: number;
+  /** The message, base64. */
+  short?: string;
+  detail?: string[];
+  url?: string;
+}
+
+/** One line of the stream: a SolveStatus with the fields that changed. */
+export interface RawJsonRecord {
+  vertexes?: RawJsonVertex[];
+  statuses?: RawJsonStatus[];
+  logs?: RawJsonLog[];
+  warnings?: RawJsonWarning[];
+}
+
+const STREAMS: Record<OutputStream, number> = { stdout: 1, stderr: 2 };
+
+export class RawJsonProgressWriter extends StepProgressWriter {
   constructor(out: ProgressStream, opts: ProgressOptions = {}) {
     // Records carry the raw chunks; no line needs to be remembered.
     super(out, opts, 0);
   }
 
   protected stepStarted(step: Step): void {
-    this.emit(step.miss !== undefined ? { type: 'start', vertex: vertexOf(step), miss: step.miss } : { type: 'start', vertex: vertexOf(step) });
+    this.emit({ vertexes: [{ ...this.vertexOf(step), ...(step.miss !== undefined ? { cacheMiss: step.miss } : {}) }] });
   }
 
   protected override stepChunk(step: Step, stream: OutputStream, data: Buffer | string): void {
-    const text = typeof data === 'string' ? data : this.decoder(step, stream).write(data);
-    if (text !== '') this.emit({ type: 'log', vertex: vertexOf(step), stream, data: text });
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    if (bytes.length === 0) return;
+    this.emit({ logs: [{ vertex: digestOf(step), stream: STREAMS[stream], data: bytes.toString('base64'), timestamp: this.time() }] });
   }
 
   protected stepOutput(): void {}
 
   protected stepStatus(step: Step, text: string): void {
-    this.emit({ type: 'status', vertex: vertexOf(step), data: text });
+    const now = this.time();
+    this.emit({ statuses: [{ id: text, vertex: digestOf(step), name: text, current: 0, timestamp: now, started: now, completed: now }] });
   }
 
   protected stepEnded(step: Step): void {
-    // Bytes of an unfinished character at the very end are still output.
-    for (const [stream, decoder] of this.decoders.get(step) ?? []) {
-      const rest = decoder.end();
-      if (rest !== '') this.emit({ type: 'log', vertex: vertexOf(step), stream, data: rest });
-    }
-    this.decoders.delete(step);
-    const record: Omit<RawJsonRecord, 'time'> = { type: step.state as RawJsonRecordType, vertex: vertexOf(step) };
-    if (step.state === 'done') record.ms = step.elapsedMs(step.endedAt ?? step.startedAt);
-    if (step.state === 'error') record.error = step.error;
-    this.emit(record);
+    const v: RawJsonVertex = { ...this.vertexOf(step), completed: this.time() };
+    if (step.state === 'cached') v.cached = true;
+    if (step.state === 'error') v.error = step.error ?? 'failed';
+    // BuildKit reports a step stopped by the build's end as canceled.
+    if (step.state === 'canceled') v.error = 'context canceled';
+    this.emit({ vertexes: [v] });
   }
 
   protected override warned(message: string): void {
-    this.emit({ type: 'warning', message });
+    this.emit({ warnings: [{ level: 1, short: Buffer.from(message).toString('base64') }] });
   }
 
-  protected finalText(ok: boolean): string {
-    return this.line({ type: 'end', ok });
+  // buildx's stream simply ends: no closing record.
+  protected finalText(): string {
+    return '';
   }
 
-  private decoder(step: Step, stream: OutputStream): StringDecoder {
-    let byStream = this.decoders.get(step);
-    if (!byStream) this.decoders.set(step, (byStream = new Map()));
-    let decoder = byStream.get(stream);
-    if (!decoder) byStream.set(stream, (decoder = new StringDecoder('utf8')));
-    return decoder;
+  private vertexOf(step: Step): RawJsonVertex {
+    return { digest: digestOf(step), name: step.name, started: new Date(step.startedAt).toISOString() };
   }
 
-  private emit(record: Omit<RawJsonRecord, 'time'>): void {
-    this.write(this.line(record));
+  private time(): string {
+    return new Date(this.now()).toISOString();
   }
 
-  private line(record: Omit<RawJsonRecord, 'time'>): string {
-    // `time` first so that records read well in a log file.
-    return JSON.stringify({ time: new Date(this.now()).toISOString(), ...record }) + '\n';
+  private emit(record: RawJsonRecord): void {
+    this.write(JSON.stringify(record) + '\n');
   }
 }
 
-function vertexOf(step: Step): { id: number; name: string } {
-  return { id: step.index, name: step.name };
+// BuildKit names a vertex by its op's digest; ours is stable for the step
+// within the build (its number and name), which is what readers key on.
+function digestOf(step: Step): string {
+  return `sha256:${createHash('sha256').update(`${step.index}\0${step.name}`).digest('hex')}`;
 }

@@ -8,7 +8,7 @@ import type { ContentStore } from '../../cache/content-store.js';
 import type { Digest } from '../../cache/digest.js';
 import { digestOf } from '../../cache/digest.js';
 import { hostPlatform } from '../image/platform.js';
-import { formatReference, parseReference, type ImageReference } from '../image/reference.js';
+import { formatReference, parseReference, repositoryName, type ImageReference } from '../image/reference.js';
 import type { ImageStore } from '../image/store.js';
 import { AddedBlobs } from '../image/added-blobs.js';
 import { assertValidImage } from '../image/validate.js';
@@ -102,9 +102,9 @@ export async function pullImage(store: ContentStore, images: ImageStore, refText
   const progress = opts.onProgress;
   const added = new AddedBlobs(store);
   const stall = opts.stall ?? settings.stall;
-  const { manifestDigest, configDigest } = await withPullEndpoints(ref.domain, settings, async (endpoint) => {
+  const { manifestDigest, configDigest, servedDigest } = await withPullEndpoints(ref.domain, settings, async (endpoint) => {
     const client = await clientFor(endpoint, ref, opts);
-    const { manifest } = await resolveOn(client, ref, opts);
+    const { manifest, index } = await resolveOn(client, ref, opts);
     const m = manifest.json;
     const blobs = [
       { kind: 'config' as const, digest: m.config.digest, size: m.config.size },
@@ -135,10 +135,12 @@ export async function pullImage(store: ContentStore, images: ImageStore, refText
       throw e;
     }
     progress?.({ kind: 'manifest', digest: manifest.digest, size: manifest.bytes.length, phase: 'done', bytes: manifest.bytes.length });
-    return { manifestDigest: manifest.digest, configDigest: m.config.digest };
+    // docker's RepoDigests name what the reference resolved to: the index when there is one.
+    return { manifestDigest: manifest.digest, configDigest: m.config.digest, servedDigest: index?.digest ?? manifest.digest };
   });
   if (ref.tag !== undefined) await images.tag(formatReference({ domain: ref.domain, path: ref.path, tag: ref.tag }), manifestDigest);
   else await images.add(manifestDigest);
+  await images.recordRepoDigest(configDigest, repositoryName(ref), servedDigest);
   return { manifestDigest, ref: formatReference(ref), configDigest };
 }
 

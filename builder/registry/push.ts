@@ -6,8 +6,8 @@
 
 import type { ContentStore } from '../../cache/content-store.js';
 import type { Digest } from '../../cache/digest.js';
-import { prepareExport } from '../image/export-prepare.js';
-import { formatReference, parseReference } from '../image/reference.js';
+import { prepareExport, type CompressionOptions } from '../image/export-prepare.js';
+import { formatReference, parseReference, repositoryName } from '../image/reference.js';
 import type { ImageStore } from '../image/store.js';
 import { blobSourcesFor } from './blob-sources.js';
 import { RegistryClient } from './client.js';
@@ -29,6 +29,8 @@ export interface PushOptions {
   /** Blobs above this size go up in PATCH chunks of this size; default 16 MiB. */
   chunkSize?: number;
   settings?: RegistrySettings;
+  /** Layer compression of the pushed image; default gzip. */
+  compression?: CompressionOptions;
   /** undefined: from the docker config; null: anonymous. */
   credentials?: Credentials | null;
   retry?: RetryOptions;
@@ -41,6 +43,7 @@ export interface PushResult {
   ref: string;
   /** Size of the pushed manifest in bytes. */
   size: number;
+  mediaType: string;
 }
 
 /** Without a target, the local name is where it goes (`docker push NAME`); an image id names no repository. */
@@ -69,7 +72,7 @@ export async function pushImage(
   const label = formatReference(target);
   const settings = await settingsFor(images, opts.settings);
   const endpoint = endpointsFor(target.domain, settings, 'push')[0]!;
-  const prepared = await prepareExport(store, local.manifestDigest, { compression: 'gzip', memoDir: images.layerMemoDir });
+  const prepared = await prepareExport(store, local.manifestDigest, { compression: 'gzip', ...opts.compression, memoDir: images.layerMemoDir });
   if (target.digest !== undefined && target.digest !== prepared.manifestDigest) {
     throw new RegistryError('REGISTRY_DIGEST_MISMATCH', `cannot push ${localRefOrId} as ${label}: its pushed manifest digest is ${prepared.manifestDigest}`);
   }
@@ -117,5 +120,7 @@ export async function pushImage(
   const claimed = header(res, 'docker-content-digest');
   if (claimed && claimed !== prepared.manifestDigest) throw badDigest(client, 'the manifest digest back', prepared.manifestDigest, claimed);
   progress?.({ kind: 'manifest', digest: prepared.manifestDigest, size: bytes.length, phase: 'done', bytes: bytes.length });
-  return { digest: prepared.manifestDigest, ref: label, size: bytes.length };
+  // The digest the registry serves (gzip layers), for `inspect`'s RepoDigests.
+  await images.recordRepoDigest(local.id, repositoryName(target), prepared.manifestDigest);
+  return { digest: prepared.manifestDigest, ref: label, size: bytes.length, mediaType: prepared.manifest.mediaType ?? 'application/vnd.oci.image.manifest.v1+json' };
 }

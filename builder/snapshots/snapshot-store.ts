@@ -75,11 +75,12 @@ export class SnapshotStore {
     return ws;
   }
 
-  // Turns a step's upper dir into a layer blob and a snapshot; null when the
-  // step changed nothing. The workspace is gone afterwards either way.
-  async commit(ws: Workspace, opts: { sourceDateEpoch?: number } = {}): Promise<LayerRecord | null> {
+  // Turns a step's upper dir into a layer blob and a snapshot. A step that
+  // changed nothing still gets a layer (an empty tar), as BuildKit gives
+  // every RUN, COPY, ADD and WORKDIR one: layer counts and history match
+  // docker's. The workspace is gone afterwards either way.
+  async commit(ws: Workspace, opts: { sourceDateEpoch?: number } = {}): Promise<LayerRecord> {
     try {
-      if ((await readdir(ws.upper)).length === 0) return null;
       const tarPath = await this.content.newTempPath('layer');
       const [{ tarFromOverlayUpper }, { EarlyFlushFileSink }] = await Promise.all([
         import('../../cache/layer-diff.js'), import('../../cache/layer-file-sink.js')]);

@@ -5,7 +5,9 @@ import { createHash } from 'node:crypto';
 
 // Bump whenever the meaning of an op description changes: old cache
 // entries then simply stop matching instead of being misread.
-export const CACHE_KEY_SCHEMA = 1;
+// 2: a step that changes nothing adds an empty layer (results cached under
+// 1 lack it).
+export const CACHE_KEY_SCHEMA = 2;
 
 export interface ExecContext<R> {
   signal: AbortSignal;

@@ -7,6 +7,8 @@ import { checksumSelection, type ContentHashCache } from '../context/checksum.js
 import type { BuildContext } from '../context/context.js';
 import type { CopySource } from '../fileops/copy.js';
 import { isHttpUrl } from '../fileops/fetch-url.js';
+import { parseGitUrl, resolveGitCommit } from '../fileops/git-clone.js';
+import { isGitSource } from '../fileops/sources.js';
 import { DirectorySource } from '../fileops/source-tree.js';
 import type { StepEnv } from './types.js';
 import type { StepResult } from '../store/step-result.js';
@@ -30,8 +32,9 @@ async function urlValidator(url: string): Promise<string> {
 }
 
 export async function describeCopy(step: CopyStep, context: () => Promise<BuildContext>, hashCache: ContentHashCache): Promise<unknown> {
-  const local = step.sources.filter((s) => !isHttpUrl(s));
-  const urls = step.sources.filter((s) => isHttpUrl(s));
+  const git = step.add ? step.sources.filter((s) => isGitSource(s)) : [];
+  const local = step.sources.filter((s) => !isHttpUrl(s) && !git.includes(s));
+  const urls = step.sources.filter((s) => isHttpUrl(s) && !git.includes(s));
   const content = step.from.type === 'context' && local.length > 0
     ? await checksumSelection(await context(), local, { exclude: step.exclude, parents: step.parents, cache: hashCache })
     : undefined;
@@ -41,6 +44,8 @@ export async function describeCopy(step: CopyStep, context: () => Promise<BuildC
     // Files from another stage or image are keyed by that input's own key.
     content,
     urls: step.checksum ? undefined : await Promise.all(urls.map(urlValidator)),
+    // A git source is keyed by the commit its ref names now.
+    git: git.length > 0 ? await Promise.all(git.map(async (g) => { const { remote, ref } = parseGitUrl(g); return resolveGitCommit(remote, ref); })) : undefined,
     heredocs: step.heredocs.map((h) => ({ name: h.name, sha: createHash('sha256').update(h.content).digest('hex') })),
     dest: step.dest, workdir: step.workdir, chown: step.chown, chmod: step.chmod, link: step.link,
     parents: step.parents, exclude: step.exclude, checksum: step.checksum, keepGitDir: step.keepGitDir, unpack: step.unpack,
@@ -65,7 +70,7 @@ export async function runCopy(env: StepEnv, { step, parent, from, context, signa
       instruction: step.add ? 'ADD' : 'COPY',
       sources: copySources(step),
       dest: step.dest, workdir: step.workdir, chown: step.chown, chmod: step.chmod, link: step.link,
-      parents: step.parents, exclude: step.exclude, checksum: step.checksum, unpack: step.unpack,
+      parents: step.parents, exclude: step.exclude, checksum: step.checksum, unpack: step.unpack, keepGitDir: step.keepGitDir,
     }, { destRoot: root, source, tmpDir: store.paths.state, signal });
   });
   if (step.from.type === 'context') return doCopy(await context());

@@ -12,19 +12,25 @@ import type { Workspace } from '../snapshots/snapshot-store.js';
 export async function lowerDirsOf(store: Store, result: StepResult): Promise<string[]> {
   // Bottom-up, since unpacking a layer may need the layers beneath it.
   const dirs: string[] = [];
-  for (const layer of result.layers) dirs.unshift(await store.snapshots.ensure(layer, [...dirs]));
+  for (const layer of result.layers) {
+    const dir = await store.snapshots.ensure(layer, [...dirs]);
+    // Overlayfs refuses a lowerdir given twice (ELOOP). A layer that comes
+    // back (the empty layer of every step that changed nothing, the same
+    // COPY twice) is the same content: only its topmost place matters.
+    const earlier = dirs.indexOf(dir);
+    if (earlier >= 0) dirs.splice(earlier, 1);
+    dirs.unshift(dir);
+  }
   // Overlayfs needs a lowerdir, and two when there is no upper dir: the
   // empty snapshot fills in for `FROM scratch` and single-layer images.
   return [...dirs, await store.snapshots.empty()];
 }
 
-// Adds the workspace's changes as a layer on top of parent (none if empty).
+// Adds the workspace's changes as a layer on top of parent (an empty one
+// when the step changed nothing).
 export async function commitStep(store: Store, parent: StepResult, ws: Workspace, sourceDateEpoch?: number): Promise<StepResult> {
   const layer = await store.snapshots.commit(ws, { sourceDateEpoch });
-  return {
-    layers: layer ? [...parent.layers, layer] : parent.layers,
-    stepAdded: [...parent.stepAdded, layer !== null],
-  };
+  return { layers: [...parent.layers, layer], stepAdded: [...parent.stepAdded, true] };
 }
 
 // Runs fn on a writable merged view of parent; its changes become the step's layer.

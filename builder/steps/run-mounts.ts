@@ -31,7 +31,7 @@ export interface PreparedMounts {
 const privateInUse = new Set<string>();
 
 export async function prepareMounts(env: StepEnv, step: RunStep, sources: StepResult[],
-  context: () => Promise<BuildContext>): Promise<PreparedMounts> {
+  context: (name?: string) => Promise<BuildContext>): Promise<PreparedMounts> {
   const { store } = env;
   const mounts: SandboxMount[] = [];
   const vars: string[] = [];
@@ -57,7 +57,7 @@ export async function prepareMounts(env: StepEnv, step: RunStep, sources: StepRe
   }
 }
 
-async function bindMount(store: Store, m: RunMount, from: StepResult | undefined, context: () => Promise<BuildContext>,
+async function bindMount(store: Store, m: RunMount, from: StepResult | undefined, context: (name?: string) => Promise<BuildContext>,
   cleanups: (() => Promise<void>)[]): Promise<SandboxMount> {
   let root: string;
   if (from) {
@@ -66,7 +66,7 @@ async function bindMount(store: Store, m: RunMount, from: StepResult | undefined
     cleanups.push(view.release);
     root = view.root;
   } else {
-    root = (await context()).root;
+    root = (await context(m.from?.type === 'context' ? m.from.name : undefined)).root;
   }
   // The source is resolved inside its root: a symlink in the context or a
   // stage cannot expose a host path to the step.

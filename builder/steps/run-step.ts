@@ -4,6 +4,7 @@ import { lstat, readdir, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunStep } from '../../frontend/graph/types.js';
 import { readXattr } from '../../cache/xattrs.js';
+import { cgroupPathUnder, hostsFile, resourcesKey, type RunResources } from './run-resources.js';
 // The sandbox loads only when a RUN runs: describing a step needs none of it.
 import type { Runtime, SandboxSpec } from '../../runner-native/index.js';
 import type { Store } from '../store/open-store.js';
@@ -26,8 +27,10 @@ function withHome(env: string[], home: string): string[] {
   return env.some((e) => e.startsWith('HOME=')) ? env : [...env, `HOME=${home}`];
 }
 
-export function describeRun(step: RunStep, bindSourceDigests: (string | undefined)[]): unknown {
+export function describeRun(step: RunStep, bindSourceDigests: (string | undefined)[], resources?: RunResources): unknown {
+  const extra = resourcesKey(resources);
   return {
+    ...(extra !== undefined ? { resources: extra } : {}),
     op: 'run',
     args: step.args,
     env: step.env.filter((e) => !PROXY_VARS.has(e.slice(0, e.indexOf('=')))),
@@ -43,8 +46,11 @@ export function describeRun(step: RunStep, bindSourceDigests: (string | undefine
 // One Runtime per store and runtime name: a library caller may build into several stores.
 const runtimes = new Map<string, Runtime>();
 
+// As BuildKit's executor (oci.GetUser): every USER, root and the default
+// included, is looked up in the image's /etc/passwd and /etc/group, so a
+// user gets the supplementary groups that list it (`id` prints them).
 async function resolveUser(store: Store, parent: StepResult, user: string): Promise<ProcessUser> {
-  if (user === '' || user === 'root' || user === '0' || user === '0:0') return { uid: 0, gid: 0, additionalGids: [], home: '/root' };
+  if (parent.layers.length === 0 && (user === '' || user === '0' || user === 'root')) return { uid: 0, gid: 0, additionalGids: [], home: '/root' };
   return withReadonlyRootfs(store, parent, (root) => resolveProcessUser(root, user));
 }
 
@@ -110,7 +116,7 @@ export interface RunInputs {
   parent: StepResult;
   // Results of the stages and images the step's mounts read (`from=`), in mount order.
   sources: StepResult[];
-  context: () => Promise<BuildContext>;
+  context: (name?: string) => Promise<BuildContext>;
   ctx: ExecContext<StepResult>;
 }
 
@@ -137,6 +143,7 @@ export async function runStep(env: StepEnv, { step, parent, sources, context, ct
       network: step.network === 'none' ? 'none' : 'host',
       mounts: prepared.mounts,
     });
+    applyResources(spec, env.runResources);
     if (step.security === 'insecure') {
       // Every capability tsbuild itself holds: what `--security=insecure` grants.
       const all = grantableCapabilities();
@@ -153,6 +160,7 @@ export async function runStep(env: StepEnv, { step, parent, sources, context, ct
       stdout: (chunk) => ctx.log('stdout', chunk),
       stderr: (chunk) => ctx.log('stderr', chunk),
       signal: ctx.signal,
+      ...(env.runResources?.addHosts.length ? { etcFiles: { hosts: hostsFile(env.runResources.addHosts) } } : {}),
     });
     if (result.exitCode !== 0) {
       const why = result.oomKilled ? 'killed: out of memory' : result.signal ? `killed by signal ${result.signal}` : `exit code: ${result.exitCode}`;
@@ -170,4 +178,15 @@ export async function runStep(env: StepEnv, { step, parent, sources, context, ct
   }
   await prepared.release();
   return commitStep(store, parent, ws, env.sourceDateEpoch);
+}
+
+// --ulimit, --shm-size and --cgroup-parent on the RUN's sandbox spec.
+function applyResources(spec: SandboxSpec, r: RunResources | undefined): void {
+  if (!r) return;
+  if (r.ulimits.length > 0) spec.process.rlimits = [...(spec.process.rlimits ?? []).filter((x) => !r.ulimits.some((u) => u.type === x.type)), ...r.ulimits];
+  if (r.shmSize !== undefined) {
+    const shm = spec.mounts.find((m) => m.destination === '/dev/shm');
+    if (shm) shm.options = [...(shm.options ?? []).filter((o) => !o.startsWith('size=')), `size=${Math.ceil(r.shmSize / 1024)}k`];
+  }
+  if (r.cgroupParent) spec.linux.cgroupsPath = cgroupPathUnder(r.cgroupParent);
 }

@@ -23,19 +23,29 @@ export interface ContextLocation {
 }
 
 export class BuildStepRunner implements StepRunner {
-  private contextPromise: Promise<BuildContext> | undefined;
+  private readonly contexts = new Map<string, Promise<BuildContext>>();
 
   constructor(private readonly env: StepEnv, private readonly location: ContextLocation, private readonly graph: BuildGraph,
     // Content digests by (dev, ino, size, mtime, ctime): persisted between builds by the caller.
-    private readonly hashCache: ContentHashCache = new MemoryContentHashCache()) {}
+    private readonly hashCache: ContentHashCache = new MemoryContentHashCache(),
+    // --build-context directories, by name.
+    private readonly namedDirs: ReadonlyMap<string, string> = new Map()) {}
 
   private get store() {
     return this.env.store;
   }
 
-  private context = (): Promise<BuildContext> => {
-    this.contextPromise ??= BuildContext.open(this.location.contextDir, { dockerfilePath: this.location.dockerfilePath });
-    return this.contextPromise;
+  // The build context, or the --build-context directory of that name (with its own .dockerignore).
+  private context = (name?: string): Promise<BuildContext> => {
+    const key = name ?? '';
+    let ctx = this.contexts.get(key);
+    if (!ctx) {
+      const dir = name === undefined ? this.location.contextDir : this.namedDirs.get(name);
+      if (dir === undefined) throw new Error(`tsbuild bug: no build context named ${name}`);
+      ctx = BuildContext.open(dir, name === undefined ? { dockerfilePath: this.location.dockerfilePath } : {});
+      this.contexts.set(key, ctx);
+    }
+    return ctx;
   };
 
   async imageLayers(manifestDigest: string | undefined, ref: string): Promise<StepResult> {
@@ -61,18 +71,32 @@ export class BuildStepRunner implements StepRunner {
     let s = stage;
     for (;;) {
       if (s.base.type === 'scratch') return 0;
+      if (s.base.type === 'context') return 1;
       if (s.base.type === 'image') return (await this.imageLayers(s.base.image.digest, s.base.ref)).layers.length;
       const index = s.base.index;
       s = this.graph.stages.find((x) => x.index === index)!;
     }
   }
 
+  // FROM <--build-context directory>: keyed by the files it holds.
+  async describeContextBase(name: string): Promise<unknown> {
+    return { op: 'context-base', content: await checksumSelection(await this.context(name), ['.'], { cache: this.hashCache }) };
+  }
+
+  // Its files (through its .dockerignore) as the stage's first layer.
+  contextBase(name: string, ctx: ExecContext<StepResult>): Promise<StepResult> {
+    return withMutableRootfs(this.store, { layers: [], stepAdded: [] }, this.env.sourceDateEpoch, async (root) => {
+      const { copy } = await import('../fileops/copy.js');
+      await copy({ instruction: 'COPY', sources: ['.'], dest: '/' }, { destRoot: root, source: await this.context(name), tmpDir: this.store.paths.state, signal: ctx.signal });
+    }).then((r) => ({ layers: r.layers, stepAdded: [] }));
+  }
+
   describeCopy(step: CopyStep): Promise<unknown> {
-    return describeCopy(step, this.context, this.hashCache);
+    return describeCopy(step, () => this.context(contextName(step)), this.hashCache);
   }
 
   copy(step: CopyStep, parent: StepResult, from: StepResult | undefined, ctx: ExecContext<StepResult>): Promise<StepResult> {
-    return runCopy(this.env, { step, parent, from, context: this.context, signal: ctx.signal });
+    return runCopy(this.env, { step, parent, from, context: () => this.context(contextName(step)), signal: ctx.signal });
   }
 
   async workdir(step: WorkdirStep, parent: StepResult): Promise<StepResult> {
@@ -88,12 +112,16 @@ export class BuildStepRunner implements StepRunner {
     const digests = await Promise.all(step.mounts.map(async (m) => {
       if (m.type !== 'bind' || (m.from && m.from.type !== 'context')) return undefined;
       const src = (m.source ?? '/').replace(/^\/+/, '') || '.';
-      return checksumSelection(await this.context(), [src], { cache: this.hashCache });
+      return checksumSelection(await this.context(m.from?.type === 'context' ? m.from.name : undefined), [src], { cache: this.hashCache });
     }));
-    return describeRun(step, digests);
+    return describeRun(step, digests, this.env.runResources);
   }
 
   run(step: RunStep, parent: StepResult, sources: StepResult[], ctx: ExecContext<StepResult>): Promise<StepResult> {
     return runStep(this.env, { step, parent, sources, context: this.context, ctx });
   }
+}
+
+function contextName(step: CopyStep): string | undefined {
+  return step.from.type === 'context' ? step.from.name : undefined;
 }

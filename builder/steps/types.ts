@@ -6,6 +6,7 @@ import type { SandboxRuntime } from '../../runner-native/index.js';
 import type { ExecContext } from '../solver/vertex.js';
 import type { Store } from '../store/open-store.js';
 import type { StepResult } from '../store/step-result.js';
+import type { RunResources } from './run-resources.js';
 
 /** `RUN --mount=type=secret`: asked only while a step that mounts the secret runs. */
 export interface SecretProvider {
@@ -29,6 +30,8 @@ export interface StepEnv {
   entitlements: ReadonlySet<string>;
   secrets: SecretProvider;
   ssh: SshProvider;
+  /** --add-host, --ulimit, --shm-size, --cgroup-parent for every RUN. */
+  runResources?: RunResources;
 }
 
 // The operations the solver's vertices delegate to (builder/steps/*), kept
@@ -37,6 +40,8 @@ export interface StepEnv {
 export interface StepRunner {
   imageLayers(manifestDigest: string | undefined, ref: string): Promise<StepResult>;
   describeImage(manifestDigest: string | undefined, ref: string): Promise<unknown>;
+  describeContextBase(name: string): Promise<unknown>;
+  contextBase(name: string, ctx: ExecContext<StepResult>): Promise<StepResult>;
   describeCopy(step: CopyStep): Promise<unknown>;
   copy(step: CopyStep, parent: StepResult, from: StepResult | undefined, ctx: ExecContext<StepResult>): Promise<StepResult>;
   workdir(step: WorkdirStep, parent: StepResult, ctx: ExecContext<StepResult>): Promise<StepResult>;

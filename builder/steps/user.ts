@@ -32,7 +32,8 @@ async function readDb(root: string, file: string): Promise<string[][]> {
 const isNumeric = (s: string) => /^\d+$/.test(s);
 
 export async function resolveProcessUser(root: string, spec: string): Promise<ProcessUser> {
-  const [userPart, groupPart] = spec === '' ? ['root', undefined] : spec.split(':', 2) as [string, string | undefined];
+  // No USER is uid 0, looked up by id (runc's default), so root's groups apply too.
+  const [userPart, groupPart] = spec === '' ? ['0', undefined] : spec.split(':', 2) as [string, string | undefined];
   const passwd = await readDb(root, '/etc/passwd');
   const groups = await readDb(root, '/etc/group');
   const entry = isNumeric(userPart) ? passwd.find((e) => e[2] === userPart) : passwd.find((e) => e[0] === userPart);
@@ -49,10 +50,12 @@ export async function resolveProcessUser(root: string, spec: string): Promise<Pr
       gid = Number(g[2]);
     }
   }
-  // Supplementary groups only when the group was not given explicitly, as runc does.
+  // Supplementary groups only when the group was not given explicitly, as
+  // runc's GetExecUser: every group listing the user, the primary one too
+  // (`id` prints what getgroups returns, so busybox shows it).
   const name = entry?.[0];
   const additionalGids = groupPart === undefined && name
-    ? groups.filter((g) => (g[3] ?? '').split(',').includes(name)).map((g) => Number(g[2])).filter((g) => g !== gid)
+    ? groups.filter((g) => (g[3] ?? '').split(',').includes(name)).map((g) => Number(g[2]))
     : [];
   return { uid, gid, additionalGids, home: entry?.[5] || '/' };
 }

@@ -14,7 +14,7 @@ import type { BuildContext } from './scope.js';
 import { addDependencies, checkCycles, createStageNode, findStageByName, reachableStages, unknownTargetError, type StageNode } from './stages.js';
 import type { StageState } from './state.js';
 import { suggestName } from './suggest.js';
-import type { BuildGraph, Platform, ResolveImage, StageBase, StagePlan } from './types.js';
+import type { BuildGraph, NamedContext, Platform, ResolveImage, StageBase, StagePlan } from './types.js';
 import type { VarList } from './variables.js';
 
 export interface BuildGraphOptions {
@@ -31,6 +31,8 @@ export interface BuildGraphOptions {
   readonly file?: string;
   /** --label values, added to the target's config. */
   readonly labels?: ReadonlyMap<string, string>;
+  /** --build-context NAME=...: what FROM NAME and --from=NAME read instead. */
+  readonly namedContexts?: ReadonlyMap<string, NamedContext>;
 }
 
 export interface PlanOptions extends BuildGraphOptions {
@@ -69,6 +71,8 @@ function stageBase(node: StageNode): StageBase {
   switch (node.base.kind) {
     case 'scratch':
       return { type: 'scratch' };
+    case 'context':
+      return { type: 'context', name: node.base.name };
     case 'stage':
       return { type: 'stage', index: node.base.node.index };
     case 'image':
@@ -101,7 +105,7 @@ function buildStageNodes(df: Dockerfile, fromCtx: FromContext, lint: Linter): { 
     nodes.push(node);
     fromArgs.set(node, spec.used);
   }
-  for (const node of nodes) addDependencies(node, node.commands, nodes, fromCtx.escape);
+  for (const node of nodes) addDependencies(node, node.commands, nodes, fromCtx.escape, fromCtx.namedContexts);
   return { nodes, fromArgs };
 }
 
@@ -119,7 +123,7 @@ export async function planBuild(df: Dockerfile, opts: PlanOptions): Promise<Buil
   const meta = buildMetaArgs(predefined, df.metaArgs, opts.buildArgs, escape, file);
   const usedBuildArgs = new Set([...meta.infos.keys()].filter((k) => opts.buildArgs.has(k)));
 
-  const fromCtx: FromContext = { globalArgs: meta.args, metaInfos: meta.infos, targetPlatform: opts.platform, escape, file };
+  const fromCtx: FromContext = { globalArgs: meta.args, metaInfos: meta.infos, targetPlatform: opts.platform, escape, file, namedContexts: opts.namedContexts };
   const { nodes, fromArgs } = buildStageNodes(df, fromCtx, lint);
   const targetNode = findTarget(nodes, opts.target);
   checkCycles(nodes);
@@ -137,6 +141,7 @@ export async function planBuild(df: Dockerfile, opts: PlanOptions): Promise<Buil
     escape,
     file,
     images: resolver.sourceImages,
+    namedContexts: opts.namedContexts,
   };
   for (const node of nodes) if (needed.has(node)) dispatchStage(ctx, node, lint);
 
@@ -153,6 +158,7 @@ export async function planBuild(df: Dockerfile, opts: PlanOptions): Promise<Buil
   const graph: BuildGraph = {
     stages: [...plans.values()],
     target: plans.get(targetNode)!,
+    stageCount: nodes.length + resolver.sourceImages.size,
     buildArgsUsed: [...opts.buildArgs.keys()].filter((k) => usedBuildArgs.has(k)),
     unusedBuildArgs: [...opts.buildArgs.keys()].filter((k) => !usedBuildArgs.has(k) && !ignoredArg(k)),
     warnings: [...lint.warnings],

@@ -8,7 +8,7 @@ import type {
 } from '../instructions/index.js';
 import { validateSignal, ValueError } from '../instructions/values.js';
 import { docComment, isProxyArg, NON_ENV_ARGS } from './args.js';
-import { goList } from './go-format.js';
+import { goList, goPortSet } from './go-format.js';
 import { attachLocation, errorAt } from './location.js';
 import { parsePort } from './ports.js';
 import type { Scope } from './scope.js';
@@ -42,13 +42,20 @@ function checkSecretName(scope: Scope, instruction: string, key: string): void {
   if (SECRET_WORDS.test(key) && !SECRET_ALLOWED.test(key)) scope.lint.run(SecretsUsedInArgOrEnv, scope.loc, instruction, key);
 }
 
+/**
+ * Every word of one ENV or LABEL is expanded against the variables from
+ * before the instruction (BuildKit expands the whole command, then applies
+ * it): in `ENV A=2 B=$A`, B gets the previous A.
+ */
+function expandPairs(scope: Scope, pairs: readonly { key: string; value: string }[]): { key: string; value: string }[] {
+  return pairs.map((pair) => ({ key: scope.expand.word(pair.key), value: scope.expand.word(pair.value) }));
+}
+
 export function dispatchEnv(scope: Scope, inst: EnvInstruction): void {
   const { state } = scope;
   if (usesLegacyKeyValue(inst.original, scope.ctx.escape)) scope.lint.run(LegacyKeyValueFormat, scope.loc, inst.keyword);
   const parts: string[] = [];
-  for (const pair of inst.pairs) {
-    const key = scope.expand.word(pair.key);
-    const value = scope.expand.word(pair.value);
+  for (const { key, value } of expandPairs(scope, inst.pairs)) {
     checkSecretName(scope, 'ENV', key);
     state.vars.set(key, value);
     state.config.Env = setEnvAssignment(state.config.Env ?? [], key, value);
@@ -62,9 +69,7 @@ export function dispatchLabel(scope: Scope, inst: LabelInstruction): void {
   if (usesLegacyKeyValue(inst.original, scope.ctx.escape)) scope.lint.run(LegacyKeyValueFormat, scope.loc, inst.keyword);
   const labels = { ...(state.config.Labels ?? {}) };
   const parts: string[] = [];
-  for (const pair of inst.pairs) {
-    const key = scope.expand.word(pair.key);
-    const value = scope.expand.word(pair.value);
+  for (const { key, value } of expandPairs(scope, inst.pairs)) {
     labels[key] = value;
     parts.push(`${key}=${value}`);
   }
@@ -83,13 +88,15 @@ export function dispatchArg(scope: Scope, inst: ArgInstruction): void {
   for (const def of inst.args) {
     checkSecretName(scope, 'ARG', def.key);
     const fromBuildArg = ctx.buildArgValues.get(def.key);
+    // BuildKit expands the default even when a --build-arg overrides it.
+    const defaultValue = def.value !== undefined ? scope.expand.word(def.value) : undefined;
     let value: string | undefined;
     let inherited = false;
     if (fromBuildArg !== undefined) {
       value = fromBuildArg;
       ctx.usedBuildArgs.add(def.key);
-    } else if (def.value !== undefined) {
-      value = scope.expand.word(def.value);
+    } else if (defaultValue !== undefined) {
+      value = defaultValue;
     } else {
       value = ctx.globalArgs.get(def.key);
       inherited = value !== undefined;
@@ -106,8 +113,11 @@ export function dispatchArg(scope: Scope, inst: ArgInstruction): void {
     }
     state.usedArgs.add(def.key);
     state.buildArgs.push({ key: def.key, ...(value !== undefined ? { value } : {}) });
-    // Proxy values may hold credentials: never write them into the history.
-    parts.push(value !== undefined && !isProxyArg(def.key) ? `${def.key}=${value}` : def.key);
+    // The history shows the Dockerfile's default (expanded), never the
+    // --build-arg value, as BuildKit records it: `ARG V=1.0` even when built
+    // with V=2.0, `ARG V` without a default. The resolved values appear in
+    // the RUN lines that see them. Proxy defaults may hold credentials.
+    parts.push(defaultValue !== undefined && !isProxyArg(def.key) ? `${def.key}=${defaultValue}` : def.key);
   }
   state.commit(`ARG ${parts.join(' ')}`, false);
 }
@@ -136,7 +146,8 @@ export function dispatchExpose(scope: Scope, inst: ExposeInstruction): void {
   const exposed = { ...(state.config.ExposedPorts ?? {}) };
   for (const p of ports) exposed[p] = {};
   state.config.ExposedPorts = exposed;
-  state.commit(`EXPOSE ${goList(ports)}`, false);
+  // BuildKit 0.13 (Docker 26) prints the port set Go map, sorted and deduplicated.
+  state.commit(`EXPOSE ${goPortSet(ports)}`, false);
 }
 
 export function dispatchVolume(scope: Scope, inst: VolumeInstruction): void {

@@ -43,6 +43,8 @@ function dispatchInstruction(scope: Scope, inst: Instruction): void {
 function initialState(ctx: BuildContext, node: StageNode): StageState {
   switch (node.base.kind) {
     case 'scratch':
+    case 'context':
+      // A directory context brings files, not an image config: as scratch.
       return StageState.scratch(node.platform);
     case 'image':
       if (!node.baseImage) throw new Error(`tsbuild bug: base image of stage ${node.displayName} was not resolved`);

@@ -10,7 +10,7 @@ import { parsePlatform } from './platform.js';
 import { parseImageReference } from './reference.js';
 import type { BaseSpec, StageNode } from './stages.js';
 import { suggestName } from './suggest.js';
-import type { Location, Platform } from './types.js';
+import type { Location, NamedContext, Platform } from './types.js';
 import type { VarList } from './variables.js';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -21,6 +21,7 @@ export interface FromContext {
   readonly targetPlatform: Platform;
   readonly escape: '\\' | '`';
   readonly file: string;
+  readonly namedContexts?: ReadonlyMap<string, NamedContext>;
 }
 
 function expandAt(word: string, ctx: FromContext, loc: Location): ExpansionInfo {
@@ -50,6 +51,8 @@ export function expandFrom(stage: Stage, ctx: FromContext, lint: Linter): Expand
   const image = expandAt(stage.from.image, ctx, loc);
   reportUndeclared(image, ctx, lint, loc);
   if (image.result === '') throw errorAt(loc, 'BLANK_BASE', `base name (${stage.from.image}) should not be blank`);
+  const named = ctx.namedContexts?.get(image.result);
+  const baseName = named?.type === 'local' ? image.result : namedBase(image.result, ctx);
   const used = new Set(image.used);
   let platform = ctx.targetPlatform;
   const raw = stage.from.platform;
@@ -72,7 +75,15 @@ export function expandFrom(stage: Stage, ctx: FromContext, lint: Linter): Expand
     }
     for (const u of p.used) used.add(u);
   }
-  return { baseName: image.result, platform, explicitPlatform: raw !== undefined, used };
+  return { baseName, platform, explicitPlatform: raw !== undefined, used, ...(named?.type === 'local' ? { contextBase: image.result } : {}) };
+}
+
+/** FROM NAME where --build-context NAME=<image or stage> was given: what it names instead. */
+function namedBase(name: string, ctx: FromContext): string {
+  const named = ctx.namedContexts?.get(name);
+  if (named?.type === 'image') return named.ref;
+  if (named?.type === 'stage') return named.name;
+  return name;
 }
 
 /** BuildKit's validateBaseImagesWithDefaultArgs: would the FROM lines work with no --build-arg at all? */

@@ -1,6 +1,6 @@
 // Go's fmt verbs as BuildKit uses them in history `created_by` strings, so
 // our history reads exactly like BuildKit's: `CMD ["sh" "-c" "x"]`,
-// `VOLUME [/a /b]`, `HEALTHCHECK {Test:[...] Interval:30s ...}`.
+// `VOLUME [/a /b]`, `EXPOSE map[80/tcp:{}]`, `HEALTHCHECK &{["CMD" "x"] "30s" ...}`.
 import { goQuote } from '../parser/index.js';
 import type { HealthConfig } from './types.js';
 
@@ -51,10 +51,34 @@ export function goDuration(nanos: number): string {
   return negative ? `-${out}` : out;
 }
 
-/** `%+v` of Docker's HealthcheckConfig struct. */
+/**
+ * `%q` of a pointer to Docker's HealthcheckConfig, as BuildKit 0.13 (Docker
+ * 26) writes HEALTHCHECK's history: `&{["CMD-SHELL" "x"] "30s" "0s" "0s" "0s" '\x03'}`
+ * (durations through their String method, Retries as a quoted rune). The
+ * Dockerfile frontend 1.x of 2026 switched to `%+v`; docker 26 users compare
+ * against the former.
+ */
 export function goHealthcheck(h: HealthConfig): string {
-  return (
-    `{Test:${goList(h.Test)} Interval:${goDuration(h.Interval ?? 0)} Timeout:${goDuration(h.Timeout ?? 0)}` +
-    ` StartPeriod:${goDuration(h.StartPeriod ?? 0)} StartInterval:${goDuration(h.StartInterval ?? 0)} Retries:${h.Retries ?? 0}}`
-  );
+  const durations = [h.Interval, h.Timeout, h.StartPeriod, h.StartInterval].map((d) => goQuote(goDuration(d ?? 0)));
+  return `&{${goQuotedList(h.Test)} ${durations.join(' ')} ${goQuoteRune(h.Retries ?? 0)}}`;
+}
+
+/** `%v` of a map[nat.Port]struct{} (Go prints map keys sorted): `map[443/tcp:{} 80/tcp:{}]`. */
+export function goPortSet(ports: readonly string[]): string {
+  const sorted = [...new Set(ports)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return `map[${sorted.map((p) => `${p}:{}`).join(' ')}]`;
+}
+
+const RUNE_ESCAPES: Record<number, string> = { 7: '\\a', 8: '\\b', 9: '\\t', 10: '\\n', 11: '\\v', 12: '\\f', 13: '\\r', 39: "\\'", 92: '\\\\' };
+
+/** strconv.QuoteRune, which `%q` applies to integers: `'\x00'`, `'A'`, `'\n'`. */
+export function goQuoteRune(n: number): string {
+  const hex = (v: number, width: number) => v.toString(16).padStart(width, '0');
+  if (n < 0 || n > 0x10ffff || (n >= 0xd800 && n <= 0xdfff)) return "'\uFFFD'";
+  if (RUNE_ESCAPES[n]) return `'${RUNE_ESCAPES[n]}'`;
+  if (n < 0x20 || n === 0x7f) return `'\\x${hex(n, 2)}'`;
+  if (n < 0x7f) return `'${String.fromCharCode(n)}'`;
+  const ch = String.fromCodePoint(n);
+  if (/[\p{L}\p{M}\p{N}\p{P}\p{S}]/u.test(ch) || n === 0x20) return `'${ch}'`;
+  return n <= 0xffff ? `'\\u${hex(n, 4)}'` : `'\\U${hex(n, 8)}'`;
 }

@@ -6,7 +6,7 @@ import { errorAt } from './location.js';
 import type { Expander } from './expander.js';
 import { lookupSource, type Command, type StageNode } from './stages.js';
 import type { StageState } from './state.js';
-import type { BaseImage, FileSource, Location } from './types.js';
+import type { BaseImage, FileSource, Location, NamedContext } from './types.js';
 import type { VarList } from './variables.js';
 
 export interface BuildContext {
@@ -23,6 +23,7 @@ export interface BuildContext {
   readonly file: string;
   /** Images read by COPY --from / RUN --mount from=, by normalized reference. */
   readonly images: ReadonlyMap<string, BaseImage>;
+  readonly namedContexts?: ReadonlyMap<string, NamedContext>;
 }
 
 export interface Scope {
@@ -40,7 +41,8 @@ export interface Scope {
  * dispatched, i.e. defined above the current one (`what` words the error).
  */
 export function fileSource(scope: Scope, from: string, notYet: (stage: string) => string): FileSource {
-  const ref = lookupSource(scope.ctx.nodes, from, scope.loc, scope.ctx.escape);
+  const ref = lookupSource(scope.ctx.nodes, from, scope.loc, scope.ctx.escape, scope.ctx.namedContexts);
+  if (ref.kind === 'context') return { type: 'context', name: ref.name };
   if (ref.kind === 'image') {
     const image = scope.ctx.images.get(ref.ref.normalized);
     if (!image) throw new Error(`tsbuild bug: image ${ref.ref.normalized} was not resolved before dispatch`);

@@ -6,7 +6,7 @@ import { expandWord } from '../shell/index.js';
 import type { Instruction, Stage } from '../instructions/index.js';
 import { errorAt, toLocation } from './location.js';
 import { parseImageReference, ReferenceError, type ImageReference } from './reference.js';
-import type { BaseImage, Location, Platform } from './types.js';
+import type { BaseImage, Location, NamedContext, Platform } from './types.js';
 
 /** One instruction to dispatch, with where errors about it point (ONBUILD triggers point at the FROM that ran them). */
 export interface Command {
@@ -17,11 +17,15 @@ export interface Command {
 
 export type BaseRef =
   | { readonly kind: 'scratch' }
+  | { readonly kind: 'context'; readonly name: string }
   | { readonly kind: 'stage'; readonly node: StageNode }
   | { readonly kind: 'image'; readonly ref: ImageReference };
 
 /** What a `--from` / `from=` value names. */
-export type SourceRef = { readonly kind: 'stage'; readonly node: StageNode } | { readonly kind: 'image'; readonly ref: ImageReference };
+export type SourceRef =
+  | { readonly kind: 'stage'; readonly node: StageNode }
+  | { readonly kind: 'image'; readonly ref: ImageReference }
+  | { readonly kind: 'context'; readonly name: string };
 
 export interface StageNode {
   readonly index: number;
@@ -68,7 +72,7 @@ function parseRef(text: string, loc: Location, what: string): ImageReference {
  * index, else an image. BuildKit does not expand variables here (a stage
  * can't be chosen by build arg); say so instead of failing obscurely.
  */
-export function lookupSource(nodes: readonly StageNode[], from: string, loc: Location, escape: '\\' | '`'): SourceRef {
+export function lookupSource(nodes: readonly StageNode[], from: string, loc: Location, escape: '\\' | '`', contexts?: ReadonlyMap<string, NamedContext>): SourceRef {
   let literal: string;
   try {
     literal = expandWord(from, () => undefined, { escape });
@@ -81,6 +85,15 @@ export function lookupSource(nodes: readonly StageNode[], from: string, loc: Loc
       'FROM_EXPANSION',
       'variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround',
     );
+  }
+  // A --build-context of that name wins over a stage or image of that name.
+  const named = contexts?.get(from);
+  if (named?.type === 'local') return { kind: 'context', name: from };
+  if (named?.type === 'image') return { kind: 'image', ref: parseRef(named.ref, loc, 'image name') };
+  if (named?.type === 'stage') {
+    const node = findStageByName(nodes, named.name);
+    if (!node) throw errorAt(loc, 'UNKNOWN_STAGE', `--build-context ${from}=target:${named.name}: no stage named ${JSON.stringify(named.name)}`);
+    return { kind: 'stage', node };
   }
   if (/^\d+$/.test(from)) {
     const index = Number(from);
@@ -101,14 +114,14 @@ function sourcesOf(inst: Instruction): string[] {
 }
 
 /** Records the stages and images `commands` read. */
-export function addDependencies(node: StageNode, commands: readonly Command[], nodes: readonly StageNode[], escape: '\\' | '`'): boolean {
+export function addDependencies(node: StageNode, commands: readonly Command[], nodes: readonly StageNode[], escape: '\\' | '`', contexts?: ReadonlyMap<string, NamedContext>): boolean {
   let added = false;
   for (const cmd of commands) {
     for (const from of sourcesOf(cmd.inst)) {
-      const src = lookupSource(nodes, from, cmd.loc, escape);
+      const src = lookupSource(nodes, from, cmd.loc, escape, contexts);
       if (src.kind === 'stage') {
         if (!node.deps.has(src.node)) node.deps.set(src.node, cmd.loc);
-      } else {
+      } else if (src.kind === 'image') {
         node.imageDeps.set(src.ref.normalized, { ref: src.ref, loc: cmd.loc });
       }
       added = true;
@@ -119,6 +132,8 @@ export function addDependencies(node: StageNode, commands: readonly Command[], n
 
 export interface BaseSpec {
   readonly baseName: string;
+  /** FROM names a --build-context directory (its name). */
+  readonly contextBase?: string;
   readonly platform: Platform;
   readonly explicitPlatform: boolean;
 }
@@ -127,7 +142,9 @@ export interface BaseSpec {
 export function createStageNode(stage: Stage, spec: BaseSpec, earlier: readonly StageNode[], later: readonly Stage[], file: string): StageNode {
   const loc = toLocation(stage.from.location, file);
   let base: BaseRef;
-  if (spec.baseName === 'scratch') {
+  if (spec.contextBase !== undefined) {
+    base = { kind: 'context', name: spec.contextBase };
+  } else if (spec.baseName === 'scratch') {
     base = { kind: 'scratch' };
   } else {
     const parent = findStageByName(earlier, spec.baseName);

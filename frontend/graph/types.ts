@@ -63,11 +63,14 @@ export type ResolveImage = (ref: string, platform: Platform) => Promise<BaseImag
 export type StageBase =
   | { type: 'scratch' }
   | { type: 'image'; ref: string; image: BaseImage }
-  | { type: 'stage'; index: number };
+  | { type: 'stage'; index: number }
+  // FROM NAME with --build-context NAME=<directory>: its files are the stage's first layer.
+  | { type: 'context'; name: string };
 
-// Where COPY --from / RUN --mount from= read.
+// Where COPY --from / RUN --mount from= read; `name` is a --build-context
+// directory (the main build context without one).
 export type FileSource =
-  | { type: 'context' }
+  | { type: 'context'; name?: string }
   | { type: 'stage'; index: number }
   | { type: 'image'; ref: string; image: BaseImage };
 
@@ -162,7 +165,22 @@ export interface BuildGraph {
   // those it depends on; the last one is the target.
   stages: StagePlan[];
   target: StagePlan;
+  // Stages BuildKit's progress counts: every stage of the Dockerfile plus an
+  // implicit one per image read by COPY --from / RUN --mount from=. With
+  // just one, step names carry no stage name (`[2/4] RUN ...`).
+  stageCount: number;
   buildArgsUsed: string[];
   unusedBuildArgs: string[];        // --build-arg names no ARG consumed (a warning)
   warnings: LintWarning[];
 }
+
+/**
+ * A `--build-context NAME=...`, as the builder resolved it: an image
+ * (docker-image://, oci-layout:// once loaded), another stage (target:), or a
+ * directory. `FROM NAME` and `COPY --from=NAME` read it instead of the image
+ * or stage that NAME would otherwise mean.
+ */
+export type NamedContext =
+  | { type: 'image'; ref: string }
+  | { type: 'stage'; name: string }
+  | { type: 'local' };

@@ -2,8 +2,11 @@
 // wrapper owns everything a build as a library call leaves to its caller:
 // the progress writer on stderr, Ctrl-C, secrets from the environment,
 // --iidfile/--metadata-file, and the exit code.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
+import { parseReference } from '../../image/reference.js';
+import { parseBuildContext } from '../../pipeline/named-contexts.js';
+import { parseAddHost, parseCgroupParent, parseShmSize, parseUlimit, type RunResources } from '../../steps/run-resources.js';
 import path from 'node:path';
 import { parseArgs, getBool, getList, getString, formatFlagHelp, type FlagSpec } from '../args.js';
 import { UsageError } from '../../errors.js';
@@ -18,6 +21,15 @@ export const BUILD_FLAGS: FlagSpec[] = [
   { name: 'tag', short: 't', type: 'list', metavar: 'NAME:TAG', help: 'Name and optionally a tag (format: "name:tag")' },
   { name: 'file', short: 'f', type: 'string', metavar: 'FILE', help: 'Name of the Dockerfile (default: "PATH/Dockerfile"; "-" reads stdin)' },
   { name: 'build-arg', type: 'list', metavar: 'K=V', help: 'Set build-time variables' },
+  { name: 'attest', type: 'list', metavar: 'SPEC', help: 'Attestations (not supported: only type=provenance,disabled=true / type=sbom,disabled=true)' },
+  { name: 'provenance', type: 'string', metavar: 'VALUE', help: 'Provenance attestation (not supported: only "false")' },
+  { name: 'sbom', type: 'string', metavar: 'VALUE', help: 'SBOM attestation (not supported: only "false")' },
+  { name: 'annotation', type: 'list', metavar: 'KEY=VALUE', help: 'Add an annotation to the image manifest ("manifest:" prefix accepted)' },
+  { name: 'add-host', type: 'list', metavar: 'HOST:IP', help: 'Add a custom host-to-IP mapping (format: "host:ip") to RUN\'s /etc/hosts' },
+  { name: 'ulimit', type: 'list', metavar: 'NAME=SOFT[:HARD]', help: 'Ulimit options for RUN (e.g. nofile=1024:2048)' },
+  { name: 'shm-size', type: 'string', metavar: 'SIZE', help: 'Size of /dev/shm for RUN (e.g. 128m; default 64m)' },
+  { name: 'cgroup-parent', type: 'string', metavar: 'PATH', help: 'Parent cgroup for the RUN sandboxes' },
+  { name: 'build-context', type: 'list', metavar: 'NAME=VALUE', help: 'Additional build contexts (e.g., name=path, name=docker-image://ref, name=oci-layout://path[@tag], name=target:stage, name=URL)' },
   { name: 'target', type: 'string', metavar: 'STAGE', help: 'Set the target build stage to build' },
   { name: 'platform', type: 'list', metavar: 'PLATFORM', help: 'Set target platform for build (only the host platform is built)' },
   { name: 'label', type: 'list', metavar: 'K=V', help: 'Set metadata for an image' },
@@ -71,6 +83,80 @@ function parseSecret(spec: string): SecretSpec {
   return { id, src, env };
 }
 
+// A secret file that is not there fails the build before it starts, as buildx does.
+function checkSecretFile(secret: SecretSpec): SecretSpec {
+  if (secret.src === undefined || secret.env !== undefined) return secret;
+  try {
+    statSync(secret.src);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    throw new UsageError(`invalid --secret id=${secret.id}: open ${path.resolve(secret.src)}: ${why}`);
+  }
+  return secret;
+}
+
+// -t names are checked before anything is read or run, as buildx does.
+function checkTag(tag: string): string {
+  let ref;
+  try {
+    ref = parseReference(tag);
+  } catch (err) {
+    const reason = (err as Error).message.replace(/^invalid reference format "[^"]*"/, 'invalid reference format');
+    throw new UsageError(`invalid tag ${JSON.stringify(tag)}: ${reason}`);
+  }
+  if (ref.digest !== undefined) throw new UsageError(`invalid tag ${JSON.stringify(tag)}: a tag cannot name a digest`);
+  return tag;
+}
+
+// buildx's `[TYPE[,TYPE]][PLATFORM]:KEY=VALUE`: only the image manifest
+// (the default type) carries annotations here; a single-platform build has
+// no index of its own to annotate.
+function parseAnnotations(specs: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    if (eq <= 0) throw new UsageError(`invalid --annotation "${spec}": expected KEY=VALUE`);
+    let key = spec.slice(0, eq);
+    const typed = /^([a-z-]+(?:,[a-z-]+)*)(\[[^\]]*\])?:(.+)$/.exec(key);
+    if (typed) {
+      const types = typed[1]!.split(',');
+      const unsupported = types.filter((t) => t !== 'manifest');
+      if (unsupported.length > 0) throw new UsageError(`--annotation ${spec}: ${unsupported.join(', ')} annotations are not supported (only manifest)`);
+      key = typed[3]!;
+    }
+    out.set(key, spec.slice(eq + 1));
+  }
+  return out;
+}
+
+// Attestations are not built yet. CI scripts often turn them off
+// explicitly (`--provenance=false`, as buildx otherwise adds a provenance
+// attestation): that is accepted, anything asking for one is refused.
+function checkAttestations(a: ReturnType<typeof parseArgs>): Record<string, never> {
+  const off = (v: string | undefined) => v === undefined || v === 'false' || v === '0';
+  for (const flag of ['provenance', 'sbom'] as const) {
+    const v = getString(a, flag);
+    if (!off(v)) throw new UsageError(`--${flag}=${v}: attestations are not supported by tsbuild yet (only --${flag}=false)`);
+  }
+  for (const spec of getList(a, 'attest')) {
+    const attrs = parseCsvSpec(spec, '--attest');
+    if (attrs.get('disabled') !== 'true') throw new UsageError(`--attest ${spec}: attestations are not supported by tsbuild yet (only disabled=true)`);
+  }
+  return {};
+}
+
+function runResourcesOf(a: ReturnType<typeof parseArgs>): RunResources {
+  const shm = getString(a, 'shm-size');
+  const parent = getString(a, 'cgroup-parent');
+  return {
+    addHosts: getList(a, 'add-host').map(parseAddHost),
+    ulimits: getList(a, 'ulimit').map(parseUlimit),
+    ...(shm !== undefined ? { shmSize: parseShmSize(shm) } : {}),
+    ...(parent !== undefined ? { cgroupParent: parseCgroupParent(parent) } : {}),
+  };
+}
+
 function parseSsh(spec: string): SshSpec {
   const eq = spec.indexOf('=');
   const id = eq < 0 ? spec : spec.slice(0, eq);
@@ -110,19 +196,36 @@ function readDockerfile(file: string | undefined, contextDir: string): { text: s
   }
 }
 
-export function toBuildOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): CliBuildRequest | 'help' {
+/** A context that was not a local directory (stdin, URL, git), already unpacked into `dir`. */
+export interface ContextOverride {
+  dir: string;
+  /** The input was a lone Dockerfile, not a context. */
+  dockerfileText?: string;
+}
+
+export function toBuildOptions(argv: string[], env: NodeJS.ProcessEnv = process.env, remote?: ContextOverride): CliBuildRequest | 'help' {
   const a = parseArgs(argv, BUILD_FLAGS);
   if (getBool(a, 'help')) return 'help';
-  if (a.positionals.length !== 1) throw new UsageError(`"tsbuild build" requires exactly 1 argument (the build context).\nUsage:  tsbuild build [OPTIONS] PATH | -`);
-  const contextArg = a.positionals[0];
-  if (contextArg === '-') throw new UsageError('a build context from stdin is not supported; use -f - with a context directory');
-  const contextDir = path.resolve(contextArg);
+  if (a.positionals.length !== 1) throw new UsageError(`"tsbuild build" requires exactly 1 argument (the build context).\nUsage:  tsbuild build [OPTIONS] PATH | URL | -`);
+  const contextArg = a.positionals[0]!;
+  if (!remote && (contextArg === '-' || /^[a-z]+:\/\//.test(contextArg))) throw new UsageError(`tsbuild bug: context ${contextArg} was not unpacked`);
+  const contextDir = remote ? remote.dir : path.resolve(contextArg);
   // Flag values are checked before anything is read.
   const runtime = parseRuntime(getString(a, 'runtime'));
   const call = parseCall(getString(a, 'call'), getBool(a, 'check'));
-  const df = readDockerfile(getString(a, 'file'), contextDir);
-  const progress = getBool(a, 'quiet') ? 'quiet' : (getString(a, 'progress') ?? 'auto');
-  if (!['auto', 'plain', 'tty', 'rawjson', 'quiet'].includes(progress)) throw new UsageError(`invalid --progress "${progress}": expected auto, plain, tty, rawjson or quiet`);
+  const fileArg = getString(a, 'file');
+  // In a context from a tarball or git, -f names a file inside it (as docker).
+  const df = remote?.dockerfileText !== undefined && fileArg === undefined
+    ? { text: remote.dockerfileText, name: 'Dockerfile' }
+    : readDockerfile(remote && fileArg !== undefined && fileArg !== '-' ? path.join(remote.dir, fileArg) : fileArg, contextDir);
+  // As buildx: the flag, else the environment (TSBUILD_PROGRESS, then buildx's BUILDKIT_PROGRESS), else auto.
+  const fromEnv = env.TSBUILD_PROGRESS ? 'TSBUILD_PROGRESS' : env.BUILDKIT_PROGRESS ? 'BUILDKIT_PROGRESS' : undefined;
+  const flag = getString(a, 'progress');
+  const progress = getBool(a, 'quiet') ? 'quiet' : (flag ?? (fromEnv ? env[fromEnv]! : 'auto'));
+  if (!['auto', 'plain', 'tty', 'rawjson', 'quiet'].includes(progress)) {
+    const source = flag === undefined && fromEnv ? fromEnv : '--progress';
+    throw new UsageError(`invalid ${source} "${progress}": expected auto, plain, tty, rawjson or quiet`);
+  }
   const outputs = getList(a, 'output').map(parseOutput);
   if (getBool(a, 'push')) outputs.push({ type: 'registry', attrs: new Map() });
   const build: BuildOptions = {
@@ -131,8 +234,12 @@ export function toBuildOptions(argv: string[], env: NodeJS.ProcessEnv = process.
     dockerfilePath: df.path,
     dockerfileText: df.text,
     dockerfileName: df.name,
-    tags: getList(a, 'tag'),
+    tags: getList(a, 'tag').map(checkTag),
     buildArgs: parseKeyValues(getList(a, 'build-arg'), '--build-arg'),
+    buildContexts: getList(a, 'build-context').map(parseBuildContext),
+    runResources: runResourcesOf(a),
+    annotations: parseAnnotations(getList(a, 'annotation')),
+    ...checkAttestations(a),
     labels: parseKeyValues(getList(a, 'label'), '--label'),
     target: getString(a, 'target'),
     platforms: getList(a, 'platform').flatMap((p) => p.split(',')).filter(Boolean),
@@ -155,12 +262,12 @@ export function toBuildOptions(argv: string[], env: NodeJS.ProcessEnv = process.
     progress: progress as ProgressMode,
     iidFile: getString(a, 'iidfile'),
     metadataFile: getString(a, 'metadata-file'),
-    secrets: getList(a, 'secret').map(parseSecret),
+    secrets: getList(a, 'secret').map(parseSecret).map(checkSecretFile),
     ssh: getList(a, 'ssh').map(parseSsh),
   };
 }
 
-export const BUILD_USAGE = `Usage:  tsbuild build [OPTIONS] PATH
+export const BUILD_USAGE = `Usage:  tsbuild build [OPTIONS] PATH | URL | -
 
 Build an image from a Dockerfile
 
@@ -169,11 +276,25 @@ ${formatFlagHelp(BUILD_FLAGS)}
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  const req = toBuildOptions(argv);
-  if (req === 'help') {
-    process.stdout.write(BUILD_USAGE);
-    return 0;
+  const a = parseArgs(argv, BUILD_FLAGS);
+  const contextArg = a.positionals.length === 1 && !getBool(a, 'help') ? a.positionals[0]! : undefined;
+  let remote: (ContextOverride & { cleanup(): Promise<void> }) | undefined;
+  if (contextArg !== undefined) {
+    const { isRemoteContext, materializeContext } = await import('../../context/remote-context.js');
+    if (isRemoteContext(contextArg)) {
+      if (contextArg === '-' && getString(a, 'file') === '-') throw new UsageError('invalid argument: can\'t use stdin for both build context and dockerfile');
+      remote = await materializeContext(contextArg);
+    }
   }
-  const { runCli } = await import('../build-runner.js');
-  return runCli(req);
+  try {
+    const req = toBuildOptions(argv, process.env, remote);
+    if (req === 'help') {
+      process.stdout.write(BUILD_USAGE);
+      return 0;
+    }
+    const { runCli } = await import('../build-runner.js');
+    return await runCli(req);
+  } finally {
+    await remote?.cleanup();
+  }
 }
