@@ -2,17 +2,19 @@
 // and a reliable "kill everything" for cancellation. Created here, before
 // the helper starts, and joined by the helper *before* the container runs
 // anything, so limits hold from the first instruction.
-// Supports cgroup v2 (unified) and v1 (memory, cpu, pids hierarchies);
+// Supports cgroup v2 (unified) and v1 (memory, cpu, pids, devices hierarchies;
+// v2's device rules are a BPF program the helper attaches);
 // hybrid hosts use v1, where the controllers live.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SandboxSetupError } from './errors.js';
+import { v1RuleLine } from './device-rules.js';
 import type { SandboxResources } from './spec.js';
 
 export const CGROUP_ROOT = '/sys/fs/cgroup';
-const V1_CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
+const V1_CONTROLLERS = ['memory', 'cpu', 'pids', 'devices'] as const;
 
 export interface CgroupHandle {
   version: 1 | 2;
@@ -91,6 +93,12 @@ async function createV1(root: string, rel: string, r: SandboxResources): Promise
   if (r.cpu?.quota !== undefined) await write(need('cpu'), 'cpu.cfs_quota_us', r.cpu.quota);
   if (r.cpu?.shares !== undefined) await write(need('cpu'), 'cpu.shares', r.cpu.shares);
   if (r.pids?.limit !== undefined) await write(need('pids'), 'pids.max', r.pids.limit);
+  if (r.devices) {
+    // one rule per write: the kernel parses a single rule each time
+    const dir = dirs.devices;
+    if (!dir) throw new SandboxSetupError('the devices cgroup controller is not mounted: device access cannot be confined (mount it, or use a cgroup v2 host)');
+    for (const rule of r.devices) await write(dir, rule.allow ? 'devices.allow' : 'devices.deny', v1RuleLine(rule));
+  }
   return handle;
 }
 

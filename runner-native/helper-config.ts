@@ -4,8 +4,10 @@
 // is decided here, where it is easy to unit-test; the C side only executes.
 import { dirname, isAbsolute, relative } from 'node:path';
 import { capabilityMask } from './capabilities.js';
+import { deviceRulesOf, helperRuleFields } from './device-rules.js';
 import { SandboxSpecError } from './errors.js';
 import { parseMountOptions } from './mount-options.js';
+import { seccompRecords } from './seccomp.js';
 import type { RootLayers, SandboxDevice, SandboxSpec } from './spec.js';
 
 export interface HelperContext {
@@ -13,6 +15,8 @@ export interface HelperContext {
   ownerPid: number;
   /** cgroup.procs files the helper writes the container init's pid into, before it runs anything. */
   cgroupProcs: string[];
+  /** cgroup v2: the run's cgroup dir, where the helper attaches the device rules as a BPF program */
+  deviceCgroupDir?: string;
 }
 
 const RLIMITS: Record<string, number> = {
@@ -112,7 +116,11 @@ export function compileHelperConfig(spec: SandboxSpec, ctx: HelperContext): stri
   for (const required of ['mount', 'pid'] as const) {
     if (!namespaces.has(required)) throw new SandboxSpecError(`the ${required} namespace is required`);
   }
-  for (const ns of namespaces) lines.push(record('namespace', ns));
+  for (const ns of spec.linux.namespaces) {
+    if (ns.path === undefined) lines.push(record('namespace', ns.type));
+    else if (ns.type === 'network') lines.push(record('netns', absolute(ns.path, 'network namespace path')));
+    else throw new SandboxSpecError(`joining an existing ${ns.type} namespace is not supported`);
+  }
   if (spec.hostname) {
     if (!namespaces.has('uts')) throw new SandboxSpecError('hostname needs the uts namespace');
     lines.push(record('hostname', spec.hostname));
@@ -153,6 +161,11 @@ export function compileHelperConfig(spec: SandboxSpec, ctx: HelperContext): stri
   lines.push(record('caps', hex(capabilityMask(caps.bounding)), hex(capabilityMask(caps.effective)),
     hex(capabilityMask(caps.permitted)), hex(capabilityMask(caps.inheritable)), hex(capabilityMask(caps.ambient))));
   lines.push(record('no_new_privs', p.noNewPrivileges ? 1 : 0));
+  if (ctx.deviceCgroupDir) {
+    lines.push(record('devices_bpf', absolute(ctx.deviceCgroupDir, 'device cgroup dir')));
+    for (const rule of deviceRulesOf(spec)) lines.push(record('device_rule', ...helperRuleFields(rule)));
+  }
+  if (spec.linux.seccomp) for (const fields of seccompRecords(spec.linux.seccomp)) lines.push(record(...fields));
   lines.push(record('cwd', absolute(p.cwd || '/', 'process.cwd')));
   for (const e of p.env) lines.push(record('env', e));
   for (const a of p.args) lines.push(record('arg', a));

@@ -5,9 +5,10 @@
 //    before the runtime starts (see oci-runtime-rootfs.ts);
 //  - bind mounts need `rbind`/`bind` in their options for runc (the native
 //    path binds recursively when neither is given, as Docker does);
-//  - the device cgroup denies everything but runc's default nodes and the
-//    spec's `linux.devices`, as Docker does.
+//  - the device cgroup rules are the native path's (Docker's by default,
+//    see device-rules.ts), and so is the compiled seccomp profile.
 import { isAbsolute } from 'node:path';
+import { deviceRulesOf } from './device-rules.js';
 import { SandboxSpecError } from './errors.js';
 import type { SandboxMount, SandboxSpec } from './spec.js';
 
@@ -40,10 +41,8 @@ function ociMount(m: SandboxMount): OciConfig['mounts'][number] {
 
 function ociResources(spec: SandboxSpec): Record<string, unknown> {
   const r = spec.linux.resources ?? {};
-  const devices: Record<string, unknown>[] = [{ allow: false, access: 'rwm' }];
-  for (const d of spec.linux.devices ?? []) devices.push({ allow: true, type: d.type, major: d.major, minor: d.minor, access: 'rwm' });
   return {
-    devices,
+    devices: deviceRulesOf(spec).map((d) => ({ ...d })),
     ...(r.memory ? { memory: { ...r.memory } } : {}),
     ...(r.cpu ? { cpu: { ...r.cpu } } : {}),
     ...(r.pids?.limit !== undefined ? { pids: { limit: r.pids.limit } } : {}),
@@ -56,7 +55,7 @@ export function toOciConfig(spec: SandboxSpec, ctx: OciConfigContext): OciConfig
   if (p.args.length === 0) throw new SandboxSpecError('process.args is empty');
   if (!isAbsolute(spec.root.path)) throw new SandboxSpecError(`root.path must be an absolute path, got ${JSON.stringify(spec.root.path)}`);
   const caps = p.capabilities ?? { bounding: [], effective: [], permitted: [] };
-  const namespaces = spec.linux.namespaces.map((n) => ({ type: n.type }));
+  const namespaces = spec.linux.namespaces.map((n) => ({ type: n.type, ...(n.path !== undefined ? { path: n.path } : {}) }));
   // Same rule as the native path: both are what makes it a sandbox at all.
   for (const required of ['mount', 'pid']) {
     if (!namespaces.some((n) => n.type === required)) throw new SandboxSpecError(`the ${required} namespace is required`);
@@ -89,6 +88,7 @@ export function toOciConfig(spec: SandboxSpec, ctx: OciConfigContext): OciConfig
       })),
       maskedPaths: [...(spec.linux.maskedPaths ?? [])],
       readonlyPaths: [...(spec.linux.readonlyPaths ?? [])],
+      ...(spec.linux.seccomp ? { seccomp: structuredClone(spec.linux.seccomp) } : {}),
     },
   };
 }

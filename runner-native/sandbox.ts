@@ -8,6 +8,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defaultHelperPath, sandboxAvailability, type Availability } from './availability.js';
 import { assertCapabilitiesGrantable } from './capabilities.js';
+import { deviceRulesOf } from './device-rules.js';
 import { CGROUP_ROOT, cgroupHandleFor, createCgroup, killCgroup, removeCgroup, wasOomKilled } from './cgroup.js';
 import { SandboxAbortedError, SandboxSetupError, SandboxTimeoutError, SandboxUnavailableError } from './errors.js';
 import { withEtcFiles } from './etc-files.js';
@@ -84,9 +85,13 @@ export class Sandbox implements Runtime {
     try {
       const fullSpec = opts.etcFiles === false ? spec : await withEtcFiles(spec, runDir, opts.etcFiles);
       const configPath = join(runDir, 'helper.conf');
-      await writeFile(configPath, compileHelperConfig(fullSpec, { ownerPid: process.pid, cgroupProcs: cgroup.procsFiles }));
+      await writeFile(configPath, compileHelperConfig(fullSpec, {
+        ownerPid: process.pid, cgroupProcs: cgroup.procsFiles,
+        // v1 takes the device rules as cgroup files (below); v2 as a program the helper attaches
+        ...(cgroup.version === 2 ? { deviceCgroupDir: cgroup.dirs[0]! } : {}),
+      }));
       cgroupAttempted = true;
-      await createCgroup(cgroupsPath, spec.linux.resources, this.cgroupRoot);
+      await createCgroup(cgroupsPath, { ...spec.linux.resources, devices: deviceRulesOf(spec) }, this.cgroupRoot);
       const outcome = await this.runHelper(configPath, runDir, record, opts);
       // sweep before reading counters: nothing of this run may outlive it
       await killCgroup(cgroup);

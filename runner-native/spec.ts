@@ -10,6 +10,8 @@
 //    urandom, tty) are created whenever /dev is a tmpfs; `linux.devices`
 //    adds more.
 
+import { compileSeccomp, defaultSeccompProfile, type OciSeccomp, type SeccompProfile } from './seccomp.js';
+
 export type NamespaceType = 'pid' | 'mount' | 'uts' | 'ipc' | 'network';
 export type MountType = 'bind' | 'tmpfs' | 'proc' | 'sysfs' | 'devpts' | 'mqueue';
 
@@ -57,12 +59,26 @@ export interface RootLayers {
   workDir?: string;
 }
 
+/** OCI `linux.resources.devices` entry; rules apply in order, the last that matches wins. */
+export interface SandboxDeviceRule {
+  allow: boolean;
+  /** 'a' (or absent): any type */
+  type?: 'a' | 'c' | 'b';
+  /** absent: any */
+  major?: number;
+  minor?: number;
+  /** subset of 'rwm'; absent: 'rwm' */
+  access?: string;
+}
+
 export interface SandboxResources {
   /** bytes; `swap` is memory+swap, as in OCI */
   memory?: { limit?: number; swap?: number };
   /** CFS quota/period in microseconds; shares as in cgroup v1 (1024 = default) */
   cpu?: { quota?: number; period?: number; shares?: number };
   pids?: { limit?: number };
+  /** device cgroup rules, in order; default Docker's (DOCKER_DEVICE_RULES in device-rules.ts) */
+  devices?: SandboxDeviceRule[];
 }
 
 export interface SandboxDevice {
@@ -82,13 +98,16 @@ export interface SandboxSpec {
   mounts: SandboxMount[];
   hostname?: string;
   linux: {
-    namespaces: { type: NamespaceType }[];
+    /** `path`: join that existing namespace (only for `network`: one shared by a build's RUN steps) */
+    namespaces: { type: NamespaceType; path?: string }[];
     resources?: SandboxResources;
     maskedPaths?: string[];
     readonlyPaths?: string[];
     /** Relative to each cgroup hierarchy's root; default `<Sandbox cgroupParent>/<run id>`. */
     cgroupsPath?: string;
     devices?: SandboxDevice[];
+    /** the compiled seccomp filter (OCI form); absent: unconfined */
+    seccomp?: OciSeccomp;
   };
 }
 
@@ -134,8 +153,14 @@ export interface DefaultSpecOptions {
   cwd?: string;
   user?: { uid: number; gid: number; additionalGids?: number[] };
   hostname?: string;
-  /** 'none' (default): own network namespace with only `lo`; 'host': share the host's network. */
-  network?: 'none' | 'host';
+  /**
+   * 'none' (default): own network namespace with only `lo`; 'host': share the host's network;
+   * `{ namespacePath }`: join that prepared namespace (e.g. /proc/PID/ns/net of a holder process).
+   */
+  network?: 'none' | 'host' | { namespacePath: string };
+  /** moby-format profile, or 'unconfined'; default: Docker's default profile (seccomp/default.json) */
+  seccomp?: SeccompProfile | 'unconfined';
+  noNewPrivileges?: boolean;
   readonlyRoot?: boolean;
   resources?: SandboxResources;
   /** Appended after Docker's default mounts (bind mounts of caches, secrets, ...). */
@@ -154,10 +179,15 @@ export function defaultSpec(opts: DefaultSpecOptions): SandboxSpec {
   const capabilities: SandboxCapabilities = user.uid === 0
     ? { bounding: caps, effective: caps, permitted: caps }
     : { bounding: caps, effective: [], permitted: [] };
-  const namespaces: { type: NamespaceType }[] = [{ type: 'pid' }, { type: 'mount' }, { type: 'uts' }, { type: 'ipc' }];
-  if ((opts.network ?? 'none') === 'none') namespaces.push({ type: 'network' });
-  return {
-    process: { args: [...opts.args], env, cwd: opts.cwd ?? '/', user, capabilities },
+  const namespaces: SandboxSpec['linux']['namespaces'] = [{ type: 'pid' }, { type: 'mount' }, { type: 'uts' }, { type: 'ipc' }];
+  const network = opts.network ?? 'none';
+  if (network === 'none') namespaces.push({ type: 'network' });
+  else if (network !== 'host') namespaces.push({ type: 'network', path: network.namespacePath });
+  const spec: SandboxSpec = {
+    process: {
+      args: [...opts.args], env, cwd: opts.cwd ?? '/', user, capabilities,
+      ...(opts.noNewPrivileges ? { noNewPrivileges: true } : {}),
+    },
     root: { path: opts.rootPath, readonly: opts.readonlyRoot ?? false },
     ...(opts.rootLayers ? { rootLayers: opts.rootLayers } : {}),
     mounts: [...dockerDefaultMounts(), ...(opts.mounts ?? [])],
@@ -169,4 +199,17 @@ export function defaultSpec(opts: DefaultSpecOptions): SandboxSpec {
       readonlyPaths: [...DOCKER_READONLY_PATHS],
     },
   };
+  return withSeccomp(spec, opts.seccomp ?? defaultSeccompProfile());
+}
+
+/**
+ * The spec with `profile` compiled for its capabilities (moby's rule: a
+ * rule gated on a capability applies when the bounding set has it), or
+ * with no filter for 'unconfined'. Call it again after changing the caps.
+ */
+export function withSeccomp(spec: SandboxSpec, profile: SeccompProfile | 'unconfined'): SandboxSpec {
+  const linux = { ...spec.linux };
+  if (profile === 'unconfined') delete linux.seccomp;
+  else linux.seccomp = compileSeccomp(profile, { capabilities: spec.process.capabilities?.bounding ?? [] });
+  return { ...spec, linux };
 }

@@ -43,7 +43,14 @@ function main() {
   // never leaves a half-written helper where the runner looks for it.
   const tmp = `${output}.tmp-${process.pid}`;
   const args = ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror=implicit-function-declaration', '-o', tmp, ...sources];
-  const result = spawnSync(cc, args, { stdio: 'inherit' });
+  // libseccomp (Debian: libseccomp-dev) loads the seccomp profile. Without
+  // it the helper still builds, and refuses to run anything that asks for
+  // a profile (the default) rather than run it unfiltered.
+  let result = spawnSync(cc, [...args, '-lseccomp'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (result.status !== 0) {
+    console.warn('warning: sandbox helper built without libseccomp (install libseccomp-dev): RUN and `run` then need --security-opt seccomp=unconfined');
+    result = spawnSync(cc, [...args, '-DNO_LIBSECCOMP'], { stdio: 'inherit' });
+  }
   if (result.status !== 0) {
     warn(`${cc} failed (exit ${result.status ?? result.signal})`);
     return;

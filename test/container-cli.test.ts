@@ -16,7 +16,7 @@ import { loadBusyboxImage } from '../fixtures/base-images/load-busybox.js';
 import { busyboxAvailable, makeBusyboxRootfs } from '../fixtures/base-images/busybox-rootfs.js';
 import { tsbuild, type CliOptions } from './helpers/cli.js';
 import { containerCgroups, mountsUnder, processesMentioning } from './helpers/host-state.js';
-import { slirpInstalled } from '../builder/containers/slirp.js';
+import { slirpInstalled } from '../runner-native/slirp.js';
 import { removeTempDir, tempDir } from './helpers/temp-dirs.js';
 
 const availability = await sandboxAvailability();

@@ -66,6 +66,12 @@ test('cgroup v1: a limit for an unmounted controller is an error, not ignored', 
   await t.throwsAsync(createCgroup('tsbuild/run3', { pids: { limit: 5 } }, root), { instanceOf: SandboxSetupError, message: /pids/ });
 });
 
+test('cgroup v1: device rules without a devices hierarchy are an error, never silently unconfined', async (t) => {
+  const root = fakeV1(['memory']);
+  await t.throwsAsync(createCgroup('tsbuild/run4', { devices: [{ allow: false, access: 'rwm' }] }, root),
+    { instanceOf: SandboxSetupError, message: /devices cgroup controller is not mounted/ });
+});
+
 test('cgroup paths may not climb out of the hierarchy', (t) => {
   const root = fakeV1(['memory']);
   t.throws(() => cgroupHandleFor('tsbuild/../../etc', root), { instanceOf: SandboxSetupError });

@@ -68,6 +68,8 @@ export async function createContainer(store: Store, opts: ContainerRunOptions): 
       readonlyRoot: opts.readOnly,
       resources: opts.resources,
       mounts,
+      ...(opts.security?.seccomp ? { seccomp: opts.security.seccomp } : {}),
+      noNewPrivileges: opts.security?.noNewPrivileges ?? false,
     });
     spec.linux.cgroupsPath = cgroupsPathOf(id);
     return {

@@ -6,14 +6,14 @@
 import { realpathSync } from 'node:fs';
 import { constants } from 'node:os';
 import {
-  Sandbox, SandboxAbortedError, SandboxError, SandboxExecNotFoundError, type InputSource, type SandboxResult,
+  Sandbox, SandboxAbortedError, SandboxError, SandboxExecNotFoundError, SLIRP_DNS, slirpInstalled, startSlirp,
+  type InputSource, type SandboxResult, type SlirpHandle,
 } from '../../runner-native/index.js';
 import type { Container, ContainerState, ContainerStore } from './container-store.js';
 import { waitForContainerInit } from './init-process.js';
 import { isAlive, refOf, type ProcessRef } from './liveness.js';
 import { LogWriter } from './logs.js';
 import { PortProxy } from './port-proxy.js';
-import { SLIRP_DNS, slirpInstalled, startSlirp, type SlirpHandle } from './slirp.js';
 
 export interface ExecuteIo {
   stdin: InputSource;

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 // v2 unified first, then the v1 hierarchies the sandbox uses
-const HIERARCHIES = ['', 'pids', 'memory', 'cpu'];
+const HIERARCHIES = ['', 'pids', 'memory', 'cpu', 'devices'];
 
 async function cgroupMembers(cgroupsPath: string): Promise<number[]> {
   for (const h of HIERARCHIES) {

@@ -4,6 +4,7 @@
 import path from 'node:path';
 import type { SandboxResources } from '../../runner-native/index.js';
 import { ContainerError } from './errors.js';
+import type { SecurityOptions } from './security-options.js';
 
 export type NetworkMode = 'none' | 'host' | 'private';
 
@@ -42,6 +43,8 @@ export interface ContainerRunOptions {
   ports: PortMapping[];
   volumes: VolumeMount[];
   resources: SandboxResources;
+  /** --security-opt; absent: the default seccomp profile, no no-new-privileges */
+  security?: SecurityOptions;
 }
 
 function invalid(message: string): ContainerError {

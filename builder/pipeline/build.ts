@@ -47,6 +47,7 @@ export async function build(opts: BuildOptions, io: BuildIO = {}): Promise<Build
     runtime: opts.runtime,
     sourceDateEpoch,
     entitlements: new Set(opts.allow),
+    network: opts.network,
     secrets: io.secrets ?? NO_SECRETS,
     ssh: io.ssh ?? NO_SSH,
     ...(opts.runResources ? { runResources: opts.runResources } : {}),

@@ -41,6 +41,7 @@ export interface BuildOptions {
   cacheTo: CacheSpec[];
   allow: string[];                // entitlements, e.g. 'security.insecure'
   runtime: 'native' | 'runc' | 'crun';   // what runs RUN steps: our sandbox, or an installed OCI runtime
+  network?: 'default' | 'none' | 'host';  // RUN's network unless a RUN says --network; host needs 'network.host' in allow
   /** Steps run at once; ignored when `limiter` is given. Default: the number of CPUs. */
   jobs?: number;
   /** Step slots shared with other builds, so a server bounds all of them with one limit. */

@@ -6,7 +6,7 @@ import type { RunStep } from '../../frontend/graph/types.js';
 import { readXattr } from '../../cache/xattrs.js';
 import { cgroupPathUnder, hostsFile, resourcesKey, type RunResources } from './run-resources.js';
 // The sandbox loads only when a RUN runs: describing a step needs none of it.
-import type { Runtime, SandboxSpec } from '../../runner-native/index.js';
+import type { NetworkLease, Runtime, SandboxSpec } from '../../runner-native/index.js';
 import type { Store } from '../store/open-store.js';
 import type { StepResult } from '../store/step-result.js';
 import type { BuildContext } from '../context/context.js';
@@ -27,14 +27,16 @@ function withHome(env: string[], home: string): string[] {
   return env.some((e) => e.startsWith('HOME=')) ? env : [...env, `HOME=${home}`];
 }
 
-export function describeRun(step: RunStep, bindSourceDigests: (string | undefined)[], resources?: RunResources): unknown {
+export function describeRun(step: RunStep, bindSourceDigests: (string | undefined)[], resources?: RunResources,
+  buildNetwork: StepEnv['network'] = 'default'): unknown {
   const extra = resourcesKey(resources);
   return {
     ...(extra !== undefined ? { resources: extra } : {}),
     op: 'run',
     args: step.args,
     env: step.env.filter((e) => !PROXY_VARS.has(e.slice(0, e.indexOf('=')))),
-    user: step.user, workdir: step.workdir, network: step.network, security: step.security,
+    // the network the step runs with: `build --network` applies where RUN says nothing
+    user: step.user, workdir: step.workdir, network: step.network === 'default' ? buildNetwork : step.network, security: step.security,
     files: step.files,
     // Secrets and SSH sockets never enter the key: only that they are mounted where.
     mounts: step.mounts.map((m, i) => m.type === 'secret' || m.type === 'ssh'
@@ -125,13 +127,22 @@ export async function runStep(env: StepEnv, { step, parent, sources, context, ct
   if (step.security === 'insecure' && !env.entitlements.has('security.insecure')) {
     throw new RunFailedError(`${step.loc.file}:${step.loc.line}: RUN --security=insecure needs --allow security.insecure`);
   }
+  const network = step.network === 'default' ? env.network ?? 'default' : step.network;
+  if (network === 'host' && !env.entitlements.has('network.host')) {
+    throw new RunFailedError(`${step.loc.file}:${step.loc.line}: RUN --network=host needs --allow network.host`);
+  }
   const user = await resolveUser(store, parent, step.user);
   const lowerDirs = await lowerDirsOf(store, parent);
   const ws = await store.snapshots.workspace();
-  const { openRuntime, defaultSpec, grantableCapabilities } = await import('../../runner-native/index.js');
+  const { openRuntime, defaultSpec, grantableCapabilities, withSeccomp, leaseNetworkNamespace } = await import('../../runner-native/index.js');
   const prepared = await prepareMounts(env, step, sources, context);
+  let lease: NetworkLease | null = null;
   try {
-    const spec: SandboxSpec = defaultSpec({
+    lease = network === 'default' ? await leaseNetworkNamespace().catch((err: Error) => {
+      throw new RunFailedError(`cannot set up the network of RUN: ${err.message} (RUN --network=none runs without one)`);
+    }) : null;
+    if (lease?.notice) ctx.log('stderr', `warning: ${lease.notice}\n`);
+    let spec: SandboxSpec = defaultSpec({
       args: step.args,
       rootPath: ws.merged,
       rootLayers: { lowerDirs, upperDir: ws.upper, workDir: ws.work },
@@ -139,28 +150,36 @@ export async function runStep(env: StepEnv, { step, parent, sources, context, ct
       cwd: step.workdir,
       user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
       hostname: 'buildkitsandbox',
-      // The default network is the host's, so package managers work (as with docker build).
-      network: step.network === 'none' ? 'none' : 'host',
+      // default: a namespace of its own with outbound access (runner-native/network-pool.ts)
+      network: lease ? { namespacePath: lease.namespacePath } : network === 'host' ? 'host' : 'none',
       mounts: prepared.mounts,
     });
     applyResources(spec, env.runResources);
     if (step.security === 'insecure') {
-      // Every capability tsbuild itself holds: what `--security=insecure` grants.
+      // Every capability tsbuild itself holds, every device, no syscall
+      // filter: what `--security=insecure` grants (a privileged container).
       const all = grantableCapabilities();
       spec.process.capabilities = { bounding: all, effective: all, permitted: all };
       spec.linux.maskedPaths = [];
       spec.linux.readonlyPaths = [];
+      spec.linux.resources = { ...spec.linux.resources, devices: [{ allow: true, access: 'rwm' }] };
+      spec = withSeccomp(spec, 'unconfined');
     }
     const stateDir = path.join(store.paths.state, 'sandbox');
     const runtimeKey = `${env.runtime} ${stateDir}`;
     let runtime = runtimes.get(runtimeKey);
     if (!runtime) runtimes.set(runtimeKey, runtime = openRuntime(env.runtime, { stateDir }));
+    const etcFiles = {
+      ...(env.runResources?.addHosts.length ? { hosts: hostsFile(env.runResources.addHosts) } : {}),
+      ...(lease?.resolvConf ? { resolvConf: lease.resolvConf } : {}),
+    };
     const result = await runtime.run(spec, {
       stdin: 'ignore',
       stdout: (chunk) => ctx.log('stdout', chunk),
       stderr: (chunk) => ctx.log('stderr', chunk),
       signal: ctx.signal,
-      ...(env.runResources?.addHosts.length ? { etcFiles: { hosts: hostsFile(env.runResources.addHosts) } } : {}),
+      // --add-host entries; slirp4netns' DNS forwarder (the host's resolver is often on its own 127.0.0.x)
+      ...(etcFiles.hosts !== undefined || etcFiles.resolvConf !== undefined ? { etcFiles } : {}),
     });
     if (result.exitCode !== 0) {
       const why = result.oomKilled ? 'killed: out of memory' : result.signal ? `killed by signal ${result.signal}` : `exit code: ${result.exitCode}`;
@@ -172,10 +191,13 @@ export async function runStep(env: StepEnv, { step, parent, sources, context, ct
       : await missingInLowers(lowerDirs, [...spec.mounts.map((m) => m.destination), '/etc/hosts', '/etc/resolv.conf', '/etc/hostname']);
     await removeMountStubs(ws.upper, lowerDirs, created);
   } catch (err) {
+    lease?.release(step.security === 'insecure');
     await prepared.release();
     await store.snapshots.discard(ws);
     throw err;
   }
+  // an insecure RUN held CAP_NET_ADMIN: its namespace may be changed, nobody reuses it
+  lease?.release(step.security === 'insecure');
   await prepared.release();
   return commitStep(store, parent, ws, env.sourceDateEpoch);
 }

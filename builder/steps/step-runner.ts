@@ -114,7 +114,7 @@ export class BuildStepRunner implements StepRunner {
       const src = (m.source ?? '/').replace(/^\/+/, '') || '.';
       return checksumSelection(await this.context(m.from?.type === 'context' ? m.from.name : undefined), [src], { cache: this.hashCache });
     }));
-    return describeRun(step, digests, this.env.runResources);
+    return describeRun(step, digests, this.env.runResources, this.env.network);
   }
 
   run(step: RunStep, parent: StepResult, sources: StepResult[], ctx: ExecContext<StepResult>): Promise<StepResult> {

@@ -28,6 +28,8 @@ export interface StepEnv {
   sourceDateEpoch: number | undefined;
   /** Granted entitlements (`--allow`), e.g. 'security.insecure'. */
   entitlements: ReadonlySet<string>;
+  /** RUN's network where a RUN names none (`build --network`); default: 'default', a namespace of its own. */
+  network?: 'default' | 'none' | 'host';
   secrets: SecretProvider;
   ssh: SshProvider;
   /** --add-host, --ulimit, --shm-size, --cgroup-parent for every RUN. */

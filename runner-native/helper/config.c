@@ -143,6 +143,23 @@ static int apply(struct config *c, char **f, int n, char *err, size_t errlen)
 		NEED(2); *PUSH(c->env, c->n_env) = f[1];
 	} else if (!strcmp(k, "arg")) {
 		NEED(2); *PUSH(c->args, c->n_args) = f[1];
+	} else if (!strcmp(k, "devices_bpf")) {
+		NEED(2); c->devices_bpf_cgroup = f[1];
+	} else if (!strcmp(k, "device_rule")) {
+		NEED(6);
+		struct device_rule *r = PUSH(c->device_rules, c->n_device_rules);
+		r->allow = f[1][0] == '1'; r->type = f[2][0];
+		r->major = strtol(f[3], NULL, 10); r->minor = strtol(f[4], NULL, 10); r->access = f[5];
+	} else if (!strcmp(k, "seccomp_default")) {
+		NEED(2); c->seccomp = 1; c->seccomp_default_action = (uint32_t)num(f[1], 16);
+	} else if (!strcmp(k, "seccomp_arch")) {
+		NEED(2); *PUSH(c->seccomp_arches, c->n_seccomp_arches) = f[1];
+	} else if (!strcmp(k, "seccomp_rule")) {
+		NEED(4);
+		struct seccomp_rule *r = PUSH(c->seccomp_rules, c->n_seccomp_rules);
+		r->action = (uint32_t)num(f[1], 16); r->syscall = f[2]; r->args = f[3];
+	} else if (!strcmp(k, "netns")) {
+		NEED(2); c->netns_path = f[1];
 	} else {
 		snprintf(err, errlen, "unknown config record %s", k);
 		return -1;

@@ -58,6 +58,7 @@ static void container_child(const struct config *c, int go_fd, int err_fd)
 	/* A fixed umask, not whatever tsbuild had: created files are
 	 * reproducible (runc does the same). */
 	umask(022);
+	join_network_namespace(c);
 	if (unshare(c->ns_flags & ~CLONE_NEWPID) < 0)
 		fail("setup", "unshare: %s", strerror(errno));
 	setup_rootfs(c);
@@ -129,6 +130,10 @@ int main(int argc, char **argv)
 	/* tsbuild may have died before PDEATHSIG was armed */
 	if (cfg.owner_pid && getppid() != cfg.owner_pid)
 		return 1;
+
+	/* before the container exists: its first instruction already runs
+	 * under the device rules */
+	attach_device_program(&cfg);
 
 	int go[2], errp[2];
 	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)

@@ -26,12 +26,26 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* A network namespace prepared by the TS side (with its outbound link
+ * already attached) and shared by the RUN steps of one build. */
+void join_network_namespace(const struct config *c)
+{
+	if (!c->netns_path)
+		return;
+	int fd = open(c->netns_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fail("setup", "open network namespace %s: %s", c->netns_path, strerror(errno));
+	if (setns(fd, CLONE_NEWNET) < 0)
+		fail("setup", "join network namespace %s: %s", c->netns_path, strerror(errno));
+	close(fd);
+}
+
 void setup_network(const struct config *c)
 {
 	if ((c->ns_flags & CLONE_NEWUTS) && c->hostname &&
 	    sethostname(c->hostname, strlen(c->hostname)) < 0)
 		fail("setup", "sethostname: %s", strerror(errno));
-	if (!(c->ns_flags & CLONE_NEWNET))
+	if (!(c->ns_flags & CLONE_NEWNET) && !c->netns_path)
 		return;
 	/* A new network namespace has only a loopback device, and it is down:
 	 * bring it up so localhost works (tests, servers bound to 127.0.0.1). */
@@ -180,7 +194,15 @@ void finalize_and_exec(const struct config *c, int parent_alive_fd)
 {
 	apply_rlimits(c);
 	enter_cwd(c);
+	/* Loading a filter needs CAP_SYS_ADMIN or no_new_privs (runc's order):
+	 * without no_new_privs it goes in while we still hold every cap, so
+	 * the filter must allow the few calls left (setuid, capset, execve,
+	 * as moby's does); with it, as late as possible. */
+	if (!c->no_new_privs)
+		load_seccomp(c);
 	set_caps_and_user(c);
+	if (c->no_new_privs)
+		load_seccomp(c);
 	rearm_parent_death(parent_alive_fd);
 	char buf[PATH_MAX];
 	const char *path = find_executable(c, buf, sizeof(buf));

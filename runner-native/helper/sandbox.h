@@ -39,6 +39,20 @@ struct rlimit_op {
 	uint64_t soft, hard;
 };
 
+/* One cgroup device rule (cgroup v2 program; v1 gets the files from TS). */
+struct device_rule {
+	int allow;
+	char type;          /* 'a', 'b' or 'c' */
+	long major, minor;  /* -1 = any */
+	char *access;       /* subset of "rwm" */
+};
+
+struct seccomp_rule {
+	uint32_t action;    /* SCMP_ACT_* value, errno included */
+	char *syscall;
+	char *args;         /* "index,op,value,valueTwo;..." */
+};
+
 struct config {
 	pid_t owner_pid;
 	char **cgroup_procs; size_t n_cgroup_procs;
@@ -61,6 +75,14 @@ struct config {
 	char *cwd;
 	char **env; size_t n_env;
 	char **args; size_t n_args;
+	/* confinement: device program, seccomp, a shared network namespace */
+	char *devices_bpf_cgroup;  /* cgroup v2 dir to attach the device program to */
+	struct device_rule *device_rules; size_t n_device_rules;
+	int seccomp;
+	uint32_t seccomp_default_action;
+	char **seccomp_arches; size_t n_seccomp_arches;
+	struct seccomp_rule *seccomp_rules; size_t n_seccomp_rules;
+	char *netns_path;          /* join this network namespace instead of a new one */
 };
 
 /* config.c */
@@ -81,10 +103,19 @@ enum { CREATE_NONE = 0, CREATE_DIR = 1, CREATE_FILE = 2 };
 void setup_rootfs(const struct config *cfg);
 
 /* process.c */
+void join_network_namespace(const struct config *cfg);
 void setup_network(const struct config *cfg);
 void finalize_and_exec(const struct config *cfg, int parent_alive_fd) __attribute__((noreturn));
 
 /* fsop.c: `tsbuild-sandbox fsop`, mknod/xattr/mount requests on stdin */
 int fsop_main(int argc, char **argv);
+
+/* devices.c */
+struct bpf_insn;
+size_t device_program(const struct device_rule *rules, size_t n_rules, struct bpf_insn *out);
+void attach_device_program(const struct config *cfg);
+
+/* seccomp.c */
+void load_seccomp(const struct config *cfg);
 
 #endif

@@ -113,7 +113,38 @@ static void report_created(int fd)
 	status_line("created\t%s", *inside ? inside : "/");
 }
 
+/* The path a dangling symlink at prefix (= its parent dir + name) leads
+ * to, with the components after it (rest) appended; the caller resolves
+ * it from the root again, so ".." and absolute targets stay inside. */
+static int follow_dangling(int parent, const char *name, const char *prefix, const char *rest, char *out, size_t len)
+{
+	char target[PATH_MAX];
+	ssize_t n = readlinkat(parent, name, target, sizeof(target) - 1);
+	if (n < 0)
+		return -1;
+	target[n] = 0;
+	int w;
+	if (target[0] == '/') {
+		w = snprintf(out, len, "%s%s", target, rest);
+	} else {
+		const char *slash = strrchr(prefix, '/');
+		w = snprintf(out, len, "%.*s/%s%s", (int)(slash - prefix), prefix, target, rest);
+	}
+	if (w < 0 || (size_t)w >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+static int open_in_root_depth(int rootfd, const char *path, int create_kind, int report, int links);
+
 int open_in_root(int rootfd, const char *path, int create_kind, int report)
+{
+	return open_in_root_depth(rootfd, path, create_kind, report, 0);
+}
+
+static int open_in_root_depth(int rootfd, const char *path, int create_kind, int report, int links)
 {
 	int fd = resolve(rootfd, path);
 	if (fd >= 0 || errno != ENOENT || create_kind == CREATE_NONE)
@@ -150,6 +181,22 @@ int open_in_root(int rootfd, const char *path, int create_kind, int report)
 		int last = !*rest;
 
 		int next = resolve(rootfd, prefix);
+		struct stat lst;
+		if (next < 0 && errno == ENOENT && fstatat(parent, name, &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode)) {
+			/* A symlink whose target is missing (an image's "/data ->
+			 * /srv/data" before /srv/data exists): create where it
+			 * points, inside the root, as Docker does, rather than fail
+			 * on the link itself. */
+			char followed[PATH_MAX];
+			if (++links > 40) {
+				errno = ELOOP;
+				goto fail;
+			}
+			if (follow_dangling(parent, name, prefix, end, followed, sizeof(followed)) < 0)
+				goto fail;
+			close(parent);
+			return open_in_root_depth(rootfd, followed, create_kind, report, links);
+		}
 		if (next < 0 && errno == ENOENT) {
 			if (last && create_kind == CREATE_FILE) {
 				int w = openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);

@@ -30,7 +30,7 @@ function mountsUnder(base: string): string[] {
 
 function sandboxCgroups(parent: string): string[] {
   const found: string[] = [];
-  for (const top of [CGROUP_ROOT, ...['memory', 'pids', 'cpu'].map((c) => join(CGROUP_ROOT, c))]) {
+  for (const top of [CGROUP_ROOT, ...['memory', 'pids', 'cpu', 'devices', 'unified'].map((c) => join(CGROUP_ROOT, c))]) {
     const dir = join(top, parent);
     if (!existsSync(dir)) continue;
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -79,7 +79,7 @@ export function newSince(before: HostState, after: HostState): HostState {
 
 /** Removes the (empty) cgroup parent dirs a test created. */
 export function removeCgroupParent(parent: string): void {
-  for (const top of [CGROUP_ROOT, ...['memory', 'pids', 'cpu'].map((c) => join(CGROUP_ROOT, c))]) {
+  for (const top of [CGROUP_ROOT, ...['memory', 'pids', 'cpu', 'devices', 'unified'].map((c) => join(CGROUP_ROOT, c))]) {
     const dir = join(top, parent);
     try { if (existsSync(dir)) rmdirSync(dir); } catch { /* not empty or gone */ }
   }

@@ -16,7 +16,7 @@ export function mountsUnder(dir: string): string[] {
 /** cgroup dirs of containers whose id starts with `idPrefix`, in any hierarchy. */
 export function containerCgroups(idPrefix: string): string[] {
   const found: string[] = [];
-  for (const h of ['', 'pids', 'memory', 'cpu']) {
+  for (const h of ['', 'pids', 'memory', 'cpu', 'devices']) {
     const parent = join('/sys/fs/cgroup', h, 'tsbuild');
     if (!existsSync(parent)) continue;
     for (const e of readdirSync(parent)) if (e.startsWith(`ctr-${idPrefix}`)) found.push(join(parent, e));

@@ -50,6 +50,7 @@ export const BUILD_FLAGS: FlagSpec[] = [
   { name: 'allow', type: 'list', metavar: 'ENTITLEMENT', help: 'Allow extra privileged entitlement (e.g. security.insecure)' },
   { name: 'push', type: 'bool', help: 'Shorthand for "--output=type=registry"' },
   { name: 'load', type: 'bool', help: 'Shorthand for "--output=type=docker" into the local store (the default)' },
+  { name: 'network', type: 'string', metavar: 'MODE', help: 'Networking mode for the RUN instructions: default (own namespace, outbound access), none, host (needs --allow network.host)' },
   { name: 'runtime', type: 'string', metavar: 'RUNTIME', help: 'Run RUN steps with: native (default), runc or crun (an installed OCI runtime, same spec)' },
   { name: 'help', type: 'bool', help: 'Print usage' },
 ];
@@ -179,6 +180,13 @@ function parseRuntime(value: string | undefined): BuildOptions['runtime'] {
   throw new UsageError(`invalid --runtime "${v}": expected native, runc or crun`);
 }
 
+function parseNetwork(value: string | undefined, allow: string[]): BuildOptions['network'] {
+  const v = value ?? 'default';
+  if (v !== 'default' && v !== 'none' && v !== 'host') throw new UsageError(`invalid --network "${v}": expected default, none or host`);
+  if (v === 'host' && !allow.includes('network.host')) throw new UsageError('--network=host needs --allow network.host');
+  return v;
+}
+
 function parseCall(value: string | undefined, check: boolean): CallMode {
   const v = check ? 'check' : (value ?? 'build');
   if (v === 'build' || v === 'outline' || v === 'targets' || v === 'check') return v;
@@ -212,6 +220,7 @@ export function toBuildOptions(argv: string[], env: NodeJS.ProcessEnv = process.
   const contextDir = remote ? remote.dir : path.resolve(contextArg);
   // Flag values are checked before anything is read.
   const runtime = parseRuntime(getString(a, 'runtime'));
+  const network = parseNetwork(getString(a, 'network'), getList(a, 'allow'));
   const call = parseCall(getString(a, 'call'), getBool(a, 'check'));
   const fileArg = getString(a, 'file');
   // In a context from a tarball or git, -f names a file inside it (as docker).
@@ -252,6 +261,7 @@ export function toBuildOptions(argv: string[], env: NodeJS.ProcessEnv = process.
     cacheTo: getList(a, 'cache-to').map((s) => parseCache(s, '--cache-to')),
     allow: getList(a, 'allow'),
     runtime,
+    network,
     jobs: Number(env.TSBUILD_JOBS) || os.availableParallelism(),
     sourceDateEpoch: env.SOURCE_DATE_EPOCH,
     keepStorage: env.TSBUILD_GC_KEEP_STORAGE,

@@ -3,7 +3,7 @@
 // the foreground (output shown, its exit code is ours) or detached (-d:
 // a supervisor keeps it running; `ps`, `logs`, `stop`, `rm` manage it).
 import { readFile } from 'node:fs/promises';
-import { sandboxAvailability, type SandboxResources } from '../../../runner-native/index.js';
+import { sandboxAvailability, type SandboxResources, slirpInstalled } from '../../../runner-native/index.js';
 import { cleanupStale, openStore } from '../../store/open-store.js';
 import { containerStoreOf, createContainer } from '../../containers/create.js';
 import { isActive, listContainers, signalContainer, startDetached } from '../../containers/control.js';
@@ -13,7 +13,7 @@ import type { ContainerStore, ContainerState } from '../../containers/container-
 import {
   envFromFlag, parseCpus, parseEnvFile, parseMemory, parseNetwork, parsePidsLimit, parsePort, parseVolume, type ContainerRunOptions,
 } from '../../containers/run-options.js';
-import { slirpInstalled } from '../../containers/slirp.js';
+import { parseSecurityOptions } from '../../containers/security-options.js';
 import { formatFlagHelp, getBool, getList, getString, parseArgs, type FlagSpec, type ParsedArgs } from '../args.js';
 import { UsageError } from '../../errors.js';
 import { isUserError } from '../report-error.js';
@@ -37,6 +37,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'volume', short: 'v', type: 'list', help: 'Bind mount a host directory (HOSTDIR:DIR[:ro])' },
   { name: 'read-only', type: 'bool', help: "Mount the container's root filesystem as read only" },
   { name: 'hostname', short: 'h', type: 'string', help: 'Container host name' },
+  { name: 'security-opt', type: 'list', help: 'Security options: seccomp=PROFILE.json|unconfined, no-new-privileges' },
   { name: 'interactive', short: 'i', type: 'bool', help: 'Keep STDIN open (pass it to the container)' },
   { name: 'tty', short: 't', type: 'bool', help: 'Allocate a pseudo-TTY (not supported yet)' },
   { name: 'help', type: 'bool', help: 'Print usage' },
@@ -89,6 +90,7 @@ async function runOptions(a: ParsedArgs): Promise<ContainerRunOptions> {
     ports,
     volumes: getList(a, 'volume').map((v) => parseVolume(v)),
     resources: await resources(a),
+    security: await parseSecurityOptions(getList(a, 'security-opt')),
   };
 }
 

@@ -1,5 +1,5 @@
-// Outbound network for `--network private` (Docker's default bridge has
-// it): slirp4netns attaches a tap device to the container's network
+// Outbound network for `run --network private` (Docker's default bridge
+// has it) and RUN's default network (network-pool.ts): slirp4netns attaches a tap device to the container's network
 // namespace and routes its traffic through user-space sockets of the host
 // (10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3). No bridge, no iptables,
 // nothing on the host to clean up. `--disable-host-loopback` keeps the
@@ -22,8 +22,11 @@ export interface SlirpHandle {
 
 const READY_TIMEOUT_MS = 5000;
 
-/** Starts slirp4netns for the namespace of `pid` and waits until the tap device is configured. */
-export async function startSlirp(pid: number): Promise<SlirpHandle> {
+/**
+ * Starts slirp4netns for the namespace of `pid` and waits until the tap device is configured.
+ * `background`: it must not keep this process alive (it exits with us through --exit-fd).
+ */
+export async function startSlirp(pid: number, opts: { background?: boolean } = {}): Promise<SlirpHandle> {
   // fd 3: --exit-fd, our end of a socketpair; when we die (even kill -9) it
   //       closes and slirp4netns exits by itself.
   // fd 4: --ready-fd, slirp4netns writes "1" there once tap0 is up.
@@ -44,6 +47,10 @@ export async function startSlirp(pid: number): Promise<SlirpHandle> {
   } catch (err) {
     await stopChild(child);
     throw err;
+  }
+  if (opts.background) {
+    child.unref();
+    for (const stream of child.stdio) (stream as { unref?: () => void } | null)?.unref?.();
   }
   return { stop: () => stopChild(child) };
 }
