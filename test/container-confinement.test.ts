@@ -3,31 +3,20 @@
 // --security-opt, and -v below an image's dangling symlink. Images are built
 // with the real CLI into the test's store; probes print what the kernel
 // answered (see e2e-step-run-confinement.test.ts for RUN).
-import test from 'ava';
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defaultSeccompProfile } from '../runner-native/seccomp.js';
 import { tsbuild as runCli } from '../builder/containers/testing/cli.js';
-import { buildConfinementProbe, DEVICE_PROBE, probeResults, REFUSED_BY_DEFAULT, SECCOMP_PROBES } from './helpers/confinement-probe.js';
-import { e2eRunSuite } from './e2e-step-run-helpers.js';
+import { confinementSuite, DEVICE_PROBE, probeResults, REFUSED_BY_DEFAULT, SECCOMP_PROBES } from './helpers/confinement-probe.js';
 import { build } from './e2e-image-helpers.js';
 
-const suite = e2eRunSuite('container confinement');
-const { scratchDir, context } = suite;
-// synchronous: AVA wants every test declared in the first tick
-const probeDir = mkdtempSync(path.join(tmpdir(), 'tsbuild-e2e-probe-'));
-test.after.always(() => rmSync(probeDir, { recursive: true, force: true }));
-const probeSkip = suite.skip ? undefined : buildConfinementProbe(path.join(probeDir, 'probe')) ?? undefined;
-const it = probeSkip ? test.skip : suite.it;
-if (probeSkip) test('container confinement probes (skipped)', (t) => { t.log(`skipped: ${probeSkip}`); t.pass(); });
+const { suite, it, contextWithProbe } = confinementSuite('container confinement');
+const { scratchDir } = suite;
 
 let imagesBuilt: Promise<void> | undefined;
 function probeImages(): Promise<void> {
   imagesBuilt ??= (async () => {
-    const ctx = await context({ 'ctx.txt': 'x' });
-    await copyFile(path.join(probeDir, 'probe'), path.join(ctx, 'probe'));
+    const ctx = await contextWithProbe();
     await build(suite.store.root, ctx, 'FROM busybox:latest\nCOPY probe /probe\n', ['-t', 'probe:test']);
     await build(suite.store.root, ctx, 'FROM busybox:latest\nRUN ln -s /abs/path /data\n', ['-t', 'dangling:test']);
     // mknod is allowed (as in Docker), so a layer can carry a device node

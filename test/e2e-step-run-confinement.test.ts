@@ -4,30 +4,20 @@
 // container-confinement.test.ts checks the same for `tsbuild run`.
 import test from 'ava';
 import { createServer, type Server } from 'node:net';
-import { copyFile, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { findOciRuntime } from '../runner-native/index.js';
 import { slirpInstalled } from '../runner-native/slirp.js';
 import { tsbuild } from './helpers/cli.js';
-import { buildConfinementProbe, DEVICE_PROBE, probeResults, REFUSED_BY_DEFAULT, SECCOMP_PROBES } from './helpers/confinement-probe.js';
-import { e2eRunSuite } from './e2e-step-run-helpers.js';
+import { confinementSuite, DEVICE_PROBE, probeResults, REFUSED_BY_DEFAULT, SECCOMP_PROBES } from './helpers/confinement-probe.js';
 import { build } from './e2e-image-helpers.js';
 
-const suite = e2eRunSuite('e2e RUN confinement');
-const { scratchDir, context } = suite;
-// synchronous: AVA wants every test declared in the first tick
-const probeDir = mkdtempSync(path.join(tmpdir(), 'tsbuild-e2e-probe-'));
-test.after.always(() => rmSync(probeDir, { recursive: true, force: true }));
-const probeSkip = suite.skip ? undefined : buildConfinementProbe(path.join(probeDir, 'probe')) ?? undefined;
-const it = probeSkip ? test.skip : suite.it;
-if (probeSkip) test('e2e RUN confinement probes (skipped)', (t) => { t.log(`skipped: ${probeSkip}`); t.pass(); });
+const { suite, it, contextWithProbe } = confinementSuite('e2e RUN confinement');
+const { scratchDir } = suite;
 
 async function buildLocal(dockerfile: string, args: string[] = [], files: Record<string, string> = {}): Promise<{ out: string; log: string }> {
-  const ctx = await context({ 'ctx.txt': 'x', ...files });
-  await copyFile(path.join(probeDir, 'probe'), path.join(ctx, 'probe'));
+  const ctx = await contextWithProbe(files);
   const out = path.join(await scratchDir('out'), 'rootfs');
   const r = await build(suite.store.root, ctx, dockerfile, ['-o', `type=local,dest=${out}`, ...args]);
   return { out, log: r.stderr };
@@ -67,7 +57,7 @@ RUN ls /sys/class/net > /ifaces; ip route > /routes; \\
 });
 
 it('--network=host (build flag and RUN flag) is refused without --allow network.host', async (t) => {
-  const ctx = await context({ Dockerfile: 'FROM busybox:latest\nRUN --network=host true\n' });
+  const ctx = await suite.context({ Dockerfile: 'FROM busybox:latest\nRUN --network=host true\n' });
   const r = await tsbuild(['build', '--progress=plain', ctx], { root: suite.store.root });
   t.not(r.code, 0);
   t.regex(r.stderr, /RUN --network=host needs --allow network\.host/);

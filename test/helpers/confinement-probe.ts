@@ -2,10 +2,12 @@
 // probe, and it prints `name=ok` or `name=<errno name>` per probe, so a
 // test sees exactly which call the sandbox refused and how. Compiled once
 // per test process with the system gcc (glibc's static libc).
+import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { e2eRunSuite, type E2eRunSuite } from '../e2e-step-run-helpers.js';
 
 const SOURCE = String.raw`
 #define _GNU_SOURCE
@@ -117,6 +119,32 @@ export function buildConfinementProbe(dest: string): string | null {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+export interface ConfinementSuite {
+  suite: E2eRunSuite;
+  it: E2eRunSuite['it'];
+  /** a build context with the probe binary at ./probe (plus `files`) */
+  contextWithProbe(files?: Record<string, string>): Promise<string>;
+}
+
+/** An end-to-end suite whose tests run the probe; skipped with the reason where it cannot be built. */
+export function confinementSuite(title: string): ConfinementSuite {
+  const suite = e2eRunSuite(title);
+  // synchronous: AVA wants every test declared in the first tick
+  const dir = mkdtempSync(join(tmpdir(), 'tsbuild-e2e-probe-'));
+  test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+  const skip = suite.skip ? undefined : buildConfinementProbe(join(dir, 'probe')) ?? undefined;
+  if (skip) test(`${title} probes (skipped)`, (t) => { t.log(`skipped: ${skip}`); t.pass(); });
+  return {
+    suite,
+    it: skip ? test.skip : suite.it,
+    async contextWithProbe(files = {}) {
+      const ctx = await suite.context({ 'ctx.txt': 'x', ...files });
+      copyFileSync(join(dir, 'probe'), join(ctx, 'probe'));
+      return ctx;
+    },
+  };
 }
 
 /** `name=value` lines of the probe's output as a record. */
