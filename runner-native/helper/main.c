@@ -106,9 +106,12 @@ static void relay_child_error(int err_fd)
 
 int main(int argc, char **argv)
 {
-	/* One binary, two jobs: the sandbox launcher, and the fsop server. */
+	/* One binary, three jobs: the sandbox launcher, the fsop server, and
+	 * the holder of a shared network namespace. */
 	if (argc >= 2 && !strcmp(argv[1], "fsop"))
 		return fsop_main(argc, argv);
+	if (argc == 2 && !strcmp(argv[1], "netns"))
+		return netns_holder_main();
 	if (argc != 2) {
 		fprintf(stderr, "usage: %s <config-file>  (status on fd 3)\n", argv[0]);
 		return 2;

@@ -110,6 +110,9 @@ void finalize_and_exec(const struct config *cfg, int parent_alive_fd) __attribut
 /* fsop.c: `tsbuild-sandbox fsop`, mknod/xattr/mount requests on stdin */
 int fsop_main(int argc, char **argv);
 
+/* netns-holder.c: `tsbuild-sandbox netns` */
+int netns_holder_main(void);
+
 /* devices.c */
 struct bpf_insn;
 size_t device_program(const struct device_rule *rules, size_t n_rules, struct bpf_insn *out);
