@@ -27,7 +27,8 @@
 #include <unistd.h>
 
 /* A network namespace prepared by the TS side (with its outbound link
- * already attached) and shared by the RUN steps of one build. */
+ * already attached), which RUN steps lease one after the other
+ * (runner-native/network-pool.ts). */
 void join_network_namespace(const struct config *c)
 {
 	if (!c->netns_path)
