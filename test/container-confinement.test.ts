@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defaultSeccompProfile } from '../runner-native/seccomp.js';
-import { tsbuild as runCli } from '../builder/containers/testing/cli.js';
+import { tsbuild } from './helpers/cli.js';
 import { confinementSuite, DEVICE_PROBE, probeResults, REFUSED_BY_DEFAULT, SECCOMP_PROBES } from './helpers/confinement-probe.js';
 import { build } from './e2e-image-helpers.js';
 
@@ -24,7 +24,7 @@ function probeImages(): Promise<void> {
   })();
   return imagesBuilt;
 }
-const run = (args: string[]) => runCli(suite.store.root, ['run', '--rm', '--network', 'none', ...args]);
+const run = (args: string[]) => tsbuild(['run', '--rm', '--network', 'none', ...args], { root: suite.store.root });
 
 it('run: device probes as in RUN', async (t) => {
   await probeImages();

@@ -213,7 +213,7 @@ it('kill -9 of tsbuild mid-RUN: the step dies with it, and the next build remove
   t.not(seen.sleepGoneMs, null, 'the step\'s process died with tsbuild');
   // Sandbox launchers of this store (their config lives in it), and fsop
   // servers of the killed build: other test files run theirs at the same time.
-  const ours = (cmd: string[]) => cmd[1] === 'fsop' ? cmd[cmd.indexOf('--owner') + 1] === String(seen.pid) : cmd.some((a) => a.includes(store.root));
+  const ours = (cmd: string[]) => cmd[1] === 'fsop' ? cmd[cmd.indexOf('--owner') + 1] === String(seen.pid) : cmd.some((a) => a.includes(suite.store.root));
   t.deepEqual(await processesRunning([path.join(PROJECT_ROOT, 'runner-native/build/tsbuild-sandbox')], ours), []);
   await assertNothingLeft(t, seen.before, ['sleep', '42']);
   t.deepEqual(await readdir(path.join(suite.store.root, 'mounts')), [], 'no mountpoint dir of the killed build is left');

@@ -2,7 +2,6 @@
 // network (no way to the host's 127.0.0.1), Docker's device rules and the
 // seccomp profile (native and runc). Probes print what the kernel answered;
 // container-confinement.test.ts checks the same for `tsbuild run`.
-import test from 'ava';
 import { createServer, type Server } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
@@ -10,6 +9,7 @@ import path from 'node:path';
 import { findOciRuntime } from '../runner-native/index.js';
 import { slirpInstalled } from '../runner-native/slirp.js';
 import { tsbuild } from './helpers/cli.js';
+import { runIf } from './helpers/skip.js';
 import { confinementSuite, DEVICE_PROBE, probeResults, REFUSED_BY_DEFAULT, SECCOMP_PROBES } from './helpers/confinement-probe.js';
 import { build } from './e2e-image-helpers.js';
 
@@ -92,7 +92,7 @@ RUN --security=insecure /probe add_key clone_newuser > /insecure; \
 });
 
 const runc = findOciRuntime('runc');
-(runc ? it : test.skip)('RUN --runtime runc gets the same seccomp profile and device rules through the OCI spec', async (t) => {
+runIf(runc ? undefined : 'needs runc (Debian package runc)', it)('RUN --runtime runc gets the same seccomp profile and device rules through the OCI spec', async (t) => {
   const { out } = await buildLocal(`FROM busybox:latest
 COPY probe /probe
 RUN /probe add_key clone_newuser inet > /confined; (${DEVICE_PROBE}) > /devices
