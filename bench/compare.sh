@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# tsbuild side by side with Docker's BuildKit (Debian's docker.io) and,
+# when it runs here, buildah, on three projects:
+#   a) two parallel stages + a final assembly stage, on busybox
+#   b) 5,000 files / 40 MB: `COPY . /app` then RUN, on busybox
+#   c) an app on debian:bookworm: useradd, COPY --chown, RUN
+# and `run --rm IMAGE true`. Phases: cold (empty store and build cache; the
+# base image is pulled from a loopback registry), no-op rebuild, rebuild
+# after one source file changed. Tools alternate run by run (and which one
+# goes first alternates too); each line prints the medians and the ratio
+# tsbuild / BuildKit (below 1: tsbuild is faster).
+#
+#   bench/compare.sh                       # RUNS=3
+#   RUNS=5 PROJECTS="a b" TOOLS="tsbuild buildkit" bench/compare.sh
+#
+# As root, after `npm run build`. It installs docker.io, docker-registry,
+# debootstrap and buildah with apt when missing, makes the debian base once
+# (bench/debian-rootfs.sh, cached in $BENCH_CACHE), starts a registry on
+# 127.0.0.1 and its own dockerd (private socket, data root and exec root,
+# --bridge=none --iptables=false), and stops and removes all of it at exit.
+# Whole client commands are timed (process start included); the daemons
+# are warm. The load average is printed at the start and the end: on a
+# shared machine, read the ratios rather than the absolute times.
+set -euo pipefail
+
+RUNS=${RUNS:-3}
+PROJECTS=${PROJECTS:-a b c}
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+BENCH_CACHE=${BENCH_CACHE:-/var/cache/tsbuild-bench}
+WORK=$(mktemp -d /var/tmp/tsbuild-bench-compare.XXXXXX)
+TSBUILD=(node "$HERE/bin/tsbuild.js")
+DOCKER=(/usr/bin/docker -H "unix://$WORK/docker.sock")
+BUILDAH=(buildah --root "$WORK/buildah/root" --runroot "$WORK/buildah/run" --storage-driver overlay)
+PIDS=()
+
+log() { echo "# $*" >&2; }
+
+cleanup() {
+  set +e
+  if [[ -f "$WORK/docker.pid" ]]; then
+    local pid; pid=$(cat "$WORK/docker.pid")
+    kill "$pid" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  fi
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+  # Whatever dockerd, buildah or a build left mounted under the work dir.
+  grep -o " $WORK[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+need() { command -v "$1" >/dev/null || { log "installing $2"; apt-get install -y --no-install-recommends "$2" >&2; }; }
+need dockerd docker.io
+need docker-registry docker-registry
+need debootstrap debootstrap
+HAVE_BUILDAH=1
+command -v buildah >/dev/null || apt-get install -y --no-install-recommends buildah >&2 || HAVE_BUILDAH=0
+TOOLS=${TOOLS:-tsbuild buildkit $([[ $HAVE_BUILDAH == 1 ]] && echo buildah)}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# --- loopback registry with both base images --------------------------------
+PORT=$(free_port)
+REG=127.0.0.1:$PORT
+cat > "$WORK/registry.yml" <<EOF
+version: 0.1
+log: { level: error }
+storage: { filesystem: { rootdirectory: $WORK/registry } }
+http: { addr: $REG }
+EOF
+docker-registry serve "$WORK/registry.yml" > "$WORK/registry.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do curl -fsS "http://$REG/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+
+DEBIAN_TAR=$(bash "$HERE/bench/debian-rootfs.sh" "$BENCH_CACHE")
+log "seeding $REG with busybox and debian:bookworm"
+(
+  export TSBUILD_ROOT="$WORK/seed-store"
+  node "$HERE/dist/fixtures/base-images/load-busybox.js" busybox:latest >/dev/null
+  "${TSBUILD[@]}" import -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' -c 'CMD ["bash"]' \
+    "$DEBIAN_TAR" debian:bookworm >/dev/null
+  "${TSBUILD[@]}" push busybox:latest "$REG/library/busybox:latest" >/dev/null
+  "${TSBUILD[@]}" push debian:bookworm "$REG/library/debian:bookworm" >/dev/null
+  rm -rf "$TSBUILD_ROOT"
+)
+
+# --- dockerd on a private socket and data root -----------------------------
+if [[ " $TOOLS " == *" buildkit "* ]]; then
+  dockerd --host "unix://$WORK/docker.sock" --data-root "$WORK/docker-data" --exec-root "$WORK/docker-exec" \
+    --pidfile "$WORK/docker.pid" --bridge=none --iptables=false --ip-masq=false \
+    --insecure-registry "$REG" > "$WORK/dockerd.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 150); do "${DOCKER[@]}" info >/dev/null 2>&1 && break; sleep 0.2; done
+  "${DOCKER[@]}" info >/dev/null || { tail -20 "$WORK/dockerd.log" >&2; exit 1; }
+fi
+
+# --- the projects -----------------------------------------------------------
+node "$HERE/dist/bench/compare-projects.js" "$WORK/projects" "$REG"
+
+now() { date +%s%N; }
+# Runs a command, appends its wall time (s) to a sample file; fails loudly.
+timed() {
+  local out=$1; shift
+  local t0 t1
+  t0=$(now)
+  if ! "$@" >> "$WORK/commands.log" 2>&1; then
+    log "FAILED: $*"; tail -30 "$WORK/commands.log" >&2; exit 1
+  fi
+  t1=$(now)
+  echo "scale=3; ($t1 - $t0) / 1000000000" | bc >> "$out"
+}
+
+reset_tool() {
+  case $1 in
+    tsbuild) rm -rf "$WORK/tsbuild-store" ;;
+    buildkit)
+      "${DOCKER[@]}" builder prune -af >/dev/null
+      "${DOCKER[@]}" image prune -af >/dev/null ;;
+    buildah) "${BUILDAH[@]}" rmi --all --force >/dev/null 2>&1 || true ;;
+  esac
+}
+
+build_with() {
+  local tool=$1 project=$2
+  local ctx="$WORK/projects/$project"
+  case $tool in
+    tsbuild) TSBUILD_ROOT="$WORK/tsbuild-store" "${TSBUILD[@]}" build --progress=plain -t "bench-$project" "$ctx" ;;
+    buildkit) DOCKER_BUILDKIT=1 "${DOCKER[@]}" build --progress=plain --network=host -t "bench-$project" "$ctx" ;;
+    buildah) "${BUILDAH[@]}" bud --layers --isolation chroot --tls-verify=false -t "bench-$project" "$ctx" ;;
+  esac
+}
+
+# One file of the project changes before the rebuild: each tool's rebuild
+# sees a real one-file change against its own previous build.
+touch_one_file() { echo "// edit $(now)" >> "$WORK/projects/$1/$(cat "$WORK/projects/$1/.bench-edit")"; }
+
+mkdir -p "$WORK/samples"
+log "load at start: $(cut -d' ' -f1-3 /proc/loadavg); tools: $TOOLS; runs: $RUNS"
+for project in $PROJECTS; do
+  for i in $(seq "$RUNS"); do
+    tools=($TOOLS)
+    # Alternate which tool goes first.
+    (( i % 2 == 0 )) && tools=($(printf '%s\n' "${tools[@]}" | tac))
+    for tool in "${tools[@]}"; do
+      log "$project run $i: $tool"
+      reset_tool "$tool"
+      timed "$WORK/samples/$project.cold.$tool" build_with "$tool" "$project"
+      timed "$WORK/samples/$project.noop.$tool" build_with "$tool" "$project"
+      touch_one_file "$project"
+      timed "$WORK/samples/$project.change.$tool" build_with "$tool" "$project"
+    done
+  done
+done
+
+# `run --rm IMAGE true` on project a's image (busybox), no network for both.
+if [[ " $PROJECTS " == *" a "* ]]; then
+  for i in $(seq "$RUNS"); do
+    for tool in $TOOLS; do
+      case $tool in
+        tsbuild) timed "$WORK/samples/run.true.$tool" env TSBUILD_ROOT="$WORK/tsbuild-store" "${TSBUILD[@]}" run --rm --network none bench-a true ;;
+        buildkit) timed "$WORK/samples/run.true.$tool" "${DOCKER[@]}" run --rm --network none bench-a true ;;
+      esac
+    done
+  done
+fi
+log "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- the table ----------------------------------------------------------------
+median() { sort -n "$1" | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+declare -A TITLE=([a]='two parallel stages + final assembly (busybox)' [b]='5,000 files + 40 MB, `COPY . /app` then RUN' [c]='app on debian:bookworm (useradd, COPY --chown, RUN)' [run]='`run --rm IMAGE true`')
+declare -A PHASE=([cold]=cold [noop]=no-op [change]='one file changed' [true]='')
+echo
+echo "$(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $RUNS runs, medians, seconds"
+header="| project | phase | tsbuild | BuildKit |"; rule="| --- | --- | --- | --- |"
+[[ " $TOOLS " == *" buildah "* ]] && { header+=" buildah |"; rule+=" --- |"; }
+echo "$header ratio tsbuild/BuildKit |"; echo "$rule --- |"
+for key in $(for p in $PROJECTS; do echo "$p.cold $p.noop $p.change"; done) run.true; do
+  project=${key%%.*}; phase=${key#*.}
+  [[ -f "$WORK/samples/$key.tsbuild" ]] || continue
+  ts=$(median "$WORK/samples/$key.tsbuild")
+  row="| ${TITLE[$project]} | ${PHASE[$phase]} | $ts"
+  bk=-
+  [[ -f "$WORK/samples/$key.buildkit" ]] && bk=$(median "$WORK/samples/$key.buildkit")
+  row+=" | $bk"
+  if [[ " $TOOLS " == *" buildah "* ]]; then
+    ba=-; [[ -f "$WORK/samples/$key.buildah" ]] && ba=$(median "$WORK/samples/$key.buildah")
+    row+=" | $ba"
+  fi
+  ratio=-; [[ $bk != - ]] && ratio=$(echo "scale=2; $ts / $bk" | bc)
+  echo "$row | $ratio |"
+done
