@@ -45,7 +45,7 @@ cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
   # Whatever dockerd, buildah or a build left mounted under the work dir.
   grep -o " $WORK[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
-  rm -rf "$WORK"
+  [[ -n "${KEEP:-}" ]] && log "kept $WORK" || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -107,7 +107,7 @@ timed() {
     log "FAILED: $*"; tail -30 "$WORK/commands.log" >&2; exit 1
   fi
   t1=$(now)
-  echo "scale=3; ($t1 - $t0) / 1000000000" | bc >> "$out"
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", (b - a) / 1e9 }' >> "$out"
 }
 
 reset_tool() {
@@ -166,7 +166,7 @@ fi
 log "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- the table ----------------------------------------------------------------
-median() { sort -n "$1" | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+median() { sort -n "$1" | awk '{a[NR]=$1} END {printf "%.2f\n", NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 declare -A TITLE=([a]='two parallel stages + final assembly (busybox)' [b]='5,000 files + 40 MB, `COPY . /app` then RUN' [c]='app on debian:bookworm (useradd, COPY --chown, RUN)' [run]='`run --rm IMAGE true`')
 declare -A PHASE=([cold]=cold [noop]=no-op [change]='one file changed' [true]='')
 echo
@@ -178,7 +178,9 @@ for key in $(for p in $PROJECTS; do echo "$p.cold $p.noop $p.change"; done) run.
   project=${key%%.*}; phase=${key#*.}
   [[ -f "$WORK/samples/$key.tsbuild" ]] || continue
   ts=$(median "$WORK/samples/$key.tsbuild")
-  row="| ${TITLE[$project]} | ${PHASE[$phase]} | $ts"
+  # The project's title on its first row only, as in the README's table.
+  title=${TITLE[$project]}; [[ $project == "${last_project:-}" ]] && title=''; last_project=$project
+  row="| $title | ${PHASE[$phase]} | $ts"
   bk=-
   [[ -f "$WORK/samples/$key.buildkit" ]] && bk=$(median "$WORK/samples/$key.buildkit")
   row+=" | $bk"
@@ -186,6 +188,6 @@ for key in $(for p in $PROJECTS; do echo "$p.cold $p.noop $p.change"; done) run.
     ba=-; [[ -f "$WORK/samples/$key.buildah" ]] && ba=$(median "$WORK/samples/$key.buildah")
     row+=" | $ba"
   fi
-  ratio=-; [[ $bk != - ]] && ratio=$(echo "scale=2; $ts / $bk" | bc)
+  ratio=-; [[ $bk != - ]] && ratio=$(awk -v a="$ts" -v b="$bk" 'BEGIN { printf "%.2f", a / b }')
   echo "$row | $ratio |"
 done
