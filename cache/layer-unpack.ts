@@ -76,10 +76,16 @@ export async function applyLayer(
       freshDir,
     });
     let entries = 0;
-    for (let h; (h = await reader.next()); entries++) await applier.apply(h, reader.body());
-    // The diffId covers the whole stream, including padding after the end marker.
-    await reader.drain();
-    await applier.finish();
+    try {
+      for (let h; (h = await reader.next()); entries++) await applier.apply(h, reader.body());
+      // The diffId covers the whole stream, including padding after the end marker.
+      await reader.drain();
+      await applier.finish();
+    } catch (err) {
+      // The caller removes destDir next: no file may still be in the making.
+      await applier.settle();
+      throw err;
+    }
     return {
       diffId: digestFromHex(hash.digest('hex')), size, compression, entries,
       skippedDevices: applier.skippedDevices,
