@@ -12,6 +12,9 @@
 #
 #   bench/compare.sh                       # RUNS=3
 #   RUNS=5 PROJECTS="a b" TOOLS="tsbuild buildkit" bench/compare.sh
+#   PROFILE=/tmp/prof RUNS=1 TOOLS=tsbuild bench/compare.sh   # + a V8 CPU profile of
+#       every tsbuild build, in PROFILE/<project>-<phase>/ (bench/profile-summary.ts reads them)
+#   KEEP=1 ...                             # keep the work dir (logs, stores) for a look
 #
 # As root, after `npm run build`. It installs docker.io, docker-registry,
 # debootstrap and buildah with apt when missing, makes the debian base once
@@ -121,10 +124,13 @@ reset_tool() {
 }
 
 build_with() {
-  local tool=$1 project=$2
+  local tool=$1 project=$2 phase=$3
   local ctx="$WORK/projects/$project"
   case $tool in
-    tsbuild) TSBUILD_ROOT="$WORK/tsbuild-store" "${TSBUILD[@]}" build --progress=plain -t "bench-$project" "$ctx" ;;
+    tsbuild)
+      local node=(node)
+      [[ -n "${PROFILE:-}" ]] && node+=(--cpu-prof "--cpu-prof-dir=$PROFILE/$project-$phase")
+      TSBUILD_ROOT="$WORK/tsbuild-store" "${node[@]}" "$HERE/bin/tsbuild.js" build --progress=plain -t "bench-$project" "$ctx" ;;
     buildkit) DOCKER_BUILDKIT=1 "${DOCKER[@]}" build --progress=plain --network=host -t "bench-$project" "$ctx" ;;
     buildah) "${BUILDAH[@]}" bud --layers --isolation chroot --tls-verify=false -t "bench-$project" "$ctx" ;;
   esac
@@ -144,10 +150,10 @@ for project in $PROJECTS; do
     for tool in "${tools[@]}"; do
       log "$project run $i: $tool"
       reset_tool "$tool"
-      timed "$WORK/samples/$project.cold.$tool" build_with "$tool" "$project"
-      timed "$WORK/samples/$project.noop.$tool" build_with "$tool" "$project"
+      timed "$WORK/samples/$project.cold.$tool" build_with "$tool" "$project" cold
+      timed "$WORK/samples/$project.noop.$tool" build_with "$tool" "$project" noop
       touch_one_file "$project"
-      timed "$WORK/samples/$project.change.$tool" build_with "$tool" "$project"
+      timed "$WORK/samples/$project.change.$tool" build_with "$tool" "$project" change
     done
   done
 done
