@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
 import { isCacheError } from '../cache/errors.js';
-import { applyLayer } from '../cache/layer-apply.js';
+import { applyLayer } from '../cache/layer-unpack.js';
 
 const testRoot = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-unpack-test-'));
 test.after.always(() => rmSync(testRoot, { recursive: true, force: true }));

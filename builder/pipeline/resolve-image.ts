@@ -12,7 +12,9 @@ import { readImage } from '../image/image.js';
 import { withLock } from '../image/lock.js';
 import { formatPlatform } from '../image/platform.js';
 import type { ImageConfig } from '../image/types.js';
-import type { ProgressWriter } from '../progress/index.js';
+import type { ProgressTask, ProgressWriter } from '../progress/index.js';
+import type { TransferEvent } from '../registry/progress.js';
+import { humanSize } from '../image/inspect.js';
 import type { Store } from '../store/open-store.js';
 
 export class ImageNotFoundError extends Error {
@@ -82,7 +84,10 @@ async function pull(store: Store, ref: string, platform: Platform, progress?: Pr
   const lockName = createHash('sha256').update(ref).digest('hex').slice(0, 32);
   try {
     await withLock(path.join(store.paths.state, `pull-${lockName}.lock`), async () => {
-      const result = await pullImage(store.content, store.images, ref, { platform, settings: await loadRegistrySettings(store.paths.root) });
+      const result = await pullImage(store.content, store.images, ref, {
+        platform, settings: await loadRegistrySettings(store.paths.root),
+        ...(task ? { onProgress: layerProgress(task) } : {}),
+      });
       task?.log(`pulled ${result.ref}@${result.manifestDigest}`);
     }, { timeoutMs: 30 * 60 * 1000 });
     task?.done();
@@ -90,6 +95,26 @@ async function pull(store: Store, ref: string, platform: Platform, progress?: Pr
     task?.fail(err);
     throw err;
   }
+}
+
+// BuildKit's download lines, one status per layer, updated at most once a
+// second (plain and rawjson print every update):
+//   sha256:4abc... 12.58MB / 49.15MB 0.8s
+//   sha256:4abc... 49.15MB / 49.15MB 2.1s done
+const UPDATE_MS = 1000;
+function layerProgress(task: ProgressTask): (e: TransferEvent) => void {
+  const started = new Map<string, number>();
+  const shown = new Map<string, number>();
+  return (e) => {
+    if (e.kind !== 'layer' || e.phase === 'exists') return;
+    const now = Date.now();
+    if (!started.has(e.digest)) started.set(e.digest, now);
+    const done = e.phase === 'done';
+    if (!done && now - (shown.get(e.digest) ?? 0) < UPDATE_MS) return;
+    shown.set(e.digest, now);
+    const secs = ((now - started.get(e.digest)!) / 1000).toFixed(1);
+    task.log(`${e.digest} ${humanSize(done ? e.size : e.bytes)} / ${humanSize(e.size)} ${secs}s${done ? ' done' : ''}`, e.digest);
+  };
 }
 
 export function imageResolver(store: Store, opts: ResolverOptions) {

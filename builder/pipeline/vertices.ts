@@ -42,6 +42,10 @@ function locate(err: unknown, loc: Location): unknown {
 export class GraphVertices {
   private readonly stageVertex = new Map<number, V>();
   private readonly imageVertex = new Map<string, V>();
+  // Image sources whose files a step reads (a stage's base with steps, a
+  // COPY --from or RUN --mount source): their FROM step unpacks them, as
+  // BuildKit's does. An image only exported is never unpacked.
+  private readonly imageFilesNeeded = new Set<V>();
   readonly stepVertices: { stage: StagePlan; step: Step; vertex: V }[] = [];
   private readonly fromLabel = new Map<string, string>();
 
@@ -66,7 +70,9 @@ export class GraphVertices {
       if (!v) throw new Error(`stage ${src.index} is used before it is planned`);
       return v;
     }
-    return this.imageSource(src.ref, src.image.digest);
+    const v = this.imageSource(src.ref, src.image.digest);
+    this.imageFilesNeeded.add(v);
+    return v;
   }
 
   private imageSource(ref: string, digest: string | undefined): V {
@@ -74,7 +80,7 @@ export class GraphVertices {
     let v = this.imageVertex.get(key);
     if (!v) {
       const runner = this.runner;
-      v = {
+      const self: V = v = {
         // `[1/4] FROM docker.io/library/busybox:latest@sha256:...` as buildx
         // shows it; an image only COPY --from reads has no step number.
         name: `${this.fromLabel.get(key) ?? ''}FROM ${ref}${digest ? `@${digest}` : ''}`,
@@ -83,7 +89,11 @@ export class GraphVertices {
         // the manifest digest: the same image pulled, loaded or pushed with
         // other layer compression must give the same keys on every machine.
         describe: () => runner.describeImage(digest, ref),
-        exec: () => runner.imageLayers(digest, ref),
+        exec: async (ctx) => {
+          const result = await runner.imageLayers(digest, ref);
+          if (this.imageFilesNeeded.has(self)) await runner.extractLayers(result, ctx);
+          return result;
+        },
       };
       this.imageVertex.set(key, v);
     }
@@ -101,7 +111,9 @@ export class GraphVertices {
       const name = base.name;
       return { name: `[context ${name}] load from client`, inputs: [], describe: () => runner.describeContextBase(name), exec: (ctx) => runner.contextBase(name, ctx) };
     }
-    return this.imageSource(base.ref, base.image.digest);
+    const v = this.imageSource(base.ref, base.image.digest);
+    if (stage.steps.length > 0) this.imageFilesNeeded.add(v);
+    return v;
   }
 
   private buildStage(stage: StagePlan): V {

@@ -32,7 +32,7 @@ export abstract class StepProgressWriter implements ProgressWriter {
   // Hooks for the subclasses. Each is called after the Step was updated.
   protected abstract stepStarted(step: Step): void;
   protected abstract stepOutput(step: Step, lines: readonly OutputLine[]): void;
-  protected abstract stepStatus(step: Step, text: string): void;
+  protected abstract stepStatus(step: Step, text: string, id?: string): void;
   protected abstract stepEnded(step: Step): void;
   // Returns the text that ends the output (final view, error output, warnings).
   protected abstract finalText(ok: boolean): string;
@@ -70,7 +70,7 @@ export abstract class StepProgressWriter implements ProgressWriter {
         this.output(step, e.stream, e.data);
         return;
       case 'status':
-        if (!step.ended) this.status(step, e.data);
+        if (!step.ended) this.status(step, e.data, e.id);
         return;
       case 'cached':
         this.end(step, 'cached');
@@ -93,8 +93,8 @@ export abstract class StepProgressWriter implements ProgressWriter {
     this.stepStarted(step);
     const live = () => !step.ended && !this.closing;
     return {
-      log: (line) => {
-        if (live()) this.status(step, line);
+      log: (line, id) => {
+        if (live()) this.status(step, line, id);
       },
       status: (text) => {
         const started = this.now();
@@ -171,9 +171,9 @@ export abstract class StepProgressWriter implements ProgressWriter {
     if (lines.length > 0) this.stepOutput(step, lines);
   }
 
-  private status(step: Step, text: string): void {
-    step.statuses.push(text);
-    this.stepStatus(step, text);
+  private status(step: Step, text: string, id?: string): void {
+    step.setStatus(text, id);
+    this.stepStatus(step, text, id);
   }
 
   private end(step: Step, state: 'cached' | 'done' | 'error' | 'canceled', extra: { durationMs?: number; error?: string } = {}): void {

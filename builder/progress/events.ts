@@ -14,6 +14,7 @@ export function progressEventOf(e: SolveEvent, vertex: ProgressVertex): StepEven
   switch (e.type) {
     case 'start': return e.miss !== undefined ? { type: 'start', vertex, miss: e.miss } : { type: 'start', vertex };
     case 'log': return { type: 'log', vertex, stream: e.stream, data: e.data };
+    case 'status': return e.id !== undefined ? { type: 'status', vertex, data: e.text, id: e.id } : { type: 'status', vertex, data: e.text };
     case 'cached': return { type: 'cached', vertex };
     case 'done': return { type: 'done', vertex, ms: e.ms };
     case 'error': return { type: 'error', vertex, error: errorMessage(e.error) };
@@ -51,8 +52,8 @@ export class ProgressEmitter implements ProgressWriter {
     const vertex = this.vertexOf({}, name);
     let ended = false;
     this.emit({ type: 'start', vertex });
-    const status = (data: string) => {
-      if (!ended) this.emit({ type: 'status', vertex, data });
+    const status = (data: string, id?: string) => {
+      if (!ended) this.emit(id !== undefined ? { type: 'status', vertex, data, id } : { type: 'status', vertex, data });
     };
     return {
       log: status,

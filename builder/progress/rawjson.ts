@@ -77,9 +77,12 @@ export class RawJsonProgressWriter extends StepProgressWriter {
 
   protected stepOutput(): void {}
 
-  protected stepStatus(step: Step, text: string): void {
+  // A status with an id is one being updated (a layer's download, its
+  // unpack): buildx's status id, completed once its text says `done`.
+  protected stepStatus(step: Step, text: string, id?: string): void {
     const now = this.time();
-    this.emit({ statuses: [{ id: text, vertex: digestOf(step), name: text, current: 0, timestamp: now, started: now, completed: now }] });
+    const completed = id === undefined || text.endsWith(' done') ? { completed: now } : {};
+    this.emit({ statuses: [{ id: id ?? text, vertex: digestOf(step), name: text, current: 0, timestamp: now, started: now, ...completed }] });
   }
 
   protected stepEnded(step: Step): void {

@@ -29,6 +29,8 @@ export class Step {
   lineCount = 0;
   // Task sub-lines (`writing image sha256:... done`), always kept: they are few.
   readonly statuses: string[] = [];
+  // Where the status with a given id sits in `statuses`.
+  private readonly statusAt = new Map<string, number>();
   private readonly splitters = new Map<OutputStream, LineSplitter>();
 
   constructor(
@@ -38,6 +40,17 @@ export class Step {
     private readonly keepLines: number,
   ) {
     this.startedAt = now;
+  }
+
+  // Adds a status line, or updates the one with the same id.
+  setStatus(text: string, id?: string): void {
+    const at = id === undefined ? undefined : this.statusAt.get(id);
+    if (at !== undefined) {
+      this.statuses[at] = text;
+      return;
+    }
+    if (id !== undefined) this.statusAt.set(id, this.statuses.length);
+    this.statuses.push(text);
   }
 
   get ended(): boolean {

@@ -24,8 +24,10 @@ export interface CloseSummary {
 
 // A builder-level step shown like a solver vertex (`#6 exporting to image`).
 export interface ProgressTask {
-  // A sub-line such as `writing image sha256:... done`; shown as is.
-  log(line: string): void;
+  // A sub-line such as `writing image sha256:... done`; shown as is. Lines
+  // with the same id are one status being updated (a download's bytes):
+  // the tty view shows the latest, plain and rawjson every update.
+  log(line: string, id?: string): void;
   // A timed sub-line: printed with its duration once `done()` is called
   // (`#6 exporting layers 0.3s done`), like BuildKit's statuses.
   status(text: string): { done(): void };
@@ -75,5 +77,7 @@ export type ProgressEvent =
   | { type: 'canceled'; vertex: ProgressVertex }
   | { type: 'log'; vertex: ProgressVertex; stream: OutputStream; data: Buffer | string }
   // A builder task's sub-line, e.g. `writing image sha256:... done`.
-  | { type: 'status'; vertex: ProgressVertex; data: string }
+  // `id`: the status is one being updated (a layer's download); the latest
+  // event with an id replaces the earlier ones in live views.
+  | { type: 'status'; vertex: ProgressVertex; data: string; id?: string }
   | { type: 'warning'; message: string };

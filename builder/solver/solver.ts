@@ -18,7 +18,8 @@ export type SolveEvent =
   | { type: 'done'; vertex: Vertex<unknown>; key: string; ms: number }
   | { type: 'error'; vertex: Vertex<unknown>; key: string; error: unknown }
   | { type: 'canceled'; vertex: Vertex<unknown>; key: string }
-  | { type: 'log'; vertex: Vertex<unknown>; stream: 'stdout' | 'stderr'; data: Buffer | string };
+  | { type: 'log'; vertex: Vertex<unknown>; stream: 'stdout' | 'stderr'; data: Buffer | string }
+  | { type: 'status'; vertex: Vertex<unknown>; text: string; id?: string };
 
 // What the solver knows about a vertex once its key is computed; handed to
 // the explainer, which compares it with what it remembers from earlier builds.
@@ -168,6 +169,7 @@ export class Solver<R> {
           signal: this.abort.signal,
           inputs,
           log: (stream, data) => emit({ type: 'log', vertex: v, stream, data }),
+          status: (text, id) => emit(id === undefined ? { type: 'status', vertex: v, text } : { type: 'status', vertex: v, text, id }),
         });
         if (cacheable) await this.opts.cache!.put(key, result);
         this.remember(v, info);

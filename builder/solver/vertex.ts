@@ -14,6 +14,10 @@ export interface ExecContext<R> {
   inputs: R[];
   // Step output (RUN's stdout/stderr), shown by the progress writer.
   log(stream: 'stdout' | 'stderr', data: Buffer | string): void;
+  // A status line of the step (`extracting sha256:... 1.2s done`). Lines
+  // with the same id are one status being updated: live views show only
+  // its latest text, logs every update.
+  status(text: string, id?: string): void;
 }
 
 export interface Vertex<R> {

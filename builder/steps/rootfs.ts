@@ -9,11 +9,13 @@ import type { Workspace } from '../snapshots/snapshot-store.js';
 
 // Top-most first, as overlayfs wants them. Snapshots missing on disk (a
 // pruned store, a cache imported from elsewhere) are unpacked from their blobs.
-export async function lowerDirsOf(store: Store, result: StepResult): Promise<string[]> {
+export async function lowerDirsOf(store: Store, result: StepResult, status?: (text: string, id: string) => void): Promise<string[]> {
   // Bottom-up, since unpacking a layer may need the layers beneath it.
   const dirs: string[] = [];
   for (const layer of result.layers) {
+    const report = status && !(await store.snapshots.has(layer.diffId)) ? extractingStatus(layer.blob, status) : undefined;
     const dir = await store.snapshots.ensure(layer, [...dirs]);
+    report?.();
     // Overlayfs refuses a lowerdir given twice (ELOOP). A layer that comes
     // back (the empty layer of every step that changed nothing, the same
     // COPY twice) is the same content: only its topmost place matters.
@@ -24,6 +26,15 @@ export async function lowerDirsOf(store: Store, result: StepResult): Promise<str
   // Overlayfs needs a lowerdir, and two when there is no upper dir: the
   // empty snapshot fills in for `FROM scratch` and single-layer images.
   return [...dirs, await store.snapshots.empty()];
+}
+
+// `extracting sha256:...` now and `extracting sha256:... 1.2s done` when
+// the returned function is called, as BuildKit reports a layer's unpack.
+function extractingStatus(blob: string, status: (text: string, id: string) => void): () => void {
+  const started = Date.now();
+  const id = `extracting ${blob}`;
+  status(id, id);
+  return () => status(`${id} ${((Date.now() - started) / 1000).toFixed(1)}s done`, id);
 }
 
 // Adds the workspace's changes as a layer on top of parent (an empty one

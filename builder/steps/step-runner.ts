@@ -11,7 +11,7 @@ import type { StepEnv, StepRunner } from './types.js';
 import type { ExecContext } from '../solver/vertex.js';
 import { describeCopy, runCopy } from './copy-step.js';
 import { describeRun, runStep } from './run-step.js';
-import { withMutableRootfs, withReadonlyRootfs } from './rootfs.js';
+import { lowerDirsOf, withMutableRootfs, withReadonlyRootfs } from './rootfs.js';
 import { resolveProcessUser } from './user.js';
 
 // Where the build context is: its directory, and the Dockerfile when it
@@ -55,6 +55,10 @@ export class BuildStepRunner implements StepRunner {
       layers: image.layers.map((l) => ({ diffId: l.diffId, blob: l.digest, size: l.size, mediaType: l.mediaType })),
       stepAdded: [],
     };
+  }
+
+  async extractLayers(result: StepResult, ctx: ExecContext<StepResult>): Promise<void> {
+    await lowerDirsOf(this.store, result, ctx.status);
   }
 
   // The cache key material of an image source: its

@@ -41,6 +41,9 @@ export interface StepEnv {
 // graph's shape and keys.
 export interface StepRunner {
   imageLayers(manifestDigest: string | undefined, ref: string): Promise<StepResult>;
+  // Unpacks the image's layers that have no snapshot yet, reporting each as
+  // a status line of the FROM step (`extracting sha256:... 1.2s done`).
+  extractLayers(result: StepResult, ctx: ExecContext<StepResult>): Promise<void>;
   describeImage(manifestDigest: string | undefined, ref: string): Promise<unknown>;
   describeContextBase(name: string): Promise<unknown>;
   contextBase(name: string, ctx: ExecContext<StepResult>): Promise<StepResult>;
