@@ -1,0 +1,72 @@
+// A FROM of an image the store lacks, through the CLI: the pull shows a
+// download line per layer, the stage's first step is `FROM ref@digest`
+// and reports the unpack of each layer, in plain and rawjson, and the
+// image built on top of it runs.
+import test from 'ava';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { openStore } from '../builder/build/open-store.js';
+import type { RawJsonRecord } from '../builder/progress/rawjson.js';
+import { pushImage } from '../builder/registry/index.js';
+import { buildSkipReason, freshStore, tempDir, tsbuild } from './helpers/cli.js';
+import { registrySkipReason, startRegistry, type RegistryServer } from './helpers/registry-server.js';
+
+const skip = buildSkipReason() ?? registrySkipReason();
+let registry: RegistryServer;
+let base: string;
+let layer: string;
+let ctx: string;
+
+test.before(async () => {
+  if (skip) return;
+  registry = await startRegistry();
+  const seed = await freshStore();
+  const store = await openStore(seed.root);
+  base = `${registry.host}/library/busybox:latest`;
+  await pushImage(store.content, store.images, 'busybox:latest', base);
+  await seed.dispose();
+  ctx = await tempDir();
+  await fs.writeFile(path.join(ctx, 'Dockerfile'), `FROM ${base}\nRUN echo hi > /hi\n`);
+});
+test.after.always(async () => registry?.stop());
+
+const it = skip ? test.skip : test.serial;
+if (skip) test('FROM progress (skipped)', (t) => t.pass(`skipped: ${skip}`));
+
+it('plain: download lines while pulling, then [stage-0 1/2] FROM with extracting lines', async (t) => {
+  const root = await tempDir('tsbuild-from-');
+  const r = await tsbuild(['build', '--progress=plain', '-t', 'from-progress:v1', ctx], { root });
+  t.is(r.code, 0, r.stderr);
+  const from = new RegExp(`^#(\\d+) \\[stage-0 1/2\\] FROM ${base.replace(/[.]/g, '\\.')}@sha256:[0-9a-f]{64}$`, 'm').exec(r.stderr);
+  t.truthy(from, r.stderr);
+  const n = from![1];
+  const extracted = new RegExp(`^#${n} extracting (sha256:[0-9a-f]{64}) \\d+\\.\\ds done$`, 'm').exec(r.stderr);
+  t.truthy(extracted, r.stderr);
+  layer = extracted![1]!;
+  t.regex(r.stderr, new RegExp(`^#${n} extracting ${layer}$`, 'm'), 'the unpack is announced before it is done');
+  t.regex(r.stderr, new RegExp(`^#\\d+ ${layer} [\\d.]+[kM]?B / [\\d.]+[kM]?B \\d+\\.\\ds done$`, 'm'), 'the layer download line');
+  t.regex(r.stderr, /^#\d+ \[stage-0 2\/2\] RUN echo hi > \/hi$/m);
+
+  const run = await tsbuild(['run', '--rm', '--network', 'none', 'from-progress:v1', 'cat', '/hi'], { root });
+  t.is(run.code, 0, run.stderr);
+  t.is(run.stdout, 'hi\n');
+
+  // Rebuilt from the cache: nothing to download or unpack, FROM is cached.
+  const again = await tsbuild(['build', '--progress=plain', '-t', 'from-progress:v1', ctx], { root });
+  t.is(again.code, 0, again.stderr);
+  t.notRegex(again.stderr, /extracting|B \/ /);
+});
+
+it('rawjson: the FROM step carries the extracting statuses, the pull the download status by layer id', async (t) => {
+  const root = await tempDir('tsbuild-from-');
+  const r = await tsbuild(['build', '--progress=rawjson', '-t', 'from-progress:v2', ctx], { root });
+  t.is(r.code, 0, r.stderr);
+  const recs = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as RawJsonRecord);
+  const fromRec = recs.find((x) => x.type === 'start' && x.vertex?.name.startsWith(`[stage-0 1/2] FROM ${base}@sha256:`));
+  t.truthy(fromRec, r.stderr);
+  const statuses = recs.filter((x) => x.type === 'status' && x.vertex?.id === fromRec!.vertex!.id);
+  t.true(statuses.some((x) => /^extracting sha256:[0-9a-f]{64} \d+\.\ds done$/.test(x.data ?? '') && x.id?.startsWith('extracting sha256:')), r.stderr);
+  const download = recs.filter((x) => x.type === 'status' && x.id === layer);
+  t.true(download.length > 0 && download.at(-1)!.data!.endsWith(' done'), r.stderr);
+  t.true(recs.some((x) => x.type === 'done' && x.vertex?.id === fromRec!.vertex!.id));
+});
