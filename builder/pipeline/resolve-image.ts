@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { BaseImage, Platform } from '../../frontend/graph/types.js';
+import type { Digest } from '../../cache/digest.js';
 import { readImage } from '../image/image.js';
 import { withLock } from '../image/lock.js';
 import { formatPlatform } from '../image/platform.js';
@@ -84,11 +85,27 @@ async function pull(store: Store, ref: string, platform: Platform, progress?: Pr
   const lockName = createHash('sha256').update(ref).digest('hex').slice(0, 32);
   try {
     await withLock(path.join(store.paths.state, `pull-${lockName}.lock`), async () => {
-      const result = await pullImage(store.content, store.images, ref, {
-        platform, settings: await loadRegistrySettings(store.paths.root),
-        ...(task ? { onProgress: layerProgress(task) } : {}),
-      });
-      task?.log(`pulled ${result.ref}@${result.manifestDigest}`);
+      // The bottom layer is unpacked while it downloads; what it unpacks to
+      // must be the diff id the (verified) config names.
+      let expect!: { resolve(d: Digest): void; reject(e: unknown): void };
+      const bottomDiffId = new Promise<Digest>((resolve, reject) => (expect = { resolve, reject }));
+      bottomDiffId.catch(() => undefined);
+      try {
+        const result = await pullImage(store.content, store.images, ref, {
+          platform, settings: await loadRegistrySettings(store.paths.root),
+          ...(task ? { onProgress: layerProgress(task) } : {}),
+          onLayerTail: (layer, tail) => {
+            if (layer.index === 0) store.snapshots.unpackWhileDownloading(layer.digest, tail.chunks(), tail.downloaded, bottomDiffId);
+          },
+        });
+        const bottom = (await readImage(store.content, result.manifestDigest)).layers[0];
+        if (bottom) expect.resolve(bottom.diffId);
+        else expect.reject(new Error('no layers'));
+        task?.log(`pulled ${result.ref}@${result.manifestDigest}`);
+      } catch (err) {
+        expect.reject(err);
+        throw err;
+      }
     }, { timeoutMs: 30 * 60 * 1000 });
     task?.done();
   } catch (err) {

@@ -16,6 +16,7 @@ import type { ImageConfig, ImageManifest, Platform } from '../image/types.js';
 import { blobSourcesFor } from './blob-sources.js';
 import { RegistryClient } from './client.js';
 import type { Credentials } from './docker-config.js';
+import type { BlobTail } from './blob-tail.js';
 import { downloadBlob } from './download.js';
 import { settingsFor, withPullEndpoints } from './endpoints.js';
 import { RegistryError } from './errors.js';
@@ -42,6 +43,12 @@ export interface PullOptions extends RemoteOptions {
   concurrency?: number;
   /** When a trickling download is cut and when it fails; default: the registry settings' (stall.ts). */
   stall?: StallLimits;
+  /**
+   * A reader of each layer blob this pull downloads, as its bytes arrive
+   * (index: its position in the manifest, bottom first); provisional until
+   * `tail.downloaded` resolves (see blob-tail.ts).
+   */
+  onLayerTail?: (layer: { digest: Digest; size: number; index: number }, tail: BlobTail) => void;
 }
 
 export interface PullResult {
@@ -113,7 +120,10 @@ export async function pullImage(store: ContentStore, images: ImageStore, refText
     const unique = [...new Map(blobs.map((b) => [b.digest, b])).values()];
     await runBounded(unique, opts.concurrency ?? 3, async (blob) => {
       let bytes = 0;
+      const index = blob.kind === 'layer' ? m.layers.findIndex((l) => l.digest === blob.digest) : -1;
+      const follow = opts.onLayerTail;
       const downloaded = await downloadBlob(client, store, blob, {
+        ...(follow && index >= 0 ? { onTail: (tail: BlobTail) => follow({ digest: blob.digest, size: blob.size, index }, tail) } : {}),
         retry: { ...opts.retry, onRetry: () => progress?.({ ...blob, phase: 'retrying', bytes }) },
         stall,
         onBytes: (n) => {

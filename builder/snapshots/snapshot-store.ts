@@ -36,6 +36,10 @@ export class SnapshotStore {
   // into it (a step result imported from a remote build cache carries
   // layers that are only downloaded when a step needs their files).
   blobFetcher?: (layer: LayerRecord) => Promise<void>;
+  // Layers being unpacked while they download, by blob digest, and when
+  // those unpacks started and ended (for progress: see streamedUnpack).
+  private readonly streaming = new Map<string, Promise<void>>();
+  private readonly streamed = new Map<string, { startedAt: number; endedAt?: number }>();
 
   constructor(private readonly dir: string, private readonly content: ContentStore) {}
 
@@ -52,6 +56,7 @@ export class SnapshotStore {
   // a lower file, or a directory the tar only implies, is resolved from them.
   async ensure(layer: LayerRecord, lowerDirs: string[] = []): Promise<string> {
     const final = this.dirOf(layer.diffId);
+    await this.streaming.get(layer.blob);
     if (await this.has(layer.diffId)) return final;
     // Fetch a lazily imported layer first.
     if (this.blobFetcher && !(await this.content.has(layer.blob))) await this.blobFetcher(layer);
@@ -65,6 +70,35 @@ export class SnapshotStore {
       await rm(tmp, { recursive: true, force: true });
     }
     return final;
+  }
+
+  // Unpacks a bottom layer (nothing beneath it) from its bytes as they
+  // download, so the unpack overlaps the transfer. The result is
+  // provisional: it is published only once the blob is verified
+  // (`downloaded`) and its diff id is the one the image config names
+  // (`expected`), and thrown away otherwise; ensure() then unpacks from the
+  // stored blob as usual, and reports any error.
+  unpackWhileDownloading(blob: Digest, chunks: AsyncIterable<Buffer>, downloaded: Promise<void>, expected: Promise<Digest>): void {
+    const times: { startedAt: number; endedAt?: number } = { startedAt: Date.now() };
+    this.streamed.set(blob, times);
+    const work = (async () => {
+      const tmp = await this.tempDir('unpack');
+      try {
+        const { applyLayer } = await import('../../cache/layer-apply.js');
+        const { diffId } = await applyLayer(chunks, tmp, { overlayWhiteouts: true, lowerDirs: [] });
+        await downloaded;
+        if (diffId === (await expected)) await this.publish(tmp, this.dirOf(diffId));
+      } finally {
+        times.endedAt = Date.now();
+        await rm(tmp, { recursive: true, force: true });
+      }
+    })();
+    this.streaming.set(blob, work.catch(() => undefined).finally(() => this.streaming.delete(blob)));
+  }
+
+  // When this process unpacked the layer while downloading it, if it did.
+  streamedUnpack(blob: Digest): { startedAt: number; endedAt?: number } | undefined {
+    return this.streamed.get(blob);
   }
 
   // A fresh upper/work/merged trio for one step.

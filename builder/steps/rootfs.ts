@@ -13,9 +13,13 @@ export async function lowerDirsOf(store: Store, result: StepResult, status?: (te
   // Bottom-up, since unpacking a layer may need the layers beneath it.
   const dirs: string[] = [];
   for (const layer of result.layers) {
-    const report = status && !(await store.snapshots.has(layer.diffId)) ? extractingStatus(layer.blob, status) : undefined;
+    // A layer unpacked during its download is reported too, with the time
+    // that unpack took.
+    const streamed = store.snapshots.streamedUnpack(layer.blob);
+    const report = status && (streamed || !(await store.snapshots.has(layer.diffId)))
+      ? extractingStatus(layer.blob, status, streamed?.startedAt) : undefined;
     const dir = await store.snapshots.ensure(layer, [...dirs]);
-    report?.();
+    report?.(streamed?.endedAt);
     // Overlayfs refuses a lowerdir given twice (ELOOP). A layer that comes
     // back (the empty layer of every step that changed nothing, the same
     // COPY twice) is the same content: only its topmost place matters.
@@ -30,11 +34,10 @@ export async function lowerDirsOf(store: Store, result: StepResult, status?: (te
 
 // `extracting sha256:...` now and `extracting sha256:... 1.2s done` when
 // the returned function is called, as BuildKit reports a layer's unpack.
-function extractingStatus(blob: string, status: (text: string, id: string) => void): () => void {
-  const started = Date.now();
+function extractingStatus(blob: string, status: (text: string, id: string) => void, startedAt = Date.now()): (endedAt?: number) => void {
   const id = `extracting ${blob}`;
   status(id, id);
-  return () => status(`${id} ${((Date.now() - started) / 1000).toFixed(1)}s done`, id);
+  return (endedAt = Date.now()) => status(`${id} ${((endedAt - startedAt) / 1000).toFixed(1)}s done`, id);
 }
 
 // Adds the workspace's changes as a layer on top of parent (an empty one
