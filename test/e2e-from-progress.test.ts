@@ -1,7 +1,9 @@
 // A FROM of an image the store lacks, through the CLI: the pull shows a
 // download line per layer, the stage's first step is `FROM ref@digest`
 // and reports the unpack of each layer, in plain and rawjson, and the
-// image built on top of it runs.
+// image built on top of it runs. The bottom layer is unpacked while it
+// downloads: a download cut short and resumed still gives the right
+// files, and corrupt bytes never become a snapshot.
 import test from 'ava';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -9,7 +11,7 @@ import { openStore } from '../builder/build/open-store.js';
 import type { RawJsonRecord } from '../builder/progress/rawjson.js';
 import { pushImage } from '../builder/registry/index.js';
 import { buildSkipReason, freshStore, tempDir, tsbuild } from './helpers/cli.js';
-import { registrySkipReason, startRegistry, type RegistryServer } from './helpers/registry-server.js';
+import { registrySkipReason, startProxy, startRegistry, type RegistryServer } from './helpers/registry-server.js';
 
 const skip = buildSkipReason() ?? registrySkipReason();
 let registry: RegistryServer;
@@ -69,4 +71,37 @@ it('rawjson: the FROM step carries the extracting statuses, the pull the downloa
   const download = recs.filter((x) => x.type === 'status' && x.id === layer);
   t.true(download.length > 0 && download.at(-1)!.data!.endsWith(' done'), r.stderr);
   t.true(recs.some((x) => x.type === 'done' && x.vertex?.id === fromRec!.vertex!.id));
+});
+
+async function buildThroughProxy(action: 'truncate' | 'corrupt', times: number): Promise<{ root: string; code: number; stderr: string; image: string }> {
+  let hits = 0;
+  const proxy = await startProxy(registry.port, {
+    onResponse: (req) => (/\/blobs\/sha256:/.test(req.url) && req.url.includes(layer.slice('sha256:'.length)) && hits++ < times ? action : 'pass'),
+  });
+  try {
+    const root = await tempDir('tsbuild-from-');
+    const dir = await tempDir();
+    const image = `${proxy.host}/library/busybox:latest`;
+    await fs.writeFile(path.join(dir, 'Dockerfile'), `FROM ${image}\nRUN echo hi > /hi\n`);
+    const r = await tsbuild(['build', '--progress=plain', '-t', `from-${action}:v1`, dir], { root });
+    return { root, code: r.code, stderr: r.stderr, image: `from-${action}:v1` };
+  } finally {
+    await proxy.stop();
+  }
+}
+
+it('a layer download cut short and resumed unpacks to the right files', async (t) => {
+  const r = await buildThroughProxy('truncate', 1);
+  t.is(r.code, 0, r.stderr);
+  const run = await tsbuild(['run', '--rm', '--network', 'none', r.image, 'sh', '-c', 'cat /hi && busybox --help | head -1'], { root: r.root });
+  t.is(run.code, 0, run.stderr);
+  t.regex(run.stdout, /^hi\nBusyBox v/);
+});
+
+it('corrupt layer bytes fail the pull and leave no snapshot behind', async (t) => {
+  const r = await buildThroughProxy('corrupt', 100);
+  t.is(r.code, 1, r.stderr);
+  t.regex(r.stderr, /digest|sha256/i);
+  const left = await fs.readdir(path.join(r.root, 'snapshots')).catch(() => [] as string[]);
+  t.deepEqual(left.filter((n) => n !== 'empty'), [], `snapshots: ${left.join(' ')}`);
 });
