@@ -35,7 +35,7 @@ const CREATOR = { uid: process.geteuid?.() ?? -1, gid: process.getegid?.() ?? -1
  * run of tiny syscalls, and the threadpool round trip of each async call
  * costs about 4x the syscall itself (20k small files: 1.9 s sync, 8.3 s
  * async on the dev VM, one call at a time). The exception is creating the
- * regular files of a fresh directory, where the kernel's work per file
+ * regular files and symlinks of a fresh directory, where the kernel's work per file
  * dwarfs the round trip: those run several at once (file-creator.ts).
  * The event loop still turns whenever the reader waits for more input,
  * i.e. at least once per input chunk.
@@ -109,9 +109,14 @@ export class LayerApplier {
       case 'symlink': {
         this.replaceExisting(rel, false);
         this.written.add(rel);
-        fs.symlinkSync(h.linkname, abs);
-        if (this.opts.sameOwner) fs.lchownSync(abs, h.uid, h.gid);
-        fs.lutimesSync(abs, h.mtime, h.mtime);
+        const owner = this.ownerToSet(rel, h);
+        if (this.parallel) {
+          await this.parallel.addSymlink({ abs, rel, target: h.linkname, owner, mtime: h.mtime });
+        } else {
+          fs.symlinkSync(h.linkname, abs);
+          if (owner) fs.lchownSync(abs, owner.uid, owner.gid);
+          fs.lutimesSync(abs, h.mtime, h.mtime);
+        }
         this.setXattrs(rel, h.xattrs);
         return;
       }
