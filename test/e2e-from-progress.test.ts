@@ -7,7 +7,7 @@
 import test from 'ava';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { openStore } from '../builder/build/open-store.js';
+import { openStore } from '../builder/store/open-store.js';
 import type { RawJsonRecord } from '../builder/progress/rawjson.js';
 import { pushImage } from '../builder/registry/index.js';
 import { buildSkipReason, freshStore, tempDir, tsbuild } from './helpers/cli.js';

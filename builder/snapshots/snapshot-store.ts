@@ -84,7 +84,7 @@ export class SnapshotStore {
     const work = (async () => {
       const tmp = await this.tempDir('unpack');
       try {
-        const { applyLayer } = await import('../../cache/layer-apply.js');
+        const { applyLayer } = await import('../../cache/layer-unpack.js');
         const { diffId } = await applyLayer(chunks, tmp, { overlayWhiteouts: true, lowerDirs: [] });
         await downloaded;
         if (diffId === (await expected)) await this.publish(tmp, this.dirOf(diffId));
