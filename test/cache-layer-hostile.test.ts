@@ -6,32 +6,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import tarStream from 'tar-stream';
 import { isCacheError } from '../cache/errors.js';
 import { applyLayer } from '../cache/layer-unpack.js';
+import { packTar, type TarEntry } from './helpers/pack-tar.js';
 
 // Every temp dir of this file lives under one root, removed at the end.
 const testRoot = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-cache-test-'));
 test.after.always(() => rmSync(testRoot, { recursive: true, force: true }));
 
-type Entry = Partial<tarStream.Header> & { name: string; data?: string };
-
-/** Hostile archives are built with tar-stream, which writes names verbatim. */
-async function packTar(entries: Entry[]): Promise<Buffer> {
-  const pack = tarStream.pack();
-  const parts: Buffer[] = [];
-  const ended = (async () => {
-    for await (const b of pack) parts.push(b as Buffer);
-  })();
-  for (const { data, ...h } of entries) {
-    await new Promise<void>((resolve, reject) => {
-      pack.entry({ mtime: new Date(0), mode: h.type === 'directory' ? 0o755 : 0o644, ...h }, data ?? '', (e) => (e ? reject(e) : resolve()));
-    });
-  }
-  pack.finalize();
-  await ended;
-  return Buffer.concat(parts);
-}
+type Entry = TarEntry;
 
 interface Sandbox {
   /** Parent of dest: nothing may appear here besides dest and victim. */

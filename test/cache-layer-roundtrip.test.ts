@@ -10,6 +10,7 @@ import tarStream from 'tar-stream';
 import { createLayerGzip } from '../cache/compress.js';
 import { type Digest, digestOf } from '../cache/digest.js';
 import { applyLayer } from '../cache/layer-unpack.js';
+import { packTar, type TarEntry } from './helpers/pack-tar.js';
 import { tarFromDir, tarFromOverlayUpper } from '../cache/layer-diff.js';
 import { describeTree } from '../cache/tree-manifest.js';
 
@@ -201,22 +202,7 @@ test('two tars of the same tree are byte-identical; SOURCE_DATE_EPOCH clamps tim
   t.is(headers.find((h) => h.name === 'etc/hostname')!.mtime!.getTime() / 1000, 1_000_000_000, 'older times are kept');
 });
 
-/** Builds a tar with tar-stream, an implementation independent of ours. */
-async function packTar(entries: (Partial<tarStream.Header> & { name: string; data?: string })[]): Promise<Buffer> {
-  const pack = tarStream.pack();
-  const parts: Buffer[] = [];
-  const ended = (async () => {
-    for await (const b of pack) parts.push(b as Buffer);
-  })();
-  for (const { data, ...h } of entries) {
-    await new Promise<void>((resolve, reject) => {
-      pack.entry({ mtime: new Date(1_600_000_000_000), mode: h.type === 'directory' ? 0o755 : 0o644, ...h }, data ?? '', (e) => (e ? reject(e) : resolve()));
-    });
-  }
-  pack.finalize();
-  await ended;
-  return Buffer.concat(parts);
-}
+const packTarAt = (entries: TarEntry[]) => packTar(entries, new Date(1_600_000_000_000));
 
 async function baseTree(root: string): Promise<void> {
   for (const d of ['dir/sub', 'odir/inner']) await fs.mkdir(path.join(root, d), { recursive: true });
@@ -225,7 +211,7 @@ async function baseTree(root: string): Promise<void> {
   }
 }
 
-const whiteoutLayer = () => packTar([
+const whiteoutLayer = () => packTarAt([
   { name: '.wh.gone' },
   { name: 'dir/.wh.sub' },
   { name: 'odir/', type: 'directory' },

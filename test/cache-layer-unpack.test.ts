@@ -9,7 +9,7 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import tarStream from 'tar-stream';
+import { packTar, type TarEntry } from './helpers/pack-tar.js';
 import { isCacheError } from '../cache/errors.js';
 import { applyLayer } from '../cache/layer-unpack.js';
 
@@ -17,27 +17,12 @@ const testRoot = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-unpack-test-'));
 test.after.always(() => rmSync(testRoot, { recursive: true, force: true }));
 const isRoot = process.getuid?.() === 0;
 
-type Entry = Partial<tarStream.Header> & { name: string; data?: string | Buffer };
-
-async function packTar(entries: Entry[]): Promise<Buffer> {
-  const pack = tarStream.pack();
-  const parts: Buffer[] = [];
-  const ended = (async () => {
-    for await (const b of pack) parts.push(b as Buffer);
-  })();
-  for (const { data, ...h } of entries) {
-    await new Promise<void>((resolve, reject) => {
-      pack.entry({ mtime: new Date(1_000_000_000_000), mode: h.type === 'directory' ? 0o755 : 0o644, ...h }, data ?? '', (e) => (e ? reject(e) : resolve()));
-    });
-  }
-  pack.finalize();
-  await ended;
-  return Buffer.concat(parts);
-}
+type Entry = TarEntry;
+const T0 = new Date(1_000_000_000_000);
 
 async function unpack(entries: Entry[]): Promise<string> {
   const dest = await fs.mkdtemp(path.join(testRoot, 'dest-'));
-  await applyLayer(Readable.from([await packTar(entries)]), dest);
+  await applyLayer(Readable.from([await packTar(entries, T0)]), dest);
   return dest;
 }
 
@@ -100,7 +85,7 @@ test('entries that depend on a file still being written see it complete', async 
 
 test('an entry below a file is a corrupt tar, even while the file is being written', async (t) => {
   const dest = await fs.mkdtemp(path.join(testRoot, 'dest-'));
-  const tar = await packTar([{ name: 'plain', data: 'x' }, { name: 'plain/below', data: 'y' }]);
+  const tar = await packTar([{ name: 'plain', data: 'x' }, { name: 'plain/below', data: 'y' }], T0);
   const err = await t.throwsAsync(applyLayer(Readable.from([tar]), dest));
   t.true(isCacheError(err), String(err));
 });
