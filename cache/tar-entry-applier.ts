@@ -20,7 +20,11 @@ export interface ApplierOptions {
   freshDir: boolean;
 }
 
-interface DeferredDir { mode: number; mtime: number }
+interface DeferredDir { mode: number; mtime: number; owner?: { uid: number; gid: number } }
+
+// Directories whose metadata finish() sets at once: each is an independent
+// lstat/chown/chmod/utimes on the threadpool.
+const DIRS_IN_FLIGHT = 16;
 
 // Who creates the files: a new file already belongs to them (unless its
 // directory is setgid), so chown is needed only for other owners.
@@ -157,13 +161,24 @@ export class LayerApplier {
       if (!(await this.paths.parentsExist(rel, rel))) batch.delete(rel);
     }
     await writeXattrs(this.paths.root, batch);
-    // Directory times last: creating entries inside a directory bumps its mtime.
-    for (const [rel, d] of this.dirs) {
-      const abs = this.paths.abs(rel);
-      if (!lstatOrNull(abs)?.isDirectory()) continue; // chmod would follow a symlink
-      fs.chmodSync(abs, d.mode);
-      fs.lutimesSync(abs, d.mtime, d.mtime);
-    }
+    // Directory times last: creating entries inside a directory bumps its
+    // mtime. Setting one directory's metadata changes nothing of another's.
+    const dirs = [...this.dirs];
+    const next = async (): Promise<void> => {
+      for (let item; (item = dirs.pop()); ) await this.finishDir(item[0], item[1]);
+    };
+    await Promise.all(Array.from({ length: Math.min(DIRS_IN_FLIGHT, dirs.length) }, next));
+  }
+
+  private async finishDir(rel: string, d: DeferredDir): Promise<void> {
+    const p = fs.promises;
+    const abs = this.paths.abs(rel);
+    const st = await p.lstat(abs).catch(() => null);
+    if (!st?.isDirectory()) return; // chmod would follow a symlink
+    if (d.owner) await p.lchown(abs, d.owner.uid, d.owner.gid);
+    // chmod after chown, which may clear setgid.
+    await p.chmod(abs, d.mode);
+    await p.lutimes(abs, d.mtime, d.mtime);
   }
 
   /** After a failure: waits until no file is being written any more (errors ignored). */
@@ -190,9 +205,12 @@ export class LayerApplier {
     return { uid: h.uid, gid: h.gid };
   }
 
+  // Owner, mode and times of a directory are set in finish(); its owner
+  // only when it differs from the creator's, for a directory made here.
   private applyMetadata(rel: string, h: TarHeader): void {
-    if (this.opts.sameOwner) fs.lchownSync(this.paths.abs(rel), h.uid, h.gid);
-    this.dirs.set(rel, { mode: h.mode & 0o7777, mtime: h.mtime });
+    const owner = !this.opts.sameOwner ? undefined
+      : rel !== '' && this.ownDirs.has(rel) ? this.ownerToSet(rel, h) : { uid: h.uid, gid: h.gid };
+    this.dirs.set(rel, owner ? { mode: h.mode & 0o7777, mtime: h.mtime, owner } : { mode: h.mode & 0o7777, mtime: h.mtime });
     this.setXattrs(rel, h.xattrs);
   }
 
