@@ -50,7 +50,7 @@ function escapeField(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n');
 }
 
-function record(...fields: (string | number)[]): string {
+export function record(...fields: (string | number)[]): string {
   return fields.map((f) => escapeField(String(f))).join('\t');
 }
 
@@ -94,6 +94,16 @@ export function overlayRecord(layers: RootLayers): string {
   return record('overlay', opts.lower, opts.upper, opts.work, cwd);
 }
 
+/** Only keys a container's own namespaces own (runc's rule): anything else would change the host. */
+function sysctlRecord(key: string, value: string, namespaces: Set<string>): string {
+  if (!/^[a-z0-9_]+(\.[a-zA-Z0-9_-]+)+$/.test(key)) throw new SandboxSpecError(`invalid sysctl name ${JSON.stringify(key)}`);
+  const ipc = /^(kernel\.(msgmax|msgmnb|msgmni|sem|shmall|shmmax|shmmni|shm_rmid_forced)|fs\.mqueue\.)/.test(key);
+  if (ipc && !namespaces.has('ipc')) throw new SandboxSpecError(`sysctl ${key} needs the ipc namespace`);
+  if (key.startsWith('net.') && !namespaces.has('network')) throw new SandboxSpecError(`sysctl ${key} is not allowed in the host's network namespace`);
+  if (!ipc && !key.startsWith('net.')) throw new SandboxSpecError(`sysctl ${key} is not namespaced: it would change the host`);
+  return record('sysctl', key, value);
+}
+
 function deviceRecord(d: SandboxDevice): string {
   absolute(d.path, 'device path');
   return record('device', d.path, d.type, d.major, d.minor, (d.fileMode ?? 0o666).toString(8), d.uid ?? 0, d.gid ?? 0);
@@ -105,7 +115,6 @@ function hex(mask: bigint): string {
 
 export function compileHelperConfig(spec: SandboxSpec, ctx: HelperContext): string {
   const p = spec.process;
-  if (p.terminal) throw new SandboxSpecError('process.terminal is not supported yet');
   if (p.args.length === 0) throw new SandboxSpecError('process.args is empty');
   const lines: string[] = [record('version', 1), record('owner_pid', ctx.ownerPid)];
   for (const file of ctx.cgroupProcs) lines.push(record('cgroup_procs', file));
@@ -147,9 +156,22 @@ export function compileHelperConfig(spec: SandboxSpec, ctx: HelperContext): stri
       lines.push(record('symlink', 'pts/ptmx', '/dev/ptmx'));
     }
   }
+  for (const [key, value] of Object.entries(spec.linux.sysctl ?? {})) lines.push(sysctlRecord(key, value, namespaces));
   for (const path of spec.linux.maskedPaths ?? []) lines.push(record('masked', absolute(path, 'masked path')));
   for (const path of spec.linux.readonlyPaths ?? []) lines.push(record('readonly', absolute(path, 'read-only path')));
 
+  lines.push(...processRecords(p));
+  if (ctx.deviceCgroupDir) {
+    lines.push(record('devices_bpf', absolute(ctx.deviceCgroupDir, 'device cgroup dir')));
+    for (const rule of deviceRulesOf(spec)) lines.push(record('device_rule', ...helperRuleFields(rule)));
+  }
+  if (spec.linux.seccomp) for (const fields of seccompRecords(spec.linux.seccomp)) lines.push(record(...fields));
+  return lines.join('\n') + '\n';
+}
+
+/** What the process itself needs (also all an exec into a running container needs). */
+export function processRecords(p: SandboxSpec['process']): string[] {
+  const lines: string[] = [];
   for (const r of p.rlimits ?? []) {
     const resource = RLIMITS[r.type];
     if (resource === undefined) throw new SandboxSpecError(`unknown rlimit ${r.type}`);
@@ -161,13 +183,10 @@ export function compileHelperConfig(spec: SandboxSpec, ctx: HelperContext): stri
   lines.push(record('caps', hex(capabilityMask(caps.bounding)), hex(capabilityMask(caps.effective)),
     hex(capabilityMask(caps.permitted)), hex(capabilityMask(caps.inheritable)), hex(capabilityMask(caps.ambient))));
   lines.push(record('no_new_privs', p.noNewPrivileges ? 1 : 0));
-  if (ctx.deviceCgroupDir) {
-    lines.push(record('devices_bpf', absolute(ctx.deviceCgroupDir, 'device cgroup dir')));
-    for (const rule of deviceRulesOf(spec)) lines.push(record('device_rule', ...helperRuleFields(rule)));
-  }
-  if (spec.linux.seccomp) for (const fields of seccompRecords(spec.linux.seccomp)) lines.push(record(...fields));
+  if (p.init) lines.push(record('init', 1));
+  if (p.terminal) lines.push(record('terminal', 1, p.consoleSize?.height ?? 0, p.consoleSize?.width ?? 0));
   lines.push(record('cwd', absolute(p.cwd || '/', 'process.cwd')));
   for (const e of p.env) lines.push(record('env', e));
   for (const a of p.args) lines.push(record('arg', a));
-  return lines.join('\n') + '\n';
+  return lines;
 }

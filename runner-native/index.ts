@@ -17,6 +17,7 @@ export { defaultSeccompProfile, parseSeccompProfile, compileSeccomp, type Seccom
 export { toOciConfig, OCI_VERSION, type OciConfig } from './oci-runtime-config.js';
 export { sandboxAvailability, defaultHelperPath, type Availability } from './availability.js';
 export { packageRoot } from './package-root.js';
-export type { EtcFilesOptions } from './etc-files.js';
+export { defaultHosts, type EtcFilesOptions } from './etc-files.js';
 export type { OutputTarget, InputSource } from './stdio.js';
 export * from './errors.js';
+export { execInContainer, compileExecConfig, type ExecTarget, type ExecOptions } from './exec.js';

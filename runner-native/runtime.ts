@@ -18,6 +18,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** 'native' (default): the C helper; 'runc'/'crun': the same spec as an OCI bundle run by that installed runtime. */
   runtime?: SandboxRuntime;
+  /** With process.terminal: "ROWS COLS" lines, each a new window size for the terminal (native runtime). */
+  resize?: NodeJS.ReadableStream;
   /** Contents for /etc/hosts and /etc/resolv.conf, or false to mount none of the three /etc files. */
   etcFiles?: EtcFilesOptions | false;
 }

@@ -20,7 +20,7 @@ export type { RunOptions, SandboxResult } from './runtime.js';
 import { parseHelperStatus, type HelperStatus } from './helper-status.js';
 import type { SandboxSpec } from './spec.js';
 import { cleanupStale, createRunDir, processStartTime, updateRunRecord, type RunRecord } from './state.js';
-import { connectStdio, stdioFor } from './stdio.js';
+import { connectResize, connectStdio, stdioFor } from './stdio.js';
 
 export const DEFAULT_STATE_DIR = '/run/tsbuild/sandbox';
 
@@ -122,7 +122,8 @@ export class Sandbox implements Runtime {
     const stdout = opts.stdout ?? 'ignore';
     const stderr = opts.stderr ?? 'ignore';
     return new Promise((resolve, reject) => {
-      const child = spawn(this.helperPath, [configPath], { stdio: stdioFor(stdin, stdout, stderr) });
+      const child = spawn(this.helperPath, [configPath], { stdio: stdioFor(stdin, stdout, stderr, opts.resize !== undefined) });
+      connectResize(child, opts.resize);
       let statusText = '';
       let cancelled: HelperOutcome['cancelled'] = null;
       // Killing the helper is enough: PDEATHSIG kills the container init,

@@ -44,8 +44,12 @@ export interface SandboxProcess {
   env: string[];
   cwd: string;
   user: { uid: number; gid: number; additionalGids?: number[] };
-  /** Not supported yet (no pty); must be false or absent. */
+  /** A pseudo-terminal as the process's controlling terminal and stdio (native runtime only). */
   terminal?: boolean;
+  /** tsbuild's extension (docker's --init): PID 1 is a small reaper that runs the command as its child. */
+  init?: boolean;
+  /** The terminal's initial size, as in OCI. */
+  consoleSize?: { height: number; width: number };
   noNewPrivileges?: boolean;
   capabilities?: SandboxCapabilities;
   rlimits?: SandboxRlimit[];
@@ -108,6 +112,8 @@ export interface SandboxSpec {
     devices?: SandboxDevice[];
     /** the compiled seccomp filter (OCI form); absent: unconfined */
     seccomp?: OciSeccomp;
+    /** Namespaced kernel parameters (net.*, kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*), as OCI's linux.sysctl. */
+    sysctl?: Record<string, string>;
   };
 }
 

@@ -10,10 +10,18 @@ function outputMode(target: OutputTarget): 'inherit' | 'ignore' | 'pipe' {
   return target === 'inherit' || target === 'ignore' ? target : 'pipe';
 }
 
-/** stdio for spawn(): fd 0-2 as asked, fd 3 the helper's status pipe. */
-export function stdioFor(stdin: InputSource, stdout: OutputTarget, stderr: OutputTarget): StdioOptions {
+/** stdio for spawn(): fd 0-2 as asked, fd 3 the helper's status pipe, fd 4 terminal sizes (with a pty). */
+export function stdioFor(stdin: InputSource, stdout: OutputTarget, stderr: OutputTarget, resize = false): StdioOptions {
   const inMode = stdin === 'ignore' || stdin === 'inherit' ? stdin : 'pipe';
-  return [inMode, outputMode(stdout), outputMode(stderr), 'pipe'];
+  return [inMode, outputMode(stdout), outputMode(stderr), 'pipe', ...(resize ? ['pipe' as const] : [])];
+}
+
+/** Window sizes ("ROWS COLS" lines) go to the helper's fd 4, which applies them to the pty. */
+export function connectResize(child: ChildProcess, sizes: NodeJS.ReadableStream | undefined): void {
+  const pipe = child.stdio[4] as NodeJS.WritableStream | null | undefined;
+  if (!sizes || !pipe) return;
+  (pipe as unknown as { on(e: string, f: () => void): void }).on('error', () => undefined);
+  sizes.pipe(pipe);
 }
 
 function connectOutput(stream: Readable | null, target: OutputTarget): void {

@@ -1,6 +1,7 @@
 // Unit tests of `tsbuild run`'s pure rules: flag values, ENTRYPOINT/CMD,
 // environment merging, ps formatting, container store naming and logs.
 import test from 'ava';
+import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag } from '../builder/containers/mount-spec.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import { LogWriter, readLogs } from '../builder/containers/logs.js';
 import { containerArgs, containerEnv, containerWorkdir, mergeEnv, stopSignalOf } from '../builder/containers/process-config.js';
 import { formatPorts } from '../builder/containers/port-proxy.js';
 import {
-  envFromFlag, parseCpus, parseEnvFile, parseMemory, parseNetwork, parsePort, parseVolume,
+  envFromFlag, parseCpus, parseEnvFile, parseMemory, parseNetwork, parsePort, parsePorts,
 } from '../builder/containers/run-options.js';
 import { defaultSpec } from '../runner-native/index.js';
 
@@ -36,18 +37,28 @@ test('port specs: HOST:CONTAINER, IP:HOST:CONTAINER, CONTAINER alone, tcp only',
   t.deepEqual(parsePort('127.0.0.1::80'), { hostIp: '127.0.0.1', hostPort: 0, containerPort: 80, protocol: 'tcp' });
   t.deepEqual(parsePort('80'), { hostIp: '0.0.0.0', hostPort: 0, containerPort: 80, protocol: 'tcp' });
   t.deepEqual(parsePort('[::1]:8080:80'), { hostIp: '::1', hostPort: 8080, containerPort: 80, protocol: 'tcp' });
-  t.throws(() => parsePort('53:53/udp'), { message: /only tcp/ });
+  t.deepEqual(parsePort('53:53/udp'), { hostIp: '0.0.0.0', hostPort: 53, containerPort: 53, protocol: 'udp' });
+  t.throws(() => parsePort('53:53/sctp'), { message: /only tcp and udp/ });
+  t.deepEqual(parsePorts('127.0.0.1:8000-8001:80-81').map((p) => `${p.hostPort}:${p.containerPort}`), ['8000:80', '8001:81']);
+  t.throws(() => parsePorts('8000-8002:80-81'), { message: /invalid ranges/ });
   t.throws(() => parsePort('99999:80'), { message: /invalid host port/ });
   t.throws(() => parsePort('a:b:c:d'), { message: /invalid port specification/ });
   t.is(formatPorts([parsePort('8080:80'), parsePort('[::1]:9000:90')]), '0.0.0.0:8080->80/tcp, [::1]:9000->90/tcp');
 });
 
-test('volumes: absolute or relative host dirs, ro/rw, no named volumes', (t) => {
-  t.deepEqual(parseVolume('/srv/data:/data:ro'), { source: '/srv/data', destination: '/data', readonly: true });
-  t.deepEqual(parseVolume('./x:/y', '/home/me'), { source: '/home/me/x', destination: '/y', readonly: false });
-  t.throws(() => parseVolume('myvol:/data'), { message: /named volumes are not supported/ });
-  t.throws(() => parseVolume('/a:relative'), { message: /absolute path/ });
-  t.throws(() => parseVolume('/a:/b:rx'), { message: /invalid mode/ });
+test('-v, --mount, --tmpfs: binds, named and anonymous volumes, tmpfs', (t) => {
+  t.deepEqual(parseVolumeFlag('/srv/data:/data:ro'), { kind: 'bind', source: '/srv/data', destination: '/data', readonly: true });
+  t.deepEqual(parseVolumeFlag('./x:/y', '/home/me'), { kind: 'bind', source: '/home/me/x', destination: '/y', readonly: false });
+  t.deepEqual(parseVolumeFlag('myvol:/data'), { kind: 'volume', name: 'myvol', destination: '/data', readonly: false, nocopy: false });
+  t.deepEqual(parseVolumeFlag('/data'), { kind: 'volume', destination: '/data', readonly: false, nocopy: false });
+  t.throws(() => parseVolumeFlag('/a:relative'), { message: /absolute path/ });
+  t.throws(() => parseVolumeFlag('/a:/b:rx'), { message: /invalid mode/ });
+  t.throws(() => parseVolumeFlag('bad name!:/b'), { message: /invalid characters/ });
+  t.deepEqual(parseMountFlag('type=volume,src=v1,dst=/v,readonly'), { kind: 'volume', name: 'v1', destination: '/v', readonly: true, nocopy: false });
+  t.deepEqual(parseMountFlag('type=bind,source=/h,target=/c', '/'), { kind: 'bind', source: '/h', destination: '/c', readonly: false });
+  t.deepEqual(parseMountFlag('type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=1770'), { kind: 'tmpfs', destination: '/t', options: ['size=1m', 'mode=1770'] });
+  t.throws(() => parseMountFlag('type=nfs,target=/x'), { message: /unknown mount type/ });
+  t.deepEqual(parseTmpfsFlag('/run:size=2m'), { kind: 'tmpfs', destination: '/run', options: ['size=2m'] });
 });
 
 test('-e K takes K from the caller, or stays bare (which unsets it)', (t) => {

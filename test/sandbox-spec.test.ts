@@ -86,7 +86,8 @@ test('helper config refuses what the sandbox cannot do safely', (t) => {
   t.throws(broken((s) => { s.linux.namespaces = s.linux.namespaces.filter((n) => n.type !== 'mount'); }), { instanceOf: SandboxSpecError });
   t.throws(broken((s) => { s.mounts.push({ destination: '/x', type: 'bind' }); }), { instanceOf: SandboxSpecError });
   t.throws(broken((s) => { s.process.args = []; }), { instanceOf: SandboxSpecError });
-  t.throws(broken((s) => { s.process.terminal = true; }), { instanceOf: SandboxSpecError });
+  t.throws(broken((s) => { s.linux.sysctl = { 'kernel.hostname': 'x' }; }), { instanceOf: SandboxSpecError, message: /not namespaced/ });
+  t.throws(broken((s) => { s.linux.sysctl = { 'net/../x': '1' }; }), { instanceOf: SandboxSpecError });
   t.throws(broken((s) => { s.process.env.push('A=\0'); }), { instanceOf: SandboxSpecError });
   t.throws(broken((s) => { s.process.rlimits = [{ type: 'RLIMIT_BOGUS', soft: 1, hard: 1 }]; }), { instanceOf: SandboxSpecError });
 });

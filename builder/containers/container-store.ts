@@ -9,10 +9,26 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { SandboxSpec } from '../../runner-native/index.js';
+import type { HealthConfig } from '../image/types.js';
 import { ContainerError } from './errors.js';
 import type { ProcessRef } from './liveness.js';
 import { randomName, validateName } from './names.js';
+import type { RestartPolicy } from './restart-policy.js';
 import type { NetworkMode, PortMapping } from './run-options.js';
+
+/** One mount as `inspect` shows it (docker's Mounts entries). */
+export interface MountRecord {
+  Type: 'bind' | 'volume' | 'tmpfs';
+  /** volumes only */
+  Name?: string;
+  Source: string;
+  Destination: string;
+  RW: boolean;
+  /** made for this container (image VOLUME, `-v /dst`): removed with `rm -v` and `run --rm` */
+  anonymous?: boolean;
+  /** tmpfs options */
+  options?: string[];
+}
 
 export interface ContainerConfig {
   id: string;
@@ -28,7 +44,28 @@ export interface ContainerConfig {
   ports: PortMapping[];
   autoRemove: boolean;
   interactive: boolean;
+  /** -t: the process runs on a pty */
+  tty?: boolean;
   stopSignal: string;
+  /** seconds `stop` waits before SIGKILL (--stop-timeout), default 10 */
+  stopTimeout?: number;
+  restartPolicy?: RestartPolicy;
+  /** the image's ENTRYPOINT and CMD after the CLI's overrides, as inspect shows them */
+  entrypoint?: string[];
+  cmd?: string[];
+  /** -u as given, or the image's USER */
+  user?: string;
+  labels?: Record<string, string>;
+  exposedPorts?: string[];
+  capAdd?: string[];
+  capDrop?: string[];
+  privileged?: boolean;
+  /** the image's HEALTHCHECK after --health-* overrides */
+  healthcheck?: HealthConfig;
+  mounts?: MountRecord[];
+  /** --add-host lines (`IP\tNAME`) and --dns servers */
+  extraHosts?: string[];
+  dns?: string[];
 }
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
@@ -47,6 +84,27 @@ export interface ContainerState {
   error?: string;
   /** published ports with the host ports actually bound */
   ports?: PortMapping[];
+  /** how often the supervisor restarted the command (--restart) */
+  restartCount?: number;
+  /** `stop`/`kill` was asked for: no restart policy brings it back */
+  stopRequested?: boolean;
+  /** between two runs of a --restart container */
+  restarting?: boolean;
+  /** the health check's status and last results, in docker's shape */
+  health?: HealthState;
+}
+
+export interface HealthLogEntry {
+  Start: string;
+  End: string;
+  ExitCode: number;
+  Output: string;
+}
+
+export interface HealthState {
+  Status: 'starting' | 'healthy' | 'unhealthy';
+  FailingStreak: number;
+  Log: HealthLogEntry[];
 }
 
 export interface Container {
@@ -197,12 +255,28 @@ export class ContainerStore {
     throw new ContainerError('NO_SUCH_CONTAINER', `no such container: ${idOrName}`);
   }
 
-  /** Removes the dir (writable layer and logs included) and frees the name. */
-  async remove(c: Container): Promise<void> {
+  /** Gives the container a new name: claimed first (so two renames cannot both win), the old one freed after. */
+  async rename(c: Container, wanted: string): Promise<void> {
+    const name = await this.claimName(c.config.id, wanted);
+    const fresh = await this.load(c.config.id);
+    if (!fresh) {
+      await this.releaseName(name, c.config.id);
+      throw new ContainerError('NO_SUCH_CONTAINER', `no such container: ${c.config.name}`);
+    }
+    await writeJsonAtomic(path.join(this.dirOf(c.config.id), 'config.json'), { ...fresh.config, name });
+    await this.releaseName(c.config.name, c.config.id);
+  }
+
+  /** Removes the dir (writable layer and logs included) and frees the name; with `volumes`, its anonymous volumes too. */
+  async remove(c: Container, opts: { volumes?: boolean } = {}): Promise<void> {
     const doomed = path.join(this.root, `.removing-${c.config.id}`);
     // the rename makes the container vanish at once for list/find, even if rm takes a while
     await rename(c.dir, doomed).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err; });
     await rm(doomed, { recursive: true, force: true });
     await this.releaseName(c.config.name, c.config.id);
+    if (opts.volumes) {
+      // <volumes>/<name>/_data: the volume is its parent dir
+      for (const m of c.config.mounts ?? []) if (m.anonymous) await rm(path.dirname(m.Source), { recursive: true, force: true });
+    }
   }
 }

@@ -20,7 +20,7 @@ const SUPERVISOR = join(packageRoot(), 'dist', 'builder', 'containers', 'supervi
 const ORPHAN_GRACE_MS = 60_000;
 
 export function isActive(state: ContainerState): boolean {
-  return state.status === 'created' || state.status === 'running';
+  return state.status === 'created' || state.status === 'running' || state.restarting === true;
 }
 
 /** True when the container claims to be active but nobody runs it any more. */
@@ -84,33 +84,50 @@ async function waitFor(containers: ContainerStore, c: Container, done: (c: Conta
  * supervisor.log.
  */
 export async function startDetached(containers: ContainerStore, c: Container): Promise<ContainerState> {
-  const logFd = openSync(containers.supervisorLogFile(c.config.id), 'a', 0o600);
-  let child;
-  try {
-    child = spawn(process.execPath, [SUPERVISOR, containers.root, c.config.id], {
-      detached: true,
-      stdio: ['ignore', logFd, logFd, 'ipc'],
-    });
-  } finally {
-    closeSync(logFd);
-  }
-  const report = await new Promise<ContainerState | null>((resolve) => {
-    child.once('message', (msg: StartReport) => resolve(msg.state));
-    child.once('exit', () => resolve(null));
-    child.once('error', () => resolve(null));
-  });
-  // from here on the supervisor lives on its own
-  if (child.connected) child.disconnect();
-  child.unref();
+  const report = (await spawnSupervisor(containers, c, false))?.state;
   if (!report) {
     throw new ContainerError('START_FAILED', `the container's supervisor ended before the container started; see ${containers.supervisorLogFile(c.config.id)}`);
   }
   return report;
 }
 
+/**
+ * `run -it`: the supervisor listens on the attach socket and starts the
+ * container once the caller has attached (see attach-client.ts).
+ */
+export async function startForAttach(containers: ContainerStore, c: Container): Promise<void> {
+  if (!(await spawnSupervisor(containers, c, true))?.listening) {
+    throw new ContainerError('START_FAILED', `the container's supervisor ended before it was ready; see ${containers.supervisorLogFile(c.config.id)}`);
+  }
+}
+
+async function spawnSupervisor(containers: ContainerStore, c: Container, waitAttach: boolean): Promise<StartReport | null> {
+  const logFd = openSync(containers.supervisorLogFile(c.config.id), 'a', 0o600);
+  let child;
+  try {
+    child = spawn(process.execPath, [SUPERVISOR, containers.root, c.config.id, ...(waitAttach ? ['--wait-attach'] : [])], {
+      detached: true,
+      stdio: ['ignore', logFd, logFd, 'ipc'],
+    });
+  } finally {
+    closeSync(logFd);
+  }
+  const report = await new Promise<StartReport | null>((resolve) => {
+    child.once('message', (msg: StartReport) => resolve(msg));
+    child.once('exit', () => resolve(null));
+    child.once('error', () => resolve(null));
+  });
+  // from here on the supervisor lives on its own
+  if (child.connected) child.disconnect();
+  child.unref();
+  return report;
+}
+
 /** What the supervisor sends once: the container's state after its start (or failure to start). */
 export interface StartReport {
-  state: ContainerState;
+  state?: ContainerState;
+  /** with --wait-attach: the attach socket is ready */
+  listening?: boolean;
 }
 
 function signalNumber(name: string): number | NodeJS.Signals {
@@ -131,6 +148,7 @@ export function signalContainer(c: Container, signal: string): boolean {
  */
 export async function stopContainer(containers: ContainerStore, c: Container, timeoutSec: number): Promise<void> {
   if (!isActive(c.state)) return;
+  await containers.updateState(c.config.id, { stopRequested: true });
   const exited = (x: Container) => !isActive(x.state);
   if (timeoutSec > 0 || timeoutSec < 0) {
     signalContainer(c, c.config.stopSignal);
@@ -142,6 +160,7 @@ export async function stopContainer(containers: ContainerStore, c: Container, ti
 
 /** SIGKILL to the init (which takes its whole PID namespace along), then waits for the owner to record the end. */
 export async function killContainer(containers: ContainerStore, c: Container): Promise<void> {
+  if (isActive(c.state)) await containers.updateState(c.config.id, { stopRequested: true });
   const fresh = (await containers.load(c.config.id)) ?? c;
   if (!signalIfAlive(fresh.state.init, 'SIGKILL')) await killCgroupMembers(c.config.spec.linux.cgroupsPath!);
   const after = await waitFor(containers, fresh, (x) => !isActive(x.state), 15_000);
@@ -149,7 +168,7 @@ export async function killContainer(containers: ContainerStore, c: Container): P
 }
 
 /** `docker rm [-f]`: refuses a running container without force; waits for the owner to let go first. */
-export async function removeContainer(containers: ContainerStore, c: Container, force: boolean): Promise<void> {
+export async function removeContainer(containers: ContainerStore, c: Container, force: boolean, volumes = false): Promise<void> {
   if (isActive(c.state)) {
     if (!force) {
       throw new ContainerError('CONTAINER_RUNNING',
@@ -161,5 +180,5 @@ export async function removeContainer(containers: ContainerStore, c: Container, 
   if (!fresh) return; // --rm removed it meanwhile
   // the owner may still be tearing down (proxy, slirp, logs): let it finish before its dir goes
   for (let i = 0; i < 200 && isAlive(fresh.state.owner); i++) await sleep(50);
-  await containers.remove(fresh);
+  await containers.remove(fresh, { volumes });
 }

@@ -10,6 +10,10 @@ export type ContainerErrorCode =
   | 'INVALID_NAME'
   | 'CONTAINER_RUNNING'
   | 'START_FAILED'
+  | 'CONTAINER_NOT_RUNNING'
+  | 'NO_SUCH_VOLUME'
+  | 'NO_SUCH_IMAGE'
+  | 'VOLUME_IN_USE'
   | 'UNSUPPORTED';
 
 export class ContainerError extends Error {

@@ -4,12 +4,14 @@
 // the detached supervisor alike. Also owns the container's network extras
 // (slirp4netns, the port proxy) and `--rm`.
 import { realpathSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import {
-  Sandbox, SandboxAbortedError, SandboxError, SandboxExecNotFoundError, SLIRP_DNS, slirpInstalled, startSlirp,
-  type InputSource, type SandboxResult, type SlirpHandle,
+  defaultHosts, Sandbox, SandboxAbortedError, SandboxError, SandboxExecNotFoundError, SLIRP_DNS, slirpInstalled, startSlirp,
+  type EtcFilesOptions, type InputSource, type SandboxResult, type SlirpHandle,
 } from '../../runner-native/index.js';
 import type { Container, ContainerState, ContainerStore } from './container-store.js';
+import { HealthMonitor } from './health.js';
 import { waitForContainerInit } from './init-process.js';
 import { isAlive, refOf, type ProcessRef } from './liveness.js';
 import { LogWriter } from './logs.js';
@@ -17,6 +19,8 @@ import { PortProxy } from './port-proxy.js';
 
 export interface ExecuteIo {
   stdin: InputSource;
+  /** with a pty: "ROWS COLS" lines, each a new window size */
+  resize?: NodeJS.ReadableStream;
   /** besides the log file (a foreground run shows the output too) */
   onStdout?: (chunk: Buffer) => void;
   onStderr?: (chunk: Buffer) => void;
@@ -24,6 +28,12 @@ export interface ExecuteIo {
   signal?: AbortSignal;
   /** called once the command runs (state is `running`), or once it failed to */
   onStarted?: (state: ContainerState) => void;
+  /**
+   * Asked once the command ended: will the supervisor run it again (--restart)?
+   * The answer is recorded with the exit in one write, so `wait` and `ps`
+   * never see an exited container that is about to restart.
+   */
+  willRestart?: (exitCode: number) => Promise<boolean>;
   /** tsbuild's own notes for the user (network fallbacks, ...) */
   notice?: (message: string) => void;
 }
@@ -65,14 +75,38 @@ async function startNetworkExtras(c: Container, init: ProcessRef, proxy: PortPro
   return { slirp, proxy };
 }
 
+/**
+ * A restarted container mounts its upper dir again: overlayfs refuses a
+ * work dir that a previous (volatile) mount left its marker in, and the
+ * work dir holds nothing of value between mounts.
+ */
+export async function resetOverlayWorkDir(c: Container): Promise<void> {
+  const work = c.config.spec.rootLayers?.workDir;
+  if (!work) return;
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { recursive: true });
+}
+
+/** /etc/hosts with --add-host entries; /etc/resolv.conf from --dns, else slirp's forwarder, else the host's. */
+function etcFilesOf(c: Container, useSlirp: boolean): EtcFilesOptions {
+  const files: EtcFilesOptions = {};
+  if (c.config.extraHosts?.length) files.hosts = defaultHosts(c.config.spec.hostname) + c.config.extraHosts.map((h) => `${h}\n`).join('');
+  if (c.config.dns?.length) files.resolvConf = c.config.dns.map((d) => `nameserver ${d}\n`).join('');
+  // with slirp the host's resolver (often 127.0.0.x) is unreachable: use slirp's DNS forwarder
+  else if (useSlirp) files.resolvConf = `nameserver ${SLIRP_DNS}\n`;
+  return files;
+}
+
 /** Runs the container; resolves with its final state (and removes it first with --rm). */
 export async function executeContainer(containers: ContainerStore, c: Container, io: ExecuteIo): Promise<ContainerState> {
   const { id } = c.config;
   const owner = refOf(process.pid);
-  let state = await containers.updateState(id, { status: 'created', owner });
+  let state = await containers.updateState(id, { status: 'created', owner, restarting: false, error: undefined, exitCode: undefined, oomKilled: undefined });
+  await resetOverlayWorkDir(c);
   const log = new LogWriter(containers.logFile(id));
   let proxy: PortProxy | null = null;
   let extras: Extras = { slirp: null, proxy: null };
+  const health: { monitor: HealthMonitor | null } = { monitor: null };
   const finished = new AbortController();
   try {
     try {
@@ -91,8 +125,8 @@ export async function executeContainer(containers: ContainerStore, c: Container,
       stdout: (chunk) => { log.write('stdout', chunk); io.onStdout?.(chunk); },
       stderr: (chunk) => { log.write('stderr', chunk); io.onStderr?.(chunk); },
       signal: io.signal,
-      // with slirp the host's resolver (often 127.0.0.x) is unreachable: use slirp's DNS forwarder
-      etcFiles: useSlirp ? { resolvConf: `nameserver ${SLIRP_DNS}\n` } : {},
+      resize: io.resize,
+      etcFiles: etcFilesOf(c, useSlirp),
     });
     const started = waitForContainerInit(cgroupsPath, helper, finished.signal).then(async (pid) => {
       const init = pid === undefined ? undefined : refOf(pid);
@@ -101,6 +135,10 @@ export async function executeContainer(containers: ContainerStore, c: Container,
         status: 'running', init, startedAt: new Date().toISOString(), ports: proxy?.ports ?? [],
       });
       extras = await startNetworkExtras(c, init, proxy, io);
+      if (c.config.healthcheck && !finished.signal.aborted) {
+        health.monitor = new HealthMonitor(containers, c, init, c.config.healthcheck);
+        await health.monitor.start();
+      }
       io.onStarted?.(state);
     });
     let final: Partial<ContainerState>;
@@ -114,14 +152,17 @@ export async function executeContainer(containers: ContainerStore, c: Container,
     }
     finished.abort();
     await started.catch(() => undefined);
-    state = await containers.updateState(id, { ...final, status: 'exited', finishedAt: new Date().toISOString() });
+    health.monitor?.stop();
+    const restarting = (await io.willRestart?.(final.exitCode ?? 125)) ?? false;
+    state = await containers.updateState(id, { ...final, status: 'exited', finishedAt: new Date().toISOString(), restarting });
     if (state.startedAt === undefined) io.onStarted?.(state);
     return state;
   } finally {
     finished.abort();
+    health.monitor?.stop();
     await extras.slirp?.stop();
     await (extras.proxy ?? proxy)?.close();
     await log.close();
-    if (c.config.autoRemove) await containers.remove(c);
+    if (c.config.autoRemove) await containers.remove(c, { volumes: true });
   }
 }

@@ -1,5 +1,6 @@
 // How `tsbuild ps` shows a container, in docker's words.
 import type { Container } from './container-store.js';
+import { healthSuffix } from './health.js';
 import { formatPorts } from './port-proxy.js';
 
 /** docker's units.HumanDuration: "Less than a second", "5 seconds", "About a minute", "3 hours", ... */
@@ -22,7 +23,8 @@ export function humanDuration(ms: number): string {
 
 export function statusText(c: Container, now = Date.now()): string {
   const s = c.state;
-  if (s.status === 'running') return `Up ${humanDuration(now - Date.parse(s.startedAt ?? c.config.created))}`;
+  if (s.restarting) return `Restarting (${s.exitCode ?? 0}) ${humanDuration(now - Date.parse(s.finishedAt ?? c.config.created))} ago`;
+  if (s.status === 'running') return `Up ${humanDuration(now - Date.parse(s.startedAt ?? c.config.created))}${healthSuffix(s.health)}`;
   if (s.status === 'exited' && s.exitCode !== undefined && s.finishedAt) {
     return `Exited (${s.exitCode}) ${humanDuration(now - Date.parse(s.finishedAt))} ago`;
   }

@@ -14,7 +14,8 @@ const CGROUP_ROOT = '/sys/fs/cgroup';
 // v2 unified first, then the v1 hierarchies the sandbox uses
 const HIERARCHIES = ['', 'pids', 'memory', 'cpu', 'devices'];
 
-async function cgroupMembers(cgroupsPath: string): Promise<number[]> {
+/** Host pids of every process in the container's cgroup. */
+export async function cgroupMembers(cgroupsPath: string): Promise<number[]> {
   for (const h of HIERARCHIES) {
     const text = await readFile(join(CGROUP_ROOT, h, cgroupsPath, 'cgroup.procs'), 'utf8').catch(() => null);
     if (text !== null) return text.split('\n').filter(Boolean).map(Number);
@@ -32,11 +33,16 @@ async function isNamespaceInit(pid: number): Promise<boolean> {
 export async function waitForContainerInit(cgroupsPath: string, helperPath: string, signal: AbortSignal): Promise<number | undefined> {
   let delay = 2;
   while (!signal.aborted) {
-    for (const pid of await cgroupMembers(cgroupsPath)) {
-      if (!(await isNamespaceInit(pid))) continue;
+    const members = await cgroupMembers(cgroupsPath);
+    let init: number | undefined;
+    let execed = false;
+    for (const pid of members) {
+      if (await isNamespaceInit(pid)) init = pid;
       const exe = await readlink(`/proc/${pid}/exe`).catch(() => null);
-      if (exe !== null && exe !== helperPath) return pid;
+      // with --init, PID 1 stays the helper's reaper and its child is the command
+      if (exe !== null && exe !== helperPath) execed = true;
     }
+    if (init !== undefined && execed) return init;
     await sleep(delay);
     delay = Math.min(delay * 2, 50);
   }

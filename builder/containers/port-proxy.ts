@@ -12,6 +12,7 @@
 // is taken fails `run` cleanly, as in Docker. (slirp4netns' add_hostfwd
 // would only work with slirp and only for servers bound to 0.0.0.0.)
 import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -29,6 +30,9 @@ export class PortProxy {
   // connections accepted before the container (and its forwarder) is up
   private waiting: { socket: net.Socket; port: number }[] = [];
   private closed = false;
+  private readonly udpSockets: dgram.Socket[] = [];
+  /** where replies to a UDP client go: `containerPort|ip|port` → the host socket it wrote to */
+  private readonly udpClients = new Map<string, { socket: dgram.Socket; address: string; port: number }>();
 
   private constructor(private readonly servers: net.Server[], readonly ports: PortMapping[]) {}
 
@@ -39,6 +43,15 @@ export class PortProxy {
     const proxy = new PortProxy(servers, bound);
     try {
       for (const m of mappings) {
+        if (m.protocol === 'udp') {
+          const socket = dgram.createSocket(m.hostIp.includes(':') ? 'udp6' : 'udp4');
+          proxy.udpSockets.push(socket);
+          socket.on('message', (data, from) => proxy.datagram(m.containerPort, socket, data, from));
+          socket.bind(m.hostPort, m.hostIp);
+          await Promise.race([once(socket, 'listening'), once(socket, 'error').then(([err]) => { throw err; })]);
+          bound.push({ ...m, hostPort: socket.address().port });
+          continue;
+        }
         const server = net.createServer({ pauseOnConnect: true }, (socket) => proxy.accept(socket, m.containerPort));
         servers.push(server);
         server.listen(m.hostPort, m.hostIp);
@@ -65,12 +78,26 @@ export class PortProxy {
     });
     this.forwarder = child;
     child.on('error', () => undefined);
+    child.on('message', (msg: UdpReply) => {
+      if (msg?.kind !== 'udp-reply') return;
+      const client = this.udpClients.get(msg.client);
+      client?.socket.send(Buffer.from(msg.data, 'base64'), client.port, client.address);
+    });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the port forwarder did not start')), READY_TIMEOUT_MS);
       child.once('message', () => { clearTimeout(timer); resolve(); });
       child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the port forwarder exited with ${code}`)); });
     });
     for (const w of this.waiting.splice(0)) this.hand(w.socket, w.port);
+  }
+
+  /** A datagram for the container: the forwarder sends it from a socket of its own per client, and relays the replies. */
+  private datagram(port: number, socket: dgram.Socket, data: Buffer, from: dgram.RemoteInfo): void {
+    const child = this.forwarder;
+    if (this.closed || !child?.connected) return; // UDP may drop: nobody is listening yet
+    const client = `${port}|${from.address}|${from.port}`;
+    this.udpClients.set(client, { socket, address: from.address, port: from.port });
+    child.send({ kind: 'udp', port, client, data: data.toString('base64') });
   }
 
   private accept(socket: net.Socket, port: number): void {
@@ -93,6 +120,7 @@ export class PortProxy {
     this.closed = true;
     for (const w of this.waiting.splice(0)) w.socket.destroy();
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))));
+    for (const u of this.udpSockets) u.close();
     const child = this.forwarder;
     if (child && child.exitCode === null && child.signalCode === null) {
       const exited = once(child, 'exit');
@@ -103,6 +131,12 @@ export class PortProxy {
       clearTimeout(timer);
     }
   }
+}
+
+interface UdpReply {
+  kind: 'udp-reply';
+  client: string;
+  data: string;
 }
 
 /** `0.0.0.0:8080->80/tcp`, as docker ps shows published ports. */

@@ -2,6 +2,7 @@
 // CLI's overrides), the environment (image ENV, then -e/--env-file), and
 // the working directory. Pure, so every rule has a unit test.
 import type { ContainerConfig } from '../image/types.js';
+import { constants } from 'node:os';
 import { ContainerError } from './errors.js';
 
 export interface CommandOverrides {
@@ -67,7 +68,14 @@ export function containerWorkdir(image: ContainerConfig, cli: string | undefined
 /** The signal `stop` sends first: the image's STOPSIGNAL (name or number), else SIGTERM. */
 export function stopSignalOf(image: ContainerConfig): string {
   const s = image.StopSignal?.trim();
-  if (!s) return 'SIGTERM';
+  return s ? normalizeSignal(s) : 'SIGTERM';
+}
+
+/** `term`, `SIGTERM`, `15` → `SIGTERM`/`15`; an unknown name is an error, as in docker. */
+export function normalizeSignal(text: string): string {
+  const s = text.trim();
   if (/^\d+$/.test(s)) return s;
-  return s.toUpperCase().startsWith('SIG') ? s.toUpperCase() : `SIG${s.toUpperCase()}`;
+  const name = s.toUpperCase().startsWith('SIG') ? s.toUpperCase() : `SIG${s.toUpperCase()}`;
+  if (!(name in constants.signals)) throw new ContainerError('INVALID_RUN_OPTION', `invalid signal: ${text}`);
+  return name;
 }

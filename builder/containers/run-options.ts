@@ -1,10 +1,13 @@
 // What `tsbuild run` was asked for, and the parsers that turn Docker's
 // flag spellings (512m, 0.5, 8080:80/tcp, /a:/b:ro, env files) into values.
 // Pure: no fs (env files are read by the caller), easy to unit-test.
-import path from 'node:path';
 import type { SandboxResources } from '../../runner-native/index.js';
+import { parseBytes } from './byte-size.js';
 import { ContainerError } from './errors.js';
+import type { RestartPolicy } from './restart-policy.js';
+import type { MountRequest } from './mount-spec.js';
 import type { SecurityOptions } from './security-options.js';
+import type { PrivilegeOptions } from './privileges.js';
 
 export type NetworkMode = 'none' | 'host' | 'private';
 
@@ -14,13 +17,17 @@ export interface PortMapping {
   /** 0 = any free port, chosen when the proxy starts */
   hostPort: number;
   containerPort: number;
-  protocol: 'tcp';
+  protocol: 'tcp' | 'udp';
 }
 
-export interface VolumeMount {
-  source: string;
-  destination: string;
-  readonly: boolean;
+/** --health-* and --no-healthcheck as given (see health.ts) */
+export interface HealthFlags {
+  cmd?: string;
+  interval?: string;
+  timeout?: string;
+  retries?: string;
+  startPeriod?: string;
+  none: boolean;
 }
 
 export interface ContainerRunOptions {
@@ -38,26 +45,43 @@ export interface ContainerRunOptions {
   autoRemove: boolean;
   detach: boolean;
   interactive: boolean;
+  tty: boolean;
   readOnly: boolean;
   network: NetworkMode;
   ports: PortMapping[];
-  volumes: VolumeMount[];
+  /** -v, --mount, --tmpfs in the order given */
+  mounts: MountRequest[];
+  /** --volumes-from CONTAINER[:ro|rw] */
+  volumesFrom: string[];
   resources: SandboxResources;
   /** --security-opt; absent: the default seccomp profile, no no-new-privileges */
   security?: SecurityOptions;
+  restartPolicy?: RestartPolicy;
+  labels?: Record<string, string>;
+  /** --stop-signal, else the image's STOPSIGNAL */
+  stopSignal?: string;
+  stopTimeout?: number;
+  health?: HealthFlags;
+  privileges?: PrivilegeOptions;
+  /** --add-host NAME:IP lines for /etc/hosts */
+  extraHosts?: string[];
+  /** --dns servers for /etc/resolv.conf */
+  dns?: string[];
+  /** -P: every exposed port to a free host port */
+  publishAll?: boolean;
+  /** --init: a reaper as PID 1 */
+  init?: boolean;
+  /** --expose PORT[/PROTO] */
+  expose?: string[];
 }
 
 function invalid(message: string): ContainerError {
   return new ContainerError('INVALID_RUN_OPTION', message);
 }
 
-const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
-
 /** Docker's RAMInBytes: `512m`, `1g`, `1.5GB`, `1048576`; binary units. */
 export function parseMemory(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)b?$/i.exec(text.trim());
-  if (!m) throw invalid(`invalid size: '${text}'`);
-  const bytes = Math.floor(Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!);
+  const bytes = parseBytes(text);
   // below this the kernel's own accounting trips before the program starts (Docker's limit too)
   if (bytes < 6 * 1024 * 1024) throw invalid('minimum memory limit allowed is 6MB');
   return bytes;
@@ -83,11 +107,31 @@ function portNumber(text: string, what: string, allowZero: boolean): number {
   return n;
 }
 
-/** `[IP:][HOSTPORT:]CONTAINERPORT[/tcp]`; a missing host port means any free one. */
+/** `[IP:][HOST[-HOST]:]CONTAINER[-CONTAINER][/tcp]`: one mapping per port of a range. */
+export function parsePorts(text: string): PortMapping[] {
+  const m = /^(.*?)(\d+)-(\d+)(\/\w+)?$/.exec(text);
+  if (!m) return [parsePort(text)];
+  const [, prefix, fromText, toText, proto = ''] = m;
+  const from = Number(fromText);
+  const to = Number(toText);
+  if (to < from) throw invalid(`invalid port range: '${text}'`);
+  const hostRange = /^(.*?:)?(\d+)-(\d+):$/.exec(prefix!);
+  if (hostRange && Number(hostRange[3]) - Number(hostRange[2]) !== to - from) {
+    throw invalid(`invalid ranges specified for container and host ports: '${text}'`);
+  }
+  const out: PortMapping[] = [];
+  for (let i = 0; i <= to - from; i++) {
+    const host = hostRange ? `${hostRange[1] ?? ''}${Number(hostRange[2]) + i}:` : prefix!;
+    out.push(parsePort(`${host}${from + i}${proto}`));
+  }
+  return out;
+}
+
+/** `[IP:][HOSTPORT:]CONTAINERPORT[/tcp|/udp]`; a missing host port means any free one. */
 export function parsePort(text: string): PortMapping {
   const slash = text.lastIndexOf('/');
   const proto = slash < 0 ? 'tcp' : text.slice(slash + 1).toLowerCase();
-  if (proto !== 'tcp') throw invalid(`-p ${text}: only tcp ports can be published (${proto} is not supported)`);
+  if (proto !== 'tcp' && proto !== 'udp') throw invalid(`-p ${text}: only tcp and udp ports can be published (${proto} is not supported)`);
   const spec = slash < 0 ? text : text.slice(0, slash);
   // an IPv6 address comes in brackets: [::1]:8080:80
   const m = /^(?:(\[[^\]]+\]|[^:]*):)?(?:(\d*):)?(\d+)$/.exec(spec);
@@ -101,23 +145,8 @@ export function parsePort(text: string): PortMapping {
     hostIp: ip ? ip.replace(/^\[|\]$/g, '') : '0.0.0.0',
     hostPort: host ? portNumber(host, 'host', false) : 0,
     containerPort: portNumber(container!, 'container', false),
-    protocol: 'tcp',
+    protocol: proto,
   };
-}
-
-/** `-v /host/dir:/container/dir[:ro|rw]`; named volumes do not exist here. */
-export function parseVolume(text: string, cwd = process.cwd()): VolumeMount {
-  const parts = text.split(':');
-  let mode = 'rw';
-  if (parts.length === 3) mode = parts.pop()!;
-  if (parts.length !== 2 || !parts[0] || !parts[1]) throw invalid(`invalid volume specification: '${text}' (expected HOSTDIR:DIR[:ro])`);
-  if (mode !== 'ro' && mode !== 'rw') throw invalid(`invalid mode '${mode}' in volume '${text}' (ro or rw)`);
-  const [source, destination] = parts as [string, string];
-  if (!source.startsWith('/') && !source.startsWith('.')) {
-    throw invalid(`named volumes are not supported: '${source}' (give a host path, e.g. ./${source} or /abs/${source})`);
-  }
-  if (!destination.startsWith('/')) throw invalid(`invalid volume destination '${destination}': it must be an absolute path`);
-  return { source: path.resolve(cwd, source), destination: path.posix.normalize(destination), readonly: mode === 'ro' };
 }
 
 /**

@@ -5,12 +5,16 @@
 // run does, and records the outcome in state.json. If it is killed with -9,
 // the sandbox helper's PDEATHSIG takes the container down with it and the
 // next tsbuild command marks the container exited (see reap.ts).
+import { attachSocketPath, Frame } from './attach-protocol.js';
+import { AttachServer } from './attach-server.js';
 import { ContainerStore } from './container-store.js';
 import type { StartReport } from './control.js';
 import { executeContainer } from './execute.js';
+import { restartDelayMs, shouldRestart } from './restart-policy.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 async function main(): Promise<number> {
-  const [root, id] = process.argv.slice(2);
+  const [root, id, mode] = process.argv.slice(2);
   if (!root || !id) {
     process.stderr.write('usage: supervisor.js <containers dir> <container id>\n');
     return 2;
@@ -27,9 +31,23 @@ async function main(): Promise<number> {
   process.on('SIGHUP', () => undefined);
   // the CLI that started us may exit at any time: that must not end us
   process.on('disconnect', () => undefined);
-  const state = await executeContainer(containers, c, {
-    stdin: 'ignore',
+  // `attach`, `run -it` and `start -a` talk to the container through this socket
+  const attach = await AttachServer.listen(attachSocketPath(id));
+  if (mode === '--wait-attach') {
+    // `run -it`: the container starts once its client is attached, so no output is missed
+    if (process.connected) process.send?.({ listening: true }, () => process.disconnect());
+    await attach.waitForClient();
+  }
+  const runOnce = () => executeContainer(containers, c, {
+    stdin: c.config.interactive ? attach.stdin : 'ignore',
+    resize: c.config.tty ? attach.resize : undefined,
+    onStdout: (chunk) => attach.output(Frame.Stdout, chunk),
+    onStderr: (chunk) => attach.output(Frame.Stderr, chunk),
     signal: kill.signal,
+    willRestart: async (exitCode) => {
+      const now = (await containers.load(id))?.state;
+      return now !== undefined && !kill.signal.aborted && shouldRestart(c.config.restartPolicy, exitCode, now.restartCount ?? 0, now.stopRequested === true);
+    },
     notice: (message) => process.stderr.write(`${new Date().toISOString()} ${message}\n`),
     onStarted: (started) => {
       // `tsbuild run -d` waits for this; afterwards nobody listens
@@ -37,7 +55,21 @@ async function main(): Promise<number> {
       if (process.connected) process.send?.(report, () => process.disconnect());
     },
   });
+  await containers.updateState(id, { stopRequested: false });
+  let state = await runOnce();
+  // --restart: run again while the policy says so (and nobody stopped it)
+  while (state.restarting) {
+    const count = (await containers.load(id))?.state.restartCount ?? 0;
+    await sleep(restartDelayMs(count));
+    if (kill.signal.aborted || (await containers.load(id))?.state.stopRequested) {
+      await containers.updateState(id, { restarting: false });
+      break;
+    }
+    await containers.updateState(id, { restartCount: count + 1 });
+    state = await runOnce();
+  }
   if (state.error) process.stderr.write(`${new Date().toISOString()} ${state.error}\n`);
+  await attach.close({ exitCode: state.exitCode ?? 125, ...(state.error ? { error: state.error } : {}) });
   return 0;
 }
 

@@ -160,6 +160,17 @@ static int apply(struct config *c, char **f, int n, char *err, size_t errlen)
 		r->action = (uint32_t)num(f[1], 16); r->syscall = f[2]; r->args = f[3];
 	} else if (!strcmp(k, "netns")) {
 		NEED(2); c->netns_path = f[1];
+	} else if (!strcmp(k, "join_pid")) {
+		NEED(2); c->join_pid = (pid_t)num(f[1], 10);
+	} else if (!strcmp(k, "init")) {
+		NEED(2); c->init = f[1][0] == '1';
+	} else if (!strcmp(k, "sysctl")) {
+		NEED(3);
+		struct sysctl_op *o = PUSH(c->sysctls, c->n_sysctls);
+		o->key = f[1]; o->value = f[2];
+	} else if (!strcmp(k, "terminal")) {
+		NEED(4); c->terminal = f[1][0] == '1';
+		c->term_rows = (unsigned)num(f[2], 10); c->term_cols = (unsigned)num(f[3], 10);
 	} else {
 		snprintf(err, errlen, "unknown config record %s", k);
 		return -1;
@@ -198,7 +209,7 @@ int parse_config(const char *path, struct config *c, char *err, size_t errlen)
 	}
 	free(line);
 	fclose(fp);
-	if (!c->root || c->n_args == 0) {
+	if ((!c->root && !c->join_pid) || c->n_args == 0) {
 		snprintf(err, errlen, "config needs a root and at least one arg");
 		return -1;
 	}

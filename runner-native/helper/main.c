@@ -37,7 +37,7 @@ static void forward(int sig)
 		kill(g_child, sig);
 }
 
-static void container_child(const struct config *c, int go_fd, int err_fd)
+static void container_child(const struct config *c, int go_fd, int err_fd, int console_fd)
 {
 	g_error_fd = err_fd;
 	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
@@ -61,8 +61,13 @@ static void container_child(const struct config *c, int go_fd, int err_fd)
 	join_network_namespace(c);
 	if (unshare(c->ns_flags & ~CLONE_NEWPID) < 0)
 		fail("setup", "unshare: %s", strerror(errno));
+	apply_sysctls(c);
 	setup_rootfs(c);
 	setup_network(c);
+	if (console_fd >= 0)
+		pty_setup_child(c, console_fd);
+	if (c->init)
+		run_as_init(c, go_fd);
 	finalize_and_exec(c, go_fd);
 }
 
@@ -133,6 +138,8 @@ int main(int argc, char **argv)
 	/* tsbuild may have died before PDEATHSIG was armed */
 	if (cfg.owner_pid && getppid() != cfg.owner_pid)
 		return 1;
+	if (cfg.join_pid)
+		return exec_main(&cfg);
 
 	/* before the container exists: its first instruction already runs
 	 * under the device rules */
@@ -141,6 +148,9 @@ int main(int argc, char **argv)
 	int go[2], errp[2];
 	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
 		fail("setup", "pipe: %s", strerror(errno));
+	int console[2] = { -1, -1 };
+	if (cfg.terminal && pty_socketpair(console) < 0)
+		fail("setup", "socketpair: %s", strerror(errno));
 
 	/* unshare(CLONE_NEWPID) only affects children: the helper stays in the
 	 * host namespace (to reap and report), its next child is PID 1. */
@@ -161,32 +171,44 @@ int main(int argc, char **argv)
 	if (pid == 0) {
 		close(go[1]);
 		close(errp[0]);
-		container_child(&cfg, go[0], errp[1]);
+		if (console[0] >= 0)
+			close(console[0]);
+		container_child(&cfg, go[0], errp[1], console[1]);
 	}
 	g_child = pid;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(go[0]);
 	close(errp[1]);
+	if (console[1] >= 0)
+		close(console[1]);
 
-	join_cgroups(&cfg, pid);
+	run_child_to_end(&cfg, pid, go[1], errp[0], console[0]);
+	g_child = 0;
+	return 0;
+}
+
+/* Shared by a new container and an exec: cgroup, go, pty relay, wait, report. */
+void run_child_to_end(const struct config *cfg, pid_t pid, int go_fd, int err_fd, int console_fd)
+{
+	join_cgroups(cfg, pid);
 	status_line("pid\t%d", (int)pid);
-	/* go[1] stays open for as long as we live: the child polls it to
+	/* go_fd stays open for as long as we live: the child polls it to
 	 * notice our death in the window where PDEATHSIG was re-armed. */
-	if (write(go[1], "1", 1) != 1)
+	if (write(go_fd, "1", 1) != 1)
 		fail("setup", "start child: %s", strerror(errno));
+	if (console_fd >= 0)
+		pty_relay(console_fd, pid);
 
 	int wstatus;
 	while (waitpid(pid, &wstatus, 0) < 0) {
 		if (errno != EINTR)
 			fail("setup", "waitpid: %s", strerror(errno));
 	}
-	g_child = 0;
 	/* Setup errors arrive before the child exits; once exec succeeded the
 	 * close-on-exec pipe is simply empty. */
-	relay_child_error(errp[0]);
+	relay_child_error(err_fd);
 	if (WIFEXITED(wstatus))
 		status_line("exit\t%d", WEXITSTATUS(wstatus));
 	else if (WIFSIGNALED(wstatus))
 		status_line("signal\t%d", WTERMSIG(wstatus));
-	return 0;
 }

@@ -53,6 +53,11 @@ struct seccomp_rule {
 	char *args;         /* "index,op,value,valueTwo;..." */
 };
 
+struct sysctl_op {
+	char *key;   /* dotted: net.ipv4.ip_unprivileged_port_start */
+	char *value;
+};
+
 struct config {
 	pid_t owner_pid;
 	char **cgroup_procs; size_t n_cgroup_procs;
@@ -83,6 +88,14 @@ struct config {
 	char **seccomp_arches; size_t n_seccomp_arches;
 	struct seccomp_rule *seccomp_rules; size_t n_seccomp_rules;
 	char *netns_path;          /* join this network namespace instead of a new one */
+	/* `tsbuild exec`: join this running container init's namespaces instead of making new ones */
+	pid_t join_pid;
+	/* `-t`: a pty as the process's controlling terminal, with this initial size */
+	int terminal;
+	unsigned term_rows, term_cols;
+	struct sysctl_op *sysctls; size_t n_sysctls;
+	/* `--init`: PID 1 is a reaper, the command its child */
+	int init;
 };
 
 /* config.c */
@@ -120,5 +133,22 @@ void attach_device_program(const struct config *cfg);
 
 /* seccomp.c */
 void load_seccomp(const struct config *cfg);
+
+/* main.c */
+void run_child_to_end(const struct config *cfg, pid_t pid, int go_fd, int err_fd, int console_fd);
+
+/* pty.c */
+int pty_socketpair(int sv[2]);
+void pty_setup_child(const struct config *c, int sock);
+void pty_relay(int sock, pid_t child);
+
+/* init.c */
+void run_as_init(const struct config *c, int go_fd) __attribute__((noreturn));
+
+/* sysctl.c */
+void apply_sysctls(const struct config *c);
+
+/* exec.c */
+int exec_main(struct config *c);
 
 #endif

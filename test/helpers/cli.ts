@@ -103,3 +103,40 @@ export function storeSuite(title: string, opts: { serial?: boolean } = {}): Stor
   test.after.always(async () => suite.store?.dispose());
   return suite;
 }
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * Runs the CLI under a pseudo-terminal (util-linux `script`), as a user at
+ * a terminal would: each input chunk is typed after the previous one and a
+ * pause, so a shell sees lines as they come. Resolves with what the
+ * terminal showed and the CLI's exit code.
+ */
+export function tsbuildUnderPty(storeRoot: string, args: string[], input: string[], pauseMs = 700, prelude = ''): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    // `prelude` runs in the terminal's shell first (e.g. `stty rows 40 cols 100;`)
+    const command = `${prelude} exec ${[process.execPath, TSBUILD_BIN, ...args].map(shellQuote).join(' ')}`;
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      env: { ...process.env, TSBUILD_ROOT: storeRoot },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+    child.stdin.on('error', () => undefined);
+    void (async () => {
+      for (const chunk of input) {
+        await new Promise((r) => setTimeout(r, pauseMs));
+        if (child.exitCode !== null) return;
+        child.stdin.write(chunk);
+      }
+      // script ends when the command does; closing its input early would end the session
+      await new Promise((r) => setTimeout(r, 30_000));
+      child.stdin.end();
+    })();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => { clearTimeout(timer); child.stdin.destroy(); resolve({ code: code ?? -1, stdout, stderr }); });
+  });
+}
