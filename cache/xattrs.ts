@@ -5,6 +5,7 @@
  */
 import { hostFsop } from '../runner-native/fsop.js';
 import { CacheError } from './errors.js';
+import { OVERLAY_XATTR_PREFIX } from './whiteout.js';
 
 export type Xattrs = Map<string, Buffer>;
 
@@ -12,7 +13,7 @@ export type Xattrs = Map<string, Buffer>;
 export function isPortableXattr(name: string): boolean {
   // overlayfs bookkeeping belongs to the mount that made it; a layer that
   // carried it could forge opaque dirs or redirects in our overlay mounts.
-  if (name.startsWith('trusted.overlay.')) return false;
+  if (name.startsWith('trusted.overlay.') || name.startsWith(OVERLAY_XATTR_PREFIX)) return false;
   // The host's SELinux label says nothing about the image.
   if (name === 'security.selinux') return false;
   return true;

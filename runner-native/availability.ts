@@ -17,7 +17,7 @@ export type Availability = { ok: true } | { ok: false; reason: string };
 /** Checks the prerequisites of Sandbox.run, with a reason a user can act on. */
 export async function sandboxAvailability(helperPath = defaultHelperPath(), cgroupRoot = CGROUP_ROOT): Promise<Availability> {
   if (process.platform !== 'linux') return { ok: false, reason: `sandboxes need Linux (this is ${process.platform})` };
-  if (process.getuid?.() !== 0) return { ok: false, reason: 'sandboxes need root (rootless mode is not implemented)' };
+  if (process.getuid?.() !== 0) return { ok: false, reason: 'sandboxes need root, or root of a user namespace (the tsbuild CLI enters one for a user: rootless mode)' };
   try {
     await access(helperPath, constants.X_OK);
   } catch {

@@ -21,3 +21,4 @@ export { defaultHosts, type EtcFilesOptions } from './etc-files.js';
 export type { OutputTarget, InputSource } from './stdio.js';
 export * from './errors.js';
 export { execInContainer, compileExecConfig, type ExecTarget, type ExecOptions } from './exec.js';
+export { inUserNamespace, checkRootless, type RootlessCheck, type UserNamespaceMaps } from './user-namespace.js';

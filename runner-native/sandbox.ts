@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { defaultHelperPath, sandboxAvailability, type Availability } from './availability.js';
 import { assertCapabilitiesGrantable } from './capabilities.js';
 import { deviceRulesOf } from './device-rules.js';
+import { inUserNamespace } from './user-namespace.js';
 import { CGROUP_ROOT, cgroupHandleFor, createCgroup, killCgroup, removeCgroup, wasOomKilled } from './cgroup.js';
 import { SandboxAbortedError, SandboxSetupError, SandboxTimeoutError, SandboxUnavailableError } from './errors.js';
 import { withEtcFiles } from './etc-files.js';
@@ -78,7 +79,10 @@ export class Sandbox implements Runtime {
     const id = randomBytes(8).toString('hex');
     const cgroupsPath = spec.linux.cgroupsPath ?? `${this.cgroupParent}/${id}`;
     // where the cgroup will be; known before it exists, so a half-made one is removed too
-    const cgroup = cgroupHandleFor(cgroupsPath, this.cgroupRoot);
+    // Rootless: the cgroup tree belongs to the host's root; the PID
+    // namespace alone keeps the run's processes together (limits are not
+    // enforced, which `tsbuild run` warns about).
+    const cgroup = inUserNamespace() ? { ...cgroupHandleFor(cgroupsPath, this.cgroupRoot), dirs: [], procsFiles: [] } : cgroupHandleFor(cgroupsPath, this.cgroupRoot);
     const record: RunRecord = { id, ownerPid: process.pid, ownerStartTime: processStartTime(process.pid) ?? '', cgroupsPath };
     const runDir = await createRunDir(this.stateDir, record);
     let cgroupAttempted = false;
@@ -88,14 +92,14 @@ export class Sandbox implements Runtime {
       await writeFile(configPath, compileHelperConfig(fullSpec, {
         ownerPid: process.pid, cgroupProcs: cgroup.procsFiles,
         // v1 takes the device rules as cgroup files (below); v2 as a program the helper attaches
-        ...(cgroup.version === 2 ? { deviceCgroupDir: cgroup.dirs[0]! } : {}),
+        ...(cgroup.version === 2 && cgroup.dirs.length > 0 ? { deviceCgroupDir: cgroup.dirs[0]! } : {}),
       }));
-      cgroupAttempted = true;
-      await createCgroup(cgroupsPath, { ...spec.linux.resources, devices: deviceRulesOf(spec) }, this.cgroupRoot);
+      cgroupAttempted = cgroup.dirs.length > 0;
+      if (cgroupAttempted) await createCgroup(cgroupsPath, { ...spec.linux.resources, devices: deviceRulesOf(spec) }, this.cgroupRoot);
       const outcome = await this.runHelper(configPath, runDir, record, opts);
       // sweep before reading counters: nothing of this run may outlive it
-      await killCgroup(cgroup);
-      const oomKilled = await wasOomKilled(cgroup);
+      if (cgroupAttempted) await killCgroup(cgroup);
+      const oomKilled = cgroupAttempted && await wasOomKilled(cgroup);
       return this.interpret(outcome, oomKilled, opts);
     } finally {
       if (cgroupAttempted) {

@@ -88,6 +88,10 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   try {
+    // A user (not root) runs most commands as root of a user namespace.
+    const { enterUserNamespaceIfNeeded } = await import('./rootless.js');
+    const inside = await enterUserNamespaceIfNeeded(first, rest);
+    if (inside !== undefined) return inside;
     const mod = await command.load();
     return await mod.run(rest);
   } catch (err) {

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pidOfTempName, processAlive } from '../../cache/process-alive.js';
 import { type FsopHelper, MNT_DETACH, hostFsop, privateFsop } from '../../runner-native/fsop.js';
+import { inUserNamespace } from '../../runner-native/index.js';
 
 export interface OverlayDirs {
   lowerDirs: string[];   // top-most first, as overlayfs wants them
@@ -43,7 +44,10 @@ function overlayOptions(dirs: OverlayDirs): string {
   // dir is never mounted again, and its layer blob is fsynced by the store.
   // redirect_dir/metacopy off: whatever the kernel's defaults, the upper dir
   // must be a self-contained diff the layer writer can read on its own.
-  const upper = dirs.upperDir ? `,upperdir=${dirs.upperDir},workdir=${dirs.workDir},volatile,redirect_dir=off,metacopy=off` : '';
+  // In a user namespace (rootless) the kernel keeps overlay's own xattrs in
+  // user.overlay.* (userxattr), which also rules out redirect_dir/metacopy.
+  const diffOnly = inUserNamespace() ? 'userxattr' : 'redirect_dir=off,metacopy=off';
+  const upper = dirs.upperDir ? `,upperdir=${dirs.upperDir},workdir=${dirs.workDir},volatile,${diffOnly}` : (inUserNamespace() ? ',userxattr' : '');
   return `lowerdir=${dirs.lowerDirs.join(':')}${upper},index=off,xino=off`;
 }
 

@@ -1,5 +1,6 @@
 // RUN: the command in a sandbox whose root is an overlay of the parent's
 // snapshots with a fresh upper dir; the upper dir becomes the layer.
+import { OVERLAY_OPAQUE_XATTR } from '../../cache/whiteout.js';
 import { lstat, readdir, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunStep } from '../../frontend/graph/types.js';
@@ -109,7 +110,7 @@ async function firstLower(lowerDirs: string[], p: string) {
 
 // One request to the fsop helper already running for this process, not a process per directory.
 async function isOpaque(upper: string, dir: string): Promise<boolean> {
-  const value = await readXattr(upper, dir, 'trusted.overlay.opaque').catch(() => null);
+  const value = await readXattr(upper, dir, OVERLAY_OPAQUE_XATTR).catch(() => null);
   return value?.toString() === 'y';
 }
 

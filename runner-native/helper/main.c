@@ -117,6 +117,9 @@ int main(int argc, char **argv)
 		return fsop_main(argc, argv);
 	if (argc == 2 && !strcmp(argv[1], "netns"))
 		return netns_holder_main();
+	/* ... and the rootless user-namespace entry. */
+	if (argc >= 2 && !strcmp(argv[1], "userns"))
+		return userns_main(argc, argv);
 	if (argc != 2) {
 		fprintf(stderr, "usage: %s <config-file>  (status on fd 3)\n", argv[0]);
 		return 2;

@@ -60,10 +60,10 @@ static void mount_root(const struct config *c)
 			 * afterwards and must not be tied to this mount. redirect_dir and
 			 * metacopy off: the upper dir must be a self-contained diff that
 			 * the layer writer can read without the lower layers. */
-			snprintf(data, sizeof(data), "lowerdir=%s,upperdir=%s,workdir=%s,volatile,index=off,xino=off,redirect_dir=off,metacopy=off",
-				 c->overlay_lower, c->overlay_upper, c->overlay_work);
+			snprintf(data, sizeof(data), "lowerdir=%s,upperdir=%s,workdir=%s,volatile,index=off,xino=off,%s",
+				 c->overlay_lower, c->overlay_upper, c->overlay_work, overlay_diff_options());
 		else
-			snprintf(data, sizeof(data), "lowerdir=%s", c->overlay_lower);
+			snprintf(data, sizeof(data), "lowerdir=%s%s", c->overlay_lower, in_user_namespace() ? ",userxattr" : "");
 		/* Relative layer paths (chosen by the TS side when the absolute
 		 * ones overflow the one-page mount data limit) resolve from here. */
 		if (c->overlay_cwd && chdir(c->overlay_cwd) < 0)
@@ -114,8 +114,20 @@ static void do_mount(int rootfd, const struct mount_op *m)
 		}
 	} else {
 		const char *source = m->source[0] ? m->source : m->type;
-		if (mount(source, target, m->type, m->flags, m->data[0] ? m->data : NULL) < 0)
-			fail("setup", "mount %s on %s: %s", m->type, m->destination, strerror(errno));
+		if (mount(source, target, m->type, m->flags, m->data[0] ? m->data : NULL) < 0) {
+			/* Rootless in the host's network namespace: a new sysfs is
+			 * refused (that namespace is not ours), so the host's /sys
+			 * is bound read-only instead, as rootless runc does. */
+			if (!(errno == EPERM && !strcmp(m->type, "sysfs") && in_user_namespace() &&
+			      mount("/sys", target, NULL, MS_BIND | MS_REC, NULL) == 0))
+				fail("setup", "mount %s on %s: %s", m->type, m->destination, strerror(errno));
+			int top = open_in_root(rootfd, m->destination, CREATE_NONE, 0);
+			char top_path[64];
+			fd_path(top, top_path, sizeof(top_path));
+			if (top < 0 || mount(NULL, top_path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | existing_flags(top_path), NULL) < 0)
+				fail("setup", "remount %s read-only: %s", m->destination, strerror(errno));
+			close(top);
+		}
 	}
 	if (m->propagation) {
 		int top = open_in_root(rootfd, m->destination, CREATE_NONE, 0);

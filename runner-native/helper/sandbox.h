@@ -151,4 +151,9 @@ void apply_sysctls(const struct config *c);
 /* exec.c */
 int exec_main(struct config *c);
 
+/* userns.c: `tsbuild-sandbox userns`, the rootless user-namespace entry */
+int userns_main(int argc, char **argv);
+int in_user_namespace(void);
+const char *overlay_diff_options(void);
+
 #endif

@@ -4,7 +4,7 @@
 // a supervisor keeps it running; `ps`, `logs`, `stop`, `rm` manage it).
 import { existsSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { sandboxAvailability, type SandboxResources, slirpInstalled } from '../../../runner-native/index.js';
+import { inUserNamespace, sandboxAvailability, type SandboxResources, slirpInstalled } from '../../../runner-native/index.js';
 import { cleanupStale, openStore } from '../../store/open-store.js';
 import { defaultRoot } from '../store-root.js';
 import { containerStoreOf, createContainer } from '../../containers/create.js';
@@ -113,6 +113,13 @@ async function resources(a: ParsedArgs): Promise<SandboxResources> {
   return r;
 }
 
+// Rootless, the host's cgroup tree is out of reach: the container runs,
+// without the limits, and says so.
+function warnUnenforcedLimits(r: SandboxResources): void {
+  if (!inUserNamespace() || Object.keys(r).length === 0) return;
+  process.stderr.write('WARNING: rootless mode: --memory, --cpus and --pids-limit are not enforced (no delegated cgroup v2 subtree)\n');
+}
+
 async function runOptions(a: ParsedArgs): Promise<ContainerRunOptions> {
   const [image, ...command] = a.positionals;
   if (!image) throw new UsageError('"tsbuild run" requires at least 1 argument: IMAGE [COMMAND] [ARG...]');
@@ -217,6 +224,7 @@ async function runContainer(argv: string[]): Promise<number> {
   const pull = parsePullPolicy(getString(a, 'pull') ?? 'missing');
   const cidfile = getString(a, 'cidfile');
   if (cidfile !== undefined && existsSync(cidfile)) throw new ContainerError('INVALID_RUN_OPTION', `container ID file found, make sure the other container isn't running or delete ${cidfile}`);
+  warnUnenforcedLimits(opts.resources);
   const availability = await sandboxAvailability();
   if (!availability.ok) throw new ContainerError('START_FAILED', `cannot run containers here: ${availability.reason}`);
   const store = await openStore(defaultRoot());

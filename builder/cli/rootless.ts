@@ -1,0 +1,48 @@
+// Rootless mode for the CLI: a user's tsbuild re-executes itself as root of
+// a user namespace (see runner-native/user-namespace.ts), where it can mount
+// overlays, chown to any mapped id and start sandboxes. Store files written
+// in there belong to the user (container root) or to the user's subordinate
+// ids, so commands that change or walk snapshots go in too; commands that
+// only read the store's metadata run as the user, with no prerequisites.
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import { checkRootless, defaultHelperPath } from '../../runner-native/index.js';
+import { defaultRoot } from './store-root.js';
+
+// Commands that cannot work without the namespace (they mount and run).
+const NEEDS_NAMESPACE = new Set(['build', 'run']);
+// Commands that read metadata only: never worth a namespace.
+const AS_USER = new Set(['images', 'inspect', 'history', 'tag', 'login', 'logout', 'logs', 'ps', 'info', 'debug']);
+
+/** The exit code of the command run inside the namespace, or undefined: run it here. */
+export async function enterUserNamespaceIfNeeded(command: string, args: string[]): Promise<number | undefined> {
+  if (process.getuid?.() !== undefined && process.getuid() === 0) return undefined;
+  if (AS_USER.has(command) || args.includes('--help') || args.includes('-h')) return undefined;
+  const check = checkRootless();
+  if (!check.ok) {
+    if (!NEEDS_NAMESPACE.has(command)) return undefined;
+    process.stderr.write(`ERROR: rootless ${command}: ${check.reason}\n`);
+    return command === 'run' ? 125 : 1;
+  }
+  const helper = defaultHelperPath();
+  const argv = ['userns', check.maps.uidMap, check.maps.gidMap, '--', process.execPath, ...process.execArgv, process.argv[1]!, command, ...args];
+  // Inside, the process is root: the store must stay the user's.
+  const env = { ...process.env, TSBUILD_ROOT: defaultRoot() };
+  return new Promise((resolve) => {
+    const child = spawn(helper, argv, { stdio: 'inherit', env });
+    // Ctrl-C reaches the namespace's processes through the terminal; this
+    // process only waits for their exit status.
+    const ignore = () => undefined;
+    const pass = (sig: NodeJS.Signals) => () => child.kill(sig);
+    const handlers: [NodeJS.Signals, () => void][] = [['SIGINT', ignore], ['SIGTERM', pass('SIGTERM')], ['SIGHUP', pass('SIGHUP')]];
+    for (const [sig, h] of handlers) process.on(sig, h);
+    child.on('error', (err) => {
+      process.stderr.write(`ERROR: cannot start ${helper} for rootless mode: ${err.message} (run \`npm run build\`)\n`);
+      resolve(command === 'run' ? 125 : 1);
+    });
+    child.on('close', (code, signal) => {
+      for (const [sig, h] of handlers) process.off(sig, h);
+      resolve(code ?? 128 + (signal ? constants.signals[signal] : 1));
+    });
+  });
+}
