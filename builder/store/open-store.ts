@@ -10,6 +10,7 @@ import { ImageStore } from '../image/store.js';
 import { cleanupStaleMounts } from '../snapshots/overlay.js';
 import { SnapshotStore } from '../snapshots/snapshot-store.js';
 import type { StepResult } from './step-result.js';
+import { StoreAccessError } from './errors.js';
 import { storePaths, type StorePaths } from './store-paths.js';
 
 export interface Store {
@@ -22,7 +23,9 @@ export interface Store {
 
 export async function openStore(root: string): Promise<Store> {
   const paths = storePaths(root);
-  await Promise.all(Object.values(paths).map((dir) => mkdir(dir, { recursive: true })));
+  await Promise.all(Object.values(paths).map((dir) => mkdir(dir, { recursive: true }))).catch((err) => {
+    throw new StoreAccessError(root, err as NodeJS.ErrnoException);
+  });
   const content = new ContentStore(paths.content);
   return {
     paths,

@@ -1,0 +1,142 @@
+// Rootless mode end to end, as a real unprivileged user the test creates
+// (with a subordinate id range it adds and removes): store commands in the
+// user's XDG data dir, a build with COPY (--chown), RUN as root and as a
+// USER, a cache mount and a secret, whose image is byte for byte the one
+// root builds; and the one-line errors for missing prerequisites.
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { busyboxAvailable } from '../fixtures/base-images/busybox-rootfs.js';
+import { loadBusyboxImage } from '../fixtures/base-images/load-busybox.js';
+import { tempDir, tsbuild } from './helpers/cli.js';
+import { createTestUser, rootlessSkipReason, type TestUser } from './helpers/unprivileged-user.js';
+import { layerEntries, readOciTar, type TarEntry } from './e2e-image-helpers.js';
+
+const skip = rootlessSkipReason() ?? (busyboxAvailable() ? undefined : 'needs /bin/busybox (Debian package busybox-static)');
+const it = skip ? test.skip : test.serial;
+if (skip) test(`rootless e2e (skipped: ${skip})`, (t) => t.pass());
+
+const DOCKERFILE = `FROM busybox
+COPY hello.txt /hello.txt
+COPY --chown=1234:1234 hello.txt /owned/hello.txt
+RUN echo root > /by-root && echo "builder:x:2000:2000::/work:/bin/sh" >> /etc/passwd && echo "builder:x:2000:" >> /etc/group && mkdir /work && chown builder /work
+RUN --mount=type=cache,target=/cache echo cached > /cache/x && cp /cache/x /from-cache
+RUN --mount=type=secret,id=tok wc -c < /run/secrets/tok > /secret-len
+USER builder
+RUN echo builder > /work/by-app && id -u > /work/uid
+`;
+const EPOCH = { SOURCE_DATE_EPOCH: '1700000000' };
+const SECRET = 'rootless-s3cret';
+
+let user: TestUser;
+let work: string;
+let ctx: string;
+
+test.before(async () => {
+  if (skip) return;
+  user = await createTestUser();
+  work = await tempDir('tsbuild-rootless-');
+  await chmod(work, 0o755);
+  ctx = path.join(work, 'ctx');
+  await mkdir(ctx);
+  await writeFile(path.join(ctx, 'Dockerfile'), DOCKERFILE);
+  await writeFile(path.join(ctx, 'hello.txt'), 'hello\n');
+  await writeFile(path.join(work, 'tok'), SECRET, { mode: 0o644 });
+  await mkdir(path.join(work, 'out'));
+  execFileSync('chown', [user.name, path.join(work, 'out')]);
+  // The base image, loaded as root into the user's default store.
+  const store = path.join(user.home, '.local/share/tsbuild');
+  await loadBusyboxImage('busybox:latest', store);
+  execFileSync('chown', ['-R', `${user.name}:`, path.join(user.home, '.local')]);
+});
+
+test.after.always(() => { user?.remove(); });
+
+function files(layers: TarEntry[][]): Map<string, TarEntry> {
+  const all = new Map<string, TarEntry>();
+  for (const layer of layers) for (const e of layer) all.set(e.name.replace(/\/$/, ''), e);
+  return all;
+}
+
+it('store commands run as the user, in $XDG_DATA_HOME/tsbuild or ~/.local/share/tsbuild', async (t) => {
+  const images = await user.tsbuild(['images']);
+  t.is(images.code, 0, images.stderr);
+  t.regex(images.stdout, /^busybox\s+latest/m);
+  const du = await user.tsbuild(['du']);
+  t.is(du.code, 0, du.stderr);
+  const inspect = await user.tsbuild(['inspect', 'busybox']);
+  t.is(inspect.code, 0, inspect.stderr);
+  t.is(JSON.parse(inspect.stdout)[0].RepoTags[0], 'busybox:latest');
+
+  const xdg = path.join(user.home, 'xdg');
+  const fresh = await user.tsbuild(['images'], { env: { XDG_DATA_HOME: xdg } });
+  t.is(fresh.code, 0, fresh.stderr);
+  t.notRegex(fresh.stdout, /busybox/);
+  t.is(execFileSync('stat', ['-c', '%U', path.join(xdg, 'tsbuild')]).toString().trim(), user.name);
+});
+
+it('a missing home directory is named in a one-line error, no stack trace', async (t) => {
+  const r = await user.tsbuild(['images'], { env: { HOME: '/nonexistent-home/x' } });
+  t.is(r.code, 1);
+  t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+  t.regex(r.stderr, /\/nonexistent-home/);
+  t.regex(r.stderr, /XDG_DATA_HOME|TSBUILD_ROOT/);
+  t.notRegex(r.stderr, /internal error|    at /);
+});
+
+it('build: COPY --chown, RUN as root and as a USER, a cache mount and a secret; the image equals the one root builds', async (t) => {
+  const secret = `id=tok,src=${path.join(work, 'tok')}`;
+  const out = path.join(work, 'out/rootless.oci.tar');
+  const b = await user.tsbuild(['build', '-q', '--secret', secret, '-t', 'rl:v1', ctx], { env: EPOCH });
+  t.is(b.code, 0, b.stderr);
+  const s = await user.tsbuild(['save', '--format', 'oci', '-o', out, 'rl:v1'], {});
+  t.is(s.code, 0, s.stderr);
+  const img = await readOciTar(out);
+  const fs = files(await layerEntries(img));
+  t.is(fs.get('hello.txt')?.uid, 0);
+  t.is(fs.get('by-root')?.uid, 0);
+  t.is(fs.get('owned/hello.txt')?.uid, 1234);
+  t.is(fs.get('owned/hello.txt')?.gid, 1234);
+  t.is(fs.get('work/by-app')?.uid, 2000);
+  t.is(fs.get('work/uid')?.data.toString().trim(), '2000');
+  t.is(fs.get('from-cache')?.data.toString(), 'cached\n');
+  t.is(fs.get('secret-len')?.data.toString().trim(), String(SECRET.length));
+  for (const layer of img.layers) t.false(layer.includes(SECRET), 'the secret never reaches a layer');
+
+  // The same build as root, in a store of its own.
+  const rootStore = await tempDir('tsbuild-rootless-root-');
+  await loadBusyboxImage('busybox:latest', rootStore);
+  const rb = await tsbuild(['build', '-q', '--secret', secret, '-t', 'rl:v1', ctx], { root: rootStore, env: EPOCH });
+  t.is(rb.code, 0, rb.stderr);
+  t.is(b.stdout.trim(), rb.stdout.trim(), 'same image id rootless and as root');
+  const rootOut = path.join(work, 'root.oci.tar');
+  await tsbuild(['save', '--format', 'oci', '-o', rootOut, 'rl:v1'], { root: rootStore });
+  const rootImg = await readOciTar(rootOut);
+  t.deepEqual(img.manifest.layers.map((l) => l.digest), rootImg.manifest.layers.map((l) => l.digest));
+  t.is(img.configDigest, rootImg.configDigest);
+});
+
+it('no subordinate id range: one line with the usermod command', async (t) => {
+  user.dropSubordinateIds();
+  try {
+    const r = await user.tsbuild(['build', '-q', ctx], { env: EPOCH });
+    t.is(r.code, 1);
+    t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+    t.regex(r.stderr, new RegExp(`usermod --add-subuids \\d+-\\d+ --add-subgids \\d+-\\d+ ${user.name}`));
+    const run = await user.tsbuild(['run', '--rm', 'busybox', 'true']);
+    t.is(run.code, 125);
+    t.regex(run.stderr, /usermod --add-subuids/);
+    // Store reads need no namespace.
+    t.is((await user.tsbuild(['images'])).code, 0);
+  } finally {
+    user.addSubordinateIds();
+  }
+});
+
+it('newuidmap missing: one line naming the package to install', async (t) => {
+  const r = await user.tsbuild(['build', '-q', ctx], { env: { ...EPOCH, PATH: '/nonexistent-bin' } });
+  t.is(r.code, 1);
+  t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+  t.regex(r.stderr, /newuidmap is missing: install it with `sudo apt-get install uidmap`/);
+});

@@ -1,0 +1,74 @@
+// A real unprivileged user for rootless tests: created by the test with a
+// subordinate uid/gid range it chooses, removed (home, ranges) at the end.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod } from 'node:fs/promises';
+import path from 'node:path';
+import { TSBUILD_BIN, PROJECT_ROOT, type CliResult } from './cli.js';
+
+export interface TestUser {
+  name: string;
+  uid: number;
+  home: string;
+  /** Runs the tsbuild CLI as this user, with exactly this environment (plus PATH). */
+  tsbuild(args: string[], opts?: { env?: NodeJS.ProcessEnv; cwd?: string }): Promise<CliResult>;
+  /** Removes this user's subordinate ranges (for the missing-range error). */
+  dropSubordinateIds(): void;
+  addSubordinateIds(): void;
+  remove(): void;
+}
+
+/** Why rootless tests cannot run here, or undefined. */
+export function rootlessSkipReason(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root (to create a test user with a subuid range)';
+  for (const tool of ['/usr/sbin/useradd', '/usr/bin/newuidmap', '/usr/bin/newgidmap', '/usr/sbin/runuser']) {
+    if (!existsSync(tool)) return `needs ${tool} (Debian packages passwd, uidmap, util-linux)`;
+  }
+  return undefined;
+}
+
+// Ranges far above those useradd hands out, one per test process.
+function rangeFor(pid: number): string {
+  const start = 1_000_000 + (pid % 1000) * 65536;
+  return `${start}-${start + 65535}`;
+}
+
+export async function createTestUser(): Promise<TestUser> {
+  const name = `tsbrl${process.pid}`;
+  const home = `/home/${name}`;
+  execFileSync('useradd', ['-m', '-d', home, '-s', '/bin/sh', name]);
+  const uid = Number(execFileSync('id', ['-u', name]).toString().trim());
+  const range = rangeFor(process.pid);
+  const user: TestUser = {
+    name, uid, home,
+    tsbuild: (args, opts = {}) => runAs(name, args, { HOME: home, ...opts.env }, opts.cwd ?? home),
+    dropSubordinateIds: () => {
+      // useradd may have given a range of its own: none may be left.
+      for (const file of ['/etc/subuid', '/etc/subgid']) execFileSync('sed', ['-i', `/^${name}:/d`, file]);
+    },
+    addSubordinateIds: () => { execFileSync('usermod', ['--add-subuids', range, '--add-subgids', range, name]); },
+    remove: () => {
+      user.dropSubordinateIds();
+      execFileSync('userdel', ['-r', '-f', name], { stdio: 'ignore' });
+    },
+  };
+  user.dropSubordinateIds();
+  user.addSubordinateIds();
+  // The user must reach the CLI (and the compiled tests) from its checkout.
+  for (let dir = PROJECT_ROOT; dir !== '/'; dir = path.dirname(dir)) await chmod(dir, 0o755).catch(() => undefined);
+  return user;
+}
+
+function runAs(name: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<CliResult> {
+  const vars = Object.entries({ PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', CI: 'true', NO_COLOR: '1', ...env })
+    .filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
+  return new Promise((resolve, reject) => {
+    const child = spawn('runuser', ['-u', name, '--', 'env', '-i', ...vars, process.execPath, TSBUILD_BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+  });
+}
