@@ -8,8 +8,9 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defaultHelperPath, sandboxAvailability, type Availability } from './availability.js';
 import { assertCapabilitiesGrantable } from './capabilities.js';
+import { homedir } from 'node:os';
 import { deviceRulesOf } from './device-rules.js';
-import { inUserNamespace } from './user-namespace.js';
+import { inUserNamespace, isRootless } from './user-namespace.js';
 import { CGROUP_ROOT, cgroupHandleFor, createCgroup, killCgroup, removeCgroup, wasOomKilled } from './cgroup.js';
 import { SandboxAbortedError, SandboxSetupError, SandboxTimeoutError, SandboxUnavailableError } from './errors.js';
 import { withEtcFiles } from './etc-files.js';
@@ -23,7 +24,10 @@ import type { SandboxSpec } from './spec.js';
 import { cleanupStale, createRunDir, processStartTime, updateRunRecord, type RunRecord } from './state.js';
 import { connectResize, connectStdio, stdioFor } from './stdio.js';
 
-export const DEFAULT_STATE_DIR = '/run/tsbuild/sandbox';
+// Rootless, /run is the host's: the user's runtime dir (or cache dir) instead.
+export const DEFAULT_STATE_DIR = isRootless()
+  ? join(process.env.XDG_RUNTIME_DIR || process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'tsbuild', 'sandbox')
+  : '/run/tsbuild/sandbox';
 
 export interface SandboxOptions {
   /** Per-run state (config, /etc files, records for cleanupStale). Default /run/tsbuild/sandbox. */

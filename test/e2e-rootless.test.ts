@@ -6,6 +6,7 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { busyboxAvailable } from '../fixtures/base-images/busybox-rootfs.js';
 import { loadBusyboxImage } from '../fixtures/base-images/load-busybox.js';
@@ -139,4 +140,53 @@ it('newuidmap missing: one line naming the package to install', async (t) => {
   t.is(r.code, 1);
   t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
   t.regex(r.stderr, /newuidmap is missing: install it with `sudo apt-get install uidmap`/);
+});
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function fetchText(url: string): Promise<string> {
+  let last: unknown;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    try {
+      return await (await fetch(url)).text();
+    } catch (err) {
+      last = err;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  throw last;
+}
+
+it('run -d -p HOSTPORT:80 rootless serves on the host port; stop and rm', async (t) => {
+  const port = await freePort();
+  const serve = 'mkdir -p /www && echo hello-rootless > /www/index.html && id -u > /www/uid && httpd -f -p 80 -h /www';
+  const r = await user.tsbuild(['run', '-d', '-p', `${port}:80`, 'busybox', 'sh', '-c', serve]);
+  t.is(r.code, 0, r.stderr);
+  const id = r.stdout.trim();
+  try {
+    t.is(await fetchText(`http://127.0.0.1:${port}/`), 'hello-rootless\n');
+    t.is(await fetchText(`http://127.0.0.1:${port}/uid`), '0\n', 'container root');
+    const ps = await user.tsbuild(['ps']);
+    t.regex(ps.stdout, new RegExp(`0\\.0\\.0\\.0:${port}->80/tcp`));
+  } finally {
+    t.is((await user.tsbuild(['stop', '-t', '1', id])).code, 0);
+    t.is((await user.tsbuild(['rm', id])).code, 0);
+  }
+  t.is((await user.tsbuild(['ps', '-a'])).stdout.includes(id.slice(0, 12)), false);
+});
+
+it('run rootless: limits asked for are a one-line warning, never a failure; none asked, no warning', async (t) => {
+  const limited = await user.tsbuild(['run', '--rm', '--memory', '64m', '--pids-limit', '50', 'busybox', 'echo', 'ran']);
+  t.is(limited.code, 0, limited.stderr);
+  t.is(limited.stdout, 'ran\n');
+  t.regex(limited.stderr, /^WARNING: rootless mode: --memory, --cpus and --pids-limit are not enforced/m);
+  const plain = await user.tsbuild(['run', '--rm', 'busybox', 'echo', 'ran']);
+  t.is(plain.code, 0, plain.stderr);
+  t.notRegex(plain.stderr, /WARNING/);
 });

@@ -6,7 +6,9 @@
 // pid (NSpid in /proc/<pid>/status) is 1; it has "started" once it has
 // exec'd the command, i.e. /proc/<pid>/exe is no longer the helper binary
 // (by then its namespaces, network included, are all set up).
-import { readFile, readlink, rmdir } from 'node:fs/promises';
+import { realpathSync } from 'node:fs';
+import { readdir, readFile, readlink, rmdir } from 'node:fs/promises';
+import { defaultHelperPath, inUserNamespace } from '../../runner-native/index.js';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -20,7 +22,27 @@ export async function cgroupMembers(cgroupsPath: string): Promise<number[]> {
     const text = await readFile(join(CGROUP_ROOT, h, cgroupsPath, 'cgroup.procs'), 'utf8').catch(() => null);
     if (text !== null) return text.split('\n').filter(Boolean).map(Number);
   }
-  return [];
+  // Rootless there is no cgroup of ours: the container is what runs below
+  // this process's sandbox helper (one container per supervisor or run).
+  return inUserNamespace() ? helperDescendants() : [];
+}
+
+async function helperDescendants(): Promise<number[]> {
+  const children = new Map<number, number[]>();
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // the command name may hold spaces and parens: the ppid follows its last ')'
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid) children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+  }
+  const helper = realpathSync(defaultHelperPath());
+  const found: number[] = [];
+  const walk = (pid: number) => { for (const c of children.get(pid) ?? []) { found.push(c); walk(c); } };
+  for (const pid of children.get(process.pid) ?? []) {
+    if ((await readlink(`/proc/${pid}/exe`).catch(() => null)) === helper) walk(pid);
+  }
+  return found;
 }
 
 async function isNamespaceInit(pid: number): Promise<boolean> {
