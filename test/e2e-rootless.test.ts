@@ -190,3 +190,11 @@ it('run rootless: limits asked for are a one-line warning, never a failure; none
   t.is(plain.code, 0, plain.stderr);
   t.notRegex(plain.stderr, /WARNING/);
 });
+
+it('info says rootless, the id mapping and the snapshotter in use', async (t) => {
+  const r = await user.tsbuild(['info']);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, new RegExp(`^Store: +${user.home}/\\.local/share/tsbuild$`, 'm'));
+  t.regex(r.stdout, new RegExp(`^Rootless: +yes, in a user namespace \\(ids 0→${user.uid}, 1-65535→\\d+-\\d+\\)$`, 'm'));
+  t.regex(r.stdout, /^Snapshotter: +overlayfs \(native, in the user namespace/m);
+});

@@ -45,6 +45,7 @@ const COMMANDS: Record<string, Command> = {
   import: { summary: 'Import the contents from a tarball to create a filesystem image', load: () => import('./commands/import.js') },
   du: { summary: 'Show disk usage of the store and the build cache', load: () => import('./commands/du.js') },
   prune: { summary: 'Remove build cache and unused data', load: () => import('./commands/prune.js') },
+  info: { summary: 'Display how tsbuild runs here (store, rootless, snapshotter)', load: () => import('./commands/info.js') },
   debug: { summary: 'Debugging tools (debug parse)', load: () => import('./commands/debug.js') },
 };
 

@@ -12,7 +12,7 @@ import { defaultRoot } from './store-root.js';
 // Commands that cannot work without the namespace (they mount and run).
 const NEEDS_NAMESPACE = new Set(['build', 'run']);
 // Commands that read metadata only: never worth a namespace.
-const AS_USER = new Set(['images', 'inspect', 'history', 'tag', 'login', 'logout', 'logs', 'ps', 'info', 'debug']);
+const AS_USER = new Set(['images', 'inspect', 'history', 'tag', 'login', 'logout', 'logs', 'ps', 'debug']);
 
 /** The exit code of the command run inside the namespace, or undefined: run it here. */
 export async function enterUserNamespaceIfNeeded(command: string, args: string[]): Promise<number | undefined> {
