@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { cgroupVersion, checkRootless, inUserNamespace, sandboxAvailability } from '../../../runner-native/index.js';
 import { slirpInstalled } from '../../containers/slirp.js';
-import { mountOverlay, mountPointName, unmount } from '../../snapshots/overlay.js';
+import { mountPointName, withOverlay } from '../../snapshots/overlay.js';
 import { openStore } from '../../store/open-store.js';
 import { UsageError } from '../../errors.js';
 import { defaultRoot } from '../store-root.js';
@@ -20,8 +20,7 @@ async function probeOverlay(mountsDir: string): Promise<string | undefined> {
   const sub = (name: string) => path.join(dir, name);
   try {
     await Promise.all(['lower', 'upper', 'work'].map((d) => mkdir(sub(d), { recursive: true })));
-    await mountOverlay(sub('merged'), { lowerDirs: [sub('lower')], upperDir: sub('upper'), workDir: sub('work') });
-    await unmount(sub('merged'));
+    await withOverlay(sub('merged'), { lowerDirs: [sub('lower')], upperDir: sub('upper'), workDir: sub('work') }, async () => undefined);
     return undefined;
   } catch (err) {
     return ((err as { stderr?: string }).stderr || (err as Error).message).trim().split('\n')[0];
