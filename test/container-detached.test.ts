@@ -6,7 +6,6 @@ import test, { type ExecutionContext } from 'ava';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,6 +18,7 @@ import { busyboxAvailable, makeBusyboxRootfs } from '../fixtures/base-images/bus
 import { tsbuild, type CliOptions } from './helpers/cli.js';
 import { containerCgroups, mountsUnder, processesMentioning } from './helpers/host-state.js';
 import type { ContainerState } from '../builder/containers/container-store.js';
+import { freePort } from './helpers/free-port.js';
 import { removeTempDir, tempDir } from './helpers/temp-dirs.js';
 
 const availability = await sandboxAvailability();
@@ -80,14 +80,6 @@ async function expectNothingLeft(t: ExecutionContext, id: string, initPid: numbe
     t.deepEqual(processesMentioning(` ${initPid} tap0`), [], 'no slirp4netns is left');
   }
   t.false(existsSync(path.join(root, 'containers', id)), 'the container dir is gone');
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 function httpGet(port: number): Promise<{ status: number; body: string }> {

@@ -6,11 +6,11 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { busyboxAvailable } from '../fixtures/base-images/busybox-rootfs.js';
 import { loadBusyboxImage } from '../fixtures/base-images/load-busybox.js';
 import { tempDir, tsbuild } from './helpers/cli.js';
+import { freePort } from './helpers/free-port.js';
 import { createTestUser, rootlessSkipReason, type TestUser } from './helpers/unprivileged-user.js';
 import { layerEntries, readOciTar, type TarEntry } from './e2e-image-helpers.js';
 
@@ -141,14 +141,6 @@ it('newuidmap missing: one line naming the package to install', async (t) => {
   t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
   t.regex(r.stderr, /newuidmap is missing: install it with `sudo apt-get install uidmap`/);
 });
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function fetchText(url: string): Promise<string> {
   let last: unknown;

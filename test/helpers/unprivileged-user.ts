@@ -1,10 +1,10 @@
 // A real unprivileged user for rootless tests: created by the test with a
 // subordinate uid/gid range it chooses, removed (home, ranges) at the end.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import path from 'node:path';
-import { TSBUILD_BIN, PROJECT_ROOT, type CliResult } from './cli.js';
+import { PROJECT_ROOT, tsbuild, type CliResult } from './cli.js';
 
 export interface TestUser {
   name: string;
@@ -59,16 +59,9 @@ export async function createTestUser(): Promise<TestUser> {
   return user;
 }
 
+// `env -i`: the user's tsbuild sees only these variables (no TSBUILD_ROOT of ours).
 function runAs(name: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<CliResult> {
   const vars = Object.entries({ PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', CI: 'true', NO_COLOR: '1', ...env })
     .filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
-  return new Promise((resolve, reject) => {
-    const child = spawn('runuser', ['-u', name, '--', 'env', '-i', ...vars, process.execPath, TSBUILD_BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
-  });
+  return tsbuild(args, { root: '', cwd, wrap: ['runuser', '-u', name, '--', 'env', '-i', ...vars] });
 }
