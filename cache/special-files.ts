@@ -7,6 +7,7 @@
 import { lutimesSync } from 'node:fs';
 import path from 'node:path';
 import { hostFsop } from '../runner-native/fsop.js';
+import { inUserNamespace } from '../runner-native/user-namespace.js';
 import { CacheError } from './errors.js';
 
 export interface SpecialFile {
@@ -28,7 +29,12 @@ const KEEP_OWNER = 0xffffffff;
  */
 export async function createSpecialFiles(root: string, files: Iterable<[string, SpecialFile]>, sameOwner: boolean): Promise<void> {
   const fsop = hostFsop();
-  const made = [...files].map(async ([rel, f]) => {
+  // A user namespace may make whiteouts (0/0) and FIFOs but no device: like
+  // Docker's and containers/storage's untar there, rootless unpacking skips
+  // devices. The layer blobs keep them; only this tree lacks them.
+  const userns = inUserNamespace();
+  const wanted = [...files].filter(([, f]) => !(userns && f.type !== 'fifo' && (f.devmajor !== 0 || f.devminor !== 0)));
+  const made = wanted.map(async ([rel, f]) => {
     try {
       await fsop.mknod(root, rel, {
         kind: f.type, mode: f.mode, major: f.devmajor, minor: f.devminor,

@@ -171,6 +171,9 @@ it('run -d -p HOSTPORT:80 rootless serves on the host port; stop and rm', async 
     t.is((await user.tsbuild(['rm', id])).code, 0);
   }
   t.is((await user.tsbuild(['ps', '-a'])).stdout.includes(id.slice(0, 12)), false);
+  const low = await user.tsbuild(['run', '--rm', '-p', '81:80', 'busybox', 'true']);
+  t.is(low.code, 125);
+  t.regex(low.stderr, /^ERROR: cannot publish port 0\.0\.0\.0:81: .*rootless: publish a host port above 1023/m);
 });
 
 it('run rootless: limits asked for are a one-line warning, never a failure; none asked, no warning', async (t) => {
@@ -189,4 +192,26 @@ it('info says rootless, the id mapping and the snapshotter in use', async (t) =>
   t.regex(r.stdout, new RegExp(`^Store: +${user.home}/\\.local/share/tsbuild$`, 'm'));
   t.regex(r.stdout, new RegExp(`^Rootless: +yes, in a user namespace \\(ids 0→${user.uid}, 1-65535→\\d+-\\d+\\)$`, 'm'));
   t.regex(r.stdout, /^Snapshotter: +overlayfs \(native, in the user namespace/m);
+});
+
+it('a base image with a device node builds rootless: the node is skipped on disk, kept in the layer', async (t) => {
+  const rootfs = path.join(work, 'devfs');
+  await mkdir(path.join(rootfs, 'dev'), { recursive: true });
+  execFileSync('mknod', [path.join(rootfs, 'dev/null'), 'c', '1', '3']);
+  await writeFile(path.join(rootfs, 'hello'), 'hi\n');
+  const tarFile = path.join(work, 'devfs.tar');
+  execFileSync('tar', ['-C', rootfs, '-cf', tarFile, '.']);
+  await chmod(tarFile, 0o644);
+  t.is((await user.tsbuild(['import', tarFile, 'devimg:v1'])).code, 0);
+  const devCtx = path.join(work, 'devctx');
+  await mkdir(devCtx);
+  await writeFile(path.join(devCtx, 'Dockerfile'), 'FROM devimg:v1\nCOPY x /x\n');
+  await writeFile(path.join(devCtx, 'x'), 'x\n');
+  const b = await user.tsbuild(['build', '-q', '-t', 'dev:v1', devCtx]);
+  t.is(b.code, 0, b.stderr);
+  const out = path.join(work, 'out/dev.oci.tar');
+  t.is((await user.tsbuild(['save', '--format', 'oci', '-o', out, 'dev:v1'])).code, 0);
+  const [base, copied] = await layerEntries(await readOciTar(out));
+  t.is(base!.find((e) => e.name === 'dev/null')?.type, 'character-device');
+  t.deepEqual(copied!.map((e) => e.name).filter((n) => !n.endsWith('/')), ['x']);
 });

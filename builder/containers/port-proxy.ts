@@ -16,7 +16,7 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
 import { join } from 'node:path';
-import { packageRoot } from '../../runner-native/index.js';
+import { inUserNamespace, packageRoot } from '../../runner-native/index.js';
 import { ContainerError } from './errors.js';
 import type { PortMapping } from './run-options.js';
 
@@ -62,7 +62,10 @@ export class PortProxy {
     } catch (err) {
       await proxy.close();
       const m = mappings[bound.length]!;
-      throw new ContainerError('START_FAILED', `cannot publish port ${m.hostIp}:${m.hostPort}: ${(err as Error).message}`);
+      // Rootless, the host's network namespace is not ours: low ports stay the host's.
+      const hint = (err as NodeJS.ErrnoException).code === 'EACCES' && m.hostPort < 1024 && inUserNamespace()
+        ? ` (rootless: publish a host port above 1023, or allow it with \`sudo sysctl -w net.ipv4.ip_unprivileged_port_start=${m.hostPort}\`)` : '';
+      throw new ContainerError('START_FAILED', `cannot publish port ${m.hostIp}:${m.hostPort}: ${(err as Error).message}${hint}`);
     }
     return proxy;
   }
