@@ -9,6 +9,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { inUserNamespace } from './user-namespace.js';
 import { assertCapabilitiesGrantable } from './capabilities.js';
 import { cgroupHandleFor, cgroupVersion, killCgroup, removeCgroup } from './cgroup.js';
 import { SandboxAbortedError, SandboxExecNotFoundError, SandboxSetupError, SandboxTimeoutError, SandboxUnavailableError } from './errors.js';
@@ -87,7 +88,7 @@ export async function runWithOciRuntime(name: OciRuntimeName, spec: SandboxSpec,
   assertCapabilitiesGrantable(spec.process.capabilities);
   const binary = findOciRuntime(name);
   if (!binary) throw new SandboxUnavailableError(`${name} is not installed (apt-get install ${name})`);
-  if (process.getuid?.() !== 0) throw new SandboxUnavailableError(`--runtime ${name} needs root (rootless mode is not implemented)`);
+  if (process.getuid?.() !== 0 || inUserNamespace()) throw new SandboxUnavailableError(`--runtime ${name} needs root (rootless, use the native sandbox: no --runtime)`);
   const cgroupProblem = ociRuntimeCgroupProblem(name, ctx.cgroupRoot);
   if (cgroupProblem) throw new SandboxUnavailableError(cgroupProblem);
 
