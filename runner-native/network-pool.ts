@@ -17,6 +17,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { defaultHelperPath } from './availability.js';
 import { SLIRP_DNS, slirpInstalled, startSlirp, type SlirpHandle } from './slirp.js';
+import { inUserNamespace } from './user-namespace.js';
 
 export interface NetworkLease {
   /** /proc/<holder>/ns/net, for the sandbox spec */
@@ -32,6 +33,8 @@ export interface NetworkLease {
 interface Holder {
   process: ChildProcess;
   slirp: SlirpHandle | null;
+  /** why slirp4netns did not start although installed (rootless only) */
+  slirpProblem?: string;
 }
 
 async function startHolder(): Promise<Holder> {
@@ -52,10 +55,20 @@ async function startHolder(): Promise<Holder> {
   // the holder must not keep tsbuild alive, nor its pipes
   child.unref();
   for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
+  let slirpProblem: string | undefined;
   const slirp = slirpInstalled()
-    ? await startSlirp(child.pid!, { background: true }).catch((err: Error) => { child.kill('SIGKILL'); throw err; })
+    ? await startSlirp(child.pid!, { background: true }).catch((err: Error) => {
+      // Rootless, slirp4netns can fail for reasons of the host's (a
+      // /dev/net/tun the user may not open): RUN still runs, loopback only.
+      if (inUserNamespace()) {
+        slirpProblem = err.message;
+        return null;
+      }
+      child.kill('SIGKILL');
+      throw err;
+    })
     : null;
-  return { process: child, slirp };
+  return { process: child, slirp, slirpProblem };
 }
 
 function stopHolder(h: Holder): void {
@@ -76,7 +89,9 @@ class NetworkPool {
     let notice: string | undefined;
     if (!h.slirp && !this.noticeShown) {
       this.noticeShown = true;
-      notice = 'slirp4netns is not installed (apt-get install slirp4netns): RUN gets an isolated network with loopback only';
+      notice = h.slirpProblem
+        ? `rootless: slirp4netns failed (${h.slirpProblem}; can this user open /dev/net/tun?): RUN gets an isolated network with loopback only`
+        : 'slirp4netns is not installed (apt-get install slirp4netns): RUN gets an isolated network with loopback only';
     }
     let released = false;
     return {

@@ -5,10 +5,10 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { defaultHelperPath, sandboxAvailability, type Availability } from './availability.js';
 import { assertCapabilitiesGrantable } from './capabilities.js';
-import { homedir } from 'node:os';
 import { deviceRulesOf } from './device-rules.js';
 import { inUserNamespace, isRootless } from './user-namespace.js';
 import { CGROUP_ROOT, cgroupHandleFor, createCgroup, killCgroup, removeCgroup, wasOomKilled } from './cgroup.js';

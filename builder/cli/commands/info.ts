@@ -5,8 +5,7 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { cgroupVersion, checkRootless, inUserNamespace, sandboxAvailability } from '../../../runner-native/index.js';
-import { slirpInstalled } from '../../containers/slirp.js';
+import { cgroupVersion, checkRootless, inUserNamespace, sandboxAvailability, slirpInstalled } from '../../../runner-native/index.js';
 import { mountPointName, withOverlay } from '../../snapshots/overlay.js';
 import { openStore } from '../../store/open-store.js';
 import { UsageError } from '../../errors.js';
