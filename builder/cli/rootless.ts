@@ -30,11 +30,11 @@ export async function enterUserNamespaceIfNeeded(command: string, args: string[]
   const env = { ...process.env, TSBUILD_ROOT: defaultRoot() };
   return new Promise((resolve) => {
     const child = spawn(helper, argv, { stdio: 'inherit', env });
-    // Ctrl-C reaches the namespace's processes through the terminal; this
-    // process only waits for their exit status.
-    const ignore = () => undefined;
+    // Signals go to the helper, which passes them on (a terminal's Ctrl-C,
+    // which the namespace's processes got too, only once); this process
+    // waits for the exit status.
     const pass = (sig: NodeJS.Signals) => () => child.kill(sig);
-    const handlers: [NodeJS.Signals, () => void][] = [['SIGINT', ignore], ['SIGTERM', pass('SIGTERM')], ['SIGHUP', pass('SIGHUP')]];
+    const handlers: [NodeJS.Signals, () => void][] = [['SIGINT', pass('SIGINT')], ['SIGTERM', pass('SIGTERM')], ['SIGHUP', pass('SIGHUP')]];
     for (const [sig, h] of handlers) process.on(sig, h);
     child.on('error', (err) => {
       process.stderr.write(`ERROR: cannot start ${helper} for rootless mode: ${err.message} (run \`npm run build\`)\n`);

@@ -26,6 +26,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile pid_t g_userns_child;
@@ -60,6 +61,24 @@ static void pass_on(int sig)
 {
 	if (g_userns_child > 0)
 		kill(g_userns_child, sig);
+}
+
+/* A Ctrl-C from the terminal (si_code SI_KERNEL) reaches the child through
+ * the foreground process group already; one sent to us alone (kill, or our
+ * caller passing it on) is passed on, so the child sees each SIGINT once.
+ * A SIGINT passed on within a second of a terminal one is that same one. */
+static volatile time_t g_last_tty_sigint;
+
+static void pass_on_sigint(int sig, siginfo_t *info, void *ctx)
+{
+	(void)ctx;
+	time_t now = time(NULL);
+	if (info->si_code == SI_KERNEL) {
+		g_last_tty_sigint = now;
+		return;
+	}
+	if (now - g_last_tty_sigint > 1)
+		pass_on(sig);
 }
 
 static int run_mapper(const char *tool, pid_t pid, const char *map)
@@ -145,10 +164,11 @@ int userns_main(int argc, char **argv)
 	close(ready[1]);
 	close(go[0]);
 	g_userns_child = pid;
-	/* Ctrl-C reaches the child through the terminal's process group; other
-	 * signals sent to us are passed on, and we wait for its exit. */
-	signal(SIGINT, SIG_IGN);
+	/* Signals sent to us are passed on (SIGINT once, see above), and we
+	 * wait for the child's exit. */
 	signal(SIGQUIT, SIG_IGN);
+	struct sigaction si = { .sa_sigaction = pass_on_sigint, .sa_flags = SA_SIGINFO };
+	sigaction(SIGINT, &si, NULL);
 	struct sigaction sa = { .sa_handler = pass_on };
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
