@@ -1,8 +1,8 @@
 // A real unprivileged user for rootless tests: created by the test with a
 // subordinate uid/gid range it chooses, removed (home, ranges) at the end.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { chmod } from 'node:fs/promises';
+import { chmodSync, existsSync } from 'node:fs';
+import { chmod, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { PROJECT_ROOT, tsbuild, type CliResult } from './cli.js';
 
@@ -39,6 +39,7 @@ export async function createTestUser(): Promise<TestUser> {
   execFileSync('useradd', ['-m', '-d', home, '-s', '/bin/sh', name]);
   const uid = Number(execFileSync('id', ['-u', name]).toString().trim());
   const range = rangeFor(process.pid);
+  const changedModes: [string, number][] = [];
   const user: TestUser = {
     name, uid, home,
     tsbuild: (args, opts = {}) => runAs(name, args, { HOME: home, ...opts.env }, opts.cwd ?? home),
@@ -48,14 +49,23 @@ export async function createTestUser(): Promise<TestUser> {
     },
     addSubordinateIds: () => { execFileSync('usermod', ['--add-subuids', range, '--add-subgids', range, name]); },
     remove: () => {
+      for (const [dir, mode] of changedModes.splice(0)) chmodSync(dir, mode);
       user.dropSubordinateIds();
       execFileSync('userdel', ['-r', '-f', name], { stdio: 'ignore' });
     },
   };
   user.dropSubordinateIds();
   user.addSubordinateIds();
-  // The user must reach the CLI (and the compiled tests) from its checkout.
-  for (let dir = PROJECT_ROOT; dir !== '/'; dir = path.dirname(dir)) await chmod(dir, 0o755).catch(() => undefined);
+  // The user must reach the CLI from the checkout: folders on the way that
+  // others may not enter get o+x (o+r for the checkout) until remove().
+  for (let dir = PROJECT_ROOT; dir !== '/'; dir = path.dirname(dir)) {
+    const { mode } = await stat(dir);
+    const wanted = mode | 0o001 | (dir === PROJECT_ROOT ? 0o004 : 0);
+    if (wanted !== mode) {
+      await chmod(dir, wanted & 0o7777);
+      changedModes.push([dir, mode & 0o7777]);
+    }
+  }
   return user;
 }
 
