@@ -26,6 +26,8 @@ RUN --mount=type=cache,target=/cache echo cached > /cache/x && cp /cache/x /from
 RUN --mount=type=secret,id=tok wc -c < /run/secrets/tok > /secret-len
 USER builder
 RUN echo builder > /work/by-app && id -u > /work/uid
+USER root
+RUN rm /by-root && rm -rf /owned && mkdir /owned && echo new > /owned/n
 `;
 const EPOCH = { SOURCE_DATE_EPOCH: '1700000000' };
 const SECRET = 'rootless-s3cret';
@@ -104,6 +106,10 @@ it('build: COPY --chown, RUN as root and as a USER, a cache mount and a secret; 
   t.is(fs.get('from-cache')?.data.toString(), 'cached\n');
   t.is(fs.get('secret-len')?.data.toString().trim(), String(SECRET.length));
   for (const layer of img.layers) t.false(layer.includes(SECRET), 'the secret never reaches a layer');
+  // A deleted file and a replaced directory: whiteouts from overlay's user.overlay.* marks.
+  const last = (await layerEntries(img)).at(-1)!.map((e) => e.name);
+  t.true(last.includes('.wh.by-root'), last.join(' '));
+  t.true(last.includes('owned/.wh..wh..opq'), last.join(' '));
 
   // The same build as root, in a store of its own.
   const rootStore = await tempDir('tsbuild-rootless-root-');
