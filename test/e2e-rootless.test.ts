@@ -141,6 +141,14 @@ it('no subordinate id range: one line with the usermod command', async (t) => {
   }
 });
 
+it('a store the user may not write (root\'s) is one line, no stack trace', async (t) => {
+  const rootStore = await tempDir('tsbuild-rootless-rootstore-');
+  const r = await user.tsbuild(['build', '-q', ctx], { env: { TSBUILD_ROOT: rootStore } });
+  t.is(r.code, 1);
+  t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+  t.regex(r.stderr, new RegExp(`^ERROR: the store ${rootStore} is not writable by user ${user.name}`));
+});
+
 it('newuidmap missing: one line naming the package to install', async (t) => {
   const r = await user.tsbuild(['build', '-q', ctx], { env: { ...EPOCH, PATH: '/nonexistent-bin' } });
   t.is(r.code, 1);

@@ -5,7 +5,8 @@
 // ids, so commands that change or walk snapshots go in too; commands that
 // only read the store's metadata run as the user, with no prerequisites.
 import { spawn } from 'node:child_process';
-import { constants } from 'node:os';
+import { accessSync, constants as fsConstants, existsSync } from 'node:fs';
+import { constants, userInfo } from 'node:os';
 import { checkRootless, defaultHelperPath } from '../../runner-native/index.js';
 import { defaultRoot } from './store-root.js';
 
@@ -13,6 +14,15 @@ import { defaultRoot } from './store-root.js';
 const NEEDS_NAMESPACE = new Set(['build', 'run']);
 // Commands that read metadata only: never worth a namespace.
 const AS_USER = new Set(['images', 'inspect', 'history', 'tag', 'login', 'logout', 'logs', 'ps', 'debug']);
+
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, fsConstants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** The exit code of the command run inside the namespace, or undefined: run it here. */
 export async function enterUserNamespaceIfNeeded(command: string, args: string[]): Promise<number | undefined> {
@@ -24,10 +34,15 @@ export async function enterUserNamespaceIfNeeded(command: string, args: string[]
     process.stderr.write(`ERROR: rootless ${command}: ${check.reason}\n`);
     return command === 'run' ? 125 : 1;
   }
+  // Inside, the process is root: the store must stay the user's.
+  const root = defaultRoot();
+  if (existsSync(root) && !writable(root)) {
+    process.stderr.write(`ERROR: the store ${root} is not writable by user ${userInfo().username}: unset TSBUILD_ROOT to use ~/.local/share/tsbuild, or point it at a folder of yours\n`);
+    return command === 'run' ? 125 : 1;
+  }
   const helper = defaultHelperPath();
   const argv = ['userns', check.maps.uidMap, check.maps.gidMap, '--', process.execPath, ...process.execArgv, process.argv[1]!, command, ...args];
-  // Inside, the process is root: the store must stay the user's.
-  const env = { ...process.env, TSBUILD_ROOT: defaultRoot() };
+  const env = { ...process.env, TSBUILD_ROOT: root };
   return new Promise((resolve) => {
     const child = spawn(helper, argv, { stdio: 'inherit', env });
     // Signals go to the helper, which passes them on (a terminal's Ctrl-C,
