@@ -21,5 +21,5 @@ export { defaultHosts, type EtcFilesOptions } from './etc-files.js';
 export type { OutputTarget, InputSource } from './stdio.js';
 export * from './errors.js';
 export { execInContainer, compileExecConfig, type ExecTarget, type ExecOptions } from './exec.js';
-export { inUserNamespace, checkRootless, type RootlessCheck, type UserNamespaceMaps } from './user-namespace.js';
+export { inUserNamespace, highestMappedGid, checkRootless, type RootlessCheck, type UserNamespaceMaps } from './user-namespace.js';
 export { cgroupVersion } from './cgroup.js';

@@ -103,3 +103,14 @@ export function checkRootless(env: NodeJS.ProcessEnv = process.env, files: Rootl
   const mapOf = (self: number, r: IdRange) => `0 ${self} 1 1 ${r.start} ${Math.min(r.count, 65535)}`;
   return { ok: true, maps: { uidMap: mapOf(uid, uids), gidMap: mapOf(gid, gids) } };
 }
+
+/** The highest gid this namespace maps (the kernel refuses ranges beyond it, e.g. in ping_group_range). */
+export function highestMappedGid(): number {
+  let map = '';
+  try {
+    map = readFileSync('/proc/self/gid_map', 'utf8');
+  } catch {
+    return 0;
+  }
+  return Math.max(0, ...map.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number)).map(([inside, , count]) => inside! + count! - 1));
+}

@@ -2,6 +2,7 @@
 // A unix socket per supervised container, so `run -it`, `attach` and
 // `start -a` can come and go while the container runs on.
 import path from 'node:path';
+import { DEFAULT_STATE_DIR } from '../../runner-native/index.js';
 
 export const Frame = {
   /** client → server: bytes for the container's stdin; server → client: its stdout */
@@ -16,11 +17,14 @@ export const Frame = {
 } as const;
 export type Frame = (typeof Frame)[keyof typeof Frame];
 
-// Unix socket paths are limited to 108 bytes: a store deep in /tmp would not fit.
-const SOCKET_DIR = '/run/tsbuild/attach';
+// Unix socket paths are limited to 108 bytes: a store deep in /tmp would not
+// fit. Next to the sandbox state: /run/tsbuild, or the user's runtime dir
+// when rootless (where a long home dir may still need a shorter name).
+const SOCKET_DIR = path.join(path.dirname(DEFAULT_STATE_DIR), 'attach');
 
 export function attachSocketPath(id: string): string {
-  return path.join(SOCKET_DIR, `${id}.sock`);
+  const full = path.join(SOCKET_DIR, `${id}.sock`);
+  return full.length < 108 ? full : path.join(SOCKET_DIR, `${id.slice(0, 24)}.sock`);
 }
 
 export function encodeFrame(type: Frame, payload: Buffer | string = Buffer.alloc(0)): Buffer {

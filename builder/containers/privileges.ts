@@ -2,7 +2,9 @@
 // --cap-add/--cap-drop, --privileged, --sysctl, --ulimit, --shm-size
 // (--security-opt is security-options.ts). Applied to a spec made by
 // defaultSpec, so docker's defaults hold for everything not asked for.
-import { DOCKER_DEFAULT_CAPS, grantableCapabilities, type SandboxRlimit, type SandboxSpec } from '../../runner-native/index.js';
+import {
+  DOCKER_DEFAULT_CAPS, grantableCapabilities, highestMappedGid, inUserNamespace, type SandboxRlimit, type SandboxSpec,
+} from '../../runner-native/index.js';
 import { ContainerError } from './errors.js';
 import { parseBytes } from './byte-size.js';
 
@@ -71,7 +73,9 @@ export function applyPrivilegeOptions(spec: SandboxSpec, o: PrivilegeOptions, ow
     for (const m of spec.mounts) if (m.destination === '/sys') m.options = (m.options ?? []).filter((x) => x !== 'ro');
   }
   // as docker does in a container's own network namespace: any user may bind low ports and ping
-  const sysctl: Record<string, string> = ownNetwork ? { 'net.ipv4.ip_unprivileged_port_start': '0', 'net.ipv4.ping_group_range': '0 2147483647' } : {};
+  // (rootless: any group the user namespace maps, the kernel refuses more)
+  const pingGroups = inUserNamespace() ? `0 ${highestMappedGid()}` : '0 2147483647';
+  const sysctl: Record<string, string> = ownNetwork ? { 'net.ipv4.ip_unprivileged_port_start': '0', 'net.ipv4.ping_group_range': pingGroups } : {};
   for (const [k, v] of Object.entries(o.sysctls)) {
     if (k.startsWith('net.') && !ownNetwork) throw invalid(`sysctl ${k} is not allowed in the host's network namespace`);
     sysctl[k] = v;
