@@ -37,8 +37,32 @@ interface Located {
   location?: { line: number; endLine?: number };
 }
 
+// Failures of the machine or of a path the user named (a full disk, a
+// read-only or missing directory, no permission) are not bugs in tsbuild:
+// one line naming the path, as the user gave it (not our temp file's name).
+const ENVIRONMENT_ERRNOS: Record<string, string> = {
+  ENOSPC: 'no space left on device', EDQUOT: 'disk quota exceeded', EROFS: 'read-only file system',
+  EACCES: 'permission denied', EPERM: 'operation not permitted', ENOENT: 'no such file or directory',
+  ENOTDIR: 'not a directory', EISDIR: 'is a directory', EMFILE: 'too many open files',
+};
+
+export function describeSystemError(err: unknown): string | undefined {
+  const e = err as NodeJS.ErrnoException;
+  if (typeof e !== 'object' || e === null || typeof e.code !== 'string') return undefined;
+  const reason = ENVIRONMENT_ERRNOS[e.code];
+  if (!reason) return undefined;
+  if (e.code !== 'ENOSPC' && e.code !== 'EDQUOT' && e.code !== 'EMFILE' && !e.path) return undefined;
+  const shown = e.path?.replace(/\/\.tmp-(.+)-\d+-[0-9a-f]{12}$/, '/$1');
+  return shown ? `${e.syscall ?? 'access'} ${shown}: ${reason}` : reason;
+}
+
 export async function reportError(error: unknown, source?: ErrorSource): Promise<number> {
   const err = unwrap(error);
+  const system = describeSystemError(err);
+  if (system) {
+    process.stderr.write(`ERROR: ${system}\n`);
+    return 1;
+  }
   if (isUserError(err)) {
     const loc = (err as Located).location;
     if (source && loc) {
