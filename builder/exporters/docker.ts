@@ -12,7 +12,7 @@ export const dockerExporter: ExporterFactory = (attrs, ctx) => {
     taskName: 'exporting to docker image format',
     async export(image, store, io) {
       const { exportDockerArchive } = await import('../image/export-docker.js');
-      await exportDockerArchive(store.content, { manifestDigest: image.manifestDigest, names }, await targetOf(dest, 'docker', io), compression);
+      await exportDockerArchive(store.content, { manifestDigest: image.manifestDigest, names }, await targetOf(dest, 'docker', io), { ...compression, ...(io.attach ? { attach: io.attach } : {}) });
       io.log(`exporting docker image to ${dest} done`);
     },
   };

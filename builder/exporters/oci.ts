@@ -14,8 +14,9 @@ export const ociExporter: ExporterFactory = (attrs, ctx) => {
     async export(image, store, io) {
       // Exporters load on demand: the default output (the local store) needs none of them.
       const { exportOciTar, exportOciDir } = await import('../image/export-oci.js');
-      if (asDir) await exportOciDir(store.content, { manifestDigest: image.manifestDigest, names }, dest, compression);
-      else await exportOciTar(store.content, { manifestDigest: image.manifestDigest, names }, await targetOf(dest, 'oci', io), compression);
+      const opts = { ...compression, ...(io.attach ? { attach: io.attach } : {}) };
+      if (asDir) await exportOciDir(store.content, { manifestDigest: image.manifestDigest, names }, dest, opts);
+      else await exportOciTar(store.content, { manifestDigest: image.manifestDigest, names }, await targetOf(dest, 'oci', io), opts);
       io.log(`exporting oci image to ${dest} done`);
     },
   };

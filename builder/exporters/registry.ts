@@ -19,7 +19,7 @@ export const registryExporter: ExporterFactory = (attrs, ctx) => {
       let last: PushedManifest | undefined;
       for (const name of names) {
         await store.images.tag(name, image.manifestDigest);
-        const pushed = await pushImage(store.content, store.images, image.manifestDigest, name, { settings, compression });
+        const pushed = await pushImage(store.content, store.images, image.manifestDigest, name, { settings, compression, ...(io.attach ? { attach: io.attach } : {}) });
         io.log(`pushing ${pushed.ref}@${pushed.digest} done`);
         last = { digest: pushed.digest, size: pushed.size, mediaType: pushed.mediaType };
       }

@@ -4,6 +4,7 @@
 import type { Writable } from 'node:stream';
 import type { ImageDescription } from '../image/image.js';
 import type { Store } from '../store/open-store.js';
+import type { AttachFn } from '../image/oci-layout.js';
 
 export type OutputType = 'image' | 'oci' | 'docker' | 'local' | 'tar' | 'registry';
 
@@ -21,6 +22,11 @@ export interface ExportIO {
    * or a server streaming it to its client); undefined: the file named by dest.
    */
   openOutput?(dest: string, kind: 'oci' | 'docker' | 'tar'): Promise<Writable | undefined>;
+  /**
+   * Set when attestations were asked for (--provenance, --attest): outputs
+   * that carry an index (oci, docker, registry) wrap the image with them.
+   */
+  attach?: AttachFn;
 }
 
 /** The manifest a registry now serves for the image (its layers compressed: not the local digest). */

@@ -17,13 +17,14 @@ import {
   OCI_LAYOUT_CONTENT,
   OCI_LAYOUT_FILE,
   prepareImages,
+  type AttachFn,
   type ExportedImage,
   type ExportImage,
 } from './oci-layout.js';
 import { writeTar, writeTarFile, type TarWriteOptions } from './archive-writer.js';
 import type { ImageIndex } from './types.js';
 
-export type ExportOptions = CompressionOptions & TarWriteOptions;
+export type ExportOptions = CompressionOptions & TarWriteOptions & { attach?: AttachFn };
 
 function asList(images: ExportImage | ExportImage[]): ExportImage[] {
   return Array.isArray(images) ? images : [images];

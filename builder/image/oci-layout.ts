@@ -11,6 +11,7 @@ import { platformOf } from './image.js';
 import { formatReference, parseReference } from './reference.js';
 import type { ArchiveEntry } from './archive-writer.js';
 import type { Descriptor, ImageIndex } from './types.js';
+import type { AttachedIndex } from '../attestations/attach.js';
 import { Annotation, MediaType } from './types.js';
 
 export const OCI_LAYOUT_FILE = 'oci-layout';
@@ -29,7 +30,12 @@ export interface ExportedImage {
   /** Full normalised names written. */
   names: string[];
   image: PreparedImage;
+  /** Attestations attached: the layout names this index (image + attestation manifests) instead of the manifest. */
+  attached?: AttachedIndex;
 }
+
+/** Wraps an exported manifest into an index with its attestations (see attestations/attach.ts). */
+export type AttachFn = (image: { digest: Digest; size: number; names: string[]; image: PreparedImage }) => Promise<AttachedIndex | undefined>;
 
 export function blobPath(d: Digest): string {
   return `blobs/sha256/${hexOf(d)}`;
@@ -41,24 +47,22 @@ export function normaliseNames(names: string[] | undefined): string[] {
 }
 
 /** Convert every image's layers as asked; images share the work through the memo. */
-export async function prepareImages(store: ContentStore, images: ExportImage[], opts: CompressionOptions): Promise<ExportedImage[]> {
+export async function prepareImages(store: ContentStore, images: ExportImage[], opts: CompressionOptions & { attach?: AttachFn }): Promise<ExportedImage[]> {
   const named = images.map((img) => ({ ...img, names: normaliseNames(img.names) }));
   const out: ExportedImage[] = [];
   for (const img of named) {
     const image = await prepareExport(store, img.manifestDigest, opts);
-    out.push({ manifestDigest: image.manifestDigest, configDigest: image.configDigest, names: img.names, image });
+    const attached = await opts.attach?.({ digest: image.manifestDigest, size: image.manifestSize, names: img.names, image });
+    out.push({ manifestDigest: image.manifestDigest, configDigest: image.configDigest, names: img.names, image, ...(attached ? { attached } : {}) });
   }
   return out;
 }
 
 /** index.json descriptors: one per name (umoci/skopeo find `:tag` by ref.name, containerd by the full name). */
 export function indexDescriptors(exported: ExportedImage): Descriptor[] {
-  const base: Descriptor = {
-    mediaType: MediaType.ociManifest,
-    digest: exported.manifestDigest,
-    size: exported.image.manifestSize,
-    platform: platformOf(exported.image.config),
-  };
+  const base: Descriptor = exported.attached
+    ? { mediaType: MediaType.ociIndex, digest: exported.attached.index.digest, size: exported.attached.index.size }
+    : { mediaType: MediaType.ociManifest, digest: exported.manifestDigest, size: exported.image.manifestSize, platform: platformOf(exported.image.config) };
   if (exported.names.length === 0) return [base];
   return exported.names.map((name) => {
     const ref = parseReference(name);
@@ -80,7 +84,10 @@ export function buildIndex(exported: ExportedImage[], previous: Descriptor[] = [
 /** Every blob the images need: configs, layers, manifests; each once. */
 export function blobsOf(exported: ExportedImage[]): Array<{ digest: Digest; size: number }> {
   const blobs = new Map<Digest, number>();
-  for (const { image } of exported) {
+  for (const { image, attached } of exported) {
+    if (attached) {
+      for (const d of [attached.index, attached.attestation, ...attached.blobs]) blobs.set(d.digest, d.size);
+    }
     blobs.set(image.manifestDigest, image.manifestSize);
     blobs.set(image.configDigest, image.manifest.config.size);
     for (const l of image.layers) blobs.set(l.digest, l.size);

@@ -27,6 +27,7 @@ import { Limiter } from '../concurrency.js';
 import type { BuildGraph, StagePlan } from '../../frontend/graph/types.js';
 import type { Dockerfile } from '../../frontend/instructions/index.js';
 import { CacheIOSession, planCacheIO, type CachePlan } from '../cache-io/session.js';
+import { provenanceAttacher } from './provenance-facts.js';
 
 const NO_SECRETS: SecretProvider = { getSecret: async () => undefined };
 const NO_SSH: SshProvider = { agentSocket: async () => undefined };
@@ -37,6 +38,7 @@ export async function build(opts: BuildOptions, io: BuildIO = {}): Promise<Build
   const cachePlan = planCacheIO(opts);
   const exporters = resolveExporters(opts.outputs, { tags: opts.tags });
   const sourceDateEpoch = sourceDateEpochOf(opts.buildArgs, opts.sourceDateEpoch);
+  const startedOn = new Date();
   const frontend = await import('../../frontend/index.js');
   const dockerfile = frontend.parseDockerfile(opts.dockerfileText, { file: opts.dockerfileName });
   const platform = targetPlatform(opts);
@@ -66,7 +68,7 @@ export async function build(opts: BuildOptions, io: BuildIO = {}): Promise<Build
     const graph: BuildGraph = await frontend.buildGraph(dockerfile as Dockerfile, { ...graphOptions(opts, store, platform, imageResolver(store, { pull: opts.pull, offline: opts.offline, progress })), namedContexts: contexts.named });
     // Canceled while base images were resolved (a pull can take long): nothing to solve.
     io.signal?.throwIfAborted();
-    const result = await solveAndExport(env, opts, graph, { progress, signal: io.signal, session, cachePlan, exporters, io, contextDirs: contexts.dirs });
+    const result = await solveAndExport(env, opts, graph, { progress, signal: io.signal, session, cachePlan, exporters, io, contextDirs: contexts.dirs, startedOn });
     // Saves the checksum cache, releases the lease, applies the size limit.
     const { collected, warning } = await session.finish(true);
     if (collected) {
@@ -152,6 +154,7 @@ interface SolveContext {
   exporters: Exporter[];
   io: BuildIO;
   contextDirs: ReadonlyMap<string, string>;
+  startedOn: Date;
 }
 
 async function solveAndExport(env: StepEnv, opts: BuildOptions, graph: BuildGraph, ctx: SolveContext): Promise<Omit<BuildResult, 'warnings'>> {
@@ -175,10 +178,11 @@ async function solveAndExport(env: StepEnv, opts: BuildOptions, graph: BuildGrap
   if (base.layerCount < 0) base.layerCount = await runner.baseLayerCount(graph.target);
   const image = await assembleImage(store.content, graph.target, solved.result, { now: new Date().toISOString(), epoch: env.sourceDateEpoch, base, annotations: opts.annotations });
   let pushed: PushedManifest | undefined;
+  const attach = provenanceAttacher(store.content, opts, graph, ctx.startedOn);
   for (const exporter of ctx.exporters) {
     const task = progress.task(exporter.taskName);
     try {
-      const exported = await exporter.export(image, store, { log: task.log.bind(task), openOutput: ctx.io.openOutput?.bind(ctx.io) });
+      const exported = await exporter.export(image, store, { log: task.log.bind(task), openOutput: ctx.io.openOutput?.bind(ctx.io), ...(attach ? { attach } : {}) });
       if (exported?.pushed) pushed = exported.pushed;
       task.done();
     } catch (err) {

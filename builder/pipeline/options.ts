@@ -19,6 +19,8 @@ export type { ProgressEvent, ProgressVertex } from '../progress/events.js';
 
 export type CallMode = 'build' | 'outline' | 'targets' | 'check';
 
+import type { AttestationRequest } from '../attestations/provenance.js';
+
 export interface BuildOptions {
   /** The local store's root directory (see docs/store.md). */
   storeRoot: string;
@@ -52,6 +54,8 @@ export interface BuildOptions {
   keepStorage?: string;
   /** --annotation KEY=VALUE: annotations of the image manifest. */
   annotations?: Map<string, string>;
+  /** --provenance / --attest: attached to the oci, docker and registry outputs (never to the local store). */
+  attestations?: AttestationRequest;
   /** --build-context NAME=VALUE, in order (resolved when the build starts: pipeline/named-contexts.ts). */
   buildContexts?: { name: string; value: string }[];
   /** --add-host, --ulimit, --shm-size, --cgroup-parent for every RUN. */

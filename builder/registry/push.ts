@@ -7,6 +7,7 @@
 import type { ContentStore } from '../../cache/content-store.js';
 import type { Digest } from '../../cache/digest.js';
 import { prepareExport, type CompressionOptions } from '../image/export-prepare.js';
+import type { AttachFn } from '../image/oci-layout.js';
 import { formatReference, parseReference, repositoryName } from '../image/reference.js';
 import type { ImageStore } from '../image/store.js';
 import { blobSourcesFor } from './blob-sources.js';
@@ -34,6 +35,8 @@ export interface PushOptions {
   /** undefined: from the docker config; null: anonymous. */
   credentials?: Credentials | null;
   retry?: RetryOptions;
+  /** Attestations: the image manifest goes up by digest, then its attestation manifest, and the tag names their index. */
+  attach?: AttachFn;
 }
 
 export interface PushResult {
@@ -77,9 +80,11 @@ export async function pushImage(
     throw new RegistryError('REGISTRY_DIGEST_MISMATCH', `cannot push ${localRefOrId} as ${label}: its pushed manifest digest is ${prepared.manifestDigest}`);
   }
 
+  const attached = await opts.attach?.({ digest: prepared.manifestDigest, size: prepared.manifestSize, names: [label], image: prepared });
   const blobs = [
     { kind: 'config' as const, digest: prepared.configDigest, size: prepared.manifest.config.size },
     ...prepared.layers.map((l) => ({ kind: 'layer' as const, digest: l.digest, size: l.size })),
+    ...(attached?.blobs ?? []).map((b) => ({ kind: 'config' as const, digest: b.digest, size: b.size })),
   ];
   const unique = [...new Map(blobs.map((b) => [b.digest, b])).values()];
   const sources = blobSourcesFor(images.dir);
@@ -110,17 +115,26 @@ export async function pushImage(
     progress?.({ ...blob, phase: outcome === 'uploaded' ? 'done' : outcome, bytes: outcome === 'uploaded' ? blob.size : 0 });
   });
 
-  const bytes = await store.readBuffer(prepared.manifestDigest);
-  const res = await client.request('PUT', `manifests/${target.tag ?? target.digest}`, {
-    headers: { 'Content-Type': prepared.manifest.mediaType ?? 'application/vnd.oci.image.manifest.v1+json' },
-    body: bytes,
-    ok: [201],
-  });
-  await discard(res);
-  const claimed = header(res, 'docker-content-digest');
-  if (claimed && claimed !== prepared.manifestDigest) throw badDigest(client, 'the manifest digest back', prepared.manifestDigest, claimed);
-  progress?.({ kind: 'manifest', digest: prepared.manifestDigest, size: bytes.length, phase: 'done', bytes: bytes.length });
+  const manifestType = prepared.manifest.mediaType ?? 'application/vnd.oci.image.manifest.v1+json';
+  // With attestations the manifests go up by digest first: the tag (the index) never names one missing.
+  const manifests = attached
+    ? [
+        { digest: prepared.manifestDigest, mediaType: manifestType, ref: prepared.manifestDigest as string },
+        { digest: attached.attestation.digest, mediaType: attached.attestation.mediaType, ref: attached.attestation.digest as string },
+        { digest: attached.index.digest, mediaType: attached.index.mediaType, ref: target.tag ?? attached.index.digest },
+      ]
+    : [{ digest: prepared.manifestDigest, mediaType: manifestType, ref: target.tag ?? prepared.manifestDigest }];
+  let top = { digest: prepared.manifestDigest, size: 0, mediaType: manifestType };
+  for (const m of manifests) {
+    const bytes = await store.readBuffer(m.digest);
+    const res = await client.request('PUT', `manifests/${m.ref}`, { headers: { 'Content-Type': m.mediaType }, body: bytes, ok: [201] });
+    await discard(res);
+    const claimed = header(res, 'docker-content-digest');
+    if (claimed && claimed !== m.digest) throw badDigest(client, 'the manifest digest back', m.digest, claimed);
+    progress?.({ kind: 'manifest', digest: m.digest, size: bytes.length, phase: 'done', bytes: bytes.length });
+    top = { digest: m.digest, size: bytes.length, mediaType: m.mediaType };
+  }
   // The digest the registry serves (gzip layers), for `inspect`'s RepoDigests.
-  await images.recordRepoDigest(local.id, repositoryName(target), prepared.manifestDigest);
-  return { digest: prepared.manifestDigest, ref: label, size: bytes.length, mediaType: prepared.manifest.mediaType ?? 'application/vnd.oci.image.manifest.v1+json' };
+  await images.recordRepoDigest(local.id, repositoryName(target), top.digest);
+  return { digest: top.digest, ref: label, size: top.size, mediaType: top.mediaType };
 }

@@ -16,13 +16,14 @@ import type { CliBuildRequest } from '../build-runner.js';
 import type { ProgressMode } from '../../progress/types.js';
 import { defaultRoot } from '../store-root.js';
 import { OUTPUT_TYPES } from '../../exporters/index.js';
+import { parseProvenanceFlag, provenanceFromAttrs, type AttestationRequest } from '../../attestations/provenance.js';
 
 export const BUILD_FLAGS: FlagSpec[] = [
   { name: 'tag', short: 't', type: 'list', metavar: 'NAME:TAG', help: 'Name and optionally a tag (format: "name:tag")' },
   { name: 'file', short: 'f', type: 'string', metavar: 'FILE', help: 'Name of the Dockerfile (default: "PATH/Dockerfile"; "-" reads stdin)' },
   { name: 'build-arg', type: 'list', metavar: 'K=V', help: 'Set build-time variables' },
-  { name: 'attest', type: 'list', metavar: 'SPEC', help: 'Attestations (not supported: only type=provenance,disabled=true / type=sbom,disabled=true)' },
-  { name: 'provenance', type: 'string', metavar: 'VALUE', help: 'Provenance attestation (not supported: only "false")' },
+  { name: 'attest', type: 'list', metavar: 'SPEC', help: 'Attestation parameters (format: "type=provenance,mode=min|max"; type=sbom is not supported)' },
+  { name: 'provenance', type: 'string', metavar: 'VALUE', help: 'Shorthand for "--attest=type=provenance" (true, false, mode=min|max); attached to oci, docker and registry outputs' },
   { name: 'sbom', type: 'string', metavar: 'VALUE', help: 'SBOM attestation (not supported: only "false")' },
   { name: 'annotation', type: 'list', metavar: 'KEY=VALUE', help: 'Add an annotation to the image manifest ("manifest:" prefix accepted)' },
   { name: 'add-host', type: 'list', metavar: 'HOST:IP', help: 'Add a custom host-to-IP mapping (format: "host:ip") to RUN\'s /etc/hosts' },
@@ -131,20 +132,24 @@ function parseAnnotations(specs: string[]): Map<string, string> {
   return out;
 }
 
-// Attestations are not built yet. CI scripts often turn them off
-// explicitly (`--provenance=false`, as buildx otherwise adds a provenance
-// attestation): that is accepted, anything asking for one is refused.
-function checkAttestations(a: ReturnType<typeof parseArgs>): Record<string, never> {
-  const off = (v: string | undefined) => v === undefined || v === 'false' || v === '0';
-  for (const flag of ['provenance', 'sbom'] as const) {
-    const v = getString(a, flag);
-    if (!off(v)) throw new UsageError(`--${flag}=${v}: attestations are not supported by tsbuild yet (only --${flag}=false)`);
-  }
+// --provenance and --attest type=provenance as buildx reads them: only a
+// provenance attestation is built; an SBOM is refused (off is accepted, as
+// CI scripts pass it). Unlike buildx, nothing is attached unless asked.
+function attestationsOf(a: ReturnType<typeof parseArgs>): Pick<BuildOptions, 'attestations'> {
+  let provenance: AttestationRequest['provenance'] | null = null;
+  const sbom = getString(a, 'sbom');
+  if (sbom !== undefined && !['false', '0'].includes(sbom)) throw new UsageError(`--sbom=${sbom}: SBOM attestations are not supported by tsbuild (only --sbom=false; provenance is: --provenance=mode=min|max)`);
+  const flag = getString(a, 'provenance');
+  if (flag !== undefined) provenance = parseProvenanceFlag(flag);
   for (const spec of getList(a, 'attest')) {
     const attrs = parseCsvSpec(spec, '--attest');
-    if (attrs.get('disabled') !== 'true') throw new UsageError(`--attest ${spec}: attestations are not supported by tsbuild yet (only disabled=true)`);
+    const type = attrs.get('type');
+    if (type === 'provenance') provenance = provenanceFromAttrs(attrs, `--attest ${spec}`);
+    else if (type === 'sbom') {
+      if (attrs.get('disabled') !== 'true') throw new UsageError(`--attest ${spec}: SBOM attestations are not supported by tsbuild (only type=provenance)`);
+    } else throw new UsageError(`invalid --attest "${spec}": type must be provenance or sbom`);
   }
-  return {};
+  return provenance ? { attestations: { provenance } } : {};
 }
 
 function runResourcesOf(a: ReturnType<typeof parseArgs>): RunResources {
@@ -248,7 +253,7 @@ export function toBuildOptions(argv: string[], env: NodeJS.ProcessEnv = process.
     buildContexts: getList(a, 'build-context').map(parseBuildContext),
     runResources: runResourcesOf(a),
     annotations: parseAnnotations(getList(a, 'annotation')),
-    ...checkAttestations(a),
+    ...attestationsOf(a),
     labels: parseKeyValues(getList(a, 'label'), '--label'),
     target: getString(a, 'target'),
     platforms: getList(a, 'platform').flatMap((p) => p.split(',')).filter(Boolean),
