@@ -2,10 +2,11 @@
 // the image manifest and, beside it, an attestation manifest for platform
 // unknown/unknown whose annotations name the image manifest it describes
 // and whose one layer is the in-toto statement. Readers that pick a
-// platform skip it; `docker buildx imagetools inspect`, cosign and the
-// OCI tools find it by `vnd.docker.reference.type`.
+// platform skip it; tools that look for attestations find it by
+// `vnd.docker.reference.type` (see image/platform.ts for our own reader).
 import type { ContentStore } from '../../cache/content-store.js';
 import type { Digest } from '../../cache/digest.js';
+import type { AttachedIndex } from '../image/oci-layout.js';
 import type { Descriptor, ImageIndex, ImageManifest, Platform } from '../image/types.js';
 import { MediaType } from '../image/types.js';
 import { IN_TOTO_MEDIA_TYPE } from './provenance.js';
@@ -14,15 +15,6 @@ export const REFERENCE_TYPE = 'vnd.docker.reference.type';
 export const REFERENCE_DIGEST = 'vnd.docker.reference.digest';
 export const ATTESTATION_MANIFEST = 'attestation-manifest';
 export const PREDICATE_TYPE = 'in-toto.io/predicate-type';
-
-export interface AttachedIndex {
-  /** The index to name instead of the image manifest. */
-  index: Descriptor;
-  /** The attestation manifest inside it. */
-  attestation: Descriptor;
-  /** Its config and in-toto layer (the blobs an exporter writes or pushes besides the image's). */
-  blobs: Descriptor[];
-}
 
 async function put(store: ContentStore, mediaType: string, value: unknown, extra: Partial<Descriptor> = {}): Promise<Descriptor> {
   const bytes = Buffer.from(JSON.stringify(value), 'utf8');

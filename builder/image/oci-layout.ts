@@ -11,7 +11,6 @@ import { platformOf } from './image.js';
 import { formatReference, parseReference } from './reference.js';
 import type { ArchiveEntry } from './archive-writer.js';
 import type { Descriptor, ImageIndex } from './types.js';
-import type { AttachedIndex } from '../attestations/attach.js';
 import { Annotation, MediaType } from './types.js';
 
 export const OCI_LAYOUT_FILE = 'oci-layout';
@@ -32,6 +31,16 @@ export interface ExportedImage {
   image: PreparedImage;
   /** Attestations attached: the layout names this index (image + attestation manifests) instead of the manifest. */
   attached?: AttachedIndex;
+}
+
+/** An index over an exported manifest and its attestation manifest (made by builder/attestations/). */
+export interface AttachedIndex {
+  /** The index to name instead of the image manifest. */
+  index: Descriptor;
+  /** The attestation manifest inside it. */
+  attestation: Descriptor;
+  /** Its config and statement layers (the blobs an exporter writes or pushes besides the image's). */
+  blobs: Descriptor[];
 }
 
 /** Wraps an exported manifest into an index with its attestations (see attestations/attach.ts). */
