@@ -42,6 +42,7 @@ function attestationOf(layout: Layout) {
 }
 
 const DOCKERFILE = 'FROM busybox:latest AS base\nARG FOO\nRUN echo "$FOO" > /foo\nFROM base AS final\nCOPY f.txt /f.txt\n';
+const COPY_FROM_SCRATCH = 'FROM scratch\nCOPY --from=busybox:latest /bin/busybox /busybox\n';
 
 it('-o type=oci with --provenance=mode=max: an index with the image and its attestation manifest', async (t) => {
   const ctx = await makeContext({ 'f.txt': 'hello\n' });
@@ -86,6 +87,16 @@ it('-o type=oci with --provenance=mode=max: an index with the image and its atte
     const raw = JSON.parse(execFileSync('skopeo', ['--insecure-policy', 'inspect', '--raw', `oci-archive:${out}`], { encoding: 'utf8' }));
     t.deepEqual(raw, index);
   }
+});
+
+it('materials list an image read only by COPY --from', async (t) => {
+  const ctx = await makeContext({});
+  const out = path.join(await scratch(), 'img.tar');
+  await build(root(), ctx, COPY_FROM_SCRATCH, ['--provenance=true', '-o', `type=oci,dest=${out}`]);
+  const { statement } = attestationOf(await readLayout(out));
+  t.is(statement.subject[0].name, '_', 'an unnamed image, as BuildKit names it');
+  const uris = statement.predicate.materials.map((m: { uri: string }) => m.uri);
+  t.true(uris.some((u: string) => u.startsWith('pkg:docker/busybox@latest?platform=')), uris.join(' '));
 });
 
 it('--attest type=provenance (mode=min by default) leaves the build args out; type=docker carries the index too', async (t) => {

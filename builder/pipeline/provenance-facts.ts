@@ -3,20 +3,24 @@
 // attestations/). Undefined when no attestation was asked for: then no
 // output changes at all.
 import type { ContentStore } from '../../cache/content-store.js';
-import type { BuildGraph } from '../../frontend/graph/types.js';
+import type { BaseImage, BuildGraph, FileSource } from '../../frontend/graph/types.js';
 import { attachStatements } from '../attestations/attach.js';
 import { provenanceStatement, SLSA_V02_PREDICATE, type ProvenanceFacts } from '../attestations/provenance.js';
 import { platformOf } from '../image/image.js';
 import type { AttachFn } from '../image/oci-layout.js';
 import type { BuildOptions } from './options.js';
 
-/** The base images of every stage the target needs (FROM and COPY --from / mounts of an image), by digest. */
+/** The images the target was made from: every stage's FROM, and those COPY --from or RUN --mount from= read, by digest. */
 function materialsOf(graph: BuildGraph): ProvenanceFacts['materials'] {
-  const out: ProvenanceFacts['materials'] = [];
+  const images: BaseImage[] = [];
   for (const stage of graph.stages) {
-    if (stage.base.type === 'image') out.push({ ref: stage.base.image.ref, digest: stage.base.image.digest, platform: stage.base.image.platform });
+    if (stage.base.type === 'image') images.push(stage.base.image);
+    for (const step of stage.steps) {
+      const sources: Array<FileSource | undefined> = step.kind === 'copy' ? [step.from] : step.kind === 'run' ? step.mounts.map((m) => m.from) : [];
+      for (const from of sources) if (from?.type === 'image') images.push(from.image);
+    }
   }
-  return out;
+  return images.map((i) => ({ ref: i.ref, digest: i.digest, platform: i.platform }));
 }
 
 export function provenanceAttacher(store: ContentStore, opts: BuildOptions, graph: BuildGraph, startedOn: Date): AttachFn | undefined {
