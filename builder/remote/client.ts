@@ -29,14 +29,26 @@ export class RemoteConnection {
     const { stream, close } = await dial(address, opts);
     const where = formatAddress(address);
     const session = http2.connect('http://tsbuild', { createConnection: () => stream as never });
+    // Over TLS a refused client certificate shows up after the handshake,
+    // as an alert or a closed connection: say what it most likely means.
+    const hint = address.kind !== 'tcp' ? '' : opts.tls ? ' (is the client certificate, --tlscert, signed by the CA the server trusts?)' : ' (a TLS server? use --tlsverify with --tlscacert, --tlscert and --tlskey)';
     const failed = new Promise<never>((_, reject) => {
-      session.once('error', (err) => reject(new RemoteError('REMOTE_UNREACHABLE', `cannot talk to the server at ${where}: ${err.message}`)));
-      session.once('close', () => reject(new RemoteError('REMOTE_UNREACHABLE', `the server at ${where} closed the connection`)));
+      session.once('error', (err) => reject(tlsAware(err, where)));
+      session.once('close', () => reject(new RemoteError('REMOTE_UNREACHABLE', `the server at ${where} closed the connection${hint}`)));
     });
     failed.catch(() => undefined);
     const probe = new RemoteConnection(address, session, { server: '?', protocol: 0, protocols: [] }, close);
-    const hello = await Promise.race([probe.json<Hello>('GET', PATHS.hello), failed]);
-    return new RemoteConnection(address, session, hello, close);
+    try {
+      const hello = await Promise.race([probe.json<Hello>('GET', PATHS.hello).catch(async (err) => {
+        // A request failing with the session: the session's own error says more.
+        await Promise.race([failed, new Promise((r) => setTimeout(r, 100))]);
+        throw tlsAware(err, where);
+      }), failed]);
+      return new RemoteConnection(address, session, hello, close);
+    } catch (err) {
+      probe.destroy();
+      throw err;
+    }
   }
 
   /** A request; the caller writes its body and reads the answer. */
@@ -62,6 +74,12 @@ export class RemoteConnection {
     this.session.destroy();
     this.onClose();
   }
+}
+
+function tlsAware(err: Error, where: string): Error {
+  if (/alert certificate required/i.test(err.message)) return new RemoteError('REMOTE_AUTH', `the server at ${where} requires a client certificate (--tlscert and --tlskey)`);
+  if (/alert (bad certificate|unknown ca|decrypt error)/i.test(err.message)) return new RemoteError('REMOTE_AUTH', `the server at ${where} refused the client certificate`);
+  return err instanceof RemoteError ? err : new RemoteError('REMOTE_UNREACHABLE', `cannot talk to the server at ${where}: ${err.message}`);
 }
 
 export async function readAnswer(req: ClientHttp2Stream): Promise<{ status: number; text: string }> {

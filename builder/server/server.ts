@@ -67,7 +67,7 @@ async function serveStream(ctx: ServerContext, stream: ServerHttp2Stream, header
     // Mutual TLS: the handshake already refused a client without a valid
     // certificate; this makes sure no stream of an unverified one runs.
     const socket = stream.session?.socket as TLSSocket | undefined;
-    if (requireClientCert && !(socket && 'authorized' in socket && socket.authorized)) {
+    if (requireClientCert && socket?.authorized !== true) {
       return sendError(stream, 403, 'REMOTE_AUTH', 'client certificate required');
     }
     const offered = headers[PROTOCOL_HEADER] as string | undefined;
