@@ -20,6 +20,8 @@ let store: Awaited<ReturnType<typeof freshStore>>;
 let server: TestServer;
 let proxyPath: string;
 let sentToServer = 0;
+let proxy: net.Server | undefined;
+const proxied = new Set<net.Socket>();
 
 test.before(async () => {
   if (skip) return;
@@ -29,17 +31,21 @@ test.before(async () => {
   server = await startServe(store.root, ['--addr', `unix://${sock}`]);
   proxyPath = path.join(dir, 'counting.sock');
   await new Promise<void>((resolve) => {
-    net.createServer((client) => {
+    proxy = net.createServer((client) => {
       const upstream = net.connect(sock);
+      proxied.add(client).add(upstream);
       client.on('data', (d) => (sentToServer += d.length));
       client.pipe(upstream);
       upstream.pipe(client);
       client.on('error', () => upstream.destroy());
       upstream.on('error', () => client.destroy());
-    }).listen(proxyPath, resolve);
+    });
+    proxy.listen(proxyPath, resolve);
   });
 });
 test.after.always(async () => {
+  proxy?.close();
+  for (const s of proxied) s.destroy();
   await server?.stop();
   await store?.dispose();
 });

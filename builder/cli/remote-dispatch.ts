@@ -2,7 +2,7 @@
 // server; `version` shows both sides; every other command stays local.
 import { RemoteConnection, type ConnectOptions } from '../remote/client.js';
 import { REMOTE_COMMANDS } from '../remote/protocol.js';
-import { UsageError } from './args.js';
+import { UsageError } from '../errors.js';
 
 export function runsRemotely(command: string): boolean {
   return command === 'build' || command === 'version' || REMOTE_COMMANDS.has(command);

@@ -11,7 +11,7 @@ export function isUserError(err: unknown): err is UserFacingError {
 }
 
 // A solver failure wraps the step's own error; the user wants to see the latter.
-function unwrap(err: unknown): unknown {
+export function unwrap(err: unknown): unknown {
   let e = err as { cause?: unknown; vertex?: unknown };
   while (e && typeof e === 'object' && e.vertex !== undefined && e.cause !== undefined && !isUserError(e)) e = e.cause as typeof e;
   return e;

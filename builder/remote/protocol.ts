@@ -66,6 +66,8 @@ export interface BuildRequest {
   allow: string[];
   push: boolean;
   runtime: string;
+  /** The client's SOURCE_DATE_EPOCH: reproducible builds do not depend on the server's environment. */
+  sourceDateEpoch?: string;
   wantMetadata: boolean;
 }
 
@@ -78,12 +80,12 @@ export type ClientMessage =
 
 /** Messages the server sends on the build stream. */
 export type ServerMessage =
-  | { type: 'event'; record: Record<string, unknown> }        // a progress record (rawjson's shape)
+  | { type: 'event'; record: Record<string, unknown> }        // a ProgressEvent; log data as base64 when `encoding` says so
   | { type: 'stderr'; text: string }                           // a line the build printed that is not an event
   | { type: 'stdout'; text: string }                           // --call reports, quiet's image id
   | { type: 'secret-request'; reqId: number; id: string }
   | { type: 'ssh-open'; connId: number; id: string }
-  | { type: 'output'; index: number; kind: 'tar' | 'dir' }
+  | { type: 'output'; index: number }                          // fetch output `index` now (a tar stream)
   | { type: 'result'; exitCode: number; imageId?: string; metadata?: Record<string, unknown>; error?: string };
 
 /** Store commands a client may run on the server (their output streams back). */

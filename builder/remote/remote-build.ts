@@ -9,21 +9,21 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import type { ClientHttp2Stream } from 'node:http2';
 import { pipeline } from 'node:stream/promises';
-import type { BuildOptions, OutputSpec } from '../build/options.js';
+import type { OutputSpec, ProgressEvent } from '../pipeline/options.js';
+import type { CliBuildRequest } from '../cli/build-runner.js';
 import { createProgress, type ProgressWriter } from '../progress/index.js';
-import type { RawJsonRecord } from '../progress/rawjson.js';
 import { formatSize } from '../../cache/gc-config.js';
 import { encodeMessage, readMessages } from './messages.js';
 import { RemoteError } from './errors.js';
 import { errorOfAnswer, readAnswer, responseHeaders, responseStatus, type RemoteConnection } from './client.js';
 import { buildManifest } from './context-manifest.js';
 import { uploadMissing } from './upload.js';
-import { ProgressReplay } from './progress-replay.js';
 import { PATHS, type BuildRequest, type ClientMessage, type ServerMessage } from './protocol.js';
 
 const STREAMED = new Set(['local', 'tar', 'oci', 'docker']);
 
-function toRequest(opts: BuildOptions, contextId: string, manifest: BuildRequest['manifest']): BuildRequest {
+function toRequest(req: CliBuildRequest, contextId: string, manifest: BuildRequest['manifest']): BuildRequest {
+  const opts = req.build;
   return {
     contextId,
     manifest,
@@ -37,15 +37,16 @@ function toRequest(opts: BuildOptions, contextId: string, manifest: BuildRequest
     noCacheFilter: opts.noCacheFilter,
     pull: opts.pull,
     outputs: opts.outputs.map((o) => ({ type: o.type, attrs: [...o.attrs].filter(([k]) => k !== 'dest'), stream: STREAMED.has(o.type) || undefined })),
-    secrets: opts.secrets.map((s) => s.id),
-    ssh: opts.ssh.map((s) => s.id),
+    secrets: req.secrets.map((s) => s.id),
+    ssh: req.ssh.map((s) => s.id),
     cacheFrom: opts.cacheFrom.map((c) => ({ type: c.type, attrs: [...c.attrs] })),
     cacheTo: opts.cacheTo.map((c) => ({ type: c.type, attrs: [...c.attrs] })),
-    call: opts.call,
+    call: req.call,
     allow: opts.allow,
-    push: opts.push,
+    push: false,
     runtime: opts.runtime,
-    wantMetadata: opts.metadataFile !== undefined,
+    sourceDateEpoch: opts.sourceDateEpoch,
+    wantMetadata: req.metadataFile !== undefined,
   };
 }
 
@@ -56,9 +57,10 @@ function checkOutputs(outputs: OutputSpec[]): void {
   }
 }
 
-export async function remoteBuild(conn: RemoteConnection, opts: BuildOptions): Promise<number> {
+export async function remoteBuild(conn: RemoteConnection, req: CliBuildRequest): Promise<number> {
+  const opts = req.build;
   checkOutputs(opts.outputs);
-  const progress = opts.call === 'build' ? createProgress(opts.progress, process.stderr) : undefined;
+  const progress = req.call === 'build' ? createProgress(req.progress, process.stderr) : undefined;
   const sync = progress?.task('[internal] load build context');
   const manifest = await buildManifest(opts.contextDir, opts.dockerfilePath);
   const uploaded = await uploadMissing(conn, manifest);
@@ -69,7 +71,7 @@ export async function remoteBuild(conn: RemoteConnection, opts: BuildOptions): P
   const send = (m: ClientMessage) => {
     if (!stream.destroyed && !stream.writableEnded) stream.write(encodeMessage(m));
   };
-  send({ type: 'build', request: toRequest(opts, manifest.contextId, manifest.entries) });
+  send({ type: 'build', request: toRequest(req, manifest.contextId, manifest.entries) });
   const onSignal = () => {
     send({ type: 'cancel' });
     // A second Ctrl-C drops the connection: the server cancels on that too.
@@ -86,15 +88,15 @@ export async function remoteBuild(conn: RemoteConnection, opts: BuildOptions): P
       throw errorOfAnswer(status, Buffer.concat(chunks).toString('utf8'));
     }
     const buildId = String(headers['tsbuild-build-id'] ?? '');
-    return await followBuild(conn, opts, stream, buildId, progress, send);
+    return await followBuild(conn, req, stream, buildId, progress, send);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
 }
 
-async function followBuild(conn: RemoteConnection, opts: BuildOptions, stream: ClientHttp2Stream, buildId: string, progress: ProgressWriter | undefined, send: (m: ClientMessage) => void): Promise<number> {
-  const replay = progress ? new ProgressReplay(progress) : undefined;
+async function followBuild(conn: RemoteConnection, req: CliBuildRequest, stream: ClientHttp2Stream, buildId: string, progress: ProgressWriter | undefined, send: (m: ClientMessage) => void): Promise<number> {
+  const opts = req.build;
   const pending: Promise<void>[] = [];
   let result: Extract<ServerMessage, { type: 'result' }> | undefined;
   const errLines: string[] = [];
@@ -102,7 +104,7 @@ async function followBuild(conn: RemoteConnection, opts: BuildOptions, stream: C
     for await (const m of readMessages<ServerMessage>(stream)) {
       switch (m.type) {
         case 'event':
-          replay?.apply(m.record as unknown as RawJsonRecord);
+          progress?.onProgress?.(eventOf(m.record));
           break;
         case 'stderr':
           errLines.push(m.text);
@@ -111,14 +113,15 @@ async function followBuild(conn: RemoteConnection, opts: BuildOptions, stream: C
           process.stdout.write(m.text);
           break;
         case 'secret-request':
-          pending.push(answerSecret(opts, m.reqId, m.id, send));
+          pending.push(answerSecret(req, m.reqId, m.id, send));
           break;
         case 'ssh-open':
-          forwardAgent(conn, opts, buildId, m.connId, m.id);
+          forwardAgent(conn, req, buildId, m.connId, m.id);
           break;
         case 'output':
           // Fetched in order: the server sends the result once they all arrived.
-          await fetchOutput(conn, opts, buildId, m.index, m.kind);
+          // In the background: the build goes on writing while the client reads.
+          pending.push(fetchOutput(conn, opts.outputs, buildId, m.index));
           break;
         case 'result':
           result = m;
@@ -128,22 +131,23 @@ async function followBuild(conn: RemoteConnection, opts: BuildOptions, stream: C
   } catch (err) {
     if (!result) throw err;
   }
-  await Promise.allSettled(pending);
+  const failures = (await Promise.allSettled(pending)).filter((p) => p.status === 'rejected');
   if (!stream.writableEnded) stream.end();
   if (!result) throw new RemoteError('REMOTE_UNREACHABLE', 'the server closed the build without a result');
+  if (failures.length > 0 && result.exitCode === 0) throw (failures[0] as PromiseRejectedResult).reason;
   const ok = result.exitCode === 0;
   await progress?.close({ ok });
   for (const line of errLines) process.stderr.write(line + '\n');
   if (result.error) process.stderr.write(`ERROR: ${result.error}\n`);
-  if (ok && opts.call === 'build') {
-    if (opts.iidFile && result.imageId) await writeFile(opts.iidFile, result.imageId);
-    if (opts.metadataFile) await writeFile(opts.metadataFile, JSON.stringify(result.metadata ?? {}, null, 2) + '\n');
-    if (opts.progress === 'quiet' && result.imageId) process.stdout.write(result.imageId + '\n');
+  if (ok && req.call === 'build') {
+    if (req.iidFile && result.imageId) await writeFile(req.iidFile, result.imageId);
+    if (req.metadataFile) await writeFile(req.metadataFile, JSON.stringify(result.metadata ?? {}, null, 2) + '\n');
+    if (req.progress === 'quiet' && result.imageId) process.stdout.write(result.imageId + '\n');
   }
   return result.exitCode;
 }
 
-async function answerSecret(opts: BuildOptions, reqId: number, id: string, send: (m: ClientMessage) => void): Promise<void> {
+async function answerSecret(opts: CliBuildRequest, reqId: number, id: string, send: (m: ClientMessage) => void): Promise<void> {
   const spec = opts.secrets.find((s) => s.id === id);
   try {
     if (!spec) throw new Error(`secret ${id} was not given with --secret`);
@@ -159,7 +163,7 @@ async function answerSecret(opts: BuildOptions, reqId: number, id: string, send:
 
 // One agent connection of the build: a stream to the server, piped to the
 // agent socket the user named (--ssh id=/path) or $SSH_AUTH_SOCK.
-function forwardAgent(conn: RemoteConnection, opts: BuildOptions, buildId: string, connId: number, id: string): void {
+function forwardAgent(conn: RemoteConnection, opts: CliBuildRequest, buildId: string, connId: number, id: string): void {
   const spec = opts.ssh.find((s) => s.id === id);
   const sockPath = spec?.paths[0] ?? process.env.SSH_AUTH_SOCK;
   const remote = conn.request('POST', `${PATHS.sshConn}${buildId}/${connId}`);
@@ -175,9 +179,21 @@ function forwardAgent(conn: RemoteConnection, opts: BuildOptions, buildId: strin
   remote.on('close', () => local.destroy());
 }
 
-async function fetchOutput(conn: RemoteConnection, opts: BuildOptions, buildId: string, index: number, kind: 'tar' | 'dir'): Promise<void> {
-  const out = opts.outputs[index];
+/** A progress event off the wire: step output bytes come as base64. */
+function eventOf(record: Record<string, unknown>): ProgressEvent {
+  if (record.encoding === 'base64' && typeof record.data === 'string') {
+    const { encoding: _, ...rest } = record;
+    return { ...rest, data: Buffer.from(record.data, 'base64') } as unknown as ProgressEvent;
+  }
+  return record as unknown as ProgressEvent;
+}
+
+// type=local (and an OCI layout directory) arrive as a tar and are unpacked
+// here; the other outputs are written as they come.
+async function fetchOutput(conn: RemoteConnection, outputs: OutputSpec[], buildId: string, index: number): Promise<void> {
+  const out = outputs[index];
   const dest = out?.attrs.get('dest');
+  const kind = out?.type === 'local' || (out?.type === 'oci' && out.attrs.get('tar') === 'false') ? 'dir' : 'file';
   const req = conn.request('GET', `${PATHS.output}${buildId}/${index}`);
   req.end();
   const status = await responseStatus(req);
@@ -185,7 +201,7 @@ async function fetchOutput(conn: RemoteConnection, opts: BuildOptions, buildId: 
   if (!dest) throw new RemoteError('REMOTE_PROTOCOL', `the server sent output ${index}, which has no dest here`);
   if (kind === 'dir') {
     await mkdir(dest, { recursive: true });
-    const { applyLayer } = await import('../../cache/layer-apply.js');
+    const { applyLayer } = await import('../../cache/layer-unpack.js');
     await applyLayer(req, dest);
   } else if (dest === '-') {
     await pipeline(req, process.stdout, { end: false });

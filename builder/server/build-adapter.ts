@@ -1,106 +1,100 @@
-// The one place where a remote build request becomes a build. It runs the
-// CLI's own `build` in a child process against the server's store, with
-// progress as rawjson records, outputs written to server-side temp paths
-// that are then streamed back, and SIGINT for cancellation.
-import { spawn } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { LineSplitter } from '../progress/line-splitter.js';
-import { packageRoot } from '../../runner-native/package-root.js';
+// The one place where a remote build request becomes a build: the same
+// `build(options, io)` call the CLI makes, in this process, with the
+// server's store and its one parallelism limit. Progress events go to the
+// client as they come, secrets and SSH agents are asked of the client while
+// a step needs them, and streamed outputs are written into the client's
+// request for them instead of a file here.
+import { PassThrough, type Writable } from 'node:stream';
+import { build, evaluate } from '../pipeline/build.js';
+import type { BuildIO, BuildOptions, CallMode, OutputSpec } from '../pipeline/options.js';
+import type { ProgressEvent } from '../progress/events.js';
+import { formatUserError, isUserError, unwrap } from '../cli/report-error.js';
 import type { BuildRequest } from '../remote/protocol.js';
 import type { BuildSession } from './build-session.js';
 import type { ServeSettings } from './server-context.js';
+import type { Limiter } from '../concurrency.js';
 
 export interface AdapterResult {
   exitCode: number;
   imageId?: string;
   metadata?: Record<string, unknown>;
+  error?: string;
 }
 
-/** Quotes a value for docker's CSV option strings when it needs it. */
-function csvValue(v: string): string {
-  return /[",]/.test(v) ? `"${v.replace(/"/g, '')}"` : v;
+/** Streamed outputs are tar streams named `remote:<index>`; the client unpacks type=local itself. */
+const REMOTE_DEST = 'remote:';
+
+function outputOf(out: BuildRequest['outputs'][number], index: number): OutputSpec {
+  const attrs = new Map(out.attrs.filter(([k]) => k !== 'dest'));
+  if (!out.stream) return { type: out.type as OutputSpec['type'], attrs };
+  attrs.set('dest', `${REMOTE_DEST}${index}`);
+  if (out.type === 'local') return { type: 'tar', attrs };
+  // An OCI layout directory travels as its tar; the client unpacks it.
+  if (out.type === 'oci') attrs.delete('tar');
+  return { type: out.type as OutputSpec['type'], attrs };
 }
 
-function csv(type: string, attrs: [string, string][]): string {
-  return [`type=${type}`, ...attrs.map(([k, v]) => `${k}=${csvValue(v)}`)].join(',');
-}
-
-export async function runRemoteBuild(req: BuildRequest, contextDir: string, session: BuildSession, settings: ServeSettings, workDir: string): Promise<AdapterResult> {
-  await mkdir(workDir, { recursive: true, mode: 0o700 });
-  const dockerfile = path.join(workDir, path.basename(req.dockerfile.name) || 'Dockerfile');
-  await writeFile(dockerfile, req.dockerfile.text);
-  const iidFile = path.join(workDir, 'iid');
-  const metadataFile = path.join(workDir, 'metadata.json');
-  const args = ['build', contextDir, '-f', dockerfile, '--progress', 'rawjson', '--iidfile', iidFile];
-  if (req.wantMetadata) args.push('--metadata-file', metadataFile);
-  for (const t of req.tags) args.push('-t', t);
-  for (const [k, v] of req.buildArgs) args.push('--build-arg', `${k}=${v}`);
-  for (const [k, v] of req.labels) args.push('--label', `${k}=${v}`);
-  if (req.target) args.push('--target', req.target);
-  for (const p of req.platforms) args.push('--platform', p);
-  if (req.noCache) args.push('--no-cache');
-  for (const s of req.noCacheFilter) args.push('--no-cache-filter', s);
-  if (req.pull) args.push('--pull');
-  for (const [i, out] of req.outputs.entries()) {
-    const attrs = out.attrs.filter(([k]) => k !== 'dest');
-    if (out.stream) {
-      const kind = out.type === 'local' || (out.type === 'oci' && new Map(out.attrs).get('tar') === 'false') ? 'dir' : 'tar';
-      const dest = path.join(workDir, `output-${i}`);
-      session.addOutput(i, kind, dest);
-      attrs.push(['dest', dest]);
-    }
-    args.push('-o', csv(out.type, attrs));
-  }
-  const env: NodeJS.ProcessEnv = { ...process.env, TSBUILD_ROOT: settings.root, TSBUILD_JOBS: String(settings.maxParallelism) };
-  // The child reads secrets from its environment (memory), never from a file.
-  for (const [i, id] of req.secrets.entries()) {
-    const name = `TSBUILD_REMOTE_SECRET_${i}`;
-    env[name] = (await session.getSecret(id)).toString('utf8');
-    args.push('--secret', `id=${csvValue(id)},env=${name}`);
-  }
-  for (const id of req.ssh) args.push('--ssh', `${id}=${await session.agentSocket(id)}`);
-  const cacheFrom = req.cacheFrom.length > 0 ? req.cacheFrom : settings.cacheFrom.map((c) => ({ type: c.type, attrs: [...c.attrs] as [string, string][] }));
-  const cacheTo = req.cacheTo.length > 0 ? req.cacheTo : settings.cacheTo.map((c) => ({ type: c.type, attrs: [...c.attrs] as [string, string][] }));
-  for (const c of cacheFrom) args.push('--cache-from', csv(c.type, c.attrs));
-  for (const c of cacheTo) args.push('--cache-to', csv(c.type, c.attrs));
-  args.push('--call', req.call);
-  for (const a of req.allow) args.push('--allow', a);
-  args.push('--runtime', req.runtime);
-
-  const child = spawn(process.execPath, [path.join(packageRoot(), 'bin', 'tsbuild.js'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const onAbort = () => {
-    child.kill('SIGINT');
-    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+export function optionsOf(req: BuildRequest, contextDir: string, settings: ServeSettings, limiter: Limiter): BuildOptions {
+  const specs = (list: BuildRequest['cacheFrom']) => list.map((c) => ({ type: c.type, attrs: new Map(c.attrs) }));
+  return {
+    storeRoot: settings.root,
+    contextDir,
+    dockerfileText: req.dockerfile.text,
+    dockerfileName: req.dockerfile.name,
+    tags: req.tags,
+    buildArgs: new Map(req.buildArgs),
+    labels: new Map(req.labels),
+    target: req.target,
+    platforms: req.platforms,
+    noCache: req.noCache,
+    noCacheFilter: req.noCacheFilter,
+    pull: req.pull,
+    outputs: req.outputs.map(outputOf),
+    // The server's defaults, unless the build names its own.
+    cacheFrom: req.cacheFrom.length > 0 ? specs(req.cacheFrom) : settings.cacheFrom,
+    cacheTo: req.cacheTo.length > 0 ? specs(req.cacheTo) : settings.cacheTo,
+    allow: req.allow,
+    runtime: req.runtime as BuildOptions['runtime'],
+    limiter,
+    sourceDateEpoch: req.sourceDateEpoch,
+    keepStorage: settings.keepStorage,
   };
-  session.abort.signal.addEventListener('abort', onAbort, { once: true });
-  const errLines = new LineSplitter();
-  const forwardErr = (line: string) => {
-    if (line.startsWith('{')) {
-      try {
-        const record = JSON.parse(line) as Record<string, unknown>;
-        if (typeof record.type === 'string') return session.send({ type: 'event', record });
-      } catch {
-        // Not a record: shown as text.
-      }
-    }
-    session.send({ type: 'stderr', text: line });
-  };
-  child.stderr.on('data', (d: Buffer) => errLines.push(d).forEach(forwardErr));
-  child.stdout.on('data', (d: Buffer) => session.send({ type: 'stdout', text: d.toString('utf8') }));
-  const exitCode = await new Promise<number>((resolve) => {
-    child.on('error', () => resolve(125));
-    child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + 2 : 1)));
-  });
-  session.abort.signal.removeEventListener('abort', onAbort);
-  const rest = errLines.flush();
-  if (rest !== undefined) forwardErr(rest);
-  if (exitCode !== 0) return { exitCode };
-  const imageId = (await readFile(iidFile, 'utf8').catch(() => '')).trim() || undefined;
-  const metadata = req.wantMetadata ? (JSON.parse(await readFile(metadataFile, 'utf8').catch(() => '{}')) as Record<string, unknown>) : undefined;
-  return { exitCode, imageId, metadata };
 }
 
-export async function removeWorkDir(workDir: string): Promise<void> {
-  await rm(workDir, { recursive: true, force: true });
+/** A progress event as JSON: step output bytes travel as base64 so no character is split. */
+function wireEvent(e: ProgressEvent): Record<string, unknown> {
+  if (e.type === 'log' && Buffer.isBuffer(e.data)) return { ...e, data: e.data.toString('base64'), encoding: 'base64' };
+  return e as unknown as Record<string, unknown>;
+}
+
+export async function runRemoteBuild(req: BuildRequest, contextDir: string, session: BuildSession, settings: ServeSettings, limiter: Limiter): Promise<AdapterResult> {
+  try {
+    const opts = optionsOf(req, contextDir, settings, limiter);
+    if (req.call !== 'build') {
+      const exitCode = await evaluate(opts, req.call as Exclude<CallMode, 'build'>, { stdout: { write: (text: string) => session.send({ type: 'stdout', text }) } });
+      return { exitCode };
+    }
+    const io: BuildIO = {
+      onEvent: (e) => session.send({ type: 'event', record: wireEvent(e) }),
+      signal: session.abort.signal,
+      secrets: { getSecret: (id) => (req.secrets.includes(id) ? session.getSecret(id) : Promise.resolve(undefined)) },
+      ssh: { agentSocket: (id) => (req.ssh.includes(id) ? session.agentSocket(id) : Promise.resolve(undefined)) },
+      openOutput: async (dest): Promise<Writable | undefined> => {
+        if (!dest.startsWith(REMOTE_DEST)) return undefined;
+        const index = Number(dest.slice(REMOTE_DEST.length));
+        const pipe = new PassThrough({ highWaterMark: 1024 * 1024 });
+        session.addOutput(index, pipe);
+        session.send({ type: 'output', index });
+        return pipe;
+      },
+    };
+    const result = await build(opts, io);
+    // The result goes only after every streamed output reached the client.
+    await session.outputsDone();
+    return { exitCode: 0, imageId: result.imageId, metadata: req.wantMetadata ? result.metadata : undefined };
+  } catch (error) {
+    const err = unwrap(error);
+    if (isUserError(err)) return { exitCode: 1, error: await formatUserError(err) };
+    return { exitCode: 2, error: `internal error (this is a bug in tsbuild): ${(err as Error)?.stack ?? String(err)}` };
+  }
 }

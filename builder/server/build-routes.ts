@@ -1,15 +1,13 @@
 // The build stream and the streams that belong to a running build: its
 // streamed-back outputs and its forwarded SSH agent connections.
-import { createReadStream } from 'node:fs';
-import path from 'node:path';
 import type { ServerHttp2Stream } from 'node:http2';
 import { readMessages } from '../remote/messages.js';
 import { RemoteError } from '../remote/errors.js';
 import type { BuildRequest, ClientMessage } from '../remote/protocol.js';
 import { isUserError } from '../cli/report-error.js';
-import { storePaths } from '../build/store-paths.js';
+import { storePaths } from '../store/store-paths.js';
 import { BuildSession } from './build-session.js';
-import { runRemoteBuild, removeWorkDir } from './build-adapter.js';
+import { runRemoteBuild } from './build-adapter.js';
 import type { Route } from './server.js';
 import { sendError } from './server.js';
 
@@ -31,24 +29,17 @@ export const handleBuild: Route = async (ctx, stream) => {
     try {
       for await (const m of messages) {
         if (m.type === 'secret') session.answerSecret(m.reqId, Buffer.from(String(m.data), 'base64'));
-        else if (m.type === 'secret-error') session.answerSecret(m.reqId, undefined, String(m.message));
+        else if (m.type === 'secret-error') session.answerSecret(m.reqId, undefined);
         else if (m.type === 'cancel') session.cancel('build canceled by the client');
       }
     } catch {
       session.cancel('the client sent a malformed message');
     }
   })();
-  const workDir = path.join(state, `remote-build-${process.pid}-${session.id}`);
   let context: Awaited<ReturnType<typeof ctx.contexts.materialize>> | undefined;
   try {
     context = await ctx.contexts.materialize(req.contextId, req.manifest);
-    const result = await runRemoteBuild(req, context.dir, session, ctx.settings, workDir);
-    if (result.exitCode === 0) {
-      for (const out of session.outputs.values()) {
-        session.send({ type: 'output', index: out.index, kind: out.kind });
-        await Promise.race([out.fetched, canceled(session)]);
-      }
-    }
+    const result = await runRemoteBuild(req, context.dir, session, ctx.settings, ctx.limiter);
     session.send({ type: 'result', ...result });
   } catch (err) {
     if (!session.canceled) {
@@ -61,14 +52,9 @@ export const handleBuild: Route = async (ctx, stream) => {
     ctx.builds.delete(session.id);
     await context?.release();
     await session.close();
-    await removeWorkDir(workDir);
     if (!stream.destroyed) stream.end();
   }
 };
-
-function canceled(session: BuildSession): Promise<void> {
-  return new Promise((_, reject) => session.abort.signal.addEventListener('abort', () => reject(session.abort.signal.reason), { once: true }));
-}
 
 function sessionOf(ctx: Parameters<Route>[0], rest: string): { session: BuildSession; index: number } | undefined {
   const [id, n] = rest.split('/');
@@ -83,13 +69,7 @@ export const handleOutput: Route = async (ctx, stream, _h, rest) => {
   if (!out) return sendError(stream, 404, 'REMOTE_PROTOCOL', 'no such output');
   stream.respond({ ':status': 200, 'content-type': 'application/x-tar' });
   try {
-    if (out.kind === 'tar') {
-      await pipeTo(createReadStream(out.path), stream);
-    } else {
-      const { tarFromDir } = await import('../../cache/layer-diff.js');
-      await tarFromDir(out.path, stream, {});
-      if (!stream.writableEnded) stream.end();
-    }
+    await pipeTo(out.data, stream);
   } finally {
     out.markFetched();
   }

@@ -8,6 +8,7 @@ import net from 'node:net';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ServerHttp2Stream } from 'node:http2';
+import type { Readable } from 'node:stream';
 import { encodeMessage } from '../remote/messages.js';
 import type { ServerMessage } from '../remote/protocol.js';
 import { RemoteError } from '../remote/errors.js';
@@ -17,8 +18,8 @@ const CALLBACK_TIMEOUT_MS = 60_000;
 
 export interface StreamedOutput {
   index: number;
-  kind: 'tar' | 'dir';
-  path: string;
+  /** What the exporter writes; the client's request for the output reads it. */
+  data: Readable;
   fetched: Promise<void>;
   markFetched(): void;
 }
@@ -27,7 +28,7 @@ export class BuildSession {
   readonly id = randomBytes(12).toString('hex');
   readonly abort = new AbortController();
   readonly outputs = new Map<number, StreamedOutput>();
-  private readonly secretWaits = new Map<number, { resolve(b: Buffer): void; reject(e: Error): void }>();
+  private readonly secretWaits = new Map<number, { resolve(b: Buffer | undefined): void; reject(e: Error): void }>();
   private readonly sshWaits = new Map<number, (stream: ServerHttp2Stream) => void>();
   private readonly agentServers: net.Server[] = [];
   private nextReq = 0;
@@ -49,22 +50,22 @@ export class BuildSession {
     this.secretWaits.clear();
   }
 
-  /** Asks the client for a secret's value; only held in memory. */
-  getSecret(id: string): Promise<Buffer> {
+  /** Asks the client for a secret's value (undefined: it has none); only held in memory. */
+  getSecret(id: string): Promise<Buffer | undefined> {
     const reqId = ++this.nextReq;
-    return new Promise<Buffer>((resolve, reject) => {
+    return new Promise<Buffer | undefined>((resolve, reject) => {
       if (this.canceled) return reject(new RemoteError('REMOTE_UNREACHABLE', 'build canceled'));
       this.secretWaits.set(reqId, { resolve, reject });
       this.send({ type: 'secret-request', reqId, id });
     });
   }
 
-  answerSecret(reqId: number, data: Buffer | undefined, error?: string): void {
+  /** The client's answer: the value, or undefined when it has none (the build then says which secret is missing). */
+  answerSecret(reqId: number, data: Buffer | undefined): void {
     const w = this.secretWaits.get(reqId);
     if (!w) return;
     this.secretWaits.delete(reqId);
-    if (data) w.resolve(data);
-    else w.reject(new RemoteError('REMOTE_PROTOCOL', error ?? 'secret not available'));
+    w.resolve(data);
   }
 
   /**
@@ -112,12 +113,22 @@ export class BuildSession {
   }
 
   /** Registers an output the client will fetch; resolves once it has. */
-  addOutput(index: number, kind: 'tar' | 'dir', outPath: string): StreamedOutput {
+  addOutput(index: number, data: Readable): StreamedOutput {
     let markFetched!: () => void;
     const fetched = new Promise<void>((resolve) => (markFetched = resolve));
-    const out = { index, kind, path: outPath, fetched, markFetched };
+    const out = { index, data, fetched, markFetched };
     this.outputs.set(index, out);
     return out;
+  }
+
+  /** Resolves once the client has read every streamed output (or the build is canceled). */
+  async outputsDone(): Promise<void> {
+    const canceled = new Promise<void>((_, reject) => {
+      if (this.canceled) reject(this.abort.signal.reason);
+      this.abort.signal.addEventListener('abort', () => reject(this.abort.signal.reason), { once: true });
+    });
+    canceled.catch(() => undefined);
+    await Promise.race([Promise.all([...this.outputs.values()].map((o) => o.fetched)), canceled]);
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,8 @@
 import type { ServerHttp2Session } from 'node:http2';
 import type { ContextCache } from './context-cache.js';
 import type { BuildSession } from './build-session.js';
-import type { CacheSpec } from '../build/options.js';
+import type { CacheSpec } from '../pipeline/options.js';
+import type { Limiter } from '../concurrency.js';
 
 export interface ServeSettings {
   root: string;
@@ -16,6 +17,8 @@ export interface ServeSettings {
   cacheTo: CacheSpec[];
   /** Lets clients ask for --allow security.insecure (buildkitd's --allow-insecure-entitlement). */
   allowInsecure: boolean;
+  /** The build cache size limit after each build (TSBUILD_GC_KEEP_STORAGE of the server). */
+  keepStorage?: string;
 }
 
 export interface ServerContext {
@@ -23,6 +26,8 @@ export interface ServerContext {
   readonly settings: ServeSettings;
   readonly contexts: ContextCache;
   readonly builds: Map<string, BuildSession>;
+  /** One bound on running steps for all builds together. */
+  readonly limiter: Limiter;
   readonly sessions: Set<ServerHttp2Session>;
   draining: boolean;
   log(line: string): void;

@@ -5,7 +5,8 @@
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
-import { openStore, cleanupStale } from '../build/open-store.js';
+import { openStore, cleanupStale } from '../store/open-store.js';
+import { Limiter } from '../concurrency.js';
 import { processAlive } from '../../cache/process-alive.js';
 import { ContextCache } from './context-cache.js';
 import { listenAll, type Listener, type TlsFiles } from './listen.js';
@@ -28,6 +29,7 @@ async function newContext(settings: ServeSettings, version: string, warmTrees: b
     settings,
     contexts: new ContextCache(contextBase, { warmTrees }),
     builds: new Map(),
+    limiter: new Limiter(settings.maxParallelism),
     sessions: new Set(),
     draining: false,
     log: (line) => process.stderr.write(`tsbuild serve: ${line}\n`),

@@ -5,12 +5,13 @@
 import os from 'node:os';
 import net from 'node:net';
 import { Duplex } from 'node:stream';
-import { parseArgs, getBool, getList, getString, formatFlagHelp, UsageError, type FlagSpec } from '../args.js';
+import { parseArgs, getBool, getList, getString, formatFlagHelp, type FlagSpec } from '../args.js';
+import { UsageError } from '../../errors.js';
 import { parseCache } from './build.js';
 import { defaultSocketPath, parseAddress } from '../../remote/address.js';
 import { parseDuration } from '../../../cache/gc-config.js';
 import { version } from '../version.js';
-import { defaultRoot } from '../../build/store-paths.js';
+import { defaultRoot } from '../store-root.js';
 import type { ServeSettings } from '../../server/server-context.js';
 
 const FLAGS: FlagSpec[] = [
@@ -57,6 +58,7 @@ export async function run(argv: string[]): Promise<number> {
     cacheFrom: getList(a, 'cache-from').map((s) => parseCache(s, '--cache-from')),
     cacheTo: getList(a, 'cache-to').map((s) => parseCache(s, '--cache-to')),
     allowInsecure: getBool(a, 'allow-insecure-entitlement'),
+    keepStorage: process.env.TSBUILD_GC_KEEP_STORAGE,
   };
   const addrs = getList(a, 'addr');
   if (getBool(a, 'stdio')) return serveStdio(settings, addrs);
