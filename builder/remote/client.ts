@@ -84,9 +84,14 @@ function tlsAware(err: Error, where: string): Error {
 
 export async function readAnswer(req: ClientHttp2Stream): Promise<{ status: number; text: string }> {
   const status = await responseStatus(req);
+  return { status, text: await readBody(req) };
+}
+
+/** The rest of an answer whose headers were already read. */
+export async function readBody(req: ClientHttp2Stream): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
-  return { status, text: Buffer.concat(chunks).toString('utf8') };
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 export async function responseStatus(req: ClientHttp2Stream): Promise<number> {

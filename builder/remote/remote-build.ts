@@ -15,7 +15,7 @@ import { createProgress, type ProgressWriter } from '../progress/index.js';
 import { formatSize } from '../../cache/gc-config.js';
 import { encodeMessage, readMessages } from './messages.js';
 import { RemoteError } from './errors.js';
-import { errorOfAnswer, readAnswer, responseHeaders, responseStatus, type RemoteConnection } from './client.js';
+import { errorOfAnswer, readBody, responseHeaders, responseStatus, type RemoteConnection } from './client.js';
 import { buildManifest } from './context-manifest.js';
 import { uploadMissing } from './upload.js';
 import { PATHS, type BuildRequest, type ClientMessage, type ServerMessage } from './protocol.js';
@@ -121,7 +121,9 @@ async function followBuild(conn: RemoteConnection, req: CliBuildRequest, stream:
         case 'output':
           // Fetched in order: the server sends the result once they all arrived.
           // In the background: the build goes on writing while the client reads.
-          pending.push(fetchOutput(conn, opts.outputs, buildId, m.index));
+          pending.push(fetchOutput(conn, opts.outputs, buildId, m.index).catch((err) => {
+            throw err instanceof RemoteError ? err : new RemoteError('REMOTE_UNREACHABLE', `receiving output ${m.index + 1} failed: ${(err as Error).message}`);
+          }));
           break;
         case 'result':
           result = m;
@@ -197,7 +199,7 @@ async function fetchOutput(conn: RemoteConnection, outputs: OutputSpec[], buildI
   const req = conn.request('GET', `${PATHS.output}${buildId}/${index}`);
   req.end();
   const status = await responseStatus(req);
-  if (status !== 200) throw errorOfAnswer(status, (await readAnswer(req)).text);
+  if (status !== 200) throw errorOfAnswer(status, await readBody(req));
   if (!dest) throw new RemoteError('REMOTE_PROTOCOL', `the server sent output ${index}, which has no dest here`);
   if (kind === 'dir') {
     await mkdir(dest, { recursive: true });

@@ -74,9 +74,10 @@ async function serveStream(ctx: ServerContext, stream: ServerHttp2Stream, header
     if (negotiate(offered) === undefined) {
       return sendError(stream, 400, 'REMOTE_VERSION', `protocol version mismatch: the client speaks ${offered ? `v${offered}` : 'no version'}, the server (tsbuild ${ctx.version}) speaks v${PROTOCOL_VERSIONS.join(', v')}`);
     }
-    if (ctx.draining) return sendError(stream, 503, 'REMOTE_UNREACHABLE', 'the server is shutting down');
     const method = headers[':method'];
     const path = String(headers[':path'] ?? '');
+    // Shutting down: no new work, but running builds still fetch their outputs and agents.
+    if (ctx.draining && !path.startsWith(PATHS.output) && !path.startsWith(PATHS.sshConn)) return sendError(stream, 503, 'REMOTE_UNREACHABLE', 'the server is shutting down');
     for (const [m, prefix, route] of ROUTES) {
       const exact = !prefix.endsWith('/');
       if (m === method && (exact ? path === prefix : path.startsWith(prefix))) return await route(ctx, stream, headers, path.slice(prefix.length));
