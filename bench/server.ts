@@ -10,12 +10,12 @@
 // Usage (as root): node dist/bench/server.js [--runs N] [--files N]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadBusyboxImage } from '../fixtures/base-images/load-busybox.js';
 import { sshdSkipReason, startSshd } from '../test/helpers/sshd.js';
+import { countingProxy } from '../test/helpers/serve.js';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(PROJECT_ROOT, 'bin/tsbuild.js');
@@ -67,21 +67,6 @@ async function startServer(root: string, sock: string): Promise<ChildProcess> {
   return child;
 }
 
-function countingProxy(listen: string, target: string): { sent(): number; close(): void } {
-  let sent = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((c) => {
-    const up = net.connect(target);
-    sockets.add(c).add(up);
-    c.on('data', (d) => (sent += d.length));
-    c.pipe(up);
-    up.pipe(c);
-    c.on('error', () => up.destroy());
-    up.on('error', () => c.destroy());
-  }).listen(listen);
-  return { sent: () => sent, close: () => { server.close(); for (const s of sockets) s.destroy(); } };
-}
-
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('run as root (builds mount overlays)');
   const work = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-bench-server-'));
@@ -93,7 +78,7 @@ async function main(): Promise<void> {
   await loadBusyboxImage('busybox:latest', serverRoot);
   const sock = path.join(work, 'tsbuild.sock');
   const server = await startServer(serverRoot, sock);
-  const proxy = countingProxy(path.join(work, 'counting.sock'), sock);
+  const proxy = await countingProxy(path.join(work, 'counting.sock'), sock);
   const clientEnv = { TSBUILD_ROOT: path.join(work, 'client-store'), XDG_CACHE_HOME: path.join(work, 'client-cache') };
   const build = ['build', '--progress=plain', '-t', 'bench:latest', ctx];
   console.log(`project: ${FILES} files, ${((FILES * FILE_BYTES) / 1024 / 1024).toFixed(1)} MB; ${RUNS} runs each; ${os.availableParallelism()} CPUs, load ${os.loadavg()[0]!.toFixed(1)}`);

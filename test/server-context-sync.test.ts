@@ -3,12 +3,11 @@
 // large context moves metadata only; a one-file change moves about that
 // file. The result is checked inside the image each time.
 import test from 'ava';
-import net from 'node:net';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { buildSkipReason, freshStore, tsbuild, tempDir } from './helpers/cli.js';
-import { startServe, type TestServer } from './helpers/serve.js';
+import { countingProxy, startServe, type TestServer } from './helpers/serve.js';
 import { makeContext } from './e2e-image-helpers.js';
 import { validateManifest } from '../builder/server/context-cache.js';
 
@@ -19,9 +18,7 @@ if (skip) test('context sync (skipped)', (t) => t.log(`skipped: ${skip}`) ?? t.p
 let store: Awaited<ReturnType<typeof freshStore>>;
 let server: TestServer;
 let proxyPath: string;
-let sentToServer = 0;
-let proxy: net.Server | undefined;
-const proxied = new Set<net.Socket>();
+let proxy: Awaited<ReturnType<typeof countingProxy>> | undefined;
 
 test.before(async () => {
   if (skip) return;
@@ -30,22 +27,10 @@ test.before(async () => {
   const sock = path.join(dir, 'tsbuild.sock');
   server = await startServe(store.root, ['--addr', `unix://${sock}`]);
   proxyPath = path.join(dir, 'counting.sock');
-  await new Promise<void>((resolve) => {
-    proxy = net.createServer((client) => {
-      const upstream = net.connect(sock);
-      proxied.add(client).add(upstream);
-      client.on('data', (d) => (sentToServer += d.length));
-      client.pipe(upstream);
-      upstream.pipe(client);
-      client.on('error', () => upstream.destroy());
-      upstream.on('error', () => client.destroy());
-    });
-    proxy.listen(proxyPath, resolve);
-  });
+  proxy = await countingProxy(proxyPath, sock);
 });
 test.after.always(async () => {
   proxy?.close();
-  for (const s of proxied) s.destroy();
   await server?.stop();
   await store?.dispose();
 });
@@ -55,10 +40,10 @@ const FILE_BYTES = 4096;
 const BIG_BYTES = 256 * 1024;
 
 async function build(ctx: string, out: string): Promise<{ sent: number; stderr: string }> {
-  const before = sentToServer;
+  const before = proxy!.sent();
   const r = await tsbuild(['--host', `unix://${proxyPath}`, 'build', '--progress', 'plain', '-o', `type=local,dest=${out}`, ctx], { root: await tempDir('tsbuild-client-') });
   if (r.code !== 0) throw new Error(r.stderr);
-  return { sent: sentToServer - before, stderr: r.stderr };
+  return { sent: proxy!.sent() - before, stderr: r.stderr };
 }
 
 it('a no-op rebuild sends metadata only; a one-file change sends about that file', async (t) => {

@@ -64,7 +64,6 @@ export interface BuildRequest {
   cacheTo: { type: string; attrs: [string, string][] }[];
   call: string;
   allow: string[];
-  push: boolean;
   runtime: string;
   /** The client's SOURCE_DATE_EPOCH: reproducible builds do not depend on the server's environment. */
   sourceDateEpoch?: string;

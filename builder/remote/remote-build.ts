@@ -43,7 +43,6 @@ function toRequest(req: CliBuildRequest, contextId: string, manifest: BuildReque
     cacheTo: opts.cacheTo.map((c) => ({ type: c.type, attrs: [...c.attrs] })),
     call: req.call,
     allow: opts.allow,
-    push: false,
     runtime: opts.runtime,
     sourceDateEpoch: opts.sourceDateEpoch,
     wantMetadata: req.metadataFile !== undefined,

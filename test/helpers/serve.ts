@@ -1,6 +1,7 @@
 // A real `tsbuild serve` for tests: started on the addresses given, against
 // a test store, stopped with SIGTERM (then SIGKILL) when the test is done.
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { PROJECT_ROOT, TSBUILD_BIN } from './cli.js';
 
 export interface TestServer {
@@ -49,4 +50,26 @@ export async function startServe(root: string, args: string[], env: NodeJS.Proce
         child.kill('SIGTERM');
       }),
   };
+}
+
+/** A unix socket in front of `target` that counts the bytes clients send through it. */
+export function countingProxy(listen: string, target: string): Promise<{ sent(): number; close(): void }> {
+  let sent = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((c) => {
+    const up = net.connect(target);
+    sockets.add(c).add(up);
+    c.on('data', (d) => (sent += d.length));
+    c.pipe(up);
+    up.pipe(c);
+    c.on('error', () => up.destroy());
+    up.on('error', () => c.destroy());
+  });
+  return new Promise((resolve) => server.listen(listen, () => resolve({
+    sent: () => sent,
+    close: () => {
+      server.close();
+      for (const s of sockets) s.destroy();
+    },
+  })));
 }
