@@ -88,9 +88,11 @@ it('a failing RUN exits 1 with the step and its output, as a local build does; r
   const ctx = await makeContext({ Dockerfile: 'FROM busybox:latest\nRUN echo boom-output && exit 3\n' });
   const r = await remote(['build', '--progress', 'rawjson', ctx]);
   t.is(r.code, 1);
-  const records = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { type: string; data?: string; error?: string });
-  t.true(records.some((x) => x.type === 'log' && x.data?.includes('boom-output')));
-  t.true(records.some((x) => x.type === 'error' && /exit code: 3/.test(x.error ?? '')));
+  // buildx's SolveStatus records, as a local --progress=rawjson prints them.
+  type Record = { logs?: { data: string }[]; vertexes?: { error?: string }[] };
+  const records = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record);
+  t.true(records.some((x) => x.logs?.some((l) => Buffer.from(l.data, 'base64').toString().includes('boom-output'))));
+  t.true(records.some((x) => x.vertexes?.some((v) => /exit code: 3/.test(v.error ?? ''))));
   t.regex(r.stderr, /ERROR: .*did not complete successfully: exit code: 3/);
   const bad = await remote(['build', await makeContext({ Dockerfile: 'FROM busybox:latest\nNOTANINSTRUCTION x\n' })]);
   t.is(bad.code, 1);
