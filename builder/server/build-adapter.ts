@@ -8,7 +8,7 @@ import { PassThrough, type Writable } from 'node:stream';
 import { build, evaluate } from '../pipeline/build.js';
 import type { BuildIO, BuildOptions, CallMode, OutputSpec } from '../pipeline/options.js';
 import type { ProgressEvent } from '../progress/events.js';
-import { formatUserError, isUserError, unwrap } from '../cli/report-error.js';
+import { formatUserError, isUserError, unwrap } from '../errors.js';
 import type { BuildRequest } from '../remote/protocol.js';
 import type { BuildSession } from './build-session.js';
 import type { ServeSettings } from './server-context.js';

@@ -4,12 +4,12 @@ import type { ServerHttp2Stream } from 'node:http2';
 import { readMessages } from '../remote/messages.js';
 import { RemoteError } from '../remote/errors.js';
 import type { BuildRequest, ClientMessage } from '../remote/protocol.js';
-import { isUserError } from '../cli/report-error.js';
+import { isUserError } from '../errors.js';
 import { storePaths } from '../store/store-paths.js';
 import { BuildSession } from './build-session.js';
 import { runRemoteBuild } from './build-adapter.js';
-import type { Route } from './server.js';
-import { sendError } from './server.js';
+import type { Route } from './respond.js';
+import { sendError } from './respond.js';
 
 export const handleBuild: Route = async (ctx, stream) => {
   const messages = readMessages<ClientMessage>(stream);

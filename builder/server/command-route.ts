@@ -8,7 +8,7 @@ import { packageRoot } from '../../runner-native/package-root.js';
 import { readMessages, encodeMessage } from '../remote/messages.js';
 import { RemoteError } from '../remote/errors.js';
 import { REMOTE_COMMANDS } from '../remote/protocol.js';
-import type { Route } from './server.js';
+import type { Route } from './respond.js';
 
 type CommandMessage = { type: 'command'; command: string; args: string[] } | { type: 'stdin'; data: string } | { type: 'stdin-end' };
 

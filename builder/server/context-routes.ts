@@ -4,8 +4,8 @@ import type { ServerHttp2Stream } from 'node:http2';
 import { readBlobRecords } from '../remote/blob-batch.js';
 import { RemoteError } from '../remote/errors.js';
 import type { Digest } from '../../cache/digest.js';
-import type { Route } from './server.js';
-import { sendJson } from './server.js';
+import type { Route } from './respond.js';
+import { sendJson } from './respond.js';
 
 /** Largest single file content accepted (a context file, not an image). */
 const MAX_BLOB_BYTES = 64 * 1024 ** 3;

@@ -6,13 +6,12 @@ import http2, { type Http2Server, type Http2SecureServer, type ServerHttp2Stream
 import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { PATHS, PROTOCOL_HEADER, PROTOCOL_VERSIONS, SERVER_VERSION_HEADER, negotiate, type Hello } from '../remote/protocol.js';
-import { isUserError } from '../cli/report-error.js';
+import { isUserError } from '../errors.js';
 import type { ServerContext } from './server-context.js';
+import { sendError, sendJson, type Route } from './respond.js';
 import { handleMissing, handleBlobs } from './context-routes.js';
 import { handleBuild, handleOutput, handleSshConn } from './build-routes.js';
 import { handleCommand } from './command-route.js';
-
-export type Route = (ctx: ServerContext, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rest: string) => Promise<void>;
 
 const ROUTES: [string, string, Route][] = [
   ['GET', PATHS.hello, async (ctx, stream, _h, _r) => sendJson(stream, 200, helloOf(ctx))],
@@ -26,16 +25,6 @@ const ROUTES: [string, string, Route][] = [
 
 function helloOf(ctx: ServerContext): Hello {
   return { server: ctx.version, protocol: Math.max(...PROTOCOL_VERSIONS), protocols: [...PROTOCOL_VERSIONS] };
-}
-
-export function sendJson(stream: ServerHttp2Stream, status: number, body: unknown): void {
-  if (stream.destroyed || stream.closed) return;
-  if (!stream.headersSent) stream.respond({ ':status': status, 'content-type': 'application/json', [SERVER_VERSION_HEADER]: String(Math.max(...PROTOCOL_VERSIONS)) });
-  stream.end(JSON.stringify(body));
-}
-
-export function sendError(stream: ServerHttp2Stream, status: number, code: string, message: string): void {
-  sendJson(stream, status, { error: message, code });
 }
 
 export function createHttp2Server(ctx: ServerContext, requireClientCert: boolean, secure?: http2.SecureServerOptions): Http2Server | Http2SecureServer {
