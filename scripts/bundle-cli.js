@@ -33,6 +33,9 @@ await build({
   define: { 'import.meta.url': '__tsbuildBundleUrl' },
   banner: { js: "var __tsbuildBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
+  // ssh2 loads optional native addons (.node files) that cannot be bundled:
+  // it is required from node_modules when an ssh:// host is first dialled.
+  external: ['ssh2'],
 });
 
 // The launcher compiles the bundle as a plain script: an import() left in it

@@ -5,7 +5,7 @@
 # tools), git (git build contexts and ADD <git url>), and a C compiler
 # and libseccomp for the sandbox helper. Idempotent; needs root (or sudo).
 set -euo pipefail
-packages=(busybox-static skopeo umoci docker-registry apache2-utils slirp4netns attr xz-utils bzip2 zstd iproute2 curl gcc libc6-dev libseccomp-dev tar gzip runc crun openssh-client strace git uidmap)
+packages=(busybox-static skopeo umoci docker-registry apache2-utils slirp4netns attr xz-utils bzip2 zstd iproute2 curl gcc libc6-dev libseccomp-dev tar gzip runc crun openssh-client strace git uidmap openssh-server openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

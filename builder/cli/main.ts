@@ -1,9 +1,7 @@
 // The `tsbuild` entry point. Subcommands are imported lazily so that
 // `tsbuild --version` and `--help` load almost nothing, and a command only
 // its own modules (each import() is a split point of the CLI bundle).
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { packageRoot } from '../../runner-native/package-root.js';
+import { version } from './version.js';
 import { reportError } from './report-error.js';
 
 interface Command {
@@ -47,12 +45,10 @@ const COMMANDS: Record<string, Command> = {
   prune: { summary: 'Remove build cache and unused data', load: () => import('./commands/prune.js') },
   info: { summary: 'Display how tsbuild runs here (store, rootless, snapshotter)', load: () => import('./commands/info.js') },
   debug: { summary: 'Debugging tools (debug parse)', load: () => import('./commands/debug.js') },
+  serve: { summary: 'Run a build server for clients using --host', load: () => import('./commands/serve.js') },
 };
 
-export function version(): string {
-  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
-  return pkg.version;
-}
+export { version };
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length)) + 2;
@@ -65,6 +61,11 @@ function usage(): string {
     'Options:',
     '  -v, --version   Print version information and quit',
     '  -h, --help      Print usage',
+    '  -H, --host      Server to use (unix://, tcp://, ssh://; env TSBUILD_HOST): build and the store',
+    '                  commands (images, inspect, history, tag, rmi, push, pull, du, prune) run there;',
+    '                  run, ps, logs, stop, rm, save, load, import, login stay local',
+    '  --tlsverify, --tlscacert, --tlscert, --tlskey   TLS for tcp:// hosts',
+    '  --ssh-identity, --ssh-accept-new-host-key, --ssh-command   for ssh:// hosts',
     '',
     'Commands:',
     ...lines,
@@ -74,7 +75,39 @@ function usage(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  let remote: import('../remote/client.js').ConnectOptions | undefined;
+  if (argv[0]?.startsWith('-H') || argv[0]?.startsWith('--host') || argv[0]?.startsWith('--tls') || argv[0]?.startsWith('--ssh') || process.env.TSBUILD_HOST) {
+    try {
+      const { splitGlobal, connectOptionsOf } = await import('./remote-flags.js');
+      const { global, rest } = splitGlobal(argv);
+      remote = connectOptionsOf(global);
+      argv = rest;
+    } catch (err) {
+      return await reportError(err);
+    }
+  }
   const [first, ...rest] = argv;
+  if (remote && first !== undefined && !first.startsWith('-')) {
+    const { runsRemotely, runRemote } = await import('./remote-dispatch.js');
+    const help = rest.includes('--help') || rest.includes('-h');
+    // Help texts are the same everywhere: shown without a connection.
+    if (runsRemotely(first) && !help) {
+      try {
+        return await runRemote(remote, first, rest, version());
+      } catch (err) {
+        return await reportError(err);
+      }
+    }
+    if (help && !runsRemotely(first) && Object.hasOwn(COMMANDS, first)) {
+      const code = await runLocal(first, rest);
+      process.stdout.write(`\nNote: --host is set, but "${first}" runs on this machine (only build and the store commands run on the server).\n`);
+      return code;
+    }
+  }
+  return runLocal(first, rest);
+}
+
+async function runLocal(first: string | undefined, rest: string[]): Promise<number> {
   if (first === '--version' || first === '-v' || first === 'version') {
     process.stdout.write(`tsbuild version ${version()}\n`);
     return 0;

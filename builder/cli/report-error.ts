@@ -1,31 +1,9 @@
 // How errors reach the user: user mistakes as one clear message (plus the
 // Dockerfile line when there is one), bugs in tsbuild with their stack.
 
-export interface UserFacingError extends Error {
-  userError: true;
-  code?: string;
-}
+import { formatUserError, isUserError, unwrap } from '../errors.js';
 
-export function isUserError(err: unknown): err is UserFacingError {
-  return typeof err === 'object' && err !== null && (err as { userError?: unknown }).userError === true;
-}
-
-// A solver failure wraps the step's own error; the user wants to see the latter.
-function unwrap(err: unknown): unknown {
-  let e = err as { cause?: unknown; vertex?: unknown };
-  while (e && typeof e === 'object' && e.vertex !== undefined && e.cause !== undefined && !isUserError(e)) e = e.cause as typeof e;
-  return e;
-}
-
-// Any user error that knows its Dockerfile line (a parse error, or a step
-// that failed while running) prints `Dockerfile:LINE` and the line.
-export async function formatUserError(err: UserFacingError): Promise<string> {
-  if ((err as { location?: unknown }).location !== undefined) {
-    const { formatDockerfileError } = await import('../../frontend/errors.js');
-    return formatDockerfileError(err as Parameters<typeof formatDockerfileError>[0]);
-  }
-  return err.message;
-}
+export { formatUserError, isUserError, unwrap, type UserFacingError } from '../errors.js';
 
 /** The Dockerfile a build read, so errors located in it can show an excerpt. */
 export interface ErrorSource {

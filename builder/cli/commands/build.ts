@@ -171,7 +171,7 @@ function parseSsh(spec: string): SshSpec {
   return { id, paths };
 }
 
-function parseCache(spec: string, flag: string): CacheSpec {
+export function parseCache(spec: string, flag: string): CacheSpec {
   if (!spec.includes('=')) return { type: 'registry', attrs: new Map([['ref', spec]]) };
   const attrs = parseCsvSpec(spec, flag);
   const type = attrs.get('type') ?? 'registry';

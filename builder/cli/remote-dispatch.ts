@@ -1,0 +1,41 @@
+// With --host (or TSBUILD_HOST), `build` and the store commands run on the
+// server; `version` shows both sides; every other command stays local.
+import { RemoteConnection, type ConnectOptions } from '../remote/client.js';
+import { REMOTE_COMMANDS } from '../remote/protocol.js';
+import { UsageError } from '../errors.js';
+
+export function runsRemotely(command: string): boolean {
+  return command === 'build' || command === 'version' || REMOTE_COMMANDS.has(command);
+}
+
+export async function runRemote(opts: ConnectOptions, command: string, args: string[], clientVersion: string): Promise<number> {
+  if (command === 'build') {
+    const { toBuildOptions, BUILD_USAGE } = await import('./commands/build.js');
+    const build = toBuildOptions(args);
+    if (build === 'help') {
+      process.stdout.write(BUILD_USAGE);
+      return 0;
+    }
+    const conn = await RemoteConnection.connect(opts);
+    try {
+      const { remoteBuild } = await import('../remote/remote-build.js');
+      return await remoteBuild(conn, build);
+    } finally {
+      conn.close();
+    }
+  }
+  const conn = await RemoteConnection.connect(opts);
+  try {
+    if (command === 'version') {
+      if (args.length > 0) throw new UsageError('"tsbuild version" accepts no arguments');
+      process.stdout.write(`Client: tsbuild ${clientVersion}\nServer: tsbuild ${conn.hello.server} (${opts.host}, protocol v${conn.hello.protocol})\n`);
+      return 0;
+    }
+    const { remoteCommand } = await import('../remote/remote-command.js');
+    // prune asks for confirmation unless forced: the answer comes from this terminal.
+    const withStdin = command === 'prune' && !args.some((x) => x === '-f' || x === '--force' || /^-[a-z]*f/.test(x));
+    return await remoteCommand(conn, command, args, withStdin);
+  } finally {
+    conn.close();
+  }
+}

@@ -1,0 +1,97 @@
+// The remote protocol between `tsbuild --host X ...` and `tsbuild serve`:
+// HTTP/2 streams over one byte stream (unix socket, mutual-TLS TCP or an
+// SSH channel). docs/remote-protocol.md describes it for other clients;
+// this file is the single source of its names and shapes.
+
+/** Versions this build speaks; a client sends them all, the server picks the highest it shares. */
+export const PROTOCOL_VERSIONS: readonly number[] = [1];
+export const PROTOCOL_HEADER = 'tsbuild-protocol';
+/** Set by the server on every answer: the version it picked. */
+export const SERVER_VERSION_HEADER = 'tsbuild-server-version';
+
+export const PATHS = {
+  hello: '/v1/hello',
+  missing: '/v1/context/missing',
+  blobs: '/v1/context/blobs',
+  build: '/v1/build',
+  command: '/v1/command',
+  /** + `<buildId>/<index>`: a streamed output (tar bytes). */
+  output: '/v1/build-output/',
+  /** + `<buildId>/<connId>`: one SSH agent connection, forwarded to the client. */
+  sshConn: '/v1/build-ssh/',
+} as const;
+
+/** A JSON line or a batch record larger than this ends the request (a garbage-sending client). */
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+/** The server's answer to `GET /v1/hello`. */
+export interface Hello {
+  server: string;        // tsbuild version
+  protocol: number;      // the version picked for this connection
+  protocols: number[];   // every version the server speaks
+}
+
+/** One file of the build context as the client sees it after .dockerignore. */
+export interface ManifestEntry {
+  path: string;          // relative, `/`-separated
+  type: 'file' | 'dir' | 'symlink';
+  mode: number;          // 0o7777 bits
+  mtimeMs: number;
+  size?: number;         // files
+  digest?: string;       // files: sha256:<hex> of the bytes
+  link?: string;         // symlinks
+}
+
+/** What the client asks the server to build; paths on the client never appear in it. */
+export interface BuildRequest {
+  /** Identifies the client's context directory, so the server keeps one warm copy of it. */
+  contextId: string;
+  manifest: ManifestEntry[];
+  dockerfile: { text: string; name: string; ignorePatterns?: string[] };
+  tags: string[];
+  buildArgs: [string, string][];
+  labels: [string, string][];
+  target?: string;
+  platforms: string[];
+  noCache: boolean;
+  noCacheFilter: string[];
+  pull: boolean;
+  /** `dest` removed; `stream`: the server sends the output back (fetched by its index in this list). */
+  outputs: { type: string; attrs: [string, string][]; stream?: boolean }[];
+  secrets: string[];     // ids only: values are fetched from the client while the build runs
+  ssh: string[];         // ids only: agent connections are forwarded to the client
+  cacheFrom: { type: string; attrs: [string, string][] }[];
+  cacheTo: { type: string; attrs: [string, string][] }[];
+  call: string;
+  allow: string[];
+  runtime: string;
+  /** The client's SOURCE_DATE_EPOCH: reproducible builds do not depend on the server's environment. */
+  sourceDateEpoch?: string;
+  wantMetadata: boolean;
+}
+
+/** Messages the client sends on the build stream (one JSON object per line). */
+export type ClientMessage =
+  | { type: 'build'; request: BuildRequest }
+  | { type: 'secret'; reqId: number; data: string }           // base64
+  | { type: 'secret-error'; reqId: number; message: string }
+  | { type: 'cancel' };
+
+/** Messages the server sends on the build stream. */
+export type ServerMessage =
+  | { type: 'event'; record: Record<string, unknown> }        // a ProgressEvent; log data as base64 when `encoding` says so
+  | { type: 'stderr'; text: string }                           // a line the build printed that is not an event
+  | { type: 'stdout'; text: string }                           // --call reports, quiet's image id
+  | { type: 'secret-request'; reqId: number; id: string }
+  | { type: 'ssh-open'; connId: number; id: string }
+  | { type: 'output'; index: number }                          // fetch output `index` now (a tar stream)
+  | { type: 'result'; exitCode: number; imageId?: string; metadata?: Record<string, unknown>; error?: string };
+
+/** Store commands a client may run on the server (their output streams back). */
+export const REMOTE_COMMANDS: ReadonlySet<string> = new Set(['images', 'inspect', 'history', 'tag', 'rmi', 'push', 'pull', 'du', 'prune']);
+
+/** Picks the highest version both sides speak, or undefined. */
+export function negotiate(offered: string | undefined): number | undefined {
+  const theirs = (offered ?? '').split(',').map((v) => Number(v.trim())).filter((n) => Number.isInteger(n));
+  return [...PROTOCOL_VERSIONS].sort((a, b) => b - a).find((v) => theirs.includes(v));
+}

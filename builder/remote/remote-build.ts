@@ -1,0 +1,223 @@
+// `tsbuild --host X build ...`: the same flags and output as a local build,
+// run by the server. The client syncs the context (only contents the server
+// lacks), sends the request, shows the progress records it gets back,
+// answers the server's calls for secrets and SSH agent connections, writes
+// streamed outputs, --iidfile and --metadata-file here, and exits with the
+// build's exit code. Ctrl-C or a dropped connection cancels the build.
+import { createWriteStream } from 'node:fs';
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import net from 'node:net';
+import type { ClientHttp2Stream } from 'node:http2';
+import { pipeline } from 'node:stream/promises';
+import type { BuildOptions, CallMode, OutputSpec, ProgressEvent, SecretSpec, SshSpec } from '../pipeline/options.js';
+import type { ProgressMode } from '../progress/types.js';
+
+/** What `tsbuild build` was asked (the CLI's parsed flags): the build plus what the client handles. */
+export interface CliBuildRequest {
+  build: BuildOptions;
+  call: CallMode;
+  progress: ProgressMode;
+  iidFile?: string;
+  metadataFile?: string;
+  secrets: SecretSpec[];
+  ssh: SshSpec[];
+}
+import { createProgress, type ProgressWriter } from '../progress/index.js';
+import { formatSize } from '../../cache/gc-config.js';
+import { encodeMessage, readMessages } from './messages.js';
+import { RemoteError } from './errors.js';
+import { errorOfAnswer, readBody, responseHeaders, responseStatus, type RemoteConnection } from './client.js';
+import { buildManifest } from './context-manifest.js';
+import { uploadMissing } from './upload.js';
+import { PATHS, type BuildRequest, type ClientMessage, type ServerMessage } from './protocol.js';
+
+const STREAMED = new Set(['local', 'tar', 'oci', 'docker']);
+
+function toRequest(req: CliBuildRequest, contextId: string, manifest: BuildRequest['manifest']): BuildRequest {
+  const opts = req.build;
+  return {
+    contextId,
+    manifest,
+    dockerfile: { text: opts.dockerfileText, name: opts.dockerfileName },
+    tags: opts.tags,
+    buildArgs: [...opts.buildArgs],
+    labels: [...opts.labels],
+    target: opts.target,
+    platforms: opts.platforms,
+    noCache: opts.noCache,
+    noCacheFilter: opts.noCacheFilter,
+    pull: opts.pull,
+    outputs: opts.outputs.map((o) => ({ type: o.type, attrs: [...o.attrs].filter(([k]) => k !== 'dest'), stream: STREAMED.has(o.type) || undefined })),
+    secrets: req.secrets.map((s) => s.id),
+    ssh: req.ssh.map((s) => s.id),
+    cacheFrom: opts.cacheFrom.map((c) => ({ type: c.type, attrs: [...c.attrs] })),
+    cacheTo: opts.cacheTo.map((c) => ({ type: c.type, attrs: [...c.attrs] })),
+    call: req.call,
+    allow: opts.allow,
+    runtime: opts.runtime,
+    sourceDateEpoch: opts.sourceDateEpoch,
+    wantMetadata: req.metadataFile !== undefined,
+  };
+}
+
+/** Every streamed output needs a dest here, checked before anything is sent. */
+function checkOutputs(outputs: OutputSpec[]): void {
+  for (const o of outputs) {
+    if (STREAMED.has(o.type) && !o.attrs.get('dest')) throw new RemoteError('REMOTE_ADDRESS', `--output type=${o.type} needs dest=<path>`);
+  }
+}
+
+export async function remoteBuild(conn: RemoteConnection, req: CliBuildRequest): Promise<number> {
+  const opts = req.build;
+  checkOutputs(opts.outputs);
+  const progress = req.call === 'build' ? createProgress(req.progress, process.stderr) : undefined;
+  const sync = progress?.task('[internal] load build context');
+  const manifest = await buildManifest(opts.contextDir, opts.dockerfilePath);
+  const uploaded = await uploadMissing(conn, manifest);
+  sync?.log(`transferring context: ${formatSize(uploaded.bytes)} (${uploaded.files} of ${manifest.sources.size} file contents) done`);
+  sync?.done();
+
+  const stream = conn.request('POST', PATHS.build, { 'content-type': 'application/x-ndjson' });
+  const send = (m: ClientMessage) => {
+    if (!stream.destroyed && !stream.writableEnded) stream.write(encodeMessage(m));
+  };
+  send({ type: 'build', request: toRequest(req, manifest.contextId, manifest.entries) });
+  const onSignal = () => {
+    send({ type: 'cancel' });
+    // A second Ctrl-C drops the connection: the server cancels on that too.
+    process.once('SIGINT', () => stream.close());
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const headers = await responseHeaders(stream);
+    const status = Number(headers[':status']);
+    if (status !== 200) {
+      const chunks: Buffer[] = [];
+      for await (const c of stream) chunks.push(c as Buffer);
+      throw errorOfAnswer(status, Buffer.concat(chunks).toString('utf8'));
+    }
+    const buildId = String(headers['tsbuild-build-id'] ?? '');
+    return await followBuild(conn, req, stream, buildId, progress, send);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function followBuild(conn: RemoteConnection, req: CliBuildRequest, stream: ClientHttp2Stream, buildId: string, progress: ProgressWriter | undefined, send: (m: ClientMessage) => void): Promise<number> {
+  const opts = req.build;
+  const pending: Promise<void>[] = [];
+  let result: Extract<ServerMessage, { type: 'result' }> | undefined;
+  const errLines: string[] = [];
+  try {
+    for await (const m of readMessages<ServerMessage>(stream)) {
+      switch (m.type) {
+        case 'event':
+          progress?.onProgress?.(eventOf(m.record));
+          break;
+        case 'stderr':
+          errLines.push(m.text);
+          break;
+        case 'stdout':
+          process.stdout.write(m.text);
+          break;
+        case 'secret-request':
+          pending.push(answerSecret(req, m.reqId, m.id, send));
+          break;
+        case 'ssh-open':
+          forwardAgent(conn, req, buildId, m.connId, m.id);
+          break;
+        case 'output':
+          // Fetched in order: the server sends the result once they all arrived.
+          // In the background: the build goes on writing while the client reads.
+          pending.push(fetchOutput(conn, opts.outputs, buildId, m.index).catch((err) => {
+            throw err instanceof RemoteError ? err : new RemoteError('REMOTE_UNREACHABLE', `receiving output ${m.index + 1} failed: ${(err as Error).message}`);
+          }));
+          break;
+        case 'result':
+          result = m;
+          break;
+      }
+    }
+  } catch (err) {
+    if (!result) throw err;
+  }
+  const failures = (await Promise.allSettled(pending)).filter((p) => p.status === 'rejected');
+  if (!stream.writableEnded) stream.end();
+  if (!result) throw new RemoteError('REMOTE_UNREACHABLE', 'the server closed the build without a result');
+  if (failures.length > 0 && result.exitCode === 0) throw (failures[0] as PromiseRejectedResult).reason;
+  const ok = result.exitCode === 0;
+  await progress?.close({ ok });
+  for (const line of errLines) process.stderr.write(line + '\n');
+  if (result.error) process.stderr.write(`ERROR: ${result.error}\n`);
+  if (ok && req.call === 'build') {
+    if (req.iidFile && result.imageId) await writeFile(req.iidFile, result.imageId);
+    if (req.metadataFile) await writeFile(req.metadataFile, JSON.stringify(result.metadata ?? {}, null, 2) + '\n');
+    if (req.progress === 'quiet' && result.imageId) process.stdout.write(result.imageId + '\n');
+  }
+  return result.exitCode;
+}
+
+async function answerSecret(opts: CliBuildRequest, reqId: number, id: string, send: (m: ClientMessage) => void): Promise<void> {
+  const spec = opts.secrets.find((s) => s.id === id);
+  try {
+    if (!spec) throw new Error(`secret ${id} was not given with --secret`);
+    let data: Buffer;
+    if (spec.env !== undefined && process.env[spec.env] !== undefined) data = Buffer.from(process.env[spec.env]!);
+    else if (spec.src !== undefined) data = await readFile(spec.src);
+    else throw new Error(`secret ${id}: environment variable ${spec.env} is not set`);
+    send({ type: 'secret', reqId, data: data.toString('base64') });
+  } catch (err) {
+    send({ type: 'secret-error', reqId, message: (err as Error).message });
+  }
+}
+
+// One agent connection of the build: a stream to the server, piped to the
+// agent socket the user named (--ssh id=/path) or $SSH_AUTH_SOCK.
+function forwardAgent(conn: RemoteConnection, opts: CliBuildRequest, buildId: string, connId: number, id: string): void {
+  const spec = opts.ssh.find((s) => s.id === id);
+  const sockPath = spec?.paths[0] ?? process.env.SSH_AUTH_SOCK;
+  const remote = conn.request('POST', `${PATHS.sshConn}${buildId}/${connId}`);
+  remote.on('error', () => undefined);
+  if (!sockPath) {
+    remote.close();
+    return;
+  }
+  const local = net.connect(sockPath);
+  local.on('error', () => remote.close());
+  local.pipe(remote);
+  remote.pipe(local);
+  remote.on('close', () => local.destroy());
+}
+
+/** A progress event off the wire: step output bytes come as base64. */
+function eventOf(record: Record<string, unknown>): ProgressEvent {
+  if (record.encoding === 'base64' && typeof record.data === 'string') {
+    const { encoding: _, ...rest } = record;
+    return { ...rest, data: Buffer.from(record.data, 'base64') } as unknown as ProgressEvent;
+  }
+  return record as unknown as ProgressEvent;
+}
+
+// type=local (and an OCI layout directory) arrive as a tar and are unpacked
+// here; the other outputs are written as they come.
+async function fetchOutput(conn: RemoteConnection, outputs: OutputSpec[], buildId: string, index: number): Promise<void> {
+  const out = outputs[index];
+  const dest = out?.attrs.get('dest');
+  const kind = out?.type === 'local' || (out?.type === 'oci' && out.attrs.get('tar') === 'false') ? 'dir' : 'file';
+  const req = conn.request('GET', `${PATHS.output}${buildId}/${index}`);
+  req.end();
+  const status = await responseStatus(req);
+  if (status !== 200) throw errorOfAnswer(status, await readBody(req));
+  if (!dest) throw new RemoteError('REMOTE_PROTOCOL', `the server sent output ${index}, which has no dest here`);
+  if (kind === 'dir') {
+    await mkdir(dest, { recursive: true });
+    const { applyLayer } = await import('../../cache/layer-unpack.js');
+    await applyLayer(req, dest);
+  } else if (dest === '-') {
+    await pipeline(req, process.stdout, { end: false });
+  } else {
+    await pipeline(req, createWriteStream(dest));
+  }
+}

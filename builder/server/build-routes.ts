@@ -1,0 +1,116 @@
+// The build stream and the streams that belong to a running build: its
+// streamed-back outputs and its forwarded SSH agent connections.
+import type { ServerHttp2Stream } from 'node:http2';
+import { readMessages } from '../remote/messages.js';
+import { RemoteError } from '../remote/errors.js';
+import type { BuildRequest, ClientMessage } from '../remote/protocol.js';
+import { isUserError } from '../errors.js';
+import { storePaths } from '../store/store-paths.js';
+import { BuildSession } from './build-session.js';
+import { runRemoteBuild } from './build-adapter.js';
+import type { Route } from './respond.js';
+import { sendError } from './respond.js';
+
+export const handleBuild: Route = async (ctx, stream) => {
+  const messages = readMessages<ClientMessage>(stream);
+  const first = await messages.next();
+  if (first.done || first.value.type !== 'build') throw new RemoteError('REMOTE_PROTOCOL', 'a build stream starts with a build message');
+  const req = checkRequest(first.value.request, ctx.settings.allowInsecure);
+  const state = storePaths(ctx.settings.root).state;
+  const session = new BuildSession(stream, state);
+  ctx.builds.set(session.id, session);
+  stream.respond({ ':status': 200, 'content-type': 'application/x-ndjson', 'tsbuild-build-id': session.id });
+  // The client going away (closed stream, killed process, Ctrl-C) cancels the build.
+  let finished = false;
+  stream.on('close', () => {
+    if (!finished) session.cancel('the client disconnected');
+  });
+  void (async () => {
+    try {
+      for await (const m of messages) {
+        if (m.type === 'secret') session.answerSecret(m.reqId, Buffer.from(String(m.data), 'base64'));
+        else if (m.type === 'secret-error') session.answerSecret(m.reqId, undefined);
+        else if (m.type === 'cancel') session.cancel('build canceled by the client');
+      }
+    } catch {
+      session.cancel('the client sent a malformed message');
+    }
+  })();
+  let context: Awaited<ReturnType<typeof ctx.contexts.materialize>> | undefined;
+  try {
+    context = await ctx.contexts.materialize(req.contextId, req.manifest);
+    const result = await runRemoteBuild(req, context.dir, session, ctx.settings, ctx.limiter);
+    session.send({ type: 'result', ...result });
+  } catch (err) {
+    if (!session.canceled) {
+      const message = isUserError(err) ? (err as Error).message : `internal error: ${(err as Error)?.message ?? String(err)}`;
+      if (!isUserError(err)) ctx.log(`build failed: ${(err as Error)?.stack ?? String(err)}`);
+      session.send({ type: 'result', exitCode: 1, error: message });
+    }
+  } finally {
+    finished = true;
+    ctx.builds.delete(session.id);
+    await context?.release();
+    await session.close();
+    if (!stream.destroyed) stream.end();
+  }
+};
+
+function sessionOf(ctx: Parameters<Route>[0], rest: string): { session: BuildSession; index: number } | undefined {
+  const [id, n] = rest.split('/');
+  const session = ctx.builds.get(id ?? '');
+  const index = Number(n);
+  return session && Number.isInteger(index) ? { session, index } : undefined;
+}
+
+export const handleOutput: Route = async (ctx, stream, _h, rest) => {
+  const found = sessionOf(ctx, rest);
+  const out = found?.session.outputs.get(found.index);
+  if (!out) return sendError(stream, 404, 'REMOTE_PROTOCOL', 'no such output');
+  stream.respond({ ':status': 200, 'content-type': 'application/x-tar' });
+  try {
+    await pipeTo(out.data, stream);
+  } finally {
+    out.markFetched();
+  }
+};
+
+function pipeTo(src: NodeJS.ReadableStream, dst: ServerHttp2Stream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    src.on('error', reject);
+    dst.on('error', reject);
+    dst.on('finish', resolve);
+    dst.on('close', resolve);
+    src.pipe(dst);
+  });
+}
+
+export const handleSshConn: Route = async (ctx, stream, _h, rest) => {
+  const found = sessionOf(ctx, rest);
+  if (!found || !found.session.attachSsh(found.index, stream)) sendError(stream, 404, 'REMOTE_PROTOCOL', 'no such agent connection');
+};
+
+// The request is checked in shape before anything runs: a client sending
+// nonsense gets a one-line error, not a half-started build.
+function checkRequest(r: unknown, allowInsecure: boolean): BuildRequest {
+  const req = r as BuildRequest;
+  const bad = (what: string) => new RemoteError('REMOTE_PROTOCOL', `malformed build request: ${what}`);
+  if (typeof req !== 'object' || req === null) throw bad('not an object');
+  if (typeof req.contextId !== 'string' || !Array.isArray(req.manifest)) throw bad('context');
+  if (typeof req.dockerfile?.text !== 'string' || typeof req.dockerfile.name !== 'string') throw bad('dockerfile');
+  const strings = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === 'string');
+  const pairs = (v: unknown) => Array.isArray(v) && v.every((p) => Array.isArray(p) && p.length === 2 && p.every((s) => typeof s === 'string'));
+  const specs = (v: unknown) => Array.isArray(v) && v.every((o) => typeof o?.type === 'string' && pairs(o.attrs));
+  for (const k of ['tags', 'platforms', 'noCacheFilter', 'secrets', 'ssh', 'allow'] as const) if (!strings(req[k])) throw bad(k);
+  for (const k of ['buildArgs', 'labels'] as const) if (!pairs(req[k])) throw bad(k);
+  for (const k of ['outputs', 'cacheFrom', 'cacheTo'] as const) if (!specs(req[k])) throw bad(k);
+  if (typeof req.call !== 'string' || typeof req.runtime !== 'string') throw bad('call/runtime');
+  // A client's paths mean nothing here, and the server's must not be reachable through them.
+  if ([...req.cacheFrom, ...req.cacheTo].some((c) => c.type === 'local')) {
+    throw new RemoteError('REMOTE_UNSUPPORTED', 'a type=local cache is a path on the client: not supported with --host (use type=registry)');
+  }
+  if (req.allow.includes('security.insecure') && !allowInsecure) {
+    throw new RemoteError('REMOTE_UNSUPPORTED', 'security.insecure is not allowed by this server (start it with --allow-insecure-entitlement)');
+  }
+  return req;
+}

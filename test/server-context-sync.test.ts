@@ -1,0 +1,93 @@
+// The context sync sends only what the server lacks: a proxy in front of
+// the server's socket counts the bytes clients send. A no-op rebuild of a
+// large context moves metadata only; a one-file change moves about that
+// file. The result is checked inside the image each time.
+import test from 'ava';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { buildSkipReason, freshStore, tsbuild, tempDir } from './helpers/cli.js';
+import { countingProxy, startServe, type TestServer } from './helpers/serve.js';
+import { makeContext } from './e2e-image-helpers.js';
+import { validateManifest } from '../builder/server/context-cache.js';
+
+const skip = buildSkipReason();
+const it = skip ? test.skip : test.serial;
+if (skip) test('context sync (skipped)', (t) => t.log(`skipped: ${skip}`) ?? t.pass());
+
+let store: Awaited<ReturnType<typeof freshStore>>;
+let server: TestServer;
+let proxyPath: string;
+let proxy: Awaited<ReturnType<typeof countingProxy>> | undefined;
+
+test.before(async () => {
+  if (skip) return;
+  store = await freshStore();
+  const dir = await tempDir('tsbuild-sock-');
+  const sock = path.join(dir, 'tsbuild.sock');
+  server = await startServe(store.root, ['--addr', `unix://${sock}`]);
+  proxyPath = path.join(dir, 'counting.sock');
+  proxy = await countingProxy(proxyPath, sock);
+});
+test.after.always(async () => {
+  proxy?.close();
+  await server?.stop();
+  await store?.dispose();
+});
+
+const FILES = 400;
+const FILE_BYTES = 4096;
+const BIG_BYTES = 256 * 1024;
+
+async function build(ctx: string, out: string): Promise<{ sent: number; stderr: string }> {
+  const before = proxy!.sent();
+  const r = await tsbuild(['--host', `unix://${proxyPath}`, 'build', '--progress', 'plain', '-o', `type=local,dest=${out}`, ctx], { root: await tempDir('tsbuild-client-') });
+  if (r.code !== 0) throw new Error(r.stderr);
+  return { sent: proxy!.sent() - before, stderr: r.stderr };
+}
+
+it('a no-op rebuild sends metadata only; a one-file change sends about that file', async (t) => {
+  const files: Record<string, Buffer | string> = { Dockerfile: 'FROM busybox:latest\nCOPY . /ctx\n', '.dockerignore': 'ignored/\n' };
+  for (let i = 0; i < FILES; i++) files[`src/d${i % 20}/f${i}.bin`] = randomBytes(FILE_BYTES);
+  files['big.bin'] = randomBytes(BIG_BYTES);
+  files['ignored/huge.bin'] = randomBytes(2 * 1024 * 1024);
+  const ctx = await makeContext(files);
+  const total = FILES * FILE_BYTES + BIG_BYTES;
+
+  const first = await build(ctx, path.join(await tempDir(), 'out'));
+  t.true(first.sent >= total, `first build sent ${first.sent} bytes for ${total} bytes of content`);
+  // .dockerignore is applied on the client: the ignored 2 MB never leave it.
+  t.true(first.sent < total + 1024 * 1024, `first build sent ${first.sent}`);
+
+  const out2 = path.join(await tempDir(), 'out');
+  const noop = await build(ctx, out2);
+  t.regex(noop.stderr, /transferring context: 0B \(0 of \d+ file contents\)/);
+  t.regex(noop.stderr, /COPY \. \/ctx\n#\d+ CACHED/);
+  t.true(noop.sent < total / 10, `no-op rebuild sent ${noop.sent} bytes (content: ${total})`);
+  t.deepEqual(await readFile(path.join(out2, 'ctx/src/d3/f3.bin')), files['src/d3/f3.bin']);
+
+  const changed = randomBytes(BIG_BYTES);
+  await writeFile(path.join(ctx, 'big.bin'), changed);
+  const out3 = path.join(await tempDir(), 'out');
+  const one = await build(ctx, out3);
+  t.log(`bytes sent: first ${first.sent}, no-op ${noop.sent}, one ${BIG_BYTES}-byte file changed ${one.sent}`);
+  t.true(one.sent >= BIG_BYTES, `one-file change sent ${one.sent}`);
+  t.true(one.sent < 2 * BIG_BYTES + noop.sent, `one-file change sent ${one.sent} bytes`);
+  t.deepEqual(await readFile(path.join(out3, 'ctx/big.bin')), changed);
+  t.false((await readFile(path.join(out3, 'ctx/.dockerignore'), 'utf8')).includes('huge'));
+});
+
+test('a hostile manifest is refused before anything is written', (t) => {
+  const d = 'sha256:' + '0'.repeat(64);
+  const bad = [
+    [{ path: '../x', type: 'file', mode: 0o644, mtimeMs: 0, digest: d }],
+    [{ path: '/etc/passwd', type: 'file', mode: 0o644, mtimeMs: 0, digest: d }],
+    [{ path: 'a/b', type: 'file', mode: 0o644, mtimeMs: 0, digest: d }],
+    [{ path: 'a', type: 'symlink', mode: 0o777, mtimeMs: 0, link: '/' }, { path: 'a/b', type: 'file', mode: 0o644, mtimeMs: 0, digest: d }],
+    [{ path: 'x', type: 'file', mode: 0o644, mtimeMs: 0, digest: 'sha256:../../' }],
+    [{ path: 'x', type: 'char', mode: 0o644, mtimeMs: 0 }],
+    [{ path: 'x', type: 'dir', mode: 0o755, mtimeMs: 0 }, { path: 'x', type: 'dir', mode: 0o755, mtimeMs: 0 }],
+  ];
+  for (const m of bad) t.throws(() => validateManifest(m), { message: /bad manifest entry/ }, JSON.stringify(m));
+  t.notThrows(() => validateManifest([{ path: 'a', type: 'dir', mode: 0o755, mtimeMs: 1 }, { path: 'a/b', type: 'symlink', mode: 0o777, mtimeMs: 1, link: '../../etc' }]));
+});
