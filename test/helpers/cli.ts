@@ -2,15 +2,12 @@
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadBusyboxImage } from '../../fixtures/base-images/load-busybox.js';
 import { busyboxAvailable } from '../../fixtures/base-images/busybox-rootfs.js';
 import { removeTempDir, tempDir } from './temp-dirs.js';
+import { FIXTURES, PROJECT_ROOT, TSBUILD_BIN } from './paths.js';
 
-// dist/test/helpers → project root
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const TSBUILD_BIN = path.join(PROJECT_ROOT, 'bin/tsbuild.js');
-export const FIXTURES = path.join(PROJECT_ROOT, 'fixtures');
+export { FIXTURES, PROJECT_ROOT, TSBUILD_BIN };
 
 export interface CliResult {
   code: number;

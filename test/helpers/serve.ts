@@ -2,7 +2,7 @@
 // a test store, stopped with SIGTERM (then SIGKILL) when the test is done.
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { PROJECT_ROOT, TSBUILD_BIN } from './cli.js';
+import { PROJECT_ROOT, TSBUILD_BIN } from './paths.js';
 
 export interface TestServer {
   child: ChildProcess;
