@@ -14,6 +14,7 @@ const it = suite.it;
 
 const DOCKERFILE = `FROM busybox:latest
 COPY src /app
+COPY src/ /app2/
 RUN echo more >> /app/a.txt && chmod 600 /app/sub/c.txt && touch -d @1 /app/run.sh && rm /app/big.bin && cat /app/a.txt > /a-seen
 `;
 
@@ -60,30 +61,36 @@ it('a re-run COPY links unchanged files, its layer is a cold build\'s, and the e
   const first = await buildImage(root, ctx);
   const firstCopy = snapshotDir(root, first.diffIds[1]!);
   const before = await fingerprint(firstCopy);
+  const firstCopy2 = snapshotDir(root, first.diffIds[2]!);
 
   await writeFile(path.join(ctx, 'src/b.txt'), 'b changed\n');
   const second = await buildImage(root, ctx);
   t.not(second.diffIds[1], first.diffIds[1]);
   const secondCopy = snapshotDir(root, second.diffIds[1]!);
+  const secondCopy2 = snapshotDir(root, second.diffIds[2]!);
 
   // Unchanged files were linked, the changed one copied.
   for (const f of ['a.txt', 'big.bin', 'run.sh', 'sub/c.txt']) {
     t.is((await lstat(path.join(secondCopy, 'app', f))).ino, (await lstat(path.join(firstCopy, 'app', f))).ino, `${f} is linked`);
   }
   t.not((await lstat(path.join(secondCopy, 'app/b.txt'))).ino, (await lstat(path.join(firstCopy, 'app/b.txt'))).ino);
+  // Also into a destination named with a trailing slash.
+  t.is((await lstat(path.join(secondCopy2, 'app2/a.txt'))).ino, (await lstat(path.join(firstCopy2, 'app2/a.txt'))).ino);
 
   // Both builds' RUN edited /app in place: neither snapshot changed.
   t.deepEqual(await fingerprint(firstCopy), before);
-  const seen = (await readTar(second.layers[2]!)).find((e) => e.name === 'a-seen');
+  const seen = (await readTar(second.layers[3]!)).find((e) => e.name === 'a-seen');
   t.is(seen?.data.toString(), 'a\nmore\n');
 
   // A cold build of the same inputs makes the same layer and snapshot.
   const cold = await freshStore();
   try {
     const fresh = await buildImage(cold.root, ctx);
-    t.is(fresh.diffIds[1], second.diffIds[1]);
-    t.true(fresh.layers[1]!.equals(second.layers[1]!));
-    t.deepEqual(await fingerprint(snapshotDir(cold.root, fresh.diffIds[1]!)), await fingerprint(secondCopy));
+    for (const i of [1, 2]) {
+      t.is(fresh.diffIds[i], second.diffIds[i]);
+      t.true(fresh.layers[i]!.equals(second.layers[i]!));
+      t.deepEqual(await fingerprint(snapshotDir(cold.root, fresh.diffIds[i]!)), await fingerprint(snapshotDir(root, second.diffIds[i]!)));
+    }
   } finally {
     await cold.dispose();
   }

@@ -251,7 +251,7 @@ async function scratchDir(job: Job): Promise<string> {
 async function place(job: Job, copier: TreeCopier, srcInRoot: string, srcName: string, st: Stats, copyDirContents: boolean): Promise<void> {
   const { destRoot } = job.env;
   const dirOptions = { mode: CREATED_DIR_MODE, owner: job.owner };
-  await mkdirAllInRoot(destRoot, job.dest.isDir ? job.dest.path : path.posix.dirname(job.dest.path), dirOptions);
+  const made = await mkdirAllInRoot(destRoot, job.dest.isDir ? job.dest.path : path.posix.dirname(job.dest.path), dirOptions);
 
   const dst = await resolveInRoot(destRoot, job.dest.path);
   const dstSt = dst.exists ? await lstatOrNull(dst.host) : null;
@@ -263,7 +263,8 @@ async function place(job: Job, copier: TreeCopier, srcInRoot: string, srcName: s
   const targetDir = await mkdirAllInRoot(destRoot, target, dirOptions);
   const dstHost = target === destInRoot ? targetDir.host : path.join(targetDir.host, path.posix.basename(destInRoot));
   // A directory made just now holds nothing yet: its children need no lstat.
-  await copier.copy(srcInRoot, dstHost, { freshDest: target === destInRoot && targetDir.created });
+  const madeNow = target === destInRoot ? targetDir.created : job.dest.isDir && made.created && dstHost === made.host;
+  await copier.copy(srcInRoot, dstHost, { freshDest: madeNow && st.isDirectory() });
 }
 
 /** ADD of a local archive: extract into dest, which is always a directory. */
