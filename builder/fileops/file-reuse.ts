@@ -11,8 +11,8 @@
 // fresh copy's: a file is linked only when its bytes, size, permission bits,
 // owner and mtime are what the copy would produce, and a layer records a
 // hard link only between two paths inside itself.
-import { constants, type Stats } from 'node:fs';
-import { link, lstat, open } from 'node:fs/promises';
+import { closeSync, constants, lstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { link, open } from 'node:fs/promises';
 import type { Owner } from './chown.js';
 
 export interface FileReuse {
@@ -37,7 +37,8 @@ export async function linkUnchangedFile(reuse: FileReuse, srcHost: string, st: S
   if (!dstHost.startsWith(reuse.mergedDir + '/')) return false;
   const rel = dstHost.slice(reuse.mergedDir.length);
   const previous = reuse.previousDir + rel;
-  const prev = await lstat(previous).catch(() => null);
+  // Synchronous, as the copier's other per-file metadata calls (fs-write.ts setTimes).
+  const prev = lstatSync(previous, { throwIfNoEntry: false });
   if (!prev?.isFile() || prev.size !== st.size || (prev.mode & 0o7777) !== perm) return false;
   if (prev.uid !== owner.uid || prev.gid !== owner.gid) return false;
   // The copy sets the mtime from st.mtime (a millisecond Date).
@@ -51,7 +52,34 @@ export async function linkUnchangedFile(reuse: FileReuse, srcHost: string, st: S
   }
 }
 
+// Small files are compared with synchronous calls: the threadpool round
+// trips of six async calls per file cost more than the calls themselves.
+const SYNC_LIMIT = 64 * 1024;
+const smallA = Buffer.alloc(SYNC_LIMIT + 1);
+const smallB = Buffer.alloc(SYNC_LIMIT + 1);
+
+function readSmall(file: string, buf: Buffer): number {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    let off = 0;
+    for (let n; off < buf.length && (n = readSync(fd, buf, off, buf.length - off, off)) > 0;) off += n;
+    return off;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 async function sameBytes(a: string, b: string, size: number): Promise<boolean> {
+  if (size <= SYNC_LIMIT) {
+    // One byte more than expected tells a file that grew.
+    const na = readSmall(a, smallA.subarray(0, size + 1));
+    const nb = readSmall(b, smallB.subarray(0, size + 1));
+    return na === size && nb === size && smallA.subarray(0, size).equals(smallB.subarray(0, size));
+  }
+  return sameBytesStreamed(a, b, size);
+}
+
+async function sameBytesStreamed(a: string, b: string, size: number): Promise<boolean> {
   const [fa, fb] = await Promise.all([open(a, constants.O_RDONLY | constants.O_NOFOLLOW), open(b, constants.O_RDONLY | constants.O_NOFOLLOW)]);
   try {
     const len = Math.min(size, CHUNK);
