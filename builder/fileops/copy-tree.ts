@@ -32,6 +32,7 @@ import type { Owner } from './chown.js';
 import { CannotCopyError } from './errors.js';
 import { canChangeOwner, devMajorMinor, lstatOrNull, makeNode, setOwner, setTimes } from './fs-write.js';
 import { Limiter } from '../concurrency.js';
+import { type FileReuse, linkUnchangedFile } from './file-reuse.js';
 import { applyMode, type ModeSpec } from './mode.js';
 import type { SourceTree } from './source-tree.js';
 
@@ -59,6 +60,8 @@ export interface TreeCopyOptions {
   readonly summary: CopySummary;
   /** Entries copied at once (default COPY_CONCURRENCY). */
   readonly concurrency?: number;
+  /** The previous run's snapshot of this step, whose unchanged files are linked instead of copied. */
+  readonly reuse?: FileReuse;
 }
 
 /**
@@ -114,6 +117,8 @@ interface Run {
   readonly slots: Limiter;
   failed: boolean;
   error: unknown;
+  /** The top destination is a directory created just now by the caller. */
+  readonly freshDest: boolean;
 }
 
 export class TreeCopier {
@@ -125,9 +130,12 @@ export class TreeCopier {
     private readonly options: TreeCopyOptions,
   ) {}
 
-  /** Copy the resolved source `srcInRoot` to `dstHost` (whose parent exists). */
-  copy(srcInRoot: string, dstHost: string): Promise<void> {
-    const run: Run = { slots: new Limiter(this.options.concurrency ?? COPY_CONCURRENCY), failed: false, error: undefined };
+  /**
+   * Copy the resolved source `srcInRoot` to `dstHost` (whose parent exists).
+   * freshDest: dstHost is a directory the caller created just now (empty).
+   */
+  copy(srcInRoot: string, dstHost: string, opts: { freshDest?: boolean } = {}): Promise<void> {
+    const run: Run = { slots: new Limiter(this.options.concurrency ?? COPY_CONCURRENCY), failed: false, error: undefined, freshDest: opts.freshDest ?? false };
     return this.copyEntry({ srcInRoot, rel: '', dstHost, overwriteMeta: false, dir: null, release: () => {} }, run);
   }
 
@@ -171,6 +179,11 @@ export class TreeCopier {
       if (first) {
         await link(await first, dstHost);
         summary.hardlinks++;
+      } else if (st.nlink === 1 && dir?.fresh && await this.linkUnchanged(srcInRoot, st, dstHost)) {
+        // Linked from the previous snapshot with the metadata a copy would set: nothing more to do.
+        summary.files++;
+        summary.bytes += st.size;
+        return;
       } else {
         // EXCL: the name was just removed (or never existed); never write through whatever appears there.
         const copied = copyFile(this.source.hostPath(srcInRoot), dstHost, constants.COPYFILE_EXCL);
@@ -203,6 +216,15 @@ export class TreeCopier {
     else if (restoreTimes && targetSt) await setTimes(dstHost, st.atime, st.mtime);
   }
 
+  /** Whether the previous snapshot's identical file could be linked in place of a copy. */
+  private async linkUnchanged(srcInRoot: string, st: Stats, dstHost: string): Promise<boolean> {
+    const { reuse, mode } = this.options;
+    const perm = st.mode & 0o7777;
+    // Set-id bits and --chmod take calls after the copy; keep those cases simple.
+    if (!reuse || mode || !canChangeOwner || (perm & 0o6000) !== 0) return false;
+    return linkUnchangedFile(reuse, this.source.hostPath(srcInRoot), st, dstHost, this.ownerFor(st), perm);
+  }
+
   private async copyDirectory(entry: EntryToCopy, found: FoundDirectory, run: Run): Promise<boolean> {
     const { srcInRoot, rel, dstHost, overwriteMeta, dir, release } = entry;
     const { st, targetSt, include, excluded } = found;
@@ -212,7 +234,7 @@ export class TreeCopier {
     const includeMatcher = this.options.include;
     if (!include && !excluded && includeMatcher && !includeMatcher.includeCouldMatchInside(rel)) return created;
 
-    const node: DirNode = { srcInRoot, dstHost, up: dir, copied: include, fresh: created };
+    const node: DirNode = { srcInRoot, dstHost, up: dir, copied: include, fresh: created || (dir === null && run.freshDest) };
     const tasks: Promise<void>[] = [];
     for (const name of await this.source.readdir(srcInRoot)) {
       const releaseChild = await run.slots.acquire();

@@ -23,6 +23,7 @@ import { PatternMatcher } from '../patterns/pattern-matcher.js';
 import { detectTarArchive, openDecompressed, type Compression } from './archive.js';
 import { parseChown, resolveChown, type Owner } from './chown.js';
 import { emptySummary, TreeCopier, type CopySummary } from './copy-tree.js';
+import type { FileReuse } from './file-reuse.js';
 import { InvalidSourceError, MultipleSourcesNeedDirError, SourceNotFoundError } from './errors.js';
 import { extractTar } from './extract.js';
 import { downloadUrl, isHttpUrl, parseChecksum } from './fetch-url.js';
@@ -73,6 +74,8 @@ export interface CopyEnv {
   readonly signal?: AbortSignal;
   /** HTTP client for ADD <url>; default the global fetch. */
   readonly fetch?: typeof fetch;
+  /** Where files unchanged since this step's previous run can be linked from (file-reuse.ts). */
+  readonly reuse?: FileReuse;
 }
 
 export interface CopyResult extends CopySummary {
@@ -162,6 +165,7 @@ function copierFor(job: Job, copiers: Map<number, TreeCopier>, group: number, tr
       exclude: job.exclude,
       include,
       summary: job.result,
+      reuse: job.env.reuse,
     });
     copiers.set(group, copier);
   }
@@ -247,7 +251,7 @@ async function scratchDir(job: Job): Promise<string> {
 async function place(job: Job, copier: TreeCopier, srcInRoot: string, srcName: string, st: Stats, copyDirContents: boolean): Promise<void> {
   const { destRoot } = job.env;
   const dirOptions = { mode: CREATED_DIR_MODE, owner: job.owner };
-  await mkdirAllInRoot(destRoot, job.dest.isDir ? job.dest.path : path.posix.dirname(job.dest.path), dirOptions);
+  const made = await mkdirAllInRoot(destRoot, job.dest.isDir ? job.dest.path : path.posix.dirname(job.dest.path), dirOptions);
 
   const dst = await resolveInRoot(destRoot, job.dest.path);
   const dstSt = dst.exists ? await lstatOrNull(dst.host) : null;
@@ -258,7 +262,9 @@ async function place(job: Job, copier: TreeCopier, srcInRoot: string, srcName: s
   const target = copyDirContents && st.isDirectory() && !dstSt ? destInRoot : path.posix.dirname(destInRoot);
   const targetDir = await mkdirAllInRoot(destRoot, target, dirOptions);
   const dstHost = target === destInRoot ? targetDir.host : path.join(targetDir.host, path.posix.basename(destInRoot));
-  await copier.copy(srcInRoot, dstHost);
+  // A directory made just now holds nothing yet: its children need no lstat.
+  const madeNow = target === destInRoot ? targetDir.created : job.dest.isDir && made.created && dstHost === made.host;
+  await copier.copy(srcInRoot, dstHost, { freshDest: madeNow && st.isDirectory() });
 }
 
 /** ADD of a local archive: extract into dest, which is always a directory. */

@@ -39,14 +39,17 @@ export interface MkdirAllOptions {
  * missing directories are created with `mode` (umask ignored) and `owner`.
  * Returns the resolved directory.
  */
-export async function mkdirAllInRoot(root: string, inRootPath: string, options: MkdirAllOptions): Promise<Resolved> {
+// `created`: the directory itself did not exist and was made here.
+export async function mkdirAllInRoot(root: string, inRootPath: string, options: MkdirAllOptions): Promise<Resolved & { created: boolean }> {
   const resolved = await resolveInRoot(root, inRootPath);
   const parts = resolved.inRoot.split('/').filter(Boolean);
   let current = '/';
+  let created = false;
   for (const part of parts) {
     current = current === '/' ? `/${part}` : `${current}/${part}`;
     const host = hostPathOf(root, current);
     const st = await lstatOrNull(host);
+    created = false;
     if (st) {
       if (!st.isDirectory()) throw new CannotCopyError(`cannot create directory ${JSON.stringify(inRootPath)}: ${current} is not a directory`);
       continue;
@@ -54,8 +57,9 @@ export async function mkdirAllInRoot(root: string, inRootPath: string, options: 
     await mkdir(host, options.mode);
     await chmod(host, options.mode);
     if (options.owner) await setOwner(host, options.owner);
+    created = true;
   }
-  return { ...resolved, exists: true };
+  return { ...resolved, exists: true, created };
 }
 
 /** Linux dev_t split (glibc's gnu_dev_major/minor). */

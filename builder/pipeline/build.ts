@@ -164,9 +164,16 @@ async function solveAndExport(env: StepEnv, opts: BuildOptions, graph: BuildGrap
   const vertices = new GraphVertices(graph, runner, { noCache: opts.noCache, noCacheStages: new Set(opts.noCacheFilter), sourceDateEpoch: env.sourceDateEpoch });
   // Imported caches load before the solve; the solver's cache is the local index, then them.
   const cacheIO = await CacheIOSession.open(store, ctx.cachePlan, progress, graph);
+  const explainer = session.explainer(vertices.stepVertices);
+  // A COPY that runs again links the files it left unchanged from its previous result.
+  runner.previousResult = async (step) => {
+    const vertex = vertices.stepVertices.find((s) => s.step === step)?.vertex;
+    const key = vertex && await explainer.previousKey(vertex);
+    return key ? store.index.get(key) : undefined;
+  };
   const solver = new Solver({
     cache: cacheIO.resultCache(store.index),
-    explainer: session.explainer(vertices.stepVertices),
+    explainer,
     limiter: opts.limiter ?? new Limiter(opts.jobs ?? os.availableParallelism()),
     platform: formatPlatform(graph.target.platform),
     signal: ctx.signal,

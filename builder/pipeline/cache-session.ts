@@ -29,7 +29,7 @@ export interface CacheSessionOptions {
 export interface CacheSession {
   // The checksum cache to hash the context with (hand it to BuildStepRunner).
   readonly hashCache: SelectionRecorder;
-  explainer(steps: readonly { stage: StagePlan; step: Step; vertex: Vertex<unknown> }[]): MissExplainer;
+  explainer(steps: readonly { stage: StagePlan; step: Step; vertex: Vertex<unknown> }[]): BuildExplainer;
   // Saves the checksum cache and releases the lease; after a successful
   // build also enforces the size limit. Never throws: the image is built by
   // then, and a collection that failed is only worth a warning.

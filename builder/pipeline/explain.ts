@@ -100,6 +100,11 @@ export class BuildExplainer implements MissExplainer {
     await this.opts.history.writeStep(identity.id, { key: info.key, description: info.description, inputKeys: [...info.inputKeys] });
   }
 
+  /** The cache key of this step's previous build, as remembered before this build (a re-run COPY reuses its files). */
+  async previousKey(vertex: Vertex<unknown>): Promise<string | undefined> {
+    return (await this.read(this.identityOf(vertex).id).catch(() => undefined))?.key;
+  }
+
   private read(id: string): Promise<StepRecord | undefined> {
     let p = this.previous.get(id);
     if (!p) {

@@ -59,11 +59,22 @@ export interface CopyInputs {
   from: StepResult | undefined;
   context: () => Promise<BuildContext>;
   signal: AbortSignal;
+  // The result of this step's previous build, if one is remembered.
+  previous?: (step: CopyStep) => Promise<StepResult | undefined>;
 }
 
-export async function runCopy(env: StepEnv, { step, parent, from, context, signal }: CopyInputs): Promise<StepResult> {
+// The snapshot of the layer this COPY added last time, if it is on disk.
+async function previousSnapshot(env: StepEnv, step: CopyStep, previous: CopyInputs['previous']): Promise<string | undefined> {
+  const result = await previous?.(step).catch(() => undefined);
+  const layer = result?.layers.at(-1);
+  if (!layer || result?.stepAdded.at(-1) !== true) return undefined;
+  return (await env.store.snapshots.has(layer.diffId)) ? env.store.snapshots.dirOf(layer.diffId) : undefined;
+}
+
+export async function runCopy(env: StepEnv, { step, parent, from, context, signal, previous }: CopyInputs): Promise<StepResult> {
   const { store } = env;
-  const doCopy = (source: BuildContext | DirectorySource) => withMutableRootfs(store, parent, env.sourceDateEpoch, async (root) => {
+  const previousDir = await previousSnapshot(env, step, previous);
+  const doCopy = (source: BuildContext | DirectorySource) => withMutableRootfs(store, parent, env.sourceDateEpoch, async (root, ws) => {
     // The copier (and its archive/tar code) loads only when a COPY runs.
     const { copy } = await import('../fileops/copy.js');
     await copy({
@@ -71,7 +82,7 @@ export async function runCopy(env: StepEnv, { step, parent, from, context, signa
       sources: copySources(step),
       dest: step.dest, workdir: step.workdir, chown: step.chown, chmod: step.chmod, link: step.link,
       parents: step.parents, exclude: step.exclude, checksum: step.checksum, unpack: step.unpack, keepGitDir: step.keepGitDir,
-    }, { destRoot: root, source, tmpDir: store.paths.state, signal });
+    }, { destRoot: root, source, tmpDir: store.paths.state, signal, reuse: previousDir ? { previousDir, mergedDir: root, upperDir: ws.upper } : undefined });
   });
   if (step.from.type === 'context') return doCopy(await context());
   if (!from) throw new Error('COPY --from without its source result');

@@ -48,11 +48,12 @@ export async function commitStep(store: Store, parent: StepResult, ws: Workspace
 }
 
 // Runs fn on a writable merged view of parent; its changes become the step's layer.
-export async function withMutableRootfs(store: Store, parent: StepResult, sourceDateEpoch: number | undefined, fn: (root: string) => Promise<void>): Promise<StepResult> {
+// fn also gets the workspace (its upper dir) for what it may place there directly.
+export async function withMutableRootfs(store: Store, parent: StepResult, sourceDateEpoch: number | undefined, fn: (root: string, ws: Workspace) => Promise<void>): Promise<StepResult> {
   const lowerDirs = await lowerDirsOf(store, parent);
   const ws = await store.snapshots.workspace();
   try {
-    await withOverlay(path.join(store.paths.mounts, mountPointName('step')), { lowerDirs, upperDir: ws.upper, workDir: ws.work }, fn);
+    await withOverlay(path.join(store.paths.mounts, mountPointName('step')), { lowerDirs, upperDir: ws.upper, workDir: ws.work }, (root) => fn(root, ws));
   } catch (err) {
     await store.snapshots.discard(ws);
     throw err;

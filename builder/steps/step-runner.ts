@@ -24,6 +24,8 @@ export interface ContextLocation {
 
 export class BuildStepRunner implements StepRunner {
   private readonly contexts = new Map<string, Promise<BuildContext>>();
+  // The result of a step's previous build, when one is remembered.
+  previousResult?: (step: CopyStep) => Promise<StepResult | undefined>;
 
   constructor(private readonly env: StepEnv, private readonly location: ContextLocation, private readonly graph: BuildGraph,
     // Content digests by (dev, ino, size, mtime, ctime): persisted between builds by the caller.
@@ -100,7 +102,7 @@ export class BuildStepRunner implements StepRunner {
   }
 
   copy(step: CopyStep, parent: StepResult, from: StepResult | undefined, ctx: ExecContext<StepResult>): Promise<StepResult> {
-    return runCopy(this.env, { step, parent, from, context: () => this.context(contextName(step)), signal: ctx.signal });
+    return runCopy(this.env, { step, parent, from, context: () => this.context(contextName(step)), signal: ctx.signal, previous: this.previousResult });
   }
 
   async workdir(step: WorkdirStep, parent: StepResult): Promise<StepResult> {
