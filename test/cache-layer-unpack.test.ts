@@ -46,8 +46,7 @@ test('modes the umask would mask, setuid/setgid and times survive', async (t) =>
   t.is((await fs.lstat(path.join(dest, 'd/exec'))).mtimeMs, 1_000_000_000_000);
 });
 
-test('owners: files get the tar owner, also under a setgid directory of another group', async (t) => {
-  if (!isRoot) return t.pass('skipped: chown needs root');
+(isRoot ? test : test.skip)(`owners: files get the tar owner, also under a setgid directory of another group${isRoot ? '' : ' (skipped: chown needs root)'}`, async (t) => {
   const dest = await unpack([
     { name: 'shared/', type: 'directory', mode: 0o2775, uid: 0, gid: 50 },
     { name: 'shared/root-file', uid: 0, gid: 0, data: 'r' },

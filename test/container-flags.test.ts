@@ -3,6 +3,7 @@
 // --sysctl, --ulimit, --shm-size, --add-host, --dns, -P and port ranges,
 // --cidfile, --platform, --pull (missing pulls from a registry), --init,
 // UDP ports.
+import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
@@ -89,7 +90,7 @@ s.e2e('-p ranges, --cidfile, --platform, --pull never', async (t) => {
 });
 
 const noRegistry = registrySkipReason();
-(noRegistry ? (title: string) => s.e2e(`${title} (skipped: ${noRegistry})`, async () => undefined) : s.e2e)(
+(noRegistry ? (title: string, _fn: unknown) => test.skip(`${title} (skipped: ${noRegistry})`, () => {}) : s.e2e)(
   'run of an image the store lacks pulls it (--pull missing, the default)', async (t) => {
     const registry = await startRegistry();
     try {

@@ -1,12 +1,13 @@
 // `run -it`, detach keys and `attach`, driven under a real pseudo-terminal
 // (util-linux `script`) the way a user types at one.
+import test from 'ava';
 import { existsSync } from 'node:fs';
 import { tsbuildUnderPty } from './helpers/cli.js';
 import { containerSuite } from './container-helpers.js';
 
 const s = await containerSuite('tsbuild-tty-');
 const noScript = !existsSync('/usr/bin/script') ? 'util-linux script is missing' : null;
-const e2e = noScript ? (title: string) => s.e2e(`${title} (skipped: ${noScript})`, async () => undefined) : s.e2e;
+const e2e = noScript ? (title: string, _fn: unknown) => test.skip(`${title} (skipped: ${noScript})`, () => {}) : s.e2e;
 
 e2e('run -it: an interactive shell on a pty runs a command and exits with its code', async (t) => {
   const r = await tsbuildUnderPty(s.root, ['run', '-it', '--rm', 'busybox', 'sh'],

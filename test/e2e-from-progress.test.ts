@@ -33,7 +33,7 @@ test.before(async () => {
 test.after.always(async () => registry?.stop());
 
 const it = skip ? test.skip : test.serial;
-if (skip) test('FROM progress (skipped)', (t) => t.pass(`skipped: ${skip}`));
+if (skip) test.skip(`FROM progress (skipped: ${skip})`, () => {});
 
 it('plain: download lines while pulling, then [1/2] FROM with extracting lines', async (t) => {
   const root = await tempDir('tsbuild-from-');

@@ -11,7 +11,7 @@ import { startServe, type TestServer } from './helpers/serve.js';
 import { makeContext, readOciTar, readTar } from './e2e-image-helpers.js';
 
 const skip = buildSkipReason();
-if (skip) test('server over a unix socket (skipped)', (t) => t.log(`skipped: ${skip}`) ?? t.pass());
+if (skip) test.skip(`server over a unix socket (skipped: ${skip})`, () => {});
 const it = skip ? test.skip : test;
 const suite = { store: undefined as unknown as Awaited<ReturnType<typeof freshStore>> };
 let server: TestServer;
