@@ -6,30 +6,18 @@ import test from 'ava';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { buildSkipReason, freshStore } from './helpers/cli.js';
-import { haveSkopeo, registrySkipReason, skopeo, startRegistry, type RegistryServer } from './helpers/registry-server.js';
+import { freshStore } from './helpers/cli.js';
+import { registryStoreSuite } from './helpers/registry-store-suite.js';
+import { haveSkopeo, skopeo } from './helpers/registry-server.js';
 import { build, makeContext, ok, scratch } from './e2e-image-helpers.js';
 
-const skip = buildSkipReason() ?? registrySkipReason();
-if (skip) test.skip(`e2e provenance with a registry (skipped: ${skip})`, () => {});
-const it = skip ? test.skip : test.serial;
-
-let registry: RegistryServer;
-let store: { root: string; dispose(): Promise<void> };
-test.before(async () => {
-  if (skip) return;
-  registry = await startRegistry();
-  store = await freshStore();
-});
-test.after.always(async () => {
-  await store?.dispose();
-  await registry?.stop();
-});
+const suite = registryStoreSuite('e2e provenance with a registry');
+const { it } = suite;
 
 const ACCEPT = ['application/vnd.oci.image.index.v1+json', 'application/vnd.oci.image.manifest.v1+json'].join(', ');
 
 async function get(repo: string, kind: 'manifests' | 'blobs', ref: string): Promise<{ status: number; digest: string; json: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const res = await fetch(`http://${registry.host}/v2/${repo}/${kind}/${ref}`, { headers: { Accept: ACCEPT } });
+  const res = await fetch(`http://${suite.registry.host}/v2/${repo}/${kind}/${ref}`, { headers: { Accept: ACCEPT } });
   const body = Buffer.from(await res.arrayBuffer());
   return { status: res.status, digest: `sha256:${createHash('sha256').update(body).digest('hex')}`, json: res.ok ? JSON.parse(body.toString()) : undefined };
 }
@@ -37,8 +25,8 @@ async function get(repo: string, kind: 'manifests' | 'blobs', ref: string): Prom
 it('build --push --provenance=mode=max: the tag names an index; image and attestation manifests are served by digest', async (t) => {
   const ctx = await makeContext({ 'f.txt': 'pushed\n' });
   const meta = path.join(await scratch(), 'meta.json');
-  const ref = `${registry.host}/prov/app:v1`;
-  await build(store.root, ctx, 'FROM busybox:latest\nCOPY f.txt /f.txt\n', ['--push', '--provenance=mode=max', '-t', ref, '--metadata-file', meta]);
+  const ref = `${suite.registry.host}/prov/app:v1`;
+  await build(suite.store.root, ctx, 'FROM busybox:latest\nCOPY f.txt /f.txt\n', ['--push', '--provenance=mode=max', '-t', ref, '--metadata-file', meta]);
   const m = JSON.parse(await readFile(meta, 'utf8'));
 
   const byTag = await get('prov/app', 'manifests', 'v1');
@@ -66,8 +54,8 @@ it('build --push --provenance=mode=max: the tag names an index; image and attest
   t.is(statement.json.predicate.buildType, 'https://mobyproject.org/buildkit@v1');
   t.is((await get('prov/app', 'blobs', attManifest.json.config.digest)).status, 200);
 
-  const info = JSON.parse((await ok(['inspect', ref], { root: store.root })).stdout)[0];
-  t.deepEqual(info.RepoDigests, [`${registry.host}/prov/app@${m['containerimage.digest']}`]);
+  const info = JSON.parse((await ok(['inspect', ref], { root: suite.store.root })).stdout)[0];
+  t.deepEqual(info.RepoDigests, [`${suite.registry.host}/prov/app@${m['containerimage.digest']}`]);
 
   // An OCI client resolves the index to the image for this platform.
   if (haveSkopeo()) {
