@@ -5,6 +5,7 @@
 //   <id>/upper, work   the overlay's writable layer; <id>/rootfs its mountpoint
 // and `.names/<name>` files holding the id, created with O_EXCL so that two
 // `tsbuild run --name x` at once cannot both win.
+import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -221,7 +222,14 @@ export class ContainerStore {
   }
 
   async writeState(id: string, state: ContainerState): Promise<void> {
-    await writeJsonAtomic(path.join(this.dirOf(id), 'state.json'), state);
+    try {
+      await writeJsonAtomic(path.join(this.dirOf(id), 'state.json'), state);
+    } catch (e) {
+      // Removed meanwhile (rm -f, or reaped as lost by another process):
+      // there is no state left to record, and recreating it would resurrect it.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !existsSync(this.dirOf(id))) return;
+      throw e;
+    }
   }
 
   async updateState(id: string, change: Partial<ContainerState>): Promise<ContainerState> {
