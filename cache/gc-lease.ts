@@ -49,8 +49,8 @@ export async function acquireLease(storeRoot: string, purpose: string, opts: { t
   }
 }
 
-/** Leases of live processes other than `exceptPid`; removes those of dead ones. */
-export async function liveLeases(storeRoot: string, exceptPid?: number): Promise<LeaseInfo[]> {
+/** Leases of live processes (this one's included); removes those of dead ones. */
+export async function liveLeases(storeRoot: string): Promise<LeaseInfo[]> {
   const dir = leasesDir(storeRoot);
   const out: LeaseInfo[] = [];
   for (const name of await readdir(dir).catch(() => [] as string[])) {
@@ -63,7 +63,7 @@ export async function liveLeases(storeRoot: string, exceptPid?: number): Promise
       await rm(file, { force: true });
       continue;
     }
-    if (pid !== exceptPid) out.push(info ?? { pid, startedAt: 0, purpose: 'unknown' });
+    out.push(info ?? { pid, startedAt: 0, purpose: 'unknown' });
   }
   return out;
 }
@@ -83,9 +83,11 @@ export interface CollectorOptions {
 }
 
 /**
- * Runs `fn` as the only collector, with no live lease but our own process's
- * (the build that finished and is enforcing the size limit). Throws
- * StoreBusyError when builds are still running after `waitMs`.
+ * Runs `fn` as the only collector, with no live lease at all. Our own
+ * process's leases count too: a server runs many builds in one process, and
+ * one that finished and enforces the size limit (its own lease released
+ * first) must not collect what another still uses. Throws StoreBusyError
+ * when builds are still running after `waitMs`.
  */
 export async function withCollectorLock<T>(storeRoot: string, fn: () => Promise<T>, opts: CollectorOptions = {}): Promise<T> {
   const lock = gcLockPath(storeRoot);
@@ -94,7 +96,7 @@ export async function withCollectorLock<T>(storeRoot: string, fn: () => Promise<
   let told = false;
   for (;;) {
     if (await tryLock(lock)) {
-      const holders = await liveLeases(storeRoot, process.pid);
+      const holders = await liveLeases(storeRoot);
       if (holders.length === 0) {
         try {
           return await fn();

@@ -167,6 +167,19 @@ test('the collector waits for live leases and ignores dead ones', async (t) => {
   }
 });
 
+test('a lease of the collecting process itself holds the collector off (a server\'s other build)', async (t) => {
+  const root = path.join(testRoot, `leases-${counter++}`);
+  const other = await acquireLease(root, 'build of another client', { timeoutMs: 2000 });
+  try {
+    const err = await t.throwsAsync(withCollectorLock(root, async () => 'ran', { waitMs: 0 }));
+    t.is((err as { code?: string }).code, 'STORE_BUSY');
+    t.regex((err as Error).message, /build of another client/);
+  } finally {
+    await other.release();
+  }
+  t.is(await withCollectorLock(root, async () => 'ran'), 'ran');
+});
+
 test('a build lease waits while a collector holds the lock, and is released', async (t) => {
   const root = path.join(testRoot, `leases-${counter++}`);
   await mkdir(leasesDir(root), { recursive: true });

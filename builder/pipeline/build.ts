@@ -175,6 +175,8 @@ async function solveAndExport(env: StepEnv, opts: BuildOptions, graph: BuildGrap
     cache: cacheIO.resultCache(store.index),
     explainer,
     limiter: opts.limiter ?? new Limiter(opts.jobs ?? os.availableParallelism()),
+    // Another build of this process (a server's) running a step this one needs: waited for.
+    inFlight: store.inFlight,
     platform: formatPlatform(graph.target.platform),
     signal: ctx.signal,
     onEvent: progress.onEvent,

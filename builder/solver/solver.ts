@@ -1,8 +1,10 @@
 // Walks a graph of vertices: computes each cache key from the op and the
 // input keys, reuses cached results, runs the rest in parallel (bounded by
 // builder/concurrency.ts), runs identical vertices once, and cancels everything in flight
-// on the first failure.
+// on the first failure. With `inFlight`, a step another solve of this
+// process is running right now is waited for instead of run again.
 import { Limiter } from '../concurrency.js';
+import { waitUnlessAborted, type InFlightSteps } from './in-flight.js';
 import { cacheKeyOf, type Vertex } from './vertex.js';
 
 export interface ResultCache<R> {
@@ -46,6 +48,10 @@ export interface SolveOptions<R> {
   jobs?: number;
   // Slots shared with other solves (a server's builds): wins over `jobs`.
   limiter?: Limiter;
+  // Steps other solves on the same cache are running right now (a server's
+  // builds): a cacheable step one of them runs is waited for, then read from
+  // the cache.
+  inFlight?: InFlightSteps;
   platform?: string;
   signal?: AbortSignal;
   onEvent?: (e: SolveEvent) => void;
@@ -145,14 +151,52 @@ export class Solver<R> {
     const emit = v.hidden ? () => undefined : (this.opts.onEvent ?? (() => undefined));
     const { key, cacheable } = info;
     const explainer = v.hidden ? undefined : this.opts.explainer;
+    let settle: ((ok: boolean) => void) | undefined;
     if (cacheable) {
-      const hit = await this.opts.cache!.get(key);
-      if (hit !== undefined) {
+      let found: { hit: R } | { settle?: (ok: boolean) => void };
+      try {
+        found = await this.lookup(key);
+      } catch (error) {
+        // Canceled while another build ran this step.
+        if (this.abort.signal.aborted) emit({ type: 'canceled', vertex: v, key });
+        throw error;
+      }
+      if ('hit' in found) {
         emit({ type: 'cached', vertex: v, key });
         this.remember(v, info);
-        return hit;
+        return found.hit;
       }
+      settle = found.settle;
     }
+    let ok = false;
+    try {
+      const result = await this.execute(v, info, inputs, emit, explainer);
+      ok = true;
+      return result;
+    } finally {
+      // Waiters read the result from the cache (it was put there), or run the step themselves.
+      settle?.(ok);
+    }
+  }
+
+  // The cached result of `key`, or, when another solve of this process is
+  // running the same step right now, its result once it is in the cache.
+  // Otherwise this solve runs the step: with `inFlight`, it claims the key
+  // (no await between finding no owner and claiming) and must settle it.
+  private async lookup(key: string): Promise<{ hit: R } | { settle?: (ok: boolean) => void }> {
+    const inFlight = this.opts.inFlight;
+    for (;;) {
+      const hit = await this.opts.cache!.get(key);
+      if (hit !== undefined) return { hit };
+      const owner = inFlight?.owner(key);
+      if (!owner) return { settle: inFlight?.claim(key) };
+      // Success: the next get hits. Failure: run it here (or wait for whoever claimed it first).
+      await waitUnlessAborted(owner, this.abort.signal);
+    }
+  }
+
+  private async execute(v: Vertex<R>, info: SolvedInfo, inputs: R[], emit: (e: SolveEvent) => void, explainer: MissExplainer | undefined): Promise<R> {
+    const { key, cacheable } = info;
     // Explaining reads what earlier builds remembered: done before queueing,
     // so it never holds one of the --jobs slots.
     // A failing explainer costs an explanation, never the build.

@@ -9,6 +9,7 @@ import { ResultIndex } from '../../cache/result-index.js';
 import { ImageStore } from '../image/store.js';
 import { cleanupStaleMounts } from '../snapshots/overlay.js';
 import { SnapshotStore } from '../snapshots/snapshot-store.js';
+import { InFlightSteps } from '../solver/in-flight.js';
 import type { StepResult } from './step-result.js';
 import { StoreAccessError } from './errors.js';
 import { storePaths, type StorePaths } from './store-paths.js';
@@ -19,6 +20,18 @@ export interface Store {
   images: ImageStore;
   snapshots: SnapshotStore;
   index: ResultIndex<StepResult>;
+  // Steps builds of this process are running right now on this store (one
+  // set per store root), so that concurrent builds run a shared step once.
+  inFlight: InFlightSteps;
+}
+
+const inFlightByRoot = new Map<string, InFlightSteps>();
+
+function inFlightOf(root: string): InFlightSteps {
+  const key = path.resolve(root);
+  let steps = inFlightByRoot.get(key);
+  if (!steps) inFlightByRoot.set(key, steps = new InFlightSteps());
+  return steps;
 }
 
 export async function openStore(root: string): Promise<Store> {
@@ -33,6 +46,7 @@ export async function openStore(root: string): Promise<Store> {
     images: new ImageStore(paths.root, content),
     snapshots: new SnapshotStore(paths.snapshots, content),
     index: new ResultIndex<StepResult>(paths.cacheIndex),
+    inFlight: inFlightOf(root),
   };
 }
 
