@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Digest } from './digest.js';
 import { usedByImages } from './gc.js';
 import { scanStore, treeBytes, type GcRoots, type StoreLayout, type StoreScan } from './gc-scan.js';
+import { scanContextCache } from './context-gc.js';
 
 export interface UsageLine {
   count: number;
@@ -32,6 +33,8 @@ export interface DiskUsageReport {
   snapshots: UsageLine;
   cacheEntries: UsageLine;
   cacheMounts: UsageLine;
+  // The server's synced client contexts (count: warm contexts) and their file contents.
+  contextCache: UsageLine;
   totalBytes: number;
   reclaimableBytes: number;
   entries: CacheEntryUsage[];
@@ -49,10 +52,19 @@ export async function diskUsage(layout: StoreLayout, roots: GcRoots, sizeOf: (di
   for (const name of await readdir(layout.cacheMountsDir).catch(() => [] as string[])) {
     add(cacheMounts, await treeBytes(path.join(layout.cacheMountsDir, name)), true);
   }
-  const all = [blobs, snapshots, cacheEntries, cacheMounts];
+  const contextCache = line();
+  if (layout.contextCacheDir !== undefined) {
+    const context = await scanContextCache(layout.contextCacheDir);
+    for (const t of context.trees) add(contextCache, t.bytes, true);
+    // Contents count under their contexts; a running build's context is not reclaimable.
+    for (const b of context.blobs.values()) addBytes(contextCache, b.bytes, true);
+    for (const d of context.deadTmp) addBytes(contextCache, d.bytes, true);
+    addBytes(contextCache, context.liveTmpBytes, false);
+  }
+  const all = [blobs, snapshots, cacheEntries, cacheMounts, contextCache];
   const report: DiskUsageReport = {
     images: roots.manifests.length,
-    blobs, snapshots, cacheEntries, cacheMounts,
+    blobs, snapshots, cacheEntries, cacheMounts, contextCache,
     totalBytes: all.reduce((n, l) => n + l.bytes, 0),
     reclaimableBytes: all.reduce((n, l) => n + l.reclaimableBytes, 0),
     entries: entryUsage(layout, scan),
@@ -126,4 +138,10 @@ function add(l: UsageLine, bytes: number, reclaimable: boolean): void {
     l.reclaimableCount++;
     l.reclaimableBytes += bytes;
   }
+}
+
+// Bytes that belong to the line's items without being items of their own.
+function addBytes(l: UsageLine, bytes: number, reclaimable: boolean): void {
+  l.bytes += bytes;
+  if (reclaimable) l.reclaimableBytes += bytes;
 }

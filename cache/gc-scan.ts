@@ -18,6 +18,8 @@ export interface StoreLayout {
   cacheIndexDir: string;
   snapshotsDir: string;
   cacheMountsDir: string;
+  // The server's context cache (cache/context-gc.ts), when the store has one.
+  contextCacheDir?: string;
   // Snapshot dir of a layer (the builder names them by diff id).
   snapshotDirOf(diffId: Digest): string;
 }

@@ -8,6 +8,7 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Digest } from './digest.js';
 import { scanStore, treeBytes, type CacheEntryInfo, type GcRoots, type StoreLayout, type StoreScan } from './gc-scan.js';
+import { contextCacheBytes, removeContextBlob, removeContextTree, scanContextCache, type ContextCacheScan, type ContextTree } from './context-gc.js';
 
 export interface PruneOptions {
   // Also entries whose layers all belong to images, and cache mounts.
@@ -28,6 +29,9 @@ export interface PruneReport {
   blobsRemoved: number;
   snapshotsRemoved: number;
   cacheMountsRemoved: number;
+  // The server's context cache: client contexts (warm trees) and file contents.
+  contextsRemoved: number;
+  contextFilesRemoved: number;
   bytesFreed: number;
   // Blobs + snapshots left.
   bytesLeft: number;
@@ -42,7 +46,8 @@ export function usedByImages(entry: CacheEntryInfo, scan: Pick<StoreScan, 'image
 export async function prune(layout: StoreLayout, roots: GcRoots, opts: PruneOptions, sizeOf: SnapshotSizer): Promise<PruneReport> {
   const now = opts.now ?? Date.now();
   const scan = await scanStore(layout, roots, sizeOf);
-  const report: PruneReport = { entriesRemoved: 0, blobsRemoved: 0, snapshotsRemoved: 0, cacheMountsRemoved: 0, bytesFreed: 0, bytesLeft: 0 };
+  const context = layout.contextCacheDir === undefined ? undefined : await scanContextCache(layout.contextCacheDir);
+  const report: PruneReport = { entriesRemoved: 0, blobsRemoved: 0, snapshotsRemoved: 0, cacheMountsRemoved: 0, contextsRemoved: 0, contextFilesRemoved: 0, bytesFreed: 0, bytesLeft: 0 };
   const oldEnough = (mtimeMs: number) => opts.untilMs === undefined || now - mtimeMs >= opts.untilMs;
 
   // How many remaining entries use each blob / snapshot dir.
@@ -54,7 +59,7 @@ export async function prune(layout: StoreLayout, roots: GcRoots, opts: PruneOpti
     for (const b of new Set(e.blobs)) bump(blobRefs, b, 1);
     for (const s of new Set(snapshotDirsOf(e))) bump(snapshotRefs, s, 1);
   }
-  let total = sum(scan.blobs.values()) + sum(scan.snapshots.values());
+  let total = sum(scan.blobs.values()) + sum(scan.snapshots.values()) + (context ? contextCacheBytes(context) : 0);
   const overLimit = () => opts.keepStorageBytes === undefined || total > opts.keepStorageBytes;
 
   const dropBlob = async (digest: string) => {
@@ -82,12 +87,13 @@ export async function prune(layout: StoreLayout, roots: GcRoots, opts: PruneOpti
   const orphanOk = (mtimeMs: number) => oldEnough(mtimeMs) && now - mtimeMs >= grace;
   for (const digest of [...scan.blobs.keys()]) if (overLimit() && orphanOk(scan.blobs.get(digest)!.mtimeMs)) await dropBlob(digest);
   for (const dir of [...scan.snapshots.keys()]) if (overLimit() && orphanOk(scan.snapshots.get(dir)!.mtimeMs)) await dropSnapshot(dir);
+  const contextGc = context && new ContextCollector(context, orphanOk, (bytes) => {
+    total -= bytes;
+    report.bytesFreed += bytes;
+  }, report);
+  await contextGc?.dropOrphans(overLimit);
 
-  const candidates = scan.entries
-    .filter((e) => (opts.all || !usedByImages(e, scan)) && oldEnough(e.lastUsedMs))
-    .sort((a, b) => a.lastUsedMs - b.lastUsedMs);
-  for (const e of candidates) {
-    if (!overLimit()) break;
+  const dropEntry = async (e: CacheEntryInfo) => {
     // The entry goes before its layers: an entry never points at a missing blob.
     await rm(e.file, { force: true });
     report.entriesRemoved++;
@@ -97,6 +103,17 @@ export async function prune(layout: StoreLayout, roots: GcRoots, opts: PruneOpti
     for (const s of dirs) bump(snapshotRefs, s, -1);
     for (const b of new Set(e.blobs)) await dropBlob(b);
     for (const s of dirs) await dropSnapshot(s);
+  };
+  // Then, least recently used first, cache entries and the clients' warm
+  // contexts: both cost a rebuild (or a re-upload) when needed again.
+  const candidates: { lastUsedMs: number; drop(): Promise<void> }[] = scan.entries
+    .filter((e) => (opts.all || !usedByImages(e, scan)) && oldEnough(e.lastUsedMs))
+    .map((e) => ({ lastUsedMs: e.lastUsedMs, drop: () => dropEntry(e) }));
+  // A context used within the grace period may belong to a build about to start.
+  for (const tree of context?.trees ?? []) if (orphanOk(tree.lastUsedMs)) candidates.push({ lastUsedMs: tree.lastUsedMs, drop: () => contextGc!.dropTree(tree) });
+  for (const c of candidates.sort((a, b) => a.lastUsedMs - b.lastUsedMs)) {
+    if (!overLimit()) break;
+    await c.drop();
   }
 
   if (opts.all && opts.keepStorageBytes === undefined) {
@@ -109,6 +126,43 @@ export async function prune(layout: StoreLayout, roots: GcRoots, opts: PruneOpti
   }
   report.bytesLeft = total;
   return report;
+}
+
+// The context cache's side of a collection: contents no warm context lists
+// go once out of their grace period; a context removed takes the contents
+// only it listed with it.
+class ContextCollector {
+  private readonly refs = new Map<string, number>();
+
+  constructor(private readonly scan: ContextCacheScan, private readonly orphanOk: (mtimeMs: number) => boolean, private readonly freed: (bytes: number) => void, private readonly report: PruneReport) {
+    for (const t of scan.trees) for (const d of t.digests) this.refs.set(d, (this.refs.get(d) ?? 0) + 1);
+  }
+
+  async dropOrphans(overLimit: () => boolean): Promise<void> {
+    for (const dir of this.scan.deadTmp) {
+      if (!overLimit()) return;
+      await rm(dir.name, { recursive: true, force: true });
+      this.freed(dir.bytes);
+    }
+    for (const digest of [...this.scan.blobs.keys()]) if (overLimit()) await this.dropBlob(digest);
+  }
+
+  async dropTree(tree: ContextTree): Promise<void> {
+    await removeContextTree(tree);
+    this.report.contextsRemoved++;
+    this.freed(tree.bytes);
+    for (const d of tree.digests) this.refs.set(d, (this.refs.get(d) ?? 0) - 1);
+    for (const d of tree.digests) await this.dropBlob(d);
+  }
+
+  private async dropBlob(digest: string): Promise<void> {
+    const item = this.scan.blobs.get(digest);
+    if (!item || (this.refs.get(digest) ?? 0) > 0 || !this.orphanOk(item.mtimeMs)) return;
+    await removeContextBlob(this.scan, digest);
+    this.scan.blobs.delete(digest);
+    this.report.contextFilesRemoved++;
+    this.freed(item.bytes);
+  }
 }
 
 function sum(items: Iterable<{ bytes: number }>): number {

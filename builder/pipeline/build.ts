@@ -56,12 +56,13 @@ export async function build(opts: BuildOptions, io: BuildIO = {}): Promise<Build
   };
   // --build-context values are checked (and loaded, cloned) before any step runs.
   const contexts = await resolveBuildContexts(store, opts.buildContexts ?? []);
-  io.onStart?.();
   let session: CacheSession | undefined;
   try {
     await cleanupStale(store);
     // Held until the build ends; finish() also enforces the size limit.
     session = await openCacheSession(store, { contextDir: opts.contextDir, dockerfilePath: opts.dockerfilePath ?? opts.dockerfileName, noCache: opts.noCache, keepStorage: opts.keepStorage });
+    // Only now: a caller holding a lease of its own until the build holds one (a server's synced context) may drop it here.
+    io.onStart?.();
     const loadTask = progress.task(`[internal] load build definition from ${opts.dockerfileName}`);
     loadTask.log(`transferring dockerfile: ${Buffer.byteLength(opts.dockerfileText)}B done`);
     loadTask.done();

@@ -17,6 +17,7 @@ import type { Vertex } from '../solver/vertex.js';
 import { BuildExplainer, SelectionRecorder } from './explain.js';
 import { ExplainHistory } from './explain-history.js';
 import type { Store } from '../store/open-store.js';
+import { contextCacheDir } from '../store/store-paths.js';
 
 export interface CacheSessionOptions {
   contextDir: string;
@@ -102,6 +103,7 @@ export function storeLayoutOf(store: Store): StoreLayout {
     cacheIndexDir: store.paths.cacheIndex,
     snapshotsDir: store.paths.snapshots,
     cacheMountsDir: store.paths.cacheMounts,
+    contextCacheDir: contextCacheDir(store.paths.root),
     snapshotDirOf: (diffId: Digest) => store.snapshots.dirOf(diffId),
   };
 }

@@ -67,7 +67,8 @@ function wireEvent(e: ProgressEvent): Record<string, unknown> {
   return e as unknown as Record<string, unknown>;
 }
 
-export async function runRemoteBuild(req: BuildRequest, contextDir: string, session: BuildSession, settings: ServeSettings, limiter: Limiter): Promise<AdapterResult> {
+/** `onStart`: the build holds its own lease on the store (see BuildIO.onStart). */
+export async function runRemoteBuild(req: BuildRequest, contextDir: string, session: BuildSession, settings: ServeSettings, limiter: Limiter, onStart?: () => void): Promise<AdapterResult> {
   try {
     const opts = optionsOf(req, contextDir, settings, limiter);
     if (req.call !== 'build') {
@@ -76,6 +77,7 @@ export async function runRemoteBuild(req: BuildRequest, contextDir: string, sess
     }
     const io: BuildIO = {
       onEvent: (e) => session.send({ type: 'event', record: wireEvent(e) }),
+      ...(onStart ? { onStart } : {}),
       signal: session.abort.signal,
       secrets: { getSecret: (id) => (req.secrets.includes(id) ? session.getSecret(id) : Promise.resolve(undefined)) },
       ssh: { agentSocket: (id) => (req.ssh.includes(id) ? session.agentSocket(id) : Promise.resolve(undefined)) },

@@ -6,6 +6,7 @@ import { RemoteError } from '../remote/errors.js';
 import type { BuildRequest, ClientMessage } from '../remote/protocol.js';
 import { isUserError } from '../errors.js';
 import { storePaths } from '../store/store-paths.js';
+import { acquireLease, type Lease } from '../../cache/gc-lease.js';
 import { BuildSession } from './build-session.js';
 import { runRemoteBuild } from './build-adapter.js';
 import type { Route } from './respond.js';
@@ -37,9 +38,13 @@ export const handleBuild: Route = async (ctx, stream) => {
     }
   })();
   let context: Awaited<ReturnType<typeof ctx.contexts.materialize>> | undefined;
+  // The context tree is written before the build takes its own lease: this
+  // one keeps the collector (`prune`, another build's size limit) off it meanwhile.
+  let syncLease: Lease | undefined;
   try {
+    syncLease = await acquireLease(ctx.settings.root, 'remote build (context sync)');
     context = await ctx.contexts.materialize(req.contextId, req.manifest);
-    const result = await runRemoteBuild(req, context.dir, session, ctx.settings, ctx.limiter);
+    const result = await runRemoteBuild(req, context.dir, session, ctx.settings, ctx.limiter, () => void syncLease?.release().catch(() => undefined));
     session.send({ type: 'result', ...result });
   } catch (err) {
     if (!session.canceled) {
@@ -49,6 +54,7 @@ export const handleBuild: Route = async (ctx, stream) => {
     }
   } finally {
     finished = true;
+    await syncLease?.release();
     ctx.builds.delete(session.id);
     await context?.release();
     await session.close();

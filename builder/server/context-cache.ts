@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 import { copyFile, chmod, lstat, lutimes, mkdir, readFile, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { constants as fsc } from 'node:fs';
 import path from 'node:path';
-import { ContentStore } from '../../cache/content-store.js';
+import type { ContentStore } from '../../cache/content-store.js';
+import { contextCacheLayout, treeManifestFile } from '../../cache/context-gc.js';
 import type { Digest } from '../../cache/digest.js';
 import type { ManifestEntry } from '../remote/protocol.js';
 import { RemoteError } from '../remote/errors.js';
@@ -30,7 +31,7 @@ export class ContextCache {
   private tempCounter = 0;
 
   constructor(private readonly base: string, private readonly opts: { warmTrees: boolean } = { warmTrees: true }) {
-    this.blobs = new ContentStore(path.join(base, 'blobs'));
+    this.blobs = contextCacheLayout(base).blobs;
   }
 
   async missing(digests: unknown): Promise<string[]> {
@@ -38,7 +39,11 @@ export class ContextCache {
       throw new RemoteError('REMOTE_PROTOCOL', 'digests must be a list of sha256:<hex>');
     }
     const unique = [...new Set(digests as string[])];
-    const has = await Promise.all(unique.map((d) => this.blobs.has(d as Digest)));
+    // Touching a content both tells whether it is here and keeps it from the
+    // collector (`prune`, the size limit) for its grace period: the client
+    // was told the server has it and will not send it.
+    const now = new Date();
+    const has = await Promise.all(unique.map((d) => utimes(this.blobs.path(d as Digest), now, now).then(() => true, () => false)));
     return unique.filter((_, i) => !has[i]);
   }
 
@@ -107,15 +112,18 @@ export class ContextCache {
       for (const e of dirs) await utimes(path.join(dir, e.path), e.mtimeMs / 1000, e.mtimeMs / 1000);
       await writeFile(`${manifestFile(dir)}.tmp`, JSON.stringify(manifest));
       await rename(`${manifestFile(dir)}.tmp`, manifestFile(dir));
+    } else {
+      // Used again unchanged: its last use is now.
+      const now = new Date();
+      await utimes(manifestFile(dir), now, now).catch(() => undefined);
     }
     return written;
   }
 }
 
-// Beside the tree, never inside it: the build must not see it.
-function manifestFile(dir: string): string {
-  return `${dir}.manifest.json`;
-}
+// Beside the tree, never inside it: the build must not see it. Its mtime is
+// the context's last use, which the collector goes by.
+const manifestFile = treeManifestFile;
 
 async function readManifest(dir: string): Promise<Map<string, ManifestEntry>> {
   try {

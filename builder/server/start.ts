@@ -6,6 +6,7 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { openStore, cleanupStale } from '../store/open-store.js';
+import { contextCacheDir } from '../store/store-paths.js';
 import { Limiter } from '../concurrency.js';
 import { processAlive } from '../../cache/process-alive.js';
 import { ContextCache } from './context-cache.js';
@@ -22,7 +23,7 @@ export interface RunningServer {
 async function newContext(settings: ServeSettings, version: string, warmTrees: boolean): Promise<ServerContext> {
   const store = await openStore(settings.root);
   await cleanupStale(store);
-  const contextBase = path.join(settings.root, 'context');
+  const contextBase = contextCacheDir(settings.root);
   await removeDeadTemp(path.join(contextBase, 'tmp'));
   return {
     version,

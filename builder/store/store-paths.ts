@@ -27,3 +27,9 @@ export function storePaths(root: string): StorePaths {
     containers: path.join(root, 'containers'),
   };
 }
+
+// What `tsbuild serve` keeps of its clients' contexts (see
+// builder/server/context-cache.ts). Not in StorePaths: only a server makes it.
+export function contextCacheDir(root: string): string {
+  return path.join(root, 'context');
+}

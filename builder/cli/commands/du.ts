@@ -1,5 +1,6 @@
 // `tsbuild du [--verbose] [--check] [--format json]`: disk use of the store
-// by kind (layer blobs, snapshots, cache index, cache mounts, images) and
+// by kind (layer blobs, snapshots, cache index, cache mounts, images, and on
+// a server the contexts its clients synced) and
 // what `tsbuild prune --all` could reclaim. `--check` verifies the store
 // instead: every image's blobs exist with the right digests, and every cache
 // entry's layers exist, no mount is left inside the store; it exits 1 when
@@ -59,6 +60,8 @@ function formatReport(r: DiskUsageReport, verbose: boolean): string {
     row('Snapshots', r.snapshots),
     row('Cache entries', r.cacheEntries),
     row('Cache mounts', r.cacheMounts),
+    // Only a server's store holds its clients' synced contexts.
+    ...(r.contextCache.bytes > 0 ? [row('Client contexts', r.contextCache)] : []),
     ['Total', '', formatSize(r.totalBytes), reclaimable(r.reclaimableBytes, r.totalBytes)],
   ]);
   if (verbose && r.entries.length > 0) {

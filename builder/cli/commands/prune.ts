@@ -3,7 +3,8 @@
 // entries whose layers all belong to an image of the store are kept; with
 // --all they go too, and so do cache mounts. Images' own blobs and the
 // snapshots of their layers always stay, as does anything a running build
-// or container uses (the command waits for running builds to finish).
+// or container uses (the command waits for running builds to finish). On a
+// server's store, the contexts clients synced are build cache too.
 import { createInterface } from 'node:readline/promises';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -50,7 +51,8 @@ export async function run(argv: string[]): Promise<number> {
     onWait: (holders) => process.stderr.write(`waiting for ${holders.map((h) => `${h.purpose} (pid ${h.pid})`).join(', ')} to finish...\n`),
   });
   const extra = (await new ExplainHistory(ExplainHistory.dirOf(store.paths.root)).removeUnreferencedSelections()) + (await removeOrphanChecksumCaches(store));
-  process.stdout.write(`Deleted build cache: ${report.entriesRemoved} cache entries, ${report.blobsRemoved} blobs, ${report.snapshotsRemoved} snapshots, ${report.cacheMountsRemoved} cache mounts\n`);
+  const contexts = report.contextsRemoved + report.contextFilesRemoved > 0 ? `, ${report.contextsRemoved} client contexts, ${report.contextFilesRemoved} context files` : '';
+  process.stdout.write(`Deleted build cache: ${report.entriesRemoved} cache entries, ${report.blobsRemoved} blobs, ${report.snapshotsRemoved} snapshots, ${report.cacheMountsRemoved} cache mounts${contexts}\n`);
   process.stdout.write(`Total reclaimed space: ${formatSize(report.bytesFreed + extra)}\n`);
   return 0;
 }
