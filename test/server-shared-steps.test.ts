@@ -3,17 +3,15 @@
 // others' show it CACHED. A client killed while it owns the step leaves a
 // waiting client to run it itself; one killed while waiting affects nobody.
 //
-// The shared step holds until the test opens a gate: it loops until a file
-// appears in its cache mount, which lives in the server's store, so every
-// client provably reached the step while it still ran.
+// The shared step holds until the test opens its gate (helpers/serve.ts),
+// so every client provably reached the step while it still ran.
 import test from 'ava';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { buildSkipReason, freshStore, tsbuild, tempDir, TSBUILD_BIN, PROJECT_ROOT } from './helpers/cli.js';
-import { startServe, type TestServer } from './helpers/serve.js';
+import { gatedRun, startServe, type TestServer } from './helpers/serve.js';
 import { makeContext } from './e2e-image-helpers.js';
 
 const skip = buildSkipReason();
@@ -79,13 +77,7 @@ async function until(what: string, cond: () => boolean, clients: { text(): strin
   throw new Error(`timed out waiting for ${what}:\n${clients.map((c) => c.text().slice(-2000)).join('\n----\n')}`);
 }
 
-/** A RUN that prints `running-<nonce>` and holds until the test opens its gate; returns how to open it. */
-function gatedStep(nonce: string) {
-  const id = `gate-${nonce}`;
-  const dir = path.join(store.root, 'cache-mounts', createHash('sha256').update(id).digest('hex').slice(0, 32));
-  const run = `RUN --mount=type=cache,id=${id},target=/gate sh -c 'echo running-${nonce}; while [ ! -e /gate/open ]; do sleep 0.1; done; echo shared-${nonce} > /shared.txt'`;
-  return { run, marker: `id=${id}`, open: () => writeFile(path.join(dir, 'open'), ''), opened: () => existsSync(path.join(dir, 'open')) };
-}
+const gatedStep = (nonce: string) => gatedRun(store.root, nonce);
 
 /** The FROM step (cached or pulled) is done: the next thing the build does is the gated step. */
 const pastFrom = (c: ReturnType<typeof startClient>) => c.step('FROM docker.io/library/busybox').completedOk;

@@ -1,7 +1,11 @@
 // A real `tsbuild serve` for tests: started on the addresses given, against
 // a test store, stopped with SIGTERM (then SIGKILL) when the test is done.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import path from 'node:path';
 import { PROJECT_ROOT, TSBUILD_BIN } from './paths.js';
 
 export interface TestServer {
@@ -72,4 +76,16 @@ export function countingProxy(listen: string, target: string): Promise<{ sent():
       for (const s of sockets) s.destroy();
     },
   })));
+}
+
+/**
+ * A RUN that prints `running-<nonce>` and holds until the test opens its
+ * gate: it loops until a file appears in its cache mount, which lives in
+ * the server's store (`storeRoot`), so the test decides when it ends.
+ */
+export function gatedRun(storeRoot: string, nonce: string) {
+  const id = `gate-${nonce}`;
+  const dir = path.join(storeRoot, 'cache-mounts', createHash('sha256').update(id).digest('hex').slice(0, 32));
+  const run = `RUN --mount=type=cache,id=${id},target=/gate sh -c 'echo running-${nonce}; while [ ! -e /gate/open ]; do sleep 0.1; done; echo shared-${nonce} > /shared.txt'`;
+  return { run, marker: `id=${id}`, open: () => writeFile(path.join(dir, 'open'), ''), opened: () => existsSync(path.join(dir, 'open')) };
 }
