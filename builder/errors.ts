@@ -43,3 +43,26 @@ export async function formatUserError(err: UserFacingError): Promise<string> {
   }
   return err.message;
 }
+
+/** Where in the Dockerfile an error applies (set on user errors by the frontend and the steps). */
+export interface ErrorLocation {
+  line: number;
+  endLine?: number;
+}
+
+export function locationOf(err: unknown): ErrorLocation | undefined {
+  const loc = (err as { location?: { line?: unknown; endLine?: unknown } } | null)?.location;
+  if (!loc || typeof loc.line !== 'number') return undefined;
+  return typeof loc.endLine === 'number' ? { line: loc.line, endLine: loc.endLine } : { line: loc.line };
+}
+
+/**
+ * A failure located in the Dockerfile as buildx prints it: the lines around
+ * the instruction, then `ERROR: Dockerfile:LINE: message`. Undefined when
+ * the location is not within `source` (then print the one-line error).
+ */
+export async function formatWithExcerpt(message: string, loc: ErrorLocation, source: { file: string; text: string }): Promise<string | undefined> {
+  const { formatSourceExcerpt } = await import('../frontend/errors.js');
+  const excerpt = formatSourceExcerpt(source.text, source.file, loc.line, loc.endLine);
+  return excerpt ? `${excerpt}\nERROR: ${source.file}:${loc.line}: ${message}\n` : undefined;
+}

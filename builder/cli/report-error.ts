@@ -1,7 +1,7 @@
 // How errors reach the user: user mistakes as one clear message (plus the
 // Dockerfile line when there is one), bugs in tsbuild with their stack.
 
-import { formatUserError, isUserError, unwrap } from '../errors.js';
+import { formatUserError, formatWithExcerpt, isUserError, locationOf, unwrap } from '../errors.js';
 
 export { formatUserError, isUserError, unwrap, type UserFacingError } from '../errors.js';
 
@@ -9,10 +9,6 @@ export { formatUserError, isUserError, unwrap, type UserFacingError } from '../e
 export interface ErrorSource {
   file: string;
   text: string;
-}
-
-interface Located {
-  location?: { line: number; endLine?: number };
 }
 
 // Failures of the machine or of a path the user named (a full disk, a
@@ -42,15 +38,12 @@ export async function reportError(error: unknown, source?: ErrorSource): Promise
     return 1;
   }
   if (isUserError(err)) {
-    const loc = (err as Located).location;
-    if (source && loc) {
-      // As buildx: the lines around the failing instruction, then the error.
-      const { formatSourceExcerpt } = await import('../../frontend/errors.js');
-      const excerpt = formatSourceExcerpt(source.text, source.file, loc.line, loc.endLine);
-      if (excerpt) {
-        process.stderr.write(`${excerpt}\nERROR: ${source.file}:${loc.line}: ${err.message}\n`);
-        return 1;
-      }
+    const loc = locationOf(err);
+    // As buildx: the lines around the failing instruction, then the error.
+    const excerpt = source && loc ? await formatWithExcerpt(err.message, loc, source) : undefined;
+    if (excerpt) {
+      process.stderr.write(excerpt);
+      return 1;
     }
     process.stderr.write(`ERROR: ${await formatUserError(err)}\n`);
     return 1;

@@ -85,7 +85,18 @@ export type ServerMessage =
   | { type: 'secret-request'; reqId: number; id: string }
   | { type: 'ssh-open'; connId: number; id: string }
   | { type: 'output'; index: number }                          // fetch output `index` now (a tar stream)
-  | { type: 'result'; exitCode: number; imageId?: string; metadata?: Record<string, unknown>; error?: string };
+  | { type: 'result'; exitCode: number; imageId?: string; metadata?: Record<string, unknown>; error?: string; failure?: LocatedFailure };
+
+/**
+ * A failure located in the Dockerfile (a step that failed, a parse error):
+ * its message and lines, so the client prints the same excerpt of its
+ * Dockerfile as a local build. `error` still holds the one-line form.
+ */
+export interface LocatedFailure {
+  message: string;
+  line: number;
+  endLine?: number;
+}
 
 /** Store commands a client may run on the server (their output streams back). */
 export const REMOTE_COMMANDS: ReadonlySet<string> = new Set(['images', 'inspect', 'history', 'tag', 'rmi', 'push', 'pull', 'du', 'prune']);

@@ -29,7 +29,8 @@ import { RemoteError } from './errors.js';
 import { errorOfAnswer, readBody, responseHeaders, responseStatus, type RemoteConnection } from './client.js';
 import { buildManifest } from './context-manifest.js';
 import { uploadMissing } from './upload.js';
-import { PATHS, type BuildRequest, type ClientMessage, type ServerMessage } from './protocol.js';
+import { PATHS, type BuildRequest, type ClientMessage, type LocatedFailure, type ServerMessage } from './protocol.js';
+import { formatWithExcerpt } from '../errors.js';
 
 const STREAMED = new Set(['local', 'tar', 'oci', 'docker']);
 
@@ -150,13 +151,22 @@ async function followBuild(conn: RemoteConnection, req: CliBuildRequest, stream:
   const ok = result.exitCode === 0;
   await progress?.close({ ok });
   for (const line of errLines) process.stderr.write(line + '\n');
-  if (result.error) process.stderr.write(`ERROR: ${result.error}\n`);
+  if (result.error) process.stderr.write(await failureText(result, req));
   if (ok && req.call === 'build') {
     if (req.iidFile && result.imageId) await writeFile(req.iidFile, result.imageId);
     if (req.metadataFile) await writeFile(req.metadataFile, JSON.stringify(result.metadata ?? {}, null, 2) + '\n');
     if (req.progress === 'quiet' && result.imageId) process.stdout.write(result.imageId + '\n');
   }
   return result.exitCode;
+}
+
+// A failure in the Dockerfile shows the client's Dockerfile around it, as a local build does.
+async function failureText(result: { error?: string; failure?: LocatedFailure }, req: CliBuildRequest): Promise<string> {
+  const f = result.failure;
+  const excerpt = f && typeof f.line === 'number' && typeof f.message === 'string'
+    ? await formatWithExcerpt(f.message, f, { file: req.build.dockerfileName, text: req.build.dockerfileText })
+    : undefined;
+  return excerpt ?? `ERROR: ${result.error}\n`;
 }
 
 async function answerSecret(opts: CliBuildRequest, reqId: number, id: string, send: (m: ClientMessage) => void): Promise<void> {

@@ -8,8 +8,8 @@ import { PassThrough, type Writable } from 'node:stream';
 import { build, evaluate } from '../pipeline/build.js';
 import type { BuildIO, BuildOptions, CallMode, OutputSpec } from '../pipeline/options.js';
 import type { ProgressEvent } from '../progress/events.js';
-import { formatUserError, isUserError, unwrap } from '../errors.js';
-import type { BuildRequest } from '../remote/protocol.js';
+import { formatUserError, isUserError, locationOf, unwrap } from '../errors.js';
+import type { BuildRequest, LocatedFailure } from '../remote/protocol.js';
 import type { BuildSession } from './build-session.js';
 import type { ServeSettings } from './server-context.js';
 import type { Limiter } from '../concurrency.js';
@@ -19,6 +19,7 @@ export interface AdapterResult {
   imageId?: string;
   metadata?: Record<string, unknown>;
   error?: string;
+  failure?: LocatedFailure;
 }
 
 /** Streamed outputs are tar streams named `remote:<index>`; the client unpacks type=local itself. */
@@ -96,7 +97,10 @@ export async function runRemoteBuild(req: BuildRequest, contextDir: string, sess
     return { exitCode: 0, imageId: result.imageId, metadata: req.wantMetadata ? result.metadata : undefined };
   } catch (error) {
     const err = unwrap(error);
-    if (isUserError(err)) return { exitCode: 1, error: await formatUserError(err) };
+    if (isUserError(err)) {
+      const loc = locationOf(err);
+      return { exitCode: 1, error: await formatUserError(err), ...(loc ? { failure: { message: err.message, ...loc } } : {}) };
+    }
     return { exitCode: 2, error: `internal error (this is a bug in tsbuild): ${(err as Error)?.stack ?? String(err)}` };
   }
 }
