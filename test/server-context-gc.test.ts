@@ -2,37 +2,20 @@
 // them (locally on the server's store and with --host), `prune` reclaims
 // them, and a prune started while a build runs waits for it, so the build's
 // context is never taken from under it.
-import test from 'ava';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, lstat, lutimes } from 'node:fs/promises';
-import { buildSkipReason, freshStore, tsbuild, tempDir, TSBUILD_BIN, PROJECT_ROOT } from './helpers/cli.js';
-import { gatedRun, startServe, type TestServer } from './helpers/serve.js';
+import { tsbuild, tempDir, TSBUILD_BIN, PROJECT_ROOT } from './helpers/cli.js';
+import { gatedRun } from './helpers/serve.js';
+import { serverSuite } from './helpers/server-suite.js';
 import { makeContext } from './e2e-image-helpers.js';
 
-const skip = buildSkipReason();
-const it = skip ? test.skip : test.serial;
-if (skip) test.skip(`server context cache (skipped: ${skip})`, () => {});
+const suite = serverSuite('server context cache');
+const { it } = suite;
 
-let store: Awaited<ReturnType<typeof freshStore>>;
-let server: TestServer;
-let host: string;
-
-test.before(async () => {
-  if (skip) return;
-  store = await freshStore();
-  const sock = path.join(await tempDir('tsbuild-sock-'), 'tsbuild.sock');
-  server = await startServe(store.root, ['--addr', `unix://${sock}`]);
-  host = `unix://${sock}`;
-});
-test.after.always(async () => {
-  await server?.stop();
-  await store?.dispose();
-});
-
-const remote = async (args: string[]) => tsbuild(['--host', host, ...args], { root: await tempDir('tsbuild-client-') });
-const localDuJson = async () => JSON.parse((await tsbuild(['du', '--format', 'json'], { root: store.root })).stdout) as { contextCache: { count: number; bytes: number; reclaimableBytes: number } };
+const { remote } = suite;
+const localDuJson = async () => JSON.parse((await tsbuild(['du', '--format', 'json'], { root: suite.store.root })).stdout) as { contextCache: { count: number; bytes: number; reclaimableBytes: number } };
 
 /** As if everything the server keeps of its clients' contexts was last used a day ago. */
 async function ageContextCache(dir: string): Promise<void> {
@@ -57,11 +40,11 @@ it('du counts the synced contexts, prune reclaims them but waits for a running b
 
   // A build that holds in its RUN, then copies a file of its context.
   const nonce = randomBytes(6).toString('hex');
-  const gate = gatedRun(store.root, nonce);
+  const gate = gatedRun(suite.store.root, nonce);
   const data = `data-${nonce}\n`;
   const second = await makeContext({ Dockerfile: `FROM busybox:latest\n${gate.run}\nCOPY data.txt /data.txt\n`, 'data.txt': data });
   const out = path.join(await tempDir(), 'out');
-  const build = spawn(process.execPath, [TSBUILD_BIN, '--host', host, 'build', '--progress', 'plain', '-o', `type=local,dest=${out}`, second], { cwd: PROJECT_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const build = spawn(process.execPath, [TSBUILD_BIN, '--host', suite.host, 'build', '--progress', 'plain', '-o', `type=local,dest=${out}`, second], { cwd: PROJECT_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   build.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   const built2 = new Promise<number | null>((resolve) => build.once('exit', resolve));
@@ -69,7 +52,7 @@ it('du counts the synced contexts, prune reclaims them but waits for a running b
   t.true(log.includes(`running-${nonce}`), log);
 
   // Everything is old now: only the running build protects its context.
-  await ageContextCache(path.join(store.root, 'context'));
+  await ageContextCache(path.join(suite.store.root, 'context'));
   let pruneDone = false;
   const pruning = remote(['prune', '-a', '-f']).then((r) => {
     pruneDone = true;

@@ -1,31 +1,12 @@
 // A build that fails on a server prints what the same failing build prints
 // locally: buildx's excerpt of the Dockerfile around the failing line and
 // the located error, with the same exit code.
-import test from 'ava';
-import path from 'node:path';
-import { buildSkipReason, freshStore, tsbuild, tempDir } from './helpers/cli.js';
-import { startServe, type TestServer } from './helpers/serve.js';
+import { tsbuild } from './helpers/cli.js';
+import { serverSuite } from './helpers/server-suite.js';
 import { makeContext } from './e2e-image-helpers.js';
 
-const skip = buildSkipReason();
-const it = skip ? test.skip : test.serial;
-if (skip) test.skip(`server errors (skipped: ${skip})`, () => {});
-
-let store: Awaited<ReturnType<typeof freshStore>>;
-let server: TestServer;
-let host: string;
-
-test.before(async () => {
-  if (skip) return;
-  store = await freshStore();
-  const sock = path.join(await tempDir('tsbuild-sock-'), 'tsbuild.sock');
-  server = await startServe(store.root, ['--addr', `unix://${sock}`]);
-  host = `unix://${sock}`;
-});
-test.after.always(async () => {
-  await server?.stop();
-  await store?.dispose();
-});
+const suite = serverSuite('server errors');
+const { it } = suite;
 
 const failing: [string, string][] = [
   ['a RUN that exits non-zero', 'FROM busybox:latest\nRUN echo one\nRUN echo failing && \\\n    exit 3\nRUN echo never\n'],
@@ -35,8 +16,8 @@ const failing: [string, string][] = [
 for (const [what, dockerfile] of failing) {
   it(`${what}: the remote error is the local one, excerpt and exit code`, async (t) => {
     const ctx = await makeContext({ Dockerfile: dockerfile, 'present.txt': 'x\n' });
-    const local = await tsbuild(['build', '-q', ctx], { root: store.root });
-    const remote = await tsbuild(['--host', host, 'build', '-q', ctx], { root: await tempDir('tsbuild-client-') });
+    const local = await tsbuild(['build', '-q', ctx], { root: suite.store.root });
+    const remote = await suite.remote(['build', '-q', ctx]);
     t.is(local.code, 1, local.stderr);
     // From the excerpt on (a failed RUN's output above it carries timings).
     const excerpt = (stderr: string) => stderr.slice(Math.max(0, stderr.search(/^Dockerfile:\d+\n-{20}\n/m)));

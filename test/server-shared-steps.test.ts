@@ -5,41 +5,24 @@
 //
 // The shared step holds until the test opens its gate (helpers/serve.ts),
 // so every client provably reached the step while it still ran.
-import test from 'ava';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { buildSkipReason, freshStore, tsbuild, tempDir, TSBUILD_BIN, PROJECT_ROOT } from './helpers/cli.js';
-import { gatedRun, startServe, type TestServer } from './helpers/serve.js';
+import { tempDir, TSBUILD_BIN, PROJECT_ROOT } from './helpers/cli.js';
+import { gatedRun } from './helpers/serve.js';
+import { serverSuite } from './helpers/server-suite.js';
 import { makeContext } from './e2e-image-helpers.js';
 
-const skip = buildSkipReason();
-const it = skip ? test.skip : test.serial;
-if (skip) test.skip(`server shared steps (skipped: ${skip})`, () => {});
-
-let store: Awaited<ReturnType<typeof freshStore>>;
-let server: TestServer;
-let host: string;
-
-test.before(async () => {
-  if (skip) return;
-  store = await freshStore();
-  const sock = path.join(await tempDir('tsbuild-sock-'), 'tsbuild.sock');
-  server = await startServe(store.root, ['--addr', `unix://${sock}`, '--max-parallelism', '4']);
-  host = `unix://${sock}`;
-});
-test.after.always(async () => {
-  await server?.stop();
-  await store?.dispose();
-});
+const suite = serverSuite('server shared steps', ['--max-parallelism', '4']);
+const { it } = suite;
 
 interface Vertex { digest: string; name?: string; started?: string; completed?: string; cached?: boolean; error?: string }
 interface Record { vertexes?: Vertex[]; logs?: { vertex?: string; data: string }[] }
 
 /** A client building with rawjson progress; what its stream showed so far is parsed on demand. */
 function startClient(args: string[]) {
-  const child: ChildProcess = spawn(process.execPath, [TSBUILD_BIN, '--host', host, 'build', '--progress', 'rawjson', ...args], {
+  const child: ChildProcess = spawn(process.execPath, [TSBUILD_BIN, '--host', suite.host, 'build', '--progress', 'rawjson', ...args], {
     cwd: PROJECT_ROOT, env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
@@ -77,7 +60,7 @@ async function until(what: string, cond: () => boolean, clients: { text(): strin
   throw new Error(`timed out waiting for ${what}:\n${clients.map((c) => c.text().slice(-2000)).join('\n----\n')}`);
 }
 
-const gatedStep = (nonce: string) => gatedRun(store.root, nonce);
+const gatedStep = (nonce: string) => gatedRun(suite.store.root, nonce);
 
 /** The FROM step (cached or pulled) is done: the next thing the build does is the gated step. */
 const pastFrom = (c: ReturnType<typeof startClient>) => c.step('FROM docker.io/library/busybox').completedOk;
@@ -110,7 +93,7 @@ it('a step four clients need at the same moment runs once; the others show it ca
   const steps = all.map((c) => c.step(gate.marker));
   t.is(steps.filter((s) => s.executed).length, 1, 'exactly one client ran the shared step');
   t.is(steps.filter((s) => s.cached && !s.executed).length, 3, 'the three others show it CACHED');
-  const check = await tsbuild(['--host', host, 'du', '--check'], { root: await tempDir('tsbuild-client-') });
+  const check = await suite.remote(['du', '--check']);
   t.is(check.code, 0, check.stdout + check.stderr);
 });
 
@@ -140,7 +123,7 @@ it('killing the client that owns the step lets a waiting client run it itself; k
   t.false(waiter.step(gate.marker).cached);
   t.is(await readFile(path.join(out, 'shared.txt'), 'utf8'), `shared-${nonce}\n`);
   t.true(gate.opened());
-  const check = await tsbuild(['--host', host, 'du', '--check'], { root: await tempDir('tsbuild-client-') });
+  const check = await suite.remote(['du', '--check']);
   t.is(check.code, 0, check.stdout + check.stderr);
-  t.notRegex(server.log(), /internal error/);
+  t.notRegex(suite.server.log(), /internal error/);
 });
