@@ -18,7 +18,7 @@ export interface ServerSuite {
   remote(args: string[]): Promise<CliResult>;
 }
 
-export function serverSuite(title: string, serveArgs: string[] = []): ServerSuite {
+export function serverSuite(title: string, serveArgs: string[] = [], env: NodeJS.ProcessEnv = {}): ServerSuite {
   const skip = buildSkipReason();
   if (skip) test.skip(`${title} (skipped: ${skip})`, () => {});
   let store: Awaited<ReturnType<typeof freshStore>> | undefined;
@@ -28,7 +28,7 @@ export function serverSuite(title: string, serveArgs: string[] = []): ServerSuit
     if (skip) return;
     store = await freshStore();
     const sock = path.join(await tempDir('tsbuild-sock-'), 'tsbuild.sock');
-    server = await startServe(store.root, ['--addr', `unix://${sock}`, ...serveArgs]);
+    server = await startServe(store.root, ['--addr', `unix://${sock}`, ...serveArgs], env);
     host = `unix://${sock}`;
   });
   test.after.always(async () => {
