@@ -91,10 +91,10 @@ export function contextCacheBytes(scan: ContextCacheScan): number {
   return n;
 }
 
-/** Removes a warm tree: its manifest first, so a half-removed tree is never trusted. */
-export async function removeContextTree(tree: ContextTree): Promise<void> {
-  await rm(treeManifestFile(tree.dir), { force: true });
-  await rm(tree.dir, { recursive: true, force: true });
+/** Removes a context tree: its manifest first, so a half-removed tree is never trusted. */
+export async function removeContextTree(dir: string): Promise<void> {
+  await rm(treeManifestFile(dir), { force: true });
+  await rm(dir, { recursive: true, force: true });
 }
 
 export function removeContextBlob(scan: ContextCacheScan, digest: string): Promise<void> {

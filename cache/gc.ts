@@ -148,7 +148,7 @@ class ContextCollector {
   }
 
   async dropTree(tree: ContextTree): Promise<void> {
-    await removeContextTree(tree);
+    await removeContextTree(tree.dir);
     this.report.contextsRemoved++;
     this.freed(tree.bytes);
     for (const d of tree.digests) this.refs.set(d, (this.refs.get(d) ?? 0) - 1);

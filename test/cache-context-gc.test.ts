@@ -112,3 +112,13 @@ test('a running build\'s own context copy is in use; one a killed server left is
   await prune(layout, roots, { all: true }, sizeOf);
   t.deepEqual(await readdir(tmp), [`${process.pid}-1`]);
 });
+
+test('a second build of a busy context gets a copy of its own that leaves nothing behind', async (t) => {
+  const { layout, cache, manifests } = await setup();
+  const warm = await cache.materialize('a', manifests.a);
+  const copy = await cache.materialize('a', manifests.a);
+  t.not(copy.dir, warm.dir);
+  await copy.release();
+  await warm.release();
+  t.deepEqual(await readdir(path.join(layout.contextCacheDir!, 'tmp')), []);
+});

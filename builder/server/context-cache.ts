@@ -11,7 +11,7 @@ import { copyFile, chmod, lstat, lutimes, mkdir, readFile, rename, rm, symlink, 
 import { constants as fsc } from 'node:fs';
 import path from 'node:path';
 import type { ContentStore } from '../../cache/content-store.js';
-import { contextCacheLayout, treeManifestFile } from '../../cache/context-gc.js';
+import { contextCacheLayout, removeContextTree, treeManifestFile } from '../../cache/context-gc.js';
 import type { Digest } from '../../cache/digest.js';
 import type { ManifestEntry } from '../remote/protocol.js';
 import { RemoteError } from '../remote/errors.js';
@@ -69,9 +69,9 @@ export class ContextCache {
     await rm(dir, { recursive: true, force: true });
     try {
       const written = await this.update(dir, manifest);
-      return { dir, written, release: () => rm(dir, { recursive: true, force: true }) };
+      return { dir, written, release: () => removeContextTree(dir) };
     } catch (err) {
-      await rm(dir, { recursive: true, force: true });
+      await removeContextTree(dir);
       throw err;
     }
   }
