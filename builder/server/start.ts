@@ -60,8 +60,10 @@ async function shutdown(ctx: ServerContext, listeners: Listener[], graceMs: numb
   // Canceled builds end their sandboxes and release their leases before the connections go.
   const hard = Date.now() + 15_000;
   while (ctx.builds.size > 0 && Date.now() < hard) await sleep(100);
-  for (const s of ctx.sessions) s.close();
-  await sleep(50);
+  // A graceful close lets streams in flight end (an output the client is
+  // still reading after its build's result); a client that hangs gets 5 s.
+  const closed = [...ctx.sessions].map((s) => new Promise<void>((resolve) => (s.closed || s.destroyed ? resolve() : s.close(() => resolve()))));
+  await Promise.race([Promise.all(closed), sleep(5000)]);
   for (const s of ctx.sessions) s.destroy();
 }
 
