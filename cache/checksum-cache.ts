@@ -7,9 +7,20 @@
 // Stale hashes: a file rewritten with the same size in the same timestamp
 // tick as the stat we recorded keeps an identical identity. Like git's
 // "racily clean" index entries, an entry whose mtime or ctime is not safely
-// older than the moment this build started (minus the coarsest timestamp
-// granularity we may meet) is used within this build only and never saved,
+// older than the moment this build started (minus the file system's
+// timestamp granularity) is used within this build only and never saved,
 // so the next build hashes that file again.
+//
+// The granularity is read from the entry itself: the kernel sets ctime
+// (users cannot), so a ctime with a sub-millisecond part comes from a file
+// system that keeps fine timestamps (ext4, xfs, btrfs, tmpfs). There a
+// later write is stamped with the kernel's coarse clock, at most one tick
+// (1-10 ms) behind the real one, so anything written after the build
+// started gets a ctime above `start - FINE_RACY_MARGIN_MS`. Any other
+// entry waits RACY_MARGIN_MS, enough for the coarsest file systems.
+// Without this, a build right after the context was written (a checkout,
+// a generator) would save nothing, and the next no-op would read every
+// file again.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -26,6 +37,9 @@ export interface FileStatKey {
 // Filesystems keep timestamps at 1 ns (ext4, xfs) to 2 s (FAT) granularity,
 // and the kernel's clock for them ticks every few ms: 2 s covers them all.
 export const RACY_MARGIN_MS = 2000;
+// For an entry whose ctime shows sub-millisecond precision: ten times the
+// longest kernel tick (HZ=100).
+export const FINE_RACY_MARGIN_MS = 100;
 // Entries this build did not look at are kept (another COPY may select them
 // next time) up to this many; beyond, only this build's entries are saved.
 const MAX_KEPT_ENTRIES = 200_000;
@@ -123,8 +137,8 @@ export class PersistentChecksumCache {
   /** Writes the cache if it changed (temp file + rename: readers see the old or the new file). */
   async save(): Promise<boolean> {
     if (this.changed.size === 0) return false;
-    const trustedBefore = this.sessionStart - RACY_MARGIN_MS;
-    const keep = (name: string, row: Row) => Math.max(row[3], row[4]) < trustedBefore && (!this.touched || this.touched.has(name) || this.size <= MAX_KEPT_ENTRIES);
+    const start = this.sessionStart;
+    const keep = (name: string, row: Row) => Math.max(row[3], row[4]) < start - racyMargin(row[4]) && (!this.touched || this.touched.has(name) || this.size <= MAX_KEPT_ENTRIES);
     const data: CacheFile = { v: FORMAT_VERSION, root: this.root, names: [], nums: [], digests: '' };
     const digests: string[] = [];
     const add = (name: string, row: Row) => {
@@ -163,6 +177,11 @@ export class PersistentChecksumCache {
   private nameOf(hostPath: string): string {
     return hostPath.startsWith(this.prefix) ? hostPath.slice(this.prefix.length) : hostPath;
   }
+}
+
+/** How long before the build's start a change must be for its entry to be trusted later (see above). */
+export function racyMargin(ctimeMs: number): number {
+  return Number.isInteger(ctimeMs) ? RACY_MARGIN_MS : FINE_RACY_MARGIN_MS;
 }
 
 function sameIdentity(row: Row, key: FileStatKey): boolean {

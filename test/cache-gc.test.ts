@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { chmod, mkdir, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PersistentChecksumCache, RACY_MARGIN_MS } from '../cache/checksum-cache.js';
+import { FINE_RACY_MARGIN_MS, PersistentChecksumCache, RACY_MARGIN_MS } from '../cache/checksum-cache.js';
 import { ContentStore } from '../cache/content-store.js';
 import { hexOf, type Digest } from '../cache/digest.js';
 import { checkCacheEntries, diskUsage } from '../cache/disk-usage.js';
@@ -229,6 +229,54 @@ test('the checksum cache persists trusted entries and never racy ones', async (t
   t.is(b.get(path.join(ctx, 'racy.txt'), racy), undefined);
   t.is(b.get(path.join(ctx, 'old.txt'), { ...old, mtimeMs: old.mtimeMs + 1 }), undefined, 'another mtime is another identity');
   t.false(await b.save(), 'nothing changed: nothing written');
+});
+
+test('the checksum cache trusts a fine-grained ctime sooner, a coarse one only after the full margin', async (t) => {
+  const dir = path.join(testRoot, `checksums-${counter++}`);
+  const ctx = path.join(testRoot, `ctx-${counter++}`);
+  const now = 1_700_000_000_000;
+  // Written half a second before the build: a nanosecond ctime is safely older than one kernel tick...
+  const fine = { dev: 1, ino: 2, size: 3, mtimeMs: now - 500.123456, ctimeMs: now - 500.123456 };
+  // ...a whole-millisecond one may come from a file system with 1-2 s timestamps.
+  const coarse = { dev: 1, ino: 3, size: 3, mtimeMs: now - 500, ctimeMs: now - 500 };
+  // Fine-grained but within the fine margin.
+  const fresh = { dev: 1, ino: 4, size: 3, mtimeMs: now - FINE_RACY_MARGIN_MS / 2 - 0.5, ctimeMs: now - FINE_RACY_MARGIN_MS / 2 - 0.5 };
+  const digest = (c: string) => `sha256:${c.repeat(64)}`;
+  const a = await PersistentChecksumCache.open(dir, ctx, { now: () => now });
+  a.set(path.join(ctx, 'fine'), fine, digest('1'));
+  a.set(path.join(ctx, 'coarse'), coarse, digest('2'));
+  a.set(path.join(ctx, 'fresh'), fresh, digest('3'));
+  t.true(await a.save());
+  const b = await PersistentChecksumCache.open(dir, ctx, { now: () => now + 10_000 });
+  t.is(b.get(path.join(ctx, 'fine'), fine), digest('1'));
+  t.is(b.get(path.join(ctx, 'coarse'), coarse), undefined);
+  t.is(b.get(path.join(ctx, 'fresh'), fresh), undefined);
+  t.true(RACY_MARGIN_MS > 500);
+});
+
+test('a context written just before a build is trusted by the next one, and a same-size rewrite is still seen', async (t) => {
+  const dir = path.join(testRoot, `checksums-${counter++}`);
+  const ctx = path.join(testRoot, `ctx-${counter++}`);
+  await mkdir(ctx, { recursive: true });
+  const file = path.join(ctx, 'f.txt');
+  await writeFile(file, 'one');
+  await new Promise((resolve) => setTimeout(resolve, FINE_RACY_MARGIN_MS + 50));
+  const st = await stat(file);
+  const { checksumSelection } = await import('../builder/context/checksum.js');
+  const { BuildContext } = await import('../builder/context/context.js');
+  const first = await PersistentChecksumCache.open(dir, ctx);
+  const before = await checksumSelection(await BuildContext.open(ctx), ['f.txt'], { cache: first });
+  await first.save();
+  const key = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
+  // On a file system with fine timestamps (any the tests run on but FAT) the next build reads it no more.
+  if (Number.isInteger(st.ctimeMs)) t.log('whole-millisecond ctime here: the entry waits for the full margin');
+  else t.regex((await PersistentChecksumCache.open(dir, ctx)).get(file, key) ?? '', /^sha256:/);
+  // Rewritten at once with the same size: a new ctime, so a new identity, so read again.
+  await writeFile(file, 'two');
+  const second = await PersistentChecksumCache.open(dir, ctx);
+  const after = await checksumSelection(await BuildContext.open(ctx), ['f.txt'], { cache: second });
+  t.not(after, before);
+  t.is(after, await checksumSelection(await BuildContext.open(ctx), ['f.txt']));
 });
 
 test('the result index records each use in the entry\'s mtime, once per process', async (t) => {

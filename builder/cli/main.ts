@@ -123,9 +123,13 @@ async function runLocal(first: string | undefined, rest: string[]): Promise<numb
   }
   try {
     // A user (not root) runs most commands as root of a user namespace.
-    const { enterUserNamespaceIfNeeded } = await import('./rootless.js');
-    const inside = await enterUserNamespaceIfNeeded(first, rest);
-    if (inside !== undefined) return inside;
+    // Root never does: it does not even load that code (the sandbox
+    // runtime, child_process, net), which a cached build never needs.
+    if (process.getuid?.() !== 0) {
+      const { enterUserNamespaceIfNeeded } = await import('./rootless.js');
+      const inside = await enterUserNamespaceIfNeeded(first, rest);
+      if (inside !== undefined) return inside;
+    }
     const mod = await command.load();
     return await mod.run(rest);
   } catch (err) {

@@ -56,16 +56,23 @@ export async function openStore(root: string): Promise<Store> {
 export async function cleanupStale(store: Store): Promise<void> {
   // Unmount first: rw bind uppers live under state/.
   await cleanupStaleMounts(store.paths.mounts);
+  // The rest touch separate folders: looked at together, not one after another.
+  await Promise.all([
+    cleanupStaleState(store.paths.state),
+    removeDeadPidEntries('/dev/shm', 'tsbuild-secret-'),
+    store.snapshots.removeStaleTemp(),
+    store.content.cleanTemp(),
+  ]);
+}
+
+async function cleanupStaleState(state: string): Promise<void> {
   // The sandbox runtime loads only when it left state behind: a cached build never runs it.
-  const sandboxState = path.join(store.paths.state, 'sandbox');
+  const sandboxState = path.join(state, 'sandbox');
   if ((await readdir(sandboxState).catch(() => [] as string[])).length > 0) {
     const { cleanupStale: cleanupStaleSandboxes } = await import('../../runner-native/index.js');
     await cleanupStaleSandboxes(sandboxState).catch(() => undefined);
   }
-  await removeDeadPidEntries(store.paths.state);
-  await removeDeadPidEntries('/dev/shm', 'tsbuild-secret-');
-  await store.snapshots.removeStaleTemp();
-  await store.content.cleanTemp();
+  await removeDeadPidEntries(state);
 }
 
 async function removeDeadPidEntries(dir: string, prefix = ''): Promise<void> {
