@@ -21,6 +21,14 @@
 // Without this, a build right after the context was written (a checkout,
 // a generator) would save nothing, and the next no-op would read every
 // file again.
+//
+// Beside it, a small file of whole selections (`<id>.sel.json`): the
+// checksum a COPY's selection had, under a fingerprint of every selected
+// entry's name, mode, owner and stat identity. A no-op rebuild walks the
+// context, finds the same fingerprint and is done, without loading the
+// per-file table at all (see builder/context/checksum.ts). The same racy
+// rule applies: a selection with an entry changed too close to the
+// build's start is not remembered.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -45,6 +53,18 @@ export const FINE_RACY_MARGIN_MS = 100;
 const MAX_KEPT_ENTRIES = 200_000;
 const FORMAT_VERSION = 2;
 const HEX = 64;
+// Selections remembered per context (several Dockerfiles, targets, COPYs).
+const MAX_SELECTIONS = 256;
+const SELECTIONS_VERSION = 1;
+
+// [memo key (what was selected, how), fingerprint of the entries, checksum]
+type SelectionRow = [key: string, fingerprint: string, digest: string];
+
+interface SelectionsFile {
+  v: number;
+  root: string;
+  sel: SelectionRow[];
+}
 
 type Row = [dev: number, ino: number, size: number, mtimeMs: number, ctimeMs: number, digest: string];
 
@@ -61,6 +81,11 @@ interface CacheFile {
 export interface ChecksumCacheOptions {
   /** Clock, for tests. */
   now?: () => number;
+  /**
+   * Leave the per-file table on disk until load() is called: a rebuild
+   * whose selections all match their fingerprints never needs it.
+   */
+  deferEntries?: boolean;
 }
 
 export class PersistentChecksumCache {
@@ -74,10 +99,18 @@ export class PersistentChecksumCache {
   // Taken before any file of this build is stat'ed: see the racy rule above.
   private readonly sessionStart: number;
   private readonly prefix: string;
+  private loading: Promise<void> | undefined;
+  // Selections by memo key: those known from disk, then those this build set.
+  private readonly selections = new Map<string, SelectionRow>();
+  private selectionsChanged = false;
 
   private constructor(readonly file: string, readonly root: string, opts: ChecksumCacheOptions) {
     this.sessionStart = (opts.now ?? Date.now)();
     this.prefix = root === '/' ? '/' : root + path.sep;
+  }
+
+  private get selectionsFile(): string {
+    return this.file.replace(/\.json$/, '.sel.json');
   }
 
   /** The cache file for one context dir under `dir` (the store's `checksums/`). */
@@ -91,19 +124,56 @@ export class PersistentChecksumCache {
     const root = path.resolve(contextRoot);
     const cache = new PersistentChecksumCache(PersistentChecksumCache.fileFor(dir, root), root, opts);
     try {
-      const data = JSON.parse(await readFile(cache.file, 'utf8')) as CacheFile;
+      const data = JSON.parse(await readFile(cache.selectionsFile, 'utf8')) as SelectionsFile;
+      if (data.v === SELECTIONS_VERSION && data.root === root && Array.isArray(data.sel)) {
+        for (const row of data.sel) if (row.length === 3 && row.every((x) => typeof x === 'string')) cache.selections.set(row[0], row);
+      }
+    } catch {
+      // None yet, or damaged: selections are checksummed file by file.
+    }
+    if (!opts.deferEntries) await cache.load();
+    return cache;
+  }
+
+  /** Reads the per-file table (once); get() and set() need it. */
+  load(): Promise<void> {
+    this.loading ??= this.readEntries();
+    return this.loading;
+  }
+
+  private async readEntries(): Promise<void> {
+    try {
+      const data = JSON.parse(await readFile(this.file, 'utf8')) as CacheFile;
       const n = data.names?.length ?? 0;
-      if (data.v === FORMAT_VERSION && data.root === root && data.nums.length === n * 5 && data.digests.length === n * HEX) {
-        for (let i = 0; i < n; i++) cache.loaded.set(data.names[i]!, i);
-        cache.nums = data.nums;
-        cache.digests = data.digests;
+      if (data.v === FORMAT_VERSION && data.root === this.root && data.nums.length === n * 5 && data.digests.length === n * HEX) {
+        for (let i = 0; i < n; i++) this.loaded.set(data.names[i]!, i);
+        this.nums = data.nums;
+        this.digests = data.digests;
       }
     } catch {
       // No cache yet, or a damaged one: every file is hashed again.
     }
     // Only a huge cache needs to know what this build used (see MAX_KEPT_ENTRIES).
-    if (cache.loaded.size > MAX_KEPT_ENTRIES / 2) cache.touched = new Set();
-    return cache;
+    if (this.loaded.size > MAX_KEPT_ENTRIES / 2) this.touched = new Set();
+  }
+
+  /** The checksum of the selection `key` when its entries had this fingerprint, if remembered. */
+  selectionDigest(key: string, fingerprint: string): string | undefined {
+    const row = this.selections.get(key);
+    return row && row[1] === fingerprint ? row[2] : undefined;
+  }
+
+  /**
+   * Remembers a selection's checksum under its fingerprint, unless one of
+   * its entries changed too recently to be trusted: `trustedFrom` is the
+   * latest moment at which one of them was still racy (see above).
+   */
+  rememberSelection(key: string, fingerprint: string, digest: string, trustedFrom: number): void {
+    if (trustedFrom >= this.sessionStart || this.selectionDigest(key, fingerprint) === digest) return;
+    // Re-inserted: the most recently set are the last ones dropped.
+    this.selections.delete(key);
+    this.selections.set(key, [key, fingerprint, digest]);
+    this.selectionsChanged = true;
   }
 
   get size(): number {
@@ -136,7 +206,22 @@ export class PersistentChecksumCache {
 
   /** Writes the cache if it changed (temp file + rename: readers see the old or the new file). */
   async save(): Promise<boolean> {
+    const selections = await this.saveSelections();
+    return (await this.saveEntries()) || selections;
+  }
+
+  private async saveSelections(): Promise<boolean> {
+    if (!this.selectionsChanged) return false;
+    const sel = [...this.selections.values()].slice(-MAX_SELECTIONS);
+    await writeAtomically(this.selectionsFile, JSON.stringify({ v: SELECTIONS_VERSION, root: this.root, sel } satisfies SelectionsFile));
+    this.selectionsChanged = false;
+    return true;
+  }
+
+  private async saveEntries(): Promise<boolean> {
     if (this.changed.size === 0) return false;
+    // Set without a load: merged into what is on disk, not written over it.
+    await this.load();
     const start = this.sessionStart;
     const keep = (name: string, row: Row) => Math.max(row[3], row[4]) < start - racyMargin(row[4]) && (!this.touched || this.touched.has(name) || this.size <= MAX_KEPT_ENTRIES);
     const data: CacheFile = { v: FORMAT_VERSION, root: this.root, names: [], nums: [], digests: '' };
@@ -150,15 +235,7 @@ export class PersistentChecksumCache {
     for (const name of this.loaded.keys()) if (!this.changed.has(name)) add(name, this.rowOf(name)!);
     for (const [name, row] of this.changed) add(name, row);
     data.digests = digests.join('');
-    await mkdir(path.dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    try {
-      await writeFile(tmp, JSON.stringify(data));
-      await rename(tmp, this.file);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    }
+    await writeAtomically(this.file, JSON.stringify(data));
     this.changed.clear();
     return true;
   }
@@ -176,6 +253,18 @@ export class PersistentChecksumCache {
   // Paths inside the context are stored relative to it: a smaller file.
   private nameOf(hostPath: string): string {
     return hostPath.startsWith(this.prefix) ? hostPath.slice(this.prefix.length) : hostPath;
+  }
+}
+
+async function writeAtomically(file: string, text: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, text);
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
   }
 }
 

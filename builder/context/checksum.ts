@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { racyMargin } from '../../cache/checksum-cache.js';
 import { planSources } from '../fileops/sources.js';
 import type { SourceTree } from '../fileops/source-tree.js';
 import { containsWildcards, resolveWildcards } from '../fileops/wildcard.js';
@@ -38,6 +39,15 @@ export interface ContentHashCache {
    * list is built only if asked for: a cached step never needs it.
    */
   noteSelection?(digest: string, entries: () => readonly SelectionEntry[]): void;
+  /** Called before the first get() of a selection (a cache may read its table lazily). */
+  load?(): Promise<void>;
+  /**
+   * Whole selections of a build context, by fingerprint (the store's cache
+   * keeps them): a selection whose entries all kept their name, mode,
+   * owner and stat identity has the checksum it had.
+   */
+  selectionDigest?(key: string, fingerprint: string): string | undefined;
+  rememberSelection?(key: string, fingerprint: string, digest: string, trustedFrom: number): void;
 }
 
 /** One selected entry, as it entered the checksum. */
@@ -75,12 +85,12 @@ function sameKey(a: StatKey, b: StatKey): boolean {
   return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
 }
 
-export function statKey(st: Stats): StatKey {
+export function statKey(st: StatKey): StatKey {
   return { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
 }
 
 /** `sha256:<hex>` of a file's bytes, through the cache when given. */
-export async function fileDigest(hostPath: string, st: Stats, cache?: ContentHashCache): Promise<string> {
+export async function fileDigest(hostPath: string, st: StatKey, cache?: ContentHashCache): Promise<string> {
   const key = statKey(st);
   const cached = cache?.get(hostPath, key);
   if (cached) return cached;
@@ -108,29 +118,60 @@ export interface SelectionOptions {
 export async function checksumSelection(tree: SourceTree, patterns: readonly string[], options: SelectionOptions = {}): Promise<string> {
   const exclude = options.exclude?.length ? new PatternMatcher(options.exclude) : undefined;
   const items = await planSources(patterns, tree, { instruction: 'COPY', parents: options.parents ?? false });
-  const found: Found[] = [];
-  const collector = new Collector(tree, options.cache, found);
-  for (const item of items) {
-    if (item.kind === 'path') {
-      await collect(tree, item.path, `${item.group}:${item.path}`, { exclude }, collector);
-    } else if (item.kind === 'parents') {
-      const include = item.pattern === '' ? undefined : new PatternMatcher([item.pattern]);
-      const bases = containsWildcards(item.base) ? await resolveWildcards(tree, item.base) : [item.base];
-      for (const base of bases) await collect(tree, base, `${item.group}:${base}`, { exclude, include }, collector);
-    }
+  const cache = options.cache;
+  const walk = (sink: EntrySink) => walkSelection(tree, items, exclude, sink);
+  // A build context's selection is first only fingerprinted: when nothing
+  // in it changed since a build remembered it, that is its checksum, with
+  // no file read, no per-file table loaded and nothing kept per entry.
+  const memo = tree instanceof BuildContext && cache?.selectionDigest && cache.rememberSelection ? cache : undefined;
+  const memoKey = memo ? JSON.stringify([(tree as BuildContext).root, patterns, options.exclude ?? [], options.parents ?? false]) : '';
+  let before: Fingerprint | undefined;
+  if (memo) {
+    before = new Fingerprint();
+    await walk(before);
+    const known = memo.selectionDigest!(memoKey, before.digest());
+    if (known) return known;
   }
-  await hashMisses(found, options.cache);
+  const found: Found[] = [];
+  const collector = new Collector(tree, found, memo ? new Fingerprint() : undefined);
+  await walk(collector);
+  await cache?.load?.();
+  for (const f of found) if (f.type === 'file') f.digest = cache?.get(f.host, f) ?? '';
+  await hashMisses(found, cache);
   const lines = found.map(lineOf);
   // Sorted by the default (code unit) order, without a comparator callback:
   // lines start with the unique label, so no two are equal.
   const sorted = [...lines].sort();
   // One update of the joined lines: 5,000 small updates cost more than the hashing.
   const digest = `sha256:${createHash('sha256').update(`${SELECTION_SCHEMA}\n${sorted.join('\n')}\n`).digest('hex')}`;
+  // Remembered only if nothing changed between the two walks: then the checksum is the fingerprint's.
+  const after = collector.fingerprint;
+  if (memo && before && after && after.digest() === before.digest()) {
+    memo.rememberSelection!(memoKey, after.digest(), digest, Math.max(before.trustedFrom, after.trustedFrom));
+  }
   options.cache?.noteSelection?.(digest, () => {
     const indexOf = new Map(lines.map((line, i) => [line, i]));
     return sorted.map((line) => entryOf(found[indexOf.get(line)!]!));
   });
   return digest;
+}
+
+async function walkSelection(tree: SourceTree, items: Awaited<ReturnType<typeof planSources>>, exclude: PatternMatcher | undefined, sink: EntrySink): Promise<void> {
+  for (const item of items) {
+    if (item.kind === 'path') {
+      await collect(tree, item.path, `${item.group}:${item.path}`, { exclude }, sink);
+    } else if (item.kind === 'parents') {
+      const include = item.pattern === '' ? undefined : new PatternMatcher([item.pattern]);
+      const bases = containsWildcards(item.base) ? await resolveWildcards(tree, item.base) : [item.base];
+      for (const base of bases) await collect(tree, base, `${item.group}:${base}`, { exclude, include }, sink);
+    }
+  }
+}
+
+/** Where a walk's visible entries go: `begin` once per walked source, then `add` per entry under it. */
+interface EntrySink {
+  begin(label: string): void;
+  add(inRoot: string, rel: string, st: Stats, host: string): void;
 }
 
 interface CollectOptions {
@@ -142,9 +183,10 @@ interface CollectOptions {
  * A selected entry, reduced at once to what its record needs: a warm
  * rebuild holds thousands of these, and keeping each file's Stats (with
  * its four Dates) alive until the end made the garbage collector the
- * biggest cost of a no-op build.
+ * biggest cost of a no-op build. Its stat identity (StatKey) finds its
+ * digest in the cache, or has it hashed.
  */
-interface Found {
+interface Found extends StatKey {
   readonly inRoot: string;
   readonly host: string;
   readonly label: string;
@@ -153,28 +195,96 @@ interface Found {
   readonly uid: number;
   readonly gid: number;
   readonly link: string;
-  /** `sha256:<hex>` of a regular file; '' until hashed, and for other types. */
+  /** `sha256:<hex>` of a regular file; '' until looked up or hashed, and for other types. */
   digest: string;
-  /** Kept only for a file the cache does not know: it is hashed later. */
-  readonly st?: Stats;
 }
 
-/** Turns each visible entry into a Found, looking its digest up in the cache as it goes. */
-class Collector {
-  constructor(private readonly tree: SourceTree, private readonly cache: ContentHashCache | undefined, private readonly out: Found[]) {}
+/** Turns each visible entry into a Found, and into the selection's fingerprint when one is kept. */
+class Collector implements EntrySink {
+  private label = '';
 
-  add(inRoot: string, label: string, st: Stats, host: string): void {
+  constructor(private readonly tree: SourceTree, private readonly out: Found[], readonly fingerprint?: Fingerprint) {}
+
+  begin(label: string): void {
+    this.label = label;
+    this.fingerprint?.begin(label);
+  }
+
+  add(inRoot: string, rel: string, st: Stats, host: string): void {
     const type = entryType(st);
-    const cached = type === 'file' ? this.cache?.get(host, st) : undefined;
     this.out.push({
-      inRoot, host, label, type,
+      inRoot, host, label: `${this.label}/${rel}`, type,
       mode: st.mode & 0o7777,
       uid: this.tree.forceRootOwnership ? 0 : st.uid,
       gid: this.tree.forceRootOwnership ? 0 : st.gid,
       link: type === 'symlink' ? readlinkSync(host) : '',
-      digest: cached ?? '',
-      st: type === 'file' && !cached ? st : undefined,
+      digest: '',
+      dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs,
     });
+    this.fingerprint?.add(inRoot, rel, st, host);
+  }
+}
+
+/**
+ * sha256 over every entry's label, type, mode, owner, stat identity and
+ * link target, in walk order: everything a selection's checksum depends
+ * on (a file's bytes through its identity, as the per-file cache trusts
+ * them). Written into one buffer, hashed as it fills: nothing is kept per
+ * entry. Owners as the tree reports them: a tree that forces root
+ * ownership does so on every walk.
+ */
+class Fingerprint implements EntrySink {
+  /** When the newest entry stops being racy (see cache/checksum-cache.ts). */
+  trustedFrom = -Infinity;
+  private readonly hash = createHash('sha256');
+  // Numbers go in through a Float64Array over the same (8-aligned) bytes.
+  private readonly buf = Buffer.from(new ArrayBuffer(64 * 1024));
+  private readonly doubles = new Float64Array(this.buf.buffer);
+  private at = 0;
+  private result: string | undefined;
+
+  begin(label: string): void {
+    this.text(1, label);
+  }
+
+  add(_inRoot: string, rel: string, st: Stats, host: string): void {
+    this.text(2, rel);
+    // Zero padding up to the next double: as much as the text's length decides.
+    while (this.at % 8 !== 0) this.buf[this.at++] = 0;
+    const d = this.doubles;
+    let i = this.at / 8;
+    d[i++] = st.mode; d[i++] = st.uid; d[i++] = st.gid;
+    d[i++] = st.dev; d[i++] = st.ino; d[i++] = st.size; d[i++] = st.mtimeMs; d[i++] = st.ctimeMs;
+    this.at = i * 8;
+    if (st.isSymbolicLink()) this.text(3, readlinkSync(host));
+    this.trustedFrom = Math.max(this.trustedFrom, Math.max(st.mtimeMs, st.ctimeMs) + racyMargin(st.ctimeMs));
+  }
+
+  digest(): string {
+    if (this.result === undefined) {
+      this.flush();
+      this.result = this.hash.digest('hex');
+    }
+    return this.result;
+  }
+
+  // A tag byte, the text and a NUL (never in a file name), with room left for an entry's padding and numbers.
+  private text(tag: number, text: string): void {
+    const room = text.length * 3 + 80;
+    if (this.at + room > this.buf.length) this.flush();
+    this.buf[this.at++] = tag;
+    if (room > this.buf.length) {
+      this.flush();
+      this.hash.update(text);
+    } else {
+      this.at += this.buf.write(text, this.at);
+    }
+    this.buf[this.at++] = 0;
+  }
+
+  private flush(): void {
+    this.hash.update(this.buf.subarray(0, this.at));
+    this.at = 0;
   }
 }
 
@@ -186,15 +296,16 @@ const HASH_CONCURRENCY = 8;
 // Smaller files are read in one call instead of a stream.
 const READ_WHOLE_MAX = 1 << 20;
 
-async function collect(tree: SourceTree, srcPath: string, label: string, options: CollectOptions, collector: Collector): Promise<void> {
+async function collect(tree: SourceTree, srcPath: string, label: string, options: CollectOptions, sink: EntrySink): Promise<void> {
   // The top-level source is followed like COPY does; below it nothing is.
   const resolved = await tree.resolve(srcPath, true);
   const st = resolved.exists ? await tree.lstat(resolved.inRoot) : null;
   if (!st) return;
+  sink.begin(label);
   const filtered = options.include !== undefined || options.exclude !== undefined;
   const add = (inRoot: string, rel: string, entrySt: Stats, host: string) => {
     if (filtered && rel !== '' && (!(options.include?.matches(rel) ?? true) || options.exclude?.matches(rel))) return;
-    collector.add(inRoot, `${label}/${rel}`, entrySt, host);
+    sink.add(inRoot, rel, entrySt, host);
   };
   add(resolved.inRoot, '', st, tree.hostPath(resolved.inRoot));
   if (!st.isDirectory()) return;
@@ -251,12 +362,12 @@ function isClean(ctx: BuildContext, inRoot: string): boolean {
 
 /** Hashes the files the cache did not know, a few at a time. */
 async function hashMisses(found: Found[], cache: ContentHashCache | undefined): Promise<void> {
-  const misses = found.filter((f) => f.st !== undefined);
+  const misses = found.filter((f) => f.type === 'file' && f.digest === '');
   let next = 0;
   const worker = async () => {
     while (next < misses.length) {
       const f = misses[next++]!;
-      f.digest = await fileDigest(f.host, f.st!, cache);
+      f.digest = await fileDigest(f.host, f, cache);
     }
   };
   await Promise.all(Array.from({ length: Math.min(HASH_CONCURRENCY, misses.length) }, worker));

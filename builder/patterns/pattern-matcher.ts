@@ -66,10 +66,9 @@ export class PatternMatcher {
   }
 }
 
-/** "a/b/c" → ["a", "a/b"]. */
+/** "a/b/c" → ["a", "a/b"]. Prefixes cut at each `/`: the walk of a big context calls this per entry. */
 function parentChain(relPath: string): string[] {
-  const parts = relPath.split('/');
   const out: string[] = [];
-  for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join('/'));
+  for (let i = relPath.indexOf('/'); i >= 0; i = relPath.indexOf('/', i + 1)) out.push(relPath.slice(0, i));
   return out;
 }

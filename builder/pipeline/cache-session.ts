@@ -52,7 +52,8 @@ export async function openCacheSession(store: Store, opts: CacheSessionOptions):
   const keepStorage = await configuredKeepStorage(store.paths.root, { TSBUILD_GC_KEEP_STORAGE: opts.keepStorage });
   const lease: Lease = await acquireLease(store.paths.root, `build of ${path.resolve(opts.contextDir)}`);
   try {
-    const checksums = await PersistentChecksumCache.open(checksumsDir(store), opts.contextDir);
+    // The per-file table is read only if a selection's fingerprint changed.
+    const checksums = await PersistentChecksumCache.open(checksumsDir(store), opts.contextDir, { deferEntries: true });
     const hashCache = new SelectionRecorder(checksums);
     const history = new ExplainHistory(ExplainHistory.dirOf(store.paths.root));
     let finished = false;

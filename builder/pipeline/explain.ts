@@ -33,6 +33,18 @@ export class SelectionRecorder implements ContentHashCache {
     this.inner.noteSelection?.(digest, entries);
   }
 
+  load(): Promise<void> {
+    return this.inner.load?.() ?? Promise.resolve();
+  }
+
+  selectionDigest(key: string, fingerprint: string): string | undefined {
+    return this.inner.selectionDigest?.(key, fingerprint);
+  }
+
+  rememberSelection(key: string, fingerprint: string, digest: string, trustedFrom: number): void {
+    this.inner.rememberSelection?.(key, fingerprint, digest, trustedFrom);
+  }
+
   selection(digest: string): readonly SelectionEntry[] | undefined {
     return this.selections.get(digest)?.();
   }
