@@ -114,3 +114,26 @@ test('a lock left by a dead process is broken; a live one is waited for', async 
   await waiter;
   t.deepEqual(order, ['holder', 'waiter']);
 });
+
+test('re-tagging an image where it already is takes no lock and writes nothing; a real change still waits for the lock', async (t) => {
+  const { images, image } = await fixture();
+  await images.tag('app:v1', image.manifestDigest);
+  const indexFile = path.join(images.dir, 'index.json');
+  const before = await fs.stat(indexFile);
+  // Another process holds the index lock (this one: alive).
+  const release = await acquireLock(path.join(images.dir, 'index.json.lock'));
+  try {
+    t.is(await images.tag('app:v1', image.manifestDigest), 'docker.io/library/app:v1');
+    t.is((await images.add(image.manifestDigest)).manifestDigest, image.manifestDigest);
+    t.is((await fs.stat(indexFile)).mtimeMs, before.mtimeMs);
+    let moved = false;
+    const retag = images.tag('app:v2', image.manifestDigest).then(() => { moved = true; });
+    await new Promise((r) => setTimeout(r, 100));
+    t.false(moved, 'a new name waits for the lock');
+    await release();
+    await retag;
+  } finally {
+    await release().catch(() => undefined);
+  }
+  t.is((await images.resolve('app:v2'))?.manifestDigest, image.manifestDigest);
+});

@@ -104,12 +104,19 @@ export class ImageStore {
   }
 
   private async update<T>(mutate: (index: IndexFile) => Promise<T> | T): Promise<T> {
+    // A rebuild re-tags the same image: when the change is already there,
+    // the file as it is now answers, without the lock (readers always see
+    // a whole file, and the answer holds as of that read).
+    const current = await this.load();
+    const unchanged = JSON.stringify(current);
+    const answer = await mutate(current);
+    if (JSON.stringify(current) === unchanged) return answer;
     await fs.mkdir(this.dir, { recursive: true });
     return withLock(this.lockPath, async () => {
       const index = await this.load();
       const before = JSON.stringify(index);
       const result = await mutate(index);
-      // A rebuild re-tags the same image: no write, no fsync.
+      // Someone else made the change meanwhile: no write, no fsync.
       if (JSON.stringify(index) !== before) await writeFileAtomic(this.indexPath, JSON.stringify(index, null, 1) + '\n');
       return result;
     });
