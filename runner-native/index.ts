@@ -10,7 +10,7 @@ export {
 export { OCI_RUNTIMES, findOciRuntime, ociRuntimeCgroupProblem, OciRuntime, type OciRuntimeName, type SandboxRuntime } from './oci-runtime.js';
 export type { Runtime } from './runtime.js';
 export { openRuntime } from './runtimes.js';
-export { leaseNetworkNamespace, type NetworkLease } from './network-pool.js';
+export { leaseNetworkNamespace, prewarmNetworkNamespace, type NetworkLease } from './network-pool.js';
 export { SLIRP_DNS, slirpInstalled, startSlirp, type SlirpHandle } from './slirp.js';
 export { DOCKER_DEVICE_RULES, type SandboxDeviceRule } from './device-rules.js';
 export { defaultSeccompProfile, parseSeccompProfile, compileSeccomp, type SeccompProfile, type OciSeccomp } from './seccomp.js';

@@ -80,10 +80,24 @@ function stopHolder(h: Holder): void {
 class NetworkPool {
   private free: Holder[] = [];
   private noticeShown = false;
+  // A namespace being made before a RUN asked for it (see prewarm).
+  private warming: Promise<Holder | undefined> | undefined;
+
+  /** Starts making a namespace now, when none is free, so that the next lease finds it (or finds it nearly made). */
+  prewarm(): void {
+    if (this.warming || this.free.some((h) => h.process.exitCode === null)) return;
+    // A failure is lease()'s to report: it tries again then.
+    this.warming = startHolder().catch(() => undefined);
+  }
 
   async lease(): Promise<NetworkLease> {
     let holder = this.free.pop();
     while (holder && holder.process.exitCode !== null) holder = this.free.pop();
+    if (!holder && this.warming) {
+      const warming = this.warming;
+      this.warming = undefined;
+      holder = await warming;
+    }
     holder ??= await startHolder();
     const h = holder;
     let notice: string | undefined;
@@ -114,4 +128,14 @@ let pool: NetworkPool | undefined;
 export function leaseNetworkNamespace(): Promise<NetworkLease> {
   pool ??= new NetworkPool();
   return pool.lease();
+}
+
+/**
+ * Has a namespace made while the build does other work (a COPY before a
+ * RUN): making one costs two process starts, which the first RUN would
+ * otherwise wait for. An unused one dies with tsbuild like the others.
+ */
+export function prewarmNetworkNamespace(): void {
+  pool ??= new NetworkPool();
+  pool.prewarm();
 }

@@ -26,6 +26,7 @@ export class BuildStepRunner implements StepRunner {
   private readonly contexts = new Map<string, Promise<BuildContext>>();
   // The result of a step's previous build, when one is remembered.
   previousResult?: (step: CopyStep) => Promise<StepResult | undefined>;
+  private networkPrewarmed = false;
 
   constructor(private readonly env: StepEnv, private readonly location: ContextLocation, private readonly graph: BuildGraph,
     // Content digests by (dev, ino, size, mtime, ctime): persisted between builds by the caller.
@@ -102,6 +103,7 @@ export class BuildStepRunner implements StepRunner {
   }
 
   copy(step: CopyStep, parent: StepResult, from: StepResult | undefined, ctx: ExecContext<StepResult>): Promise<StepResult> {
+    this.prewarmRunNetwork();
     return runCopy(this.env, { step, parent, from, context: () => this.context(contextName(step)), signal: ctx.signal, previous: this.previousResult });
   }
 
@@ -125,6 +127,17 @@ export class BuildStepRunner implements StepRunner {
 
   run(step: RunStep, parent: StepResult, sources: StepResult[], ctx: ExecContext<StepResult>): Promise<StepResult> {
     return runStep(this.env, { step, parent, sources, context: this.context, ctx });
+  }
+
+  // A COPY runs, so the build does work: a RUN with its own network may
+  // follow, and its namespace can be made meanwhile (once per build; a
+  // no-op build never gets here).
+  private prewarmRunNetwork(): void {
+    if (this.networkPrewarmed) return;
+    this.networkPrewarmed = true;
+    const ownNetwork = (s: RunStep) => (s.network === 'default' ? this.env.network ?? 'default' : s.network) === 'default';
+    if (!this.graph.stages.some((stage) => stage.steps.some((s) => s.kind === 'run' && ownNetwork(s)))) return;
+    void import('../../runner-native/index.js').then((m) => m.prewarmNetworkNamespace(), () => undefined);
   }
 }
 
