@@ -17,6 +17,8 @@ export interface HelperContext {
   cgroupProcs: string[];
   /** cgroup v2: the run's cgroup dir, where the helper attaches the device rules as a BPF program */
   deviceCgroupDir?: string;
+  /** Where the helper keeps seccomp programs it compiled, by rules (helper/seccomp.c). */
+  seccompCacheDir?: string;
 }
 
 const RLIMITS: Record<string, number> = {
@@ -165,7 +167,10 @@ export function compileHelperConfig(spec: SandboxSpec, ctx: HelperContext): stri
     lines.push(record('devices_bpf', absolute(ctx.deviceCgroupDir, 'device cgroup dir')));
     for (const rule of deviceRulesOf(spec)) lines.push(record('device_rule', ...helperRuleFields(rule)));
   }
-  if (spec.linux.seccomp) for (const fields of seccompRecords(spec.linux.seccomp)) lines.push(record(...fields));
+  if (spec.linux.seccomp) {
+    for (const fields of seccompRecords(spec.linux.seccomp)) lines.push(record(...fields));
+    if (ctx.seccompCacheDir) lines.push(record('seccomp_cache', absolute(ctx.seccompCacheDir, 'seccomp cache dir')));
+  }
   return lines.join('\n') + '\n';
 }
 

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { defaultHelperPath, sandboxAvailability, type Availability } from './availability.js';
 import { assertCapabilitiesGrantable } from './capabilities.js';
 import { deviceRulesOf } from './device-rules.js';
@@ -95,6 +95,8 @@ export class Sandbox implements Runtime {
       const configPath = join(runDir, 'helper.conf');
       await writeFile(configPath, compileHelperConfig(fullSpec, {
         ownerPid: process.pid, cgroupProcs: cgroup.procsFiles,
+        // beside the runs' dirs, not in them: compiled once, kept for the next runs
+        seccompCacheDir: join(dirname(this.stateDir), 'seccomp'),
         // v1 takes the device rules as cgroup files (below); v2 as a program the helper attaches
         ...(cgroup.version === 2 && cgroup.dirs.length > 0 ? { deviceCgroupDir: cgroup.dirs[0]! } : {}),
       }));

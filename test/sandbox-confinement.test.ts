@@ -4,7 +4,7 @@
 // namespace, and mounts through an image's dangling symlink.
 import test, { type ExecutionContext } from 'ava';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { cgroupVersion } from '../runner-native/cgroup.js';
@@ -130,6 +130,29 @@ sandboxTest('seccomp: the default profile refuses what Docker\'s does, with the 
   });
   t.regex(stdout, /unshare.*Operation not permitted/);
   t.regex(stdout, /Seccomp:\s+2/, 'a filter is in force');
+});
+
+sandboxTest('seccomp: the compiled program is kept under its rules and reused; another profile gets its own; a damaged one is compiled again', async (t) => {
+  // A sandbox of its own: the cache dir is beside its state dir.
+  const own = new Sandbox({ stateDir: join(base, 'seccomp-cache-test', 'sandbox'), cgroupParent });
+  const cacheDir = join(base, 'seccomp-cache-test', 'seccomp');
+  const probe = `/probe ${SECCOMP_PROBES.join(' ')}; grep Seccomp: /proc/self/status`;
+  const first = await runIn(t, probe, {}, undefined, own);
+  const files = readdirSync(cacheDir);
+  t.is(files.length, 1);
+  const second = await runIn(t, probe, {}, undefined, own);
+  t.is(second.stdout, first.stdout, 'the kept program refuses the same calls');
+  t.like(probeResults(second.stdout), { add_key: 'EPERM', clone_newns: 'EPERM', fork: 'ok', mkdir: 'ok' });
+  const custom = await runIn(t, '/probe mkdir add_key', { seccomp: withoutMkdir() }, undefined, own);
+  t.like(probeResults(custom.stdout), { mkdir: 'EPERM', add_key: 'EPERM' });
+  t.is(readdirSync(cacheDir).length, 2, 'other rules, another program');
+  // A file whose rule text is not its name's: never used, made again.
+  const file = join(cacheDir, files[0]!);
+  const good = readFileSync(file);
+  writeFileSync(file, Buffer.concat([good.subarray(0, 40), Buffer.from('X'), good.subarray(41)]));
+  const third = await runIn(t, probe, {}, undefined, own);
+  t.is(third.stdout, first.stdout);
+  t.deepEqual(readFileSync(file), good);
 });
 
 sandboxTest('seccomp: a non-root user is filtered too (the filter is loaded before the caps are dropped), and mount is refused', async (t) => {

@@ -158,6 +158,8 @@ static int apply(struct config *c, char **f, int n, char *err, size_t errlen)
 		NEED(4);
 		struct seccomp_rule *r = PUSH(c->seccomp_rules, c->n_seccomp_rules);
 		r->action = (uint32_t)num(f[1], 16); r->syscall = f[2]; r->args = f[3];
+	} else if (!strcmp(k, "seccomp_cache")) {
+		NEED(2); c->seccomp_cache = f[1];
 	} else if (!strcmp(k, "netns")) {
 		NEED(2); c->netns_path = f[1];
 	} else if (!strcmp(k, "join_pid")) {

@@ -141,6 +141,9 @@ int main(int argc, char **argv)
 	/* tsbuild may have died before PDEATHSIG was armed */
 	if (cfg.owner_pid && getppid() != cfg.owner_pid)
 		return 1;
+	/* compiled (or read back) here, in the host's namespaces, where the
+	 * cache dir is; loaded just before exec */
+	prepare_seccomp(&cfg);
 	if (cfg.join_pid)
 		return exec_main(&cfg);
 

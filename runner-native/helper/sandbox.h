@@ -87,6 +87,7 @@ struct config {
 	uint32_t seccomp_default_action;
 	char **seccomp_arches; size_t n_seccomp_arches;
 	struct seccomp_rule *seccomp_rules; size_t n_seccomp_rules;
+	char *seccomp_cache;       /* dir of compiled filters, by rules (see seccomp.c) */
 	char *netns_path;          /* join this network namespace instead of a new one */
 	/* `tsbuild exec`: join this running container init's namespaces instead of making new ones */
 	pid_t join_pid;
@@ -132,6 +133,7 @@ size_t device_program(const struct device_rule *rules, size_t n_rules, struct bp
 void attach_device_program(const struct config *cfg);
 
 /* seccomp.c */
+void prepare_seccomp(const struct config *cfg);
 void load_seccomp(const struct config *cfg);
 
 /* main.c */
