@@ -124,7 +124,7 @@ export async function checksumSelection(tree: SourceTree, patterns: readonly str
   // in it changed since a build remembered it, that is its checksum, with
   // no file read, no per-file table loaded and nothing kept per entry.
   const memo = tree instanceof BuildContext && cache?.selectionDigest && cache.rememberSelection ? cache : undefined;
-  const memoKey = memo ? JSON.stringify([(tree as BuildContext).root, patterns, options.exclude ?? [], options.parents ?? false]) : '';
+  const memoKey = memo ? JSON.stringify([(tree as BuildContext).root, tree.forceRootOwnership, patterns, options.exclude ?? [], options.parents ?? false]) : '';
   let before: Fingerprint | undefined;
   if (memo) {
     before = new Fingerprint();
