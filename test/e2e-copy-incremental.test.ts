@@ -5,6 +5,7 @@
 // (config digest) and byte-identical exported images; a damaged index only
 // makes the re-run read the files; and `kill -9` at any point of such
 // re-runs leaves a consistent store that still builds the same image.
+import type { ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile, access } from 'node:fs/promises';
 import path from 'node:path';
@@ -45,6 +46,14 @@ async function coldBuild(ctx: string): Promise<Exported> {
   }
 }
 
+/** A cold build of ctx in a fresh store makes exactly `incremental`: diff ids, image id, exported bytes. */
+async function sameAsCold(t: ExecutionContext, incremental: Exported, ctx: string): Promise<void> {
+  const cold = await coldBuild(ctx);
+  t.deepEqual(incremental.diffIds, cold.diffIds);
+  t.is(incremental.imageId, cold.imageId);
+  t.true(incremental.bytes.equals(cold.bytes), 'the exported OCI archive is byte for byte a cold build\'s');
+}
+
 const indexFile = (root: string, diffId: string) => path.join(root, 'content', 'layer-index', diffId.replace(/^sha256:/, ''));
 const exists = (p: string) => access(p).then(() => true, () => false);
 
@@ -58,21 +67,14 @@ it('a one-file-changed rebuild gives a cold build\'s diff ids, image id and expo
   const second = await buildExport(root, ctx);
   t.not(second.diffIds[1], first.diffIds[1]);
   t.true(await exists(indexFile(root, second.diffIds[1]!)), 'the re-run COPY layer has an index');
-  const cold = await coldBuild(ctx);
-  t.deepEqual(second.diffIds, cold.diffIds);
-  t.is(second.imageId, cold.imageId);
-  t.true(second.bytes.equals(cold.bytes), 'the exported OCI archive is byte for byte a cold build\'s');
+  await sameAsCold(t, second, ctx);
 
   // A damaged index is ignored: the re-run reads the files instead.
   const damaged = Buffer.from(await readFile(indexFile(root, second.diffIds[1]!)));
   damaged[damaged.length - 20] ^= 0x01;
   await writeFile(indexFile(root, second.diffIds[1]!), damaged);
   await writeFile(path.join(ctx, 'd3/f3.txt'), 'changed too\n');
-  const third = await buildExport(root, ctx);
-  const coldThird = await coldBuild(ctx);
-  t.deepEqual(third.diffIds, coldThird.diffIds);
-  t.is(third.imageId, coldThird.imageId);
-  t.true(third.bytes.equals(coldThird.bytes));
+  await sameAsCold(t, await buildExport(root, ctx), ctx);
 });
 
 it('kill -9 at random points of COPY re-runs leaves a consistent store that builds a cold build\'s image', async (t) => {
@@ -105,9 +107,5 @@ it('kill -9 at random points of COPY re-runs leaves a consistent store that buil
 
   // The store goes on building exactly what a cold build makes.
   await writeFile(path.join(ctx, 'd5/f5.txt'), 'after the kills\n');
-  const after = await buildExport(root, ctx);
-  const cold = await coldBuild(ctx);
-  t.deepEqual(after.diffIds, cold.diffIds);
-  t.is(after.imageId, cold.imageId);
-  t.true(after.bytes.equals(cold.bytes));
+  await sameAsCold(t, await buildExport(root, ctx), ctx);
 });
