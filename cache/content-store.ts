@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { Transform } from 'node:stream';
 import { type Digest, digestFromHex, hexOf, isDigest } from './digest.js';
 import { CacheError } from './errors.js';
+import { removeLayerIndex } from './layer-index.js';
 
 /**
  * Blobs addressed by sha256, laid out like an OCI image layout
@@ -213,6 +214,8 @@ export class ContentStore {
 
   async delete(d: Digest): Promise<void> {
     await fsp.rm(this.path(d), { force: true });
+    // A layer blob's index (cache/layer-index.ts) goes with it.
+    await removeLayerIndex(this.root, d);
   }
 
   async *list(): AsyncIterable<Digest> {

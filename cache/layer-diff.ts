@@ -4,8 +4,10 @@ import type { Stats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
+import { createHash } from 'node:crypto';
 import type { Digest } from './digest.js';
 import { CacheError } from './errors.js';
+import type { LayerIndex } from './layer-index.js';
 import { lstatInRoot } from './layer-lower.js';
 import { type TreeEntry, byteOrder, splitDev, walkTree } from './layer-walk.js';
 import type { TarHeaderInput } from './tar-format.js';
@@ -27,12 +29,29 @@ export interface OverlayTarOptions extends LayerTarOptions {
    * data is read from the lower.
    */
   lowerDirs?: string[];
+  /** Also make the layer's index (cache/layer-index.ts), helped by the previous one. */
+  index?: { previous?: PreviousLayer };
+}
+
+/**
+ * The layer a re-run step's upper dir shares files with: the files the
+ * step hard-linked from its snapshot have their data taken from its blob
+ * (one read each, no open) and their digests from its index.
+ */
+export interface PreviousLayer {
+  index: LayerIndex;
+  /** The previous layer's uncompressed tar, open for reading. */
+  blobFd: number;
+  /** Upper-dir path (no leading '/') → `dev:ino` of the snapshot file linked there. */
+  linked: ReadonlyMap<string, string>;
 }
 
 export interface LayerTarResult {
   /** sha256 of the uncompressed tar written to `out`. */
   diffId: Digest;
   size: number;
+  /** When asked for: each regular file's data offset, size and sha256. */
+  index?: LayerIndex;
 }
 
 /** Files up to this size are read in one call; bigger ones are streamed. */
@@ -51,7 +70,7 @@ async function dirPlan(root: string, out: Writable, opts: LayerTarOptions): Prom
   const plan: Planned[] = [];
   for (const e of tree) {
     if (e.st.isSocket()) continue; // sockets are not archivable, as in Docker
-    plan.push({ key: Buffer.from(e.rel), entry: e, kind: 'plain' });
+    plan.push({ key: e.rel, entry: e, kind: 'plain' });
   }
   return writePlan({ root, plan, xattrs, lowerDirs: [] }, out, opts);
 }
@@ -66,7 +85,8 @@ export async function tarFromOverlayUpper(upperDir: string, out: Writable, opts:
 }
 
 async function upperPlan(root: string, out: Writable, opts: OverlayTarOptions): Promise<LayerTarResult> {
-  const [tree, xattrs] = await Promise.all([walkTree(root), readXattrTree(root)]);
+  // An upper dir is never mounted on, nor holds a mount.
+  const [tree, xattrs] = await Promise.all([walkTree(root), readXattrTree(root, { unmounted: true })]);
   const plan: Planned[] = [];
   for (const e of tree) {
     if (e.st.isSocket()) continue;
@@ -77,25 +97,41 @@ async function upperPlan(root: string, out: Writable, opts: OverlayTarOptions): 
     if (e.st.isCharacterDevice() && e.st.rdev === 0) {
       const slash = e.rel.lastIndexOf('/');
       const whName = e.rel.slice(0, slash + 1) + WHITEOUT_PREFIX + e.rel.slice(slash + 1);
-      plan.push({ key: Buffer.from(whName), entry: e, kind: 'whiteout', name: whName });
+      plan.push({ key: whName, entry: e, kind: 'whiteout', name: whName });
       continue;
     }
-    plan.push({ key: Buffer.from(e.rel), entry: e, kind: 'plain' });
+    plan.push({ key: e.rel, entry: e, kind: 'plain' });
     if (e.st.isDirectory() && attrs?.get(OVERLAY_OPAQUE_XATTR)?.toString() === 'y') {
       // Keyed "<dir>/" so it sorts after the directory and before all its children.
-      plan.push({ key: Buffer.from(e.rel + '/'), entry: e, kind: 'opaque', name: e.rel + '/' + OPAQUE_WHITEOUT });
+      plan.push({ key: e.rel + '/', entry: e, kind: 'opaque', name: e.rel + '/' + OPAQUE_WHITEOUT });
     }
   }
-  return writePlan({ root, plan, xattrs, lowerDirs: opts.lowerDirs ?? [] }, out, opts);
+  return writePlan({ root, plan, xattrs, lowerDirs: opts.lowerDirs ?? [], index: opts.index }, out, opts);
 }
 
 interface Planned {
-  /** Sort key: the entry's path bytes. */
-  key: Buffer;
+  /** Sort key: the entry's path (sorted by its UTF-8 bytes). */
+  key: string;
   entry: TreeEntry;
   kind: 'plain' | 'whiteout' | 'opaque';
   /** Tar name when it differs from entry.rel. */
   name?: string;
+}
+
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+// Layer entries go in the byte order of their UTF-8 paths. Without
+// surrogates (characters above U+FFFF) UTF-16 code unit order is that
+// order, so plain string comparison gives it with no Buffer per path (a
+// Buffer and a native compare per comparison cost more than the rest of
+// the sort for thousands of files).
+function sortByPathBytes(plan: Planned[]): void {
+  if (!plan.some((p) => SURROGATE.test(p.key))) {
+    plan.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return;
+  }
+  const bytes = new Map(plan.map((p) => [p, Buffer.from(p.key)]));
+  plan.sort((a, b) => byteOrder(bytes.get(a)!, bytes.get(b)!));
 }
 
 interface PlanInput {
@@ -103,6 +139,7 @@ interface PlanInput {
   plan: Planned[];
   xattrs: Map<string, Xattrs>;
   lowerDirs: string[];
+  index?: OverlayTarOptions['index'];
 }
 
 async function abortOnError(out: Writable, run: () => Promise<LayerTarResult>): Promise<LayerTarResult> {
@@ -115,8 +152,8 @@ async function abortOnError(out: Writable, run: () => Promise<LayerTarResult>): 
   }
 }
 
-async function writePlan({ root, plan, xattrs, lowerDirs }: PlanInput, out: Writable, opts: LayerTarOptions): Promise<LayerTarResult> {
-  plan.sort((a, b) => byteOrder(a.key, b.key));
+async function writePlan({ root, plan, xattrs, lowerDirs, index: indexOpts }: PlanInput, out: Writable, opts: LayerTarOptions): Promise<LayerTarResult> {
+  sortByPathBytes(plan);
   const epoch = opts.sourceDateEpoch;
   const clamp = (st: Stats) => {
     const t = Math.floor(st.mtimeMs / 1000);
@@ -124,6 +161,9 @@ async function writePlan({ root, plan, xattrs, lowerDirs }: PlanInput, out: Writ
   };
   const writer = new TarWriter(out);
   const firstPathOfInode = new Map<string, string>();
+  const index: LayerIndex | undefined = indexOpts ? new Map() : undefined;
+  const previous = indexOpts?.previous;
+  const blob = previous && new BlobWindow(previous.blobFd);
   for (const p of plan) {
     const { rel, st } = p.entry;
     if (p.kind !== 'plain') {
@@ -148,14 +188,11 @@ async function writePlan({ root, plan, xattrs, lowerDirs }: PlanInput, out: Writ
     } else if (st.isFile()) {
       const source = await dataSource(root, rel, st, xattrs.get(rel), lowerDirs);
       const header: TarHeaderInput = { ...base, type: 'file', size: source.size };
-      if (source.size <= SMALL_FILE) {
-        // Read in one synchronous call straight into the writer's buffer:
-        // open+read+close through the threadpool would cost several times
-        // the syscalls (layer-walk.ts), and a buffer per file more garbage.
-        await writer.addSmallFile(header, (buf, offset, length) => readInto(source.file, buf, offset, length));
-      } else {
-        await writer.add(header, readLargeFile(source.file));
-      }
+      // The previous snapshot's own file (the very inode): its bytes are in the previous blob.
+      const known = previous && p.entry.inode !== undefined && previous.linked.get(rel) === p.entry.inode ? previous.index.get(rel) : undefined;
+      const fromPrevious = known?.size === source.size ? known : undefined;
+      const entry = await writeFile(writer, header, source.file, fromPrevious && blob ? { blob, offset: fromPrevious.offset } : undefined, index !== undefined && !fromPrevious);
+      if (index) index.set(rel, { offset: entry.offset, size: source.size, sha256: fromPrevious?.sha256 ?? entry.sha256! });
     } else if (st.isSymbolicLink()) {
       await writer.add({ ...base, type: 'symlink', linkname: fs.readlinkSync(path.join(root, rel)) });
     } else if (st.isCharacterDevice() || st.isBlockDevice()) {
@@ -165,7 +202,53 @@ async function writePlan({ root, plan, xattrs, lowerDirs }: PlanInput, out: Writ
       await writer.add({ ...base, type: 'fifo' });
     }
   }
-  return writer.finish();
+  return { ...(await writer.finish()), index };
+}
+
+interface WrittenFile {
+  /** Offset of the data in the tar. */
+  offset: number;
+  /** sha256 (hex) of the data, when asked for. */
+  sha256?: string;
+}
+
+/**
+ * Adds a regular file whose bytes come from `file`, or from a range of the
+ * previous layer's blob; hashes them on the way when `digest` is set.
+ */
+async function writeFile(writer: TarWriter, header: TarHeaderInput, file: string, blob: { blob: BlobWindow; offset: number } | undefined, digest: boolean): Promise<WrittenFile> {
+  const size = header.size ?? 0;
+  let offset = -1;
+  let sha256: string | undefined;
+  if (size <= SMALL_FILE) {
+    // Read in one synchronous call straight into the writer's buffer:
+    // open+read+close through the threadpool would cost several times
+    // the syscalls (layer-walk.ts), and a buffer per file more garbage.
+    await writer.addSmallFile(header, (buf, at, length) => {
+      offset = writer.position;
+      const got = blob ? blob.blob.read(blob.offset, buf, at, length) : readInto(file, buf, at, length);
+      if (digest) sha256 = createHash('sha256').update(buf.subarray(at, at + got)).digest('hex');
+      return got;
+    });
+  } else {
+    const hash = digest ? createHash('sha256') : undefined;
+    const chunks = blob ? readBlobRange(blob.blob, blob.offset, size) : readLargeFile(file);
+    await writer.add(header, (async function* () {
+      offset = writer.position;
+      let seen = 0;
+      for await (const chunk of chunks) {
+        // The writer cuts a file that grew at its announced size: so does the digest.
+        hash?.update(seen + chunk.length > size ? chunk.subarray(0, size - seen) : chunk);
+        seen += chunk.length;
+        yield chunk;
+      }
+    })());
+    sha256 = hash?.digest('hex');
+  }
+  // An empty file has no data to read: it sits where the next entry starts.
+  if (offset < 0) offset = writer.position;
+  if (digest && sha256 === undefined) sha256 = createHash('sha256').digest('hex');
+  return { offset, sha256 };
 }
 
 function portable(attrs: Xattrs | undefined): Xattrs | undefined {
@@ -213,6 +296,51 @@ async function* readLargeFile(file: string): AsyncIterable<Buffer> {
     yield* fh.createReadStream({ autoClose: false, highWaterMark: SMALL_FILE }) as AsyncIterable<Buffer>;
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * Reads ranges of the previous blob through a window of it: the files a
+ * re-run links come in the blob's own order, so thousands of small files
+ * cost a few big reads instead of one each.
+ */
+class BlobWindow {
+  private readonly buf = Buffer.allocUnsafe(SMALL_FILE);
+  private start = 0;
+  private end = 0;
+
+  constructor(private readonly fd: number) {}
+
+  /** `length` bytes of the blob from `from` into dst at offset (fewer only at its end). */
+  read(from: number, dst: Buffer, offset: number, length: number): number {
+    if (from < this.start || from + length > this.end) {
+      if (length > this.buf.length) return readRange(this.fd, from, dst, offset, length);
+      this.start = from;
+      this.end = from + readRange(this.fd, from, this.buf, 0, this.buf.length);
+    }
+    const got = Math.max(0, Math.min(length, this.end - from));
+    this.buf.copy(dst, offset, from - this.start, from - this.start + got);
+    return got;
+  }
+}
+
+function readRange(fd: number, from: number, buf: Buffer, offset: number, length: number): number {
+  let off = 0;
+  while (off < length) {
+    const n = fs.readSync(fd, buf, offset + off, length - off, from + off);
+    if (n === 0) break;
+    off += n;
+  }
+  return off;
+}
+
+async function* readBlobRange(blob: BlobWindow, from: number, size: number): AsyncIterable<Buffer> {
+  for (let off = 0; off < size;) {
+    const buf = Buffer.allocUnsafe(Math.min(SMALL_FILE, size - off));
+    const n = blob.read(from + off, buf, 0, buf.length);
+    if (n === 0) return; // the writer reports the short data
+    yield buf.subarray(0, n);
+    off += n;
   }
 }
 

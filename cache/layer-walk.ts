@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
 import type { Stats } from 'node:fs';
-import * as path from 'node:path';
 
 export interface TreeEntry {
   /** Path relative to the walked root, '/'-separated, never ''. */
@@ -21,19 +20,27 @@ export interface TreeEntry {
 export async function walkTree(root: string): Promise<TreeEntry[]> {
   const out: TreeEntry[] = [];
   const dirs = [''];
+  // rel is clean ('/'-joined readdir names): concatenation, not path.join's normalising.
+  const base = root.endsWith('/') ? root : root + '/';
   while (dirs.length > 0) {
     const relDir = dirs.pop()!;
-    const names = fs.readdirSync(relDir === '' ? root : path.join(root, relDir));
+    const names = fs.readdirSync(relDir === '' ? root : base + relDir);
     for (const name of names) {
       const rel = relDir === '' ? name : relDir + '/' + name;
-      const abs = path.join(root, rel);
+      const abs = base + rel;
       const st = fs.lstatSync(abs);
       let inode: string | undefined;
       if (!st.isDirectory() && st.nlink > 1) {
         // Number inodes lose precision above 2^53 (possible on XFS/btrfs);
-        // a false match would corrupt the layer, so ask for the exact value.
-        const big = fs.lstatSync(abs, { bigint: true });
-        inode = `${big.dev}:${big.ino}`;
+        // a false match would corrupt the layer, so the exact value is asked
+        // for then. Below that the numbers are exact: no second lstat (a
+        // re-run COPY links thousands of files, each with two links).
+        if (Number.isSafeInteger(st.ino) && Number.isSafeInteger(st.dev)) {
+          inode = `${st.dev}:${st.ino}`;
+        } else {
+          const big = fs.lstatSync(abs, { bigint: true });
+          inode = `${big.dev}:${big.ino}`;
+        }
       }
       out.push({ rel, st, inode });
       if (st.isDirectory()) dirs.push(rel);

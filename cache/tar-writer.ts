@@ -4,6 +4,16 @@ import { type Digest, digestFromHex } from './digest.js';
 import { BLOCK, type TarHeaderInput, encodeArchiveHeader, encodeHeader, encodeHeaderInto } from './tar-format.js';
 
 const BATCH = 1 << 20;
+/** Staging buffers kept for reuse (a few writes may be in flight). */
+const SPARE_BUFFERS = 4;
+
+/**
+ * A Writable that is done with each chunk once that chunk's write callback
+ * has run (it wrote or copied it), so the writer may reuse the buffer.
+ */
+export interface ChunkReleasingWritable extends Writable {
+  readonly releasesChunks: true;
+}
 
 /** Largest file addSmallFile takes: it must fit an empty staging buffer. */
 export const SMALL_FILE_LIMIT = BATCH;
@@ -23,18 +33,29 @@ export class TarWriter {
   private written = 0;
   private failure: Error | undefined;
   // Written out buffers stay referenced by the stream until flushed, so a
-  // fresh one is taken after each flush rather than reused.
+  // fresh one is taken after each flush rather than reused; unless the
+  // stream says it is done with a chunk once the chunk's write callback
+  // has run (ChunkReleasingWritable): then the staging buffers go round,
+  // and a 40 MB layer does not fault in 40 fresh megabytes.
   private buf = Buffer.allocUnsafeSlow(BATCH);
   private pos = 0;
+  private readonly spare: (typeof this.buf)[] = [];
+  private readonly recycle: boolean;
 
   /**
    * headers: 'layer' (PAX, the layer format) or 'archive' (the layout of
    * exported image archives, see encodeArchiveHeader).
    */
   constructor(private readonly out: Writable, private readonly headers: 'layer' | 'archive' = 'layer') {
+    this.recycle = (out as Partial<ChunkReleasingWritable>).releasesChunks === true;
     out.on('error', (e) => {
       this.failure ??= e;
     });
+  }
+
+  /** Bytes of the tar so far (written or staged): where the next bytes will sit. */
+  get position(): number {
+    return this.written + this.pos;
   }
 
   /** Adds an entry; `body` must yield exactly `h.size` bytes for files. */
@@ -124,17 +145,18 @@ export class TarWriter {
 
   private async flush(): Promise<void> {
     if (this.pos === 0) return;
-    const chunk = this.buf.subarray(0, this.pos);
-    this.buf = Buffer.allocUnsafeSlow(BATCH);
+    const full = this.buf;
+    const chunk = full.subarray(0, this.pos);
+    this.buf = this.spare.pop() ?? Buffer.allocUnsafeSlow(BATCH);
     this.pos = 0;
     this.hash.update(chunk);
     this.written += chunk.length;
-    await this.send(chunk);
+    await this.send(chunk, this.recycle ? (err) => { if (!err && this.spare.length < SPARE_BUFFERS) this.spare.push(full); } : undefined);
   }
 
-  private async send(buf: Buffer): Promise<void> {
+  private async send(buf: Buffer, written?: (err?: Error | null) => void): Promise<void> {
     if (this.failure) throw this.failure;
-    if (this.out.write(buf)) return;
+    if (this.out.write(buf, written)) return;
     await new Promise<void>((resolve, reject) => {
       const done = (err?: Error) => {
         this.out.off('drain', onDrain);

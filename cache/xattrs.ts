@@ -3,7 +3,7 @@
  * xattr API): a tree is listed by one request, a layer's attributes are
  * set by requests pipelined to the same process, never one per file.
  */
-import { hostFsop } from '../runner-native/fsop.js';
+import { hostFsop, runningFsop } from '../runner-native/fsop.js';
 import { CacheError } from './errors.js';
 import { OVERLAY_XATTR_PREFIX } from './whiteout.js';
 
@@ -22,10 +22,12 @@ export function isPortableXattr(name: string): boolean {
 /**
  * All xattrs under `root`, keyed by path relative to root ('' = root),
  * symlinks not followed. Files without xattrs are absent from the map.
+ * `unmounted`: nothing under root is a mount point (an overlay upper dir),
+ * so any running helper can read it, whatever its mount namespace.
  */
-export async function readXattrTree(root: string): Promise<Map<string, Xattrs>> {
+export async function readXattrTree(root: string, opts: { unmounted?: boolean } = {}): Promise<Map<string, Xattrs>> {
   try {
-    return await hostFsop().xattrTree(root);
+    return await (opts.unmounted ? runningFsop() : hostFsop()).xattrTree(root);
   } catch (err) {
     throw new CacheError('XATTR_FAILED', `cannot read extended attributes under ${root}: ${(err as Error).message}`);
   }

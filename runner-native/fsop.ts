@@ -226,3 +226,15 @@ export function privateFsop(): FsopHelper {
   if (!privateHelper?.alive) privateHelper = new FsopHelper(true);
   return privateHelper;
 }
+
+/**
+ * Whichever helper already runs (the host one if none does), for a request
+ * about a directory that neither is nor holds a mount point: both mount
+ * namespaces see the same files there, and starting a second helper (a
+ * fork of this whole process) is the dearest part of such a request.
+ */
+export function runningFsop(): FsopHelper {
+  if (hostHelper?.alive) return hostHelper;
+  if (privateHelper?.alive) return privateHelper;
+  return hostFsop();
+}

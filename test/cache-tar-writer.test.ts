@@ -3,7 +3,7 @@
 // the format functions describe, whatever the entry sizes and batch edges.
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { END_OF_ARCHIVE, type TarHeaderInput, encodeHeader, encodeHeaderInto, padding } from '../cache/tar-format.js';
 import { SMALL_FILE_LIMIT, TarWriter } from '../cache/tar-writer.js';
 
@@ -98,4 +98,30 @@ test('encodeHeaderInto writes encodeHeader\'s block in place, and declines entri
     t.is(encodeHeaderInto(h, target, 0), 0, h.name);
   }
   t.true(target.equals(before));
+});
+
+test('staging buffers are reused only with a sink that releases each chunk at its write callback, and the archive stays exact', async (t) => {
+  const items: Item[] = [];
+  for (let i = 0; i < 700; i++) items.push({ h: { name: `f${i}`, type: 'file', mode: 0o644, mtime: 1, size: 8192 + i }, data: bytes(8192 + i, i), how: 'small' });
+  // A sink that copies each chunk when it takes it and then lets go of it,
+  // as EarlyFlushFileSink does; it also remembers which buffers it saw.
+  const got: Buffer[] = [];
+  const seen = new Set<ArrayBufferLike>();
+  const releasing = Object.assign(new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      got.push(Buffer.from(chunk));
+      seen.add(chunk.buffer);
+      setImmediate(cb);
+    },
+  }), { releasesChunks: true as const });
+  const writer = new TarWriter(releasing);
+  for (const { h, data } of items) await writer.addSmallFile(h, (buf, off, len) => data!.copy(buf, off, 0, len));
+  const { size } = await writer.finish();
+  const out = Buffer.concat(got);
+  t.is(size, out.length);
+  t.true(out.equals(reference(items)));
+  t.true(got.length > 5 && seen.size < got.length, 'buffers went round');
+  // A plain stream keeps every chunk it was given: fresh buffers each time.
+  const plain = await writeAll(items);
+  t.true(plain.out.equals(out));
 });

@@ -3,9 +3,10 @@
 // private mount namespace, and the helper dies with tsbuild (PDEATHSIG),
 // so the kernel drops them; `du --check` then finds the store consistent.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { storeSuite, tsbuild, TSBUILD_BIN, PROJECT_ROOT } from './helpers/cli.js';
+import { storeSuite, tsbuild } from './helpers/cli.js';
+import { buildKilledAfter, helpersOf, mountsUnder, sleep } from './helpers/kill-build.js';
 import { makeContext } from './e2e-image-helpers.js';
 
 const suite = storeSuite('e2e copy kill', { serial: true });
@@ -13,37 +14,6 @@ const { it } = suite;
 
 const TRIALS = 30;
 const FILES = 800;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function mountsUnder(root: string): Promise<string[]> {
-  const lines = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n');
-  return lines.map((l) => l.split(' ')[4] ?? '').filter((mp) => mp.startsWith(root + '/'));
-}
-
-/** Live fsop helpers that served the tsbuild process `owner`. */
-async function helpersOf(owner: number): Promise<number[]> {
-  const pids: number[] = [];
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-    const zombie = / Z /.test(stat.slice(stat.lastIndexOf(')')));
-    if (!zombie && cmd[1] === 'fsop' && cmd.includes('--owner') && cmd[cmd.indexOf('--owner') + 1] === String(owner)) pids.push(Number(pid));
-  }
-  return pids;
-}
-
-/** Starts a build and kills it with SIGKILL after `delayMs` (or lets it finish first). */
-async function buildKilledAfter(root: string, ctx: string, delayMs: number): Promise<{ pid: number; finished: boolean }> {
-  const child = spawn(process.execPath, [TSBUILD_BIN, 'build', '--progress=plain', ctx], {
-    cwd: PROJECT_ROOT, env: { ...process.env, CI: 'true', NO_COLOR: '1', TSBUILD_ROOT: root }, stdio: 'ignore',
-  });
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  const finished = await Promise.race([sleep(delayMs).then(() => false), exited.then(() => true)]);
-  if (!finished) child.kill('SIGKILL');
-  await exited;
-  return { pid: child.pid!, finished };
-}
 
 it(`kill -9 at ${TRIALS} random points of COPY-heavy builds leaves no mount, and du --check passes`, async (t) => {
   const files: Record<string, string> = { 'nonce.txt': '' };

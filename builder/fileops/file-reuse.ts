@@ -11,8 +11,9 @@
 // fresh copy's: a file is linked only when its bytes, size, permission bits,
 // owner and mtime are what the copy would produce, and a layer records a
 // hard link only between two paths inside itself.
-import { closeSync, constants, lstatSync, openSync, readSync, type Stats } from 'node:fs';
-import { link, open } from 'node:fs/promises';
+import { closeSync, constants, linkSync, lstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { LayerIndex } from '../../cache/layer-index.js';
 import type { Owner } from './chown.js';
 
 export interface FileReuse {
@@ -22,6 +23,12 @@ export interface FileReuse {
   readonly mergedDir: string;
   /** That overlay's upper dir, where a linked file goes. */
   readonly upperDir: string;
+  /** The previous layer's index: the sha256 of each of its files (cache/layer-index.ts). */
+  readonly previousIndex?: LayerIndex;
+  /** The digest (`sha256:<hex>`) of a source file with that lstat, when already known. */
+  readonly sourceDigest?: (srcHost: string, st: Stats) => string | undefined;
+  /** Filled in: each linked file's path in the upper dir (no leading '/') → `dev:ino` of the snapshot file. */
+  readonly linked?: Map<string, string>;
 }
 
 const CHUNK = 64 * 1024;
@@ -43,13 +50,28 @@ export async function linkUnchangedFile(reuse: FileReuse, srcHost: string, st: S
   if (prev.uid !== owner.uid || prev.gid !== owner.gid) return false;
   // The copy sets the mtime from st.mtime (a millisecond Date).
   if (Math.round(prev.mtimeMs) !== st.mtime.getTime()) return false;
-  if (!(await sameBytes(srcHost, previous, st.size))) return false;
+  if (!knownSame(reuse, srcHost, st, rel) && !(await sameBytes(srcHost, previous, st.size))) return false;
   try {
-    await link(previous, reuse.upperDir + rel);
+    // Synchronous too: a link is one short metadata call, cheaper than the
+    // threadpool round trip (and its wake-ups) an async call costs.
+    linkSync(previous, reuse.upperDir + rel);
+    // Number inodes are exact below 2^53; above, the commit just reads the file.
+    if (Number.isSafeInteger(prev.dev) && Number.isSafeInteger(prev.ino)) reuse.linked?.set(rel.slice(1), `${prev.dev}:${prev.ino}`);
     return true;
   } catch {
     return false; // EMLINK, EXDEV (another filesystem), ...: copy instead
   }
+}
+
+// Whether the source's digest, known from the context checksum, is the one
+// the previous layer's index gives for the file at that path: then neither
+// file needs reading. (The index describes the layer's bytes, which any
+// snapshot of the layer holds.)
+function knownSame(reuse: FileReuse, srcHost: string, st: Stats, rel: string): boolean {
+  const known = reuse.previousIndex?.get(rel.slice(1));
+  if (!known || known.size !== st.size) return false;
+  const digest = reuse.sourceDigest?.(srcHost, st);
+  return digest !== undefined && digest === `sha256:${known.sha256}`;
 }
 
 // Small files are compared with synchronous calls: the threadpool round
@@ -62,7 +84,14 @@ function readSmall(file: string, buf: Buffer): number {
   const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     let off = 0;
-    for (let n; off < buf.length && (n = readSync(fd, buf, off, buf.length - off, off)) > 0;) off += n;
+    // A read that returns less than asked for has reached the end of a
+    // regular file: stop there instead of asking once more for the 0.
+    for (let n = -1; off < buf.length && n !== 0;) {
+      const want = buf.length - off;
+      n = readSync(fd, buf, off, want, off);
+      off += n;
+      if (n < want) break;
+    }
     return off;
   } finally {
     closeSync(fd);

@@ -5,10 +5,12 @@
 // it can be used as a lowerdir as is.
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContentStore } from '../../cache/content-store.js';
 import { hexOf, type Digest } from '../../cache/digest.js';
+import type { LayerIndex } from '../../cache/layer-index.js';
 // The tar reader/writer load on first use: a fully cached build needs neither.
 import { MediaType } from '../image/types.js';
 import { pidOfTempName, processAlive } from '../../cache/process-alive.js';
@@ -19,6 +21,13 @@ export interface LayerRecord {
   size: number;        // blob size
   mediaType: string;
   created?: string;    // when the step made it (ISO; SOURCE_DATE_EPOCH when set)
+}
+
+export interface CommitIndexOptions {
+  /** The layer the step made last time, whose snapshot it linked files from. */
+  previous?: LayerRecord;
+  /** Upper-dir path → `dev:ino` of the previous snapshot's file linked there. */
+  linked?: ReadonlyMap<string, string>;
 }
 
 export interface Workspace {
@@ -112,8 +121,12 @@ export class SnapshotStore {
   // Turns a step's upper dir into a layer blob and a snapshot. A step that
   // changed nothing still gets a layer (an empty tar), as BuildKit gives
   // every RUN, COPY, ADD and WORKDIR one: layer counts and history match
-  // docker's. The workspace is gone afterwards either way.
-  async commit(ws: Workspace, opts: { sourceDateEpoch?: number } = {}): Promise<LayerRecord> {
+  // docker's. The workspace is gone afterwards either way. With `index`
+  // (COPY and ADD) the blob gets its layer index (cache/layer-index.ts), and
+  // the files the step linked from its previous layer's snapshot are read
+  // from that layer's blob.
+  async commit(ws: Workspace, opts: { sourceDateEpoch?: number; index?: CommitIndexOptions } = {}): Promise<LayerRecord> {
+    const previous = opts.index ? await this.openPrevious(opts.index) : undefined;
     try {
       const tarPath = await this.content.newTempPath('layer');
       const [{ tarFromOverlayUpper }, { EarlyFlushFileSink }] = await Promise.all([
@@ -122,16 +135,43 @@ export class SnapshotStore {
       const out = new EarlyFlushFileSink(tarPath);
       // The tar writer hashed every byte it wrote: the blob is moved in
       // without being read back (each layer's bytes are written once).
-      const written = await tarFromOverlayUpper(ws.upper, out, { sourceDateEpoch: opts.sourceDateEpoch });
+      const written = await tarFromOverlayUpper(ws.upper, out, {
+        sourceDateEpoch: opts.sourceDateEpoch,
+        index: opts.index ? { previous: previous && { ...previous, linked: opts.index.linked ?? new Map() } } : undefined,
+      });
       if (!out.closed) await once(out, 'close');
       const diffId = written.diffId;
       const { digest, size } = await this.content.adoptFile(tarPath, diffId, written.size);
+      if (written.index) {
+        const { writeLayerIndex } = await import('../../cache/layer-index.js');
+        await writeLayerIndex(this.content.root, this.content.tempDir(), digest, written.index);
+      }
       await this.publish(ws.upper, this.dirOf(diffId));
       const created = new Date(opts.sourceDateEpoch !== undefined ? opts.sourceDateEpoch * 1000 : Date.now()).toISOString();
       return { diffId, blob: digest, size, mediaType: MediaType.ociLayer, created };
     } finally {
+      await previous?.close();
       await rm(ws.dir, { recursive: true, force: true });
     }
+  }
+
+  // The previous layer's index and its blob, opened, when both are there
+  // and the blob is the plain tar (our own layers; an imported one may be
+  // compressed).
+  private async openPrevious({ previous }: CommitIndexOptions): Promise<{ index: LayerIndex; blobFd: number; close(): Promise<void> } | undefined> {
+    if (!previous || previous.blob !== previous.diffId) return undefined;
+    const { readLayerIndex } = await import('../../cache/layer-index.js');
+    const index = await readLayerIndex(this.content.root, previous.blob);
+    if (!index) return undefined;
+    const fh = await open(this.content.path(previous.blob), constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
+    return fh && { index, blobFd: fh.fd, close: () => fh.close() };
+  }
+
+  // The index of a layer blob, when the store has one.
+  async layerIndex(layer: LayerRecord): Promise<LayerIndex | undefined> {
+    if (layer.blob !== layer.diffId) return undefined;
+    const { readLayerIndex } = await import('../../cache/layer-index.js');
+    return readLayerIndex(this.content.root, layer.blob);
   }
 
   async discard(ws: Workspace): Promise<void> {

@@ -3,9 +3,11 @@
 // copier on a writable overlay of the parent.
 import { createHash } from 'node:crypto';
 import type { CopyStep } from '../../frontend/graph/types.js';
-import { checksumSelection, type ContentHashCache } from '../context/checksum.js';
-import type { BuildContext } from '../context/context.js';
+import { checksumSelection, statKey, type ContentHashCache } from '../context/checksum.js';
+import { BuildContext } from '../context/context.js';
 import type { CopySource } from '../fileops/copy.js';
+import type { FileReuse } from '../fileops/file-reuse.js';
+import type { LayerRecord } from '../snapshots/snapshot-store.js';
 import { isHttpUrl } from '../fileops/fetch-url.js';
 import { parseGitUrl, resolveGitCommit } from '../fileops/git-clone.js';
 import { isGitSource } from '../fileops/sources.js';
@@ -61,29 +63,40 @@ export interface CopyInputs {
   signal: AbortSignal;
   // The result of this step's previous build, if one is remembered.
   previous?: (step: CopyStep) => Promise<StepResult | undefined>;
+  /** The context files' digests by stat identity (those the cache key was made from). */
+  hashCache?: ContentHashCache;
 }
 
-// The snapshot of the layer this COPY added last time, if it is on disk.
-async function previousSnapshot(env: StepEnv, step: CopyStep, previous: CopyInputs['previous']): Promise<string | undefined> {
+// The layer this COPY added last time, if its snapshot is on disk.
+async function previousLayer(env: StepEnv, step: CopyStep, previous: CopyInputs['previous']): Promise<LayerRecord | undefined> {
   const result = await previous?.(step).catch(() => undefined);
   const layer = result?.layers.at(-1);
   if (!layer || result?.stepAdded.at(-1) !== true) return undefined;
-  return (await env.store.snapshots.has(layer.diffId)) ? env.store.snapshots.dirOf(layer.diffId) : undefined;
+  return (await env.store.snapshots.has(layer.diffId)) ? layer : undefined;
 }
 
-export async function runCopy(env: StepEnv, { step, parent, from, context, signal, previous }: CopyInputs): Promise<StepResult> {
+export async function runCopy(env: StepEnv, { step, parent, from, context, signal, previous, hashCache }: CopyInputs): Promise<StepResult> {
   const { store } = env;
-  const previousDir = await previousSnapshot(env, step, previous);
+  const previousLayerRecord = await previousLayer(env, step, previous);
+  const previousIndex = previousLayerRecord && await store.snapshots.layerIndex(previousLayerRecord);
+  // What the copier linked from the previous snapshot: the commit reads those files' data from the previous blob.
+  const linked = new Map<string, string>();
   const doCopy = (source: BuildContext | DirectorySource) => withMutableRootfs(store, parent, env.sourceDateEpoch, async (root, ws) => {
     // The copier (and its archive/tar code) loads only when a COPY runs.
     const { copy } = await import('../fileops/copy.js');
+    const reuse: FileReuse | undefined = previousLayerRecord && {
+      previousDir: store.snapshots.dirOf(previousLayerRecord.diffId), mergedDir: root, upperDir: ws.upper,
+      previousIndex, linked,
+      // Digests the context checksum already took (by stat identity): an unchanged file needs no read.
+      sourceDigest: hashCache && source instanceof BuildContext ? (host, st) => hashCache.get(host, statKey(st)) : undefined,
+    };
     await copy({
       instruction: step.add ? 'ADD' : 'COPY',
       sources: copySources(step),
       dest: step.dest, workdir: step.workdir, chown: step.chown, chmod: step.chmod, link: step.link,
       parents: step.parents, exclude: step.exclude, checksum: step.checksum, unpack: step.unpack, keepGitDir: step.keepGitDir,
-    }, { destRoot: root, source, tmpDir: store.paths.state, signal, reuse: previousDir ? { previousDir, mergedDir: root, upperDir: ws.upper } : undefined });
-  });
+    }, { destRoot: root, source, tmpDir: store.paths.state, signal, reuse });
+  }, { previous: previousLayerRecord, linked });
   if (step.from.type === 'context') return doCopy(await context());
   if (!from) throw new Error('COPY --from without its source result');
   return withReadonlyRootfs(store, from, (root) => doCopy(new DirectorySource(root, { description: step.from.type === 'stage' ? `stage ${step.from.index}` : 'image' })));

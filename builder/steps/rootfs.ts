@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Store } from '../store/open-store.js';
 import type { StepResult } from '../store/step-result.js';
 import { type MountSpace, mountOverlay, mountPointName, withOverlay } from '../snapshots/overlay.js';
-import type { Workspace } from '../snapshots/snapshot-store.js';
+import type { CommitIndexOptions, Workspace } from '../snapshots/snapshot-store.js';
 
 // Top-most first, as overlayfs wants them. Snapshots missing on disk (a
 // pruned store, a cache imported from elsewhere) are unpacked from their blobs.
@@ -42,14 +42,15 @@ function extractingStatus(blob: string, status: (text: string, id: string) => vo
 
 // Adds the workspace's changes as a layer on top of parent (an empty one
 // when the step changed nothing).
-export async function commitStep(store: Store, parent: StepResult, ws: Workspace, sourceDateEpoch?: number): Promise<StepResult> {
-  const layer = await store.snapshots.commit(ws, { sourceDateEpoch });
+export async function commitStep(store: Store, parent: StepResult, ws: Workspace, sourceDateEpoch?: number, index?: CommitIndexOptions): Promise<StepResult> {
+  const layer = await store.snapshots.commit(ws, { sourceDateEpoch, index });
   return { layers: [...parent.layers, layer], stepAdded: [...parent.stepAdded, true] };
 }
 
 // Runs fn on a writable merged view of parent; its changes become the step's layer.
 // fn also gets the workspace (its upper dir) for what it may place there directly.
-export async function withMutableRootfs(store: Store, parent: StepResult, sourceDateEpoch: number | undefined, fn: (root: string, ws: Workspace) => Promise<void>): Promise<StepResult> {
+// `index` (COPY, ADD): the layer gets an index, see SnapshotStore.commit.
+export async function withMutableRootfs(store: Store, parent: StepResult, sourceDateEpoch: number | undefined, fn: (root: string, ws: Workspace) => Promise<void>, index?: CommitIndexOptions): Promise<StepResult> {
   const lowerDirs = await lowerDirsOf(store, parent);
   const ws = await store.snapshots.workspace();
   try {
@@ -58,7 +59,7 @@ export async function withMutableRootfs(store: Store, parent: StepResult, source
     await store.snapshots.discard(ws);
     throw err;
   }
-  return commitStep(store, parent, ws, sourceDateEpoch);
+  return commitStep(store, parent, ws, sourceDateEpoch, index);
 }
 
 // A read-only view of a result's filesystem (COPY --from, RUN --mount from=).

@@ -104,7 +104,7 @@ export class BuildStepRunner implements StepRunner {
 
   copy(step: CopyStep, parent: StepResult, from: StepResult | undefined, ctx: ExecContext<StepResult>): Promise<StepResult> {
     this.prewarmRunNetwork();
-    return runCopy(this.env, { step, parent, from, context: () => this.context(contextName(step)), signal: ctx.signal, previous: this.previousResult });
+    return runCopy(this.env, { step, parent, from, context: () => this.context(contextName(step)), signal: ctx.signal, previous: this.previousResult, hashCache: this.hashCache });
   }
 
   async workdir(step: WorkdirStep, parent: StepResult): Promise<StepResult> {

@@ -1,0 +1,164 @@
+// A layer's index (cache/layer-index.ts) and a re-run's tar made with the
+// previous layer's blob (cache/layer-diff.ts): the index says where each
+// file's bytes are and what they hash to; a layer made with the previous
+// blob's help is byte for byte the one made from the files alone; a damaged
+// index is refused.
+import test from 'ava';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PassThrough, type Writable } from 'node:stream';
+import { digestOf } from '../cache/digest.js';
+import { tarFromOverlayUpper } from '../cache/layer-diff.js';
+import { decodeLayerIndex, encodeLayerIndex, type LayerIndex, readLayerIndex, writeLayerIndex } from '../cache/layer-index.js';
+import { readTar } from './e2e-image-helpers.js';
+
+const testRoot = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-layer-index-'));
+test.after.always(() => rmSync(testRoot, { recursive: true, force: true }));
+
+function collector(): { out: Writable; bytes: () => Buffer } {
+  const parts: Buffer[] = [];
+  const out = new PassThrough();
+  out.on('data', (b: Buffer) => parts.push(b));
+  return { out, bytes: () => Buffer.concat(parts) };
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+// Files of every size class the writer treats apart: empty, small, one
+// past a 512-byte block, and bigger than the writer's 1 MiB staging buffer.
+const FILES: Record<string, Buffer> = {
+  'app/empty': Buffer.alloc(0),
+  'app/a.txt': Buffer.from('a\n'),
+  'app/sub/b.bin': randomBytes(513),
+  'app/sub/with space.txt': Buffer.from('spaced\n'),
+  'app/big.bin': randomBytes(1536 * 1024 + 7),
+  'app/zz.txt': Buffer.from('last\n'),
+};
+
+async function tree(dir: string, files: Record<string, Buffer>): Promise<void> {
+  for (const [rel, data] of Object.entries(files)) {
+    await fs.mkdir(path.join(dir, path.dirname(rel)), { recursive: true });
+    await fs.writeFile(path.join(dir, rel), data);
+    await fs.utimes(path.join(dir, rel), 1_700_000_000, 1_700_000_000);
+  }
+}
+
+/** A layer of `upper` with its index; with `previous`, linked files read from that blob. */
+async function layerOf(upper: string, previous?: { index: LayerIndex; blob: string; linked: Map<string, string> }) {
+  const c = collector();
+  const fh = previous && await fs.open(previous.blob, 'r');
+  try {
+    const r = await tarFromOverlayUpper(upper, c.out, { index: { previous: previous && fh && { index: previous.index, blobFd: fh.fd, linked: previous.linked } } });
+    return { ...r, bytes: c.bytes() };
+  } finally {
+    await fh?.close();
+  }
+}
+
+async function inodeOf(file: string): Promise<string> {
+  const st = await fs.lstat(file);
+  return `${st.dev}:${st.ino}`;
+}
+
+test('the index gives each file\'s offset, size and sha256 in the layer tar', async (t) => {
+  const upper = await fs.mkdtemp(path.join(testRoot, 'upper-'));
+  await tree(upper, FILES);
+  const layer = await layerOf(upper);
+  t.is(layer.diffId, digestOf(layer.bytes));
+  t.deepEqual([...layer.index!.keys()].sort(), Object.keys(FILES).sort());
+  for (const [rel, data] of Object.entries(FILES)) {
+    const f = layer.index!.get(rel)!;
+    t.is(f.size, data.length, rel);
+    t.true(layer.bytes.subarray(f.offset, f.offset + f.size).equals(data), `${rel}: bytes at the offset`);
+    t.is(f.sha256, sha(data), rel);
+  }
+  // Without asking, no index.
+  const plain = collector();
+  t.is((await tarFromOverlayUpper(upper, plain.out)).index, undefined);
+  t.true(plain.bytes().equals(layer.bytes));
+});
+
+test('a re-run\'s layer made with the previous blob is the layer made from the files, and reads linked files from the blob', async (t) => {
+  const prevDir = await fs.mkdtemp(path.join(testRoot, 'prev-'));
+  await tree(prevDir, FILES);
+  const prev = await layerOf(prevDir);
+  const blob = path.join(testRoot, `blob-${randomBytes(4).toString('hex')}`);
+  await fs.writeFile(blob, prev.bytes);
+
+  // The re-run: every file linked from the previous snapshot but one,
+  // which changed, plus a new one.
+  const upper = await fs.mkdtemp(path.join(testRoot, 'upper-'));
+  const linked = new Map<string, string>();
+  for (const rel of Object.keys(FILES)) {
+    await fs.mkdir(path.join(upper, path.dirname(rel)), { recursive: true });
+    if (rel === 'app/a.txt') continue;
+    await fs.link(path.join(prevDir, rel), path.join(upper, rel));
+    linked.set(rel, await inodeOf(path.join(prevDir, rel)));
+  }
+  await tree(upper, { 'app/a.txt': Buffer.from('a changed\n'), 'app/new.txt': Buffer.from('new\n') });
+  // A stale claim: the copier linked this path, but something replaced it since.
+  linked.set('app/a.txt', await inodeOf(path.join(prevDir, 'app/a.txt')));
+
+  const fromFiles = await layerOf(upper);
+  const helped = await layerOf(upper, { index: prev.index!, blob, linked });
+  t.is(helped.diffId, fromFiles.diffId);
+  t.true(helped.bytes.equals(fromFiles.bytes));
+  t.deepEqual(helped.index, fromFiles.index);
+  t.is(helped.index!.get('app/a.txt')!.sha256, sha(Buffer.from('a changed\n')));
+
+  // The linked files' bytes did come from the blob: a blob that lies about
+  // one of them shows in the result (and only the linked ones are read from it).
+  const lying = Buffer.from(prev.bytes);
+  const big = prev.index!.get('app/big.bin')!;
+  const small = prev.index!.get('app/sub/b.bin')!;
+  lying[big.offset + 100] ^= 0xff;
+  lying[small.offset] ^= 0xff;
+  await fs.writeFile(blob, lying);
+  const fromLie = await readTar((await layerOf(upper, { index: prev.index!, blob, linked })).bytes);
+  const data = (name: string) => fromLie.find((e) => e.name === name)!.data;
+  t.false(data('app/big.bin').equals(FILES['app/big.bin']!));
+  t.false(data('app/sub/b.bin').equals(FILES['app/sub/b.bin']!));
+  t.true(data('app/a.txt').equals(Buffer.from('a changed\n')));
+  t.true(data('app/zz.txt').equals(FILES['app/zz.txt']!));
+});
+
+test('an index is refused when damaged, truncated or about another blob', async (t) => {
+  const index: LayerIndex = new Map([
+    ['app/a.txt', { offset: 1536, size: 2, sha256: sha(Buffer.from('a\n')) }],
+    ['app/line\nbreak "quoted"', { offset: 4096, size: 0, sha256: sha(Buffer.alloc(0)) }],
+  ]);
+  const blob = digestOf(Buffer.from('blob'));
+  const encoded = encodeLayerIndex(blob, index);
+  t.deepEqual(decodeLayerIndex(blob, encoded), index);
+  t.is(decodeLayerIndex(digestOf(Buffer.from('other')), encoded), undefined);
+  t.is(decodeLayerIndex(blob, encoded.subarray(0, encoded.length - 3)), undefined);
+  const flipped = Buffer.from(encoded);
+  flipped[flipped.length - 10] ^= 1;
+  t.is(decodeLayerIndex(blob, flipped), undefined);
+  t.is(decodeLayerIndex(blob, Buffer.alloc(encoded.length)), undefined);
+
+  // Written by rename under the content root; a missing one reads as none.
+  const content = await fs.mkdtemp(path.join(testRoot, 'content-'));
+  await fs.mkdir(path.join(content, 'tmp'));
+  t.is(await readLayerIndex(content, blob), undefined);
+  await writeLayerIndex(content, path.join(content, 'tmp'), blob, index);
+  t.deepEqual(await readLayerIndex(content, blob), index);
+  t.deepEqual(await fs.readdir(path.join(content, 'tmp')), []);
+});
+
+test('layer entries are in the byte order of their UTF-8 paths, also with characters above U+FFFF', async (t) => {
+  const names = ['B', 'a', 'a\uFFFD', 'a\u{1F600}', 'a-', 'a.b', 'é'];
+  const bytesOrder = [...names].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+  for (const withAstral of [true, false]) {
+    const upper = await fs.mkdtemp(path.join(testRoot, 'order-'));
+    const chosen = withAstral ? names : names.filter((n) => !/[\uD800-\uDFFF]/.test(n));
+    for (const n of chosen) await fs.writeFile(path.join(upper, n), n);
+    const c = collector();
+    await tarFromOverlayUpper(upper, c.out);
+    const got = (await readTar(c.bytes())).map((e) => e.name);
+    t.deepEqual(got, bytesOrder.filter((n) => chosen.includes(n)));
+  }
+});

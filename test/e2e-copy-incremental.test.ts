@@ -1,0 +1,111 @@
+// End to end: a COPY of many files that runs again after one file changed
+// links the unchanged files and takes their bytes from its previous layer
+// (cache/layer-index.ts). What must hold, checked against a cold build of
+// the same inputs in a fresh store: the same diff ids, the same image id
+// (config digest) and byte-identical exported images; a damaged index only
+// makes the re-run read the files; and `kill -9` at any point of such
+// re-runs leaves a consistent store that still builds the same image.
+import type { ExecutionContext } from 'ava';
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile, access } from 'node:fs/promises';
+import path from 'node:path';
+import { freshStore, storeSuite, tsbuild } from './helpers/cli.js';
+import { buildKilledAfter, mountsUnder } from './helpers/kill-build.js';
+import { build, makeContext, readOciTar, scratch } from './e2e-image-helpers.js';
+
+const suite = storeSuite('e2e COPY re-run with the layer index', { serial: true });
+const { it } = suite;
+
+const DOCKERFILE = `FROM busybox:latest
+COPY . /app
+RUN find /app -type f | wc -l > /count && cat /app/d3/f3.txt > /seen
+`;
+const ARGS = ['--build-arg', 'SOURCE_DATE_EPOCH=1700000000'];
+
+async function bigContext(): Promise<string> {
+  const files: Record<string, string | Buffer> = { 'empty': '', 'big.bin': randomBytes(1536 * 1024 + 3) };
+  for (let i = 0; i < 400; i++) files[`d${i % 20}/f${i}.txt`] = `file ${i}\n${'x'.repeat(i * 7)}\n`;
+  return makeContext(files, 'tsbuild-incr-ctx-');
+}
+
+interface Exported { bytes: Buffer; diffIds: string[]; imageId: string }
+
+async function buildExport(root: string, ctx: string): Promise<Exported> {
+  const dest = path.join(await scratch('tsbuild-incr-out-'), 'img.tar');
+  await build(root, ctx, DOCKERFILE, [...ARGS, '-o', `type=oci,dest=${dest}`]);
+  const img = await readOciTar(dest);
+  return { bytes: await readFile(dest), diffIds: img.config.rootfs.diff_ids, imageId: img.configDigest };
+}
+
+async function coldBuild(ctx: string): Promise<Exported> {
+  const cold = await freshStore();
+  try {
+    return await buildExport(cold.root, ctx);
+  } finally {
+    await cold.dispose();
+  }
+}
+
+/** A cold build of ctx in a fresh store makes exactly `incremental`: diff ids, image id, exported bytes. */
+async function sameAsCold(t: ExecutionContext, incremental: Exported, ctx: string): Promise<void> {
+  const cold = await coldBuild(ctx);
+  t.deepEqual(incremental.diffIds, cold.diffIds);
+  t.is(incremental.imageId, cold.imageId);
+  t.true(incremental.bytes.equals(cold.bytes), 'the exported OCI archive is byte for byte a cold build\'s');
+}
+
+const indexFile = (root: string, diffId: string) => path.join(root, 'content', 'layer-index', diffId.replace(/^sha256:/, ''));
+const exists = (p: string) => access(p).then(() => true, () => false);
+
+it('a one-file-changed rebuild gives a cold build\'s diff ids, image id and exported bytes, also when the index is damaged', async (t) => {
+  const root = suite.store.root;
+  const ctx = await bigContext();
+  const first = await buildExport(root, ctx);
+  t.true(await exists(indexFile(root, first.diffIds[1]!)), 'the COPY layer has an index');
+
+  await writeFile(path.join(ctx, 'd7/f7.txt'), 'changed\n');
+  const second = await buildExport(root, ctx);
+  t.not(second.diffIds[1], first.diffIds[1]);
+  t.true(await exists(indexFile(root, second.diffIds[1]!)), 'the re-run COPY layer has an index');
+  await sameAsCold(t, second, ctx);
+
+  // A damaged index is ignored: the re-run reads the files instead.
+  const damaged = Buffer.from(await readFile(indexFile(root, second.diffIds[1]!)));
+  damaged[damaged.length - 20] ^= 0x01;
+  await writeFile(indexFile(root, second.diffIds[1]!), damaged);
+  await writeFile(path.join(ctx, 'd3/f3.txt'), 'changed too\n');
+  await sameAsCold(t, await buildExport(root, ctx), ctx);
+});
+
+it('kill -9 at random points of COPY re-runs leaves a consistent store that builds a cold build\'s image', async (t) => {
+  const root = suite.store.root;
+  const ctx = await bigContext();
+  await writeFile(path.join(ctx, 'Dockerfile'), DOCKERFILE);
+  // One uninterrupted re-run tells how long to let the killed ones run.
+  await buildExport(root, ctx);
+  await writeFile(path.join(ctx, 'd1/f1.txt'), 'timed\n');
+  const started = Date.now();
+  await buildExport(root, ctx);
+  const span = Math.max(300, Date.now() - started);
+
+  const TRIALS = 12;
+  let killed = 0;
+  for (let trial = 0; trial < TRIALS; trial++) {
+    // Each trial changes one file: the COPY re-runs with the previous layer's help.
+    await writeFile(path.join(ctx, `d${trial % 20}/f${trial % 20}.txt`), `trial ${trial} ${Math.random()}\n`);
+    const { finished } = await buildKilledAfter(root, ctx, Math.floor(Math.random() * span), ARGS);
+    if (!finished) killed++;
+  }
+  t.log(`${killed} of ${TRIALS} re-runs killed mid-way`);
+  t.true(killed >= TRIALS / 3, 'many trials were killed before the build ended');
+  for (let i = 0; i < 100 && (await mountsUnder(root)).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  t.deepEqual(await mountsUnder(root), []);
+
+  const check = await tsbuild(['du', '--check'], { root });
+  t.is(check.code, 0, check.stdout + check.stderr);
+  t.regex(check.stdout, /store is consistent/);
+
+  // The store goes on building exactly what a cold build makes.
+  await writeFile(path.join(ctx, 'd5/f5.txt'), 'after the kills\n');
+  await sameAsCold(t, await buildExport(root, ctx), ctx);
+});
