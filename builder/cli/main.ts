@@ -126,6 +126,8 @@ async function runLocal(first: string | undefined, rest: string[]): Promise<numb
     const { enterUserNamespaceIfNeeded } = await import('./rootless.js');
     const inside = await enterUserNamespaceIfNeeded(first, rest);
     if (inside !== undefined) return inside;
+    // TSBUILD_SNAPSHOTTER forces overlayfs, fuse-overlayfs or native-copy (default: the first that works).
+    if (process.env.TSBUILD_SNAPSHOTTER) (await import('../snapshots/snapshotter.js')).setSnapshotterPreference(process.env.TSBUILD_SNAPSHOTTER);
     const mod = await command.load();
     return await mod.run(rest);
   } catch (err) {

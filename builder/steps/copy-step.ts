@@ -74,7 +74,7 @@ async function previousSnapshot(env: StepEnv, step: CopyStep, previous: CopyInpu
 export async function runCopy(env: StepEnv, { step, parent, from, context, signal, previous }: CopyInputs): Promise<StepResult> {
   const { store } = env;
   const previousDir = await previousSnapshot(env, step, previous);
-  const doCopy = (source: BuildContext | DirectorySource) => withMutableRootfs(store, parent, env.sourceDateEpoch, async (root, ws) => {
+  const doCopy = (source: BuildContext | DirectorySource) => withMutableRootfs(store, parent, env.sourceDateEpoch, async (root, ws, directUpper) => {
     // The copier (and its archive/tar code) loads only when a COPY runs.
     const { copy } = await import('../fileops/copy.js');
     await copy({
@@ -82,7 +82,7 @@ export async function runCopy(env: StepEnv, { step, parent, from, context, signa
       sources: copySources(step),
       dest: step.dest, workdir: step.workdir, chown: step.chown, chmod: step.chmod, link: step.link,
       parents: step.parents, exclude: step.exclude, checksum: step.checksum, unpack: step.unpack, keepGitDir: step.keepGitDir,
-    }, { destRoot: root, source, tmpDir: store.paths.state, signal, reuse: previousDir ? { previousDir, mergedDir: root, upperDir: ws.upper } : undefined });
+    }, { destRoot: root, source, tmpDir: store.paths.state, signal, reuse: previousDir && directUpper ? { previousDir, mergedDir: root, upperDir: ws.upper } : undefined });
   });
   if (step.from.type === 'context') return doCopy(await context());
   if (!from) throw new Error('COPY --from without its source result');
