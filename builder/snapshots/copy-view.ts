@@ -28,7 +28,6 @@ import { createSpecialFiles } from '../../cache/special-files.js';
 import { OVERLAY_OPAQUE_XATTR } from '../../cache/whiteout.js';
 import { isPortableXattr, readXattrTree, writeXattrs, type Xattrs } from '../../cache/xattrs.js';
 import type { MountedOverlay, OverlayDirs } from './overlay.js';
-import { lowersHave } from './lower-lookup.js';
 
 interface Seen {
   ino: bigint;
@@ -91,7 +90,7 @@ export async function mountCopyView(target: string, dirs: OverlayDirs): Promise<
   await new Promise((resolve) => setTimeout(resolve, CLOCK_TICK_MS));
   const release = async () => {
     try {
-      await writeDiff(target, before, upper, dirs.lowerDirs);
+      await writeDiff(target, before, upper);
     } finally {
       await rm(target, { recursive: true, force: true });
     }
@@ -105,7 +104,7 @@ function changed(was: Seen, st: BigIntStats): boolean {
 }
 
 /** Writes what changed in merged since `before` into upper, in overlayfs' format. */
-async function writeDiff(merged: string, before: Map<string, Seen>, upper: string, lowerDirs: string[]): Promise<void> {
+async function writeDiff(merged: string, before: Map<string, Seen>, upper: string): Promise<void> {
   const files: string[] = [];
   const dirs = new Map<string, { st: BigIntStats; opaque: boolean }>();
   const present = new Set<string>();
@@ -127,8 +126,8 @@ async function writeDiff(merged: string, before: Map<string, Seen>, upper: strin
       if (isNew) fresh.add(rel);
       if (isNew || changed(was!, st)) {
         include(rel);
-        // made over something of the lowers (opaque), unless inside a directory made here
-        dirs.set(rel, { st, opaque: !underFresh && (remade || (was === undefined && isNew)) });
+        // made where the view showed something else (opaque), unless inside a directory made here
+        dirs.set(rel, { st, opaque: remade && !underFresh });
       }
       return;
     }
@@ -155,8 +154,6 @@ async function writeDiff(merged: string, before: Map<string, Seen>, upper: strin
     include(rel);
     whiteouts.push(rel);
   }
-  // A directory new to the view is opaque only where the lowers had the path (deleted in an earlier layer).
-  for (const [rel, d] of dirs) if (d.opaque && !before.has(rel) && !(await lowersHave(lowerDirs, rel))) d.opaque = false;
   // Parents first; their metadata once everything is in them.
   const dirList = [...dirs.keys()].sort((a, b) => a.length - b.length);
   for (const rel of dirList) await mkdir(path.join(upper, rel));

@@ -18,7 +18,7 @@ import { createSpecialFiles } from '../../cache/special-files.js';
 import { OPAQUE_WHITEOUT, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX } from '../../cache/whiteout.js';
 import { writeXattrs } from '../../cache/xattrs.js';
 import type { MountedOverlay, OverlayDirs } from './overlay.js';
-import { lowersHave } from './lower-lookup.js';
+import { lowersShow } from './lower-lookup.js';
 
 export const FUSE_OVERLAYFS = '/usr/bin/fuse-overlayfs';
 const FUSE_OPAQUE_XATTRS = ['user.fuseoverlayfs.opaque', 'trusted.overlay.opaque'];
@@ -85,10 +85,11 @@ async function toOverlayFormat(upper: string, lowerDirs: string[]): Promise<void
   };
   const walk = async (rel: string, underOpaque: boolean): Promise<void> => {
     const dir = path.join(upper, rel);
-    let marked = false;
+    const marks: string[] = [];
     for (const name of rel ? FUSE_OPAQUE_XATTRS : []) {
-      if ((await fsop.getXattr(upper, rel, name))?.toString() === 'y') marked = true;
+      if ((await fsop.getXattr(upper, rel, name).catch(() => null))?.toString() === 'y') marks.push(name);
     }
+    let marked = marks.length > 0;
     for (const entry of await readdir(dir, { withFileTypes: true })) {
       if (entry.name.startsWith(WHITEOUT_PREFIX) && !entry.isDirectory()) await touch(dir);
       if (entry.name === OPAQUE_WHITEOUT || entry.name === FUSE_OPAQUE_MARK) {
@@ -99,9 +100,9 @@ async function toOverlayFormat(upper: string, lowerDirs: string[]): Promise<void
         whiteouts.push(rel ? `${rel}/${entry.name.slice(WHITEOUT_PREFIX.length)}` : entry.name.slice(WHITEOUT_PREFIX.length));
       }
     }
-    const isOpaque = marked && rel !== '' && !underOpaque && await lowersHave(lowerDirs, rel);
+    const isOpaque = marked && rel !== '' && !underOpaque && await lowersShow(lowerDirs, rel);
     if (isOpaque) opaque.push(rel);
-    if (marked && rel !== '') for (const name of FUSE_OPAQUE_XATTRS) await fsop.removeXattr(upper, rel, name);
+    for (const name of marks) await fsop.removeXattr(upper, rel, name);
     for (const entry of await readdir(dir, { withFileTypes: true })) {
       if (entry.isDirectory()) await walk(rel ? `${rel}/${entry.name}` : entry.name, underOpaque || isOpaque);
     }

@@ -1,0 +1,109 @@
+// The three snapshotters (overlayfs, fuse-overlayfs, native-copy), each
+// forced with TSBUILD_SNAPSHOTTER, build the same image as root's native
+// overlay: the same image id with SOURCE_DATE_EPOCH, for a Dockerfile that
+// deletes files (whiteouts), replaces directories (opaque), makes a hard
+// link to an old file, changes only a mode, makes a directory where an
+// earlier layer deleted one, writes through a rw bind mount and copies from
+// another stage (read-only views). Run as a real unprivileged user, and the
+// fallbacks as root too.
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { busyboxAvailable } from '../fixtures/base-images/busybox-rootfs.js';
+import { loadBusyboxImage } from '../fixtures/base-images/load-busybox.js';
+import { tempDir, tsbuild } from './helpers/cli.js';
+import { createTestUser, rootlessSkipReason, type TestUser } from './helpers/unprivileged-user.js';
+
+const skip = rootlessSkipReason() ?? (busyboxAvailable() ? undefined : 'needs /bin/busybox (Debian package busybox-static)');
+if (skip) test.skip(`rootless snapshotters (skipped: ${skip})`, () => {});
+
+// fuse-overlayfs as a user needs the package and a /dev/fuse others may open.
+function fuseSkipReason(): string | undefined {
+  if (!existsSync('/usr/bin/fuse-overlayfs')) return 'needs /usr/bin/fuse-overlayfs (Debian package fuse-overlayfs)';
+  if (!existsSync('/dev/fuse')) return 'needs /dev/fuse';
+  const mode = statSync('/dev/fuse').mode & 0o777;
+  if ((mode & 0o006) !== 0o006) return `/dev/fuse is mode 0${mode.toString(8)}: a user cannot open it (scripts/install-system-deps.sh sets Debian's 0666)`;
+  return undefined;
+}
+
+const DOCKERFILE = `FROM busybox AS other
+RUN echo other > /o
+
+FROM busybox
+COPY hello.txt /hello.txt
+COPY --chown=1234:1234 hello.txt /owned/hello.txt
+RUN echo root > /by-root && mkdir -p /work/sub && echo w > /work/sub/f && chmod 700 /etc
+RUN rm /by-root && rm -rf /owned && mkdir /owned && echo new > /owned/n && rm /bin/ls && ln /bin/busybox /bin/linked && chmod 750 /work/sub
+RUN rm -rf /work
+RUN mkdir -p /work/again && echo again > /work/again/f
+RUN --mount=type=bind,target=/ctx,rw cat /ctx/hello.txt > /bound && echo x > /ctx/written && test ! -e /written
+COPY --from=other /o /o
+`;
+const EPOCH = { SOURCE_DATE_EPOCH: '1700000000' };
+
+let user: TestUser;
+let ctx: string;
+let rootId: string;
+
+test.before(async () => {
+  if (skip) return;
+  user = await createTestUser();
+  const work = await tempDir('tsbuild-snapshotters-');
+  await chmod(work, 0o755);
+  ctx = path.join(work, 'ctx');
+  await mkdir(ctx);
+  await writeFile(path.join(ctx, 'Dockerfile'), DOCKERFILE);
+  await writeFile(path.join(ctx, 'hello.txt'), 'hello\n');
+  const store = path.join(user.home, '.local/share/tsbuild');
+  await loadBusyboxImage('busybox:latest', store);
+  execFileSync('chown', ['-R', `${user.name}:`, path.join(user.home, '.local')]);
+  // The reference: root, the kernel's overlayfs.
+  const rootStore = await tempDir('tsbuild-snapshotters-root-');
+  await loadBusyboxImage('busybox:latest', rootStore);
+  const b = await tsbuild(['build', '-q', ctx], { root: rootStore, env: { ...EPOCH, TSBUILD_SNAPSHOTTER: '' } });
+  if (b.code !== 0) throw new Error(b.stderr);
+  rootId = b.stdout.trim();
+});
+
+test.after.always(() => { user?.remove(); });
+
+const cases: [string, string | undefined][] = [['overlayfs', undefined], ['fuse-overlayfs', fuseSkipReason()], ['native-copy', undefined]];
+for (const [name, why] of cases) {
+  const reason = skip ?? why;
+  const it = reason ? test.skip : test.serial;
+  it(`rootless ${name}${reason ? ` (skipped: ${reason})` : ''}: the image equals root's; info names it`, async (t) => {
+    const env = { ...EPOCH, TSBUILD_SNAPSHOTTER: name };
+    const b = await user.tsbuild(['build', '--no-cache', '-q', ctx], { env });
+    t.is(b.code, 0, b.stderr);
+    t.is(b.stdout.trim(), rootId, 'same image id as root with overlayfs');
+    const info = await user.tsbuild(['info'], { env });
+    t.is(info.code, 0, info.stderr);
+    t.regex(info.stdout, new RegExp(`^Snapshotter: +${name} \\(`, 'm'));
+    if (name !== 'overlayfs') t.regex(info.stdout, /forced by TSBUILD_SNAPSHOTTER/);
+    // Nothing of the views is left behind: no FUSE server, no copies.
+    const left = execFileSync('ps', ['-u', user.name, '-o', 'comm=']).toString();
+    t.notRegex(left, /fuse-overlayfs/);
+  });
+}
+
+const rootCases: [string, string | undefined][] = [['fuse-overlayfs', existsSync('/usr/bin/fuse-overlayfs') ? undefined : 'needs fuse-overlayfs'], ['native-copy', undefined]];
+for (const [name, why] of rootCases) {
+  const reason = skip ?? why;
+  const it = reason ? test.skip : test.serial;
+  it(`root ${name}${reason ? ` (skipped: ${reason})` : ''}: the image equals the overlayfs one`, async (t) => {
+    const store = await tempDir('tsbuild-snapshotters-root-');
+    await loadBusyboxImage('busybox:latest', store);
+    const b = await tsbuild(['build', '-q', ctx], { root: store, env: { ...EPOCH, TSBUILD_SNAPSHOTTER: name } });
+    t.is(b.code, 0, b.stderr);
+    t.is(b.stdout.trim(), rootId);
+  });
+}
+
+(skip ? test.skip : test.serial)('an unknown TSBUILD_SNAPSHOTTER is one line, exit 1', async (t) => {
+  const r = await user.tsbuild(['build', '-q', ctx], { env: { TSBUILD_SNAPSHOTTER: 'zfs' } });
+  t.is(r.code, 1);
+  t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+  t.regex(r.stderr, /TSBUILD_SNAPSHOTTER=zfs: unknown snapshotter \(use overlayfs, fuse-overlayfs, native-copy or auto\)/);
+});
