@@ -84,16 +84,6 @@ async function unmountWith(fsop: FsopHelper, target: string): Promise<void> {
   }
 }
 
-// Runs fn with the merged view mounted (privately); always unmounts.
-export async function withOverlay<T>(target: string, dirs: OverlayDirs, fn: (merged: string) => Promise<T>): Promise<T> {
-  const mounted = await mountOverlay(target, dirs);
-  try {
-    return await fn(mounted.path);
-  } finally {
-    await mounted.release();
-  }
-}
-
 /** Host mount points under mountsDir (or mountsDir itself), deepest first. */
 export async function hostMountsUnder(mountsDir: string): Promise<string[]> {
   const dir = path.resolve(mountsDir);
