@@ -23,3 +23,4 @@ export * from './errors.js';
 export { execInContainer, compileExecConfig, type ExecTarget, type ExecOptions } from './exec.js';
 export { inUserNamespace, highestMappedGid, checkRootless, type RootlessCheck, type UserNamespaceMaps } from './user-namespace.js';
 export { cgroupVersion } from './cgroup.js';
+export { cgroupDelegation, findCgroupDelegation, type CgroupDelegation } from './cgroup-delegation.js';

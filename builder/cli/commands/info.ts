@@ -3,7 +3,7 @@
 // the sandbox can enforce here. Run as a user, it reports from inside the
 // user namespace it would build in (the CLI enters it first when it can).
 import { readFile } from 'node:fs/promises';
-import { cgroupVersion, checkRootless, inUserNamespace, sandboxAvailability, slirpInstalled } from '../../../runner-native/index.js';
+import { cgroupDelegation, cgroupVersion, checkRootless, inUserNamespace, sandboxAvailability, slirpInstalled } from '../../../runner-native/index.js';
 import { currentSnapshotter } from '../../snapshots/snapshotter.js';
 import { openStore } from '../../store/open-store.js';
 import { UsageError } from '../../errors.js';
@@ -41,7 +41,10 @@ export async function run(argv: string[]): Promise<number> {
   const sandbox = await sandboxAvailability();
   lines.push(['Sandbox', sandbox.ok ? 'native helper' : sandbox.reason]);
   const cgroups = cgroupVersion();
-  lines.push(['Cgroups', cgroups === null ? 'none' : `v${cgroups}${userns || asUser ? ': limits (--memory, --cpus, --pids-limit) are not enforced rootless' : ''}`]);
+  const delegation = userns || asUser ? cgroupDelegation() : undefined;
+  lines.push(['Cgroups', cgroups === null ? 'none' : `v${cgroups}${!delegation ? ''
+    : delegation.ok ? `: limits rootless in the delegated subtree ${delegation.dir} (${delegation.controllers.join(', ')})`
+      : `: limits (--memory, --cpus, --pids-limit) are not enforced rootless (${delegation.reason})`}`]);
   lines.push(['Network', slirpInstalled() ? 'slirp4netns' : 'loopback only (slirp4netns is not installed)']);
   const width = Math.max(...lines.map(([k]) => k.length)) + 2;
   process.stdout.write(lines.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}\n`).join(''));
