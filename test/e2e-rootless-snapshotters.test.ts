@@ -8,7 +8,7 @@
 // fallbacks as root too.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { busyboxAvailable } from '../fixtures/base-images/busybox-rootfs.js';
@@ -106,4 +106,23 @@ for (const [name, why] of rootCases) {
   t.is(r.code, 1);
   t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
   t.regex(r.stderr, /TSBUILD_SNAPSHOTTER=zfs: unknown snapshotter \(use overlayfs, fuse-overlayfs, native-copy or auto\)/);
+});
+
+(skip ? test.skip : test.serial)('rootless native-copy containers: each has its own copy of the image; cp reads a stopped one', async (t) => {
+  const env = { TSBUILD_SNAPSHOTTER: 'native-copy' };
+  const name = `copied${process.pid}`;
+  const r = await user.tsbuild(['run', '--name', name, 'busybox', 'sh', '-c', 'echo kept > /data && rm /bin/ls && id -u'], { env });
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, '0\n');
+  try {
+    const dest = path.join(user.home, 'got');
+    const cp = await user.tsbuild(['cp', `${name}:/data`, dest], { env });
+    t.is(cp.code, 0, cp.stderr);
+    t.is(readFileSync(dest, 'utf8'), 'kept\n');
+    const fresh = await user.tsbuild(['run', '--rm', 'busybox', 'sh', '-c', 'test ! -e /data && test -e /bin/ls && echo pristine'], { env });
+    t.is(fresh.code, 0, fresh.stderr);
+    t.is(fresh.stdout, 'pristine\n');
+  } finally {
+    t.is((await user.tsbuild(['rm', name], { env })).code, 0);
+  }
 });
