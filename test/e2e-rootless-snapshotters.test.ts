@@ -7,13 +7,13 @@
 // another stage (read-only views). Run as a real unprivileged user, and the
 // fallbacks as root too.
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { busyboxAvailable } from '../fixtures/base-images/busybox-rootfs.js';
 import { loadBusyboxImage } from '../fixtures/base-images/load-busybox.js';
-import { tempDir, tsbuild } from './helpers/cli.js';
+import { TSBUILD_BIN, tempDir, tsbuild } from './helpers/cli.js';
 import { createTestUser, rootlessSkipReason, type TestUser } from './helpers/unprivileged-user.js';
 
 const skip = rootlessSkipReason() ?? (busyboxAvailable() ? undefined : 'needs /bin/busybox (Debian package busybox-static)');
@@ -126,3 +126,37 @@ for (const [name, why] of rootCases) {
     t.is((await user.tsbuild(['rm', name], { env })).code, 0);
   }
 });
+
+// kill -9 of tsbuild in the middle of a RUN: the FUSE server dies with it
+// (parent death signal), and the next build removes the dead view (a
+// disconnected FUSE mount, or a copy) from the store's mounts.
+for (const [name, why] of rootCases) {
+  const reason = skip ?? why;
+  const it = reason ? test.skip : test.serial;
+  it(`root ${name}${reason ? ` (skipped: ${reason})` : ''}: kill -9 mid-RUN leaves no server, mount or copy behind after the next build`, async (t) => {
+    const store = await tempDir('tsbuild-snapshotters-kill-');
+    await loadBusyboxImage('busybox:latest', store);
+    const killCtx = await tempDir('tsbuild-snapshotters-killctx-');
+    await writeFile(path.join(killCtx, 'Dockerfile'), 'FROM busybox\nRUN echo step-started && sleep 30\n');
+    const env = { ...process.env, TSBUILD_ROOT: store, TSBUILD_SNAPSHOTTER: name, CI: 'true' };
+    const child = spawn(process.execPath, [TSBUILD_BIN, 'build', '--progress=plain', killCtx], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the RUN did not start: ${output}`)), 30_000);
+      const seen = (chunk: Buffer) => { output += chunk.toString(); if (output.includes('step-started')) { clearTimeout(timer); resolve(); } };
+      child.stdout.on('data', seen);
+      child.stderr.on('data', seen);
+    });
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('close', resolve));
+    const servers = async () => (await readdir('/proc')).filter((p) => /^\d+$/.test(p))
+      .filter((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(store); } catch { return false; } })
+      .filter((p) => { try { return !/^State:\s+Z/m.test(readFileSync(`/proc/${p}/status`, 'utf8')); } catch { return false; } });
+    for (let i = 0; i < 50 && (await servers()).length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    t.deepEqual(await servers(), [], 'no process of the killed build serves its store');
+    const next = await tsbuild(['build', '-q', ctx], { root: store, env: { TSBUILD_SNAPSHOTTER: name } });
+    t.is(next.code, 0, next.stderr);
+    t.deepEqual(await readdir(path.join(store, 'mounts')).catch(() => []), []);
+    t.false(readFileSync('/proc/self/mountinfo', 'utf8').includes(store), 'no mount under the store');
+  });
+}

@@ -85,12 +85,13 @@ export async function withReadonlyRootfs<T>(store: Store, result: StepResult, fn
 }
 
 // The root of a RUN sandbox: the kernel's overlay is mounted by the sandbox
-// itself (rootLayers); another snapshotter's view is mounted here, at
-// ws.merged, and bound as the root. finish() completes ws.upper.
-export async function sandboxRoot(store: Store, lowerDirs: string[], ws: Workspace): Promise<{ rootLayers?: RootLayers; finish(): Promise<void> }> {
+// itself at ws.merged (rootLayers); another snapshotter's view is mounted
+// here, under the store's mounts (where a killed run's leftovers are
+// found), and bound as the root. finish() completes ws.upper.
+export async function sandboxRoot(store: Store, lowerDirs: string[], ws: Workspace): Promise<{ rootPath: string; rootLayers?: RootLayers; finish(): Promise<void> }> {
   const rootLayers = { lowerDirs, upperDir: ws.upper, workDir: ws.work };
-  if ((await currentSnapshotter(store.paths.mounts)).name === 'overlayfs') return { rootLayers, finish: async () => undefined };
-  const view = await mountView(ws.merged, rootLayers, 'host');
+  if ((await currentSnapshotter(store.paths.mounts)).name === 'overlayfs') return { rootPath: ws.merged, rootLayers, finish: async () => undefined };
+  const view = await mountView(path.join(store.paths.mounts, mountPointName('run')), rootLayers, 'host');
   let finished: Promise<void> | undefined;
-  return { finish: () => (finished ??= view.release()) };
+  return { rootPath: view.path, finish: () => (finished ??= view.release()) };
 }

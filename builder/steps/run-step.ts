@@ -147,7 +147,7 @@ export async function runStep(env: StepEnv, { step, parent, sources, context, ct
     if (lease?.notice) ctx.log('stderr', `warning: ${lease.notice}\n`);
     let spec: SandboxSpec = defaultSpec({
       args: step.args,
-      rootPath: ws.merged,
+      rootPath: root.rootPath,
       ...(root.rootLayers ? { rootLayers: root.rootLayers } : {}),
       env: withHome([...step.env, ...prepared.env], user.home),
       cwd: step.workdir,
