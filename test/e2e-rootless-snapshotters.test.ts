@@ -7,7 +7,7 @@
 // another stage (read-only views). Run as a real unprivileged user, and the
 // fallbacks as root too.
 import test from 'ava';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -83,7 +83,8 @@ for (const [name, why] of cases) {
     t.regex(info.stdout, new RegExp(`^Snapshotter: +${name} \\(`, 'm'));
     if (name !== 'overlayfs') t.regex(info.stdout, /forced by TSBUILD_SNAPSHOTTER/);
     // Nothing of the views is left behind: no FUSE server, no copies.
-    const left = execFileSync('ps', ['-u', user.name, '-o', 'comm=']).toString();
+    // (ps exits 1 when the user has no process left at all)
+    const left = spawnSync('ps', ['-u', user.name, '-o', 'comm=']).stdout.toString();
     t.notRegex(left, /fuse-overlayfs/);
   });
 }
@@ -126,6 +127,42 @@ for (const [name, why] of rootCases) {
     t.is((await user.tsbuild(['rm', name], { env })).code, 0);
   }
 });
+
+// A sandbox made while another build's FUSE view is mounted holds a copy
+// of that mount (its mount namespace is a copy of ours), which keeps the
+// FUSE server alive after the other build unmounts the view: that build
+// still ends normally, with its image id, without waiting for the sandbox.
+{
+  const reason = skip ?? rootCases[0]![1];
+  (reason ? test.skip : test.serial)(`root fuse-overlayfs${reason ? ` (skipped: ${reason})` : ''}: a view still held by another build's sandbox is released; the build ends with its id`, async (t) => {
+    const store = await tempDir('tsbuild-snapshotters-par-');
+    await loadBusyboxImage('busybox:latest', store);
+    const dir = await tempDir('tsbuild-snapshotters-parctx-');
+    await mkdir(path.join(dir, 'first'));
+    await mkdir(path.join(dir, 'second'));
+    await writeFile(path.join(dir, 'first/Dockerfile'), 'FROM busybox\nRUN echo first-started && sleep 2\n');
+    await writeFile(path.join(dir, 'second/Dockerfile'), 'FROM busybox\nRUN echo second-started && sleep 6\n');
+    const env = { ...process.env, TSBUILD_ROOT: store, TSBUILD_SNAPSHOTTER: 'fuse-overlayfs', CI: 'true' };
+    const start = (name: string) => {
+      const child = spawn(process.execPath, [TSBUILD_BIN, 'build', '--progress=plain', '--iidfile', path.join(dir, `${name}.iid`), path.join(dir, name)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      const started = new Promise<void>((resolve) => {
+        const seen = (chunk: Buffer) => { output += chunk.toString(); if (output.includes(`${name}-started`)) resolve(); };
+        child.stdout.on('data', seen);
+        child.stderr.on('data', seen);
+      });
+      const code = new Promise<number | null>((resolve) => child.once('close', resolve));
+      return { started, code, output: () => output };
+    };
+    const first = start('first');
+    await first.started;
+    const second = start('second');
+    await second.started;
+    t.is(await first.code, 0, first.output());
+    t.regex(readFileSync(path.join(dir, 'first.iid'), 'utf8'), /^sha256:[0-9a-f]{64}$/);
+    t.is(await second.code, 0, second.output());
+  });
+}
 
 // kill -9 of tsbuild in the middle of a RUN: the FUSE server dies with it
 // (parent death signal), and the next build removes the dead view (a

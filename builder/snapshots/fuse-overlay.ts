@@ -56,16 +56,37 @@ export async function mountFuseOverlay(target: string, dirs: OverlayDirs): Promi
   child.unref();
   (child.stderr as unknown as { unref?: () => void }).unref?.();
   const release = async () => {
-    const fsop = hostFsop();
-    await fsop.unmount(path.dirname(target), path.basename(target)).catch(() => fsop.unmount(path.dirname(target), path.basename(target), MNT_DETACH));
-    // Unmounted, the server exits; the upper dir is complete once it has.
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await unmountFuse(target);
+    // Every request through our mount has been answered (the upper dir is
+    // complete), but a mount namespace made while the view existed (a
+    // sandbox of a parallel step or build) may still hold a copy of the
+    // mount, which keeps the server alive: it is stopped rather than
+    // awaited, with its handle referenced so Node waits for its exit.
+    child.ref();
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
     await exited;
     clearTimeout(timer);
     await rmdir(target).catch(() => undefined);
     if (dirs.upperDir) await toOverlayFormat(dirs.upperDir, dirs.lowerDirs);
   };
   return { target, path: target, release };
+}
+
+// A process of the view's last user may still be exiting (EBUSY): a few
+// tries before the mount is detached lazily.
+async function unmountFuse(target: string): Promise<void> {
+  const fsop = hostFsop();
+  const [dir, name] = [path.dirname(target), path.basename(target)];
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fsop.unmount(dir, name);
+    } catch (err) {
+      if (attempt >= 20) return fsop.unmount(dir, name, MNT_DETACH);
+      if ((err as { code?: string }).code !== 'EBUSY') throw err;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
 }
 
 /**
