@@ -3,14 +3,12 @@
 // host's 127.0.0.1 and is reached at 10.0.2.2 when TSBUILD_HOST_LOOPBACK=1
 // lets slirp4netns map it; by default the host's loopback stays out of reach.
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { busyboxAvailable } from '../fixtures/base-images/busybox-rootfs.js';
-import { loadBusyboxImage } from '../fixtures/base-images/load-busybox.js';
 import { tempDir } from './helpers/cli.js';
 import { createTestUser, rootlessSkipReason, type TestUser } from './helpers/unprivileged-user.js';
 
@@ -40,9 +38,7 @@ test.before(async () => {
   ctx = path.join(work, 'ctx');
   await mkdir(ctx);
   await writeFile(path.join(ctx, 'Dockerfile'), 'FROM busybox\nARG PORT\nRUN wget -q -O /got http://10.0.2.2:$PORT/ && cat /got\n');
-  const store = path.join(user.home, '.local/share/tsbuild');
-  await loadBusyboxImage('busybox:latest', store);
-  execFileSync('chown', ['-R', `${user.name}:`, path.join(user.home, '.local')]);
+  await user.loadBusybox();
   server = createServer((_req, res) => res.end('hello-from-host\n'));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as AddressInfo).port;

@@ -7,7 +7,7 @@
 // another stage (read-only views). Run as a real unprivileged user, and the
 // fallbacks as root too.
 import test from 'ava';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -56,9 +56,7 @@ test.before(async () => {
   await mkdir(ctx);
   await writeFile(path.join(ctx, 'Dockerfile'), DOCKERFILE);
   await writeFile(path.join(ctx, 'hello.txt'), 'hello\n');
-  const store = path.join(user.home, '.local/share/tsbuild');
-  await loadBusyboxImage('busybox:latest', store);
-  execFileSync('chown', ['-R', `${user.name}:`, path.join(user.home, '.local')]);
+  await user.loadBusybox();
   // The reference: root, the kernel's overlayfs.
   const rootStore = await tempDir('tsbuild-snapshotters-root-');
   await loadBusyboxImage('busybox:latest', rootStore);

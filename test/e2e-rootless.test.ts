@@ -48,10 +48,7 @@ test.before(async () => {
   await writeFile(path.join(work, 'tok'), SECRET, { mode: 0o644 });
   await mkdir(path.join(work, 'out'));
   execFileSync('chown', [user.name, path.join(work, 'out')]);
-  // The base image, loaded as root into the user's default store.
-  const store = path.join(user.home, '.local/share/tsbuild');
-  await loadBusyboxImage('busybox:latest', store);
-  execFileSync('chown', ['-R', `${user.name}:`, path.join(user.home, '.local')]);
+  await user.loadBusybox();
 });
 
 test.after.always(() => { user?.remove(); });
