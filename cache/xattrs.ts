@@ -14,6 +14,8 @@ export function isPortableXattr(name: string): boolean {
   // overlayfs bookkeeping belongs to the mount that made it; a layer that
   // carried it could forge opaque dirs or redirects in our overlay mounts.
   if (name.startsWith('trusted.overlay.') || name.startsWith(OVERLAY_XATTR_PREFIX)) return false;
+  // fuse-overlayfs' own marks (its upper dirs are rewritten to overlayfs' format).
+  if (name.startsWith('user.fuseoverlayfs.')) return false;
   // The host's SELinux label says nothing about the image.
   if (name === 'security.selinux') return false;
   return true;

@@ -16,6 +16,8 @@ import { processRecords, record } from './helper-config.js';
 import { parseHelperStatus } from './helper-status.js';
 import { DEFAULT_STATE_DIR, type RunOptions, type SandboxResult } from './sandbox.js';
 import { seccompRecords, type OciSeccomp } from './seccomp.js';
+import { isRootless } from './user-namespace.js';
+import { cgroupDelegation } from './cgroup-delegation.js';
 import type { SandboxProcess } from './spec.js';
 import { connectResize, connectStdio, stdioFor } from './stdio.js';
 
@@ -33,7 +35,11 @@ export type ExecOptions = Pick<RunOptions, 'stdin' | 'stdout' | 'stderr' | 'sign
 export function compileExecConfig(target: ExecTarget, proc: SandboxProcess, ownerPid: number, cgroupRoot = CGROUP_ROOT): string {
   if (proc.args.length === 0) throw new SandboxSetupError('exec: no command given');
   const lines = [record('version', 1), record('owner_pid', ownerPid), record('join_pid', target.initPid)];
-  for (const file of cgroupHandleFor(target.cgroupsPath, cgroupRoot).procsFiles) lines.push(record('cgroup_procs', file));
+  // Rootless containers have a cgroup only below a delegated subtree (sandbox.ts).
+  const delegation = isRootless() ? cgroupDelegation() : undefined;
+  if (!delegation || delegation.ok) {
+    for (const file of cgroupHandleFor(target.cgroupsPath, delegation?.ok ? delegation.dir : cgroupRoot).procsFiles) lines.push(record('cgroup_procs', file));
+  }
   lines.push(...processRecords(proc));
   if (target.seccomp) for (const fields of seccompRecords(target.seccomp)) lines.push(record(...fields));
   return lines.join('\n') + '\n';

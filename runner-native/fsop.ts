@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as os } from 'node:os';
 import { defaultHelperPath } from './availability.js';
 
-const OP = { mknod: 1, setxattr: 2, getxattr: 3, xattrTree: 4, mount: 5, umount: 6 } as const;
+const OP = { mknod: 1, setxattr: 2, getxattr: 3, xattrTree: 4, mount: 5, umount: 6, removexattr: 7 } as const;
 
 export const MS_RDONLY = 1;
 export const MNT_DETACH = 2;
@@ -96,6 +96,11 @@ export class FsopHelper {
   /** Sets an xattr on rel itself (a symlink is not followed). */
   async setXattr(root: string, rel: string, name: string, value: Buffer): Promise<void> {
     await this.request(OP.setxattr, [root, rel, name, value]);
+  }
+
+  /** Removes an xattr of rel itself (none of that name is not an error). */
+  async removeXattr(root: string, rel: string, name: string): Promise<void> {
+    await this.request(OP.removexattr, [root, rel, name]);
   }
 
   /** One xattr of rel itself, or null when it has none of that name. */

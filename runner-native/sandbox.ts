@@ -11,6 +11,7 @@ import { defaultHelperPath, sandboxAvailability, type Availability } from './ava
 import { assertCapabilitiesGrantable } from './capabilities.js';
 import { deviceRulesOf } from './device-rules.js';
 import { inUserNamespace, isRootless } from './user-namespace.js';
+import { cgroupDelegation } from './cgroup-delegation.js';
 import { CGROUP_ROOT, cgroupHandleFor, createCgroup, killCgroup, removeCgroup, wasOomKilled } from './cgroup.js';
 import { SandboxAbortedError, SandboxSetupError, SandboxTimeoutError, SandboxUnavailableError } from './errors.js';
 import { withEtcFiles } from './etc-files.js';
@@ -83,11 +84,15 @@ export class Sandbox implements Runtime {
     const id = randomBytes(8).toString('hex');
     const cgroupsPath = spec.linux.cgroupsPath ?? `${this.cgroupParent}/${id}`;
     // where the cgroup will be; known before it exists, so a half-made one is removed too
-    // Rootless: the cgroup tree belongs to the host's root; the PID
-    // namespace alone keeps the run's processes together (limits are not
-    // enforced, which `tsbuild run` warns about).
-    const cgroup = inUserNamespace() ? { ...cgroupHandleFor(cgroupsPath, this.cgroupRoot), dirs: [], procsFiles: [] } : cgroupHandleFor(cgroupsPath, this.cgroupRoot);
-    const record: RunRecord = { id, ownerPid: process.pid, ownerStartTime: processStartTime(process.pid) ?? '', cgroupsPath };
+    // Rootless: cgroups below the subtree delegated to the user, if any
+    // (cgroup-delegation.ts); otherwise the PID namespace alone keeps the
+    // run's processes together (limits are not enforced, which `tsbuild
+    // run` warns about).
+    const rootless = inUserNamespace();
+    const delegation = rootless ? cgroupDelegation() : undefined;
+    const cgroupRoot = delegation?.ok ? delegation.dir : this.cgroupRoot;
+    const cgroup = rootless && !delegation?.ok ? { ...cgroupHandleFor(cgroupsPath, cgroupRoot), dirs: [], procsFiles: [] } : cgroupHandleFor(cgroupsPath, cgroupRoot);
+    const record: RunRecord = { id, ownerPid: process.pid, ownerStartTime: processStartTime(process.pid) ?? '', cgroupsPath, ...(delegation?.ok ? { cgroupRoot } : {}) };
     const runDir = await createRunDir(this.stateDir, record);
     let cgroupAttempted = false;
     try {
@@ -98,10 +103,11 @@ export class Sandbox implements Runtime {
         // beside the runs' dirs, not in them: compiled once, kept for the next runs
         seccompCacheDir: join(dirname(this.stateDir), 'seccomp'),
         // v1 takes the device rules as cgroup files (below); v2 as a program the helper attaches
-        ...(cgroup.version === 2 && cgroup.dirs.length > 0 ? { deviceCgroupDir: cgroup.dirs[0]! } : {}),
+        // (not rootless: attaching it needs the host's CAP_SYS_ADMIN; a user namespace makes no device nodes anyway)
+        ...(cgroup.version === 2 && cgroup.dirs.length > 0 && !rootless ? { deviceCgroupDir: cgroup.dirs[0]! } : {}),
       }));
       cgroupAttempted = cgroup.dirs.length > 0;
-      if (cgroupAttempted) await createCgroup(cgroupsPath, { ...spec.linux.resources, devices: deviceRulesOf(spec) }, this.cgroupRoot);
+      if (cgroupAttempted) await createCgroup(cgroupsPath, { ...spec.linux.resources, devices: deviceRulesOf(spec) }, cgroupRoot);
       const outcome = await this.runHelper(configPath, runDir, record, opts);
       // sweep before reading counters: nothing of this run may outlive it
       if (cgroupAttempted) await killCgroup(cgroup);

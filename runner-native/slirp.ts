@@ -12,6 +12,17 @@ export const SLIRP4NETNS = '/usr/bin/slirp4netns';
 /** slirp4netns' built-in DNS forwarder, the container's nameserver */
 export const SLIRP_DNS = '10.0.2.3';
 
+let hostLoopback = false;
+
+/**
+ * Lets containers reach the host's 127.0.0.1 at 10.0.2.2 (slirp4netns
+ * without --disable-host-loopback). Off by default, as in rootless Docker:
+ * services listening on the host's loopback stay out of a build's reach.
+ */
+export function allowSlirpHostLoopback(allow: boolean): void {
+  hostLoopback = allow;
+}
+
 export function slirpInstalled(): boolean {
   return existsSync(SLIRP4NETNS);
 }
@@ -31,7 +42,7 @@ export async function startSlirp(pid: number, opts: { background?: boolean } = {
   //       closes and slirp4netns exits by itself.
   // fd 4: --ready-fd, slirp4netns writes "1" there once tap0 is up.
   const child = spawn(SLIRP4NETNS, [
-    '--configure', '--mtu=65520', '--disable-host-loopback', '--exit-fd=3', '--ready-fd=4', String(pid), 'tap0',
+    '--configure', '--mtu=65520', ...(hostLoopback ? [] : ['--disable-host-loopback']), '--exit-fd=3', '--ready-fd=4', String(pid), 'tap0',
   ], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => { stderr += s; });

@@ -18,6 +18,8 @@ export interface RunRecord {
   helperStartTime?: string;
   /** relative cgroup path (see cgroup.ts), set before the cgroup is created */
   cgroupsPath?: string;
+  /** where cgroupsPath is rooted when not /sys/fs/cgroup (a rootless run's delegated subtree) */
+  cgroupRoot?: string;
 }
 
 const RECORD = 'run.json';
@@ -68,7 +70,7 @@ async function cleanupRun(dir: string, record: RunRecord): Promise<void> {
     try { process.kill(record.helperPid, 'SIGKILL'); } catch { /* gone meanwhile */ }
   }
   if (record.cgroupsPath) {
-    const cgroup = cgroupHandleFor(record.cgroupsPath);
+    const cgroup = cgroupHandleFor(record.cgroupsPath, record.cgroupRoot);
     await killCgroup(cgroup);
     await removeCgroup(cgroup);
   }

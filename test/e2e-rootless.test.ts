@@ -48,10 +48,7 @@ test.before(async () => {
   await writeFile(path.join(work, 'tok'), SECRET, { mode: 0o644 });
   await mkdir(path.join(work, 'out'));
   execFileSync('chown', [user.name, path.join(work, 'out')]);
-  // The base image, loaded as root into the user's default store.
-  const store = path.join(user.home, '.local/share/tsbuild');
-  await loadBusyboxImage('busybox:latest', store);
-  execFileSync('chown', ['-R', `${user.name}:`, path.join(user.home, '.local')]);
+  await user.loadBusybox();
 });
 
 test.after.always(() => { user?.remove(); });
@@ -228,4 +225,34 @@ it('a base image with a device node builds rootless: the node is skipped on disk
   const [base, copied] = await layerEntries(await readOciTar(out));
   t.is(base!.find((e) => e.name === 'dev/null')?.type, 'character-device');
   t.deepEqual(copied!.map((e) => e.name).filter((n) => !n.endsWith('/')), ['x']);
+});
+
+it('exec into a rootless container joins its namespaces: id, another user, a file the container sees', async (t) => {
+  const watch = 'until [ -e /tmp/from-exec ]; do sleep 0.1; done; echo container-saw $(cat /tmp/from-exec); sleep 300';
+  const r = await user.tsbuild(['run', '-d', 'busybox', 'sh', '-c', watch]);
+  t.is(r.code, 0, r.stderr);
+  const id = r.stdout.trim();
+  try {
+    const uid = await user.tsbuild(['exec', id, 'id', '-u']);
+    t.is(uid.code, 0, uid.stderr);
+    t.is(uid.stdout, '0\n');
+    const other = await user.tsbuild(['exec', '-u', '1000:1000', id, 'id', '-u']);
+    t.is(other.code, 0, other.stderr);
+    t.is(other.stdout, '1000\n');
+    // the same PID namespace: the container's shell is there
+    const ps = await user.tsbuild(['exec', id, 'sh', '-c', 'cat /proc/1/cmdline | tr "\\0" " "']);
+    t.regex(ps.stdout, /until \[ -e \/tmp\/from-exec \]/);
+    const write = await user.tsbuild(['exec', id, 'sh', '-c', 'echo hi-from-exec > /tmp/from-exec']);
+    t.is(write.code, 0, write.stderr);
+    let logs = '';
+    for (let i = 0; i < 50 && !logs.includes('container-saw'); i++) {
+      logs = (await user.tsbuild(['logs', id])).stdout;
+      if (!logs.includes('container-saw')) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    t.regex(logs, /^container-saw hi-from-exec$/m);
+    const missing = await user.tsbuild(['exec', id, '/no/such/program']);
+    t.is(missing.code, 127);
+  } finally {
+    await user.tsbuild(['rm', '-f', id]);
+  }
 });

@@ -130,6 +130,10 @@ async function runLocal(first: string | undefined, rest: string[]): Promise<numb
       const inside = await enterUserNamespaceIfNeeded(first, rest);
       if (inside !== undefined) return inside;
     }
+    // TSBUILD_SNAPSHOTTER forces overlayfs, fuse-overlayfs or native-copy (default: the first that works).
+    if (process.env.TSBUILD_SNAPSHOTTER) (await import('../snapshots/snapshotter.js')).setSnapshotterPreference(process.env.TSBUILD_SNAPSHOTTER);
+    // TSBUILD_HOST_LOOPBACK=1: RUN and containers reach the host's 127.0.0.1 at 10.0.2.2 (slirp4netns).
+    if (process.env.TSBUILD_HOST_LOOPBACK === '1') (await import('../../runner-native/index.js')).allowSlirpHostLoopback(true);
     const mod = await command.load();
     return await mod.run(rest);
   } catch (err) {

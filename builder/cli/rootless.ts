@@ -13,7 +13,9 @@ import { defaultRoot } from './store-root.js';
 // Commands that cannot work without the namespace (they mount and run).
 const NEEDS_NAMESPACE = new Set(['build', 'run']);
 // Commands that read metadata only: never worth a namespace.
-const AS_USER = new Set(['images', 'inspect', 'history', 'tag', 'login', 'logout', 'logs', 'ps', 'debug']);
+const AS_USER = new Set(['images', 'inspect', 'history', 'tag', 'login', 'logout', 'logs', 'ps', 'debug',
+  // exec joins the user namespace of the container's `run` (helper/exec.c), not a new one
+  'exec']);
 
 function writable(dir: string): boolean {
   try {

@@ -20,7 +20,9 @@ const run = promisify(execFile);
 
 async function withStoppedRoot<T>(c: Container, fn: (root: string) => Promise<T>): Promise<T> {
   const layers = c.config.spec.rootLayers;
-  if (!layers?.upperDir) throw new ContainerError('UNSUPPORTED', `container ${c.config.name} has no writable layer to copy from`);
+  // a container whose root is a copy of its image (no overlay): that very dir
+  if (!layers) return fn(c.config.spec.root.path);
+  if (!layers.upperDir) throw new ContainerError('UNSUPPORTED', `container ${c.config.name} has no writable layer to copy from`);
   await resetOverlayWorkDir(c);
   const target = path.join(c.dir, `cp-${process.pid}`);
   await mkdir(target, { recursive: true });

@@ -10,6 +10,8 @@ import type { Store } from '../store/open-store.js';
 import type { StepResult } from '../store/step-result.js';
 import { readImage } from '../image/image.js';
 import { lowerDirsOf, withReadonlyRootfs } from '../steps/rootfs.js';
+import { currentSnapshotter } from '../snapshots/snapshotter.js';
+import { copyLayers } from '../snapshots/copy-view.js';
 import { resolveProcessUser } from '../steps/user.js';
 import { ContainerStore, type Container } from './container-store.js';
 import { effectiveHealthcheck } from './health.js';
@@ -74,12 +76,15 @@ export async function createContainer(store: Store, opts: ContainerRunOptions): 
   const id = newContainerId();
   const hostname = opts.hostname ?? (opts.network === 'host' ? os.hostname() : shortContainerId(id));
   const env = containerEnv(imageConfig, opts.env, { hostname, home: user.home });
+  // Without the kernel's overlayfs a container's root is its own copy of
+  // the image (as podman's vfs driver): it lives as long as the container.
+  const copied = (await currentSnapshotter(store.paths.mounts)).name !== 'overlayfs';
 
-  return containers.create((name, dir) => {
+  const created = await containers.create((name, dir) => {
     const spec = defaultSpec({
       args,
       rootPath: path.join(dir, 'rootfs'),
-      rootLayers: { lowerDirs, upperDir: path.join(dir, 'upper'), workDir: path.join(dir, 'work') },
+      ...(copied ? {} : { rootLayers: { lowerDirs, upperDir: path.join(dir, 'upper'), workDir: path.join(dir, 'work') } }),
       env,
       cwd,
       user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
@@ -130,4 +135,13 @@ export async function createContainer(store: Store, opts: ContainerRunOptions): 
       ...(healthcheck ? { healthcheck } : {}),
     };
   }, id, opts.name);
+  if (copied) {
+    try {
+      await copyLayers(lowerDirs, path.join(created.dir, 'rootfs'));
+    } catch (err) {
+      await containers.remove(created).catch(() => undefined);
+      throw err;
+    }
+  }
+  return created;
 }

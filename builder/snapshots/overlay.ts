@@ -12,7 +12,7 @@
 // RUN sandbox binds them) are mounted on the host; their mount points live
 // under <root>/mounts, named after our pid, so whatever a killed run left
 // is found and unmounted by the next start or by `du --check`.
-import { mkdir, readdir, readFile, rmdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pidOfTempName, processAlive } from '../../cache/process-alive.js';
@@ -84,16 +84,6 @@ async function unmountWith(fsop: FsopHelper, target: string): Promise<void> {
   }
 }
 
-// Runs fn with the merged view mounted (privately); always unmounts.
-export async function withOverlay<T>(target: string, dirs: OverlayDirs, fn: (merged: string) => Promise<T>): Promise<T> {
-  const mounted = await mountOverlay(target, dirs);
-  try {
-    return await fn(mounted.path);
-  } finally {
-    await mounted.release();
-  }
-}
-
 /** Host mount points under mountsDir (or mountsDir itself), deepest first. */
 export async function hostMountsUnder(mountsDir: string): Promise<string[]> {
   const dir = path.resolve(mountsDir);
@@ -119,10 +109,16 @@ export async function cleanupStaleMounts(mountsDir: string): Promise<string[]> {
   const unmounted: string[] = [];
   for (const e of entries) {
     const dir = path.join(path.resolve(mountsDir), e);
-    for (const mp of mounted.filter((m) => m === dir || m.startsWith(dir + '/'))) {
+    const mine = mounted.filter((m) => m === dir || m.startsWith(dir + '/'));
+    for (const mp of mine) {
       await hostFsop().unmount(path.dirname(mp), path.basename(mp), MNT_DETACH).then(() => unmounted.push(mp), () => undefined);
     }
-    await rmdir(dir).catch(() => undefined);
+    // A copy view (native-copy) is a plain tree: removed whole, but only
+    // once nothing is mounted there (a recursive delete must never reach
+    // into mounted layers).
+    const stillMounted = unmounted.length < mine.length || (await hostMountsUnder(mountsDir)).some((m) => m === dir || m.startsWith(dir + '/'));
+    if (stillMounted) await rmdir(dir).catch(() => undefined);
+    else await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   }
   return unmounted;
 }

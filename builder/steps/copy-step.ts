@@ -81,15 +81,16 @@ export async function runCopy(env: StepEnv, { step, parent, from, context, signa
   const previousIndex = previousLayerRecord && await store.snapshots.layerIndex(previousLayerRecord);
   // What the copier linked from the previous snapshot: the commit reads those files' data from the previous blob.
   const linked = new Map<string, string>();
-  const doCopy = (source: BuildContext | DirectorySource) => withMutableRootfs(store, parent, env.sourceDateEpoch, async (root, ws) => {
+  const doCopy = (source: BuildContext | DirectorySource) => withMutableRootfs(store, parent, env.sourceDateEpoch, async (root, ws, directUpper) => {
     // The copier (and its archive/tar code) loads only when a COPY runs.
     const { copy } = await import('../fileops/copy.js');
-    const reuse: FileReuse | undefined = previousLayerRecord && {
+    // Reuse links files into ws.upper itself: only where the view is the kernel's overlay of it.
+    const reuse: FileReuse | undefined = previousLayerRecord && directUpper ? {
       previousDir: store.snapshots.dirOf(previousLayerRecord.diffId), mergedDir: root, upperDir: ws.upper,
       previousIndex, linked,
       // Digests the context checksum already took (by stat identity): an unchanged file needs no read.
       sourceDigest: hashCache && source instanceof BuildContext ? (host, st) => hashCache.get(host, statKey(st)) : undefined,
-    };
+    } : undefined;
     await copy({
       instruction: step.add ? 'ADD' : 'COPY',
       sources: copySources(step),

@@ -4,7 +4,10 @@
 import path from 'node:path';
 import type { Store } from '../store/open-store.js';
 import type { StepResult } from '../store/step-result.js';
-import { type MountSpace, mountOverlay, mountPointName, withOverlay } from '../snapshots/overlay.js';
+import { type MountSpace, mountPointName } from '../snapshots/overlay.js';
+import { mountView, withView } from '../snapshots/views.js';
+import { currentSnapshotter } from '../snapshots/snapshotter.js';
+import type { RootLayers } from '../../runner-native/index.js';
 import type { CommitIndexOptions, Workspace } from '../snapshots/snapshot-store.js';
 
 // Top-most first, as overlayfs wants them. Snapshots missing on disk (a
@@ -49,12 +52,15 @@ export async function commitStep(store: Store, parent: StepResult, ws: Workspace
 
 // Runs fn on a writable merged view of parent; its changes become the step's layer.
 // fn also gets the workspace (its upper dir) for what it may place there directly.
+// `directUpper`: fn may place files in ws.upper itself (the view is the kernel's overlay of it).
 // `index` (COPY, ADD): the layer gets an index, see SnapshotStore.commit.
-export async function withMutableRootfs(store: Store, parent: StepResult, sourceDateEpoch: number | undefined, fn: (root: string, ws: Workspace) => Promise<void>, index?: CommitIndexOptions): Promise<StepResult> {
+export async function withMutableRootfs(store: Store, parent: StepResult, sourceDateEpoch: number | undefined,
+  fn: (root: string, ws: Workspace, directUpper: boolean) => Promise<void>, index?: CommitIndexOptions): Promise<StepResult> {
   const lowerDirs = await lowerDirsOf(store, parent);
   const ws = await store.snapshots.workspace();
   try {
-    await withOverlay(path.join(store.paths.mounts, mountPointName('step')), { lowerDirs, upperDir: ws.upper, workDir: ws.work }, (root) => fn(root, ws));
+    const directUpper = (await currentSnapshotter(store.paths.mounts)).name === 'overlayfs';
+    await withView(path.join(store.paths.mounts, mountPointName('step')), { lowerDirs, upperDir: ws.upper, workDir: ws.work }, (root) => fn(root, ws, directUpper));
   } catch (err) {
     await store.snapshots.discard(ws);
     throw err;
@@ -66,7 +72,7 @@ export async function withMutableRootfs(store: Store, parent: StepResult, source
 // Private unless another process (the RUN sandbox) must see it.
 export async function mountReadonlyRootfs(store: Store, result: StepResult, space: MountSpace = 'private'): Promise<{ root: string; release(): Promise<void> }> {
   const lowerDirs = await lowerDirsOf(store, result);
-  const view = await mountOverlay(path.join(store.paths.mounts, mountPointName('src')), { lowerDirs }, space);
+  const view = await mountView(path.join(store.paths.mounts, mountPointName('src')), { lowerDirs }, space);
   return { root: view.path, release: view.release };
 }
 
@@ -77,4 +83,16 @@ export async function withReadonlyRootfs<T>(store: Store, result: StepResult, fn
   } finally {
     await view.release();
   }
+}
+
+// The root of a RUN sandbox: the kernel's overlay is mounted by the sandbox
+// itself at ws.merged (rootLayers); another snapshotter's view is mounted
+// here, under the store's mounts (where a killed run's leftovers are
+// found), and bound as the root. finish() completes ws.upper.
+export async function sandboxRoot(store: Store, lowerDirs: string[], ws: Workspace): Promise<{ rootPath: string; rootLayers?: RootLayers; finish(): Promise<void> }> {
+  const rootLayers = { lowerDirs, upperDir: ws.upper, workDir: ws.work };
+  if ((await currentSnapshotter(store.paths.mounts)).name === 'overlayfs') return { rootPath: ws.merged, rootLayers, finish: async () => undefined };
+  const view = await mountView(path.join(store.paths.mounts, mountPointName('run')), rootLayers, 'host');
+  let finished: Promise<void> | undefined;
+  return { rootPath: view.path, finish: () => (finished ??= view.release()) };
 }

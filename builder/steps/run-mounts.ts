@@ -13,7 +13,8 @@ import type { StepResult } from '../store/step-result.js';
 import type { BuildContext } from '../context/context.js';
 import { resolveInRoot } from '../fileops/resolve.js';
 import { acquireLock } from '../image/lock.js';
-import { mountOverlay, mountPointName } from '../snapshots/overlay.js';
+import { mountPointName } from '../snapshots/overlay.js';
+import { mountView } from '../snapshots/views.js';
 import { mountReadonlyRootfs } from './rootfs.js';
 import { MountError } from './errors.js';
 import type { SecretProvider, SshProvider, StepEnv } from './types.js';
@@ -79,7 +80,7 @@ async function bindMount(store: Store, m: RunMount, from: StepResult | undefined
   await mkdir(path.join(tmp, 'upper'), { recursive: true });
   await mkdir(path.join(tmp, 'work'), { recursive: true });
   const empty = await store.snapshots.empty();
-  const view = await mountOverlay(target, { lowerDirs: [src.host, empty], upperDir: path.join(tmp, 'upper'), workDir: path.join(tmp, 'work') }, 'host');
+  const view = await mountView(target, { lowerDirs: [src.host, empty], upperDir: path.join(tmp, 'upper'), workDir: path.join(tmp, 'work') }, 'host');
   cleanups.push(async () => { await view.release(); await rm(tmp, { recursive: true, force: true }); });
   return { destination: m.target, type: 'bind', source: target, options: ['rbind', 'rw'] };
 }

@@ -12,7 +12,7 @@ import type { Store } from '../store/open-store.js';
 import type { StepResult } from '../store/step-result.js';
 import type { BuildContext } from '../context/context.js';
 import type { ExecContext } from '../solver/vertex.js';
-import { commitStep, lowerDirsOf, withReadonlyRootfs } from './rootfs.js';
+import { commitStep, lowerDirsOf, sandboxRoot, withReadonlyRootfs } from './rootfs.js';
 import { prepareMounts } from './run-mounts.js';
 import { resolveProcessUser, type ProcessUser } from './user.js';
 import { RunFailedError } from './errors.js';
@@ -138,15 +138,17 @@ export async function runStep(env: StepEnv, { step, parent, sources, context, ct
   const { openRuntime, defaultSpec, grantableCapabilities, withSeccomp, leaseNetworkNamespace } = await import('../../runner-native/index.js');
   const prepared = await prepareMounts(env, step, sources, context);
   let lease: NetworkLease | null = null;
+  let root: Awaited<ReturnType<typeof sandboxRoot>> | undefined;
   try {
+    root = await sandboxRoot(store, lowerDirs, ws);
     lease = network === 'default' ? await leaseNetworkNamespace().catch((err: Error) => {
       throw new RunFailedError(`cannot set up the network of RUN: ${err.message} (RUN --network=none runs without one)`);
     }) : null;
     if (lease?.notice) ctx.log('stderr', `warning: ${lease.notice}\n`);
     let spec: SandboxSpec = defaultSpec({
       args: step.args,
-      rootPath: ws.merged,
-      rootLayers: { lowerDirs, upperDir: ws.upper, workDir: ws.work },
+      rootPath: root.rootPath,
+      ...(root.rootLayers ? { rootLayers: root.rootLayers } : {}),
       env: withHome([...step.env, ...prepared.env], user.home),
       cwd: step.workdir,
       user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
@@ -188,10 +190,12 @@ export async function runStep(env: StepEnv, { step, parent, sources, context, ct
     }
     // An OCI runtime does not report the mountpoints it created: those of
     // the spec's mounts that the image lacks are the candidates.
+    await root.finish();
     const created = runtime.reportsCreatedPaths ? result.createdPaths
       : await missingInLowers(lowerDirs, [...spec.mounts.map((m) => m.destination), '/etc/hosts', '/etc/resolv.conf', '/etc/hostname']);
     await removeMountStubs(ws.upper, lowerDirs, created);
   } catch (err) {
+    await root?.finish().catch(() => undefined);
     lease?.release(step.security === 'insecure');
     await prepared.release();
     await store.snapshots.discard(ws);

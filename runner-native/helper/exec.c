@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,6 +48,26 @@ static void forward_to_child(int sig)
 		kill(g_exec_child, sig);
 }
 
+/* A container started rootless lives in the user namespace its `run` made;
+ * a later exec, run by the same user, joins that namespace first: its owner
+ * holds every capability in it, and only from inside may the container's
+ * other namespaces be joined. */
+static void join_user_namespace(pid_t pid)
+{
+	int theirs = open_ns(pid, "user");
+	struct stat a, b;
+	if (fstat(theirs, &a) < 0 || stat("/proc/self/ns/user", &b) < 0)
+		fail("setup", "stat user namespaces: %s", strerror(errno));
+	if (a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+		close(theirs);
+		return;
+	}
+	join(theirs, CLONE_NEWUSER, "user");
+	/* the owner is root in there (mapped to it); become so in full */
+	if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0)
+		fail("setup", "become root in the container's user namespace: %s", strerror(errno));
+}
+
 int exec_main(struct config *c)
 {
 	/* every fd opened before the first setns: afterwards /proc/<pid> of
@@ -54,6 +75,7 @@ int exec_main(struct config *c)
 	int ipc = open_ns(c->join_pid, "ipc"), uts = open_ns(c->join_pid, "uts");
 	int net = open_ns(c->join_pid, "net"), pidns = open_ns(c->join_pid, "pid");
 	int mnt = open_ns(c->join_pid, "mnt");
+	join_user_namespace(c->join_pid);
 	join(ipc, CLONE_NEWIPC, "ipc");
 	join(uts, CLONE_NEWUTS, "uts");
 	join(net, CLONE_NEWNET, "network");

@@ -80,6 +80,18 @@ void op_setxattr(struct field *f, int n)
 	reply(0, "", 0);
 }
 
+void op_removexattr(struct field *f, int n)
+{
+	char name[NAME_MAX + 1];
+	if (n != 3)
+		return reply_error(EINVAL, "removexattr: bad request");
+	if (enter_parent(f, name, sizeof(name)) < 0)
+		return reply_error(errno, "removexattr: resolve");
+	if (lremovexattr(name, f[2].data) < 0 && errno != ENODATA)
+		return reply_error(errno, "removexattr");
+	reply(0, "", 0);
+}
+
 void op_getxattr(struct field *f, int n)
 {
 	char name[NAME_MAX + 1];

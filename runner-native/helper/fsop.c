@@ -199,7 +199,7 @@ static int has_inner_nul(const struct field *f)
 static void serve_one_op(uint8_t op, struct field *f, int n)
 {
 	/* Paths and names are C strings; only values may hold any byte. */
-	int strings = op == OP_SETXATTR ? 3 : op == OP_MOUNT ? 5 : op == OP_XATTR_TREE ? 1 : 2;
+	int strings = op == OP_SETXATTR || op == OP_REMOVEXATTR ? 3 : op == OP_MOUNT ? 5 : op == OP_XATTR_TREE ? 1 : 2;
 	for (int i = 0; i < n && i < strings; i++)
 		if (has_inner_nul(&f[i]))
 			return reply_error(EINVAL, "NUL byte in a path or name");
@@ -207,6 +207,7 @@ static void serve_one_op(uint8_t op, struct field *f, int n)
 	case OP_MKNOD: return op_mknod(f, n);
 	case OP_SETXATTR: return op_setxattr(f, n);
 	case OP_GETXATTR: return op_getxattr(f, n);
+	case OP_REMOVEXATTR: return op_removexattr(f, n);
 	case OP_XATTR_TREE: return op_xattr_tree(f, n);
 	case OP_MOUNT: return op_mount(f, n);
 	case OP_UMOUNT: return op_umount(f, n);

@@ -14,6 +14,7 @@ enum {
 	OP_XATTR_TREE = 4, /* root -> records (u32 len + rel, u32 len + name, u32 len + value)... */
 	OP_MOUNT = 5,      /* root rel fstype source data u32:flags */
 	OP_UMOUNT = 6,     /* root rel u32:flags */
+	OP_REMOVEXATTR = 7, /* root rel name (absent: not an error) */
 };
 
 #define MAX_FRAME (64u << 20)
@@ -42,6 +43,7 @@ int open_root(const char *path);
 void op_mknod(struct field *f, int n);
 void op_setxattr(struct field *f, int n);
 void op_getxattr(struct field *f, int n);
+void op_removexattr(struct field *f, int n);
 void op_xattr_tree(struct field *f, int n);
 void op_mount(struct field *f, int n);
 void op_umount(struct field *f, int n);

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync } from 'node:fs';
 import { chmod, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { loadBusyboxImage } from '../../fixtures/base-images/load-busybox.js';
 import { PROJECT_ROOT, tsbuild, type CliResult } from './cli.js';
 
 export interface TestUser {
@@ -12,6 +13,8 @@ export interface TestUser {
   home: string;
   /** Runs the tsbuild CLI as this user, with exactly this environment (plus PATH). */
   tsbuild(args: string[], opts?: { env?: NodeJS.ProcessEnv; cwd?: string }): Promise<CliResult>;
+  /** Loads the busybox fixture as busybox:latest into the user's default store (~/.local/share/tsbuild). */
+  loadBusybox(): Promise<void>;
   /** Removes this user's subordinate ranges (for the missing-range error). */
   dropSubordinateIds(): void;
   addSubordinateIds(): void;
@@ -43,6 +46,11 @@ export async function createTestUser(): Promise<TestUser> {
   const user: TestUser = {
     name, uid, home,
     tsbuild: (args, opts = {}) => runAs(name, args, { HOME: home, ...opts.env }, opts.cwd ?? home),
+    loadBusybox: async () => {
+      // loaded as root, then given to the user
+      await loadBusyboxImage('busybox:latest', path.join(home, '.local/share/tsbuild'));
+      execFileSync('chown', ['-R', `${name}:`, path.join(home, '.local')]);
+    },
     dropSubordinateIds: () => {
       // useradd may have given a range of its own: none may be left.
       for (const file of ['/etc/subuid', '/etc/subgid']) execFileSync('sed', ['-i', `/^${name}:/d`, file]);

@@ -2,31 +2,14 @@
 // with which id mapping), which snapshotter the steps use and why, and what
 // the sandbox can enforce here. Run as a user, it reports from inside the
 // user namespace it would build in (the CLI enters it first when it can).
-import { mkdir, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { cgroupVersion, checkRootless, inUserNamespace, sandboxAvailability, slirpInstalled } from '../../../runner-native/index.js';
-import { mountPointName, withOverlay } from '../../snapshots/overlay.js';
+import { readFile } from 'node:fs/promises';
+import { cgroupDelegation, cgroupVersion, checkRootless, inUserNamespace, sandboxAvailability, slirpInstalled } from '../../../runner-native/index.js';
+import { currentSnapshotter } from '../../snapshots/snapshotter.js';
 import { openStore } from '../../store/open-store.js';
 import { UsageError } from '../../errors.js';
 import { defaultRoot } from '../store-root.js';
 
 const USAGE = 'Usage:  tsbuild info\n\nDisplay how tsbuild runs on this machine\n';
-
-// Mounts a one-layer overlay with an upper dir, exactly as a step would.
-async function probeOverlay(mountsDir: string): Promise<string | undefined> {
-  const dir = path.join(mountsDir, mountPointName('info'));
-  const sub = (name: string) => path.join(dir, name);
-  try {
-    await Promise.all(['lower', 'upper', 'work'].map((d) => mkdir(sub(d), { recursive: true })));
-    await withOverlay(sub('merged'), { lowerDirs: [sub('lower')], upperDir: sub('upper'), workDir: sub('work') }, async () => undefined);
-    return undefined;
-  } catch (err) {
-    return ((err as { stderr?: string }).stderr || (err as Error).message).trim().split('\n')[0];
-  } finally {
-    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
-  }
-}
 
 function mapping(map: string): string {
   return map.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number))
@@ -52,15 +35,16 @@ export async function run(argv: string[]): Promise<number> {
     lines.push(['Snapshotter', 'none: builds need the user namespace (see Rootless)']);
   } else {
     const store = await openStore(root);
-    const refused = await probeOverlay(store.paths.mounts);
-    lines.push(['Snapshotter', refused === undefined
-      ? `overlayfs (native${userns ? `, in the user namespace: kernel ${os.release()} allows it, overlay xattrs as user.overlay.*` : ''})`
-      : `none usable: native overlayfs refused (${refused}); fuse-overlayfs and copying fallbacks are not implemented`]);
+    const choice = await currentSnapshotter(store.paths.mounts);
+    lines.push(['Snapshotter', `${choice.name} (${choice.reason})`]);
   }
   const sandbox = await sandboxAvailability();
   lines.push(['Sandbox', sandbox.ok ? 'native helper' : sandbox.reason]);
   const cgroups = cgroupVersion();
-  lines.push(['Cgroups', cgroups === null ? 'none' : `v${cgroups}${userns || asUser ? ': limits (--memory, --cpus, --pids-limit) are not enforced rootless' : ''}`]);
+  const delegation = userns || asUser ? cgroupDelegation() : undefined;
+  lines.push(['Cgroups', cgroups === null ? 'none' : `v${cgroups}${!delegation ? ''
+    : delegation.ok ? `: limits rootless in the delegated subtree ${delegation.dir} (${delegation.controllers.join(', ')})`
+      : `: limits (--memory, --cpus, --pids-limit) are not enforced rootless (${delegation.reason})`}`]);
   lines.push(['Network', slirpInstalled() ? 'slirp4netns' : 'loopback only (slirp4netns is not installed)']);
   const width = Math.max(...lines.map(([k]) => k.length)) + 2;
   process.stdout.write(lines.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}\n`).join(''));

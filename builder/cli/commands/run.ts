@@ -4,7 +4,7 @@
 // a supervisor keeps it running; `ps`, `logs`, `stop`, `rm` manage it).
 import { existsSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { inUserNamespace, sandboxAvailability, type SandboxResources, slirpInstalled } from '../../../runner-native/index.js';
+import { cgroupDelegation, inUserNamespace, sandboxAvailability, type SandboxResources, slirpInstalled } from '../../../runner-native/index.js';
 import { cleanupStale, openStore } from '../../store/open-store.js';
 import { defaultRoot } from '../store-root.js';
 import { containerStoreOf, createContainer } from '../../containers/create.js';
@@ -113,11 +113,19 @@ async function resources(a: ParsedArgs): Promise<SandboxResources> {
   return r;
 }
 
-// Rootless, the host's cgroup tree is out of reach: the container runs,
-// without the limits, and says so.
+// Rootless, limits hold in a cgroup v2 subtree delegated to the user;
+// without one the container runs without them, and says so.
 function warnUnenforcedLimits(r: SandboxResources): void {
   if (!inUserNamespace() || Object.keys(r).length === 0) return;
-  process.stderr.write('WARNING: rootless mode: --memory, --cpus and --pids-limit are not enforced (no delegated cgroup v2 subtree)\n');
+  const delegation = cgroupDelegation();
+  if (!delegation.ok) {
+    process.stderr.write(`WARNING: rootless mode: --memory, --cpus and --pids-limit are not enforced (no delegated cgroup v2 subtree: ${delegation.reason})\n`);
+    return;
+  }
+  if (r.cpu && !delegation.controllers.includes('cpu')) {
+    delete r.cpu;
+    process.stderr.write(`WARNING: rootless mode: --cpus is not enforced (the cpu controller is not delegated to ${delegation.dir})\n`);
+  }
 }
 
 async function runOptions(a: ParsedArgs): Promise<ContainerRunOptions> {
