@@ -1,14 +1,15 @@
 // Build server performance, side by side in one run (whole client
-// processes, start included; medians of RUNS runs):
+// processes, start included; medians of RUNS runs, the series of a
+// comparison alternating run by run):
 //   - a no-op rebuild of a 5,000-file project: local, through a server on a
 //     unix socket, and through ssh://127.0.0.1 (a throwaway sshd, when
 //     Debian's openssh-server is installed)
-//   - bytes the client sent for a one-file change (a counting proxy in
-//     front of the socket), against that file's size
+//   - bytes the client sent for a one-file change and for a no-op (a
+//     counting proxy in front of the socket), against that file's size
 //   - four clients building at once through the server against four
 //     sequential local builds (distinct RUN steps, --no-cache)
 // Usage (as root): node dist/bench/server.js [--runs N] [--files N]
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,27 +45,49 @@ function generate(dir: string): void {
   writeFileSync(path.join(dir, 'Dockerfile'), 'FROM busybox:latest\nCOPY . /app\nRUN find /app | wc -l > /count\n');
 }
 
-function run(argv: string[], env: NodeJS.ProcessEnv): number {
+// Every client runs asynchronously: the counting proxy and the server's
+// stderr pipe live in this process's event loop, which a spawnSync would
+// stop (a client talking through the proxy then waits for ever, and a
+// server whose stderr pipe fills up blocks).
+function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const started = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, [BIN, ...argv], { env: { ...process.env, CI: 'true', ...env }, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`tsbuild ${argv.join(' ')} failed (${r.status}):\n${r.stderr}`);
-  return Number(process.hrtime.bigint() - started) / 1e6;
-}
-
-function runAsync(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [BIN, ...argv], { env: { ...process.env, CI: 'true', ...env }, stdio: 'ignore' });
-    c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`tsbuild ${argv.join(' ')} exited ${code}`))));
+    const c = spawn(process.execPath, [BIN, ...argv], { env: { ...process.env, CI: 'true', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    c.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-8192)));
+    c.on('error', reject);
+    c.on('close', (code) => {
+      if (code === 0) resolve(Number(process.hrtime.bigint() - started) / 1e6);
+      else reject(new Error(`tsbuild ${argv.join(' ')} failed (${code}):\n${err}`));
+    });
   });
 }
 
-async function startServer(root: string, sock: string): Promise<ChildProcess> {
+async function startServer(root: string, sock: string): Promise<{ child: ChildProcess; log(): string }> {
   const child = spawn(process.execPath, [BIN, 'serve', '--addr', `unix://${sock}`], { env: { ...process.env, TSBUILD_ROOT: root }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // Read for the server's whole life: a full stderr pipe would stop it.
+  let log = '';
+  child.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-16384)));
   await new Promise<void>((resolve, reject) => {
-    child.stderr!.on('data', (d: Buffer) => (/serving on/.test(d.toString()) ? resolve() : undefined));
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}`)));
+    const check = setInterval(() => {
+      if (/serving on/.test(log)) {
+        clearInterval(check);
+        resolve();
+      }
+    }, 20);
+    child.once('exit', (code) => {
+      clearInterval(check);
+      reject(new Error(`serve exited ${code}:\n${log}`));
+    });
   });
-  return child;
+  return { child, log: () => log };
+}
+
+type Series = { name: string; times: number[]; run: () => Promise<number> };
+
+/** One run of each series in turn, RUNS times: a change of machine load hits them all alike. */
+async function alternate(series: Series[]): Promise<void> {
+  for (let i = 0; i < RUNS; i++) for (const s of series) s.times.push(await s.run());
 }
 
 async function main(): Promise<void> {
@@ -81,67 +104,73 @@ async function main(): Promise<void> {
   const proxy = await countingProxy(path.join(work, 'counting.sock'), sock);
   const clientEnv = { TSBUILD_ROOT: path.join(work, 'client-store'), XDG_CACHE_HOME: path.join(work, 'client-cache') };
   const build = ['build', '--progress=plain', '-t', 'bench:latest', ctx];
+  const sshSkip = sshdSkipReason();
+  const sshd = sshSkip ? undefined : await startSshd(mkdtempSync(path.join(work, 'sshd-')));
+  const home = mkdtempSync(path.join(work, 'home-'));
+  // `serve --stdio` hands the connection to the server on this socket, as on a real build host.
+  const ssh = sshd ? ['--host', `ssh://root@127.0.0.1:${sshd.port}`, '--ssh-identity', sshd.clientKey, '--ssh-accept-new-host-key', '--ssh-command', `${process.execPath} ${BIN} serve --stdio --addr unix://${sock}`] : [];
+  const sshEnv = { ...clientEnv, HOME: home, SSH_AUTH_SOCK: '' };
   console.log(`project: ${FILES} files, ${((FILES * FILE_BYTES) / 1024 / 1024).toFixed(1)} MB; ${RUNS} runs each; ${os.availableParallelism()} CPUs, load ${os.loadavg()[0]!.toFixed(1)}`);
   try {
+    const noop: Series[] = [
+      { name: 'no-op rebuild, local', times: [], run: () => run(build, { TSBUILD_ROOT: localRoot }) },
+      { name: 'no-op rebuild, server (unix socket)', times: [], run: () => run(['--host', `unix://${sock}`, ...build], clientEnv) },
+      ...(sshd ? [{ name: 'no-op rebuild, server (ssh://127.0.0.1)', times: [], run: () => run([...ssh, ...build], sshEnv) }] : []),
+    ];
     // Warm-up: the first build and one more (the checksum caches' racy-timestamp rule).
-    for (let i = 0; i < 2; i++) {
-      run(build, { TSBUILD_ROOT: localRoot });
-      run(['--host', `unix://${sock}`, ...build], clientEnv);
-    }
-    const local: number[] = [];
-    const viaSocket: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      local.push(run(build, { TSBUILD_ROOT: localRoot }));
-      viaSocket.push(run(['--host', `unix://${sock}`, ...build], clientEnv));
-    }
-    let viaSsh: number[] | string = sshdSkipReason() ?? [];
-    if (Array.isArray(viaSsh)) {
-      const sshd = await startSshd(mkdtempSync(path.join(work, 'sshd-')));
-      const home = mkdtempSync(path.join(work, 'home-'));
-      const ssh = ['--host', `ssh://root@127.0.0.1:${sshd.port}`, '--ssh-identity', sshd.clientKey, '--ssh-accept-new-host-key', '--ssh-command', `${process.execPath} ${BIN} serve --stdio --addr unix://${sock}`];
-      try {
-        run([...ssh, ...build], { ...clientEnv, HOME: home, SSH_AUTH_SOCK: '' });
-        for (let i = 0; i < RUNS; i++) viaSsh.push(run([...ssh, ...build], { ...clientEnv, HOME: home, SSH_AUTH_SOCK: '' }));
-      } finally {
-        sshd.stop();
-      }
-    }
-    // One file changed: what the client sends.
+    for (let i = 0; i < 2; i++) for (const s of noop) await s.run();
+    await alternate(noop);
+
+    // One file changed: what the client sends, through the counting proxy.
     const sentBytes: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       writeFileSync(path.join(ctx, 'src/d7/f7.txt'), Buffer.alloc(EDITED_BYTES, i + 1));
       const before = proxy.sent();
-      run(['--host', `unix://${path.join(work, 'counting.sock')}`, ...build], clientEnv);
+      await run(['--host', `unix://${path.join(work, 'counting.sock')}`, ...build], clientEnv);
       sentBytes.push(proxy.sent() - before);
     }
-    // Four distinct builds: sequential and local, then four clients at once through the server.
+    // And a no-op through the proxy: the metadata alone.
+    const noopBefore = proxy.sent();
+    await run(['--host', `unix://${path.join(work, 'counting.sock')}`, ...build], clientEnv);
+    const noopBytes = proxy.sent() - noopBefore;
+
+    // Four distinct builds: four local ones in a row against four clients at once through the server.
     const small = (i: number, tag: string) => {
       const dir = path.join(work, `small-${tag}-${i}`);
       mkdirSync(dir, { recursive: true });
       writeFileSync(path.join(dir, 'Dockerfile'), `FROM busybox:latest\nRUN i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done; echo ${tag}-${i} > /out\n`);
       return ['build', '--no-cache', '--progress=plain', dir];
     };
-    let started = Date.now();
-    for (let i = 0; i < 4; i++) run(small(i, 'seq'), { TSBUILD_ROOT: localRoot });
-    const sequential = Date.now() - started;
-    started = Date.now();
-    await Promise.all([0, 1, 2, 3].map((i) => runAsync(['--host', `unix://${sock}`, ...small(i, 'par')], clientEnv)));
-    const concurrent = Date.now() - started;
+    const four: Series[] = [
+      { name: '4 builds, sequential, local', times: [], run: async () => {
+        const t = Date.now();
+        for (let i = 0; i < 4; i++) await run(small(i, 'seq'), { TSBUILD_ROOT: localRoot });
+        return Date.now() - t;
+      } },
+      { name: '4 clients at once, server', times: [], run: async () => {
+        const t = Date.now();
+        await Promise.all([0, 1, 2, 3].map((i) => run(['--host', `unix://${sock}`, ...small(i, 'par')], clientEnv)));
+        return Date.now() - t;
+      } },
+    ];
+    await alternate(four);
 
     const row = (name: string, ms: number, extra = '') => console.log(`${name.padEnd(44)} ${ms.toFixed(0).padStart(7)} ms${extra}`);
+    const localMs = median(noop[0]!.times);
     console.log('');
-    row('no-op rebuild, local', median(local));
-    row('no-op rebuild, server (unix socket)', median(viaSocket), `   (${((median(viaSocket) / median(local)) * 100).toFixed(0)}% of local)`);
-    if (Array.isArray(viaSsh)) row('no-op rebuild, server (ssh://127.0.0.1)', median(viaSsh));
-    else console.log(`no-op rebuild, server (ssh://)               skipped: ${viaSsh}`);
-    console.log(`${'one-file change: bytes sent'.padEnd(44)} ${median(sentBytes).toFixed(0).padStart(7)} B    (file ${EDITED_BYTES} B; target < 2x + 1 MB)`);
-    row('4 builds, sequential, local', sequential);
-    row('4 clients at once, server', concurrent);
+    for (const s of noop) row(s.name, median(s.times), s === noop[0] ? '' : `   (${((median(s.times) / localMs) * 100).toFixed(0)}% of local; target <= 50%)`);
+    if (sshSkip) console.log(`no-op rebuild, server (ssh://)               skipped: ${sshSkip}`);
+    console.log(`${'no-op rebuild: bytes sent'.padEnd(44)} ${String(noopBytes).padStart(7)} B`);
+    console.log(`${'one-file change: bytes sent'.padEnd(44)} ${median(sentBytes).toFixed(0).padStart(7)} B    (file ${EDITED_BYTES} B; target < ${2 * EDITED_BYTES + 1024 * 1024} B)`);
+    row(four[0]!.name, median(four[0]!.times));
+    row(four[1]!.name, median(four[1]!.times), `   (${((median(four[1]!.times) / median(four[0]!.times)) * 100).toFixed(0)}% of sequential; target <= 100%)`);
+    console.log(`runs (ms): ${[...noop, ...four].map((s) => `${s.name}: ${s.times.map((t) => t.toFixed(0)).join(' ')}`).join('; ')}`);
     console.log(`load average now ${os.loadavg()[0]!.toFixed(1)}`);
   } finally {
+    sshd?.stop();
     proxy.close();
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
+    server.child.kill('SIGTERM');
+    await new Promise((r) => server.child.once('exit', r));
     rmSync(work, { recursive: true, force: true });
   }
 }
