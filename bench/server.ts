@@ -39,7 +39,7 @@ function generate(dir: string): void {
   for (let i = 0; i < FILES; i++) {
     const sub = path.join(dir, 'src', `d${i % 50}`);
     mkdirSync(sub, { recursive: true });
-    for (let j = 0; j < FILE_BYTES; j += 4) chunk.writeUInt32LE((seed = (seed * 1103515245 + 12345) >>> 0), j);
+    for (let j = 0; j < FILE_BYTES; j += 4) chunk.writeUInt32LE((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0), j);
     writeFileSync(path.join(sub, `f${i}.txt`), chunk);
   }
   writeFileSync(path.join(dir, 'Dockerfile'), 'FROM busybox:latest\nCOPY . /app\nRUN find /app | wc -l > /count\n');

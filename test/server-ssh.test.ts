@@ -50,7 +50,7 @@ it('an unknown host key is refused; accepted explicitly it is added to known_hos
   t.regex(refused.stderr, /^ERROR: the host key of \[127\.0\.0\.1\]:\d+ \(SHA256:\S+\) is not in .*known_hosts: refusing to connect/m);
   const accepted = await viaSsh(['version'], { accept: true });
   t.is(accepted.code, 0, accepted.stderr);
-  t.regex(accepted.stdout, /Server: tsbuild [\d.]+ \(ssh:\/\/root@127\.0\.0\.1:\d+, protocol v1\)/);
+  t.regex(accepted.stdout, /Server: tsbuild [\d.]+ \(ssh:\/\/root@127\.0\.0\.1:\d+, protocol v\d+\)/);
   const known = await readFile(path.join(home, '.ssh', 'known_hosts'), 'utf8');
   t.true(known.includes(`[127.0.0.1]:${sshd.port} ${sshd.hostPublicKey}`));
 });

@@ -42,7 +42,7 @@ it('a client with a certificate of the CA builds and gets its files back', async
   t.is(r.code, 0, r.stderr);
   t.is(await readFile(path.join(out, 'note.txt'), 'utf8'), 'from the client\ntls-built\n');
   const v = await client(['version']);
-  t.regex(v.stdout, /Server: tsbuild [\d.]+ \(tcp:\/\/127\.0\.0\.1:\d+, protocol v1\)/);
+  t.regex(v.stdout, /Server: tsbuild [\d.]+ \(tcp:\/\/127\.0\.0\.1:\d+, protocol v\d+\)/);
 });
 
 it('a certificate of another CA is refused, and so is a client without one', async (t) => {

@@ -9,6 +9,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { buildSkipReason, freshStore, tsbuild, tempDir } from './helpers/cli.js';
 import { startServe, type TestServer } from './helpers/serve.js';
 import { makeContext, readOciTar, readTar } from './e2e-image-helpers.js';
+import { PROTOCOL_VERSIONS } from '../builder/remote/protocol.js';
 
 const skip = buildSkipReason();
 if (skip) test.skip(`server over a unix socket (skipped: ${skip})`, () => {});
@@ -115,7 +116,7 @@ it('refuses a client speaking another protocol version with one line naming both
   for await (const c of req) body += c;
   session.close();
   const { error } = JSON.parse(body) as { error: string };
-  t.regex(error, /protocol version mismatch: the client speaks v99, the server \(tsbuild [\d.]+\) speaks v1/);
+  t.regex(error, new RegExp(`protocol version mismatch: the client speaks v99, the server \\(tsbuild [\\d.]+\\) speaks v${PROTOCOL_VERSIONS.join(', v')}$`));
 });
 
 it('a client sending garbage or a malformed build request leaves the server serving', async (t) => {
@@ -129,8 +130,8 @@ it('a client sending garbage or a malformed build request leaves the server serv
     s.on('error', () => resolve());
   });
   const session = http2.connect('http://tsbuild', { createConnection: () => net.connect(sockPath) });
-  const req = session.request({ ':method': 'POST', ':path': '/v1/build', 'tsbuild-protocol': '1' });
-  req.end('{"type":"build","request":{"contextId":"x","manifest":[{"path":"../../etc/passwd","type":"file","mode":420,"mtimeMs":0,"digest":"sha256:' + '0'.repeat(64) + '"}]}}\n');
+  const req = session.request({ ':method': 'POST', ':path': '/v1/build', 'tsbuild-protocol': PROTOCOL_VERSIONS.join(',') });
+  req.end('{"type":"build","request":{"contextId":"x","manifestDigest":"sha256:' + '1'.repeat(64) + '","manifest":[{"path":"../../etc/passwd","type":"file","mode":420,"mtimeMs":0,"digest":"sha256:' + '0'.repeat(64) + '"}]}}\n');
   let body = '';
   for await (const c of req) body += c;
   session.close();

@@ -56,6 +56,12 @@ export interface BuildOptions {
   annotations?: Map<string, string>;
   /** --provenance / --attest: attached to the oci, docker and registry outputs (never to the local store). */
   attestations?: AttestationRequest;
+  /**
+   * Names the build context's content (a build server's manifest digest):
+   * builds given the same value promise identical contexts, so this
+   * process checksums each COPY of it once (builder/context/selection-memo.ts).
+   */
+  contextDigest?: string;
   /** --build-context NAME=VALUE, in order (resolved when the build starts: pipeline/named-contexts.ts). */
   buildContexts?: { name: string; value: string }[];
   /** --add-host, --ulimit, --shm-size, --cgroup-parent for every RUN. */

@@ -1,20 +1,24 @@
 // The client's half of the context sync: the context directory seen
 // through its ignore rules, as a manifest of paths, metadata and content
-// digests. Digests come through a persistent stat-based checksum cache on
-// the client (as for local builds), so a rebuild re-reads only files whose
-// stat identity changed.
+// digests, and the manifest's digest. Digests come through a persistent
+// stat-based checksum cache on the client (as for local builds), so an
+// unchanged context costs one readdir per directory and one lstat per
+// entry: a no-op rebuild then sends the manifest's digest alone.
 import { createHash } from 'node:crypto';
+import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Stats } from 'node:fs';
-import { BuildContext } from '../context/context.js';
+import { BuildContext, entryType } from '../context/context.js';
 import { fileDigest } from '../context/checksum.js';
+import { sortNames } from '../fileops/source-tree.js';
 import { PersistentChecksumCache } from '../../cache/checksum-cache.js';
+import { manifestDigest } from './manifest-digest.js';
 import type { ManifestEntry } from './protocol.js';
 
 export interface ContextManifest {
   contextId: string;
   entries: ManifestEntry[];
+  digest: string;
   /** digest → host path of one file with that content, for the upload. */
   sources: Map<string, { path: string; size: number }>;
 }
@@ -23,35 +27,71 @@ function clientCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'tsbuild', 'checksums');
 }
 
+interface Pending {
+  entry: ManifestEntry;
+  host: string;
+  st: Stats;
+}
+
 export async function buildManifest(contextDir: string, dockerfilePath: string | undefined): Promise<ContextManifest> {
-  const context = await BuildContext.open(contextDir, { dockerfilePath });
-  const listed = await context.list();
-  const cache = await PersistentChecksumCache.open(clientCacheDir(), context.root);
+  const [context, cache] = await Promise.all([
+    BuildContext.open(contextDir, { dockerfilePath }),
+    PersistentChecksumCache.open(clientCacheDir(), path.resolve(contextDir)),
+  ]);
   const entries: ManifestEntry[] = [];
   const sources = new Map<string, { path: string; size: number }>();
-  const files: { entry: ManifestEntry; host: string; st: Stats }[] = [];
-  for (const e of listed) {
+  const misses: Pending[] = [];
+  const addFile = (entry: ManifestEntry, host: string, digest: string, size: number) => {
+    entry.digest = digest;
+    if (!sources.has(digest)) sources.set(digest, { path: host, size });
+  };
+  await walk(context, (rel, host, st) => {
+    const type = entryType(st);
     // Devices, fifos and sockets are not sent (BuildKit's file sync skips them too).
-    if (e.type !== 'file' && e.type !== 'dir' && e.type !== 'symlink') continue;
-    const entry: ManifestEntry = { path: e.path, type: e.type, mode: e.mode, mtimeMs: e.mtimeMs };
-    if (e.type === 'symlink') entry.link = e.linkTarget;
-    if (e.type === 'file') {
-      entry.size = e.size;
-      files.push({ entry, host: path.join(context.root, e.path), st: { dev: e.dev, ino: e.ino, size: e.size, mtimeMs: e.mtimeMs, ctimeMs: e.ctimeMs } as Stats });
+    if (type !== 'file' && type !== 'dir' && type !== 'symlink') return;
+    const entry: ManifestEntry = { path: rel, type, mode: st.mode & 0o7777, mtimeMs: st.mtimeMs };
+    if (type === 'symlink') entry.link = readlinkSync(host);
+    if (type === 'file') {
+      entry.size = st.size;
+      const cached = cache.get(host, st);
+      if (cached) addFile(entry, host, cached, st.size);
+      else misses.push({ entry, host, st });
     }
     entries.push(entry);
-  }
-  // Cache hits cost nothing; misses read files, a few at a time.
+  });
+  // Files the cache does not know are read, a few at a time.
   let next = 0;
   const worker = async () => {
-    while (next < files.length) {
-      const f = files[next++]!;
-      f.entry.digest = await fileDigest(f.host, f.st, cache);
-      if (!sources.has(f.entry.digest)) sources.set(f.entry.digest, { path: f.host, size: f.st.size });
+    while (next < misses.length) {
+      const f = misses[next++]!;
+      addFile(f.entry, f.host, await fileDigest(f.host, f.st, cache), f.st.size);
     }
   };
-  await Promise.all(Array.from({ length: 8 }, worker));
-  await cache.save().catch(() => false);
+  await Promise.all(Array.from({ length: Math.min(8, misses.length) }, worker));
+  if (misses.length > 0) await cache.save().catch(() => false);
   const contextId = createHash('sha256').update(`${os.hostname()}\0${os.userInfo().username}\0${context.root}`).digest('hex');
-  return { contextId, entries, sources };
+  return { contextId, entries, digest: manifestDigest(entries), sources };
+}
+
+// Depth first, names in byte order, a directory before its contents (the
+// order BuildContext.list() gives), with synchronous calls: on a warm
+// rebuild this walk is most of what the client does. Below a directory no
+// ignore pattern matches, an entry is visible exactly when no pattern
+// matches it; anything else asks the context (exceptions, `!` patterns).
+async function walk(ctx: BuildContext, visit: (rel: string, host: string, st: Stats) => void): Promise<void> {
+  const noIgnore = ctx.ignore.isEmpty;
+  const root = ctx.root === '/' ? '' : ctx.root;
+  const dir = async (rel: string, clean: boolean): Promise<void> => {
+    for (const name of sortNames(readdirSync(rel === '' ? ctx.root : `${root}/${rel}`))) {
+      const childRel = rel === '' ? name : `${rel}/${name}`;
+      const childClean = clean && (noIgnore || !ctx.ignore.matches(childRel));
+      if (!childClean && !(await ctx.isVisible(`/${childRel}`))) continue;
+      const host = `${root}/${childRel}`;
+      const st = lstatSync(host, { throwIfNoEntry: false });
+      if (!st) continue;
+      visit(childRel, host, st);
+      if (st.isDirectory()) await dir(childRel, childClean);
+    }
+  };
+  await dir('', true);
 }

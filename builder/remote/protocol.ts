@@ -4,14 +4,13 @@
 // this file is the single source of its names and shapes.
 
 /** Versions this build speaks; a client sends them all, the server picks the highest it shares. */
-export const PROTOCOL_VERSIONS: readonly number[] = [1];
+export const PROTOCOL_VERSIONS: readonly number[] = [2];
 export const PROTOCOL_HEADER = 'tsbuild-protocol';
 /** Set by the server on every answer: the version it picked. */
 export const SERVER_VERSION_HEADER = 'tsbuild-server-version';
 
 export const PATHS = {
   hello: '/v1/hello',
-  missing: '/v1/context/missing',
   blobs: '/v1/context/blobs',
   build: '/v1/build',
   command: '/v1/command',
@@ -46,7 +45,10 @@ export interface ManifestEntry {
 export interface BuildRequest {
   /** Identifies the client's context directory, so the server keeps one warm copy of it. */
   contextId: string;
-  manifest: ManifestEntry[];
+  /** manifestDigest() of the context's manifest: a server that holds that manifest needs nothing else. */
+  manifestDigest: string;
+  /** The manifest itself, when the client sends it at once (else the server asks with need-manifest). */
+  manifest?: ManifestEntry[];
   dockerfile: { text: string; name: string; ignorePatterns?: string[] };
   tags: string[];
   buildArgs: [string, string][];
@@ -75,10 +77,15 @@ export type ClientMessage =
   | { type: 'build'; request: BuildRequest }
   | { type: 'secret'; reqId: number; data: string }           // base64
   | { type: 'secret-error'; reqId: number; message: string }
+  | { type: 'manifest'; entries: ManifestEntry[] }            // answer to need-manifest
+  | { type: 'blobs-sent' }                                     // the contents need-blobs asked for were uploaded
   | { type: 'cancel' };
 
 /** Messages the server sends on the build stream. */
 export type ServerMessage =
+  | { type: 'need-manifest' }                                  // the server does not know manifestDigest: send it
+  | { type: 'need-blobs'; digests: string[] }                  // upload these contents (POST blobs), then blobs-sent
+  | { type: 'context-ready' }                                  // the context is in place; the build starts
   | { type: 'event'; record: Record<string, unknown> }        // a ProgressEvent; log data as base64 when `encoding` says so
   | { type: 'stderr'; text: string }                           // a line the build printed that is not an event
   | { type: 'stdout'; text: string }                           // --call reports, quiet's image id

@@ -28,17 +28,20 @@ import { encodeMessage, readMessages } from './messages.js';
 import { RemoteError } from './errors.js';
 import { errorOfAnswer, readBody, responseHeaders, responseStatus, type RemoteConnection } from './client.js';
 import { buildManifest } from './context-manifest.js';
-import { uploadMissing } from './upload.js';
+import { uploadBlobs, type UploadStats } from './upload.js';
+import type { ContextManifest } from './context-manifest.js';
 import { PATHS, type BuildRequest, type ClientMessage, type LocatedFailure, type ServerMessage } from './protocol.js';
 import { formatWithExcerpt } from '../errors.js';
 
 const STREAMED = new Set(['local', 'tar', 'oci', 'docker']);
 
-function toRequest(req: CliBuildRequest, contextId: string, manifest: BuildRequest['manifest']): BuildRequest {
+function toRequest(req: CliBuildRequest, manifest: ContextManifest): BuildRequest {
   const opts = req.build;
   return {
-    contextId,
-    manifest,
+    contextId: manifest.contextId,
+    // The digest alone: a server that built this context as it is now needs
+    // nothing more, and one that does not asks for the list (need-manifest).
+    manifestDigest: manifest.digest,
     dockerfile: { text: opts.dockerfileText, name: opts.dockerfileName },
     tags: opts.tags,
     buildArgs: [...opts.buildArgs],
@@ -74,15 +77,16 @@ export async function remoteBuild(conn: RemoteConnection, req: CliBuildRequest):
   const progress = req.call === 'build' ? createProgress(req.progress, process.stderr) : undefined;
   const sync = progress?.task('[internal] load build context');
   const manifest = await buildManifest(opts.contextDir, opts.dockerfilePath);
-  const uploaded = await uploadMissing(conn, manifest);
-  sync?.log(`transferring context: ${formatSize(uploaded.bytes)} (${uploaded.files} of ${manifest.sources.size} file contents) done`);
-  sync?.done();
+  const context: ContextSync = { manifest, uploaded: { files: 0, bytes: 0 }, done: () => {
+    sync?.log(`transferring context: ${formatSize(context.uploaded.bytes)} (${context.uploaded.files} of ${manifest.sources.size} file contents) done`);
+    sync?.done();
+  } };
 
   const stream = conn.request('POST', PATHS.build, { 'content-type': 'application/x-ndjson' });
   const send = (m: ClientMessage) => {
     if (!stream.destroyed && !stream.writableEnded) stream.write(encodeMessage(m));
   };
-  send({ type: 'build', request: toRequest(req, manifest.contextId, manifest.entries) });
+  send({ type: 'build', request: toRequest(req, manifest) });
   const onSignal = () => {
     send({ type: 'cancel' });
     // A second Ctrl-C drops the connection: the server cancels on that too.
@@ -99,21 +103,47 @@ export async function remoteBuild(conn: RemoteConnection, req: CliBuildRequest):
       throw errorOfAnswer(status, Buffer.concat(chunks).toString('utf8'));
     }
     const buildId = String(headers['tsbuild-build-id'] ?? '');
-    return await followBuild(conn, req, stream, buildId, progress, send);
+    return await followBuild(conn, req, stream, buildId, progress, send, context);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
 }
 
-async function followBuild(conn: RemoteConnection, req: CliBuildRequest, stream: ClientHttp2Stream, buildId: string, progress: ProgressWriter | undefined, send: (m: ClientMessage) => void): Promise<number> {
+/** The context's side of a build: what the server asks for before it starts. */
+interface ContextSync {
+  manifest: ContextManifest;
+  uploaded: UploadStats;
+  /** Closes the context's progress line (context-ready). */
+  done(): void;
+}
+
+async function followBuild(conn: RemoteConnection, req: CliBuildRequest, stream: ClientHttp2Stream, buildId: string, progress: ProgressWriter | undefined, send: (m: ClientMessage) => void, context: ContextSync): Promise<number> {
   const opts = req.build;
   const pending: Promise<void>[] = [];
   let result: Extract<ServerMessage, { type: 'result' }> | undefined;
   const errLines: string[] = [];
+  let syncError: unknown;
   try {
     for await (const m of readMessages<ServerMessage>(stream)) {
       switch (m.type) {
+        case 'need-manifest':
+          send({ type: 'manifest', entries: context.manifest.entries });
+          break;
+        case 'need-blobs':
+          // In the background: the answers to the uploads arrive on other streams.
+          pending.push(uploadBlobs(conn, context.manifest, Array.isArray(m.digests) ? m.digests : []).then((stats) => {
+            context.uploaded = stats;
+            send({ type: 'blobs-sent' });
+          }, (err) => {
+            // The server waits for the contents: closing the build stream cancels it.
+            syncError ??= err;
+            stream.close();
+          }));
+          break;
+        case 'context-ready':
+          context.done();
+          break;
         case 'event':
           progress?.onProgress?.(eventOf(m.record));
           break;
@@ -146,6 +176,7 @@ async function followBuild(conn: RemoteConnection, req: CliBuildRequest, stream:
   }
   const failures = (await Promise.allSettled(pending)).filter((p) => p.status === 'rejected');
   if (!stream.writableEnded) stream.end();
+  if (syncError) throw syncError;
   if (!result) throw new RemoteError('REMOTE_UNREACHABLE', 'the server closed the build without a result');
   if (failures.length > 0 && result.exitCode === 0) throw (failures[0] as PromiseRejectedResult).reason;
   const ok = result.exitCode === 0;

@@ -1,6 +1,5 @@
-// Uploads the file contents the server lacks: one question with every
-// digest of the manifest, then the missing contents in batches (many small
-// files share one request), a few batches at a time.
+// Uploads the file contents the server asked for (need-blobs), in batches
+// (many small files share one request), a few batches at a time.
 import { createReadStream } from 'node:fs';
 import type { ClientHttp2Stream } from 'node:http2';
 import { once } from 'node:events';
@@ -19,8 +18,7 @@ export interface UploadStats {
   bytes: number;
 }
 
-export async function uploadMissing(conn: RemoteConnection, manifest: ContextManifest): Promise<UploadStats> {
-  const { missing } = await conn.json<{ missing: string[] }>('POST', PATHS.missing, { digests: [...manifest.sources.keys()] });
+export async function uploadBlobs(conn: RemoteConnection, manifest: ContextManifest, missing: readonly string[]): Promise<UploadStats> {
   const batches: string[][] = [];
   let cur: string[] = [];
   let curBytes = 0;

@@ -40,6 +40,8 @@ export function optionsOf(req: BuildRequest, contextDir: string, settings: Serve
   return {
     storeRoot: settings.root,
     contextDir,
+    // The context directory holds exactly that manifest (server/context-cache.ts).
+    contextDigest: req.manifestDigest,
     dockerfileText: req.dockerfile.text,
     dockerfileName: req.dockerfile.name,
     tags: req.tags,

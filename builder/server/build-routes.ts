@@ -9,6 +9,8 @@ import { storePaths } from '../store/store-paths.js';
 import { acquireLease, type Lease } from '../../cache/gc-lease.js';
 import { BuildSession } from './build-session.js';
 import { runRemoteBuild } from './build-adapter.js';
+import { syncContext } from './context-sync.js';
+import type { MaterializedContext } from './context-cache.js';
 import type { Route } from './respond.js';
 import { sendError } from './respond.js';
 
@@ -29,6 +31,7 @@ export const handleBuild: Route = async (ctx, stream) => {
   void (async () => {
     try {
       for await (const m of messages) {
+        if (session.answer(m)) continue;
         if (m.type === 'secret') session.answerSecret(m.reqId, Buffer.from(String(m.data), 'base64'));
         else if (m.type === 'secret-error') session.answerSecret(m.reqId, undefined);
         else if (m.type === 'cancel') session.cancel('build canceled by the client');
@@ -37,13 +40,13 @@ export const handleBuild: Route = async (ctx, stream) => {
       session.cancel('the client sent a malformed message');
     }
   })();
-  let context: Awaited<ReturnType<typeof ctx.contexts.materialize>> | undefined;
+  let context: MaterializedContext | undefined;
   // The context tree is written before the build takes its own lease: this
   // one keeps the collector (`prune`, another build's size limit) off it meanwhile.
   let syncLease: Lease | undefined;
   try {
     syncLease = await acquireLease(ctx.settings.root, 'remote build (context sync)');
-    context = await ctx.contexts.materialize(req.contextId, req.manifest);
+    context = await syncContext(ctx.contexts, req, session);
     const result = await runRemoteBuild(req, context.dir, session, ctx.settings, ctx.limiter, () => void syncLease?.release().catch(() => undefined));
     session.send({ type: 'result', ...result });
   } catch (err) {
@@ -102,7 +105,7 @@ function checkRequest(r: unknown, allowInsecure: boolean): BuildRequest {
   const req = r as BuildRequest;
   const bad = (what: string) => new RemoteError('REMOTE_PROTOCOL', `malformed build request: ${what}`);
   if (typeof req !== 'object' || req === null) throw bad('not an object');
-  if (typeof req.contextId !== 'string' || !Array.isArray(req.manifest)) throw bad('context');
+  if (typeof req.contextId !== 'string' || typeof req.manifestDigest !== 'string' || (req.manifest !== undefined && !Array.isArray(req.manifest))) throw bad('context');
   if (typeof req.dockerfile?.text !== 'string' || typeof req.dockerfile.name !== 'string') throw bad('dockerfile');
   const strings = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === 'string');
   const pairs = (v: unknown) => Array.isArray(v) && v.every((p) => Array.isArray(p) && p.length === 2 && p.every((s) => typeof s === 'string'));

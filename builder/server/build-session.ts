@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { ServerHttp2Stream } from 'node:http2';
 import type { Readable } from 'node:stream';
 import { encodeMessage } from '../remote/messages.js';
-import type { ServerMessage } from '../remote/protocol.js';
+import type { ClientMessage, ServerMessage } from '../remote/protocol.js';
 import { RemoteError } from '../remote/errors.js';
 
 /** How long the client has to open a stream the server asked for. */
@@ -30,6 +30,8 @@ export class BuildSession {
   readonly outputs = new Map<number, StreamedOutput>();
   private readonly secretWaits = new Map<number, { resolve(b: Buffer | undefined): void; reject(e: Error): void }>();
   private readonly sshWaits = new Map<number, (stream: ServerHttp2Stream) => void>();
+  // Answers the context sync waits for (manifest, blobs-sent), by message type.
+  private readonly replyWaits = new Map<string, { resolve(m: ClientMessage): void; reject(e: Error): void }>();
   private readonly agentServers: net.Server[] = [];
   private nextReq = 0;
   private agentDir: string | undefined;
@@ -48,6 +50,26 @@ export class BuildSession {
     if (!this.abort.signal.aborted) this.abort.abort(new RemoteError('REMOTE_UNREACHABLE', reason));
     for (const w of this.secretWaits.values()) w.reject(new RemoteError('REMOTE_UNREACHABLE', reason));
     this.secretWaits.clear();
+    for (const w of this.replyWaits.values()) w.reject(new RemoteError('REMOTE_UNREACHABLE', reason));
+    this.replyWaits.clear();
+  }
+
+  /** Sends `question` and waits for the client's message of type `answer`. */
+  ask<T extends ClientMessage['type']>(question: ServerMessage, answer: T): Promise<Extract<ClientMessage, { type: T }>> {
+    return new Promise((resolve, reject) => {
+      if (this.canceled) return reject(new RemoteError('REMOTE_UNREACHABLE', 'build canceled'));
+      this.replyWaits.set(answer, { resolve: resolve as (m: ClientMessage) => void, reject });
+      this.send(question);
+    });
+  }
+
+  /** A client message that answers ask(); false when nothing waits for it. */
+  answer(m: ClientMessage): boolean {
+    const w = this.replyWaits.get(m.type);
+    if (!w) return false;
+    this.replyWaits.delete(m.type);
+    w.resolve(m);
+    return true;
   }
 
   /** Asks the client for a secret's value (undefined: it has none); only held in memory. */

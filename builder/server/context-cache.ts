@@ -6,14 +6,20 @@
 // changed, so unchanged files keep their inode and the store's stat-based
 // checksum cache stays valid. A second build of the same context while the
 // first still runs gets a fresh directory of its own.
+//
+// The server remembers, in memory, the manifests it received lately (by
+// their digest, which it computed itself) and which manifest each warm tree
+// holds: a client whose context did not change sends the digest alone, and
+// its build starts without a file being looked at.
 import { createHash } from 'node:crypto';
-import { copyFile, chmod, lstat, lutimes, mkdir, readFile, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, chmod, lstat, lutimes, mkdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { constants as fsc } from 'node:fs';
 import path from 'node:path';
 import type { ContentStore } from '../../cache/content-store.js';
 import { contextCacheLayout, removeContextTree, treeManifestFile } from '../../cache/context-gc.js';
 import type { Digest } from '../../cache/digest.js';
 import type { ManifestEntry } from '../remote/protocol.js';
+import { manifestDigest } from '../remote/manifest-digest.js';
 import { RemoteError } from '../remote/errors.js';
 
 export interface MaterializedContext {
@@ -23,12 +29,28 @@ export interface MaterializedContext {
   release(): Promise<void>;
 }
 
+/** Asks the client for the contents the server lacks and resolves once they were uploaded. */
+export type FetchBlobs = (digests: string[]) => Promise<void>;
+
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+// Manifests kept in memory, by total entries: a 5,000-file context is ~1 MB.
+const REMEMBERED_ENTRIES = 1_000_000;
+
+interface TreeState {
+  digest: string;
+  entries: Map<string, ManifestEntry>;
+  /** The manifest file beside the tree as this process wrote or read it: a prune that removed the tree removed it too. */
+  fileId: string;
+}
 
 export class ContextCache {
   readonly blobs: ContentStore;
   private readonly busy = new Set<string>();
   private tempCounter = 0;
+  // Insertion order is use order: the oldest go first.
+  private readonly manifests = new Map<string, ManifestEntry[]>();
+  private rememberedEntries = 0;
+  private readonly trees = new Map<string, TreeState>();
 
   constructor(private readonly base: string, private readonly opts: { warmTrees: boolean } = { warmTrees: true }) {
     this.blobs = contextCacheLayout(base).blobs;
@@ -47,28 +69,75 @@ export class ContextCache {
     return unique.filter((_, i) => !has[i]);
   }
 
-  async materialize(contextId: string, manifest: ManifestEntry[]): Promise<MaterializedContext> {
+  /** A manifest this server received lately, by its digest. */
+  knownManifest(digest: string): ManifestEntry[] | undefined {
+    const entries = this.manifests.get(digest);
+    if (entries) {
+      this.manifests.delete(digest);
+      this.manifests.set(digest, entries);
+    }
+    return entries;
+  }
+
+  /** Checks a manifest a client sent and returns its digest, as computed here; it is then known by it. */
+  acceptManifest(manifest: unknown): string {
     validateManifest(manifest);
-    const missing = await this.missing(manifest.filter((e) => e.type === 'file').map((e) => e.digest));
-    if (missing.length > 0) throw new RemoteError('REMOTE_PROTOCOL', `context incomplete: ${missing.length} file content(s) were not uploaded (first: ${missing[0]})`);
+    const digest = manifestDigest(manifest);
+    if (this.manifests.has(digest)) return digest;
+    this.manifests.set(digest, manifest);
+    this.rememberedEntries += manifest.length;
+    for (const [d, entries] of this.manifests) {
+      if (this.rememberedEntries <= REMEMBERED_ENTRIES || d === digest) break;
+      this.manifests.delete(d);
+      this.rememberedEntries -= entries.length;
+    }
+    return digest;
+  }
+
+  /**
+   * A directory holding `manifest`. `synced` names it by the digest
+   * acceptManifest returned (which checked it) and asks the client for the
+   * contents it needs and the server lacks; without it the manifest is
+   * checked here and every content must already be in the cache.
+   */
+  async materialize(contextId: string, manifest: ManifestEntry[], synced?: { digest: string; fetch: FetchBlobs }): Promise<MaterializedContext> {
+    const digest = synced?.digest ?? this.acceptManifest(manifest);
+    const fetch = synced?.fetch ?? (async () => undefined);
     const key = createHash('sha256').update(String(contextId)).digest('hex').slice(0, 32);
     if (this.opts.warmTrees && !this.busy.has(key)) {
       this.busy.add(key);
       const dir = path.join(this.base, 'trees', key);
+      const release = async () => void this.busy.delete(key);
+      let touched = false;
       try {
-        const written = await this.update(dir, manifest);
-        return { dir, written, release: async () => void this.busy.delete(key) };
+        const old = await this.treeState(key, dir);
+        let written = 0;
+        if (old?.digest === digest) {
+          // Used again unchanged: its last use (the collector goes by it) is now.
+          const now = new Date();
+          await utimes(manifestFile(dir), now, now).catch(() => undefined);
+        } else {
+          const plan = planUpdate(manifest, old?.entries ?? new Map());
+          // Until the contents are here the tree is as it was: a client that goes away now costs it nothing.
+          await this.fetchNeeded(plan, fetch);
+          touched = true;
+          written = await this.apply(dir, manifest, plan, old === undefined);
+        }
+        this.trees.set(key, { digest, entries: old?.digest === digest ? old.entries : new Map(manifest.map((e) => [e.path, e])), fileId: await fileIdOf(manifestFile(dir)) });
+        return { dir, written, release };
       } catch (err) {
         // A half-updated tree is not trusted next time: its manifest is gone.
-        await rm(manifestFile(dir), { force: true });
-        this.busy.delete(key);
+        this.trees.delete(key);
+        if (touched) await rm(manifestFile(dir), { force: true });
+        await release();
         throw err;
       }
     }
     const dir = path.join(this.base, 'tmp', `${process.pid}-${++this.tempCounter}`);
-    await rm(dir, { recursive: true, force: true });
     try {
-      const written = await this.update(dir, manifest);
+      const plan = planUpdate(manifest, new Map());
+      await this.fetchNeeded(plan, fetch);
+      const written = await this.apply(dir, manifest, plan, true);
       return { dir, written, release: () => removeContextTree(dir) };
     } catch (err) {
       await removeContextTree(dir);
@@ -76,20 +145,32 @@ export class ContextCache {
     }
   }
 
-  /** Brings `dir` to the manifest; returns how many entries it wrote. */
-  private async update(dir: string, manifest: ManifestEntry[]): Promise<number> {
-    const old = await readManifest(dir);
+  // What the warm tree holds: from memory while its manifest file is the
+  // one this process saw, else from that file (a restarted server).
+  private async treeState(key: string, dir: string): Promise<TreeState | undefined> {
+    const known = this.trees.get(key);
+    const fileId = await fileIdOf(manifestFile(dir));
+    if (known && known.fileId === fileId && fileId !== '') return known;
+    this.trees.delete(key);
+    const entries = await readManifest(dir);
+    return entries.size === 0 ? undefined : { digest: manifestDigest([...entries.values()]), entries, fileId };
+  }
+
+  /** Only the contents an update writes must be here: the client uploads those the server lacks. */
+  private async fetchNeeded(plan: UpdatePlan, fetch: FetchBlobs): Promise<void> {
+    let missing = await this.missing(plan.changed.filter((e) => e.type === 'file').map((e) => e.digest));
+    if (missing.length === 0) return;
+    await fetch(missing);
+    missing = await this.missing(missing);
+    if (missing.length > 0) throw new RemoteError('REMOTE_PROTOCOL', `context incomplete: ${missing.length} file content(s) were not uploaded (first: ${missing[0]})`);
+  }
+
+  /** Carries out a plan in `dir` (emptied first when `fresh`); returns how many entries it wrote. */
+  private async apply(dir: string, manifest: ManifestEntry[], plan: UpdatePlan, fresh: boolean): Promise<number> {
+    if (fresh) await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const wanted = new Map(manifest.map((e) => [e.path, e]));
-    // Gone or changed type: removed first, deepest first, so nothing is written through a stale symlink.
-    const stale = [...old.values()].filter((e) => wanted.get(e.path)?.type !== e.type).sort((a, b) => b.path.length - a.path.length);
-    for (const e of stale) await rm(path.join(dir, e.path), { recursive: true, force: true });
-    let written = stale.length;
-    for (const e of manifest) {
-      const prev = old.get(e.path);
-      const same = prev !== undefined && prev.type === e.type && prev.mode === e.mode && prev.mtimeMs === e.mtimeMs && prev.digest === e.digest && prev.link === e.link;
-      if (same) continue;
-      written++;
+    for (const e of plan.stale) await rm(path.join(dir, e.path), { recursive: true, force: true });
+    for (const e of plan.changed) {
       const target = path.join(dir, e.path);
       if (e.type === 'dir') {
         await mkdir(target, { recursive: true });
@@ -106,6 +187,7 @@ export class ContextCache {
         await lutimes(target, e.mtimeMs / 1000, e.mtimeMs / 1000);
       }
     }
+    const written = plan.stale.length + plan.changed.length;
     if (written > 0) {
       // Children changed the directories' mtimes: restore them, innermost first.
       const dirs = manifest.filter((e) => e.type === 'dir').reverse();
@@ -113,12 +195,34 @@ export class ContextCache {
       await writeFile(`${manifestFile(dir)}.tmp`, JSON.stringify(manifest));
       await rename(`${manifestFile(dir)}.tmp`, manifestFile(dir));
     } else {
-      // Used again unchanged: its last use is now.
       const now = new Date();
       await utimes(manifestFile(dir), now, now).catch(() => undefined);
     }
     return written;
   }
+}
+
+interface UpdatePlan {
+  /** Gone or changed type: removed first, deepest first, so nothing is written through a stale symlink. */
+  stale: ManifestEntry[];
+  /** New or different entries, in manifest order (parents first). */
+  changed: ManifestEntry[];
+}
+
+function planUpdate(manifest: ManifestEntry[], old: Map<string, ManifestEntry>): UpdatePlan {
+  const wanted = new Map(manifest.map((e) => [e.path, e]));
+  const stale = [...old.values()].filter((e) => wanted.get(e.path)?.type !== e.type).sort((a, b) => b.path.length - a.path.length);
+  const changed = manifest.filter((e) => {
+    const prev = old.get(e.path);
+    return !(prev !== undefined && prev.type === e.type && prev.mode === e.mode && prev.mtimeMs === e.mtimeMs && prev.digest === e.digest && prev.link === e.link);
+  });
+  return { stale, changed };
+}
+
+async function fileIdOf(file: string): Promise<string> {
+  const st = await stat(file).catch(() => undefined);
+  // Not its mtime: every use touches it. Only this process writes a warm tree's manifest.
+  return st ? `${st.dev}:${st.ino}:${st.size}` : '';
 }
 
 // Beside the tree, never inside it: the build must not see it. Its mtime is
@@ -131,9 +235,8 @@ async function readManifest(dir: string): Promise<Map<string, ManifestEntry>> {
     // The tree must still be there for the manifest to describe it.
     if ((await lstat(dir)).isDirectory()) return new Map(entries.map((e) => [e.path, e]));
   } catch {
-    // No warm copy (or a damaged one): start from an empty directory.
+    // No warm copy (or a damaged one): update() starts from an empty directory.
   }
-  await rm(dir, { recursive: true, force: true });
   return new Map();
 }
 

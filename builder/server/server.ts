@@ -9,13 +9,12 @@ import { PATHS, PROTOCOL_HEADER, PROTOCOL_VERSIONS, SERVER_VERSION_HEADER, negot
 import { isUserError } from '../errors.js';
 import type { ServerContext } from './server-context.js';
 import { sendError, sendJson, type Route } from './respond.js';
-import { handleMissing, handleBlobs } from './context-routes.js';
+import { handleBlobs } from './context-routes.js';
 import { handleBuild, handleOutput, handleSshConn } from './build-routes.js';
 import { handleCommand } from './command-route.js';
 
 const ROUTES: [string, string, Route][] = [
   ['GET', PATHS.hello, async (ctx, stream, _h, _r) => sendJson(stream, 200, helloOf(ctx))],
-  ['POST', PATHS.missing, handleMissing],
   ['POST', PATHS.blobs, handleBlobs],
   ['POST', PATHS.build, handleBuild],
   ['GET', PATHS.output, handleOutput],

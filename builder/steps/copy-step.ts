@@ -3,7 +3,7 @@
 // copier on a writable overlay of the parent.
 import { createHash } from 'node:crypto';
 import type { CopyStep } from '../../frontend/graph/types.js';
-import { checksumSelection, statKey, type ContentHashCache } from '../context/checksum.js';
+import { statKey, type ContentHashCache, type SelectionOptions } from '../context/checksum.js';
 import { BuildContext } from '../context/context.js';
 import type { CopySource } from '../fileops/copy.js';
 import type { FileReuse } from '../fileops/file-reuse.js';
@@ -33,12 +33,15 @@ async function urlValidator(url: string): Promise<string> {
   return `nonce:${Math.random()}`;
 }
 
-export async function describeCopy(step: CopyStep, context: () => Promise<BuildContext>, hashCache: ContentHashCache): Promise<unknown> {
+/** The checksum of what these patterns select in the step's context (builder/context/checksum.ts). */
+export type SelectionChecksum = (patterns: readonly string[], options: Pick<SelectionOptions, 'exclude' | 'parents'>) => Promise<string>;
+
+export async function describeCopy(step: CopyStep, checksum: SelectionChecksum): Promise<unknown> {
   const git = step.add ? step.sources.filter((s) => isGitSource(s)) : [];
   const local = step.sources.filter((s) => !isHttpUrl(s) && !git.includes(s));
   const urls = step.sources.filter((s) => isHttpUrl(s) && !git.includes(s));
   const content = step.from.type === 'context' && local.length > 0
-    ? await checksumSelection(await context(), local, { exclude: step.exclude, parents: step.parents, cache: hashCache })
+    ? await checksum(local, { exclude: step.exclude, parents: step.parents })
     : undefined;
   return {
     op: step.add ? 'add' : 'copy',

@@ -9,7 +9,8 @@ import { readImage } from '../image/image.js';
 import type { StepResult } from '../store/step-result.js';
 import type { StepEnv, StepRunner } from './types.js';
 import type { ExecContext } from '../solver/vertex.js';
-import { describeCopy, runCopy } from './copy-step.js';
+import { describeCopy, runCopy, type SelectionChecksum } from './copy-step.js';
+import { memoizedSelection } from '../context/selection-memo.js';
 import { describeRun, runStep } from './run-step.js';
 import { lowerDirsOf, withMutableRootfs, withReadonlyRootfs } from './rootfs.js';
 import { resolveProcessUser } from './user.js';
@@ -20,6 +21,8 @@ import { resolveProcessUser } from './user.js';
 export interface ContextLocation {
   contextDir: string;
   dockerfilePath?: string;
+  /** Names the context's content, when the caller knows it (BuildOptions.contextDigest). */
+  contextDigest?: string;
 }
 
 export class BuildStepRunner implements StepRunner {
@@ -50,6 +53,13 @@ export class BuildStepRunner implements StepRunner {
     }
     return ctx;
   };
+
+  // Checksums of the build context go through a process-wide memo when its
+  // content is known by digest; --build-context directories never do.
+  private selectionChecksum(name: string | undefined): SelectionChecksum {
+    const contentId = name === undefined ? this.location.contextDigest : undefined;
+    return (patterns, options) => memoizedSelection(contentId, this.location.dockerfilePath ?? '', () => this.context(name), patterns, { ...options, cache: this.hashCache });
+  }
 
   async imageLayers(manifestDigest: string | undefined, ref: string): Promise<StepResult> {
     if (!manifestDigest) throw new Error(`image ${ref} was resolved without a digest`);
@@ -99,7 +109,7 @@ export class BuildStepRunner implements StepRunner {
   }
 
   describeCopy(step: CopyStep): Promise<unknown> {
-    return describeCopy(step, () => this.context(contextName(step)), this.hashCache);
+    return describeCopy(step, this.selectionChecksum(contextName(step)));
   }
 
   copy(step: CopyStep, parent: StepResult, from: StepResult | undefined, ctx: ExecContext<StepResult>): Promise<StepResult> {
@@ -120,7 +130,7 @@ export class BuildStepRunner implements StepRunner {
     const digests = await Promise.all(step.mounts.map(async (m) => {
       if (m.type !== 'bind' || (m.from && m.from.type !== 'context')) return undefined;
       const src = (m.source ?? '/').replace(/^\/+/, '') || '.';
-      return checksumSelection(await this.context(m.from?.type === 'context' ? m.from.name : undefined), [src], { cache: this.hashCache });
+      return this.selectionChecksum(m.from?.type === 'context' ? m.from.name : undefined)([src], {});
     }));
     return describeRun(step, digests, this.env.runResources, this.env.network);
   }
