@@ -1,76 +1,113 @@
 // The client's half of the context sync: the context directory seen
 // through its ignore rules, as a manifest of paths, metadata and content
-// digests, and the manifest's digest. Digests come through a persistent
-// stat-based checksum cache on the client (as for local builds), so an
-// unchanged context costs one readdir per directory and one lstat per
-// entry: a no-op rebuild then sends the manifest's digest alone.
+// digests, and the manifest's digest. What the previous build saw is
+// remembered (context-snapshot.ts): an unchanged context costs one readdir
+// per directory and one lstat per entry, and its manifest is only built if
+// the server asks for it; a changed file costs its own hash.
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BuildContext, entryType } from '../context/context.js';
+import { BuildContext } from '../context/context.js';
 import { fileDigest } from '../context/checksum.js';
 import { sortNames } from '../fileops/source-tree.js';
-import { PersistentChecksumCache } from '../../cache/checksum-cache.js';
 import { manifestDigest } from './manifest-digest.js';
+import { ContextSnapshot, rowOf, type SnapshotRow } from './context-snapshot.js';
 import type { ManifestEntry } from './protocol.js';
 
 export interface ContextManifest {
   contextId: string;
-  entries: ManifestEntry[];
   digest: string;
+  /** Files in the context (the count the progress line shows). */
+  files: number;
+  /** The entries, built on first use: a server that knows the digest never needs them. */
+  entries(): ManifestEntry[];
   /** digest → host path of one file with that content, for the upload. */
-  sources: Map<string, { path: string; size: number }>;
+  sources(): Map<string, { path: string; size: number }>;
 }
 
-function clientCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'tsbuild', 'checksums');
+function snapshotDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'tsbuild', 'contexts');
 }
 
-interface Pending {
-  entry: ManifestEntry;
-  host: string;
-  st: Stats;
-}
+const S_IFMT = 0o170000;
+const TYPES: Record<number, ManifestEntry['type']> = { 0o100000: 'file', 0o040000: 'dir', 0o120000: 'symlink' };
 
 export async function buildManifest(contextDir: string, dockerfilePath: string | undefined): Promise<ContextManifest> {
-  const [context, cache] = await Promise.all([
-    BuildContext.open(contextDir, { dockerfilePath }),
-    PersistentChecksumCache.open(clientCacheDir(), path.resolve(contextDir)),
-  ]);
-  const entries: ManifestEntry[] = [];
-  const sources = new Map<string, { path: string; size: number }>();
-  const misses: Pending[] = [];
-  const addFile = (entry: ManifestEntry, host: string, digest: string, size: number) => {
-    entry.digest = digest;
-    if (!sources.has(digest)) sources.set(digest, { path: host, size });
-  };
+  const context = await BuildContext.open(contextDir, { dockerfilePath });
+  const snapshot = ContextSnapshot.open(snapshotDir(), context.root, dockerfilePath);
+  // While every entry matches the snapshot's row at its position nothing is
+  // kept; at the first difference the rows so far are copied from it.
+  let same = 0;
+  let rows: SnapshotRow[] | undefined;
+  const misses: { row: SnapshotRow; host: string; st: Stats }[] = [];
+  let files = 0;
   await walk(context, (rel, host, st) => {
-    const type = entryType(st);
     // Devices, fifos and sockets are not sent (BuildKit's file sync skips them too).
-    if (type !== 'file' && type !== 'dir' && type !== 'symlink') return;
-    const entry: ManifestEntry = { path: rel, type, mode: st.mode & 0o7777, mtimeMs: st.mtimeMs };
-    if (type === 'symlink') entry.link = readlinkSync(host);
-    if (type === 'file') {
-      entry.size = st.size;
-      const cached = cache.get(host, st);
-      if (cached) addFile(entry, host, cached, st.size);
-      else misses.push({ entry, host, st });
+    const type = TYPES[st.mode & S_IFMT];
+    if (type === undefined) return;
+    if (type === 'file') files++;
+    if (!rows) {
+      if (snapshot.matches(same, rel, st)) {
+        same++;
+        return;
+      }
+      rows = Array.from({ length: same }, (_, i) => snapshot.rowAt(i));
     }
-    entries.push(entry);
+    const known = snapshot.indexOf(rel);
+    if (known !== undefined && snapshot.matches(known, rel, st)) return void rows.push(snapshot.rowAt(known));
+    const row = rowOf(rel, st);
+    if (type === 'symlink') row.link = readlinkSync(host);
+    if (type === 'file') misses.push({ row, host, st });
+    rows.push(row);
   });
-  // Files the cache does not know are read, a few at a time.
+  const contextId = createHash('sha256').update(`${os.hostname()}\0${os.userInfo().username}\0${context.root}`).digest('hex');
+  if (!rows && same === snapshot.size && snapshot.digest !== '') {
+    // Nothing changed since the last build.
+    return manifestOf(contextId, context.root, snapshot.digest, files, () => Array.from({ length: same }, (_, i) => snapshot.rowAt(i)));
+  }
+  const all = rows ?? Array.from({ length: same }, (_, i) => snapshot.rowAt(i));
+  // Files the snapshot does not know are read, a few at a time.
   let next = 0;
   const worker = async () => {
     while (next < misses.length) {
-      const f = misses[next++]!;
-      addFile(f.entry, f.host, await fileDigest(f.host, f.st, cache), f.st.size);
+      const m = misses[next++]!;
+      m.row.digest = await fileDigest(m.host, m.st);
     }
   };
   await Promise.all(Array.from({ length: Math.min(8, misses.length) }, worker));
-  if (misses.length > 0) await cache.save().catch(() => false);
-  const contextId = createHash('sha256').update(`${os.hostname()}\0${os.userInfo().username}\0${context.root}`).digest('hex');
-  return { contextId, entries, digest: manifestDigest(entries), sources };
+  const entries = all.map(entryOf);
+  const digest = manifestDigest(entries);
+  snapshot.save(all, digest);
+  return manifestOf(contextId, context.root, digest, files, () => all, entries);
+}
+
+function manifestOf(contextId: string, root: string, digest: string, files: number, rows: () => SnapshotRow[], built?: ManifestEntry[]): ContextManifest {
+  let entries = built;
+  let sources: Map<string, { path: string; size: number }> | undefined;
+  return {
+    contextId,
+    digest,
+    files,
+    entries: () => (entries ??= rows().map(entryOf)),
+    sources: () => {
+      if (!sources) {
+        sources = new Map();
+        for (const r of rows()) if (r.digest && !sources.has(r.digest)) sources.set(r.digest, { path: path.join(root, r.name), size: r.size });
+      }
+      return sources;
+    },
+  };
+}
+
+function entryOf(r: SnapshotRow): ManifestEntry {
+  const type = TYPES[r.mode & S_IFMT]!;
+  const entry: ManifestEntry = { path: r.name, type, mode: r.mode & 0o7777, mtimeMs: r.mtimeMs };
+  if (type === 'file') {
+    entry.size = r.size;
+    entry.digest = r.digest;
+  } else if (type === 'symlink') entry.link = r.link;
+  return entry;
 }
 
 // Depth first, names in byte order, a directory before its contents (the

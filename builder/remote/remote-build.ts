@@ -78,7 +78,7 @@ export async function remoteBuild(conn: RemoteConnection, req: CliBuildRequest):
   const sync = progress?.task('[internal] load build context');
   const manifest = await buildManifest(opts.contextDir, opts.dockerfilePath);
   const context: ContextSync = { manifest, uploaded: { files: 0, bytes: 0 }, done: () => {
-    sync?.log(`transferring context: ${formatSize(context.uploaded.bytes)} (${context.uploaded.files} of ${manifest.sources.size} file contents) done`);
+    sync?.log(`transferring context: ${formatSize(context.uploaded.bytes)} (${context.uploaded.files} of ${manifest.files} file contents) done`);
     sync?.done();
   } };
 
@@ -128,7 +128,7 @@ async function followBuild(conn: RemoteConnection, req: CliBuildRequest, stream:
     for await (const m of readMessages<ServerMessage>(stream)) {
       switch (m.type) {
         case 'need-manifest':
-          send({ type: 'manifest', entries: context.manifest.entries });
+          send({ type: 'manifest', entries: context.manifest.entries() });
           break;
         case 'need-blobs':
           // In the background: the answers to the uploads arrive on other streams.

@@ -23,7 +23,7 @@ export async function uploadBlobs(conn: RemoteConnection, manifest: ContextManif
   let cur: string[] = [];
   let curBytes = 0;
   for (const d of missing) {
-    const src = manifest.sources.get(d);
+    const src = manifest.sources().get(d);
     if (!src) throw new RemoteError('REMOTE_PROTOCOL', `the server asked for ${d}, which is not in the context`);
     if (cur.length > 0 && (curBytes + src.size > BATCH_BYTES || cur.length >= BATCH_FILES)) {
       batches.push(cur);
@@ -49,7 +49,7 @@ async function uploadBatch(conn: RemoteConnection, manifest: ContextManifest, di
   answer.catch(() => undefined);
   let bytes = 0;
   for (const d of digests) {
-    const src = manifest.sources.get(d)!;
+    const src = manifest.sources().get(d)!;
     await write(req, recordHeader(d, src.size));
     let sent = 0;
     for await (const chunk of createReadStream(src.path)) {
