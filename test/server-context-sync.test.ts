@@ -9,7 +9,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { buildSkipReason, freshStore, tsbuild, tempDir } from './helpers/cli.js';
 import { countingProxy, startServe, type TestServer } from './helpers/serve.js';
 import { makeContext } from './e2e-image-helpers.js';
+import http2 from 'node:http2';
+import net from 'node:net';
 import { validateManifest } from '../builder/server/context-cache.js';
+import { PROTOCOL_VERSIONS } from '../builder/remote/protocol.js';
 
 const skip = buildSkipReason();
 const it = skip ? test.skip : test.serial;
@@ -103,6 +106,19 @@ it('a restarted server asks for the file list and reuses its warm tree; an edite
   t.regex(one.stderr, /transferring context: 4\.0KB \(1 of \d+ file contents\)/);
   t.deepEqual(await readFile(path.join(out, 'ctx/src/f42.bin')), edited);
   t.deepEqual(await readFile(path.join(out, 'ctx/src/f41.bin')), files['src/f41.bin']);
+});
+
+it('a manifest sent under another digest is refused: a client can only name lists it sent', async (t) => {
+  const entries = [{ path: 'a', type: 'file', mode: 0o644, mtimeMs: 1, size: 1, digest: 'sha256:' + '0'.repeat(64) }];
+  const session = http2.connect('http://tsbuild', { createConnection: () => net.connect(sockPath) });
+  const req = session.request({ ':method': 'POST', ':path': '/v1/build', 'tsbuild-protocol': PROTOCOL_VERSIONS.join(',') });
+  const request = { contextId: 'x', manifestDigest: 'sha256:' + '1'.repeat(64), manifest: entries, dockerfile: { text: 'FROM scratch\n', name: 'Dockerfile' }, tags: [], buildArgs: [], labels: [], platforms: [], noCache: false, noCacheFilter: [], pull: false, outputs: [], secrets: [], ssh: [], cacheFrom: [], cacheTo: [], call: 'build', allow: [], runtime: 'native', wantMetadata: false };
+  req.end(JSON.stringify({ type: 'build', request }) + '\n');
+  let body = '';
+  for await (const c of req) body += c;
+  session.close();
+  t.regex(body, /does not match its digest/);
+  t.notRegex(body, /need-blobs/);
 });
 
 test('a hostile manifest is refused before anything is written', (t) => {

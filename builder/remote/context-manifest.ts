@@ -20,6 +20,8 @@ export interface ContextManifest {
   digest: string;
   /** Files in the context (the count the progress line shows). */
   files: number;
+  /** Every entry was as the previous build saw it: nothing was hashed or built. */
+  unchanged: boolean;
   /** The entries, built on first use: a server that knows the digest never needs them. */
   entries(): ManifestEntry[];
   /** digest → host path of one file with that content, for the upload. */
@@ -64,7 +66,7 @@ export async function buildManifest(contextDir: string, dockerfilePath: string |
   const contextId = createHash('sha256').update(`${os.hostname()}\0${os.userInfo().username}\0${context.root}`).digest('hex');
   if (!rows && same === snapshot.size && snapshot.digest !== '') {
     // Nothing changed since the last build.
-    return manifestOf(contextId, context.root, snapshot.digest, files, () => Array.from({ length: same }, (_, i) => snapshot.rowAt(i)));
+    return manifestOf(contextId, context.root, snapshot.digest, files, true, () => Array.from({ length: same }, (_, i) => snapshot.rowAt(i)));
   }
   const all = rows ?? Array.from({ length: same }, (_, i) => snapshot.rowAt(i));
   // Files the snapshot does not know are read, a few at a time.
@@ -79,16 +81,17 @@ export async function buildManifest(contextDir: string, dockerfilePath: string |
   const entries = all.map(entryOf);
   const digest = manifestDigest(entries);
   snapshot.save(all, digest);
-  return manifestOf(contextId, context.root, digest, files, () => all, entries);
+  return manifestOf(contextId, context.root, digest, files, false, () => all, entries);
 }
 
-function manifestOf(contextId: string, root: string, digest: string, files: number, rows: () => SnapshotRow[], built?: ManifestEntry[]): ContextManifest {
+function manifestOf(contextId: string, root: string, digest: string, files: number, unchanged: boolean, rows: () => SnapshotRow[], built?: ManifestEntry[]): ContextManifest {
   let entries = built;
   let sources: Map<string, { path: string; size: number }> | undefined;
   return {
     contextId,
     digest,
     files,
+    unchanged,
     entries: () => (entries ??= rows().map(entryOf)),
     sources: () => {
       if (!sources) {
