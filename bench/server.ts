@@ -10,7 +10,7 @@
 //     sequential local builds (distinct RUN steps, --no-cache)
 // Usage (as root): node dist/bench/server.js [--runs N] [--files N]
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,10 +49,10 @@ function generate(dir: string): void {
 // stderr pipe live in this process's event loop, which a spawnSync would
 // stop (a client talking through the proxy then waits for ever, and a
 // server whose stderr pipe fills up blocks).
-function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+function run(argv: string[], env: NodeJS.ProcessEnv, command = [process.execPath, BIN]): Promise<number> {
   const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [BIN, ...argv], { env: { ...process.env, CI: 'true', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const c = spawn(command[0]!, [...command.slice(1), ...argv], { env: { ...process.env, CI: 'true', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     c.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-8192)));
     c.on('error', reject);
@@ -116,6 +116,8 @@ async function main(): Promise<void> {
       { name: 'no-op rebuild, local', times: [], run: () => run(build, { TSBUILD_ROOT: localRoot }) },
       { name: 'no-op rebuild, server (unix socket)', times: [], run: () => run(['--host', `unix://${sock}`, ...build], clientEnv) },
       ...(sshd ? [{ name: 'no-op rebuild, server (ssh://127.0.0.1)', times: [], run: () => run([...ssh, ...build], sshEnv) }] : []),
+      // What any SSH session to this sshd costs (OpenSSH's client running `true`): the floor of the row above.
+      ...(sshd && existsSync('/usr/bin/ssh') ? [{ name: '  for reference: ssh 127.0.0.1 true', times: [], run: () => run(['-q', '-i', sshd.clientKey, '-p', String(sshd.port), '-o', 'StrictHostKeyChecking=no', '-o', `UserKnownHostsFile=${path.join(home, 'known_hosts')}`, 'root@127.0.0.1', 'true'], {}, ['/usr/bin/ssh']) }] : []),
     ];
     // Warm-up: the first build and one more (the checksum caches' racy-timestamp rule).
     for (let i = 0; i < 2; i++) for (const s of noop) await s.run();
@@ -158,7 +160,7 @@ async function main(): Promise<void> {
     const row = (name: string, ms: number, extra = '') => console.log(`${name.padEnd(44)} ${ms.toFixed(0).padStart(7)} ms${extra}`);
     const localMs = median(noop[0]!.times);
     console.log('');
-    for (const s of noop) row(s.name, median(s.times), s === noop[0] ? '' : `   (${((median(s.times) / localMs) * 100).toFixed(0)}% of local; target <= 50%)`);
+    for (const s of noop) row(s.name, median(s.times), s === noop[0] || s.name.startsWith(' ') ? '' : `   (${((median(s.times) / localMs) * 100).toFixed(0)}% of local; target <= 50%)`);
     if (sshSkip) console.log(`no-op rebuild, server (ssh://)               skipped: ${sshSkip}`);
     console.log(`${'no-op rebuild: bytes sent'.padEnd(44)} ${String(noopBytes).padStart(7)} B`);
     console.log(`${'one-file change: bytes sent'.padEnd(44)} ${median(sentBytes).toFixed(0).padStart(7)} B    (file ${EDITED_BYTES} B; target < ${2 * EDITED_BYTES + 1024 * 1024} B)`);
