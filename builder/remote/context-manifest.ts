@@ -13,7 +13,7 @@ import { fileDigest } from '../context/checksum.js';
 import { sortNames } from '../fileops/source-tree.js';
 import { manifestDigest } from './manifest-digest.js';
 import { ContextSnapshot, rowOf, type SnapshotRow } from './context-snapshot.js';
-import type { ManifestEntry } from './protocol.js';
+import type { ManifestDelta, ManifestEntry } from './protocol.js';
 
 export interface ContextManifest {
   contextId: string;
@@ -26,6 +26,8 @@ export interface ContextManifest {
   entries(): ManifestEntry[];
   /** digest → host path of one file with that content, for the upload. */
   sources(): Map<string, { path: string; size: number }>;
+  /** How this manifest differs from the one the previous build sent, when there was one. */
+  delta(): ManifestDelta | undefined;
 }
 
 function snapshotDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -64,7 +66,7 @@ export async function buildManifest(contextDir: string, dockerfilePath: string |
     rows.push(row);
   });
   const contextId = createHash('sha256').update(`${os.hostname()}\0${os.userInfo().username}\0${context.root}`).digest('hex');
-  if (!rows && same === snapshot.size && snapshot.digest !== '') {
+  if (!rows && same === snapshot.size && snapshot.settled && snapshot.digest !== '') {
     // Nothing changed since the last build.
     return manifestOf(contextId, context.root, snapshot.digest, files, true, () => Array.from({ length: same }, (_, i) => snapshot.rowAt(i)));
   }
@@ -80,8 +82,12 @@ export async function buildManifest(contextDir: string, dockerfilePath: string |
   await Promise.all(Array.from({ length: Math.min(8, misses.length) }, worker));
   const entries = all.map(entryOf);
   const digest = manifestDigest(entries);
+  // Read before save(): the snapshot in memory is still the previous build's.
+  const base = snapshot.digest === '' ? undefined : { digest: snapshot.digest, rows: Array.from({ length: snapshot.size }, (_, i) => snapshot.rowAt(i)) };
   snapshot.save(all, digest);
-  return manifestOf(contextId, context.root, digest, files, false, () => all, entries);
+  const manifest = manifestOf(contextId, context.root, digest, files, false, () => all, entries);
+  manifest.delta = () => (base ? deltaOf(base.digest, base.rows.map(entryOf), entries) : undefined);
+  return manifest;
 }
 
 function manifestOf(contextId: string, root: string, digest: string, files: number, unchanged: boolean, rows: () => SnapshotRow[], built?: ManifestEntry[]): ContextManifest {
@@ -93,6 +99,7 @@ function manifestOf(contextId: string, root: string, digest: string, files: numb
     files,
     unchanged,
     entries: () => (entries ??= rows().map(entryOf)),
+    delta: () => undefined,
     sources: () => {
       if (!sources) {
         sources = new Map();
@@ -101,6 +108,16 @@ function manifestOf(contextId: string, root: string, digest: string, files: numb
       return sources;
     },
   };
+}
+
+function deltaOf(base: string, before: ManifestEntry[], after: ManifestEntry[]): ManifestDelta {
+  const old = new Map(before.map((e) => [e.path, e]));
+  const upsert = after.filter((e) => {
+    const o = old.get(e.path);
+    old.delete(e.path);
+    return !o || o.type !== e.type || o.mode !== e.mode || o.mtimeMs !== e.mtimeMs || o.size !== e.size || o.digest !== e.digest || o.link !== e.link;
+  });
+  return { base, upsert, remove: [...old.keys()] };
 }
 
 function entryOf(r: SnapshotRow): ManifestEntry {

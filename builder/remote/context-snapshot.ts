@@ -8,15 +8,16 @@
 // whose ignore file may differ) under the client's cache directory.
 //
 // Racily clean files (see cache/checksum-cache.ts): a row whose mtime or
-// ctime is not safely older than the walk's start is saved without its
-// identity, so the next walk hashes that file again and the whole-manifest
-// digest is not reused.
+// ctime is not safely older than the walk's start is marked racy: it never
+// matches, so the next walk hashes that file again. The rows stay exact, so
+// they are also the manifest the server was last sent, which the next
+// changed build describes as a delta.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { RACY_MARGIN_MS } from '../../cache/checksum-cache.js';
 
-const FORMAT = 1;
+const FORMAT = 2;
 /** Numbers per row: st.mode (type and permission bits), size, mtimeMs, ctimeMs, ino, dev. */
 const NUMS = 6;
 const HEX = 64;
@@ -25,10 +26,12 @@ const NO_DIGEST = '-'.repeat(HEX);
 interface SnapshotFile {
   v: number;
   root: string;
-  /** manifestDigest() of the rows, '' when a racy row forbids reusing it. */
+  /** manifestDigest() of the rows. */
   digest: string;
   names: string[];
-  nums: (number | null)[];
+  nums: number[];
+  /** Rows that must not match (racily clean). */
+  racy: number[];
   /** 64 hex digits per row ('-' for entries that are not files). */
   digests: string;
   /** Link targets by row number. */
@@ -55,8 +58,11 @@ export function rowOf(name: string, st: Stats): SnapshotRow {
 
 export class ContextSnapshot {
   private byName: Map<string, number> | undefined;
+  private readonly racy: Set<number>;
 
-  private constructor(readonly file: string, readonly root: string, private readonly data: SnapshotFile | undefined, private readonly startedAt: number) {}
+  private constructor(readonly file: string, readonly root: string, private readonly data: SnapshotFile | undefined, private readonly startedAt: number) {
+    this.racy = new Set(data?.racy ?? []);
+  }
 
   static fileFor(cacheDir: string, root: string, dockerfilePath: string | undefined): string {
     return path.join(cacheDir, `${createHash('sha256').update(`${root}\0${dockerfilePath ?? ''}`).digest('hex').slice(0, 32)}.json`);
@@ -69,7 +75,7 @@ export class ContextSnapshot {
     try {
       const data = JSON.parse(readFileSync(file, 'utf8')) as SnapshotFile;
       const n = data.names?.length ?? 0;
-      if (data.v === FORMAT && data.root === root && data.nums?.length === n * NUMS && data.digests?.length === n * HEX) return new ContextSnapshot(file, root, data, startedAt);
+      if (data.v === FORMAT && data.root === root && data.nums?.length === n * NUMS && data.digests?.length === n * HEX && Array.isArray(data.racy)) return new ContextSnapshot(file, root, data, startedAt);
     } catch {
       // None yet, or unreadable: every file is hashed.
     }
@@ -80,14 +86,20 @@ export class ContextSnapshot {
     return this.data?.names.length ?? 0;
   }
 
+  /** The digest of the manifest this snapshot holds, '' when there is none. */
   get digest(): string {
     return this.data?.digest ?? '';
+  }
+
+  /** Every row can be trusted as it is (none is racy). */
+  get settled(): boolean {
+    return this.racy.size === 0;
   }
 
   /** Does row `i` describe this entry, unchanged? */
   matches(i: number, name: string, st: Stats): boolean {
     const d = this.data;
-    if (!d || d.names[i] !== name) return false;
+    if (!d || d.names[i] !== name || this.racy.has(i)) return false;
     const n = d.nums;
     const at = i * NUMS;
     return n[at] === st.mode && n[at + 1] === st.size && n[at + 2] === st.mtimeMs && n[at + 3] === st.ctimeMs && n[at + 4] === st.ino && n[at + 5] === st.dev;
@@ -115,14 +127,12 @@ export class ContextSnapshot {
   /** Writes the rows of this walk (temp file + rename); a failure only costs the next build its shortcut. */
   save(rows: readonly SnapshotRow[], digest: string): void {
     const trustedBefore = this.startedAt - RACY_MARGIN_MS;
-    const data: SnapshotFile = { v: FORMAT, root: this.root, digest, names: [], nums: [], digests: '', links: {} };
+    const data: SnapshotFile = { v: FORMAT, root: this.root, digest, names: [], nums: [], racy: [], digests: '', links: {} };
     const digests: string[] = [];
     for (const [i, r] of rows.entries()) {
       data.names.push(r.name);
-      const racy = Math.max(r.mtimeMs, r.ctimeMs) >= trustedBefore;
-      if (racy) data.digest = '';
-      // A racy row never matches: null equals no mtime.
-      data.nums.push(r.mode, r.size, racy ? null : r.mtimeMs, r.ctimeMs, r.ino, r.dev);
+      if (Math.max(r.mtimeMs, r.ctimeMs) >= trustedBefore) data.racy.push(i);
+      data.nums.push(r.mode, r.size, r.mtimeMs, r.ctimeMs, r.ino, r.dev);
       digests.push(r.digest ? r.digest.slice('sha256:'.length) : NO_DIGEST);
       if (r.link !== undefined) data.links[String(i)] = r.link;
     }

@@ -41,6 +41,13 @@ export interface ManifestEntry {
   link?: string;         // symlinks
 }
 
+/** A manifest as changes to another one, known by its digest: entries added or changed, and paths removed. */
+export interface ManifestDelta {
+  base: string;
+  upsert: ManifestEntry[];
+  remove: string[];
+}
+
 /** What the client asks the server to build; paths on the client never appear in it. */
 export interface BuildRequest {
   /** Identifies the client's context directory, so the server keeps one warm copy of it. */
@@ -49,6 +56,8 @@ export interface BuildRequest {
   manifestDigest: string;
   /** The manifest itself, when the client sends it at once (else the server asks with need-manifest). */
   manifest?: ManifestEntry[];
+  /** Or how it differs from a manifest the client sent before (the server asks for the whole one if it lacks `base`). */
+  manifestDelta?: ManifestDelta;
   dockerfile: { text: string; name: string; ignorePatterns?: string[] };
   tags: string[];
   buildArgs: [string, string][];

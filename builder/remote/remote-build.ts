@@ -39,9 +39,12 @@ function toRequest(req: CliBuildRequest, manifest: ContextManifest): BuildReques
   const opts = req.build;
   return {
     contextId: manifest.contextId,
-    // The digest alone: a server that built this context as it is now needs
-    // nothing more, and one that does not asks for the list (need-manifest).
+    // The digest alone when nothing changed: a server that built this
+    // context as it is now needs nothing more, and one that does not asks
+    // for the list (need-manifest). A changed context comes as its changes
+    // since the last build, or whole.
     manifestDigest: manifest.digest,
+    ...(manifest.unchanged ? {} : deltaOrWhole(manifest)),
     dockerfile: { text: opts.dockerfileText, name: opts.dockerfileName },
     tags: opts.tags,
     buildArgs: [...opts.buildArgs],
@@ -62,6 +65,12 @@ function toRequest(req: CliBuildRequest, manifest: ContextManifest): BuildReques
     sourceDateEpoch: opts.sourceDateEpoch,
     wantMetadata: req.metadataFile !== undefined,
   };
+}
+
+function deltaOrWhole(manifest: ContextManifest): Pick<BuildRequest, 'manifest' | 'manifestDelta'> {
+  const delta = manifest.delta();
+  if (delta && delta.upsert.length + delta.remove.length < manifest.entries().length / 2) return { manifestDelta: delta };
+  return { manifest: manifest.entries() };
 }
 
 /** Every streamed output needs a dest here, checked before anything is sent. */

@@ -106,6 +106,7 @@ function checkRequest(r: unknown, allowInsecure: boolean): BuildRequest {
   const bad = (what: string) => new RemoteError('REMOTE_PROTOCOL', `malformed build request: ${what}`);
   if (typeof req !== 'object' || req === null) throw bad('not an object');
   if (typeof req.contextId !== 'string' || typeof req.manifestDigest !== 'string' || (req.manifest !== undefined && !Array.isArray(req.manifest))) throw bad('context');
+  if (req.manifestDelta !== undefined && (typeof req.manifestDelta?.base !== 'string' || !Array.isArray(req.manifestDelta.upsert) || !Array.isArray(req.manifestDelta.remove))) throw bad('manifestDelta');
   if (typeof req.dockerfile?.text !== 'string' || typeof req.dockerfile.name !== 'string') throw bad('dockerfile');
   const strings = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === 'string');
   const pairs = (v: unknown) => Array.isArray(v) && v.every((p) => Array.isArray(p) && p.length === 2 && p.every((s) => typeof s === 'string'));
