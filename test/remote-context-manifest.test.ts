@@ -6,7 +6,8 @@
 import test from 'ava';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { buildManifest } from '../builder/remote/context-manifest.js';
 import { manifestDigest } from '../builder/remote/manifest-digest.js';
 import { RACY_MARGIN_MS } from '../cache/checksum-cache.js';
@@ -48,6 +49,10 @@ test.serial('an unchanged context reuses the last walk; edits, additions, remova
   t.is(edited.entries().find((e) => e.path === 'src/f3.txt')?.digest, sha('FILE 3'));
   t.is(edited.digest, manifestDigest(edited.entries()));
 
+  // A snapshot not rewritten for a month is forgotten when another is saved.
+  const stale = path.join(process.env.XDG_CACHE_HOME, 'tsbuild', 'contexts', 'stale.json');
+  await writeFile(stale, '{}');
+  await utimes(stale, new Date(Date.now() - 40 * 86400_000), new Date(Date.now() - 40 * 86400_000));
   await writeFile(path.join(ctx, 'src', 'a-new.txt'), 'new');
   await rm(path.join(ctx, 'src', 'f7.txt'));
   await rm(path.join(ctx, 'link'));
@@ -60,6 +65,7 @@ test.serial('an unchanged context reuses the last walk; edits, additions, remova
   t.is(byPath.get('src/f9.txt')?.digest, sha('file 9'));
   t.false(byPath.has('secret.txt'));
   t.is(moved.digest, manifestDigest(moved.entries()));
+  t.false(existsSync(stale));
 });
 
 test('the manifest digest covers every field and the order', (t) => {

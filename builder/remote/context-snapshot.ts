@@ -13,7 +13,7 @@
 // they are also the manifest the server was last sent, which the next
 // changed build describes as a delta.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, type Stats } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { RACY_MARGIN_MS } from '../../cache/checksum-cache.js';
 
@@ -145,5 +145,22 @@ export class ContextSnapshot {
     } catch {
       rmSync(tmp, { force: true });
     }
+    forgetOldSnapshots(path.dirname(this.file));
+  }
+}
+
+// Snapshots not rewritten for a month go (a temp directory built once
+// would stay for ever); a context that comes back is hashed once more.
+const FORGET_AFTER_MS = 30 * 24 * 3600 * 1000;
+
+function forgetOldSnapshots(dir: string): void {
+  const before = Date.now() - FORGET_AFTER_MS;
+  try {
+    for (const name of readdirSync(dir)) {
+      const file = path.join(dir, name);
+      if ((statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? Infinity) < before) rmSync(file, { force: true });
+    }
+  } catch {
+    // Best effort: a snapshot left behind costs disk space only.
   }
 }
