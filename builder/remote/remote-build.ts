@@ -80,12 +80,20 @@ function checkOutputs(outputs: OutputSpec[]): void {
   }
 }
 
-export async function remoteBuild(conn: RemoteConnection, req: CliBuildRequest): Promise<number> {
+export async function remoteBuild(connecting: Promise<RemoteConnection>, req: CliBuildRequest): Promise<number> {
   const opts = req.build;
   checkOutputs(opts.outputs);
+  // One turn of the event loop first: the connection's first bytes leave
+  // before the (synchronous) walk of the context starts, and a server that
+  // is not there at all is reported before any progress.
+  let refused: { error: unknown } | undefined;
+  connecting.catch((error: unknown) => (refused = { error }));
+  await new Promise((resolve) => setImmediate(resolve));
+  if (refused) throw refused.error;
   const progress = req.call === 'build' ? createProgress(req.progress, process.stderr) : undefined;
   const sync = progress?.task('[internal] load build context');
   const manifest = await buildManifest(opts.contextDir, opts.dockerfilePath);
+  const conn = await connecting;
   const context: ContextSync = { manifest, uploaded: { files: 0, bytes: 0 }, done: () => {
     sync?.log(`transferring context: ${formatSize(context.uploaded.bytes)} (${context.uploaded.files} of ${manifest.files} file contents) done`);
     sync?.done();
