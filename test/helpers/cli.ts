@@ -2,12 +2,19 @@
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import os from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadBusyboxImage } from '../../fixtures/base-images/load-busybox.js';
 import { busyboxAvailable } from '../../fixtures/base-images/busybox-rootfs.js';
 import { removeTempDir, tempDir } from './temp-dirs.js';
 import { FIXTURES, PROJECT_ROOT, TSBUILD_BIN } from './paths.js';
 
 export { FIXTURES, PROJECT_ROOT, TSBUILD_BIN };
+
+// What a remote client remembers of the contexts it built ($XDG_CACHE_HOME)
+// stays in this test process's own directory, not the user's ~/.cache.
+const CLIENT_CACHE = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-test-client-cache-'));
+process.on('exit', () => rmSync(CLIENT_CACHE, { recursive: true, force: true }));
 
 export interface CliResult {
   code: number;
@@ -33,7 +40,7 @@ export function tsbuild(args: string[], opts: CliOptions): Promise<CliResult> {
     const [cmd, ...pre] = [...(opts.wrap ?? []), process.execPath];
     const child = spawn(cmd!, [...pre, TSBUILD_BIN, ...args], {
       cwd: opts.cwd ?? PROJECT_ROOT,
-      env: { ...process.env, CI: 'true', NO_COLOR: '1', ...opts.env, TSBUILD_ROOT: opts.root },
+      env: { ...process.env, CI: 'true', NO_COLOR: '1', XDG_CACHE_HOME: CLIENT_CACHE, ...opts.env, TSBUILD_ROOT: opts.root },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const out: Buffer[] = [];
