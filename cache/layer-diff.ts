@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
 import { constants as fsc } from 'node:fs';
-import type { Stats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
@@ -9,7 +8,7 @@ import type { Digest } from './digest.js';
 import { CacheError } from './errors.js';
 import type { LayerIndex } from './layer-index.js';
 import { lstatInRoot } from './layer-lower.js';
-import { type TreeEntry, byteOrder, splitDev, walkTree } from './layer-walk.js';
+import { type EntryStat, type TreeEntry, byteOrder, splitDev, walkTree } from './layer-walk.js';
 import type { TarHeaderInput } from './tar-format.js';
 import { SMALL_FILE_LIMIT, TarWriter } from './tar-writer.js';
 import {
@@ -155,7 +154,7 @@ async function abortOnError(out: Writable, run: () => Promise<LayerTarResult>): 
 async function writePlan({ root, plan, xattrs, lowerDirs, index: indexOpts }: PlanInput, out: Writable, opts: LayerTarOptions): Promise<LayerTarResult> {
   sortByPathBytes(plan);
   const epoch = opts.sourceDateEpoch;
-  const clamp = (st: Stats) => {
+  const clamp = (st: EntryStat) => {
     const t = Math.floor(st.mtimeMs / 1000);
     return epoch === undefined ? Math.max(t, 0) : Math.max(Math.min(t, epoch), 0);
   };
@@ -267,7 +266,7 @@ interface DataSource {
  * Where a regular file's bytes come from: the file itself, or with
  * overlay metacopy the lower file it was copied up from (metadata only).
  */
-async function dataSource(root: string, rel: string, st: Stats, attrs: Xattrs | undefined, lowerDirs: string[]): Promise<DataSource> {
+async function dataSource(root: string, rel: string, st: EntryStat, attrs: Xattrs | undefined, lowerDirs: string[]): Promise<DataSource> {
   let file = path.join(root, rel);
   let size = st.size;
   if (attrs?.has(OVERLAY_METACOPY_XATTR)) {

@@ -1,10 +1,46 @@
 import * as fs from 'node:fs';
+import { constants as fsc } from 'node:fs';
 import type { Stats } from 'node:fs';
+
+/**
+ * What a layer needs of an entry's lstat. A walk keeps one per entry until
+ * the layer is written, and a Stats holds four Dates and fourteen numbers
+ * besides: at 50,000 files that was 40 MB of the build's peak memory.
+ */
+export class EntryStat {
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly rdev: number;
+
+  constructor(st: Stats) {
+    this.mode = st.mode;
+    this.uid = st.uid;
+    this.gid = st.gid;
+    this.size = st.size;
+    this.mtimeMs = st.mtimeMs;
+    this.rdev = st.rdev;
+  }
+
+  private is(type: number): boolean {
+    return (this.mode & fsc.S_IFMT) === type;
+  }
+
+  isFile(): boolean { return this.is(fsc.S_IFREG); }
+  isDirectory(): boolean { return this.is(fsc.S_IFDIR); }
+  isSymbolicLink(): boolean { return this.is(fsc.S_IFLNK); }
+  isCharacterDevice(): boolean { return this.is(fsc.S_IFCHR); }
+  isBlockDevice(): boolean { return this.is(fsc.S_IFBLK); }
+  isFIFO(): boolean { return this.is(fsc.S_IFIFO); }
+  isSocket(): boolean { return this.is(fsc.S_IFSOCK); }
+}
 
 export interface TreeEntry {
   /** Path relative to the walked root, '/'-separated, never ''. */
   rel: string;
-  st: Stats;
+  st: EntryStat;
   /** Exact `dev:ino` for entries with more than one link (hard-link detection). */
   inode?: string;
 }
@@ -42,7 +78,7 @@ export async function walkTree(root: string): Promise<TreeEntry[]> {
           inode = `${big.dev}:${big.ino}`;
         }
       }
-      out.push({ rel, st, inode });
+      out.push({ rel, st: new EntryStat(st), inode });
       if (st.isDirectory()) dirs.push(rel);
     }
     await new Promise((r) => setImmediate(r));

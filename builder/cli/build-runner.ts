@@ -3,6 +3,7 @@
 // agents from this machine, writes --iidfile/--metadata-file and maps
 // errors to exit codes (1 for a failed build, 2 for a bug in tsbuild).
 import { writeFile } from 'node:fs/promises';
+import { setFlagsFromString } from 'node:v8';
 import { build, evaluate } from '../pipeline/build.js';
 import { createProgress, type ProgressWriter } from '../progress/index.js';
 import { localSecrets, localSsh } from '../providers/local.js';
@@ -22,7 +23,15 @@ export interface CliBuildRequest {
   ssh: SshSpec[];
 }
 
+// How far V8 lets the heap grow past what survived the last full
+// collection: up to 4x by default, which made a 1 GB, 50,000-file COPY peak
+// at 380-400 MB of RSS for a live set of about 70 MB. At 1.5x it peaks
+// near 250 MB; a 5,000-file build spends about 5% more CPU in the
+// collector. V8 reads the flag each time it sets the next limit.
+const HEAP_GROWING_PERCENT = 50;
+
 export async function runCli(req: CliBuildRequest): Promise<number> {
+  setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   if (req.call !== 'build') return evaluate(req.build, req.call, { stdout: process.stdout, stderr: process.stderr });
   let progress: ProgressWriter | undefined;
   const abort = new AbortController();

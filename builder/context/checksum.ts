@@ -138,20 +138,18 @@ export async function checksumSelection(tree: SourceTree, patterns: readonly str
   await cache?.load?.();
   for (const f of found) if (f.type === 'file') f.digest = cache?.get(f.host, f) ?? '';
   await hashMisses(found, cache);
-  const lines = found.map(lineOf);
-  // Sorted by the default (code unit) order, without a comparator callback:
-  // lines start with the unique label, so no two are equal.
-  const sorted = [...lines].sort();
-  // One update of the joined lines: 5,000 small updates cost more than the hashing.
-  const digest = `sha256:${createHash('sha256').update(`${SELECTION_SCHEMA}\n${sorted.join('\n')}\n`).digest('hex')}`;
+  const digest = checksumOfLines(found);
   // Remembered only if nothing changed between the two walks: then the checksum is the fingerprint's.
   const after = collector.fingerprint;
   if (memo && before && after && after.digest() === before.digest()) {
     memo.rememberSelection!(memoKey, after.digest(), digest, Math.max(before.trustedFrom, after.trustedFrom));
   }
+  // The lines are made again if the list is ever asked for: kept until the
+  // build ends, they were a third of a 50,000-file COPY's memory.
   options.cache?.noteSelection?.(digest, () => {
+    const lines = found.map(lineOf);
     const indexOf = new Map(lines.map((line, i) => [line, i]));
-    return sorted.map((line) => entryOf(found[indexOf.get(line)!]!));
+    return lines.sort().map((line) => entryOf(found[indexOf.get(line)!]!));
   });
   return digest;
 }
@@ -371,6 +369,14 @@ async function hashMisses(found: Found[], cache: ContentHashCache | undefined): 
     }
   };
   await Promise.all(Array.from({ length: Math.min(HASH_CONCURRENCY, misses.length) }, worker));
+}
+
+function checksumOfLines(found: readonly Found[]): string {
+  // Sorted by the default (code unit) order, without a comparator callback:
+  // lines start with the unique label, so no two are equal.
+  const sorted = found.map(lineOf).sort();
+  // One update of the joined lines: 5,000 small updates cost more than the hashing.
+  return `sha256:${createHash('sha256').update(`${SELECTION_SCHEMA}\n${sorted.join('\n')}\n`).digest('hex')}`;
 }
 
 /** The line hashed into the checksum (its sort order is the checksum's). */

@@ -51,6 +51,8 @@ export function entryType(st: Stats): EntryType {
   return 'socket';
 }
 
+const VISIBLE = Promise.resolve(true);
+
 export class BuildContext implements SourceTree {
   readonly description = 'build context';
   readonly forceRootOwnership = true;
@@ -92,6 +94,9 @@ export class BuildContext implements SourceTree {
   // context made two lstats per file before).
   private visibilityOf(rel: string, listed: boolean): Promise<boolean> {
     if (rel === '') return Promise.resolve(true);
+    // Nothing to decide and nothing worth remembering: a big context would
+    // otherwise keep a promise and a path per file until the build ends.
+    if (listed && this.ignore.isEmpty) return VISIBLE;
     let cached = this.visibility.get(rel);
     if (!cached) {
       cached = this.computeVisible(rel, listed);
@@ -133,7 +138,8 @@ export class BuildContext implements SourceTree {
   }
 
   async lstat(inRoot: string): Promise<Stats | null> {
-    if (!(await this.isVisible(inRoot))) return null;
+    // Without ignore rules whatever exists is visible: the lstat alone decides.
+    if (!this.ignore.isEmpty && !(await this.isVisible(inRoot))) return null;
     return this.rawLstat(toRel(inRoot));
   }
 
