@@ -32,18 +32,18 @@ export interface CliBuildRequest {
 // build keeps V8's default until its heap is big, then caps the growth and
 // collects once, as the limit V8 set at its last collection would
 // otherwise still let the heap reach 4x.
-const BIG_HEAP = 128 << 20;
+const BIG_HEAP = 80 << 20;
 const HEAP_GROWING_PERCENT = 50;
 
 function capHeapGrowthWhenBig(): () => void {
   const timer = setInterval(() => {
     if (getHeapStatistics().used_heap_size < BIG_HEAP) return;
     clearInterval(timer);
-    const stopHeapWatch = capHeapGrowthWhenBig();
+    setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
     setFlagsFromString('--expose-gc');
     // A fresh context gets the gc() the flag exposes; this one keeps none.
     (runInNewContext('gc') as () => void)();
-  }, 250);
+  }, 100);
   timer.unref();
   return () => clearInterval(timer);
 }
