@@ -29,8 +29,9 @@
 // per-file table at all (see builder/context/checksum.ts). The same racy
 // rule applies: a selection with an entry changed too close to the
 // build's start is not remembered.
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { writeTextAtomically } from './write-atomic.js';
 import path from 'node:path';
 
 /** The stat fields a cached checksum is valid for (same shape as builder's StatKey). */
@@ -213,7 +214,7 @@ export class PersistentChecksumCache {
   private async saveSelections(): Promise<boolean> {
     if (!this.selectionsChanged) return false;
     const sel = [...this.selections.values()].slice(-MAX_SELECTIONS);
-    await writeAtomically(this.selectionsFile, JSON.stringify({ v: SELECTIONS_VERSION, root: this.root, sel } satisfies SelectionsFile));
+    await writeTextAtomically(this.selectionsFile, JSON.stringify({ v: SELECTIONS_VERSION, root: this.root, sel } satisfies SelectionsFile));
     this.selectionsChanged = false;
     return true;
   }
@@ -235,7 +236,7 @@ export class PersistentChecksumCache {
     for (const name of this.loaded.keys()) if (!this.changed.has(name)) add(name, this.rowOf(name)!);
     for (const [name, row] of this.changed) add(name, row);
     data.digests = digests.join('');
-    await writeAtomically(this.file, JSON.stringify(data));
+    await writeTextAtomically(this.file, JSON.stringify(data));
     this.changed.clear();
     return true;
   }
@@ -253,18 +254,6 @@ export class PersistentChecksumCache {
   // Paths inside the context are stored relative to it: a smaller file.
   private nameOf(hostPath: string): string {
     return hostPath.startsWith(this.prefix) ? hostPath.slice(this.prefix.length) : hostPath;
-  }
-}
-
-async function writeAtomically(file: string, text: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(tmp, text);
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
   }
 }
 

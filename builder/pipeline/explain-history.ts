@@ -5,10 +5,10 @@
 //                                        checksum), shared by every step that saw it
 // Files are written to a temp name and renamed, so concurrent builds never
 // read half a record; losing a record only loses an explanation.
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { SelectionEntry } from '../context/checksum.js';
+import { writeTextAtomically } from '../../cache/write-atomic.js';
 
 export interface StepRecord {
   key: string;
@@ -34,7 +34,7 @@ export class ExplainHistory {
   }
 
   async writeStep(id: string, record: StepRecord): Promise<void> {
-    await writeAtomic(path.join(this.stepsDir, `${id}.json`), JSON.stringify(record));
+    await writeTextAtomically(path.join(this.stepsDir, `${id}.json`), JSON.stringify(record));
   }
 
   async readSelection(digest: string): Promise<SelectionEntry[] | undefined> {
@@ -48,7 +48,7 @@ export class ExplainHistory {
 
   async writeSelection(digest: string, entries: readonly SelectionEntry[]): Promise<void> {
     const rows: SelectionRow[] = entries.map((e) => [e.path, e.type, e.mode, e.uid, e.gid, e.link, e.digest]);
-    await writeAtomic(this.selectionFile(digest), JSON.stringify(rows));
+    await writeTextAtomically(this.selectionFile(digest), JSON.stringify(rows));
   }
 
   /**
@@ -90,17 +90,5 @@ async function readJson<T>(file: string): Promise<T | undefined> {
     return JSON.parse(await readFile(file, 'utf8')) as T;
   } catch {
     return undefined;
-  }
-}
-
-async function writeAtomic(file: string, text: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(tmp, text);
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
   }
 }
