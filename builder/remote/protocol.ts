@@ -79,6 +79,25 @@ export interface BuildRequest {
   /** The client's SOURCE_DATE_EPOCH: reproducible builds do not depend on the server's environment. */
   sourceDateEpoch?: string;
   wantMetadata: boolean;
+  // Optional fields added within version 2 (an older server ignores them;
+  // an older client never sends them).
+  /** --network for every RUN; `host` needs the server's --allow-insecure-entitlement. */
+  network?: 'default' | 'none' | 'host';
+  /** The client's TSBUILD_OFFLINE: the server contacts no registry for base images. */
+  offline?: boolean;
+  /** --annotation KEY=VALUE of the image manifest. */
+  annotations?: [string, string][];
+  /** --provenance / --attest type=provenance. */
+  attestations?: { provenance?: { mode: 'min' | 'max'; builderId?: string } };
+  /** --build-context NAME=VALUE whose VALUE the server resolves itself: docker-image://, target:, a git or http(s) URL. */
+  buildContexts?: { name: string; value: string }[];
+  /** --add-host, --ulimit, --shm-size, --cgroup-parent for every RUN. */
+  runResources?: {
+    addHosts: { host: string; ip: string }[];
+    ulimits: { type: string; soft: number; hard: number }[];
+    shmSize?: number;
+    cgroupParent?: string;
+  };
 }
 
 /** Messages the client sends on the build stream (one JSON object per line). */
@@ -116,6 +135,19 @@ export interface LocatedFailure {
 
 /** Store commands a client may run on the server (their output streams back). */
 export const REMOTE_COMMANDS: ReadonlySet<string> = new Set(['images', 'inspect', 'history', 'tag', 'rmi', 'push', 'pull', 'du', 'prune']);
+
+/**
+ * Why the server cannot resolve a --build-context value itself, or
+ * undefined when it can: an image, a stage, an http(s) URL (a tarball or a
+ * git repository). A directory or an OCI layout is a path on the client
+ * (the server must never read its own paths for a client), and an SSH git
+ * URL would be cloned with the server's keys.
+ */
+export function unresolvableContext(value: string): string | undefined {
+  if (value.startsWith('docker-image://') || value.startsWith('target:') || /^(https?|git):\/\//.test(value) || value.startsWith('github.com/')) return undefined;
+  if (/^(git@|ssh:\/\/)/.test(value)) return 'a git URL over SSH is not supported with --host yet (the server would clone it with its own keys; use https)';
+  return 'a local directory or oci-layout:// context is not supported with --host yet (use docker-image://, target:, or a git or https URL)';
+}
 
 /** Picks the highest version both sides speak, or undefined. */
 export function negotiate(offered: string | undefined): number | undefined {

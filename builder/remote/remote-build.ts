@@ -30,7 +30,7 @@ import { errorOfAnswer, readBody, responseHeaders, responseStatus, type RemoteCo
 import { buildManifest } from './context-manifest.js';
 import { uploadBlobs, type UploadStats } from './upload.js';
 import type { ContextManifest } from './context-manifest.js';
-import { PATHS, type BuildRequest, type ClientMessage, type LocatedFailure, type ServerMessage } from './protocol.js';
+import { PATHS, unresolvableContext, type BuildRequest, type ClientMessage, type LocatedFailure, type ServerMessage } from './protocol.js';
 import { formatWithExcerpt } from '../errors.js';
 
 const STREAMED = new Set(['local', 'tar', 'oci', 'docker']);
@@ -64,7 +64,31 @@ function toRequest(req: CliBuildRequest, manifest: ContextManifest): BuildReques
     runtime: opts.runtime,
     sourceDateEpoch: opts.sourceDateEpoch,
     wantMetadata: req.metadataFile !== undefined,
+    ...optionalFields(opts),
   };
+}
+
+// Fields an older server does not know are sent only when set, so a
+// default build's request is the same as before they existed.
+function optionalFields(opts: BuildOptions): Partial<BuildRequest> {
+  const r = opts.runResources;
+  const hasResources = r && (r.addHosts.length > 0 || r.ulimits.length > 0 || r.shmSize !== undefined || r.cgroupParent !== undefined);
+  return {
+    ...(opts.network && opts.network !== 'default' ? { network: opts.network } : {}),
+    ...(opts.offline ? { offline: true } : {}),
+    ...(opts.annotations && opts.annotations.size > 0 ? { annotations: [...opts.annotations] } : {}),
+    ...(opts.attestations?.provenance ? { attestations: { provenance: { ...opts.attestations.provenance } } } : {}),
+    ...(opts.buildContexts && opts.buildContexts.length > 0 ? { buildContexts: opts.buildContexts.map((c) => ({ ...c })) } : {}),
+    ...(hasResources ? { runResources: { ...r } } : {}),
+  };
+}
+
+/** Flags the server cannot honour are refused here, before anything is sent. */
+function checkBuildContexts(contexts: BuildOptions['buildContexts']): void {
+  for (const { name, value } of contexts ?? []) {
+    const why = unresolvableContext(value);
+    if (why) throw new RemoteError('REMOTE_UNSUPPORTED', `--build-context ${name}=${value}: ${why}`);
+  }
 }
 
 function deltaOrWhole(manifest: ContextManifest): Pick<BuildRequest, 'manifest' | 'manifestDelta'> {
@@ -88,6 +112,7 @@ export async function remoteBuild(connecting: Promise<RemoteConnection>, req: Cl
   // is not there at all is reported before any progress.
   let refused: { error: unknown } | undefined;
   connecting.catch((error: unknown) => (refused = { error }));
+  checkBuildContexts(opts.buildContexts);
   await new Promise((resolve) => setImmediate(resolve));
   if (refused) throw refused.error;
   const progress = req.call === 'build' ? createProgress(req.progress, process.stderr) : undefined;

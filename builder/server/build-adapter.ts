@@ -13,6 +13,7 @@ import type { BuildRequest, LocatedFailure } from '../remote/protocol.js';
 import type { BuildSession } from './build-session.js';
 import type { ServeSettings } from './server-context.js';
 import type { Limiter } from '../concurrency.js';
+import { buildFlagOptions } from './build-flags.js';
 
 export interface AdapterResult {
   exitCode: number;
@@ -61,6 +62,7 @@ export function optionsOf(req: BuildRequest, contextDir: string, settings: Serve
     limiter,
     sourceDateEpoch: req.sourceDateEpoch,
     keepStorage: settings.keepStorage,
+    ...buildFlagOptions(req),
   };
 }
 

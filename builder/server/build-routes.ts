@@ -10,6 +10,7 @@ import { acquireLease, type Lease } from '../../cache/gc-lease.js';
 import { BuildSession } from './build-session.js';
 import { runRemoteBuild } from './build-adapter.js';
 import { syncContext } from './context-sync.js';
+import { checkBuildFlags } from './build-flags.js';
 import type { MaterializedContext } from './context-cache.js';
 import type { Route } from './respond.js';
 import { sendError } from './respond.js';
@@ -122,5 +123,6 @@ function checkRequest(r: unknown, allowInsecure: boolean): BuildRequest {
   if (req.allow.includes('security.insecure') && !allowInsecure) {
     throw new RemoteError('REMOTE_UNSUPPORTED', 'security.insecure is not allowed by this server (start it with --allow-insecure-entitlement)');
   }
+  checkBuildFlags(req, allowInsecure);
   return req;
 }
