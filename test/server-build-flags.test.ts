@@ -1,0 +1,85 @@
+// `tsbuild --host X build` with the flags a local build has beyond the
+// basics: --annotation, --provenance, --build-context, --network and the
+// RUN resource flags reach the build on a real server (unix socket), as the
+// image and the streamed-back outputs show; what the server cannot honour
+// (a client directory as a build context, the host's network it did not
+// allow) is refused with one line before any work.
+import path from 'node:path';
+import { readFile, readdir } from 'node:fs/promises';
+import { serverSuite } from './helpers/server-suite.js';
+import { makeContext, readTar, scratch } from './e2e-image-helpers.js';
+
+const suite = serverSuite('remote builds with every build flag');
+const { it } = suite;
+
+function layoutOf(entries: Awaited<ReturnType<typeof readTar>>) {
+  const files = new Map(entries.filter((e) => e.type === 'file').map((e) => [e.name, e.data]));
+  const blob = (d: string) => JSON.parse(files.get(`blobs/${d.replace(':', '/')}`)!.toString());
+  return { index: JSON.parse(files.get('index.json')!.toString()), blob };
+}
+
+it('--annotation and --provenance reach a streamed-back type=oci output', async (t) => {
+  const ctx = await makeContext({ Dockerfile: 'FROM busybox:latest\nRUN echo annotated > /a\n' });
+  const out = path.join(await scratch(), 'img.tar');
+  const r = await suite.remote(['build', '--progress=plain', '--annotation', 'org.opencontainers.image.title=remote-flags', '--annotation', 'manifest:com.example.k=v',
+    '--provenance=mode=min', '-t', 'flags:oci', '-o', `type=oci,dest=${out}`, ctx]);
+  t.is(r.code, 0, r.stderr);
+  const { index, blob } = layoutOf(await readTar(await readFile(out)));
+  const top = blob(index.manifests[0].digest);
+  t.is(top.manifests.length, 2, 'an index of the image and its attestation');
+  const [image, att] = top.manifests;
+  const manifest = blob(image.digest);
+  t.is(manifest.annotations['org.opencontainers.image.title'], 'remote-flags');
+  t.is(manifest.annotations['com.example.k'], 'v');
+  t.is(att.annotations['vnd.docker.reference.type'], 'attestation-manifest');
+  t.is(att.annotations['vnd.docker.reference.digest'], image.digest);
+  const statement = blob(blob(att.digest).layers[0].digest);
+  t.is(statement.predicateType, 'https://slsa.dev/provenance/v0.2');
+  t.deepEqual(statement.subject[0].digest, { sha256: image.digest.slice('sha256:'.length) });
+});
+
+it('--build-context docker-image:// and target: are resolved on the server', async (t) => {
+  const ctx = await makeContext({ Dockerfile: 'FROM scratch AS notes\nCOPY note.txt /note.txt\nFROM scratch\nCOPY --from=tools /bin/busybox /bb\nCOPY --from=extra /note.txt /note.txt\n', 'note.txt': 'from a stage\n' });
+  const out = path.join(await scratch(), 'rootfs');
+  const r = await suite.remote(['build', '--progress=plain', '--build-context', 'tools=docker-image://busybox:latest', '--build-context', 'extra=target:notes', '-o', `type=local,dest=${out}`, ctx]);
+  t.is(r.code, 0, r.stderr);
+  t.is(await readFile(path.join(out, 'note.txt'), 'utf8'), 'from a stage\n');
+  const bb = await readFile(path.join(out, 'bb'));
+  t.is(bb.subarray(1, 4).toString(), 'ELF', 'busybox came out of the docker-image:// context');
+});
+
+it('--network=none, --shm-size, --add-host and --ulimit reach every RUN', async (t) => {
+  const ctx = await makeContext({ Dockerfile: 'FROM busybox:latest\nRUN ls /sys/class/net > /ifaces; df -k /dev/shm | tail -1 > /shm; cat /etc/hosts > /hosts; ulimit -n > /nofile\n' });
+  const out = path.join(await scratch(), 'rootfs');
+  const r = await suite.remote(['build', '--progress=plain', '--network=none', '--shm-size', '128m', '--add-host', 'db.internal:10.1.2.3', '--ulimit', 'nofile=1000:2000', '-o', `type=local,dest=${out}`, ctx]);
+  t.is(r.code, 0, r.stderr);
+  const cat = (f: string) => readFile(path.join(out, f), 'utf8');
+  t.is(await cat('ifaces'), 'lo\n');
+  t.regex(await cat('shm'), /\s131072\s/);
+  t.regex(await cat('hosts'), /^10\.1\.2\.3\tdb\.internal$/m);
+  t.is(await cat('nofile'), '1000\n');
+});
+
+it('a local directory as --build-context is refused in one line before any work', async (t) => {
+  const ctx = await makeContext({ Dockerfile: 'FROM scratch\nCOPY --from=dir f /f\n' });
+  const dir = await makeContext({ f: 'local\n' });
+  const before = await readdir(path.join(suite.store.root)).catch(() => []);
+  const r = await suite.remote(['build', '--progress=plain', '--build-context', `dir=${dir}`, ctx]);
+  t.is(r.code, 1);
+  t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+  t.regex(r.stderr, /--build-context dir=.*: a local directory or oci-layout:\/\/ context is not supported with --host yet/);
+  t.notRegex(r.stderr, /load build context/, 'refused before the context was synced');
+  t.deepEqual(await readdir(path.join(suite.store.root)).catch(() => []), before);
+  const ssh = await suite.remote(['build', '--build-context', 'src=git@example.com:a/b.git', ctx]);
+  t.is(ssh.code, 1);
+  t.regex(ssh.stderr, /a git URL over SSH is not supported with --host yet/);
+});
+
+it('the host network is refused by a server not started with --allow-insecure-entitlement', async (t) => {
+  const ctx = await makeContext({ Dockerfile: 'FROM busybox:latest\nRUN true\n' });
+  const r = await suite.remote(['build', '--network=host', '--allow', 'network.host', ctx]);
+  t.is(r.code, 1);
+  // The server's policy is known only once the request arrives: the context line may precede the error.
+  t.deepEqual(r.stderr.split('\n').filter((l) => l.includes('ERROR')), ['ERROR: network.host is not allowed by this server (start it with --allow-insecure-entitlement)'], r.stderr);
+  t.regex(r.stderr, /network\.host is not allowed by this server \(start it with --allow-insecure-entitlement\)/);
+});
