@@ -11,6 +11,7 @@ import { gunzipSync } from 'node:zlib';
 import { tsbuild } from './helpers/cli.js';
 import { e2eRunSuite } from './e2e-step-run-helpers.js';
 import { build, readTar } from './e2e-image-helpers.js';
+import { sshAddBundle } from './helpers/ssh-add-bundle.js';
 
 const suite = e2eRunSuite('e2e RUN mounts');
 const { skip, it, scratchDir, context } = suite;
@@ -245,16 +246,6 @@ RUN --mount=type=ssh,id=deploy,target=/agent.sock test -S /agent.sock && echo "$
   t.regex(r.stderr, /ssh/i);
 });
 
-/** The host's ssh-add with the shared libraries it loads, to run inside busybox through the copied dynamic loader. */
-async function sshAddBundle(): Promise<Record<string, Buffer>> {
-  const files: Record<string, Buffer> = { 'tools/ssh-add': await readFile('/usr/bin/ssh-add') };
-  for (const line of execFileSync('ldd', ['/usr/bin/ssh-add'], { encoding: 'utf8' }).split('\n')) {
-    const lib = /(\/\S+) \(0x/.exec(line)?.[1];
-    if (lib) files[`tools/${path.basename(lib)}`] = await readFile(lib);
-  }
-  return files;
-}
-
 itSsh(`ssh: --ssh default=KEYFILE,KEYFILE serves the keys from tsbuild's own agent: ssh-add lists them and signs in RUN${sshReason}`, async (t) => {
   const dir = await scratchDir('ssh-keys');
   const keys = ['ed25519', 'rsa', 'ecdsa'].map((type) => {
@@ -262,9 +253,7 @@ itSsh(`ssh: --ssh default=KEYFILE,KEYFILE serves the keys from tsbuild's own age
     execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', `tsbuild-test-${type}`, '-f', file]);
     return file;
   });
-  const bundle = await sshAddBundle();
-  const loader = Object.keys(bundle).find((f) => /ld-linux/.test(f))!;
-  const run = `/${loader} --library-path /t /t/ssh-add`.replace('/tools/', '/t/');
+  const { files: bundle, run } = await sshAddBundle();
   const ctx = await context({ ...bundle, 'id_ed25519.pub': await readFile(`${keys[0]}.pub`), 'id_rsa.pub': await readFile(`${keys[1]}.pub`) });
   for (const f of Object.keys(bundle)) await chmod(path.join(ctx, f), 0o755);
   const { out } = await buildLocal(ctx, `FROM busybox:latest

@@ -4,8 +4,11 @@
 // image and the streamed-back outputs show; what the server cannot honour
 // (a client directory as a build context, the host's network it did not
 // allow) is refused with one line before any work.
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { readFile, readdir } from 'node:fs/promises';
+import { chmod, readFile, readdir } from 'node:fs/promises';
+import { sshAddBundle, sshAddSkipReason } from './helpers/ssh-add-bundle.js';
 import { serverSuite } from './helpers/server-suite.js';
 import { makeContext, readTar, scratch } from './e2e-image-helpers.js';
 
@@ -82,4 +85,20 @@ it('the host network is refused by a server not started with --allow-insecure-en
   // The server's policy is known only once the request arrives: the context line may precede the error.
   t.deepEqual(r.stderr.split('\n').filter((l) => l.includes('ERROR')), ['ERROR: network.host is not allowed by this server (start it with --allow-insecure-entitlement)'], r.stderr);
   t.regex(r.stderr, /network\.host is not allowed by this server \(start it with --allow-insecure-entitlement\)/);
+});
+
+const sshSkip = sshAddSkipReason();
+const itSsh = sshSkip ? test.skip : it;
+itSsh(`--ssh default=KEYFILE is served by the client's own agent: ssh-add in a remote RUN lists the key${sshSkip ? ` (skipped: ${sshSkip})` : ''}`, async (t) => {
+  const keyDir = await scratch();
+  const key = path.join(keyDir, 'id_ed25519');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'tsbuild-remote-key', '-f', key]);
+  const { files, run } = await sshAddBundle();
+  const ctx = await makeContext({ ...files, Dockerfile: `FROM busybox:latest\nRUN --mount=type=bind,source=tools,target=/t --mount=type=ssh ${run} -l > /listed\n` });
+  for (const f of Object.keys(files)) await chmod(path.join(ctx, f), 0o755);
+  const out = path.join(await scratch(), 'rootfs');
+  const r = await suite.remote(['build', '--progress=plain', '--ssh', `default=${key}`, '-o', `type=local,dest=${out}`, ctx]);
+  t.is(r.code, 0, r.stderr);
+  const fingerprint = execFileSync('ssh-keygen', ['-lf', `${key}.pub`], { encoding: 'utf8' }).trim();
+  t.is((await readFile(path.join(out, 'listed'), 'utf8')).trim(), fingerprint);
 });

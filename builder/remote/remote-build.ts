@@ -32,6 +32,7 @@ import { uploadBlobs, type UploadStats } from './upload.js';
 import type { ContextManifest } from './context-manifest.js';
 import { PATHS, unresolvableContext, type BuildRequest, type ClientMessage, type LocatedFailure, type ServerMessage } from './protocol.js';
 import { formatWithExcerpt } from '../errors.js';
+import { localSsh } from '../providers/local.js';
 
 const STREAMED = new Set(['local', 'tar', 'oci', 'docker']);
 
@@ -166,6 +167,7 @@ async function followBuild(conn: RemoteConnection, req: CliBuildRequest, stream:
   let result: Extract<ServerMessage, { type: 'result' }> | undefined;
   const errLines: string[] = [];
   let syncError: unknown;
+  const agents: Partial<SshAgents> = {};
   try {
     for await (const m of readMessages<ServerMessage>(stream)) {
       switch (m.type) {
@@ -199,7 +201,8 @@ async function followBuild(conn: RemoteConnection, req: CliBuildRequest, stream:
           pending.push(answerSecret(req, m.reqId, m.id, send));
           break;
         case 'ssh-open':
-          forwardAgent(conn, req, buildId, m.connId, m.id);
+          agents.provider ??= localSsh(req.ssh, process.env.SSH_AUTH_SOCK);
+          void forwardAgent(conn, agents as SshAgents, buildId, m.connId, m.id);
           break;
         case 'output':
           // Fetched in order: the server sends the result once they all arrived.
@@ -217,6 +220,8 @@ async function followBuild(conn: RemoteConnection, req: CliBuildRequest, stream:
     if (!result) throw err;
   }
   const failures = (await Promise.allSettled(pending)).filter((p) => p.status === 'rejected');
+  // Key agents of our own end with the build: the keys were in this process's memory only.
+  await agents.provider?.close();
   if (!stream.writableEnded) stream.end();
   if (syncError) throw syncError;
   if (!result) throw new RemoteError('REMOTE_UNREACHABLE', 'the server closed the build without a result');
@@ -225,6 +230,7 @@ async function followBuild(conn: RemoteConnection, req: CliBuildRequest, stream:
   await progress?.close({ ok });
   for (const line of errLines) process.stderr.write(line + '\n');
   if (result.error) process.stderr.write(await failureText(result, req));
+  if (agents.error && !ok) process.stderr.write(`ERROR: ${agents.error}\n`);
   if (ok && req.call === 'build') {
     if (req.iidFile && result.imageId) await writeFile(req.iidFile, result.imageId);
     if (req.metadataFile) await writeFile(req.metadataFile, JSON.stringify(result.metadata ?? {}, null, 2) + '\n');
@@ -257,12 +263,17 @@ async function answerSecret(opts: CliBuildRequest, reqId: number, id: string, se
 }
 
 // One agent connection of the build: a stream to the server, piped to the
-// agent socket the user named (--ssh id=/path) or $SSH_AUTH_SOCK.
-function forwardAgent(conn: RemoteConnection, opts: CliBuildRequest, buildId: string, connId: number, id: string): void {
-  const spec = opts.ssh.find((s) => s.id === id);
-  const sockPath = spec?.paths[0] ?? process.env.SSH_AUTH_SOCK;
+// agent the user named as a local build would serve it (`--ssh id=SOCKET`,
+// `--ssh id=KEY[,KEY]` through an agent of our own, $SSH_AUTH_SOCK).
+async function forwardAgent(conn: RemoteConnection, agents: SshAgents, buildId: string, connId: number, id: string): Promise<void> {
   const remote = conn.request('POST', `${PATHS.sshConn}${buildId}/${connId}`);
   remote.on('error', () => undefined);
+  let sockPath: string | undefined;
+  try {
+    sockPath = await agents.provider.agentSocket(id);
+  } catch (err) {
+    agents.error ??= (err as Error).message;
+  }
   if (!sockPath) {
     remote.close();
     return;
@@ -272,6 +283,12 @@ function forwardAgent(conn: RemoteConnection, opts: CliBuildRequest, buildId: st
   local.pipe(remote);
   remote.pipe(local);
   remote.on('close', () => local.destroy());
+}
+
+/** The client's SSH agents for this build, and why one could not be served. */
+interface SshAgents {
+  provider: ReturnType<typeof localSsh>;
+  error?: string;
 }
 
 /** A progress event off the wire: step output bytes come as base64. */
