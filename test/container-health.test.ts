@@ -10,9 +10,11 @@ const s = await containerSuite('tsbuild-health-');
 
 const psStatus = async (name: string) => (await s.cli('ps', '-a', '--filter', `name=^${name}$`, '--format', '{{.Status}}')).stdout.trim();
 
+// The phases last seconds, not the probe's 300 ms, so that a loaded machine's
+// slow `ps` still sees each of them.
 s.e2e('--health-cmd: starting, then healthy, then unhealthy after --health-retries failures', async (t) => {
   const r = await s.cli('run', '-d', '--name', 'hc', '--health-cmd', 'cat /ok', '--health-interval', '300ms', '--health-retries', '2',
-    'busybox', 'sh', '-c', 'sleep 1.5; echo fine > /ok; sleep 3; rm /ok; exec sleep 300');
+    'busybox', 'sh', '-c', 'sleep 3; echo fine > /ok; sleep 6; rm /ok; exec sleep 300');
   t.is(r.code, 0, r.stderr);
   t.regex(await psStatus('hc'), /^Up .* \(health: starting\)$/);
   t.regex(await s.eventually(() => psStatus('hc'), (v) => v.endsWith('(healthy)')), /^Up .* \(healthy\)$/);

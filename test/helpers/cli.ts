@@ -53,6 +53,9 @@ export function tsbuild(args: string[], opts: CliOptions): Promise<CliResult> {
       clearTimeout(timer);
       resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
     });
+    // A command that exits without reading its stdin (most do) makes this write
+    // fail with EPIPE; that is no error of the command's.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
     opts.onSpawn?.(child);
   });
