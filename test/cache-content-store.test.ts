@@ -85,11 +85,13 @@ test('putStream hashes while writing; putFile moves a file in', async (t) => {
 
 test('corruption is detected on read', async (t) => {
   const store = await tempStore();
-  const d = await store.putBuffer(randomBytes(50_000));
+  const data = randomBytes(50_000);
+  const d = await store.putBuffer(data);
   const p = store.path(d);
   await fs.chmod(p, 0o644);
   const fh = await fs.open(p, 'r+');
-  await fh.write(Buffer.from('X'), 0, 1, 1000);
+  // Flip the byte's bits: writing a fixed byte left a random blob unchanged 1 time in 256.
+  await fh.write(Buffer.from([data[1000]! ^ 0xff]), 0, 1, 1000);
   await fh.close();
   const e1 = await t.throwsAsync(store.readBuffer(d));
   t.true(isCacheError(e1, 'CORRUPT_BLOB'));
