@@ -2,7 +2,7 @@
 // (and the library entry point) take them: `--secret id=X,src=FILE|env=VAR`
 // and `--ssh ID[=SOCKET|KEY,...]`. A build server has its own providers, which
 // fetch them from its client.
-import { chmod, mkdtemp, readFile, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { MountError } from '../steps/errors.js';
@@ -54,7 +54,11 @@ export function localSsh(specs: readonly SshSpec[], agentSocket: string | undefi
         agent = (async () => {
           const { startKeyAgent } = await import('./ssh-key-agent.js');
           const dir = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-ssh-'));
-          const started = await startKeyAgent(id, paths, dir);
+          // A key that cannot be read or parsed fails the build: its empty dir must not stay behind.
+          const started = await startKeyAgent(id, paths, dir).catch(async (err: unknown) => {
+            await rm(dir, { recursive: true, force: true });
+            throw err;
+          });
           // BuildKit's default for an ssh mount: owned by root, 0600 (connecting needs write permission).
           await chmod(started.socket, 0o600);
           return started;

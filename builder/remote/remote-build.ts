@@ -217,7 +217,10 @@ async function followBuild(conn: RemoteConnection, req: CliBuildRequest, stream:
       }
     }
   } catch (err) {
-    if (!result) throw err;
+    if (!result) {
+      await agents.provider?.close();
+      throw err;
+    }
   }
   const failures = (await Promise.allSettled(pending)).filter((p) => p.status === 'rejected');
   // Key agents of our own end with the build: the keys were in this process's memory only.
