@@ -10,19 +10,8 @@ import { createProgress, type ProgressWriter } from '../progress/index.js';
 import { localSecrets, localSsh } from '../providers/local.js';
 import { BuildCanceledError, UsageError } from '../errors.js';
 import { reportError } from './report-error.js';
-import type { BuildOptions, CallMode, SecretSpec, SshSpec } from '../pipeline/options.js';
-import type { ProgressMode } from '../progress/types.js';
+import type { CliBuildRequest } from '../pipeline/options.js';
 
-// What `tsbuild build` was asked: the build itself, plus what only the CLI handles.
-export interface CliBuildRequest {
-  build: BuildOptions;
-  call: CallMode;
-  progress: ProgressMode;
-  iidFile?: string;
-  metadataFile?: string;
-  secrets: SecretSpec[];
-  ssh: SshSpec[];
-}
 
 // How far V8 lets the heap grow past what survived its last full
 // collection: up to 4x by default, which made a 1 GB, 50,000-file COPY peak

@@ -8,11 +8,13 @@ import type { CacheSpec } from '../cache-io/spec.js';
 import type { Limiter } from '../concurrency.js';
 import type { OutputSpec } from '../exporters/types.js';
 import type { ProgressEvent } from '../progress/events.js';
+import type { ProgressMode } from '../progress/types.js';
 import type { SecretProvider, SshProvider } from '../steps/types.js';
 import type { RunResources } from '../steps/run-resources.js';
 
 export type { CacheSpec } from '../cache-io/spec.js';
 export type { OutputSpec, OutputType } from '../exporters/types.js';
+import type { SecretSpec, SshSpec } from '../providers/local.js';
 export type { SecretSpec, SshSpec } from '../providers/local.js';
 export type { SecretProvider, SshProvider } from '../steps/types.js';
 export type { ProgressEvent, ProgressVertex } from '../progress/events.js';
@@ -95,4 +97,15 @@ export interface BuildResult {
   metadata: Record<string, unknown>;
   /** Lint and build warnings, also sent as 'warning' events. */
   warnings: string[];
+}
+
+/** What `tsbuild build` was asked (the CLI's parsed flags): the build itself, plus what only the client handles. */
+export interface CliBuildRequest {
+  build: BuildOptions;
+  call: CallMode;
+  progress: ProgressMode;
+  iidFile?: string;
+  metadataFile?: string;
+  secrets: SecretSpec[];
+  ssh: SshSpec[];
 }

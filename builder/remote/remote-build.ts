@@ -9,19 +9,8 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import type { ClientHttp2Stream } from 'node:http2';
 import { pipeline } from 'node:stream/promises';
-import type { BuildOptions, CallMode, OutputSpec, ProgressEvent, SecretSpec, SshSpec } from '../pipeline/options.js';
-import type { ProgressMode } from '../progress/types.js';
+import type { BuildOptions, CliBuildRequest, OutputSpec, ProgressEvent } from '../pipeline/options.js';
 
-/** What `tsbuild build` was asked (the CLI's parsed flags): the build plus what the client handles. */
-export interface CliBuildRequest {
-  build: BuildOptions;
-  call: CallMode;
-  progress: ProgressMode;
-  iidFile?: string;
-  metadataFile?: string;
-  secrets: SecretSpec[];
-  ssh: SshSpec[];
-}
 import { createProgress, type ProgressWriter } from '../progress/index.js';
 import { formatSize } from '../../cache/gc-config.js';
 import { encodeMessage, readMessages } from './messages.js';

@@ -12,7 +12,7 @@ import { parseArgs, getBool, getList, getString, formatFlagHelp, type FlagSpec }
 import { UsageError } from '../../errors.js';
 import { parseCsvSpec, parseKeyValues } from '../kv-spec.js';
 import type { BuildOptions, CallMode, OutputSpec, SecretSpec, SshSpec, CacheSpec } from '../../pipeline/options.js';
-import type { CliBuildRequest } from '../build-runner.js';
+import type { CliBuildRequest } from '../../pipeline/options.js';
 import type { ProgressMode } from '../../progress/types.js';
 import { defaultRoot } from '../store-root.js';
 import { OUTPUT_TYPES } from '../../exporters/index.js';
