@@ -21,7 +21,8 @@ import { PersistentChecksumCache } from '../cache/checksum-cache.js';
 import { loadBusyboxImage } from '../fixtures/base-images/load-busybox.js';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.join(PROJECT_ROOT, 'bin/tsbuild.js');
+// The `tsbuild` command as users run it (bin/tsbuild, which starts Node without parsing NODE_EXTRA_CA_CERTS).
+const BIN = path.join(PROJECT_ROOT, 'bin/tsbuild');
 
 const args = process.argv.slice(2);
 const flag = (name: string, def: number) => {
@@ -83,7 +84,7 @@ function timed(argv: string[], env: NodeJS.ProcessEnv): Timing {
 }
 
 function tsbuild(root: string, argv: string[]): Timing {
-  return timed([process.execPath, BIN, ...argv], { ...process.env, TSBUILD_ROOT: root, CI: 'true' });
+  return timed([BIN, ...argv], { ...process.env, TSBUILD_ROOT: root, CI: 'true' });
 }
 
 function buildArgs(ctx: string): string[] {

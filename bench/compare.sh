@@ -31,7 +31,7 @@ PROJECTS=${PROJECTS:-a b c}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 BENCH_CACHE=${BENCH_CACHE:-/var/cache/tsbuild-bench}
 WORK=$(mktemp -d /var/tmp/tsbuild-bench-compare.XXXXXX)
-TSBUILD=(node "$HERE/bin/tsbuild.js")
+TSBUILD=("$HERE/bin/tsbuild")   # the command as users run it
 DOCKER=(/usr/bin/docker -H "unix://$WORK/docker.sock")
 BUILDAH=(buildah --root "$WORK/buildah/root" --runroot "$WORK/buildah/run" --storage-driver overlay)
 PIDS=()
@@ -128,9 +128,9 @@ build_with() {
   local ctx="$WORK/projects/$project"
   case $tool in
     tsbuild)
-      local node=(node)
-      [[ -n "${PROFILE:-}" ]] && node+=(--cpu-prof "--cpu-prof-dir=$PROFILE/$project-$phase")
-      TSBUILD_ROOT="$WORK/tsbuild-store" "${node[@]}" "$HERE/bin/tsbuild.js" build --progress=plain -t "bench-$project" "$ctx" ;;
+      local prof=()
+      [[ -n "${PROFILE:-}" ]] && prof=(NODE_OPTIONS="--cpu-prof --cpu-prof-dir=$PROFILE/$project-$phase")
+      env TSBUILD_ROOT="$WORK/tsbuild-store" "${prof[@]}" "${TSBUILD[@]}" build --progress=plain -t "bench-$project" "$ctx" ;;
     buildkit) DOCKER_BUILDKIT=1 "${DOCKER[@]}" build --progress=plain --network=host -t "bench-$project" "$ctx" ;;
     buildah) "${BUILDAH[@]}" bud --layers --isolation chroot --tls-verify=false -t "bench-$project" "$ctx" ;;
   esac

@@ -12,7 +12,7 @@ set -euo pipefail
 SIZE_MB=${SIZE_MB:-200}
 RUNS=${RUNS:-3}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
-TSBUILD="node $HERE/bin/tsbuild.js"
+TSBUILD="$HERE/bin/tsbuild"
 WORK=$(mktemp -d /tmp/tsbuild-bench-export.XXXXXX)
 export TSBUILD_ROOT="$WORK/store"
 trap 'rm -rf "$WORK"' EXIT

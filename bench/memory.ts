@@ -21,7 +21,8 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PROJECT_ROOT = path.resolve(HERE, '../..');
-const CLI = path.join(PROJECT_ROOT, 'bin/tsbuild.js');
+// The `tsbuild` command as users run it (bin/tsbuild, which starts Node without parsing NODE_EXTRA_CA_CERTS).
+const CLI = path.join(PROJECT_ROOT, 'bin/tsbuild');
 const LOAD_BUSYBOX = path.join(PROJECT_ROOT, 'dist/fixtures/base-images/load-busybox.js');
 
 const args = process.argv.slice(2);
@@ -69,7 +70,7 @@ interface BuildResult { wallS: number; peakRssMb: number; steps: Map<string, num
 function build(ctx: string, store: string): Promise<BuildResult> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [CLI, 'build', '--progress=plain', '-t', 'bench-memory', ctx], {
+    const child = spawn(CLI, ['build', '--progress=plain', '-t', 'bench-memory', ctx], {
       env: { ...process.env, TSBUILD_ROOT: store }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let peakKb = 0;

@@ -19,7 +19,8 @@ import { sshdSkipReason, startSshd } from '../test/helpers/sshd.js';
 import { countingProxy } from '../test/helpers/serve.js';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.join(PROJECT_ROOT, 'bin/tsbuild.js');
+// The `tsbuild` command as users run it (bin/tsbuild, which starts Node without parsing NODE_EXTRA_CA_CERTS).
+const BIN = path.join(PROJECT_ROOT, 'bin/tsbuild');
 const args = process.argv.slice(2);
 const flag = (name: string, def: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : def);
 const RUNS = Math.max(3, flag('--runs', 5));
@@ -49,7 +50,7 @@ function generate(dir: string): void {
 // stderr pipe live in this process's event loop, which a spawnSync would
 // stop (a client talking through the proxy then waits for ever, and a
 // server whose stderr pipe fills up blocks).
-function run(argv: string[], env: NodeJS.ProcessEnv, command = [process.execPath, BIN]): Promise<number> {
+function run(argv: string[], env: NodeJS.ProcessEnv, command = [BIN]): Promise<number> {
   const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
     const c = spawn(command[0]!, [...command.slice(1), ...argv], { env: { ...process.env, CI: 'true', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -64,7 +65,7 @@ function run(argv: string[], env: NodeJS.ProcessEnv, command = [process.execPath
 }
 
 async function startServer(root: string, sock: string): Promise<{ child: ChildProcess; log(): string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--addr', `unix://${sock}`], { env: { ...process.env, TSBUILD_ROOT: root }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(BIN, ['serve', '--addr', `unix://${sock}`], { env: { ...process.env, TSBUILD_ROOT: root }, stdio: ['ignore', 'ignore', 'pipe'] });
   // Read for the server's whole life: a full stderr pipe would stop it.
   let log = '';
   child.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-16384)));
@@ -108,7 +109,7 @@ async function main(): Promise<void> {
   const sshd = sshSkip ? undefined : await startSshd(mkdtempSync(path.join(work, 'sshd-')));
   const home = mkdtempSync(path.join(work, 'home-'));
   // `serve --stdio` hands the connection to the server on this socket, as on a real build host.
-  const ssh = sshd ? ['--host', `ssh://root@127.0.0.1:${sshd.port}`, '--ssh-identity', sshd.clientKey, '--ssh-accept-new-host-key', '--ssh-command', `${process.execPath} ${BIN} serve --stdio --addr unix://${sock}`] : [];
+  const ssh = sshd ? ['--host', `ssh://root@127.0.0.1:${sshd.port}`, '--ssh-identity', sshd.clientKey, '--ssh-accept-new-host-key', '--ssh-command', `${BIN} serve --stdio --addr unix://${sock}`] : [];
   const sshEnv = { ...clientEnv, HOME: home, SSH_AUTH_SOCK: '' };
   console.log(`project: ${FILES} files, ${((FILES * FILE_BYTES) / 1024 / 1024).toFixed(1)} MB; ${RUNS} runs each; ${os.availableParallelism()} CPUs, load ${os.loadavg()[0]!.toFixed(1)}`);
   try {

@@ -72,8 +72,6 @@ export interface CopyEnv {
   /** Scratch space for heredocs and downloads; default the OS temp dir. */
   readonly tmpDir?: string;
   readonly signal?: AbortSignal;
-  /** HTTP client for ADD <url>; default the global fetch. */
-  readonly fetch?: typeof fetch;
   /** Where files unchanged since this step's previous run can be linked from (file-reuse.ts). */
   readonly reuse?: FileReuse;
 }
@@ -221,7 +219,7 @@ async function runItem(job: Job, item: PlannedItem, copiers: Map<number, TreeCop
     }
     case 'url': {
       const dir = await mkdtemp(path.join(await scratchDir(job), 'download-'));
-      const file = await downloadUrl(item.url, dir, { checksum: job.op.checksum, signal: job.env.signal, fetch: job.env.fetch });
+      const file = await downloadUrl(item.url, dir, { checksum: job.op.checksum, signal: job.env.signal });
       job.result.downloads++;
       if (job.op.unpack === true) {
         const compression = await detectTarArchive(file.hostPath);

@@ -8,9 +8,9 @@
 import { createWriteStream } from 'node:fs';
 import { chmod, utimes } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HashingTap } from '../../cache/hashing-tap.js';
+import { header, send, type HttpResponse } from '../registry/http.js';
 import { DownloadError } from './errors.js';
 
 export interface DownloadedFile {
@@ -23,7 +23,6 @@ export interface DownloadedFile {
 export interface DownloadOptions {
   readonly checksum?: string;
   readonly signal?: AbortSignal;
-  readonly fetch?: typeof fetch;
 }
 
 export function isHttpUrl(src: string): boolean {
@@ -50,21 +49,21 @@ export function parseChecksum(checksum: string): string {
 
 export async function downloadUrl(url: string, dir: string, options: DownloadOptions = {}): Promise<DownloadedFile> {
   const expected = options.checksum === undefined ? undefined : parseChecksum(options.checksum);
-  const doFetch = options.fetch ?? fetch;
-  let response: Response;
+  let response: HttpResponse;
   try {
-    response = await doFetch(url, { redirect: 'follow', signal: options.signal });
+    response = await send({ method: 'GET', url: new URL(url), signal: options.signal });
   } catch (err) {
     throw new DownloadError('URL_FETCH_FAILED', `failed to download ${url}: ${(err as Error).message}`);
   }
-  if (!response.ok || !response.body) {
-    throw new DownloadError('URL_FETCH_FAILED', `failed to download ${url}: HTTP ${response.status} ${response.statusText}`);
+  if (response.status < 200 || response.status > 299) {
+    response.body.resume();
+    throw new DownloadError('URL_FETCH_FAILED', `failed to download ${url}: HTTP ${response.status} ${response.body.statusMessage ?? ''}`.trimEnd());
   }
   const name = urlFileName(url);
   const hostPath = path.join(dir, name);
   const tap = new HashingTap();
   try {
-    await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), tap, createWriteStream(hostPath, { mode: 0o600 }));
+    await pipeline(response.body, tap, createWriteStream(hostPath, { mode: 0o600 }));
   } catch (err) {
     throw new DownloadError('URL_FETCH_FAILED', `failed to download ${url}: ${(err as Error).message}`);
   }
@@ -73,7 +72,7 @@ export async function downloadUrl(url: string, dir: string, options: DownloadOpt
     throw new DownloadError('CHECKSUM_MISMATCH', `checksum mismatch for ${url}: expected sha256:${expected}, got sha256:${digest}`);
   }
   await chmod(hostPath, 0o600);
-  const lastModified = response.headers.get('last-modified');
+  const lastModified = header(response, 'last-modified');
   const mtime = lastModified ? new Date(lastModified) : null;
   if (mtime && !Number.isNaN(mtime.getTime())) await utimes(hostPath, mtime, mtime);
   return { name, hostPath, size: tap.size, digest: `sha256:${digest}` };

@@ -9,6 +9,7 @@ import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { RegistryError } from './errors.js';
+import { trustedCas } from './extra-ca.js';
 
 export type RequestBody = Buffer | { length: number; open: () => Readable };
 
@@ -21,6 +22,7 @@ export interface HttpRequest {
   insecureTls?: boolean;
   /** Idle time on the socket before the exchange fails; default 60 s. */
   idleTimeoutMs?: number;
+  signal?: AbortSignal;
 }
 
 export interface HttpResponse {
@@ -34,21 +36,19 @@ export interface HttpResponse {
 const MAX_REDIRECTS = 5;
 
 // Keep-alive pools: a pull or push makes many small requests to one host.
-const agents = {
-  http: new http.Agent({ keepAlive: true, maxSockets: 16 }),
-  https: new https.Agent({ keepAlive: true, maxSockets: 16 }),
-  httpsInsecure: new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false }),
-};
+// Made on first use: the HTTPS one reads the user's extra CA file.
+const agents: { http?: http.Agent; https?: https.Agent; httpsInsecure?: https.Agent } = {};
 
 function agentFor(url: URL, insecureTls: boolean): http.Agent {
-  if (url.protocol === 'http:') return agents.http;
-  return insecureTls ? agents.httpsInsecure : agents.https;
+  if (url.protocol === 'http:') return (agents.http ??= new http.Agent({ keepAlive: true, maxSockets: 16 }));
+  if (insecureTls) return (agents.httpsInsecure ??= new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false }));
+  return (agents.https ??= new https.Agent({ keepAlive: true, maxSockets: 16, ca: trustedCas() }));
 }
 
 function sendOnce(req: HttpRequest, url: URL, headers: Record<string, string>): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const mod = url.protocol === 'http:' ? http : https;
-    const outgoing = mod.request(url, { method: req.method, headers, agent: agentFor(url, req.insecureTls ?? false) });
+    const outgoing = mod.request(url, { method: req.method, headers, agent: agentFor(url, req.insecureTls ?? false), signal: req.signal });
     outgoing.setTimeout(req.idleTimeoutMs ?? 60_000, () => {
       outgoing.destroy(Object.assign(new Error(`no data from ${url.host} for ${(req.idleTimeoutMs ?? 60_000) / 1000}s`), { code: 'ETIMEDOUT' }));
     });

@@ -9,6 +9,7 @@ import type { CopySource } from '../fileops/copy.js';
 import type { FileReuse } from '../fileops/file-reuse.js';
 import type { LayerRecord } from '../snapshots/snapshot-store.js';
 import { isHttpUrl } from '../fileops/fetch-url.js';
+import { header, send } from '../registry/http.js';
 import { parseGitUrl, resolveGitCommit } from '../fileops/git-clone.js';
 import { isGitSource } from '../fileops/sources.js';
 import { DirectorySource } from '../fileops/source-tree.js';
@@ -24,9 +25,11 @@ export function copySources(step: CopyStep): CopySource[] {
 // the key gets a nonce so that a possibly changed file is fetched again.
 async function urlValidator(url: string): Promise<string> {
   try {
-    const res = await fetch(url, { method: 'HEAD', signal: AbortSignal.timeout(10_000) });
-    const v = [res.status, res.headers.get('etag'), res.headers.get('last-modified'), res.headers.get('content-length')].join('|');
-    if (res.ok && (res.headers.get('etag') || res.headers.get('last-modified'))) return v;
+    const res = await send({ method: 'HEAD', url: new URL(url), signal: AbortSignal.timeout(10_000) });
+    res.body.resume();
+    const [etag, modified, length] = ['etag', 'last-modified', 'content-length'].map((h) => header(res, h) ?? null);
+    const v = [res.status, etag, modified, length].join('|');
+    if (res.status >= 200 && res.status <= 299 && (etag || modified)) return v;
   } catch {
     // Unreachable now: the copy itself will report it.
   }
