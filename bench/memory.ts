@@ -5,15 +5,20 @@
 // at two sizes, so a step slower than linear in the context shows up as a
 // per-MB time that grows with the size.
 //
-//   node dist/bench/memory.js [--mb 1024] [--files 50000] [--dir DIR] [--keep]
+//   node dist/bench/memory.js [--mb 1024] [--files 50000] [--runs 3] [--dir DIR] [--keep]
 //   node dist/bench/memory.js --generate DIR [--mb M] [--files N]   # only the context, to profile a build of it
 //
 // The second size is half the first (files and bytes). Most files are
 // small (a few KB to 40 KB, as in a source tree); 1% carry half the bytes
 // (a few MB each), so both per-file costs and big bodies are exercised.
 // Contents are pseudo-random (gzip cannot shrink them) and differ per file.
+// The sizes alternate run by run, each build starts after a `sync` (so one
+// build does not pay for the previous one's write-back) and the table shows
+// medians; besides wall time it shows the process's CPU time (user + system,
+// its children included), which a loaded machine disturbs far less: that is
+// the number that says whether our work grows linearly.
 // As root, after `npm run build`; needs about 4x the context on DIR's disk.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -34,6 +39,8 @@ const MB = Number(option('--mb') ?? 1024);
 const FILES = Number(option('--files') ?? 50_000);
 const BASE = option('--dir') ?? '/var/tmp';
 const KEEP = args.includes('--keep');
+const RUNS = Number(option('--runs') ?? 3);
+const TICK_S = 0.01; // USER_HZ: /proc/PID/stat counts CPU time in 1/100 s
 const LIMIT_MB = 300;
 
 // One random pool; each file is a slice of it behind a header naming the
@@ -64,7 +71,7 @@ function generateContext(dir: string, files: number, bytes: number): void {
   writeFileSync(path.join(dir, 'Dockerfile'), 'FROM busybox:latest\nCOPY . /app\nRUN du -sm /app > /du && find /app -type f > /list\n');
 }
 
-interface BuildResult { wallS: number; peakRssMb: number; steps: Map<string, number> }
+interface BuildResult { wallS: number; cpuS: number; peakRssMb: number; steps: Map<string, number> }
 
 /** Runs the CLI, sampling its VmHWM (the kernel's own high-water mark) until it exits. */
 function build(ctx: string, store: string): Promise<BuildResult> {
@@ -74,10 +81,15 @@ function build(ctx: string, store: string): Promise<BuildResult> {
       env: { ...process.env, TSBUILD_ROOT: store }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let peakKb = 0;
+    let cpuTicks = 0;
     const sample = (): void => {
       try {
         const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
         if (m) peakKb = Math.max(peakKb, Number(m[1]));
+        // After the command name: state is field 3, utime..cstime are fields 14-17.
+        const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        cpuTicks = Math.max(cpuTicks, Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]));
       } catch { /* exited */ }
     };
     const timer = setInterval(sample, 20);
@@ -89,7 +101,7 @@ function build(ctx: string, store: string): Promise<BuildResult> {
       clearInterval(timer);
       const wallS = (performance.now() - t0) / 1000;
       if (code !== 0) return reject(new Error(`build failed (exit ${code}):\n${out.slice(-3000)}`));
-      resolve({ wallS, peakRssMb: peakKb / 1024, steps: stepTimes(out) });
+      resolve({ wallS, cpuS: cpuTicks * TICK_S, peakRssMb: peakKb / 1024, steps: stepTimes(out) });
     });
   });
 }
@@ -116,33 +128,50 @@ async function main(): Promise<void> {
   const work = mkdtempSync(path.join(BASE, 'tsbuild-bench-memory.'));
   try {
     const sizes = [{ files: Math.floor(FILES / 2), mb: MB / 2 }, { files: FILES, mb: MB }];
-    const results: { files: number; mb: number; r: BuildResult }[] = [];
-    for (const s of sizes) {
-      const ctx = path.join(work, `ctx-${s.files}`);
-      const store = path.join(work, `store-${s.files}`);
+    for (const sz of sizes) {
       const g0 = performance.now();
-      generateContext(ctx, s.files, s.mb * (1 << 20));
-      console.error(`# generated ${s.files} files / ${s.mb} MB in ${((performance.now() - g0) / 1000).toFixed(1)} s; building`);
-      await new Promise<void>((resolve, reject) => {
-        const p = spawn(process.execPath, [LOAD_BUSYBOX, 'busybox:latest'], { env: { ...process.env, TSBUILD_ROOT: store }, stdio: 'ignore' });
-        p.on('close', (c) => (c === 0 ? resolve() : reject(new Error('loading busybox failed'))));
-      });
-      results.push({ ...s, r: await build(ctx, store) });
-      rmSync(ctx, { recursive: true, force: true });
-      rmSync(store, { recursive: true, force: true });
+      generateContext(path.join(work, `ctx-${sz.files}`), sz.files, sz.mb * (1 << 20));
+      console.error(`# generated ${sz.files} files / ${sz.mb} MB in ${((performance.now() - g0) / 1000).toFixed(1)} s`);
     }
-    const steps = [...new Set(results.flatMap((x) => [...x.r.steps.keys()]))];
-    console.log(`| context | peak RSS | wall | ${steps.join(' | ')} |`);
-    console.log(`| --- | --- | --- |${steps.map(() => ' --- |').join('')}`);
-    for (const { files, mb, r } of results) {
-      const cells = steps.map((s) => (r.steps.has(s) ? `${r.steps.get(s)!.toFixed(1)} s` : '-'));
-      console.log(`| ${files} files / ${mb} MB | ${r.peakRssMb.toFixed(0)} MB | ${r.wallS.toFixed(1)} s | ${cells.join(' | ')} |`);
+    const results = sizes.map((sz) => ({ ...sz, runs: [] as BuildResult[] }));
+    for (let run = 0; run < RUNS; run++) {
+      // Alternate which size goes first.
+      for (const sz of run % 2 === 0 ? results : [...results].reverse()) {
+        const store = path.join(work, `store-${sz.files}`);
+        await new Promise<void>((resolve, reject) => {
+          const p = spawn(process.execPath, [LOAD_BUSYBOX, 'busybox:latest'], { env: { ...process.env, TSBUILD_ROOT: store }, stdio: 'ignore' });
+          p.on('close', (c) => (c === 0 ? resolve() : reject(new Error('loading busybox failed'))));
+        });
+        spawnSync('sync');
+        const r = await build(path.join(work, `ctx-${sz.files}`), store);
+        console.error(`# run ${run + 1}: ${sz.files} files: ${r.wallS.toFixed(1)} s wall, ${r.cpuS.toFixed(1)} s CPU, ${r.peakRssMb.toFixed(0)} MB`);
+        sz.runs.push(r);
+        rmSync(store, { recursive: true, force: true });
+      }
     }
-    const [small, large] = results;
-    console.log(`wall time ratio (2x the context): ${(large!.r.wallS / small!.r.wallS).toFixed(2)}; per step: ${steps
-      .filter((s) => (small!.r.steps.get(s) ?? 0) >= 0.5)
-        .map((s) => `${s} ${(large!.r.steps.get(s)! / small!.r.steps.get(s)!).toFixed(2)}`).join(', ')}`);
-    const peak = Math.max(...results.map((x) => x.r.peakRssMb));
+    const med = (xs: number[]): number => {
+      const a = [...xs].sort((x, y) => x - y);
+      return a.length % 2 ? a[(a.length - 1) / 2]! : (a[a.length / 2 - 1]! + a[a.length / 2]!) / 2;
+    };
+    const summary = results.map(({ files, mb, runs }) => ({
+      files, mb,
+      wallS: med(runs.map((r) => r.wallS)), cpuS: med(runs.map((r) => r.cpuS)),
+      peakRssMb: Math.max(...runs.map((r) => r.peakRssMb)),
+      steps: new Map([...new Set(runs.flatMap((r) => [...r.steps.keys()]))].map((k) => [k, med(runs.map((r) => r.steps.get(k) ?? 0))])),
+    }));
+    const steps = [...new Set(summary.flatMap((x) => [...x.steps.keys()]))];
+    console.log(`${RUNS} runs per size, medians; load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+    console.log(`| context | peak RSS (max) | wall | CPU | ${steps.join(' | ')} |`);
+    console.log(`| --- | --- | --- | --- |${steps.map(() => ' --- |').join('')}`);
+    for (const r of summary) {
+      const cells = steps.map((st) => (r.steps.has(st) ? `${r.steps.get(st)!.toFixed(1)} s` : '-'));
+      console.log(`| ${r.files} files / ${r.mb} MB | ${r.peakRssMb.toFixed(0)} MB | ${r.wallS.toFixed(1)} s | ${r.cpuS.toFixed(1)} s | ${cells.join(' | ')} |`);
+    }
+    const [small, large] = summary;
+    console.log(`ratios for 2x the context (linear: 2.00): CPU ${(large!.cpuS / small!.cpuS).toFixed(2)}, wall ${(large!.wallS / small!.wallS).toFixed(2)}; per step (wall): ${steps
+      .filter((st) => (small!.steps.get(st) ?? 0) >= 0.5)
+      .map((st) => `${st} ${(large!.steps.get(st)! / small!.steps.get(st)!).toFixed(2)}`).join(', ')}`);
+    const peak = Math.max(...summary.map((x) => x.peakRssMb));
     console.log(`peak RSS ${peak.toFixed(0)} MB: ${peak < LIMIT_MB ? 'under' : 'OVER'} the ${LIMIT_MB} MB goal`);
   } finally {
     if (KEEP) console.error(`# kept ${work}`);
