@@ -10,6 +10,8 @@ import path from 'node:path';
 import { chmod, readFile, readdir } from 'node:fs/promises';
 import { sshAddBundle, sshAddSkipReason } from './helpers/ssh-add-bundle.js';
 import { serverSuite } from './helpers/server-suite.js';
+import { startServe } from './helpers/serve.js';
+import { freshStore, tempDir, tsbuild } from './helpers/cli.js';
 import { makeContext, readTar, scratch } from './e2e-image-helpers.js';
 
 const suite = serverSuite('remote builds with every build flag');
@@ -78,13 +80,38 @@ it('a local directory as --build-context is refused in one line before any work'
   t.regex(ssh.stderr, /a git URL over SSH is not supported with --host yet/);
 });
 
-it('the host network is refused by a server not started with --allow-insecure-entitlement', async (t) => {
+it('the host network is refused by a server not started with --allow-insecure-entitlement network.host', async (t) => {
   const ctx = await makeContext({ Dockerfile: 'FROM busybox:latest\nRUN true\n' });
   const r = await suite.remote(['build', '--network=host', '--allow', 'network.host', ctx]);
   t.is(r.code, 1);
   // The server's policy is known only once the request arrives: the context line may precede the error.
-  t.deepEqual(r.stderr.split('\n').filter((l) => l.includes('ERROR')), ['ERROR: network.host is not allowed by this server (start it with --allow-insecure-entitlement)'], r.stderr);
-  t.regex(r.stderr, /network\.host is not allowed by this server \(start it with --allow-insecure-entitlement\)/);
+  t.deepEqual(r.stderr.split('\n').filter((l) => l.includes('ERROR')), ['ERROR: network.host is not allowed by this server (start it with --allow-insecure-entitlement network.host)'], r.stderr);
+});
+
+it('--allow-insecure-entitlement names what it allows, as buildkitd\'s does', async (t) => {
+  const store = await freshStore();
+  t.teardown(() => store.dispose());
+  const sock = path.join(await tempDir('tsbuild-sock-'), 'tsbuild.sock');
+  const server = await startServe(store.root, ['--addr', `unix://${sock}`, '--allow-insecure-entitlement', 'network.host']);
+  t.teardown(() => server.stop());
+  const remote = async (args: string[]) => tsbuild(['--host', `unix://${sock}`, ...args], { root: await tempDir('tsbuild-client-') });
+  const hostIfaces = (await readdir('/sys/class/net')).sort();
+
+  const ctx = await makeContext({ Dockerfile: 'FROM busybox:latest\nRUN ls /sys/class/net > /ifaces\n' });
+  const out = path.join(await scratch(), 'rootfs');
+  const allowed = await remote(['build', '--progress=plain', '--network=host', '--allow', 'network.host', '-o', `type=local,dest=${out}`, ctx]);
+  t.is(allowed.code, 0, allowed.stderr);
+  t.deepEqual((await readFile(path.join(out, 'ifaces'), 'utf8')).trim().split('\n').sort(), hostIfaces, "the RUN saw the host's interfaces");
+
+  // Allowing network.host allows nothing else.
+  const insecure = await makeContext({ Dockerfile: 'FROM busybox:latest\nRUN --security=insecure true\n' });
+  const refused = await remote(['build', '--allow', 'security.insecure', insecure]);
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /ERROR: security\.insecure is not allowed by this server \(start it with --allow-insecure-entitlement security\.insecure\)/);
+
+  const bogus = await tsbuild(['serve', '--addr', `unix://${sock}.2`, '--allow-insecure-entitlement', 'network.hots'], { root: store.root });
+  t.not(bogus.code, 0);
+  t.regex(bogus.stderr, /invalid --allow-insecure-entitlement "network\.hots": expected one of network\.host, security\.insecure/);
 });
 
 const sshSkip = sshAddSkipReason();

@@ -14,7 +14,7 @@ const bad = (what: string) => new RemoteError('REMOTE_PROTOCOL', `malformed buil
 const isString = (s: unknown): s is string => typeof s === 'string';
 const isCount = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 
-export function checkBuildFlags(req: FlagFields & { allow: string[] }, allowInsecure: boolean): void {
+export function checkBuildFlags(req: FlagFields & { allow: string[] }, allowInsecure: string[]): void {
   if (req.network !== undefined && !['default', 'none', 'host'].includes(req.network)) throw bad('network');
   if (req.offline !== undefined && typeof req.offline !== 'boolean') throw bad('offline');
   if (req.annotations !== undefined && !(Array.isArray(req.annotations) && req.annotations.every((p) => Array.isArray(p) && p.length === 2 && p.every(isString)))) throw bad('annotations');
@@ -29,8 +29,8 @@ export function checkBuildFlags(req: FlagFields & { allow: string[] }, allowInse
     if (why) throw new RemoteError('REMOTE_UNSUPPORTED', `--build-context ${name}=${value}: ${why}`);
   }
   // The host's network is the server's: as buildkitd, only when its operator allows it.
-  if ((req.network === 'host' || req.allow.includes('network.host')) && !allowInsecure) {
-    throw new RemoteError('REMOTE_UNSUPPORTED', 'network.host is not allowed by this server (start it with --allow-insecure-entitlement)');
+  if ((req.network === 'host' || req.allow.includes('network.host')) && !allowInsecure.includes('network.host')) {
+    throw new RemoteError('REMOTE_UNSUPPORTED', 'network.host is not allowed by this server (start it with --allow-insecure-entitlement network.host)');
   }
   if (req.network === 'host' && !req.allow.includes('network.host')) throw new RemoteError('REMOTE_UNSUPPORTED', '--network=host needs --allow network.host');
 }

@@ -102,7 +102,7 @@ export const handleSshConn: Route = async (ctx, stream, _h, rest) => {
 
 // The request is checked in shape before anything runs: a client sending
 // nonsense gets a one-line error, not a half-started build.
-function checkRequest(r: unknown, allowInsecure: boolean): BuildRequest {
+function checkRequest(r: unknown, allowInsecure: string[]): BuildRequest {
   const req = r as BuildRequest;
   const bad = (what: string) => new RemoteError('REMOTE_PROTOCOL', `malformed build request: ${what}`);
   if (typeof req !== 'object' || req === null) throw bad('not an object');
@@ -120,8 +120,8 @@ function checkRequest(r: unknown, allowInsecure: boolean): BuildRequest {
   if ([...req.cacheFrom, ...req.cacheTo].some((c) => c.type === 'local')) {
     throw new RemoteError('REMOTE_UNSUPPORTED', 'a type=local cache is a path on the client: not supported with --host (use type=registry)');
   }
-  if (req.allow.includes('security.insecure') && !allowInsecure) {
-    throw new RemoteError('REMOTE_UNSUPPORTED', 'security.insecure is not allowed by this server (start it with --allow-insecure-entitlement)');
+  if (req.allow.includes('security.insecure') && !allowInsecure.includes('security.insecure')) {
+    throw new RemoteError('REMOTE_UNSUPPORTED', 'security.insecure is not allowed by this server (start it with --allow-insecure-entitlement security.insecure)');
   }
   checkBuildFlags(req, allowInsecure);
   return req;

@@ -15,8 +15,8 @@ export interface ServeSettings {
   /** Applied to every build that names none of its own. */
   cacheFrom: CacheSpec[];
   cacheTo: CacheSpec[];
-  /** Lets clients ask for --allow security.insecure (buildkitd's --allow-insecure-entitlement). */
-  allowInsecure: boolean;
+  /** The insecure entitlements clients may ask for (buildkitd's --allow-insecure-entitlement): network.host, security.insecure. */
+  allowInsecure: string[];
   /** The build cache size limit after each build (TSBUILD_GC_KEEP_STORAGE of the server). */
   keepStorage?: string;
 }

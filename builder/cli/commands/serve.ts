@@ -25,7 +25,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'shutdown-timeout', type: 'string', metavar: 'DURATION', help: 'On SIGTERM, how long running builds may take to finish before they are canceled (default 30s)' },
   { name: 'cache-from', type: 'list', metavar: 'SPEC', help: 'Cache sources for every build that names none (e.g. "type=registry,ref=reg/app:cache")' },
   { name: 'cache-to', type: 'list', metavar: 'SPEC', help: 'Cache export for every build that names none' },
-  { name: 'allow-insecure-entitlement', type: 'bool', help: 'Let clients ask for --allow security.insecure' },
+  { name: 'allow-insecure-entitlement', type: 'list', metavar: 'NAME', help: 'Let clients ask for an insecure entitlement: network.host (--network=host) or security.insecure; repeatable' },
   { name: 'help', type: 'bool', help: 'Print usage' },
 ];
 
@@ -57,7 +57,7 @@ export async function run(argv: string[]): Promise<number> {
     maxParallelism,
     cacheFrom: getList(a, 'cache-from').map((s) => parseCache(s, '--cache-from')),
     cacheTo: getList(a, 'cache-to').map((s) => parseCache(s, '--cache-to')),
-    allowInsecure: getBool(a, 'allow-insecure-entitlement'),
+    allowInsecure: entitlements(getList(a, 'allow-insecure-entitlement')),
     keepStorage: process.env.TSBUILD_GC_KEEP_STORAGE,
   };
   const addrs = getList(a, 'addr');
@@ -75,6 +75,16 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGINT', stop);
   });
   return 0;
+}
+
+const ENTITLEMENTS = ['network.host', 'security.insecure'];
+
+/** buildkitd's names; one the server does not know is a usage error, not silently nothing. */
+function entitlements(names: string[]): string[] {
+  for (const name of names) {
+    if (!ENTITLEMENTS.includes(name)) throw new UsageError(`invalid --allow-insecure-entitlement "${name}": expected one of ${ENTITLEMENTS.join(', ')}`);
+  }
+  return names;
 }
 
 // `ssh host tsbuild serve --stdio`: like `docker system dial-stdio`, the
