@@ -11,6 +11,7 @@ import { chmod, readFile, readdir } from 'node:fs/promises';
 import { sshAddBundle, sshAddSkipReason } from './helpers/ssh-add-bundle.js';
 import { serverSuite } from './helpers/server-suite.js';
 import { startServe } from './helpers/serve.js';
+import { gitSkipReason, makeRepo, startGitServer } from './helpers/git-server.js';
 import { freshStore, tempDir, tsbuild } from './helpers/cli.js';
 import { makeContext, readTar, scratch } from './e2e-image-helpers.js';
 
@@ -112,6 +113,25 @@ it('--allow-insecure-entitlement names what it allows, as buildkitd\'s does', as
   const bogus = await tsbuild(['serve', '--addr', `unix://${sock}.2`, '--allow-insecure-entitlement', 'network.hots'], { root: store.root });
   t.not(bogus.code, 0);
   t.regex(bogus.stderr, /invalid --allow-insecure-entitlement "network\.hots": expected one of network\.host, security\.insecure/);
+});
+
+const gitSkip = gitSkipReason();
+(gitSkip ? test.skip : it)(`a git repository as --build-context, and as the build context itself, is fetched by the server, a Dockerfile on stdin is sent${gitSkip ? ` (skipped: ${gitSkip})` : ''}`, async (t) => {
+  const git = await startGitServer();
+  t.teardown(() => git.stop());
+  await makeRepo(git, 'lib', [{ files: { 'lib.txt': 'from git, v1\n' } }, { files: { 'lib.txt': 'from git, v2\n' }, tag: 'v2' }]);
+  await makeRepo(git, 'app', [{ files: { Dockerfile: 'FROM scratch\nCOPY --from=lib lib.txt /lib.txt\nCOPY app.txt /app.txt\n', 'app.txt': 'the app\n' } }]);
+  const out = path.join(await scratch(), 'rootfs');
+  const r = await suite.remote(['build', '--progress=plain', '--build-context', `lib=${git.url}/lib.git#v2`, '-o', `type=local,dest=${out}`, `${git.url}/app.git#main`]);
+  t.is(r.code, 0, r.stderr);
+  t.is(await readFile(path.join(out, 'lib.txt'), 'utf8'), 'from git, v2\n');
+  t.is(await readFile(path.join(out, 'app.txt'), 'utf8'), 'the app\n');
+
+  // A lone Dockerfile on stdin is a context too.
+  const fromStdin = path.join(await scratch(), 'stdin-rootfs');
+  const piped = await tsbuild(['--host', suite.host, 'build', '--progress=plain', '-o', `type=local,dest=${fromStdin}`, '-'], { root: await tempDir('tsbuild-client-'), input: 'FROM busybox:latest\nRUN echo piped > /p\n' });
+  t.is(piped.code, 0, piped.stderr);
+  t.is(await readFile(path.join(fromStdin, 'p'), 'utf8'), 'piped\n');
 });
 
 const sshSkip = sshAddSkipReason();

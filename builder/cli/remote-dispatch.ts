@@ -26,22 +26,19 @@ export async function runRemote(opts: ConnectOptions, command: string, args: str
 
 async function dispatch(opts: ConnectOptions, command: string, args: string[], clientVersion: string): Promise<number> {
   if (command === 'build') {
-    const { toBuildOptions, BUILD_USAGE } = await import('./commands/build.js');
-    const build = toBuildOptions(args);
-    if (build === 'help') {
-      process.stdout.write(BUILD_USAGE);
-      return 0;
-    }
-    // Connecting while the context is walked: the server answers the
-    // hello meanwhile (one round trip less to wait for on a busy machine).
-    const connecting = RemoteConnection.connect(opts);
-    connecting.catch(() => undefined);
-    try {
-      const { remoteBuild } = await import('../remote/remote-build.js');
-      return await remoteBuild(connecting, build);
-    } finally {
-      (await connecting.catch(() => undefined))?.close();
-    }
+    const { withBuildRequest } = await import('./commands/build.js');
+    return withBuildRequest(args, async (build) => {
+      // Connecting while the context is walked: the server answers the
+      // hello meanwhile (one round trip less to wait for on a busy machine).
+      const connecting = RemoteConnection.connect(opts);
+      connecting.catch(() => undefined);
+      try {
+        const { remoteBuild } = await import('../remote/remote-build.js');
+        return await remoteBuild(connecting, build);
+      } finally {
+        (await connecting.catch(() => undefined))?.close();
+      }
+    });
   }
   const conn = await RemoteConnection.connect(opts);
   try {

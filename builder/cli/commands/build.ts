@@ -291,6 +291,18 @@ ${formatFlagHelp(BUILD_FLAGS)}
 `;
 
 export async function run(argv: string[]): Promise<number> {
+  return withBuildRequest(argv, async (req) => {
+    const { runCli } = await import('../build-runner.js');
+    return runCli(req);
+  });
+}
+
+/**
+ * The build the arguments ask for, given to `build` (local or through a
+ * server); a context from stdin, a URL or git is unpacked into a temporary
+ * directory first and removed when `build` is done.
+ */
+export async function withBuildRequest(argv: string[], build: (req: CliBuildRequest) => Promise<number>): Promise<number> {
   const a = parseArgs(argv, BUILD_FLAGS);
   const contextArg = a.positionals.length === 1 && !getBool(a, 'help') ? a.positionals[0]! : undefined;
   let remote: (ContextOverride & { cleanup(): Promise<void> }) | undefined;
@@ -307,8 +319,7 @@ export async function run(argv: string[]): Promise<number> {
       process.stdout.write(BUILD_USAGE);
       return 0;
     }
-    const { runCli } = await import('../build-runner.js');
-    return await runCli(req);
+    return await build(req);
   } finally {
     await remote?.cleanup();
   }
