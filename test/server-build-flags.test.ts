@@ -2,12 +2,12 @@
 // basics: --annotation, --provenance, --build-context, --network and the
 // RUN resource flags reach the build on a real server (unix socket), as the
 // image and the streamed-back outputs show; what the server cannot honour
-// (a client directory as a build context, the host's network it did not
-// allow) is refused with one line before any work.
+// (an OCI layout on the client, the host's network it did not allow) is
+// refused with one line before any work.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { chmod, readFile, readdir } from 'node:fs/promises';
+import { chmod, readFile, readdir, writeFile } from 'node:fs/promises';
 import { sshAddBundle, sshAddSkipReason } from './helpers/ssh-add-bundle.js';
 import { serverSuite } from './helpers/server-suite.js';
 import { startServe } from './helpers/serve.js';
@@ -66,14 +66,39 @@ it('--network=none, --shm-size, --add-host and --ulimit reach every RUN', async 
   t.is(await cat('nofile'), '1000\n');
 });
 
-it('a local directory as --build-context is refused in one line before any work', async (t) => {
-  const ctx = await makeContext({ Dockerfile: 'FROM scratch\nCOPY --from=dir f /f\n' });
-  const dir = await makeContext({ f: 'local\n' });
+it('a local directory as --build-context is synced from the client, with its own .dockerignore, as a local build reads it', async (t) => {
+  const ctx = await makeContext({ Dockerfile: 'FROM scratch\nCOPY --from=dir f /f\nCOPY --from=dir . /all/\n' });
+  const dir = await makeContext({ f: 'v1\n', 'sub/g': 'g\n', 'secret.txt': 'not for the image\n', '.dockerignore': 'secret.txt\n' });
+  const listing = async (root: string) => (await readdir(root, { recursive: true })).sort();
+  const remoteOut = path.join(await scratch(), 'remote');
+  const r = await suite.remote(['build', '--progress=plain', '--build-context', `dir=${dir}`, '-o', `type=local,dest=${remoteOut}`, ctx]);
+  t.is(r.code, 0, r.stderr);
+  t.is(await readFile(path.join(remoteOut, 'f'), 'utf8'), 'v1\n');
+  const localOut = path.join(await scratch(), 'local');
+  const local = await tsbuild(['build', '--progress=plain', '--build-context', `dir=${dir}`, '-o', `type=local,dest=${localOut}`, ctx], { root: await tempDir('tsbuild-local-') });
+  t.is(local.code, 0, local.stderr);
+  t.deepEqual(await listing(remoteOut), await listing(localOut));
+  t.false((await listing(remoteOut)).includes('all/secret.txt'), 'the directory\'s .dockerignore applies');
+
+  // A change in the directory reaches the next build.
+  await writeFile(path.join(dir, 'f'), 'v2\n');
+  const again = path.join(await scratch(), 'again');
+  const r2 = await suite.remote(['build', '--progress=plain', '--build-context', `dir=${dir}`, '-o', `type=local,dest=${again}`, ctx]);
+  t.is(r2.code, 0, r2.stderr);
+  t.is(await readFile(path.join(again, 'f'), 'utf8'), 'v2\n');
+
+  const missing = await suite.remote(['build', '--build-context', `dir=${dir}/nope`, ctx]);
+  t.is(missing.code, 1);
+  t.regex(missing.stderr, /invalid --build-context dir=.*\/nope: not a directory/);
+});
+
+it('an oci-layout:// or ssh git --build-context is refused in one line before any work', async (t) => {
+  const ctx = await makeContext({ Dockerfile: 'FROM scratch\nCOPY --from=img f /f\n' });
   const before = await readdir(path.join(suite.store.root)).catch(() => []);
-  const r = await suite.remote(['build', '--progress=plain', '--build-context', `dir=${dir}`, ctx]);
+  const r = await suite.remote(['build', '--progress=plain', '--build-context', `img=oci-layout://${ctx}`, ctx]);
   t.is(r.code, 1);
   t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
-  t.regex(r.stderr, /--build-context dir=.*: a local directory or oci-layout:\/\/ context is not supported with --host yet/);
+  t.regex(r.stderr, /--build-context img=oci-layout:.*: an oci-layout:\/\/ context is not supported with --host yet/);
   t.notRegex(r.stderr, /load build context/, 'refused before the context was synced');
   t.deepEqual(await readdir(path.join(suite.store.root)).catch(() => []), before);
   const ssh = await suite.remote(['build', '--build-context', 'src=git@example.com:a/b.git', ctx]);

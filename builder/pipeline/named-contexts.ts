@@ -62,6 +62,13 @@ async function loadOciLayout(store: Store, value: string): Promise<string> {
   }
 }
 
+/** The directory a --build-context value names, or a usage error. */
+export async function contextDirectory(name: string, value: string): Promise<string> {
+  const dir = path.resolve(value);
+  if (!(await stat(dir).catch(() => null))?.isDirectory()) throw new UsageError(`invalid --build-context ${name}=${value}: not a directory (or docker-image://, oci-layout://, target:, a URL)`);
+  return dir;
+}
+
 export async function resolveBuildContexts(store: Store, specs: readonly { name: string; value: string }[]): Promise<ResolvedContexts> {
   const named = new Map<string, NamedContext>();
   const dirs = new Map<string, string>();
@@ -85,8 +92,7 @@ export async function resolveBuildContexts(store: Store, specs: readonly { name:
           cleanups.push(ctx.cleanup);
           dir = ctx.dir;
         } else {
-          dir = path.resolve(value);
-          if (!(await stat(dir).catch(() => null))?.isDirectory()) throw new UsageError(`invalid --build-context ${name}=${value}: not a directory (or docker-image://, oci-layout://, target:, a URL)`);
+          dir = await contextDirectory(name, value);
         }
         named.set(name, { type: 'local' });
         dirs.set(name, dir);

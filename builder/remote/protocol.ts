@@ -4,7 +4,9 @@
 // this file is the single source of its names and shapes.
 
 /** Versions this build speaks; a client sends them all, the server picks the highest it shares. */
-export const PROTOCOL_VERSIONS: readonly number[] = [2];
+export const PROTOCOL_VERSIONS: readonly number[] = [2, 3];
+/** The first version whose server syncs --build-context directories (BuildRequest.localContexts). */
+export const LOCAL_CONTEXTS_SINCE = 3;
 export const PROTOCOL_HEADER = 'tsbuild-protocol';
 /** Set by the server on every answer: the version it picked. */
 export const SERVER_VERSION_HEADER = 'tsbuild-server-version';
@@ -46,6 +48,15 @@ export interface ManifestDelta {
   base: string;
   upsert: ManifestEntry[];
   remove: string[];
+}
+
+/** A directory on the client that the build reads (--build-context NAME=DIR), synced as the main context is. */
+export interface LocalContextRef {
+  name: string;
+  contextId: string;
+  manifestDigest: string;
+  manifest?: ManifestEntry[];
+  manifestDelta?: ManifestDelta;
 }
 
 /** What the client asks the server to build; paths on the client never appear in it. */
@@ -98,6 +109,9 @@ export interface BuildRequest {
     shmSize?: number;
     cgroupParent?: string;
   };
+  // Added in version 3 (a client sends it only to a server that picked 3).
+  /** --build-context NAME=DIR: each directory's manifest, synced before the build as the main context is. */
+  localContexts?: LocalContextRef[];
 }
 
 /** Messages the client sends on the build stream (one JSON object per line). */
@@ -105,14 +119,14 @@ export type ClientMessage =
   | { type: 'build'; request: BuildRequest }
   | { type: 'secret'; reqId: number; data: string }           // base64
   | { type: 'secret-error'; reqId: number; message: string }
-  | { type: 'manifest'; entries: ManifestEntry[] }            // answer to need-manifest
+  | { type: 'manifest'; entries: ManifestEntry[]; context?: string } // answer to need-manifest (context: as asked)
   | { type: 'blobs-sent' }                                     // the contents need-blobs asked for were uploaded
   | { type: 'cancel' };
 
 /** Messages the server sends on the build stream. */
 export type ServerMessage =
-  | { type: 'need-manifest' }                                  // the server does not know manifestDigest: send it
-  | { type: 'need-blobs'; digests: string[] }                  // upload these contents (POST blobs), then blobs-sent
+  | { type: 'need-manifest'; context?: string }               // the server does not know the manifest's digest: send it (context: a localContexts name; none: the build context)
+  | { type: 'need-blobs'; digests: string[]; context?: string } // upload these contents (POST blobs), then blobs-sent
   | { type: 'context-ready' }                                  // the context is in place; the build starts
   | { type: 'event'; record: Record<string, unknown> }        // a ProgressEvent; log data as base64 when `encoding` says so
   | { type: 'stderr'; text: string }                           // a line the build printed that is not an event
@@ -144,9 +158,20 @@ export const REMOTE_COMMANDS: ReadonlySet<string> = new Set(['images', 'inspect'
  * URL would be cloned with the server's keys.
  */
 export function unresolvableContext(value: string): string | undefined {
-  if (value.startsWith('docker-image://') || value.startsWith('target:') || /^(https?|git):\/\//.test(value) || value.startsWith('github.com/')) return undefined;
+  if (serverResolves(value)) return undefined;
   if (/^(git@|ssh:\/\/)/.test(value)) return 'a git URL over SSH is not supported with --host yet (the server would clone it with its own keys; use https)';
-  return 'a local directory or oci-layout:// context is not supported with --host yet (use docker-image://, target:, or a git or https URL)';
+  if (value.startsWith('oci-layout://')) return 'an oci-layout:// context is not supported with --host yet (push the image and use docker-image://)';
+  return 'a directory on the client is sent by the client (localContexts), never named by its path';
+}
+
+/** A value the server resolves itself; anything else that is not refused is a directory on the client. */
+export function serverResolves(value: string): boolean {
+  return value.startsWith('docker-image://') || value.startsWith('target:') || /^(https?|git):\/\//.test(value) || value.startsWith('github.com/');
+}
+
+/** A --build-context value that names a directory on the client. */
+export function isClientDirectory(value: string): boolean {
+  return !serverResolves(value) && !/^(git@|ssh:\/\/)/.test(value) && !value.startsWith('oci-layout://');
 }
 
 /** Picks the highest version both sides speak, or undefined. */

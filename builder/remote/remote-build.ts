@@ -19,13 +19,13 @@ import { errorOfAnswer, readBody, responseHeaders, responseStatus, type RemoteCo
 import { buildManifest } from './context-manifest.js';
 import { uploadBlobs, type UploadStats } from './upload.js';
 import type { ContextManifest } from './context-manifest.js';
-import { PATHS, unresolvableContext, type BuildRequest, type ClientMessage, type LocatedFailure, type ServerMessage } from './protocol.js';
+import { isClientDirectory, LOCAL_CONTEXTS_SINCE, PATHS, unresolvableContext, type BuildRequest, type ClientMessage, type LocalContextRef, type LocatedFailure, type ServerMessage } from './protocol.js';
 import { formatWithExcerpt } from '../errors.js';
 import { localSsh } from '../providers/local.js';
 
 const STREAMED = new Set(['local', 'tar', 'oci', 'docker']);
 
-function toRequest(req: CliBuildRequest, manifest: ContextManifest): BuildRequest {
+function toRequest(req: CliBuildRequest, manifest: ContextManifest, locals: Map<string, ContextManifest>): BuildRequest {
   const opts = req.build;
   return {
     contextId: manifest.contextId,
@@ -55,7 +55,24 @@ function toRequest(req: CliBuildRequest, manifest: ContextManifest): BuildReques
     sourceDateEpoch: opts.sourceDateEpoch,
     wantMetadata: req.metadataFile !== undefined,
     ...optionalFields(opts),
+    ...(locals.size > 0 ? { localContexts: [...locals].map(([name, m]) => localRef(name, m)) } : {}),
   };
+}
+
+function localRef(name: string, m: ContextManifest): LocalContextRef {
+  return { name, contextId: m.contextId, manifestDigest: m.digest, ...(m.unchanged ? {} : deltaOrWhole(m)) };
+}
+
+/** --build-context NAME=DIR: each directory walked as the build context is, by name. */
+async function localContexts(contexts: BuildOptions['buildContexts'], hello: { protocol: number }): Promise<Map<string, ContextManifest>> {
+  const dirs = (contexts ?? []).filter((c) => isClientDirectory(c.value));
+  if (dirs.length > 0 && hello.protocol < LOCAL_CONTEXTS_SINCE) {
+    throw new RemoteError('REMOTE_UNSUPPORTED', `--build-context ${dirs[0]!.name}=${dirs[0]!.value}: a directory context needs a server that speaks protocol v${LOCAL_CONTEXTS_SINCE} (this one speaks v${hello.protocol}); upgrade the server`);
+  }
+  const { contextDirectory } = await import('../pipeline/named-contexts.js');
+  const found = new Map<string, ContextManifest>();
+  for (const { name, value } of dirs) found.set(name, await buildManifest(await contextDirectory(name, value), undefined));
+  return found;
 }
 
 // Fields an older server does not know are sent only when set, so a
@@ -63,12 +80,14 @@ function toRequest(req: CliBuildRequest, manifest: ContextManifest): BuildReques
 function optionalFields(opts: BuildOptions): Partial<BuildRequest> {
   const r = opts.runResources;
   const hasResources = r && (r.addHosts.length > 0 || r.ulimits.length > 0 || r.shmSize !== undefined || r.cgroupParent !== undefined);
+  // Directories on the client travel as localContexts, never as paths.
+  const serverContexts = (opts.buildContexts ?? []).filter((c) => !isClientDirectory(c.value));
   return {
     ...(opts.network && opts.network !== 'default' ? { network: opts.network } : {}),
     ...(opts.offline ? { offline: true } : {}),
     ...(opts.annotations && opts.annotations.size > 0 ? { annotations: [...opts.annotations] } : {}),
     ...(opts.attestations?.provenance ? { attestations: { provenance: { ...opts.attestations.provenance } } } : {}),
-    ...(opts.buildContexts && opts.buildContexts.length > 0 ? { buildContexts: opts.buildContexts.map((c) => ({ ...c })) } : {}),
+    ...(serverContexts.length > 0 ? { buildContexts: serverContexts.map((c) => ({ ...c })) } : {}),
     ...(hasResources ? { runResources: { ...r } } : {}),
   };
 }
@@ -76,7 +95,7 @@ function optionalFields(opts: BuildOptions): Partial<BuildRequest> {
 /** Flags the server cannot honour are refused here, before anything is sent. */
 function checkBuildContexts(contexts: BuildOptions['buildContexts']): void {
   for (const { name, value } of contexts ?? []) {
-    const why = unresolvableContext(value);
+    const why = isClientDirectory(value) ? undefined : unresolvableContext(value);
     if (why) throw new RemoteError('REMOTE_UNSUPPORTED', `--build-context ${name}=${value}: ${why}`);
   }
 }
@@ -109,7 +128,8 @@ export async function remoteBuild(connecting: Promise<RemoteConnection>, req: Cl
   const sync = progress?.task('[internal] load build context');
   const manifest = await buildManifest(opts.contextDir, opts.dockerfilePath);
   const conn = await connecting;
-  const context: ContextSync = { manifest, uploaded: { files: 0, bytes: 0 }, done: () => {
+  const locals = await localContexts(opts.buildContexts, conn.hello);
+  const context: ContextSync = { manifest, locals, uploaded: { files: 0, bytes: 0 }, done: () => {
     sync?.log(`transferring context: ${formatSize(context.uploaded.bytes)} (${context.uploaded.files} of ${manifest.files} file contents) done`);
     sync?.done();
   } };
@@ -118,7 +138,7 @@ export async function remoteBuild(connecting: Promise<RemoteConnection>, req: Cl
   const send = (m: ClientMessage) => {
     if (!stream.destroyed && !stream.writableEnded) stream.write(encodeMessage(m));
   };
-  send({ type: 'build', request: toRequest(req, manifest) });
+  send({ type: 'build', request: toRequest(req, manifest, locals) });
   const onSignal = () => {
     send({ type: 'cancel' });
     // A second Ctrl-C drops the connection: the server cancels on that too.
@@ -145,9 +165,19 @@ export async function remoteBuild(connecting: Promise<RemoteConnection>, req: Cl
 /** The context's side of a build: what the server asks for before it starts. */
 interface ContextSync {
   manifest: ContextManifest;
+  /** --build-context directories, by name. */
+  locals: Map<string, ContextManifest>;
   uploaded: UploadStats;
   /** Closes the context's progress line (context-ready). */
   done(): void;
+}
+
+/** The manifest the server asks about: the build context's, or a --build-context directory's. */
+function manifestOf(context: ContextSync, name: string | undefined): ContextManifest {
+  if (name === undefined) return context.manifest;
+  const m = context.locals.get(String(name));
+  if (!m) throw new RemoteError('REMOTE_PROTOCOL', `the server asked for context ${JSON.stringify(name)}, which this build does not have`);
+  return m;
 }
 
 async function followBuild(conn: RemoteConnection, req: CliBuildRequest, stream: ClientHttp2Stream, buildId: string, progress: ProgressWriter | undefined, send: (m: ClientMessage) => void, context: ContextSync): Promise<number> {
@@ -161,12 +191,12 @@ async function followBuild(conn: RemoteConnection, req: CliBuildRequest, stream:
     for await (const m of readMessages<ServerMessage>(stream)) {
       switch (m.type) {
         case 'need-manifest':
-          send({ type: 'manifest', entries: context.manifest.entries() });
+          send({ type: 'manifest', entries: manifestOf(context, m.context).entries(), ...(m.context === undefined ? {} : { context: m.context }) });
           break;
         case 'need-blobs':
           // In the background: the answers to the uploads arrive on other streams.
-          pending.push(uploadBlobs(conn, context.manifest, Array.isArray(m.digests) ? m.digests : []).then((stats) => {
-            context.uploaded = stats;
+          pending.push(uploadBlobs(conn, manifestOf(context, m.context), Array.isArray(m.digests) ? m.digests : []).then((stats) => {
+            context.uploaded = { files: context.uploaded.files + stats.files, bytes: context.uploaded.bytes + stats.bytes };
             send({ type: 'blobs-sent' });
           }, (err) => {
             // The server waits for the contents: closing the build stream cancels it.

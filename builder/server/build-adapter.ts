@@ -36,7 +36,8 @@ function outputOf(out: BuildRequest['outputs'][number], index: number): OutputSp
   return { type: out.type as OutputSpec['type'], attrs };
 }
 
-export function optionsOf(req: BuildRequest, contextDir: string, settings: ServeSettings, limiter: Limiter): BuildOptions {
+/** `localDirs`: the server's copies of the client's --build-context directories. */
+export function optionsOf(req: BuildRequest, contextDir: string, settings: ServeSettings, limiter: Limiter, localDirs: { name: string; value: string }[] = []): BuildOptions {
   const specs = (list: BuildRequest['cacheFrom']) => list.map((c) => ({ type: c.type, attrs: new Map(c.attrs) }));
   return {
     storeRoot: settings.root,
@@ -63,6 +64,7 @@ export function optionsOf(req: BuildRequest, contextDir: string, settings: Serve
     sourceDateEpoch: req.sourceDateEpoch,
     keepStorage: settings.keepStorage,
     ...buildFlagOptions(req),
+    ...(localDirs.length > 0 ? { buildContexts: [...(req.buildContexts ?? []), ...localDirs] } : {}),
   };
 }
 
@@ -73,9 +75,9 @@ function wireEvent(e: ProgressEvent): Record<string, unknown> {
 }
 
 /** `onStart`: the build holds its own lease on the store (see BuildIO.onStart). */
-export async function runRemoteBuild(req: BuildRequest, contextDir: string, session: BuildSession, settings: ServeSettings, limiter: Limiter, onStart?: () => void): Promise<AdapterResult> {
+export async function runRemoteBuild(req: BuildRequest, contextDir: string, session: BuildSession, settings: ServeSettings, limiter: Limiter, onStart?: () => void, localDirs: { name: string; value: string }[] = []): Promise<AdapterResult> {
   try {
-    const opts = optionsOf(req, contextDir, settings, limiter);
+    const opts = optionsOf(req, contextDir, settings, limiter, localDirs);
     if (req.call !== 'build') {
       const exitCode = await evaluate(opts, req.call as Exclude<CallMode, 'build'>, { stdout: { write: (text: string) => session.send({ type: 'stdout', text }) } });
       return { exitCode };

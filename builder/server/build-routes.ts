@@ -3,7 +3,7 @@
 import type { ServerHttp2Stream } from 'node:http2';
 import { readMessages } from '../remote/messages.js';
 import { RemoteError } from '../remote/errors.js';
-import type { BuildRequest, ClientMessage } from '../remote/protocol.js';
+import type { BuildRequest, ClientMessage, LocalContextRef, ManifestDelta } from '../remote/protocol.js';
 import { isUserError } from '../errors.js';
 import { storePaths } from '../store/store-paths.js';
 import { acquireLease, type Lease } from '../../cache/gc-lease.js';
@@ -42,13 +42,17 @@ export const handleBuild: Route = async (ctx, stream) => {
     }
   })();
   let context: MaterializedContext | undefined;
+  const locals: { name: string; context: MaterializedContext }[] = [];
   // The context tree is written before the build takes its own lease: this
   // one keeps the collector (`prune`, another build's size limit) off it meanwhile.
   let syncLease: Lease | undefined;
   try {
     syncLease = await acquireLease(ctx.settings.root, 'remote build (context sync)');
     context = await syncContext(ctx.contexts, req, session);
-    const result = await runRemoteBuild(req, context.dir, session, ctx.settings, ctx.limiter, () => void syncLease?.release().catch(() => undefined));
+    for (const lc of req.localContexts ?? []) locals.push({ name: lc.name, context: await syncContext(ctx.contexts, lc, session, lc.name) });
+    session.send({ type: 'context-ready' });
+    const localDirs = locals.map((l) => ({ name: l.name, value: l.context.dir }));
+    const result = await runRemoteBuild(req, context.dir, session, ctx.settings, ctx.limiter, () => void syncLease?.release().catch(() => undefined), localDirs);
     session.send({ type: 'result', ...result });
   } catch (err) {
     if (!session.canceled) {
@@ -61,6 +65,7 @@ export const handleBuild: Route = async (ctx, stream) => {
     await syncLease?.release();
     ctx.builds.delete(session.id);
     await context?.release();
+    for (const l of locals) await l.context.release();
     await session.close();
     if (!stream.destroyed) stream.end();
   }
@@ -106,8 +111,19 @@ function checkRequest(r: unknown, allowInsecure: string[]): BuildRequest {
   const req = r as BuildRequest;
   const bad = (what: string) => new RemoteError('REMOTE_PROTOCOL', `malformed build request: ${what}`);
   if (typeof req !== 'object' || req === null) throw bad('not an object');
-  if (typeof req.contextId !== 'string' || typeof req.manifestDigest !== 'string' || (req.manifest !== undefined && !Array.isArray(req.manifest))) throw bad('context');
-  if (req.manifestDelta !== undefined && (typeof req.manifestDelta?.base !== 'string' || !Array.isArray(req.manifestDelta.upsert) || !Array.isArray(req.manifestDelta.remove))) throw bad('manifestDelta');
+  const contextRef = (c: LocalContextRef | BuildRequest) => typeof c?.contextId === 'string' && typeof c.manifestDigest === 'string' && (c.manifest === undefined || Array.isArray(c.manifest));
+  const delta = (d: ManifestDelta | undefined) => d === undefined || (typeof d?.base === 'string' && Array.isArray(d.upsert) && Array.isArray(d.remove));
+  if (!contextRef(req)) throw bad('context');
+  if (!delta(req.manifestDelta)) throw bad('manifestDelta');
+  if (req.localContexts !== undefined) {
+    const names = new Set((req.buildContexts ?? []).map((c) => c?.name));
+    const ok = Array.isArray(req.localContexts) && req.localContexts.every((c) => {
+      const fresh = typeof c?.name === 'string' && c.name !== '' && !names.has(c.name);
+      names.add(c?.name);
+      return fresh && contextRef(c) && delta(c.manifestDelta);
+    });
+    if (!ok) throw bad('localContexts');
+  }
   if (typeof req.dockerfile?.text !== 'string' || typeof req.dockerfile.name !== 'string') throw bad('dockerfile');
   const strings = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === 'string');
   const pairs = (v: unknown) => Array.isArray(v) && v.every((p) => Array.isArray(p) && p.length === 2 && p.every((s) => typeof s === 'string'));

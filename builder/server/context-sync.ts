@@ -4,13 +4,18 @@
 // all. A server that cannot tell the manifest from that asks for it
 // (need-manifest), then for the file contents it lacks (need-blobs,
 // uploaded on other streams). A client whose context did not change sends
-// the digest and nothing else.
+// the digest and nothing else. A --build-context directory (localContexts)
+// is synced the same way, its questions naming it.
 import { RemoteError } from '../remote/errors.js';
 import type { BuildRequest, ManifestDelta, ManifestEntry } from '../remote/protocol.js';
 import type { BuildSession } from './build-session.js';
 import type { ContextCache, MaterializedContext } from './context-cache.js';
 
-export async function syncContext(contexts: ContextCache, req: BuildRequest, session: BuildSession): Promise<MaterializedContext> {
+type ContextRef = Pick<BuildRequest, 'contextId' | 'manifestDigest' | 'manifest' | 'manifestDelta'>;
+
+/** `name`: a localContexts entry's; none for the build context. */
+export async function syncContext(contexts: ContextCache, req: ContextRef, session: BuildSession, name?: string): Promise<MaterializedContext> {
+  const which = name === undefined ? {} : { context: name };
   let manifest = contexts.knownManifest(req.manifestDigest);
   if (!manifest && req.manifest !== undefined) manifest = accepted(contexts, req.manifest, req.manifestDigest);
   if (!manifest && req.manifestDelta !== undefined) {
@@ -19,13 +24,15 @@ export async function syncContext(contexts: ContextCache, req: BuildRequest, ses
     // digest (another order, say), costs a round trip, never a wrong tree.
     if (merged && contexts.acceptManifest(merged) === req.manifestDigest) manifest = merged;
   }
-  if (!manifest) manifest = accepted(contexts, (await session.ask({ type: 'need-manifest' }, 'manifest')).entries, req.manifestDigest);
-  const context = await contexts.materialize(req.contextId, manifest, {
+  if (!manifest) {
+    const answer = await session.ask({ type: 'need-manifest', ...which }, 'manifest');
+    if (answer.context !== name) throw new RemoteError('REMOTE_PROTOCOL', `asked for the manifest of ${name ?? 'the build context'}, got ${answer.context ?? 'the build context'}'s`);
+    manifest = accepted(contexts, answer.entries, req.manifestDigest);
+  }
+  return contexts.materialize(req.contextId, manifest, {
     digest: req.manifestDigest,
-    fetch: async (digests) => void (await session.ask({ type: 'need-blobs', digests }, 'blobs-sent')),
+    fetch: async (digests) => void (await session.ask({ type: 'need-blobs', digests, ...which }, 'blobs-sent')),
   });
-  session.send({ type: 'context-ready' });
-  return context;
 }
 
 function accepted(contexts: ContextCache, entries: unknown, digest: string): ManifestEntry[] {
