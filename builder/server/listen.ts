@@ -11,6 +11,7 @@ import { formatAddress, isLoopbackHost, parseAddress } from '../remote/address.j
 import { RemoteError } from '../remote/errors.js';
 import { createHttp2Server } from './server.js';
 import type { ServerContext } from './server-context.js';
+import { activatedAddress } from './activated-socket.js';
 
 export interface TlsFiles {
   ca?: string;
@@ -53,11 +54,12 @@ function readTls(files: TlsFiles): { ca: Buffer; cert: Buffer; key: Buffer } {
 export async function listenAll(ctx: ServerContext, addrs: string[], tlsFiles: TlsFiles, group: string): Promise<Listener[]> {
   checkListenAddresses(addrs, tlsFiles);
   const tls = tlsFiles.ca ? readTls(tlsFiles) : undefined;
+  const secure = tls ? { ...tls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' as const } : undefined;
   const listeners: Listener[] = [];
   try {
     for (const a of addrs) {
       if (a.startsWith('fd://')) {
-        listeners.push(...(await listenActivated(ctx, a)));
+        listeners.push(...(await listenActivated(ctx, a, secure)));
         continue;
       }
       const addr = parseAddress(a);
@@ -66,7 +68,6 @@ export async function listenAll(ctx: ServerContext, addrs: string[], tlsFiles: T
         await listenUnix(server, addr.path, group);
         listeners.push({ address: formatAddress(addr), server });
       } else if (addr.kind === 'tcp') {
-        const secure = tls ? { ...tls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' as const } : undefined;
         const server = createHttp2Server(ctx, !!secure, secure);
         await listen(server, { host: addr.host, port: addr.port });
         const bound = server.address() as net.AddressInfo;
@@ -118,15 +119,24 @@ async function groupId(name: string): Promise<number | undefined> {
   return undefined;
 }
 
-// systemd socket activation: LISTEN_FDS sockets starting at fd 3, for this pid.
-async function listenActivated(ctx: ServerContext, addr: string): Promise<Listener[]> {
+// systemd socket activation: LISTEN_FDS sockets starting at fd 3, for this
+// pid. A TCP socket gets TLS when it is configured, as a tcp:// address
+// does, and off loopback it must have it; all are checked before any is used.
+async function listenActivated(ctx: ServerContext, addr: string, secure: Parameters<typeof createHttp2Server>[2]): Promise<Listener[]> {
   const count = Number(process.env.LISTEN_FDS ?? 0);
   if (process.env.LISTEN_PID !== String(process.pid) || !(count > 0)) {
     throw new RemoteError('SERVE_CONFIG', `${addr}: no sockets were passed by systemd (LISTEN_FDS/LISTEN_PID unset)`);
   }
+  const fds = Array.from({ length: count }, (_, i) => ({ fd: 3 + i, where: activatedAddress(3 + i) }));
+  for (const { fd, where } of fds) {
+    if (where.kind === 'tcp' && !secure && !isLoopbackHost(where.host)) {
+      throw new RemoteError('SERVE_CONFIG', `refusing to serve fd://${fd} (tcp://${where.host.includes(':') ? `[${where.host}]` : where.host}:${where.port}) without TLS: anyone who can reach it could build and read images; pass --tlscacert, --tlscert and --tlskey`);
+    }
+  }
   const out: Listener[] = [];
-  for (let fd = 3; fd < 3 + count; fd++) {
-    const server = createHttp2Server(ctx, false);
+  for (const { fd, where } of fds) {
+    const tls = where.kind === 'tcp' ? secure : undefined;
+    const server = createHttp2Server(ctx, !!tls, tls);
     await listen(server, { fd } as net.ListenOptions);
     out.push({ address: `fd://${fd}`, server });
   }
