@@ -92,6 +92,20 @@ it('a local directory as --build-context is synced from the client, with its own
   t.regex(missing.stderr, /invalid --build-context dir=.*\/nope: not a directory/);
 });
 
+it('the server builds exactly the files the client sent: a <Dockerfile>.dockerignore wins over .dockerignore, as locally', async (t) => {
+  const ctx = await makeContext({ Dockerfile: 'FROM scratch\nCOPY . /all/\n', '.dockerignore': 'foo.txt\n', 'Dockerfile.dockerignore': 'bar.txt\n', 'foo.txt': 'foo\n', 'bar.txt': 'bar\n' });
+  const listing = async (root: string) => (await readdir(root, { recursive: true })).sort();
+  const remoteOut = path.join(await scratch(), 'remote');
+  const r = await suite.remote(['build', '--progress=plain', '-o', `type=local,dest=${remoteOut}`, ctx]);
+  t.is(r.code, 0, r.stderr);
+  const localOut = path.join(await scratch(), 'local');
+  const local = await tsbuild(['build', '--progress=plain', '-o', `type=local,dest=${localOut}`, ctx], { root: await tempDir('tsbuild-local-') });
+  t.is(local.code, 0, local.stderr);
+  t.deepEqual(await listing(remoteOut), await listing(localOut));
+  t.true((await listing(remoteOut)).includes('all/foo.txt'), 'only Dockerfile.dockerignore applies');
+  t.false((await listing(remoteOut)).includes('all/bar.txt'));
+});
+
 it('an oci-layout:// or ssh git --build-context is refused in one line before any work', async (t) => {
   const ctx = await makeContext({ Dockerfile: 'FROM scratch\nCOPY --from=img f /f\n' });
   const before = await readdir(path.join(suite.store.root)).catch(() => []);

@@ -66,6 +66,13 @@ export interface BuildOptions {
   contextDigest?: string;
   /** --build-context NAME=VALUE, in order (resolved when the build starts: pipeline/named-contexts.ts). */
   buildContexts?: { name: string; value: string }[];
+  /**
+   * Contexts whose directories hold exactly what a client chose to send (a
+   * build server's synced copies, already seen through the client's ignore
+   * files): no ignore file is applied to them again. `''` is the build
+   * context, other entries --build-context names.
+   */
+  prefilteredContexts?: readonly string[];
   /** --add-host, --ulimit, --shm-size, --cgroup-parent for every RUN. */
   runResources?: RunResources;
 }

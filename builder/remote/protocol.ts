@@ -69,7 +69,7 @@ export interface BuildRequest {
   manifest?: ManifestEntry[];
   /** Or how it differs from a manifest the client sent before (the server asks for the whole one if it lacks `base`). */
   manifestDelta?: ManifestDelta;
-  dockerfile: { text: string; name: string; ignorePatterns?: string[] };
+  dockerfile: { text: string; name: string };
   tags: string[];
   buildArgs: [string, string][];
   labels: [string, string][];

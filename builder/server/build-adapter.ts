@@ -65,6 +65,8 @@ export function optionsOf(req: BuildRequest, contextDir: string, settings: Serve
     keepStorage: settings.keepStorage,
     ...buildFlagOptions(req),
     ...(localDirs.length > 0 ? { buildContexts: [...(req.buildContexts ?? []), ...localDirs] } : {}),
+    // The client applied its ignore files (its own <Dockerfile>.dockerignore among them).
+    prefilteredContexts: ['', ...localDirs.map((d) => d.name)],
   };
 }
 

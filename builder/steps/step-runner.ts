@@ -23,6 +23,8 @@ export interface ContextLocation {
   dockerfilePath?: string;
   /** Names the context's content, when the caller knows it (BuildOptions.contextDigest). */
   contextDigest?: string;
+  /** BuildOptions.prefilteredContexts. */
+  prefiltered?: readonly string[];
 }
 
 export class BuildStepRunner implements StepRunner {
@@ -48,7 +50,8 @@ export class BuildStepRunner implements StepRunner {
     if (!ctx) {
       const dir = name === undefined ? this.location.contextDir : this.namedDirs.get(name);
       if (dir === undefined) throw new Error(`tsbuild bug: no build context named ${name}`);
-      ctx = BuildContext.open(dir, name === undefined ? { dockerfilePath: this.location.dockerfilePath } : {});
+      const options = this.location.prefiltered?.includes(key) ? { ignorePatterns: [] } : name === undefined ? { dockerfilePath: this.location.dockerfilePath } : {};
+      ctx = BuildContext.open(dir, options);
       this.contexts.set(key, ctx);
     }
     return ctx;
