@@ -50,6 +50,11 @@ export class SnapshotStore {
   private readonly streaming = new Map<string, Promise<void>>();
   private readonly streamed = new Map<string, { startedAt: number; endedAt?: number }>();
 
+  // The last layer index read: a re-run COPY reads its previous layer's
+  // twice (to link unchanged files, then to take their bytes for the new
+  // layer). One only, so that a long-lived server holds no more.
+  private lastIndex: { blob: string; index: Promise<LayerIndex | undefined> } | undefined;
+
   constructor(private readonly dir: string, private readonly content: ContentStore) {}
 
   dirOf(diffId: Digest): string {
@@ -160,8 +165,7 @@ export class SnapshotStore {
   // compressed).
   private async openPrevious({ previous }: CommitIndexOptions): Promise<{ index: LayerIndex; blobFd: number; close(): Promise<void> } | undefined> {
     if (!previous || previous.blob !== previous.diffId) return undefined;
-    const { readLayerIndex } = await import('../../cache/layer-index.js');
-    const index = await readLayerIndex(this.content.root, previous.blob);
+    const index = await this.readIndex(previous.blob);
     if (!index) return undefined;
     const fh = await open(this.content.path(previous.blob), constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
     return fh && { index, blobFd: fh.fd, close: () => fh.close() };
@@ -170,8 +174,16 @@ export class SnapshotStore {
   // The index of a layer blob, when the store has one.
   async layerIndex(layer: LayerRecord): Promise<LayerIndex | undefined> {
     if (layer.blob !== layer.diffId) return undefined;
-    const { readLayerIndex } = await import('../../cache/layer-index.js');
-    return readLayerIndex(this.content.root, layer.blob);
+    return this.readIndex(layer.blob);
+  }
+
+  // Indexes are immutable once published under their blob's digest; callers only read them.
+  private readIndex(blob: Digest): Promise<LayerIndex | undefined> {
+    if (this.lastIndex?.blob !== blob) {
+      const index = import('../../cache/layer-index.js').then(({ readLayerIndex }) => readLayerIndex(this.content.root, blob));
+      this.lastIndex = { blob, index };
+    }
+    return this.lastIndex.index;
   }
 
   async discard(ws: Workspace): Promise<void> {
