@@ -144,11 +144,9 @@ export async function checksumSelection(tree: SourceTree, patterns: readonly str
   if (memo && fingerprint) memo.rememberSelection!(memoKey, fingerprint.digest(), digest, fingerprint.trustedFrom);
   // The lines are made again if the list is ever asked for: kept until the
   // build ends, they were a third of a 50,000-file COPY's memory.
-  options.cache?.noteSelection?.(digest, () => {
-    const lines = found.map(lineOf);
-    const indexOf = new Map(lines.map((line, i) => [line, i]));
-    return lines.sort().map((line) => entryOf(found[indexOf.get(line)!]!));
-  });
+  // In walk order: whoever reads the list (a miss explanation, the
+  // history) keys it by path, and a one-file rebuild waits for it.
+  options.cache?.noteSelection?.(digest, () => found.map(entryOf));
   return digest;
 }
 
