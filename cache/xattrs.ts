@@ -35,9 +35,13 @@ export async function readXattrTree(root: string, opts: { unmounted?: boolean } 
   }
 }
 
-/** One xattr of a path relative to root (not followed), or null. */
+/**
+ * One xattr of a path relative to root (not followed), or null. root must
+ * neither be nor hold a mount point (a snapshot, an upper dir): any running
+ * helper then sees the same file, and none is started for one read.
+ */
 export async function readXattr(root: string, rel: string, name: string): Promise<Buffer | null> {
-  return hostFsop().getXattr(root, rel, name);
+  return runningFsop().getXattr(root, rel, name);
 }
 
 /** Sets xattrs on paths relative to root (symlinks themselves, not followed). */

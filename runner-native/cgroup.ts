@@ -5,8 +5,11 @@
 // Supports cgroup v2 (unified) and v1 (memory, cpu, pids, devices hierarchies;
 // v2's device rules are a BPF program the helper attaches);
 // hybrid hosts use v1, where the controllers live.
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+//
+// Every call on the cgroup file system is synchronous: each is a few
+// microseconds of kernel bookkeeping, less than the threadpool round trip
+// an async call costs, and a RUN makes about twenty of them.
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SandboxSetupError } from './errors.js';
@@ -39,9 +42,9 @@ function checkRelative(relPath: string): string {
   return clean;
 }
 
-async function write(dir: string, file: string, value: string | number): Promise<void> {
+function write(dir: string, file: string, value: string | number): void {
   try {
-    await writeFile(join(dir, file), String(value));
+    writeFileSync(join(dir, file), String(value));
   } catch (err) {
     throw new SandboxSetupError(`cannot set ${file}=${value} in ${dir}: ${(err as Error).message}`);
   }
@@ -75,7 +78,7 @@ async function createV1(root: string, rel: string, r: SandboxResources): Promise
   for (const controller of V1_CONTROLLERS) {
     const dir = join(root, controller, rel);
     if (!handle.dirs.includes(dir)) continue;
-    await mkdir(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true });
     dirs[controller] = dir;
   }
   const need = (controller: string) => {
@@ -84,20 +87,20 @@ async function createV1(root: string, rel: string, r: SandboxResources): Promise
     return dir;
   };
   if (r.memory?.limit !== undefined) {
-    await write(need('memory'), 'memory.limit_in_bytes', r.memory.limit);
+    write(need('memory'), 'memory.limit_in_bytes', r.memory.limit);
     if (r.memory.swap !== undefined && existsSync(join(dirs.memory!, 'memory.memsw.limit_in_bytes'))) {
-      await write(dirs.memory!, 'memory.memsw.limit_in_bytes', r.memory.swap);
+      write(dirs.memory!, 'memory.memsw.limit_in_bytes', r.memory.swap);
     }
   }
-  if (r.cpu?.period !== undefined) await write(need('cpu'), 'cpu.cfs_period_us', r.cpu.period);
-  if (r.cpu?.quota !== undefined) await write(need('cpu'), 'cpu.cfs_quota_us', r.cpu.quota);
-  if (r.cpu?.shares !== undefined) await write(need('cpu'), 'cpu.shares', r.cpu.shares);
-  if (r.pids?.limit !== undefined) await write(need('pids'), 'pids.max', r.pids.limit);
+  if (r.cpu?.period !== undefined) write(need('cpu'), 'cpu.cfs_period_us', r.cpu.period);
+  if (r.cpu?.quota !== undefined) write(need('cpu'), 'cpu.cfs_quota_us', r.cpu.quota);
+  if (r.cpu?.shares !== undefined) write(need('cpu'), 'cpu.shares', r.cpu.shares);
+  if (r.pids?.limit !== undefined) write(need('pids'), 'pids.max', r.pids.limit);
   if (r.devices) {
     // one rule per write: the kernel parses a single rule each time
     const dir = dirs.devices;
     if (!dir) throw new SandboxSetupError('the devices cgroup controller is not mounted: device access cannot be confined (mount it, or use a cgroup v2 host)');
-    for (const rule of r.devices) await write(dir, rule.allow ? 'devices.allow' : 'devices.deny', v1RuleLine(rule));
+    for (const rule of r.devices) write(dir, rule.allow ? 'devices.allow' : 'devices.deny', v1RuleLine(rule));
   }
   return handle;
 }
@@ -108,25 +111,27 @@ async function createV2(root: string, rel: string, r: SandboxResources): Promise
   const parts = rel.split('/');
   let current = root;
   for (const part of parts) {
-    const available = (await readFile(join(current, 'cgroup.controllers'), 'utf8')).split(/\s+/);
+    const available = readFileSync(join(current, 'cgroup.controllers'), 'utf8').split(/\s+/);
     const wanted = ['memory', 'cpu', 'pids'].filter((c) => available.includes(c)).map((c) => `+${c}`).join(' ');
-    if (wanted) await writeFile(join(current, 'cgroup.subtree_control'), wanted).catch(() => undefined);
+    if (wanted) {
+      try { writeFileSync(join(current, 'cgroup.subtree_control'), wanted); } catch { /* not ours to delegate: limits then fail below */ }
+    }
     current = join(current, part);
-    await mkdir(current, { recursive: true });
+    mkdirSync(current, { recursive: true });
   }
   const handle = cgroupHandleFor(rel, root);
   const dir = handle.dirs[0]!;
   if (r.memory?.limit !== undefined) {
-    await write(dir, 'memory.max', r.memory.limit);
+    write(dir, 'memory.max', r.memory.limit);
     if (r.memory.swap !== undefined) {
-      await write(dir, 'memory.swap.max', r.memory.swap < 0 ? 'max' : Math.max(0, r.memory.swap - r.memory.limit));
+      write(dir, 'memory.swap.max', r.memory.swap < 0 ? 'max' : Math.max(0, r.memory.swap - r.memory.limit));
     }
   }
   if (r.cpu?.quota !== undefined || r.cpu?.period !== undefined) {
-    await write(dir, 'cpu.max', `${r.cpu.quota !== undefined && r.cpu.quota > 0 ? r.cpu.quota : 'max'} ${r.cpu.period ?? 100000}`);
+    write(dir, 'cpu.max', `${r.cpu.quota !== undefined && r.cpu.quota > 0 ? r.cpu.quota : 'max'} ${r.cpu.period ?? 100000}`);
   }
-  if (r.cpu?.shares !== undefined) await write(dir, 'cpu.weight', sharesToWeight(r.cpu.shares));
-  if (r.pids?.limit !== undefined) await write(dir, 'pids.max', r.pids.limit);
+  if (r.cpu?.shares !== undefined) write(dir, 'cpu.weight', sharesToWeight(r.cpu.shares));
+  if (r.pids?.limit !== undefined) write(dir, 'pids.max', r.pids.limit);
   return handle;
 }
 
@@ -146,28 +151,35 @@ function counter(text: string, name: string): number | null {
 export async function wasOomKilled(h: CgroupHandle): Promise<boolean> {
   if (!h.memoryDir) return false;
   const file = h.version === 2 ? 'memory.events' : 'memory.oom_control';
-  const text = await readFile(join(h.memoryDir, file), 'utf8').catch(() => '');
+  const text = readOr(join(h.memoryDir, file), '');
   const kills = counter(text, 'oom_kill');
   if (kills !== null) return kills > 0;
   // kernels before 4.13 have no oom_kill counter in v1: hitting the limit is the best hint
-  const failcnt = await readFile(join(h.memoryDir, 'memory.failcnt'), 'utf8').catch(() => '0');
+  const failcnt = readOr(join(h.memoryDir, 'memory.failcnt'), '0');
   return Number(failcnt.trim()) > 0;
 }
 
-async function pidsIn(dir: string): Promise<number[]> {
-  const text = await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).map(Number);
+function readOr(file: string, fallback: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+function pidsIn(dir: string): number[] {
+  return readOr(join(dir, 'cgroup.procs'), '').split('\n').filter(Boolean).map(Number);
 }
 
 /** SIGKILLs every process in the cgroup and waits until it is empty. */
 export async function killCgroup(h: CgroupHandle): Promise<void> {
   if (h.version === 2 && existsSync(join(h.dirs[0]!, 'cgroup.kill'))) {
-    await writeFile(join(h.dirs[0]!, 'cgroup.kill'), '1').catch(() => undefined);
+    try { writeFileSync(join(h.dirs[0]!, 'cgroup.kill'), '1'); } catch { /* swept below */ }
   }
   for (let attempt = 0; attempt < 100; attempt++) {
     let any = false;
     for (const dir of h.dirs) {
-      for (const pid of await pidsIn(dir)) {
+      for (const pid of pidsIn(dir)) {
         any = true;
         try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
       }
@@ -185,7 +197,7 @@ export async function removeCgroup(h: CgroupHandle): Promise<void> {
 export async function removeCgroupDir(dir: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
-      await rmdir(dir);
+      rmdirSync(dir);
       return;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;

@@ -31,12 +31,11 @@ export async function withEtcFiles(spec: SandboxSpec, runDir: string, opts: EtcF
     ['/etc/resolv.conf', () => opts.resolvConf ?? hostResolvConf()],
   ];
   if (spec.hostname) files.push(['/etc/hostname', () => `${spec.hostname}\n`]);
-  const added: SandboxMount[] = [];
-  for (const [destination, content] of files) {
-    if (taken.has(destination)) continue;
+  // written at once: each is a threadpool round trip
+  const added = await Promise.all(files.filter(([destination]) => !taken.has(destination)).map(async ([destination, content]): Promise<SandboxMount> => {
     const source = join(runDir, destination.slice('/etc/'.length));
     await writeFile(source, await content());
-    added.push({ destination, type: 'bind', source, options: ['bind', 'nosuid', 'nodev', 'noexec'] });
-  }
+    return { destination, type: 'bind', source, options: ['bind', 'nosuid', 'nodev', 'noexec'] };
+  }));
   return { ...spec, mounts: [...spec.mounts, ...added] };
 }

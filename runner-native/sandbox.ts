@@ -4,7 +4,7 @@
 // files, watches the helper, and cleans up after every run.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rm, writeFile } from 'node:fs/promises';
+import { rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { defaultHelperPath, sandboxAvailability, type Availability } from './availability.js';
@@ -98,7 +98,7 @@ export class Sandbox implements Runtime {
     try {
       const fullSpec = opts.etcFiles === false ? spec : await withEtcFiles(spec, runDir, opts.etcFiles);
       const configPath = join(runDir, 'helper.conf');
-      await writeFile(configPath, compileHelperConfig(fullSpec, {
+      writeFileSync(configPath, compileHelperConfig(fullSpec, {
         ownerPid: process.pid, cgroupProcs: cgroup.procsFiles,
         // beside the runs' dirs, not in them: compiled once, kept for the next runs
         seccompCacheDir: join(dirname(this.stateDir), 'seccomp'),
@@ -118,7 +118,8 @@ export class Sandbox implements Runtime {
         await killCgroup(cgroup);
         await removeCgroup(cgroup);
       }
-      await rm(runDir, { recursive: true, force: true });
+      // a few small files (record, /etc files, helper config): synchronous calls, off the threadpool
+      rmSync(runDir, { recursive: true, force: true });
     }
   }
 

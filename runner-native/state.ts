@@ -4,8 +4,8 @@
 // and init both have PDEATHSIG) and the mount namespace with it; what is
 // left are the empty cgroup dirs and this dir, and cleanupStale removes
 // them on the next start.
-import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cgroupHandleFor, killCgroup, removeCgroup } from './cgroup.js';
 
@@ -50,12 +50,14 @@ function isAlive(pid: number | undefined, startTime: string | undefined): boolea
 }
 
 /** Creates <stateDir>/<id> with its record in place, atomically (no half-made run dir is ever visible). */
+// Synchronous: four small metadata calls, where each threadpool round trip
+// would sit on the RUN's critical path.
 export async function createRunDir(stateDir: string, record: RunRecord): Promise<string> {
-  await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  const temp = await mkdtemp(join(stateDir, TEMP_PREFIX));
-  await writeFile(join(temp, RECORD), JSON.stringify(record));
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const temp = mkdtempSync(join(stateDir, TEMP_PREFIX));
+  writeFileSync(join(temp, RECORD), JSON.stringify(record));
   const dir = join(stateDir, record.id);
-  await rename(temp, dir);
+  renameSync(temp, dir);
   return dir;
 }
 

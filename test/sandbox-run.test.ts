@@ -180,6 +180,27 @@ sandboxTest('a pids limit stops a fork loop', async (t) => {
   t.regex(stderr, /can't fork/);
 });
 
+
+// The init moves itself into its cgroups (cgroup v1: through each
+// hierarchy's `tasks` file) before anything of the user's runs: the
+// command and a child it forks are in the run's cgroup in every hierarchy.
+sandboxTest('the command and its children are in the run\'s cgroup of every hierarchy from the start', async (t) => {
+  const { result, stdout } = await runIn(t, 'cat /proc/1/cgroup; echo ---; sh -c "cat /proc/self/cgroup"', {
+    resources: { pids: { limit: 50 } },
+  });
+  t.is(result.exitCode, 0);
+  const [init, child] = stdout.split('---\n').map((part) => part.trim().split('\n'));
+  for (const lines of [init!, child!]) {
+    // the hierarchies tsbuild makes a cgroup in (on v2: the one unified line)
+    const ours = lines.filter((l) => l.split(':')[1]!.split(',').some((c) => ['memory', 'cpu', 'pids', 'devices'].includes(c)) || l.startsWith('0::'));
+    t.true(ours.length > 0, stdout);
+    for (const line of ours) {
+      if (line.startsWith('0::') && ours.length > 1) continue; // a hybrid host's controller-less v2 line
+      t.true(line.split(':')[2]!.includes(`/${cgroupParent}/`), `${line} (all: ${lines.join(' | ')})`);
+    }
+  }
+  t.deepEqual(init, child);
+});
 sandboxTest('aborting kills a long command quickly, and every process with it', async (t) => {
   const controller = new AbortController();
   const started = Date.now();

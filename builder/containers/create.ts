@@ -12,7 +12,7 @@ import { readImage } from '../image/image.js';
 import { lowerDirsOf, withReadonlyRootfs } from '../steps/rootfs.js';
 import { currentSnapshotter } from '../snapshots/snapshotter.js';
 import { copyLayers } from '../snapshots/copy-view.js';
-import { resolveProcessUser } from '../steps/user.js';
+import { resolveProcessUser, resolveUserInLayers } from '../steps/user.js';
 import { ContainerStore, type Container } from './container-store.js';
 import { effectiveHealthcheck } from './health.js';
 import { newContainerId, shortContainerId } from './names.js';
@@ -68,10 +68,13 @@ export async function createContainer(store: Store, opts: ContainerRunOptions): 
   }
   const planned = await planMounts(requests, Object.keys(imageConfig.Volumes ?? {}), volumeStoreOf(store));
   // user names are looked up in the image's own /etc/passwd and /etc/group; new volumes get the image's files
-  const user = await withReadonlyRootfs(store, result, async (root) => {
-    await fillVolumes(root, planned.toFill);
-    return resolveProcessUser(root, opts.user ?? imageConfig.User ?? '');
-  });
+  // (from the layers' snapshots: a mount only when new volumes need the image's files)
+  const userSpec = opts.user ?? imageConfig.User ?? '';
+  const user = planned.toFill.length === 0 ? await resolveUserInLayers(lowerDirs, userSpec)
+    : await withReadonlyRootfs(store, result, async (root) => {
+      await fillVolumes(root, planned.toFill);
+      return resolveProcessUser(root, userSpec);
+    });
   const mounts = sandboxMounts(planned.records);
   const id = newContainerId();
   const hostname = opts.hostname ?? (opts.network === 'host' ? os.hostname() : shortContainerId(id));

@@ -120,37 +120,33 @@ export async function checksumSelection(tree: SourceTree, patterns: readonly str
   const items = await planSources(patterns, tree, { instruction: 'COPY', parents: options.parents ?? false });
   const cache = options.cache;
   const walk = (sink: EntrySink) => walkSelection(tree, items, exclude, sink);
-  // A build context's selection is first only fingerprinted: when nothing
-  // in it changed since a build remembered it, that is its checksum, with
-  // no file read, no per-file table loaded and nothing kept per entry.
+  // A build context's selection is fingerprinted: when nothing in it
+  // changed since a build remembered it, that is its checksum, with no file
+  // read and no per-file table loaded.
   const memo = tree instanceof BuildContext && cache?.selectionDigest && cache.rememberSelection ? cache : undefined;
   const memoKey = memo ? JSON.stringify([(tree as BuildContext).root, tree.forceRootOwnership, patterns, options.exclude ?? [], options.parents ?? false]) : '';
-  let before: Fingerprint | undefined;
-  if (memo) {
-    before = new Fingerprint();
-    await walk(before);
-    const known = memo.selectionDigest!(memoKey, before.digest());
-    if (known) return known;
-  }
+  // One walk gives both: the fingerprint, and the entries a miss checksums
+  // (a second walk cost as much again as the first).
   const found: Found[] = [];
   const collector = new Collector(tree, found, memo ? new Fingerprint() : undefined);
   await walk(collector);
+  const fingerprint = collector.fingerprint;
+  if (memo && fingerprint) {
+    const known = memo.selectionDigest!(memoKey, fingerprint.digest());
+    if (known) return known;
+  }
   await cache?.load?.();
   for (const f of found) if (f.type === 'file') f.digest = cache?.get(f.host, f) ?? '';
   await hashMisses(found, cache);
   const digest = checksumOfLines(found);
-  // Remembered only if nothing changed between the two walks: then the checksum is the fingerprint's.
-  const after = collector.fingerprint;
-  if (memo && before && after && after.digest() === before.digest()) {
-    memo.rememberSelection!(memoKey, after.digest(), digest, Math.max(before.trustedFrom, after.trustedFrom));
-  }
+  // The racy rule (cache/checksum-cache.ts) keeps a selection with an entry
+  // changed too close to this build's start from being remembered.
+  if (memo && fingerprint) memo.rememberSelection!(memoKey, fingerprint.digest(), digest, fingerprint.trustedFrom);
   // The lines are made again if the list is ever asked for: kept until the
   // build ends, they were a third of a 50,000-file COPY's memory.
-  options.cache?.noteSelection?.(digest, () => {
-    const lines = found.map(lineOf);
-    const indexOf = new Map(lines.map((line, i) => [line, i]));
-    return lines.sort().map((line) => entryOf(found[indexOf.get(line)!]!));
-  });
+  // In walk order: whoever reads the list (a miss explanation, the
+  // history) keys it by path, and a one-file rebuild waits for it.
+  options.cache?.noteSelection?.(digest, () => found.map(entryOf));
   return digest;
 }
 

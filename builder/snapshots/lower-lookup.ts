@@ -1,23 +1,84 @@
-// Whether the lower layers of a view show something at a path, as
-// overlayfs' lookup sees it: the topmost layer that has the path decides (a
-// whiteout hides it), and the lookup stops at a layer where a parent of the
-// path is not a directory or is opaque. overlayfs marks a directory opaque
-// only when it is made where the view showed something (over the whiteout
-// of this step's upper dir).
-import { lstat } from 'node:fs/promises';
+// What the lower layers of a view show at a path, as overlayfs' lookup
+// sees it, read straight from the snapshot dirs (no mount): the topmost
+// layer that has the path decides (a whiteout hides it), and the lookup
+// stops at a layer where a parent of the path is not a directory or is
+// opaque. overlayfs marks a directory opaque only when it is made where the
+// view showed something (over the whiteout of this step's upper dir).
+import type { Stats } from 'node:fs';
+import { lstat, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { readXattr } from '../../cache/xattrs.js';
 import { OVERLAY_OPAQUE_XATTR } from '../../cache/whiteout.js';
 
-export async function lowersShow(lowerDirs: string[], rel: string): Promise<boolean> {
+export interface LowerEntry {
+  /** Where the entry is on the host: in the layer that shows it. */
+  host: string;
+  stats: Stats;
+}
+
+/** The entry at `rel` (relative, symlinks not followed), or null for none or a whiteout. */
+export async function lowerEntry(lowerDirs: string[], rel: string): Promise<LowerEntry | null> {
   for (const lower of lowerDirs) {
-    const found = await lstat(path.join(lower, rel)).catch(() => undefined);
-    if (found) return !(found.isCharacterDevice() && found.rdev === 0);
-    for (let p = path.posix.dirname(rel); p !== '.'; p = path.posix.dirname(p)) {
-      const st = await lstat(path.join(lower, p)).catch(() => undefined);
-      if (st && !st.isDirectory()) return false;
-      if (st && (await readXattr(lower, p, OVERLAY_OPAQUE_XATTR).catch(() => null))?.toString() === 'y') return false;
-    }
+    const host = path.join(lower, rel);
+    const stats = await lstat(host).catch(() => undefined);
+    if (stats) return stats.isCharacterDevice() && stats.rdev === 0 ? null : { host, stats };
+    if (await hidesLowerLayers(lower, rel)) return null;
+  }
+  return null;
+}
+
+export async function lowersShow(lowerDirs: string[], rel: string): Promise<boolean> {
+  return (await lowerEntry(lowerDirs, rel)) !== null;
+}
+
+// A parent of rel that is not a directory here (a file, a whiteout) or is opaque hides the layers beneath.
+async function hidesLowerLayers(lower: string, rel: string): Promise<boolean> {
+  for (let p = path.posix.dirname(rel); p !== '.' && p !== '/'; p = path.posix.dirname(p)) {
+    const st = await lstat(path.join(lower, p)).catch(() => undefined);
+    if (st && !st.isDirectory()) return true;
+    if (st && (await readXattr(lower, p, OVERLAY_OPAQUE_XATTR).catch(() => null))?.toString() === 'y') return true;
   }
   return false;
+}
+
+/** Linux gives up after 40 links in one lookup. */
+const MAX_SYMLINKS = 40;
+
+/**
+ * The regular file at `file` (a path in the image) as the merged view shows
+ * it, symlinks followed inside the image as a chroot would (an absolute
+ * target starts at the image's root, `..` never climbs above it); null when
+ * there is none. What a step reads this way (the image's /etc/passwd) needs
+ * no overlay mount.
+ */
+export async function readFileInLowers(lowerDirs: string[], file: string): Promise<Buffer | null> {
+  const pending = file.split('/').reverse();
+  const done: string[] = [];
+  let links = 0;
+  let entry: LowerEntry | null = null;
+  while (pending.length > 0) {
+    const comp = pending.pop()!;
+    if (comp === '' || comp === '.') continue;
+    if (comp === '..') {
+      done.pop();
+      entry = null;
+      continue;
+    }
+    done.push(comp);
+    entry = await lowerEntry(lowerDirs, done.join('/'));
+    if (!entry) return null;
+    if (entry.stats.isSymbolicLink()) {
+      if (++links > MAX_SYMLINKS) return null;
+      const target = await readlink(entry.host);
+      done.pop();
+      if (target.startsWith('/')) done.length = 0;
+      pending.push(...target.split('/').reverse());
+      entry = null;
+    } else if (!entry.stats.isDirectory() && pending.some((c) => c !== '' && c !== '.')) {
+      return null;
+    }
+  }
+  // `..` or a link as the last step: look the final path up once more
+  entry ??= done.length > 0 ? await lowerEntry(lowerDirs, done.join('/')) : null;
+  return entry?.stats.isFile() ? readFile(entry.host) : null;
 }

@@ -5,7 +5,7 @@
 // it can be used as a lowerdir as is.
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { constants } from 'node:fs';
+import { constants, mkdirSync, rmSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContentStore } from '../../cache/content-store.js';
@@ -49,6 +49,11 @@ export class SnapshotStore {
   // those unpacks started and ended (for progress: see streamedUnpack).
   private readonly streaming = new Map<string, Promise<void>>();
   private readonly streamed = new Map<string, { startedAt: number; endedAt?: number }>();
+
+  // The last layer index read: a re-run COPY reads its previous layer's
+  // twice (to link unchanged files, then to take their bytes for the new
+  // layer). One only, so that a long-lived server holds no more.
+  private lastIndex: { blob: string; index: Promise<LayerIndex | undefined> } | undefined;
 
   constructor(private readonly dir: string, private readonly content: ContentStore) {}
 
@@ -111,10 +116,14 @@ export class SnapshotStore {
   }
 
   // A fresh upper/work/merged trio for one step.
+  // Made and, once committed, removed by synchronous calls: a handful of
+  // empty dirs, where each threadpool round trip sits on the step's
+  // critical path (tens of ms per step on a loaded machine).
   async workspace(): Promise<Workspace> {
-    const dir = await this.tempDir('ws');
+    const dir = path.join(this.dir, `tmp-ws-${process.pid}-${randomBytes(6).toString('hex')}`);
     const ws = { dir, upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), merged: path.join(dir, 'merged') };
-    await Promise.all([mkdir(ws.upper), mkdir(ws.work), mkdir(ws.merged)]);
+    mkdirSync(dir, { recursive: true });
+    for (const sub of [ws.upper, ws.work, ws.merged]) mkdirSync(sub);
     return ws;
   }
 
@@ -127,6 +136,7 @@ export class SnapshotStore {
   // from that layer's blob.
   async commit(ws: Workspace, opts: { sourceDateEpoch?: number; index?: CommitIndexOptions } = {}): Promise<LayerRecord> {
     const previous = opts.index ? await this.openPrevious(opts.index) : undefined;
+    let published = false;
     try {
       const tarPath = await this.content.newTempPath('layer');
       const [{ tarFromOverlayUpper }, { EarlyFlushFileSink }] = await Promise.all([
@@ -146,12 +156,15 @@ export class SnapshotStore {
         const { writeLayerIndex } = await import('../../cache/layer-index.js');
         await writeLayerIndex(this.content.root, this.content.tempDir(), digest, written.index);
       }
-      await this.publish(ws.upper, this.dirOf(diffId));
+      published = await this.publish(ws.upper, this.dirOf(diffId));
       const created = new Date(opts.sourceDateEpoch !== undefined ? opts.sourceDateEpoch * 1000 : Date.now()).toISOString();
       return { diffId, blob: digest, size, mediaType: MediaType.ociLayer, created };
     } finally {
       await previous?.close();
-      await rm(ws.dir, { recursive: true, force: true });
+      // Once the upper dir moved, only the overlay's work dir and the mount
+      // point are left; otherwise the upper dir may hold a whole tree.
+      if (published) rmSync(ws.dir, { recursive: true, force: true });
+      else await rm(ws.dir, { recursive: true, force: true });
     }
   }
 
@@ -160,8 +173,7 @@ export class SnapshotStore {
   // compressed).
   private async openPrevious({ previous }: CommitIndexOptions): Promise<{ index: LayerIndex; blobFd: number; close(): Promise<void> } | undefined> {
     if (!previous || previous.blob !== previous.diffId) return undefined;
-    const { readLayerIndex } = await import('../../cache/layer-index.js');
-    const index = await readLayerIndex(this.content.root, previous.blob);
+    const index = await this.readIndex(previous.blob);
     if (!index) return undefined;
     const fh = await open(this.content.path(previous.blob), constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
     return fh && { index, blobFd: fh.fd, close: () => fh.close() };
@@ -170,8 +182,16 @@ export class SnapshotStore {
   // The index of a layer blob, when the store has one.
   async layerIndex(layer: LayerRecord): Promise<LayerIndex | undefined> {
     if (layer.blob !== layer.diffId) return undefined;
-    const { readLayerIndex } = await import('../../cache/layer-index.js');
-    return readLayerIndex(this.content.root, layer.blob);
+    return this.readIndex(layer.blob);
+  }
+
+  // Indexes are immutable once published under their blob's digest; callers only read them.
+  private readIndex(blob: Digest): Promise<LayerIndex | undefined> {
+    if (this.lastIndex?.blob !== blob) {
+      const index = import('../../cache/layer-index.js').then(({ readLayerIndex }) => readLayerIndex(this.content.root, blob));
+      this.lastIndex = { blob, index };
+    }
+    return this.lastIndex.index;
   }
 
   async discard(ws: Workspace): Promise<void> {
@@ -203,12 +223,15 @@ export class SnapshotStore {
 
   // Rename is atomic: a concurrent process that published the same layer
   // first wins, and ours is simply dropped.
-  private async publish(from: string, to: string): Promise<void> {
+  // True when ours was moved in.
+  private async publish(from: string, to: string): Promise<boolean> {
     try {
       await rename(from, to);
+      return true;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+      return false;
     }
   }
 }

@@ -12,9 +12,9 @@ import type { Store } from '../store/open-store.js';
 import type { StepResult } from '../store/step-result.js';
 import type { BuildContext } from '../context/context.js';
 import type { ExecContext } from '../solver/vertex.js';
-import { commitStep, lowerDirsOf, sandboxRoot, withReadonlyRootfs } from './rootfs.js';
+import { commitStep, lowerDirsOf, sandboxRoot } from './rootfs.js';
 import { prepareMounts } from './run-mounts.js';
-import { resolveProcessUser, type ProcessUser } from './user.js';
+import { resolveUserInLayers, type ProcessUser } from './user.js';
 import { RunFailedError } from './errors.js';
 import type { StepEnv } from './types.js';
 
@@ -52,9 +52,10 @@ const runtimes = new Map<string, Runtime>();
 // As BuildKit's executor (oci.GetUser): every USER, root and the default
 // included, is looked up in the image's /etc/passwd and /etc/group, so a
 // user gets the supplementary groups that list it (`id` prints them).
-async function resolveUser(store: Store, parent: StepResult, user: string): Promise<ProcessUser> {
+// The files are read from the layers' snapshots: no overlay is mounted for it.
+async function resolveUser(parent: StepResult, lowerDirs: string[], user: string): Promise<ProcessUser> {
   if (parent.layers.length === 0 && (user === '' || user === '0' || user === 'root')) return { uid: 0, gid: 0, additionalGids: [], home: '/root' };
-  return withReadonlyRootfs(store, parent, (root) => resolveProcessUser(root, user));
+  return resolveUserInLayers(lowerDirs, user);
 }
 
 // Mountpoints the sandbox had to create in the image would otherwise show
@@ -108,7 +109,8 @@ async function firstLower(lowerDirs: string[], p: string) {
   return null;
 }
 
-// One request to the fsop helper already running for this process, not a process per directory.
+// One request to the fsop helper already running for this process, not a process per directory
+// (the upper dir is no mount point once the sandbox is gone).
 async function isOpaque(upper: string, dir: string): Promise<boolean> {
   const value = await readXattr(upper, dir, OVERLAY_OPAQUE_XATTR).catch(() => null);
   return value?.toString() === 'y';
@@ -132,8 +134,8 @@ export async function runStep(env: StepEnv, { step, parent, sources, context, ct
   if (network === 'host' && !env.entitlements.has('network.host')) {
     throw new RunFailedError(`${step.loc.file}:${step.loc.line}: RUN --network=host needs --allow network.host`);
   }
-  const user = await resolveUser(store, parent, step.user);
   const lowerDirs = await lowerDirsOf(store, parent);
+  const user = await resolveUser(parent, lowerDirs, step.user);
   const ws = await store.snapshots.workspace();
   const { openRuntime, defaultSpec, grantableCapabilities, withSeccomp, leaseNetworkNamespace } = await import('../../runner-native/index.js');
   const prepared = await prepareMounts(env, step, sources, context);

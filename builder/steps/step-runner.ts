@@ -12,8 +12,8 @@ import type { ExecContext } from '../solver/vertex.js';
 import { describeCopy, runCopy, type SelectionChecksum } from './copy-step.js';
 import { memoizedSelection } from '../context/selection-memo.js';
 import { describeRun, runStep } from './run-step.js';
-import { lowerDirsOf, withMutableRootfs, withReadonlyRootfs } from './rootfs.js';
-import { resolveProcessUser } from './user.js';
+import { lowerDirsOf, withMutableRootfs } from './rootfs.js';
+import { resolveUserInLayers } from './user.js';
 
 // Where the build context is: its directory, and the Dockerfile when it
 // lives inside it (BuildKit never sends .dockerignore'd files, but the
@@ -122,7 +122,7 @@ export class BuildStepRunner implements StepRunner {
 
   async workdir(step: WorkdirStep, parent: StepResult): Promise<StepResult> {
     // The directory belongs to the current USER, as BuildKit creates it.
-    const owner = step.user ? await withReadonlyRootfs(this.store, parent, (root) => resolveProcessUser(root, step.user)) : null;
+    const owner = step.user ? await resolveUserInLayers(await lowerDirsOf(this.store, parent), step.user) : null;
     return withMutableRootfs(this.store, parent, this.env.sourceDateEpoch, async (root) => {
       await mkdirAllInRoot(root, step.path, { mode: 0o755, owner: owner ? { uid: owner.uid, gid: owner.gid } : null });
     });

@@ -1,10 +1,12 @@
 // USER semantics for RUN and `tsbuild run`, as Docker (runc's libuser)
 // resolves them inside the image: `name`, `uid`, `name:group`, `uid:gid`;
 // the primary gid from /etc/passwd, supplementary groups from /etc/group.
-// The image's files are read through the in-root resolver, so a symlinked
+// The image's files are read through the in-root resolver (a mounted
+// root) or straight from its layers' snapshots (no mount), so a symlinked
 // /etc/passwd cannot point at the host's.
 import { readFile } from 'node:fs/promises';
 import { resolveInRoot } from '../fileops/resolve.js';
+import { readFileInLowers } from '../snapshots/lower-lookup.js';
 
 export interface ProcessUser {
   uid: number;
@@ -18,11 +20,24 @@ export class UnknownUserError extends Error {
   readonly code = 'UNKNOWN_USER';
 }
 
-async function readDb(root: string, file: string): Promise<string[][]> {
-  try {
+// Reads an image file's text, or null when the image has none.
+type ImageFileReader = (file: string) => Promise<string | null>;
+
+function mountedRoot(root: string): ImageFileReader {
+  return async (file) => {
     const r = await resolveInRoot(root, file);
-    if (!r.exists) return [];
-    const text = await readFile(r.host, 'utf8');
+    return r.exists ? readFile(r.host, 'utf8') : null;
+  };
+}
+
+function layerStack(lowerDirs: string[]): ImageFileReader {
+  return async (file) => (await readFileInLowers(lowerDirs, file))?.toString('utf8') ?? null;
+}
+
+async function readDb(read: ImageFileReader, file: string): Promise<string[][]> {
+  try {
+    const text = await read(file);
+    if (text === null) return [];
     return text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(':'));
   } catch {
     return [];
@@ -31,11 +46,21 @@ async function readDb(root: string, file: string): Promise<string[][]> {
 
 const isNumeric = (s: string) => /^\d+$/.test(s);
 
-export async function resolveProcessUser(root: string, spec: string): Promise<ProcessUser> {
+/** `spec` looked up in a mounted root's files. */
+export function resolveProcessUser(root: string, spec: string): Promise<ProcessUser> {
+  return resolveUserWith(mountedRoot(root), spec);
+}
+
+/** `spec` looked up in the files of a stack of layer snapshots (topmost first), without mounting them. */
+export function resolveUserInLayers(lowerDirs: string[], spec: string): Promise<ProcessUser> {
+  return resolveUserWith(layerStack(lowerDirs), spec);
+}
+
+async function resolveUserWith(read: ImageFileReader, spec: string): Promise<ProcessUser> {
   // No USER is uid 0, looked up by id (runc's default), so root's groups apply too.
   const [userPart, groupPart] = spec === '' ? ['0', undefined] : spec.split(':', 2) as [string, string | undefined];
-  const passwd = await readDb(root, '/etc/passwd');
-  const groups = await readDb(root, '/etc/group');
+  const passwd = await readDb(read, '/etc/passwd');
+  const groups = await readDb(read, '/etc/group');
   const entry = isNumeric(userPart) ? passwd.find((e) => e[2] === userPart) : passwd.find((e) => e[0] === userPart);
   if (!entry && !isNumeric(userPart)) {
     throw new UnknownUserError(`unable to find user ${userPart}: no matching entries in passwd file`);

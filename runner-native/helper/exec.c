@@ -81,6 +81,7 @@ int exec_main(struct config *c)
 	join(net, CLONE_NEWNET, "network");
 	join(pidns, CLONE_NEWPID, "pid");
 
+	open_cgroup_tasks(c);
 	int go[2], errp[2], console[2] = { -1, -1 };
 	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
 		fail("setup", "pipe: %s", strerror(errno));
@@ -111,6 +112,7 @@ int exec_main(struct config *c)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 			fail("setup", "pdeathsig: %s", strerror(errno));
+		join_cgroups_self(c);
 		char gobyte;
 		if (read(go[0], &gobyte, 1) != 1)
 			_exit(127);

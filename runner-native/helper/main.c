@@ -50,8 +50,10 @@ static void container_child(const struct config *c, int go_fd, int err_fd, int c
 	 * kernel kill every process in the namespace. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		fail("setup", "pdeathsig: %s", strerror(errno));
-	/* Wait until the helper has put us into the cgroup, so that limits
-	 * hold before anything of the user's runs.  EOF means it died. */
+	/* Into the cgroup before anything of the user's runs, so that limits
+	 * hold: v1 hierarchies here (cgroup-join.c), the others by the helper
+	 * before it sends the go byte.  EOF means it died. */
+	join_cgroups_self(c);
 	char go;
 	if (read(go_fd, &go, 1) != 1)
 		_exit(127);
@@ -69,23 +71,6 @@ static void container_child(const struct config *c, int go_fd, int err_fd, int c
 	if (c->init)
 		run_as_init(c, go_fd);
 	finalize_and_exec(c, go_fd);
-}
-
-static void join_cgroups(const struct config *c, pid_t pid)
-{
-	char buf[32];
-	int len = snprintf(buf, sizeof(buf), "%d", (int)pid);
-	for (size_t i = 0; i < c->n_cgroup_procs; i++) {
-		int fd = open(c->cgroup_procs[i], O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || write(fd, buf, (size_t)len) != len) {
-			int saved = errno;
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			errno = saved;
-			fail("setup", "join cgroup %s: %s", c->cgroup_procs[i], strerror(errno));
-		}
-		close(fd);
-	}
 }
 
 static void relay_child_error(int err_fd)
@@ -150,6 +135,7 @@ int main(int argc, char **argv)
 	/* before the container exists: its first instruction already runs
 	 * under the device rules */
 	attach_device_program(&cfg);
+	open_cgroup_tasks(&cfg);
 
 	int go[2], errp[2];
 	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)

@@ -61,6 +61,7 @@ struct sysctl_op {
 struct config {
 	pid_t owner_pid;
 	char **cgroup_procs; size_t n_cgroup_procs;
+	int *cgroup_tasks_fds; /* per cgroup_procs: its v1 `tasks` file, or -1 (cgroup-join.c) */
 	int ns_flags; /* CLONE_NEW* */
 	char *hostname;
 	char *root;
@@ -135,6 +136,11 @@ void attach_device_program(const struct config *cfg);
 /* seccomp.c */
 void prepare_seccomp(const struct config *cfg);
 void load_seccomp(const struct config *cfg);
+
+/* cgroup-join.c */
+void open_cgroup_tasks(struct config *c);
+void join_cgroups_self(const struct config *c);
+void join_cgroups(const struct config *c, pid_t pid);
 
 /* main.c */
 void run_child_to_end(const struct config *cfg, pid_t pid, int go_fd, int err_fd, int console_fd);
