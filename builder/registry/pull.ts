@@ -144,7 +144,9 @@ export async function pullImage(store: ContentStore, images: ImageStore, refText
     });
     parseConfig(client, await store.readBuffer(m.config.digest), m);
     // Only the registry itself can serve later mounts; a mirror is a different registry.
-    if (!endpoint.mirror) await Promise.all(unique.map((b) => sources.record(b.digest, ref.domain, ref.path)));
+    // A hint for pushes: written while the image is checked.
+    const recorded = endpoint.mirror ? Promise.resolve() : Promise.all(unique.map((b) => sources.record(b.digest, ref.domain, ref.path)));
+    recorded.catch(() => undefined);
     await added.putBuffer(manifest.bytes, manifest.digest);
     // Every blob is downloaded and verified by now (digest and size), so
     // what its reader found is what the blob holds.
@@ -159,6 +161,7 @@ export async function pullImage(store: ContentStore, images: ImageStore, refText
       await added.discard();
       throw e;
     }
+    await recorded;
     progress?.({ kind: 'manifest', digest: manifest.digest, size: manifest.bytes.length, phase: 'done', bytes: manifest.bytes.length });
     // docker's RepoDigests name what the reference resolved to: the index when there is one.
     return { manifestDigest: manifest.digest, configDigest: m.config.digest, servedDigest: index?.digest ?? manifest.digest };
