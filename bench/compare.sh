@@ -159,9 +159,11 @@ build_with() {
   local ctx="$WORK/projects/$project"
   case $tool in
     tsbuild)
-      local prof=()
-      [[ -n "${PROFILE:-}" ]] && prof=(NODE_OPTIONS="--cpu-prof --cpu-prof-dir=$PROFILE/$project-$phase")
-      env TSBUILD_ROOT="$STATE/tsbuild-store" "${prof[@]}" "${TSBUILD[@]}" build --progress=plain -t "bench-$project" "$ctx" ;;
+      local cmd=("${TSBUILD[@]}")
+      # Node refuses --cpu-prof in NODE_OPTIONS: run the script as bin/tsbuild does, with the flag.
+      [[ -n "${PROFILE:-}" ]] && cmd=(env -u NODE_EXTRA_CA_CERTS ${NODE_EXTRA_CA_CERTS:+"TSBUILD_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS"}
+        node --cpu-prof "--cpu-prof-dir=$PROFILE/$project-$phase" "$HERE/bin/tsbuild.js")
+      env TSBUILD_ROOT="$STATE/tsbuild-store" "${cmd[@]}" build --progress=plain -t "bench-$project" "$ctx" ;;
     buildkit) DOCKER_BUILDKIT=1 "${DOCKER[@]}" build --progress=plain --network=host -t "bench-$project" "$ctx" ;;
     buildah) "${BUILDAH[@]}" bud --layers --isolation chroot --tls-verify=false -t "bench-$project" "$ctx" ;;
   esac
