@@ -22,8 +22,24 @@
 # 127.0.0.1 and its own dockerd (private socket, data root and exec root,
 # --bridge=none --iptables=false), and stops and removes all of it at exit.
 # Whole client commands are timed (process start included); the daemons
-# are warm. The load average is printed at the start and the end: on a
+# are warm (dockerd builds a throw-away image once before the first timed
+# build). The load average is printed at the start and the end: on a
 # shared machine, read the ratios rather than the absolute times.
+#
+# Where the tools keep their state: every tool's store (tsbuild's store,
+# dockerd's data root, buildah's root) lives on one ext4 file system made
+# fresh for this run (default mkfs.ext4 options, so with a journal, as on
+# a usual host), loop-mounted under the work dir. The reason: an ext4
+# WITHOUT a journal (this project's CI VMs have one) will not reuse an
+# inode freed less than 60 s ago (360 s while its inode-table block is
+# dirty) and scans past every such inode for each file it creates
+# (recently_deleted() in fs/ext4/ialloc.c). A cold build right after the
+# reset of the previous run (rm -rf / prune of ~10,000 files) then spent
+# up to 3/4 of its extraction in that scan, and how much depended on what
+# anyone on the machine had deleted in the last minutes; a pause after the
+# reset cannot cure it (the new files re-dirty those blocks). With a
+# journal, ext4 does no such scan. BENCH_FS=host keeps the state on the
+# work dir's own file system instead (the same for every tool).
 set -euo pipefail
 
 RUNS=${RUNS:-3}
@@ -33,7 +49,8 @@ BENCH_CACHE=${BENCH_CACHE:-/var/cache/tsbuild-bench}
 WORK=$(mktemp -d /var/tmp/tsbuild-bench-compare.XXXXXX)
 TSBUILD=("$HERE/bin/tsbuild")   # the command as users run it
 DOCKER=(/usr/bin/docker -H "unix://$WORK/docker.sock")
-BUILDAH=(buildah --root "$WORK/buildah/root" --runroot "$WORK/buildah/run" --storage-driver overlay)
+STATE=$WORK/state
+BUILDAH=(buildah --root "$STATE/buildah/root" --runroot "$WORK/buildah/run" --storage-driver overlay)
 PIDS=()
 
 log() { echo "# $*" >&2; }
@@ -62,6 +79,14 @@ TOOLS=${TOOLS:-tsbuild buildkit $([[ $HAVE_BUILDAH == 1 ]] && echo buildah)}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+# --- the tools' state on a fresh file system (see the header) ---------------
+mkdir -p "$STATE"
+if [[ ${BENCH_FS:-loop} == loop ]]; then
+  truncate -s 32G "$WORK/state.img"
+  mkfs.ext4 -q -F "$WORK/state.img"
+  mount -o loop "$WORK/state.img" "$STATE"
+fi
+
 # --- loopback registry with both base images --------------------------------
 PORT=$(free_port)
 REG=127.0.0.1:$PORT
@@ -89,12 +114,18 @@ log "seeding $REG with busybox and debian:bookworm"
 
 # --- dockerd on a private socket and data root -----------------------------
 if [[ " $TOOLS " == *" buildkit "* ]]; then
-  dockerd --host "unix://$WORK/docker.sock" --data-root "$WORK/docker-data" --exec-root "$WORK/docker-exec" \
+  dockerd --host "unix://$WORK/docker.sock" --data-root "$STATE/docker-data" --exec-root "$WORK/docker-exec" \
     --pidfile "$WORK/docker.pid" --bridge=none --iptables=false --ip-masq=false \
     --insecure-registry "$REG" > "$WORK/dockerd.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 150); do "${DOCKER[@]}" info >/dev/null 2>&1 && break; sleep 0.2; done
   "${DOCKER[@]}" info >/dev/null || { tail -20 "$WORK/dockerd.log" >&2; exit 1; }
+  # Warm: the first build after dockerd starts sets BuildKit up (about 2 s
+  # here), which a warm daemon does not pay.
+  mkdir -p "$WORK/warm-up" && echo "FROM $REG/library/busybox:latest" > "$WORK/warm-up/Dockerfile"
+  DOCKER_BUILDKIT=1 "${DOCKER[@]}" build -q "$WORK/warm-up" >/dev/null
+  "${DOCKER[@]}" builder prune -af >/dev/null
+  "${DOCKER[@]}" image prune -af >/dev/null
 fi
 
 # --- the projects -----------------------------------------------------------
@@ -115,7 +146,7 @@ timed() {
 
 reset_tool() {
   case $1 in
-    tsbuild) rm -rf "$WORK/tsbuild-store" ;;
+    tsbuild) rm -rf "$STATE/tsbuild-store" ;;
     buildkit)
       "${DOCKER[@]}" builder prune -af >/dev/null
       "${DOCKER[@]}" image prune -af >/dev/null ;;
@@ -128,9 +159,11 @@ build_with() {
   local ctx="$WORK/projects/$project"
   case $tool in
     tsbuild)
-      local prof=()
-      [[ -n "${PROFILE:-}" ]] && prof=(NODE_OPTIONS="--cpu-prof --cpu-prof-dir=$PROFILE/$project-$phase")
-      env TSBUILD_ROOT="$WORK/tsbuild-store" "${prof[@]}" "${TSBUILD[@]}" build --progress=plain -t "bench-$project" "$ctx" ;;
+      local cmd=("${TSBUILD[@]}")
+      # Node refuses --cpu-prof in NODE_OPTIONS: run the script as bin/tsbuild does, with the flag.
+      [[ -n "${PROFILE:-}" ]] && cmd=(env -u NODE_EXTRA_CA_CERTS ${NODE_EXTRA_CA_CERTS:+"TSBUILD_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS"}
+        node --cpu-prof "--cpu-prof-dir=$PROFILE/$project-$phase" "$HERE/bin/tsbuild.js")
+      env TSBUILD_ROOT="$STATE/tsbuild-store" "${cmd[@]}" build --progress=plain -t "bench-$project" "$ctx" ;;
     buildkit) DOCKER_BUILDKIT=1 "${DOCKER[@]}" build --progress=plain --network=host -t "bench-$project" "$ctx" ;;
     buildah) "${BUILDAH[@]}" bud --layers --isolation chroot --tls-verify=false -t "bench-$project" "$ctx" ;;
   esac
@@ -141,7 +174,7 @@ build_with() {
 touch_one_file() { echo "// edit $(now)" >> "$WORK/projects/$1/$(cat "$WORK/projects/$1/.bench-edit")"; }
 
 mkdir -p "$WORK/samples"
-log "load at start: $(cut -d' ' -f1-3 /proc/loadavg); tools: $TOOLS; runs: $RUNS"
+log "load at start: $(cut -d' ' -f1-3 /proc/loadavg); tools: $TOOLS; runs: $RUNS; state on: $(findmnt -no FSTYPE,SOURCE -T "$STATE" | tr -s ' ')"
 for project in $PROJECTS; do
   for i in $(seq "$RUNS"); do
     tools=($TOOLS)
@@ -164,7 +197,7 @@ last=${PROJECTS##* }
 for i in $(seq "$RUNS"); do
   for tool in $TOOLS; do
     case $tool in
-      tsbuild) timed "$WORK/samples/run.true.$tool" env TSBUILD_ROOT="$WORK/tsbuild-store" "${TSBUILD[@]}" run --rm --network none "bench-$last" true ;;
+      tsbuild) timed "$WORK/samples/run.true.$tool" env TSBUILD_ROOT="$STATE/tsbuild-store" "${TSBUILD[@]}" run --rm --network none "bench-$last" true ;;
       buildkit) timed "$WORK/samples/run.true.$tool" "${DOCKER[@]}" run --rm --network none "bench-$last" true ;;
     esac
   done

@@ -9,7 +9,10 @@
 // and write into a fresh directory on the same filesystem (DIR, default
 // under /var/tmp); removing the tree between runs is not timed. Lines give
 // wall time, files/s (tar entries / wall) and the process's CPU time for
-// tsbuild (user + sys) or the tar child's (for tar).
+// tsbuild (user + sys) or the tar child's (for tar). On an ext4 without a
+// journal, every run after the first creates its files right after the
+// previous run's tree was removed, which that file system makes slow for
+// both sides (see bench/compare.sh); give --dir on a journaled one there.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';

@@ -7,6 +7,7 @@ import { type Digest, digestFromHex } from './digest.js';
 import { CacheError, corruptTar } from './errors.js';
 import { LayerApplier } from './tar-entry-applier.js';
 import { TarReader } from './tar-reader.js';
+import type { TarType } from './tar-format.js';
 
 export interface ApplyLayerOptions {
   /**
@@ -23,6 +24,19 @@ export interface ApplyLayerOptions {
   lowerDirs?: string[];
   /** chown to the tar's numeric ids and create device nodes. Default: running as root. */
   sameOwner?: boolean;
+  /**
+   * Receives every entry's name, type and link target as read, so that a
+   * caller who must also judge the layer's entries (a pull checks the whole
+   * image before tagging it) needs no second pass over the blob.
+   */
+  entries?: TarEntryName[];
+}
+
+/** What a whole-image check needs of one tar entry. */
+export interface TarEntryName {
+  name: string;
+  type: TarType;
+  linkname: string;
 }
 
 export interface ApplyLayerResult {
@@ -77,7 +91,11 @@ export async function applyLayer(
     });
     let entries = 0;
     try {
-      for (let h; (h = await reader.next()); entries++) await applier.apply(h, reader.body());
+      const seen = opts.entries;
+      for (let h; (h = await reader.next()); entries++) {
+        seen?.push({ name: h.name, type: h.type, linkname: h.linkname });
+        await applier.apply(h, reader.body());
+      }
       // The diffId covers the whole stream, including padding after the end marker.
       await reader.drain();
       await applier.finish();

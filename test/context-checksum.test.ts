@@ -1,4 +1,5 @@
 import test from 'ava';
+import { createHash } from 'node:crypto';
 import { chmod, mkdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BuildContext } from '../builder/context/context.js';
@@ -62,4 +63,27 @@ test('checksumSelection: wildcards, missing sources, and the stat cache', async 
   t.is((err as unknown as { code: string }).code, 'SOURCE_NOT_FOUND');
   // A wildcard matching nothing is allowed, like COPY.
   t.regex(await checksumSelection(ctx, ['*.none']), /^sha256:/);
+});
+
+test('checksumSelection hashes every file size the same way: empty, small (read at once) and big (streamed)', async (t) => {
+  const dir = await tempDir('ctx-sum-');
+  const sizes = [0, 1, 8192, 256 * 1024, 256 * 1024 + 1, 3 * 1024 * 1024 + 7];
+  const bytes = new Map<string, Buffer>();
+  for (const n of sizes) {
+    const data = Buffer.alloc(n, n % 251);
+    bytes.set(path.join(dir, `f${n}`), data);
+    await writeFile(path.join(dir, `f${n}`), data);
+  }
+  const ctx = await BuildContext.open(dir);
+  const seen = new Map<string, string>();
+  const cache = new MemoryContentHashCache();
+  const recording = Object.assign(cache, {
+    set: (host: string, key: Parameters<MemoryContentHashCache['set']>[1], digest: string) => {
+      seen.set(host, digest);
+      MemoryContentHashCache.prototype.set.call(cache, host, key, digest);
+    },
+  });
+  await checksumSelection(ctx, ['.'], { cache: recording });
+  t.is(seen.size, sizes.length);
+  for (const [host, data] of bytes) t.is(seen.get(host), `sha256:${createHash('sha256').update(data).digest('hex')}`, host);
 });

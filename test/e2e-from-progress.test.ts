@@ -3,19 +3,23 @@
 // and reports the unpack of each layer, in plain and rawjson, and the
 // image built on top of it runs. The bottom layer is unpacked while it
 // downloads: a download cut short and resumed still gives the right
-// files, and corrupt bytes never become a snapshot.
+// files, and corrupt bytes never become a snapshot. The image check before
+// the tag takes the bottom layer's diff id and entries from that unpack:
+// a config whose diff id lies still fails the pull.
 import test from 'ava';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { openStore } from '../builder/store/open-store.js';
 import type { RawJsonRecord } from '../builder/progress/rawjson.js';
 import { pushImage } from '../builder/registry/index.js';
+import { buildImage, readImage } from '../builder/image/image.js';
 import { buildSkipReason, freshStore, tempDir, tsbuild } from './helpers/cli.js';
 import { registrySkipReason, startProxy, startRegistry, type RegistryServer } from './helpers/registry-server.js';
 
 const skip = buildSkipReason() ?? registrySkipReason();
 let registry: RegistryServer;
 let base: string;
+let liar: string;
 let layer: string;
 let ctx: string;
 
@@ -26,6 +30,17 @@ test.before(async () => {
   const store = await openStore(seed.root);
   base = `${registry.host}/library/busybox:latest`;
   await pushImage(store.content, store.images, 'busybox:latest', base);
+  // busybox's layer under a config that names another diff id for it.
+  const busybox = await readImage(store.content, (await store.images.resolve('busybox:latest')).manifestDigest);
+  const lie = await buildImage(store.content, {
+    base: { config: { ...busybox.config, history: [] }, layers: [] },
+    containerConfig: busybox.config.config ?? {},
+    layers: [{ ...busybox.layers[0]!, diffId: `sha256:${'0'.repeat(64)}` as typeof busybox.layers[0]['diffId'] }],
+    history: [{ created_by: 'a lie' }],
+  });
+  await store.images.tag('liar:latest', lie.manifestDigest);
+  liar = `${registry.host}/library/liar:latest`;
+  await pushImage(store.content, store.images, 'liar:latest', liar);
   await seed.dispose();
   ctx = await tempDir();
   await fs.writeFile(path.join(ctx, 'Dockerfile'), `FROM ${base}\nRUN echo hi > /hi\n`);
@@ -108,4 +123,17 @@ it('corrupt layer bytes fail the pull and leave no snapshot behind', async (t) =
   t.regex(r.stderr, /digest|sha256/i);
   const left = await fs.readdir(path.join(r.root, 'snapshots')).catch(() => [] as string[]);
   t.deepEqual(left.filter((n) => n !== 'empty'), [], `snapshots: ${left.join(' ')}`);
+});
+
+it('a config whose diff id lies about the layer fails the pull: no tag, no snapshot', async (t) => {
+  const root = await tempDir('tsbuild-from-');
+  const dir = await tempDir();
+  await fs.writeFile(path.join(dir, 'Dockerfile'), `FROM ${liar}\nRUN echo hi > /hi\n`);
+  const r = await tsbuild(['build', '--progress=plain', '-t', 'from-liar:v1', dir], { root });
+  t.is(r.code, 1, r.stderr);
+  t.regex(r.stderr, /not a valid image: layer 0 \(sha256:[0-9a-f]{64}\): uncompressed digest is sha256:[0-9a-f]{64}, config diff_id is sha256:0{64}/);
+  const left = await fs.readdir(path.join(root, 'snapshots')).catch(() => [] as string[]);
+  t.deepEqual(left.filter((n) => n !== 'empty'), [], `snapshots: ${left.join(' ')}`);
+  const images = await tsbuild(['images', '--format', '{{.Repository}}'], { root });
+  t.notRegex(images.stdout, /liar/);
 });

@@ -77,6 +77,24 @@ test('validateImage reports a config whose diff_ids lie', async (t) => {
   t.true(report.problems.some((p) => p.includes('uncompressed digest')), report.problems.join('\n'));
 });
 
+test('validateImage takes the diff id and entries of a layer already read whole from `known`', async (t) => {
+  const { store, image } = await fixture();
+  const [bottom] = image.layers;
+  const good = new Map([[bottom!.digest, { diffId: bottom!.diffId, entries: [{ name: 'a.txt', type: 'file' as const, linkname: '' }] }]]);
+  t.deepEqual(await validateImage(store, image.manifestDigest, good), { valid: true, problems: [] });
+
+  const lying = new Map([[bottom!.digest, { diffId: image.layers[1]!.diffId, entries: [] }]]);
+  const report = await validateImage(store, image.manifestDigest, lying);
+  t.true(report.problems.some((p) => p.includes('layer 0') && p.includes('uncompressed digest')), report.problems.join('\n'));
+
+  // Its entries join the whole-image check: a file below a symlink is refused.
+  const below = new Map([[bottom!.digest, { diffId: bottom!.diffId, entries: [
+    { name: 'l', type: 'symlink' as const, linkname: '/etc' }, { name: 'l/passwd', type: 'file' as const, linkname: '' }] }]]);
+  const stack = await validateImage(store, image.manifestDigest, below);
+  t.false(stack.valid);
+  t.true(stack.problems.some((p) => p.includes('l/passwd')), stack.problems.join('\n'));
+});
+
 test('validateImage reports a tampered config and a missing manifest', async (t) => {
   const { store, image } = await fixture();
   const file = store.path(image.configDigest);

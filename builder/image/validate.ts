@@ -39,7 +39,16 @@ async function checkSmallBlob(store: ContentStore, what: string, d: Descriptor, 
   }
 }
 
-async function checkLayer(store: ContentStore, index: number, layer: ImageDescription['layers'][number], problems: string[], entries: LayerEntry[]): Promise<void> {
+/**
+ * A layer blob just downloaded and verified against its digest and size,
+ * as a reader of its whole stream found it: no need to read it again.
+ */
+export interface LayerFacts {
+  diffId: Digest;
+  entries: LayerEntry[];
+}
+
+async function checkLayer(store: ContentStore, index: number, layer: ImageDescription['layers'][number], problems: string[], entries: LayerEntry[], known?: LayerFacts): Promise<void> {
   const what = `layer ${index} (${layer.digest})`;
   const compression = layerCompressionOf(layer.mediaType);
   if (!compression) {
@@ -48,6 +57,11 @@ async function checkLayer(store: ContentStore, index: number, layer: ImageDescri
   }
   if (!(await store.has(layer.digest))) {
     problems.push(`${what}: blob missing from the content store`);
+    return;
+  }
+  if (known) {
+    if (known.diffId !== layer.diffId) problems.push(`${what}: uncompressed digest is ${known.diffId}, config diff_id is ${layer.diffId}`);
+    entries.push(...known.entries);
     return;
   }
   try {
@@ -76,8 +90,12 @@ async function digestOfFile(file: string): Promise<{ digest: string; size: numbe
   return { digest: `sha256:${hash.digest('hex')}`, size };
 }
 
-/** Check the image whose manifest is `manifestDigest`. Never throws for a broken image; lists its problems. */
-export async function validateImage(store: ContentStore, manifestDigest: Digest): Promise<ValidationReport> {
+/**
+ * Check the image whose manifest is `manifestDigest`. Never throws for a
+ * broken image; lists its problems. `known`: layers already read whole
+ * (by blob digest), see LayerFacts.
+ */
+export async function validateImage(store: ContentStore, manifestDigest: Digest, known: ReadonlyMap<Digest, LayerFacts> = new Map()): Promise<ValidationReport> {
   const problems: string[] = [];
   const manifestDescriptor: Descriptor = { mediaType: '', digest: manifestDigest, size: -1 };
   try {
@@ -108,7 +126,7 @@ export async function validateImage(store: ContentStore, manifestDigest: Digest)
   // Layers are independent; hash them in parallel (I/O and zlib overlap well).
   const perLayer: string[][] = image.layers.map(() => []);
   const entries: LayerEntry[][] = image.layers.map(() => []);
-  await Promise.all(image.layers.map((layer, i) => checkLayer(store, i, layer, perLayer[i]!, entries[i]!)));
+  await Promise.all(image.layers.map((layer, i) => checkLayer(store, i, layer, perLayer[i]!, entries[i]!, known.get(layer.digest))));
   problems.push(...perLayer.flat());
   // The stack check needs every layer readable: a layer that failed above already says why.
   if (perLayer.every((p) => p.length === 0)) {
@@ -121,8 +139,8 @@ export async function validateImage(store: ContentStore, manifestDigest: Digest)
  * validateImage for an image about to be tagged (`load`, `pull`): throws a
  * one-line error naming the first problem (and how many more there are).
  */
-export async function assertValidImage(store: ContentStore, manifestDigest: Digest, what: string): Promise<void> {
-  const { problems } = await validateImage(store, manifestDigest);
+export async function assertValidImage(store: ContentStore, manifestDigest: Digest, what: string, known?: ReadonlyMap<Digest, LayerFacts>): Promise<void> {
+  const { problems } = await validateImage(store, manifestDigest, known);
   if (problems.length === 0) return;
   const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
   throw new ImageError('INVALID_IMAGE', `${what} is not a valid image: ${problems[0]}${more}`);

@@ -95,7 +95,7 @@ async function pull(store: Store, ref: string, platform: Platform, progress?: Pr
           platform, settings: await loadRegistrySettings(store.paths.root),
           ...(task ? { onProgress: layerProgress(task) } : {}),
           onLayerTail: (layer, tail) => {
-            if (layer.index === 0) store.snapshots.unpackWhileDownloading(layer.digest, tail.chunks(), tail.downloaded, bottomDiffId);
+            if (layer.index === 0) return store.snapshots.unpackWhileDownloading(layer.digest, tail.chunks(), tail.downloaded, bottomDiffId);
           },
         });
         const bottom = (await readImage(store.content, result.manifestDigest)).layers[0];

@@ -2,15 +2,16 @@
 // digest, so a push can ask the registry to mount a blob from a repository
 // that already has it (no upload at all) instead of sending it again.
 // One small JSON file per digest under the image store, written
-// atomically; two processes recording the same digest at once can lose one
-// name, which only costs a later mount (this is an optimisation, never a
-// source of truth: the registry checks every mount).
+// atomically but not fsynced; two processes recording the same digest at
+// once can lose one name, and so can a power cut, which only costs a later
+// mount (this is an optimisation, never a source of truth: the registry
+// checks every mount).
 
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Digest } from '../../cache/digest.js';
 import { hexOf } from '../../cache/digest.js';
-import { readJsonIfExists, writeFileAtomic } from '../image/fs-util.js';
+import { writeTextAtomically } from '../../cache/write-atomic.js';
+import { readJsonIfExists } from '../image/fs-util.js';
 
 const MAX_SOURCES = 8;
 
@@ -32,8 +33,7 @@ export class BlobSources {
     if (list[0] === name) return;
     // Most recent first, bounded: the newest source is the likeliest to still exist.
     const next = [name, ...list.filter((s) => s !== name)].slice(0, MAX_SOURCES);
-    await fs.mkdir(this.dir, { recursive: true });
-    await writeFileAtomic(this.file(d), JSON.stringify(next));
+    await writeTextAtomically(this.file(d), JSON.stringify(next));
   }
 
   /** Repositories on `registry` (other than `except`) known to hold the blob. */

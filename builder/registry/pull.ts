@@ -11,7 +11,7 @@ import { hostPlatform } from '../image/platform.js';
 import { formatReference, parseReference, repositoryName, type ImageReference } from '../image/reference.js';
 import type { ImageStore } from '../image/store.js';
 import { AddedBlobs } from '../image/added-blobs.js';
-import { assertValidImage } from '../image/validate.js';
+import { assertValidImage, type LayerFacts } from '../image/validate.js';
 import type { ImageConfig, ImageManifest, Platform } from '../image/types.js';
 import { blobSourcesFor } from './blob-sources.js';
 import { RegistryClient } from './client.js';
@@ -46,9 +46,11 @@ export interface PullOptions extends RemoteOptions {
   /**
    * A reader of each layer blob this pull downloads, as its bytes arrive
    * (index: its position in the manifest, bottom first); provisional until
-   * `tail.downloaded` resolves (see blob-tail.ts).
+   * `tail.downloaded` resolves (see blob-tail.ts). A reader that reads the
+   * whole layer (an unpack) may return what it found, which the image check
+   * before the tag then takes instead of reading the blob again.
    */
-  onLayerTail?: (layer: { digest: Digest; size: number; index: number }, tail: BlobTail) => void;
+  onLayerTail?: (layer: { digest: Digest; size: number; index: number }, tail: BlobTail) => Promise<LayerFacts> | void;
 }
 
 export interface PullResult {
@@ -118,12 +120,18 @@ export async function pullImage(store: ContentStore, images: ImageStore, refText
       ...m.layers.map((l) => ({ kind: 'layer' as const, digest: l.digest, size: l.size })),
     ];
     const unique = [...new Map(blobs.map((b) => [b.digest, b])).values()];
+    // Layers downloaded here whose reader reported on them (failed readers: undefined).
+    const facts = new Map<Digest, Promise<LayerFacts | undefined>>();
+    const follow = opts.onLayerTail;
+    const onTail = (blob: { digest: Digest; size: number }, index: number) => (tail: BlobTail) => {
+      const found = follow!({ digest: blob.digest, size: blob.size, index }, tail);
+      if (found) facts.set(blob.digest, found.then((f) => f, () => undefined));
+    };
     await runBounded(unique, opts.concurrency ?? 3, async (blob) => {
       let bytes = 0;
       const index = blob.kind === 'layer' ? m.layers.findIndex((l) => l.digest === blob.digest) : -1;
-      const follow = opts.onLayerTail;
       const downloaded = await downloadBlob(client, store, blob, {
-        ...(follow && index >= 0 ? { onTail: (tail: BlobTail) => follow({ digest: blob.digest, size: blob.size, index }, tail) } : {}),
+        ...(follow && index >= 0 ? { onTail: onTail(blob, index) } : {}),
         retry: { ...opts.retry, onRetry: () => progress?.({ ...blob, phase: 'retrying', bytes }) },
         stall,
         onBytes: (n) => {
@@ -136,14 +144,24 @@ export async function pullImage(store: ContentStore, images: ImageStore, refText
     });
     parseConfig(client, await store.readBuffer(m.config.digest), m);
     // Only the registry itself can serve later mounts; a mirror is a different registry.
-    if (!endpoint.mirror) await Promise.all(unique.map((b) => sources.record(b.digest, ref.domain, ref.path)));
+    // A hint for pushes: written while the image is checked.
+    const recorded = endpoint.mirror ? Promise.resolve() : Promise.all(unique.map((b) => sources.record(b.digest, ref.domain, ref.path)));
+    recorded.catch(() => undefined);
     await added.putBuffer(manifest.bytes, manifest.digest);
+    // Every blob is downloaded and verified by now (digest and size), so
+    // what its reader found is what the blob holds.
+    const known = new Map<Digest, LayerFacts>();
+    for (const [digest, found] of facts) {
+      const f = await found;
+      if (f) known.set(digest, f);
+    }
     try {
-      await assertValidImage(store, manifest.digest, `${client.label} on ${client.registry}`);
+      await assertValidImage(store, manifest.digest, `${client.label} on ${client.registry}`, known);
     } catch (e) {
       await added.discard();
       throw e;
     }
+    await recorded;
     progress?.({ kind: 'manifest', digest: manifest.digest, size: manifest.bytes.length, phase: 'done', bytes: manifest.bytes.length });
     // docker's RepoDigests name what the reference resolved to: the index when there is one.
     return { manifestDigest: manifest.digest, configDigest: m.config.digest, servedDigest: index?.digest ?? manifest.digest };

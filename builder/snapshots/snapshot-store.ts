@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { ContentStore } from '../../cache/content-store.js';
 import { hexOf, type Digest } from '../../cache/digest.js';
 import type { LayerIndex } from '../../cache/layer-index.js';
+import type { TarEntryName } from '../../cache/layer-unpack.js';
 // The tar reader/writer load on first use: a fully cached build needs neither.
 import { MediaType } from '../image/types.js';
 import { pidOfTempName, processAlive } from '../../cache/process-alive.js';
@@ -28,6 +29,12 @@ export interface CommitIndexOptions {
   previous?: LayerRecord;
   /** Upper-dir path → `dev:ino` of the previous snapshot's file linked there. */
   linked?: ReadonlyMap<string, string>;
+}
+
+/** A layer as its unpack read it: the diff id and every entry. */
+export interface UnpackedLayerFacts {
+  diffId: Digest;
+  entries: TarEntryName[];
 }
 
 export interface Workspace {
@@ -92,14 +99,22 @@ export class SnapshotStore {
   // (`downloaded`) and its diff id is the one the image config names
   // (`expected`), and thrown away otherwise; ensure() then unpacks from the
   // stored blob as usual, and reports any error.
-  unpackWhileDownloading(blob: Digest, chunks: AsyncIterable<Buffer>, downloaded: Promise<void>, expected: Promise<Digest>): void {
+  // Resolves, as soon as the last entry is unpacked, with what the pull's
+  // image check needs of the layer (its diff id and entries), so that it
+  // does not read and decompress the blob once more; rejects when the
+  // unpack fails (the check then reads the blob itself and says why).
+  unpackWhileDownloading(blob: Digest, chunks: AsyncIterable<Buffer>, downloaded: Promise<void>, expected: Promise<Digest>): Promise<UnpackedLayerFacts> {
     const times: { startedAt: number; endedAt?: number } = { startedAt: Date.now() };
     this.streamed.set(blob, times);
+    let unpacked!: (facts: UnpackedLayerFacts) => void;
+    const facts = new Promise<UnpackedLayerFacts>((resolve) => (unpacked = resolve));
     const work = (async () => {
       const tmp = await this.tempDir('unpack');
       try {
         const { applyLayer } = await import('../../cache/layer-unpack.js');
-        const { diffId } = await applyLayer(chunks, tmp, { overlayWhiteouts: true, lowerDirs: [] });
+        const entries: TarEntryName[] = [];
+        const { diffId } = await applyLayer(chunks, tmp, { overlayWhiteouts: true, lowerDirs: [], entries });
+        unpacked({ diffId, entries });
         await downloaded;
         if (diffId === (await expected)) await this.publish(tmp, this.dirOf(diffId));
       } finally {
@@ -108,6 +123,8 @@ export class SnapshotStore {
       }
     })();
     this.streaming.set(blob, work.catch(() => undefined).finally(() => this.streaming.delete(blob)));
+    // A failed unpack rejects the facts (`work` settles before them otherwise).
+    return Promise.race([facts, work.then(() => facts)]);
   }
 
   // When this process unpacked the layer while downloading it, if it did.
