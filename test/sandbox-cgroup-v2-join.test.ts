@@ -2,14 +2,17 @@
 // own (a v2 host), or the controller-less unified mount of a hybrid host.
 // The helper creates the container's first process in its cgroup with
 // clone3(CLONE_INTO_CGROUP) and falls back to a cgroup.procs write where
-// clone3 is refused (forced here through the helper's test hook). Either
+// clone3 is refused (forced here through the helper's test hook,
+// TSBUILD_SANDBOX_NO_CLONE3). Either
 // way the command and the children it forks are in the run's cgroup before
 // the command runs, and the cgroup is gone after the run. Limits are not
 // checked here: a hybrid host's v2 mount has no controllers.
 import test, { type ExecutionContext } from 'ava';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { CGROUP_ROOT, cgroupVersion } from '../runner-native/cgroup.js';
+import { execInContainer } from '../runner-native/exec.js';
 import { Sandbox } from '../runner-native/sandbox.js';
 import { defaultSpec } from '../runner-native/spec.js';
 import { busyboxMissing, makeOverlayDirs, testBaseDir, writeBusyboxLayer } from '../runner-native/testing/busybox-rootfs.js';
@@ -71,3 +74,38 @@ sandboxTest('cgroup v2: without clone3 the helper moves the command into the run
     delete process.env.TSBUILD_SANDBOX_NO_CLONE3;
   }
 });
+
+// `exec` into a running container: its process is created in the
+// container's cgroup the same way.
+for (const [title, noClone3] of [['clone3', false], ['fallback', true]] as const) {
+  sandboxTest(`cgroup v2: an exec'd process is in the container's cgroup (${title})`, async (t) => {
+    const cgroupsPath = `${cgroupParent}/exec-${title}`;
+    const dirs = await makeOverlayDirs(base, [lower]);
+    const spec = defaultSpec({ args: ['sleep', '30'], rootPath: dirs.merged, rootLayers: dirs });
+    spec.linux.cgroupsPath = cgroupsPath;
+    const controller = new AbortController();
+    const running = sandbox!.run(spec, { signal: controller.signal }).catch((err: Error) => err);
+    const procs = join(v2Root!, cgroupsPath, 'cgroup.procs');
+    let initPid = 0;
+    for (let i = 0; i < 250 && !initPid; i++) {
+      initPid = Number((existsSync(procs) ? readFileSync(procs, 'utf8') : '').split('\n')[0] || 0);
+      if (!initPid) await sleep(20);
+    }
+    t.true(initPid > 0, 'the container started');
+    if (noClone3) process.env.TSBUILD_SANDBOX_NO_CLONE3 = '1';
+    let stdout = '';
+    try {
+      const execSpec = defaultSpec({ args: ['grep', '^0::', '/proc/self/cgroup'], rootPath: dirs.merged, rootLayers: dirs });
+      const result = await execInContainer({ initPid, cgroupsPath }, execSpec.process, {
+        stateDir, cgroupRoot: v2Root!, stdout: (c) => { stdout += c.toString(); },
+      });
+      t.is(result.exitCode, 0);
+    } finally {
+      delete process.env.TSBUILD_SANDBOX_NO_CLONE3;
+      controller.abort();
+      await running;
+    }
+    t.is(stdout.trim(), `0::/${cgroupsPath}`);
+    t.false(existsSync(join(v2Root!, cgroupsPath)), 'the container\'s cgroup is removed');
+  });
+}
