@@ -30,7 +30,12 @@ export interface ExecTarget {
   seccomp?: OciSeccomp;
 }
 
-export type ExecOptions = Pick<RunOptions, 'stdin' | 'stdout' | 'stderr' | 'signal' | 'resize'> & { helperPath?: string; stateDir?: string };
+export type ExecOptions = Pick<RunOptions, 'stdin' | 'stdout' | 'stderr' | 'signal' | 'resize'> & {
+  helperPath?: string;
+  stateDir?: string;
+  /** where the container's cgroup hierarchy is mounted (the Sandbox's cgroupRoot); default /sys/fs/cgroup */
+  cgroupRoot?: string;
+};
 
 export function compileExecConfig(target: ExecTarget, proc: SandboxProcess, ownerPid: number, cgroupRoot = CGROUP_ROOT): string {
   if (proc.args.length === 0) throw new SandboxSetupError('exec: no command given');
@@ -50,7 +55,7 @@ export async function execInContainer(target: ExecTarget, proc: SandboxProcess, 
   const dir = join(opts.stateDir ?? DEFAULT_STATE_DIR, 'exec');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const configPath = join(dir, `${randomBytes(8).toString('hex')}.conf`);
-  await writeFile(configPath, compileExecConfig(target, proc, process.pid), { mode: 0o600 });
+  await writeFile(configPath, compileExecConfig(target, proc, process.pid, opts.cgroupRoot), { mode: 0o600 });
   const helperPath = opts.helperPath ?? defaultHelperPath();
   const stdin = opts.stdin ?? 'ignore';
   const stdout = opts.stdout ?? 'ignore';

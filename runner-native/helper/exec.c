@@ -96,7 +96,7 @@ int exec_main(struct config *c)
 		struct sigaction sa = { .sa_handler = forward_to_child };
 		sigaction(forwarded[i], &sa, NULL);
 	}
-	pid_t pid = fork();
+	pid_t pid = fork_into_cgroup(c);
 	if (pid < 0)
 		fail("setup", "fork: %s", strerror(errno));
 	if (pid == 0) {

@@ -51,8 +51,9 @@ static void container_child(const struct config *c, int go_fd, int err_fd, int c
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		fail("setup", "pdeathsig: %s", strerror(errno));
 	/* Into the cgroup before anything of the user's runs, so that limits
-	 * hold: v1 hierarchies here (cgroup-join.c), the others by the helper
-	 * before it sends the go byte.  EOF means it died. */
+	 * hold: v1 hierarchies here (cgroup-join.c); a v2 one we were created
+	 * in, or the helper moves us before it sends the go byte.  EOF means
+	 * it died. */
 	join_cgroups_self(c);
 	char go;
 	if (read(go_fd, &go, 1) != 1)
@@ -157,7 +158,7 @@ int main(int argc, char **argv)
 		sigaction(forwarded[i], &sa, NULL);
 	}
 
-	pid_t pid = fork();
+	pid_t pid = fork_into_cgroup(&cfg);
 	if (pid < 0)
 		fail("setup", "fork: %s", strerror(errno));
 	if (pid == 0) {

@@ -62,6 +62,9 @@ struct config {
 	pid_t owner_pid;
 	char **cgroup_procs; size_t n_cgroup_procs;
 	int *cgroup_tasks_fds; /* per cgroup_procs: its v1 `tasks` file, or -1 (cgroup-join.c) */
+	int cgroup_clone_fd;   /* the v2 cgroup's directory, for clone3(CLONE_INTO_CGROUP), or -1 */
+	size_t cgroup_clone_index; /* its cgroup_procs entry */
+	int cgroup_cloned;     /* the child was created in it: no cgroup.procs write */
 	int ns_flags; /* CLONE_NEW* */
 	char *hostname;
 	char *root;
@@ -140,6 +143,7 @@ void load_seccomp(const struct config *cfg);
 /* cgroup-join.c */
 void open_cgroup_tasks(struct config *c);
 void join_cgroups_self(const struct config *c);
+pid_t fork_into_cgroup(struct config *c);
 void join_cgroups(const struct config *c, pid_t pid);
 
 /* main.c */
