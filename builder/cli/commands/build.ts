@@ -15,7 +15,7 @@ import type { BuildOptions, CallMode, OutputSpec, SecretSpec, SshSpec, CacheSpec
 import type { CliBuildRequest } from '../../pipeline/options.js';
 import type { ProgressMode } from '../../progress/types.js';
 import { defaultRoot } from '../store-root.js';
-import { OUTPUT_TYPES } from '../../exporters/index.js';
+import { OUTPUT_TYPES } from '../../exporters/types.js';
 import { parseProvenanceFlag, provenanceFromAttrs, type AttestationRequest } from '../../attestations/provenance.js';
 
 export const BUILD_FLAGS: FlagSpec[] = [
