@@ -68,7 +68,7 @@ function buildStatCheck(cc) {
   const tmp = `${out}.tmp-${process.pid}`;
   mkdirSync(buildDir, { recursive: true });
   // -ffp-contract=off: times are compared as doubles computed exactly as Node computes them.
-  const result = spawnSync(cc, ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-ffp-contract=off', '-o', tmp, join(root, 'builder', 'remote', 'native', 'stat-check.c')], { stdio: 'inherit' });
+  const result = spawnSync(cc, ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-ffp-contract=off', '-pthread', '-o', tmp, join(root, 'builder', 'remote', 'native', 'stat-check.c')], { stdio: 'inherit' });
   if (result.status !== 0) {
     console.warn(`warning: ${out} not built (${cc} failed): remote builds check their context in JavaScript`);
     return;
