@@ -68,7 +68,7 @@ interface Header {
 }
 
 interface SnapshotData extends Header {
-  /** The bytes of the file, as the native check reads them. */
+  /** The bytes of the file up to the digests: what the native check reads. */
   bytes: Buffer;
   checkable: boolean;
   names: string[];
@@ -273,7 +273,7 @@ function decode(buf: Buffer, root: string): SnapshotData | undefined {
   const at = buf.byteOffset + numsAt;
   const all = at % 8 === 0 ? new Float64Array(buf.buffer, at, (around + rows) * NUMS) : new Float64Array(buf.buffer.slice(at, at + (around + rows) * NUMS * 8));
   return {
-    ...h, bytes: buf, checkable: (flags & FLAG_CHECKABLE) !== 0 && around > 0, names, aroundPaths,
+    ...h, bytes: buf.subarray(0, digestsAt), checkable: (flags & FLAG_CHECKABLE) !== 0 && around > 0, names, aroundPaths,
     aroundNums: all.subarray(0, around * NUMS), nums: all.subarray(around * NUMS), digests: buf.toString('latin1', digestsAt),
   };
 }
