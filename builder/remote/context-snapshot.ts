@@ -107,9 +107,26 @@ const S_IFREG = 0o100000;
 /** The stat of what the walk reads besides its entries, taken before it reads them (following symlinks, as reading does). */
 export function statAround(paths: readonly string[]): AroundStat[] {
   return paths.map((p) => {
-    const st = statSync(p, { throwIfNoEntry: false });
+    let st: Stats | undefined;
+    try {
+      st = statIfExists(p);
+    } catch {
+      // Unreadable (EACCES, ELOOP): numbers that never match, so the shortcut is never taken.
+      return [p, NaN, NaN, NaN, NaN, NaN, NaN];
+    }
     return st ? [p, st.mode, st.size, st.mtimeMs, st.ctimeMs, st.ino, st.dev] : [p, 0, 0, 0, 0, 0, 0];
   });
+}
+
+/** stat(), undefined when nothing is there (ENOENT, or ENOTDIR: a parent is not a directory), as the native check reads it. */
+function statIfExists(p: string): Stats | undefined {
+  try {
+    return statSync(p);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw err;
+  }
 }
 
 export class ContextSnapshot {
@@ -170,14 +187,24 @@ export class ContextSnapshot {
     const d = this.data;
     if (!d || !this.checkableBytes) return false;
     for (const [i, p] of d.aroundPaths.entries()) {
-      const st = statSync(p, { throwIfNoEntry: false });
+      let st: Stats | undefined;
+      try {
+        st = statIfExists(p);
+      } catch {
+        return false;
+      }
       if (st ? !sameNums(d.aroundNums, i * NUMS, st) : d.aroundNums[i * NUMS] !== 0) return false;
     }
     const prefix = this.root === '/' ? '/' : `${this.root}/`;
     const { names, nums } = d;
-    for (let i = 0; i < names.length; i++) {
-      const st = lstatSync(prefix + names[i], { throwIfNoEntry: false });
-      if (!st || !sameNums(nums, i * NUMS, st)) return false;
+    try {
+      for (let i = 0; i < names.length; i++) {
+        const st = lstatSync(prefix + names[i], { throwIfNoEntry: false });
+        if (!st || !sameNums(nums, i * NUMS, st)) return false;
+      }
+    } catch {
+      // Unreadable now (EACCES, ENOTDIR): the walk says what the context holds.
+      return false;
     }
     return true;
   }
