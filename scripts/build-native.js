@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Compiles the sandbox launcher (runner-native/helper/*.c) into
-// runner-native/build/tsbuild-sandbox with the system C compiler.
+// runner-native/build/tsbuild-sandbox, and the remote client's context
+// check (builder/remote/native/stat-check.c) into
+// runner-native/build/tsbuild-stat-check, with the system C compiler.
 // It never fails the install: without Linux or a C compiler tsbuild still
 // works for everything but RUN, so we only print a warning.
 import { spawnSync } from 'node:child_process';
@@ -37,6 +39,7 @@ function main() {
     warn('no C compiler found (tried $CC, cc, gcc, clang)');
     return;
   }
+  buildStatCheck(cc);
   const sources = readdirSync(helperDir).filter((f) => f.endsWith('.c')).sort().map((f) => join(helperDir, f));
   mkdirSync(buildDir, { recursive: true });
   // Build to a temp name and rename, so a failed or interrupted build
@@ -57,6 +60,20 @@ function main() {
   }
   renameSync(tmp, output);
   console.log(`built ${output}`);
+}
+
+// Without it a remote client checks its context in JavaScript, only slower.
+function buildStatCheck(cc) {
+  const out = join(buildDir, 'tsbuild-stat-check');
+  const tmp = `${out}.tmp-${process.pid}`;
+  mkdirSync(buildDir, { recursive: true });
+  // -ffp-contract=off: times are compared as doubles computed exactly as Node computes them.
+  const result = spawnSync(cc, ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-ffp-contract=off', '-pthread', '-o', tmp, join(root, 'builder', 'remote', 'native', 'stat-check.c')], { stdio: 'inherit' });
+  if (result.status !== 0) {
+    console.warn(`warning: ${out} not built (${cc} failed): remote builds check their context in JavaScript`);
+    return;
+  }
+  renameSync(tmp, out);
 }
 
 main();

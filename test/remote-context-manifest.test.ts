@@ -6,9 +6,12 @@
 import test from 'ava';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { mkdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { buildManifest } from '../builder/remote/context-manifest.js';
+import { buildManifest, startContextCheck, type ContextManifest } from '../builder/remote/context-manifest.js';
+import { ContextSnapshot } from '../builder/remote/context-snapshot.js';
+import { nativeStatCheck, STAT_CHECK_NAME } from '../builder/remote/native-stat-check.js';
+import { packageRoot } from '../runner-native/package-root.js';
 import { manifestDigest } from '../builder/remote/manifest-digest.js';
 import { RACY_MARGIN_MS } from '../cache/checksum-cache.js';
 import { tempDir } from './helpers/temp-dirs.js';
@@ -78,4 +81,82 @@ test('the manifest digest covers every field and the order', (t) => {
   t.not(manifestDigest([base[0]!, { ...base[1]!, digest: 'sha256:' + 'b'.repeat(64) }]), digest);
   t.not(manifestDigest([base[1]!, base[0]!]), digest);
   t.is(manifestDigest(JSON.parse(JSON.stringify(base))), digest);
+});
+
+// The shortcut of an unchanged context (context-snapshot.ts) lstats the
+// remembered entries and reads no directory: each kind of change must
+// still be seen, by the native check and by the JavaScript one alike.
+test.serial('the unchanged-context check, native and in JavaScript, sees every kind of change', async (t) => {
+  process.env.XDG_CACHE_HOME = await tempDir('tsbuild-client-cache-');
+  const dockerfiles = await tempDir('tsbuild-dockerfiles-');
+  const changes: Record<string, (ctx: string) => Promise<void>> = {
+    'an edit of the same size, its mtime put back': async (ctx) => {
+      const old = new Date(Date.now() - 3600_000);
+      await writeFile(path.join(ctx, 'src/f1.txt'), 'FILE 1');
+      await utimes(path.join(ctx, 'src/f1.txt'), old, old);
+    },
+    'a deleted file': (ctx) => rm(path.join(ctx, 'src/f2.txt')),
+    'a chmod': (ctx) => chmod(path.join(ctx, 'src/f3.txt'), 0o755),
+    'a new symlink': (ctx) => symlink('f1.txt', path.join(ctx, 'src/link')),
+    'an edited .dockerignore that ignores itself': (ctx) => writeFile(path.join(ctx, '.dockerignore'), '.dockerignore\nsecret*\nsrc/f4.txt\n'),
+    'a new file in a subdirectory': (ctx) => writeFile(path.join(ctx, 'src/new.txt'), 'new'),
+    'a new Dockerfile-specific ignore file outside the context': async (ctx) => writeFile(`${dockerfileOf(ctx)}.dockerignore`, 'src\n'),
+    'a directory replaced by a file of the same name': async (ctx) => {
+      await rm(path.join(ctx, 'src'), { recursive: true });
+      await writeFile(path.join(ctx, 'src'), 'now a file');
+    },
+  };
+  const dockerfileOf = (ctx: string) => path.join(dockerfiles, `${path.basename(ctx)}.Dockerfile`);
+  const contexts = new Map<string, string>();
+  for (const name of [...Object.keys(changes), 'nothing']) {
+    const ctx = await tempDir('tsbuild-ctx-');
+    await writeFile(dockerfileOf(ctx), 'FROM scratch\n');
+    await writeFile(path.join(ctx, '.dockerignore'), '.dockerignore\nsecret*\n');
+    await writeFile(path.join(ctx, 'secret.txt'), 'never listed');
+    await mkdir(path.join(ctx, 'src'));
+    for (let i = 0; i < 5; i++) await writeFile(path.join(ctx, 'src', `f${i}.txt`), `file ${i}`);
+    contexts.set(name, ctx);
+  }
+  // Entries younger than the racy margin are never trusted: let them age, then walk once.
+  await new Promise((r) => setTimeout(r, RACY_MARGIN_MS + 200));
+  const first = new Map<string, ContextManifest>();
+  for (const [name, ctx] of contexts) first.set(name, await buildManifest(ctx, dockerfileOf(ctx)));
+  const hasNative = existsSync(path.join(packageRoot(), 'runner-native', 'build', STAT_CHECK_NAME));
+  if (!hasNative) t.log(`${STAT_CHECK_NAME} is not built: the JavaScript check alone is tested`);
+
+  const judge = async (ctx: string) => {
+    const check = startContextCheck(ctx, dockerfileOf(ctx), nativeStatCheck);
+    return { native: await check.native, js: check.snapshot.unchangedOnDisk() };
+  };
+  // Ignored files may change freely: nothing the build sees did.
+  await writeFile(path.join(contexts.get('nothing')!, 'secret.txt'), 'changed, still ignored');
+  t.deepEqual(await judge(contexts.get('nothing')!), { native: hasNative ? true : undefined, js: true });
+  const again = await buildManifest(contexts.get('nothing')!, dockerfileOf(contexts.get('nothing')!));
+  t.true(again.unchanged);
+  t.is(again.digest, first.get('nothing')!.digest);
+
+  for (const [name, change] of Object.entries(changes)) {
+    const ctx = contexts.get(name)!;
+    await change(ctx);
+    t.deepEqual(await judge(ctx), { native: hasNative ? false : undefined, js: false }, name);
+    const after = await buildManifest(ctx, dockerfileOf(ctx));
+    t.false(after.unchanged, name);
+    t.not(after.digest, first.get(name)!.digest, name);
+    t.is(after.digest, manifestDigest(after.entries()), name);
+  }
+});
+
+test('a damaged or foreign snapshot file is never trusted', async (t) => {
+  process.env.XDG_CACHE_HOME = await tempDir('tsbuild-client-cache-');
+  const ctx = await tempDir('tsbuild-ctx-');
+  await writeFile(path.join(ctx, 'a.txt'), 'a');
+  const file = ContextSnapshot.fileFor(path.join(process.env.XDG_CACHE_HOME, 'tsbuild', 'contexts'), ctx, undefined);
+  await mkdir(path.dirname(file), { recursive: true });
+  for (const bytes of [Buffer.from('TSBSNAP3'), Buffer.alloc(100), Buffer.concat([Buffer.from('TSBSNAP3'), Buffer.alloc(200, 0xff)])]) {
+    await writeFile(file, bytes);
+    t.not(await nativeStatCheck(bytes), true);
+    const m = await buildManifest(ctx, undefined);
+    t.false(m.unchanged);
+    t.deepEqual(m.entries().map((e) => e.path), ['a.txt']);
+  }
 });

@@ -5,7 +5,9 @@
 import test from 'ava';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { RACY_MARGIN_MS } from '../cache/checksum-cache.js';
 import { buildSkipReason, freshStore, tsbuild, tempDir } from './helpers/cli.js';
 import { countingProxy, startServe, type TestServer } from './helpers/serve.js';
 import { makeContext } from './e2e-image-helpers.js';
@@ -107,6 +109,38 @@ it('a restarted server asks for the file list and reuses its warm tree; an edite
   t.regex(one.stderr, /transferring context: 4\.0KB \(1 of \d+ file contents\)/);
   t.deepEqual(await readFile(path.join(out, 'ctx/src/f42.bin')), edited);
   t.deepEqual(await readFile(path.join(out, 'ctx/src/f41.bin')), files['src/f41.bin']);
+});
+
+// An unchanged context is recognized by one lstat per remembered entry
+// (no directory is read): a chmod, a deleted file, a new symlink and a
+// .dockerignore that now ignores a file must each still reach the image.
+it('after a no-op, a chmod, a deletion, a new symlink and a .dockerignore change all reach the image', async (t) => {
+  const ctx = await makeContext({
+    Dockerfile: 'FROM busybox:latest\nCOPY . /ctx\n',
+    '.dockerignore': 'ignored.txt\n',
+    'run.sh': 'echo hi\n',
+    'gone.txt': 'soon deleted',
+    'kept.txt': 'kept',
+    'later-ignored.txt': 'soon ignored',
+    'sub/a.txt': 'a',
+  });
+  // Entries younger than the racy margin are never trusted: aged, the shortcut applies from the next build on.
+  await new Promise((r) => setTimeout(r, RACY_MARGIN_MS + 200));
+  await build(ctx, path.join(await tempDir(), 'out'));
+  const noop = await build(ctx, path.join(await tempDir(), 'out'));
+  t.regex(noop.stderr, /transferring context: 0B \(0 of 7 file contents\)/);
+
+  await chmod(path.join(ctx, 'run.sh'), 0o755);
+  await rm(path.join(ctx, 'gone.txt'));
+  await symlink('../kept.txt', path.join(ctx, 'sub/link'));
+  await writeFile(path.join(ctx, '.dockerignore'), 'ignored.txt\nlater-ignored.txt\n');
+  const out = path.join(await tempDir(), 'out');
+  await build(ctx, out);
+  t.is((await stat(path.join(out, 'ctx/run.sh'))).mode & 0o777, 0o755);
+  t.false(existsSync(path.join(out, 'ctx/gone.txt')));
+  t.is(await readlink(path.join(out, 'ctx/sub/link')), '../kept.txt');
+  t.false(existsSync(path.join(out, 'ctx/later-ignored.txt')));
+  t.is(await readFile(path.join(out, 'ctx/kept.txt'), 'utf8'), 'kept');
 });
 
 it('a manifest sent under another digest is refused: a client can only name lists it sent', async (t) => {

@@ -20,7 +20,7 @@ const FACTORIES: Record<OutputType, ExporterFactory> = {
   registry: registryExporter,
 };
 
-export const OUTPUT_TYPES: readonly OutputType[] = Object.keys(FACTORIES) as OutputType[];
+export { OUTPUT_TYPES } from './types.js';
 
 /** No output given means type=image: the local store. */
 export function resolveExporters(outputs: readonly OutputSpec[], ctx: ResolveContext): Exporter[] {

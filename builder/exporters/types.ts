@@ -6,7 +6,9 @@ import type { ImageDescription } from '../image/image.js';
 import type { Store } from '../store/open-store.js';
 import type { AttachFn } from '../image/oci-layout.js';
 
-export type OutputType = 'image' | 'oci' | 'docker' | 'local' | 'tar' | 'registry';
+/** The -o types, here rather than beside the exporters: the CLI checks a flag without loading them. */
+export const OUTPUT_TYPES = ['image', 'oci', 'docker', 'local', 'tar', 'registry'] as const;
+export type OutputType = (typeof OUTPUT_TYPES)[number];
 
 export interface OutputSpec {
   type: OutputType;

@@ -41,6 +41,14 @@ export interface IgnoreFile {
   readonly patterns: string[];
 }
 
+/** The ignore files a build may read, the one that wins first. */
+export function ignoreFileCandidates(contextDir: string, dockerfilePath?: string): string[] {
+  const candidates: string[] = [];
+  if (dockerfilePath) candidates.push(`${path.resolve(dockerfilePath)}.dockerignore`);
+  candidates.push(path.join(path.resolve(contextDir), '.dockerignore'));
+  return candidates;
+}
+
 /**
  * Find and parse the ignore file for a build.
  * @param contextDir host path of the build context
@@ -48,10 +56,7 @@ export interface IgnoreFile {
  *        the current directory), when known
  */
 export async function loadIgnoreFile(contextDir: string, dockerfilePath?: string): Promise<IgnoreFile> {
-  const candidates: string[] = [];
-  if (dockerfilePath) candidates.push(`${path.resolve(dockerfilePath)}.dockerignore`);
-  candidates.push(path.join(path.resolve(contextDir), '.dockerignore'));
-  for (const file of candidates) {
+  for (const file of ignoreFileCandidates(contextDir, dockerfilePath)) {
     let text: string;
     try {
       text = await readFile(file, 'utf8');

@@ -16,7 +16,7 @@ import { formatSize } from '../../cache/gc-config.js';
 import { encodeMessage, readMessages } from './messages.js';
 import { RemoteError } from './errors.js';
 import { errorOfAnswer, readBody, responseHeaders, responseStatus, type RemoteConnection } from './client.js';
-import { buildManifest } from './context-manifest.js';
+import { buildManifest, type ContextCheck } from './context-manifest.js';
 import { uploadBlobs, type UploadStats } from './upload.js';
 import type { ContextManifest } from './context-manifest.js';
 import { isClientDirectory, LOCAL_CONTEXTS_SINCE, PATHS, unresolvableContext, type BuildRequest, type ClientMessage, type LocalContextRef, type LocatedFailure, type ServerMessage } from './protocol.js';
@@ -113,7 +113,7 @@ function checkOutputs(outputs: OutputSpec[]): void {
   }
 }
 
-export async function remoteBuild(connecting: Promise<RemoteConnection>, req: CliBuildRequest): Promise<number> {
+export async function remoteBuild(connecting: Promise<RemoteConnection>, req: CliBuildRequest, check?: ContextCheck): Promise<number> {
   const opts = req.build;
   checkOutputs(opts.outputs);
   // One turn of the event loop first: the connection's first bytes leave
@@ -126,7 +126,7 @@ export async function remoteBuild(connecting: Promise<RemoteConnection>, req: Cl
   if (refused) throw refused.error;
   const progress = req.call === 'build' ? createProgress(req.progress, process.stderr) : undefined;
   const sync = progress?.task('[internal] load build context');
-  const manifest = await buildManifest(opts.contextDir, opts.dockerfilePath);
+  const manifest = await buildManifest(opts.contextDir, opts.dockerfilePath, check);
   const conn = await connecting;
   const locals = await localContexts(opts.buildContexts, conn.hello);
   const context: ContextSync = { manifest, locals, uploaded: { files: 0, bytes: 0 }, done: () => {

@@ -15,7 +15,7 @@ import type { BuildOptions, CallMode, OutputSpec, SecretSpec, SshSpec, CacheSpec
 import type { CliBuildRequest } from '../../pipeline/options.js';
 import type { ProgressMode } from '../../progress/types.js';
 import { defaultRoot } from '../store-root.js';
-import { OUTPUT_TYPES } from '../../exporters/index.js';
+import { OUTPUT_TYPES } from '../../exporters/types.js';
 import { parseProvenanceFlag, provenanceFromAttrs, type AttestationRequest } from '../../attestations/provenance.js';
 
 export const BUILD_FLAGS: FlagSpec[] = [
@@ -297,6 +297,9 @@ export async function run(argv: string[]): Promise<number> {
   });
 }
 
+/** Every context isRemoteContext() accepts starts so (stdin, URLs, git addresses). */
+const MAY_BE_REMOTE = /^(-$|https?:\/\/|git@|git:\/\/|ssh:\/\/|github\.com\/)/;
+
 /**
  * The build the arguments ask for, given to `build` (local or through a
  * server); a context from stdin, a URL or git is unpacked into a temporary
@@ -306,7 +309,9 @@ export async function withBuildRequest(argv: string[], build: (req: CliBuildRequ
   const a = parseArgs(argv, BUILD_FLAGS);
   const contextArg = a.positionals.length === 1 && !getBool(a, 'help') ? a.positionals[0]! : undefined;
   let remote: (ContextOverride & { cleanup(): Promise<void> }) | undefined;
-  if (contextArg !== undefined) {
+  // Only a context that names something to fetch loads the code that
+  // fetches it (git, the HTTP client, tar): a directory's build skips ~50 modules.
+  if (contextArg !== undefined && MAY_BE_REMOTE.test(contextArg)) {
     const { isRemoteContext, materializeContext } = await import('../../context/remote-context.js');
     if (isRemoteContext(contextArg)) {
       if (contextArg === '-' && getString(a, 'file') === '-') throw new UsageError('invalid argument: can\'t use stdin for both build context and dockerfile');
