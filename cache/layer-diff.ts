@@ -185,7 +185,9 @@ async function writePlan({ root, plan, xattrs, lowerDirs, index: indexOpts }: Pl
     if (st.isDirectory()) {
       await writer.add({ ...base, type: 'dir' });
     } else if (st.isFile()) {
-      const source = await dataSource(root, rel, st, xattrs.get(rel), lowerDirs);
+      const attrs = xattrs.get(rel);
+      // Without overlay metacopy the data is the file's own: no await per file.
+      const source = attrs?.has(OVERLAY_METACOPY_XATTR) ? await dataSource(root, rel, st, attrs, lowerDirs) : { file: root + '/' + rel, size: st.size };
       const header: TarHeaderInput = { ...base, type: 'file', size: source.size };
       // The previous snapshot's own file (the very inode): its bytes are in the previous blob.
       const known = previous && p.entry.inode !== undefined && previous.linked.get(rel) === p.entry.inode ? previous.index.get(rel) : undefined;

@@ -120,11 +120,15 @@ export function decodeLayerIndex(blob: Digest, data: Buffer): LayerIndex | undef
 }
 
 function decodeSnapshotFile(text: string): SnapshotFile | undefined {
-  const [perm, uid, gid, mtimeMs, dev, ino, extra] = text.split(':');
-  const n = [perm, uid, gid, dev, ino].map(Number);
-  const mtime = Number(mtimeMs);
-  if (extra !== undefined || !n.every((v) => Number.isSafeInteger(v) && v >= 0) || !Number.isFinite(mtime) || n[0]! > 0o7777) return undefined;
-  return { perm: n[0]!, uid: n[1]!, gid: n[2]!, mtimeMs: mtime, inode: `${dev}:${ino}` };
+  const f = text.split(':');
+  if (f.length !== 6) return undefined;
+  const perm = Number(f[0]), uid = Number(f[1]), gid = Number(f[2]), mtimeMs = Number(f[3]);
+  if (!(perm <= 0o7777) || !isCount(perm) || !isCount(uid) || !isCount(gid) || !isCount(Number(f[4])) || !isCount(Number(f[5])) || !Number.isFinite(mtimeMs)) return undefined;
+  return { perm, uid, gid, mtimeMs, inode: `${Number(f[4])}:${Number(f[5])}` };
+}
+
+function isCount(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0;
 }
 
 export async function readLayerIndex(contentRoot: string, blob: Digest): Promise<LayerIndex | undefined> {
