@@ -220,8 +220,11 @@ function asciiFallback(s: string, dir: boolean): string {
   return dir && !cut.endsWith('/') ? cut + '/' : cut;
 }
 
+// 8 ** (width - 1) for each field width, computed once rather than per field.
+const OCTAL_LIMIT = Array.from({ length: 13 }, (_, width) => 8 ** Math.max(width - 1, 0));
+
 function fitsOctal(n: number, width: number): boolean {
-  return Number.isInteger(n) && n >= 0 && n < 8 ** (width - 1);
+  return Number.isInteger(n) && n >= 0 && n < (OCTAL_LIMIT[width] ?? 8 ** (width - 1));
 }
 
 /** Zero-padded octal digits and a NUL (all zeros when n does not fit); digit by digit, no string. */

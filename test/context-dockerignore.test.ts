@@ -189,4 +189,10 @@ test('BuildContext: entries of clean and ignored directories are decided alike b
   t.truthy(await fresh.lstat('/src/deep/keep.log'));
   t.is(await fresh.lstat('/lib/gen/y.js'), null);
   t.truthy(await fresh.lstat('/build/keep/x.js'));
+  // Paths that are not in normal form are normalised before they are looked at.
+  t.truthy(await fresh.lstat('/src/./deep/../deep/keep.log'));
+  t.is(await fresh.lstat('//src//deep/b.log'), null);
+  t.is(fresh.hostPath('/src/../src/a.ts'), path.join(dir, 'src/a.ts'));
+  t.is(fresh.hostPath('/src/a.ts'), path.join(dir, 'src/a.ts'));
+  t.is(fresh.hostPath('/'), dir);
 });
