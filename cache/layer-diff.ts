@@ -6,7 +6,7 @@ import type { Writable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import type { Digest } from './digest.js';
 import { CacheError } from './errors.js';
-import type { LayerIndex } from './layer-index.js';
+import type { LayerIndex, SnapshotFile } from './layer-index.js';
 import { lstatInRoot } from './layer-lower.js';
 import { type EntryStat, type TreeEntry, byteOrder, splitDev, walkTree } from './layer-walk.js';
 import type { TarHeaderInput } from './tar-format.js';
@@ -185,13 +185,15 @@ async function writePlan({ root, plan, xattrs, lowerDirs, index: indexOpts }: Pl
     if (st.isDirectory()) {
       await writer.add({ ...base, type: 'dir' });
     } else if (st.isFile()) {
-      const source = await dataSource(root, rel, st, xattrs.get(rel), lowerDirs);
+      const attrs = xattrs.get(rel);
+      // Without overlay metacopy the data is the file's own: no await per file.
+      const source = attrs?.has(OVERLAY_METACOPY_XATTR) ? await dataSource(root, rel, st, attrs, lowerDirs) : { file: root + '/' + rel, size: st.size };
       const header: TarHeaderInput = { ...base, type: 'file', size: source.size };
       // The previous snapshot's own file (the very inode): its bytes are in the previous blob.
       const known = previous && p.entry.inode !== undefined && previous.linked.get(rel) === p.entry.inode ? previous.index.get(rel) : undefined;
       const fromPrevious = known?.size === source.size ? known : undefined;
       const entry = await writeFile(writer, header, source.file, fromPrevious && blob ? { blob, offset: fromPrevious.offset } : undefined, index !== undefined && !fromPrevious);
-      if (index) index.set(rel, { offset: entry.offset, size: source.size, sha256: fromPrevious?.sha256 ?? entry.sha256! });
+      if (index) index.set(rel, { offset: entry.offset, size: source.size, sha256: fromPrevious?.sha256 ?? entry.sha256!, snapshot: snapshotFile(st, xattrs.get(rel)) });
     } else if (st.isSymbolicLink()) {
       await writer.add({ ...base, type: 'symlink', linkname: fs.readlinkSync(path.join(root, rel)) });
     } else if (st.isCharacterDevice() || st.isBlockDevice()) {
@@ -248,6 +250,15 @@ async function writeFile(writer: TarWriter, header: TarHeaderInput, file: string
   if (offset < 0) offset = writer.position;
   if (digest && sha256 === undefined) sha256 = createHash('sha256').digest('hex');
   return { offset, sha256 };
+}
+
+// What the snapshot dir (this upper, once published) holds at the path,
+// for a re-run to decide a link without an lstat. Left out for a file with
+// xattrs (the index does not describe them) or an inode number above 2^53.
+function snapshotFile(st: EntryStat, attrs: Xattrs | undefined): SnapshotFile | undefined {
+  if (attrs !== undefined && attrs.size > 0) return undefined;
+  if (!Number.isSafeInteger(st.dev) || !Number.isSafeInteger(st.ino)) return undefined;
+  return { perm: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs, inode: `${st.dev}:${st.ino}` };
 }
 
 function portable(attrs: Xattrs | undefined): Xattrs | undefined {

@@ -14,6 +14,9 @@ export class EntryStat {
   readonly size: number;
   readonly mtimeMs: number;
   readonly rdev: number;
+  /** Exact below 2^53 (Number.isSafeInteger tells). */
+  readonly dev: number;
+  readonly ino: number;
 
   constructor(st: Stats) {
     this.mode = st.mode;
@@ -22,6 +25,8 @@ export class EntryStat {
     this.size = st.size;
     this.mtimeMs = st.mtimeMs;
     this.rdev = st.rdev;
+    this.dev = st.dev;
+    this.ino = st.ino;
   }
 
   private is(type: number): boolean {

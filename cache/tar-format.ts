@@ -220,13 +220,26 @@ function asciiFallback(s: string, dir: boolean): string {
   return dir && !cut.endsWith('/') ? cut + '/' : cut;
 }
 
+// 8 ** (width - 1) for each field width, computed once rather than per field.
+const OCTAL_LIMIT = Array.from({ length: 13 }, (_, width) => 8 ** Math.max(width - 1, 0));
+
 function fitsOctal(n: number, width: number): boolean {
-  return Number.isInteger(n) && n >= 0 && n < 8 ** (width - 1);
+  return Number.isInteger(n) && n >= 0 && n < (OCTAL_LIMIT[width] ?? 8 ** (width - 1));
 }
 
 /** Zero-padded octal digits and a NUL (all zeros when n does not fit); digit by digit, no string. */
 function writeOctal(b: Buffer, off: number, width: number, n: number): void {
   let v = fitsOctal(n, width) ? n : 0;
+  if (v <= 0x7fffffff) {
+    // Small integers (all but sizes of 2 GiB and more) by shifts: the
+    // floating point division below cost more than the rest of a header.
+    for (let i = off + width - 2; i >= off; i--) {
+      b[i] = 0x30 + (v & 7);
+      v >>>= 3;
+    }
+    b[off + width - 1] = 0;
+    return;
+  }
   for (let i = off + width - 2; i >= off; i--) {
     b[i] = 0x30 + (v % 8);
     v = Math.floor(v / 8);

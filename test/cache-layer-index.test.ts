@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { PassThrough, type Writable } from 'node:stream';
 import { digestOf } from '../cache/digest.js';
 import { tarFromOverlayUpper } from '../cache/layer-diff.js';
-import { decodeLayerIndex, encodeLayerIndex, type LayerIndex, readLayerIndex, writeLayerIndex } from '../cache/layer-index.js';
+import { decodeLayerIndex, encodeLayerIndex, type LayerIndex, readLayerIndex, snapshotIdentity, writeLayerIndex } from '../cache/layer-index.js';
 import { readTar } from './e2e-image-helpers.js';
 
 const testRoot = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-layer-index-'));
@@ -161,4 +161,38 @@ test('layer entries are in the byte order of their UTF-8 paths, also with charac
     const got = (await readTar(c.bytes())).map((e) => e.name);
     t.deepEqual(got, bytesOrder.filter((n) => chosen.includes(n)));
   }
+});
+
+test('an index says what the snapshot\'s files were and which snapshot dir; a v1 index still reads, without that', async (t) => {
+  const upper = await fs.mkdtemp(path.join(testRoot, 'upper-'));
+  await tree(upper, FILES);
+  await fs.chmod(path.join(upper, 'app/a.txt'), 0o640);
+  const layer = await layerOf(upper);
+  for (const rel of Object.keys(FILES)) {
+    const st = await fs.lstat(path.join(upper, rel));
+    t.deepEqual(layer.index!.get(rel)!.snapshot, { perm: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs, inode: `${st.dev}:${st.ino}` }, rel);
+  }
+  const blob = digestOf(layer.bytes);
+  layer.index!.snapshot = snapshotIdentity(upper);
+  t.regex(layer.index!.snapshot!, /^\d+:\d+:\d+$/);
+  const decoded = decodeLayerIndex(blob, encodeLayerIndex(blob, layer.index!))!;
+  t.deepEqual(decoded, layer.index);
+  t.is(decoded.snapshot, layer.index!.snapshot);
+  // Sub-millisecond mtimes survive the text form exactly.
+  const odd: LayerIndex = new Map([['f', { offset: 512, size: 0, sha256: sha(Buffer.alloc(0)), snapshot: { perm: 0o755, uid: 1, gid: 2, mtimeMs: 1700000000123.4567, inode: '2049:12' } }]]);
+  t.deepEqual(decodeLayerIndex(blob, encodeLayerIndex(blob, odd)), odd);
+  t.is(decodeLayerIndex(blob, encodeLayerIndex(blob, odd))!.snapshot, undefined);
+  // A malformed snapshot part (with a valid checksum) refuses the whole index.
+  const bad = encodeLayerIndex(blob, odd).toString().replace(':2049:12 ', ':2049 ');
+  const body = bad.slice(bad.indexOf('\n') + 1);
+  const [magic, forBlob] = bad.split(' ');
+  t.is(decodeLayerIndex(blob, Buffer.from(`${magic} ${forBlob} ${sha(Buffer.from(body))} -\n${body}`)), undefined);
+
+  // Written by an earlier version: offsets and digests, no snapshot part.
+  const lines = [...layer.index!].map(([rel, f]) => `${f.offset} ${f.size} ${f.sha256} ${JSON.stringify(rel)}\n`).join('');
+  const v1 = decodeLayerIndex(blob, Buffer.from(`tsbuild-layer-index-v1 ${blob} ${sha(Buffer.from(lines))}\n${lines}`))!;
+  t.truthy(v1);
+  t.is(v1.snapshot, undefined);
+  for (const [rel, f] of layer.index!) t.deepEqual(v1.get(rel), { offset: f.offset, size: f.size, sha256: f.sha256 }, rel);
+  t.is(decodeLayerIndex(blob, Buffer.from(`tsbuild-layer-index-v0 ${blob} ${sha(Buffer.from(lines))}\n${lines}`)), undefined);
 });

@@ -92,3 +92,20 @@ test('directory names end in / and device numbers round-trip', async (t) => {
   t.is(entries[0].type, 'dir');
   t.deepEqual([entries[1].devmajor, entries[1].devminor], [1, 3]);
 });
+
+test('octal fields are exact on both sides of 2^31 (small values take a shift path, big ones a division)', (t) => {
+  const field = (b: Buffer, off: number, width: number) => b.subarray(off, off + width).toString('latin1');
+  for (const mtime of [0, 1, 0x7fffffff, 0x80000000, 2 ** 33 - 1]) {
+    for (const size of [0, 8191, 0x7fffffff, 0x80000000, 3 * 2 ** 30 + 5]) {
+      const h = encodeHeader({ name: 'f', type: 'file', mode: 0o4755, uid: 0o7777777, gid: 1000, mtime, size });
+      t.is(field(h, 100, 8), '0004755\0');
+      t.is(field(h, 108, 8), '7777777\0');
+      t.is(field(h, 116, 8), `${(1000).toString(8).padStart(7, '0')}\0`);
+      t.is(field(h, 124, 12), `${size.toString(8).padStart(11, '0')}\0`, `size ${size}`);
+      t.is(field(h, 136, 12), `${mtime.toString(8).padStart(11, '0')}\0`, `mtime ${mtime}`);
+      let sum = 8 * 0x20;
+      for (let i = 0; i < 512; i++) if (i < 148 || i >= 156) sum += h[i]!;
+      t.is(parseInt(field(h, 148, 7), 8), sum);
+    }
+  }
+});

@@ -163,3 +163,36 @@ test('BuildContext.open: symlinks are listed as symlinks and followed only insid
   t.is((err2 as unknown as { code: string }).code, 'SOURCE_NOT_FOUND');
   t.regex(err2!.message, /symlink resolved inside the build context/);
 });
+
+test('BuildContext: entries of clean and ignored directories are decided alike by readdir, lstat and list', async (t) => {
+  const dir = await tree({
+    'src/a.ts': '', 'src/a.log': '', 'src/deep/b.log': '', 'src/deep/keep.log': '', 'src/deep/c.ts': '',
+    'build/out.js': '', 'build/keep/x.js': '', 'lib/gen/y.js': '', 'lib/z.js': '',
+  });
+  const ctx = await BuildContext.open(dir, { ignorePatterns: ['**/*.log', '!src/deep/keep.log', 'build', '!build/keep', 'lib/gen'] });
+  t.deepEqual(await ctx.readdir('/src'), ['a.ts', 'deep']);
+  t.deepEqual(await ctx.readdir('/src/deep'), ['c.ts', 'keep.log']);
+  t.deepEqual(await ctx.readdir('/lib'), ['z.js']);
+  t.deepEqual(await ctx.readdir('/build'), ['keep']);
+  // After readdir decided, lstat agrees (it reads the same remembered answer).
+  t.is(await ctx.lstat('/src/a.log'), null);
+  t.is(await ctx.lstat('/src/deep/b.log'), null);
+  t.truthy(await ctx.lstat('/src/deep/keep.log'));
+  t.is(await ctx.lstat('/build/out.js'), null);
+  t.is(await ctx.lstat('/lib/gen/y.js'), null);
+  t.deepEqual((await ctx.list()).map((e) => e.path), [
+    'build', 'build/keep', 'build/keep/x.js', 'lib', 'lib/z.js', 'src', 'src/a.ts', 'src/deep', 'src/deep/c.ts', 'src/deep/keep.log',
+  ]);
+  // A fresh context, asked by lstat first (no readdir), gives the same answers.
+  const fresh = await BuildContext.open(dir, { ignorePatterns: ['**/*.log', '!src/deep/keep.log', 'build', '!build/keep', 'lib/gen'] });
+  t.is(await fresh.lstat('/src/deep/b.log'), null);
+  t.truthy(await fresh.lstat('/src/deep/keep.log'));
+  t.is(await fresh.lstat('/lib/gen/y.js'), null);
+  t.truthy(await fresh.lstat('/build/keep/x.js'));
+  // Paths that are not in normal form are normalised before they are looked at.
+  t.truthy(await fresh.lstat('/src/./deep/../deep/keep.log'));
+  t.is(await fresh.lstat('//src//deep/b.log'), null);
+  t.is(fresh.hostPath('/src/../src/a.ts'), path.join(dir, 'src/a.ts'));
+  t.is(fresh.hostPath('/src/a.ts'), path.join(dir, 'src/a.ts'));
+  t.is(fresh.hostPath('/'), dir);
+});

@@ -7,8 +7,10 @@
 // re-runs leaves a consistent store that still builds the same image.
 import type { ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile, access } from 'node:fs/promises';
+import { chmod, cp, lstat, readFile, rename, rm, utimes, writeFile, access } from 'node:fs/promises';
 import path from 'node:path';
+import type { Digest } from '../cache/digest.js';
+import { decodeLayerIndex, encodeLayerIndex } from '../cache/layer-index.js';
 import { freshStore, storeSuite, tsbuild } from './helpers/cli.js';
 import { buildKilledAfter, mountsUnder } from './helpers/kill-build.js';
 import { build, makeContext, readOciTar, scratch } from './e2e-image-helpers.js';
@@ -74,6 +76,54 @@ it('a one-file-changed rebuild gives a cold build\'s diff ids, image id and expo
   damaged[damaged.length - 20] ^= 0x01;
   await writeFile(indexFile(root, second.diffIds[1]!), damaged);
   await writeFile(path.join(ctx, 'd3/f3.txt'), 'changed too\n');
+  await sameAsCold(t, await buildExport(root, ctx), ctx);
+});
+
+const snapshotDir = (root: string, diffId: string) => path.join(root, 'snapshots', diffId.replace(/^sha256:/, '').slice(0, 24));
+const identity = async (dir: string) => {
+  const st = await lstat(dir, { bigint: true });
+  return `${st.dev}:${st.ino}:${st.ctimeNs}`;
+};
+
+it('a file whose mode or mtime changed with unchanged bytes, an old (v1) index and a snapshot dir made again all give a cold build\'s image', async (t) => {
+  const root = suite.store.root;
+  const ctx = await bigContext();
+  const first = await buildExport(root, ctx);
+  // The index describes the snapshot dir it was written for.
+  const header = (await readFile(indexFile(root, first.diffIds[1]!))).toString().split('\n', 1)[0]!.split(' ');
+  t.is(header[0], 'tsbuild-layer-index-v2');
+  t.is(header[3], await identity(snapshotDir(root, first.diffIds[1]!)));
+
+  // Same bytes and mtime, other mode; same bytes and mode, other mtime.
+  await chmod(path.join(ctx, 'd2/f2.txt'), 0o600);
+  await utimes(path.join(ctx, 'd4/f4.txt'), 1_600_000_000, 1_600_000_000);
+  const second = await buildExport(root, ctx);
+  await sameAsCold(t, second, ctx);
+
+  // An index in the previous format (no snapshot part) is still used, safely.
+  const v2 = decodeLayerIndex(second.diffIds[1]! as Digest, await readFile(indexFile(root, second.diffIds[1]!)))!;
+  t.truthy(v2);
+  const lines = [...v2].map(([rel, f]) => `${f.offset} ${f.size} ${f.sha256} ${JSON.stringify(rel)}\n`).join('');
+  const { createHash } = await import('node:crypto');
+  const sum = createHash('sha256').update(lines).digest('hex');
+  await writeFile(indexFile(root, second.diffIds[1]!), `tsbuild-layer-index-v1 ${second.diffIds[1]} ${sum}\n${lines}`);
+  await chmod(path.join(ctx, 'd6/f6.txt'), 0o640);
+  await writeFile(path.join(ctx, 'd7/f7.txt'), 'changed\n');
+  const third = await buildExport(root, ctx);
+  await sameAsCold(t, third, ctx);
+
+  // A snapshot dir made again (another inode) is not the one its index
+  // describes: an index that says (wrongly, for the new dir) that a file is
+  // mode 600 must not be believed, the file is looked at.
+  const dir = snapshotDir(root, third.diffIds[1]!);
+  const index = decodeLayerIndex(third.diffIds[1]! as Digest, await readFile(indexFile(root, third.diffIds[1]!)))!;
+  t.is(index.snapshot, await identity(dir));
+  index.get('app/d9/f9.txt')!.snapshot!.perm = 0o600;
+  await writeFile(indexFile(root, third.diffIds[1]!), encodeLayerIndex(third.diffIds[1]! as Digest, index));
+  await cp(dir, `${dir}.again`, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+  await rm(dir, { recursive: true });
+  await rename(`${dir}.again`, dir);
+  await chmod(path.join(ctx, 'd9/f9.txt'), 0o600);
   await sameAsCold(t, await buildExport(root, ctx), ctx);
 });
 

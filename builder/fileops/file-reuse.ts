@@ -25,6 +25,12 @@ export interface FileReuse {
   readonly upperDir: string;
   /** The previous layer's index: the sha256 of each of its files (cache/layer-index.ts). */
   readonly previousIndex?: LayerIndex;
+  /**
+   * The index also says what previousDir's files are (it was written for
+   * this very snapshot dir: LayerIndex.snapshot matched): a file it
+   * describes needs no lstat.
+   */
+  readonly indexDescribesSnapshot?: boolean;
   /** The digest (`sha256:<hex>`) of a source file with that lstat, when already known. */
   readonly sourceDigest?: (srcHost: string, st: Stats) => string | undefined;
   /** Filled in: each linked file's path in the upper dir (no leading '/') → `dev:ino` of the snapshot file. */
@@ -44,9 +50,8 @@ export async function linkUnchangedFile(reuse: FileReuse, srcHost: string, st: S
   if (!dstHost.startsWith(reuse.mergedDir + '/')) return false;
   const rel = dstHost.slice(reuse.mergedDir.length);
   const previous = reuse.previousDir + rel;
-  // Synchronous, as the copier's other per-file metadata calls (fs-write.ts setTimes).
-  const prev = lstatSync(previous, { throwIfNoEntry: false });
-  if (!prev?.isFile() || prev.size !== st.size || (prev.mode & 0o7777) !== perm) return false;
+  const prev = previousFile(reuse, previous, rel);
+  if (!prev || prev.size !== st.size || prev.perm !== perm) return false;
   if (prev.uid !== owner.uid || prev.gid !== owner.gid) return false;
   // The copy sets the mtime from st.mtime (a millisecond Date).
   if (Math.round(prev.mtimeMs) !== st.mtime.getTime()) return false;
@@ -56,11 +61,33 @@ export async function linkUnchangedFile(reuse: FileReuse, srcHost: string, st: S
     // threadpool round trip (and its wake-ups) an async call costs.
     linkSync(previous, reuse.upperDir + rel);
     // Number inodes are exact below 2^53; above, the commit just reads the file.
-    if (Number.isSafeInteger(prev.dev) && Number.isSafeInteger(prev.ino)) reuse.linked?.set(rel.slice(1), `${prev.dev}:${prev.ino}`);
+    if (prev.inode !== undefined) reuse.linked?.set(rel.slice(1), prev.inode);
     return true;
   } catch {
     return false; // EMLINK, EXDEV (another filesystem), ...: copy instead
   }
+}
+
+interface PreviousFile {
+  size: number;
+  perm: number;
+  uid: number;
+  gid: number;
+  mtimeMs: number;
+  /** `dev:ino`, when exact. */
+  inode?: string;
+}
+
+// The previous snapshot's regular file at `rel`, or undefined: from the
+// index when it describes this snapshot dir, else by lstat (synchronous, as
+// the copier's other per-file metadata calls, fs-write.ts setTimes).
+function previousFile(reuse: FileReuse, previous: string, rel: string): PreviousFile | undefined {
+  const indexed = reuse.indexDescribesSnapshot ? reuse.previousIndex?.get(rel.slice(1)) : undefined;
+  if (indexed?.snapshot) return { size: indexed.size, ...indexed.snapshot };
+  const st = lstatSync(previous, { throwIfNoEntry: false });
+  if (!st?.isFile()) return undefined;
+  const exact = Number.isSafeInteger(st.dev) && Number.isSafeInteger(st.ino);
+  return { size: st.size, perm: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs, inode: exact ? `${st.dev}:${st.ino}` : undefined };
 }
 
 // Whether the source's digest, known from the context checksum, is the one

@@ -169,11 +169,14 @@ export class SnapshotStore {
       if (!out.closed) await once(out, 'close');
       const diffId = written.diffId;
       const { digest, size } = await this.content.adoptFile(tarPath, diffId, written.size);
+      published = await this.publish(ws.upper, this.dirOf(diffId));
       if (written.index) {
-        const { writeLayerIndex } = await import('../../cache/layer-index.js');
+        const { snapshotIdentity, writeLayerIndex } = await import('../../cache/layer-index.js');
+        // What the index says of the snapshot's files holds for this upper
+        // dir only: when another made the snapshot first, it names none.
+        written.index.snapshot = published ? snapshotIdentity(this.dirOf(diffId)) : undefined;
         await writeLayerIndex(this.content.root, this.content.tempDir(), digest, written.index);
       }
-      published = await this.publish(ws.upper, this.dirOf(diffId));
       const created = new Date(opts.sourceDateEpoch !== undefined ? opts.sourceDateEpoch * 1000 : Date.now()).toISOString();
       return { diffId, blob: digest, size, mediaType: MediaType.ociLayer, created };
     } finally {

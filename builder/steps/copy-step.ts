@@ -7,6 +7,7 @@ import { statKey, type ContentHashCache, type SelectionOptions } from '../contex
 import { BuildContext } from '../context/context.js';
 import type { CopySource } from '../fileops/copy.js';
 import type { FileReuse } from '../fileops/file-reuse.js';
+import { snapshotIdentity } from '../../cache/layer-index.js';
 import type { LayerRecord } from '../snapshots/snapshot-store.js';
 import { isHttpUrl } from '../fileops/fetch-url.js';
 import { header, send } from '../registry/http.js';
@@ -91,9 +92,12 @@ export async function runCopy(env: StepEnv, { step, parent, from, context, signa
     // The copier (and its archive/tar code) loads only when a COPY runs.
     const { copy } = await import('../fileops/copy.js');
     // Reuse links files into ws.upper itself: only where the view is the kernel's overlay of it.
-    const reuse: FileReuse | undefined = previousLayerRecord && directUpper ? {
-      previousDir: store.snapshots.dirOf(previousLayerRecord.diffId), mergedDir: root, upperDir: ws.upper,
+    const previousDir = previousLayerRecord && store.snapshots.dirOf(previousLayerRecord.diffId);
+    const reuse: FileReuse | undefined = previousLayerRecord && previousDir && directUpper ? {
+      previousDir, mergedDir: root, upperDir: ws.upper,
       previousIndex, linked,
+      // Written for this very snapshot dir (not one made again since): its files need no lstat.
+      indexDescribesSnapshot: previousIndex?.snapshot !== undefined && previousIndex.snapshot === snapshotIdentity(previousDir),
       // Digests the context checksum already took (by stat identity): an unchanged file needs no read.
       sourceDigest: hashCache && source instanceof BuildContext ? (host, st) => hashCache.get(host, statKey(st)) : undefined,
     } : undefined;
