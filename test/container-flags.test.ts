@@ -55,7 +55,7 @@ s.e2e('a non-root USER serves on port 80 inside its network namespace, reached t
 s.e2e('capabilities, no-new-privileges, sysctl, ulimit, shm-size, add-host, dns', async (t) => {
   const r = await s.cli('run', '--rm', '--cap-drop', 'ALL', '--cap-add', 'NET_ADMIN', '--security-opt', 'no-new-privileges', '--ulimit', 'nofile=100:200',
     '--shm-size', '2m', '--sysctl', 'net.ipv4.ip_default_ttl=42', '--add-host', 'db:10.0.0.5', '--dns', '9.9.9.9', 'busybox', 'sh', '-c',
-    'grep -E "^(CapEff|NoNewPrivs)" /proc/self/status; ulimit -n; ulimit -Hn; df -k /dev/shm | tail -1 | tr -s " " | cut -d" " -f2; cat /proc/sys/net/ipv4/ip_default_ttl; grep db /etc/hosts; cat /etc/resolv.conf');
+    'grep -E "^(CapEff|NoNewPrivs)" /proc/self/status; ulimit -n; ulimit -Hn; df -k /dev/shm | tail -1 | tr -s " " | cut -d" " -f2; cat /proc/sys/net/ipv4/ip_default_ttl; grep -E "[[:space:]]db$" /etc/hosts; cat /etc/resolv.conf');
   t.is(r.code, 0, r.stderr);
   t.is(r.stdout, 'CapEff:\t0000000000001000\nNoNewPrivs:\t1\n100\n200\n2048\n42\n10.0.0.5\tdb\nnameserver 9.9.9.9\n');
   const priv = await s.cli('run', '--rm', '--privileged', 'busybox', 'sh', '-c', 'grep CapEff /proc/self/status; grep " /sys " /proc/mounts | cut -d" " -f4 | cut -d, -f1');
