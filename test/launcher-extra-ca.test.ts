@@ -8,12 +8,13 @@ import { readFile, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { PROJECT_ROOT, tempDir } from './helpers/cli.js';
+import { buildSkipReason, PROJECT_ROOT, tempDir } from './helpers/cli.js';
 import { runIf } from './helpers/skip.js';
 import { makeCerts, opensslSkipReason } from './helpers/tls-certs.js';
 
 const LAUNCHER = path.join(PROJECT_ROOT, 'bin', 'tsbuild');
 const it = runIf(opensslSkipReason());
+const itBuilds = runIf(opensslSkipReason() ?? buildSkipReason());
 
 interface Run { code: number; stdout: string; stderr: string }
 
@@ -38,7 +39,7 @@ async function serveOverTls(dir: string): Promise<{ url: string; close(): void }
   return { url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
 }
 
-it('ADD of an https URL trusts the CA named by NODE_EXTRA_CA_CERTS, loaded only when needed', async (t) => {
+itBuilds('ADD of an https URL trusts the CA named by NODE_EXTRA_CA_CERTS, loaded only when needed', async (t) => {
   const dir = await tempDir('tsbuild-extra-ca-');
   const server = await serveOverTls(dir);
   t.teardown(() => server.close());
