@@ -2,7 +2,8 @@
 // come bound already (here python3 binds them and execs the server, keeping
 // its pid, as systemd does), and the server's policy still holds for them:
 // a TCP socket off loopback is refused without TLS and served with it; a
-// unix socket is served as the socket the unit names.
+// unix socket is served as the socket the unit names, also by a user's
+// server, which hands the sockets into its rootless user namespace.
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -10,6 +11,8 @@ import { PROJECT_ROOT, TSBUILD_BIN } from './helpers/paths.js';
 import { tempDir, tsbuild } from './helpers/cli.js';
 import { runIf, toolMissing } from './helpers/skip.js';
 import { makeCerts, opensslSkipReason } from './helpers/tls-certs.js';
+import { createTestUser, rootlessSkipReason } from './helpers/unprivileged-user.js';
+import { chmod } from 'node:fs/promises';
 
 const it = runIf(toolMissing('python3') ?? opensslSkipReason());
 
@@ -30,8 +33,10 @@ os.execv(sys.argv[3], sys.argv[3:])
 
 interface Activated { port?: number; exit: Promise<number | null>; log(): string; stop(): void; serving: Promise<boolean> }
 
-function activate(family: 'unix' | 'tcp', where: string, root: string, serveArgs: string[]): Activated {
-  const child = spawn('python3', ['-c', ACTIVATE, family, where, process.execPath, TSBUILD_BIN, 'serve', '--addr', 'fd://', ...serveArgs], {
+/** `asUser`: the command prefix that runs it as another user (runuser ... env -i ...). */
+function activate(family: 'unix' | 'tcp', where: string, root: string, serveArgs: string[], asUser: string[] = []): Activated {
+  const [cmd, ...pre] = [...asUser, 'python3'];
+  const child = spawn(cmd!, [...pre, '-c', ACTIVATE, family, where, process.execPath, TSBUILD_BIN, 'serve', '--addr', 'fd://', ...serveArgs], {
     cwd: PROJECT_ROOT, env: { ...process.env, TSBUILD_ROOT: root }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   let text = '';
@@ -82,4 +87,20 @@ it('a TCP socket off loopback is refused without TLS, and served with mutual TLS
   t.regex(ok.stdout, /^Server: tsbuild /m);
   const wrong = await tsbuild(['--host', host, ...tls, '--tlscert', certs.wrongCert, '--tlskey', certs.wrongKey, 'version'], { root: path.join(dir, 'client') });
   t.not(wrong.code, 0, 'a client certificate from another CA is refused');
+});
+
+const rootless = runIf(toolMissing('python3') ?? rootlessSkipReason());
+rootless('a user\'s server (rootless) serves the socket systemd passed it, from inside its user namespace', async (t) => {
+  const user = await createTestUser();
+  t.teardown(() => user.remove());
+  const dir = await tempDir('tsbuild-activation-');
+  await chmod(dir, 0o777);
+  const sock = path.join(dir, 'tsbuild.sock');
+  const env = ['PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', `HOME=${user.home}`, 'CI=true'];
+  const server = activate('unix', sock, path.join(user.home, 'store'), [], ['runuser', '-u', user.name, '--', 'env', '-i', ...env]);
+  t.teardown(() => server.stop());
+  t.true(await server.serving, server.log());
+  const v = await tsbuild(['--host', `unix://${sock}`, 'version'], { root: path.join(dir, 'client') });
+  t.is(v.code, 0, v.stderr);
+  t.regex(v.stdout, /^Server: tsbuild /m);
 });

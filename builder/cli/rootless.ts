@@ -44,9 +44,19 @@ export async function enterUserNamespaceIfNeeded(command: string, args: string[]
   }
   const helper = defaultHelperPath();
   const argv = ['userns', check.maps.uidMap, check.maps.gidMap, '--', process.execPath, ...process.execArgv, process.argv[1]!, command, ...args];
-  const env = { ...process.env, TSBUILD_ROOT: root };
+  const env: NodeJS.ProcessEnv = { ...process.env, TSBUILD_ROOT: root };
+  // Sockets systemd passed to this process (`serve --addr fd://`) go on to
+  // the one in the namespace, at the same descriptors; LISTEN_PID would
+  // name this process, so the count travels as TSBUILD_LISTEN_FDS.
+  const activated = process.env.LISTEN_PID === String(process.pid) ? Number(process.env.LISTEN_FDS) || 0 : 0;
+  if (activated > 0) {
+    delete env.LISTEN_PID;
+    delete env.LISTEN_FDS;
+    env.TSBUILD_LISTEN_FDS = String(activated);
+  }
+  const stdio = ['inherit', 'inherit', 'inherit', ...Array.from({ length: activated }, (_, i) => 3 + i)] as ('inherit' | number)[];
   return new Promise((resolve) => {
-    const child = spawn(helper, argv, { stdio: 'inherit', env });
+    const child = spawn(helper, argv, { stdio, env });
     // Signals go to the helper, which passes them on (a terminal's Ctrl-C,
     // which the namespace's processes got too, only once); this process
     // waits for the exit status.

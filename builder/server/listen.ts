@@ -123,8 +123,10 @@ async function groupId(name: string): Promise<number | undefined> {
 // pid. A TCP socket gets TLS when it is configured, as a tcp:// address
 // does, and off loopback it must have it; all are checked before any is used.
 async function listenActivated(ctx: ServerContext, addr: string, secure: Parameters<typeof createHttp2Server>[2]): Promise<Listener[]> {
-  const count = Number(process.env.LISTEN_FDS ?? 0);
-  if (process.env.LISTEN_PID !== String(process.pid) || !(count > 0)) {
+  // TSBUILD_LISTEN_FDS: handed over by this user's tsbuild on its way into
+  // the rootless user namespace (builder/cli/rootless.ts), same descriptors.
+  const count = process.env.LISTEN_PID === String(process.pid) ? Number(process.env.LISTEN_FDS ?? 0) : Number(process.env.TSBUILD_LISTEN_FDS ?? 0);
+  if (!(count > 0)) {
     throw new RemoteError('SERVE_CONFIG', `${addr}: no sockets were passed by systemd (LISTEN_FDS/LISTEN_PID unset)`);
   }
   const fds = Array.from({ length: count }, (_, i) => ({ fd: 3 + i, where: activatedAddress(3 + i) }));
