@@ -21,6 +21,31 @@ export interface ResolveOptions {
    * excluded by .dockerignore, which are not part of the context).
    */
   isHidden?: (inRootPath: string) => boolean | Promise<boolean>;
+  /**
+   * What is at an in-root path, null for nothing: by default an lstat (and
+   * readlink) under the root; a layered view without a mount
+   * (snapshots/lower-lookup.ts) brings its own.
+   */
+  lookup?: (inRootPath: string) => Promise<Found | null>;
+}
+
+/** One component as the lookup found it. */
+export interface Found {
+  isLink: boolean;
+  readlink(): Promise<string>;
+}
+
+function lstatLookup(root: string): (inRoot: string) => Promise<Found | null> {
+  return async (inRoot) => {
+    const host = hostPathOf(root, inRoot);
+    try {
+      const isLink = (await lstat(host)).isSymbolicLink();
+      return { isLink, readlink: () => readlink(host) };
+    } catch (err) {
+      if (!isNotExist(err)) throw err;
+      return null;
+    }
+  };
 }
 
 export interface Resolved {
@@ -41,6 +66,7 @@ export function hostPathOf(root: string, inRoot: string): string {
 
 export async function resolveInRoot(root: string, p: string, options: ResolveOptions = {}): Promise<Resolved> {
   const followFinal = options.followFinal ?? true;
+  const lookup = options.lookup ?? lstatLookup(root);
   // A stack of components still to walk; the next one is at the end.
   const pending = splitReversed(p);
   const done: string[] = [];
@@ -63,20 +89,16 @@ export async function resolveInRoot(root: string, p: string, options: ResolveOpt
       missing = true;
       continue;
     }
-    const host = hostPathOf(root, inRoot);
-    let isLink: boolean;
-    try {
-      isLink = (await lstat(host)).isSymbolicLink();
-    } catch (err) {
-      if (!isNotExist(err)) throw err;
+    const found = await lookup(inRoot);
+    if (!found) {
       missing = true;
       continue;
     }
-    if (!isLink) continue;
+    if (!found.isLink) continue;
     const isFinal = pending.every((c) => c === '' || c === '.');
     if (isFinal && !followFinal) continue;
     if (++linksFollowed > MAX_SYMLINKS) throw new SymlinkLoopError(p);
-    const target = await readlink(host);
+    const target = await found.readlink();
     done.pop();
     if (target.startsWith('/')) done.length = 0;
     pending.push(...splitReversed(target));

@@ -9,6 +9,8 @@ import { lstat, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { readXattr } from '../../cache/xattrs.js';
 import { OVERLAY_OPAQUE_XATTR } from '../../cache/whiteout.js';
+import { SymlinkLoopError } from '../fileops/errors.js';
+import { resolveInRoot, type Found } from '../fileops/resolve.js';
 
 export interface LowerEntry {
   /** Where the entry is on the host: in the layer that shows it. */
@@ -41,44 +43,25 @@ async function hidesLowerLayers(lower: string, rel: string): Promise<boolean> {
   return false;
 }
 
-/** Linux gives up after 40 links in one lookup. */
-const MAX_SYMLINKS = 40;
-
 /**
  * The regular file at `file` (a path in the image) as the merged view shows
- * it, symlinks followed inside the image as a chroot would (an absolute
- * target starts at the image's root, `..` never climbs above it); null when
- * there is none. What a step reads this way (the image's /etc/passwd) needs
- * no overlay mount.
+ * it, symlinks followed inside the image as a chroot would (the in-root
+ * resolver's rules, with each component looked up through the layers);
+ * null when there is none. What a step reads this way (the image's
+ * /etc/passwd) needs no overlay mount.
  */
 export async function readFileInLowers(lowerDirs: string[], file: string): Promise<Buffer | null> {
-  const pending = file.split('/').reverse();
-  const done: string[] = [];
-  let links = 0;
-  let entry: LowerEntry | null = null;
-  while (pending.length > 0) {
-    const comp = pending.pop()!;
-    if (comp === '' || comp === '.') continue;
-    if (comp === '..') {
-      done.pop();
-      entry = null;
-      continue;
-    }
-    done.push(comp);
-    entry = await lowerEntry(lowerDirs, done.join('/'));
-    if (!entry) return null;
-    if (entry.stats.isSymbolicLink()) {
-      if (++links > MAX_SYMLINKS) return null;
-      const target = await readlink(entry.host);
-      done.pop();
-      if (target.startsWith('/')) done.length = 0;
-      pending.push(...target.split('/').reverse());
-      entry = null;
-    } else if (!entry.stats.isDirectory() && pending.some((c) => c !== '' && c !== '.')) {
-      return null;
-    }
+  const lookup = async (inRoot: string): Promise<Found | null> => {
+    const entry = await lowerEntry(lowerDirs, inRoot.slice(1));
+    return entry && { isLink: entry.stats.isSymbolicLink(), readlink: () => readlink(entry.host) };
+  };
+  let resolved;
+  try {
+    resolved = await resolveInRoot('/', file, { lookup });
+  } catch (err) {
+    if (err instanceof SymlinkLoopError) return null;
+    throw err;
   }
-  // `..` or a link as the last step: look the final path up once more
-  entry ??= done.length > 0 ? await lowerEntry(lowerDirs, done.join('/')) : null;
+  const entry = resolved.exists ? await lowerEntry(lowerDirs, resolved.inRoot.slice(1)) : null;
   return entry?.stats.isFile() ? readFile(entry.host) : null;
 }
