@@ -28,13 +28,7 @@ const STREAMED = new Set(['local', 'tar', 'oci', 'docker']);
 function toRequest(req: CliBuildRequest, manifest: ContextManifest, locals: Map<string, ContextManifest>): BuildRequest {
   const opts = req.build;
   return {
-    contextId: manifest.contextId,
-    // The digest alone when nothing changed: a server that built this
-    // context as it is now needs nothing more, and one that does not asks
-    // for the list (need-manifest). A changed context comes as its changes
-    // since the last build, or whole.
-    manifestDigest: manifest.digest,
-    ...(manifest.unchanged ? {} : deltaOrWhole(manifest)),
+    ...contextRef(manifest),
     dockerfile: { text: opts.dockerfileText, name: opts.dockerfileName },
     tags: opts.tags,
     buildArgs: [...opts.buildArgs],
@@ -59,8 +53,16 @@ function toRequest(req: CliBuildRequest, manifest: ContextManifest, locals: Map<
   };
 }
 
+// The digest alone when nothing changed: a server that built this context
+// as it is now needs nothing more, and one that does not asks for the list
+// (need-manifest). A changed context comes as its changes since the last
+// build, or whole.
+function contextRef(m: ContextManifest): Omit<LocalContextRef, 'name'> {
+  return { contextId: m.contextId, manifestDigest: m.digest, ...(m.unchanged ? {} : deltaOrWhole(m)) };
+}
+
 function localRef(name: string, m: ContextManifest): LocalContextRef {
-  return { name, contextId: m.contextId, manifestDigest: m.digest, ...(m.unchanged ? {} : deltaOrWhole(m)) };
+  return { name, ...contextRef(m) };
 }
 
 /** --build-context NAME=DIR: each directory walked as the build context is, by name. */

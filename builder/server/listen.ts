@@ -35,9 +35,13 @@ export function checkListenAddresses(addrs: string[], tlsFiles: TlsFiles): void 
     const addr = parseAddress(a);
     if (addr.kind === 'ssh') throw new RemoteError('SERVE_CONFIG', `cannot listen on ${a}: ssh:// is a client address (the server side is "tsbuild serve --stdio")`);
     if (addr.kind === 'tcp' && !anyTls && !isLoopbackHost(addr.host)) {
-      throw new RemoteError('SERVE_CONFIG', `refusing to listen on ${formatAddress(addr)} without TLS: anyone who can reach it could build and read images; pass --tlscacert, --tlscert and --tlskey (clients then need a certificate signed by that CA)`);
+      throw plainTcpRefused(`listen on ${formatAddress(addr)}`);
     }
   }
+}
+
+function plainTcpRefused(what: string): RemoteError {
+  return new RemoteError('SERVE_CONFIG', `refusing to ${what} without TLS: anyone who can reach it could build and read images; pass --tlscacert, --tlscert and --tlskey (clients then need a certificate signed by that CA)`);
 }
 
 function readTls(files: TlsFiles): { ca: Buffer; cert: Buffer; key: Buffer } {
@@ -132,7 +136,7 @@ async function listenActivated(ctx: ServerContext, addr: string, secure: Paramet
   const fds = Array.from({ length: count }, (_, i) => ({ fd: 3 + i, where: activatedAddress(3 + i) }));
   for (const { fd, where } of fds) {
     if (where.kind === 'tcp' && !secure && !isLoopbackHost(where.host)) {
-      throw new RemoteError('SERVE_CONFIG', `refusing to serve fd://${fd} (tcp://${where.host.includes(':') ? `[${where.host}]` : where.host}:${where.port}) without TLS: anyone who can reach it could build and read images; pass --tlscacert, --tlscert and --tlskey`);
+      throw plainTcpRefused(`serve fd://${fd} (${formatAddress(where)})`);
     }
   }
   const out: Listener[] = [];
