@@ -8,7 +8,7 @@ import type { Digest } from './digest.js';
 import { CacheError } from './errors.js';
 import type { LayerIndex, SnapshotFile } from './layer-index.js';
 import { lstatInRoot } from './layer-lower.js';
-import { type EntryStat, type TreeEntry, byteOrder, splitDev, walkTree } from './layer-walk.js';
+import { type EntryStat, type TreeEntry, sortByUtf8, splitDev, walkTree } from './layer-walk.js';
 import type { TarHeaderInput } from './tar-format.js';
 import { SMALL_FILE_LIMIT, TarWriter } from './tar-writer.js';
 import {
@@ -117,21 +117,6 @@ interface Planned {
   name?: string;
 }
 
-const SURROGATE = /[\uD800-\uDFFF]/;
-
-// Layer entries go in the byte order of their UTF-8 paths. Without
-// surrogates (characters above U+FFFF) UTF-16 code unit order is that
-// order, so plain string comparison gives it with no Buffer per path (a
-// Buffer and a native compare per comparison cost more than the rest of
-// the sort for thousands of files).
-function sortByPathBytes(plan: Planned[]): void {
-  if (!plan.some((p) => SURROGATE.test(p.key))) {
-    plan.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    return;
-  }
-  const bytes = new Map(plan.map((p) => [p, Buffer.from(p.key)]));
-  plan.sort((a, b) => byteOrder(bytes.get(a)!, bytes.get(b)!));
-}
 
 interface PlanInput {
   root: string;
@@ -152,7 +137,8 @@ async function abortOnError(out: Writable, run: () => Promise<LayerTarResult>): 
 }
 
 async function writePlan({ root, plan, xattrs, lowerDirs, index: indexOpts }: PlanInput, out: Writable, opts: LayerTarOptions): Promise<LayerTarResult> {
-  sortByPathBytes(plan);
+  // Layer entries go in the byte order of their UTF-8 paths.
+  sortByUtf8(plan, (p) => p.key);
   const epoch = opts.sourceDateEpoch;
   const clamp = (st: EntryStat) => {
     const t = Math.floor(st.mtimeMs / 1000);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { byteOrder, splitDev, walkTree } from './layer-walk.js';
+import { sortByUtf8, splitDev, walkTree } from './layer-walk.js';
 import { readXattrTree } from './xattrs.js';
 
 /** One file system entry as a layer sees it (no atime/ctime, no inode numbers). */
@@ -31,7 +31,7 @@ export interface ManifestItem {
 export async function describeTree(root: string, opts: { mtimes?: boolean } = {}): Promise<ManifestItem[]> {
   const abs = path.resolve(root);
   const [tree, xattrs] = await Promise.all([walkTree(abs), readXattrTree(abs)]);
-  tree.sort((a, b) => byteOrder(Buffer.from(a.rel), Buffer.from(b.rel)));
+  sortByUtf8(tree, (e) => e.rel);
   const inodes = new Map<string, string>();
   const items: ManifestItem[] = [];
   for (const { rel, st, inode } of tree) {

@@ -119,17 +119,16 @@ export async function checksumSelection(tree: SourceTree, patterns: readonly str
   const exclude = options.exclude?.length ? new PatternMatcher(options.exclude) : undefined;
   const items = await planSources(patterns, tree, { instruction: 'COPY', parents: options.parents ?? false });
   const cache = options.cache;
-  const walk = (sink: EntrySink) => walkSelection(tree, items, exclude, sink);
   // A build context's selection is fingerprinted: when nothing in it
   // changed since a build remembered it, that is its checksum, with no file
   // read and no per-file table loaded.
   const memo = tree instanceof BuildContext && cache?.selectionDigest && cache.rememberSelection ? cache : undefined;
-  const memoKey = memo ? JSON.stringify([(tree as BuildContext).root, tree.forceRootOwnership, patterns, options.exclude ?? [], options.parents ?? false]) : '';
+  const memoKey = memo ? selectionKey((tree as BuildContext).root, tree.forceRootOwnership, patterns, options) : '';
   // One walk gives both: the fingerprint, and the entries a miss checksums
   // (a second walk cost as much again as the first).
   const found: Found[] = [];
   const collector = new Collector(tree, found, memo ? new Fingerprint() : undefined);
-  await walk(collector);
+  await walkSelection(tree, items, exclude, collector);
   const fingerprint = collector.fingerprint;
   if (memo && fingerprint) {
     const known = memo.selectionDigest!(memoKey, fingerprint.digest());
@@ -150,7 +149,12 @@ export async function checksumSelection(tree: SourceTree, patterns: readonly str
   return digest;
 }
 
-async function walkSelection(tree: SourceTree, items: Awaited<ReturnType<typeof planSources>>, exclude: PatternMatcher | undefined, sink: EntrySink): Promise<void> {
+/** What names a selection of one tree: its patterns and options, after whatever names the tree (`id`) and what else decides what it sees (`variant`). */
+export function selectionKey(id: string, variant: unknown, patterns: readonly string[], options: Pick<SelectionOptions, 'exclude' | 'parents'>): string {
+  return JSON.stringify([id, variant, patterns, options.exclude ?? [], options.parents ?? false]);
+}
+
+async function walkSelection(tree: SourceTree, items: Awaited<ReturnType<typeof planSources>>, exclude: PatternMatcher | undefined, sink: Collector): Promise<void> {
   for (const item of items) {
     if (item.kind === 'path') {
       await collect(tree, item.path, `${item.group}:${item.path}`, { exclude }, sink);
@@ -160,12 +164,6 @@ async function walkSelection(tree: SourceTree, items: Awaited<ReturnType<typeof 
       for (const base of bases) await collect(tree, base, `${item.group}:${base}`, { exclude, include }, sink);
     }
   }
-}
-
-/** Where a walk's visible entries go: `begin` once per walked source, then `add` per entry under it. */
-interface EntrySink {
-  begin(label: string): void;
-  add(inRoot: string, rel: string, st: Stats, host: string): void;
 }
 
 interface CollectOptions {
@@ -193,8 +191,8 @@ interface Found extends StatKey {
   digest: string;
 }
 
-/** Turns each visible entry into a Found, and into the selection's fingerprint when one is kept. */
-class Collector implements EntrySink {
+/** Turns each visible entry of a walk into a Found, and into the selection's fingerprint when one is kept: `begin` once per walked source, then `add` per entry under it. */
+class Collector {
   private label = '';
 
   constructor(private readonly tree: SourceTree, private readonly out: Found[], readonly fingerprint?: Fingerprint) {}
@@ -206,16 +204,17 @@ class Collector implements EntrySink {
 
   add(inRoot: string, rel: string, st: Stats, host: string): void {
     const type = entryType(st);
+    const link = type === 'symlink' ? readlinkSync(host) : '';
     this.out.push({
       inRoot, host, label: `${this.label}/${rel}`, type,
       mode: st.mode & 0o7777,
       uid: this.tree.forceRootOwnership ? 0 : st.uid,
       gid: this.tree.forceRootOwnership ? 0 : st.gid,
-      link: type === 'symlink' ? readlinkSync(host) : '',
+      link,
       digest: '',
       dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs,
     });
-    this.fingerprint?.add(inRoot, rel, st, host);
+    this.fingerprint?.add(rel, st, link);
   }
 }
 
@@ -227,7 +226,7 @@ class Collector implements EntrySink {
  * entry. Owners as the tree reports them: a tree that forces root
  * ownership does so on every walk.
  */
-class Fingerprint implements EntrySink {
+class Fingerprint {
   /** When the newest entry stops being racy (see cache/checksum-cache.ts). */
   trustedFrom = -Infinity;
   private readonly hash = createHash('sha256');
@@ -241,7 +240,8 @@ class Fingerprint implements EntrySink {
     this.text(1, label);
   }
 
-  add(_inRoot: string, rel: string, st: Stats, host: string): void {
+  /** `link`: the target of a symlink, '' for anything else. */
+  add(rel: string, st: Stats, link: string): void {
     this.text(2, rel);
     // Zero padding up to the next double: as much as the text's length decides.
     while (this.at % 8 !== 0) this.buf[this.at++] = 0;
@@ -250,7 +250,7 @@ class Fingerprint implements EntrySink {
     d[i++] = st.mode; d[i++] = st.uid; d[i++] = st.gid;
     d[i++] = st.dev; d[i++] = st.ino; d[i++] = st.size; d[i++] = st.mtimeMs; d[i++] = st.ctimeMs;
     this.at = i * 8;
-    if (st.isSymbolicLink()) this.text(3, readlinkSync(host));
+    if (st.isSymbolicLink()) this.text(3, link);
     this.trustedFrom = Math.max(this.trustedFrom, Math.max(st.mtimeMs, st.ctimeMs) + racyMargin(st.ctimeMs));
   }
 
@@ -294,7 +294,7 @@ const READ_SYNC_MAX = 256 << 10;
 // How long synchronous hashing may hold the event loop at a time.
 const SYNC_BATCH_MS = 8;
 
-async function collect(tree: SourceTree, srcPath: string, label: string, options: CollectOptions, sink: EntrySink): Promise<void> {
+async function collect(tree: SourceTree, srcPath: string, label: string, options: CollectOptions, sink: Collector): Promise<void> {
   // The top-level source is followed like COPY does; below it nothing is.
   const resolved = await tree.resolve(srcPath, true);
   const st = resolved.exists ? await tree.lstat(resolved.inRoot) : null;

@@ -3,12 +3,12 @@
 // directories hold the same content (a build server, which materialised
 // both from one manifest, named by its digest) gets the checksum of a COPY
 // of them computed once, without walking thousands of files again.
-import { checksumSelection, type SelectionOptions } from './checksum.js';
+import { LRUCache } from 'lru-cache';
+import { checksumSelection, selectionKey, type SelectionOptions } from './checksum.js';
 import type { SourceTree } from '../fileops/source-tree.js';
 
 // Entries are small (a key and a digest); the bound only stops unbounded growth.
-const MAX_ENTRIES = 4096;
-const memo = new Map<string, string>();
+const memo = new LRUCache<string, string>({ max: 4096 });
 
 /**
  * checksumSelection() of `tree()`, through the memo when `contentId` names
@@ -17,16 +17,10 @@ const memo = new Map<string, string>();
  */
 export async function memoizedSelection(contentId: string | undefined, variant: string, tree: () => Promise<SourceTree>, patterns: readonly string[], options: SelectionOptions): Promise<string> {
   if (contentId === undefined) return checksumSelection(await tree(), patterns, options);
-  const key = JSON.stringify([contentId, variant, patterns, options.exclude ?? [], options.parents ?? false]);
+  const key = selectionKey(contentId, variant, patterns, options);
   const hit = memo.get(key);
-  if (hit !== undefined) {
-    // Most recently used last: the oldest are dropped first.
-    memo.delete(key);
-    memo.set(key, hit);
-    return hit;
-  }
+  if (hit !== undefined) return hit;
   const digest = await checksumSelection(await tree(), patterns, options);
   memo.set(key, digest);
-  if (memo.size > MAX_ENTRIES) memo.delete(memo.keys().next().value!);
   return digest;
 }

@@ -6,6 +6,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { hostPathOf, isNotExist, resolveInRoot, type Resolved } from './resolve.js';
+import { sortByUtf8 } from '../../cache/layer-walk.js';
 
 export interface SourceTree {
   /** Host directory of the tree's root. */
@@ -63,12 +64,5 @@ export class DirectorySource implements SourceTree {
 
 /** Byte-wise order, like Go's sort of directory entries. */
 export function sortNames(names: string[]): string[] {
-  // Without surrogates (characters above U+FFFF), UTF-16 code unit order is
-  // code point order, which is also UTF-8 byte order: the default sort is
-  // exact and needs no Buffer per comparison.
-  if (!names.some((n) => SURROGATE.test(n))) return names.sort();
-  const bytes = new Map(names.map((n) => [n, Buffer.from(n)]));
-  return names.sort((a, b) => Buffer.compare(bytes.get(a)!, bytes.get(b)!));
+  return sortByUtf8(names, (n) => n);
 }
-
-const SURROGATE = /[\uD800-\uDFFF]/;

@@ -13,7 +13,7 @@ import { setFlagsFromString } from 'node:v8';
 import type { BuildContext } from '../context/context.js';
 import { sortNames } from '../fileops/source-tree.js';
 import { ignoreFileCandidates } from '../patterns/dockerignore.js';
-import { manifestDigest } from './manifest-digest.js';
+import { manifestDigest, sameEntry } from './manifest-digest.js';
 import { ContextSnapshot, rowOf, statAround, type SnapshotRow } from './context-snapshot.js';
 import type { ManifestDelta, ManifestEntry } from './protocol.js';
 
@@ -159,7 +159,7 @@ function deltaOf(base: string, before: ManifestEntry[], after: ManifestEntry[]):
   const upsert = after.filter((e) => {
     const o = old.get(e.path);
     old.delete(e.path);
-    return !o || o.type !== e.type || o.mode !== e.mode || o.mtimeMs !== e.mtimeMs || o.size !== e.size || o.digest !== e.digest || o.link !== e.link;
+    return !o || !sameEntry(o, e);
   });
   return { base, upsert, remove: [...old.keys()] };
 }

@@ -9,6 +9,11 @@ import type { ManifestEntry } from './protocol.js';
 
 const SCHEMA = 'tsbuild-context-manifest-v1';
 
+/** Do two entries of one path describe the same thing (every field the digest covers)? */
+export function sameEntry(a: ManifestEntry, b: ManifestEntry): boolean {
+  return a.type === b.type && a.mode === b.mode && a.mtimeMs === b.mtimeMs && a.size === b.size && a.digest === b.digest && a.link === b.link;
+}
+
 export function manifestDigest(entries: readonly ManifestEntry[]): string {
   const lines: string[] = [SCHEMA];
   for (const e of entries) lines.push(`${e.path}\0${e.type}\0${e.mode}\0${e.mtimeMs}\0${e.size ?? ''}\0${e.digest ?? ''}\0${e.link ?? ''}`);

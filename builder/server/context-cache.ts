@@ -19,7 +19,7 @@ import type { ContentStore } from '../../cache/content-store.js';
 import { contextCacheLayout, removeContextTree, treeManifestFile } from '../../cache/context-gc.js';
 import type { Digest } from '../../cache/digest.js';
 import type { ManifestEntry } from '../remote/protocol.js';
-import { manifestDigest } from '../remote/manifest-digest.js';
+import { manifestDigest, sameEntry } from '../remote/manifest-digest.js';
 import { RemoteError } from '../remote/errors.js';
 
 export interface MaterializedContext {
@@ -111,19 +111,19 @@ export class ContextCache {
       let touched = false;
       try {
         const old = await this.treeState(key, dir);
-        let written = 0;
         if (old?.digest === digest) {
-          // Used again unchanged: its last use (the collector goes by it) is now.
-          const now = new Date();
-          await utimes(manifestFile(dir), now, now).catch(() => undefined);
-        } else {
-          const plan = planUpdate(manifest, old?.entries ?? new Map());
-          // Until the contents are here the tree is as it was: a client that goes away now costs it nothing.
-          await this.fetchNeeded(plan, fetch);
-          touched = true;
-          written = await this.apply(dir, manifest, plan, old === undefined);
+          // Used again unchanged: its last use (the collector goes by it) is
+          // now; touching it leaves its identity (dev:ino:size) as it was.
+          await touchManifest(dir);
+          this.trees.set(key, old);
+          return { dir, written: 0, release };
         }
-        this.trees.set(key, { digest, entries: old?.digest === digest ? old.entries : new Map(manifest.map((e) => [e.path, e])), fileId: await fileIdOf(manifestFile(dir)) });
+        const plan = planUpdate(manifest, old?.entries ?? new Map());
+        // Until the contents are here the tree is as it was: a client that goes away now costs it nothing.
+        await this.fetchNeeded(plan, fetch);
+        touched = true;
+        const written = await this.apply(dir, manifest, plan, old === undefined);
+        this.trees.set(key, { digest, entries: plan.wanted, fileId: await fileIdOf(manifestFile(dir)) });
         return { dir, written, release };
       } catch (err) {
         // A half-updated tree is not trusted next time: its manifest is gone.
@@ -195,8 +195,7 @@ export class ContextCache {
       await writeFile(`${manifestFile(dir)}.tmp`, JSON.stringify(manifest));
       await rename(`${manifestFile(dir)}.tmp`, manifestFile(dir));
     } else {
-      const now = new Date();
-      await utimes(manifestFile(dir), now, now).catch(() => undefined);
+      await touchManifest(dir);
     }
     return written;
   }
@@ -207,6 +206,8 @@ interface UpdatePlan {
   stale: ManifestEntry[];
   /** New or different entries, in manifest order (parents first). */
   changed: ManifestEntry[];
+  /** The manifest by path: what the tree holds once the plan is carried out. */
+  wanted: Map<string, ManifestEntry>;
 }
 
 function planUpdate(manifest: ManifestEntry[], old: Map<string, ManifestEntry>): UpdatePlan {
@@ -214,9 +215,15 @@ function planUpdate(manifest: ManifestEntry[], old: Map<string, ManifestEntry>):
   const stale = [...old.values()].filter((e) => wanted.get(e.path)?.type !== e.type).sort((a, b) => b.path.length - a.path.length);
   const changed = manifest.filter((e) => {
     const prev = old.get(e.path);
-    return !(prev !== undefined && prev.type === e.type && prev.mode === e.mode && prev.mtimeMs === e.mtimeMs && prev.digest === e.digest && prev.link === e.link);
+    return !(prev !== undefined && sameEntry(prev, e));
   });
-  return { stale, changed };
+  return { stale, changed, wanted };
+}
+
+/** The manifest's mtime is the context's last use, which the collector goes by. */
+async function touchManifest(dir: string): Promise<void> {
+  const now = new Date();
+  await utimes(manifestFile(dir), now, now).catch(() => undefined);
 }
 
 async function fileIdOf(file: string): Promise<string> {
