@@ -18,6 +18,7 @@ import { defaultSpec } from '../runner-native/spec.js';
 import { busyboxMissing, makeOverlayDirs, testBaseDir, writeBusyboxLayer } from '../runner-native/testing/busybox-rootfs.js';
 import { hostState, newSince, removeCgroupParent } from '../runner-native/testing/host-state.js';
 import { removeTempDir } from './helpers/temp-dirs.js';
+import { runIf } from './helpers/skip.js';
 
 const UNIFIED = join(CGROUP_ROOT, 'unified');
 const v2Root = cgroupVersion() === 2 ? CGROUP_ROOT : cgroupVersion(UNIFIED) === 2 ? UNIFIED : null;
@@ -35,8 +36,7 @@ test.after.always(async () => {
   removeCgroupParent(cgroupParent);
 });
 
-const sandboxTest = (title: string, fn: (t: ExecutionContext) => Promise<void>) =>
-  skipReason ? test.skip(`${title} (skipped: ${skipReason})`, () => undefined) : test.serial(title, fn);
+const sandboxTest = runIf(skipReason ?? undefined, test.serial);
 
 // The script's first command prints the init's v2 cgroup, then a child it
 // forks prints its own: both must be the run's cgroup.

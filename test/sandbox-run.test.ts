@@ -9,6 +9,7 @@ import { defaultSpec, type DefaultSpecOptions, type SandboxSpec } from '../runne
 import { busyboxMissing, makeOverlayDirs, testBaseDir, writeBusyboxLayer, type OverlayDirs } from '../runner-native/testing/busybox-rootfs.js';
 import { hostState, newSince, removeCgroupParent } from '../runner-native/testing/host-state.js';
 import { removeTempDir } from './helpers/temp-dirs.js';
+import { runIf } from './helpers/skip.js';
 
 const base = await testBaseDir('tsbuild-runner-');
 const stateDir = join(base, 'state');
@@ -27,8 +28,7 @@ test.after.always(async () => {
 
 // Runs change host-global things (cgroups, mounts): one at a time, so the
 // "nothing left behind" check of each run is exact.
-const sandboxTest = (title: string, fn: (t: ExecutionContext) => Promise<void>) =>
-  skipReason ? test.skip(`${title} (skipped: ${skipReason})`, () => undefined) : test.serial(title, fn);
+const sandboxTest = runIf(skipReason ?? undefined, test.serial);
 
 interface Run {
   result: SandboxResult;
