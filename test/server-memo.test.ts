@@ -5,7 +5,7 @@
 // and looks at the image the next build gives: a RUN step that writes
 // random bytes makes a step that ran again show as a new image id.
 import path from 'node:path';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { RACY_MARGIN_MS } from '../cache/checksum-cache.js';
 import { tsbuild, tempDir } from './helpers/cli.js';
 import { serverSuite } from './helpers/server-suite.js';
@@ -144,4 +144,18 @@ it('other build args or another output are builds of their own', async (t) => {
   t.is(local.code, 0, local.stderr);
   // The streamed output is written here, from the cached steps.
   t.regex(await readFile(path.join(dest, 'stamp'), 'utf8'), /[0-9a-f]{2}/);
+});
+
+it('a context changed since the last build: the answer the client asked for while it checked is dropped', async (t) => {
+  const ctx = await context(`FROM busybox:latest\nCOPY app.txt /app.txt\n${STAMP} edit\n`);
+  const id = await memoized(ctx, ['-t', 'memo-edit:latest']);
+  await writeFile(path.join(ctx, 'app.txt'), 'edited\n');
+  // The client asked for the answer of the context as it was (and got it) before its check saw the edit.
+  const after = await build(ctx, ['-t', 'memo-edit:latest']);
+  t.true(after.memo);
+  t.not(after.id, id);
+  const dest = path.join(await tempDir(), 'out');
+  const local = await remote(['build', '-q', '-o', `type=local,dest=${dest}`, ctx]);
+  t.is(local.code, 0, local.stderr);
+  t.is(await readFile(path.join(dest, 'app.txt'), 'utf8'), 'edited\n');
 });

@@ -18,10 +18,7 @@ import { sendError } from './respond.js';
 
 export const handleBuild: Route = async (ctx, stream) => {
   const startedAt = Date.now();
-  const messages = readMessages<ClientMessage>(stream);
-  const first = await messages.next();
-  if (first.done || first.value.type !== 'build') throw new RemoteError('REMOTE_PROTOCOL', 'a build stream starts with a build message');
-  const req = checkRequest(first.value.request, ctx.settings.allowInsecure);
+  const { req, messages } = await readRequest(ctx, stream);
   const memoKey = ctx.memo.keyOf(req);
   const memoized = memoKey === undefined ? undefined : ctx.memo.answer(memoKey);
   if (memoized) return answerFromMemo(ctx, stream, messages, req, memoized);
@@ -81,21 +78,47 @@ export const handleBuild: Route = async (ctx, stream) => {
   }
 };
 
+/**
+ * `POST /v1/build-memo`: the answer of an identical build of this
+ * unchanged store, or memo-miss; never a build. A client asks it while it
+ * checks its context, and uses the answer if the context is as it asked.
+ */
+export const handleBuildMemo: Route = async (ctx, stream) => {
+  const { req, messages } = await readRequest(ctx, stream);
+  const memoKey = ctx.memo.keyOf(req);
+  const memoized = memoKey === undefined ? undefined : ctx.memo.answer(memoKey);
+  if (memoized) return answerFromMemo(ctx, stream, messages, req, memoized);
+  stream.respond({ ':status': 200, 'content-type': 'application/x-ndjson' });
+  stream.end(encodeMessage({ type: 'memo-miss' } satisfies ServerMessage));
+  drain(messages);
+};
+
+async function readRequest(ctx: Parameters<Route>[0], stream: ServerHttp2Stream): Promise<{ req: BuildRequest; messages: AsyncGenerator<ClientMessage> }> {
+  const messages = readMessages<ClientMessage>(stream);
+  const first = await messages.next();
+  if (first.done || first.value.type !== 'build') throw new RemoteError('REMOTE_PROTOCOL', 'a build stream starts with a build message');
+  return { req: checkRequest(first.value.request, ctx.settings.allowInsecure), messages };
+}
+
+/** Reads what the client still sends until it closes: there is nothing left to answer or cancel. */
+function drain(messages: AsyncGenerator<ClientMessage>): void {
+  void (async () => {
+    try {
+      for await (const _ of messages);
+    } catch {
+      // A malformed message after the answer.
+    }
+  })();
+}
+
 // The answer an identical build of this unchanged store gave: sent whole,
-// without a lease, a context sync or a build. The client's further
-// messages (it has nothing to answer) are read until it closes.
+// without a lease, a context sync or a build.
 function answerFromMemo(ctx: Parameters<Route>[0], stream: ServerHttp2Stream, rest: AsyncGenerator<ClientMessage>, req: BuildRequest, messages: ServerMessage[]): void {
   const id = randomBytes(12).toString('hex');
   stream.respond({ ':status': 200, 'content-type': 'application/x-ndjson', 'tsbuild-build-id': id });
   stream.end(messages.map(encodeMessage).join(''));
   if (process.env.TSBUILD_SERVE_DEBUG) ctx.log(`build ${id}: answered from the memo of an identical build`);
-  void (async () => {
-    try {
-      for await (const _ of rest);
-    } catch {
-      // A malformed message after the answer: nothing is left to cancel.
-    }
-  })();
+  drain(rest);
   // The contexts' warm trees were used, as a sync would have marked them.
   for (const contextId of [req.contextId, ...(req.localContexts ?? []).map((c) => c.contextId)]) void ctx.contexts.touch(contextId).catch(() => undefined);
 }
