@@ -33,7 +33,6 @@ import type { Digest } from '../../cache/digest.js';
 import { resultEntryPath } from '../../cache/result-index.js';
 import { storePaths } from '../store/store-paths.js';
 import type { BuildRequest, ServerMessage } from '../remote/protocol.js';
-import type { ServeSettings } from './server-context.js';
 
 /** More than one tick of the kernel's coarse clock (4 ms at HZ=250, 10 ms at HZ=100). */
 const RACY_MS = 25;
@@ -62,12 +61,19 @@ interface MemoEntry {
   entryFiles: string[];
 }
 
+/** What of the server's settings a memo needs: its store, and its default cache import and export (a build that uses them is never memoized). */
+export interface MemoSettings {
+  root: string;
+  cacheFrom: readonly unknown[];
+  cacheTo: readonly unknown[];
+}
+
 export class ResultMemo {
   private readonly entries = new LRUCache<string, MemoEntry>({ max: ENTRIES });
   private readonly content: ContentStore;
   private readonly paths: ReturnType<typeof storePaths>;
 
-  constructor(private readonly settings: ServeSettings) {
+  constructor(private readonly settings: MemoSettings) {
     this.paths = storePaths(settings.root);
     this.content = new ContentStore(this.paths.content);
   }
@@ -136,7 +142,7 @@ function identityOf(st: { ino: number; size: number; mtimeMs: number; dev: numbe
 }
 
 /** Requests whose answer can only depend on the request and the store. */
-function memoizable(req: BuildRequest, settings: ServeSettings): boolean {
+function memoizable(req: BuildRequest, settings: MemoSettings): boolean {
   const digestOnly = (c: Pick<BuildRequest, 'manifest' | 'manifestDelta'>) => c.manifest === undefined && c.manifestDelta === undefined;
   return req.call === 'build'
     && !req.noCache && req.noCacheFilter.length === 0 && !req.pull
