@@ -16,15 +16,20 @@ import path from 'node:path';
 // Results are small (a layer list): a few thousand cost well under a megabyte.
 const HOT_ENTRIES = 4096;
 
+/** Where the entry of `key` lives under the index's directory: `<2 hex>/<hex>.json`. */
+export function resultEntryPath(dir: string, key: string): string {
+  const hex = key.replace(/^sha256:/, '');
+  if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error(`invalid cache key ${key}`);
+  return path.join(dir, hex.slice(0, 2), hex + '.json');
+}
+
 export class ResultIndex<R extends object> {
   private readonly hot = new LRUCache<string, R>({ max: HOT_ENTRIES });
 
   constructor(private readonly dir: string) {}
 
   private fileOf(key: string): string {
-    const hex = key.replace(/^sha256:/, '');
-    if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error(`invalid cache key ${key}`);
-    return path.join(this.dir, hex.slice(0, 2), hex + '.json');
+    return resultEntryPath(this.dir, key);
   }
 
   async get(key: string): Promise<R | undefined> {

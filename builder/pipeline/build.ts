@@ -28,6 +28,7 @@ import type { BuildGraph, StagePlan } from '../../frontend/graph/types.js';
 import type { Dockerfile } from '../../frontend/instructions/index.js';
 import { CacheIOSession, planCacheIO, type CachePlan } from '../cache-io/session.js';
 import { provenanceAttacher } from './provenance-facts.js';
+import { StoreOnlyTracker } from './store-only.js';
 
 const NO_SECRETS: SecretProvider = { getSecret: async () => undefined };
 const NO_SSH: SshProvider = { agentSocket: async () => undefined };
@@ -172,15 +173,19 @@ async function solveAndExport(env: StepEnv, opts: BuildOptions, graph: BuildGrap
     const key = vertex && await explainer.previousKey(vertex);
     return key ? store.index.get(key) : undefined;
   };
+  const storeOnly = new StoreOnlyTracker();
   const solver = new Solver({
-    cache: cacheIO.resultCache(store.index),
+    cache: cacheIO.resultCache(storeOnly.wrap(store.index)),
     explainer,
     limiter: opts.limiter ?? new Limiter(opts.jobs ?? os.availableParallelism()),
     // Another build of this process (a server's) running a step this one needs: waited for.
     inFlight: store.inFlight,
     platform: formatPlatform(graph.target.platform),
     signal: ctx.signal,
-    onEvent: progress.onEvent,
+    onEvent: (e) => {
+      storeOnly.onEvent(e);
+      progress.onEvent(e);
+    },
   });
   const [solved] = await solver.solve([vertices.target()]);
   await cacheIO.ensureLocal(solved.result.layers); // lazily imported layers of the final image
@@ -206,5 +211,6 @@ async function solveAndExport(env: StepEnv, opts: BuildOptions, graph: BuildGrap
     imageId: image.configDigest,
     manifestDigest: image.manifestDigest,
     metadata: buildMetadata(opts.tags, image, await store.content.size(image.manifestDigest), pushed),
+    ...(ctx.cachePlan.imports.length > 0 ? {} : { storeOnlyKeys: storeOnly.keysIfStoreOnly(graph, opts.buildContexts ?? []) }),
   };
 }

@@ -104,6 +104,12 @@ export interface BuildResult {
   metadata: Record<string, unknown>;
   /** Lint and build warnings, also sent as 'warning' events. */
   warnings: string[];
+  /**
+   * Set when the result followed from the local store alone (every step
+   * from the local cache index, nothing fetched): the cache keys it read
+   * (pipeline/store-only.ts).
+   */
+  storeOnlyKeys?: string[];
 }
 
 /** What `tsbuild build` was asked (the CLI's parsed flags): the build itself, plus what only the client handles. */

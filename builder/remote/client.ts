@@ -16,6 +16,19 @@ export interface ConnectOptions {
   ssh?: { identityFiles?: string[]; acceptNewHostKey?: boolean; command?: string; knownHostsFile?: string };
 }
 
+// connect()'s promise → the connection as soon as its HTTP/2 session is up (see beforeHello).
+const early = new WeakMap<Promise<RemoteConnection>, Promise<RemoteConnection>>();
+
+/**
+ * The connection of `connecting` as soon as its HTTP/2 session is up,
+ * before the server answered the hello (its `hello` is then a placeholder,
+ * protocol 0): for a request every server answers harmlessly, whatever
+ * version it speaks (one an older server refuses as an unknown path).
+ */
+export function beforeHello(connecting: Promise<RemoteConnection>): Promise<RemoteConnection> {
+  return early.get(connecting) ?? connecting;
+}
+
 export class RemoteConnection {
   private constructor(
     readonly address: Address,
@@ -24,7 +37,21 @@ export class RemoteConnection {
     private readonly onClose: () => void,
   ) {}
 
-  static async connect(opts: ConnectOptions): Promise<RemoteConnection> {
+  static connect(opts: ConnectOptions): Promise<RemoteConnection> {
+    let session!: (c: RemoteConnection) => void;
+    let failed!: (err: unknown) => void;
+    const up = new Promise<RemoteConnection>((resolve, reject) => {
+      session = resolve;
+      failed = reject;
+    });
+    up.catch(() => undefined);
+    const connecting = RemoteConnection.open(opts, session);
+    connecting.catch(failed);
+    early.set(connecting, up);
+    return connecting;
+  }
+
+  private static async open(opts: ConnectOptions, sessionUp: (c: RemoteConnection) => void): Promise<RemoteConnection> {
     const address = parseAddress(opts.host);
     const { stream, close } = await dial(address, opts);
     const where = formatAddress(address);
@@ -38,6 +65,7 @@ export class RemoteConnection {
     });
     failed.catch(() => undefined);
     const probe = new RemoteConnection(address, session, { server: '?', protocol: 0, protocols: [] }, close);
+    sessionUp(probe);
     try {
       const hello = await Promise.race([probe.json<Hello>('GET', PATHS.hello).catch(async (err) => {
         // A request failing with the session: the session's own error says more.

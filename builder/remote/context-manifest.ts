@@ -55,9 +55,14 @@ export function startContextCheck(contextDir: string, dockerfilePath: string | u
   return { root, snapshot, native: bytes && native ? native(bytes) : undefined };
 }
 
+/** Names a context directory of this user on this machine: the server keeps one warm copy of each. */
+export function contextIdOf(root: string): string {
+  return createHash('sha256').update(`${os.hostname()}\0${os.userInfo().username}\0${root}`).digest('hex');
+}
+
 export async function buildManifest(contextDir: string, dockerfilePath: string | undefined, check = startContextCheck(contextDir, dockerfilePath)): Promise<ContextManifest> {
   const { root, snapshot } = check;
-  const contextId = createHash('sha256').update(`${os.hostname()}\0${os.userInfo().username}\0${root}`).digest('hex');
+  const contextId = contextIdOf(root);
   if ((await check.native) ?? (await unoptimized(async () => snapshot.unchangedOnDisk()))) {
     // Nothing changed since the last build: not even a directory is read.
     return manifestOf(contextId, root, snapshot.digest, snapshot.files, true, () => Array.from({ length: snapshot.size }, (_, i) => snapshot.rowAt(i)));

@@ -4,7 +4,7 @@
 // this file is the single source of its names and shapes.
 
 /** Versions this build speaks; a client sends them all, the server picks the highest it shares. */
-export const PROTOCOL_VERSIONS: readonly number[] = [2, 3];
+export const PROTOCOL_VERSIONS: readonly number[] = [2, 3, 4];
 /** The first version whose server syncs --build-context directories (BuildRequest.localContexts). */
 export const LOCAL_CONTEXTS_SINCE = 3;
 export const PROTOCOL_HEADER = 'tsbuild-protocol';
@@ -15,6 +15,8 @@ export const PATHS = {
   hello: '/v1/hello',
   blobs: '/v1/context/blobs',
   build: '/v1/build',
+  /** The answer of an identical earlier build of an unchanged store, or memo-miss; never a build. */
+  buildMemo: '/v1/build-memo',
   command: '/v1/command',
   /** + `<buildId>/<index>`: a streamed output (tar bytes). */
   output: '/v1/build-output/',
@@ -128,6 +130,7 @@ export type ServerMessage =
   | { type: 'need-manifest'; context?: string }               // the server does not know the manifest's digest: send it (context: a localContexts name; none: the build context)
   | { type: 'need-blobs'; digests: string[]; context?: string } // upload these contents (POST blobs), then blobs-sent
   | { type: 'context-ready' }                                  // the context is in place; the build starts
+  | { type: 'memo-miss' }                                      // build-memo only: no recorded answer for this request and store
   | { type: 'event'; record: Record<string, unknown> }        // a ProgressEvent; log data as base64 when `encoding` says so
   | { type: 'stderr'; text: string }                           // a line the build printed that is not an event
   | { type: 'stdout'; text: string }                           // --call reports, quiet's image id

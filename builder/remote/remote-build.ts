@@ -16,7 +16,8 @@ import { formatSize } from '../../cache/gc-config.js';
 import { encodeMessage, readMessages } from './messages.js';
 import { RemoteError } from './errors.js';
 import { errorOfAnswer, readBody, responseHeaders, responseStatus, type RemoteConnection } from './client.js';
-import { buildManifest, type ContextCheck } from './context-manifest.js';
+import { buildManifest, contextIdOf, type ContextCheck } from './context-manifest.js';
+import { askMemo } from './memo-probe.js';
 import { uploadBlobs, type UploadStats } from './upload.js';
 import type { ContextManifest } from './context-manifest.js';
 import { isClientDirectory, LOCAL_CONTEXTS_SINCE, PATHS, unresolvableContext, type BuildRequest, type ClientMessage, type LocalContextRef, type LocatedFailure, type ServerMessage } from './protocol.js';
@@ -128,19 +129,28 @@ export async function remoteBuild(connecting: Promise<RemoteConnection>, req: Cl
   if (refused) throw refused.error;
   const progress = req.call === 'build' ? createProgress(req.progress, process.stderr) : undefined;
   const sync = progress?.task('[internal] load build context');
+  // Asked while the context is checked, for the context as the last build
+  // saw it (memo-probe.ts); used only if the check finds it so.
+  const hasLocals = (opts.buildContexts ?? []).some((c) => isClientDirectory(c.value));
+  const memo = check && !hasLocals
+    ? askMemo(connecting, check, (digest) => toRequest(req, { contextId: contextIdOf(check.root), digest, unchanged: true } as ContextManifest, new Map())).catch(() => undefined)
+    : undefined;
   const manifest = await buildManifest(opts.contextDir, opts.dockerfilePath, check);
   const conn = await connecting;
   const locals = await localContexts(opts.buildContexts, conn.hello);
+  const remembered = manifest.unchanged ? await memo : undefined;
+  const answered = remembered?.digest === manifest.digest ? remembered : undefined;
+  if (!answered) void memo?.then((a) => a?.stream.close());
   const context: ContextSync = { manifest, locals, uploaded: { files: 0, bytes: 0 }, done: () => {
     sync?.log(`transferring context: ${formatSize(context.uploaded.bytes)} (${context.uploaded.files} of ${manifest.files} file contents) done`);
     sync?.done();
   } };
 
-  const stream = conn.request('POST', PATHS.build, { 'content-type': 'application/x-ndjson' });
+  const stream = answered?.stream ?? conn.request('POST', PATHS.build, { 'content-type': 'application/x-ndjson' });
   const send = (m: ClientMessage) => {
     if (!stream.destroyed && !stream.writableEnded) stream.write(encodeMessage(m));
   };
-  send({ type: 'build', request: toRequest(req, manifest, locals) });
+  if (!answered) send({ type: 'build', request: toRequest(req, manifest, locals) });
   const onSignal = () => {
     send({ type: 'cancel' });
     // A second Ctrl-C drops the connection: the server cancels on that too.
@@ -149,6 +159,7 @@ export async function remoteBuild(connecting: Promise<RemoteConnection>, req: Cl
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
+    if (answered) return await followBuild(conn, req, stream, answered.messages, answered.buildId, progress, send, context);
     const headers = await responseHeaders(stream);
     const status = Number(headers[':status']);
     if (status !== 200) {
@@ -157,7 +168,7 @@ export async function remoteBuild(connecting: Promise<RemoteConnection>, req: Cl
       throw errorOfAnswer(status, Buffer.concat(chunks).toString('utf8'));
     }
     const buildId = String(headers['tsbuild-build-id'] ?? '');
-    return await followBuild(conn, req, stream, buildId, progress, send, context);
+    return await followBuild(conn, req, stream, readMessages<ServerMessage>(stream), buildId, progress, send, context);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -182,7 +193,7 @@ function manifestOf(context: ContextSync, name: string | undefined): ContextMani
   return m;
 }
 
-async function followBuild(conn: RemoteConnection, req: CliBuildRequest, stream: ClientHttp2Stream, buildId: string, progress: ProgressWriter | undefined, send: (m: ClientMessage) => void, context: ContextSync): Promise<number> {
+async function followBuild(conn: RemoteConnection, req: CliBuildRequest, stream: ClientHttp2Stream, messages: AsyncIterable<ServerMessage>, buildId: string, progress: ProgressWriter | undefined, send: (m: ClientMessage) => void, context: ContextSync): Promise<number> {
   const opts = req.build;
   const pending: Promise<void>[] = [];
   let result: Extract<ServerMessage, { type: 'result' }> | undefined;
@@ -190,7 +201,7 @@ async function followBuild(conn: RemoteConnection, req: CliBuildRequest, stream:
   let syncError: unknown;
   const agents: Partial<SshAgents> = {};
   try {
-    for await (const m of readMessages<ServerMessage>(stream)) {
+    for await (const m of messages) {
       switch (m.type) {
         case 'need-manifest':
           send({ type: 'manifest', entries: manifestOf(context, m.context).entries(), ...(m.context === undefined ? {} : { context: m.context }) });

@@ -14,6 +14,7 @@ import type { BuildSession } from './build-session.js';
 import type { ServeSettings } from './server-context.js';
 import type { Limiter } from '../concurrency.js';
 import { buildFlagOptions } from './build-flags.js';
+import type { StoreOnlyBuild } from './result-memo.js';
 
 export interface AdapterResult {
   exitCode: number;
@@ -22,6 +23,9 @@ export interface AdapterResult {
   error?: string;
   failure?: LocatedFailure;
 }
+
+/** The result message's fields, and what the server's memo needs of a build that followed from the store alone. */
+export type AdapterOutcome = AdapterResult & { storeOnly?: StoreOnlyBuild };
 
 /** Streamed outputs are tar streams named `remote:<index>`; the client unpacks type=local itself. */
 const REMOTE_DEST = 'remote:';
@@ -77,7 +81,7 @@ function wireEvent(e: ProgressEvent): Record<string, unknown> {
 }
 
 /** `onStart`: the build holds its own lease on the store (see BuildIO.onStart). */
-export async function runRemoteBuild(req: BuildRequest, contextDir: string, session: BuildSession, settings: ServeSettings, limiter: Limiter, onStart?: () => void, localDirs: { name: string; value: string }[] = []): Promise<AdapterResult> {
+export async function runRemoteBuild(req: BuildRequest, contextDir: string, session: BuildSession, settings: ServeSettings, limiter: Limiter, onStart?: () => void, localDirs: { name: string; value: string }[] = []): Promise<AdapterOutcome> {
   try {
     const opts = optionsOf(req, contextDir, settings, limiter, localDirs);
     if (req.call !== 'build') {
@@ -102,7 +106,8 @@ export async function runRemoteBuild(req: BuildRequest, contextDir: string, sess
     const result = await build(opts, io);
     // The result goes only after every streamed output reached the client.
     await session.outputsDone();
-    return { exitCode: 0, imageId: result.imageId, metadata: req.wantMetadata ? result.metadata : undefined };
+    const storeOnly = result.storeOnlyKeys ? { storeOnly: { keys: result.storeOnlyKeys, manifestDigest: result.manifestDigest } } : {};
+    return { exitCode: 0, imageId: result.imageId, metadata: req.wantMetadata ? result.metadata : undefined, ...storeOnly };
   } catch (error) {
     const err = unwrap(error);
     if (isUserError(err)) {

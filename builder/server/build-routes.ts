@@ -1,9 +1,10 @@
 // The build stream and the streams that belong to a running build: its
 // streamed-back outputs and its forwarded SSH agent connections.
+import { randomBytes } from 'node:crypto';
 import type { ServerHttp2Stream } from 'node:http2';
-import { readMessages } from '../remote/messages.js';
+import { encodeMessage, readMessages } from '../remote/messages.js';
 import { RemoteError } from '../remote/errors.js';
-import type { BuildRequest, ClientMessage, LocalContextRef, ManifestDelta } from '../remote/protocol.js';
+import type { BuildRequest, ClientMessage, LocalContextRef, ManifestDelta, ServerMessage } from '../remote/protocol.js';
 import { isUserError } from '../errors.js';
 import { storePaths } from '../store/store-paths.js';
 import { acquireLease, type Lease } from '../../cache/gc-lease.js';
@@ -16,10 +17,11 @@ import type { Route } from './respond.js';
 import { sendError } from './respond.js';
 
 export const handleBuild: Route = async (ctx, stream) => {
-  const messages = readMessages<ClientMessage>(stream);
-  const first = await messages.next();
-  if (first.done || first.value.type !== 'build') throw new RemoteError('REMOTE_PROTOCOL', 'a build stream starts with a build message');
-  const req = checkRequest(first.value.request, ctx.settings.allowInsecure);
+  const startedAt = Date.now();
+  const { req, messages } = await readRequest(ctx, stream);
+  const memoKey = ctx.memo.keyOf(req);
+  const memoized = memoKey === undefined ? undefined : ctx.memo.answer(memoKey);
+  if (memoized) return answerFromMemo(ctx, stream, messages, req, memoized);
   const state = storePaths(ctx.settings.root).state;
   const session = new BuildSession(stream, state);
   ctx.builds.set(session.id, session);
@@ -50,10 +52,15 @@ export const handleBuild: Route = async (ctx, stream) => {
     syncLease = await acquireLease(ctx.settings.root, 'remote build (context sync)');
     context = await syncContext(ctx.contexts, req, session);
     for (const lc of req.localContexts ?? []) locals.push({ name: lc.name, context: await syncContext(ctx.contexts, lc, session, lc.name) });
+    // From here on, what the client gets is what an identical build of an unchanged store would get.
+    const recorded = memoKey === undefined ? undefined : session.record();
     session.send({ type: 'context-ready' });
     const localDirs = locals.map((l) => ({ name: l.name, value: l.context.dir }));
-    const result = await runRemoteBuild(req, context.dir, session, ctx.settings, ctx.limiter, () => void syncLease?.release().catch(() => undefined), localDirs);
+    const { storeOnly, ...result } = await runRemoteBuild(req, context.dir, session, ctx.settings, ctx.limiter, () => void syncLease?.release().catch(() => undefined), localDirs);
     session.send({ type: 'result', ...result });
+    if (recorded && storeOnly && result.exitCode === 0 && !session.canceled) {
+      void ctx.memo.record(memoKey!, [...recorded], storeOnly, startedAt).catch((err) => ctx.log(`result memo: ${(err as Error)?.message ?? String(err)}`));
+    }
   } catch (err) {
     if (!session.canceled) {
       const message = isUserError(err) ? (err as Error).message : `internal error: ${(err as Error)?.message ?? String(err)}`;
@@ -70,6 +77,51 @@ export const handleBuild: Route = async (ctx, stream) => {
     if (!stream.destroyed) stream.end();
   }
 };
+
+/**
+ * `POST /v1/build-memo`: the answer of an identical build of this
+ * unchanged store, or memo-miss; never a build. A client asks it while it
+ * checks its context, and uses the answer if the context is as it asked.
+ */
+export const handleBuildMemo: Route = async (ctx, stream) => {
+  const { req, messages } = await readRequest(ctx, stream);
+  const memoKey = ctx.memo.keyOf(req);
+  const memoized = memoKey === undefined ? undefined : ctx.memo.answer(memoKey);
+  if (memoized) return answerFromMemo(ctx, stream, messages, req, memoized);
+  stream.respond({ ':status': 200, 'content-type': 'application/x-ndjson' });
+  stream.end(encodeMessage({ type: 'memo-miss' } satisfies ServerMessage));
+  drain(messages);
+};
+
+async function readRequest(ctx: Parameters<Route>[0], stream: ServerHttp2Stream): Promise<{ req: BuildRequest; messages: AsyncGenerator<ClientMessage> }> {
+  const messages = readMessages<ClientMessage>(stream);
+  const first = await messages.next();
+  if (first.done || first.value.type !== 'build') throw new RemoteError('REMOTE_PROTOCOL', 'a build stream starts with a build message');
+  return { req: checkRequest(first.value.request, ctx.settings.allowInsecure), messages };
+}
+
+/** Reads what the client still sends until it closes: there is nothing left to answer or cancel. */
+function drain(messages: AsyncGenerator<ClientMessage>): void {
+  void (async () => {
+    try {
+      for await (const _ of messages);
+    } catch {
+      // A malformed message after the answer.
+    }
+  })();
+}
+
+// The answer an identical build of this unchanged store gave: sent whole,
+// without a lease, a context sync or a build.
+function answerFromMemo(ctx: Parameters<Route>[0], stream: ServerHttp2Stream, rest: AsyncGenerator<ClientMessage>, req: BuildRequest, messages: ServerMessage[]): void {
+  const id = randomBytes(12).toString('hex');
+  stream.respond({ ':status': 200, 'content-type': 'application/x-ndjson', 'tsbuild-build-id': id });
+  stream.end(messages.map(encodeMessage).join(''));
+  if (process.env.TSBUILD_SERVE_DEBUG) ctx.log(`build ${id}: answered from the memo of an identical build`);
+  drain(rest);
+  // The contexts' warm trees were used, as a sync would have marked them.
+  for (const contextId of [req.contextId, ...(req.localContexts ?? []).map((c) => c.contextId)]) void ctx.contexts.touch(contextId).catch(() => undefined);
+}
 
 function sessionOf(ctx: Parameters<Route>[0], rest: string): { session: BuildSession; index: number } | undefined {
   const [id, n] = rest.split('/');

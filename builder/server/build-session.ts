@@ -35,11 +35,19 @@ export class BuildSession {
   private readonly agentServers: net.Server[] = [];
   private nextReq = 0;
   private agentDir: string | undefined;
+  /** Messages sent since record() (the answer a memo keeps). */
+  private recorded: ServerMessage[] | undefined;
 
   constructor(private readonly stream: ServerHttp2Stream, private readonly stateDir: string) {}
 
   send(message: ServerMessage): void {
+    this.recorded?.push(message);
     if (!this.stream.destroyed && !this.stream.writableEnded) this.stream.write(encodeMessage(message));
+  }
+
+  /** Keeps every message sent from now on; returns them. */
+  record(): ServerMessage[] {
+    return (this.recorded = []);
   }
 
   get canceled(): boolean {

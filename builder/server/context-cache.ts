@@ -103,7 +103,7 @@ export class ContextCache {
   async materialize(contextId: string, manifest: ManifestEntry[], synced?: { digest: string; fetch: FetchBlobs }): Promise<MaterializedContext> {
     const digest = synced?.digest ?? this.acceptManifest(manifest);
     const fetch = synced?.fetch ?? (async () => undefined);
-    const key = createHash('sha256').update(String(contextId)).digest('hex').slice(0, 32);
+    const key = treeKey(contextId);
     if (this.opts.warmTrees && !this.busy.has(key)) {
       this.busy.add(key);
       const dir = path.join(this.base, 'trees', key);
@@ -143,6 +143,11 @@ export class ContextCache {
       await removeContextTree(dir);
       throw err;
     }
+  }
+
+  /** A build answered without the tree (the server's memo) still uses it: the collector goes by its last use. */
+  async touch(contextId: string): Promise<void> {
+    await touchManifest(path.join(this.base, 'trees', treeKey(contextId)));
   }
 
   // What the warm tree holds: from memory while its manifest file is the
@@ -199,6 +204,11 @@ export class ContextCache {
     }
     return written;
   }
+}
+
+/** The warm tree of a client context: named by a hash of its id, which the client chose. */
+function treeKey(contextId: string): string {
+  return createHash('sha256').update(String(contextId)).digest('hex').slice(0, 32);
 }
 
 interface UpdatePlan {

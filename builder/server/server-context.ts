@@ -4,6 +4,7 @@
 // them by id), and the server-wide settings.
 import type { ServerHttp2Session } from 'node:http2';
 import type { ContextCache } from './context-cache.js';
+import type { ResultMemo } from './result-memo.js';
 import type { BuildSession } from './build-session.js';
 import type { CacheSpec } from '../pipeline/options.js';
 import type { Limiter } from '../concurrency.js';
@@ -25,6 +26,8 @@ export interface ServerContext {
   readonly version: string;
   readonly settings: ServeSettings;
   readonly contexts: ContextCache;
+  /** Answers of identical builds of an unchanged store. */
+  readonly memo: ResultMemo;
   readonly builds: Map<string, BuildSession>;
   /** One bound on running steps for all builds together. */
   readonly limiter: Limiter;

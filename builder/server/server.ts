@@ -10,13 +10,14 @@ import { isUserError } from '../errors.js';
 import type { ServerContext } from './server-context.js';
 import { sendError, sendJson, type Route } from './respond.js';
 import { handleBlobs } from './context-routes.js';
-import { handleBuild, handleOutput, handleSshConn } from './build-routes.js';
+import { handleBuild, handleBuildMemo, handleOutput, handleSshConn } from './build-routes.js';
 import { handleCommand } from './command-route.js';
 
 const ROUTES: [string, string, Route][] = [
   ['GET', PATHS.hello, async (ctx, stream, _h, _r) => sendJson(stream, 200, helloOf(ctx))],
   ['POST', PATHS.blobs, handleBlobs],
   ['POST', PATHS.build, handleBuild],
+  ['POST', PATHS.buildMemo, handleBuildMemo],
   ['GET', PATHS.output, handleOutput],
   ['POST', PATHS.sshConn, handleSshConn],
   ['POST', PATHS.command, handleCommand],

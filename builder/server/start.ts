@@ -10,6 +10,7 @@ import { contextCacheDir } from '../store/store-paths.js';
 import { Limiter } from '../concurrency.js';
 import { processAlive } from '../../cache/process-alive.js';
 import { ContextCache } from './context-cache.js';
+import { ResultMemo } from './result-memo.js';
 import { listenAll, type Listener, type TlsFiles } from './listen.js';
 import { createHttp2Server, serveDuplex } from './server.js';
 import type { ServeSettings, ServerContext } from './server-context.js';
@@ -29,6 +30,7 @@ async function newContext(settings: ServeSettings, version: string, warmTrees: b
     version,
     settings,
     contexts: new ContextCache(contextBase, { warmTrees }),
+    memo: new ResultMemo(settings),
     builds: new Map(),
     limiter: new Limiter(settings.maxParallelism),
     sessions: new Set(),
