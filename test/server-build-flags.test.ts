@@ -2,7 +2,7 @@
 // basics: --annotation, --provenance, --build-context, --network and the
 // RUN resource flags reach the build on a real server (unix socket), as the
 // image and the streamed-back outputs show; what the server cannot honour
-// (an OCI layout on the client, the host's network it did not allow) is
+// (an SSH git URL, the host's network it did not allow) is
 // refused with one line before any work.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
@@ -106,18 +106,39 @@ it('the server builds exactly the files the client sent: a <Dockerfile>.dockerig
   t.false((await listing(remoteOut)).includes('all/bar.txt'));
 });
 
-it('an oci-layout:// or ssh git --build-context is refused in one line before any work', async (t) => {
-  const ctx = await makeContext({ Dockerfile: 'FROM scratch\nCOPY --from=img f /f\n' });
+it('an oci-layout:// --build-context on the client is sent and loaded on the server, by tag or digest', async (t) => {
+  const layout = await scratch();
+  const base = await makeContext({ Dockerfile: 'FROM busybox:latest\nRUN echo from-layout > /origin\n' });
+  const made = await suite.remote(['build', '--progress=plain', '-o', `type=oci,tar=false,dest=${layout}/img,name=laid:v1`, base]);
+  t.is(made.code, 0, made.stderr);
+  const index = JSON.parse(await readFile(path.join(layout, 'img/index.json'), 'utf8'));
+  const use = await makeContext({ Dockerfile: 'FROM laid\nRUN cat /origin > /copied\n' });
+  for (const value of [`oci-layout://${layout}/img`, `oci-layout://${layout}/img@v1`, `oci-layout://${layout}/img@${index.manifests[0].digest}`]) {
+    const out = path.join(await scratch(), 'rootfs');
+    const r = await suite.remote(['build', '--progress=plain', '--build-context', `laid=${value}`, '-o', `type=local,dest=${out}`, use]);
+    t.is(r.code, 0, r.stderr);
+    t.is(await readFile(path.join(out, 'copied'), 'utf8'), 'from-layout\n', value);
+  }
+  // The same errors as a local build, from the client, before any work.
   const before = await readdir(path.join(suite.store.root)).catch(() => []);
-  const r = await suite.remote(['build', '--progress=plain', '--build-context', `img=oci-layout://${ctx}`, ctx]);
-  t.is(r.code, 1);
-  t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
-  t.regex(r.stderr, /--build-context img=oci-layout:.*: an oci-layout:\/\/ context is not supported with --host yet/);
-  t.notRegex(r.stderr, /load build context/, 'refused before the context was synced');
+  const missing = await suite.remote(['build', '--progress=plain', '--build-context', `laid=oci-layout://${layout}/nope`, use]);
+  t.is(missing.code, 1);
+  t.regex(missing.stderr, /invalid --build-context oci-layout:\/\/.*\/nope: .* is not an OCI layout \(ENOENT reading index.json\)/);
   t.deepEqual(await readdir(path.join(suite.store.root)).catch(() => []), before);
-  const ssh = await suite.remote(['build', '--build-context', 'src=git@example.com:a/b.git', ctx]);
+  const noTag = await suite.remote(['build', '--progress=plain', '--build-context', `laid=oci-layout://${layout}/img@v2`, use]);
+  t.is(noTag.code, 1);
+  t.regex(noTag.stderr, /no image v2 in .*index.json/);
+});
+
+it('an ssh git --build-context is refused in one line before any work', async (t) => {
+  const ctx = await makeContext({ Dockerfile: 'FROM scratch\nCOPY --from=src f /f\n' });
+  const before = await readdir(path.join(suite.store.root)).catch(() => []);
+  const ssh = await suite.remote(['build', '--progress=plain', '--build-context', 'src=git@example.com:a/b.git', ctx]);
   t.is(ssh.code, 1);
+  t.is(ssh.stderr.trim().split('\n').length, 1, ssh.stderr);
   t.regex(ssh.stderr, /a git URL over SSH is not supported with --host yet/);
+  t.notRegex(ssh.stderr, /load build context/, 'refused before the context was synced');
+  t.deepEqual(await readdir(path.join(suite.store.root)).catch(() => []), before);
 });
 
 it('the host network is refused by a server not started with --allow-insecure-entitlement network.host', async (t) => {

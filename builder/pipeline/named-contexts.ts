@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import type { NamedContext } from '../../frontend/graph/types.js';
 import { UsageError } from '../errors.js';
 import type { Store } from '../store/open-store.js';
+import { ociLayoutOf } from '../remote/protocol.js';
 
 const run = promisify(execFile);
 
@@ -31,17 +32,21 @@ export function parseBuildContext(spec: string): { name: string; value: string }
   return { name, value };
 }
 
-async function loadOciLayout(store: Store, value: string): Promise<string> {
+/** `oci-layout://DIR[@TAG]` → the layout's directory, its index and the tag wanted, or a usage error. */
+export async function readOciLayout(value: string): Promise<{ dir: string; tag?: string; index: { manifests?: { digest: string; annotations?: Record<string, string> }[] } }> {
   const spec = value.slice('oci-layout://'.length);
-  const at = spec.lastIndexOf('@');
-  const dir = path.resolve(at < 0 ? spec : spec.slice(0, at));
-  const tag = at < 0 ? undefined : spec.slice(at + 1);
-  let index: { manifests?: { digest: string; annotations?: Record<string, string> }[] };
+  const { dir: given, tag } = ociLayoutOf(value)!;
+  const dir = path.resolve(given);
   try {
-    index = JSON.parse(await readFile(path.join(dir, 'index.json'), 'utf8'));
+    return { dir, tag, index: JSON.parse(await readFile(path.join(dir, 'index.json'), 'utf8')) };
   } catch (err) {
     throw new UsageError(`invalid --build-context oci-layout://${spec}: ${dir} is not an OCI layout (${(err as NodeJS.ErrnoException).code ?? (err as Error).message} reading index.json)`);
   }
+}
+
+async function loadOciLayout(store: Store, value: string): Promise<string> {
+  const spec = value.slice('oci-layout://'.length);
+  const { dir, tag, index } = await readOciLayout(value);
   const manifests = index.manifests ?? [];
   const wanted = tag === undefined
     ? manifests[0]

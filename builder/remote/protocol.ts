@@ -4,9 +4,11 @@
 // this file is the single source of its names and shapes.
 
 /** Versions this build speaks; a client sends them all, the server picks the highest it shares. */
-export const PROTOCOL_VERSIONS: readonly number[] = [2, 3, 4];
+export const PROTOCOL_VERSIONS: readonly number[] = [2, 3, 4, 5];
 /** The first version whose server syncs --build-context directories (BuildRequest.localContexts). */
 export const LOCAL_CONTEXTS_SINCE = 3;
+/** The first version whose server takes an OCI image layout on the client as a localContexts entry (LocalContextRef.ociLayout). */
+export const OCI_LAYOUT_SINCE = 5;
 export const PROTOCOL_HEADER = 'tsbuild-protocol';
 /** Set by the server on every answer: the version it picked. */
 export const SERVER_VERSION_HEADER = 'tsbuild-server-version';
@@ -59,6 +61,8 @@ export interface LocalContextRef {
   manifestDigest: string;
   manifest?: ManifestEntry[];
   manifestDelta?: ManifestDelta;
+  /** Set for `oci-layout://DIR[@TAG]`: the directory is an OCI image layout, and the build's context is its image TAG (a tag or digest; the first image without). */
+  ociLayout?: { tag?: string };
 }
 
 /** What the client asks the server to build; paths on the client never appear in it. */
@@ -163,8 +167,7 @@ export const REMOTE_COMMANDS: ReadonlySet<string> = new Set(['images', 'inspect'
 export function unresolvableContext(value: string): string | undefined {
   if (serverResolves(value)) return undefined;
   if (/^(git@|ssh:\/\/)/.test(value)) return 'a git URL over SSH is not supported with --host yet (the server would clone it with its own keys; use https)';
-  if (value.startsWith('oci-layout://')) return 'an oci-layout:// context is not supported with --host yet (push the image and use docker-image://)';
-  return 'a directory on the client is sent by the client (localContexts), never named by its path';
+  return 'a directory or OCI layout on the client is sent by the client (localContexts), never named by its path';
 }
 
 /** A value the server resolves itself; anything else that is not refused is a directory on the client. */
@@ -172,9 +175,17 @@ export function serverResolves(value: string): boolean {
   return value.startsWith('docker-image://') || value.startsWith('target:') || /^(https?|git):\/\//.test(value) || value.startsWith('github.com/');
 }
 
-/** A --build-context value that names a directory on the client. */
+/** A --build-context value that names a directory on the client: a plain one, or an OCI layout (`oci-layout://DIR[@TAG]`). */
 export function isClientDirectory(value: string): boolean {
-  return !serverResolves(value) && !/^(git@|ssh:\/\/)/.test(value) && !value.startsWith('oci-layout://');
+  return !serverResolves(value) && !/^(git@|ssh:\/\/)/.test(value);
+}
+
+/** `oci-layout://DIR[@TAG]` → its directory and tag; undefined for any other value. */
+export function ociLayoutOf(value: string): { dir: string; tag?: string } | undefined {
+  if (!value.startsWith('oci-layout://')) return undefined;
+  const spec = value.slice('oci-layout://'.length);
+  const at = spec.lastIndexOf('@');
+  return at < 0 ? { dir: spec } : { dir: spec.slice(0, at), tag: spec.slice(at + 1) };
 }
 
 /** Picks the highest version both sides speak, or undefined. */

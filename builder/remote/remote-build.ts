@@ -20,7 +20,7 @@ import { buildManifest, contextIdOf, type ContextCheck } from './context-manifes
 import { askMemo } from './memo-probe.js';
 import { uploadBlobs, type UploadStats } from './upload.js';
 import type { ContextManifest } from './context-manifest.js';
-import { isClientDirectory, LOCAL_CONTEXTS_SINCE, PATHS, unresolvableContext, type BuildRequest, type ClientMessage, type LocalContextRef, type LocatedFailure, type ServerMessage } from './protocol.js';
+import { isClientDirectory, LOCAL_CONTEXTS_SINCE, OCI_LAYOUT_SINCE, ociLayoutOf, PATHS, unresolvableContext, type BuildRequest, type ClientMessage, type LocalContextRef, type LocatedFailure, type ServerMessage } from './protocol.js';
 import { formatWithExcerpt } from '../errors.js';
 import { localSsh } from '../providers/local.js';
 
@@ -50,7 +50,7 @@ function toRequest(req: CliBuildRequest, manifest: ContextManifest, locals: Map<
     sourceDateEpoch: opts.sourceDateEpoch,
     wantMetadata: req.metadataFile !== undefined,
     ...optionalFields(opts),
-    ...(locals.size > 0 ? { localContexts: [...locals].map(([name, m]) => localRef(name, m)) } : {}),
+    ...(locals.size > 0 ? { localContexts: [...locals].map(([name, m]) => localRef(name, m, opts.buildContexts)) } : {}),
   };
 }
 
@@ -62,19 +62,30 @@ function contextRef(m: ContextManifest): Omit<LocalContextRef, 'name'> {
   return { contextId: m.contextId, manifestDigest: m.digest, ...(m.unchanged ? {} : deltaOrWhole(m)) };
 }
 
-function localRef(name: string, m: ContextManifest): LocalContextRef {
-  return { name, ...contextRef(m) };
+function localRef(name: string, m: ContextManifest, contexts: BuildOptions['buildContexts']): LocalContextRef {
+  const layout = ociLayoutOf(contexts?.find((c) => c.name === name)?.value ?? '');
+  return { name, ...contextRef(m), ...(layout ? { ociLayout: layout.tag === undefined ? {} : { tag: layout.tag } } : {}) };
 }
 
-/** --build-context NAME=DIR: each directory walked as the build context is, by name. */
+/**
+ * --build-context NAME=DIR: each directory walked as the build context is,
+ * by name. An OCI layout (`oci-layout://DIR[@TAG]`) travels the same way,
+ * as the directory it is; the server loads the image from its copy.
+ */
 async function localContexts(contexts: BuildOptions['buildContexts'], hello: { protocol: number }): Promise<Map<string, ContextManifest>> {
   const dirs = (contexts ?? []).filter((c) => isClientDirectory(c.value));
-  if (dirs.length > 0 && hello.protocol < LOCAL_CONTEXTS_SINCE) {
-    throw new RemoteError('REMOTE_UNSUPPORTED', `--build-context ${dirs[0]!.name}=${dirs[0]!.value}: a directory context needs a server that speaks protocol v${LOCAL_CONTEXTS_SINCE} (this one speaks v${hello.protocol}); upgrade the server`);
+  for (const { name, value } of dirs) {
+    const since = ociLayoutOf(value) ? OCI_LAYOUT_SINCE : LOCAL_CONTEXTS_SINCE;
+    if (hello.protocol < since) {
+      throw new RemoteError('REMOTE_UNSUPPORTED', `--build-context ${name}=${value}: ${ociLayoutOf(value) ? 'an OCI layout' : 'a directory'} context needs a server that speaks protocol v${since} (this one speaks v${hello.protocol}); upgrade the server`);
+    }
   }
-  const { contextDirectory } = await import('../pipeline/named-contexts.js');
+  const { contextDirectory, readOciLayout } = await import('../pipeline/named-contexts.js');
   const found = new Map<string, ContextManifest>();
-  for (const { name, value } of dirs) found.set(name, await buildManifest(await contextDirectory(name, value), undefined));
+  for (const { name, value } of dirs) {
+    const dir = ociLayoutOf(value) ? (await readOciLayout(value)).dir : await contextDirectory(name, value);
+    found.set(name, await buildManifest(dir, undefined));
+  }
   return found;
 }
 

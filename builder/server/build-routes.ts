@@ -55,7 +55,7 @@ export const handleBuild: Route = async (ctx, stream) => {
     // From here on, what the client gets is what an identical build of an unchanged store would get.
     const recorded = memoKey === undefined ? undefined : session.record();
     session.send({ type: 'context-ready' });
-    const localDirs = locals.map((l) => ({ name: l.name, value: l.context.dir }));
+    const localDirs = locals.map((l) => ({ name: l.name, value: localValue(l.context.dir, req.localContexts!.find((c) => c.name === l.name)!) }));
     const { storeOnly, ...result } = await runRemoteBuild(req, context.dir, session, ctx.settings, ctx.limiter, () => void syncLease?.release().catch(() => undefined), localDirs);
     session.send({ type: 'result', ...result });
     if (recorded && storeOnly && result.exitCode === 0 && !session.canceled) {
@@ -109,6 +109,13 @@ function drain(messages: AsyncGenerator<ClientMessage>): void {
       // A malformed message after the answer.
     }
   })();
+}
+
+// What a synced --build-context means to the build: its directory, or the
+// OCI layout the directory is (loaded into the store as a local build does).
+function localValue(dir: string, ref: LocalContextRef): string {
+  if (!ref.ociLayout) return dir;
+  return `oci-layout://${dir}${ref.ociLayout.tag === undefined ? '' : `@${ref.ociLayout.tag}`}`;
 }
 
 // The answer an identical build of this unchanged store gave: sent whole,
@@ -172,7 +179,8 @@ function checkRequest(r: unknown, allowInsecure: string[]): BuildRequest {
     const ok = Array.isArray(req.localContexts) && req.localContexts.every((c) => {
       const fresh = typeof c?.name === 'string' && c.name !== '' && !names.has(c.name);
       names.add(c?.name);
-      return fresh && contextRef(c) && delta(c.manifestDelta);
+      const layout = c?.ociLayout === undefined || (typeof c.ociLayout === 'object' && c.ociLayout !== null && (c.ociLayout.tag === undefined || (typeof c.ociLayout.tag === 'string' && /^[^@/]+$/.test(c.ociLayout.tag))));
+      return fresh && contextRef(c) && delta(c.manifestDelta) && layout;
     });
     if (!ok) throw bad('localContexts');
   }
