@@ -7,7 +7,9 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { chmod, readFile, readdir, writeFile } from 'node:fs/promises';
+import { chmod, readFile, readdir, rmdir, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { needsRoot, runIf } from './helpers/skip.js';
 import { sshAddBundle, sshAddSkipReason } from './helpers/ssh-add-bundle.js';
 import { serverSuite } from './helpers/server-suite.js';
 import { startServe } from './helpers/serve.js';
@@ -64,6 +66,44 @@ it('--network=none, --shm-size, --add-host and --ulimit reach every RUN', async 
   t.regex(await cat('shm'), /\s131072\s/);
   t.regex(await cat('hosts'), /^10\.1\.2\.3\tdb\.internal$/m);
   t.is(await cat('nofile'), '1000\n');
+});
+
+runIf(needsRoot('a cgroup parent needs root'), it)('--cgroup-parent puts every RUN of a remote build under that parent on the server', async (t) => {
+  const parent = `tsbuild-remote-parent-${process.pid}`;
+  const ctx = await makeContext({ Dockerfile: 'FROM busybox:latest\nRUN cat /proc/self/cgroup > /cg\n' });
+  const out = path.join(await scratch(), 'rootfs');
+  try {
+    const r = await suite.remote(['build', '--progress=plain', '--cgroup-parent', parent, '-o', `type=local,dest=${out}`, ctx]);
+    t.is(r.code, 0, r.stderr);
+  } finally {
+    // The parent cgroup is the caller's to keep, as with docker; the test removes its own.
+    for (const dir of [`/sys/fs/cgroup/${parent}`, ...['cpu', 'memory', 'pids', 'devices', 'freezer', 'blkio', 'cpuset', 'cpuacct', 'systemd', 'unified'].map((c) => `/sys/fs/cgroup/${c}/${parent}`)]) {
+      await rmdir(dir).catch(() => undefined);
+    }
+  }
+  t.regex(await readFile(path.join(out, 'cg'), 'utf8'), new RegExp(`/${parent}/tsbuild-run-[0-9a-f]+$`, 'm'));
+});
+
+it('TSBUILD_OFFLINE=1 on the client keeps the server from asking any registry', async (t) => {
+  let connections = 0;
+  const registry = net.createServer((sock) => {
+    connections++;
+    sock.destroy();
+  });
+  await new Promise<void>((resolve) => registry.listen(0, '127.0.0.1', resolve));
+  const port = (registry.address() as net.AddressInfo).port;
+  try {
+    const ctx = await makeContext({ Dockerfile: `FROM 127.0.0.1:${port}/base:v1\nRUN true\n` });
+    const offline = await tsbuild(['--host', suite.host, 'build', '--progress=plain', ctx], { root: await tempDir('tsbuild-client-'), env: { TSBUILD_OFFLINE: '1' } });
+    t.is(offline.code, 1, offline.stderr);
+    t.regex(offline.stderr, /base:v1: not in the local store, and TSBUILD_OFFLINE is set/);
+    t.is(connections, 0, 'nothing asked the registry');
+    const online = await suite.remote(['build', '--progress=plain', ctx]);
+    t.is(online.code, 1);
+    t.true(connections > 0, 'without it, the server does ask');
+  } finally {
+    registry.close();
+  }
 });
 
 it('a local directory as --build-context is synced from the client, with its own .dockerignore, as a local build reads it', async (t) => {
