@@ -23,13 +23,17 @@ export interface SshSpec {
 /** Reads a secret only when a step asks for it; an env var wins over a file. */
 export function localSecrets(specs: readonly SecretSpec[], env: Readonly<Record<string, string | undefined>>): SecretProvider {
   return {
-    async getSecret(id) {
-      const spec = specs.find((s) => s.id === id);
-      if (spec?.env !== undefined && env[spec.env] !== undefined) return Buffer.from(env[spec.env]!);
-      if (spec?.src !== undefined) return readFile(spec.src).catch(() => undefined);
-      return undefined;
-    },
+    getSecret: (id) => readSecret(specs, id, env).catch(() => undefined),
   };
+}
+
+/** Secret `id`'s bytes as --secret names them, or an error saying why there are none. */
+export async function readSecret(specs: readonly SecretSpec[], id: string, env: Readonly<Record<string, string | undefined>>): Promise<Buffer> {
+  const spec = specs.find((s) => s.id === id);
+  if (!spec) throw new Error(`secret ${id} was not given with --secret`);
+  if (spec.env !== undefined && env[spec.env] !== undefined) return Buffer.from(env[spec.env]!);
+  if (spec.src !== undefined) return readFile(spec.src);
+  throw new Error(`secret ${id}: environment variable ${spec.env} is not set`);
 }
 
 /**

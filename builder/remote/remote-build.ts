@@ -5,7 +5,7 @@
 // streamed outputs, --iidfile and --metadata-file here, and exits with the
 // build's exit code. Ctrl-C or a dropped connection cancels the build.
 import { createWriteStream } from 'node:fs';
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { writeFile, mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import type { ClientHttp2Stream } from 'node:http2';
 import { pipeline } from 'node:stream/promises';
@@ -22,7 +22,7 @@ import { uploadBlobs, type UploadStats } from './upload.js';
 import type { ContextManifest } from './context-manifest.js';
 import { isClientDirectory, LOCAL_CONTEXTS_SINCE, OCI_LAYOUT_SINCE, ociLayoutOf, PATHS, unresolvableContext, type BuildRequest, type ClientMessage, type LocalContextRef, type LocatedFailure, type ServerMessage } from './protocol.js';
 import { formatWithExcerpt } from '../errors.js';
-import { localSsh } from '../providers/local.js';
+import { localSsh, readSecret } from '../providers/local.js';
 
 const STREAMED = new Set(['local', 'tar', 'oci', 'docker']);
 
@@ -295,13 +295,8 @@ async function failureText(result: { error?: string; failure?: LocatedFailure },
 }
 
 async function answerSecret(opts: CliBuildRequest, reqId: number, id: string, send: (m: ClientMessage) => void): Promise<void> {
-  const spec = opts.secrets.find((s) => s.id === id);
   try {
-    if (!spec) throw new Error(`secret ${id} was not given with --secret`);
-    let data: Buffer;
-    if (spec.env !== undefined && process.env[spec.env] !== undefined) data = Buffer.from(process.env[spec.env]!);
-    else if (spec.src !== undefined) data = await readFile(spec.src);
-    else throw new Error(`secret ${id}: environment variable ${spec.env} is not set`);
+    const data = await readSecret(opts.secrets, id, process.env);
     send({ type: 'secret', reqId, data: data.toString('base64') });
   } catch (err) {
     send({ type: 'secret-error', reqId, message: (err as Error).message });
