@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import type { NamedContext } from '../../frontend/graph/types.js';
 import { UsageError } from '../errors.js';
 import type { Store } from '../store/open-store.js';
-import { ociLayoutOf } from '../remote/protocol.js';
+import { ociLayoutOf } from './oci-layout-spec.js';
 
 const run = promisify(execFile);
 

@@ -180,14 +180,6 @@ export function isClientDirectory(value: string): boolean {
   return !serverResolves(value) && !/^(git@|ssh:\/\/)/.test(value);
 }
 
-/** `oci-layout://DIR[@TAG]` → its directory and tag; undefined for any other value. */
-export function ociLayoutOf(value: string): { dir: string; tag?: string } | undefined {
-  if (!value.startsWith('oci-layout://')) return undefined;
-  const spec = value.slice('oci-layout://'.length);
-  const at = spec.lastIndexOf('@');
-  return at < 0 ? { dir: spec } : { dir: spec.slice(0, at), tag: spec.slice(at + 1) };
-}
-
 /** Picks the highest version both sides speak, or undefined. */
 export function negotiate(offered: string | undefined): number | undefined {
   const theirs = (offered ?? '').split(',').map((v) => Number(v.trim())).filter((n) => Number.isInteger(n));

@@ -20,9 +20,10 @@ import { buildManifest, contextIdOf, type ContextCheck } from './context-manifes
 import { askMemo } from './memo-probe.js';
 import { uploadBlobs, type UploadStats } from './upload.js';
 import type { ContextManifest } from './context-manifest.js';
-import { isClientDirectory, LOCAL_CONTEXTS_SINCE, OCI_LAYOUT_SINCE, ociLayoutOf, PATHS, unresolvableContext, type BuildRequest, type ClientMessage, type LocalContextRef, type LocatedFailure, type ServerMessage } from './protocol.js';
+import { isClientDirectory, LOCAL_CONTEXTS_SINCE, OCI_LAYOUT_SINCE, PATHS, unresolvableContext, type BuildRequest, type ClientMessage, type LocalContextRef, type LocatedFailure, type ServerMessage } from './protocol.js';
 import { formatWithExcerpt } from '../errors.js';
 import { localSsh, readSecret } from '../providers/local.js';
+import { ociLayoutOf } from '../pipeline/oci-layout-spec.js';
 
 const STREAMED = new Set(['local', 'tar', 'oci', 'docker']);
 
