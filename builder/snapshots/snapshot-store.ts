@@ -24,6 +24,17 @@ export interface LayerRecord {
   created?: string;    // when the step made it (ISO; SOURCE_DATE_EPOCH when set)
 }
 
+export interface CommitOptions {
+  sourceDateEpoch?: number;
+  index?: CommitIndexOptions;
+}
+
+/** A layer whose blob is written and whose snapshot is not published yet (SnapshotStore.writeLayer). */
+export interface WrittenLayer {
+  record: LayerRecord;
+  index?: LayerIndex;
+}
+
 export interface CommitIndexOptions {
   /** The layer the step made last time, whose snapshot it linked files from. */
   previous?: LayerRecord;
@@ -151,11 +162,26 @@ export class SnapshotStore {
   // (COPY and ADD) the blob gets its layer index (cache/layer-index.ts), and
   // the files the step linked from its previous layer's snapshot are read
   // from that layer's blob.
-  async commit(ws: Workspace, opts: { sourceDateEpoch?: number; index?: CommitIndexOptions } = {}): Promise<LayerRecord> {
-    const previous = opts.index ? await this.openPrevious(opts.index) : undefined;
-    let published = false;
+  async commit(ws: Workspace, opts: CommitOptions = {}): Promise<LayerRecord> {
+    let written: WrittenLayer;
     try {
-      const tarPath = await this.content.newTempPath('layer');
+      written = await this.writeLayer(ws, opts);
+    } catch (err) {
+      await this.discard(ws);
+      throw err;
+    }
+    return this.publishLayer(ws, written);
+  }
+
+  // The first half of commit: the layer's blob, in the content store. The
+  // upper dir stays where it is (a later step may use it as a lower dir
+  // meanwhile); publishLayer then moves it in as the snapshot, and discard
+  // removes it when the write failed.
+  async writeLayer(ws: Workspace, opts: CommitOptions = {}): Promise<WrittenLayer> {
+    const previous = opts.index ? await this.openPrevious(opts.index) : undefined;
+    let tarPath: string | undefined;
+    try {
+      tarPath = await this.content.newTempPath('layer');
       const [{ tarFromOverlayUpper }, { EarlyFlushFileSink }] = await Promise.all([
         import('../../cache/layer-diff.js'), import('../../cache/layer-file-sink.js')]);
       // Flushed to disk while it is written, so adoptFile's fsync is cheap.
@@ -167,20 +193,34 @@ export class SnapshotStore {
         index: opts.index ? { previous: previous && { ...previous, linked: opts.index.linked ?? new Map() } } : undefined,
       });
       if (!out.closed) await once(out, 'close');
-      const diffId = written.diffId;
-      const { digest, size } = await this.content.adoptFile(tarPath, diffId, written.size);
-      published = await this.publish(ws.upper, this.dirOf(diffId));
-      if (written.index) {
+      const { digest, size } = await this.content.adoptFile(tarPath, written.diffId, written.size);
+      const created = new Date(opts.sourceDateEpoch !== undefined ? opts.sourceDateEpoch * 1000 : Date.now()).toISOString();
+      return { record: { diffId: written.diffId, blob: digest, size, mediaType: MediaType.ociLayer, created }, index: written.index };
+    } catch (err) {
+      // A half-written tar is nobody's: gone now rather than at the next start.
+      if (tarPath !== undefined) await rm(tarPath, { force: true });
+      throw err;
+    } finally {
+      await previous?.close();
+    }
+  }
+
+  // The second half of commit: the upper dir becomes the layer's snapshot
+  // (unless another build published that layer first) and the layer index
+  // is written; the workspace is removed.
+  async publishLayer(ws: Workspace, { record, index }: WrittenLayer): Promise<LayerRecord> {
+    let published = false;
+    try {
+      published = await this.publish(ws.upper, this.dirOf(record.diffId));
+      if (index) {
         const { snapshotIdentity, writeLayerIndex } = await import('../../cache/layer-index.js');
         // What the index says of the snapshot's files holds for this upper
         // dir only: when another made the snapshot first, it names none.
-        written.index.snapshot = published ? snapshotIdentity(this.dirOf(diffId)) : undefined;
-        await writeLayerIndex(this.content.root, this.content.tempDir(), digest, written.index);
+        index.snapshot = published ? snapshotIdentity(this.dirOf(record.diffId)) : undefined;
+        await writeLayerIndex(this.content.root, this.content.tempDir(), record.blob, index);
       }
-      const created = new Date(opts.sourceDateEpoch !== undefined ? opts.sourceDateEpoch * 1000 : Date.now()).toISOString();
-      return { diffId, blob: digest, size, mediaType: MediaType.ociLayer, created };
+      return record;
     } finally {
-      await previous?.close();
       // Once the upper dir moved, only the overlay's work dir and the mount
       // point are left; otherwise the upper dir may hold a whole tree.
       if (published) rmSync(ws.dir, { recursive: true, force: true });
