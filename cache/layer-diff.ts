@@ -4,6 +4,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Digest } from './digest.js';
 import { CacheError } from './errors.js';
 import type { LayerIndex, SnapshotFile } from './layer-index.js';
@@ -149,7 +150,9 @@ async function writePlan({ root, plan, xattrs, lowerDirs, index: indexOpts }: Pl
   const index: LayerIndex | undefined = indexOpts ? new Map() : undefined;
   const previous = indexOpts?.previous;
   const blob = previous && new BlobWindow(previous.blobFd);
+  const turn = new TurnTaker();
   for (const p of plan) {
+    await turn.maybeYield();
     const { rel, st } = p.entry;
     if (p.kind !== 'plain') {
       // Whiteout markers: empty root-owned files, time of the thing they mark.
@@ -191,6 +194,27 @@ async function writePlan({ root, plan, xattrs, lowerDirs, index: indexOpts }: Pl
   }
   return { ...(await writer.finish()), index };
 }
+
+/**
+ * Lets the event loop run every few milliseconds. Most of a layer write is
+ * synchronous (small files are read and written by sync calls, see
+ * writeFile); a layer written in the background while the next step runs
+ * would otherwise hold the thread for its whole length, and that step's
+ * own callbacks (its sandbox starting, its output) would wait for it.
+ */
+class TurnTaker {
+  private last = performance.now();
+
+  async maybeYield(): Promise<void> {
+    const now = performance.now();
+    if (now - this.last < TURN_MS) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    this.last = performance.now();
+  }
+}
+
+/** How long a layer write holds the thread at most before the event loop gets a turn. */
+const TURN_MS = 2;
 
 interface WrittenFile {
   /** Offset of the data in the tar. */

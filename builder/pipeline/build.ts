@@ -48,6 +48,7 @@ export async function build(opts: BuildOptions, io: BuildIO = {}): Promise<Build
   const platform = targetPlatform(opts);
   const store = await openStore(opts.storeRoot);
   const progress = new ProgressEmitter(io.onEvent ?? (() => undefined));
+  const layerWrites = new LayerWrites(store.snapshots);
   const env: StepEnv = {
     store,
     runtime: opts.runtime,
@@ -57,7 +58,7 @@ export async function build(opts: BuildOptions, io: BuildIO = {}): Promise<Build
     secrets: io.secrets ?? NO_SECRETS,
     ssh: io.ssh ?? NO_SSH,
     ...(opts.runResources ? { runResources: opts.runResources } : {}),
-    layerWrites: new LayerWrites(store.snapshots),
+    layerWrites,
   };
   // --build-context values are checked (and loaded, cloned) before any step runs.
   const contexts = await resolveBuildContexts(store, opts.buildContexts ?? []);
@@ -74,7 +75,13 @@ export async function build(opts: BuildOptions, io: BuildIO = {}): Promise<Build
     const graph: BuildGraph = await frontend.buildGraph(dockerfile as Dockerfile, { ...graphOptions(opts, store, platform, imageResolver(store, { pull: opts.pull, offline: opts.offline, progress })), namedContexts: contexts.named });
     // Canceled while base images were resolved (a pull can take long): nothing to solve.
     io.signal?.throwIfAborted();
-    const result = await solveAndExport(env, opts, graph, { progress, signal: io.signal, session, cachePlan, exporters, io, contextDirs: contexts.dirs, startedOn });
+    const result = await solveAndExport(env, opts, graph, { progress, signal: io.signal, session, cachePlan, exporters, io, contextDirs: contexts.dirs, startedOn })
+      .catch(async (err) => {
+        await layerWrites.tidied().catch(() => undefined);
+        throw err;
+      });
+    // Layer indexes written and workspaces removed while the image was exported.
+    await layerWrites.tidied();
     // Saves the checksum cache, releases the lease, applies the size limit.
     const { collected, warning } = await session.finish(true);
     if (collected) {

@@ -20,8 +20,7 @@ export class PendingLayer implements LayerRecord {
   declare readonly size: number;
   declare readonly mediaType: string;
   declare readonly created?: string;
-  /** Resolves once the blob is in the content store; rejects with why it could not be written. */
-  readonly written: Promise<void>;
+  readonly #written: Promise<void>;
   #upperDir: string | undefined;
   readonly #write: Promise<WrittenLayer>;
 
@@ -34,14 +33,23 @@ export class PendingLayer implements LayerRecord {
         get: () => { throw new Error(`tsbuild bug: the ${f} of a layer was read before its blob was written`); },
       });
     }
-    this.written = write.then(({ record }) => {
+    this.#written = write.then(({ record }) => {
       for (const f of FIELDS) {
         if (record[f] !== undefined) Object.defineProperty(this, f, { value: record[f], enumerable: true, writable: false, configurable: false });
         else Reflect.deleteProperty(this, f);
       }
     });
     // Whoever needs the layer observes the failure; this one only must not crash the process.
-    this.written.catch(() => undefined);
+    this.#written.catch(() => undefined);
+  }
+
+  /**
+   * Resolves once the blob is in the content store; rejects with why it
+   * could not be written. (Private fields and accessors: a written layer
+   * spreads and serialises as its record's fields only.)
+   */
+  get written(): Promise<void> {
+    return this.#written;
   }
 
   /**
@@ -71,6 +79,7 @@ export class PendingLayer implements LayerRecord {
  */
 export class LayerWrites {
   private readonly pending: { layer: PendingLayer; ws: Workspace }[] = [];
+  private readonly tidying: Promise<void>[] = [];
 
   constructor(private readonly snapshots: SnapshotStore) {}
 
@@ -94,6 +103,7 @@ export class LayerWrites {
    * After the solve (successful or not): waits for every write, publishes
    * the snapshots of those that succeeded and removes the workspaces of
    * those that failed. Rejects with the first failure, once all are done.
+   * Layer indexes and the rest of the workspaces follow: see tidied().
    */
   async finish(): Promise<void> {
     let failure: unknown;
@@ -105,12 +115,20 @@ export class LayerWrites {
           await this.snapshots.discard(ws);
           throw err;
         });
-        await this.snapshots.publishLayer(ws, written);
+        const { rest } = await this.snapshots.publishLayer(ws, written);
         layer.markPublished();
+        this.tidying.push(rest);
       } catch (err) {
         failure ??= err;
       }
     }
     if (failure !== undefined) throw failure;
+  }
+
+  /** Resolves once what finish() left running is done; rejects with its first failure. */
+  async tidied(): Promise<void> {
+    const all = this.tidying.splice(0);
+    const failed = (await Promise.allSettled(all)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 }

@@ -5,9 +5,10 @@
 // it can be used as a lowerdir as is.
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { constants, mkdirSync, rmSync } from 'node:fs';
+import { constants, mkdirSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import type { ContentStore } from '../../cache/content-store.js';
 import { hexOf, type Digest } from '../../cache/digest.js';
 import type { LayerIndex } from '../../cache/layer-index.js';
@@ -170,7 +171,9 @@ export class SnapshotStore {
       await this.discard(ws);
       throw err;
     }
-    return this.publishLayer(ws, written);
+    const { record, rest } = await this.publishLayer(ws, written);
+    await rest;
+    return record;
   }
 
   // The first half of commit: the layer's blob, in the content store. The
@@ -180,12 +183,16 @@ export class SnapshotStore {
   async writeLayer(ws: Workspace, opts: CommitOptions = {}): Promise<WrittenLayer> {
     const previous = opts.index ? await this.openPrevious(opts.index) : undefined;
     let tarPath: string | undefined;
+    let out: Writable | undefined;
     try {
       tarPath = await this.content.newTempPath('layer');
       const [{ tarFromOverlayUpper }, { EarlyFlushFileSink }] = await Promise.all([
         import('../../cache/layer-diff.js'), import('../../cache/layer-file-sink.js')]);
       // Flushed to disk while it is written, so adoptFile's fsync is cheap.
-      const out = new EarlyFlushFileSink(tarPath);
+      out = new EarlyFlushFileSink(tarPath);
+      // Its failures reach us through the tar writer; one destroyed before
+      // the writer listens (the upper dir could not be walked) is no crash.
+      out.on('error', () => undefined);
       // The tar writer hashed every byte it wrote: the blob is moved in
       // without being read back (each layer's bytes are written once).
       const written = await tarFromOverlayUpper(ws.upper, out, {
@@ -197,7 +204,10 @@ export class SnapshotStore {
       const created = new Date(opts.sourceDateEpoch !== undefined ? opts.sourceDateEpoch * 1000 : Date.now()).toISOString();
       return { record: { diffId: written.diffId, blob: digest, size, mediaType: MediaType.ociLayer, created }, index: written.index };
     } catch (err) {
-      // A half-written tar is nobody's: gone now rather than at the next start.
+      // A half-written tar is nobody's: gone now rather than at the next
+      // start (once the sink let go of it: it may still be opening it).
+      const sink = out;
+      if (sink && !sink.closed) await new Promise((resolve) => sink.once('close', resolve));
       if (tarPath !== undefined) await rm(tarPath, { force: true });
       throw err;
     } finally {
@@ -206,26 +216,32 @@ export class SnapshotStore {
   }
 
   // The second half of commit: the upper dir becomes the layer's snapshot
-  // (unless another build published that layer first) and the layer index
-  // is written; the workspace is removed.
-  async publishLayer(ws: Workspace, { record, index }: WrittenLayer): Promise<LayerRecord> {
-    let published = false;
+  // (unless another build published that layer first). The layer index and
+  // the removal of the rest of the workspace follow in `rest`, which the
+  // caller must wait for before it ends (nothing needs them sooner).
+  async publishLayer(ws: Workspace, { record, index }: WrittenLayer): Promise<{ record: LayerRecord; rest: Promise<void> }> {
+    let published: boolean;
     try {
       published = await this.publish(ws.upper, this.dirOf(record.diffId));
-      if (index) {
+    } catch (err) {
+      await rm(ws.dir, { recursive: true, force: true });
+      throw err;
+    }
+    const rest = (async () => {
+      try {
+        if (!index) return;
         const { snapshotIdentity, writeLayerIndex } = await import('../../cache/layer-index.js');
         // What the index says of the snapshot's files holds for this upper
         // dir only: when another made the snapshot first, it names none.
         index.snapshot = published ? snapshotIdentity(this.dirOf(record.diffId)) : undefined;
         await writeLayerIndex(this.content.root, this.content.tempDir(), record.blob, index);
+      } finally {
+        // Once the upper dir moved, only the overlay's work dir and the
+        // mount point are left; otherwise the upper dir holds a whole tree.
+        await rm(ws.dir, { recursive: true, force: true });
       }
-      return record;
-    } finally {
-      // Once the upper dir moved, only the overlay's work dir and the mount
-      // point are left; otherwise the upper dir may hold a whole tree.
-      if (published) rmSync(ws.dir, { recursive: true, force: true });
-      else await rm(ws.dir, { recursive: true, force: true });
-    }
+    })();
+    return { record, rest };
   }
 
   // The previous layer's index and its blob, opened, when both are there
