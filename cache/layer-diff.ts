@@ -20,6 +20,8 @@ import { type Xattrs, isPortableXattr, readXattrTree } from './xattrs.js';
 export interface LayerTarOptions {
   /** Clamp every mtime to min(mtime, sourceDateEpoch) (seconds). */
   sourceDateEpoch?: number;
+  /** Stops the write (it rejects with the signal's reason) at its next turn. */
+  signal?: AbortSignal;
 }
 
 export interface OverlayTarOptions extends LayerTarOptions {
@@ -150,7 +152,7 @@ async function writePlan({ root, plan, xattrs, lowerDirs, index: indexOpts }: Pl
   const index: LayerIndex | undefined = indexOpts ? new Map() : undefined;
   const previous = indexOpts?.previous;
   const blob = previous && new BlobWindow(previous.blobFd);
-  const turn = new TurnTaker();
+  const turn = new TurnTaker(opts.signal);
   for (const p of plan) {
     await turn.maybeYield();
     const { rel, st } = p.entry;
@@ -205,7 +207,10 @@ async function writePlan({ root, plan, xattrs, lowerDirs, index: indexOpts }: Pl
 class TurnTaker {
   private last = performance.now();
 
+  constructor(private readonly signal?: AbortSignal) {}
+
   async maybeYield(): Promise<void> {
+    this.signal?.throwIfAborted();
     const now = performance.now();
     if (now - this.last < TURN_MS) return;
     await new Promise((resolve) => setImmediate(resolve));

@@ -78,3 +78,20 @@ test('a failed write rejects its waiters and finish(), and leaves no workspace a
   t.deepEqual(leftovers, []);
   t.deepEqual((await readdir(store.paths.snapshots)).filter((n) => n.startsWith('tmp-')), []);
 });
+
+test('a canceled build stops its writes: they fail, and leave no workspace and no temp file', async (t) => {
+  const root = await tempDir();
+  t.teardown(() => removeTempDir(root));
+  const store = await openStore(root);
+  const cancel = new AbortController();
+  const writes = new LayerWrites(store.snapshots, cancel.signal);
+  const ws = await workspaceWith(store, FILES);
+  cancel.abort(new Error('build canceled'));
+  const layer = writes.start(ws, EPOCH);
+  await t.throwsAsync(layer.written, { message: 'build canceled' });
+  await t.throwsAsync(writes.finish(), { message: 'build canceled' });
+  await writes.tidied();
+  t.false(await exists(ws.dir));
+  const leftovers = (await readdir(store.content.tempDir()).catch(() => [] as string[])).filter((n) => n.startsWith('layer-'));
+  t.deepEqual(leftovers, []);
+});

@@ -48,7 +48,7 @@ export async function build(opts: BuildOptions, io: BuildIO = {}): Promise<Build
   const platform = targetPlatform(opts);
   const store = await openStore(opts.storeRoot);
   const progress = new ProgressEmitter(io.onEvent ?? (() => undefined));
-  const layerWrites = new LayerWrites(store.snapshots);
+  const layerWrites = new LayerWrites(store.snapshots, io.signal);
   const env: StepEnv = {
     store,
     runtime: opts.runtime,

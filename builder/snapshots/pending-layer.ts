@@ -81,11 +81,12 @@ export class LayerWrites {
   private readonly pending: { layer: PendingLayer; ws: Workspace }[] = [];
   private readonly tidying: Promise<void>[] = [];
 
-  constructor(private readonly snapshots: SnapshotStore) {}
+  // signal: the build's cancellation (Ctrl-C), which stops the writes too.
+  constructor(private readonly snapshots: SnapshotStore, private readonly signal?: AbortSignal) {}
 
   /** Starts writing the workspace's layer; the workspace is the caller's no more. */
   start(ws: Workspace, opts: CommitOptions): PendingLayer {
-    const layer = new PendingLayer(ws.upper, this.snapshots.writeLayer(ws, opts));
+    const layer = new PendingLayer(ws.upper, this.snapshots.writeLayer(ws, this.signal ? { ...opts, signal: this.signal } : opts));
     this.pending.push({ layer, ws });
     return layer;
   }

@@ -28,6 +28,8 @@ export interface LayerRecord {
 export interface CommitOptions {
   sourceDateEpoch?: number;
   index?: CommitIndexOptions;
+  /** Stops writing the layer (a canceled build): the commit then fails and leaves nothing behind. */
+  signal?: AbortSignal;
 }
 
 /** A layer whose blob is written and whose snapshot is not published yet (SnapshotStore.writeLayer). */
@@ -197,6 +199,7 @@ export class SnapshotStore {
       // without being read back (each layer's bytes are written once).
       const written = await tarFromOverlayUpper(ws.upper, out, {
         sourceDateEpoch: opts.sourceDateEpoch,
+        signal: opts.signal,
         index: opts.index ? { previous: previous && { ...previous, linked: opts.index.linked ?? new Map() } } : undefined,
       });
       if (!out.closed) await once(out, 'close');
