@@ -95,3 +95,18 @@ test('a canceled build stops its writes: they fail, and leave no workspace and n
   const leftovers = (await readdir(store.content.tempDir()).catch(() => [] as string[])).filter((n) => n.startsWith('layer-'));
   t.deepEqual(leftovers, []);
 });
+
+test('a layer started once the solve is over (a step that ended after a cancel) is published or removed by itself', async (t) => {
+  const root = await tempDir();
+  t.teardown(() => removeTempDir(root));
+  const store = await openStore(root);
+  const writes = new LayerWrites(store.snapshots);
+  await writes.finish();
+  const ws = await workspaceWith(store, FILES);
+  const late = writes.start(ws, EPOCH);
+  await late.written;
+  await writes.tidied();
+  t.is(late.unpublishedDir, undefined);
+  t.true(await store.snapshots.has(late.diffId));
+  t.false(await exists(ws.dir));
+});

@@ -80,6 +80,7 @@ export class PendingLayer implements LayerRecord {
 export class LayerWrites {
   private readonly pending: { layer: PendingLayer; ws: Workspace }[] = [];
   private readonly tidying: Promise<void>[] = [];
+  private finishing = false;
 
   // signal: the build's cancellation (Ctrl-C), which stops the writes too.
   constructor(private readonly snapshots: SnapshotStore, private readonly signal?: AbortSignal) {}
@@ -87,7 +88,14 @@ export class LayerWrites {
   /** Starts writing the workspace's layer; the workspace is the caller's no more. */
   start(ws: Workspace, opts: CommitOptions): PendingLayer {
     const layer = new PendingLayer(ws.upper, this.snapshots.writeLayer(ws, this.signal ? { ...opts, signal: this.signal } : opts));
-    this.pending.push({ layer, ws });
+    if (!this.finishing) {
+      this.pending.push({ layer, ws });
+      return layer;
+    }
+    // A step that ended after its build's solve did (canceled, it finished
+    // anyway): nothing of the build runs on it any more, so it is published
+    // as soon as it is written, or removed.
+    this.tidying.push(this.publishOrDiscard(layer, ws).then(({ rest }) => rest).catch(() => undefined));
     return layer;
   }
 
@@ -107,23 +115,28 @@ export class LayerWrites {
    * Layer indexes and the rest of the workspaces follow: see tidied().
    */
   async finish(): Promise<void> {
+    this.finishing = true;
     let failure: unknown;
-    // Writes started while finishing (none expected) are finished too.
-    while (this.pending.length > 0) {
-      const { layer, ws } = this.pending.shift()!;
+    for (const { layer, ws } of this.pending.splice(0)) {
       try {
-        const written = await layer.settle().catch(async (err) => {
-          await this.snapshots.discard(ws);
-          throw err;
-        });
-        const { rest } = await this.snapshots.publishLayer(ws, written);
-        layer.markPublished();
-        this.tidying.push(rest);
+        this.tidying.push((await this.publishOrDiscard(layer, ws)).rest);
       } catch (err) {
         failure ??= err;
       }
     }
     if (failure !== undefined) throw failure;
+  }
+
+  // Publishes the layer once written (resolving with what follows, see
+  // SnapshotStore.publishLayer), or removes its workspace and rejects.
+  private async publishOrDiscard(layer: PendingLayer, ws: Workspace): Promise<{ rest: Promise<void> }> {
+    const written = await layer.settle().catch(async (err) => {
+      await this.snapshots.discard(ws);
+      throw err;
+    });
+    const { rest } = await this.snapshots.publishLayer(ws, written);
+    layer.markPublished();
+    return { rest };
   }
 
   /** Resolves once what finish() left running is done; rejects with its first failure. */
