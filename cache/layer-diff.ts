@@ -154,7 +154,7 @@ async function writePlan({ root, plan, xattrs, lowerDirs, index: indexOpts }: Pl
   const blob = previous && new BlobWindow(previous.blobFd);
   const turn = new TurnTaker(opts.signal);
   for (const p of plan) {
-    await turn.maybeYield();
+    if (turn.due()) await turn.take();
     const { rel, st } = p.entry;
     if (p.kind !== 'plain') {
       // Whiteout markers: empty root-owned files, time of the thing they mark.
@@ -206,13 +206,18 @@ async function writePlan({ root, plan, xattrs, lowerDirs, index: indexOpts }: Pl
  */
 class TurnTaker {
   private last = performance.now();
+  private entries = 0;
 
   constructor(private readonly signal?: AbortSignal) {}
 
-  async maybeYield(): Promise<void> {
+  /** Whether the event loop is owed a turn (checked per entry: no promise, and a clock read every 32nd). */
+  due(): boolean {
     this.signal?.throwIfAborted();
-    const now = performance.now();
-    if (now - this.last < TURN_MS) return;
+    if ((++this.entries & 31) !== 0) return false;
+    return performance.now() - this.last >= TURN_MS;
+  }
+
+  async take(): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
     this.last = performance.now();
   }
