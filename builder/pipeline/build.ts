@@ -29,6 +29,9 @@ import type { Dockerfile } from '../../frontend/instructions/index.js';
 import { CacheIOSession, planCacheIO, type CachePlan } from '../cache-io/session.js';
 import { provenanceAttacher } from './provenance-facts.js';
 import { StoreOnlyTracker } from './store-only.js';
+import { LayerWrites } from '../snapshots/pending-layer.js';
+import type { Vertex } from '../solver/vertex.js';
+import type { StepResult } from '../store/step-result.js';
 
 const NO_SECRETS: SecretProvider = { getSecret: async () => undefined };
 const NO_SSH: SshProvider = { agentSocket: async () => undefined };
@@ -45,6 +48,7 @@ export async function build(opts: BuildOptions, io: BuildIO = {}): Promise<Build
   const platform = targetPlatform(opts);
   const store = await openStore(opts.storeRoot);
   const progress = new ProgressEmitter(io.onEvent ?? (() => undefined));
+  const layerWrites = new LayerWrites(store.snapshots, io.signal);
   const env: StepEnv = {
     store,
     runtime: opts.runtime,
@@ -54,6 +58,7 @@ export async function build(opts: BuildOptions, io: BuildIO = {}): Promise<Build
     secrets: io.secrets ?? NO_SECRETS,
     ssh: io.ssh ?? NO_SSH,
     ...(opts.runResources ? { runResources: opts.runResources } : {}),
+    layerWrites,
   };
   // --build-context values are checked (and loaded, cloned) before any step runs.
   const contexts = await resolveBuildContexts(store, opts.buildContexts ?? []);
@@ -70,7 +75,13 @@ export async function build(opts: BuildOptions, io: BuildIO = {}): Promise<Build
     const graph: BuildGraph = await frontend.buildGraph(dockerfile as Dockerfile, { ...graphOptions(opts, store, platform, imageResolver(store, { pull: opts.pull, offline: opts.offline, progress })), namedContexts: contexts.named });
     // Canceled while base images were resolved (a pull can take long): nothing to solve.
     io.signal?.throwIfAborted();
-    const result = await solveAndExport(env, opts, graph, { progress, signal: io.signal, session, cachePlan, exporters, io, contextDirs: contexts.dirs, startedOn });
+    const result = await solveAndExport(env, opts, graph, { progress, signal: io.signal, session, cachePlan, exporters, io, contextDirs: contexts.dirs, startedOn })
+      .catch(async (err) => {
+        await layerWrites.tidied().catch(() => undefined);
+        throw err;
+      });
+    // Layer indexes written and workspaces removed while the image was exported.
+    await layerWrites.tidied();
     // Saves the checksum cache, releases the lease, applies the size limit.
     const { collected, warning } = await session.finish(true);
     if (collected) {
@@ -186,8 +197,9 @@ async function solveAndExport(env: StepEnv, opts: BuildOptions, graph: BuildGrap
       storeOnly.onEvent(e);
       progress.onEvent(e);
     },
+    unwritten: (result) => env.layerWrites?.unwritten(result.layers),
   });
-  const [solved] = await solver.solve([vertices.target()]);
+  const [solved] = await solveAndPublish(solver, vertices.target(), env.layerWrites);
   await cacheIO.ensureLocal(solved.result.layers); // lazily imported layers of the final image
   const base = baseInfoOf(graph, graph.target);
   if (base.layerCount < 0) base.layerCount = await runner.baseLayerCount(graph.target);
@@ -213,4 +225,19 @@ async function solveAndExport(env: StepEnv, opts: BuildOptions, graph: BuildGrap
     metadata: buildMetadata(opts.tags, image, await store.content.size(image.manifestDigest), pushed),
     ...(ctx.cachePlan.imports.length > 0 ? {} : { storeOnlyKeys: storeOnly.keysIfStoreOnly(graph, opts.buildContexts ?? []) }),
   };
+}
+
+// Solves the target, then publishes the snapshots of the layers written in
+// the background (failed or not: what was written is kept, what was not is
+// removed). Only then may anything mount them by their snapshot's name.
+async function solveAndPublish(solver: Solver<StepResult>, target: Vertex<StepResult>, writes: LayerWrites | undefined) {
+  let solved: Awaited<ReturnType<Solver<StepResult>['solve']>>;
+  try {
+    solved = await solver.solve([target]);
+  } catch (err) {
+    await writes?.finish().catch(() => undefined);
+    throw err;
+  }
+  await writes?.finish();
+  return solved;
 }

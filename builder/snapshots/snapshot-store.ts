@@ -5,9 +5,10 @@
 // it can be used as a lowerdir as is.
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { constants, mkdirSync, rmSync } from 'node:fs';
+import { constants, mkdirSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import type { ContentStore } from '../../cache/content-store.js';
 import { hexOf, type Digest } from '../../cache/digest.js';
 import type { LayerIndex } from '../../cache/layer-index.js';
@@ -22,6 +23,19 @@ export interface LayerRecord {
   size: number;        // blob size
   mediaType: string;
   created?: string;    // when the step made it (ISO; SOURCE_DATE_EPOCH when set)
+}
+
+export interface CommitOptions {
+  sourceDateEpoch?: number;
+  index?: CommitIndexOptions;
+  /** Stops writing the layer (a canceled build): the commit then fails and leaves nothing behind. */
+  signal?: AbortSignal;
+}
+
+/** A layer whose blob is written and whose snapshot is not published yet (SnapshotStore.writeLayer). */
+export interface WrittenLayer {
+  record: LayerRecord;
+  index?: LayerIndex;
 }
 
 export interface CommitIndexOptions {
@@ -151,41 +165,86 @@ export class SnapshotStore {
   // (COPY and ADD) the blob gets its layer index (cache/layer-index.ts), and
   // the files the step linked from its previous layer's snapshot are read
   // from that layer's blob.
-  async commit(ws: Workspace, opts: { sourceDateEpoch?: number; index?: CommitIndexOptions } = {}): Promise<LayerRecord> {
-    const previous = opts.index ? await this.openPrevious(opts.index) : undefined;
-    let published = false;
+  async commit(ws: Workspace, opts: CommitOptions = {}): Promise<LayerRecord> {
+    let written: WrittenLayer;
     try {
-      const tarPath = await this.content.newTempPath('layer');
+      written = await this.writeLayer(ws, opts);
+    } catch (err) {
+      await this.discard(ws);
+      throw err;
+    }
+    const { record, rest } = await this.publishLayer(ws, written);
+    await rest;
+    return record;
+  }
+
+  // The first half of commit: the layer's blob, in the content store. The
+  // upper dir stays where it is (a later step may use it as a lower dir
+  // meanwhile); publishLayer then moves it in as the snapshot, and discard
+  // removes it when the write failed.
+  async writeLayer(ws: Workspace, opts: CommitOptions = {}): Promise<WrittenLayer> {
+    const previous = opts.index ? await this.openPrevious(opts.index) : undefined;
+    let tarPath: string | undefined;
+    let out: Writable | undefined;
+    try {
+      tarPath = await this.content.newTempPath('layer');
       const [{ tarFromOverlayUpper }, { EarlyFlushFileSink }] = await Promise.all([
         import('../../cache/layer-diff.js'), import('../../cache/layer-file-sink.js')]);
       // Flushed to disk while it is written, so adoptFile's fsync is cheap.
-      const out = new EarlyFlushFileSink(tarPath);
+      out = new EarlyFlushFileSink(tarPath);
+      // Its failures reach us through the tar writer; one destroyed before
+      // the writer listens (the upper dir could not be walked) is no crash.
+      out.on('error', () => undefined);
       // The tar writer hashed every byte it wrote: the blob is moved in
       // without being read back (each layer's bytes are written once).
       const written = await tarFromOverlayUpper(ws.upper, out, {
         sourceDateEpoch: opts.sourceDateEpoch,
+        signal: opts.signal,
         index: opts.index ? { previous: previous && { ...previous, linked: opts.index.linked ?? new Map() } } : undefined,
       });
       if (!out.closed) await once(out, 'close');
-      const diffId = written.diffId;
-      const { digest, size } = await this.content.adoptFile(tarPath, diffId, written.size);
-      published = await this.publish(ws.upper, this.dirOf(diffId));
-      if (written.index) {
+      const { digest, size } = await this.content.adoptFile(tarPath, written.diffId, written.size);
+      const created = new Date(opts.sourceDateEpoch !== undefined ? opts.sourceDateEpoch * 1000 : Date.now()).toISOString();
+      return { record: { diffId: written.diffId, blob: digest, size, mediaType: MediaType.ociLayer, created }, index: written.index };
+    } catch (err) {
+      // A half-written tar is nobody's: gone now rather than at the next
+      // start (once the sink let go of it: it may still be opening it).
+      const sink = out;
+      if (sink && !sink.closed) await new Promise((resolve) => sink.once('close', resolve));
+      if (tarPath !== undefined) await rm(tarPath, { force: true });
+      throw err;
+    } finally {
+      await previous?.close();
+    }
+  }
+
+  // The second half of commit: the upper dir becomes the layer's snapshot
+  // (unless another build published that layer first). The layer index and
+  // the removal of the rest of the workspace follow in `rest`, which the
+  // caller must wait for before it ends (nothing needs them sooner).
+  async publishLayer(ws: Workspace, { record, index }: WrittenLayer): Promise<{ record: LayerRecord; rest: Promise<void> }> {
+    let published: boolean;
+    try {
+      published = await this.publish(ws.upper, this.dirOf(record.diffId));
+    } catch (err) {
+      await rm(ws.dir, { recursive: true, force: true });
+      throw err;
+    }
+    const rest = (async () => {
+      try {
+        if (!index) return;
         const { snapshotIdentity, writeLayerIndex } = await import('../../cache/layer-index.js');
         // What the index says of the snapshot's files holds for this upper
         // dir only: when another made the snapshot first, it names none.
-        written.index.snapshot = published ? snapshotIdentity(this.dirOf(diffId)) : undefined;
-        await writeLayerIndex(this.content.root, this.content.tempDir(), digest, written.index);
+        index.snapshot = published ? snapshotIdentity(this.dirOf(record.diffId)) : undefined;
+        await writeLayerIndex(this.content.root, this.content.tempDir(), record.blob, index);
+      } finally {
+        // Once the upper dir moved, only the overlay's work dir and the
+        // mount point are left; otherwise the upper dir holds a whole tree.
+        await rm(ws.dir, { recursive: true, force: true });
       }
-      const created = new Date(opts.sourceDateEpoch !== undefined ? opts.sourceDateEpoch * 1000 : Date.now()).toISOString();
-      return { diffId, blob: digest, size, mediaType: MediaType.ociLayer, created };
-    } finally {
-      await previous?.close();
-      // Once the upper dir moved, only the overlay's work dir and the mount
-      // point are left; otherwise the upper dir may hold a whole tree.
-      if (published) rmSync(ws.dir, { recursive: true, force: true });
-      else await rm(ws.dir, { recursive: true, force: true });
-    }
+    })();
+    return { record, rest };
   }
 
   // The previous layer's index and its blob, opened, when both are there

@@ -55,6 +55,12 @@ export interface SolveOptions<R> {
   platform?: string;
   signal?: AbortSignal;
   onEvent?: (e: SolveEvent) => void;
+  // What a result still has being written in the background (a layer's
+  // blob): resolves once that is done, rejects when it failed; undefined
+  // when nothing is. Dependents get the result at once; its cache entry
+  // is written, and solve() settles, only once it is done. A failure fails
+  // the solve as a failure of the vertex would.
+  unwritten?: (result: R) => Promise<void> | undefined;
 }
 
 export class SolveError extends Error {
@@ -73,6 +79,8 @@ export class Solver<R> {
   private firstError: unknown;
   // Explainer bookkeeping still being written; solve() waits for it.
   private readonly remembering: Promise<void>[] = [];
+  // Results' background writes and the cache entries that wait for them; solve() waits for them.
+  private readonly writing: Promise<void>[] = [];
 
   constructor(private readonly opts: SolveOptions<R> = {}) {
     this.limiter = opts.limiter ?? new Limiter(opts.jobs ?? 1);
@@ -89,6 +97,12 @@ export class Solver<R> {
   async solve(targets: readonly Vertex<R>[]): Promise<Solved<R>[]> {
     const all = targets.map((t) => this.solveOne(t));
     const settled = await Promise.allSettled(all);
+    // Nothing is left writing once the solve settles, failed or not.
+    for (let done = 0; done < this.writing.length;) {
+      const batch = this.writing.slice(done);
+      await Promise.all(batch);
+      done += batch.length;
+    }
     await Promise.all(this.remembering);
     if (this.firstError !== undefined) throw this.firstError;
     const failed = settled.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined;
@@ -169,13 +183,16 @@ export class Solver<R> {
       settle = found.settle;
     }
     let ok = false;
+    let stored: Promise<boolean> | undefined;
     try {
-      const result = await this.execute(v, info, inputs, emit, explainer);
+      const executed = await this.execute(v, info, inputs, emit, explainer);
+      stored = executed.stored;
       ok = true;
-      return result;
+      return executed.result;
     } finally {
-      // Waiters read the result from the cache (it was put there), or run the step themselves.
-      settle?.(ok);
+      // Waiters read the result from the cache (once it was put there), or run the step themselves.
+      if (stored) void stored.then((written) => settle?.(written));
+      else settle?.(ok);
     }
   }
 
@@ -195,7 +212,9 @@ export class Solver<R> {
     }
   }
 
-  private async execute(v: Vertex<R>, info: SolvedInfo, inputs: R[], emit: (e: SolveEvent) => void, explainer: MissExplainer | undefined): Promise<R> {
+  // The vertex's result, and when part of it is written in the background,
+  // `stored`: true once that is done and the result is cached, false when it failed.
+  private async execute(v: Vertex<R>, info: SolvedInfo, inputs: R[], emit: (e: SolveEvent) => void, explainer: MissExplainer | undefined): Promise<{ result: R; stored?: Promise<boolean> }> {
     const { key, cacheable } = info;
     // Explaining reads what earlier builds remembered: done before queueing,
     // so it never holds one of the --jobs slots.
@@ -215,10 +234,11 @@ export class Solver<R> {
           log: (stream, data) => emit({ type: 'log', vertex: v, stream, data }),
           status: (text, id) => emit(id === undefined ? { type: 'status', vertex: v, text } : { type: 'status', vertex: v, text, id }),
         });
-        if (cacheable) await this.opts.cache!.put(key, result);
+        const unwritten = this.opts.unwritten?.(result);
+        if (!unwritten && cacheable) await this.opts.cache!.put(key, result);
         this.remember(v, info);
         emit({ type: 'done', vertex: v, key, ms: Date.now() - started });
-        return result;
+        return unwritten ? { result, stored: this.storeWhenWritten(v, key, result, unwritten, cacheable) } : { result };
       } catch (error) {
         if (this.abort.signal.aborted && this.firstError !== undefined) {
           emit({ type: 'canceled', vertex: v, key });
@@ -227,7 +247,21 @@ export class Solver<R> {
         emit({ type: 'error', vertex: v, key, error });
         throw this.fail(v, error);
       }
-    }) as Promise<R>;
+    }) as Promise<{ result: R; stored?: Promise<boolean> }>;
+  }
+
+  // Caches the result once its background writes are done; a failure of
+  // either fails the solve, naming the vertex. Never rejects.
+  private storeWhenWritten(v: Vertex<R>, key: string, result: R, unwritten: Promise<void>, cacheable: boolean): Promise<boolean> {
+    const stored = unwritten.then(async () => {
+      if (cacheable) await this.opts.cache!.put(key, result);
+      return true;
+    }).catch((error: unknown) => {
+      this.fail(v, error);
+      return false;
+    });
+    this.writing.push(stored.then(() => undefined));
+    return stored;
   }
 
   // The first failure cancels every step still running or waiting.

@@ -107,7 +107,7 @@ export async function runCopy(env: StepEnv, { step, parent, from, context, signa
       dest: step.dest, workdir: step.workdir, chown: step.chown, chmod: step.chmod, link: step.link,
       parents: step.parents, exclude: step.exclude, checksum: step.checksum, unpack: step.unpack, keepGitDir: step.keepGitDir,
     }, { destRoot: root, source, tmpDir: store.paths.state, signal, reuse });
-  }, { previous: previousLayerRecord, linked });
+  }, { previous: previousLayerRecord, linked }, env.layerWrites);
   if (step.from.type === 'context') return doCopy(await context());
   if (!from) throw new Error('COPY --from without its source result');
   return withReadonlyRootfs(store, from, (root) => doCopy(new DirectorySource(root, { description: step.from.type === 'stage' ? `stage ${step.from.index}` : 'image' })));

@@ -7,8 +7,9 @@ import type { StepResult } from '../store/step-result.js';
 import { type MountSpace, mountPointName } from '../snapshots/overlay.js';
 import { mountView, withView } from '../snapshots/views.js';
 import { currentSnapshotter } from '../snapshots/snapshotter.js';
+import { PendingLayer, type LayerWrites } from '../snapshots/pending-layer.js';
 import type { RootLayers } from '../../runner-native/index.js';
-import type { CommitIndexOptions, Workspace } from '../snapshots/snapshot-store.js';
+import type { CommitIndexOptions, CommitOptions, Workspace } from '../snapshots/snapshot-store.js';
 
 // Top-most first, as overlayfs wants them. Snapshots missing on disk (a
 // pruned store, a cache imported from elsewhere) are unpacked from their blobs.
@@ -16,6 +17,12 @@ export async function lowerDirsOf(store: Store, result: StepResult, status?: (te
   // Bottom-up, since unpacking a layer may need the layers beneath it.
   const dirs: string[] = [];
   for (const layer of result.layers) {
+    // A layer still being written: its files are in the step's upper dir.
+    const unpublished = layer instanceof PendingLayer ? layer.unpublishedDir : undefined;
+    if (unpublished !== undefined) {
+      dirs.unshift(unpublished);
+      continue;
+    }
     // A layer unpacked during its download is reported too, with the time
     // that unpack took.
     const streamed = store.snapshots.streamedUnpack(layer.blob);
@@ -44,9 +51,11 @@ function extractingStatus(blob: string, status: (text: string, id: string) => vo
 }
 
 // Adds the workspace's changes as a layer on top of parent (an empty one
-// when the step changed nothing).
-export async function commitStep(store: Store, parent: StepResult, ws: Workspace, sourceDateEpoch?: number, index?: CommitIndexOptions): Promise<StepResult> {
-  const layer = await store.snapshots.commit(ws, { sourceDateEpoch, index });
+// when the step changed nothing). With `writes`, the layer's blob is
+// written in the background (snapshots/pending-layer.ts) and the result is
+// returned at once.
+export async function commitStep(store: Store, parent: StepResult, ws: Workspace, opts: CommitOptions, writes?: LayerWrites): Promise<StepResult> {
+  const layer = writes ? writes.start(ws, opts) : await store.snapshots.commit(ws, opts);
   return { layers: [...parent.layers, layer], stepAdded: [...parent.stepAdded, true] };
 }
 
@@ -54,8 +63,9 @@ export async function commitStep(store: Store, parent: StepResult, ws: Workspace
 // fn also gets the workspace (its upper dir) for what it may place there directly.
 // `directUpper`: fn may place files in ws.upper itself (the view is the kernel's overlay of it).
 // `index` (COPY, ADD): the layer gets an index, see SnapshotStore.commit.
+// `writes`: the layer is written in the background, see commitStep.
 export async function withMutableRootfs(store: Store, parent: StepResult, sourceDateEpoch: number | undefined,
-  fn: (root: string, ws: Workspace, directUpper: boolean) => Promise<void>, index?: CommitIndexOptions): Promise<StepResult> {
+  fn: (root: string, ws: Workspace, directUpper: boolean) => Promise<void>, index?: CommitIndexOptions, writes?: LayerWrites): Promise<StepResult> {
   const lowerDirs = await lowerDirsOf(store, parent);
   const ws = await store.snapshots.workspace();
   try {
@@ -65,7 +75,7 @@ export async function withMutableRootfs(store: Store, parent: StepResult, source
     await store.snapshots.discard(ws);
     throw err;
   }
-  return commitStep(store, parent, ws, sourceDateEpoch, index);
+  return commitStep(store, parent, ws, { sourceDateEpoch, index }, writes);
 }
 
 // A read-only view of a result's filesystem (COPY --from, RUN --mount from=).

@@ -206,7 +206,7 @@ export async function runStep(env: StepEnv, { step, parent, sources, context, ct
   // an insecure RUN held CAP_NET_ADMIN: its namespace may be changed, nobody reuses it
   lease?.release(step.security === 'insecure');
   await prepared.release();
-  return commitStep(store, parent, ws, env.sourceDateEpoch);
+  return commitStep(store, parent, ws, { sourceDateEpoch: env.sourceDateEpoch }, env.layerWrites);
 }
 
 // --ulimit, --shm-size and --cgroup-parent on the RUN's sandbox spec.

@@ -108,7 +108,7 @@ export class BuildStepRunner implements StepRunner {
     return withMutableRootfs(this.store, { layers: [], stepAdded: [] }, this.env.sourceDateEpoch, async (root) => {
       const { copy } = await import('../fileops/copy.js');
       await copy({ instruction: 'COPY', sources: ['.'], dest: '/' }, { destRoot: root, source: await this.context(name), tmpDir: this.store.paths.state, signal: ctx.signal });
-    }).then((r) => ({ layers: r.layers, stepAdded: [] }));
+    }, undefined, this.env.layerWrites).then((r) => ({ layers: r.layers, stepAdded: [] }));
   }
 
   describeCopy(step: CopyStep): Promise<unknown> {
@@ -125,7 +125,7 @@ export class BuildStepRunner implements StepRunner {
     const owner = step.user ? await resolveUserInLayers(await lowerDirsOf(this.store, parent), step.user) : null;
     return withMutableRootfs(this.store, parent, this.env.sourceDateEpoch, async (root) => {
       await mkdirAllInRoot(root, step.path, { mode: 0o755, owner: owner ? { uid: owner.uid, gid: owner.gid } : null });
-    });
+    }, undefined, this.env.layerWrites);
   }
 
   async describeRun(step: RunStep): Promise<unknown> {

@@ -7,6 +7,7 @@ import type { ExecContext } from '../solver/vertex.js';
 import type { Store } from '../store/open-store.js';
 import type { StepResult } from '../store/step-result.js';
 import type { RunResources } from './run-resources.js';
+import type { LayerWrites } from '../snapshots/pending-layer.js';
 
 /** `RUN --mount=type=secret`: asked only while a step that mounts the secret runs. */
 export interface SecretProvider {
@@ -34,6 +35,8 @@ export interface StepEnv {
   ssh: SshProvider;
   /** --add-host, --ulimit, --shm-size, --cgroup-parent for every RUN. */
   runResources?: RunResources;
+  /** Where steps' layers are written in the background; without it each step writes its own before it ends. */
+  layerWrites?: LayerWrites;
 }
 
 // The operations the solver's vertices delegate to (builder/steps/*), kept
