@@ -9,6 +9,11 @@
 // run only when imported, so a cached build never initialises the
 // registry client or the sandbox. Source maps sit beside the bundle: run
 // with NODE_OPTIONS=--enable-source-maps for readable stack traces.
+//
+// A second, small bundle, dist/bundle/tsbuild-remote.cjs
+// (builder/cli/remote-main.js), is what the launcher runs when a server may
+// be named (--host, TSBUILD_HOST): the remote client without the local
+// builder, whose start-up is most of a no-op rebuild through a server.
 import { build } from 'esbuild';
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -16,13 +21,14 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist', 'bundle');
-const outfile = join(outdir, 'tsbuild.cjs');
+const entries = { tsbuild: 'main.js', 'tsbuild-remote': 'remote-main.js' };
 
 // Also drops the code caches of the previous bundle (bin/tsbuild.js).
 rmSync(outdir, { recursive: true, force: true });
 await build({
-  entryPoints: [join(root, 'dist', 'builder', 'cli', 'main.js')],
-  outfile,
+  entryPoints: Object.fromEntries(Object.entries(entries).map(([name, file]) => [name, join(root, 'dist', 'builder', 'cli', file)])),
+  outdir,
+  outExtension: { '.js': '.cjs' },
   bundle: true,
   format: 'cjs',
   platform: 'node',
@@ -40,8 +46,11 @@ await build({
 
 // The launcher compiles the bundle as a plain script: an import() left in it
 // (of a Node built-in, say) would need the ESM loader. Use a static import.
-const left = readFileSync(outfile, 'utf8').match(/\bimport\(["'][^"']+["']\)/g);
-if (left) {
-  console.error(`bundle-cli: dynamic import() of external modules left in ${outfile}: ${[...new Set(left)].join(', ')}`);
-  process.exit(1);
+for (const name of Object.keys(entries)) {
+  const outfile = join(outdir, `${name}.cjs`);
+  const left = readFileSync(outfile, 'utf8').match(/\bimport\(["'][^"']+["']\)/g);
+  if (left) {
+    console.error(`bundle-cli: dynamic import() of external modules left in ${outfile}: ${[...new Set(left)].join(', ')}`);
+    process.exit(1);
+  }
 }
