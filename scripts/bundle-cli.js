@@ -22,10 +22,13 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist', 'bundle');
 const entries = { tsbuild: 'main.js', 'tsbuild-remote': 'remote-main.js' };
+// What the remote bundle must not hold: the local builder, reached by one
+// static import too many from the code the remote client shares with it.
+const LOCAL_ONLY = /^dist\/builder\/(cli\/build-runner|api|solver\/|store\/|snapshots\/|containers\/)/;
 
 // Also drops the code caches of the previous bundle (bin/tsbuild.js).
 rmSync(outdir, { recursive: true, force: true });
-await build({
+const result = await build({
   entryPoints: Object.fromEntries(Object.entries(entries).map(([name, file]) => [name, join(root, 'dist', 'builder', 'cli', file)])),
   outdir,
   outExtension: { '.js': '.cjs' },
@@ -42,7 +45,16 @@ await build({
   // ssh2 loads optional native addons (.node files) that cannot be bundled:
   // it is required from node_modules when an ssh:// host is first dialled.
   external: ['ssh2'],
+  metafile: true,
+  absWorkingDir: root,
 });
+
+const remoteInputs = Object.values(result.metafile.outputs).find((o) => o.entryPoint?.endsWith('remote-main.js'))?.inputs ?? {};
+const local = Object.keys(remoteInputs).filter((p) => LOCAL_ONLY.test(p));
+if (local.length > 0) {
+  console.error(`bundle-cli: the remote client's bundle holds the local builder (a static import from remote code?): ${local.slice(0, 5).join(', ')}`);
+  process.exit(1);
+}
 
 // The launcher compiles the bundle as a plain script: an import() left in it
 // (of a Node built-in, say) would need the ESM loader. Use a static import.
