@@ -9,26 +9,33 @@
 // meets an old cache. CommonJS (bin/package.json): no ES module loader to
 // start either.
 //
-// When a server may be named (the same test as builder/cli/remote-entry.ts),
-// the remote client's small bundle (tsbuild-remote.cjs) runs first: a build
-// through a server never reads, deserializes or initialises the local
-// builder. It loads the full CLI itself for what runs on this machine.
+// When a server may be named (the same test as builder/cli/remote-entry.ts)
+// and the command is one that runs there, the remote client's small bundle
+// (tsbuild-remote.cjs) runs instead: a build through a server never reads,
+// deserializes or initialises the local builder. It loads the full CLI
+// itself for what turns out to run here (--help, a bad flag); a command
+// that always runs here (`run`, `ps` with TSBUILD_HOST exported) goes
+// straight to the full CLI, which would run a remote one as well: the list
+// below only chooses the faster start.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
 const vm = require('node:vm');
 const Module = require('node:module');
 
+// runsRemotely() in builder/cli/remote-dispatch.ts (a test keeps them alike).
+const REMOTE_COMMANDS = new Set(['build', 'version', 'images', 'inspect', 'history', 'tag', 'rmi', 'push', 'pull', 'du', 'prune']);
+
 const argv = process.argv.slice(2);
-const first = argv[0] ?? '';
-const remote = /^(-H|--host|--tls|--ssh)/.test(first) || !!process.env.TSBUILD_HOST;
+const command = commandAfterGlobals();
+const remote = (/^(-H|--host|--tls|--ssh)/.test(argv[0] ?? '') || !!process.env.TSBUILD_HOST) && REMOTE_COMMANDS.has(command);
 // With --enable-source-maps, a plain require: Node maps the stack traces of
 // modules it loads itself back to the TypeScript, not those of a vm.Script.
 const withCache = !process.sourceMapsEnabled;
 const loaded = [];
 
-const cli = remote ? load('tsbuild-remote', remoteCommand()) : load('tsbuild', commandName(first));
-const done = remote ? cli.main(argv, () => load('tsbuild', 'other')) : cli.main(argv);
+const cli = remote ? load('tsbuild-remote', `remote-${command}`) : load('tsbuild', command);
+const done = remote ? cli.main(argv, () => load('tsbuild', command)) : cli.main(argv);
 done.then(
   (code) => {
     process.exitCode = code;
@@ -41,17 +48,14 @@ done.then(
   },
 );
 
-function commandName(arg) {
-  return /^[a-z]+$/.test(arg) ? arg : 'other';
-}
-
-// The command after the global options (`--host ADDR build`), for its cache's name.
-function remoteCommand() {
+// The command, after any global options (`--host ADDR build`); 'other'
+// for none or a mistyped one. It names the code caches.
+function commandAfterGlobals() {
   for (let i = 0; i < argv.length; i++) {
     if (/^(-H|--host|--tlscacert|--tlscert|--tlskey|--ssh-identity|--ssh-command)$/.test(argv[i])) i++;
-    else if (!argv[i].startsWith('-')) return `remote-${commandName(argv[i])}`;
+    else if (!argv[i].startsWith('-')) return /^[a-z]+$/.test(argv[i]) ? argv[i] : 'other';
   }
-  return 'remote-other';
+  return 'other';
 }
 
 function load(name, command) {

@@ -4,12 +4,15 @@
 // full CLI's, unchanged. Which bundles a command compiled is seen from
 // inside its process: a preloaded module notes every vm.Script the
 // launcher makes.
+import test from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { tsbuild, tempDir } from './helpers/cli.js';
+import { PROJECT_ROOT, tsbuild, tempDir } from './helpers/cli.js';
 import { serverSuite } from './helpers/server-suite.js';
 import { makeContext } from './e2e-image-helpers.js';
+import { runsRemotely } from '../builder/cli/remote-dispatch.js';
+import { REMOTE_COMMANDS } from '../builder/remote/protocol.js';
 
 const suite = serverSuite('the remote client bundle');
 
@@ -37,7 +40,7 @@ async function client(dir: string) {
   };
 }
 
-suite.it('a build through a server runs from the remote bundle alone; a local command from the full CLI after it', async (t) => {
+suite.it('a build through a server runs from the remote bundle alone; what runs here, from the full CLI', async (t) => {
   const dir = await tempDir('tsbuild-remote-bundle-');
   const run = await client(dir);
   const ctx = await makeContext({ Dockerfile: 'FROM scratch\nCOPY hello.txt /hello.txt\n', 'hello.txt': 'hello from the client\n' });
@@ -49,16 +52,33 @@ suite.it('a build through a server runs from the remote bundle alone; a local co
     t.deepEqual(build.bundles, ['tsbuild-remote.cjs'], attempt);
   }
 
-  // Help for a command that runs here: the full CLI's text and the note that it runs here.
+  // build's help is the same everywhere: shown here, by the full CLI.
+  const help = await run(['build', '--help']);
+  t.is(help.code, 0, help.stderr);
+  t.regex(help.stdout, /^Usage: {2}tsbuild build/);
+  t.deepEqual(help.bundles, ['tsbuild-remote.cjs', 'tsbuild.cjs']);
+
+  // A bad flag of a remote command is reported as the full CLI reports it, without it.
+  const bad = await run(['build', '--no-such-flag', ctx]);
+  t.is(bad.code, 1);
+  t.is(bad.stderr.trim(), 'ERROR: unknown flag: --no-such-flag');
+  t.deepEqual(bad.bundles, ['tsbuild-remote.cjs']);
+
+  // A command that runs here starts the full CLI alone, and its help says it runs here.
   const ps = await run(['ps', '--help']);
   t.is(ps.code, 0, ps.stderr);
   t.regex(ps.stdout, /^Usage: {2}tsbuild ps/);
   t.regex(ps.stdout, /--host is set, but "ps" runs on this machine/);
-  t.deepEqual(ps.bundles, ['tsbuild-remote.cjs', 'tsbuild.cjs']);
+  t.deepEqual(ps.bundles, ['tsbuild.cjs']);
+});
 
-  // A bad global flag is reported by the remote bundle as the full CLI reports it.
-  const bad = await run(['--tlscacert']);
-  t.is(bad.code, 1);
-  t.is(bad.stderr.trim(), 'ERROR: flag needs an argument: --tlscacert');
-  t.deepEqual(bad.bundles, ['tsbuild-remote.cjs']);
+// The launcher picks the bundle from its own list of the commands that run
+// on a server: the same as the CLI's, or a remote command starts slower.
+test("the launcher's list of server commands is the CLI's", (t) => {
+  const launcher = readFileSync(path.join(PROJECT_ROOT, 'bin', 'tsbuild.js'), 'utf8');
+  const listed = /const REMOTE_COMMANDS = new Set\(\[([^\]]*)\]\)/.exec(launcher)?.[1];
+  t.truthy(listed, 'bin/tsbuild.js names its REMOTE_COMMANDS');
+  const names = [...listed!.matchAll(/'([a-z]+)'/g)].map((m) => m[1]!).sort();
+  t.deepEqual(names, ['build', 'version', ...REMOTE_COMMANDS].sort());
+  for (const name of names) t.true(runsRemotely(name), name);
 });
