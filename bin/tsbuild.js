@@ -8,33 +8,39 @@
 // cache is named after the bundle file's identity, so a rebuilt bundle never
 // meets an old cache. CommonJS (bin/package.json): no ES module loader to
 // start either.
+//
+// When a server may be named (the same test as builder/cli/remote-entry.ts)
+// and the command is one that runs there, the remote client's small bundle
+// (tsbuild-remote.cjs) runs instead: a build through a server never reads,
+// deserializes or initialises the local builder. It loads the full CLI
+// itself for what turns out to run here (--help, a bad flag); a command
+// that always runs here (`run`, `ps` with TSBUILD_HOST exported) goes
+// straight to the full CLI, which would run a remote one as well: the list
+// below only chooses the faster start.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
 const vm = require('node:vm');
 const Module = require('node:module');
 
-const bundle = path.join(__dirname, '..', 'dist', 'bundle', 'tsbuild.cjs');
+// runsRemotely() in builder/cli/remote-dispatch.ts (a test keeps them alike).
+const REMOTE_COMMANDS = new Set(['build', 'version', 'images', 'inspect', 'history', 'tag', 'rmi', 'push', 'pull', 'du', 'prune']);
+
+const argv = process.argv.slice(2);
+const command = commandAfterGlobals();
+const remote = (/^(-H|--host|--tls|--ssh)/.test(argv[0] ?? '') || !!process.env.TSBUILD_HOST) && REMOTE_COMMANDS.has(command);
 // With --enable-source-maps, a plain require: Node maps the stack traces of
 // modules it loads itself back to the TypeScript, not those of a vm.Script.
 const withCache = !process.sourceMapsEnabled;
-const cacheFile = withCache ? codeCachePath() : '';
-let cachedData;
-try {
-  if (withCache) cachedData = fs.readFileSync(cacheFile);
-} catch {
-  // First run of this command: compiled from source, cached at the end.
-}
-const script = withCache ? new vm.Script(Module.wrap(fs.readFileSync(bundle, 'utf8')), { filename: bundle, cachedData }) : undefined;
-const cli = { exports: {} };
-if (script) script.runInThisContext()(cli.exports, require, cli, bundle, path.dirname(bundle));
-else cli.exports = require(bundle);
+const loaded = [];
 
-cli.exports.main(process.argv.slice(2)).then(
+const cli = remote ? load('tsbuild-remote', `remote-${command}`) : load('tsbuild', command);
+const done = remote ? cli.main(argv, () => load('tsbuild', command)) : cli.main(argv);
+done.then(
   (code) => {
     process.exitCode = code;
     // Successes only: a mistyped command must not leave a cache file behind.
-    if (script && code === 0 && (!cachedData || script.cachedDataRejected)) saveCodeCache();
+    if (code === 0) for (const l of loaded) if (!l.cachedData || l.script.cachedDataRejected) saveCodeCache(l);
   },
   (err) => {
     console.error(err);
@@ -42,14 +48,40 @@ cli.exports.main(process.argv.slice(2)).then(
   },
 );
 
-function codeCachePath() {
+// The command, after any global options (`--host ADDR build`); 'other'
+// for none or a mistyped one. It names the code caches.
+function commandAfterGlobals() {
+  for (let i = 0; i < argv.length; i++) {
+    if (/^(-H|--host|--tlscacert|--tlscert|--tlskey|--ssh-identity|--ssh-command)$/.test(argv[i])) i++;
+    else if (!argv[i].startsWith('-')) return /^[a-z]+$/.test(argv[i]) ? argv[i] : 'other';
+  }
+  return 'other';
+}
+
+function load(name, command) {
+  const bundle = path.join(__dirname, '..', 'dist', 'bundle', `${name}.cjs`);
+  if (!withCache) return require(bundle);
+  const cacheFile = codeCachePath(bundle, command);
+  let cachedData;
+  try {
+    cachedData = fs.readFileSync(cacheFile);
+  } catch {
+    // First run of this command: compiled from source, cached at the end.
+  }
+  const script = new vm.Script(Module.wrap(fs.readFileSync(bundle, 'utf8')), { filename: bundle, cachedData });
+  const mod = { exports: {} };
+  script.runInThisContext()(mod.exports, require, mod, bundle, path.dirname(bundle));
+  loaded.push({ script, cachedData, cacheFile });
+  return mod.exports;
+}
+
+function codeCachePath(bundle, command) {
   const st = fs.statSync(bundle);
-  const command = /^[a-z]+$/.test(process.argv[2] ?? '') ? process.argv[2] : 'other';
   return path.join(path.dirname(bundle), 'v8-cache', `${st.ino}-${st.size}-${Math.floor(st.mtimeMs)}-${command}.bin`);
 }
 
 // After the command ran, so that the functions it compiled are in the cache.
-function saveCodeCache() {
+function saveCodeCache({ script, cacheFile }) {
   const tmp = `${cacheFile}.${process.pid}.tmp`;
   try {
     fs.mkdirSync(path.dirname(cacheFile), { recursive: true });

@@ -9,6 +9,11 @@
 // run only when imported, so a cached build never initialises the
 // registry client or the sandbox. Source maps sit beside the bundle: run
 // with NODE_OPTIONS=--enable-source-maps for readable stack traces.
+//
+// A second, small bundle, dist/bundle/tsbuild-remote.cjs
+// (builder/cli/remote-main.js), is what the launcher runs when a server may
+// be named (--host, TSBUILD_HOST): the remote client without the local
+// builder, whose start-up is most of a no-op rebuild through a server.
 import { build } from 'esbuild';
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -16,13 +21,17 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist', 'bundle');
-const outfile = join(outdir, 'tsbuild.cjs');
+const entries = { tsbuild: 'main.js', 'tsbuild-remote': 'remote-main.js' };
+// What the remote bundle must not hold: the local builder, reached by one
+// static import too many from the code the remote client shares with it.
+const LOCAL_ONLY = /^dist\/builder\/(cli\/build-runner|api|solver\/|store\/|snapshots\/|containers\/)/;
 
 // Also drops the code caches of the previous bundle (bin/tsbuild.js).
 rmSync(outdir, { recursive: true, force: true });
-await build({
-  entryPoints: [join(root, 'dist', 'builder', 'cli', 'main.js')],
-  outfile,
+const result = await build({
+  entryPoints: Object.fromEntries(Object.entries(entries).map(([name, file]) => [name, join(root, 'dist', 'builder', 'cli', file)])),
+  outdir,
+  outExtension: { '.js': '.cjs' },
   bundle: true,
   format: 'cjs',
   platform: 'node',
@@ -36,12 +45,24 @@ await build({
   // ssh2 loads optional native addons (.node files) that cannot be bundled:
   // it is required from node_modules when an ssh:// host is first dialled.
   external: ['ssh2'],
+  metafile: true,
+  absWorkingDir: root,
 });
+
+const remoteInputs = Object.values(result.metafile.outputs).find((o) => o.entryPoint?.endsWith('remote-main.js'))?.inputs ?? {};
+const local = Object.keys(remoteInputs).filter((p) => LOCAL_ONLY.test(p));
+if (local.length > 0) {
+  console.error(`bundle-cli: the remote client's bundle holds the local builder (a static import from remote code?): ${local.slice(0, 5).join(', ')}`);
+  process.exit(1);
+}
 
 // The launcher compiles the bundle as a plain script: an import() left in it
 // (of a Node built-in, say) would need the ESM loader. Use a static import.
-const left = readFileSync(outfile, 'utf8').match(/\bimport\(["'][^"']+["']\)/g);
-if (left) {
-  console.error(`bundle-cli: dynamic import() of external modules left in ${outfile}: ${[...new Set(left)].join(', ')}`);
-  process.exit(1);
+for (const name of Object.keys(entries)) {
+  const outfile = join(outdir, `${name}.cjs`);
+  const left = readFileSync(outfile, 'utf8').match(/\bimport\(["'][^"']+["']\)/g);
+  if (left) {
+    console.error(`bundle-cli: dynamic import() of external modules left in ${outfile}: ${[...new Set(left)].join(', ')}`);
+    process.exit(1);
+  }
 }

@@ -3,6 +3,7 @@
 // its own modules (each import() is a split point of the CLI bundle).
 import { version } from './version.js';
 import { reportError } from './report-error.js';
+import { HOST_HELP_NOTE, mayUseServer, runIfRemote } from './remote-entry.js';
 
 interface Command {
   summary: string;
@@ -75,35 +76,16 @@ function usage(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let remote: import('../remote/client.js').ConnectOptions | undefined;
-  if (argv[0]?.startsWith('-H') || argv[0]?.startsWith('--host') || argv[0]?.startsWith('--tls') || argv[0]?.startsWith('--ssh') || process.env.TSBUILD_HOST) {
-    try {
-      const { splitGlobal, connectOptionsOf } = await import('./remote-flags.js');
-      const { global, rest } = splitGlobal(argv);
-      remote = connectOptionsOf(global);
-      argv = rest;
-    } catch (err) {
-      return await reportError(err);
-    }
+  if (mayUseServer(argv)) {
+    const outcome = await runIfRemote(argv, version());
+    if ('code' in outcome) return outcome.code;
+    const [first, ...rest] = outcome.local;
+    if (!outcome.helpNote || first === undefined || !Object.hasOwn(COMMANDS, first)) return runLocal(first, rest);
+    const code = await runLocal(first, rest);
+    process.stdout.write(HOST_HELP_NOTE(first));
+    return code;
   }
   const [first, ...rest] = argv;
-  if (remote && first !== undefined && !first.startsWith('-')) {
-    const { runsRemotely, runRemote } = await import('./remote-dispatch.js');
-    const help = rest.includes('--help') || rest.includes('-h');
-    // Help texts are the same everywhere: shown without a connection.
-    if (runsRemotely(first) && !help) {
-      try {
-        return await runRemote(remote, first, rest, version());
-      } catch (err) {
-        return await reportError(err);
-      }
-    }
-    if (help && !runsRemotely(first) && Object.hasOwn(COMMANDS, first)) {
-      const code = await runLocal(first, rest);
-      process.stdout.write(`\nNote: --host is set, but "${first}" runs on this machine (only build and the store commands run on the server).\n`);
-      return code;
-    }
-  }
   return runLocal(first, rest);
 }
 

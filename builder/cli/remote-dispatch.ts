@@ -10,7 +10,7 @@ export function runsRemotely(command: string): boolean {
 
 export async function runRemote(opts: ConnectOptions, command: string, args: string[], clientVersion: string): Promise<number> {
   if (command === 'build') {
-    const { withBuildRequest } = await import('./commands/build.js');
+    const { withBuildRequest } = await import('./build-request.js');
     return withBuildRequest(args, async (build) => {
       // The context's check starts first, in another process when it can
       // (native-stat-check.ts): it lstats the context while this one loads

@@ -47,12 +47,13 @@ export interface ContextCheck {
   readonly native?: Promise<boolean | undefined>;
 }
 
-/** Opens the context's snapshot and, when it can answer, starts the native check of it in the background. */
-export function startContextCheck(contextDir: string, dockerfilePath: string | undefined, native?: (bytes: Buffer) => Promise<boolean | undefined>): ContextCheck {
+/** Opens the context's snapshot and, when it can answer, starts the native check of it (on the snapshot's open file) in the background. */
+export function startContextCheck(contextDir: string, dockerfilePath: string | undefined, native?: (snapshotFd: number) => Promise<boolean | undefined>): ContextCheck {
   const root = path.resolve(contextDir);
-  const snapshot = ContextSnapshot.open(snapshotDir(), root, dockerfilePath);
-  const bytes = snapshot.checkableBytes;
-  return { root, snapshot, native: bytes && native ? native(bytes) : undefined };
+  let answer: Promise<boolean | undefined> | undefined;
+  const snapshot = ContextSnapshot.open(snapshotDir(), root, dockerfilePath, native && ((fd) => void (answer = native(fd))));
+  // Started on the file's flag alone: the answer counts only for a snapshot this process trusts as well.
+  return { root, snapshot, native: snapshot.checkable ? answer : undefined };
 }
 
 /** Names a context directory of this user on this machine: the server keeps one warm copy of each. */

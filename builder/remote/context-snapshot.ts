@@ -39,7 +39,7 @@
 //       around numbers, then row numbers: 6 float64 each, in this machine's byte order
 //       row digests: 64 hex digits each ('-' for entries that are not files)
 import { createHash, randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RACY_MARGIN_MS } from '../../cache/checksum-cache.js';
@@ -68,8 +68,6 @@ interface Header {
 }
 
 interface SnapshotData extends Header {
-  /** The bytes of the file up to the digests: what the native check reads. */
-  bytes: Buffer;
   checkable: boolean;
   names: string[];
   nums: Float64Array;
@@ -141,15 +139,28 @@ export class ContextSnapshot {
     return path.join(cacheDir, `${createHash('sha256').update(`${root}\0${dockerfilePath ?? ''}`).digest('hex').slice(0, 32)}.snap`);
   }
 
-  /** Taken before the walk's first lstat (the racy rule compares with it). */
-  static open(cacheDir: string, root: string, dockerfilePath: string | undefined): ContextSnapshot {
+  /**
+   * Taken before the walk's first lstat (the racy rule compares with it).
+   * `check`, when given, gets the open file of a snapshot that allows the
+   * shortcut, before it is decoded here: the native check reads the very
+   * bytes this process reads (the file is replaced by rename, never
+   * rewritten), from offset 0, which this process's positioned reads leave
+   * as it is; and it starts as early as it can.
+   */
+  static open(cacheDir: string, root: string, dockerfilePath: string | undefined, check?: (fd: number) => void): ContextSnapshot {
     const file = ContextSnapshot.fileFor(cacheDir, root, dockerfilePath);
     const startedAt = Date.now();
     let data: SnapshotData | undefined;
+    let fd: number | undefined;
     try {
-      data = decode(readFileSync(file), root);
+      fd = openSync(file, 'r');
+      const buf = readAt0(fd);
+      if (check && buf.length >= FIXED && (buf.readUInt32LE(8 + 4 * 5) & FLAG_CHECKABLE) !== 0) check(fd);
+      data = decode(buf, root);
     } catch {
       // None yet, or unreadable: every file is hashed.
+    } finally {
+      if (fd !== undefined) closeSync(fd);
     }
     return new ContextSnapshot(file, root, data, startedAt);
   }
@@ -158,9 +169,9 @@ export class ContextSnapshot {
     return this.data?.names.length ?? 0;
   }
 
-  /** The snapshot's bytes when the native check can judge it (every stat trusted), else undefined. */
-  get checkableBytes(): Buffer | undefined {
-    return this.data?.checkable && this.settled ? this.data.bytes : undefined;
+  /** Every stat the snapshot holds can be trusted: an unchanged context may skip the walk, and the native check may say so. */
+  get checkable(): boolean {
+    return !!this.data?.checkable && this.settled;
   }
 
   /** Regular files among the rows. */
@@ -185,7 +196,7 @@ export class ContextSnapshot {
    */
   unchangedOnDisk(): boolean {
     const d = this.data;
-    if (!d || !this.checkableBytes) return false;
+    if (!d || !this.checkable) return false;
     for (const [i, p] of d.aroundPaths.entries()) {
       let st: Stats | undefined;
       try {
@@ -280,6 +291,18 @@ function sameNums(n: ArrayLike<number>, at: number, st: Stats): boolean {
   return n[at] === st.mode && n[at + 1] === st.size && n[at + 2] === st.mtimeMs && n[at + 3] === st.ctimeMs && n[at + 4] === st.ino && n[at + 5] === st.dev;
 }
 
+/** The whole file, read at explicit positions: the file offset (shared with the native check's stdin) stays at 0. */
+function readAt0(fd: number): Buffer {
+  const buf = Buffer.allocUnsafe(fstatSync(fd).size);
+  let n = 0;
+  while (n < buf.length) {
+    const r = readSync(fd, buf, n, buf.length - n, n);
+    if (r === 0) return buf.subarray(0, n);
+    n += r;
+  }
+  return buf;
+}
+
 /** The snapshot in a file, or undefined when it is of another format, another root or damaged. */
 function decode(buf: Buffer, root: string): SnapshotData | undefined {
   if (buf.length < FIXED || buf.toString('latin1', 0, MAGIC.length) !== MAGIC) return undefined;
@@ -300,7 +323,7 @@ function decode(buf: Buffer, root: string): SnapshotData | undefined {
   const at = buf.byteOffset + numsAt;
   const all = at % 8 === 0 ? new Float64Array(buf.buffer, at, (around + rows) * NUMS) : new Float64Array(buf.buffer.slice(at, at + (around + rows) * NUMS * 8));
   return {
-    ...h, bytes: buf.subarray(0, digestsAt), checkable: (flags & FLAG_CHECKABLE) !== 0 && around > 0, names, aroundPaths,
+    ...h, checkable: (flags & FLAG_CHECKABLE) !== 0 && around > 0, names, aroundPaths,
     aroundNums: all.subarray(0, around * NUMS), nums: all.subarray(around * NUMS), digests: buf.toString('latin1', digestsAt),
   };
 }

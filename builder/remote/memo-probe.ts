@@ -24,7 +24,7 @@ export interface MemoAnswer {
 export async function askMemo(connecting: Promise<RemoteConnection>, check: ContextCheck, request: (digest: string) => BuildRequest): Promise<MemoAnswer | undefined> {
   const digest = check.snapshot.digest;
   // Only a snapshot the check can confirm as it is (no racy entry) names the context the build will have.
-  if (digest === '' || !check.snapshot.checkableBytes) return undefined;
+  if (digest === '' || !check.snapshot.checkable) return undefined;
   // Sent as soon as the session is up, without waiting for the hello: a
   // server older than protocol v4 answers 404 (an unknown path) and nothing else.
   const conn = await beforeHello(connecting);

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { Duplex } from 'node:stream';
 import { parseArgs, getBool, getList, getString, formatFlagHelp, type FlagSpec } from '../args.js';
 import { UsageError } from '../../errors.js';
-import { parseCache } from './build.js';
+import { parseCache } from '../build-request.js';
 import { defaultSocketPath, parseAddress } from '../../remote/address.js';
 import { parseDuration } from '../../../cache/gc-config.js';
 import { version } from '../version.js';

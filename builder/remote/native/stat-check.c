@@ -8,8 +8,8 @@
  * (some 18,000 instructions each); here it is the system call and six
  * comparisons, and it runs on another CPU while the client connects.
  *
- * Reads the snapshot file's bytes up to its digests on stdin (the very bytes the client
- * read, so both judge the same snapshot) and exits 0 when every stat the
+ * Reads the snapshot file on stdin (the client's own open file, which it
+ * reads too, so both judge the same snapshot) and exits 0 when every stat the
  * snapshot holds is unchanged, 1 when one differs or the snapshot does not
  * allow the shortcut, 2 when the input is not a snapshot it understands.
  * The numbers are compared as Node computes them (doubles; times as
