@@ -121,13 +121,28 @@ export async function gcRootsOf(store: Store): Promise<GcRoots> {
 /** Runs the collector under the store's collector lock (see cache/gc-lease.ts). */
 export async function collectGarbage(store: Store, opts: PruneOptions, lock: { waitMs: number; onWait?: (holders: { pid: number; purpose: string }[]) => void }): Promise<PruneReport> {
   return withCollectorLock(store.paths.root, async () => {
-    const [{ prune }, { SnapshotSizes }] = await Promise.all([import('../../cache/gc.js'), import('../../cache/gc-sizes.js')]);
-    const sizes = await SnapshotSizes.load(store.paths.root);
-    const sizeOf = Object.assign(sizes.sizeOf, { forget: (dir: string) => sizes.forget(dir) });
-    // Roots are read under the lock: an image tagged after this point was
-    // built under a lease, which the lock waited for.
-    const report = await prune(storeLayoutOf(store), await gcRootsOf(store), opts, sizeOf);
-    await sizes.save();
-    return report;
+    const [{ prune }, { StoreSizes }, { storeBytes }] = await Promise.all([import('../../cache/gc.js'), import('../../cache/gc-sizes.js'), import('../../cache/gc-budget.js')]);
+    const sizes = await StoreSizes.load(store.paths.root);
+    try {
+      // A size limit alone removes nothing while the store is within it:
+      // then neither the images nor the cache entries need reading.
+      if (onlySizeLimit(opts)) {
+        const bytes = await storeBytes(storeLayoutOf(store), sizes);
+        if (bytes <= opts.keepStorageBytes!) return { ...NOTHING_REMOVED, bytesLeft: bytes };
+      }
+      const sizeOf = Object.assign(sizes.sizeOf, { forget: (dir: string) => sizes.forget(dir) });
+      // Roots are read under the lock: an image tagged after this point was
+      // built under a lease, which the lock waited for.
+      return await prune(storeLayoutOf(store), await gcRootsOf(store), opts, sizeOf);
+    } finally {
+      await sizes.save();
+    }
   }, lock);
+}
+
+const NOTHING_REMOVED: PruneReport = { entriesRemoved: 0, blobsRemoved: 0, snapshotsRemoved: 0, cacheMountsRemoved: 0, contextsRemoved: 0, contextFilesRemoved: 0, bytesFreed: 0, bytesLeft: 0 };
+
+// `--all` and `until=` remove what they select even within the limit.
+function onlySizeLimit(opts: PruneOptions): boolean {
+  return opts.keepStorageBytes !== undefined && !opts.all && opts.untilMs === undefined;
 }
