@@ -6,8 +6,8 @@
 //  - cache entries (cache key → layer chain), each with its last use (mtime);
 //  - blobs and snapshots with their sizes.
 // Nothing here deletes anything.
-import { lstatSync, readdirSync, type Stats } from 'node:fs';
-import { lstat, readdir, readFile, stat } from 'node:fs/promises';
+import { lstatSync, readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContentStore } from './content-store.js';
 import { isDigest, type Digest } from './digest.js';
@@ -61,8 +61,7 @@ export interface StoreScan {
 export async function imageReferences(layout: StoreLayout, roots: GcRoots): Promise<{ blobs: Set<string>; snapshotDirs: Set<string>; problems: string[] }> {
   const blobs = new Set<string>();
   const snapshotDirs = new Set<string>(roots.snapshotDirsInUse.map((p) => path.resolve(p)));
-  const problems: string[] = [];
-  const visit = async (digest: Digest): Promise<void> => {
+  const visit = async (digest: Digest, problems: string[]): Promise<void> => {
     if (blobs.has(digest)) return;
     blobs.add(digest);
     let doc: { manifests?: { digest: string }[]; config?: { digest: string }; layers?: { digest: string }[] };
@@ -72,7 +71,7 @@ export async function imageReferences(layout: StoreLayout, roots: GcRoots): Prom
       problems.push(`image ${digest}: manifest unreadable (${(err as Error).message})`);
       return;
     }
-    for (const m of doc.manifests ?? []) if (isDigest(m.digest)) await visit(m.digest);
+    for (const m of doc.manifests ?? []) if (isDigest(m.digest)) await visit(m.digest, problems);
     for (const l of doc.layers ?? []) if (isDigest(l.digest)) blobs.add(l.digest);
     if (doc.config && isDigest(doc.config.digest)) {
       blobs.add(doc.config.digest);
@@ -84,19 +83,33 @@ export async function imageReferences(layout: StoreLayout, roots: GcRoots): Prom
       }
     }
   };
-  for (const m of roots.manifests) await visit(m);
-  return { blobs, snapshotDirs, problems };
+  // Images are read side by side (a store with many was read one blob at a
+  // time); each one's problems are reported in the order of the roots.
+  const problems = await Promise.all(roots.manifests.map(async (m) => {
+    const found: string[] = [];
+    await visit(m, found);
+    return found;
+  }));
+  return { blobs, snapshotDirs, problems: problems.flat() };
 }
 
-/** Every cache index entry with the layers its result holds. */
+/**
+ * Every cache index entry with the layers its result holds. The entries are
+ * small files read with synchronous calls, yielding to the event loop
+ * every few shard directories (two awaited threadpool round trips per
+ * entry made a store of a few hundred entries take tens of ms to list).
+ */
 export async function listCacheEntries(layout: StoreLayout): Promise<CacheEntryInfo[]> {
   const out: CacheEntryInfo[] = [];
-  for (const shard of await readdir(layout.cacheIndexDir).catch(() => [] as string[])) {
+  let batch = 0;
+  for (const shard of readdirQuiet(layout.cacheIndexDir)) {
+    if (++batch % 16 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const dir = path.join(layout.cacheIndexDir, shard);
-    for (const name of await readdir(dir).catch(() => [] as string[])) {
+    for (const name of readdirQuiet(dir)) {
       if (!/^[0-9a-f]{64}\.json$/.test(name)) continue;
       const file = path.join(dir, name);
-      const [st, text] = await Promise.all([stat(file).catch(() => null), readFile(file, 'utf8').catch(() => undefined)]);
+      const st = statQuiet(file);
+      const text = st && readQuiet(file);
       if (!st || text === undefined) continue;
       const blobs: Digest[] = [];
       const diffIds: Digest[] = [];
@@ -119,7 +132,7 @@ export async function listCacheEntries(layout: StoreLayout): Promise<CacheEntryI
 export async function listBlobs(layout: StoreLayout): Promise<Map<string, SizedItem>> {
   const out = new Map<string, SizedItem>();
   for await (const d of layout.content.list()) {
-    const st = await stat(layout.content.path(d)).catch(() => null);
+    const st = statQuiet(layout.content.path(d));
     if (st) out.set(d, { name: d, bytes: st.size, mtimeMs: st.mtimeMs });
   }
   return out;
@@ -176,6 +189,22 @@ export async function treeBytes(dir: string, seen = new Set<string>()): Promise<
 function lstatQuiet(p: string): Stats | undefined {
   try {
     return lstatSync(p, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
+function statQuiet(p: string): Stats | undefined {
+  try {
+    return statSync(p, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
+function readQuiet(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
   } catch {
     return undefined;
   }
