@@ -12,7 +12,8 @@ import type { ExecContext } from '../solver/vertex.js';
 import { describeCopy, runCopy, type SelectionChecksum } from './copy-step.js';
 import { memoizedSelection } from '../context/selection-memo.js';
 import { describeRun, runStep } from './run-step.js';
-import { lowerDirsOf, withMutableRootfs } from './rootfs.js';
+import { commitStep, lowerDirsOf, withMutableRootfs } from './rootfs.js';
+import { directoryInLowers } from '../snapshots/lower-lookup.js';
 import { resolveUserInLayers } from './user.js';
 
 // Where the build context is: its directory, and the Dockerfile when it
@@ -121,8 +122,12 @@ export class BuildStepRunner implements StepRunner {
   }
 
   async workdir(step: WorkdirStep, parent: StepResult): Promise<StepResult> {
+    const lowerDirs = await lowerDirsOf(this.store, parent);
+    // Already a directory: nothing to create, so no overlay to mount for
+    // it; the step gets the empty layer a mount that changed nothing gives.
+    if (await directoryInLowers(lowerDirs, step.path)) return commitStep(this.store, parent, await this.store.snapshots.workspace(), { sourceDateEpoch: this.env.sourceDateEpoch }, this.env.layerWrites);
     // The directory belongs to the current USER, as BuildKit creates it.
-    const owner = step.user ? await resolveUserInLayers(await lowerDirsOf(this.store, parent), step.user) : null;
+    const owner = step.user ? await resolveUserInLayers(lowerDirs, step.user) : null;
     return withMutableRootfs(this.store, parent, this.env.sourceDateEpoch, async (root) => {
       await mkdirAllInRoot(root, step.path, { mode: 0o755, owner: owner ? { uid: owner.uid, gid: owner.gid } : null });
     }, undefined, this.env.layerWrites);
