@@ -5,7 +5,7 @@ import { toDigest } from '../../cache/digest.js';
 import { BuildContext } from '../context/context.js';
 import { checksumSelection, MemoryContentHashCache, type ContentHashCache } from '../context/checksum.js';
 import { mkdirAllInRoot } from '../fileops/fs-write.js';
-import { readImage } from '../image/image.js';
+import { readImage, type ImageDescription } from '../image/image.js';
 import type { StepResult } from '../store/step-result.js';
 import type { StepEnv, StepRunner } from './types.js';
 import type { ExecContext } from '../solver/vertex.js';
@@ -30,6 +30,9 @@ export interface ContextLocation {
 
 export class BuildStepRunner implements StepRunner {
   private readonly contexts = new Map<string, Promise<BuildContext>>();
+  // Base images by manifest digest: keying a FROM and giving its layers
+  // read the same two blobs (read-only uses; the resolver's copy is apart).
+  private readonly images = new Map<string, Promise<ImageDescription>>();
   // The result of a step's previous build, when one is remembered.
   previousResult?: (step: CopyStep) => Promise<StepResult | undefined>;
   private networkPrewarmed = false;
@@ -67,11 +70,21 @@ export class BuildStepRunner implements StepRunner {
 
   async imageLayers(manifestDigest: string | undefined, ref: string): Promise<StepResult> {
     if (!manifestDigest) throw new Error(`image ${ref} was resolved without a digest`);
-    const image = await readImage(this.store.content, toDigest(manifestDigest));
+    const image = await this.image(manifestDigest);
     return {
       layers: image.layers.map((l) => ({ diffId: l.diffId, blob: l.digest, size: l.size, mediaType: l.mediaType })),
       stepAdded: [],
     };
+  }
+
+  private image(manifestDigest: string): Promise<ImageDescription> {
+    let image = this.images.get(manifestDigest);
+    if (!image) {
+      image = readImage(this.store.content, toDigest(manifestDigest));
+      this.images.set(manifestDigest, image);
+      image.catch(() => this.images.delete(manifestDigest));
+    }
+    return image;
   }
 
   async extractLayers(result: StepResult, ctx: ExecContext<StepResult>): Promise<void> {
@@ -83,7 +96,7 @@ export class BuildStepRunner implements StepRunner {
   // of the copy this machine holds (see vertices.ts).
   async describeImage(manifestDigest: string | undefined, ref: string): Promise<unknown> {
     if (!manifestDigest) return { op: 'image', digest: ref };
-    const image = await readImage(this.store.content, toDigest(manifestDigest));
+    const image = await this.image(manifestDigest);
     return { op: 'image', digest: image.configDigest };
   }
 
