@@ -2,13 +2,15 @@
 // at once on one store both succeed and leave it consistent (`du --check`);
 // `prune` frees the cache of intermediate stages but keeps tagged images
 // exportable and runnable, and keeps the cache of their own steps unless
-// --all; the configured size limit is enforced after a build.
+// --all; the configured size limit is enforced after a build, and within it
+// removes nothing while remembering the sizes of what the build made.
 import test from 'ava';
-import { rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { buildSkipReason, freshStore, tempDir, tsbuild } from './helpers/cli.js';
 import { build, makeContext, ok } from './e2e-image-helpers.js';
 import { runIf } from './helpers/skip.js';
+import { treeBytes } from '../cache/gc-scan.js';
 
 // Each test makes its own fresh stores (concurrency and GC need a known start).
 const it = runIf(buildSkipReason(), test.serial);
@@ -118,6 +120,26 @@ it('the configured size limit is enforced after a build, keeping the images', as
     t.regex(await check(store.root), /store is consistent/);
     const run = await ok(['run', '--rm', 'app:v1', 'cat', '/small'], { root: store.root });
     t.is(run.stdout, 'limit\n');
+  } finally {
+    await store.dispose();
+  }
+});
+
+it('within the size limit a build removes nothing, and every snapshot it made has its size remembered', async (t) => {
+  const store = await freshStore();
+  try {
+    const ctx = await makeContext({ 'app.txt': 'x\n' });
+    const r = await build(store.root, ctx, MULTISTAGE('within'), ['-t', 'app:v1'], { TSBUILD_GC_KEEP_STORAGE: '10GB' });
+    t.notRegex(r.stderr, /cache size limit/);
+    // Read before `du`, which would measure what the build left unmeasured.
+    const sizes = JSON.parse(await readFile(path.join(store.root, 'gc', 'sizes.json'), 'utf8')) as { snapshots: Record<string, number>; blobs: Record<string, number> };
+    const du = JSON.parse((await ok(['du', '--format', 'json'], { root: store.root })).stdout);
+    t.true(du.snapshots.reclaimableBytes > 0);
+    const dirs = (await readdir(path.join(store.root, 'snapshots'))).filter((n) => /^[0-9a-f]+$/.test(n));
+    t.true(dirs.length >= 3);
+    for (const name of dirs) t.is(sizes.snapshots[name], await treeBytes(path.join(store.root, 'snapshots', name)), name);
+    t.is(Object.keys(sizes.blobs).length, du.blobs.count);
+    t.regex(await check(store.root), /store is consistent/);
   } finally {
     await store.dispose();
   }

@@ -72,6 +72,22 @@ WORKDIR /
   t.regex(history, /RUN .*only-in-cache.*\s0B\s/);
 });
 
+it('WORKDIR of a directory a later layer removed creates it again; one reached through a symlink is the empty layer', async (t) => {
+  const ctx = await makeContext({});
+  const dockerfile = `FROM busybox:latest
+RUN mkdir -p /d/keep /gone/x && ln -s /d/keep /lnk
+RUN rm -rf /gone
+WORKDIR /gone/x
+WORKDIR /lnk
+`;
+  await build(root(), ctx, dockerfile, ['-t', 'workdirs:v1']);
+  const img = await exportOci('workdirs:v1');
+  const layers = await layerEntries(img);
+  t.deepEqual(layers.at(-2)!.map((e) => e.name).sort(), ['gone/', 'gone/x/'], 'the whiteout hides /gone: WORKDIR makes it');
+  t.is(img.config.rootfs.diff_ids.at(-1), EMPTY_DIFF_ID, 'WORKDIR through a symlink to an existing dir');
+  t.is((await ok(['run', '--rm', 'workdirs:v1', 'sh', '-c', 'cd /gone/x && pwd -P && cd /lnk && pwd -P'], { root: root() })).stdout, '/gone/x\n/d/keep\n');
+});
+
 it('USER by name gets the supplementary groups from /etc/group, in RUN and in tsbuild run', async (t) => {
   const ctx = await makeContext({});
   const dockerfile = `FROM busybox:latest

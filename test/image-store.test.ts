@@ -137,3 +137,19 @@ test('re-tagging an image where it already is takes no lock and writes nothing; 
   }
   t.is((await images.resolve('app:v2'))?.manifestDigest, image.manifestDigest);
 });
+
+test('tagging or adding an image the index already has reads none of its blobs; a new one is read once', async (t) => {
+  const { store, images, image } = await fixture();
+  const reads: string[] = [];
+  const readBuffer = store.readBuffer.bind(store);
+  store.readBuffer = (d) => {
+    reads.push(d);
+    return readBuffer(d);
+  };
+  await images.tag('app:v1', image.manifestDigest);
+  t.deepEqual(reads, [image.manifestDigest, image.configDigest], 'a new image: its manifest and config, once');
+  reads.length = 0;
+  await images.tag('app:v2', image.manifestDigest);
+  await images.add(image.manifestDigest);
+  t.deepEqual(reads, []);
+});

@@ -11,7 +11,8 @@ export const imageExporter: ExporterFactory = (attrs, ctx) => {
     type: 'image',
     taskName: 'exporting to image',
     async export(image, store, io) {
-      await store.images.add(image.manifestDigest);
+      // Tagging registers the image too: one index update per name, none more.
+      if (names.length === 0) await store.images.add(image.manifestDigest);
       io.log(`writing image ${image.configDigest} done`);
       for (const name of names) {
         const full = await store.images.tag(name, image.manifestDigest);

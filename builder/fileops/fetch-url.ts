@@ -10,7 +10,9 @@ import { chmod, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { HashingTap } from '../../cache/hashing-tap.js';
-import { header, send, type HttpResponse } from '../registry/http.js';
+// The HTTP client (with http, https and tls) loads on the first download:
+// every build reaches this module, few download anything.
+import type { HttpResponse } from '../registry/http.js';
 import { DownloadError } from './errors.js';
 
 export interface DownloadedFile {
@@ -49,6 +51,7 @@ export function parseChecksum(checksum: string): string {
 
 export async function downloadUrl(url: string, dir: string, options: DownloadOptions = {}): Promise<DownloadedFile> {
   const expected = options.checksum === undefined ? undefined : parseChecksum(options.checksum);
+  const { header, send } = await import('../registry/http.js');
   let response: HttpResponse;
   try {
     response = await send({ method: 'GET', url: new URL(url), signal: options.signal });

@@ -133,11 +133,18 @@ export class ImageStore {
     };
   }
 
+  // The record of an image the index may lack, read from its blobs at most
+  // once and only when it does lack it: a rebuild's image usually is there.
+  private describer(manifestDigest: Digest): () => Promise<Omit<ImageRecord, 'manifestDigest'>> {
+    let described: Promise<Omit<ImageRecord, 'manifestDigest'>> | undefined;
+    return () => (described ??= this.describe(manifestDigest));
+  }
+
   /** Register an image (no name); returns its record. Idempotent. */
   async add(manifestDigest: Digest): Promise<ImageRecord> {
-    const described = await this.describe(manifestDigest);
-    return this.update((index) => {
-      index.images[manifestDigest] ??= described;
+    const describe = this.describer(manifestDigest);
+    return this.update(async (index) => {
+      index.images[manifestDigest] ??= await describe();
       return { manifestDigest, ...index.images[manifestDigest]! };
     });
   }
@@ -148,9 +155,9 @@ export class ImageStore {
     if (parsed.tag === undefined) throw new ImageError('INVALID_REFERENCE', `cannot tag with a digest reference: ${ref}`);
     delete parsed.digest;
     const name = formatReference(parsed);
-    const described = await this.describe(manifestDigest);
-    await this.update((index) => {
-      index.images[manifestDigest] ??= described;
+    const describe = this.describer(manifestDigest);
+    await this.update(async (index) => {
+      index.images[manifestDigest] ??= await describe();
       index.tags[name] = manifestDigest;
     });
     return name;

@@ -11,6 +11,7 @@ import { acquireLease, withCollectorLock, type Lease } from '../../cache/gc-leas
 import { configuredKeepStorage, containerSnapshotDirs } from '../../cache/gc-config.js';
 import type { GcRoots, StoreLayout } from '../../cache/gc-scan.js';
 import type { PruneOptions, PruneReport } from '../../cache/gc.js';
+import type { StoreSizes } from '../../cache/gc-sizes.js';
 import type { Digest } from '../../cache/digest.js';
 import type { MissExplainer } from '../solver/solver.js';
 import type { Vertex } from '../solver/vertex.js';
@@ -56,6 +57,7 @@ export async function openCacheSession(store: Store, opts: CacheSessionOptions):
     const checksums = await PersistentChecksumCache.open(checksumsDir(store), opts.contextDir, { deferEntries: true });
     const hashCache = new SelectionRecorder(checksums);
     const history = new ExplainHistory(ExplainHistory.dirOf(store.paths.root));
+    const measured = keepStorage === undefined ? undefined : measurePublished(store);
     let finished = false;
     return {
       hashCache,
@@ -66,10 +68,12 @@ export async function openCacheSession(store: Store, opts: CacheSessionOptions):
         const end: SessionEnd = {};
         // A failed build's hashes are as good as a successful one's.
         await checksums.save().catch((err: Error) => { end.warning = `checksum cache not saved: ${err.message}`; });
+        // Before the lease goes: no collector removes a snapshot while it is measured.
+        const sizes = await measured?.();
         await lease.release().catch(() => undefined);
         if (!ok || keepStorage === undefined) return end;
         try {
-          const report = await enforceStorageLimit(store, keepStorage);
+          const report = await enforceStorageLimit(store, keepStorage, sizes);
           if (report && report.entriesRemoved + report.blobsRemoved + report.snapshotsRemoved > 0) end.collected = report;
         } catch (err) {
           end.warning = `cache size limit not enforced: ${(err as Error).message}`;
@@ -88,9 +92,9 @@ export async function openCacheSession(store: Store, opts: CacheSessionOptions):
  * least recently used first. Skipped while other builds run: the last one
  * to finish enforces it.
  */
-export async function enforceStorageLimit(store: Store, limit: number): Promise<PruneReport | undefined> {
+export async function enforceStorageLimit(store: Store, limit: number, sizes?: StoreSizes): Promise<PruneReport | undefined> {
   try {
-    return await collectGarbage(store, { keepStorageBytes: limit }, { waitMs: 0 });
+    return await collectGarbage(store, { keepStorageBytes: limit }, { waitMs: 0 }, sizes);
   } catch (err) {
     if ((err as { code?: string }).code === 'STORE_BUSY') return undefined;
     throw err;
@@ -119,15 +123,47 @@ export async function gcRootsOf(store: Store): Promise<GcRoots> {
 }
 
 /** Runs the collector under the store's collector lock (see cache/gc-lease.ts). */
-export async function collectGarbage(store: Store, opts: PruneOptions, lock: { waitMs: number; onWait?: (holders: { pid: number; purpose: string }[]) => void }): Promise<PruneReport> {
+export async function collectGarbage(store: Store, opts: PruneOptions, lock: { waitMs: number; onWait?: (holders: { pid: number; purpose: string }[]) => void }, known?: StoreSizes): Promise<PruneReport> {
   return withCollectorLock(store.paths.root, async () => {
-    const [{ prune }, { SnapshotSizes }] = await Promise.all([import('../../cache/gc.js'), import('../../cache/gc-sizes.js')]);
-    const sizes = await SnapshotSizes.load(store.paths.root);
-    const sizeOf = Object.assign(sizes.sizeOf, { forget: (dir: string) => sizes.forget(dir) });
-    // Roots are read under the lock: an image tagged after this point was
-    // built under a lease, which the lock waited for.
-    const report = await prune(storeLayoutOf(store), await gcRootsOf(store), opts, sizeOf);
-    await sizes.save();
-    return report;
+    const [{ prune }, { StoreSizes }, { storeBytes }] = await Promise.all([import('../../cache/gc.js'), import('../../cache/gc-sizes.js'), import('../../cache/gc-budget.js')]);
+    const sizes = known ?? await StoreSizes.load(store.paths.root);
+    try {
+      // A size limit alone removes nothing while the store is within it:
+      // then neither the images nor the cache entries need reading.
+      if (onlySizeLimit(opts)) {
+        const bytes = await storeBytes(storeLayoutOf(store), sizes);
+        if (bytes <= opts.keepStorageBytes!) return { ...NOTHING_REMOVED, bytesLeft: bytes };
+      }
+      const sizeOf = Object.assign(sizes.sizeOf, { forget: (dir: string) => sizes.forget(dir) });
+      // Roots are read under the lock: an image tagged after this point was
+      // built under a lease, which the lock waited for.
+      return await prune(storeLayoutOf(store), await gcRootsOf(store), opts, sizeOf);
+    } finally {
+      await sizes.save();
+    }
   }, lock);
+}
+
+// With a size limit, each snapshot the build publishes is measured while
+// the build goes on (a COPY's snapshot during the RUN after it), so that
+// the limit's check at the end finds its size known instead of walking it
+// then. Resolves, once those walks are done, with the sizes they filled in.
+function measurePublished(store: Store): () => Promise<StoreSizes> {
+  const sizes = import('../../cache/gc-sizes.js').then(({ StoreSizes }) => StoreSizes.load(store.paths.root));
+  const walks: Promise<unknown>[] = [];
+  store.snapshots.onPublished = (dir) => {
+    walks.push(sizes.then((s) => s.sizeOf(dir)).catch(() => undefined));
+  };
+  return async () => {
+    store.snapshots.onPublished = undefined;
+    await Promise.all(walks);
+    return sizes;
+  };
+}
+
+const NOTHING_REMOVED: PruneReport = { entriesRemoved: 0, blobsRemoved: 0, snapshotsRemoved: 0, cacheMountsRemoved: 0, contextsRemoved: 0, contextFilesRemoved: 0, bytesFreed: 0, bytesLeft: 0 };
+
+// `--all` and `until=` remove what they select even within the limit.
+function onlySizeLimit(opts: PruneOptions): boolean {
+  return opts.keepStorageBytes !== undefined && !opts.all && opts.untilMs === undefined;
 }

@@ -48,20 +48,29 @@ async function hidesLowerLayers(lower: string, rel: string): Promise<boolean> {
  * it, symlinks followed inside the image as a chroot would (the in-root
  * resolver's rules, with each component looked up through the layers);
  * null when there is none. What a step reads this way (the image's
- * /etc/passwd) needs no overlay mount.
+ * /etc/passwd) needs no overlay mount; nor does a WORKDIR that is there.
  */
 export async function readFileInLowers(lowerDirs: string[], file: string): Promise<Buffer | null> {
+  const entry = await resolvedInLowers(lowerDirs, file);
+  return entry?.stats.isFile() ? readFile(entry.host) : null;
+}
+
+/** Whether the merged view has a directory at `dir` (symlinks followed as for readFileInLowers). */
+export async function directoryInLowers(lowerDirs: string[], dir: string): Promise<boolean> {
+  return (await resolvedInLowers(lowerDirs, dir))?.stats.isDirectory() ?? false;
+}
+
+async function resolvedInLowers(lowerDirs: string[], p: string): Promise<LowerEntry | null> {
   const lookup = async (inRoot: string): Promise<Found | null> => {
     const entry = await lowerEntry(lowerDirs, inRoot.slice(1));
     return entry && { isLink: entry.stats.isSymbolicLink(), readlink: () => readlink(entry.host) };
   };
   let resolved;
   try {
-    resolved = await resolveInRoot('/', file, { lookup });
+    resolved = await resolveInRoot('/', p, { lookup });
   } catch (err) {
     if (err instanceof SymlinkLoopError) return null;
     throw err;
   }
-  const entry = resolved.exists ? await lowerEntry(lowerDirs, resolved.inRoot.slice(1)) : null;
-  return entry?.stats.isFile() ? readFile(entry.host) : null;
+  return resolved.exists ? lowerEntry(lowerDirs, resolved.inRoot.slice(1)) : null;
 }

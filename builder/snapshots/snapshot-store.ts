@@ -71,6 +71,10 @@ export class SnapshotStore {
   private readonly streaming = new Map<string, Promise<void>>();
   private readonly streamed = new Map<string, { startedAt: number; endedAt?: number }>();
 
+  // Told of each snapshot this store publishes (the size limit measures
+  // new snapshots while the build goes on: builder/pipeline/cache-session.ts).
+  onPublished?: (dir: string) => void;
+
   // The last layer index read: a re-run COPY reads its previous layer's
   // twice (to link unchanged files, then to take their bytes for the new
   // layer). One only, so that a long-lived server holds no more.
@@ -306,6 +310,7 @@ export class SnapshotStore {
   private async publish(from: string, to: string): Promise<boolean> {
     try {
       await rename(from, to);
+      this.onPublished?.(to);
       return true;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;

@@ -10,7 +10,6 @@ import type { FileReuse } from '../fileops/file-reuse.js';
 import { snapshotIdentity } from '../../cache/layer-index.js';
 import type { LayerRecord } from '../snapshots/snapshot-store.js';
 import { isHttpUrl } from '../fileops/fetch-url.js';
-import { header, send } from '../registry/http.js';
 import { parseGitUrl, resolveGitCommit } from '../fileops/git-clone.js';
 import { isGitSource } from '../fileops/sources.js';
 import { DirectorySource } from '../fileops/source-tree.js';
@@ -26,6 +25,8 @@ export function copySources(step: CopyStep): CopySource[] {
 // the key gets a nonce so that a possibly changed file is fetched again.
 async function urlValidator(url: string): Promise<string> {
   try {
+    // Loaded here: most builds never ADD a URL (see fileops/fetch-url.ts).
+    const { header, send } = await import('../registry/http.js');
     const res = await send({ method: 'HEAD', url: new URL(url), signal: AbortSignal.timeout(10_000) });
     res.body.resume();
     const [etag, modified, length] = ['etag', 'last-modified', 'content-length'].map((h) => header(res, h) ?? null);

@@ -5,14 +5,15 @@ import { toDigest } from '../../cache/digest.js';
 import { BuildContext } from '../context/context.js';
 import { checksumSelection, MemoryContentHashCache, type ContentHashCache } from '../context/checksum.js';
 import { mkdirAllInRoot } from '../fileops/fs-write.js';
-import { readImage } from '../image/image.js';
+import { readImage, type ImageDescription } from '../image/image.js';
 import type { StepResult } from '../store/step-result.js';
 import type { StepEnv, StepRunner } from './types.js';
 import type { ExecContext } from '../solver/vertex.js';
 import { describeCopy, runCopy, type SelectionChecksum } from './copy-step.js';
 import { memoizedSelection } from '../context/selection-memo.js';
 import { describeRun, runStep } from './run-step.js';
-import { lowerDirsOf, withMutableRootfs } from './rootfs.js';
+import { commitStep, lowerDirsOf, withMutableRootfs } from './rootfs.js';
+import { directoryInLowers } from '../snapshots/lower-lookup.js';
 import { resolveUserInLayers } from './user.js';
 
 // Where the build context is: its directory, and the Dockerfile when it
@@ -29,6 +30,9 @@ export interface ContextLocation {
 
 export class BuildStepRunner implements StepRunner {
   private readonly contexts = new Map<string, Promise<BuildContext>>();
+  // Base images by manifest digest: keying a FROM and giving its layers
+  // read the same two blobs (read-only uses; the resolver's copy is apart).
+  private readonly images = new Map<string, Promise<ImageDescription>>();
   // The result of a step's previous build, when one is remembered.
   previousResult?: (step: CopyStep) => Promise<StepResult | undefined>;
   private networkPrewarmed = false;
@@ -66,11 +70,21 @@ export class BuildStepRunner implements StepRunner {
 
   async imageLayers(manifestDigest: string | undefined, ref: string): Promise<StepResult> {
     if (!manifestDigest) throw new Error(`image ${ref} was resolved without a digest`);
-    const image = await readImage(this.store.content, toDigest(manifestDigest));
+    const image = await this.image(manifestDigest);
     return {
       layers: image.layers.map((l) => ({ diffId: l.diffId, blob: l.digest, size: l.size, mediaType: l.mediaType })),
       stepAdded: [],
     };
+  }
+
+  private image(manifestDigest: string): Promise<ImageDescription> {
+    let image = this.images.get(manifestDigest);
+    if (!image) {
+      image = readImage(this.store.content, toDigest(manifestDigest));
+      this.images.set(manifestDigest, image);
+      image.catch(() => this.images.delete(manifestDigest));
+    }
+    return image;
   }
 
   async extractLayers(result: StepResult, ctx: ExecContext<StepResult>): Promise<void> {
@@ -82,7 +96,7 @@ export class BuildStepRunner implements StepRunner {
   // of the copy this machine holds (see vertices.ts).
   async describeImage(manifestDigest: string | undefined, ref: string): Promise<unknown> {
     if (!manifestDigest) return { op: 'image', digest: ref };
-    const image = await readImage(this.store.content, toDigest(manifestDigest));
+    const image = await this.image(manifestDigest);
     return { op: 'image', digest: image.configDigest };
   }
 
@@ -121,8 +135,12 @@ export class BuildStepRunner implements StepRunner {
   }
 
   async workdir(step: WorkdirStep, parent: StepResult): Promise<StepResult> {
+    const lowerDirs = await lowerDirsOf(this.store, parent);
+    // Already a directory: nothing to create, so no overlay to mount for
+    // it; the step gets the empty layer a mount that changed nothing gives.
+    if (await directoryInLowers(lowerDirs, step.path)) return commitStep(this.store, parent, await this.store.snapshots.workspace(), { sourceDateEpoch: this.env.sourceDateEpoch }, this.env.layerWrites);
     // The directory belongs to the current USER, as BuildKit creates it.
-    const owner = step.user ? await resolveUserInLayers(await lowerDirsOf(this.store, parent), step.user) : null;
+    const owner = step.user ? await resolveUserInLayers(lowerDirs, step.user) : null;
     return withMutableRootfs(this.store, parent, this.env.sourceDateEpoch, async (root) => {
       await mkdirAllInRoot(root, step.path, { mode: 0o755, owner: owner ? { uid: owner.uid, gid: owner.gid } : null });
     }, undefined, this.env.layerWrites);

@@ -13,7 +13,7 @@ import { openStore, type Store } from '../../store/open-store.js';
 import { gcRootsOf, storeLayoutOf } from '../../pipeline/cache-session.js';
 import { checkCacheEntries, diskUsage, type DiskUsageReport, type UsageLine } from '../../../cache/disk-usage.js';
 import { formatSize } from '../../../cache/gc-config.js';
-import { SnapshotSizes } from '../../../cache/gc-sizes.js';
+import { StoreSizes } from '../../../cache/gc-sizes.js';
 import { validateImage } from '../../image/validate.js';
 import { defaultRoot } from '../store-root.js';
 
@@ -44,7 +44,7 @@ export async function run(argv: string[]): Promise<number> {
   const store = await openStore(defaultRoot());
   if (getBool(a, 'check')) return checkStore(store, format);
 
-  const sizes = await SnapshotSizes.load(store.paths.root);
+  const sizes = await StoreSizes.load(store.paths.root);
   const { report } = await diskUsage(storeLayoutOf(store), await gcRootsOf(store), sizes.sizeOf);
   await sizes.save().catch(() => undefined);
   if (format === 'json') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
