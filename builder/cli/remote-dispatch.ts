@@ -22,8 +22,8 @@ export async function runRemote(opts: ConnectOptions, command: string, args: str
       const connecting = RemoteConnection.connect(opts);
       connecting.catch(() => undefined);
       try {
-        const { remoteBuild } = await import('../remote/remote-build.js');
-        return await remoteBuild(connecting, build, check);
+        const { askMemoEarly, remoteBuild } = await import('../remote/remote-build.js');
+        return await remoteBuild(connecting, build, check, askMemoEarly(connecting, build, check));
       } finally {
         (await connecting.catch(() => undefined))?.close();
       }

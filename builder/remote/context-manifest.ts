@@ -58,8 +58,16 @@ export function startContextCheck(contextDir: string, dockerfilePath: string | u
 
 /** Names a context directory of this user on this machine: the server keeps one warm copy of each. */
 export function contextIdOf(root: string): string {
-  return createHash('sha256').update(`${os.hostname()}\0${os.userInfo().username}\0${root}`).digest('hex');
+  let id = contextIds.get(root);
+  if (id === undefined) {
+    // os.userInfo() reads the passwd database (nsswitch, /etc/passwd): once per process.
+    id = createHash('sha256').update(`${os.hostname()}\0${os.userInfo().username}\0${root}`).digest('hex');
+    contextIds.set(root, id);
+  }
+  return id;
 }
+
+const contextIds = new Map<string, string>();
 
 export async function buildManifest(contextDir: string, dockerfilePath: string | undefined, check = startContextCheck(contextDir, dockerfilePath)): Promise<ContextManifest> {
   const { root, snapshot } = check;

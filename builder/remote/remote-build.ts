@@ -17,7 +17,7 @@ import { encodeMessage, readMessages } from './messages.js';
 import { RemoteError } from './errors.js';
 import { errorOfAnswer, readBody, responseHeaders, responseStatus, type RemoteConnection } from './client.js';
 import { buildManifest, contextIdOf, type ContextCheck } from './context-manifest.js';
-import { askMemo } from './memo-probe.js';
+import { askMemo, type MemoAnswer } from './memo-probe.js';
 import { uploadBlobs, type UploadStats } from './upload.js';
 import type { ContextManifest } from './context-manifest.js';
 import { isClientDirectory, LOCAL_CONTEXTS_SINCE, OCI_LAYOUT_SINCE, PATHS, unresolvableContext, type BuildRequest, type ClientMessage, type LocalContextRef, type LocatedFailure, type ServerMessage } from './protocol.js';
@@ -128,7 +128,22 @@ function checkOutputs(outputs: OutputSpec[]): void {
   }
 }
 
-export async function remoteBuild(connecting: Promise<RemoteConnection>, req: CliBuildRequest, check?: ContextCheck): Promise<number> {
+/**
+ * Asks the server, as soon as the connection is up, for the answer of an
+ * identical build of the context as the last build saw it (memo-probe.ts);
+ * remoteBuild uses it only if the check finds the context so. Called right
+ * after connecting, so the question leaves with the hello, in the
+ * session's first write, rather than after the server's first answer was
+ * read and handled.
+ */
+export function askMemoEarly(connecting: Promise<RemoteConnection>, req: CliBuildRequest, check: ContextCheck): Promise<MemoAnswer | undefined> | undefined {
+  // A --build-context directory is checked later, by a walk: no shortcut then.
+  if ((req.build.buildContexts ?? []).some((c) => isClientDirectory(c.value))) return undefined;
+  const contextId = contextIdOf(check.root);
+  return askMemo(connecting, check, (digest) => toRequest(req, { contextId, digest, unchanged: true } as ContextManifest, new Map())).catch(() => undefined);
+}
+
+export async function remoteBuild(connecting: Promise<RemoteConnection>, req: CliBuildRequest, check?: ContextCheck, memo?: Promise<MemoAnswer | undefined>): Promise<number> {
   const opts = req.build;
   checkOutputs(opts.outputs);
   // One turn of the event loop first: the connection's first bytes leave
@@ -141,12 +156,6 @@ export async function remoteBuild(connecting: Promise<RemoteConnection>, req: Cl
   if (refused) throw refused.error;
   const progress = req.call === 'build' ? createProgress(req.progress, process.stderr) : undefined;
   const sync = progress?.task('[internal] load build context');
-  // Asked while the context is checked, for the context as the last build
-  // saw it (memo-probe.ts); used only if the check finds it so.
-  const hasLocals = (opts.buildContexts ?? []).some((c) => isClientDirectory(c.value));
-  const memo = check && !hasLocals
-    ? askMemo(connecting, check, (digest) => toRequest(req, { contextId: contextIdOf(check.root), digest, unchanged: true } as ContextManifest, new Map())).catch(() => undefined)
-    : undefined;
   const manifest = await buildManifest(opts.contextDir, opts.dockerfilePath, check);
   const conn = await connecting;
   const locals = await localContexts(opts.buildContexts, conn.hello);
