@@ -161,7 +161,9 @@ async function main(): Promise<void> {
     const row = (name: string, ms: number, extra = '') => console.log(`${name.padEnd(44)} ${ms.toFixed(0).padStart(7)} ms${extra}`);
     const localMs = median(noop[0]!.times);
     console.log('');
-    for (const s of noop) row(s.name, median(s.times), s === noop[0] || s.name.startsWith(' ') ? '' : `   (${((median(s.times) / localMs) * 100).toFixed(0)}% of local; target <= 50%)`);
+    // The target is the local server's; over SSH the floor is the SSH session itself (the reference row).
+    const target = (s: Series) => (s === noop[1] ? '; target <= 50%' : '');
+    for (const s of noop) row(s.name, median(s.times), s === noop[0] || s.name.startsWith(' ') ? '' : `   (${((median(s.times) / localMs) * 100).toFixed(0)}% of local${target(s)})`);
     if (sshSkip) console.log(`no-op rebuild, server (ssh://)               skipped: ${sshSkip}`);
     console.log(`${'no-op rebuild: bytes sent'.padEnd(44)} ${String(noopBytes).padStart(7)} B`);
     console.log(`${'one-file change: bytes sent'.padEnd(44)} ${median(sentBytes).toFixed(0).padStart(7)} B    (file ${EDITED_BYTES} B; target < ${2 * EDITED_BYTES + 1024 * 1024} B)`);
