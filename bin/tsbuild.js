@@ -22,6 +22,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const vm = require('node:vm');
 const Module = require('node:module');
+const v8 = require('node:v8');
 
 // runsRemotely() in builder/cli/remote-dispatch.ts (a test keeps them alike).
 const REMOTE_COMMANDS = new Set(['build', 'version', 'images', 'inspect', 'history', 'tag', 'rmi', 'push', 'pull', 'du', 'prune']);
@@ -40,7 +41,7 @@ done.then(
   (code) => {
     process.exitCode = code;
     // Successes only: a mistyped command must not leave a cache file behind.
-    if (code === 0) for (const l of loaded) if (!l.cachedData || l.script.cachedDataRejected) saveCodeCache(l);
+    if (code === 0) for (const l of loaded) if (!l.cachedData || l.script.cachedDataRejected || outgrown(l)) saveCodeCache(l);
   },
   (err) => {
     console.error(err);
@@ -71,8 +72,22 @@ function load(name, command) {
   const script = new vm.Script(Module.wrap(fs.readFileSync(bundle, 'utf8')), { filename: bundle, cachedData });
   const mod = { exports: {} };
   script.runInThisContext()(mod.exports, require, mod, bundle, path.dirname(bundle));
-  loaded.push({ script, cachedData, cacheFile });
+  loaded.push({ script, cachedData, cacheFile, bytecodeAtLoad: bytecodeSize() });
   return mod.exports;
+}
+
+// A cache holds the functions of the run that wrote it: one written by a
+// short run (`build --help`, a build of one cached step) leaves a later
+// no-op compiling most of what it runs, every time. When this run compiled
+// far more than the cache gave it (bytecode on the heap grew by half
+// again; ~1.2x is what a run that found everything still adds, Node's own
+// lazily compiled functions), the cache is written again, holding both.
+function outgrown(l) {
+  return bytecodeSize() > 1.5 * l.bytecodeAtLoad;
+}
+
+function bytecodeSize() {
+  return v8.getHeapCodeStatistics().bytecode_and_metadata_size;
 }
 
 function codeCachePath(bundle, command) {

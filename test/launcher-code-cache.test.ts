@@ -1,0 +1,53 @@
+// The launcher's V8 code cache holds the functions of the run that wrote
+// it. One written by a short run (`build --help`) must not leave every
+// later build compiling most of what it runs: a run that compiled far more
+// than its cache gave it writes the cache again, and a run that found
+// what it needed leaves it alone. The launcher runs on a copy of the
+// bundle, so the test owns its cache files.
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readdir, rm, stat, symlink } from 'node:fs/promises';
+import path from 'node:path';
+import { PROJECT_ROOT, buildSkipReason, tempDir } from './helpers/cli.js';
+import { runIf } from './helpers/skip.js';
+import { makeContext } from './e2e-image-helpers.js';
+
+runIf(buildSkipReason())('a cache written by a short run is written again by a run that compiled far more, then kept', async (t) => {
+  // Inside the project, so the bundle's external modules (ssh2) resolve from its node_modules.
+  const copy = await mkdtemp(path.join(PROJECT_ROOT, 'dist', 'tmp-launcher-'));
+  t.teardown(() => rm(copy, { recursive: true, force: true }));
+  await mkdir(path.join(copy, 'bin'));
+  await mkdir(path.join(copy, 'dist', 'bundle'), { recursive: true });
+  for (const f of ['bin/tsbuild.js', 'bin/package.json', 'package.json', 'dist/bundle/tsbuild.cjs']) await copyFile(path.join(PROJECT_ROOT, f), path.join(copy, f));
+  // The native helpers (the COPY runs in the sandbox's file operations) are the project's own.
+  await symlink(path.join(PROJECT_ROOT, 'runner-native'), path.join(copy, 'runner-native'));
+  const cacheDir = path.join(copy, 'dist', 'bundle', 'v8-cache');
+  const buildCache = async () => {
+    const names = (await readdir(cacheDir).catch(() => [])).filter((n) => n.endsWith('-build.bin'));
+    t.true(names.length <= 1, names.join(', '));
+    if (names.length === 0) return undefined;
+    const st = await stat(path.join(cacheDir, names[0]!));
+    return { size: st.size, id: `${st.ino}:${st.mtimeMs}` };
+  };
+  const root = await tempDir('tsbuild-cache-store-');
+  const run = (args: string[]) => {
+    // Without NODE_OPTIONS: ava's --enable-source-maps would make the launcher skip its cache.
+    const env: NodeJS.ProcessEnv = { ...process.env, TSBUILD_ROOT: root, CI: 'true' };
+    delete env.NODE_OPTIONS;
+    const r = spawnSync(process.execPath, [path.join(copy, 'bin', 'tsbuild.js'), ...args], { env, encoding: 'utf8' });
+    t.is(r.status, 0, r.stderr);
+  };
+
+  run(['build', '--help']);
+  const short = await buildCache();
+  t.truthy(short, 'a successful run writes the cache');
+
+  const ctx = await makeContext({ Dockerfile: 'FROM scratch\nCOPY a.txt /a.txt\nCOPY sub /sub\n', 'a.txt': 'a\n', 'sub/b.txt': 'b\n' });
+  run(['build', '--progress=plain', '-t', 'cache:v1', ctx]);
+  const full = await buildCache();
+  t.not(full!.id, short!.id, 'a build after --help wrote the cache again');
+  t.true(full!.size > short!.size * 1.5, `${full!.size} bytes against ${short!.size}`);
+
+  run(['build', '--progress=plain', '-t', 'cache:v1', ctx]);
+  t.is((await buildCache())!.id, full!.id, 'a run that found what it needed left the cache alone');
+});
