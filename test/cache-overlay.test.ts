@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
@@ -18,6 +18,8 @@ test.after.always(() => removeTempDir(testRoot));
 
 const isRoot = process.getuid?.() === 0;
 const rootOnly = isRoot ? test : test.skip;
+// Every test skipped: ava runs no after.always hook for the file, so its root goes now.
+if (!isRoot) rmSync(testRoot, { recursive: true, force: true });
 if (!isRoot) console.log('cache-overlay: skipped, mounting overlayfs and creating whiteout devices need root');
 
 function mount(options: string, target: string): void {

@@ -30,6 +30,8 @@ const availability = sandbox ? await sandbox.available() : null;
 const skipReason = busyboxMissing() ?? (!v2Root ? 'no cgroup v2 hierarchy mounted' : availability!.ok ? null : availability!.reason);
 const lower = join(base, 'lower');
 if (!skipReason) writeBusyboxLayer(lower);
+// Every test skipped: ava runs no after.always hook for the file, so its base goes now.
+else await removeTempDir(base);
 
 test.after.always(async () => {
   await removeTempDir(base);

@@ -21,6 +21,8 @@ const skipReason = busyboxMissing() ?? (availability.ok ? null : availability.re
 const lower = join(base, 'lower');
 
 if (!skipReason) writeBusyboxLayer(lower);
+// Every test skipped: ava runs no after.always hook for the file, so its base goes now.
+else await removeTempDir(base);
 test.after.always(async () => {
   await removeTempDir(base);
   removeCgroupParent(cgroupParent);
