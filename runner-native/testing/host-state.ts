@@ -79,7 +79,11 @@ export function newSince(before: HostState, after: HostState): HostState {
 
 /** Removes the (empty) cgroup parent dirs a test created. */
 export function removeCgroupParent(parent: string): void {
-  for (const top of [CGROUP_ROOT, ...['memory', 'pids', 'cpu', 'devices', 'unified'].map((c) => join(CGROUP_ROOT, c))]) {
+  // Every hierarchy mounted here: an OCI runtime (runc, crun) makes the
+  // parent in each of them, the named systemd one and cpuacct, blkio,
+  // freezer... included, not only in those tsbuild's own sandbox uses.
+  const hierarchies = readdirSync(CGROUP_ROOT, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join(CGROUP_ROOT, d.name));
+  for (const top of [CGROUP_ROOT, ...hierarchies]) {
     const dir = join(top, parent);
     try { if (existsSync(dir)) rmdirSync(dir); } catch { /* not empty or gone */ }
   }
