@@ -1,25 +1,21 @@
 import test from 'ava';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs/promises';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import tarStream from 'tar-stream';
 import { applyLayer } from '../cache/layer-unpack.js';
 import { tarFromDir, tarFromOverlayUpper } from '../cache/layer-diff.js';
 import { describeTree } from '../cache/tree-manifest.js';
-import { removeTempDir } from './helpers/temp-dirs.js';
+import { removeTempDir, tempDirSync } from './helpers/temp-dirs.js';
 
 // Every temp dir of this file lives under one root, removed at the end.
-const testRoot = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-cache-test-'));
+const testRoot = tempDirSync('tsbuild-cache-test-');
 // The tests mount overlays under it: never removed through one left mounted.
 test.after.always(() => removeTempDir(testRoot));
 
 const isRoot = process.getuid?.() === 0;
 const rootOnly = isRoot ? test : test.skip;
-// Every test skipped: ava runs no after.always hook for the file, so its root goes now.
-if (!isRoot) rmSync(testRoot, { recursive: true, force: true });
 if (!isRoot) console.log('cache-overlay: skipped, mounting overlayfs and creating whiteout devices need root');
 
 function mount(options: string, target: string): void {

@@ -15,14 +15,14 @@ import { CGROUP_ROOT, cgroupVersion } from '../runner-native/cgroup.js';
 import { execInContainer } from '../runner-native/exec.js';
 import { Sandbox } from '../runner-native/sandbox.js';
 import { defaultSpec } from '../runner-native/spec.js';
-import { busyboxMissing, makeOverlayDirs, testBaseDir, writeBusyboxLayer } from '../runner-native/testing/busybox-rootfs.js';
+import { busyboxMissing, makeOverlayDirs, writeBusyboxLayer } from '../runner-native/testing/busybox-rootfs.js';
 import { hostState, newSince, removeCgroupParent } from '../runner-native/testing/host-state.js';
-import { removeTempDir } from './helpers/temp-dirs.js';
+import { removeTempDir, tempDir } from './helpers/temp-dirs.js';
 import { runIf } from './helpers/skip.js';
 
 const UNIFIED = join(CGROUP_ROOT, 'unified');
 const v2Root = cgroupVersion() === 2 ? CGROUP_ROOT : cgroupVersion(UNIFIED) === 2 ? UNIFIED : null;
-const base = await testBaseDir('tsbuild-cgroup-v2-');
+const base = await tempDir('tsbuild-cgroup-v2-');
 const stateDir = join(base, 'state');
 const cgroupParent = `tsbuild-cgv2-${process.pid}`;
 const sandbox = v2Root ? new Sandbox({ stateDir, cgroupParent, cgroupRoot: v2Root }) : null;
@@ -30,8 +30,6 @@ const availability = sandbox ? await sandbox.available() : null;
 const skipReason = busyboxMissing() ?? (!v2Root ? 'no cgroup v2 hierarchy mounted' : availability!.ok ? null : availability!.reason);
 const lower = join(base, 'lower');
 if (!skipReason) writeBusyboxLayer(lower);
-// Every test skipped: ava runs no after.always hook for the file, so its base goes now.
-else await removeTempDir(base);
 
 test.after.always(async () => {
   await removeTempDir(base);

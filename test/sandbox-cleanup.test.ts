@@ -8,11 +8,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { Sandbox } from '../runner-native/sandbox.js';
 import { cleanupStale, createRunDir, processStartTime } from '../runner-native/state.js';
-import { busyboxMissing, makeOverlayDirs, testBaseDir, writeBusyboxLayer } from '../runner-native/testing/busybox-rootfs.js';
+import { busyboxMissing, makeOverlayDirs, writeBusyboxLayer } from '../runner-native/testing/busybox-rootfs.js';
 import { hostState, newSince, removeCgroupParent } from '../runner-native/testing/host-state.js';
-import { removeTempDir } from './helpers/temp-dirs.js';
+import { removeTempDir, tempDir } from './helpers/temp-dirs.js';
 
-const base = await testBaseDir('tsbuild-runner-cleanup-');
+const base = await tempDir('tsbuild-runner-cleanup-');
 const stateDir = join(base, 'state');
 const cgroupParent = `tsbuild-test-${process.pid}`;
 const sandbox = new Sandbox({ stateDir, cgroupParent });

@@ -11,12 +11,12 @@ import { cgroupVersion } from '../runner-native/cgroup.js';
 import { Sandbox, type SandboxResult } from '../runner-native/sandbox.js';
 import { defaultSeccompProfile, type SeccompProfile } from '../runner-native/seccomp.js';
 import { defaultSpec, withSeccomp, type DefaultSpecOptions, type SandboxSpec } from '../runner-native/spec.js';
-import { busyboxMissing, makeOverlayDirs, testBaseDir, writeBusyboxLayer } from '../runner-native/testing/busybox-rootfs.js';
+import { busyboxMissing, makeOverlayDirs, writeBusyboxLayer } from '../runner-native/testing/busybox-rootfs.js';
 import { hostState, newSince, removeCgroupParent } from '../runner-native/testing/host-state.js';
 import { buildConfinementProbe, probeResults } from './helpers/confinement-probe.js';
-import { removeTempDir } from './helpers/temp-dirs.js';
+import { removeTempDir, tempDir } from './helpers/temp-dirs.js';
 
-const base = await testBaseDir('tsbuild-confine-');
+const base = await tempDir('tsbuild-confine-');
 const stateDir = join(base, 'state');
 const cgroupParent = `tsbuild-confine-${process.pid}`;
 const sandbox = new Sandbox({ stateDir, cgroupParent });
@@ -29,8 +29,6 @@ if (!skipReason) {
   mkdirSync(join(probeLayer, 'dev-shipped'), { recursive: true });
   skipReason = buildConfinementProbe(join(probeLayer, 'probe'));
 }
-// Every test skipped: ava runs no after.always hook for the file, so its base goes now.
-if (skipReason) await removeTempDir(base);
 // A hybrid host also mounts a v2 hierarchy: there the device rules can be
 // checked as the BPF program too, with no v1 devices cgroup involved. On a
 // pure v1 host we mount the (controller-less) v2 hierarchy ourselves.

@@ -10,11 +10,11 @@ import { toOciConfig } from '../runner-native/oci-runtime-config.js';
 import { overlayMountData } from '../runner-native/oci-runtime-rootfs.js';
 import { Sandbox, type RunOptions, type SandboxResult } from '../runner-native/sandbox.js';
 import { defaultSpec, type SandboxSpec } from '../runner-native/spec.js';
-import { busyboxMissing, makeOverlayDirs, testBaseDir, writeBusyboxLayer, type OverlayDirs } from '../runner-native/testing/busybox-rootfs.js';
+import { busyboxMissing, makeOverlayDirs, writeBusyboxLayer, type OverlayDirs } from '../runner-native/testing/busybox-rootfs.js';
 import { hostState, newSince, removeCgroupParent } from '../runner-native/testing/host-state.js';
-import { removeTempDir } from './helpers/temp-dirs.js';
+import { removeTempDir, tempDir } from './helpers/temp-dirs.js';
 
-const base = await testBaseDir('tsbuild-oci-');
+const base = await tempDir('tsbuild-oci-');
 const stateDir = join(base, 'state');
 const cgroupParent = `tsbuild-oci-test-${process.pid}`;
 const sandbox = new Sandbox({ stateDir, cgroupParent });

@@ -6,12 +6,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { Sandbox, type RunOptions, type SandboxResult } from '../runner-native/sandbox.js';
 import { defaultSpec, type DefaultSpecOptions, type SandboxSpec } from '../runner-native/spec.js';
-import { busyboxMissing, makeOverlayDirs, testBaseDir, writeBusyboxLayer, type OverlayDirs } from '../runner-native/testing/busybox-rootfs.js';
+import { busyboxMissing, makeOverlayDirs, writeBusyboxLayer, type OverlayDirs } from '../runner-native/testing/busybox-rootfs.js';
 import { hostState, newSince, removeCgroupParent } from '../runner-native/testing/host-state.js';
-import { removeTempDir } from './helpers/temp-dirs.js';
+import { removeTempDir, tempDir } from './helpers/temp-dirs.js';
 import { runIf } from './helpers/skip.js';
 
-const base = await testBaseDir('tsbuild-runner-');
+const base = await tempDir('tsbuild-runner-');
 const stateDir = join(base, 'state');
 const cgroupParent = `tsbuild-test-${process.pid}`;
 const sandbox = new Sandbox({ stateDir, cgroupParent });
@@ -21,8 +21,6 @@ const skipReason = busyboxMissing() ?? (availability.ok ? null : availability.re
 const lower = join(base, 'lower');
 
 if (!skipReason) writeBusyboxLayer(lower);
-// Every test skipped: ava runs no after.always hook for the file, so its base goes now.
-else await removeTempDir(base);
 test.after.always(async () => {
   await removeTempDir(base);
   removeCgroupParent(cgroupParent);

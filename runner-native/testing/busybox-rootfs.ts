@@ -3,7 +3,6 @@
 import { chmodSync, copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { RootLayers } from '../spec.js';
 
@@ -57,8 +56,4 @@ export async function makeOverlayDirs(base: string, lowerDirs: string[]): Promis
   const dirs = { lowerDirs, upperDir: join(dir, 'upper'), workDir: join(dir, 'work'), merged: join(dir, 'merged') };
   for (const d of [dirs.upperDir, dirs.workDir, dirs.merged]) mkdirSync(d);
   return dirs;
-}
-
-export function testBaseDir(prefix: string): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
 }

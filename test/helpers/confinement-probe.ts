@@ -2,13 +2,13 @@
 // probe, and it prints `name=ok` or `name=<errno name>` per probe, so a
 // test sees exactly which call the sandbox refused and how. Compiled once
 // per test process with the system gcc (glibc's static libc).
-import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { e2eRunSuite, type E2eRunSuite } from '../e2e-step-run-helpers.js';
 import { runIf } from './skip.js';
+import { tempDirSync } from './temp-dirs.js';
 
 const SOURCE = String.raw`
 #define _GNU_SOURCE
@@ -133,11 +133,9 @@ export interface ConfinementSuite {
 export function confinementSuite(title: string): ConfinementSuite {
   const suite = e2eRunSuite(title);
   // synchronous: AVA wants every test declared in the first tick
-  const dir = mkdtempSync(join(tmpdir(), 'tsbuild-e2e-probe-'));
-  test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+  // Removed when the file is done, even when all its tests skip (ava then runs no after.always hook).
+  const dir = tempDirSync('tsbuild-e2e-probe-');
   const skip = suite.skip ? undefined : buildConfinementProbe(join(dir, 'probe')) ?? undefined;
-  // Every test skipped: ava runs no after.always hook for the file, so the dir goes now.
-  if (suite.skip || skip) rmSync(dir, { recursive: true, force: true });
   return {
     suite,
     // without the probe every test is declared skipped, its title saying why

@@ -1,6 +1,6 @@
 // Temp dirs of a test file, removed when the file's worker process exits, so
 // runs of the suite do not pile up directories in /tmp.
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,6 +27,13 @@ process.once('exit', () => {
 /** A new dir under the OS temp dir, removed when the test file is done (or earlier with removeTempDir). */
 export async function tempDir(prefix = 'tsbuild-test-'): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  created.push(dir);
+  return dir;
+}
+
+/** tempDir, for a file that must declare its tests in the first tick. */
+export function tempDirSync(prefix = 'tsbuild-test-'): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
   created.push(dir);
   return dir;
 }
