@@ -76,9 +76,10 @@ function localRef(name: string, m: ContextManifest, contexts: BuildOptions['buil
 async function localContexts(contexts: BuildOptions['buildContexts'], hello: { protocol: number }): Promise<Map<string, ContextManifest>> {
   const dirs = (contexts ?? []).filter((c) => isClientDirectory(c.value));
   for (const { name, value } of dirs) {
-    const since = ociLayoutOf(value) ? OCI_LAYOUT_SINCE : LOCAL_CONTEXTS_SINCE;
+    const layout = ociLayoutOf(value) !== undefined;
+    const since = layout ? OCI_LAYOUT_SINCE : LOCAL_CONTEXTS_SINCE;
     if (hello.protocol < since) {
-      throw new RemoteError('REMOTE_UNSUPPORTED', `--build-context ${name}=${value}: ${ociLayoutOf(value) ? 'an OCI layout' : 'a directory'} context needs a server that speaks protocol v${since} (this one speaks v${hello.protocol}); upgrade the server`);
+      throw new RemoteError('REMOTE_UNSUPPORTED', `--build-context ${name}=${value}: ${layout ? 'an OCI layout' : 'a directory'} context needs a server that speaks protocol v${since} (this one speaks v${hello.protocol}); upgrade the server`);
     }
   }
   const { contextDirectory, readOciLayout } = await import('../pipeline/named-contexts.js');
