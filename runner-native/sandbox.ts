@@ -12,6 +12,7 @@ import { assertCapabilitiesGrantable } from './capabilities.js';
 import { deviceRulesOf } from './device-rules.js';
 import { inUserNamespace, isRootless } from './user-namespace.js';
 import { cgroupDelegation } from './cgroup-delegation.js';
+import { removeAbandonedCgroups } from './abandoned-cgroups.js';
 import { CGROUP_ROOT, cgroupHandleFor, createCgroup, killCgroup, removeCgroup, wasOomKilled } from './cgroup.js';
 import { SandboxAbortedError, SandboxSetupError, SandboxTimeoutError, SandboxUnavailableError } from './errors.js';
 import { withEtcFiles } from './etc-files.js';
@@ -78,7 +79,10 @@ export class Sandbox implements Runtime {
     const availability = await this.available();
     if (!availability.ok) throw new SandboxUnavailableError(availability.reason);
     // once per instance: whatever a kill -9ed tsbuild left behind
-    this.staleCleanup ??= cleanupStale(this.stateDir).then(() => undefined, () => undefined);
+    this.staleCleanup ??= cleanupStale(this.stateDir).then(() => undefined, () => undefined).then(() => {
+      // a rootless run's cgroups live in its delegated subtree, not under cgroupRoot
+      if (!inUserNamespace()) removeAbandonedCgroups(this.cgroupParent, this.cgroupRoot);
+    });
     await this.staleCleanup;
 
     const id = randomBytes(8).toString('hex');

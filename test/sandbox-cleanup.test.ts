@@ -2,11 +2,14 @@
 // take the container down with it, and cleanupStale must remove the rest.
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
+import { ABANDONED_CGROUP_MS, removeAbandonedCgroups } from '../runner-native/abandoned-cgroups.js';
+import { cgroupHandleFor, removeCgroupDir } from '../runner-native/cgroup.js';
 import { Sandbox } from '../runner-native/sandbox.js';
+import { defaultSpec } from '../runner-native/spec.js';
 import { cleanupStale, createRunDir, processStartTime } from '../runner-native/state.js';
 import { busyboxMissing, makeOverlayDirs, writeBusyboxLayer } from '../runner-native/testing/busybox-rootfs.js';
 import { hostState, newSince, removeCgroupParent } from '../runner-native/testing/host-state.js';
@@ -81,4 +84,46 @@ killTest(`kill -9 of tsbuild takes the container down; cleanupStale removes the 
   const cleaned = await cleanupStale(stateDir);
   t.deepEqual(cleaned, left.stateEntries);
   t.deepEqual(newSince(before, hostState(watched)), { mounts: [], cgroups: [], processes: [], stateEntries: [] });
+});
+
+const cgroupTest = skipReason ? test.skip : test.serial;
+const ageOut = (dirs: string[]) => { const old = new Date(Date.now() - 2 * ABANDONED_CGROUP_MS); for (const d of dirs) utimesSync(d, old, old); };
+const makeCgroup = (id: string) => {
+  const dirs = cgroupHandleFor(`${cgroupParent}/${id}`).dirs;
+  for (const d of dirs) mkdirSync(d, { recursive: true });
+  return dirs;
+};
+
+cgroupTest(`only empty run cgroups older than a minute are taken for abandoned${skipReason ? ` (skipped: ${skipReason})` : ''}`, async (t) => {
+  const abandoned = makeCgroup('a0a0a0a0a0a0a0a0');
+  ageOut(abandoned);
+  const fresh = makeCgroup('b1b1b1b1b1b1b1b1');
+  const container = makeCgroup('ctr-c2c2c2c2');
+  ageOut(container);
+  const busy = makeCgroup('d3d3d3d3d3d3d3d3');
+  ageOut(busy);
+  const sleeper = spawn('sleep', ['100'], { stdio: 'ignore' });
+  try {
+    writeFileSync(join(busy[0]!, 'cgroup.procs'), String(sleeper.pid));
+    t.deepEqual(removeAbandonedCgroups(cgroupParent), ['a0a0a0a0a0a0a0a0']);
+    t.false(abandoned.some(existsSync), 'the old empty run cgroup is gone from every hierarchy');
+    t.true(fresh.every(existsSync), 'a cgroup a run may be about to join stays');
+    t.true(container.every(existsSync), 'containers have their own reaper');
+    t.true(busy.every(existsSync), 'a cgroup with a process in it stays');
+  } finally {
+    sleeper.kill('SIGKILL');
+    await new Promise((resolve) => sleeper.once('exit', resolve));
+    for (const dir of [...fresh, ...container, ...busy]) await removeCgroupDir(dir);
+  }
+});
+
+cgroupTest(`a sandbox's first run removes abandoned run cgroups${skipReason ? ` (skipped: ${skipReason})` : ''}`, async (t) => {
+  const abandoned = makeCgroup('e4e4e4e4e4e4e4e4');
+  ageOut(abandoned);
+  const lower = join(base, 'lower-sweep');
+  writeBusyboxLayer(lower);
+  const dirs = await makeOverlayDirs(base, [lower]);
+  const result = await new Sandbox({ stateDir, cgroupParent }).run(defaultSpec({ args: ['true'], rootPath: dirs.merged, rootLayers: dirs }));
+  t.is(result.exitCode, 0);
+  t.false(abandoned.some(existsSync));
 });
