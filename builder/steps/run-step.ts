@@ -137,14 +137,18 @@ export async function runStep(env: StepEnv, { step, parent, sources, context, ct
   const lowerDirs = await lowerDirsOf(store, parent);
   const user = await resolveUser(parent, lowerDirs, step.user);
   const ws = await store.snapshots.workspace();
-  const { openRuntime, defaultSpec, grantableCapabilities, withSeccomp, leaseNetworkNamespace } = await import('../../runner-native/index.js');
+  const { openRuntime, defaultSpec, grantableCapabilities, withSeccomp, leaseNetworkNamespace, sandboxAvailability } = await import('../../runner-native/index.js');
   const prepared = await prepareMounts(env, step, sources, context);
   let lease: NetworkLease | null = null;
   let root: Awaited<ReturnType<typeof sandboxRoot>> | undefined;
   try {
     root = await sandboxRoot(store, lowerDirs, ws);
-    lease = network === 'default' ? await leaseNetworkNamespace().catch((err: Error) => {
-      throw new RunFailedError(`cannot set up the network of RUN: ${err.message} (RUN --network=none runs without one)`);
+    lease = network === 'default' ? await leaseNetworkNamespace().catch(async (err: Error) => {
+      // the network namespace is the first thing a RUN asks of the helper: say what is missing, not how it failed
+      const availability = await sandboxAvailability();
+      throw new RunFailedError(availability.ok
+        ? `cannot set up the network of RUN: ${err.message} (RUN --network=none runs without one)`
+        : `sandbox unavailable: ${availability.reason}`);
     }) : null;
     if (lease?.notice) ctx.log('stderr', `warning: ${lease.notice}\n`);
     let spec: SandboxSpec = defaultSpec({
