@@ -119,6 +119,19 @@ it('refuses a client speaking another protocol version with one line naming both
   t.regex(error, new RegExp(`protocol version mismatch: the client speaks v99, the server \\(tsbuild [\\d.]+\\) speaks v${PROTOCOL_VERSIONS.join(', v')}$`));
 });
 
+it("the hello names the version picked for the connection, not the server's newest", async (t) => {
+  const oldest = Math.min(...PROTOCOL_VERSIONS);
+  const session = http2.connect('http://tsbuild', { createConnection: () => net.connect(host.slice('unix://'.length)) });
+  const req = session.request({ ':path': '/v1/hello', 'tsbuild-protocol': `${oldest},99` });
+  req.end();
+  let body = '';
+  for await (const c of req) body += c;
+  session.close();
+  const hello = JSON.parse(body) as { protocol: number; protocols: number[] };
+  t.is(hello.protocol, oldest);
+  t.deepEqual(hello.protocols, [...PROTOCOL_VERSIONS]);
+});
+
 it('a client sending garbage or a malformed build request leaves the server serving', async (t) => {
   const sockPath = host.slice('unix://'.length);
   await new Promise<void>((resolve) => {

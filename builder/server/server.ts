@@ -14,7 +14,7 @@ import { handleBuild, handleBuildMemo, handleOutput, handleSshConn } from './bui
 import { handleCommand } from './command-route.js';
 
 const ROUTES: [string, string, Route][] = [
-  ['GET', PATHS.hello, async (ctx, stream, _h, _r) => sendJson(stream, 200, helloOf(ctx))],
+  ['GET', PATHS.hello, async (ctx, stream, headers, _r) => sendJson(stream, 200, helloOf(ctx, headers))],
   ['POST', PATHS.blobs, handleBlobs],
   ['POST', PATHS.build, handleBuild],
   ['POST', PATHS.buildMemo, handleBuildMemo],
@@ -23,8 +23,9 @@ const ROUTES: [string, string, Route][] = [
   ['POST', PATHS.command, handleCommand],
 ];
 
-function helloOf(ctx: ServerContext): Hello {
-  return { server: ctx.version, protocol: Math.max(...PROTOCOL_VERSIONS), protocols: [...PROTOCOL_VERSIONS] };
+// serveStream has refused a client with no version in common, so one is picked
+function helloOf(ctx: ServerContext, headers: IncomingHttpHeaders): Hello {
+  return { server: ctx.version, protocol: negotiate(headers[PROTOCOL_HEADER] as string | undefined)!, protocols: [...PROTOCOL_VERSIONS] };
 }
 
 export function createHttp2Server(ctx: ServerContext, requireClientCert: boolean, secure?: http2.SecureServerOptions): Http2Server | Http2SecureServer {
