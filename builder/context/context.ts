@@ -164,6 +164,11 @@ export class BuildContext implements SourceTree {
     return this.rawLstat(toRel(inRoot));
   }
 
+  // Its readdir() leaves hidden names out: a listed entry needs no visibility check.
+  lstatListedSync(inRoot: string): Stats | null {
+    return lstatSync(this.hostPath(inRoot), { throwIfNoEntry: false }) ?? null;
+  }
+
   async readdir(inRoot: string): Promise<string[]> {
     const names = sortNames(await readdir(this.hostPath(inRoot)));
     const prefix = toRel(inRoot) === '' ? '' : `${toRel(inRoot)}/`;

@@ -47,19 +47,41 @@ const CHUNK = 64 * 1024;
  * overlay has not looked the name up in).
  */
 export async function linkUnchangedFile(reuse: FileReuse, srcHost: string, st: Stats, dstHost: string, owner: Owner, perm: number): Promise<boolean> {
+  const linked = linkUnchangedFileSync(reuse, srcHost, st, dstHost, owner, perm);
+  if (linked !== undefined) return linked;
+  const rel = dstHost.slice(reuse.mergedDir.length);
+  if (!(await sameBytesStreamed(srcHost, reuse.previousDir + rel, st.size))) return false;
+  return linkPrevious(reuse, rel, previousFile(reuse, reuse.previousDir + rel, rel));
+}
+
+/**
+ * linkUnchangedFile without a promise, for the copier's loop over a
+ * directory: undefined when the answer needs a big file's bytes compared
+ * (then the async one decides).
+ */
+export function linkUnchangedFileSync(reuse: FileReuse, srcHost: string, st: Stats, dstHost: string, owner: Owner, perm: number): boolean | undefined {
   if (!dstHost.startsWith(reuse.mergedDir + '/')) return false;
   const rel = dstHost.slice(reuse.mergedDir.length);
   const previous = reuse.previousDir + rel;
   const prev = previousFile(reuse, previous, rel);
   if (!prev || prev.size !== st.size || prev.perm !== perm) return false;
   if (prev.uid !== owner.uid || prev.gid !== owner.gid) return false;
-  // The copy sets the mtime from st.mtime (a millisecond Date).
-  if (Math.round(prev.mtimeMs) !== st.mtime.getTime()) return false;
-  if (!knownSame(reuse, srcHost, st, rel) && !(await sameBytes(srcHost, previous, st.size))) return false;
+  // The copy sets the mtime from st.mtime, a Date of Math.round(st.mtimeMs)
+  // (Node's own rounding): compared without making that Date.
+  if (Math.round(prev.mtimeMs) !== Math.round(st.mtimeMs)) return false;
+  if (!knownSame(reuse, srcHost, st, rel)) {
+    if (st.size > SYNC_LIMIT) return undefined;
+    if (!sameSmallBytes(srcHost, previous, st.size)) return false;
+  }
+  return linkPrevious(reuse, rel, prev);
+}
+
+function linkPrevious(reuse: FileReuse, rel: string, prev: PreviousFile | undefined): boolean {
+  if (!prev) return false;
   try {
     // Synchronous too: a link is one short metadata call, cheaper than the
     // threadpool round trip (and its wake-ups) an async call costs.
-    linkSync(previous, reuse.upperDir + rel);
+    linkSync(reuse.previousDir + rel, reuse.upperDir + rel);
     // Number inodes are exact below 2^53; above, the commit just reads the file.
     if (prev.inode !== undefined) reuse.linked?.set(rel.slice(1), prev.inode);
     return true;
@@ -125,14 +147,11 @@ function readSmall(file: string, buf: Buffer): number {
   }
 }
 
-async function sameBytes(a: string, b: string, size: number): Promise<boolean> {
-  if (size <= SYNC_LIMIT) {
-    // One byte more than expected tells a file that grew.
-    const na = readSmall(a, smallA.subarray(0, size + 1));
-    const nb = readSmall(b, smallB.subarray(0, size + 1));
-    return na === size && nb === size && smallA.subarray(0, size).equals(smallB.subarray(0, size));
-  }
-  return sameBytesStreamed(a, b, size);
+function sameSmallBytes(a: string, b: string, size: number): boolean {
+  // One byte more than expected tells a file that grew.
+  const na = readSmall(a, smallA.subarray(0, size + 1));
+  const nb = readSmall(b, smallB.subarray(0, size + 1));
+  return na === size && nb === size && smallA.subarray(0, size).equals(smallB.subarray(0, size));
 }
 
 async function sameBytesStreamed(a: string, b: string, size: number): Promise<boolean> {

@@ -4,7 +4,7 @@
  * a scratch directory holding a heredoc or a downloaded file.
  */
 import { lstat, readdir } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { lstatSync, type Stats } from 'node:fs';
 import { hostPathOf, isNotExist, resolveInRoot, type Resolved } from './resolve.js';
 import { sortByUtf8 } from '../../cache/layer-walk.js';
 
@@ -21,6 +21,12 @@ export interface SourceTree {
   resolve(p: string, followFinal: boolean): Promise<Resolved>;
   /** lstat of a resolved in-root path; null when absent or hidden. */
   lstat(inRoot: string): Promise<Stats | null>;
+  /**
+   * lstat of an entry that readdir() just listed (so not hidden), without
+   * a promise: what a copier's loop over thousands of files calls. Null
+   * when it is gone.
+   */
+  lstatListedSync?(inRoot: string): Stats | null;
   /** Visible entry names of a directory, sorted. */
   readdir(inRoot: string): Promise<string[]>;
   hostPath(inRoot: string): string;
@@ -51,6 +57,10 @@ export class DirectorySource implements SourceTree {
       if (isNotExist(err)) return null;
       throw err;
     }
+  }
+
+  lstatListedSync(inRoot: string): Stats | null {
+    return lstatSync(this.hostPath(inRoot), { throwIfNoEntry: false }) ?? null;
   }
 
   async readdir(inRoot: string): Promise<string[]> {
