@@ -16,6 +16,7 @@ import { lstatSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { type Digest, hexOf } from './digest.js';
+import { jsonQuote } from './json-quote.js';
 
 // v2 adds what the snapshot's files were (SnapshotFile) and which
 // snapshot dir that was; v1 indexes (written by earlier versions) are still
@@ -78,17 +79,12 @@ export function encodeLayerIndex(blob: Digest, index: LayerIndex): Buffer {
   for (const [rel, f] of index) {
     const s = f.snapshot;
     const snap = s ? `${s.perm}:${s.uid}:${s.gid}:${s.mtimeMs}:${s.inode}` : '-';
-    // A name with nothing to escape is what JSON.stringify would give, without its cost per line.
-    const quoted = NEEDS_ESCAPE.test(rel) ? JSON.stringify(rel) : `"${rel}"`;
-    lines.push(`${f.offset} ${f.size} ${f.sha256} ${snap} ${quoted}\n`);
+    lines.push(`${f.offset} ${f.size} ${f.sha256} ${snap} ${jsonQuote(rel)}\n`);
   }
   const body = Buffer.from(lines.join(''));
   const sum = createHash('sha256').update(body).digest('hex');
   return Buffer.concat([Buffer.from(`${MAGIC} ${blob} ${sum} ${index.snapshot ?? '-'}\n`), body]);
 }
-
-// What JSON.stringify escapes in a string: '"', '\\', control characters and lone surrogates.
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 /** The index in `data` if it is whole and about `blob`; undefined otherwise. */
 export function decodeLayerIndex(blob: Digest, data: Buffer): LayerIndex | undefined {

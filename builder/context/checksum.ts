@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants as fsc, createReadStream, lstatSync, openSync, readSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { racyMargin } from '../../cache/checksum-cache.js';
+import { jsonQuote } from '../../cache/json-quote.js';
 import { planSources } from '../fileops/sources.js';
 import type { SourceTree } from '../fileops/source-tree.js';
 import { containsWildcards, resolveWildcards } from '../fileops/wildcard.js';
@@ -130,6 +131,7 @@ export async function checksumSelection(tree: SourceTree, patterns: readonly str
   const collector = new Collector(tree, found, memo ? new Fingerprint() : undefined);
   await walkSelection(tree, items, exclude, collector);
   const fingerprint = collector.fingerprint;
+  if (tree instanceof BuildContext) tree.noteWalked(found);
   if (memo && fingerprint) {
     const known = memo.selectionDigest!(memoKey, fingerprint.digest());
     if (known) return known;
@@ -187,6 +189,7 @@ interface Found extends StatKey {
   readonly uid: number;
   readonly gid: number;
   readonly link: string;
+  readonly nlink: number;
   /** `sha256:<hex>` of a regular file; '' until looked up or hashed, and for other types. */
   digest: string;
 }
@@ -211,6 +214,7 @@ class Collector {
       uid: this.tree.forceRootOwnership ? 0 : st.uid,
       gid: this.tree.forceRootOwnership ? 0 : st.gid,
       link,
+      nlink: st.nlink,
       digest: '',
       dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs,
     });
@@ -416,9 +420,9 @@ function checksumOfLines(found: readonly Found[]): string {
 
 /** The line hashed into the checksum (its sort order is the checksum's). */
 function lineOf(f: Found): string {
-  return `${JSON.stringify(f.label)}\0${f.type}\0${f.mode.toString(8)}\0${f.uid}\0${f.gid}\0${JSON.stringify(f.link)}\0${f.digest}`;
+  return `${jsonQuote(f.label)}\0${f.type}\0${f.mode.toString(8)}\0${f.uid}\0${f.gid}\0${f.link === '' ? '""' : jsonQuote(f.link)}\0${f.digest}`;
 }
 
 function entryOf(f: Found): SelectionEntry {
-  return { path: f.inRoot.replace(/^\/+/, ''), type: f.type, mode: f.mode.toString(8), uid: f.uid, gid: f.gid, link: f.link, digest: f.digest };
+  return { path: f.inRoot.startsWith('/') && !f.inRoot.startsWith('//') ? f.inRoot.slice(1) : f.inRoot.replace(/^\/+/, ''), type: f.type, mode: f.mode.toString(8), uid: f.uid, gid: f.gid, link: f.link, digest: f.digest };
 }

@@ -232,6 +232,25 @@ export class TreeCopier {
   }
 
   /**
+   * Links the file by the stat this build's checksum walk took of it (the
+   * one its digest, and so the step's cache key, came from): no lstat at
+   * all. False when the walk did not see it as a single-link file that
+   * links (then it is looked at now).
+   */
+  private linkWalkedUnchanged(srcInRoot: string, dstHost: string): boolean {
+    const walked = this.source.walkedFile?.(srcInRoot);
+    if (!walked || walked.nlink !== 1 || (walked.mode & 0o6000) !== 0) return false;
+    try {
+      if (linkUnchangedFileSync(this.options.reuse!, this.source.hostPath(srcInRoot), walked, dstHost, this.ownerFor(walked), walked.mode) !== true) return false;
+    } catch {
+      return false;
+    }
+    this.options.summary.files++;
+    this.options.summary.bytes += walked.size;
+    return true;
+  }
+
+  /**
    * true: the listed source file `srcInRoot` was linked from the previous
    * snapshot to dstHost (counted in the summary); otherwise its lstat for
    * copyEntry (undefined: copyEntry takes it, and reports what failed).
@@ -282,7 +301,7 @@ export class TreeCopier {
       const childDst = dstHost.endsWith('/') ? dstHost + name : `${dstHost}/${name}`;
       let childSt: Stats | undefined;
       if (linkInLoop) {
-        const found = this.linkListedUnchanged(childSrc, childDst);
+        const found = this.linkWalkedUnchanged(childSrc, childDst) || this.linkListedUnchanged(childSrc, childDst);
         if (found === true) {
           // A big directory still lets the event loop run now and then.
           if (++linkedInLoop % LINKS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
@@ -350,7 +369,7 @@ export class TreeCopier {
     await unlink(dstHost);
   }
 
-  private ownerFor(st: Stats): Owner {
+  private ownerFor(st: Owner): Owner {
     return this.options.owner ?? (this.source.forceRootOwnership ? { uid: 0, gid: 0 } : { uid: st.uid, gid: st.gid });
   }
 

@@ -32,9 +32,18 @@ export interface FileReuse {
    */
   readonly indexDescribesSnapshot?: boolean;
   /** The digest (`sha256:<hex>`) of a source file with that lstat, when already known. */
-  readonly sourceDigest?: (srcHost: string, st: Stats) => string | undefined;
+  readonly sourceDigest?: (srcHost: string, st: SourceStat) => string | undefined;
   /** Filled in: each linked file's path in the upper dir (no leading '/') → `dev:ino` of the snapshot file. */
   readonly linked?: Map<string, string>;
+}
+
+/** What the link decision needs of the source file's lstat (a Stats, or a walk's record of one). */
+export interface SourceStat {
+  readonly dev: number;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
 }
 
 const CHUNK = 64 * 1024;
@@ -59,7 +68,7 @@ export async function linkUnchangedFile(reuse: FileReuse, srcHost: string, st: S
  * directory: undefined when the answer needs a big file's bytes compared
  * (then the async one decides).
  */
-export function linkUnchangedFileSync(reuse: FileReuse, srcHost: string, st: Stats, dstHost: string, owner: Owner, perm: number): boolean | undefined {
+export function linkUnchangedFileSync(reuse: FileReuse, srcHost: string, st: SourceStat, dstHost: string, owner: Owner, perm: number): boolean | undefined {
   if (!dstHost.startsWith(reuse.mergedDir + '/')) return false;
   const rel = dstHost.slice(reuse.mergedDir.length);
   const previous = reuse.previousDir + rel;
@@ -116,7 +125,7 @@ function previousFile(reuse: FileReuse, previous: string, rel: string): Previous
 // the previous layer's index gives for the file at that path: then neither
 // file needs reading. (The index describes the layer's bytes, which any
 // snapshot of the layer holds.)
-function knownSame(reuse: FileReuse, srcHost: string, st: Stats, rel: string): boolean {
+function knownSame(reuse: FileReuse, srcHost: string, st: SourceStat, rel: string): boolean {
   const known = reuse.previousIndex?.get(rel.slice(1));
   if (!known || known.size !== st.size) return false;
   const digest = reuse.sourceDigest?.(srcHost, st);

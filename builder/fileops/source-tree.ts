@@ -27,9 +27,28 @@ export interface SourceTree {
    * when it is gone.
    */
   lstatListedSync?(inRoot: string): Stats | null;
+  /**
+   * The regular file at this in-root path as this build's content checksum
+   * walk saw it (the stat its digest was taken by), if the walk went there.
+   */
+  walkedFile?(inRoot: string): WalkedFile | undefined;
   /** Visible entry names of a directory, sorted. */
   readdir(inRoot: string): Promise<string[]>;
   hostPath(inRoot: string): string;
+}
+
+/** A regular file's stat identity, permission bits, owner and link count, as a walk of its tree saw it. */
+export interface WalkedFile {
+  readonly dev: number;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+  /** Permission and set-id/sticky bits (0o7777). */
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly nlink: number;
 }
 
 /** A plain directory: a stage/image rootfs, or a scratch dir. */
