@@ -13,7 +13,7 @@
 // hard link only between two paths inside itself.
 import { closeSync, constants, linkSync, lstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
-import type { LayerIndex } from '../../cache/layer-index.js';
+import type { IndexedFile, LayerIndex } from '../../cache/layer-index.js';
 import type { Owner } from './chown.js';
 
 export interface FileReuse {
@@ -60,7 +60,7 @@ export async function linkUnchangedFile(reuse: FileReuse, srcHost: string, st: S
   if (linked !== undefined) return linked;
   const rel = dstHost.slice(reuse.mergedDir.length);
   if (!(await sameBytesStreamed(srcHost, reuse.previousDir + rel, st.size))) return false;
-  return linkPrevious(reuse, rel, previousFile(reuse, reuse.previousDir + rel, rel));
+  return linkPrevious(reuse, rel, previousFile(reuse, reuse.previousDir + rel, reuse.previousIndex?.get(rel.slice(1))));
 }
 
 /**
@@ -69,16 +69,19 @@ export async function linkUnchangedFile(reuse: FileReuse, srcHost: string, st: S
  * (then the async one decides).
  */
 export function linkUnchangedFileSync(reuse: FileReuse, srcHost: string, st: SourceStat, dstHost: string, owner: Owner, perm: number): boolean | undefined {
-  if (!dstHost.startsWith(reuse.mergedDir + '/')) return false;
-  const rel = dstHost.slice(reuse.mergedDir.length);
+  // Per file of a re-run: no string made but the paths the calls need.
+  const merged = reuse.mergedDir;
+  if (dstHost.charCodeAt(merged.length) !== 0x2f || !dstHost.startsWith(merged)) return false;
+  const rel = dstHost.slice(merged.length);
+  const indexed = reuse.previousIndex?.get(rel.slice(1));
   const previous = reuse.previousDir + rel;
-  const prev = previousFile(reuse, previous, rel);
+  const prev = previousFile(reuse, previous, indexed);
   if (!prev || prev.size !== st.size || prev.perm !== perm) return false;
   if (prev.uid !== owner.uid || prev.gid !== owner.gid) return false;
   // The copy sets the mtime from st.mtime, a Date of Math.round(st.mtimeMs)
   // (Node's own rounding): compared without making that Date.
   if (Math.round(prev.mtimeMs) !== Math.round(st.mtimeMs)) return false;
-  if (!knownSame(reuse, srcHost, st, rel)) {
+  if (!knownSame(reuse, srcHost, st, indexed)) {
     if (st.size > SYNC_LIMIT) return undefined;
     if (!sameSmallBytes(srcHost, previous, st.size)) return false;
   }
@@ -109,12 +112,12 @@ interface PreviousFile {
   inode?: string;
 }
 
-// The previous snapshot's regular file at `rel`, or undefined: from the
-// index when it describes this snapshot dir, else by lstat (synchronous, as
-// the copier's other per-file metadata calls, fs-write.ts setTimes).
-function previousFile(reuse: FileReuse, previous: string, rel: string): PreviousFile | undefined {
-  const indexed = reuse.indexDescribesSnapshot ? reuse.previousIndex?.get(rel.slice(1)) : undefined;
-  if (indexed?.snapshot) return { size: indexed.size, ...indexed.snapshot };
+// The previous snapshot's regular file `previous`, or undefined: from its
+// entry in the index (`indexed`) when the index describes this snapshot
+// dir, else by lstat (synchronous, as the copier's other per-file metadata
+// calls, fs-write.ts setTimes).
+function previousFile(reuse: FileReuse, previous: string, indexed: IndexedFile | undefined): PreviousFile | undefined {
+  if (reuse.indexDescribesSnapshot && indexed?.snapshot) return { size: indexed.size, ...indexed.snapshot };
   const st = lstatSync(previous, { throwIfNoEntry: false });
   if (!st?.isFile()) return undefined;
   const exact = Number.isSafeInteger(st.dev) && Number.isSafeInteger(st.ino);
@@ -125,11 +128,11 @@ function previousFile(reuse: FileReuse, previous: string, rel: string): Previous
 // the previous layer's index gives for the file at that path: then neither
 // file needs reading. (The index describes the layer's bytes, which any
 // snapshot of the layer holds.)
-function knownSame(reuse: FileReuse, srcHost: string, st: SourceStat, rel: string): boolean {
-  const known = reuse.previousIndex?.get(rel.slice(1));
+function knownSame(reuse: FileReuse, srcHost: string, st: SourceStat, known: IndexedFile | undefined): boolean {
   if (!known || known.size !== st.size) return false;
   const digest = reuse.sourceDigest?.(srcHost, st);
-  return digest !== undefined && digest === `sha256:${known.sha256}`;
+  // `sha256:<hex>` against the index's hex, without making the prefixed string.
+  return digest !== undefined && digest.length === 7 + known.sha256.length && digest.startsWith('sha256:') && digest.endsWith(known.sha256);
 }
 
 // Small files are compared with synchronous calls: the threadpool round
