@@ -16,7 +16,6 @@ import { lstatSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { type Digest, hexOf } from './digest.js';
-import { jsonQuote } from './json-quote.js';
 
 // v2 adds what the snapshot's files were (SnapshotFile) and which
 // snapshot dir that was; v1 indexes (written by earlier versions) are still
@@ -79,7 +78,7 @@ export function encodeLayerIndex(blob: Digest, index: LayerIndex): Buffer {
   for (const [rel, f] of index) {
     const s = f.snapshot;
     const snap = s ? `${s.perm}:${s.uid}:${s.gid}:${s.mtimeMs}:${s.inode}` : '-';
-    lines.push(`${f.offset} ${f.size} ${f.sha256} ${snap} ${jsonQuote(rel)}\n`);
+    lines.push(`${f.offset} ${f.size} ${f.sha256} ${snap} ${JSON.stringify(rel)}\n`);
   }
   const body = Buffer.from(lines.join(''));
   const sum = createHash('sha256').update(body).digest('hex');

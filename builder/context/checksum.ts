@@ -9,7 +9,6 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants as fsc, createReadStream, lstatSync, openSync, readSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { racyMargin } from '../../cache/checksum-cache.js';
-import { jsonQuote } from '../../cache/json-quote.js';
 import { planSources } from '../fileops/sources.js';
 import type { SourceTree } from '../fileops/source-tree.js';
 import { containsWildcards, resolveWildcards } from '../fileops/wildcard.js';
@@ -420,7 +419,7 @@ function checksumOfLines(found: readonly Found[]): string {
 
 /** The line hashed into the checksum (its sort order is the checksum's). */
 function lineOf(f: Found): string {
-  return `${jsonQuote(f.label)}\0${f.type}\0${f.mode.toString(8)}\0${f.uid}\0${f.gid}\0${f.link === '' ? '""' : jsonQuote(f.link)}\0${f.digest}`;
+  return `${JSON.stringify(f.label)}\0${f.type}\0${f.mode.toString(8)}\0${f.uid}\0${f.gid}\0${JSON.stringify(f.link)}\0${f.digest}`;
 }
 
 function entryOf(f: Found): SelectionEntry {
