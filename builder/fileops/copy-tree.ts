@@ -32,7 +32,8 @@ import type { Owner } from './chown.js';
 import { CannotCopyError } from './errors.js';
 import { canChangeOwner, devMajorMinor, lstatOrNull, makeNode, setOwner, setTimes } from './fs-write.js';
 import { Limiter } from '../concurrency.js';
-import { type FileReuse, linkUnchangedFile, linkUnchangedFileSync } from './file-reuse.js';
+import { type FileReuse, linkUnchangedFile } from './file-reuse.js';
+import { linkListedFile } from './link-listed.js';
 import { applyMode, type ModeSpec } from './mode.js';
 import type { SourceTree } from './source-tree.js';
 
@@ -221,54 +222,12 @@ export class TreeCopier {
     else if (restoreTimes && targetSt) await setTimes(dstHost, st.atime, st.mtime);
   }
 
-  // A re-run COPY finds most files unchanged: those the loop over their
-  // directory links by itself, with no promise, slot or task per file
-  // (what copyEntry's path costs, times 5,000, was most of the copy).
-  // Only where copyEntry would do the very same: no patterns to apply, no
-  // --chmod, a fresh destination directory.
+  // Whether a fresh directory's loop may link unchanged files itself
+  // (link-listed.ts): only where copyEntry would do the very same, with no
+  // patterns to apply and no --chmod.
   private canLinkInLoop(): boolean {
     const { reuse, mode, include, exclude } = this.options;
     return reuse !== undefined && !mode && !include && !exclude && canChangeOwner && this.source.lstatListedSync !== undefined;
-  }
-
-  /**
-   * Links the file by the stat this build's checksum walk took of it (the
-   * one its digest, and so the step's cache key, came from): no lstat at
-   * all. False when the walk did not see it as a single-link file that
-   * links (then it is looked at now).
-   */
-  private linkWalkedUnchanged(srcInRoot: string, dstHost: string): boolean {
-    const walked = this.source.walkedFile?.(srcInRoot);
-    if (!walked || walked.nlink !== 1 || (walked.mode & 0o6000) !== 0) return false;
-    try {
-      if (linkUnchangedFileSync(this.options.reuse!, this.source.hostPath(srcInRoot), walked, dstHost, this.ownerFor(walked), walked.mode) !== true) return false;
-    } catch {
-      return false;
-    }
-    this.options.summary.files++;
-    this.options.summary.bytes += walked.size;
-    return true;
-  }
-
-  /**
-   * true: the listed source file `srcInRoot` was linked from the previous
-   * snapshot to dstHost (counted in the summary); otherwise its lstat for
-   * copyEntry (undefined: copyEntry takes it, and reports what failed).
-   */
-  private linkListedUnchanged(srcInRoot: string, dstHost: string): true | Stats | undefined {
-    const reuse = this.options.reuse!;
-    try {
-      const st = this.source.lstatListedSync!(srcInRoot);
-      if (!st) return undefined;
-      const perm = st.mode & 0o7777;
-      if (!st.isFile() || st.nlink !== 1 || (perm & 0o6000) !== 0) return st;
-      if (linkUnchangedFileSync(reuse, this.source.hostPath(srcInRoot), st, dstHost, this.ownerFor(st), perm) !== true) return st;
-      this.options.summary.files++;
-      this.options.summary.bytes += st.size;
-      return true;
-    } catch {
-      return undefined;
-    }
   }
 
   /** Whether the previous snapshot's identical file could be linked in place of a copy. */
@@ -292,6 +251,7 @@ export class TreeCopier {
     const node: DirNode = { srcInRoot, dstHost, up: dir, copied: include, fresh: created || (dir === null && run.freshDest) };
     const tasks: Promise<void>[] = [];
     const linkInLoop = node.fresh && node.copied && this.canLinkInLoop();
+    const ownerFor = (st: Owner) => this.ownerFor(st);
     let linkedInLoop = 0;
     for (const name of await this.source.readdir(srcInRoot)) {
       if (run.failed) break;
@@ -301,7 +261,7 @@ export class TreeCopier {
       const childDst = dstHost.endsWith('/') ? dstHost + name : `${dstHost}/${name}`;
       let childSt: Stats | undefined;
       if (linkInLoop) {
-        const found = this.linkWalkedUnchanged(childSrc, childDst) || this.linkListedUnchanged(childSrc, childDst);
+        const found = linkListedFile(this.options.reuse!, this.source, childSrc, childDst, ownerFor, this.options.summary);
         if (found === true) {
           // A big directory still lets the event loop run now and then.
           if (++linkedInLoop % LINKS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
