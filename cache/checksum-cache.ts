@@ -54,6 +54,7 @@ export const FINE_RACY_MARGIN_MS = 100;
 const MAX_KEPT_ENTRIES = 200_000;
 const FORMAT_VERSION = 2;
 const HEX = 64;
+const HEX_DIGITS = /^[0-9a-f]*$/;
 // Selections remembered per context (several Dockerfiles, targets, COPYs).
 const MAX_SELECTIONS = 256;
 const SELECTIONS_VERSION = 1;
@@ -146,7 +147,8 @@ export class PersistentChecksumCache {
     try {
       const data = JSON.parse(await readFile(this.file, 'utf8')) as CacheFile;
       const n = data.names?.length ?? 0;
-      if (data.v === FORMAT_VERSION && data.root === this.root && data.nums.length === n * 5 && data.digests.length === n * HEX) {
+      // The digests are checked here, at once: saving copies them as they are.
+      if (data.v === FORMAT_VERSION && data.root === this.root && data.nums.length === n * 5 && data.digests.length === n * HEX && HEX_DIGITS.test(data.digests)) {
         for (let i = 0; i < n; i++) this.loaded.set(data.names[i]!, i);
         this.nums = data.nums;
         this.digests = data.digests;
@@ -224,17 +226,26 @@ export class PersistentChecksumCache {
     // Set without a load: merged into what is on disk, not written over it.
     await this.load();
     const start = this.sessionStart;
-    const keep = (name: string, row: Row) => Math.max(row[3], row[4]) < start - racyMargin(row[4]) && (!this.touched || this.touched.has(name) || this.size <= MAX_KEPT_ENTRIES);
+    const trusted = (mtimeMs: number, ctimeMs: number) => Math.max(mtimeMs, ctimeMs) < start - racyMargin(ctimeMs);
+    const kept = (name: string) => !this.touched || this.touched.has(name) || this.size <= MAX_KEPT_ENTRIES;
     const data: CacheFile = { v: FORMAT_VERSION, root: this.root, names: [], nums: [], digests: '' };
     const digests: string[] = [];
-    const add = (name: string, row: Row) => {
-      if (!keep(name, row) || !/^sha256:[0-9a-f]{64}$/.test(row[5])) return;
+    // The loaded rows are copied from the table as they are (a one-file
+    // rebuild saves thousands of them): no row made, no digest checked again.
+    const n = this.nums;
+    for (const [name, i] of this.loaded) {
+      const at = i * 5;
+      if (this.changed.has(name) || !trusted(n[at + 3]!, n[at + 4]!) || !kept(name)) continue;
+      data.names.push(name);
+      data.nums.push(n[at]!, n[at + 1]!, n[at + 2]!, n[at + 3]!, n[at + 4]!);
+      digests.push(this.digests.slice(i * HEX, (i + 1) * HEX));
+    }
+    for (const [name, row] of this.changed) {
+      if (!trusted(row[3], row[4]) || !kept(name) || !/^sha256:[0-9a-f]{64}$/.test(row[5])) continue;
       data.names.push(name);
       data.nums.push(row[0], row[1], row[2], row[3], row[4]);
       digests.push(row[5].slice(7));
-    };
-    for (const name of this.loaded.keys()) if (!this.changed.has(name)) add(name, this.rowOf(name)!);
-    for (const [name, row] of this.changed) add(name, row);
+    }
     data.digests = digests.join('');
     await writeTextAtomically(this.file, JSON.stringify(data));
     this.changed.clear();

@@ -10,8 +10,9 @@ import { CacheError } from './errors.js';
 import type { LayerIndex, SnapshotFile } from './layer-index.js';
 import { lstatInRoot } from './layer-lower.js';
 import { type EntryStat, type TreeEntry, sortByUtf8, splitDev, walkTree } from './layer-walk.js';
-import type { TarHeaderInput } from './tar-format.js';
+import { BLOCK, type TarHeaderInput } from './tar-format.js';
 import { SMALL_FILE_LIMIT, TarWriter } from './tar-writer.js';
+import { BlobWindow, readBlobRange } from './blob-window.js';
 import {
   OPAQUE_WHITEOUT, OVERLAY_METACOPY_XATTR, OVERLAY_OPAQUE_XATTR, OVERLAY_REDIRECT_XATTR, WHITEOUT_PREFIX,
 } from './whiteout.js';
@@ -183,7 +184,9 @@ async function writePlan({ root, plan, xattrs, lowerDirs, index: indexOpts }: Pl
       // The previous snapshot's own file (the very inode): its bytes are in the previous blob.
       const known = previous && p.entry.inode !== undefined && previous.linked.get(rel) === p.entry.inode ? previous.index.get(rel) : undefined;
       const fromPrevious = known?.size === source.size ? known : undefined;
-      const entry = await writeFile(writer, header, source.file, fromPrevious && blob ? { blob, offset: fromPrevious.offset } : undefined, index !== undefined && !fromPrevious);
+      const from = fromPrevious && blob ? { blob, offset: fromPrevious.offset } : undefined;
+      const digest = index !== undefined && !fromPrevious;
+      const entry = writeSmallFileNow(writer, header, source.file, from, digest) ?? await writeFile(writer, header, source.file, from, digest);
       if (index) index.set(rel, { offset: entry.offset, size: source.size, sha256: fromPrevious?.sha256 ?? entry.sha256!, snapshot: snapshotFile(st, xattrs.get(rel)) });
     } else if (st.isSymbolicLink()) {
       await writer.add({ ...base, type: 'symlink', linkname: fs.readlinkSync(path.join(root, rel)) });
@@ -272,6 +275,25 @@ async function writeFile(writer: TarWriter, header: TarHeaderInput, file: string
   return { offset, sha256 };
 }
 
+/** writeFile of a small file with no promise, when the writer can take it so (TarWriter.addSmallFileNow); undefined when it cannot. */
+function writeSmallFileNow(writer: TarWriter, header: TarHeaderInput, file: string, blob: { blob: BlobWindow; offset: number } | undefined, digest: boolean): WrittenFile | undefined {
+  const size = header.size ?? 0;
+  if (size > SMALL_FILE) return undefined;
+  let offset = writer.position + BLOCK;
+  let sha256: string | undefined;
+  const added = writer.addSmallFileNow(header, (buf, at, length) => {
+    offset = writer.position;
+    const got = blob ? blob.blob.read(blob.offset, buf, at, length) : readInto(file, buf, at, length);
+    if (digest) sha256 = createHash('sha256').update(buf.subarray(at, at + got)).digest('hex');
+    return got;
+  });
+  if (!added) return undefined;
+  if (digest && sha256 === undefined) sha256 = EMPTY_SHA256;
+  return { offset, sha256 };
+}
+
+const EMPTY_SHA256 = createHash('sha256').digest('hex');
+
 // What the snapshot dir (this upper, once published) holds at the path,
 // for a re-run to decide a link without an lstat. Left out for a file with
 // xattrs (the index does not describe them) or an inode number above 2^53.
@@ -326,51 +348,6 @@ async function* readLargeFile(file: string): AsyncIterable<Buffer> {
     yield* fh.createReadStream({ autoClose: false, highWaterMark: SMALL_FILE }) as AsyncIterable<Buffer>;
   } finally {
     await fh.close();
-  }
-}
-
-/**
- * Reads ranges of the previous blob through a window of it: the files a
- * re-run links come in the blob's own order, so thousands of small files
- * cost a few big reads instead of one each.
- */
-class BlobWindow {
-  private readonly buf = Buffer.allocUnsafe(SMALL_FILE);
-  private start = 0;
-  private end = 0;
-
-  constructor(private readonly fd: number) {}
-
-  /** `length` bytes of the blob from `from` into dst at offset (fewer only at its end). */
-  read(from: number, dst: Buffer, offset: number, length: number): number {
-    if (from < this.start || from + length > this.end) {
-      if (length > this.buf.length) return readRange(this.fd, from, dst, offset, length);
-      this.start = from;
-      this.end = from + readRange(this.fd, from, this.buf, 0, this.buf.length);
-    }
-    const got = Math.max(0, Math.min(length, this.end - from));
-    this.buf.copy(dst, offset, from - this.start, from - this.start + got);
-    return got;
-  }
-}
-
-function readRange(fd: number, from: number, buf: Buffer, offset: number, length: number): number {
-  let off = 0;
-  while (off < length) {
-    const n = fs.readSync(fd, buf, offset + off, length - off, from + off);
-    if (n === 0) break;
-    off += n;
-  }
-  return off;
-}
-
-async function* readBlobRange(blob: BlobWindow, from: number, size: number): AsyncIterable<Buffer> {
-  for (let off = 0; off < size;) {
-    const buf = Buffer.allocUnsafe(Math.min(SMALL_FILE, size - off));
-    const n = blob.read(from + off, buf, 0, buf.length);
-    if (n === 0) return; // the writer reports the short data
-    yield buf.subarray(0, n);
-    off += n;
   }
 }
 

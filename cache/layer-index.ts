@@ -95,40 +95,117 @@ export function decodeLayerIndex(blob: Digest, data: Buffer): LayerIndex | undef
   if ((magic !== MAGIC && !v1) || forBlob !== blob || createHash('sha256').update(body).digest('hex') !== sum) return undefined;
   const index: LayerIndex = new Map();
   if (!v1 && snapshot !== undefined && snapshot !== '-') index.snapshot = snapshot;
+  // A re-run COPY reads its previous layer's index before it links any
+  // file: the lines are scanned in place, where a split and a regular
+  // expression per line cost 10-20 ms for 5,000 files.
+  const scan = new LineScanner(body);
   try {
-    for (const line of body.toString().split('\n')) {
-      if (line === '') continue;
-      const fields = line.split(' ', v1 ? 3 : 4);
-      const [offset, size, sha256] = fields;
-      const snap = v1 ? undefined : fields[3]!;
-      const quoted = line.slice(fields.join(' ').length + 1);
-      // JSON escapes only '"', '\\' and control characters, each with a backslash.
-      const rel = quoted.length >= 2 && quoted.startsWith('"') && quoted.endsWith('"') && !quoted.includes('\\') ? quoted.slice(1, -1) : JSON.parse(quoted) as unknown;
-      const f: IndexedFile = { offset: Number(offset), size: Number(size), sha256: sha256! };
-      if (typeof rel !== 'string' || !Number.isSafeInteger(f.offset) || !Number.isSafeInteger(f.size) || !/^[0-9a-f]{64}$/.test(f.sha256)) return undefined;
-      if (snap !== undefined && snap !== '-') {
-        const s = decodeSnapshotFile(snap);
-        if (!s) return undefined;
-        f.snapshot = s;
+    while (!scan.done()) {
+      const offset = scan.count(SPACE);
+      const size = scan.count(SPACE);
+      const f: IndexedFile = { offset, size, sha256: scan.hex() };
+      if (!v1) {
+        if (scan.dash()) scan.expect(SPACE);
+        else f.snapshot = scan.snapshotFile();
       }
-      index.set(rel, f);
+      index.set(scan.quotedName(), f);
     }
-  } catch {
-    return undefined;
+  } catch (err) {
+    if (err instanceof MalformedIndex || err instanceof SyntaxError) return undefined;
+    throw err;
   }
   return index;
 }
 
-function decodeSnapshotFile(text: string): SnapshotFile | undefined {
-  const f = text.split(':');
-  if (f.length !== 6) return undefined;
-  const perm = Number(f[0]), uid = Number(f[1]), gid = Number(f[2]), mtimeMs = Number(f[3]);
-  if (!(perm <= 0o7777) || !isCount(perm) || !isCount(uid) || !isCount(gid) || !isCount(Number(f[4])) || !isCount(Number(f[5])) || !Number.isFinite(mtimeMs)) return undefined;
-  return { perm, uid, gid, mtimeMs, inode: `${Number(f[4])}:${Number(f[5])}` };
-}
+const SPACE = 0x20;
+const COLON = 0x3a;
+const QUOTE = 0x22;
 
-function isCount(n: number): boolean {
-  return Number.isSafeInteger(n) && n >= 0;
+class MalformedIndex extends Error {}
+
+/**
+ * Reads the fields of an index's lines in order, from the body decoded
+ * once (a name is a slice of it); throws MalformedIndex at anything
+ * unexpected.
+ */
+class LineScanner {
+  private at = 0;
+  private readonly text: string;
+
+  constructor(data: Buffer) {
+    this.text = data.toString('utf8');
+  }
+
+  done(): boolean {
+    return this.at >= this.text.length;
+  }
+
+  /** Takes a '-' (a snapshot part left out) if one is next. */
+  dash(): boolean {
+    if (this.text.charCodeAt(this.at) !== 0x2d) return false;
+    this.at++;
+    return true;
+  }
+
+  expect(code: number): void {
+    if (this.text.charCodeAt(this.at++) !== code) throw new MalformedIndex();
+  }
+
+  /** A decimal count (digits only, below 2^53), then `end`. */
+  count(end: number): number {
+    const t = this.text;
+    const start = this.at;
+    let n = 0;
+    for (let c = t.charCodeAt(this.at); c >= 0x30 && c <= 0x39; c = t.charCodeAt(++this.at)) n = n * 10 + (c - 0x30);
+    if (this.at === start || this.at - start > 16 || !Number.isSafeInteger(n)) throw new MalformedIndex();
+    this.expect(end);
+    return n;
+  }
+
+  /** A sha256: 64 lowercase hex digits, then a space. */
+  hex(): string {
+    const t = this.text;
+    const start = this.at;
+    for (const end = start + 64; this.at < end; this.at++) {
+      const c = t.charCodeAt(this.at);
+      if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) throw new MalformedIndex();
+    }
+    this.expect(SPACE);
+    return t.slice(start, start + 64);
+  }
+
+  /** `perm:uid:gid:mtimeMs:dev:ino `. */
+  snapshotFile(): SnapshotFile {
+    const perm = this.count(COLON);
+    const uid = this.count(COLON);
+    const gid = this.count(COLON);
+    const start = this.at;
+    const colon = this.text.indexOf(':', start);
+    if (colon <= start) throw new MalformedIndex();
+    // Written as a double's shortest form: Number gives that double back.
+    const mtimeMs = Number(this.text.slice(start, colon));
+    this.at = colon + 1;
+    const dev = this.count(COLON);
+    const ino = this.count(SPACE);
+    if (perm > 0o7777 || !Number.isFinite(mtimeMs)) throw new MalformedIndex();
+    return { perm, uid, gid, mtimeMs, inode: `${dev}:${ino}` };
+  }
+
+  /** The JSON-quoted name that ends the line, and the newline. */
+  quotedName(): string {
+    const t = this.text;
+    const start = this.at;
+    const end = t.indexOf('\n', start);
+    if (end - start < 2 || t.charCodeAt(start) !== QUOTE || t.charCodeAt(end - 1) !== QUOTE) throw new MalformedIndex();
+    this.at = end + 1;
+    const quoted = t.slice(start, end);
+    // JSON escapes only '"', '\\' and control characters (so a name holds
+    // no raw newline), each with a backslash.
+    if (!quoted.includes('\\')) return quoted.slice(1, -1);
+    const name = JSON.parse(quoted) as unknown;
+    if (typeof name !== 'string') throw new MalformedIndex();
+    return name;
+  }
 }
 
 export async function readLayerIndex(contentRoot: string, blob: Digest): Promise<LayerIndex | undefined> {

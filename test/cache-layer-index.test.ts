@@ -149,6 +149,37 @@ test('an index is refused when damaged, truncated or about another blob', async 
   t.deepEqual(await fs.readdir(path.join(content, 'tmp')), []);
 });
 
+test('an index keeps every name and snapshot part through encoding, each line as the format has always written it', (t) => {
+  const names = ['app/é.txt', 'app/\u{1F600}', 'app/tab\there', 'app/lone\ud800', 'app/back\\slash', 'app/"q"', 'app/plain name'];
+  const index: LayerIndex = new Map(names.map((name, i) => [name, {
+    offset: 512 * (i + 1), size: i, sha256: sha(Buffer.from(name)),
+    ...(i % 2 ? {} : { snapshot: { perm: 0o4755, uid: 1000 + i, gid: 7, mtimeMs: 1733360000123.4567 + i, inode: `65024:${2 ** 40 + i}` } }),
+  }]));
+  index.snapshot = '65024:99:1733360000123456789';
+  const blob = digestOf(Buffer.from('blob'));
+  const encoded = encodeLayerIndex(blob, index);
+  const decoded = decodeLayerIndex(blob, encoded);
+  t.deepEqual(decoded, index);
+  t.deepEqual([...decoded!.keys()], names);
+  // Names are quoted by JSON's rules: what earlier versions wrote and read.
+  const lines = encoded.toString().split('\n').slice(1, -1);
+  lines.forEach((line, i) => t.true(line.endsWith(` ${JSON.stringify(names[i])}`), line));
+
+  // An index written by a version without snapshot parts is still read.
+  const v1Body = Buffer.from(`1024 3 ${sha(Buffer.from('abc'))} "app/a"\n`);
+  const v1 = Buffer.concat([Buffer.from(`tsbuild-layer-index-v1 ${blob} ${createHash('sha256').update(v1Body).digest('hex')} -\n`), v1Body]);
+  t.deepEqual(decodeLayerIndex(blob, v1), new Map([['app/a', { offset: 1024, size: 3, sha256: sha(Buffer.from('abc')) }]]));
+
+  // Lines that pass the checksum but not the format are refused too.
+  const withBody = (body: string) => Buffer.concat([Buffer.from(`tsbuild-layer-index-v2 ${blob} ${createHash('sha256').update(body).digest('hex')} -\n`), Buffer.from(body)]);
+  const hex = sha(Buffer.from('x'));
+  t.truthy(decodeLayerIndex(blob, withBody(`0 1 ${hex} - "a"\n`)));
+  for (const bad of [`0 1 ${hex} - "a"`, `x 1 ${hex} - "a"\n`, `0 1 ${hex.toUpperCase()} - "a"\n`, `0 1 ${hex} - a\n`, `0 1 ${hex} 99999:0:0:1:2:3 "a"\n`,
+    `0 1 ${hex} 1:2:3::4:5 "a"\n`, `0 1 ${hex} - "a\\"\n`, `99999999999999999 1 ${hex} - "a"\n`]) {
+    t.is(decodeLayerIndex(blob, withBody(bad)), undefined, bad);
+  }
+});
+
 test('layer entries are in the byte order of their UTF-8 paths, also with characters above U+FFFF', async (t) => {
   const names = ['B', 'a', 'a\uFFFD', 'a\u{1F600}', 'a-', 'a.b', 'é'];
   const bytesOrder = [...names].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));

@@ -13,7 +13,7 @@ function bytes(size: number, seed: number): Buffer {
   return b;
 }
 
-interface Item { h: TarHeaderInput; data?: Buffer; how: 'small' | 'stream' | 'plain' }
+interface Item { h: TarHeaderInput; data?: Buffer; how: 'small' | 'now' | 'stream' | 'plain' }
 
 function reference(items: Item[]): Buffer {
   const parts: Buffer[] = [];
@@ -36,6 +36,10 @@ async function writeAll(items: Item[]): Promise<{ out: Buffer; diffId: string; s
   const writer = new TarWriter(sink);
   for (const { h, data, how } of items) {
     if (how === 'small') await writer.addSmallFile(h, (buf, off, len) => data!.copy(buf, off, 0, len));
+    // Without a promise when it fits the staging buffer; else as addSmallFile.
+    else if (how === 'now') {
+      if (!writer.addSmallFileNow(h, (buf, off, len) => data!.copy(buf, off, 0, len))) await writer.addSmallFile(h, (buf, off, len) => data!.copy(buf, off, 0, len));
+    }
     else if (how === 'stream') await writer.add(h, chunks(data!, 700 * 1024));
     else await writer.add(h, data);
   }
@@ -49,13 +53,14 @@ test('staged output is exactly the reference archive across batch edges, PAX hea
   const sizes = [0, 1, 511, 512, 513, 1000, 4096, 8191, 65537, 300_001];
   for (let i = 0; i < 40; i++) {
     const data = bytes(sizes[i % sizes.length]!, i);
-    items.push({ h: { name: `dir/f${i}`, type: 'file', mode: 0o644, uid: i, gid: 2 * i, size: data.length, mtime: 1000 + i }, data, how: 'small' });
+    items.push({ h: { name: `dir/f${i}`, type: 'file', mode: 0o644, uid: i, gid: 2 * i, size: data.length, mtime: 1000 + i }, data, how: i % 3 === 0 ? 'now' : 'small' });
   }
   const exact = bytes(SMALL_FILE_LIMIT, 99);
   items.push({ h: { name: 'dir/exactly-limit', type: 'file', mode: 0o600, size: exact.length, mtime: 5 }, data: exact, how: 'small' });
   const longName = `dir/${'n'.repeat(150)}-é`;
   const paxData = bytes(777, 3);
   items.push({ h: { name: longName, type: 'file', mode: 0o644, size: paxData.length, mtime: 6, xattrs: new Map([['user.k', Buffer.from([0, 1, 255])]]) }, data: paxData, how: 'small' });
+  items.push({ h: { name: `${longName}-now`, type: 'file', mode: 0o644, size: paxData.length, mtime: 6 }, data: paxData, how: 'now' });
   const big = bytes(3 * 1024 * 1024 + 17, 5);
   items.push({ h: { name: 'dir/big', type: 'file', mode: 0o644, size: big.length, mtime: 7 }, data: big, how: 'stream' });
   items.push({ h: { name: 'dir/link', type: 'symlink', mode: 0o777, linkname: 'big', mtime: 8 }, how: 'plain' });

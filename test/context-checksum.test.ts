@@ -87,3 +87,27 @@ test('checksumSelection hashes every file size the same way: empty, small (read 
   t.is(seen.size, sizes.length);
   for (const [host, data] of bytes) t.is(seen.get(host), `sha256:${createHash('sha256').update(data).digest('hex')}`, host);
 });
+
+// The checksums a COPY's cache key holds: pinned, so that a faster way of
+// making them can never change them (every cached step would miss, and
+// worse, two versions would disagree about one store's keys).
+test('selection checksums of names that need JSON escapes, symlinks and modes are the ones earlier versions made', async (t) => {
+  const dir = await tempDir('ctx-sum-golden-');
+  const files: Record<string, string | Buffer> = {
+    'a.txt': 'a\n', 'quote"d.txt': 'q\n', 'back\\slash': 'b\n', 'tab\there': 't\n', 'é/ü.txt': 'u\n',
+    'emoji\u{1F600}.txt': 'e\n', 'sub/deeper/x.bin': Buffer.from([0, 1, 2]),
+  };
+  for (const [rel, content] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
+    await writeFile(path.join(dir, rel), content);
+    await chmod(path.join(dir, rel), rel === 'a.txt' ? 0o755 : 0o644);
+  }
+  for (const d of ['é', 'sub', 'sub/deeper']) await chmod(path.join(dir, d), 0o755);
+  await chmod(dir, 0o755);
+  await symlink('target "with" quotes', path.join(dir, 'link1'));
+  await symlink('sub/deeper/x.bin', path.join(dir, 'link2'));
+  const ctx = await BuildContext.open(dir);
+  t.is(await checksumSelection(ctx, ['.']), 'sha256:31c32e07f89d2b802a6e9bfecfbc90c604113c20a8fbad38bfec3ffc442f0525');
+  t.is(await checksumSelection(ctx, ['sub', 'a.txt']), 'sha256:79c0f0fd6e6bd69ad06f8f0dfface4cc9ca44b3f057a167047242e322df2a258');
+  t.is(await checksumSelection(ctx, ['*.txt']), 'sha256:a085b90629c93adc86fe73603a85172518e85aa81790a1d21887960e98ec4566');
+});

@@ -7,7 +7,7 @@
 // re-runs leaves a consistent store that still builds the same image.
 import type { ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
-import { chmod, cp, lstat, readFile, rename, rm, utimes, writeFile, access } from 'node:fs/promises';
+import { chmod, cp, link, lstat, mkdir, readFile, rename, rm, utimes, writeFile, access } from 'node:fs/promises';
 import path from 'node:path';
 import type { Digest } from '../cache/digest.js';
 import { decodeLayerIndex, encodeLayerIndex } from '../cache/layer-index.js';
@@ -125,6 +125,45 @@ it('a file whose mode or mtime changed with unchanged bytes, an old (v1) index a
   await rename(`${dir}.again`, dir);
   await chmod(path.join(ctx, 'd9/f9.txt'), 0o600);
   await sameAsCold(t, await buildExport(root, ctx), ctx);
+});
+
+it('a re-run links the unchanged files and copies the rest, with ignore rules, hard links, set-id bits, same-size edits and a changed big file, as a cold build does', async (t) => {
+  const root = suite.store.root;
+  const ctx = await bigContext();
+  await writeFile(path.join(ctx, '.dockerignore'), 'd1\nd2/*.txt\n!d2/f22.txt\n**/*.tmp\n');
+  await writeFile(path.join(ctx, 'd5/skip.tmp'), 'ignored\n');
+  await writeFile(path.join(ctx, 'd5/setid'), 'setuid\n', { mode: 0o4755 });
+  await chmod(path.join(ctx, 'd5/setid'), 0o4755);
+  await mkdir(path.join(ctx, 'd6/nested/deeper'), { recursive: true });
+  await writeFile(path.join(ctx, 'd6/nested/deeper/leaf.txt'), 'leaf\n');
+  await link(path.join(ctx, 'd8/f8.txt'), path.join(ctx, 'd8/hardlink.txt'));
+  const first = await buildExport(root, ctx);
+
+  // Same size, other bytes (the checksum cache cannot vouch: the mtime is kept);
+  // a big file with other bytes; a new file beside unchanged ones.
+  const f9 = path.join(ctx, 'd9/f9.txt');
+  const before = await lstat(f9);
+  const text = await readFile(f9, 'utf8');
+  await writeFile(f9, text.replace('file', 'FILE'));
+  await utimes(f9, before.atime, before.mtime);
+  const big = await readFile(path.join(ctx, 'big.bin'));
+  big[1000] ^= 0xff;
+  await writeFile(path.join(ctx, 'big.bin'), big);
+  await writeFile(path.join(ctx, 'd3/new.txt'), 'new\n');
+  const second = await buildExport(root, ctx);
+  t.not(second.diffIds[1], first.diffIds[1]);
+  await sameAsCold(t, second, ctx);
+
+  // Unchanged files are the previous snapshot's inodes; what changed or is hard-linked in the context is not.
+  const prev = snapshotDir(root, first.diffIds[1]!);
+  const next = snapshotDir(root, second.diffIds[1]!);
+  const ino = async (dir: string, rel: string) => (await lstat(path.join(dir, rel))).ino;
+  for (const rel of ['app/d3/f3.txt', 'app/d6/nested/deeper/leaf.txt', 'app/d2/f22.txt', 'app/empty']) t.is(await ino(next, rel), await ino(prev, rel), `${rel} is linked`);
+  for (const rel of ['app/d9/f9.txt', 'app/big.bin', 'app/d5/setid', 'app/d8/f8.txt']) t.not(await ino(next, rel), await ino(prev, rel), `${rel} is copied`);
+  t.is(await ino(next, 'app/d8/f8.txt'), await ino(next, 'app/d8/hardlink.txt'), 'a hard link in the context stays one in the layer');
+  t.is((await lstat(path.join(next, 'app/d5/setid'))).mode & 0o7777, 0o4755);
+  for (const rel of ['app/d1', 'app/d2/f2.txt', 'app/d5/skip.tmp']) t.false(await exists(path.join(next, rel)), `${rel} is ignored`);
+  t.is((await readFile(path.join(next, 'app/d9/f9.txt'), 'utf8')).slice(0, 4), 'FILE');
 });
 
 it('kill -9 at random points of COPY re-runs leaves a consistent store that builds a cold build\'s image', async (t) => {

@@ -130,6 +130,7 @@ export async function checksumSelection(tree: SourceTree, patterns: readonly str
   const collector = new Collector(tree, found, memo ? new Fingerprint() : undefined);
   await walkSelection(tree, items, exclude, collector);
   const fingerprint = collector.fingerprint;
+  if (tree instanceof BuildContext) tree.noteWalked(found);
   if (memo && fingerprint) {
     const known = memo.selectionDigest!(memoKey, fingerprint.digest());
     if (known) return known;
@@ -187,6 +188,7 @@ interface Found extends StatKey {
   readonly uid: number;
   readonly gid: number;
   readonly link: string;
+  readonly nlink: number;
   /** `sha256:<hex>` of a regular file; '' until looked up or hashed, and for other types. */
   digest: string;
 }
@@ -211,6 +213,7 @@ class Collector {
       uid: this.tree.forceRootOwnership ? 0 : st.uid,
       gid: this.tree.forceRootOwnership ? 0 : st.gid,
       link,
+      nlink: st.nlink,
       digest: '',
       dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs,
     });
@@ -420,5 +423,5 @@ function lineOf(f: Found): string {
 }
 
 function entryOf(f: Found): SelectionEntry {
-  return { path: f.inRoot.replace(/^\/+/, ''), type: f.type, mode: f.mode.toString(8), uid: f.uid, gid: f.gid, link: f.link, digest: f.digest };
+  return { path: f.inRoot.startsWith('/') && !f.inRoot.startsWith('//') ? f.inRoot.slice(1) : f.inRoot.replace(/^\/+/, ''), type: f.type, mode: f.mode.toString(8), uid: f.uid, gid: f.gid, link: f.link, digest: f.digest };
 }

@@ -8,7 +8,7 @@ import { readdir, readlink, stat } from 'node:fs/promises';
 import { createReadStream, lstatSync, type ReadStream, type Stats } from 'node:fs';
 import path from 'node:path';
 import { hostPathOf, isNotExist, resolveInRoot, type Resolved } from '../fileops/resolve.js';
-import { sortNames, type SourceTree } from '../fileops/source-tree.js';
+import { sortNames, type SourceTree, type WalkedFile } from '../fileops/source-tree.js';
 import { loadIgnoreFile } from '../patterns/dockerignore.js';
 import { ContextNotFoundError } from './errors.js';
 import { PatternMatcher } from '../patterns/pattern-matcher.js';
@@ -32,6 +32,13 @@ export interface ContextEntry {
   readonly dev: number;
   readonly ino: number;
   readonly ctimeMs: number;
+}
+
+/** An entry a checksum walk saw (builder/context/checksum.ts). */
+export interface WalkedEntry extends WalkedFile {
+  /** In-root path ('/src/a.txt'). */
+  readonly inRoot: string;
+  readonly type: EntryType;
 }
 
 export interface OpenContextOptions {
@@ -59,6 +66,9 @@ export class BuildContext implements SourceTree {
   readonly refuseEscapingPaths = true;
   private readonly visibility = new Map<string, Promise<boolean>>();
   private readonly cleanDirs = new Map<string, boolean>();
+  // What this build's checksum walks saw (noteWalked), and by path once asked.
+  private readonly walks: (readonly WalkedEntry[])[] = [];
+  private walkedFiles: Map<string, WalkedFile> | undefined;
 
   private constructor(
     /** Absolute host path of the context directory. */
@@ -162,6 +172,31 @@ export class BuildContext implements SourceTree {
     // Without ignore rules whatever exists is visible: the lstat alone decides.
     if (!this.ignore.isEmpty && !(await this.isVisible(inRoot))) return null;
     return this.rawLstat(toRel(inRoot));
+  }
+
+  /**
+   * Told the entries a checksum walk of this context saw, so that a COPY
+   * that runs later in the build links an unchanged file by the stat its
+   * digest came from, without an lstat of its own (walkedFile).
+   */
+  noteWalked(entries: readonly WalkedEntry[]): void {
+    this.walks.push(entries);
+    this.walkedFiles = undefined;
+  }
+
+  walkedFile(inRoot: string): WalkedFile | undefined {
+    if (this.walks.length === 0) return undefined;
+    // Made on the first question: a build whose COPYs are all cached never asks.
+    if (!this.walkedFiles) {
+      this.walkedFiles = new Map();
+      for (const walk of this.walks) for (const e of walk) if (e.type === 'file') this.walkedFiles.set(e.inRoot, e);
+    }
+    return this.walkedFiles.get(inRoot);
+  }
+
+  // Its readdir() leaves hidden names out: a listed entry needs no visibility check.
+  lstatListedSync(inRoot: string): Stats | null {
+    return lstatSync(this.hostPath(inRoot), { throwIfNoEntry: false }) ?? null;
   }
 
   async readdir(inRoot: string): Promise<string[]> {

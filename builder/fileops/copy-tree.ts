@@ -33,6 +33,7 @@ import { CannotCopyError } from './errors.js';
 import { canChangeOwner, devMajorMinor, lstatOrNull, makeNode, setOwner, setTimes } from './fs-write.js';
 import { Limiter } from '../concurrency.js';
 import { type FileReuse, linkUnchangedFile } from './file-reuse.js';
+import { linkListedFile } from './link-listed.js';
 import { applyMode, type ModeSpec } from './mode.js';
 import type { SourceTree } from './source-tree.js';
 
@@ -72,6 +73,9 @@ export interface TreeCopyOptions {
  */
 export const COPY_CONCURRENCY = 16;
 
+/** Files a directory's loop links (see canLinkInLoop) between two turns of the event loop. */
+const LINKS_PER_TURN = 500;
+
 /** A source directory whose children are being copied. */
 interface DirNode {
   readonly srcInRoot: string;
@@ -110,6 +114,8 @@ interface EntryToCopy {
   dir: DirNode | null;
   /** Gives back the entry's slot; a directory does so before its children take slots of their own, so nesting cannot deadlock. */
   release: () => void;
+  /** Its lstat, when the directory's loop already took it. */
+  st?: Stats;
 }
 
 /** One copy() call: its slots and its first failure. */
@@ -153,7 +159,7 @@ export class TreeCopier {
       // Nothing below can come back unless some pattern could re-include it.
       if (!include && !includeMatcher && !excludeMatcher?.hasExceptions) return;
     }
-    const st = await this.source.lstat(srcInRoot);
+    const st = entry.st ?? await this.source.lstat(srcInRoot);
     if (!st) return; // hidden by .dockerignore, or vanished
     if (!include && !st.isDirectory()) return;
 
@@ -216,6 +222,14 @@ export class TreeCopier {
     else if (restoreTimes && targetSt) await setTimes(dstHost, st.atime, st.mtime);
   }
 
+  // Whether a fresh directory's loop may link unchanged files itself
+  // (link-listed.ts): only where copyEntry would do the very same, with no
+  // patterns to apply and no --chmod.
+  private canLinkInLoop(): boolean {
+    const { reuse, mode, include, exclude } = this.options;
+    return reuse !== undefined && !mode && !include && !exclude && canChangeOwner && this.source.lstatListedSync !== undefined;
+  }
+
   /** Whether the previous snapshot's identical file could be linked in place of a copy. */
   private async linkUnchanged(srcInRoot: string, st: Stats, dstHost: string): Promise<boolean> {
     const { reuse, mode } = this.options;
@@ -236,18 +250,32 @@ export class TreeCopier {
 
     const node: DirNode = { srcInRoot, dstHost, up: dir, copied: include, fresh: created || (dir === null && run.freshDest) };
     const tasks: Promise<void>[] = [];
+    const linkInLoop = node.fresh && node.copied && this.canLinkInLoop();
+    const ownerFor = (st: Owner) => this.ownerFor(st);
+    let linkedInLoop = 0;
     for (const name of await this.source.readdir(srcInRoot)) {
+      if (run.failed) break;
+      const childSrc = srcInRoot === '/' ? `/${name}` : `${srcInRoot}/${name}`;
+      // A plain concatenation: dstHost is already normal and name is one
+      // component from readdir (path.join would re-normalise every path).
+      const childDst = dstHost.endsWith('/') ? dstHost + name : `${dstHost}/${name}`;
+      let childSt: Stats | undefined;
+      if (linkInLoop) {
+        const found = linkListedFile(this.options.reuse!, this.source, childSrc, childDst, ownerFor, this.options.summary);
+        if (found === true) {
+          // A big directory still lets the event loop run now and then.
+          if (++linkedInLoop % LINKS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
+          continue;
+        }
+        childSt = found;
+      }
       const releaseChild = await run.slots.acquire();
       if (run.failed) {
         releaseChild();
         break;
       }
-      const childSrc = srcInRoot === '/' ? `/${name}` : `${srcInRoot}/${name}`;
       const childRel = rel === '' ? name : `${rel}/${name}`;
-      // A plain concatenation: dstHost is already normal and name is one
-      // component from readdir (path.join would re-normalise every path).
-      const childDst = dstHost.endsWith('/') ? dstHost + name : `${dstHost}/${name}`;
-      tasks.push(this.copyEntry({ srcInRoot: childSrc, rel: childRel, dstHost: childDst, overwriteMeta: true, dir: node, release: releaseChild }, run)
+      tasks.push(this.copyEntry({ srcInRoot: childSrc, rel: childRel, dstHost: childDst, overwriteMeta: true, dir: node, release: releaseChild, st: childSt }, run)
         .catch((err: unknown) => {
           if (!run.failed) {
             run.failed = true;
@@ -301,7 +329,7 @@ export class TreeCopier {
     await unlink(dstHost);
   }
 
-  private ownerFor(st: Stats): Owner {
+  private ownerFor(st: Owner): Owner {
     return this.options.owner ?? (this.source.forceRootOwnership ? { uid: 0, gid: 0 } : { uid: st.uid, gid: st.gid });
   }
 

@@ -13,7 +13,7 @@
 // hard link only between two paths inside itself.
 import { closeSync, constants, linkSync, lstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
-import type { LayerIndex } from '../../cache/layer-index.js';
+import type { IndexedFile, LayerIndex } from '../../cache/layer-index.js';
 import type { Owner } from './chown.js';
 
 export interface FileReuse {
@@ -32,9 +32,18 @@ export interface FileReuse {
    */
   readonly indexDescribesSnapshot?: boolean;
   /** The digest (`sha256:<hex>`) of a source file with that lstat, when already known. */
-  readonly sourceDigest?: (srcHost: string, st: Stats) => string | undefined;
+  readonly sourceDigest?: (srcHost: string, st: SourceStat) => string | undefined;
   /** Filled in: each linked file's path in the upper dir (no leading '/') → `dev:ino` of the snapshot file. */
   readonly linked?: Map<string, string>;
+}
+
+/** What the link decision needs of the source file's lstat (a Stats, or a walk's record of one). */
+export interface SourceStat {
+  readonly dev: number;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
 }
 
 const CHUNK = 64 * 1024;
@@ -47,19 +56,44 @@ const CHUNK = 64 * 1024;
  * overlay has not looked the name up in).
  */
 export async function linkUnchangedFile(reuse: FileReuse, srcHost: string, st: Stats, dstHost: string, owner: Owner, perm: number): Promise<boolean> {
-  if (!dstHost.startsWith(reuse.mergedDir + '/')) return false;
+  const linked = linkUnchangedFileSync(reuse, srcHost, st, dstHost, owner, perm);
+  if (linked !== undefined) return linked;
   const rel = dstHost.slice(reuse.mergedDir.length);
+  if (!(await sameBytesStreamed(srcHost, reuse.previousDir + rel, st.size))) return false;
+  return linkPrevious(reuse, rel, previousFile(reuse, reuse.previousDir + rel, reuse.previousIndex?.get(rel.slice(1))));
+}
+
+/**
+ * linkUnchangedFile without a promise, for the copier's loop over a
+ * directory: undefined when the answer needs a big file's bytes compared
+ * (then the async one decides).
+ */
+export function linkUnchangedFileSync(reuse: FileReuse, srcHost: string, st: SourceStat, dstHost: string, owner: Owner, perm: number): boolean | undefined {
+  // Per file of a re-run: no string made but the paths the calls need.
+  const merged = reuse.mergedDir;
+  if (dstHost.charCodeAt(merged.length) !== 0x2f || !dstHost.startsWith(merged)) return false;
+  const rel = dstHost.slice(merged.length);
+  const indexed = reuse.previousIndex?.get(rel.slice(1));
   const previous = reuse.previousDir + rel;
-  const prev = previousFile(reuse, previous, rel);
+  const prev = previousFile(reuse, previous, indexed);
   if (!prev || prev.size !== st.size || prev.perm !== perm) return false;
   if (prev.uid !== owner.uid || prev.gid !== owner.gid) return false;
-  // The copy sets the mtime from st.mtime (a millisecond Date).
-  if (Math.round(prev.mtimeMs) !== st.mtime.getTime()) return false;
-  if (!knownSame(reuse, srcHost, st, rel) && !(await sameBytes(srcHost, previous, st.size))) return false;
+  // The copy sets the mtime from st.mtime, a Date of Math.round(st.mtimeMs)
+  // (Node's own rounding): compared without making that Date.
+  if (Math.round(prev.mtimeMs) !== Math.round(st.mtimeMs)) return false;
+  if (!knownSame(reuse, srcHost, st, indexed)) {
+    if (st.size > SYNC_LIMIT) return undefined;
+    if (!sameSmallBytes(srcHost, previous, st.size)) return false;
+  }
+  return linkPrevious(reuse, rel, prev);
+}
+
+function linkPrevious(reuse: FileReuse, rel: string, prev: PreviousFile | undefined): boolean {
+  if (!prev) return false;
   try {
     // Synchronous too: a link is one short metadata call, cheaper than the
     // threadpool round trip (and its wake-ups) an async call costs.
-    linkSync(previous, reuse.upperDir + rel);
+    linkSync(reuse.previousDir + rel, reuse.upperDir + rel);
     // Number inodes are exact below 2^53; above, the commit just reads the file.
     if (prev.inode !== undefined) reuse.linked?.set(rel.slice(1), prev.inode);
     return true;
@@ -78,12 +112,12 @@ interface PreviousFile {
   inode?: string;
 }
 
-// The previous snapshot's regular file at `rel`, or undefined: from the
-// index when it describes this snapshot dir, else by lstat (synchronous, as
-// the copier's other per-file metadata calls, fs-write.ts setTimes).
-function previousFile(reuse: FileReuse, previous: string, rel: string): PreviousFile | undefined {
-  const indexed = reuse.indexDescribesSnapshot ? reuse.previousIndex?.get(rel.slice(1)) : undefined;
-  if (indexed?.snapshot) return { size: indexed.size, ...indexed.snapshot };
+// The previous snapshot's regular file `previous`, or undefined: from its
+// entry in the index (`indexed`) when the index describes this snapshot
+// dir, else by lstat (synchronous, as the copier's other per-file metadata
+// calls, fs-write.ts setTimes).
+function previousFile(reuse: FileReuse, previous: string, indexed: IndexedFile | undefined): PreviousFile | undefined {
+  if (reuse.indexDescribesSnapshot && indexed?.snapshot) return { size: indexed.size, ...indexed.snapshot };
   const st = lstatSync(previous, { throwIfNoEntry: false });
   if (!st?.isFile()) return undefined;
   const exact = Number.isSafeInteger(st.dev) && Number.isSafeInteger(st.ino);
@@ -94,11 +128,11 @@ function previousFile(reuse: FileReuse, previous: string, rel: string): Previous
 // the previous layer's index gives for the file at that path: then neither
 // file needs reading. (The index describes the layer's bytes, which any
 // snapshot of the layer holds.)
-function knownSame(reuse: FileReuse, srcHost: string, st: Stats, rel: string): boolean {
-  const known = reuse.previousIndex?.get(rel.slice(1));
+function knownSame(reuse: FileReuse, srcHost: string, st: SourceStat, known: IndexedFile | undefined): boolean {
   if (!known || known.size !== st.size) return false;
   const digest = reuse.sourceDigest?.(srcHost, st);
-  return digest !== undefined && digest === `sha256:${known.sha256}`;
+  // `sha256:<hex>` against the index's hex, without making the prefixed string.
+  return digest !== undefined && digest.length === 7 + known.sha256.length && digest.startsWith('sha256:') && digest.endsWith(known.sha256);
 }
 
 // Small files are compared with synchronous calls: the threadpool round
@@ -125,14 +159,11 @@ function readSmall(file: string, buf: Buffer): number {
   }
 }
 
-async function sameBytes(a: string, b: string, size: number): Promise<boolean> {
-  if (size <= SYNC_LIMIT) {
-    // One byte more than expected tells a file that grew.
-    const na = readSmall(a, smallA.subarray(0, size + 1));
-    const nb = readSmall(b, smallB.subarray(0, size + 1));
-    return na === size && nb === size && smallA.subarray(0, size).equals(smallB.subarray(0, size));
-  }
-  return sameBytesStreamed(a, b, size);
+function sameSmallBytes(a: string, b: string, size: number): boolean {
+  // One byte more than expected tells a file that grew.
+  const na = readSmall(a, smallA.subarray(0, size + 1));
+  const nb = readSmall(b, smallB.subarray(0, size + 1));
+  return na === size && nb === size && smallA.subarray(0, size).equals(smallB.subarray(0, size));
 }
 
 async function sameBytesStreamed(a: string, b: string, size: number): Promise<boolean> {

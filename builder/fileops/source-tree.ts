@@ -4,7 +4,7 @@
  * a scratch directory holding a heredoc or a downloaded file.
  */
 import { lstat, readdir } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { lstatSync, type Stats } from 'node:fs';
 import { hostPathOf, isNotExist, resolveInRoot, type Resolved } from './resolve.js';
 import { sortByUtf8 } from '../../cache/layer-walk.js';
 
@@ -21,9 +21,34 @@ export interface SourceTree {
   resolve(p: string, followFinal: boolean): Promise<Resolved>;
   /** lstat of a resolved in-root path; null when absent or hidden. */
   lstat(inRoot: string): Promise<Stats | null>;
+  /**
+   * lstat of an entry that readdir() just listed (so not hidden), without
+   * a promise: what a copier's loop over thousands of files calls. Null
+   * when it is gone.
+   */
+  lstatListedSync?(inRoot: string): Stats | null;
+  /**
+   * The regular file at this in-root path as this build's content checksum
+   * walk saw it (the stat its digest was taken by), if the walk went there.
+   */
+  walkedFile?(inRoot: string): WalkedFile | undefined;
   /** Visible entry names of a directory, sorted. */
   readdir(inRoot: string): Promise<string[]>;
   hostPath(inRoot: string): string;
+}
+
+/** A regular file's stat identity, permission bits, owner and link count, as a walk of its tree saw it. */
+export interface WalkedFile {
+  readonly dev: number;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+  /** Permission and set-id/sticky bits (0o7777). */
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly nlink: number;
 }
 
 /** A plain directory: a stage/image rootfs, or a scratch dir. */
@@ -51,6 +76,10 @@ export class DirectorySource implements SourceTree {
       if (isNotExist(err)) return null;
       throw err;
     }
+  }
+
+  lstatListedSync(inRoot: string): Stats | null {
+    return lstatSync(this.hostPath(inRoot), { throwIfNoEntry: false }) ?? null;
   }
 
   async readdir(inRoot: string): Promise<string[]> {

@@ -3,7 +3,7 @@
 // copier on a writable overlay of the parent.
 import { createHash } from 'node:crypto';
 import type { CopyStep } from '../../frontend/graph/types.js';
-import { statKey, type ContentHashCache, type SelectionOptions } from '../context/checksum.js';
+import type { ContentHashCache, SelectionOptions } from '../context/checksum.js';
 import { BuildContext } from '../context/context.js';
 import type { CopySource } from '../fileops/copy.js';
 import type { FileReuse } from '../fileops/file-reuse.js';
@@ -100,7 +100,7 @@ export async function runCopy(env: StepEnv, { step, parent, from, context, signa
       // Written for this very snapshot dir (not one made again since): its files need no lstat.
       indexDescribesSnapshot: previousIndex?.snapshot !== undefined && previousIndex.snapshot === snapshotIdentity(previousDir),
       // Digests the context checksum already took (by stat identity): an unchanged file needs no read.
-      sourceDigest: hashCache && source instanceof BuildContext ? (host, st) => hashCache.get(host, statKey(st)) : undefined,
+      sourceDigest: hashCache && source instanceof BuildContext ? (host, st) => hashCache.get(host, st) : undefined,
     } : undefined;
     await copy({
       instruction: step.add ? 'ADD' : 'COPY',
