@@ -150,15 +150,17 @@ export class SnapshotStore {
     return this.streamed.get(blob);
   }
 
-  // A fresh upper/work/merged trio for one step.
+  // A fresh upper/work/merged trio for one step; `merged` is made only
+  // for a RUN (`mountPoint`), whose sandbox mounts its root there: other
+  // steps mount their views under the store's mounts dir.
   // Made and, once committed, removed by synchronous calls: a handful of
   // empty dirs, where each threadpool round trip sits on the step's
   // critical path (tens of ms per step on a loaded machine).
-  async workspace(): Promise<Workspace> {
+  async workspace(opts: { mountPoint?: boolean } = {}): Promise<Workspace> {
     const dir = path.join(this.dir, `tmp-ws-${process.pid}-${randomBytes(6).toString('hex')}`);
     const ws = { dir, upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), merged: path.join(dir, 'merged') };
     mkdirSync(dir, { recursive: true });
-    for (const sub of [ws.upper, ws.work, ws.merged]) mkdirSync(sub);
+    for (const sub of opts.mountPoint ? [ws.upper, ws.work, ws.merged] : [ws.upper, ws.work]) mkdirSync(sub);
     return ws;
   }
 
