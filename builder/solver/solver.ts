@@ -110,6 +110,14 @@ export class Solver<R> {
     return settled.map((s) => (s as PromiseFulfilledResult<Solved<R>>).value);
   }
 
+  // The targets' results as soon as they are computed, while what is
+  // written in the background (layer blobs, cache entries, histories) may
+  // still be: solve() of the same targets waits for that, and is the one
+  // that reports a failure as the solve's.
+  results(targets: readonly Vertex<R>[]): Promise<Solved<R>[]> {
+    return Promise.all(targets.map((t) => this.solveOne(t)));
+  }
+
   // Every vertex solved so far (run or served from
   // the cache) with its key and result, for exporting the build cache.
   // Failed or canceled vertices are left out.
