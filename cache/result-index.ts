@@ -10,7 +10,8 @@
 // waits for builds to release their lease (cache/gc-lease.ts).
 import { LRUCache } from 'lru-cache';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { readFileSync, utimesSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 // Results are small (a layer list): a few thousand cost well under a megabyte.
@@ -36,11 +37,18 @@ export class ResultIndex<R extends object> {
     const known = this.hot.get(key);
     if (known !== undefined) return known;
     const file = this.fileOf(key);
+    // Synchronous: a small file (or none: a miss), where a threadpool round
+    // trip per step would sit on the build's critical path and let the
+    // layer writes running in the background go first.
     try {
-      const value = JSON.parse(await readFile(file, 'utf8')) as R;
+      const value = JSON.parse(readFileSync(file, 'utf8')) as R;
       // The file's mtime records the last use, for least-recently-used pruning.
       const now = new Date();
-      await utimes(file, now, now).catch(() => undefined);
+      try {
+        utimesSync(file, now, now);
+      } catch {
+        // Removed meanwhile (a prune): the entry read is still whole.
+      }
       this.hot.set(key, value);
       return value;
     } catch {
