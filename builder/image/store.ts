@@ -5,7 +5,7 @@
 // atomic rename, so two processes tagging at once lose nothing and readers
 // (who take no lock) always see a whole file.
 
-import { promises as fs } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ContentStore } from '../../cache/content-store.js';
 import type { Digest } from '../../cache/digest.js';
@@ -111,7 +111,7 @@ export class ImageStore {
     const unchanged = JSON.stringify(current);
     const answer = await mutate(current);
     if (JSON.stringify(current) === unchanged) return answer;
-    await fs.mkdir(this.dir, { recursive: true });
+    mkdirSync(this.dir, { recursive: true });
     return withLock(this.lockPath, async () => {
       const index = await this.load();
       const before = JSON.stringify(index);
