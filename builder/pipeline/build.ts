@@ -198,6 +198,7 @@ async function solveAndExport(env: StepEnv, opts: BuildOptions, graph: BuildGrap
       progress.onEvent(e);
     },
     unwritten: (result) => env.layerWrites?.unwritten(result.layers),
+    onRun: () => runner.prewarm(),
   });
   const { solved, published } = await solveAndPublish(solver, vertices.target(), env.layerWrites);
   let exported: Omit<BuildResult, 'warnings'>;

@@ -61,6 +61,10 @@ export interface SolveOptions<R> {
   // is written, and solve() settles, only once it is done. A failure fails
   // the solve as a failure of the vertex would.
   unwritten?: (result: R) => Promise<void> | undefined;
+  // A vertex is about to run (no cached result): told before its miss is
+  // explained and it waits for a slot, so that what running it needs can
+  // start meanwhile.
+  onRun?: (v: Vertex<R>) => void;
 }
 
 export class SolveError extends Error {
@@ -193,6 +197,7 @@ export class Solver<R> {
     let ok = false;
     let stored: Promise<boolean> | undefined;
     try {
+      this.opts.onRun?.(v);
       const executed = await this.execute(v, info, inputs, emit, explainer);
       stored = executed.stored;
       ok = true;
