@@ -229,30 +229,41 @@ export class Solver<R> {
   // `stored`: true once that is done and the result is cached, false when it failed.
   private async execute(v: Vertex<R>, info: SolvedInfo, inputs: R[], emit: (e: SolveEvent) => void, explainer: MissExplainer | undefined): Promise<{ result: R; stored?: Promise<boolean> }> {
     const { key, cacheable } = info;
-    // Explaining reads what earlier builds remembered: done before queueing,
-    // so it never holds one of the --jobs slots.
+    // Explaining reads what earlier builds remembered: started before
+    // queueing, so it never holds one of the --jobs slots, and not waited
+    // for: the step runs meanwhile, and its events wait for the 'start'
+    // event that carries the explanation (so the output reads as before).
     // A failing explainer costs an explanation, never the build.
-    const miss = await explainer?.explain(v, info).catch(() => undefined);
+    const explained = explainer ? explainer.explain(v, info).catch(() => undefined) : Promise.resolve(undefined);
     return this.limiter.run(async () => {
       if (this.abort.signal.aborted) {
         emit({ type: 'canceled', vertex: v, key });
         throw this.abort.signal.reason ?? new Error('canceled');
       }
       const started = Date.now();
-      emit(miss === undefined ? { type: 'start', vertex: v, key } : { type: 'start', vertex: v, key, miss });
+      const held: SolveEvent[] = [];
+      let open = false;
+      const opened = explained.then((miss) => {
+        emit(miss === undefined ? { type: 'start', vertex: v, key } : { type: 'start', vertex: v, key, miss });
+        open = true;
+        for (const e of held.splice(0)) emit(e);
+      });
+      const stepEmit = (e: SolveEvent) => (open ? emit(e) : held.push(e));
       try {
         const result = await v.exec({
           signal: this.abort.signal,
           inputs,
-          log: (stream, data) => emit({ type: 'log', vertex: v, stream, data }),
-          status: (text, id) => emit(id === undefined ? { type: 'status', vertex: v, text } : { type: 'status', vertex: v, text, id }),
+          log: (stream, data) => stepEmit({ type: 'log', vertex: v, stream, data }),
+          status: (text, id) => stepEmit(id === undefined ? { type: 'status', vertex: v, text } : { type: 'status', vertex: v, text, id }),
         });
+        await opened;
         const unwritten = this.opts.unwritten?.(result);
         if (!unwritten && cacheable) await this.opts.cache!.put(key, result);
         this.remember(v, info);
         emit({ type: 'done', vertex: v, key, ms: Date.now() - started });
         return unwritten ? { result, stored: this.storeWhenWritten(v, key, result, unwritten, cacheable) } : { result };
       } catch (error) {
+        await opened;
         if (this.abort.signal.aborted && this.firstError !== undefined) {
           emit({ type: 'canceled', vertex: v, key });
           throw error;
