@@ -10,8 +10,8 @@
 // waits for builds to release their lease (cache/gc-lease.ts).
 import { LRUCache } from 'lru-cache';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, utimesSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 
 // Results are small (a layer list): a few thousand cost well under a megabyte.
@@ -56,12 +56,14 @@ export class ResultIndex<R extends object> {
     }
   }
 
+  // Synchronous as get(): a small file, where three threadpool round
+  // trips queued behind the build's fsyncs before it could end.
   async put(key: string, result: R): Promise<void> {
     const file = this.fileOf(key);
-    await mkdir(path.dirname(file), { recursive: true });
+    mkdirSync(path.dirname(file), { recursive: true });
     const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(tmp, JSON.stringify(result));
-    await rename(tmp, file);
+    writeFileSync(tmp, JSON.stringify(result));
+    renameSync(tmp, file);
     this.hot.set(key, result);
   }
 

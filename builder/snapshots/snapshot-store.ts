@@ -5,8 +5,8 @@
 // it can be used as a lowerdir as is.
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { constants, existsSync, mkdirSync } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { constants, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { ContentStore } from '../../cache/content-store.js';
@@ -251,8 +251,11 @@ export class SnapshotStore {
         await writeLayerIndex(this.content.root, this.content.tempDir(), record.blob, index);
       } finally {
         // Once the upper dir moved, only the overlay's work dir and the
-        // mount point are left; otherwise the upper dir holds a whole tree.
-        await rm(ws.dir, { recursive: true, force: true });
+        // mount point are left: a few synchronous calls, where threadpool
+        // round trips queued behind the build's fsyncs before it could end.
+        // Otherwise the upper dir holds a whole tree.
+        if (published) rmSync(ws.dir, { recursive: true, force: true });
+        else await rm(ws.dir, { recursive: true, force: true });
       }
     })();
     return { record, rest };
@@ -317,7 +320,8 @@ export class SnapshotStore {
   // True when ours was moved in.
   private async publish(from: string, to: string): Promise<boolean> {
     try {
-      await rename(from, to);
+      // One rename, synchronous: the build's end waits for every publish.
+      renameSync(from, to);
       this.onPublished?.(to);
       return true;
     } catch (err) {
