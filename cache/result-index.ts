@@ -10,7 +10,8 @@
 // waits for builds to release their lease (cache/gc-lease.ts).
 import { LRUCache } from 'lru-cache';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 
 // Results are small (a layer list): a few thousand cost well under a megabyte.
@@ -36,11 +37,18 @@ export class ResultIndex<R extends object> {
     const known = this.hot.get(key);
     if (known !== undefined) return known;
     const file = this.fileOf(key);
+    // Synchronous: a small file (or none: a miss), where a threadpool round
+    // trip per step would sit on the build's critical path and let the
+    // layer writes running in the background go first.
     try {
-      const value = JSON.parse(await readFile(file, 'utf8')) as R;
+      const value = JSON.parse(readFileSync(file, 'utf8')) as R;
       // The file's mtime records the last use, for least-recently-used pruning.
       const now = new Date();
-      await utimes(file, now, now).catch(() => undefined);
+      try {
+        utimesSync(file, now, now);
+      } catch {
+        // Removed meanwhile (a prune): the entry read is still whole.
+      }
       this.hot.set(key, value);
       return value;
     } catch {
@@ -48,12 +56,14 @@ export class ResultIndex<R extends object> {
     }
   }
 
+  // Synchronous as get(): a small file, where three threadpool round
+  // trips queued behind the build's fsyncs before it could end.
   async put(key: string, result: R): Promise<void> {
     const file = this.fileOf(key);
-    await mkdir(path.dirname(file), { recursive: true });
+    mkdirSync(path.dirname(file), { recursive: true });
     const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(tmp, JSON.stringify(result));
-    await rename(tmp, file);
+    writeFileSync(tmp, JSON.stringify(result));
+    renameSync(tmp, file);
     this.hot.set(key, result);
   }
 

@@ -1,6 +1,5 @@
 // Where the compiled helper lives, and whether this machine can run sandboxes.
-import { readFileSync } from 'node:fs';
-import { access, constants } from 'node:fs/promises';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CGROUP_ROOT, cgroupVersion } from './cgroup.js';
 import { packageRoot } from './package-root.js';
@@ -18,8 +17,10 @@ export type Availability = { ok: true } | { ok: false; reason: string };
 export async function sandboxAvailability(helperPath = defaultHelperPath(), cgroupRoot = CGROUP_ROOT): Promise<Availability> {
   if (process.platform !== 'linux') return { ok: false, reason: `sandboxes need Linux (this is ${process.platform})` };
   if (process.getuid?.() !== 0) return { ok: false, reason: 'sandboxes need root, or root of a user namespace (the tsbuild CLI enters one for a user: rootless mode)' };
+  // Synchronous, as the checks below: each RUN asks, and a threadpool round
+  // trip would let the build's background layer writes go first.
   try {
-    await access(helperPath, constants.X_OK);
+    accessSync(helperPath, constants.X_OK);
   } catch {
     return { ok: false, reason: `the sandbox helper ${helperPath} is missing; run \`npm run build\` (needs a C compiler)` };
   }

@@ -2,7 +2,8 @@
 // the run's state dir and bind-mounted over the image's files (as Docker
 // and BuildKit do), so the image layer never records them and the host's
 // own files are never exposed writable.
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SandboxMount, SandboxSpec } from './spec.js';
 
@@ -31,11 +32,14 @@ export async function withEtcFiles(spec: SandboxSpec, runDir: string, opts: EtcF
     ['/etc/resolv.conf', () => opts.resolvConf ?? hostResolvConf()],
   ];
   if (spec.hostname) files.push(['/etc/hostname', () => `${spec.hostname}\n`]);
-  // written at once: each is a threadpool round trip
-  const added = await Promise.all(files.filter(([destination]) => !taken.has(destination)).map(async ([destination, content]): Promise<SandboxMount> => {
+  // A few bytes each, written synchronously: threadpool round trips would
+  // sit on the RUN's critical path (and let background work go first).
+  const added: SandboxMount[] = [];
+  for (const [destination, content] of files) {
+    if (taken.has(destination)) continue;
     const source = join(runDir, destination.slice('/etc/'.length));
-    await writeFile(source, await content());
-    return { destination, type: 'bind', source, options: ['bind', 'nosuid', 'nodev', 'noexec'] };
-  }));
+    writeFileSync(source, await content());
+    added.push({ destination, type: 'bind', source, options: ['bind', 'nosuid', 'nodev', 'noexec'] });
+  }
   return { ...spec, mounts: [...spec.mounts, ...added] };
 }

@@ -37,6 +37,9 @@ const result = await build({
   platform: 'node',
   target: 'node20',
   minify: true,
+  // ASCII only (non-ASCII characters as escapes): the launcher reads the
+  // bundle as latin1, which skips UTF-8 decoding (checked below).
+  charset: 'ascii',
   sourcemap: true,
   // Paths found from the module's own location (runner-native/package-root.ts).
   define: { 'import.meta.url': '__tsbuildBundleUrl' },
@@ -60,7 +63,13 @@ if (local.length > 0) {
 // (of a Node built-in, say) would need the ESM loader. Use a static import.
 for (const name of Object.keys(entries)) {
   const outfile = join(outdir, `${name}.cjs`);
-  const left = readFileSync(outfile, 'utf8').match(/\bimport\(["'][^"']+["']\)/g);
+  const text = readFileSync(outfile, 'utf8');
+  const nonAscii = text.search(/[^\x00-\x7f]/);
+  if (nonAscii >= 0) {
+    console.error(`bundle-cli: ${outfile} holds a non-ASCII character at offset ${nonAscii}; bin/tsbuild.js reads it as latin1`);
+    process.exit(1);
+  }
+  const left = text.match(/\bimport\(["'][^"']+["']\)/g);
   if (left) {
     console.error(`bundle-cli: dynamic import() of external modules left in ${outfile}: ${[...new Set(left)].join(', ')}`);
     process.exit(1);

@@ -12,10 +12,10 @@ export const imageExporter: ExporterFactory = (attrs, ctx) => {
     taskName: 'exporting to image',
     async export(image, store, io) {
       // Tagging registers the image too: one index update per name, none more.
-      if (names.length === 0) await store.images.add(image.manifestDigest);
+      if (names.length === 0) await store.images.add(image.manifestDigest, image);
       io.log(`writing image ${image.configDigest} done`);
       for (const name of names) {
-        const full = await store.images.tag(name, image.manifestDigest);
+        const full = await store.images.tag(name, image.manifestDigest, image);
         io.log(`naming to ${full} done`);
       }
     },

@@ -1,6 +1,6 @@
 // Small filesystem helpers shared by the image store and the exporters.
 
-import { promises as fs } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -9,27 +9,31 @@ export function tempPathFor(target: string): string {
   return path.join(path.dirname(target), `.tmp-${path.basename(target)}-${process.pid}-${randomBytes(6).toString('hex')}`);
 }
 
+// Both are synchronous: the files are small (an index, a memo), and each
+// threadpool round trip of an async write (open, write, fsync, close,
+// rename) waited behind the build's background work at the end of a build.
+
 /** Write temp, fsync, rename: a crash never leaves a half-written file under its final name. */
 export async function writeFileAtomic(target: string, data: Buffer | string): Promise<void> {
   const tmp = tempPathFor(target);
-  const fh = await fs.open(tmp, 'w', 0o644);
+  const fd = openSync(tmp, 'w', 0o644);
   try {
-    await fh.writeFile(data);
-    await fh.sync();
+    writeFileSync(fd, data);
+    fsyncSync(fd);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
   try {
-    await fs.rename(tmp, target);
+    renameSync(tmp, target);
   } catch (e) {
-    await fs.rm(tmp, { force: true });
+    rmSync(tmp, { force: true });
     throw e;
   }
 }
 
 export async function readJsonIfExists<T>(file: string): Promise<T | undefined> {
   try {
-    return JSON.parse(await fs.readFile(file, 'utf8')) as T;
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;

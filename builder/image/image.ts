@@ -7,7 +7,7 @@
 // id Docker shows as IMAGE ID. We keep both.
 
 import type { ContentStore } from '../../cache/content-store.js';
-import type { Digest } from '../../cache/digest.js';
+import { digestOf, type Digest } from '../../cache/digest.js';
 import { ImageError } from './errors.js';
 import { hostPlatform } from './platform.js';
 import type { ContainerConfig, HistoryEntry, ImageConfig, ImageLayer, ImageManifest, Platform } from './types.js';
@@ -71,8 +71,14 @@ export async function writeImage(
     throw new Error('writeImage: config rootfs.diff_ids do not match the layers');
   }
   const configBytes = canonicalJson(config);
-  const configDigest = await store.putBuffer(configBytes);
-  const stored = await storeManifest(store, { digest: configDigest, size: configBytes.length }, layers, annotations);
+  // The manifest names the config by digest, known before the config is
+  // stored: both blobs are written at once (each a write, an fsync and a
+  // rename). Neither is referenced until the caller records the manifest.
+  const configDigest = digestOf(configBytes);
+  const [, stored] = await Promise.all([
+    store.putBuffer(configBytes, configDigest),
+    storeManifest(store, { digest: configDigest, size: configBytes.length }, layers, annotations),
+  ]);
   return { ...stored, configDigest, config, layers };
 }
 

@@ -8,7 +8,7 @@
 // can, in a microsecond window, both proceed. Stale locks only exist after a
 // crash, so we accept that rather than build a lease protocol.
 
-import { promises as fs } from 'node:fs';
+import { closeSync, openSync, promises as fs, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ImageError } from './errors.js';
@@ -64,17 +64,20 @@ export async function acquireLock(lockPath: string, opts: LockOptions = {}): Pro
   const deadline = Date.now() + timeoutMs;
   let delay = 2;
   for (;;) {
+    // An attempt and a release are synchronous: a few small-file calls,
+    // where threadpool round trips waited behind the build's background
+    // work. Only waiting for another holder takes turns.
     try {
-      const fh = await fs.open(lockPath, 'wx', 0o644);
+      const fd = openSync(lockPath, 'wx', 0o644);
       try {
-        await fh.writeFile(JSON.stringify({ pid: process.pid, token } satisfies LockContent));
+        writeFileSync(fd, JSON.stringify({ pid: process.pid, token } satisfies LockContent));
       } catch (e) {
         // An ownerless lock file would block everyone until it went stale.
-        await fh.close();
-        await fs.rm(lockPath, { force: true });
+        closeSync(fd);
+        rmSync(lockPath, { force: true });
         throw e;
       }
-      await fh.close();
+      closeSync(fd);
       return () => releaseLock(lockPath, token);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
@@ -100,8 +103,13 @@ export async function acquireLock(lockPath: string, opts: LockOptions = {}): Pro
 }
 
 async function releaseLock(lockPath: string, token: string): Promise<void> {
-  const content = await readLock(lockPath);
-  if (content?.token === token) await fs.rm(lockPath, { force: true });
+  let content: Partial<LockContent> | undefined;
+  try {
+    content = JSON.parse(readFileSync(lockPath, 'utf8')) as Partial<LockContent>;
+  } catch {
+    return; // gone (broken as stale) or unreadable: not ours to remove
+  }
+  if (content.token === token) rmSync(lockPath, { force: true });
 }
 
 /** Run `fn` while holding the lock at `lockPath`. */

@@ -5,13 +5,13 @@
 // atomic rename, so two processes tagging at once lose nothing and readers
 // (who take no lock) always see a whole file.
 
-import { promises as fs } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ContentStore } from '../../cache/content-store.js';
 import type { Digest } from '../../cache/digest.js';
 import { ImageError } from './errors.js';
 import { writeFileAtomic, readJsonIfExists } from './fs-util.js';
-import { readImage } from './image.js';
+import { readImage, type ImageDescription } from './image.js';
 import { withLock } from './lock.js';
 import { familiarRepository, parseReference, formatReference, repositoryName } from './reference.js';
 
@@ -111,7 +111,7 @@ export class ImageStore {
     const unchanged = JSON.stringify(current);
     const answer = await mutate(current);
     if (JSON.stringify(current) === unchanged) return answer;
-    await fs.mkdir(this.dir, { recursive: true });
+    mkdirSync(this.dir, { recursive: true });
     return withLock(this.lockPath, async () => {
       const index = await this.load();
       const before = JSON.stringify(index);
@@ -123,8 +123,8 @@ export class ImageStore {
   }
 
   /** The record for a manifest, computed from the blobs (outside the lock: it only reads immutable blobs). */
-  private async describe(manifestDigest: Digest): Promise<Omit<ImageRecord, 'manifestDigest'>> {
-    const image = await readImage(this.content, manifestDigest);
+  private async describe(manifestDigest: Digest, known?: ImageDescription): Promise<Omit<ImageRecord, 'manifestDigest'>> {
+    const image = known?.manifestDigest === manifestDigest ? known : await readImage(this.content, manifestDigest);
     return {
       id: image.configDigest,
       created: image.config.created ?? '',
@@ -135,14 +135,15 @@ export class ImageStore {
 
   // The record of an image the index may lack, read from its blobs at most
   // once and only when it does lack it: a rebuild's image usually is there.
-  private describer(manifestDigest: Digest): () => Promise<Omit<ImageRecord, 'manifestDigest'>> {
+  // `known`: the image as its builder has it in memory (nothing to read).
+  private describer(manifestDigest: Digest, known?: ImageDescription): () => Promise<Omit<ImageRecord, 'manifestDigest'>> {
     let described: Promise<Omit<ImageRecord, 'manifestDigest'>> | undefined;
-    return () => (described ??= this.describe(manifestDigest));
+    return () => (described ??= this.describe(manifestDigest, known));
   }
 
   /** Register an image (no name); returns its record. Idempotent. */
-  async add(manifestDigest: Digest): Promise<ImageRecord> {
-    const describe = this.describer(manifestDigest);
+  async add(manifestDigest: Digest, known?: ImageDescription): Promise<ImageRecord> {
+    const describe = this.describer(manifestDigest, known);
     return this.update(async (index) => {
       index.images[manifestDigest] ??= await describe();
       return { manifestDigest, ...index.images[manifestDigest]! };
@@ -150,12 +151,12 @@ export class ImageStore {
   }
 
   /** Point `ref` (normalised: `busybox` -> `docker.io/library/busybox:latest`) at an image, registering it if new. */
-  async tag(ref: string, manifestDigest: Digest): Promise<string> {
+  async tag(ref: string, manifestDigest: Digest, known?: ImageDescription): Promise<string> {
     const parsed = parseReference(ref);
     if (parsed.tag === undefined) throw new ImageError('INVALID_REFERENCE', `cannot tag with a digest reference: ${ref}`);
     delete parsed.digest;
     const name = formatReference(parsed);
-    const describe = this.describer(manifestDigest);
+    const describe = this.describer(manifestDigest, known);
     await this.update(async (index) => {
       index.images[manifestDigest] ??= await describe();
       index.tags[name] = manifestDigest;

@@ -198,8 +198,39 @@ async function solveAndExport(env: StepEnv, opts: BuildOptions, graph: BuildGrap
       progress.onEvent(e);
     },
     unwritten: (result) => env.layerWrites?.unwritten(result.layers),
+    onRun: () => runner.prewarm(),
   });
-  const [solved] = await solveAndPublish(solver, vertices.target(), env.layerWrites);
+  const { solved, published } = await solveAndPublish(solver, vertices.target(), env.layerWrites);
+  let exported: Omit<BuildResult, 'warnings'>;
+  try {
+    exported = await exportSolved(env, opts, graph, ctx, { runner, cacheIO, solver, vertices, storeOnly, published }, solved);
+  } catch (err) {
+    // Settled before the build throws, nothing of it left running; a
+    // failure of the solve's (a layer that could not be written fails its
+    // step) is what the build reports.
+    await published;
+    throw err;
+  }
+  await published;
+  return exported;
+}
+
+interface SolvedParts {
+  runner: BuildStepRunner;
+  cacheIO: CacheIOSession;
+  solver: Solver<StepResult>;
+  vertices: GraphVertices;
+  storeOnly: StoreOnlyTracker;
+  /** The whole solve written and its snapshots published (solveAndPublish). */
+  published: Promise<void>;
+}
+
+async function exportSolved(env: StepEnv, opts: BuildOptions, graph: BuildGraph, ctx: SolveContext, parts: SolvedParts, solved: { result: StepResult }): Promise<Omit<BuildResult, 'warnings'>> {
+  const { store } = env;
+  const { progress } = ctx;
+  const { runner, cacheIO, solver, vertices, storeOnly } = parts;
+  // The image needs its layers' digests: their blobs must be written (those of other stages may still be).
+  await env.layerWrites?.unwritten(solved.result.layers);
   await cacheIO.ensureLocal(solved.result.layers); // lazily imported layers of the final image
   const base = baseInfoOf(graph, graph.target);
   if (base.layerCount < 0) base.layerCount = await runner.baseLayerCount(graph.target);
@@ -217,7 +248,8 @@ async function solveAndExport(env: StepEnv, opts: BuildOptions, graph: BuildGrap
       throw err;
     }
   }
-  // --cache-to, after the image as with BuildKit.
+  // --cache-to, after the image as with BuildKit, and after every step's result is written.
+  if (ctx.cachePlan.exports.length > 0) await parts.published;
   await cacheIO.exportAll({ graph, stepVertices: vertices.stepVertices, solved: await solver.solvedEntries() });
   return {
     imageId: image.configDigest,
@@ -227,17 +259,29 @@ async function solveAndExport(env: StepEnv, opts: BuildOptions, graph: BuildGrap
   };
 }
 
-// Solves the target, then publishes the snapshots of the layers written in
-// the background (failed or not: what was written is kept, what was not is
-// removed). Only then may anything mount them by their snapshot's name.
+// Solves the target; once the whole solve is done (the layers, cache
+// entries and histories written in the background too), publishes the
+// snapshots of the layers written in the background (failed or not: what
+// was written is kept, what was not is removed). Only then may anything
+// mount them by their snapshot's name. Resolves as soon as the target's
+// result is there: the image is assembled and exported while the rest is
+// written (it waits for its own layers' blobs), and `published` settles
+// once it is all done, rejecting with the solve's failure or the
+// publishing's. A failed solve rejects, once nothing of it is left running.
 async function solveAndPublish(solver: Solver<StepResult>, target: Vertex<StepResult>, writes: LayerWrites | undefined) {
-  let solved: Awaited<ReturnType<Solver<StepResult>['solve']>>;
-  try {
-    solved = await solver.solve([target]);
-  } catch (err) {
+  const solving = solver.solve([target]);
+  const published = solving.then(() => writes?.finish(), async (err: unknown) => {
     await writes?.finish().catch(() => undefined);
     throw err;
+  });
+  // Observed by the caller later on: not an unhandled rejection meanwhile.
+  published.catch(() => undefined);
+  try {
+    const [solved] = await solver.results([target]);
+    return { solved: solved!, published };
+  } catch {
+    // The solve's own error (its first failure), once everything settled.
+    await published;
+    throw new Error('tsbuild bug: a target failed while its solve succeeded');
   }
-  await writes?.finish();
-  return solved;
 }

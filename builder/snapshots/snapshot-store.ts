@@ -5,8 +5,8 @@
 // it can be used as a lowerdir as is.
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { constants, mkdirSync } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { constants, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { ContentStore } from '../../cache/content-store.js';
@@ -95,6 +95,11 @@ export class SnapshotStore {
   // a lower file, or a directory the tar only implies, is resolved from them.
   async ensure(layer: LayerRecord, lowerDirs: string[] = []): Promise<string> {
     const final = this.dirOf(layer.diffId);
+    // Unpacked already (a rebuild's usual case): found without an await, so
+    // a step does not yield here to the layer writes running in the
+    // background (their JS runs on this thread too), which would otherwise
+    // go first while the step waits.
+    if (!this.streaming.has(layer.blob) && existsSync(final)) return final;
     await this.streaming.get(layer.blob);
     if (await this.has(layer.diffId)) return final;
     // Fetch a lazily imported layer first.
@@ -150,15 +155,17 @@ export class SnapshotStore {
     return this.streamed.get(blob);
   }
 
-  // A fresh upper/work/merged trio for one step.
+  // A fresh upper/work/merged trio for one step; `merged` is made only
+  // for a RUN (`mountPoint`), whose sandbox mounts its root there: other
+  // steps mount their views under the store's mounts dir.
   // Made and, once committed, removed by synchronous calls: a handful of
   // empty dirs, where each threadpool round trip sits on the step's
   // critical path (tens of ms per step on a loaded machine).
-  async workspace(): Promise<Workspace> {
+  async workspace(opts: { mountPoint?: boolean } = {}): Promise<Workspace> {
     const dir = path.join(this.dir, `tmp-ws-${process.pid}-${randomBytes(6).toString('hex')}`);
     const ws = { dir, upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), merged: path.join(dir, 'merged') };
     mkdirSync(dir, { recursive: true });
-    for (const sub of [ws.upper, ws.work, ws.merged]) mkdirSync(sub);
+    for (const sub of opts.mountPoint ? [ws.upper, ws.work, ws.merged] : [ws.upper, ws.work]) mkdirSync(sub);
     return ws;
   }
 
@@ -244,8 +251,11 @@ export class SnapshotStore {
         await writeLayerIndex(this.content.root, this.content.tempDir(), record.blob, index);
       } finally {
         // Once the upper dir moved, only the overlay's work dir and the
-        // mount point are left; otherwise the upper dir holds a whole tree.
-        await rm(ws.dir, { recursive: true, force: true });
+        // mount point are left: a few synchronous calls, where threadpool
+        // round trips queued behind the build's fsyncs before it could end.
+        // Otherwise the upper dir holds a whole tree.
+        if (published) rmSync(ws.dir, { recursive: true, force: true });
+        else await rm(ws.dir, { recursive: true, force: true });
       }
     })();
     return { record, rest };
@@ -284,7 +294,8 @@ export class SnapshotStore {
   // A snapshot dir with nothing in it, the lowerdir of `FROM scratch` steps.
   async empty(): Promise<string> {
     const dir = path.join(this.dir, 'empty');
-    await mkdir(dir, { recursive: true });
+    // Every step's view asks: one syscall finds it there, without a yield (see ensure).
+    mkdirSync(dir, { recursive: true });
     return dir;
   }
 
@@ -309,7 +320,8 @@ export class SnapshotStore {
   // True when ours was moved in.
   private async publish(from: string, to: string): Promise<boolean> {
     try {
-      await rename(from, to);
+      // One rename, synchronous: the build's end waits for every publish.
+      renameSync(from, to);
       this.onPublished?.(to);
       return true;
     } catch (err) {

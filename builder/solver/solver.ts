@@ -61,6 +61,10 @@ export interface SolveOptions<R> {
   // is written, and solve() settles, only once it is done. A failure fails
   // the solve as a failure of the vertex would.
   unwritten?: (result: R) => Promise<void> | undefined;
+  // A vertex is about to run (no cached result): told before its miss is
+  // explained and it waits for a slot, so that what running it needs can
+  // start meanwhile.
+  onRun?: (v: Vertex<R>) => void;
 }
 
 export class SolveError extends Error {
@@ -108,6 +112,14 @@ export class Solver<R> {
     const failed = settled.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined;
     if (failed) throw failed.reason;
     return settled.map((s) => (s as PromiseFulfilledResult<Solved<R>>).value);
+  }
+
+  // The targets' results as soon as they are computed, while what is
+  // written in the background (layer blobs, cache entries, histories) may
+  // still be: solve() of the same targets waits for that, and is the one
+  // that reports a failure as the solve's.
+  results(targets: readonly Vertex<R>[]): Promise<Solved<R>[]> {
+    return Promise.all(targets.map((t) => this.solveOne(t)));
   }
 
   // Every vertex solved so far (run or served from
@@ -185,6 +197,7 @@ export class Solver<R> {
     let ok = false;
     let stored: Promise<boolean> | undefined;
     try {
+      this.opts.onRun?.(v);
       const executed = await this.execute(v, info, inputs, emit, explainer);
       stored = executed.stored;
       ok = true;
@@ -216,30 +229,41 @@ export class Solver<R> {
   // `stored`: true once that is done and the result is cached, false when it failed.
   private async execute(v: Vertex<R>, info: SolvedInfo, inputs: R[], emit: (e: SolveEvent) => void, explainer: MissExplainer | undefined): Promise<{ result: R; stored?: Promise<boolean> }> {
     const { key, cacheable } = info;
-    // Explaining reads what earlier builds remembered: done before queueing,
-    // so it never holds one of the --jobs slots.
+    // Explaining reads what earlier builds remembered: started before
+    // queueing, so it never holds one of the --jobs slots, and not waited
+    // for: the step runs meanwhile, and its events wait for the 'start'
+    // event that carries the explanation (so the output reads as before).
     // A failing explainer costs an explanation, never the build.
-    const miss = await explainer?.explain(v, info).catch(() => undefined);
+    const explained = explainer ? explainer.explain(v, info).catch(() => undefined) : Promise.resolve(undefined);
     return this.limiter.run(async () => {
       if (this.abort.signal.aborted) {
         emit({ type: 'canceled', vertex: v, key });
         throw this.abort.signal.reason ?? new Error('canceled');
       }
       const started = Date.now();
-      emit(miss === undefined ? { type: 'start', vertex: v, key } : { type: 'start', vertex: v, key, miss });
+      const held: SolveEvent[] = [];
+      let open = false;
+      const opened = explained.then((miss) => {
+        emit(miss === undefined ? { type: 'start', vertex: v, key } : { type: 'start', vertex: v, key, miss });
+        open = true;
+        for (const e of held.splice(0)) emit(e);
+      });
+      const stepEmit = (e: SolveEvent) => (open ? emit(e) : held.push(e));
       try {
         const result = await v.exec({
           signal: this.abort.signal,
           inputs,
-          log: (stream, data) => emit({ type: 'log', vertex: v, stream, data }),
-          status: (text, id) => emit(id === undefined ? { type: 'status', vertex: v, text } : { type: 'status', vertex: v, text, id }),
+          log: (stream, data) => stepEmit({ type: 'log', vertex: v, stream, data }),
+          status: (text, id) => stepEmit(id === undefined ? { type: 'status', vertex: v, text } : { type: 'status', vertex: v, text, id }),
         });
+        await opened;
         const unwritten = this.opts.unwritten?.(result);
         if (!unwritten && cacheable) await this.opts.cache!.put(key, result);
         this.remember(v, info);
         emit({ type: 'done', vertex: v, key, ms: Date.now() - started });
         return unwritten ? { result, stored: this.storeWhenWritten(v, key, result, unwritten, cacheable) } : { result };
       } catch (error) {
+        await opened;
         if (this.abort.signal.aborted && this.firstError !== undefined) {
           emit({ type: 'canceled', vertex: v, key });
           throw error;

@@ -136,7 +136,7 @@ export async function runStep(env: StepEnv, { step, parent, sources, context, ct
   }
   const lowerDirs = await lowerDirsOf(store, parent);
   const user = await resolveUser(parent, lowerDirs, step.user);
-  const ws = await store.snapshots.workspace();
+  const ws = await store.snapshots.workspace({ mountPoint: true });
   const { openRuntime, defaultSpec, grantableCapabilities, withSeccomp, leaseNetworkNamespace, sandboxAvailability } = await import('../../runner-native/index.js');
   const prepared = await prepareMounts(env, step, sources, context);
   let lease: NetworkLease | null = null;

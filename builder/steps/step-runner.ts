@@ -15,6 +15,8 @@ import { describeRun, runStep } from './run-step.js';
 import { commitStep, lowerDirsOf, withMutableRootfs } from './rootfs.js';
 import { directoryInLowers } from '../snapshots/lower-lookup.js';
 import { resolveUserInLayers } from './user.js';
+import { privateFsop } from '../../runner-native/fsop.js';
+import { inUserNamespace } from '../../runner-native/index.js';
 
 // Where the build context is: its directory, and the Dockerfile when it
 // lives inside it (BuildKit never sends .dockerignore'd files, but the
@@ -35,7 +37,7 @@ export class BuildStepRunner implements StepRunner {
   private readonly images = new Map<string, Promise<ImageDescription>>();
   // The result of a step's previous build, when one is remembered.
   previousResult?: (step: CopyStep) => Promise<StepResult | undefined>;
-  private networkPrewarmed = false;
+  private prewarmed = false;
 
   constructor(private readonly env: StepEnv, private readonly location: ContextLocation, private readonly graph: BuildGraph,
     // Content digests by (dev, ino, size, mtime, ctime): persisted between builds by the caller.
@@ -130,7 +132,6 @@ export class BuildStepRunner implements StepRunner {
   }
 
   copy(step: CopyStep, parent: StepResult, from: StepResult | undefined, ctx: ExecContext<StepResult>): Promise<StepResult> {
-    this.prewarmRunNetwork();
     return runCopy(this.env, { step, parent, from, context: () => this.context(contextName(step)), signal: ctx.signal, previous: this.previousResult, hashCache: this.hashCache });
   }
 
@@ -160,12 +161,18 @@ export class BuildStepRunner implements StepRunner {
     return runStep(this.env, { step, parent, sources, context: this.context, ctx });
   }
 
-  // A COPY runs, so the build does work: a RUN with its own network may
-  // follow, and its namespace can be made meanwhile (once per build; a
-  // no-op build never gets here).
-  private prewarmRunNetwork(): void {
-    if (this.networkPrewarmed) return;
-    this.networkPrewarmed = true;
+  // A step is about to run (the solver found no cached result), so the
+  // build does work: the helpers it needs are started now, while the miss
+  // is explained, rather than by the step itself (once per build; a no-op
+  // build never gets here). The file-operations helper serves every step
+  // that runs (COPY mounts through it, every layer write reads xattrs
+  // through it); a RUN with a network of its own may follow, and its
+  // namespace takes two process starts.
+  prewarm(): void {
+    if (this.prewarmed) return;
+    this.prewarmed = true;
+    // Only where steps mount with the kernel's overlayfs as root: the same test as the snapshotter's choice.
+    if (!inUserNamespace()) privateFsop();
     const ownNetwork = (s: RunStep) => (s.network === 'default' ? this.env.network ?? 'default' : s.network) === 'default';
     if (!this.graph.stages.some((stage) => stage.steps.some((s) => s.kind === 'run' && ownNetwork(s)))) return;
     void import('../../runner-native/index.js').then((m) => m.prewarmNetworkNamespace(), () => undefined);

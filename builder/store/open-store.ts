@@ -1,7 +1,8 @@
 // Opens the local store (content, images, snapshots, cache index) and
 // tidies what a crashed or killed tsbuild left behind: the store itself is
 // always consistent, only temp files, temp dirs and mounts can be stale.
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pidOfTempName, processAlive } from '../../cache/process-alive.js';
 import { ContentStore } from '../../cache/content-store.js';
@@ -36,9 +37,13 @@ function inFlightOf(root: string): InFlightSteps {
 
 export async function openStore(root: string): Promise<Store> {
   const paths = storePaths(root);
-  await Promise.all(Object.values(paths).map((dir) => mkdir(dir, { recursive: true }))).catch((err) => {
+  // Synchronous: each is one syscall finding the dir there (every command
+  // opens the store), where a threadpool round trip each costs more.
+  try {
+    for (const dir of Object.values(paths)) mkdirSync(dir, { recursive: true });
+  } catch (err) {
     throw new StoreAccessError(root, err as NodeJS.ErrnoException);
-  });
+  }
   const content = new ContentStore(paths.content);
   return {
     paths,
