@@ -18,12 +18,17 @@ export async function runRemote(opts: ConnectOptions, command: string, args: str
       const { startContextCheck } = await import('../remote/context-manifest.js');
       const { nativeStatCheck } = await import('../remote/native-stat-check.js');
       const check = startContextCheck(build.build.contextDir, build.build.dockerfilePath, nativeStatCheck);
+      // A no-op's question first, on a connection of its own and before any HTTP/2 is loaded.
+      const { parseAddress } = await import('../remote/address.js');
+      const { buildThroughMemoWire } = await import('../remote/memo-wire.js');
+      const wire = await buildThroughMemoWire(parseAddress(opts.host), !!opts.tls, build, check);
+      if ('code' in wire) return wire.code;
       const { RemoteConnection } = await import('../remote/client.js');
       const connecting = RemoteConnection.connect(opts);
       connecting.catch(() => undefined);
       try {
         const { askMemoEarly, remoteBuild } = await import('../remote/remote-build.js');
-        return await remoteBuild(connecting, build, check, askMemoEarly(connecting, build, check));
+        return await remoteBuild(connecting, build, check, wire.askHttp ? askMemoEarly(connecting, build, check) : undefined, wire.manifest);
       } finally {
         (await connecting.catch(() => undefined))?.close();
       }
