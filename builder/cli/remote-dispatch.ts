@@ -10,6 +10,10 @@ export function runsRemotely(command: string): boolean {
 
 export async function runRemote(opts: ConnectOptions, command: string, args: string[], clientVersion: string): Promise<number> {
   if (command === 'build') {
+    // A no-op's question goes first, on a connection of its own, opened
+    // now so that it is up when the question is ready (remote/memo-wire.ts).
+    const { dialMemoWire, buildThroughMemoWire } = await import('../remote/memo-wire.js');
+    const memoWire = dialMemoWire(opts);
     const { withBuildRequest } = await import('./build-request.js');
     return withBuildRequest(args, async (build) => {
       // The context's check starts first, in another process when it can
@@ -18,10 +22,7 @@ export async function runRemote(opts: ConnectOptions, command: string, args: str
       const { startContextCheck } = await import('../remote/context-manifest.js');
       const { nativeStatCheck } = await import('../remote/native-stat-check.js');
       const check = startContextCheck(build.build.contextDir, build.build.dockerfilePath, nativeStatCheck);
-      // A no-op's question first, on a connection of its own and before any HTTP/2 is loaded.
-      const { parseAddress } = await import('../remote/address.js');
-      const { buildThroughMemoWire } = await import('../remote/memo-wire.js');
-      const wire = await buildThroughMemoWire(parseAddress(opts.host), !!opts.tls, build, check);
+      const wire = await buildThroughMemoWire(memoWire, build, check);
       if ('code' in wire) return wire.code;
       const { RemoteConnection } = await import('../remote/client.js');
       const connecting = RemoteConnection.connect(opts);
@@ -32,7 +33,7 @@ export async function runRemote(opts: ConnectOptions, command: string, args: str
       } finally {
         (await connecting.catch(() => undefined))?.close();
       }
-    });
+    }).finally(() => memoWire?.close());
   }
   const { RemoteConnection } = await import('../remote/client.js');
   const conn = await RemoteConnection.connect(opts);

@@ -7,16 +7,17 @@
 // were a quarter of a no-op's time. On a miss, a changed context or a
 // server that does not know the question (an older one answers HTTP/2
 // frames and closes), the build goes the usual way on a new connection:
-// one round trip more before a build that does real work.
+// one round trip more before a build that does real work. The connection
+// is opened before the build's flags are read, so it is up by the time the
+// question is ready.
 import net from 'node:net';
 import type { CliBuildRequest } from '../pipeline/options.js';
-import type { Address } from './address.js';
+import { parseAddress } from './address.js';
+import type { ConnectOptions } from './client.js';
 import { buildManifest, contextIdOf, type ContextCheck, type ContextManifest } from './context-manifest.js';
 import { encodeFrame, readFrame } from './memo-frame.js';
-import { readMessages } from './messages.js';
-import { PROTOCOL_VERSIONS, type MemoWireAnswer, type MemoWireQuestion, type ServerMessage } from './protocol.js';
+import { PROTOCOL_VERSIONS, type MemoWireAnswer, type MemoWireQuestion } from './protocol.js';
 import { toRequest } from './remote-request.js';
-import { contextSync, followBuild, openProgress } from './follow-build.js';
 
 /**
  * The build's exit code when the server's memo answered it; otherwise how
@@ -26,48 +27,83 @@ import { contextSync, followBuild, openProgress } from './follow-build.js';
  */
 export type WireOutcome = { code: number } | { askHttp: boolean; manifest?: ContextManifest };
 
-export async function buildThroughMemoWire(address: Address, tls: boolean, req: CliBuildRequest, check: ContextCheck): Promise<WireOutcome> {
+/** A connection for the question, opened before the question is known. */
+export interface MemoWire {
+  /** The server's answer, or undefined when there is none to be had this way (no server, an older one, a broken answer). */
+  ask(question: MemoWireQuestion): Promise<Answer | undefined>;
+  close(): void;
+}
+
+interface Answer {
+  header: MemoWireAnswer;
+  /** For a hit: the recorded messages, one JSON object per line. */
+  body: Buffer;
+}
+
+/** Opens the connection, on a unix socket or plain TCP; undefined for TLS and SSH, which ask as they always did. */
+export function dialMemoWire(opts: ConnectOptions): MemoWire | undefined {
+  if (opts.tls) return undefined;
+  let address;
+  try {
+    address = parseAddress(opts.host);
+  } catch {
+    // The usual way says what is wrong with it.
+    return undefined;
+  }
+  if (address.kind === 'ssh') return undefined;
+  const socket = address.kind === 'unix' ? net.connect(address.path) : net.connect(address.port, address.host);
+  let settle!: (answer: Answer | undefined) => void;
+  const answer = new Promise<Answer | undefined>((resolve) => (settle = resolve));
+  let settled = false;
+  const done = (a: Answer | undefined) => {
+    if (settled) return;
+    settled = true;
+    socket.destroy();
+    settle(a);
+  };
+  let got: Buffer = Buffer.alloc(0);
+  socket.on('error', () => done(undefined));
+  socket.on('close', () => done(undefined));
+  socket.on('data', (chunk: Buffer) => {
+    got = got.length === 0 ? chunk : Buffer.concat([got, chunk]);
+    const frame = readFrame(got);
+    if (frame === 'more') return;
+    done(frame === 'foreign' ? undefined : answerOf(frame.payload));
+  });
+  return {
+    ask: (question) => {
+      // Queued until the connection is up when it is not yet; the server answers the whole frame.
+      if (!settled) socket.write(encodeFrame(JSON.stringify(question)));
+      return answer;
+    },
+    close: () => done(undefined),
+  };
+}
+
+export async function buildThroughMemoWire(wire: MemoWire | undefined, req: CliBuildRequest, check: ContextCheck): Promise<WireOutcome> {
   const digest = check.snapshot.digest;
-  // Only a snapshot the check can confirm names the context the build will have; a
-  // build with other contexts or over TLS or SSH asks as it always did.
-  if (tls || address.kind === 'ssh' || digest === '' || !check.snapshot.checkable || (req.build.buildContexts ?? []).length > 0) return { askHttp: true };
+  // Only a snapshot the check can confirm names the context the build will
+  // have; a build with other contexts asks as it always did.
+  if (!wire || digest === '' || !check.snapshot.checkable || (req.build.buildContexts ?? []).length > 0) {
+    wire?.close();
+    return { askHttp: true };
+  }
   const request = toRequest(req, { contextId: contextIdOf(check.root), digest, unchanged: true } as ContextManifest, new Map());
-  const answer = await ask(address, { protocols: [...PROTOCOL_VERSIONS], request });
+  const answer = await wire.ask({ protocols: [...PROTOCOL_VERSIONS], request });
   if (!answer) return { askHttp: true };
   if (answer.header.answer !== 'hit') return { askHttp: false };
   const manifest = await buildManifest(req.build.contextDir, req.build.dockerfilePath, check);
   if (!manifest.unchanged || manifest.digest !== digest) return { askHttp: false, manifest };
+  // What shows the answer is loaded only for one.
+  const [{ contextSync, followBuild, openProgress }, { readMessages }] = await Promise.all([import('./follow-build.js'), import('./messages.js')]);
   const { progress, sync } = openProgress(req);
   const context = contextSync(manifest, new Map(), sync);
-  const messages = readMessages<ServerMessage>([answer.body]);
   // The answer is whole and the connection gone: nothing to end, cancel or answer.
-  const code = await followBuild(undefined, req, { end: () => undefined, close: () => undefined }, messages, answer.header.buildId ?? '', progress, () => undefined, context);
+  const code = await followBuild(undefined, req, { end: () => undefined, close: () => undefined }, readMessages([answer.body]), answer.header.buildId ?? '', progress, () => undefined, context);
   return { code };
 }
 
-/** The server's answer, or undefined when there is none to be had this way (no server, an older one, a broken answer). */
-function ask(address: Extract<Address, { kind: 'unix' | 'tcp' }>, question: MemoWireQuestion): Promise<{ header: MemoWireAnswer; body: Buffer } | undefined> {
-  return new Promise((resolve) => {
-    const socket = address.kind === 'unix' ? net.connect(address.path) : net.connect(address.port, address.host);
-    let got: Buffer = Buffer.alloc(0);
-    const done = (answer: { header: MemoWireAnswer; body: Buffer } | undefined) => {
-      socket.destroy();
-      resolve(answer);
-    };
-    socket.on('error', () => done(undefined));
-    socket.on('close', () => done(undefined));
-    socket.on('data', (chunk: Buffer) => {
-      got = got.length === 0 ? chunk : Buffer.concat([got, chunk]);
-      const frame = readFrame(got);
-      if (frame === 'more') return;
-      done(frame === 'foreign' ? undefined : answerOf(frame.payload));
-    });
-    // Written at once, queued until the connection is up; the server answers the whole frame.
-    socket.write(encodeFrame(JSON.stringify(question)));
-  });
-}
-
-function answerOf(payload: Buffer): { header: MemoWireAnswer; body: Buffer } | undefined {
+function answerOf(payload: Buffer): Answer | undefined {
   const nl = payload.indexOf(10);
   try {
     const header = JSON.parse(payload.toString('utf8', 0, nl < 0 ? payload.length : nl)) as MemoWireAnswer;
