@@ -337,10 +337,15 @@ function decode(buf: Buffer, root: string): SnapshotData | undefined {
   };
 }
 
-/** NUL bytes in buf[from, to): the separators of the names, counted without making 5,000 strings. */
+/**
+ * NUL bytes in buf[from, to): the separators of the names, counted
+ * without making 5,000 strings. V8's own indexOf: Buffer's adds argument
+ * checks that cost several times the search.
+ */
 function nulCount(buf: Buffer, from: number, to: number): number {
+  const indexOf = Uint8Array.prototype.indexOf;
   let n = 0;
-  for (let at = buf.indexOf(0, from); at >= 0 && at < to; at = buf.indexOf(0, at + 1)) n++;
+  for (let at = indexOf.call(buf, 0, from); at >= 0 && at < to; at = indexOf.call(buf, 0, at + 1)) n++;
   return n;
 }
 
