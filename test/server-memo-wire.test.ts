@@ -178,10 +178,10 @@ it('an older client, HTTP/2 only and without v6, is served as before', async (t)
 });
 
 it('malformed raw questions end only their own connection', async (t) => {
-  const header = (s: string | undefined) => (s === undefined ? undefined : JSON.parse(s.split('\n')[0]!) as { answer: string; reason?: string });
+  const header = (s: string | undefined) => (s === undefined ? undefined : JSON.parse(s.split('\n')[0]!) as { answer: string; protocol: number; reason?: string });
   t.like(header(await askRaw('not json')), { answer: 'miss', reason: 'malformed question' });
   t.like(header(await askRaw(JSON.stringify({ protocols: [2, 3, 4, 5, 6], request: { contextId: 'x' } }))), { answer: 'miss' });
-  t.like(header(await askRaw(JSON.stringify({ protocols: [99], request: {} }))), { answer: 'miss', reason: 'no shared protocol version' });
+  t.like(header(await askRaw(JSON.stringify({ protocols: [99], request: {} }))), { answer: 'miss', protocol: 0, reason: 'no shared protocol version' });
   // Larger than any message may be, or cut short: closed without an answer.
   t.is(await askRaw('{}', 0xffffffff), undefined);
   t.is(await askRaw('{"protocols":', 1000), undefined);

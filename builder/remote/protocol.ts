@@ -50,6 +50,7 @@ export interface MemoWireQuestion {
  */
 export interface MemoWireAnswer {
   server: string;
+  /** The version picked, as the hello's; 0 when the question named none this server speaks (or was not readable). */
   protocol: number;
   answer: 'hit' | 'miss';
   /** For a hit. */

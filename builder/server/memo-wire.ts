@@ -10,7 +10,7 @@ import type { Http2Server } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { encodeFrame, readFrame } from '../remote/memo-frame.js';
 import { encodeMessage } from '../remote/messages.js';
-import { MEMO_WIRE_SINCE, PROTOCOL_VERSIONS, negotiate, type MemoWireAnswer, type MemoWireQuestion } from '../remote/protocol.js';
+import { MEMO_WIRE_SINCE, negotiate, type MemoWireAnswer, type MemoWireQuestion } from '../remote/protocol.js';
 import { checkRequest, memoAnswer, memoAnswerId } from './build-routes.js';
 import type { ServerContext } from './server-context.js';
 
@@ -39,15 +39,16 @@ function sniff(socket: Duplex, ctx: ServerContext, toHttp2: () => void): void {
 
 /** The answer's frame: its header line, and the recorded messages for a hit. */
 function answerOf(ctx: ServerContext, payload: Buffer): string {
-  const header = (answer: MemoWireAnswer['answer'], more: Partial<MemoWireAnswer>) => JSON.stringify({ server: ctx.version, protocol: Math.max(...PROTOCOL_VERSIONS), answer, ...more } satisfies MemoWireAnswer) + '\n';
+  let protocol = 0;
+  const header = (answer: MemoWireAnswer['answer'], more: Partial<MemoWireAnswer>) => JSON.stringify({ server: ctx.version, protocol, answer, ...more } satisfies MemoWireAnswer) + '\n';
   let question: MemoWireQuestion;
   try {
     question = JSON.parse(payload.toString('utf8')) as MemoWireQuestion;
   } catch {
     return header('miss', { reason: 'malformed question' });
   }
-  const shared = negotiate(Array.isArray(question?.protocols) ? question.protocols.join(',') : undefined);
-  if (shared === undefined || shared < MEMO_WIRE_SINCE) return header('miss', { reason: 'no shared protocol version' });
+  protocol = negotiate(Array.isArray(question?.protocols) ? question.protocols.join(',') : undefined) ?? 0;
+  if (protocol < MEMO_WIRE_SINCE) return header('miss', { reason: 'no shared protocol version' });
   if (ctx.draining) return header('miss', { reason: 'the server is shutting down' });
   let messages;
   try {
