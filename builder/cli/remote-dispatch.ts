@@ -23,19 +23,19 @@ function likelyContext(args: string[]): { contextDir: string; dockerfilePath: st
 
 export async function runRemote(opts: ConnectOptions, command: string, args: string[], clientVersion: string): Promise<number> {
   if (command === 'build') {
-    // A no-op's question goes first, on a connection of its own, opened
-    // now so that it is up when the question is ready (remote/memo-wire.ts).
-    const { dialMemoWire, buildThroughMemoWire } = await import('../remote/memo-wire.js');
-    const memoWire = dialMemoWire(opts);
     // The context's check starts first, in another process when it can
     // (native-stat-check.ts): it lstats the context while this one reads
     // the flags, loads the client and asks the server. Started on the
     // context the arguments most likely name, before the flags are read
-    // whole; kept only if they name the same.
-    const { startContextCheck } = await import('../remote/context-manifest.js');
+    // whole (or anything else is loaded); kept only if they name the same.
+    const { startContextCheck } = await import('../remote/context-check.js');
     const { nativeStatCheck } = await import('../remote/native-stat-check.js');
     const guess = likelyContext(args);
     const early = guess && { ...guess, check: startContextCheck(guess.contextDir, guess.dockerfilePath, nativeStatCheck) };
+    // A no-op's question goes next, on a connection of its own, opened now
+    // so that it is up when the question is ready (remote/memo-wire.ts).
+    const { dialMemoWire, buildThroughMemoWire } = await import('../remote/memo-wire.js');
+    const memoWire = dialMemoWire(opts);
     const { withBuildRequest } = await import('./build-request.js');
     return withBuildRequest(args, async (build) => {
       const { contextDir, dockerfilePath } = build.build;
