@@ -147,6 +147,22 @@ it('an edited file after the answer was asked for: the answer is dropped and the
   t.is(await readFile(path.join(dest, 'app.txt'), 'utf8'), 'edited\n');
 });
 
+it('a build whose last argument is another context directory checks its own context, not that one', async (t) => {
+  // The client starts its check on the context the last argument most likely is, and keeps it only if the flags agree.
+  const other = await context(`FROM busybox:latest\nCOPY app.txt /app.txt\n${STAMP} wire-other\n`);
+  await writeFile(path.join(other, 'app.txt'), 'other\n');
+  await new Promise((r) => setTimeout(r, RACY_MARGIN_MS + 200));
+  await memoized(other, ['-t', 'wire-other:latest']);
+  const ctx = await context(`FROM busybox:latest\nCOPY app.txt /app.txt\n${STAMP} wire-own\n`);
+  for (let i = 0; i < 2; i++) {
+    const dest = path.join(await tempDir(), 'out');
+    // A build arg without a value is taken from the environment: any word is accepted, here the other context's path.
+    const r = await remote(suite.host, ['build', '-q', '-o', `type=local,dest=${dest}`, ctx, '--build-arg', other]);
+    t.is(r.code, 0, r.stderr);
+    t.is(await readFile(path.join(dest, 'app.txt'), 'utf8'), 'app\n');
+  }
+});
+
 it('an older server that only speaks HTTP/2: the client falls back and gets the memo over HTTP/2', async (t) => {
   const ctx = await context(`FROM busybox:latest\n${STAMP} wire-old\n`);
   const id = await memoized(ctx, ['-t', 'wire-old:latest']);
