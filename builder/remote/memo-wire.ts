@@ -89,13 +89,20 @@ export async function buildThroughMemoWire(wire: MemoWire | undefined, req: CliB
     return { askHttp: true };
   }
   const request = toRequest(req, { contextId: contextIdOf(check.root), digest, unchanged: true } as ContextManifest, new Map());
-  const answer = await wire.ask({ protocols: [...PROTOCOL_VERSIONS], request });
+  const asked = wire.ask({ protocols: [...PROTOCOL_VERSIONS], request });
+  // What shows an answer loads while the server answers: in an immediate,
+  // after the event loop's I/O phase has sent the question. A build the
+  // usual way needs the same modules.
+  const showing = new Promise<[typeof import('./follow-build.js'), typeof import('./messages.js')]>((resolve, reject) => {
+    setImmediate(() => Promise.all([import('./follow-build.js'), import('./messages.js')]).then(resolve, reject));
+  });
+  showing.catch(() => undefined);
+  const answer = await asked;
   if (!answer) return { askHttp: true };
   if (answer.header.answer !== 'hit') return { askHttp: false };
   const manifest = await buildManifest(req.build.contextDir, req.build.dockerfilePath, check);
   if (!manifest.unchanged || manifest.digest !== digest) return { askHttp: false, manifest };
-  // What shows the answer is loaded only for one.
-  const [{ contextSync, followBuild, openProgress }, { readMessages }] = await Promise.all([import('./follow-build.js'), import('./messages.js')]);
+  const [{ contextSync, followBuild, openProgress }, { readMessages }] = await showing;
   const { progress, sync } = openProgress(req);
   const context = contextSync(manifest, new Map(), sync);
   // The answer is whole and the connection gone: nothing to end, cancel or answer.
