@@ -1,5 +1,6 @@
 // With --host (or TSBUILD_HOST), `build` and the store commands run on the
 // server; `version` shows both sides; every other command stays local.
+import path from 'node:path';
 import type { ConnectOptions } from '../remote/client.js';
 import { REMOTE_COMMANDS } from '../remote/protocol.js';
 import { UsageError } from '../errors.js';
@@ -8,26 +9,49 @@ export function runsRemotely(command: string): boolean {
   return command === 'build' || command === 'version' || REMOTE_COMMANDS.has(command);
 }
 
+/**
+ * The context directory and Dockerfile a build's arguments most likely
+ * name: the last argument, and its Dockerfile (none with -f, stdin or a
+ * URL). Only a guess: the flags read whole decide.
+ */
+function likelyContext(args: string[]): { contextDir: string; dockerfilePath: string } | undefined {
+  const last = args[args.length - 1];
+  if (last === undefined || last.startsWith('-') || /^[a-z]+:\/\/|^git@|^github\.com\//.test(last) || args.some((a) => a.startsWith('-f') || a.startsWith('--file'))) return undefined;
+  const contextDir = path.resolve(last);
+  return { contextDir, dockerfilePath: path.join(contextDir, 'Dockerfile') };
+}
+
 export async function runRemote(opts: ConnectOptions, command: string, args: string[], clientVersion: string): Promise<number> {
   if (command === 'build') {
+    // The context's check starts first, in another process when it can
+    // (native-stat-check.ts): it lstats the context while this one reads
+    // the flags, loads the client and asks the server. Started on the
+    // context the arguments most likely name, before the flags are read
+    // whole (or anything else is loaded); kept only if they name the same.
+    const { startContextCheck } = await import('../remote/context-check.js');
+    const { nativeStatCheck } = await import('../remote/native-stat-check.js');
+    const guess = likelyContext(args);
+    const early = guess && { ...guess, check: startContextCheck(guess.contextDir, guess.dockerfilePath, nativeStatCheck) };
+    // A no-op's question goes next, on a connection of its own, opened now
+    // so that it is up when the question is ready (remote/memo-wire.ts).
+    const { dialMemoWire, buildThroughMemoWire } = await import('../remote/memo-wire.js');
+    const memoWire = dialMemoWire(opts);
     const { withBuildRequest } = await import('./build-request.js');
     return withBuildRequest(args, async (build) => {
-      // The context's check starts first, in another process when it can
-      // (native-stat-check.ts): it lstats the context while this one loads
-      // the client and connects, and the server answers the hello meanwhile.
-      const { startContextCheck } = await import('../remote/context-manifest.js');
-      const { nativeStatCheck } = await import('../remote/native-stat-check.js');
-      const check = startContextCheck(build.build.contextDir, build.build.dockerfilePath, nativeStatCheck);
+      const { contextDir, dockerfilePath } = build.build;
+      const check = early && early.contextDir === path.resolve(contextDir) && early.dockerfilePath === dockerfilePath ? early.check : startContextCheck(contextDir, dockerfilePath, nativeStatCheck);
+      const wire = await buildThroughMemoWire(memoWire, build, check);
+      if ('code' in wire) return wire.code;
       const { RemoteConnection } = await import('../remote/client.js');
       const connecting = RemoteConnection.connect(opts);
       connecting.catch(() => undefined);
       try {
         const { askMemoEarly, remoteBuild } = await import('../remote/remote-build.js');
-        return await remoteBuild(connecting, build, check, askMemoEarly(connecting, build, check));
+        return await remoteBuild(connecting, build, check, wire.askHttp ? askMemoEarly(connecting, build, check) : undefined, wire.manifest);
       } finally {
         (await connecting.catch(() => undefined))?.close();
       }
-    });
+    }).finally(() => memoWire?.close());
   }
   const { RemoteConnection } = await import('../remote/client.js');
   const conn = await RemoteConnection.connect(opts);

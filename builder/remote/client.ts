@@ -1,13 +1,14 @@
 // The client side of one connection to `tsbuild serve`: dials the
 // transport, runs an HTTP/2 session over it, negotiates the protocol
 // version and offers small helpers for the requests the commands make.
-import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import http2, { type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { formatAddress, parseAddress, type Address } from './address.js';
 import { RemoteError } from './errors.js';
+import { errorOfAnswer, readAnswer } from './answers.js';
 import { PATHS, PROTOCOL_HEADER, PROTOCOL_VERSIONS, type Hello } from './protocol.js';
 
 export interface ConnectOptions {
@@ -108,44 +109,6 @@ function tlsAware(err: Error, where: string): Error {
   if (/alert certificate required/i.test(err.message)) return new RemoteError('REMOTE_AUTH', `the server at ${where} requires a client certificate (--tlscert and --tlskey)`);
   if (/alert (bad certificate|unknown ca|decrypt error)/i.test(err.message)) return new RemoteError('REMOTE_AUTH', `the server at ${where} refused the client certificate`);
   return err instanceof RemoteError ? err : new RemoteError('REMOTE_UNREACHABLE', `cannot talk to the server at ${where}: ${err.message}`);
-}
-
-export async function readAnswer(req: ClientHttp2Stream): Promise<{ status: number; text: string }> {
-  const status = await responseStatus(req);
-  return { status, text: await readBody(req) };
-}
-
-/** The rest of an answer whose headers were already read. */
-export async function readBody(req: ClientHttp2Stream): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-export async function responseStatus(req: ClientHttp2Stream): Promise<number> {
-  return Number((await responseHeaders(req))[':status']);
-}
-
-export function responseHeaders(req: ClientHttp2Stream): Promise<IncomingHttpHeaders> {
-  return new Promise((resolve, reject) => {
-    req.once('response', (h) => resolve(h));
-    req.once('error', (err) => reject(new RemoteError('REMOTE_UNREACHABLE', `request failed: ${err.message}`)));
-    req.once('close', () => reject(new RemoteError('REMOTE_UNREACHABLE', 'the server closed the request')));
-  });
-}
-
-/** The server answers errors as `{"error": "...", "code": "..."}`. */
-export function errorOfAnswer(status: number, text: string): Error {
-  let message = text.trim() || `status ${status}`;
-  let code = 'REMOTE_PROTOCOL';
-  try {
-    const body = JSON.parse(text) as { error?: string; code?: string };
-    if (body.error) message = body.error;
-    if (body.code) code = body.code;
-  } catch {
-    // Not JSON: the text is the message.
-  }
-  return new RemoteError(code === 'REMOTE_VERSION' ? 'REMOTE_VERSION' : code === 'REMOTE_AUTH' ? 'REMOTE_AUTH' : 'REMOTE_PROTOCOL', message);
 }
 
 async function dial(a: Address, opts: ConnectOptions): Promise<{ stream: Duplex; close(): void }> {

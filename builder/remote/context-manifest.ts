@@ -14,7 +14,10 @@ import type { BuildContext } from '../context/context.js';
 import { sortNames } from '../fileops/source-tree.js';
 import { ignoreFileCandidates } from '../patterns/dockerignore.js';
 import { manifestDigest, sameEntry } from './manifest-digest.js';
-import { ContextSnapshot, rowOf, statAround, type SnapshotRow } from './context-snapshot.js';
+import { rowOf, statAround, type SnapshotRow } from './context-snapshot.js';
+import { startContextCheck, type ContextCheck } from './context-check.js';
+
+export { startContextCheck, type ContextCheck };
 import type { ManifestDelta, ManifestEntry } from './protocol.js';
 
 export interface ContextManifest {
@@ -32,29 +35,9 @@ export interface ContextManifest {
   delta(): ManifestDelta | undefined;
 }
 
-function snapshotDir(env: NodeJS.ProcessEnv = process.env): string {
-  return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'tsbuild', 'contexts');
-}
 
 const S_IFMT = 0o170000;
 const TYPES: Record<number, ManifestEntry['type']> = { 0o100000: 'file', 0o040000: 'dir', 0o120000: 'symlink' };
-
-/** The snapshot of a context, opened before the walk, and the native check of it when one runs. */
-export interface ContextCheck {
-  readonly root: string;
-  readonly snapshot: ContextSnapshot;
-  /** The native check's answer (true: unchanged), undefined without one. */
-  readonly native?: Promise<boolean | undefined>;
-}
-
-/** Opens the context's snapshot and, when it can answer, starts the native check of it (on the snapshot's open file) in the background. */
-export function startContextCheck(contextDir: string, dockerfilePath: string | undefined, native?: (snapshotFd: number) => Promise<boolean | undefined>): ContextCheck {
-  const root = path.resolve(contextDir);
-  let answer: Promise<boolean | undefined> | undefined;
-  const snapshot = ContextSnapshot.open(snapshotDir(), root, dockerfilePath, native && ((fd) => void (answer = native(fd))));
-  // Started on the file's flag alone: the answer counts only for a snapshot this process trusts as well.
-  return { root, snapshot, native: snapshot.checkable ? answer : undefined };
-}
 
 /** Names a context directory of this user on this machine: the server keeps one warm copy of each. */
 export function contextIdOf(root: string): string {

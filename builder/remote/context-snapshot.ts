@@ -69,13 +69,15 @@ interface Header {
 
 interface SnapshotData extends Header {
   checkable: boolean;
-  names: string[];
+  rows: number;
+  /** Decoded on first use: a context found unchanged by the native check never needs them. */
+  readonly names: string[];
   nums: Float64Array;
   /** The context directory and the candidate ignore files. */
   aroundPaths: string[];
   aroundNums: Float64Array;
-  /** 64 hex digits per row. */
-  digests: string;
+  /** 64 hex digits per row; decoded on first use. */
+  readonly digests: string;
 }
 
 /** A path the walk reads besides its entries, with the 6 numbers of its stat (all 0: absent). */
@@ -166,7 +168,7 @@ export class ContextSnapshot {
   }
 
   get size(): number {
-    return this.data?.names.length ?? 0;
+    return this.data?.rows ?? 0;
   }
 
   /** Every stat the snapshot holds can be trusted: an unchanged context may skip the walk, and the native check may say so. */
@@ -316,16 +318,35 @@ function decode(buf: Buffer, root: string): SnapshotData | undefined {
   if (buf.length !== digestsAt + rows * HEX) return undefined;
   const h = JSON.parse(buf.toString('utf8', FIXED, pathsAt)) as Header;
   if (h.root !== root || !Array.isArray(h.racy) || typeof h.links !== 'object') return undefined;
-  const names = rows === 0 ? [] : buf.toString('utf8', namesAt, end).split('\0');
   const aroundPaths = around === 0 ? [] : buf.toString('utf8', pathsAt, namesAt).split('\0');
-  if (names.length !== rows || aroundPaths.length !== around) return undefined;
+  if (aroundPaths.length !== around || nulCount(buf, namesAt, end) !== Math.max(rows - 1, 0)) return undefined;
   // A Float64Array needs an 8-byte aligned offset: copy the numbers when the file's buffer does not give one.
   const at = buf.byteOffset + numsAt;
   const all = at % 8 === 0 ? new Float64Array(buf.buffer, at, (around + rows) * NUMS) : new Float64Array(buf.buffer.slice(at, at + (around + rows) * NUMS * 8));
+  let names: string[] | undefined;
+  let digests: string | undefined;
   return {
-    ...h, checkable: (flags & FLAG_CHECKABLE) !== 0 && around > 0, names, aroundPaths,
-    aroundNums: all.subarray(0, around * NUMS), nums: all.subarray(around * NUMS), digests: buf.toString('latin1', digestsAt),
+    ...h, checkable: (flags & FLAG_CHECKABLE) !== 0 && around > 0, rows, aroundPaths,
+    aroundNums: all.subarray(0, around * NUMS), nums: all.subarray(around * NUMS),
+    get names() {
+      return (names ??= rows === 0 ? [] : buf.toString('utf8', namesAt, end).split('\0'));
+    },
+    get digests() {
+      return (digests ??= buf.toString('latin1', digestsAt));
+    },
   };
+}
+
+/**
+ * NUL bytes in buf[from, to): the separators of the names, counted
+ * without making 5,000 strings. V8's own indexOf: Buffer's adds argument
+ * checks that cost several times the search.
+ */
+function nulCount(buf: Buffer, from: number, to: number): number {
+  const indexOf = Uint8Array.prototype.indexOf;
+  let n = 0;
+  for (let at = indexOf.call(buf, 0, from); at >= 0 && at < to; at = indexOf.call(buf, 0, at + 1)) n++;
+  return n;
 }
 
 // Snapshots not rewritten for a month go (a temp directory built once

@@ -7,7 +7,8 @@
 // check, and no round trip follows it. Otherwise it is dropped unread.
 import type { ClientHttp2Stream } from 'node:http2';
 import { encodeMessage, readMessages } from './messages.js';
-import { beforeHello, responseHeaders, type RemoteConnection } from './client.js';
+import { beforeHello, type RemoteConnection } from './client.js';
+import { responseHeaders } from './answers.js';
 import type { ContextCheck } from './context-manifest.js';
 import { PATHS, type BuildRequest, type ServerMessage } from './protocol.js';
 

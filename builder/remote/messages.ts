@@ -4,7 +4,7 @@
 import { MAX_MESSAGE_BYTES } from './protocol.js';
 import { RemoteError } from './errors.js';
 
-export async function* readMessages<T>(stream: AsyncIterable<Buffer | string>, maxBytes = MAX_MESSAGE_BYTES): AsyncGenerator<T> {
+export async function* readMessages<T>(stream: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, maxBytes = MAX_MESSAGE_BYTES): AsyncGenerator<T> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   for await (const raw of stream) {

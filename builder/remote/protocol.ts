@@ -4,11 +4,13 @@
 // this file is the single source of its names and shapes.
 
 /** Versions this build speaks; a client sends them all, the server picks the highest it shares. */
-export const PROTOCOL_VERSIONS: readonly number[] = [2, 3, 4, 5];
+export const PROTOCOL_VERSIONS: readonly number[] = [2, 3, 4, 5, 6];
 /** The first version whose server syncs --build-context directories (BuildRequest.localContexts). */
 export const LOCAL_CONTEXTS_SINCE = 3;
 /** The first version whose server takes an OCI image layout on the client as a localContexts entry (LocalContextRef.ociLayout). */
 export const OCI_LAYOUT_SINCE = 5;
+/** The first version whose server answers the memo question on a raw connection (MEMO_WIRE_MAGIC), before any HTTP/2. */
+export const MEMO_WIRE_SINCE = 6;
 export const PROTOCOL_HEADER = 'tsbuild-protocol';
 /** Set by the server on every answer: the version it picked. */
 export const SERVER_VERSION_HEADER = 'tsbuild-server-version';
@@ -25,6 +27,37 @@ export const PATHS = {
   /** + `<buildId>/<connId>`: one SSH agent connection, forwarded to the client. */
   sshConn: '/v1/build-ssh/',
 } as const;
+
+/**
+ * The first bytes of a connection that asks the memo question without
+ * HTTP/2 (docs/remote-protocol.md, "The memo question on a raw
+ * connection"); a connection starting otherwise is HTTP/2, whose client
+ * preface starts "PRI * HTTP/2.0". Both frames of the exchange start with
+ * it, then a u32 big-endian length and that many bytes of UTF-8.
+ */
+export const MEMO_WIRE_MAGIC = 'TSBMEMO1';
+
+/** The question's frame: the versions the client speaks and the build it would ask for (its context as the digest alone). */
+export interface MemoWireQuestion {
+  protocols: number[];
+  request: BuildRequest;
+}
+
+/**
+ * The first line of the answer's frame; after it, for a hit, the
+ * messages of the recorded answer (from context-ready to result), one
+ * JSON object per line as on the build stream.
+ */
+export interface MemoWireAnswer {
+  server: string;
+  /** The version picked, as the hello's; 0 when the question named none this server speaks (or was not readable). */
+  protocol: number;
+  answer: 'hit' | 'miss';
+  /** For a hit. */
+  buildId?: string;
+  /** For a miss the server could not even look up (a malformed question, a version it does not share, shutting down). */
+  reason?: string;
+}
 
 /** A JSON line or a batch record larger than this ends the request (a garbage-sending client). */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;

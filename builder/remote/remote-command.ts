@@ -1,7 +1,8 @@
 // A store command run by the server (images, inspect, tag, push, ...):
 // its arguments go over, its output and exit code come back unchanged.
 import { encodeMessage, readMessages } from './messages.js';
-import { errorOfAnswer, responseStatus, type RemoteConnection } from './client.js';
+import type { RemoteConnection } from './client.js';
+import { errorOfAnswer, responseStatus } from './answers.js';
 import { RemoteError } from './errors.js';
 import { PATHS } from './protocol.js';
 

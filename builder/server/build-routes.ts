@@ -14,6 +14,7 @@ import { syncContext } from './context-sync.js';
 import { checkBuildFlags } from './build-flags.js';
 import type { MaterializedContext } from './context-cache.js';
 import type { Route } from './respond.js';
+import type { ServerContext } from './server-context.js';
 import { sendError } from './respond.js';
 
 export const handleBuild: Route = async (ctx, stream) => {
@@ -21,7 +22,7 @@ export const handleBuild: Route = async (ctx, stream) => {
   const { req, messages } = await readRequest(ctx, stream);
   const memoKey = ctx.memo.keyOf(req);
   const memoized = memoKey === undefined ? undefined : ctx.memo.answer(memoKey);
-  if (memoized) return answerFromMemo(ctx, stream, messages, req, memoized);
+  if (memoized) return answerFromMemo(ctx, stream, messages, usedContexts(ctx, req, memoized));
   const state = storePaths(ctx.settings.root).state;
   const session = new BuildSession(stream, state);
   ctx.builds.set(session.id, session);
@@ -85,9 +86,8 @@ export const handleBuild: Route = async (ctx, stream) => {
  */
 export const handleBuildMemo: Route = async (ctx, stream) => {
   const { req, messages } = await readRequest(ctx, stream);
-  const memoKey = ctx.memo.keyOf(req);
-  const memoized = memoKey === undefined ? undefined : ctx.memo.answer(memoKey);
-  if (memoized) return answerFromMemo(ctx, stream, messages, req, memoized);
+  const memoized = memoAnswer(ctx, req);
+  if (memoized) return answerFromMemo(ctx, stream, messages, memoized);
   stream.respond({ ':status': 200, 'content-type': 'application/x-ndjson' });
   stream.end(encodeMessage({ type: 'memo-miss' } satisfies ServerMessage));
   drain(messages);
@@ -118,16 +118,37 @@ function localValue(dir: string, ref: LocalContextRef): string {
   return `oci-layout://${dir}${ref.ociLayout.tag === undefined ? '' : `@${ref.ociLayout.tag}`}`;
 }
 
+/**
+ * The answer an identical build of this unchanged store gave, or
+ * undefined: for the build-memo request and for the same question on a
+ * raw connection (memo-wire.ts).
+ */
+export function memoAnswer(ctx: ServerContext, req: BuildRequest): ServerMessage[] | undefined {
+  const memoKey = ctx.memo.keyOf(req);
+  const memoized = memoKey === undefined ? undefined : ctx.memo.answer(memoKey);
+  return memoized && usedContexts(ctx, req, memoized);
+}
+
+/** The contexts' warm trees were used by an answer from the memo, as a sync would have marked them. */
+function usedContexts(ctx: ServerContext, req: BuildRequest, messages: ServerMessage[]): ServerMessage[] {
+  for (const contextId of [req.contextId, ...(req.localContexts ?? []).map((c) => c.contextId)]) void ctx.contexts.touch(contextId).catch(() => undefined);
+  return messages;
+}
+
+/** The id an answer from the memo goes by, logged when the server debugs. */
+export function memoAnswerId(ctx: ServerContext, how: string): string {
+  const id = randomBytes(12).toString('hex');
+  if (process.env.TSBUILD_SERVE_DEBUG) ctx.log(`build ${id}: answered from the memo of an identical build${how}`);
+  return id;
+}
+
 // The answer an identical build of this unchanged store gave: sent whole,
 // without a lease, a context sync or a build.
-function answerFromMemo(ctx: Parameters<Route>[0], stream: ServerHttp2Stream, rest: AsyncGenerator<ClientMessage>, req: BuildRequest, messages: ServerMessage[]): void {
-  const id = randomBytes(12).toString('hex');
+function answerFromMemo(ctx: ServerContext, stream: ServerHttp2Stream, rest: AsyncGenerator<ClientMessage>, messages: ServerMessage[]): void {
+  const id = memoAnswerId(ctx, '');
   stream.respond({ ':status': 200, 'content-type': 'application/x-ndjson', 'tsbuild-build-id': id });
   stream.end(messages.map(encodeMessage).join(''));
-  if (process.env.TSBUILD_SERVE_DEBUG) ctx.log(`build ${id}: answered from the memo of an identical build`);
   drain(rest);
-  // The contexts' warm trees were used, as a sync would have marked them.
-  for (const contextId of [req.contextId, ...(req.localContexts ?? []).map((c) => c.contextId)]) void ctx.contexts.touch(contextId).catch(() => undefined);
 }
 
 function sessionOf(ctx: Parameters<Route>[0], rest: string): { session: BuildSession; index: number } | undefined {
@@ -166,7 +187,7 @@ export const handleSshConn: Route = async (ctx, stream, _h, rest) => {
 
 // The request is checked in shape before anything runs: a client sending
 // nonsense gets a one-line error, not a half-started build.
-function checkRequest(r: unknown, allowInsecure: string[]): BuildRequest {
+export function checkRequest(r: unknown, allowInsecure: string[]): BuildRequest {
   const req = r as BuildRequest;
   const bad = (what: string) => new RemoteError('REMOTE_PROTOCOL', `malformed build request: ${what}`);
   if (typeof req !== 'object' || req === null) throw bad('not an object');

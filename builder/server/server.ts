@@ -12,6 +12,7 @@ import { sendError, sendJson, type Route } from './respond.js';
 import { handleBlobs } from './context-routes.js';
 import { handleBuild, handleBuildMemo, handleOutput, handleSshConn } from './build-routes.js';
 import { handleCommand } from './command-route.js';
+import { answerMemoQuestions } from './memo-wire.js';
 
 const ROUTES: [string, string, Route][] = [
   ['GET', PATHS.hello, async (ctx, stream, headers, _r) => sendJson(stream, 200, helloOf(ctx, headers))],
@@ -41,6 +42,8 @@ export function createHttp2Server(ctx: ServerContext, requireClientCert: boolean
     session.on('error', () => undefined);
     session.setTimeout(0);
   });
+  // A no-op rebuild's question may come before HTTP/2, on a connection of its own; not inside TLS.
+  if (!secure) answerMemoQuestions(server as Http2Server, ctx);
   server.on('sessionError', () => undefined);
   server.on('tlsClientError', () => undefined);
   return server;
