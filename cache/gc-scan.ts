@@ -6,11 +6,12 @@
 //  - cache entries (cache key → layer chain), each with its last use (mtime);
 //  - blobs and snapshots with their sizes.
 // Nothing here deletes anything.
-import { lstatSync, readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { readdirSync, readFileSync, type Stats } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContentStore } from './content-store.js';
 import { isDigest, type Digest } from './digest.js';
+import { lstatQuiet, statQuiet } from './quiet-stat.js';
 
 /** Where things are; the builder knows the layout, cache/ only walks it. */
 export interface StoreLayout {
@@ -183,23 +184,6 @@ export async function treeBytes(dir: string, seen = new Set<string>()): Promise<
     if (st.isDirectory()) for (const name of readdirQuiet(p)) pending.push(path.join(p, name));
   }
   return total;
-}
-
-// Gone or unreadable meanwhile (a concurrent removal): counts as nothing.
-function lstatQuiet(p: string): Stats | undefined {
-  try {
-    return lstatSync(p, { throwIfNoEntry: false });
-  } catch {
-    return undefined;
-  }
-}
-
-function statQuiet(p: string): Stats | undefined {
-  try {
-    return statSync(p, { throwIfNoEntry: false });
-  } catch {
-    return undefined;
-  }
 }
 
 function readQuiet(file: string): string | undefined {

@@ -13,6 +13,7 @@
 // hard link only between two paths inside itself.
 import { closeSync, constants, linkSync, lstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
+import type { FileStatKey } from '../../cache/checksum-cache.js';
 import type { IndexedFile, LayerIndex } from '../../cache/layer-index.js';
 import type { Owner } from './chown.js';
 
@@ -38,13 +39,7 @@ export interface FileReuse {
 }
 
 /** What the link decision needs of the source file's lstat (a Stats, or a walk's record of one). */
-export interface SourceStat {
-  readonly dev: number;
-  readonly ino: number;
-  readonly size: number;
-  readonly mtimeMs: number;
-  readonly ctimeMs: number;
-}
+type SourceStat = FileStatKey;
 
 const CHUNK = 64 * 1024;
 

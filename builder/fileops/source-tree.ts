@@ -7,6 +7,7 @@ import { lstat, readdir } from 'node:fs/promises';
 import { lstatSync, type Stats } from 'node:fs';
 import { hostPathOf, isNotExist, resolveInRoot, type Resolved } from './resolve.js';
 import { sortByUtf8 } from '../../cache/layer-walk.js';
+import type { FileStatKey } from '../../cache/checksum-cache.js';
 
 export interface SourceTree {
   /** Host directory of the tree's root. */
@@ -38,12 +39,7 @@ export interface SourceTree {
 }
 
 /** A regular file's stat identity, permission bits, owner and link count, as a walk of its tree saw it. */
-export interface WalkedFile {
-  readonly dev: number;
-  readonly ino: number;
-  readonly size: number;
-  readonly mtimeMs: number;
-  readonly ctimeMs: number;
+export interface WalkedFile extends FileStatKey {
   /** Permission and set-id/sticky bits (0o7777). */
   readonly mode: number;
   readonly uid: number;

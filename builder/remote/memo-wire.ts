@@ -17,7 +17,7 @@ import type { ConnectOptions } from './client.js';
 import { buildManifest, contextIdOf, type ContextCheck, type ContextManifest } from './context-manifest.js';
 import { encodeFrame, readFrame } from './memo-frame.js';
 import { PROTOCOL_VERSIONS, type MemoWireAnswer, type MemoWireQuestion } from './protocol.js';
-import { toRequest } from './remote-request.js';
+import { memoRequest } from './remote-request.js';
 
 /**
  * The build's exit code when the server's memo answered it; otherwise how
@@ -88,7 +88,7 @@ export async function buildThroughMemoWire(wire: MemoWire | undefined, req: CliB
     wire?.close();
     return { askHttp: true };
   }
-  const request = toRequest(req, { contextId: contextIdOf(check.root), digest, unchanged: true } as ContextManifest, new Map());
+  const request = memoRequest(req, contextIdOf(check.root), digest);
   const asked = wire.ask({ protocols: [...PROTOCOL_VERSIONS], request });
   // What shows an answer loads while the server answers: in an immediate,
   // after the event loop's I/O phase has sent the question. A build the

@@ -13,7 +13,7 @@ import { buildManifest, contextIdOf, type ContextCheck, type ContextManifest } f
 import { askMemo, type MemoAnswer } from './memo-probe.js';
 import { isClientDirectory, LOCAL_CONTEXTS_SINCE, OCI_LAYOUT_SINCE, PATHS, type ClientMessage, type ServerMessage } from './protocol.js';
 import { ociLayoutOf } from '../pipeline/oci-layout-spec.js';
-import { checkBuildContexts, checkOutputs, toRequest } from './remote-request.js';
+import { checkBuildContexts, checkOutputs, memoRequest, toRequest } from './remote-request.js';
 import { contextSync, followBuild, openProgress } from './follow-build.js';
 
 /**
@@ -51,7 +51,7 @@ export function askMemoEarly(connecting: Promise<RemoteConnection>, req: CliBuil
   // A --build-context directory is checked later, by a walk: no shortcut then.
   if ((req.build.buildContexts ?? []).some((c) => isClientDirectory(c.value))) return undefined;
   const contextId = contextIdOf(check.root);
-  return askMemo(connecting, check, (digest) => toRequest(req, { contextId, digest, unchanged: true } as ContextManifest, new Map())).catch(() => undefined);
+  return askMemo(connecting, check, (digest) => memoRequest(req, contextId, digest)).catch(() => undefined);
 }
 
 /** `known`: the context's manifest when it was already made (a memo answer on a raw connection that the context no longer matches). */

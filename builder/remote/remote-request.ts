@@ -10,6 +10,11 @@ import { ociLayoutOf } from '../pipeline/oci-layout-spec.js';
 
 export const STREAMED = new Set(['local', 'tar', 'oci', 'docker']);
 
+/** The request of the build as if its context were as the last build saw it (`digest`): the question to the server's memo. */
+export function memoRequest(req: CliBuildRequest, contextId: string, digest: string): BuildRequest {
+  return toRequest(req, { contextId, digest, unchanged: true } as ContextManifest, new Map());
+}
+
 export function toRequest(req: CliBuildRequest, manifest: ContextManifest, locals: Map<string, ContextManifest>): BuildRequest {
   const opts = req.build;
   return {

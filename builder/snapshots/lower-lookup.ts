@@ -9,7 +9,8 @@
 // dentries, where a threadpool round trip costs ten times that on the
 // step's critical path, and resolving a RUN's USER takes some forty of
 // them (every component of /etc/passwd and /etc/group in every layer).
-import { lstatSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
+import { readFileSync, readlinkSync, type Stats } from 'node:fs';
+import { lstatQuiet } from '../../cache/quiet-stat.js';
 import path from 'node:path';
 import { readXattr } from '../../cache/xattrs.js';
 import { OVERLAY_OPAQUE_XATTR } from '../../cache/whiteout.js';
@@ -26,7 +27,7 @@ export interface LowerEntry {
 export async function lowerEntry(lowerDirs: string[], rel: string): Promise<LowerEntry | null> {
   for (const lower of lowerDirs) {
     const host = path.join(lower, rel);
-    const stats = lstatOrNone(host);
+    const stats = lstatQuiet(host);
     if (stats) return stats.isCharacterDevice() && stats.rdev === 0 ? null : { host, stats };
     if (await hidesLowerLayers(lower, rel)) return null;
   }
@@ -40,20 +41,11 @@ export async function lowersShow(lowerDirs: string[], rel: string): Promise<bool
 // A parent of rel that is not a directory here (a file, a whiteout) or is opaque hides the layers beneath.
 async function hidesLowerLayers(lower: string, rel: string): Promise<boolean> {
   for (let p = path.posix.dirname(rel); p !== '.' && p !== '/'; p = path.posix.dirname(p)) {
-    const st = lstatOrNone(path.join(lower, p));
+    const st = lstatQuiet(path.join(lower, p));
     if (st && !st.isDirectory()) return true;
     if (st && (await readXattr(lower, p, OVERLAY_OPAQUE_XATTR).catch(() => null))?.toString() === 'y') return true;
   }
   return false;
-}
-
-// Absent (ENOENT, ENOTDIR) or unreadable: the layer does not show it.
-function lstatOrNone(p: string): Stats | undefined {
-  try {
-    return lstatSync(p, { throwIfNoEntry: false });
-  } catch {
-    return undefined;
-  }
 }
 
 /**
