@@ -5,8 +5,10 @@
 #   b) 5,000 files / 40 MB: `COPY . /app` then RUN, on busybox
 #   c) an app on debian:bookworm: useradd, COPY --chown, RUN
 # and `run --rm IMAGE true`. Phases: cold (empty store and build cache; the
-# base image is pulled from a loopback registry), no-op rebuild, rebuild
-# after one source file changed. Tools alternate run by run (and which one
+# base image is pulled from a loopback registry), no-op rebuild (the first
+# after the cold build), no-op again (a second identical rebuild: what an
+# edit-free CI re-run or a save loop repeats), rebuild after one source
+# file changed. Tools alternate run by run (and which one
 # goes first alternates too); each line prints the medians and the ratio
 # tsbuild / BuildKit (below 1: tsbuild is faster).
 #
@@ -141,7 +143,7 @@ timed() {
     log "FAILED: $*"; tail -30 "$WORK/commands.log" >&2; exit 1
   fi
   t1=$(now)
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", (b - a) / 1e9 }' >> "$out"
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", (b - a) / 1e9 }' >> "$out"
 }
 
 reset_tool() {
@@ -185,6 +187,7 @@ for project in $PROJECTS; do
       reset_tool "$tool"
       timed "$WORK/samples/$project.cold.$tool" build_with "$tool" "$project" cold
       timed "$WORK/samples/$project.noop.$tool" build_with "$tool" "$project" noop
+      timed "$WORK/samples/$project.noop2.$tool" build_with "$tool" "$project" noop2
       touch_one_file "$project"
       timed "$WORK/samples/$project.change.$tool" build_with "$tool" "$project" change
     done
@@ -205,15 +208,15 @@ done
 log "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- the table ----------------------------------------------------------------
-median() { sort -n "$1" | awk '{a[NR]=$1} END {printf "%.2f\n", NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+median() { sort -n "$1" | awk '{a[NR]=$1} END {printf "%.3f\n", NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 declare -A TITLE=([a]='two parallel stages + final assembly (busybox)' [b]='5,000 files + 40 MB, `COPY . /app` then RUN' [c]='app on debian:bookworm (useradd, COPY --chown, RUN)' [run]="\`run --rm bench-$last true\`")
-declare -A PHASE=([cold]=cold [noop]=no-op [change]='one file changed' [true]='')
+declare -A PHASE=([cold]=cold [noop]=no-op [noop2]='no-op again' [change]='one file changed' [true]='')
 echo
 echo "$(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $RUNS runs, medians, seconds"
 header="| project | phase | tsbuild | BuildKit |"; rule="| --- | --- | --- | --- |"
 [[ " $TOOLS " == *" buildah "* ]] && { header+=" buildah |"; rule+=" --- |"; }
 echo "$header ratio tsbuild/BuildKit |"; echo "$rule --- |"
-for key in $(for p in $PROJECTS; do echo "$p.cold $p.noop $p.change"; done) run.true; do
+for key in $(for p in $PROJECTS; do echo "$p.cold $p.noop $p.noop2 $p.change"; done) run.true; do
   project=${key%%.*}; phase=${key#*.}
   [[ -f "$WORK/samples/$key.tsbuild" ]] || continue
   ts=$(median "$WORK/samples/$key.tsbuild")
