@@ -4,12 +4,15 @@
 // --metadata-file, and the build's exit code is the command's. The same
 // for a build that runs and for an answer from the server's memo, whether
 // it came over HTTP/2 or on a raw connection (memo-wire.ts), which has no
-// HTTP/2 session (conn undefined) and no request to answer.
+// HTTP/2 session (conn undefined) and no request to answer, and for an
+// answer from the local memo (cli/local-memo-entry.ts), which has no
+// context to sync either.
 import { createWriteStream } from 'node:fs';
 import { writeFile, mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import { pipeline } from 'node:stream/promises';
-import type { CliBuildRequest, OutputSpec, ProgressEvent } from '../pipeline/options.js';
+import type { CliBuildRequest, OutputSpec } from '../pipeline/options.js';
+import { eventOf } from './wire-event.js';
 import { createProgress, type ProgressWriter } from '../progress/index.js';
 import type { ProgressTask } from '../progress/types.js';
 import { formatSize } from '../../cache/gc-config.js';
@@ -60,14 +63,15 @@ function session(conn: RemoteConnection | undefined, asked: string): RemoteConne
 }
 
 /** The manifest the server asks about: the build context's, or a --build-context directory's. */
-function manifestOf(context: ContextSync, name: string | undefined): ContextManifest {
+function manifestOf(context: ContextSync | undefined, name: string | undefined): ContextManifest {
+  if (!context) throw new RemoteError('REMOTE_PROTOCOL', 'a recorded answer asked for a context');
   if (name === undefined) return context.manifest;
   const m = context.locals.get(String(name));
   if (!m) throw new RemoteError('REMOTE_PROTOCOL', `the server asked for context ${JSON.stringify(name)}, which this build does not have`);
   return m;
 }
 
-export async function followBuild(conn: RemoteConnection | undefined, req: CliBuildRequest, stream: BuildChannel, messages: AsyncIterable<ServerMessage>, buildId: string, progress: ProgressWriter | undefined, send: (m: ClientMessage) => void, context: ContextSync): Promise<number> {
+export async function followBuild(conn: RemoteConnection | undefined, req: CliBuildRequest, stream: BuildChannel, messages: AsyncIterable<ServerMessage>, buildId: string, progress: ProgressWriter | undefined, send: (m: ClientMessage) => void, context?: ContextSync): Promise<number> {
   const opts = req.build;
   const pending: Promise<void>[] = [];
   let result: Extract<ServerMessage, { type: 'result' }> | undefined;
@@ -83,7 +87,7 @@ export async function followBuild(conn: RemoteConnection | undefined, req: CliBu
         case 'need-blobs':
           // In the background: the answers to the uploads arrive on other streams.
           pending.push(uploadBlobs(session(conn, m.type), manifestOf(context, m.context), Array.isArray(m.digests) ? m.digests : []).then((stats) => {
-            context.uploaded = { files: context.uploaded.files + stats.files, bytes: context.uploaded.bytes + stats.bytes };
+            context!.uploaded = { files: context!.uploaded.files + stats.files, bytes: context!.uploaded.bytes + stats.bytes };
             send({ type: 'blobs-sent' });
           }, (err) => {
             // The server waits for the contents: closing the build stream cancels it.
@@ -92,7 +96,7 @@ export async function followBuild(conn: RemoteConnection | undefined, req: CliBu
           }));
           break;
         case 'context-ready':
-          context.done();
+          context?.done();
           break;
         case 'event':
           progress?.onProgress?.(eventOf(m.record));
@@ -193,15 +197,6 @@ async function forwardAgent(conn: RemoteConnection, agents: SshAgents, buildId: 
 interface SshAgents {
   provider: ReturnType<typeof localSsh>;
   error?: string;
-}
-
-/** A progress event off the wire: step output bytes come as base64. */
-function eventOf(record: Record<string, unknown>): ProgressEvent {
-  if (record.encoding === 'base64' && typeof record.data === 'string') {
-    const { encoding: _, ...rest } = record;
-    return { ...rest, data: Buffer.from(record.data, 'base64') } as unknown as ProgressEvent;
-  }
-  return record as unknown as ProgressEvent;
 }
 
 // type=local (and an OCI layout directory) arrive as a tar and are unpacked

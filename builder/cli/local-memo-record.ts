@@ -1,0 +1,54 @@
+// Recording a local build's answer in the store's memo (memo/local-memo.ts),
+// so that the next identical build is answered by the lean bundle
+// (local-memo-entry.ts) without a build. Only a build that may be memoized
+// (locallyMemoizable) and turned out store-only (BuildResult.storeOnlyKeys)
+// is recorded, with what it showed (the progress records a server would
+// have sent) and the stats of the store it depends on (memo-checks.ts,
+// with its rule on times too close to the build's start).
+//
+// The answer is filed under its context's digest, so the context's
+// snapshot (remote/context-snapshot.ts) is brought up to date then: its
+// stat check is how the next build knows the context is unchanged. The
+// snapshot is opened before the build starts and saved with that time as
+// its horizon: an entry changed while the build ran (or just before) is
+// racy, so the snapshot cannot confirm it and the answer recorded under
+// its digest is never used. Only store-only builds pay for this walk (one
+// lstat per entry while nothing changed); cold and changed builds do not.
+import type { BuildResult, CliBuildRequest, ProgressEvent } from '../pipeline/options.js';
+import type { ServerMessage } from '../remote/protocol.js';
+import { buildManifest, contextIdOf, startContextCheck } from '../remote/context-manifest.js';
+import { memoRequest } from '../remote/remote-request.js';
+import { wireEvent } from '../remote/wire-event.js';
+import { localMemoKey, locallyMemoizable, writeLocalMemo } from '../memo/local-memo.js';
+import { memoChecksOf } from '../memo/memo-checks.js';
+
+export interface MemoRecorder {
+  /** Every progress event the build showed, in order. */
+  onEvent(e: ProgressEvent): void;
+  /** After the build succeeded and its output was shown. */
+  record(result: BuildResult): Promise<void>;
+}
+
+/** A recorder for a build that may be memoized, taken before it starts; undefined for any other. */
+export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): MemoRecorder | undefined {
+  if (!locallyMemoizable(req, memoRequest(req, '', ''), env)) return undefined;
+  const startedAt = Date.now();
+  const { contextDir, dockerfilePath, storeRoot } = req.build;
+  const check = startContextCheck(contextDir, dockerfilePath);
+  const events: ProgressEvent[] = [];
+  return {
+    onEvent: (e) => void events.push(e),
+    record: async (result) => {
+      if (!result.storeOnlyKeys) return;
+      const manifest = await buildManifest(contextDir, dockerfilePath, check);
+      // The snapshot as the next build will read it must confirm this very digest.
+      const next = startContextCheck(contextDir, dockerfilePath).snapshot;
+      if (!next.checkable || next.digest !== manifest.digest) return;
+      const found = await memoChecksOf(storeRoot, { keys: result.storeOnlyKeys, manifestDigest: result.manifestDigest }, startedAt);
+      const key = localMemoKey(storeRoot, memoRequest(req, contextIdOf(check.root), manifest.digest));
+      if (!found || key === undefined) return;
+      const messages: ServerMessage[] = [...events.map((e): ServerMessage => ({ type: 'event', record: wireEvent(e) })), { type: 'result', exitCode: 0, imageId: result.imageId }];
+      writeLocalMemo(storeRoot, key, { messages, ...found });
+    },
+  };
+}
