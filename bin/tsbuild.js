@@ -44,7 +44,7 @@ const TRAILER_MAGIC = 0x54534243; // "TSBC"
 const TRAILER_BYTES = 12;
 
 const lean = remote || memo;
-const cli = lean ? load('tsbuild-remote', remote ? `remote-${command}` : 'memo-build') : load('tsbuild', command);
+const cli = lean ? load('tsbuild-remote', remote ? `remote-${command}` : 'local-memo') : load('tsbuild', command);
 const done = lean ? cli.main(argv, () => load('tsbuild', command)) : cli.main(argv);
 done.then(
   (code) => {
