@@ -118,8 +118,9 @@ it('a no-op rebuild is answered from the memo with the output, id and --iidfile 
   t.deepEqual(readFileSync(missLog, 'utf8').trim().split('\n'), ['tsbuild-remote.cjs', 'tsbuild.cjs']);
 });
 
-it('an edited file builds the full way, and the image holds the edit', async (t) => {
-  const ctx = await context('FROM busybox:latest\nCOPY app.txt /app.txt\nRUN cat /app.txt > /copy.txt\n');
+it('an edited file builds the full way, and the image holds the edit (a context big enough for the native stat check)', async (t) => {
+  const many = Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`src/d${i % 10}/f${i}.txt`, `${i}\n`]));
+  const ctx = await context('FROM busybox:latest\nCOPY src /src\nCOPY app.txt /app.txt\nRUN cat /app.txt > /copy.txt\n', many);
   const id = await memoized(ctx, ['-t', 'memo-edit:latest']);
   await writeFile(path.join(ctx, 'app.txt'), 'edited\n');
   const after = await build(ctx, ['-t', 'memo-edit:latest']);

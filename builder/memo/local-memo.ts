@@ -96,8 +96,11 @@ export function readLocalMemo(root: string, key: string): MemoEntry | undefined 
   const kinds = new Set<unknown>(['file', 'dir', 'entry', 'blob']);
   if (!data.checks.every((c: MemoCheck) => typeof c === 'object' && c !== null && inside(c.path) && kinds.has(c.kind) && typeof c.id === 'string')) return undefined;
   if (!data.entryFiles.every(inside)) return undefined;
+  // Progress records, then the result of a build that succeeded: what the CLI shows of one (local-memo-entry.ts).
   const messages = data.messages as ServerMessage[];
-  if (!messages.every((m) => typeof m === 'object' && m !== null && typeof m.type === 'string') || messages[messages.length - 1]?.type !== 'result') return undefined;
+  const last = messages[messages.length - 1];
+  if (last?.type !== 'result' || last.exitCode !== 0 || typeof last.imageId !== 'string') return undefined;
+  if (!messages.slice(0, -1).every((m) => m?.type === 'event' && typeof m.record === 'object' && m.record !== null)) return undefined;
   return { messages, checks: data.checks, entryFiles: data.entryFiles };
 }
 

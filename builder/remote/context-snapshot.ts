@@ -144,12 +144,12 @@ export class ContextSnapshot {
   /**
    * Taken before the walk's first lstat (the racy rule compares with it).
    * `check`, when given, gets the open file of a snapshot that allows the
-   * shortcut, before it is decoded here: the native check reads the very
+   * shortcut (and its number of rows), before it is decoded here: the native check reads the very
    * bytes this process reads (the file is replaced by rename, never
    * rewritten), from offset 0, which this process's positioned reads leave
    * as it is; and it starts as early as it can.
    */
-  static open(cacheDir: string, root: string, dockerfilePath: string | undefined, check?: (fd: number) => void): ContextSnapshot {
+  static open(cacheDir: string, root: string, dockerfilePath: string | undefined, check?: (fd: number, rows: number) => void): ContextSnapshot {
     const file = ContextSnapshot.fileFor(cacheDir, root, dockerfilePath);
     const startedAt = Date.now();
     let data: SnapshotData | undefined;
@@ -157,7 +157,7 @@ export class ContextSnapshot {
     try {
       fd = openSync(file, 'r');
       const buf = readAt0(fd);
-      if (check && buf.length >= FIXED && (buf.readUInt32LE(8 + 4 * 5) & FLAG_CHECKABLE) !== 0) check(fd);
+      if (check && buf.length >= FIXED && (buf.readUInt32LE(8 + 4 * 5) & FLAG_CHECKABLE) !== 0) check(fd, buf.readUInt32LE(8 + 4 * 1));
       data = decode(buf, root);
     } catch {
       // None yet, or unreadable: every file is hashed.

@@ -4,9 +4,7 @@
 // --metadata-file, and the build's exit code is the command's. The same
 // for a build that runs and for an answer from the server's memo, whether
 // it came over HTTP/2 or on a raw connection (memo-wire.ts), which has no
-// HTTP/2 session (conn undefined) and no request to answer, and for an
-// answer from the local memo (cli/local-memo-entry.ts), which has no
-// context to sync either.
+// HTTP/2 session (conn undefined) and no request to answer.
 import { createWriteStream } from 'node:fs';
 import { writeFile, mkdir } from 'node:fs/promises';
 import net from 'node:net';
@@ -63,15 +61,14 @@ function session(conn: RemoteConnection | undefined, asked: string): RemoteConne
 }
 
 /** The manifest the server asks about: the build context's, or a --build-context directory's. */
-function manifestOf(context: ContextSync | undefined, name: string | undefined): ContextManifest {
-  if (!context) throw new RemoteError('REMOTE_PROTOCOL', 'a recorded answer asked for a context');
+function manifestOf(context: ContextSync, name: string | undefined): ContextManifest {
   if (name === undefined) return context.manifest;
   const m = context.locals.get(String(name));
   if (!m) throw new RemoteError('REMOTE_PROTOCOL', `the server asked for context ${JSON.stringify(name)}, which this build does not have`);
   return m;
 }
 
-export async function followBuild(conn: RemoteConnection | undefined, req: CliBuildRequest, stream: BuildChannel, messages: AsyncIterable<ServerMessage>, buildId: string, progress: ProgressWriter | undefined, send: (m: ClientMessage) => void, context?: ContextSync): Promise<number> {
+export async function followBuild(conn: RemoteConnection | undefined, req: CliBuildRequest, stream: BuildChannel, messages: AsyncIterable<ServerMessage>, buildId: string, progress: ProgressWriter | undefined, send: (m: ClientMessage) => void, context: ContextSync): Promise<number> {
   const opts = req.build;
   const pending: Promise<void>[] = [];
   let result: Extract<ServerMessage, { type: 'result' }> | undefined;
@@ -87,7 +84,7 @@ export async function followBuild(conn: RemoteConnection | undefined, req: CliBu
         case 'need-blobs':
           // In the background: the answers to the uploads arrive on other streams.
           pending.push(uploadBlobs(session(conn, m.type), manifestOf(context, m.context), Array.isArray(m.digests) ? m.digests : []).then((stats) => {
-            context!.uploaded = { files: context!.uploaded.files + stats.files, bytes: context!.uploaded.bytes + stats.bytes };
+            context.uploaded = { files: context.uploaded.files + stats.files, bytes: context.uploaded.bytes + stats.bytes };
             send({ type: 'blobs-sent' });
           }, (err) => {
             // The server waits for the contents: closing the build stream cancels it.
@@ -96,7 +93,7 @@ export async function followBuild(conn: RemoteConnection | undefined, req: CliBu
           }));
           break;
         case 'context-ready':
-          context?.done();
+          context.done();
           break;
         case 'event':
           progress?.onProgress?.(eventOf(m.record));
