@@ -12,6 +12,7 @@ import { RACY_MARGIN_MS } from '../cache/checksum-cache.js';
 import { STAT_CHECK_NAME } from '../builder/remote/native-stat-check.js';
 import { storeSuite, tsbuild, tempDir, PROJECT_ROOT, type CliResult } from './helpers/cli.js';
 import { makeContext } from './e2e-image-helpers.js';
+import { bundleLog } from './helpers/bundle-log.js';
 
 const suite = storeSuite('local build memo', { serial: true });
 const { it } = suite;
@@ -56,19 +57,6 @@ async function memoized(ctx: string, args: string[] = []): Promise<string> {
   return first.id;
 }
 
-// Notes each bundle the launcher compiles (as launcher-remote-bundle.test.ts does).
-const NOTE_SCRIPTS = `
-const fs = require('node:fs');
-const path = require('node:path');
-const vm = require('node:vm');
-vm.Script = class extends vm.Script {
-  constructor(code, options) {
-    super(code, options);
-    fs.appendFileSync(process.env.BUNDLE_LOG, path.basename(options.filename) + '\\n');
-  }
-};
-`;
-
 const withoutTimes = (s: string) => s.replace(ANSWERED, '').replace(/\d+\.\d+s/g, 'T');
 
 it('a no-op rebuild is answered from the memo with the output, id and --iidfile of the build that recorded it', async (t) => {
@@ -100,22 +88,20 @@ it('a no-op rebuild is answered from the memo with the output, id and --iidfile 
   t.true(fromMemo(raw));
   t.true(raw.stderr.replace(ANSWERED, '').trim().split('\n').every((l) => 'vertexes' in JSON.parse(l) || 'statuses' in JSON.parse(l) || 'logs' in JSON.parse(l) || 'warnings' in JSON.parse(l)));
   // The answer came from the lean bundle alone: the full CLI, which holds the solver, was not even read.
-  const preload = path.join(dir, 'note-scripts.cjs');
-  writeFileSync(preload, NOTE_SCRIPTS);
-  const log = path.join(dir, 'bundles.txt');
-  const noted = await run(args(4), { NODE_OPTIONS: `--require ${preload}`, BUNDLE_LOG: log });
-  t.true(fromMemo(noted), noted.stderr);
-  t.deepEqual(readFileSync(log, 'utf8').trim().split('\n'), ['tsbuild-remote.cjs']);
+  const noted = bundleLog(dir, path.join(dir, 'bundles.txt'));
+  const hit = await run(args(4), noted.env);
+  t.true(fromMemo(hit), hit.stderr);
+  t.deepEqual(noted.bundles(), ['tsbuild-remote.cjs']);
   // TSBUILD_NO_MEMO starts in the full CLI; a miss (a build that may not be memoized) goes on there (last: it moves the tag).
-  const offLog = path.join(dir, 'bundles-off.txt');
-  const off = await run(args(6), { NODE_OPTIONS: `--require ${preload}`, BUNDLE_LOG: offLog, TSBUILD_NO_MEMO: '1' });
-  t.is(off.code, 0, off.stderr);
-  t.false(fromMemo(off));
-  t.deepEqual(readFileSync(offLog, 'utf8').trim().split('\n'), ['tsbuild.cjs']);
-  const missLog = path.join(dir, 'bundles-miss.txt');
-  const miss = await run([...args(5).slice(0, -1), '--no-cache', ctx], { NODE_OPTIONS: `--require ${preload}`, BUNDLE_LOG: missLog });
-  t.is(miss.code, 0, miss.stderr);
-  t.deepEqual(readFileSync(missLog, 'utf8').trim().split('\n'), ['tsbuild-remote.cjs', 'tsbuild.cjs']);
+  const off = bundleLog(dir, path.join(dir, 'bundles-off.txt'));
+  const offRun = await run(args(5), { ...off.env, TSBUILD_NO_MEMO: '1' });
+  t.is(offRun.code, 0, offRun.stderr);
+  t.false(fromMemo(offRun));
+  t.deepEqual(off.bundles(), ['tsbuild.cjs']);
+  const miss = bundleLog(dir, path.join(dir, 'bundles-miss.txt'));
+  const missRun = await run([...args(6).slice(0, -1), '--no-cache', ctx], miss.env);
+  t.is(missRun.code, 0, missRun.stderr);
+  t.deepEqual(miss.bundles(), ['tsbuild-remote.cjs', 'tsbuild.cjs']);
 });
 
 it('an edited file builds the full way, and the image holds the edit (a context big enough for the native stat check)', async (t) => {
