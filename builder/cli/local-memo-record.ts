@@ -12,11 +12,13 @@
 // snapshot is opened before the build starts and saved with that time as
 // its horizon: an entry changed while the build ran (or just before) is
 // racy, so the snapshot cannot confirm it and the answer recorded under
-// its digest is never used. Only store-only builds pay for this walk (one
-// lstat per entry while nothing changed); cold and changed builds do not.
+// its digest is never used. Only store-only builds pay for this: a stat
+// check while the context is as its snapshot says, a walk after it changed
+// (the first no-op after an edit); cold and changed builds pay nothing.
 import type { BuildResult, CliBuildRequest, ProgressEvent } from '../pipeline/options.js';
 import type { ServerMessage } from '../remote/protocol.js';
-import { buildManifest, contextIdOf, startContextCheck } from '../remote/context-manifest.js';
+import { buildManifest, contextIdOf, startContextCheck, type ContextCheck } from '../remote/context-manifest.js';
+import { nativeStatCheck } from '../remote/native-stat-check.js';
 import { memoRequest } from '../remote/remote-request.js';
 import { wireEvent } from '../remote/wire-event.js';
 import { localMemoKey, locallyMemoizable, writeLocalMemo } from '../memo/local-memo.js';
@@ -40,15 +42,30 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
     onEvent: (e) => void events.push(e),
     record: async (result) => {
       if (!result.storeOnlyKeys) return;
-      const manifest = await buildManifest(contextDir, dockerfilePath, check);
-      // The snapshot as the next build will read it must confirm this very digest.
-      const next = startContextCheck(contextDir, dockerfilePath).snapshot;
-      if (!next.checkable || next.digest !== manifest.digest) return;
+      const digest = await contextDigest(contextDir, dockerfilePath, check);
+      if (digest === undefined) return;
       const found = await memoChecksOf(storeRoot, { keys: result.storeOnlyKeys, manifestDigest: result.manifestDigest }, startedAt);
-      const key = localMemoKey(storeRoot, memoRequest(req, contextIdOf(check.root), manifest.digest));
+      const key = localMemoKey(storeRoot, memoRequest(req, contextIdOf(check.root), digest));
       if (!found || key === undefined) return;
       const messages: ServerMessage[] = [...events.map((e): ServerMessage => ({ type: 'event', record: wireEvent(e) })), { type: 'result', exitCode: 0, imageId: result.imageId }];
       writeLocalMemo(storeRoot, key, { messages, ...found });
     },
   };
+}
+
+/**
+ * The digest of the context the build read, as its snapshot will confirm
+ * it to the next build; undefined when it cannot (changed while the build
+ * ran). The snapshot is usually as the last build left it: that costs one
+ * stat check (native from 500 entries on, as the next build's). Otherwise
+ * the context is walked and the snapshot saved, with `before`'s time (the
+ * build's start) as the horizon of what it trusts.
+ */
+async function contextDigest(contextDir: string, dockerfilePath: string | undefined, before: ContextCheck): Promise<string | undefined> {
+  const now = startContextCheck(contextDir, dockerfilePath, nativeStatCheck);
+  if (now.snapshot.digest !== '' && now.snapshot.checkable && ((await now.native) ?? now.snapshot.unchangedOnDisk())) return now.snapshot.digest;
+  const manifest = await buildManifest(contextDir, dockerfilePath, before);
+  // The snapshot as the next build will read it must confirm this very digest.
+  const next = startContextCheck(contextDir, dockerfilePath).snapshot;
+  return next.checkable && next.digest === manifest.digest ? manifest.digest : undefined;
 }
