@@ -114,7 +114,9 @@ async function main(): Promise<void> {
   console.log(`project: ${FILES} files, ${((FILES * FILE_BYTES) / 1024 / 1024).toFixed(1)} MB; ${RUNS} runs each; ${os.availableParallelism()} CPUs, load ${os.loadavg()[0]!.toFixed(1)}`);
   try {
     const noop: Series[] = [
-      { name: 'no-op rebuild, local', times: [], run: () => run(build, { TSBUILD_ROOT: localRoot }) },
+      // Local builds answer an identical no-op from the store's memo; the full path (the whole solve) is the one issue 11's target compares with.
+      { name: 'no-op rebuild, local (memo)', times: [], run: () => run(build, { TSBUILD_ROOT: localRoot }) },
+      { name: 'no-op rebuild, local, full (TSBUILD_NO_MEMO=1)', times: [], run: () => run(build, { TSBUILD_ROOT: localRoot, TSBUILD_NO_MEMO: '1' }) },
       { name: 'no-op rebuild, server (unix socket)', times: [], run: () => run(['--host', `unix://${sock}`, ...build], clientEnv) },
       ...(sshd ? [{ name: 'no-op rebuild, server (ssh://127.0.0.1)', times: [], run: () => run([...ssh, ...build], sshEnv) }] : []),
       // What any SSH session to this sshd costs (OpenSSH's client running `true`): the floor of the row above.
@@ -158,15 +160,19 @@ async function main(): Promise<void> {
     ];
     await alternate(four);
 
-    const row = (name: string, ms: number, extra = '') => console.log(`${name.padEnd(44)} ${ms.toFixed(0).padStart(7)} ms${extra}`);
-    const localMs = median(noop[0]!.times);
+    const row = (name: string, ms: number, extra = '') => console.log(`${name.padEnd(48)} ${ms.toFixed(0).padStart(7)} ms${extra}`);
+    const [memoLocal, fullLocal] = [noop[0]!, noop[1]!];
+    const pct = (s: Series, of: Series) => `${((median(s.times) / median(of.times)) * 100).toFixed(0)}%`;
     console.log('');
-    // The target is the local server's; over SSH the floor is the SSH session itself (the reference row).
-    const target = (s: Series) => (s === noop[1] ? '; target <= 50%' : '');
-    for (const s of noop) row(s.name, median(s.times), s === noop[0] || s.name.startsWith(' ') ? '' : `   (${((median(s.times) / localMs) * 100).toFixed(0)}% of local${target(s)})`);
-    if (sshSkip) console.log(`no-op rebuild, server (ssh://)               skipped: ${sshSkip}`);
-    console.log(`${'no-op rebuild: bytes sent'.padEnd(44)} ${String(noopBytes).padStart(7)} B`);
-    console.log(`${'one-file change: bytes sent'.padEnd(44)} ${median(sentBytes).toFixed(0).padStart(7)} B    (file ${EDITED_BYTES} B; target < ${2 * EDITED_BYTES + 1024 * 1024} B)`);
+    // The target (<= 50%) is the local server's against the full local path; over SSH the floor is the SSH session itself (the reference row).
+    const target = (s: Series) => (s === noop[2] ? '; target <= 50% of full' : '');
+    for (const s of noop) {
+      const local = s === memoLocal || s === fullLocal || s.name.startsWith(' ');
+      row(s.name, median(s.times), local ? '' : `   (${pct(s, memoLocal)} of local with memo, ${pct(s, fullLocal)} of full${target(s)})`);
+    }
+    if (sshSkip) console.log(`${'no-op rebuild, server (ssh://)'.padEnd(48)} skipped: ${sshSkip}`);
+    console.log(`${'no-op rebuild: bytes sent'.padEnd(48)} ${String(noopBytes).padStart(7)} B`);
+    console.log(`${'one-file change: bytes sent'.padEnd(48)} ${median(sentBytes).toFixed(0).padStart(7)} B    (file ${EDITED_BYTES} B; target < ${2 * EDITED_BYTES + 1024 * 1024} B)`);
     row(four[0]!.name, median(four[0]!.times));
     row(four[1]!.name, median(four[1]!.times), `   (${((median(four[1]!.times) / median(four[0]!.times)) * 100).toFixed(0)}% of sequential; target <= 100%)`);
     console.log(`runs (ms): ${[...noop, ...four].map((s) => `${s.name}: ${s.times.map((t) => t.toFixed(0)).join(' ')}`).join('; ')}`);

@@ -16,7 +16,9 @@
 // itself for what turns out to run here (--help, a bad flag); a command
 // that always runs here (`run`, `ps` with TSBUILD_HOST exported) goes
 // straight to the full CLI, which would run a remote one as well: the list
-// below only chooses the faster start.
+// below only chooses the faster start. A local `build` runs the small
+// bundle too: it answers a no-op rebuild from the store's memo and loads
+// the full CLI for any other.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -30,6 +32,9 @@ const REMOTE_COMMANDS = new Set(['build', 'version', 'images', 'inspect', 'histo
 const argv = process.argv.slice(2);
 const command = commandAfterGlobals();
 const remote = (/^(-H|--host|--tls|--ssh)/.test(argv[0] ?? '') || !!process.env.TSBUILD_HOST) && REMOTE_COMMANDS.has(command);
+// A local build asks the store's memo first, from the same small bundle
+// (builder/cli/local-memo-entry.ts); TSBUILD_NO_MEMO turns that off.
+const memo = !remote && command === 'build' && argv[0] === 'build' && /^(|0)$/.test(process.env.TSBUILD_NO_MEMO ?? '');
 // With --enable-source-maps, a plain require: Node maps the stack traces of
 // modules it loads itself back to the TypeScript, not those of a vm.Script.
 const withCache = !process.sourceMapsEnabled;
@@ -38,8 +43,9 @@ const loaded = [];
 const TRAILER_MAGIC = 0x54534243; // "TSBC"
 const TRAILER_BYTES = 12;
 
-const cli = remote ? load('tsbuild-remote', `remote-${command}`) : load('tsbuild', command);
-const done = remote ? cli.main(argv, () => load('tsbuild', command)) : cli.main(argv);
+const lean = remote || memo;
+const cli = lean ? load('tsbuild-remote', remote ? `remote-${command}` : 'local-memo') : load('tsbuild', command);
+const done = lean ? cli.main(argv, () => load('tsbuild', command)) : cli.main(argv);
 done.then(
   (code) => {
     process.exitCode = code;

@@ -5,38 +5,26 @@
 // inside its process: a preloaded module notes every vm.Script the
 // launcher makes.
 import test from 'ava';
-import { existsSync, readFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PROJECT_ROOT, tsbuild, tempDir } from './helpers/cli.js';
 import { serverSuite } from './helpers/server-suite.js';
+import { bundleLog } from './helpers/bundle-log.js';
 import { makeContext } from './e2e-image-helpers.js';
 import { runsRemotely } from '../builder/cli/remote-dispatch.js';
 import { REMOTE_COMMANDS } from '../builder/remote/protocol.js';
 
 const suite = serverSuite('the remote client bundle');
 
-const NOTE_SCRIPTS = `
-const fs = require('node:fs');
-const path = require('node:path');
-const vm = require('node:vm');
-vm.Script = class extends vm.Script {
-  constructor(code, options) {
-    super(code, options);
-    fs.appendFileSync(process.env.BUNDLE_LOG, path.basename(options.filename) + '\\n');
-  }
-};
-`;
 
 async function client(dir: string) {
-  const preload = path.join(dir, 'note-scripts.cjs');
-  await writeFile(preload, NOTE_SCRIPTS);
   const root = await tempDir('tsbuild-client-');
   let runs = 0;
   return async (args: string[]) => {
-    const log = path.join(dir, `bundles-${runs++}.txt`);
-    const r = await tsbuild(['--host', suite.host, ...args], { root, env: { NODE_OPTIONS: `--require ${preload}`, BUNDLE_LOG: log } });
-    return { ...r, bundles: existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : [] };
+    const noted = bundleLog(dir, path.join(dir, `bundles-${runs++}.txt`));
+    const r = await tsbuild(['--host', suite.host, ...args], { root, env: noted.env });
+    return { ...r, bundles: noted.bundles() };
   };
 }
 

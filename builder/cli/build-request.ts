@@ -4,7 +4,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { parseReference } from '../image/reference.js';
-import { parseBuildContext } from '../pipeline/named-contexts.js';
 import { parseAddHost, parseCgroupParent, parseShmSize, parseUlimit, type RunResources } from '../steps/run-resources.js';
 import path from 'node:path';
 import { parseArgs, getBool, getList, getString, formatFlagHelp, type FlagSpec } from './args.js';
@@ -160,6 +159,15 @@ function runResourcesOf(a: ReturnType<typeof parseArgs>): RunResources {
     ...(shm !== undefined ? { shmSize: parseShmSize(shm) } : {}),
     ...(parent !== undefined ? { cgroupParent: parseCgroupParent(parent) } : {}),
   };
+}
+
+/** --build-context `NAME=VALUE` → its parts, checked before the build starts; the value is read when the build resolves it (pipeline/named-contexts.ts). */
+function parseBuildContext(spec: string): { name: string; value: string } {
+  const eq = spec.indexOf('=');
+  const name = eq < 0 ? '' : spec.slice(0, eq);
+  const value = eq < 0 ? '' : spec.slice(eq + 1);
+  if (name === '' || value === '') throw new UsageError(`invalid --build-context "${spec}": expected NAME=VALUE`);
+  return { name, value };
 }
 
 function parseSsh(spec: string): SshSpec {

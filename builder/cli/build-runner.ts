@@ -11,6 +11,7 @@ import { localSecrets, localSsh } from '../providers/local.js';
 import { BuildCanceledError, UsageError } from '../errors.js';
 import { reportError } from './report-error.js';
 import type { CliBuildRequest } from '../pipeline/options.js';
+import { memoRecorder } from './local-memo-record.js';
 
 
 // How far V8 lets the heap grow past what survived its last full
@@ -46,10 +47,16 @@ export async function runCli(req: CliBuildRequest): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const ssh = localSsh(req.ssh, process.env.SSH_AUTH_SOCK);
+  // Before the build starts: what it shows, and the time its store and context must be older than.
+  const memo = memoRecorder(req, process.env);
   try {
     const result = await build(req.build, {
       onStart: () => { progress = createProgress(req.progress, process.stderr); },
-      onEvent: (e) => progress?.onProgress?.(e),
+      onEvent: (e) => {
+        if (!progress) return;
+        progress.onProgress?.(e);
+        memo?.onEvent(e);
+      },
       signal: abort.signal,
       secrets: localSecrets(req.secrets, process.env),
       ssh,
@@ -64,6 +71,8 @@ export async function runCli(req: CliBuildRequest): Promise<number> {
     if (req.metadataFile) await writeFile(req.metadataFile, JSON.stringify(result.metadata, null, 2) + '\n');
     await progress?.close({ ok: true });
     if (req.progress === 'quiet') process.stdout.write(result.imageId + '\n');
+    // Shown first: the answer is recorded (or not) after the user has it.
+    await memo?.record(result).catch(() => undefined);
     return 0;
   } catch (err) {
     // Errors before the build started (bad flags, a Dockerfile that does

@@ -23,15 +23,6 @@ export interface ResolvedContexts {
   cleanup(): Promise<void>;
 }
 
-/** `NAME=VALUE` → its parts; checked before the build starts. */
-export function parseBuildContext(spec: string): { name: string; value: string } {
-  const eq = spec.indexOf('=');
-  const name = eq < 0 ? '' : spec.slice(0, eq);
-  const value = eq < 0 ? '' : spec.slice(eq + 1);
-  if (name === '' || value === '') throw new UsageError(`invalid --build-context "${spec}": expected NAME=VALUE`);
-  return { name, value };
-}
-
 /** `oci-layout://DIR[@TAG]` → the layout's directory, its index and the tag wanted, or a usage error. */
 export async function readOciLayout(value: string): Promise<{ dir: string; tag?: string; index: { manifests?: { digest: string; annotations?: Record<string, string> }[] } }> {
   const spec = value.slice('oci-layout://'.length);

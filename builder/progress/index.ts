@@ -4,6 +4,7 @@ import { PlainProgressWriter } from './plain.js';
 import { QuietProgressWriter } from './quiet.js';
 import { RawJsonProgressWriter } from './rawjson.js';
 import { TtyProgressWriter } from './tty.js';
+import { resolveProgressMode } from './mode.js';
 import type { ProgressMode, ProgressOptions, ProgressStream, ProgressWriter } from './types.js';
 
 export type { CloseSummary, ProgressMode, ProgressOptions, ProgressStream, ProgressTask, ProgressWriter } from './types.js';
@@ -20,14 +21,7 @@ export function parseProgressMode(value: string): ProgressMode {
   throw new ProgressError('INVALID_PROGRESS_MODE', `invalid --progress value "${value}" (one of ${MODES.join(', ')})`);
 }
 
-// `auto` means the live view on an interactive terminal, and the plain log
-// in CI (whose log viewers show cursor movement as garbage) or on a dumb
-// terminal or a pipe.
-export function resolveProgressMode(mode: ProgressMode, out: ProgressStream, env: NodeJS.ProcessEnv = process.env): Exclude<ProgressMode, 'auto'> {
-  if (mode !== 'auto') return mode;
-  const ci = env.CI !== undefined && env.CI !== '' && env.CI !== 'false' && env.CI !== '0';
-  return out.isTTY && !ci && env.TERM !== 'dumb' ? 'tty' : 'plain';
-}
+export { resolveProgressMode };
 
 export function createProgress(mode: ProgressMode, out: ProgressStream = process.stderr, opts: ProgressOptions = {}): ProgressWriter {
   switch (resolveProgressMode(mode, out, opts.env)) {

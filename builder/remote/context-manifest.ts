@@ -5,9 +5,7 @@
 // per entry and nothing else, and its manifest is only built if the server
 // asks for it; a changed context is walked again, and a changed file costs
 // its own hash.
-import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import type { BuildContext } from '../context/context.js';
@@ -16,8 +14,9 @@ import { ignoreFileCandidates } from '../patterns/dockerignore.js';
 import { manifestDigest, sameEntry } from './manifest-digest.js';
 import { rowOf, statAround, type SnapshotRow } from './context-snapshot.js';
 import { startContextCheck, type ContextCheck } from './context-check.js';
+import { contextIdOf } from './context-ids.js';
 
-export { startContextCheck, type ContextCheck };
+export { contextIdOf, startContextCheck, type ContextCheck };
 import type { ManifestDelta, ManifestEntry } from './protocol.js';
 
 export interface ContextManifest {
@@ -38,19 +37,6 @@ export interface ContextManifest {
 
 const S_IFMT = 0o170000;
 const TYPES: Record<number, ManifestEntry['type']> = { 0o100000: 'file', 0o040000: 'dir', 0o120000: 'symlink' };
-
-/** Names a context directory of this user on this machine: the server keeps one warm copy of each. */
-export function contextIdOf(root: string): string {
-  let id = contextIds.get(root);
-  if (id === undefined) {
-    // os.userInfo() reads the passwd database (nsswitch, /etc/passwd): once per process.
-    id = createHash('sha256').update(`${os.hostname()}\0${os.userInfo().username}\0${root}`).digest('hex');
-    contextIds.set(root, id);
-  }
-  return id;
-}
-
-const contextIds = new Map<string, string>();
 
 export async function buildManifest(contextDir: string, dockerfilePath: string | undefined, check = startContextCheck(contextDir, dockerfilePath)): Promise<ContextManifest> {
   const { root, snapshot } = check;

@@ -18,7 +18,8 @@
 // the same position: a changed row costs its file's hash only.
 //
 // Racily clean entries (see cache/checksum-cache.ts): a row whose mtime or
-// ctime is not safely older than the walk's start is marked racy: it never
+// ctime is not safely older than the walk's start (by the checksum cache's
+// margin for its file system's timestamps) is marked racy: it never
 // matches, so the next walk hashes that file again, and neither it nor a
 // racy directory or ignore file lets the next build skip the walk. The
 // rows stay exact, so they are also the manifest the server was last
@@ -42,7 +43,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { RACY_MARGIN_MS } from '../../cache/checksum-cache.js';
+import { racyMargin } from '../../cache/checksum-cache.js';
 
 const MAGIC = 'TSBSNAP3';
 const FIXED = 40;
@@ -144,12 +145,12 @@ export class ContextSnapshot {
   /**
    * Taken before the walk's first lstat (the racy rule compares with it).
    * `check`, when given, gets the open file of a snapshot that allows the
-   * shortcut, before it is decoded here: the native check reads the very
+   * shortcut (and its number of rows), before it is decoded here: the native check reads the very
    * bytes this process reads (the file is replaced by rename, never
    * rewritten), from offset 0, which this process's positioned reads leave
    * as it is; and it starts as early as it can.
    */
-  static open(cacheDir: string, root: string, dockerfilePath: string | undefined, check?: (fd: number) => void): ContextSnapshot {
+  static open(cacheDir: string, root: string, dockerfilePath: string | undefined, check?: (fd: number, rows: number) => void): ContextSnapshot {
     const file = ContextSnapshot.fileFor(cacheDir, root, dockerfilePath);
     const startedAt = Date.now();
     let data: SnapshotData | undefined;
@@ -157,7 +158,7 @@ export class ContextSnapshot {
     try {
       fd = openSync(file, 'r');
       const buf = readAt0(fd);
-      if (check && buf.length >= FIXED && (buf.readUInt32LE(8 + 4 * 5) & FLAG_CHECKABLE) !== 0) check(fd);
+      if (check && buf.length >= FIXED && (buf.readUInt32LE(8 + 4 * 5) & FLAG_CHECKABLE) !== 0) check(fd, buf.readUInt32LE(8 + 4 * 1));
       data = decode(buf, root);
     } catch {
       // None yet, or unreadable: every file is hashed.
@@ -253,7 +254,7 @@ export class ContextSnapshot {
     const tmp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     try {
       mkdirSync(path.dirname(this.file), { recursive: true });
-      writeFileSync(tmp, encode(this.root, rows, digest, around, this.startedAt - RACY_MARGIN_MS));
+      writeFileSync(tmp, encode(this.root, rows, digest, around, this.startedAt));
       renameSync(tmp, this.file);
     } catch {
       rmSync(tmp, { force: true });
@@ -262,28 +263,35 @@ export class ContextSnapshot {
   }
 }
 
-function encode(root: string, rows: readonly SnapshotRow[], digest: string, around: readonly AroundStat[], trustedBefore: number): Buffer {
-  const racy: number[] = [];
+// An entry is trusted when it changed before the walk started by more than
+// its file system's timestamp granularity (the checksum cache's rule: 0.1 s
+// where its ctime shows fine timestamps, 2 s elsewhere).
+function racy(mtimeMs: number, ctimeMs: number, startedAt: number): boolean {
+  return Math.max(mtimeMs, ctimeMs) >= startedAt - racyMargin(ctimeMs);
+}
+
+function encode(root: string, rows: readonly SnapshotRow[], digest: string, around: readonly AroundStat[], startedAt: number): Buffer {
+  const racyRows: number[] = [];
   const links: Record<string, string> = {};
   const nums = new Float64Array((around.length + rows.length) * NUMS);
   const digests: string[] = [];
   let files = 0;
   for (const [i, a] of around.entries()) nums.set(a.slice(1) as number[], i * NUMS);
   for (const [i, r] of rows.entries()) {
-    if (Math.max(r.mtimeMs, r.ctimeMs) >= trustedBefore) racy.push(i);
+    if (racy(r.mtimeMs, r.ctimeMs, startedAt)) racyRows.push(i);
     nums.set([r.mode, r.size, r.mtimeMs, r.ctimeMs, r.ino, r.dev], (around.length + i) * NUMS);
     if ((r.mode & S_IFMT) === S_IFREG) files++;
     digests.push(r.digest ? r.digest.slice('sha256:'.length) : NO_DIGEST);
     if (r.link !== undefined) links[String(i)] = r.link;
   }
-  const aroundRacy = around.some(([, , , mtimeMs, ctimeMs]) => Math.max(mtimeMs, ctimeMs) >= trustedBefore);
-  const header: Header = { root, digest, files, racy, links };
+  const aroundRacy = around.some(([, , , mtimeMs, ctimeMs]) => racy(mtimeMs, ctimeMs, startedAt));
+  const header: Header = { root, digest, files, racy: racyRows, links };
   const head = Buffer.from(JSON.stringify(header));
   const paths = Buffer.from(around.map((a) => a[0]).join('\0'));
   const names = Buffer.from(rows.map((r) => r.name).join('\0'));
   const fixed = Buffer.alloc(FIXED);
   fixed.write(MAGIC, 0, 'latin1');
-  const flags = (digest !== '' && racy.length === 0 && !aroundRacy ? FLAG_CHECKABLE : 0) | (BIG_ENDIAN ? FLAG_BIG_ENDIAN : 0);
+  const flags = (digest !== '' && racyRows.length === 0 && !aroundRacy ? FLAG_CHECKABLE : 0) | (BIG_ENDIAN ? FLAG_BIG_ENDIAN : 0);
   [head.length, rows.length, names.length, around.length, paths.length, flags].forEach((v, i) => fixed.writeUInt32LE(v, 8 + 4 * i));
   const before = FIXED + head.length + paths.length + names.length;
   return Buffer.concat([fixed, head, paths, names, Buffer.alloc((8 - (before % 8)) % 8), Buffer.from(nums.buffer), Buffer.from(digests.join(''), 'latin1')]);

@@ -9,7 +9,8 @@ import { createWriteStream } from 'node:fs';
 import { writeFile, mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import { pipeline } from 'node:stream/promises';
-import type { CliBuildRequest, OutputSpec, ProgressEvent } from '../pipeline/options.js';
+import type { CliBuildRequest, OutputSpec } from '../pipeline/options.js';
+import { eventOf } from './wire-event.js';
 import { createProgress, type ProgressWriter } from '../progress/index.js';
 import type { ProgressTask } from '../progress/types.js';
 import { formatSize } from '../../cache/gc-config.js';
@@ -193,15 +194,6 @@ async function forwardAgent(conn: RemoteConnection, agents: SshAgents, buildId: 
 interface SshAgents {
   provider: ReturnType<typeof localSsh>;
   error?: string;
-}
-
-/** A progress event off the wire: step output bytes come as base64. */
-function eventOf(record: Record<string, unknown>): ProgressEvent {
-  if (record.encoding === 'base64' && typeof record.data === 'string') {
-    const { encoding: _, ...rest } = record;
-    return { ...rest, data: Buffer.from(record.data, 'base64') } as unknown as ProgressEvent;
-  }
-  return record as unknown as ProgressEvent;
 }
 
 // type=local (and an OCI layout directory) arrive as a tar and are unpacked

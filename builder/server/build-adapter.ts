@@ -7,14 +7,14 @@
 import { PassThrough, type Writable } from 'node:stream';
 import { build, evaluate } from '../pipeline/build.js';
 import type { BuildIO, BuildOptions, CallMode, OutputSpec } from '../pipeline/options.js';
-import type { ProgressEvent } from '../progress/events.js';
+import { wireEvent } from '../remote/wire-event.js';
 import { formatUserError, isUserError, locationOf, unwrap } from '../errors.js';
 import type { BuildRequest, LocatedFailure } from '../remote/protocol.js';
 import type { BuildSession } from './build-session.js';
 import type { ServeSettings } from './server-context.js';
 import type { Limiter } from '../concurrency.js';
 import { buildFlagOptions } from './build-flags.js';
-import type { StoreOnlyBuild } from './result-memo.js';
+import type { StoreOnlyBuild } from '../memo/memo-checks.js';
 
 export interface AdapterResult {
   exitCode: number;
@@ -72,12 +72,6 @@ export function optionsOf(req: BuildRequest, contextDir: string, settings: Serve
     // The client applied its ignore files (its own <Dockerfile>.dockerignore among them).
     prefilteredContexts: ['', ...localDirs.map((d) => d.name)],
   };
-}
-
-/** A progress event as JSON: step output bytes travel as base64 so no character is split. */
-function wireEvent(e: ProgressEvent): Record<string, unknown> {
-  if (e.type === 'log' && Buffer.isBuffer(e.data)) return { ...e, data: e.data.toString('base64'), encoding: 'base64' };
-  return e as unknown as Record<string, unknown>;
 }
 
 /** `onStart`: the build holds its own lease on the store (see BuildIO.onStart). */

@@ -33,12 +33,14 @@ export interface CliOptions {
   timeoutMs?: number;
   /** The child, for tests that signal it. */
   onSpawn?: (child: ChildProcess) => void;
+  /** Another launcher than this package's bin/tsbuild.js (a copy of the package, say). */
+  bin?: string;
 }
 
 export function tsbuild(args: string[], opts: CliOptions): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const [cmd, ...pre] = [...(opts.wrap ?? []), process.execPath];
-    const child = spawn(cmd!, [...pre, TSBUILD_BIN, ...args], {
+    const child = spawn(cmd!, [...pre, opts.bin ?? TSBUILD_BIN, ...args], {
       cwd: opts.cwd ?? PROJECT_ROOT,
       env: launcherEnv({ ...process.env, CI: 'true', NO_COLOR: '1', XDG_CACHE_HOME: CLIENT_CACHE, ...opts.env, TSBUILD_ROOT: opts.root }),
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -16,6 +16,7 @@ import { ExplainHistory } from '../../pipeline/explain-history.js';
 import { formatSize, parseDuration, parseSize } from '../../../cache/gc-config.js';
 import type { PruneOptions } from '../../../cache/gc.js';
 import { defaultRoot } from '../store-root.js';
+import { clearLocalMemo } from '../../memo/local-memo.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'all', short: 'a', type: 'bool', help: 'Remove all build cache, also entries used by images, and cache mounts' },
@@ -50,6 +51,8 @@ export async function run(argv: string[]): Promise<number> {
     waitMs: 10 * 60_000,
     onWait: (holders) => process.stderr.write(`waiting for ${holders.map((h) => `${h.purpose} (pid ${h.pid})`).join(', ')} to finish...\n`),
   });
+  // Answers of identical builds go with the cache they came from (most would no longer hold anyway).
+  clearLocalMemo(store.paths.root);
   const extra = (await new ExplainHistory(ExplainHistory.dirOf(store.paths.root)).removeUnreferencedSelections()) + (await removeOrphanChecksumCaches(store));
   const contexts = report.contextsRemoved + report.contextFilesRemoved > 0 ? `, ${report.contextsRemoved} client contexts, ${report.contextFilesRemoved} context files` : '';
   process.stdout.write(`Deleted build cache: ${report.entriesRemoved} cache entries, ${report.blobsRemoved} blobs, ${report.snapshotsRemoved} snapshots, ${report.cacheMountsRemoved} cache mounts${contexts}\n`);

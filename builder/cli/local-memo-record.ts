@@ -1,0 +1,71 @@
+// Recording a local build's answer in the store's memo (memo/local-memo.ts),
+// so that the next identical build is answered by the lean bundle
+// (local-memo-entry.ts) without a build. Only a build that may be memoized
+// (locallyMemoizable) and turned out store-only (BuildResult.storeOnlyKeys)
+// is recorded, with what it showed (the progress records a server would
+// have sent) and the stats of the store it depends on (memo-checks.ts,
+// with its rule on times too close to the build's start).
+//
+// The answer is filed under its context's digest, so the context's
+// snapshot (remote/context-snapshot.ts) is brought up to date then: its
+// stat check is how the next build knows the context is unchanged. The
+// snapshot is opened before the build starts and saved with that time as
+// its horizon: an entry changed while the build ran (or just before) is
+// racy, so the snapshot cannot confirm it and the answer recorded under
+// its digest is never used. Only store-only builds pay for this: a stat
+// check while the context is as its snapshot says, a walk after it changed
+// (the first no-op after an edit); cold and changed builds pay nothing.
+import type { BuildResult, CliBuildRequest, ProgressEvent } from '../pipeline/options.js';
+import type { ServerMessage } from '../remote/protocol.js';
+import { buildManifest, contextIdOf, startContextCheck, type ContextCheck } from '../remote/context-manifest.js';
+import { nativeStatCheck } from '../remote/native-stat-check.js';
+import { memoRequest } from '../remote/remote-request.js';
+import { wireEvent } from '../remote/wire-event.js';
+import { localMemoKey, locallyMemoizable, writeLocalMemo } from '../memo/local-memo.js';
+import { memoChecksOf } from '../memo/memo-checks.js';
+
+export interface MemoRecorder {
+  /** Every progress event the build showed, in order. */
+  onEvent(e: ProgressEvent): void;
+  /** After the build succeeded and its output was shown. */
+  record(result: BuildResult): Promise<void>;
+}
+
+/** A recorder for a build that may be memoized, taken before it starts; undefined for any other. */
+export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): MemoRecorder | undefined {
+  if (!locallyMemoizable(req, memoRequest(req, '', ''), env)) return undefined;
+  const startedAt = Date.now();
+  const { contextDir, dockerfilePath, storeRoot } = req.build;
+  const check = startContextCheck(contextDir, dockerfilePath);
+  const events: ProgressEvent[] = [];
+  return {
+    onEvent: (e) => void events.push(e),
+    record: async (result) => {
+      if (!result.storeOnlyKeys) return;
+      const digest = await contextDigest(contextDir, dockerfilePath, check);
+      if (digest === undefined) return;
+      const found = await memoChecksOf(storeRoot, { keys: result.storeOnlyKeys, manifestDigest: result.manifestDigest }, startedAt);
+      const key = localMemoKey(storeRoot, memoRequest(req, contextIdOf(check.root), digest));
+      if (!found || key === undefined) return;
+      const messages: ServerMessage[] = [...events.map((e): ServerMessage => ({ type: 'event', record: wireEvent(e) })), { type: 'result', exitCode: 0, imageId: result.imageId }];
+      writeLocalMemo(storeRoot, key, { messages, ...found });
+    },
+  };
+}
+
+/**
+ * The digest of the context the build read, as its snapshot will confirm
+ * it to the next build; undefined when it cannot (changed while the build
+ * ran). The snapshot is usually as the last build left it: that costs one
+ * stat check (native from 500 entries on, as the next build's). Otherwise
+ * the context is walked and the snapshot saved, with `before`'s time (the
+ * build's start) as the horizon of what it trusts.
+ */
+async function contextDigest(contextDir: string, dockerfilePath: string | undefined, before: ContextCheck): Promise<string | undefined> {
+  const now = startContextCheck(contextDir, dockerfilePath, nativeStatCheck);
+  if (now.snapshot.digest !== '' && now.snapshot.checkable && ((await now.native) ?? now.snapshot.unchangedOnDisk())) return now.snapshot.digest;
+  const manifest = await buildManifest(contextDir, dockerfilePath, before);
+  // The snapshot as the next build will read it must confirm this very digest.
+  const next = startContextCheck(contextDir, dockerfilePath).snapshot;
+  return next.checkable && next.digest === manifest.digest ? manifest.digest : undefined;
+}

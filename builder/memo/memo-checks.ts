@@ -1,0 +1,49 @@
+// What a memoizable build's answer depends on in the store, as stats taken
+// when it is recorded (the rules are memo-rules.ts's): the image index,
+// each cache entry the build read and the directory holding it, and the
+// blobs of the image it produced.
+import { statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ContentStore } from '../../cache/content-store.js';
+import type { Digest } from '../../cache/digest.js';
+import { resultEntryPath } from '../../cache/result-index.js';
+import { storePaths } from '../store/store-paths.js';
+import { identityOf, RACY_MS, type CheckKind, type MemoEntry } from './memo-rules.js';
+
+/** What a memoizable build tells once it succeeded. */
+export interface StoreOnlyBuild {
+  /** The cache keys it read (BuildResult.storeOnlyKeys). */
+  keys: string[];
+  manifestDigest: string;
+}
+
+/**
+ * The checks and cache entry files of a succeeded store-only build, or
+ * undefined when the store did not hold still around it (a time within a
+ * tick of its start) or something it made is already gone.
+ */
+export async function memoChecksOf(root: string, build: StoreOnlyBuild, startedAt: number): Promise<Omit<MemoEntry, 'messages'> | undefined> {
+  const paths = storePaths(root);
+  const content = new ContentStore(paths.content);
+  const manifestPath = content.path(build.manifestDigest as Digest);
+  const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as { config?: { digest?: string }; layers?: { digest?: string }[] };
+  const blobs = [manifest.config?.digest, ...(manifest.layers ?? []).map((l) => l.digest)];
+  if (blobs.some((d) => typeof d !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(d))) return undefined;
+  const entryFiles = build.keys.map((k) => resultEntryPath(paths.cacheIndex, k));
+  const wanted: [string, CheckKind][] = [
+    [path.join(paths.images, 'index.json'), 'file'],
+    ...entryFiles.map((f): [string, CheckKind] => [f, 'entry']),
+    ...[...new Set(entryFiles.map((f) => path.dirname(f)))].map((d): [string, CheckKind] => [d, 'dir']),
+    [manifestPath, 'blob'],
+    ...blobs.map((d): [string, CheckKind] => [content.path(d as Digest), 'blob']),
+  ];
+  const checks: MemoEntry['checks'] = [];
+  for (const [p, kind] of wanted) {
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (!st) return undefined;
+    if ((kind === 'file' || kind === 'dir') && st.mtimeMs > startedAt - RACY_MS) return undefined;
+    checks.push({ path: p, kind, id: identityOf(st, kind) });
+  }
+  return { checks, entryFiles };
+}

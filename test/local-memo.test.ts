@@ -1,0 +1,238 @@
+// The local memo of whole build answers (memo/local-memo.ts): an identical
+// no-op rebuild is answered by the lean bundle from the store, with the
+// output, image id and --iidfile of a real one, and every change that
+// could change the result makes the next build a real one. A RUN step that
+// writes random bytes makes a step that ran again show as a new image id;
+// TSBUILD_MEMO_DEBUG makes an answer from the memo say so, which only the
+// lean path that answers prints.
+import { copyFileSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { FINE_RACY_MARGIN_MS, RACY_MARGIN_MS } from '../cache/checksum-cache.js';
+import { STAT_CHECK_NAME } from '../builder/remote/native-stat-check.js';
+import { storeSuite, tsbuild, tempDir, PROJECT_ROOT, type CliResult } from './helpers/cli.js';
+import { makeContext } from './e2e-image-helpers.js';
+import { bundleLog } from './helpers/bundle-log.js';
+
+const suite = storeSuite('local build memo', { serial: true });
+const { it } = suite;
+
+const STAMP = 'RUN head -c 16 /dev/urandom | od -An -tx1 > /stamp && echo';
+const DEBUG = { TSBUILD_MEMO_DEBUG: '1' };
+const ANSWERED = 'tsbuild: answered from the local memo of an identical build\n';
+
+const fromMemo = (r: CliResult) => r.stderr.includes(ANSWERED);
+
+async function run(args: string[], env: NodeJS.ProcessEnv = {}, bin?: string): Promise<CliResult> {
+  return tsbuild(args, { root: suite.store.root, env: { ...DEBUG, ...env }, bin });
+}
+
+/** `build -q`: the image id, and whether the memo answered. */
+async function build(ctx: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ id: string; memo: boolean; r: CliResult }> {
+  const r = await run(['build', '-q', ...args, ctx], env);
+  if (r.code !== 0) throw new Error(`build failed (${r.code}): ${r.stderr}`);
+  return { id: r.stdout.trim(), memo: fromMemo(r), r };
+}
+
+/** A context older than the snapshot's racy margin, so its stat check can confirm it. */
+async function context(dockerfile: string, files: Record<string, string> = {}): Promise<string> {
+  const ctx = await makeContext({ Dockerfile: dockerfile, 'app.txt': 'app\n', ...files });
+  await settle();
+  return ctx;
+}
+
+const settle = () => new Promise((r) => setTimeout(r, RACY_MARGIN_MS + 200));
+// More than the memo's tick rule: the store a build changed is older than the next build's start by more than that.
+const tick = () => new Promise((r) => setTimeout(r, 60));
+
+/** Cold, then no-op builds until the memo answers (the second build records, the third is answered); the id. */
+async function memoized(ctx: string, args: string[] = []): Promise<string> {
+  const first = await build(ctx, args);
+  await tick();
+  const second = await build(ctx, args);
+  const third = await build(ctx, args);
+  if (first.memo || second.memo) throw new Error('a build was answered before one recorded');
+  if (!third.memo) throw new Error(`the third identical build was not answered from the memo:\n${third.r.stderr}`);
+  if (second.id !== first.id || third.id !== first.id) throw new Error('a no-op rebuild changed the image');
+  return first.id;
+}
+
+const withoutTimes = (s: string) => s.replace(ANSWERED, '').replace(/\d+\.\d+s/g, 'T');
+
+it('a no-op rebuild is answered from the memo with the output, id and --iidfile of the build that recorded it', async (t) => {
+  const ctx = await context(`FROM busybox:latest\nCOPY app.txt /app.txt\n${STAMP}\n`);
+  const dir = await tempDir('tsbuild-memo-iid-');
+  const args = (n: number) => ['build', '--progress', 'plain', '-t', 'memo-a:latest', '--iidfile', path.join(dir, `iid${n}`), ctx];
+  const cold = await run(args(1));
+  t.is(cold.code, 0, cold.stderr);
+  await tick();
+  const recording = await run(args(2));
+  const answered = await run(args(3));
+  t.is(recording.code, 0, recording.stderr);
+  t.is(answered.code, 0, answered.stderr);
+  t.false(fromMemo(cold));
+  t.false(fromMemo(recording));
+  t.true(fromMemo(answered), answered.stderr);
+  t.is(withoutTimes(answered.stderr), withoutTimes(recording.stderr));
+  t.regex(answered.stderr, /RUN head -c 16[^\n]*\n#\d+ CACHED/);
+  const id = await readFile(path.join(dir, 'iid1'), 'utf8');
+  t.regex(id, /^sha256:[0-9a-f]{64}$/);
+  t.is(await readFile(path.join(dir, 'iid2'), 'utf8'), id);
+  t.is(await readFile(path.join(dir, 'iid3'), 'utf8'), id);
+  t.regex(answered.stderr, new RegExp(`writing image ${id} done`));
+  // And the other ways to show it: quiet prints the id, rawjson the recorded records.
+  const quiet = await build(ctx, ['-t', 'memo-a:latest']);
+  t.true(quiet.memo);
+  t.is(quiet.id, id);
+  const raw = await run(['build', '--progress', 'rawjson', '-t', 'memo-a:latest', ctx]);
+  t.true(fromMemo(raw));
+  t.true(raw.stderr.replace(ANSWERED, '').trim().split('\n').every((l) => 'vertexes' in JSON.parse(l) || 'statuses' in JSON.parse(l) || 'logs' in JSON.parse(l) || 'warnings' in JSON.parse(l)));
+  // The answer came from the lean bundle alone: the full CLI, which holds the solver, was not even read.
+  const noted = bundleLog(dir, path.join(dir, 'bundles.txt'));
+  const hit = await run(args(4), noted.env);
+  t.true(fromMemo(hit), hit.stderr);
+  t.deepEqual(noted.bundles(), ['tsbuild-remote.cjs']);
+  // TSBUILD_NO_MEMO starts in the full CLI; a miss (a build that may not be memoized) goes on there (last: it moves the tag).
+  const off = bundleLog(dir, path.join(dir, 'bundles-off.txt'));
+  const offRun = await run(args(5), { ...off.env, TSBUILD_NO_MEMO: '1' });
+  t.is(offRun.code, 0, offRun.stderr);
+  t.false(fromMemo(offRun));
+  t.deepEqual(off.bundles(), ['tsbuild.cjs']);
+  const miss = bundleLog(dir, path.join(dir, 'bundles-miss.txt'));
+  const missRun = await run([...args(6).slice(0, -1), '--no-cache', ctx], miss.env);
+  t.is(missRun.code, 0, missRun.stderr);
+  t.deepEqual(miss.bundles(), ['tsbuild-remote.cjs', 'tsbuild.cjs']);
+});
+
+it('an edited file builds the full way, and the image holds the edit (a context big enough for the native stat check)', async (t) => {
+  const many = Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`src/d${i % 10}/f${i}.txt`, `${i}\n`]));
+  const ctx = await context('FROM busybox:latest\nCOPY src /src\nCOPY app.txt /app.txt\nRUN cat /app.txt > /copy.txt\n', many);
+  const id = await memoized(ctx, ['-t', 'memo-edit:latest']);
+  await writeFile(path.join(ctx, 'app.txt'), 'edited\n');
+  const after = await build(ctx, ['-t', 'memo-edit:latest']);
+  t.false(after.memo);
+  t.not(after.id, id);
+  const shown = await run(['run', '--rm', 'memo-edit:latest', 'cat', '/copy.txt']);
+  t.is(shown.code, 0, shown.stderr);
+  t.is(shown.stdout, 'edited\n');
+  // Soon after an edit the no-ops are answered again: on a file system with
+  // fine timestamps an entry is trusted 0.1 s after its change (2 s elsewhere).
+  if (statSync(path.join(ctx, 'app.txt')).ctimeMs % 1 !== 0) {
+    await new Promise((r) => setTimeout(r, FINE_RACY_MARGIN_MS + 100));
+    t.is(await build(ctx, ['-t', 'memo-edit:latest']).then((b) => b.id), after.id);
+    t.true((await build(ctx, ['-t', 'memo-edit:latest'])).memo, 'the second no-op after an edit 0.2 s old');
+  } else t.log('coarse file timestamps here: an edit is trusted after 2 s');
+  // A file added beside it changes the listing: also the full way.
+  await writeFile(path.join(ctx, 'new.txt'), 'new\n');
+  t.false((await build(ctx, ['-t', 'memo-edit:latest'])).memo);
+});
+
+it('tag elsewhere, rmi and prune in between: the full way, and the tag is right again', async (t) => {
+  const ctx = await context(`FROM busybox:latest\n${STAMP} tags\n`);
+  const id = await memoized(ctx, ['-t', 'memo-tag:latest']);
+  // The name moved to another image: the rebuild must move it back.
+  t.is((await run(['tag', 'busybox:latest', 'memo-tag:latest'])).code, 0);
+  const retagged = await build(ctx, ['-t', 'memo-tag:latest']);
+  t.false(retagged.memo);
+  t.is(retagged.id, id);
+  t.is((await run(['inspect', '--format', '{{.Id}}', 'memo-tag:latest'])).stdout.trim(), id);
+  // rmi of the tag: the rebuild tags it again.
+  t.is(await memoized(ctx, ['-t', 'memo-tag:latest']).catch(() => id), id);
+  t.is((await run(['rmi', 'memo-tag:latest'])).code, 0);
+  const afterRmi = await build(ctx, ['-t', 'memo-tag:latest']);
+  t.false(afterRmi.memo);
+  t.is((await run(['inspect', '--format', '{{.Id}}', 'memo-tag:latest'])).stdout.trim(), id);
+  // prune -a removes the cache: the step runs again (a new id), and the memo is gone.
+  await tick();
+  await build(ctx, ['-t', 'memo-tag:latest']);
+  t.is((await run(['prune', '-af'])).code, 0);
+  t.deepEqual(readdirSafe(path.join(suite.store.root, 'memo')), []);
+  const afterPrune = await build(ctx, ['-t', 'memo-tag:latest']);
+  t.false(afterPrune.memo);
+  t.not(afterPrune.id, id);
+});
+
+it('a corrupt or foreign memo file is a miss', async (t) => {
+  const ctx = await context(`FROM busybox:latest\n${STAMP} corrupt\n`);
+  const id = await memoized(ctx, ['-t', 'memo-corrupt:latest']);
+  const dir = path.join(suite.store.root, 'memo');
+  for (const name of readdirSafe(dir)) writeFileSync(path.join(dir, name), '{"format":1,"messages":[');
+  const after = await build(ctx, ['-t', 'memo-corrupt:latest']);
+  t.false(after.memo);
+  t.is(after.id, id);
+  // That build recorded the answer again.
+  const again = await build(ctx, ['-t', 'memo-corrupt:latest']);
+  t.true(again.memo);
+  t.is(again.id, id);
+  // A well-formed answer that points outside the store.
+  for (const name of readdirSafe(dir)) {
+    const file = path.join(dir, name);
+    const data = JSON.parse(readFileSync(file, 'utf8')) as { checks: { path: string }[] };
+    data.checks[0]!.path = '/etc/hostname';
+    writeFileSync(file, JSON.stringify(data));
+  }
+  t.false((await build(ctx, ['-t', 'memo-corrupt:latest'])).memo);
+});
+
+it('never from the memo: --no-cache, --secret, -o type=tar, --cache-to, TSBUILD_NO_MEMO', async (t) => {
+  const ctx = await context('FROM busybox:latest\nCOPY app.txt /app.txt\n');
+  const out = await tempDir('tsbuild-memo-out-');
+  const secret = path.join(out, 'secret');
+  writeFileSync(secret, 's3cret');
+  const cases: [string, string[], NodeJS.ProcessEnv][] = [
+    ['--no-cache', ['--no-cache'], {}],
+    ['--secret', ['--secret', `id=s,src=${secret}`], {}],
+    ['-o type=tar', ['-o', `type=tar,dest=${path.join(out, 'img.tar')}`], {}],
+    ['--cache-to', ['--cache-to', `type=local,dest=${path.join(out, 'cache')}`], {}],
+    ['TSBUILD_NO_MEMO', ['-t', 'memo-never:latest'], { TSBUILD_NO_MEMO: '1' }],
+  ];
+  for (const [what, args, env] of cases) {
+    for (let i = 0; i < 3; i++) {
+      const r = await run(['build', '--progress', 'plain', ...args, ctx], env);
+      t.is(r.code, 0, `${what}: ${r.stderr}`);
+      t.false(fromMemo(r), `${what} was answered from the memo`);
+      await tick();
+    }
+  }
+  // TSBUILD_NO_MEMO recorded nothing either: the same build without it records first, then is answered.
+  const recording = await build(ctx, ['-t', 'memo-never:latest']);
+  t.false(recording.memo);
+  t.true((await build(ctx, ['-t', 'memo-never:latest'])).memo);
+});
+
+it('without the native stat check, the JavaScript check answers, and sees an edit', async (t) => {
+  // The same bundles (hard links: the memo's key names the bundle file) in a package without runner-native/build/tsbuild-stat-check.
+  const pkg = await tempDir('tsbuild-memo-pkg-');
+  for (const f of ['package.json']) copyFileSync(path.join(PROJECT_ROOT, f), path.join(pkg, f));
+  const linkTree = (rel: string) => {
+    mkdirSync(path.join(pkg, rel), { recursive: true });
+    for (const e of readdirSync(path.join(PROJECT_ROOT, rel), { withFileTypes: true })) {
+      if (e.name === STAT_CHECK_NAME || e.name === 'v8-cache') continue;
+      if (e.isDirectory()) linkTree(path.join(rel, e.name));
+      else linkSync(path.join(PROJECT_ROOT, rel, e.name), path.join(pkg, rel, e.name));
+    }
+  };
+  for (const dir of ['bin', 'dist/bundle', 'runner-native']) linkTree(dir);
+  const bin = path.join(pkg, 'bin', 'tsbuild.js');
+  const ctx = await context('FROM busybox:latest\nCOPY app.txt /app.txt\nRUN cat /app.txt > /copy.txt\n');
+  const id = await memoized(ctx, ['-t', 'memo-js:latest']);
+  const answered = await run(['build', '-q', '-t', 'memo-js:latest', ctx], {}, bin);
+  t.is(answered.code, 0, answered.stderr);
+  t.true(fromMemo(answered), answered.stderr);
+  t.is(answered.stdout.trim(), id);
+  await writeFile(path.join(ctx, 'app.txt'), 'edited by js\n');
+  const edited = await run(['build', '-q', '-t', 'memo-js:latest', ctx], {}, bin);
+  t.is(edited.code, 0, edited.stderr);
+  t.false(fromMemo(edited));
+  t.not(edited.stdout.trim(), id);
+  const shown = await run(['run', '--rm', 'memo-js:latest', 'cat', '/copy.txt']);
+  t.is(shown.stdout, 'edited by js\n');
+});
+
+function readdirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((n) => !n.startsWith('.tmp-'));
+  } catch {
+    return [];
+  }
+}
