@@ -52,10 +52,17 @@ test.serial('an unchanged context reuses the last walk; edits, additions, remova
   t.is(edited.entries().find((e) => e.path === 'src/f3.txt')?.digest, sha('FILE 3'));
   t.is(edited.digest, manifestDigest(edited.entries()));
 
-  // A snapshot not rewritten for a month is forgotten when another is saved.
-  const stale = path.join(process.env.XDG_CACHE_HOME, 'tsbuild', 'contexts', 'stale.json');
+  // A snapshot not rewritten for a month is forgotten when another is
+  // saved, by a look through the directory at most once a day.
+  const contexts = path.join(process.env.XDG_CACHE_HOME, 'tsbuild', 'contexts');
+  const stale = path.join(contexts, 'stale.json');
+  const daysAgo = (n: number) => new Date(Date.now() - n * 86400_000);
   await writeFile(stale, '{}');
-  await utimes(stale, new Date(Date.now() - 40 * 86400_000), new Date(Date.now() - 40 * 86400_000));
+  await utimes(stale, daysAgo(40), daysAgo(40));
+  await writeFile(path.join(ctx, 'src', 'f3.txt'), 'FILE 3 again');
+  await buildManifest(ctx, undefined);
+  t.true(existsSync(stale), 'looked through already today');
+  await utimes(path.join(contexts, '.last-forget'), daysAgo(2), daysAgo(2));
   await writeFile(path.join(ctx, 'src', 'a-new.txt'), 'new');
   await rm(path.join(ctx, 'src', 'f7.txt'));
   await rm(path.join(ctx, 'link'));

@@ -42,12 +42,14 @@ export async function answerFromLocalMemo(argv: string[], env: NodeJS.ProcessEnv
   const check = startContextCheck(contextDir, dockerfilePath, nativeStatCheck);
   const digest = check.snapshot.digest;
   if (digest === '' || !check.snapshot.checkable) return undefined;
-  // While the check runs: the answer and the store's stats.
+  // A small context is checked here, first: an edited one (the usual miss) reads no answer.
+  if (!check.native && !check.snapshot.unchangedOnDisk()) return undefined;
+  // While a native check runs: the answer and the store's stats.
   const key = localMemoKey(storeRoot, memoRequest(req, contextIdOf(check.root), digest));
   const entry = key === undefined ? undefined : readLocalMemo(storeRoot, key);
   if (!entry || !checksHold(entry.checks)) return undefined;
   // Unchanged by stats alone: a context whose listing changed at all is walked by the full build.
-  if (!((await check.native) ?? check.snapshot.unchangedOnDisk())) return undefined;
+  if (check.native && !((await check.native) ?? check.snapshot.unchangedOnDisk())) return undefined;
   if (env[DEBUG_ENV]) writeAll(2, 'tsbuild: answered from the local memo of an identical build\n');
   try {
     await replay(req, entry.messages);

@@ -359,12 +359,22 @@ function nulCount(buf: Buffer, from: number, to: number): number {
 
 // Snapshots not rewritten for a month go (a temp directory built once
 // would stay for ever); a context that comes back is hashed once more.
+// The directory is looked through at most once a day (a marker file's
+// mtime says when): it holds one file per context ever built, and a stat
+// of each on every save cost a no-op ~15 ms once it held ~800.
 const FORGET_AFTER_MS = 30 * 24 * 3600 * 1000;
+const FORGET_EVERY_MS = 24 * 3600 * 1000;
+const FORGET_MARKER = '.last-forget';
 
 function forgetOldSnapshots(dir: string): void {
-  const before = Date.now() - FORGET_AFTER_MS;
+  const now = Date.now();
+  const marker = path.join(dir, FORGET_MARKER);
+  if ((statSync(marker, { throwIfNoEntry: false })?.mtimeMs ?? 0) > now - FORGET_EVERY_MS) return;
+  const before = now - FORGET_AFTER_MS;
   try {
+    writeFileSync(marker, '');
     for (const name of readdirSync(dir)) {
+      if (name === FORGET_MARKER) continue;
       const file = path.join(dir, name);
       if ((statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? Infinity) < before) rmSync(file, { force: true });
     }
