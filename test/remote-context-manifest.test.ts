@@ -170,3 +170,22 @@ test('a damaged or foreign snapshot file is never trusted', async (t) => {
     t.deepEqual(m.entries().map((e) => e.path), ['a.txt']);
   }
 });
+
+test.serial('a walk takes the digest of a file whose stat identity a checksum table knows, and hashes the others', async (t) => {
+  process.env.XDG_CACHE_HOME = await tempDir('tsbuild-client-cache-');
+  const ctx = await tempDir('tsbuild-ctx-');
+  await writeFile(path.join(ctx, 'known.txt'), 'known');
+  await writeFile(path.join(ctx, 'other.txt'), 'other');
+  // What a local build's table says of known.txt (a made-up digest, so that its use shows).
+  const told = 'sha256:' + 'c'.repeat(64);
+  const asked: string[] = [];
+  const table = {
+    get: (host: string) => (asked.push(path.basename(host)), host.endsWith('known.txt') ? told : undefined),
+    set: () => undefined,
+  };
+  const manifest = await buildManifest(ctx, undefined, undefined, table);
+  const byPath = new Map(manifest.entries().map((e) => [e.path, e.digest]));
+  t.is(byPath.get('known.txt'), told);
+  t.is(byPath.get('other.txt'), sha('other'));
+  t.deepEqual(asked.sort(), ['known.txt', 'other.txt']);
+});

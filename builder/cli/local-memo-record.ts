@@ -23,6 +23,8 @@ import { memoRequest } from '../remote/remote-request.js';
 import { wireEvent } from '../remote/wire-event.js';
 import { localMemoKey, locallyMemoizable, writeLocalMemo } from '../memo/local-memo.js';
 import { memoChecksOf } from '../memo/memo-checks.js';
+import { PersistentChecksumCache } from '../../cache/checksum-cache.js';
+import { storePaths } from '../store/store-paths.js';
 
 export interface MemoRecorder {
   /** Every progress event the build showed, in order. */
@@ -42,7 +44,7 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
     onEvent: (e) => void events.push(e),
     record: async (result) => {
       if (!result.storeOnlyKeys) return;
-      const digest = await contextDigest(contextDir, dockerfilePath, check);
+      const digest = await contextDigest(storeRoot, contextDir, dockerfilePath, check);
       if (digest === undefined) return;
       const found = await memoChecksOf(storeRoot, { keys: result.storeOnlyKeys, manifestDigest: result.manifestDigest }, startedAt);
       const key = localMemoKey(storeRoot, memoRequest(req, contextIdOf(check.root), digest));
@@ -59,12 +61,16 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
  * ran). The snapshot is usually as the last build left it: that costs one
  * stat check (native from 500 entries on, as the next build's). Otherwise
  * the context is walked and the snapshot saved, with `before`'s time (the
- * build's start) as the horizon of what it trusts.
+ * build's start) as the horizon of what it trusts. The walk takes each
+ * file's digest from the store's checksum table when its stat identity is
+ * the one the build hashed (the first no-op after a cold build of a 40 MB
+ * context would otherwise read and hash all of it again).
  */
-async function contextDigest(contextDir: string, dockerfilePath: string | undefined, before: ContextCheck): Promise<string | undefined> {
+async function contextDigest(storeRoot: string, contextDir: string, dockerfilePath: string | undefined, before: ContextCheck): Promise<string | undefined> {
   const now = startContextCheck(contextDir, dockerfilePath, nativeStatCheck);
   if (now.snapshot.digest !== '' && now.snapshot.checkable && ((await now.native) ?? now.snapshot.unchangedOnDisk())) return now.snapshot.digest;
-  const manifest = await buildManifest(contextDir, dockerfilePath, before);
+  const hashes = await PersistentChecksumCache.open(storePaths(storeRoot).checksums, contextDir);
+  const manifest = await buildManifest(contextDir, dockerfilePath, before, hashes);
   // The snapshot as the next build will read it must confirm this very digest.
   const next = startContextCheck(contextDir, dockerfilePath).snapshot;
   return next.checkable && next.digest === manifest.digest ? manifest.digest : undefined;

@@ -45,7 +45,7 @@ export interface SessionEnd {
 }
 
 export function checksumsDir(store: Store): string {
-  return path.join(store.paths.root, 'checksums');
+  return store.paths.checksums;
 }
 
 export async function openCacheSession(store: Store, opts: CacheSessionOptions): Promise<CacheSession> {

@@ -9,6 +9,7 @@ import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import type { BuildContext } from '../context/context.js';
+import type { ContentHashCache } from '../context/checksum.js';
 import { sortNames } from '../fileops/source-tree.js';
 import { ignoreFileCandidates } from '../patterns/dockerignore.js';
 import { manifestDigest, sameEntry } from './manifest-digest.js';
@@ -38,7 +39,8 @@ export interface ContextManifest {
 const S_IFMT = 0o170000;
 const TYPES: Record<number, ManifestEntry['type']> = { 0o100000: 'file', 0o040000: 'dir', 0o120000: 'symlink' };
 
-export async function buildManifest(contextDir: string, dockerfilePath: string | undefined, check = startContextCheck(contextDir, dockerfilePath)): Promise<ContextManifest> {
+/** `hashes`: digests already known by stat identity (a local build's checksum table), read instead of the file. */
+export async function buildManifest(contextDir: string, dockerfilePath: string | undefined, check = startContextCheck(contextDir, dockerfilePath), hashes?: ContentHashCache): Promise<ContextManifest> {
   const { root, snapshot } = check;
   const contextId = contextIdOf(root);
   if ((await check.native) ?? (await unoptimized(async () => snapshot.unchangedOnDisk()))) {
@@ -88,7 +90,7 @@ export async function buildManifest(contextDir: string, dockerfilePath: string |
   const worker = async () => {
     while (next < misses.length) {
       const m = misses[next++]!;
-      m.row.digest = await fileDigest(m.host, m.st);
+      m.row.digest = await fileDigest(m.host, m.st, hashes);
     }
   };
   await Promise.all(Array.from({ length: Math.min(8, misses.length) }, worker));

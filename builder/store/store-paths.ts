@@ -12,6 +12,7 @@ export interface StorePaths {
   cacheMounts: string;    // RUN --mount=type=cache directories
   state: string;          // per-run sandbox state (hosts files, ...)
   containers: string;     // `tsbuild run -d` containers
+  checksums: string;      // per-context tables: file stat identity → content digest
 }
 
 export function storePaths(root: string): StorePaths {
@@ -25,6 +26,7 @@ export function storePaths(root: string): StorePaths {
     cacheMounts: path.join(root, 'cache-mounts'),
     state: path.join(root, 'state'),
     containers: path.join(root, 'containers'),
+    checksums: path.join(root, 'checksums'),
   };
 }
 
