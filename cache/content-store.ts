@@ -141,6 +141,12 @@ export class ContentStore {
    * The size is checked as a guard against a short write.
    */
   async adoptFile(tempPath: string, digest: Digest, size: number): Promise<{ digest: Digest; size: number }> {
+    // Stored already (a step that made the same layer again, the empty
+    // layer of a WORKDIR): durable since it was moved in, nothing to sync.
+    if (await this.has(digest)) {
+      await fsp.rm(tempPath, { force: true });
+      return { digest, size };
+    }
     const fh = await fsp.open(tempPath, fsc.O_RDONLY | fsc.O_NOFOLLOW);
     try {
       const st = await fh.stat();

@@ -30,6 +30,12 @@ export interface CommitOptions {
   index?: CommitIndexOptions;
   /** Stops writing the layer (a canceled build): the commit then fails and leaves nothing behind. */
   signal?: AbortSignal;
+  /**
+   * Told the layer's record as soon as its tar is written and digested,
+   * before the blob is made durable and moved in (an image's config and
+   * manifest need only the digests: see pending-layer.ts).
+   */
+  onDigested?: (record: LayerRecord) => void;
 }
 
 /** A layer whose blob is written and whose snapshot is not published yet (SnapshotStore.writeLayer). */
@@ -214,9 +220,12 @@ export class SnapshotStore {
         index: opts.index ? { previous: previous && { ...previous, linked: opts.index.linked ?? new Map() } } : undefined,
       });
       if (!out.closed) await once(out, 'close');
-      const { digest, size } = await this.content.adoptFile(tarPath, written.diffId, written.size);
       const created = new Date(opts.sourceDateEpoch !== undefined ? opts.sourceDateEpoch * 1000 : Date.now()).toISOString();
-      return { record: { diffId: written.diffId, blob: digest, size, mediaType: MediaType.ociLayer, created }, index: written.index };
+      // Our own layers' blob is the tar itself: its digest is the diff id.
+      const record: LayerRecord = { diffId: written.diffId, blob: written.diffId, size: written.size, mediaType: MediaType.ociLayer, created };
+      opts.onDigested?.(record);
+      await this.content.adoptFile(tarPath, written.diffId, written.size);
+      return { record, index: written.index };
     } catch (err) {
       // A half-written tar is nobody's: gone now rather than at the next
       // start (once the sink let go of it: it may still be opening it).
