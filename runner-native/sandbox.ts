@@ -144,7 +144,7 @@ export class Sandbox implements Runtime {
     const stderr = opts.stderr ?? 'ignore';
     return new Promise((resolve, reject) => {
       const child = spawn(this.helperPath, [configPath], { stdio: stdioFor(stdin, stdout, stderr, opts.resize !== undefined) });
-            connectResize(child, opts.resize);
+      connectResize(child, opts.resize);
       let statusText = '';
       let cancelled: HelperOutcome['cancelled'] = null;
       // Killing the helper is enough: PDEATHSIG kills the container init,

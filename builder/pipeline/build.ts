@@ -213,7 +213,6 @@ async function solveAndExport(env: StepEnv, opts: BuildOptions, graph: BuildGrap
   }
   await published;
   return exported;
-
 }
 
 interface SolvedParts {
