@@ -229,6 +229,7 @@ async function exportSolved(env: StepEnv, opts: BuildOptions, graph: BuildGraph,
   const { store } = env;
   const { progress } = ctx;
   const { runner, cacheIO, solver, vertices, storeOnly } = parts;
+  ctx.session.saveChecksums();
   // The image's config and manifest need only its layers' digests: they
   // are written (each with its fsync) while the last layers' blobs are
   // made durable, and the image is named (exported) once those are in.
