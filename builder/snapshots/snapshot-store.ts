@@ -5,7 +5,7 @@
 // it can be used as a lowerdir as is.
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { constants, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { constants, existsSync, mkdirSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
@@ -263,7 +263,7 @@ export class SnapshotStore {
         // mount point are left: a few synchronous calls, where threadpool
         // round trips queued behind the build's fsyncs before it could end.
         // Otherwise the upper dir holds a whole tree.
-        if (published) rmSync(ws.dir, { recursive: true, force: true });
+        if (published) removeEmptiedWorkspace(ws);
         else await rm(ws.dir, { recursive: true, force: true });
       }
     })();
@@ -341,4 +341,25 @@ export class SnapshotStore {
   }
 }
 
+// What is left of a workspace once its upper dir moved out: the overlay's
+// work dir (with what a volatile mount leaves in it) and a RUN's mount
+// point, removed by name, deepest first: a third of the calls of a
+// recursive removal, which lists and retries every level. Anything else
+// found there (another kernel's work files) falls back to that removal.
+const WORKSPACE_LEFTOVERS = ['work/work/incompat/volatile/dirty', 'work/work/incompat/volatile', 'work/work/incompat', 'work/work', 'work', 'merged', ''];
 
+function removeEmptiedWorkspace(ws: Workspace): void {
+  try {
+    for (const rel of WORKSPACE_LEFTOVERS) {
+      const p = rel ? path.join(ws.dir, rel) : ws.dir;
+      try {
+        if (rel.endsWith('dirty')) unlinkSync(p);
+        else rmdirSync(p);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+  } catch {
+    rmSync(ws.dir, { recursive: true, force: true });
+  }
+}
