@@ -175,7 +175,11 @@ export class BuildStepRunner implements StepRunner {
     if (!inUserNamespace()) privateFsop();
     const ownNetwork = (s: RunStep) => (s.network === 'default' ? this.env.network ?? 'default' : s.network) === 'default';
     if (!this.graph.stages.some((stage) => stage.steps.some((s) => s.kind === 'run' && ownNetwork(s)))) return;
-    void import('../../runner-native/index.js').then((m) => m.prewarmNetworkNamespace(), () => undefined);
+    // On the next turn of the event loop, not now: starting the holder
+    // blocks this thread until it runs (a fork of this process), which the
+    // step about to run (a COPY before the RUN) is better off spending
+    // waiting for its own first I/O.
+    setImmediate(() => void import('../../runner-native/index.js').then((m) => m.prewarmNetworkNamespace(), () => undefined));
   }
 }
 
