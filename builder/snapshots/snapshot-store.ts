@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { constants, existsSync, mkdirSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
-import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { ContentStore } from '../../cache/content-store.js';
@@ -16,6 +16,7 @@ import type { TarEntryName } from '../../cache/layer-unpack.js';
 // The tar reader/writer load on first use: a fully cached build needs neither.
 import { MediaType } from '../image/types.js';
 import { pidOfTempName, processAlive } from '../../cache/process-alive.js';
+import { statQuiet } from '../../cache/quiet-stat.js';
 
 export interface LayerRecord {
   diffId: Digest;
@@ -92,8 +93,10 @@ export class SnapshotStore {
     return path.join(this.dir, hexOf(diffId).slice(0, NAME_HEX));
   }
 
+  // One stat, synchronous: a threadpool round trip would queue behind the
+  // build's layer writes (a COPY asks for its previous layer's).
   async has(diffId: Digest): Promise<boolean> {
-    return stat(this.dirOf(diffId)).then(() => true, () => false);
+    return statQuiet(this.dirOf(diffId)) !== undefined;
   }
 
   // Unpacks the layer's blob unless its snapshot exists; returns the snapshot
