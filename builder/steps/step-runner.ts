@@ -205,7 +205,8 @@ function startingFsopOnLoad(cache: ContentHashCache, start: () => void): Content
     noteSelection: (digest, entries) => cache.noteSelection?.(digest, entries),
     load: () => {
       const loading = cache.load?.() ?? Promise.resolve();
-      start();
+      // Only a cache that remembers selections loads for a change; another loads for every selection.
+      if (cache.selectionDigest) start();
       return loading;
     },
     ...(cache.selectionDigest && cache.rememberSelection ? {
