@@ -209,8 +209,9 @@ export class PersistentChecksumCache {
 
   /** Writes the cache if it changed (temp file + rename: readers see the old or the new file). */
   async save(): Promise<boolean> {
-    const selections = await this.saveSelections();
-    return (await this.saveEntries()) || selections;
+    // Two files, written side by side: the build's end waits for both.
+    const [selections, entries] = await Promise.all([this.saveSelections(), this.saveEntries()]);
+    return selections || entries;
   }
 
   private async saveSelections(): Promise<boolean> {

@@ -6,6 +6,7 @@ import { Transform } from 'node:stream';
 import { type Digest, digestFromHex, hexOf, isDigest } from './digest.js';
 import { CacheError } from './errors.js';
 import { removeLayerIndex } from './layer-index.js';
+import { statQuiet } from './quiet-stat.js';
 
 /**
  * Blobs addressed by sha256, laid out like an OCI image layout
@@ -38,13 +39,10 @@ export class ContentStore {
     return this.tmpDir;
   }
 
+  // One stat, synchronous: cheaper than the threadpool round trip, which
+  // queues behind the build's fsyncs (every blob write asks first).
   async has(d: Digest): Promise<boolean> {
-    try {
-      await fsp.access(this.path(d));
-      return true;
-    } catch {
-      return false;
-    }
+    return statQuiet(this.path(d)) !== undefined;
   }
 
   async size(d: Digest): Promise<number> {
@@ -141,6 +139,12 @@ export class ContentStore {
    * The size is checked as a guard against a short write.
    */
   async adoptFile(tempPath: string, digest: Digest, size: number): Promise<{ digest: Digest; size: number }> {
+    // Stored already (a step that made the same layer again, the empty
+    // layer of a WORKDIR): durable since it was moved in, nothing to sync.
+    if (await this.has(digest)) {
+      await fsp.rm(tempPath, { force: true });
+      return { digest, size };
+    }
     const fh = await fsp.open(tempPath, fsc.O_RDONLY | fsc.O_NOFOLLOW);
     try {
       const st = await fh.stat();

@@ -49,6 +49,9 @@ const DEV_SYMLINKS: [target: string, path: string][] = [
 const MAX_MOUNT_DATA = 4000;
 
 function escapeField(value: string): string {
+  // Most fields (syscall names, paths) have nothing to escape: one test
+  // instead of three replaces, for the ~2,000 fields of a config.
+  if (!/[\\\t\n\0]/.test(value)) return value;
   if (value.includes('\0')) throw new SandboxSpecError(`NUL byte in ${JSON.stringify(value)}`);
   return value.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n');
 }

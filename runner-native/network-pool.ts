@@ -16,7 +16,7 @@
 // follows through its --exit-fd. Nothing is left on the host.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { defaultHelperPath } from './availability.js';
-import { SLIRP_DNS, slirpInstalled, startSlirp, type SlirpHandle } from './slirp.js';
+import { SLIRP4NETNS, SLIRP_DNS, slirpInstalled, slirpOptions } from './slirp.js';
 import { inUserNamespace } from './user-namespace.js';
 
 export interface NetworkLease {
@@ -32,47 +32,57 @@ export interface NetworkLease {
 
 interface Holder {
   process: ChildProcess;
-  slirp: SlirpHandle | null;
+  /** slirp4netns runs for the namespace (the holder started it) */
+  slirp: boolean;
   /** why slirp4netns did not start although installed (rootless only) */
   slirpProblem?: string;
 }
 
+// The holder starts slirp4netns itself (`netns --slirp ...`, see
+// helper/netns-holder.c): one fork of this Node process per namespace,
+// not two, and slirp4netns ends with its holder.
+const READY_TIMEOUT_MS = 5000;
+
 async function startHolder(): Promise<Holder> {
   const helper = defaultHelperPath();
-  const child = spawn(helper, ['netns'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const withSlirp = slirpInstalled();
+  const child = spawn(helper, ['netns', ...(withSlirp ? ['--slirp', SLIRP4NETNS, ...slirpOptions()] : [])], { stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
-  await new Promise<void>((resolve, reject) => {
-    child.once('error', (err) => reject(new Error(`cannot start ${helper} netns: ${err.message}`)));
-    child.once('exit', (code) => reject(new Error(`${helper} netns exited with ${code}: ${output.trim()}`)));
-    const collect = (chunk: Buffer) => {
+  let errors = '';
+  const state = await new Promise<'ready' | 'slirp-failed'>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the network namespace was not ready after ${READY_TIMEOUT_MS} ms: ${errors.trim()}`));
+    }, READY_TIMEOUT_MS);
+    const fail = (err: Error) => { clearTimeout(timer); reject(err); };
+    child.once('error', (err) => fail(new Error(`cannot start ${helper} netns: ${err.message}`)));
+    child.once('exit', (code) => fail(new Error(`${helper} netns exited with ${code}: ${(output + errors).trim()}`)));
+    child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
-      if (output.includes('ready\n')) resolve();
-    };
-    child.stdout!.on('data', collect);
-    child.stderr!.on('data', collect);
+      const line = /^(ready|slirp-failed)\n/m.exec(output);
+      if (!line) return;
+      clearTimeout(timer);
+      resolve(line[1] as 'ready' | 'slirp-failed');
+    });
+    child.stderr!.on('data', (chunk: Buffer) => { errors += chunk.toString(); });
   });
   child.removeAllListeners('exit');
   // the holder must not keep tsbuild alive, nor its pipes
   child.unref();
   for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
-  let slirpProblem: string | undefined;
-  const slirp = slirpInstalled()
-    ? await startSlirp(child.pid!, { background: true }).catch((err: Error) => {
-      // Rootless, slirp4netns can fail for reasons of the host's (a
-      // /dev/net/tun the user may not open): RUN still runs, loopback only.
-      if (inUserNamespace()) {
-        slirpProblem = err.message;
-        return null;
-      }
-      child.kill('SIGKILL');
-      throw err;
-    })
-    : null;
-  return { process: child, slirp, slirpProblem };
+  if (state === 'ready') return { process: child, slirp: withSlirp };
+  // The holder's last line says how slirp4netns ended, the one before it why.
+  const [why, how] = errors.trim().split('\n').slice(-2).reverse();
+  const problem = how ? `${why}: ${how}` : why || 'slirp4netns failed';
+  // Rootless, slirp4netns can fail for reasons of the host's (a
+  // /dev/net/tun the user may not open): RUN still runs, loopback only.
+  if (inUserNamespace()) return { process: child, slirp: false, slirpProblem: problem };
+  child.kill('SIGKILL');
+  throw new Error(problem);
 }
 
 function stopHolder(h: Holder): void {
-  void h.slirp?.stop();
+  // slirp4netns follows: its exit fd closes with the holder
   h.process.kill('SIGKILL');
 }
 

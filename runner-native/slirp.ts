@@ -27,6 +27,11 @@ export function slirpInstalled(): boolean {
   return existsSync(SLIRP4NETNS);
 }
 
+/** slirp4netns' options for a namespace, before its exit and ready fds, the pid and tap0. */
+export function slirpOptions(): string[] {
+  return ['--configure', '--mtu=65520', ...(hostLoopback ? [] : ['--disable-host-loopback'])];
+}
+
 export interface SlirpHandle {
   stop(): Promise<void>;
 }
@@ -41,9 +46,7 @@ export async function startSlirp(pid: number, opts: { background?: boolean } = {
   // fd 3: --exit-fd, our end of a socketpair; when we die (even kill -9) it
   //       closes and slirp4netns exits by itself.
   // fd 4: --ready-fd, slirp4netns writes "1" there once tap0 is up.
-  const child = spawn(SLIRP4NETNS, [
-    '--configure', '--mtu=65520', ...(hostLoopback ? [] : ['--disable-host-loopback']), '--exit-fd=3', '--ready-fd=4', String(pid), 'tap0',
-  ], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+  const child = spawn(SLIRP4NETNS, [...slirpOptions(), '--exit-fd=3', '--ready-fd=4', String(pid), 'tap0'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
   const ready = child.stdio[4] as NodeJS.ReadableStream;

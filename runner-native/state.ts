@@ -4,8 +4,8 @@
 // and init both have PDEATHSIG) and the mount namespace with it; what is
 // left are the empty cgroup dirs and this dir, and cleanupStale removes
 // them on the next start.
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cgroupHandleFor, killCgroup, removeCgroup } from './cgroup.js';
 
@@ -85,7 +85,11 @@ async function cleanupRun(dir: string, record: RunRecord): Promise<void> {
  * processes, including our own, are left alone. Returns the cleaned run ids.
  */
 export async function cleanupStale(stateDir: string): Promise<string[]> {
-  const entries = await readdir(stateDir).catch(() => [] as string[]);
+  // Listed synchronously: a few entries at most, and the first RUN of a
+  // build waits for this; an async readdir queued behind the build's
+  // layer writes on the threadpool (milliseconds on a loaded machine).
+  const entries = listOrEmpty(stateDir);
+  if (entries.length === 0) return [];
   const cleaned: string[] = [];
   for (const name of entries) {
     const dir = join(stateDir, name);
@@ -105,4 +109,12 @@ export async function cleanupStale(stateDir: string): Promise<string[]> {
     cleaned.push(record.id);
   }
   return cleaned;
+}
+
+function listOrEmpty(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }

@@ -194,6 +194,12 @@ test('adoptFile moves a file hashed while written without re-reading it, and ref
     const short = await store.newTempPath('t');
     await writeFile(short, data.subarray(0, 3));
     await t.throwsAsync(store.adoptFile(short, digestOf(Buffer.from('other')), data.length), { message: /3 bytes, 11 were written/ });
+    // The same blob again (a step that made the same layer): the stored one stays, the temp file goes.
+    const again = await store.newTempPath('t');
+    await writeFile(again, data);
+    t.deepEqual(await store.adoptFile(again, d, data.length), { digest: d, size: data.length });
+    await t.throwsAsync(import('node:fs/promises').then((f) => f.access(again)), { code: 'ENOENT' });
+    t.deepEqual(await store.readBuffer(d), data);
   } finally {
     await rm(root, { recursive: true, force: true });
   }

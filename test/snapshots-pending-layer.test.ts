@@ -1,6 +1,7 @@
 // Layers written in the background (builder/snapshots/pending-layer.ts),
-// on a real store: a pending layer is unreadable until its blob is
-// written, then exactly the record a plain commit gives; its files are in
+// on a real store: a pending layer is unreadable until its tar is
+// digested, then exactly the record a plain commit gives (and its blob is
+// in the store once `written`); its files are in
 // the upper dir until finish() publishes them as the snapshot; a failed
 // write leaves neither a workspace nor a half-written temp file.
 import test from 'ava';
@@ -25,7 +26,7 @@ async function workspaceWith(store: Store, files: Record<string, string>): Promi
 const FILES = { 'app/a.txt': 'a\n', 'app/sub/b.txt': 'b'.repeat(100_000) };
 const EPOCH = { sourceDateEpoch: 1_700_000_000 };
 
-test('a pending layer is unreadable until written, then the very record a commit makes; finish() publishes its snapshot', async (t) => {
+test('a pending layer is unreadable until digested, then the very record a commit makes; finish() publishes its snapshot', async (t) => {
   const [rootA, rootB] = [await tempDir(), await tempDir()];
   t.teardown(() => Promise.all([removeTempDir(rootA), removeTempDir(rootB)]));
   const [store, reference] = [await openStore(rootA), await openStore(rootB)];
@@ -36,8 +37,11 @@ test('a pending layer is unreadable until written, then the very record a commit
   const layer = writes.start(ws, EPOCH);
   t.true(layer instanceof PendingLayer);
   t.is(layer.unpublishedDir, ws.upper);
-  t.throws(() => layer.diffId, { message: /tsbuild bug: the diffId of a layer was read before its blob was written/ });
+  t.throws(() => layer.diffId, { message: /tsbuild bug: the diffId of a layer was read before its blob was digested/ });
   t.throws(() => JSON.stringify(layer), { message: /tsbuild bug/ });
+  t.is(writes.undigested([expected]), undefined, 'plain records are never waited for');
+  await writes.undigested([expected, layer]);
+  t.is(layer.diffId, expected.diffId, 'the digests are there before the blob is stored');
   const waiting = writes.unwritten([expected, layer]);
   t.truthy(waiting);
   t.is(writes.unwritten([expected]), undefined, 'plain records are never waited for');
@@ -68,6 +72,7 @@ test('a failed write rejects its waiters and finish(), and leaves no workspace a
   // The upper dir vanishes: the walk of it fails.
   await rm(ws.upper, { recursive: true });
   const bad = writes.start(ws, EPOCH);
+  await t.throwsAsync(writes.undigested([bad])!, { code: 'ENOENT' }, 'a write that failed before its digests fails them');
   await t.throwsAsync(writes.unwritten([good, bad])!, { code: 'ENOENT' });
   await t.throwsAsync(writes.finish(), { code: 'ENOENT' });
   await writes.tidied();

@@ -229,13 +229,19 @@ async function exportSolved(env: StepEnv, opts: BuildOptions, graph: BuildGraph,
   const { store } = env;
   const { progress } = ctx;
   const { runner, cacheIO, solver, vertices, storeOnly } = parts;
-  // The image needs its layers' digests: their blobs must be written (those of other stages may still be).
-  await env.layerWrites?.unwritten(solved.result.layers);
-  await cacheIO.ensureLocal(solved.result.layers); // lazily imported layers of the final image
+  ctx.session.saveChecksums();
+  // The image's config and manifest need only its layers' digests: they
+  // are written (each with its fsync) while the last layers' blobs are
+  // made durable, and the image is named (exported) once those are in.
+  const layersWritten = env.layerWrites?.unwritten(solved.result.layers);
+  layersWritten?.catch(() => undefined); // awaited below
+  await env.layerWrites?.undigested(solved.result.layers);
   const base = baseInfoOf(graph, graph.target);
   if (base.layerCount < 0) base.layerCount = await runner.baseLayerCount(graph.target);
   const image = await assembleImage(store.content, graph.target, solved.result, { now: new Date().toISOString(), epoch: env.sourceDateEpoch, base, annotations: opts.annotations });
   let pushed: PushedManifest | undefined;
+  await layersWritten;
+  await cacheIO.ensureLocal(solved.result.layers); // lazily imported layers of the final image
   const attach = provenanceAttacher(store.content, opts, graph, ctx.startedOn);
   for (const exporter of ctx.exporters) {
     const task = progress.task(exporter.taskName);

@@ -32,6 +32,9 @@ export interface CacheSession {
   // The checksum cache to hash the context with (hand it to BuildStepRunner).
   readonly hashCache: SelectionRecorder;
   explainer(steps: readonly { stage: StagePlan; step: Step; vertex: Vertex<unknown> }[]): BuildExplainer;
+  // Starts saving the checksum cache (once every step's key is made: the
+  // solve's target is there), so that the build's end does not wait for it.
+  saveChecksums(): void;
   // Saves the checksum cache and releases the lease; after a successful
   // build also enforces the size limit. Never throws: the image is built by
   // then, and a collection that failed is only worth a warning.
@@ -59,15 +62,22 @@ export async function openCacheSession(store: Store, opts: CacheSessionOptions):
     const history = new ExplainHistory(ExplainHistory.dirOf(store.paths.root));
     const measured = keepStorage === undefined ? undefined : measurePublished(store);
     let finished = false;
+    let saving: Promise<unknown> | undefined;
+    const save = () => checksums.save();
     return {
       hashCache,
+      saveChecksums: () => {
+        saving ??= save();
+        saving.catch(() => undefined); // reported by finish()
+      },
       explainer: (steps) => new BuildExplainer({ history, selections: hashCache, dockerfilePath: opts.dockerfilePath, contextDir: opts.contextDir, noCache: opts.noCache }, steps),
       finish: async (ok) => {
         if (finished) return {};
         finished = true;
         const end: SessionEnd = {};
-        // A failed build's hashes are as good as a successful one's.
-        await checksums.save().catch((err: Error) => { end.warning = `checksum cache not saved: ${err.message}`; });
+        // A failed build's hashes are as good as a successful one's. Saved
+        // again after an early save: only what changed since is written.
+        await (saving ?? Promise.resolve()).then(save).catch((err: Error) => { end.warning = `checksum cache not saved: ${err.message}`; });
         // Before the lease goes: no collector removes a snapshot while it is measured.
         const sizes = await measured?.();
         await lease.release().catch(() => undefined);

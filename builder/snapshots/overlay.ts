@@ -12,7 +12,8 @@
 // RUN sandbox binds them) are mounted on the host; their mount points live
 // under <root>/mounts, named after our pid, so whatever a killed run left
 // is found and unmounted by the next start or by `du --check`.
-import { mkdir, readdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { mkdirSync, rmdirSync } from 'node:fs';
+import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pidOfTempName, processAlive } from '../../cache/process-alive.js';
@@ -51,13 +52,16 @@ function overlayOptions(dirs: OverlayDirs): string {
   return `lowerdir=${dirs.lowerDirs.join(':')}${upper},index=off,xino=off`;
 }
 
+// The mount point is made and removed by synchronous calls: one empty dir,
+// where a threadpool round trip queues behind the build's layer writes
+// (every COPY mounts one view, COPY --from two).
 export async function mountOverlay(target: string, dirs: OverlayDirs, space: MountSpace = 'private'): Promise<MountedOverlay> {
-  await mkdir(target, { recursive: true });
+  mkdirSync(target, { recursive: true });
   const fsop = space === 'host' ? hostFsop() : privateFsop();
   try {
     await fsop.mount(path.dirname(target), path.basename(target), 'overlay', 'overlay', overlayOptions(dirs));
   } catch (err) {
-    await rmdir(target).catch(() => undefined);
+    removeMountPoint(target);
     throw err;
   }
   return { target, path: fsop.viewPath(target), release: () => release(fsop, target) };
@@ -65,9 +69,17 @@ export async function mountOverlay(target: string, dirs: OverlayDirs, space: Mou
 
 async function release(fsop: FsopHelper, target: string): Promise<void> {
   await unmountWith(fsop, target);
-  // rmdir, never a recursive rm: if the unmount had silently failed, a
-  // recursive delete would reach into the mounted layers.
-  await rmdir(target).catch(() => undefined);
+  removeMountPoint(target);
+}
+
+// rmdir, never a recursive rm: if the unmount had silently failed, a
+// recursive delete would reach into the mounted layers.
+function removeMountPoint(target: string): void {
+  try {
+    rmdirSync(target);
+  } catch {
+    // still mounted after all, or gone: left to the next start's cleanup
+  }
 }
 
 async function unmountWith(fsop: FsopHelper, target: string): Promise<void> {

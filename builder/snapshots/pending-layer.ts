@@ -10,9 +10,12 @@ const FIELDS = ['diffId', 'blob', 'size', 'mediaType', 'created'] as const;
 
 /**
  * A LayerRecord whose blob is being written. Its fields can be read once
- * `written` resolved; reading one earlier is a bug in tsbuild and throws
- * (rather than giving a wrong digest). Once written it is a plain record
- * for every reader: spread and JSON see exactly the record's fields.
+ * `digested` resolved (the tar is written and hashed, the blob not yet
+ * durable); reading one earlier is a bug in tsbuild and throws (rather
+ * than giving a wrong digest). What must find the blob in the store (the
+ * cache index, an image's name) waits for `written`. Once digested it is a
+ * plain record for every reader: spread and JSON see exactly the record's
+ * fields.
  */
 export class PendingLayer implements LayerRecord {
   declare readonly diffId: Digest;
@@ -21,26 +24,35 @@ export class PendingLayer implements LayerRecord {
   declare readonly mediaType: string;
   declare readonly created?: string;
   readonly #written: Promise<void>;
+  readonly #digested: Promise<void>;
   #upperDir: string | undefined;
   readonly #write: Promise<WrittenLayer>;
 
-  constructor(upperDir: string, write: Promise<WrittenLayer>) {
+  // digested: the record, as soon as its digests are known (rejects when the write fails before).
+  constructor(upperDir: string, write: Promise<WrittenLayer>, digested: Promise<LayerRecord> = write.then((w) => w.record)) {
     this.#upperDir = upperDir;
     this.#write = write;
     for (const f of FIELDS) {
       Object.defineProperty(this, f, {
         enumerable: true, configurable: true,
-        get: () => { throw new Error(`tsbuild bug: the ${f} of a layer was read before its blob was written`); },
+        get: () => { throw new Error(`tsbuild bug: the ${f} of a layer was read before its blob was digested`); },
       });
     }
-    this.#written = write.then(({ record }) => {
+    this.#digested = digested.then((record) => {
       for (const f of FIELDS) {
         if (record[f] !== undefined) Object.defineProperty(this, f, { value: record[f], enumerable: true, writable: false, configurable: false });
         else Reflect.deleteProperty(this, f);
       }
     });
+    this.#written = Promise.all([this.#digested, write]).then(() => undefined);
     // Whoever needs the layer observes the failure; this one only must not crash the process.
+    this.#digested.catch(() => undefined);
     this.#written.catch(() => undefined);
+  }
+
+  /** Resolves once the layer's fields (its digests) can be read; rejects when the write failed first. */
+  get digested(): Promise<void> {
+    return this.#digested;
   }
 
   /**
@@ -87,7 +99,11 @@ export class LayerWrites {
 
   /** Starts writing the workspace's layer; the workspace is the caller's no more. */
   start(ws: Workspace, opts: CommitOptions): PendingLayer {
-    const layer = new PendingLayer(ws.upper, this.snapshots.writeLayer(ws, this.signal ? { ...opts, signal: this.signal } : opts));
+    let digested!: (record: LayerRecord) => void;
+    const record = new Promise<LayerRecord>((resolve) => (digested = resolve));
+    const write = this.snapshots.writeLayer(ws, { ...opts, ...(this.signal ? { signal: this.signal } : {}), onDigested: digested });
+    // A write that fails before its digests are known fails them too.
+    const layer = new PendingLayer(ws.upper, write, Promise.race([record, write.then(() => record)]));
     if (!this.finishing) {
       this.pending.push({ layer, ws });
       return layer;
@@ -105,6 +121,15 @@ export class LayerWrites {
    */
   unwritten(layers: readonly LayerRecord[]): Promise<void> | undefined {
     const waits = layers.filter((l): l is PendingLayer => l instanceof PendingLayer).map((l) => l.written);
+    return waits.length > 0 ? Promise.all(waits).then(() => undefined) : undefined;
+  }
+
+  /**
+   * Resolves once every layer in `layers` can be read (its digests known,
+   * its blob perhaps not yet durable); undefined when none is pending.
+   */
+  undigested(layers: readonly LayerRecord[]): Promise<void> | undefined {
+    const waits = layers.filter((l): l is PendingLayer => l instanceof PendingLayer).map((l) => l.digested);
     return waits.length > 0 ? Promise.all(waits).then(() => undefined) : undefined;
   }
 

@@ -5,8 +5,8 @@
 // it can be used as a lowerdir as is.
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { constants, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
+import { constants, existsSync, mkdirSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
+import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { ContentStore } from '../../cache/content-store.js';
@@ -16,6 +16,7 @@ import type { TarEntryName } from '../../cache/layer-unpack.js';
 // The tar reader/writer load on first use: a fully cached build needs neither.
 import { MediaType } from '../image/types.js';
 import { pidOfTempName, processAlive } from '../../cache/process-alive.js';
+import { statQuiet } from '../../cache/quiet-stat.js';
 
 export interface LayerRecord {
   diffId: Digest;
@@ -30,6 +31,12 @@ export interface CommitOptions {
   index?: CommitIndexOptions;
   /** Stops writing the layer (a canceled build): the commit then fails and leaves nothing behind. */
   signal?: AbortSignal;
+  /**
+   * Told the layer's record as soon as its tar is written and digested,
+   * before the blob is made durable and moved in (an image's config and
+   * manifest need only the digests: see pending-layer.ts).
+   */
+  onDigested?: (record: LayerRecord) => void;
 }
 
 /** A layer whose blob is written and whose snapshot is not published yet (SnapshotStore.writeLayer). */
@@ -86,8 +93,10 @@ export class SnapshotStore {
     return path.join(this.dir, hexOf(diffId).slice(0, NAME_HEX));
   }
 
+  // One stat, synchronous: a threadpool round trip would queue behind the
+  // build's layer writes (a COPY asks for its previous layer's).
   async has(diffId: Digest): Promise<boolean> {
-    return stat(this.dirOf(diffId)).then(() => true, () => false);
+    return statQuiet(this.dirOf(diffId)) !== undefined;
   }
 
   // Unpacks the layer's blob unless its snapshot exists; returns the snapshot
@@ -214,9 +223,12 @@ export class SnapshotStore {
         index: opts.index ? { previous: previous && { ...previous, linked: opts.index.linked ?? new Map() } } : undefined,
       });
       if (!out.closed) await once(out, 'close');
-      const { digest, size } = await this.content.adoptFile(tarPath, written.diffId, written.size);
       const created = new Date(opts.sourceDateEpoch !== undefined ? opts.sourceDateEpoch * 1000 : Date.now()).toISOString();
-      return { record: { diffId: written.diffId, blob: digest, size, mediaType: MediaType.ociLayer, created }, index: written.index };
+      // Our own layers' blob is the tar itself: its digest is the diff id.
+      const record: LayerRecord = { diffId: written.diffId, blob: written.diffId, size: written.size, mediaType: MediaType.ociLayer, created };
+      opts.onDigested?.(record);
+      await this.content.adoptFile(tarPath, written.diffId, written.size);
+      return { record, index: written.index };
     } catch (err) {
       // A half-written tar is nobody's: gone now rather than at the next
       // start (once the sink let go of it: it may still be opening it).
@@ -254,7 +266,7 @@ export class SnapshotStore {
         // mount point are left: a few synchronous calls, where threadpool
         // round trips queued behind the build's fsyncs before it could end.
         // Otherwise the upper dir holds a whole tree.
-        if (published) rmSync(ws.dir, { recursive: true, force: true });
+        if (published) removeEmptiedWorkspace(ws);
         else await rm(ws.dir, { recursive: true, force: true });
       }
     })();
@@ -332,4 +344,25 @@ export class SnapshotStore {
   }
 }
 
+// What is left of a workspace once its upper dir moved out: the overlay's
+// work dir (with what a volatile mount leaves in it) and a RUN's mount
+// point, removed by name, deepest first: a third of the calls of a
+// recursive removal, which lists and retries every level. Anything else
+// found there (another kernel's work files) falls back to that removal.
+const WORKSPACE_LEFTOVERS = ['work/work/incompat/volatile/dirty', 'work/work/incompat/volatile', 'work/work/incompat', 'work/work', 'work', 'merged', ''];
 
+function removeEmptiedWorkspace(ws: Workspace): void {
+  try {
+    for (const rel of WORKSPACE_LEFTOVERS) {
+      const p = rel ? path.join(ws.dir, rel) : ws.dir;
+      try {
+        if (rel.endsWith('dirty')) unlinkSync(p);
+        else rmdirSync(p);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+  } catch {
+    rmSync(ws.dir, { recursive: true, force: true });
+  }
+}

@@ -8,14 +8,14 @@ import { BuildContext } from '../context/context.js';
 import type { CopySource } from '../fileops/copy.js';
 import type { FileReuse } from '../fileops/file-reuse.js';
 import { snapshotIdentity } from '../../cache/layer-index.js';
-import type { LayerRecord } from '../snapshots/snapshot-store.js';
+import type { CommitIndexOptions, LayerRecord } from '../snapshots/snapshot-store.js';
 import { isHttpUrl } from '../fileops/fetch-url.js';
 import { parseGitUrl, resolveGitCommit } from '../fileops/git-clone.js';
 import { isGitSource } from '../fileops/sources.js';
 import { DirectorySource } from '../fileops/source-tree.js';
 import type { StepEnv } from './types.js';
 import type { StepResult } from '../store/step-result.js';
-import { withMutableRootfs, withReadonlyRootfs } from './rootfs.js';
+import { mountReadonlyRootfs, withMutableRootfs } from './rootfs.js';
 
 export function copySources(step: CopyStep): CopySource[] {
   return [...step.sources, ...step.heredocs.map((h) => ({ heredoc: { name: h.name, content: h.content } }))];
@@ -85,13 +85,19 @@ async function previousLayer(env: StepEnv, step: CopyStep, previous: CopyInputs[
 
 export async function runCopy(env: StepEnv, { step, parent, from, context, signal, previous, hashCache }: CopyInputs): Promise<StepResult> {
   const { store } = env;
-  const previousLayerRecord = await previousLayer(env, step, previous);
-  const previousIndex = previousLayerRecord && await store.snapshots.layerIndex(previousLayerRecord);
+  // The previous layer and its index are looked up while the views are
+  // mounted (the source's too, for COPY --from): each of these waits on
+  // the fsop helper or the threadpool, none needs another.
+  const previousLookup = previousLayer(env, step, previous).then(async (record) => ({ record, index: record && await store.snapshots.layerIndex(record) }));
+  previousLookup.catch(() => undefined); // awaited in the copy
   // What the copier linked from the previous snapshot: the commit reads those files' data from the previous blob.
   const linked = new Map<string, string>();
-  const doCopy = (source: BuildContext | DirectorySource) => withMutableRootfs(store, parent, env.sourceDateEpoch, async (root, ws, directUpper) => {
+  const indexOptions: CommitIndexOptions = { linked };
+  const doCopy = (getSource: () => Promise<BuildContext | DirectorySource>) => withMutableRootfs(store, parent, env.sourceDateEpoch, async (root, ws, directUpper) => {
     // The copier (and its archive/tar code) loads only when a COPY runs.
-    const { copy } = await import('../fileops/copy.js');
+    const [{ copy }, source, { record: previousLayerRecord, index: previousIndex }] = await Promise.all([import('../fileops/copy.js'), getSource(), previousLookup]);
+    // The commit indexes the new layer against the previous one.
+    indexOptions.previous = previousLayerRecord;
     // Reuse links files into ws.upper itself: only where the view is the kernel's overlay of it.
     const previousDir = previousLayerRecord && store.snapshots.dirOf(previousLayerRecord.diffId);
     const reuse: FileReuse | undefined = previousLayerRecord && previousDir && directUpper ? {
@@ -108,8 +114,16 @@ export async function runCopy(env: StepEnv, { step, parent, from, context, signa
       dest: step.dest, workdir: step.workdir, chown: step.chown, chmod: step.chmod, link: step.link,
       parents: step.parents, exclude: step.exclude, checksum: step.checksum, unpack: step.unpack, keepGitDir: step.keepGitDir,
     }, { destRoot: root, source, tmpDir: store.paths.state, signal, reuse });
-  }, { previous: previousLayerRecord, linked }, env.layerWrites);
-  if (step.from.type === 'context') return doCopy(await context());
+  }, indexOptions, env.layerWrites);
+  if (step.from.type === 'context') return doCopy(context);
   if (!from) throw new Error('COPY --from without its source result');
-  return withReadonlyRootfs(store, from, (root) => doCopy(new DirectorySource(root, { description: step.from.type === 'stage' ? `stage ${step.from.index}` : 'image' })));
+  // The source's read-only view is mounted alongside the step's own.
+  const sourceView = mountReadonlyRootfs(store, from);
+  sourceView.catch(() => undefined); // awaited in the copy, or released below
+  const description = step.from.type === 'stage' ? `stage ${step.from.index}` : 'image';
+  try {
+    return await doCopy(async () => new DirectorySource((await sourceView).root, { description }));
+  } finally {
+    await sourceView.then((view) => view.release(), () => undefined);
+  }
 }

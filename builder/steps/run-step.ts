@@ -1,10 +1,11 @@
 // RUN: the command in a sandbox whose root is an overlay of the parent's
 // snapshots with a fresh upper dir; the upper dir becomes the layer.
 import { OVERLAY_OPAQUE_XATTR } from '../../cache/whiteout.js';
-import { lstat, readdir, rm, rmdir } from 'node:fs/promises';
+import { readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import type { RunStep } from '../../frontend/graph/types.js';
 import { readXattr } from '../../cache/xattrs.js';
+import { lstatQuiet } from '../../cache/quiet-stat.js';
 import { cgroupPathUnder, hostsFile, resourcesKey, type RunResources } from './run-resources.js';
 // The sandbox loads only when a RUN runs: describing a step needs none of it.
 import type { NetworkLease, Runtime, SandboxSpec } from '../../runner-native/index.js';
@@ -63,47 +64,60 @@ async function resolveUser(parent: StepResult, lowerDirs: string[], user: string
 // a stub also copies its parent dir up (its mtime changed): such a parent is
 // dropped from the upper dir again when it is empty, not opaque, and its
 // mode and owner are those of the lower dir it shadows.
+// Synchronous file calls (a handful, on the RUN's critical path): async
+// ones queued behind the build's layer writes on the threadpool.
 async function removeMountStubs(upper: string, lowerDirs: string[], created: string[]): Promise<void> {
   const parents = new Set<string>();
   for (const p of [...created].reverse()) {
     const host = path.join(upper, p);
-    const st = await lstat(host).catch(() => null);
+    const st = lstatQuiet(host);
     if (!st) continue;
     if (st.isDirectory()) {
-      if ((await readdir(host)).length === 0) await rmdir(host).catch(() => undefined);
+      if (isEmptyDir(host)) removeQuietly(host, true);
     } else if (st.isFile() && st.size === 0) {
-      await rm(host, { force: true });
+      removeQuietly(host, false);
     }
     for (let d = path.posix.dirname(p); d !== '/' && d !== '.'; d = path.posix.dirname(d)) parents.add(d);
   }
   for (const d of [...parents].sort((a, b) => b.length - a.length)) {
     const host = path.join(upper, d);
-    const st = await lstat(host).catch(() => null);
-    if (!st?.isDirectory() || (await readdir(host)).length > 0 || await isOpaque(upper, d)) continue;
-    const lower = await firstLower(lowerDirs, d);
-    if (lower && lower.mode === st.mode && lower.uid === st.uid && lower.gid === st.gid) await rmdir(host).catch(() => undefined);
+    const st = lstatQuiet(host);
+    if (!st?.isDirectory() || !isEmptyDir(host) || await isOpaque(upper, d)) continue;
+    const lower = firstLower(lowerDirs, d);
+    if (lower && lower.mode === st.mode && lower.uid === st.uid && lower.gid === st.gid) removeQuietly(host, true);
+  }
+}
+
+function isEmptyDir(dir: string): boolean {
+  try {
+    return readdirSync(dir).length === 0;
+  } catch {
+    return false;
+  }
+}
+
+function removeQuietly(p: string, dir: boolean): void {
+  try {
+    if (dir) rmdirSync(p);
+    else unlinkSync(p);
+  } catch {
+    // gone meanwhile, or no longer empty: left as it is
   }
 }
 
 // Paths (with their parents, parents first) that no lower layer has.
-async function missingInLowers(lowerDirs: string[], paths: string[]): Promise<string[]> {
+function missingInLowers(lowerDirs: string[], paths: string[]): string[] {
   const all = new Set<string>();
   for (const p of paths) {
     const parts = p.split('/').filter(Boolean);
     for (let i = 1; i <= parts.length; i++) all.add('/' + parts.slice(0, i).join('/'));
   }
-  const missing: string[] = [];
-  for (const p of [...all].sort((a, b) => a.length - b.length)) {
-    let found = false;
-    for (const dir of lowerDirs) if (await lstat(path.join(dir, p)).then(() => true, () => false)) { found = true; break; }
-    if (!found) missing.push(p);
-  }
-  return missing;
+  return [...all].sort((a, b) => a.length - b.length).filter((p) => !lowerDirs.some((dir) => lstatQuiet(path.join(dir, p))));
 }
 
-async function firstLower(lowerDirs: string[], p: string) {
+function firstLower(lowerDirs: string[], p: string) {
   for (const dir of lowerDirs) {
-    const st = await lstat(path.join(dir, p)).catch(() => null);
+    const st = lstatQuiet(path.join(dir, p));
     if (st) return st.isDirectory() ? st : null;
   }
   return null;
@@ -198,7 +212,7 @@ export async function runStep(env: StepEnv, { step, parent, sources, context, ct
     // the spec's mounts that the image lacks are the candidates.
     await root.finish();
     const created = runtime.reportsCreatedPaths ? result.createdPaths
-      : await missingInLowers(lowerDirs, [...spec.mounts.map((m) => m.destination), '/etc/hosts', '/etc/resolv.conf', '/etc/hostname']);
+      : missingInLowers(lowerDirs, [...spec.mounts.map((m) => m.destination), '/etc/hosts', '/etc/resolv.conf', '/etc/hostname']);
     await removeMountStubs(ws.upper, lowerDirs, created);
   } catch (err) {
     await root?.finish().catch(() => undefined);

@@ -39,11 +39,15 @@ export class BuildStepRunner implements StepRunner {
   previousResult?: (step: CopyStep) => Promise<StepResult | undefined>;
   private prewarmed = false;
 
+  // Content digests by (dev, ino, size, mtime, ctime): persisted between builds by the caller.
+  private readonly hashCache: ContentHashCache;
+
   constructor(private readonly env: StepEnv, private readonly location: ContextLocation, private readonly graph: BuildGraph,
-    // Content digests by (dev, ino, size, mtime, ctime): persisted between builds by the caller.
-    private readonly hashCache: ContentHashCache = new MemoryContentHashCache(),
+    hashCache: ContentHashCache = new MemoryContentHashCache(),
     // --build-context directories, by name.
-    private readonly namedDirs: ReadonlyMap<string, string> = new Map()) {}
+    private readonly namedDirs: ReadonlyMap<string, string> = new Map()) {
+    this.hashCache = startingFsopOnLoad(hashCache, () => this.prewarmFsop());
+  }
 
   private get store() {
     return this.env.store;
@@ -171,12 +175,45 @@ export class BuildStepRunner implements StepRunner {
   prewarm(): void {
     if (this.prewarmed) return;
     this.prewarmed = true;
-    // Only where steps mount with the kernel's overlayfs as root: the same test as the snapshotter's choice.
-    if (!inUserNamespace()) privateFsop();
+    this.prewarmFsop();
     const ownNetwork = (s: RunStep) => (s.network === 'default' ? this.env.network ?? 'default' : s.network) === 'default';
     if (!this.graph.stages.some((stage) => stage.steps.some((s) => s.kind === 'run' && ownNetwork(s)))) return;
-    void import('../../runner-native/index.js').then((m) => m.prewarmNetworkNamespace(), () => undefined);
+    // On the next turn of the event loop, not now: starting the holder
+    // blocks this thread until it runs (a fork of this process), which the
+    // step about to run (a COPY before the RUN) is better off spending
+    // waiting for its own first I/O.
+    setImmediate(() => void import('../../runner-native/index.js').then((m) => m.prewarmNetworkNamespace(), () => undefined));
   }
+
+  private prewarmFsop(): void {
+    // Only where steps mount with the kernel's overlayfs as root: the same test as the snapshotter's choice.
+    if (!inUserNamespace()) privateFsop();
+  }
+}
+
+// A context selection whose files changed since it was remembered (its
+// fingerprint is new) has the checksum read the per-file table: a step
+// will almost surely run. The file-operations helper is started then,
+// while the table is read and the changed files are hashed, rather than
+// once the key is made and missed (its start blocks this thread for a
+// fork). A no-op rebuild never gets there; an idle helper keeps nothing
+// alive and ends with tsbuild.
+function startingFsopOnLoad(cache: ContentHashCache, start: () => void): ContentHashCache {
+  return {
+    get: (hostPath, key) => cache.get(hostPath, key),
+    set: (hostPath, key, digest) => cache.set(hostPath, key, digest),
+    noteSelection: (digest, entries) => cache.noteSelection?.(digest, entries),
+    load: () => {
+      const loading = cache.load?.() ?? Promise.resolve();
+      // Only a cache that remembers selections loads for a change; another loads for every selection.
+      if (cache.selectionDigest) start();
+      return loading;
+    },
+    ...(cache.selectionDigest && cache.rememberSelection ? {
+      selectionDigest: (key: string, fingerprint: string) => cache.selectionDigest!(key, fingerprint),
+      rememberSelection: (key: string, fingerprint: string, digest: string, trustedFrom: number) => cache.rememberSelection!(key, fingerprint, digest, trustedFrom),
+    } : {}),
+  };
 }
 
 function contextName(step: CopyStep): string | undefined {

@@ -101,8 +101,8 @@ int main(int argc, char **argv)
 	 * the holder of a shared network namespace. */
 	if (argc >= 2 && !strcmp(argv[1], "fsop"))
 		return fsop_main(argc, argv);
-	if (argc == 2 && !strcmp(argv[1], "netns"))
-		return netns_holder_main();
+	if (argc >= 2 && !strcmp(argv[1], "netns"))
+		return netns_holder_main(argc, argv);
 	/* ... and the rootless user-namespace entry. */
 	if (argc >= 2 && !strcmp(argv[1], "userns"))
 		return userns_main(argc, argv);

@@ -129,7 +129,7 @@ void finalize_and_exec(const struct config *cfg, int parent_alive_fd) __attribut
 int fsop_main(int argc, char **argv);
 
 /* netns-holder.c: `tsbuild-sandbox netns` */
-int netns_holder_main(void);
+int netns_holder_main(int argc, char **argv);
 
 /* devices.c */
 struct bpf_insn;
