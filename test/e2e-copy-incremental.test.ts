@@ -184,6 +184,27 @@ it('a re-run links the unchanged files and copies the rest, with ignore rules, h
   t.is((await readFile(path.join(next, 'app/d9/f9.txt'), 'utf8')).slice(0, 4), 'FILE');
 });
 
+it('a hard link of the context broken since the last build gives two files, as a cold build does', async (t) => {
+  const root = suite.store.root;
+  const ctx = await bigContext();
+  await link(path.join(ctx, 'd8/f8.txt'), path.join(ctx, 'd8/hardlink.txt'));
+  const first = await buildExport(root, ctx);
+  // Same bytes, mode and mtime, but its own file now: the previous snapshot
+  // holds both names as one file, which must not be linked twice.
+  const hardlink = path.join(ctx, 'd8/hardlink.txt');
+  const before = await lstat(hardlink);
+  await rm(hardlink);
+  await writeFile(hardlink, await readFile(path.join(ctx, 'd8/f8.txt')), { mode: before.mode & 0o777 });
+  await utimes(hardlink, before.atime, before.mtime);
+  await writeFile(path.join(ctx, 'd3/f3.txt'), 'changed\n');
+  const second = await buildExport(root, ctx);
+  await sameAsCold(t, second, ctx);
+  const next = snapshotDir(root, second.diffIds[1]!);
+  const ino = async (rel: string) => (await lstat(path.join(next, rel))).ino;
+  t.not(await ino('app/d8/f8.txt'), await ino('app/d8/hardlink.txt'));
+  t.is(await ino('app/d8/f8.txt'), (await lstat(path.join(snapshotDir(root, first.diffIds[1]!), 'app/d8/f8.txt'))).ino, 'the first name is still linked');
+});
+
 it('kill -9 at random points of COPY re-runs leaves a consistent store that builds a cold build\'s image', async (t) => {
   const root = suite.store.root;
   const ctx = await bigContext();
