@@ -62,9 +62,15 @@ export class PreviousEntries {
     return this.length > 0;
   }
 
-  /** Whether `entry` (from entryFor) follows the waiting run in the previous blob, or none waits: then take() needs no flush() first. */
+  /**
+   * Whether `entry` (from entryFor) may join the waiting run, or none
+   * waits: then take() needs no flush() first. It may when it follows the
+   * run in the previous blob and the run is short enough to be copied in
+   * one go without keeping the event loop waiting long (layer-diff.ts
+   * gives it a turn between entries).
+   */
   continues(entry: IndexedFile): boolean {
-    return this.length === 0 || this.from + this.length === entry.offset - BLOCK;
+    return this.length === 0 || (this.from + this.length === entry.offset - BLOCK && this.length < MAX_RUN);
   }
 
   /** Adds the entry to the waiting run (see continues); returns where its data will sit in the new tar. */
@@ -88,6 +94,9 @@ export class PreviousEntries {
     });
   }
 }
+
+/** Bytes copied in one flush at most (a few ms), unless one entry is bigger. */
+const MAX_RUN = 4 << 20;
 
 function padLength(size: number): number {
   const rem = size % BLOCK;

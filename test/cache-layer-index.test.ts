@@ -38,6 +38,9 @@ const FILES: Record<string, Buffer> = {
   'app/sub/b.bin': randomBytes(513),
   'app/sub/with space.txt': Buffer.from('spaced\n'),
   'app/big.bin': randomBytes(1536 * 1024 + 7),
+  // Past the 4 MiB a re-run copies from the previous blob in one go: the next entry starts another run.
+  'app/huge.bin': randomBytes(4608 * 1024 + 1),
+  'app/hugf.txt': Buffer.from('after the huge one\n'),
   'app/zz.txt': Buffer.from('last\n'),
 };
 
