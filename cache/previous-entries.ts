@@ -12,10 +12,10 @@
 // (IndexedFile.snapshot) and the SOURCE_DATE_EPOCH the mtimes were clamped
 // to: equal inputs, equal bytes. The data is the file's own, as the file
 // is the one the previous snapshot holds at that path.
-import { readSync } from 'node:fs';
+import { readRange } from './blob-window.js';
 import type { IndexedFile, LayerIndex } from './layer-index.js';
 import type { EntryStat } from './layer-walk.js';
-import { BLOCK, fileHeaderFitsOneBlock } from './tar-format.js';
+import { BLOCK, fileHeaderFitsOneBlock, padLength } from './tar-format.js';
 import type { TarWriter } from './tar-writer.js';
 import type { Xattrs } from './xattrs.js';
 
@@ -88,7 +88,7 @@ export class PreviousEntries {
     const length = this.length;
     this.length = 0;
     await this.writer.addEncoded(length, (buf, offset, want) => {
-      const got = readFully(this.blobFd, buf, offset, want, at);
+      const got = readRange(this.blobFd, at, buf, offset, want);
       at += got;
       return got;
     });
@@ -97,18 +97,3 @@ export class PreviousEntries {
 
 /** Bytes copied in one flush at most (a few ms), unless one entry is bigger. */
 const MAX_RUN = 4 << 20;
-
-function padLength(size: number): number {
-  const rem = size % BLOCK;
-  return rem === 0 ? 0 : BLOCK - rem;
-}
-
-function readFully(fd: number, buf: Buffer, offset: number, length: number, position: number): number {
-  let off = 0;
-  while (off < length) {
-    const n = readSync(fd, buf, offset + off, length - off, position + off);
-    if (n === 0) break;
-    off += n;
-  }
-  return off;
-}

@@ -185,6 +185,12 @@ export function encodeArchiveHeader(h: TarHeaderInput): Buffer {
   return b;
 }
 
+/** How many zero bytes bring `size` bytes of data up to a block boundary. */
+export function padLength(size: number): number {
+  const rem = size % BLOCK;
+  return rem === 0 ? 0 : BLOCK - rem;
+}
+
 /** The zero bytes that bring `size` bytes of data up to a block boundary. */
 export function padding(size: number): Buffer {
   const rem = size % BLOCK;

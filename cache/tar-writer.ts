@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { type Digest, digestFromHex } from './digest.js';
-import { BLOCK, type TarHeaderInput, encodeArchiveHeader, encodeHeader, encodeHeaderInto } from './tar-format.js';
+import { BLOCK, type TarHeaderInput, encodeArchiveHeader, encodeHeader, encodeHeaderInto, padLength } from './tar-format.js';
 
 const BATCH = 1 << 20;
 /** Staging buffers kept for reuse (a few writes may be in flight). */
@@ -214,11 +214,6 @@ export class TarWriter {
       this.out.on('close', onClose);
     });
   }
-}
-
-function padLength(size: number): number {
-  const rem = size % BLOCK;
-  return rem === 0 ? 0 : BLOCK - rem;
 }
 
 function shortData(name: string, size: number, got: number): Error {
