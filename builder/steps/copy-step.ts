@@ -86,16 +86,12 @@ async function previousLayer(env: StepEnv, step: CopyStep, previous: CopyInputs[
 export async function runCopy(env: StepEnv, { step, parent, from, context, signal, previous, hashCache }: CopyInputs): Promise<StepResult> {
   const { store } = env;
   const previousLayerRecord = await previousLayer(env, step, previous);
-  // Read (and decoded: ~15 ms for 5,000 files) while the step's overlay is
-  // being mounted, which waits on the mount helper; the copier needs it first.
-  const previousIndexRead = previousLayerRecord && store.snapshots.layerIndex(previousLayerRecord);
-  previousIndexRead?.catch(() => undefined);
+  const previousIndex = previousLayerRecord && await store.snapshots.layerIndex(previousLayerRecord);
   // What the copier linked from the previous snapshot: the commit reads those files' data from the previous blob.
   const linked = new Map<string, string>();
   const doCopy = (source: BuildContext | DirectorySource) => withMutableRootfs(store, parent, env.sourceDateEpoch, async (root, ws, directUpper) => {
     // The copier (and its archive/tar code) loads only when a COPY runs.
     const { copy } = await import('../fileops/copy.js');
-    const previousIndex = await previousIndexRead;
     // Reuse links files into ws.upper itself: only where the view is the kernel's overlay of it.
     const previousDir = previousLayerRecord && store.snapshots.dirOf(previousLayerRecord.diffId);
     const reuse: FileReuse | undefined = previousLayerRecord && previousDir && directUpper ? {
