@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Digest } from './digest.js';
 import { CacheError } from './errors.js';
-import { type LayerIndex, type SnapshotFile, prepareLayerIndexLines } from './layer-index.js';
+import type { LayerIndex, SnapshotFile } from './layer-index.js';
 import { lstatInRoot } from './layer-lower.js';
 import { type EntryStat, type TreeEntry, sortByUtf8, splitDev, walkTree } from './layer-walk.js';
 import { BLOCK, type TarHeaderInput } from './tar-format.js';
@@ -215,10 +215,7 @@ async function writePlan({ root, plan, xattrs, lowerDirs, index: indexOpts }: Pl
     }
   }
   await whole?.flush();
-  const written = await writer.finish();
-  // The caller makes the blob durable next (an fsync, the thread idle): the index's lines meanwhile.
-  if (index) setImmediate(() => prepareLayerIndexLines(index));
-  return { ...written, index };
+  return { ...(await writer.finish()), index };
 }
 
 /**
