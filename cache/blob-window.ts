@@ -31,7 +31,8 @@ export class BlobWindow {
   }
 }
 
-function readRange(fd: number, from: number, buf: Buffer, offset: number, length: number): number {
+/** `length` bytes of the file at fd from `from` into buf at offset (fewer only at its end). */
+export function readRange(fd: number, from: number, buf: Buffer, offset: number, length: number): number {
   let off = 0;
   while (off < length) {
     const n = fs.readSync(fd, buf, offset + off, length - off, from + off);

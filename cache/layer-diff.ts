@@ -13,6 +13,7 @@ import { type EntryStat, type TreeEntry, sortByUtf8, splitDev, walkTree } from '
 import { BLOCK, type TarHeaderInput } from './tar-format.js';
 import { SMALL_FILE_LIMIT, TarWriter } from './tar-writer.js';
 import { BlobWindow, readBlobRange } from './blob-window.js';
+import { PreviousEntries } from './previous-entries.js';
 import {
   OPAQUE_WHITEOUT, OVERLAY_METACOPY_XATTR, OVERLAY_OPAQUE_XATTR, OVERLAY_REDIRECT_XATTR, WHITEOUT_PREFIX,
 } from './whiteout.js';
@@ -151,12 +152,28 @@ async function writePlan({ root, plan, xattrs, lowerDirs, index: indexOpts }: Pl
   const writer = new TarWriter(out);
   const firstPathOfInode = new Map<string, string>();
   const index: LayerIndex | undefined = indexOpts ? new Map() : undefined;
+  if (index) index.sourceDateEpoch = epoch ?? null;
   const previous = indexOpts?.previous;
   const blob = previous && new BlobWindow(previous.blobFd);
+  const whole = previous && index && PreviousEntries.open(previous.index, previous.linked, previous.blobFd, writer, epoch);
   const turn = new TurnTaker(opts.signal);
   for (const p of plan) {
     if (turn.due()) await turn.take();
     const { rel, st } = p.entry;
+    if (whole) {
+      // A file linked from the previous snapshot: its entry, from the previous blob.
+      const inode = p.entry.inode;
+      const entry = p.kind === 'plain' && st.isFile() && inode !== undefined && !firstPathOfInode.has(inode)
+        ? whole.entryFor(rel, inode, st, xattrs.get(rel), clamp(st)) : undefined;
+      if (entry) {
+        if (!whole.continues(entry)) await whole.flush();
+        firstPathOfInode.set(inode!, rel);
+        const was = entry.snapshot!;
+        index!.set(rel, { offset: whole.take(entry), size: entry.size, sha256: entry.sha256, snapshot: was.inode === inode ? was : snapshotFile(st, undefined) });
+        continue;
+      }
+      if (whole.pending) await whole.flush();
+    }
     if (p.kind !== 'plain') {
       // Whiteout markers: empty root-owned files, time of the thing they mark.
       await writer.add({ name: p.name!, type: 'file', mode: 0, size: 0, mtime: clamp(st) });
@@ -197,6 +214,7 @@ async function writePlan({ root, plan, xattrs, lowerDirs, index: indexOpts }: Pl
       await writer.add({ ...base, type: 'fifo' });
     }
   }
+  await whole?.flush();
   return { ...(await writer.finish()), index };
 }
 

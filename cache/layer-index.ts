@@ -18,9 +18,11 @@ import * as path from 'node:path';
 import { type Digest, hexOf } from './digest.js';
 
 // v2 adds what the snapshot's files were (SnapshotFile) and which
-// snapshot dir that was; v1 indexes (written by earlier versions) are still
-// read, without that part.
-const MAGIC = 'tsbuild-layer-index-v2';
+// snapshot dir that was; v3 what the mtimes were clamped to (its checksum
+// covers that too). Indexes written by earlier versions are still read,
+// without what they lack.
+const MAGIC = 'tsbuild-layer-index-v3';
+const MAGIC_V2 = 'tsbuild-layer-index-v2';
 const MAGIC_V1 = 'tsbuild-layer-index-v1';
 
 /**
@@ -54,8 +56,12 @@ export interface IndexedFile {
  * identity (`dev:ino:ctimeNs`) of the snapshot dir the files' `snapshot`
  * parts describe; a snapshot dir made again (after a prune, or by another
  * build) has another, and then those parts say nothing.
+ * `sourceDateEpoch`: what the layer's header mtimes were clamped to, null
+ * for nothing; undefined when not known (an index written before this was
+ * recorded). With it, a file's `snapshot` part is also what its header was
+ * made of (cache/previous-entries.ts).
  */
-export type LayerIndex = Map<string, IndexedFile> & { snapshot?: string };
+export type LayerIndex = Map<string, IndexedFile> & { snapshot?: string; sourceDateEpoch?: number | null };
 
 /** The identity an index records for a snapshot dir (see LayerIndex.snapshot); undefined when it cannot be read. */
 export function snapshotIdentity(dir: string): string | undefined {
@@ -68,7 +74,10 @@ export function layerIndexPath(contentRoot: string, blob: Digest): string {
 }
 
 /**
- * `<magic> <blob> <sha256 of the lines> <snapshot identity or ->\n` then one
+ * `<magic> <blob> <sum> <snapshot identity or -> <clamp>\n`, where clamp is
+ * the SOURCE_DATE_EPOCH, `-` for none or `?` when not known and sum the
+ * sha256 of `<clamp>\n` and the lines (v1 and v2: of the lines; v1 has no
+ * snapshot field), then one
  * line per file: `offset size sha256 perm:uid:gid:mtimeMs:dev:ino "json path"`
  * (`-` for the snapshot part when unknown). The path is last and quoted,
  * so any name (spaces, newlines) stays one field.
@@ -81,20 +90,30 @@ export function encodeLayerIndex(blob: Digest, index: LayerIndex): Buffer {
     lines.push(`${f.offset} ${f.size} ${f.sha256} ${snap} ${JSON.stringify(rel)}\n`);
   }
   const body = Buffer.from(lines.join(''));
-  const sum = createHash('sha256').update(body).digest('hex');
-  return Buffer.concat([Buffer.from(`${MAGIC} ${blob} ${sum} ${index.snapshot ?? '-'}\n`), body]);
+  const clamp = index.sourceDateEpoch === undefined ? '?' : index.sourceDateEpoch === null ? '-' : String(index.sourceDateEpoch);
+  const sum = createHash('sha256').update(`${clamp}\n`).update(body).digest('hex');
+  return Buffer.concat([Buffer.from(`${MAGIC} ${blob} ${sum} ${index.snapshot ?? '-'} ${clamp}\n`), body]);
 }
 
 /** The index in `data` if it is whole and about `blob`; undefined otherwise. */
 export function decodeLayerIndex(blob: Digest, data: Buffer): LayerIndex | undefined {
   const nl = data.indexOf(0x0a);
   if (nl < 0) return undefined;
-  const [magic, forBlob, sum, snapshot] = data.subarray(0, nl).toString().split(' ');
+  const [magic, forBlob, sum, snapshot, clamp] = data.subarray(0, nl).toString().split(' ');
   const body = data.subarray(nl + 1);
   const v1 = magic === MAGIC_V1;
-  if ((magic !== MAGIC && !v1) || forBlob !== blob || createHash('sha256').update(body).digest('hex') !== sum) return undefined;
+  const v3 = magic === MAGIC;
+  if ((!v3 && magic !== MAGIC_V2 && !v1) || forBlob !== blob) return undefined;
+  const hash = createHash('sha256');
+  if (v3) hash.update(`${clamp}\n`);
+  if (hash.update(body).digest('hex') !== sum) return undefined;
   const index: LayerIndex = new Map();
   if (!v1 && snapshot !== undefined && snapshot !== '-') index.snapshot = snapshot;
+  if (v3 && clamp !== '?') {
+    if (clamp === '-') index.sourceDateEpoch = null;
+    else if (clamp !== undefined && /^\d{1,15}$/.test(clamp)) index.sourceDateEpoch = Number(clamp);
+    else return undefined;
+  }
   // A re-run COPY reads its previous layer's index before it links any
   // file: the lines are scanned in place, where a split and a regular
   // expression per line cost 10-20 ms for 5,000 files.

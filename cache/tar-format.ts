@@ -86,6 +86,16 @@ export function encodeHeaderInto(h: TarHeaderInput, target: Buffer, offset: numb
   return BLOCK;
 }
 
+/**
+ * Whether a regular file's header, with no xattrs, is one ustar block
+ * (encodeHeaderInto writes it): its name, ids, size and whole-second mtime
+ * all fit the ustar fields. Nothing is encoded: a re-run asks this of each
+ * entry it takes whole from its previous layer (cache/previous-ranges.ts).
+ */
+export function fileHeaderFitsOneBlock(name: string, uid: number, gid: number, size: number, mtime: number): boolean {
+  return fitsOctal(uid, 8) && fitsOctal(gid, 8) && fitsOctal(size, 12) && fitsOctal(Math.floor(mtime), 12) && fitsUstarString(name, 100);
+}
+
 function prepareHeader(h: TarHeaderInput): { fields: RawFields; pax: [string, Buffer][]; name: string } {
   const name = h.type === 'dir' && !h.name.endsWith('/') ? h.name + '/' : h.name;
   const linkname = h.linkname ?? '';
@@ -173,6 +183,12 @@ export function encodeArchiveHeader(h: TarHeaderInput): Buffer {
   for (let i = 156; i < BLOCK; i++) sum += b[i]!;
   spaceOctal(148, 6, sum);
   return b;
+}
+
+/** How many zero bytes bring `size` bytes of data up to a block boundary. */
+export function padLength(size: number): number {
+  const rem = size % BLOCK;
+  return rem === 0 ? 0 : BLOCK - rem;
 }
 
 /** The zero bytes that bring `size` bytes of data up to a block boundary. */

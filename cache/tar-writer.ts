@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { type Digest, digestFromHex } from './digest.js';
-import { BLOCK, type TarHeaderInput, encodeArchiveHeader, encodeHeader, encodeHeaderInto } from './tar-format.js';
+import { BLOCK, type TarHeaderInput, encodeArchiveHeader, encodeHeader, encodeHeaderInto, padLength } from './tar-format.js';
 
 const BATCH = 1 << 20;
 /** Staging buffers kept for reuse (a few writes may be in flight). */
@@ -119,6 +119,25 @@ export class TarWriter {
     return true;
   }
 
+  /**
+   * Adds `length` bytes of whole, already encoded entries (headers, data
+   * and padding, ending on a block boundary) that `read(buf, offset,
+   * length)` puts into buf synchronously, in order, returning how many it
+   * put (0: the source ended early). They land in the staging buffer a
+   * megabyte at a time: a run of thousands of entries costs a few reads.
+   */
+  async addEncoded(length: number, read: (buf: Buffer, offset: number, length: number) => number): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.headers !== 'layer' || length % BLOCK !== 0) throw new Error(`addEncoded: ${length} bytes is not whole layer entries`);
+    for (let left = length; left > 0;) {
+      if (this.pos === BATCH) await this.flush();
+      const got = read(this.buf, this.pos, Math.min(left, BATCH - this.pos));
+      if (got <= 0) throw new Error(`tar: encoded entries ended ${left} bytes early`);
+      this.pos += got;
+      left -= got;
+    }
+  }
+
   /** Writes the end-of-archive marker, ends `out` and waits until it finished. */
   async finish(): Promise<{ diffId: Digest; size: number }> {
     await this.zeros(2 * BLOCK);
@@ -195,11 +214,6 @@ export class TarWriter {
       this.out.on('close', onClose);
     });
   }
-}
-
-function padLength(size: number): number {
-  const rem = size % BLOCK;
-  return rem === 0 ? 0 : BLOCK - rem;
 }
 
 function shortData(name: string, size: number, got: number): Error {

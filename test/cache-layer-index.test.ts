@@ -28,13 +28,19 @@ function collector(): { out: Writable; bytes: () => Buffer } {
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 // Files of every size class the writer treats apart: empty, small, one
-// past a 512-byte block, and bigger than the writer's 1 MiB staging buffer.
+// past a 512-byte block, and bigger than the writer's 1 MiB staging buffer;
+// and a name too long for a ustar header (a PAX record carries it).
+const LONG_NAME = `app/${'long-'.repeat(25)}name.txt`;
 const FILES: Record<string, Buffer> = {
   'app/empty': Buffer.alloc(0),
+  [LONG_NAME]: Buffer.from('long\n'),
   'app/a.txt': Buffer.from('a\n'),
   'app/sub/b.bin': randomBytes(513),
   'app/sub/with space.txt': Buffer.from('spaced\n'),
   'app/big.bin': randomBytes(1536 * 1024 + 7),
+  // Past the 4 MiB a re-run copies from the previous blob in one go: the next entry starts another run.
+  'app/huge.bin': randomBytes(4608 * 1024 + 1),
+  'app/hugf.txt': Buffer.from('after the huge one\n'),
   'app/zz.txt': Buffer.from('last\n'),
 };
 
@@ -47,11 +53,11 @@ async function tree(dir: string, files: Record<string, Buffer>): Promise<void> {
 }
 
 /** A layer of `upper` with its index; with `previous`, linked files read from that blob. */
-async function layerOf(upper: string, previous?: { index: LayerIndex; blob: string; linked: Map<string, string> }) {
+async function layerOf(upper: string, previous?: { index: LayerIndex; blob: string; linked: Map<string, string> }, sourceDateEpoch?: number) {
   const c = collector();
   const fh = previous && await fs.open(previous.blob, 'r');
   try {
-    const r = await tarFromOverlayUpper(upper, c.out, { index: { previous: previous && fh && { index: previous.index, blobFd: fh.fd, linked: previous.linked } } });
+    const r = await tarFromOverlayUpper(upper, c.out, { sourceDateEpoch, index: { previous: previous && fh && { index: previous.index, blobFd: fh.fd, linked: previous.linked } } });
     return { ...r, bytes: c.bytes() };
   } finally {
     await fh?.close();
@@ -114,15 +120,36 @@ test('a re-run\'s layer made with the previous blob is the layer made from the f
   const lying = Buffer.from(prev.bytes);
   const big = prev.index!.get('app/big.bin')!;
   const small = prev.index!.get('app/sub/b.bin')!;
+  const long = prev.index!.get(LONG_NAME)!;
   lying[big.offset + 100] ^= 0xff;
   lying[small.offset] ^= 0xff;
+  lying[long.offset] ^= 0xff;
+  // Whole entries, headers too: a blob that lies in a header's mtime
+  // field shows in the result as well.
+  const zz = prev.index!.get('app/zz.txt')!;
+  const mtimeDigit = zz.offset - 512 + 140;
+  lying[mtimeDigit] ^= 0x01;
   await fs.writeFile(blob, lying);
-  const fromLie = await readTar((await layerOf(upper, { index: prev.index!, blob, linked })).bytes);
+  const lied = await layerOf(upper, { index: prev.index!, blob, linked });
+  t.is(lied.bytes[lied.index!.get('app/zz.txt')!.offset - 512 + 140], lying[mtimeDigit]);
+  t.not(lying[mtimeDigit], prev.bytes[mtimeDigit]);
+  lied.bytes[lied.index!.get('app/zz.txt')!.offset - 512 + 140] = prev.bytes[mtimeDigit]!;
+  const fromLie = await readTar(lied.bytes);
   const data = (name: string) => fromLie.find((e) => e.name === name)!.data;
   t.false(data('app/big.bin').equals(FILES['app/big.bin']!));
   t.false(data('app/sub/b.bin').equals(FILES['app/sub/b.bin']!));
+  // The long name's header (PAX) is made again, its data still read from the blob.
+  t.false(data(LONG_NAME).equals(FILES[LONG_NAME]!));
   t.true(data('app/a.txt').equals(Buffer.from('a changed\n')));
   t.true(data('app/zz.txt').equals(FILES['app/zz.txt']!));
+
+  // A layer whose mtimes are clamped otherwise than the previous one's
+  // makes every header again (and still takes the linked data from the blob).
+  await fs.writeFile(blob, prev.bytes);
+  const clamped = await layerOf(upper, { index: prev.index!, blob, linked }, 1_600_000_000);
+  t.true(clamped.bytes.equals((await layerOf(upper, undefined, 1_600_000_000)).bytes));
+  t.is(clamped.index!.sourceDateEpoch, 1_600_000_000);
+  t.is(helped.index!.sourceDateEpoch, null);
 });
 
 test('an index is refused when damaged, truncated or about another blob', async (t) => {

@@ -4,7 +4,7 @@
 import test from 'ava';
 import { createHash } from 'node:crypto';
 import { PassThrough, Writable } from 'node:stream';
-import { END_OF_ARCHIVE, type TarHeaderInput, encodeHeader, encodeHeaderInto, padding } from '../cache/tar-format.js';
+import { END_OF_ARCHIVE, type TarHeaderInput, encodeHeader, encodeHeaderInto, fileHeaderFitsOneBlock, padding } from '../cache/tar-format.js';
 import { SMALL_FILE_LIMIT, TarWriter } from '../cache/tar-writer.js';
 
 function bytes(size: number, seed: number): Buffer {
@@ -103,6 +103,57 @@ test('encodeHeaderInto writes encodeHeader\'s block in place, and declines entri
     t.is(encodeHeaderInto(h, target, 0), 0, h.name);
   }
   t.true(target.equals(before));
+});
+
+test('a regular file\'s header is one block exactly when fileHeaderFitsOneBlock says so', (t) => {
+  const target = Buffer.alloc(512);
+  const cases: TarHeaderInput[] = [];
+  for (const name of ['a', 'x'.repeat(100), 'x'.repeat(101), 'é', 'tab\there', 'nul\0in', `dir/${'y'.repeat(96)}`]) {
+    for (const [uid, gid] of [[0, 0], [2 ** 21 - 1, 7], [2 ** 21, 7], [7, 2 ** 21]]) {
+      for (const size of [0, 8192, 8 ** 11 - 1, 8 ** 11]) {
+        for (const mtime of [0, 1700000000.9, 8 ** 11 - 1, 8 ** 11, -1]) cases.push({ name, type: 'file', mode: 0o644, uid, gid, size, mtime });
+      }
+    }
+  }
+  for (const h of cases) {
+    const oneBlock = encodeHeaderInto(h, target, 0) === 512;
+    t.is(fileHeaderFitsOneBlock(h.name, h.uid!, h.gid!, h.size!, h.mtime), oneBlock, JSON.stringify(h));
+  }
+});
+
+test('entries added already encoded land as they are, across batch edges and read in pieces', async (t) => {
+  const items: Item[] = [];
+  for (let i = 0; i < 300; i++) {
+    const data = bytes([0, 1, 511, 512, 8192, 20_000][i % 6]!, i);
+    items.push({ h: { name: `e/f${i}`, type: 'file', mode: 0o644, uid: i, size: data.length, mtime: 100 + i }, data, how: 'small' });
+  }
+  const encoded = (part: Item[]) => reference(part).subarray(0, -END_OF_ARCHIVE.length);
+  const sink = new PassThrough();
+  const got: Buffer[] = [];
+  sink.on('data', (b: Buffer) => got.push(Buffer.from(b)));
+  const writer = new TarWriter(sink);
+  // Runs of encoded entries between entries written as usual; each run
+  // handed over by a source that gives at most 100,000 bytes per call.
+  for (let i = 0; i < items.length; i += 60) {
+    const { h, data } = items[i]!;
+    await writer.addSmallFile(h, (buf, off, len) => data!.copy(buf, off, 0, len));
+    const run = encoded(items.slice(i + 1, i + 60));
+    let at = 0;
+    await writer.addEncoded(run.length, (buf, off, len) => {
+      const n = run.copy(buf, off, at, at + Math.min(len, 100_000));
+      at += n;
+      return n;
+    });
+  }
+  const { diffId, size } = await writer.finish();
+  const want = reference(items);
+  t.true(Buffer.concat(got).equals(want));
+  t.is(size, want.length);
+  t.is(diffId as string, `sha256:${createHash('sha256').update(want).digest('hex')}`);
+
+  const short = new TarWriter(new PassThrough().resume());
+  await t.throwsAsync(short.addEncoded(1024, (buf, off) => (off === 0 ? 512 : 0)), { message: /ended 512 bytes early/ });
+  await t.throwsAsync(new TarWriter(new PassThrough().resume()).addEncoded(100, () => 100), { message: /not whole layer entries/ });
 });
 
 test('staging buffers are reused only with a sink that releases each chunk at its write callback, and the archive stays exact', async (t) => {

@@ -32,25 +32,25 @@ async function bigContext(): Promise<string> {
 
 interface Exported { bytes: Buffer; diffIds: string[]; imageId: string }
 
-async function buildExport(root: string, ctx: string): Promise<Exported> {
+async function buildExport(root: string, ctx: string, args = ARGS): Promise<Exported> {
   const dest = path.join(await scratch('tsbuild-incr-out-'), 'img.tar');
-  await build(root, ctx, DOCKERFILE, [...ARGS, '-o', `type=oci,dest=${dest}`]);
+  await build(root, ctx, DOCKERFILE, [...args, '-o', `type=oci,dest=${dest}`]);
   const img = await readOciTar(dest);
   return { bytes: await readFile(dest), diffIds: img.config.rootfs.diff_ids, imageId: img.configDigest };
 }
 
-async function coldBuild(ctx: string): Promise<Exported> {
+async function coldBuild(ctx: string, args = ARGS): Promise<Exported> {
   const cold = await freshStore();
   try {
-    return await buildExport(cold.root, ctx);
+    return await buildExport(cold.root, ctx, args);
   } finally {
     await cold.dispose();
   }
 }
 
 /** A cold build of ctx in a fresh store makes exactly `incremental`: diff ids, image id, exported bytes. */
-async function sameAsCold(t: ExecutionContext, incremental: Exported, ctx: string): Promise<void> {
-  const cold = await coldBuild(ctx);
+async function sameAsCold(t: ExecutionContext, incremental: Exported, ctx: string, args = ARGS): Promise<void> {
+  const cold = await coldBuild(ctx, args);
   t.deepEqual(incremental.diffIds, cold.diffIds);
   t.is(incremental.imageId, cold.imageId);
   t.true(incremental.bytes.equals(cold.bytes), 'the exported OCI archive is byte for byte a cold build\'s');
@@ -79,6 +79,23 @@ it('a one-file-changed rebuild gives a cold build\'s diff ids, image id and expo
   await sameAsCold(t, await buildExport(root, ctx), ctx);
 });
 
+it('a re-run whose SOURCE_DATE_EPOCH changed gives a cold build\'s image', async (t) => {
+  const root = suite.store.root;
+  const ctx = await bigContext();
+  await buildExport(root, ctx);
+  // Headers clamped to another time: none of the previous layer's can be
+  // taken as they are; then the same time again: they can. (Without a
+  // SOURCE_DATE_EPOCH no two builds here are alike: the build helper
+  // writes the Dockerfile into the context, with a new mtime, each time.)
+  const other = ['--build-arg', 'SOURCE_DATE_EPOCH=1600000000'];
+  await writeFile(path.join(ctx, 'd7/f7.txt'), 'changed\n');
+  await sameAsCold(t, await buildExport(root, ctx, other), ctx, other);
+  await writeFile(path.join(ctx, 'd8/f8.txt'), 'changed\n');
+  await sameAsCold(t, await buildExport(root, ctx, other), ctx, other);
+  await writeFile(path.join(ctx, 'd9/f9.txt'), 'changed\n');
+  await sameAsCold(t, await buildExport(root, ctx), ctx);
+});
+
 const snapshotDir = (root: string, diffId: string) => path.join(root, 'snapshots', diffId.replace(/^sha256:/, '').slice(0, 24));
 const identity = async (dir: string) => {
   const st = await lstat(dir, { bigint: true });
@@ -91,7 +108,8 @@ it('a file whose mode or mtime changed with unchanged bytes, an old (v1) index a
   const first = await buildExport(root, ctx);
   // The index describes the snapshot dir it was written for.
   const header = (await readFile(indexFile(root, first.diffIds[1]!))).toString().split('\n', 1)[0]!.split(' ');
-  t.is(header[0], 'tsbuild-layer-index-v2');
+  t.is(header[0], 'tsbuild-layer-index-v3');
+  t.is(header[4], '1700000000', 'the index says what the mtimes were clamped to');
   t.is(header[3], await identity(snapshotDir(root, first.diffIds[1]!)));
 
   // Same bytes and mtime, other mode; same bytes and mode, other mtime.
@@ -164,6 +182,27 @@ it('a re-run links the unchanged files and copies the rest, with ignore rules, h
   t.is((await lstat(path.join(next, 'app/d5/setid'))).mode & 0o7777, 0o4755);
   for (const rel of ['app/d1', 'app/d2/f2.txt', 'app/d5/skip.tmp']) t.false(await exists(path.join(next, rel)), `${rel} is ignored`);
   t.is((await readFile(path.join(next, 'app/d9/f9.txt'), 'utf8')).slice(0, 4), 'FILE');
+});
+
+it('a hard link of the context broken since the last build gives two files, as a cold build does', async (t) => {
+  const root = suite.store.root;
+  const ctx = await bigContext();
+  await link(path.join(ctx, 'd8/f8.txt'), path.join(ctx, 'd8/hardlink.txt'));
+  const first = await buildExport(root, ctx);
+  // Same bytes, mode and mtime, but its own file now: the previous snapshot
+  // holds both names as one file, which must not be linked twice.
+  const hardlink = path.join(ctx, 'd8/hardlink.txt');
+  const before = await lstat(hardlink);
+  await rm(hardlink);
+  await writeFile(hardlink, await readFile(path.join(ctx, 'd8/f8.txt')), { mode: before.mode & 0o777 });
+  await utimes(hardlink, before.atime, before.mtime);
+  await writeFile(path.join(ctx, 'd3/f3.txt'), 'changed\n');
+  const second = await buildExport(root, ctx);
+  await sameAsCold(t, second, ctx);
+  const next = snapshotDir(root, second.diffIds[1]!);
+  const ino = async (rel: string) => (await lstat(path.join(next, rel))).ino;
+  t.not(await ino('app/d8/f8.txt'), await ino('app/d8/hardlink.txt'));
+  t.is(await ino('app/d8/f8.txt'), (await lstat(path.join(snapshotDir(root, first.diffIds[1]!), 'app/d8/f8.txt'))).ino, 'the first name is still linked');
 });
 
 it('kill -9 at random points of COPY re-runs leaves a consistent store that builds a cold build\'s image', async (t) => {

@@ -85,17 +85,30 @@ export function linkUnchangedFileSync(reuse: FileReuse, srcHost: string, st: Sou
 
 function linkPrevious(reuse: FileReuse, rel: string, prev: PreviousFile | undefined): boolean {
   if (!prev) return false;
+  // Two paths of the previous snapshot may be one file (a hard link in the
+  // context then, two files now): linked to both, the layer would record
+  // the link a copy does not make. The first path gets the link, the others
+  // a copy.
+  let inodes = linkedInodes.get(reuse);
+  if (prev.inode !== undefined && inodes?.has(prev.inode)) return false;
   try {
     // Synchronous too: a link is one short metadata call, cheaper than the
     // threadpool round trip (and its wake-ups) an async call costs.
     linkSync(reuse.previousDir + rel, reuse.upperDir + rel);
     // Number inodes are exact below 2^53; above, the commit just reads the file.
-    if (prev.inode !== undefined) reuse.linked?.set(rel.slice(1), prev.inode);
+    if (prev.inode !== undefined) {
+      reuse.linked?.set(rel.slice(1), prev.inode);
+      if (!inodes) linkedInodes.set(reuse, (inodes = new Set()));
+      inodes.add(prev.inode);
+    }
     return true;
   } catch {
     return false; // EMLINK, EXDEV (another filesystem), ...: copy instead
   }
 }
+
+/** The snapshot files (`dev:ino`) each copy linked so far. */
+const linkedInodes = new WeakMap<FileReuse, Set<string>>();
 
 interface PreviousFile {
   size: number;
