@@ -18,7 +18,6 @@
 import type { BuildResult, CliBuildRequest, ProgressEvent } from '../pipeline/options.js';
 import type { ServerMessage } from '../remote/protocol.js';
 import { buildManifest, contextIdOf, startContextCheck, type ContextCheck } from '../remote/context-manifest.js';
-import { nativeStatCheck } from '../remote/native-stat-check.js';
 import { memoRequest } from '../remote/remote-request.js';
 import { wireEvent } from '../remote/wire-event.js';
 import { localMemoKey, locallyMemoizable, writeLocalMemo } from '../memo/local-memo.js';
@@ -58,19 +57,24 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
 /**
  * The digest of the context the build read, as its snapshot will confirm
  * it to the next build; undefined when it cannot (changed while the build
- * ran). The snapshot is usually as the last build left it: that costs one
- * stat check (native from 500 entries on, as the next build's). Otherwise
- * the context is walked and the snapshot saved, with `before`'s time (the
- * build's start) as the horizon of what it trusts. The walk takes each
- * file's digest from the store's checksum table when its stat identity is
- * the one the build hashed (the first no-op after a cold build of a 40 MB
- * context would otherwise read and hash all of it again).
+ * ran). One walk of the context against the snapshot opened before the
+ * build (`before`, whose time is the horizon of what the saved snapshot
+ * trusts): a context as its snapshot says is confirmed by the walk's
+ * lstats, nothing read or hashed; a changed one has its changed files
+ * hashed and its snapshot saved. No separate stat check first: the lean
+ * start just found the snapshot stale or absent (the usual reason this
+ * build ran), so a check would only add its own pass (and the native
+ * one's process start) before the walk.
+ *
+ * A context seen for the first time takes its files' digests from the
+ * store's checksum table when their stat identity is the one the build
+ * hashed: the first no-op after a cold build of a 40 MB context would
+ * otherwise read and hash all of it again.
  */
 async function contextDigest(storeRoot: string, contextDir: string, dockerfilePath: string | undefined, before: ContextCheck): Promise<string | undefined> {
-  const now = startContextCheck(contextDir, dockerfilePath, nativeStatCheck);
-  if (now.snapshot.digest !== '' && now.snapshot.checkable && ((await now.native) ?? now.snapshot.unchangedOnDisk())) return now.snapshot.digest;
-  const hashes = await PersistentChecksumCache.open(storePaths(storeRoot).checksums, contextDir);
-  const manifest = await buildManifest(contextDir, dockerfilePath, before, hashes);
+  const walkNow: ContextCheck = { root: before.root, snapshot: before.snapshot, native: Promise.resolve(false) };
+  const hashes = before.snapshot.digest === '' ? await PersistentChecksumCache.open(storePaths(storeRoot).checksums, contextDir) : undefined;
+  const manifest = await buildManifest(contextDir, dockerfilePath, walkNow, hashes);
   // The snapshot as the next build will read it must confirm this very digest.
   const next = startContextCheck(contextDir, dockerfilePath).snapshot;
   return next.checkable && next.digest === manifest.digest ? manifest.digest : undefined;
