@@ -34,7 +34,7 @@ const command = commandAfterGlobals();
 const remote = (/^(-H|--host|--tls|--ssh)/.test(argv[0] ?? '') || !!process.env.TSBUILD_HOST) && REMOTE_COMMANDS.has(command);
 // A local build asks the store's memo first, from the same small bundle
 // (builder/cli/local-memo-entry.ts); TSBUILD_NO_MEMO turns that off.
-const memo = !remote && command === 'build' && argv[0] === 'build' && /^(|0)$/.test(process.env.TSBUILD_NO_MEMO ?? '');
+const memo = !remote && argv[0] === 'build' && /^(|0)$/.test(process.env.TSBUILD_NO_MEMO ?? '');
 // With --enable-source-maps, a plain require: Node maps the stack traces of
 // modules it loads itself back to the TypeScript, not those of a vm.Script.
 const withCache = !process.sourceMapsEnabled;

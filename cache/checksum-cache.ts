@@ -95,8 +95,11 @@ export class PersistentChecksumCache {
   private readonly loaded = new Map<string, number>();
   private nums: number[] = [];
   private digests = '';
-  // Set by this build (new or re-hashed files), by name.
+  // Set by this build (new or re-hashed files), by name; kept after a save
+  // (the build's lookups still need them, and a later save writes them
+  // again with whatever was set since).
   private readonly changed = new Map<string, Row>();
+  private unsaved = false;
   private touched: Set<string> | undefined;
   // Taken before any file of this build is stat'ed: see the racy rule above.
   private readonly sessionStart: number;
@@ -205,6 +208,7 @@ export class PersistentChecksumCache {
     const old = this.rowOf(name);
     if (old && old[5] === digest && sameIdentity(old, key)) return;
     this.changed.set(name, [key.dev, key.ino, key.size, key.mtimeMs, key.ctimeMs, digest]);
+    this.unsaved = true;
   }
 
   /** Writes the cache if it changed (temp file + rename: readers see the old or the new file). */
@@ -223,7 +227,7 @@ export class PersistentChecksumCache {
   }
 
   private async saveEntries(): Promise<boolean> {
-    if (this.changed.size === 0) return false;
+    if (!this.unsaved) return false;
     // Set without a load: merged into what is on disk, not written over it.
     await this.load();
     const start = this.sessionStart;
@@ -248,8 +252,13 @@ export class PersistentChecksumCache {
       digests.push(row[5].slice(7));
     }
     data.digests = digests.join('');
-    await writeTextAtomically(this.file, JSON.stringify(data));
-    this.changed.clear();
+    this.unsaved = false;
+    try {
+      await writeTextAtomically(this.file, JSON.stringify(data));
+    } catch (err) {
+      this.unsaved = true;
+      throw err;
+    }
     return true;
   }
 

@@ -300,6 +300,11 @@ ${formatFlagHelp(BUILD_FLAGS)}
 /** Every context isRemoteContext() accepts starts so (stdin, URLs, git addresses). */
 const MAY_BE_REMOTE = /^(-$|https?:\/\/|git@|git:\/\/|ssh:\/\/|github\.com\/)/;
 
+/** Whether a build's context argument may name something other than a local directory (without loading the code that tells for sure). */
+export function mayBeRemoteContext(arg: string): boolean {
+  return MAY_BE_REMOTE.test(arg);
+}
+
 /**
  * The build the arguments ask for, given to `build` (local or through a
  * server); a context from stdin, a URL or git is unpacked into a temporary
@@ -311,7 +316,7 @@ export async function withBuildRequest(argv: string[], build: (req: CliBuildRequ
   let remote: (ContextOverride & { cleanup(): Promise<void> }) | undefined;
   // Only a context that names something to fetch loads the code that
   // fetches it (git, the HTTP client, tar): a directory's build skips ~50 modules.
-  if (contextArg !== undefined && MAY_BE_REMOTE.test(contextArg)) {
+  if (contextArg !== undefined && mayBeRemoteContext(contextArg)) {
     const { isRemoteContext, materializeContext } = await import('../context/remote-context.js');
     if (isRemoteContext(contextArg)) {
       if (contextArg === '-' && getString(a, 'file') === '-') throw new UsageError('invalid argument: can\'t use stdin for both build context and dockerfile');

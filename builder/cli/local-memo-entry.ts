@@ -14,7 +14,7 @@
 import { writeFileSync, writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { parseArgs, getBool, getList, getString } from './args.js';
-import { BUILD_FLAGS, toBuildOptions } from './build-request.js';
+import { BUILD_FLAGS, mayBeRemoteContext, toBuildOptions } from './build-request.js';
 import type { CliBuildRequest } from '../pipeline/options.js';
 import { startContextCheck } from '../remote/context-check.js';
 import { nativeStatCheck } from '../remote/native-stat-check.js';
@@ -105,7 +105,7 @@ function readRequest(args: string[], env: NodeJS.ProcessEnv): CliBuildRequest | 
     if (getBool(a, 'help') || a.positionals.length !== 1 || getString(a, 'file') === '-') return undefined;
     if (getList(a, 'secret').length > 0 || getList(a, 'ssh').length > 0 || getList(a, 'build-context').length > 0) return undefined;
     const contextArg = a.positionals[0]!;
-    if (contextArg === '-' || /^[a-z]+:\/\/|^git@|^github\.com\//.test(contextArg)) return undefined;
+    if (mayBeRemoteContext(contextArg)) return undefined;
     const req = toBuildOptions(args, env);
     return req === 'help' ? undefined : req;
   } catch {

@@ -38,17 +38,23 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
   const startedAt = Date.now();
   const { contextDir, dockerfilePath, storeRoot } = req.build;
   const check = startContextCheck(contextDir, dockerfilePath);
-  const events: ProgressEvent[] = [];
+  // Step output only comes from a step that ran, and such a build is never
+  // recorded: from then on its events (a cold build's logs) are not kept.
+  let events: ProgressEvent[] | undefined = [];
   return {
-    onEvent: (e) => void events.push(e),
+    onEvent: (e) => {
+      if (e.type === 'log') events = undefined;
+      else events?.push(e);
+    },
     record: async (result) => {
-      if (!result.storeOnlyKeys) return;
+      const shown = events;
+      if (!result.storeOnlyKeys || !shown) return;
       const digest = await contextDigest(storeRoot, contextDir, dockerfilePath, check);
       if (digest === undefined) return;
       const found = await memoChecksOf(storeRoot, { keys: result.storeOnlyKeys, manifestDigest: result.manifestDigest }, startedAt);
       const key = localMemoKey(storeRoot, memoRequest(req, contextIdOf(check.root), digest));
       if (!found || key === undefined) return;
-      const messages: ServerMessage[] = [...events.map((e): ServerMessage => ({ type: 'event', record: wireEvent(e) })), { type: 'result', exitCode: 0, imageId: result.imageId }];
+      const messages: ServerMessage[] = [...shown.map((e): ServerMessage => ({ type: 'event', record: wireEvent(e) })), { type: 'result', exitCode: 0, imageId: result.imageId }];
       writeLocalMemo(storeRoot, key, { messages, ...found });
     },
   };
