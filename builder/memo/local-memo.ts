@@ -16,7 +16,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../../runner-native/package-root.js';
-import { version } from '../cli/version.js';
 import type { BuildRequest, ServerMessage } from '../remote/protocol.js';
 import type { CliBuildRequest } from '../pipeline/options.js';
 import { memoizable, type MemoCheck, type MemoDefaults, type MemoEntry } from './memo-rules.js';
@@ -73,13 +72,13 @@ export function localMemoKey(root: string, request: BuildRequest): string | unde
 function codeIdentity(): string {
   const dir = packageRoot();
   const st = statSync(path.join(dir, 'dist', 'bundle', 'tsbuild.cjs'), { throwIfNoEntry: false });
-  let release = '';
+  let version = '';
   try {
-    release = version();
+    version = (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version?: string }).version ?? '';
   } catch {
     // No package.json: the bundle's identity alone.
   }
-  return `${release}:${st ? `${st.ino}-${st.size}-${st.mtimeMs}` : 'unbundled'}`;
+  return `${version}:${st ? `${st.ino}-${st.size}-${st.mtimeMs}` : 'unbundled'}`;
 }
 
 /** The recorded answer under `key`, not yet checked against the store; undefined for none or a file that is not one of ours. */
