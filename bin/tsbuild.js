@@ -29,7 +29,11 @@ const v8 = require('node:v8');
 // runsRemotely() in builder/cli/remote-dispatch.ts (a test keeps them alike).
 const REMOTE_COMMANDS = new Set(['build', 'version', 'images', 'inspect', 'history', 'tag', 'rmi', 'push', 'pull', 'du', 'prune']);
 
-const argv = process.argv.slice(2);
+// docker's management spellings (`image ls`, `buildx build`, ...) become
+// their top-level forms before anything is chosen: builder/cli/command-aliases.ts
+// (a test keeps them alike).
+const COMMAND_ALIASES = {"image":{"build":["build"],"history":["history"],"import":["import"],"inspect":["inspect","--type","image"],"load":["load"],"ls":["images"],"list":["images"],"pull":["pull"],"push":["push"],"rm":["rmi"],"remove":["rmi"],"save":["save"],"tag":["tag"]},"builder":{"build":["build"],"prune":["prune"]},"buildx":{"build":["build"],"b":["build"],"du":["du"],"prune":["prune"],"version":["version"]},"system":{"df":["du"],"info":["info"]}};
+const argv = expandAlias(process.argv.slice(2));
 const command = commandAfterGlobals();
 const remote = (/^(-H|--host|--tls|--ssh)/.test(argv[0] ?? '') || !!process.env.TSBUILD_HOST) && REMOTE_COMMANDS.has(command);
 // A local build asks the store's memo first, from the same small bundle
@@ -61,11 +65,23 @@ done.then(
 // The command, after any global options (`--host ADDR build`); 'other'
 // for none or a mistyped one. It names the code caches.
 function commandAfterGlobals() {
-  for (let i = 0; i < argv.length; i++) {
-    if (/^(-H|--host|--tlscacert|--tlscert|--tlskey|--ssh-identity|--ssh-command)$/.test(argv[i])) i++;
-    else if (!argv[i].startsWith('-')) return /^[a-z]+$/.test(argv[i]) ? argv[i] : 'other';
+  const at = commandIndex(argv);
+  return at >= 0 && /^[a-z]+$/.test(argv[at]) ? argv[at] : 'other';
+}
+
+function commandIndex(args) {
+  for (let i = 0; i < args.length; i++) {
+    if (/^(-H|--host|--tlscacert|--tlscert|--tlskey|--ssh-identity|--ssh-command)$/.test(args[i])) i++;
+    else if (!args[i].startsWith('-')) return i;
   }
-  return 'other';
+  return -1;
+}
+
+function expandAlias(args) {
+  const at = commandIndex(args);
+  const group = at >= 0 && Object.hasOwn(COMMAND_ALIASES, args[at]) ? COMMAND_ALIASES[args[at]] : undefined;
+  const target = group && Object.hasOwn(group, args[at + 1] ?? '') ? group[args[at + 1]] : undefined;
+  return target ? [...args.slice(0, at), ...target, ...args.slice(at + 2)] : args;
 }
 
 function load(name, command) {

@@ -58,6 +58,13 @@ suite.it('a build through a server runs from the remote bundle alone; what runs 
   t.regex(ps.stdout, /^Usage: {2}tsbuild ps/);
   t.regex(ps.stdout, /--host is set, but "ps" runs on this machine/);
   t.deepEqual(ps.bundles, ['tsbuild.cjs']);
+
+  // docker's spelling of a store command runs on the server, from the remote bundle too.
+  const images = await run(['images']);
+  const imageLs = await run(['image', 'ls']);
+  t.is(imageLs.code, 0, imageLs.stderr);
+  t.is(imageLs.stdout, images.stdout);
+  t.deepEqual(imageLs.bundles, ['tsbuild-remote.cjs']);
 });
 
 // The launcher picks the bundle from its own list of the commands that run

@@ -4,6 +4,7 @@
 import { version } from './version.js';
 import { reportError } from './report-error.js';
 import { HOST_HELP_NOTE, mayUseServer, runIfRemote } from './remote-entry.js';
+import { expandCommandAlias } from './command-aliases.js';
 
 interface Command {
   summary: string;
@@ -24,6 +25,10 @@ const COMMANDS: Record<string, Command> = {
   stats: { summary: 'Display a live stream of container(s) resource usage statistics', load: () => import('./commands/stats.js') },
   rename: { summary: 'Rename a container', load: () => import('./commands/rename.js') },
   cp: { summary: 'Copy files/folders between a container and the local filesystem', load: () => import('./commands/cp.js') },
+  image: { summary: 'Manage images (ls, inspect, rm, prune, ...)', load: async () => (await import('./commands/management.js')).managementCommand('image', 'Manage images', { prune: async () => (await import('./commands/image-prune.js')).pruneImages }) },
+  builder: { summary: 'Manage builds (build, prune)', load: async () => (await import('./commands/management.js')).managementCommand('builder', 'Manage builds') },
+  buildx: { summary: "docker buildx's spellings (build, du, prune)", load: async () => (await import('./commands/management.js')).managementCommand('buildx', "docker buildx's spellings of tsbuild's commands") },
+  system: { summary: 'Manage tsbuild (df, info, prune)', load: async () => (await import('./commands/management.js')).managementCommand('system', 'Manage tsbuild', { prune: async () => (await import('./commands/system-prune.js')).pruneSystem }) },
   container: { summary: 'Manage containers (ls, inspect, prune, ...)', load: () => import('./commands/container.js') },
   volume: { summary: 'Manage volumes (create, ls, inspect, rm, prune)', load: () => import('./commands/volume.js') },
   ps: { summary: 'List containers', load: () => import('./commands/ps.js') },
@@ -89,7 +94,8 @@ export async function main(argv: string[]): Promise<number> {
   return runLocal(first, rest);
 }
 
-async function runLocal(first: string | undefined, rest: string[]): Promise<number> {
+async function runLocal(name: string | undefined, args: string[]): Promise<number> {
+  const [first, ...rest] = name === undefined ? [] : expandCommandAlias([name, ...args]);
   if (first === '--version' || first === '-v' || first === 'version') {
     process.stdout.write(`tsbuild version ${version()}\n`);
     return 0;

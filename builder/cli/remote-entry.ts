@@ -4,6 +4,7 @@
 // the full CLI (main.ts) and the remote client's own small bundle
 // (remote-main.ts), which hands everything else to the full CLI.
 import { reportError } from './report-error.js';
+import { expandCommandAlias } from './command-aliases.js';
 
 /** Whether the arguments or the environment may name a server (the launcher asks the same). */
 export function mayUseServer(argv: string[], env: NodeJS.ProcessEnv = process.env): boolean {
@@ -24,12 +25,17 @@ export async function runIfRemote(argv: string[], clientVersion: string): Promis
     const { splitGlobal, connectOptionsOf } = await import('./remote-flags.js');
     const { global, rest } = splitGlobal(argv);
     remote = connectOptionsOf(global);
-    argv = rest;
+    argv = expandCommandAlias(rest);
   } catch (err) {
     return { code: await reportError(err) };
   }
   const [first, ...rest] = argv;
   if (!remote || first === undefined || first.startsWith('-')) return { local: argv, helpNote: false };
+  // No server route of their own: run here they would prune this machine's store, not the server's.
+  if ((first === 'image' || first === 'system') && rest[0] === 'prune' && !rest.includes('--help')) {
+    const { UsageError } = await import('../errors.js');
+    return { code: await reportError(new UsageError(`"tsbuild ${first} prune" does not run on a server: run it there, or "tsbuild prune" (build cache) and "tsbuild rmi" with --host`)) };
+  }
   const { runsRemotely, runRemote } = await import('./remote-dispatch.js');
   const help = rest.includes('--help') || rest.includes('-h');
   // Help texts are the same everywhere: shown without a connection.

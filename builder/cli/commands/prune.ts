@@ -5,7 +5,6 @@
 // snapshots of their layers always stay, as does anything a running build
 // or container uses (the command waits for running builds to finish). On a
 // server's store, the contexts clients synced are build cache too.
-import { createInterface } from 'node:readline/promises';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs, getBool, getList, getString, formatFlagHelp, type FlagSpec } from '../args.js';
@@ -17,6 +16,7 @@ import { formatSize, parseDuration, parseSize } from '../../../cache/gc-config.j
 import type { PruneOptions } from '../../../cache/gc.js';
 import { defaultRoot } from '../store-root.js';
 import { clearLocalMemo } from '../../memo/local-memo.js';
+import { confirm } from './confirm.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'all', short: 'a', type: 'bool', help: 'Remove all build cache, also entries used by images, and cache mounts' },
@@ -45,6 +45,13 @@ export async function run(argv: string[]): Promise<number> {
   if (!getBool(a, 'force') && !(await confirm(opts.all ? 'WARNING! This will remove all build cache.' : 'WARNING! This will remove all build cache not used by images.'))) {
     return 1;
   }
+  const { line, bytesFreed } = await pruneBuildCache(opts);
+  process.stdout.write(`${line}\nTotal reclaimed space: ${formatSize(bytesFreed)}\n`);
+  return 0;
+}
+
+/** Removes build cache as `opts` say (also for `system prune`): what went, in a line, and the bytes freed. */
+export async function pruneBuildCache(opts: PruneOptions): Promise<{ line: string; bytesFreed: number }> {
   const store = await openStore(defaultRoot());
   await cleanupStale(store);
   const report = await collectGarbage(store, opts, {
@@ -55,9 +62,7 @@ export async function run(argv: string[]): Promise<number> {
   clearLocalMemo(store.paths.root);
   const extra = (await new ExplainHistory(ExplainHistory.dirOf(store.paths.root)).removeUnreferencedSelections()) + (await removeOrphanChecksumCaches(store));
   const contexts = report.contextsRemoved + report.contextFilesRemoved > 0 ? `, ${report.contextsRemoved} client contexts, ${report.contextFilesRemoved} context files` : '';
-  process.stdout.write(`Deleted build cache: ${report.entriesRemoved} cache entries, ${report.blobsRemoved} blobs, ${report.snapshotsRemoved} snapshots, ${report.cacheMountsRemoved} cache mounts${contexts}\n`);
-  process.stdout.write(`Total reclaimed space: ${formatSize(report.bytesFreed + extra)}\n`);
-  return 0;
+  return { line: `Deleted build cache: ${report.entriesRemoved} cache entries, ${report.blobsRemoved} blobs, ${report.snapshotsRemoved} snapshots, ${report.cacheMountsRemoved} cache mounts${contexts}`, bytesFreed: report.bytesFreed + extra };
 }
 
 export function pruneOptions(all: boolean, keepStorage: string | undefined, filters: string[]): PruneOptions {
@@ -70,24 +75,6 @@ export function pruneOptions(all: boolean, keepStorage: string | undefined, filt
     opts.untilMs = parseDuration(f.slice(eq + 1));
   }
   return opts;
-}
-
-async function confirm(warning: string): Promise<boolean> {
-  process.stderr.write(`${warning}\n`);
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const answer = await Promise.race([
-      rl.question('Are you sure you want to continue? [y/N] '),
-      // No answer (stdin closed) means no, as in docker.
-      new Promise<string>((resolve) => rl.once('close', () => {
-        process.stderr.write('\n');
-        resolve('');
-      })),
-    ]);
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    rl.close();
-  }
 }
 
 // Checksum caches of context dirs that no longer exist.
