@@ -9,7 +9,7 @@ import type { Digest } from './digest.js';
 import { CacheError } from './errors.js';
 import type { LayerIndex, SnapshotFile } from './layer-index.js';
 import { lstatInRoot } from './layer-lower.js';
-import { type EntryStat, type TreeEntry, sortByUtf8, splitDev, walkTree } from './layer-walk.js';
+import { EntryStat, type TreeEntry, sortByUtf8, splitDev, walkTree } from './layer-walk.js';
 import { BLOCK, type TarHeaderInput } from './tar-format.js';
 import { SMALL_FILE_LIMIT, TarWriter } from './tar-writer.js';
 import { BlobWindow, readBlobRange } from './blob-window.js';
@@ -48,6 +48,13 @@ export interface PreviousLayer {
   blobFd: number;
   /** Upper-dir path (no leading '/') → `dev:ino` of the snapshot file linked there. */
   linked: ReadonlyMap<string, string>;
+  /**
+   * Each path in `linked` still holds that very file (nothing replaced it
+   * since), and the index describes the snapshot dir it was linked from
+   * (LayerIndex.snapshot matched): the walk then takes such a file's lstat
+   * from the index instead of asking the kernel.
+   */
+  linkedExact?: boolean;
 }
 
 export interface LayerTarResult {
@@ -90,7 +97,7 @@ export async function tarFromOverlayUpper(upperDir: string, out: Writable, opts:
 
 async function upperPlan(root: string, out: Writable, opts: OverlayTarOptions): Promise<LayerTarResult> {
   // An upper dir is never mounted on, nor holds a mount.
-  const [tree, xattrs] = await Promise.all([walkTree(root), readXattrTree(root, { unmounted: true })]);
+  const [tree, xattrs] = await Promise.all([walkTree(root, linkedEntries(opts.index?.previous)), readXattrTree(root, { unmounted: true })]);
   const plan: Planned[] = [];
   for (const e of tree) {
     if (e.st.isSocket()) continue;
@@ -111,6 +118,32 @@ async function upperPlan(root: string, out: Writable, opts: OverlayTarOptions): 
     }
   }
   return writePlan({ root, plan, xattrs, lowerDirs: opts.lowerDirs ?? [], index: opts.index }, out, opts);
+}
+
+/**
+ * The walk's entry of each file a re-run COPY hard-linked from its previous
+ * snapshot, from the previous layer's index (see PreviousLayer.linkedExact):
+ * the inode is the snapshot's own, and its mode, owner, size and mtime are
+ * what the index recorded of it (snapshots never change, and the copier
+ * linked it because they were what the copy would set). 5,000 linked files:
+ * 5,000 lstats (and their Stats) fewer while the next step starts.
+ */
+function linkedEntries(previous: PreviousLayer | undefined): ((rel: string) => TreeEntry | undefined) | undefined {
+  if (!previous?.linkedExact || previous.linked.size === 0) return undefined;
+  const { index, linked } = previous;
+  return (rel) => {
+    const inode = linked.get(rel);
+    const known = inode === undefined ? undefined : index.get(rel);
+    const was = known?.snapshot;
+    if (!known || !was || was.inode !== inode) return undefined;
+    const colon = inode.indexOf(':');
+    const dev = Number(inode.slice(0, colon));
+    const ino = Number(inode.slice(colon + 1));
+    if (colon <= 0 || !Number.isSafeInteger(dev) || !Number.isSafeInteger(ino)) return undefined;
+    const st = new EntryStat({ mode: fsc.S_IFREG | was.perm, uid: was.uid, gid: was.gid, size: known.size, mtimeMs: was.mtimeMs, rdev: 0, dev, ino });
+    // Linked, so at least two links: the walk gives such a file its inode.
+    return { rel, st, inode };
+  };
 }
 
 interface Planned {

@@ -2,7 +2,7 @@ import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import path from 'node:path';
-import { walkTree } from '../cache/layer-walk.js';
+import { EntryStat, walkTree } from '../cache/layer-walk.js';
 import { needsRoot, runIf } from './helpers/skip.js';
 import { tempDir } from './helpers/temp-dirs.js';
 
@@ -42,4 +42,24 @@ runIf(needsRoot('mknod of devices needs root'))('walkTree entries carry device n
   fs.writeFileSync(path.join(root, 'owned'), 'x');
   fs.chownSync(path.join(root, 'owned'), 1234, 5678);
   await compareWithLstat(t, root, ['null', 'loop', 'owned']);
+});
+
+test('walkTree takes the entries `known` gives for regular files only, and lstats everything else', async (t) => {
+  const root = await tempDir('tsbuild-walk-');
+  fs.mkdirSync(path.join(root, 'dir'));
+  fs.writeFileSync(path.join(root, 'dir/file'), 'hello');
+  fs.writeFileSync(path.join(root, 'other'), 'x');
+  fs.symlinkSync('file', path.join(root, 'dir/link'));
+  const given = { rel: 'dir/file', st: new EntryStat({ mode: fs.constants.S_IFREG | 0o600, uid: 7, gid: 8, size: 99, mtimeMs: 5, rdev: 0, dev: 1, ino: 2 }), inode: '1:2' };
+  const asked: string[] = [];
+  const entries = await walkTree(root, (rel) => {
+    asked.push(rel);
+    return rel === 'dir/file' || rel === 'dir/link' || rel === 'dir' ? given : undefined;
+  });
+  t.deepEqual(asked.sort(), ['dir/file', 'other'], 'asked about regular files only');
+  const byRel = new Map(entries.map((e) => [e.rel, e]));
+  t.is(byRel.get('dir/file'), given, 'a known file is not lstat\'ed');
+  t.true(byRel.get('dir/link')!.st.isSymbolicLink());
+  t.true(byRel.get('dir')!.st.isDirectory());
+  t.is(byRel.get('other')!.st.size, 1);
 });

@@ -13,7 +13,7 @@ import type { Digest } from '../cache/digest.js';
 import { decodeLayerIndex, encodeLayerIndex } from '../cache/layer-index.js';
 import { freshStore, storeSuite, tsbuild } from './helpers/cli.js';
 import { buildKilledAfter, mountsUnder } from './helpers/kill-build.js';
-import { build, makeContext, readOciTar, scratch } from './e2e-image-helpers.js';
+import { build, layerEntries, makeContext, readOciTar, scratch } from './e2e-image-helpers.js';
 
 const suite = storeSuite('e2e COPY re-run with the layer index', { serial: true });
 const { it } = suite;
@@ -32,25 +32,25 @@ async function bigContext(): Promise<string> {
 
 interface Exported { bytes: Buffer; diffIds: string[]; imageId: string }
 
-async function buildExport(root: string, ctx: string, args = ARGS): Promise<Exported> {
+async function buildExport(root: string, ctx: string, args = ARGS, dockerfile = DOCKERFILE): Promise<Exported> {
   const dest = path.join(await scratch('tsbuild-incr-out-'), 'img.tar');
-  await build(root, ctx, DOCKERFILE, [...args, '-o', `type=oci,dest=${dest}`]);
+  await build(root, ctx, dockerfile, [...args, '-o', `type=oci,dest=${dest}`]);
   const img = await readOciTar(dest);
   return { bytes: await readFile(dest), diffIds: img.config.rootfs.diff_ids, imageId: img.configDigest };
 }
 
-async function coldBuild(ctx: string, args = ARGS): Promise<Exported> {
+async function coldBuild(ctx: string, args = ARGS, dockerfile = DOCKERFILE): Promise<Exported> {
   const cold = await freshStore();
   try {
-    return await buildExport(cold.root, ctx, args);
+    return await buildExport(cold.root, ctx, args, dockerfile);
   } finally {
     await cold.dispose();
   }
 }
 
 /** A cold build of ctx in a fresh store makes exactly `incremental`: diff ids, image id, exported bytes. */
-async function sameAsCold(t: ExecutionContext, incremental: Exported, ctx: string, args = ARGS): Promise<void> {
-  const cold = await coldBuild(ctx, args);
+async function sameAsCold(t: ExecutionContext, incremental: Exported, ctx: string, args = ARGS, dockerfile = DOCKERFILE): Promise<void> {
+  const cold = await coldBuild(ctx, args, dockerfile);
   t.deepEqual(incremental.diffIds, cold.diffIds);
   t.is(incremental.imageId, cold.imageId);
   t.true(incremental.bytes.equals(cold.bytes), 'the exported OCI archive is byte for byte a cold build\'s');
@@ -203,6 +203,30 @@ it('a hard link of the context broken since the last build gives two files, as a
   const ino = async (rel: string) => (await lstat(path.join(next, rel))).ino;
   t.not(await ino('app/d8/f8.txt'), await ino('app/d8/hardlink.txt'));
   t.is(await ino('app/d8/f8.txt'), (await lstat(path.join(snapshotDir(root, first.diffIds[1]!), 'app/d8/f8.txt'))).ino, 'the first name is still linked');
+});
+
+it('a path the re-run COPY linked from its previous snapshot and then wrote again from a later source holds the later file, as in a cold build', async (t) => {
+  const root = suite.store.root;
+  // a/x.txt and b/x.txt are alike (bytes, mode, mtime) at first, so the
+  // re-run links a/x.txt's /app/x.txt from the previous snapshot (which
+  // holds b's copy of the same bytes) before b/x.txt, changed since,
+  // replaces it: the layer must carry b's new bytes, not the linked file's.
+  const dockerfile = 'FROM busybox:latest\nCOPY a/ b/ /app/\nRUN cat /app/x.txt > /seen\n';
+  const files: Record<string, string> = { 'a/x.txt': 'the same\n', 'b/x.txt': 'the same\n' };
+  for (let i = 0; i < 30; i++) files[`a/f${i}.txt`] = `file ${i}\n`;
+  const ctx = await makeContext(files, 'tsbuild-incr-twice-');
+  const when = new Date('2024-01-02T03:04:05Z');
+  for (const f of ['a/x.txt', 'b/x.txt']) await utimes(path.join(ctx, f), when, when);
+  await buildExport(root, ctx, ARGS, dockerfile);
+
+  await writeFile(path.join(ctx, 'b/x.txt'), 'b changed\n');
+  const second = await buildExport(root, ctx, ARGS, dockerfile);
+  const saved = path.join(await scratch('tsbuild-incr-out-'), 'again.tar');
+  await writeFile(saved, second.bytes);
+  const [, copied, ran] = await layerEntries(await readOciTar(saved));
+  t.is(copied!.find((e) => e.name === 'app/x.txt')?.data.toString(), 'b changed\n');
+  t.is(ran!.find((e) => e.name === 'seen')?.data.toString(), 'b changed\n', 'the RUN saw the later file too');
+  await sameAsCold(t, second, ctx, ARGS, dockerfile);
 });
 
 it('kill -9 at random points of COPY re-runs leaves a consistent store that builds a cold build\'s image', async (t) => {

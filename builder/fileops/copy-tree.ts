@@ -32,7 +32,7 @@ import type { Owner } from './chown.js';
 import { CannotCopyError } from './errors.js';
 import { canChangeOwner, devMajorMinor, lstatOrNull, makeNode, setOwner, setTimes } from './fs-write.js';
 import { Limiter } from '../concurrency.js';
-import { type FileReuse, linkUnchangedFile } from './file-reuse.js';
+import { type FileReuse, forgetLinked, linkUnchangedFile } from './file-reuse.js';
 import { linkListedFile } from './link-listed.js';
 import { applyMode, type ModeSpec } from './mode.js';
 import type { SourceTree } from './source-tree.js';
@@ -326,6 +326,8 @@ export class TreeCopier {
   private async ensureEmptyFileTarget(dstHost: string, targetSt: Stats | null): Promise<void> {
     if (!targetSt) return;
     if (targetSt.isDirectory()) throw new CannotCopyError(`cannot replace to directory ${this.inRoot(dstHost)} with file`);
+    // A file linked from the previous snapshot that goes is linked no more.
+    forgetLinked(this.options.reuse, dstHost);
     await unlink(dstHost);
   }
 

@@ -107,6 +107,16 @@ function linkPrevious(reuse: FileReuse, rel: string, prev: PreviousFile | undefi
   }
 }
 
+/**
+ * The copier is about to remove or replace dstHost (in the merged view):
+ * what it linked there is no longer in the upper dir, so `linked` must not
+ * name it (the layer writer trusts it: cache/layer-diff.ts).
+ */
+export function forgetLinked(reuse: FileReuse | undefined, dstHost: string): void {
+  if (!reuse?.linked || !dstHost.startsWith(reuse.mergedDir + '/')) return;
+  reuse.linked.delete(dstHost.slice(reuse.mergedDir.length + 1));
+}
+
 /** The snapshot files (`dev:ino`) each copy linked so far. */
 const linkedInodes = new WeakMap<FileReuse, Set<string>>();
 

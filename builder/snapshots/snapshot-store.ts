@@ -50,6 +50,8 @@ export interface CommitIndexOptions {
   previous?: LayerRecord;
   /** Upper-dir path → `dev:ino` of the previous snapshot's file linked there. */
   linked?: ReadonlyMap<string, string>;
+  /** `linked` is exact and the previous index describes its snapshot dir: see PreviousLayer.linkedExact (cache/layer-diff.ts). */
+  linkedExact?: boolean;
 }
 
 /** A layer as its unpack read it: the diff id and every entry. */
@@ -220,7 +222,7 @@ export class SnapshotStore {
       const written = await tarFromOverlayUpper(ws.upper, out, {
         sourceDateEpoch: opts.sourceDateEpoch,
         signal: opts.signal,
-        index: opts.index ? { previous: previous && { ...previous, linked: opts.index.linked ?? new Map() } } : undefined,
+        index: opts.index ? { previous: previous && { ...previous, linked: opts.index.linked ?? new Map(), linkedExact: opts.index.linkedExact } } : undefined,
       });
       if (!out.closed) await once(out, 'close');
       const created = new Date(opts.sourceDateEpoch !== undefined ? opts.sourceDateEpoch * 1000 : Date.now()).toISOString();

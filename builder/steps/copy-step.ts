@@ -108,6 +108,9 @@ export async function runCopy(env: StepEnv, { step, parent, from, context, signa
       // Digests the context checksum already took (by stat identity): an unchanged file needs no read.
       sourceDigest: hashCache && source instanceof BuildContext ? (host, st) => hashCache.get(host, st) : undefined,
     } : undefined;
+    // A COPY's copier keeps `linked` exact (a path it writes again is
+    // dropped from it); ADD also unpacks archives over what it wrote.
+    indexOptions.linkedExact = !step.add && reuse?.indexDescribesSnapshot === true;
     await copy({
       instruction: step.add ? 'ADD' : 'COPY',
       sources: copySources(step),
