@@ -72,7 +72,7 @@ export async function runCli(req: CliBuildRequest): Promise<number> {
     await progress?.close({ ok: true });
     if (req.progress === 'quiet') process.stdout.write(result.imageId + '\n');
     // Shown first: the answer is recorded (or not) after the user has it.
-    await memo?.record(result).catch(() => undefined);
+    await memo?.record(result, (onEvent) => build(req.build, { onEvent, signal: abort.signal })).catch(() => undefined);
     return 0;
   } catch (err) {
     // Errors before the build started (bad flags, a Dockerfile that does

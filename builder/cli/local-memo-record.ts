@@ -1,35 +1,47 @@
 // Recording a local build's answer in the store's memo (memo/local-memo.ts),
 // so that the next identical build is answered by the lean bundle
 // (local-memo-entry.ts) without a build. Only a build that may be memoized
-// (locallyMemoizable) and turned out store-only (BuildResult.storeOnlyKeys)
-// is recorded, with what it showed (the progress records a server would
-// have sent) and the stats of the store it depends on (memo-checks.ts,
-// with its rule on times too close to the build's start).
+// (locallyMemoizable) is recorded, with what a no-op of it shows (the
+// progress records a server would have sent) and the stats of the store
+// it depends on (memo-checks.ts, with its rule on times too close to the
+// build's start).
+//
+// A build that turned out store-only (BuildResult.storeOnlyKeys) is its
+// own answer. A build that ran steps (a cold one, or one after an edit) is
+// asked again once its output was shown: the same request, solved in this
+// process against the store it just filled, silently, is what the next
+// no-op would show; it must come out store-only, else nothing is
+// recorded. The store's own writes are what make that answer racy (the
+// image index, the cache entries' directories, all just written): it
+// starts only once they are older than the tick rule asks, waiting out
+// what is left of that (memo-checks.ts settledAt()), never more.
 //
 // The answer is filed under its context's digest, so the context's
 // snapshot (remote/context-snapshot.ts) is brought up to date then: its
 // stat check is how the next build knows the context is unchanged. The
-// snapshot is opened before the build starts and saved with that time as
-// its horizon: an entry changed while the build ran (or just before) is
-// racy, so the snapshot cannot confirm it and the answer recorded under
-// its digest is never used. Only store-only builds pay for this: a stat
-// check while the context is as its snapshot says, a walk after it changed
-// (the first no-op after an edit); cold and changed builds pay nothing.
+// snapshot is opened before the solve whose answer is recorded starts and
+// saved with that time as its horizon: an entry changed while it ran (or
+// just before) is racy, so the snapshot cannot confirm it and the answer
+// recorded under its digest is never used.
+import path from 'node:path';
 import type { BuildResult, CliBuildRequest, ProgressEvent } from '../pipeline/options.js';
 import type { ServerMessage } from '../remote/protocol.js';
 import { buildManifest, contextIdOf, startContextCheck, type ContextCheck } from '../remote/context-manifest.js';
 import { memoRequest } from '../remote/remote-request.js';
 import { wireEvent } from '../remote/wire-event.js';
 import { localMemoKey, locallyMemoizable, writeLocalMemo } from '../memo/local-memo.js';
-import { memoChecksOf } from '../memo/memo-checks.js';
+import { memoChecksOf, settledAt } from '../memo/memo-checks.js';
 import { PersistentChecksumCache } from '../../cache/checksum-cache.js';
 import { storePaths } from '../store/store-paths.js';
+
+/** The same build again, its progress to `onEvent` only. */
+export type SolveAgain = (onEvent: (e: ProgressEvent) => void) => Promise<BuildResult>;
 
 export interface MemoRecorder {
   /** Every progress event the build showed, in order. */
   onEvent(e: ProgressEvent): void;
-  /** After the build succeeded and its output was shown. */
-  record(result: BuildResult): Promise<void>;
+  /** After the build succeeded and its output was shown; `again` asks the same build again when it ran steps. */
+  record(result: BuildResult, again: SolveAgain): Promise<void>;
 }
 
 /** A recorder for a build that may be memoized, taken before it starts; undefined for any other. */
@@ -38,39 +50,84 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
   const startedAt = Date.now();
   const { contextDir, dockerfilePath, storeRoot } = req.build;
   const check = startContextCheck(contextDir, dockerfilePath);
-  // Step output only comes from a step that ran, and such a build is never
-  // recorded: from then on its events (a cold build's logs) are not kept.
-  let events: ProgressEvent[] | undefined = [];
+  const events = new ShownEvents();
   return {
-    onEvent: (e) => {
-      if (e.type === 'log') events = undefined;
-      else events?.push(e);
-    },
-    record: async (result) => {
-      const shown = events;
-      if (!result.storeOnlyKeys || !shown) return;
-      const digest = await contextDigest(storeRoot, contextDir, dockerfilePath, check);
+    onEvent: (e) => events.onEvent(e),
+    record: async (result, again) => {
+      if (isStoreOnly(result) && events.shown) {
+        const digest = await contextDigest(storeRoot, contextDir, dockerfilePath, check);
+        return recordAnswer(req, { result, shown: events.shown, startedAt, digest });
+      }
+      if (!result.cacheKeys) return;
+      // The context first, while the store's last writes age: its snapshot's
+      // horizon is before anything the solve below reads, which is all its
+      // rule needs (an entry changed after it is never confirmed).
+      const digest = await contextDigest(storeRoot, contextDir, dockerfilePath, startContextCheck(contextDir, dockerfilePath));
       if (digest === undefined) return;
-      const found = await memoChecksOf(storeRoot, { keys: result.storeOnlyKeys, manifestDigest: result.manifestDigest }, startedAt);
-      const key = localMemoKey(storeRoot, memoRequest(req, contextIdOf(check.root), digest));
-      if (!found || key === undefined) return;
-      const messages: ServerMessage[] = [...shown.map((e): ServerMessage => ({ type: 'event', record: wireEvent(e) })), { type: 'result', exitCode: 0, imageId: result.imageId }];
-      writeLocalMemo(storeRoot, key, { messages, ...found });
+      await sleepUntil(settledAt(storeRoot, result.cacheKeys));
+      const againAt = Date.now();
+      const noOp = new ShownEvents();
+      const answer = await again((e) => noOp.onEvent(e));
+      if (isStoreOnly(answer) && noOp.shown) await recordAnswer(req, { result: answer, shown: noOp.shown, startedAt: againAt, digest });
     },
   };
 }
 
 /**
- * The digest of the context the build read, as its snapshot will confirm
- * it to the next build; undefined when it cannot (changed while the build
- * ran). One walk of the context against the snapshot opened before the
- * build (`before`, whose time is the horizon of what the saved snapshot
- * trusts): a context as its snapshot says is confirmed by the walk's
- * lstats, nothing read or hashed; a changed one has its changed files
- * hashed and its snapshot saved. No separate stat check first: the lean
- * start just found the snapshot stale or absent (the usual reason this
- * build ran), so a check would only add its own pass (and the native
- * one's process start) before the walk.
+ * The events of a build, kept while they may make an answer: step output
+ * only comes from a step that ran, and such a build is never recorded, so
+ * from then on its events (a cold build's logs) are not kept.
+ */
+class ShownEvents {
+  shown: ProgressEvent[] | undefined = [];
+
+  onEvent(e: ProgressEvent): void {
+    if (e.type === 'log') this.shown = undefined;
+    else this.shown?.push(e);
+  }
+}
+
+interface Answer {
+  /** A store-only build's result, and the events it showed. */
+  result: BuildResult & { storeOnlyKeys: string[] };
+  shown: ProgressEvent[];
+  /** When that build started. */
+  startedAt: number;
+  /** The context's digest as its snapshot confirms it (contextDigest()); undefined: it cannot. */
+  digest: string | undefined;
+}
+
+async function recordAnswer(req: CliBuildRequest, a: Answer): Promise<void> {
+  const { storeRoot, contextDir } = req.build;
+  if (a.digest === undefined) return;
+  const found = await memoChecksOf(storeRoot, { keys: a.result.storeOnlyKeys, manifestDigest: a.result.manifestDigest }, a.startedAt);
+  const key = localMemoKey(storeRoot, memoRequest(req, contextIdOf(path.resolve(contextDir)), a.digest));
+  if (!found || key === undefined) return;
+  const messages: ServerMessage[] = [...a.shown.map((e): ServerMessage => ({ type: 'event', record: wireEvent(e) })), { type: 'result', exitCode: 0, imageId: a.result.imageId }];
+  writeLocalMemo(storeRoot, key, { messages, ...found });
+}
+
+function isStoreOnly(r: BuildResult): r is Answer['result'] {
+  return r.storeOnlyKeys !== undefined;
+}
+
+async function sleepUntil(at: number): Promise<void> {
+  const ms = at - Date.now();
+  if (ms >= 0) await new Promise((resolve) => setTimeout(resolve, Math.ceil(ms) + 1));
+}
+
+/**
+ * The digest of the context as its snapshot will confirm it to the next
+ * build; undefined when it cannot (an entry changed since the snapshot's
+ * horizon, or too shortly before). One walk of the context against the
+ * snapshot `before` (opened before anything the recorded answer read:
+ * its time is the horizon of what the saved snapshot trusts): a context
+ * as its snapshot says is confirmed by the walk's lstats, nothing read or
+ * hashed; a changed one has its changed files hashed and its snapshot
+ * saved. No separate stat check first: the lean start just found the
+ * snapshot stale or absent (the usual reason this build ran), so a check
+ * would only add its own pass (and the native one's process start)
+ * before the walk.
  *
  * A context seen for the first time takes its files' digests from the
  * store's checksum table when their stat identity is the one the build

@@ -261,7 +261,7 @@ async function exportSolved(env: StepEnv, opts: BuildOptions, graph: BuildGraph,
     imageId: image.configDigest,
     manifestDigest: image.manifestDigest,
     metadata: buildMetadata(opts.tags, image, await store.content.size(image.manifestDigest), pushed),
-    ...(ctx.cachePlan.imports.length > 0 ? {} : { storeOnlyKeys: storeOnly.keysIfStoreOnly(graph, opts.buildContexts ?? []) }),
+    ...(ctx.cachePlan.imports.length > 0 ? {} : { storeOnlyKeys: storeOnly.keysIfStoreOnly(graph, opts.buildContexts ?? []), cacheKeys: storeOnly.keysUsed() }),
   };
 }
 

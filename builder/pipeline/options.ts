@@ -110,6 +110,12 @@ export interface BuildResult {
    * (pipeline/store-only.ts).
    */
   storeOnlyKeys?: string[];
+  /**
+   * The local cache index's keys the build found or wrote (set with
+   * storeOnlyKeys' conditions but for a build that ran steps too): what
+   * the same build asked again reads (cli/local-memo-record.ts).
+   */
+  cacheKeys?: string[];
 }
 
 /** What `tsbuild build` was asked (the CLI's parsed flags): the build itself, plus what only the client handles. */
