@@ -14,6 +14,7 @@ import { storeSuite, tsbuild, tempDir, CLIENT_CACHE, PROJECT_ROOT, type CliResul
 import { build as solve } from '../builder/pipeline/build.js';
 import { toBuildOptions } from '../builder/cli/build-request.js';
 import { memoRecorder } from '../builder/cli/local-memo-record.js';
+import { buildManifest, startContextCheck } from '../builder/remote/context-manifest.js';
 import type { CliBuildRequest } from '../builder/pipeline/options.js';
 import { makeContext } from './e2e-image-helpers.js';
 import { bundleLog } from './helpers/bundle-log.js';
@@ -235,7 +236,8 @@ it('without the native stat check, the JavaScript check answers, and sees an edi
 it('after a one-file change, the next build is answered from the memo, as a full no-op shows it', async (t) => {
   // The RUN outlasts the racy margin of a file system with fine timestamps:
   // the edit is older than that when the rebuild records its answer.
-  const ctx = await context(`FROM busybox:latest\nCOPY app.txt /app.txt\nRUN cat /app.txt > /copy.txt && sleep ${(FINE_RACY_MARGIN_MS + 100) / 1000}\n`);
+  // COPY . : the context's snapshot is made of the checksum's walk of it.
+  const ctx = await context(`FROM busybox:latest\nCOPY . /ctx\nRUN cat /ctx/app.txt > /copy.txt && sleep ${(FINE_RACY_MARGIN_MS + 100) / 1000}\n`, { 'src/a.txt': 'a\n', 'src/b/c.txt': 'c\n' });
   const dir = await tempDir('tsbuild-memo-one-');
   const args = (n: number) => ['build', '--progress', 'plain', '-t', 'memo-one:latest', '--iidfile', path.join(dir, `iid${n}`), ctx];
   await memoized(ctx, ['-t', 'memo-one:latest']);
@@ -253,6 +255,16 @@ it('after a one-file change, the next build is answered from the memo, as a full
   t.is(await readFile(path.join(dir, 'iid2'), 'utf8'), id);
   t.is(await readFile(path.join(dir, 'iid3'), 'utf8'), id);
   t.is((await run(['run', '--rm', 'memo-one:latest', 'cat', '/copy.txt'])).stdout, 'one file changed\n');
+  // That snapshot says what a walk of the context says.
+  process.env.XDG_CACHE_HOME = CLIENT_CACHE;
+  const saved = startContextCheck(ctx, path.join(ctx, 'Dockerfile')).snapshot;
+  t.true(saved.checkable);
+  process.env.XDG_CACHE_HOME = await tempDir('tsbuild-memo-xdg-');
+  try {
+    t.is((await buildManifest(ctx, path.join(ctx, 'Dockerfile'))).digest, saved.digest);
+  } finally {
+    process.env.XDG_CACHE_HOME = CLIENT_CACHE;
+  }
 });
 
 it('a file rewritten just after the build that recorded, its mtime put back, is not answered stale', async (t) => {
@@ -274,7 +286,7 @@ it('an answer recorded while the context or a tag changed is not answered stale'
   // solve of the answer and its recording put in by the test.
   process.env.XDG_CACHE_HOME = CLIENT_CACHE;
   const env = { ...process.env, TSBUILD_ROOT: suite.store.root };
-  const ctx = await context('FROM busybox:latest\nCOPY app.txt /app.txt\nRUN cat /app.txt > /copy.txt\n');
+  const ctx = await context('FROM busybox:latest\nCOPY . /ctx\nRUN cat /ctx/app.txt > /copy.txt\n');
   const file = path.join(ctx, 'app.txt');
   const args = ['-q', '-t', 'memo-race:latest', ctx];
   const recorded = async (content: string, meanwhile: () => Promise<void>) => {
@@ -282,9 +294,9 @@ it('an answer recorded while the context or a tag changed is not answered stale'
     await new Promise((r) => setTimeout(r, FINE_RACY_MARGIN_MS + 50));
     const req = toBuildOptions(args, env) as CliBuildRequest;
     const recorder = memoRecorder(req, env)!;
-    const result = await solve(req.build, { onEvent: (e) => recorder.onEvent(e) });
-    await recorder.record(result, async (onEvent) => {
-      const answer = await solve(req.build, { onEvent });
+    const result = await solve(req.build, { onEvent: (e) => recorder.onEvent(e), onContextWalk: (w) => recorder.onContextWalk(w) });
+    await recorder.record(result, async (io) => {
+      const answer = await solve(req.build, io);
       await meanwhile();
       return answer;
     });

@@ -57,6 +57,7 @@ export async function runCli(req: CliBuildRequest): Promise<number> {
         progress.onProgress?.(e);
         memo?.onEvent(e);
       },
+      ...(memo ? { onContextWalk: (entries) => memo.onContextWalk(entries) } : {}),
       signal: abort.signal,
       secrets: localSecrets(req.secrets, process.env),
       ssh,
@@ -72,7 +73,7 @@ export async function runCli(req: CliBuildRequest): Promise<number> {
     await progress?.close({ ok: true });
     if (req.progress === 'quiet') process.stdout.write(result.imageId + '\n');
     // Shown first: the answer is recorded (or not) after the user has it.
-    await memo?.record(result, (onEvent) => build(req.build, { onEvent, signal: abort.signal })).catch(() => undefined);
+    await memo?.record(result, (io) => build(req.build, { ...io, signal: abort.signal })).catch(() => undefined);
     return 0;
   } catch (err) {
     // Errors before the build started (bad flags, a Dockerfile that does

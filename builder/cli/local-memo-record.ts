@@ -24,9 +24,12 @@
 // just before) is racy, so the snapshot cannot confirm it and the answer
 // recorded under its digest is never used.
 import path from 'node:path';
-import type { BuildResult, CliBuildRequest, ProgressEvent } from '../pipeline/options.js';
+import type { BuildIO, BuildResult, CliBuildRequest, ProgressEvent } from '../pipeline/options.js';
+import type { ContextWalkEntry } from '../context/context.js';
+import type { ContentHashCache } from '../context/checksum.js';
 import type { ServerMessage } from '../remote/protocol.js';
-import { buildManifest, contextIdOf, startContextCheck, type ContextCheck } from '../remote/context-manifest.js';
+import { buildManifest, manifestOfWalk, startContextCheck, statContextAround, type ContextCheck } from '../remote/context-manifest.js';
+import { contextIdOf } from '../remote/context-ids.js';
 import { memoRequest } from '../remote/remote-request.js';
 import { wireEvent } from '../remote/wire-event.js';
 import { localMemoKey, locallyMemoizable, writeLocalMemo } from '../memo/local-memo.js';
@@ -34,12 +37,14 @@ import { memoChecksOf, settledAt } from '../memo/memo-checks.js';
 import { PersistentChecksumCache } from '../../cache/checksum-cache.js';
 import { storePaths } from '../store/store-paths.js';
 
-/** The same build again, its progress to `onEvent` only. */
-export type SolveAgain = (onEvent: (e: ProgressEvent) => void) => Promise<BuildResult>;
+/** The same build again, its progress to `onEvent` only, its walks of the whole context to `onContextWalk`. */
+export type SolveAgain = (io: Required<Pick<BuildIO, 'onEvent' | 'onContextWalk'>>) => Promise<BuildResult>;
 
 export interface MemoRecorder {
   /** Every progress event the build showed, in order. */
   onEvent(e: ProgressEvent): void;
+  /** The build's walks of the whole context (BuildIO.onContextWalk). */
+  onContextWalk(entries: readonly ContextWalkEntry[]): void;
   /** After the build succeeded and its output was shown; `again` asks the same build again when it ran steps. */
   record(result: BuildResult, again: SolveAgain): Promise<void>;
 }
@@ -51,24 +56,33 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
   const { contextDir, dockerfilePath, storeRoot } = req.build;
   const check = startContextCheck(contextDir, dockerfilePath);
   const events = new ShownEvents();
+  let walksWhole = false;
+  const tableOf = () => PersistentChecksumCache.open(storePaths(storeRoot).checksums, contextDir);
   return {
     onEvent: (e) => events.onEvent(e),
+    onContextWalk: () => { walksWhole = true; },
     record: async (result, again) => {
       if (isStoreOnly(result) && events.shown) {
-        const digest = await contextDigest(storeRoot, contextDir, dockerfilePath, check);
+        const digest = await contextDigest(contextDir, dockerfilePath, check, tableOf);
         return recordAnswer(req, { result, shown: events.shown, startedAt, digest });
       }
       if (!result.cacheKeys) return;
-      // The context first, while the store's last writes age: its snapshot's
-      // horizon is before anything the solve below reads, which is all its
-      // rule needs (an entry changed after it is never confirmed).
-      const digest = await contextDigest(storeRoot, contextDir, dockerfilePath, startContextCheck(contextDir, dockerfilePath));
-      if (digest === undefined) return;
+      // A build that reads the whole context (COPY .) walks it again below:
+      // the snapshot is made of that walk. Otherwise the context is walked
+      // first, while the store's last writes age.
+      const walkedFirst = walksWhole ? undefined : await contextDigest(contextDir, dockerfilePath, startContextCheck(contextDir, dockerfilePath), tableOf);
+      if (!walksWhole && walkedFirst === undefined) return;
       await sleepUntil(settledAt(storeRoot, result.cacheKeys));
       const againAt = Date.now();
+      // Before the solve reads anything: the snapshot's horizon is its start.
+      const againCheck = startContextCheck(contextDir, dockerfilePath);
+      const around = statContextAround(againCheck.root, dockerfilePath);
       const noOp = new ShownEvents();
-      const answer = await again((e) => noOp.onEvent(e));
-      if (isStoreOnly(answer) && noOp.shown) await recordAnswer(req, { result: answer, shown: noOp.shown, startedAt: againAt, digest });
+      let walked: readonly ContextWalkEntry[] | undefined;
+      const answer = await again({ onEvent: (e) => noOp.onEvent(e), onContextWalk: (w) => { walked = w; } });
+      if (!isStoreOnly(answer) || !noOp.shown) return;
+      const digest = walkedFirst ?? (walked ? confirmed(contextDir, dockerfilePath, await manifestOfWalk(againCheck, around, walked, tableOf)) : undefined);
+      await recordAnswer(req, { result: answer, shown: noOp.shown, startedAt: againAt, digest });
     },
   };
 }
@@ -134,11 +148,15 @@ async function sleepUntil(at: number): Promise<void> {
  * hashed: the first no-op after a cold build of a 40 MB context would
  * otherwise read and hash all of it again.
  */
-async function contextDigest(storeRoot: string, contextDir: string, dockerfilePath: string | undefined, before: ContextCheck): Promise<string | undefined> {
+async function contextDigest(contextDir: string, dockerfilePath: string | undefined, before: ContextCheck, table: () => Promise<ContentHashCache>): Promise<string | undefined> {
   const walkNow: ContextCheck = { root: before.root, snapshot: before.snapshot, native: Promise.resolve(false) };
-  const hashes = before.snapshot.digest === '' ? await PersistentChecksumCache.open(storePaths(storeRoot).checksums, contextDir) : undefined;
+  const hashes = before.snapshot.digest === '' ? await table() : undefined;
   const manifest = await buildManifest(contextDir, dockerfilePath, walkNow, hashes);
-  // The snapshot as the next build will read it must confirm this very digest.
+  return confirmed(contextDir, dockerfilePath, manifest.digest);
+}
+
+/** The digest, when the snapshot as the next build will read it confirms this very digest. */
+function confirmed(contextDir: string, dockerfilePath: string | undefined, digest: string): string | undefined {
   const next = startContextCheck(contextDir, dockerfilePath).snapshot;
-  return next.checkable && next.digest === manifest.digest ? manifest.digest : undefined;
+  return next.checkable && next.digest === digest ? digest : undefined;
 }

@@ -8,12 +8,12 @@
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import type { BuildContext } from '../context/context.js';
+import type { BuildContext, ContextWalkEntry, EntryType } from '../context/context.js';
 import type { ContentHashCache } from '../context/checksum.js';
 import { sortNames } from '../fileops/source-tree.js';
 import { ignoreFileCandidates } from '../patterns/dockerignore.js';
 import { manifestDigest, sameEntry } from './manifest-digest.js';
-import { rowOf, statAround, type SnapshotRow } from './context-snapshot.js';
+import { rowOf, statAround, type AroundStat, type SnapshotRow } from './context-snapshot.js';
 import { startContextCheck, type ContextCheck } from './context-check.js';
 import { contextIdOf } from './context-ids.js';
 
@@ -38,6 +38,7 @@ export interface ContextManifest {
 
 const S_IFMT = 0o170000;
 const TYPES: Record<number, ManifestEntry['type']> = { 0o100000: 'file', 0o040000: 'dir', 0o120000: 'symlink' };
+const TYPE_BITS: Partial<Record<EntryType, number>> = { file: 0o100000, dir: 0o040000, symlink: 0o120000 };
 
 /** `hashes`: digests already known by stat identity (a local build's checksum table), read instead of the file. */
 export async function buildManifest(contextDir: string, dockerfilePath: string | undefined, check = startContextCheck(contextDir, dockerfilePath), hashes?: ContentHashCache): Promise<ContextManifest> {
@@ -48,7 +49,7 @@ export async function buildManifest(contextDir: string, dockerfilePath: string |
     return manifestOf(contextId, root, snapshot.digest, snapshot.files, true, () => Array.from({ length: snapshot.size }, (_, i) => snapshot.rowAt(i)));
   }
   // Taken before anything is read: a change made while the walk runs shows at the next build.
-  const around = statAround([root, ...ignoreFileCandidates(root, dockerfilePath)]);
+  const around = statContextAround(root, dockerfilePath);
   // The walk's code is loaded only when a walk is needed.
   const [{ BuildContext }, { fileDigest }] = await Promise.all([import('../context/context.js'), import('../context/checksum.js')]);
   const context = await BuildContext.open(root, { dockerfilePath });
@@ -102,6 +103,47 @@ export async function buildManifest(contextDir: string, dockerfilePath: string |
   const manifest = manifestOf(contextId, context.root, digest, files, false, () => all, entries);
   manifest.delta = () => (base ? deltaOf(base.digest, base.rows.map(entryOf), entries) : undefined);
   return manifest;
+}
+
+/** The stats of what a walk of the context reads besides its entries, taken before it starts. */
+export function statContextAround(root: string, dockerfilePath: string | undefined): AroundStat[] {
+  return statAround([root, ...ignoreFileCandidates(root, dockerfilePath)]);
+}
+
+/**
+ * The digest of a walk made elsewhere (a local build's checksum walk of
+ * the whole context, context/checksum.ts), its rows saved as the
+ * context's snapshot: `check` was opened and `around` stated before that
+ * walk began (their time is the snapshot's horizon). Digests the walk did
+ * not need are taken from the snapshot (a row it holds unchanged), then
+ * from `hashes` by stat identity, then from the file itself.
+ */
+export async function manifestOfWalk(check: ContextCheck, around: AroundStat[], walked: readonly ContextWalkEntry[], hashes: () => Promise<ContentHashCache>): Promise<string> {
+  const { root, snapshot } = check;
+  const rows: SnapshotRow[] = [];
+  const misses: SnapshotRow[] = [];
+  // The first entry is the context's root itself: stated in `around`.
+  for (const e of walked.slice(1)) {
+    const bits = TYPE_BITS[e.type];
+    if (bits === undefined) continue;
+    const row: SnapshotRow = { name: e.inRoot.slice(1), mode: bits | e.mode, size: e.size, mtimeMs: e.mtimeMs, ctimeMs: e.ctimeMs, ino: e.ino, dev: e.dev };
+    if (e.type === 'symlink') row.link = e.link;
+    if (e.type === 'file') {
+      const known = e.digest === '' ? snapshot.indexOf(row.name) : undefined;
+      if (e.digest !== '') row.digest = e.digest;
+      else if (known !== undefined && snapshot.matches(known, row.name, row)) row.digest = snapshot.rowAt(known).digest;
+      else misses.push(row);
+    }
+    rows.push(row);
+  }
+  if (misses.length > 0) {
+    const [table, { fileDigest }] = await Promise.all([hashes(), import('../context/checksum.js')]);
+    const prefix = root === '/' ? '/' : `${root}/`;
+    for (const row of misses) row.digest = await fileDigest(prefix + row.name, row, table);
+  }
+  const digest = manifestDigest(rows.map(entryOf));
+  snapshot.save(rows, digest, around);
+  return digest;
 }
 
 // The check and the walk in JavaScript run once per process, their hot
