@@ -129,9 +129,10 @@ export async function manifestOfWalk(check: ContextCheck, around: AroundStat[], 
     const row: SnapshotRow = { name: e.inRoot.slice(1), mode: bits | e.mode, size: e.size, mtimeMs: e.mtimeMs, ctimeMs: e.ctimeMs, ino: e.ino, dev: e.dev };
     if (e.type === 'symlink') row.link = e.link;
     if (e.type === 'file') {
-      const known = e.digest === '' ? snapshot.indexOf(row.name) : undefined;
+      // The row at the same position first: an unchanged context is walked in the snapshot's order.
+      const known = e.digest !== '' ? undefined : snapshot.matches(rows.length, row.name, row) ? rows.length : snapshot.indexOf(row.name);
       if (e.digest !== '') row.digest = e.digest;
-      else if (known !== undefined && snapshot.matches(known, row.name, row)) row.digest = snapshot.rowAt(known).digest;
+      else if (known !== undefined && snapshot.matches(known, row.name, row)) row.digest = snapshot.digestAt(known);
       else misses.push(row);
     }
     rows.push(row);

@@ -243,6 +243,12 @@ export class ContextSnapshot {
     return row;
   }
 
+  /** The digest row `i` holds (only meaningful for a row that matches()). */
+  digestAt(i: number): string | undefined {
+    const hex = this.data!.digests.slice(i * HEX, (i + 1) * HEX);
+    return hex === NO_DIGEST ? undefined : `sha256:${hex}`;
+  }
+
   /** The row of this name, wherever it is (entries added or removed shift the rest). */
   indexOf(name: string): number | undefined {
     if (!this.byName) this.byName = new Map((this.data?.names ?? []).map((n, i) => [n, i]));
