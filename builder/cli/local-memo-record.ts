@@ -28,7 +28,9 @@ import type { BuildIO, BuildResult, CliBuildRequest, ProgressEvent } from '../pi
 import type { ContextWalkEntry } from '../context/context.js';
 import type { ContentHashCache } from '../context/checksum.js';
 import type { ServerMessage } from '../remote/protocol.js';
-import { buildManifest, manifestOfWalk, startContextCheck, statContextAround, type ContextCheck } from '../remote/context-manifest.js';
+import { buildManifest, manifestOfRows, rowsOfWalk, startContextCheck, statContextAround, type ContextCheck } from '../remote/context-manifest.js';
+import type { SnapshotRow } from '../remote/context-snapshot.js';
+import { collectWhenBig } from './heap-growth.js';
 import { contextIdOf } from '../remote/context-ids.js';
 import { memoRequest } from '../remote/remote-request.js';
 import { wireEvent } from '../remote/wire-event.js';
@@ -78,10 +80,15 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
       const againCheck = startContextCheck(contextDir, dockerfilePath);
       const around = statContextAround(againCheck.root, dockerfilePath);
       const noOp = new ShownEvents();
-      let walked: readonly ContextWalkEntry[] | undefined;
-      const answer = await again({ onEvent: (e) => noOp.onEvent(e), onContextWalk: (w) => { walked = w; } });
+      const seen: { walk?: readonly ContextWalkEntry[] } = {};
+      const answer = await again({ onEvent: (e) => noOp.onEvent(e), onContextWalk: (walk) => { seen.walk = walk; } });
       if (!isStoreOnly(answer) || !noOp.shown) return;
-      const digest = walkedFirst ?? (walked ? confirmed(contextDir, dockerfilePath, await manifestOfWalk(againCheck, around, walked, tableOf)) : undefined);
+      // Its digests are filled in by now. The walk itself goes, with the
+      // rest of that solve's garbage, before the snapshot is made.
+      const rows: SnapshotRow[] | undefined = seen.walk && rowsOfWalk(seen.walk);
+      delete seen.walk;
+      collectWhenBig();
+      const digest = walkedFirst ?? (rows ? confirmed(contextDir, dockerfilePath, await manifestOfRows(againCheck, around, rows, tableOf)) : undefined);
       await recordAnswer(req, { result: answer, shown: noOp.shown, startedAt: againAt, digest });
     },
   };

@@ -37,6 +37,7 @@ export interface ContextManifest {
 
 
 const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
 const TYPES: Record<number, ManifestEntry['type']> = { 0o100000: 'file', 0o040000: 'dir', 0o120000: 'symlink' };
 const TYPE_BITS: Partial<Record<EntryType, number>> = { file: 0o100000, dir: 0o040000, symlink: 0o120000 };
 
@@ -111,38 +112,54 @@ export function statContextAround(root: string, dockerfilePath: string | undefin
 }
 
 /**
- * The digest of a walk made elsewhere (a local build's checksum walk of
- * the whole context, context/checksum.ts), its rows saved as the
- * context's snapshot: `check` was opened and `around` stated before that
- * walk began (their time is the snapshot's horizon). Digests the walk did
- * not need are taken from the snapshot (a row it holds unchanged), then
- * from `hashes` by stat identity, then from the file itself.
+ * The snapshot rows of a walk made elsewhere (a local build's checksum
+ * walk of the whole context, context/checksum.ts: its root first), with
+ * the digests that walk needed; manifestOfRows() finds the others.
  */
-export async function manifestOfWalk(check: ContextCheck, around: AroundStat[], walked: readonly ContextWalkEntry[], hashes: () => Promise<ContentHashCache>): Promise<string> {
-  const { root, snapshot } = check;
+export function rowsOfWalk(walked: readonly ContextWalkEntry[]): SnapshotRow[] {
   const rows: SnapshotRow[] = [];
-  const misses: SnapshotRow[] = [];
   // The first entry is the context's root itself: stated in `around`.
-  for (const e of walked.slice(1)) {
+  for (let i = 1; i < walked.length; i++) {
+    const e = walked[i]!;
     const bits = TYPE_BITS[e.type];
     if (bits === undefined) continue;
     const row: SnapshotRow = { name: e.inRoot.slice(1), mode: bits | e.mode, size: e.size, mtimeMs: e.mtimeMs, ctimeMs: e.ctimeMs, ino: e.ino, dev: e.dev };
     if (e.type === 'symlink') row.link = e.link;
-    if (e.type === 'file') {
-      // The row at the same position first: an unchanged context is walked in the snapshot's order.
-      const known = e.digest !== '' ? undefined : snapshot.matches(rows.length, row.name, row) ? rows.length : snapshot.indexOf(row.name);
-      if (e.digest !== '') row.digest = e.digest;
-      else if (known !== undefined && snapshot.matches(known, row.name, row)) row.digest = snapshot.digestAt(known);
-      else misses.push(row);
-    }
+    if (e.type === 'file' && e.digest !== '') row.digest = e.digest;
     rows.push(row);
   }
-  if (misses.length > 0) {
-    const [table, { fileDigest }] = await Promise.all([hashes(), import('../context/checksum.js')]);
-    const prefix = root === '/' ? '/' : `${root}/`;
-    for (const row of misses) row.digest = await fileDigest(prefix + row.name, row, table);
+  return rows;
+}
+
+/**
+ * The digest of the context those rows describe, saved as its snapshot:
+ * `check` was opened and `around` stated before the walk that made them
+ * began (their time is the snapshot's horizon). A file's digest the walk
+ * did not need is taken from the snapshot (a row it holds unchanged),
+ * then from `hashes` by stat identity, then from the file itself.
+ */
+export async function manifestOfRows(check: ContextCheck, around: AroundStat[], rows: SnapshotRow[], hashes: () => Promise<ContentHashCache>): Promise<string> {
+  const { root, snapshot } = check;
+  const misses: SnapshotRow[] = [];
+  for (const [i, row] of rows.entries()) {
+    if (row.digest !== undefined || (row.mode & S_IFMT) !== S_IFREG) continue;
+    // The row at the same position first: an unchanged context is walked in the snapshot's order.
+    const known = snapshot.matches(i, row.name, row) ? i : snapshot.indexOf(row.name);
+    if (known !== undefined && snapshot.matches(known, row.name, row)) row.digest = snapshot.digestAt(known);
+    else misses.push(row);
   }
-  const digest = manifestDigest(rows.map(entryOf));
+  if (misses.length > 0) {
+    const table = await hashes();
+    const prefix = root === '/' ? '/' : `${root}/`;
+    // Looked up synchronously, the rest read: a promise per file cost a big context's peak memory.
+    const unknown = misses.filter((row) => (row.digest = table.get(prefix + row.name, row)) === undefined);
+    if (unknown.length > 0) {
+      const { fileDigest } = await import('../context/checksum.js');
+      for (const row of unknown) row.digest = await fileDigest(prefix + row.name, row, table);
+    }
+  }
+  // One entry at a time: a 50,000-row context's entries all at once cost megabytes for a moment.
+  const digest = manifestDigest((function* () { for (const r of rows) yield entryOf(r); })());
   snapshot.save(rows, digest, around);
   return digest;
 }
