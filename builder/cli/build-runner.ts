@@ -3,8 +3,6 @@
 // agents from this machine, writes --iidfile/--metadata-file and maps
 // errors to exit codes (1 for a failed build, 2 for a bug in tsbuild).
 import { writeFile } from 'node:fs/promises';
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { build, evaluate } from '../pipeline/build.js';
 import { createProgress, type ProgressWriter } from '../progress/index.js';
 import { localSecrets, localSsh } from '../providers/local.js';
@@ -12,31 +10,7 @@ import { BuildCanceledError, UsageError } from '../errors.js';
 import { reportError } from './report-error.js';
 import type { CliBuildRequest } from '../pipeline/options.js';
 import { memoRecorder } from './local-memo-record.js';
-
-
-// How far V8 lets the heap grow past what survived its last full
-// collection: up to 4x by default, which made a 1 GB, 50,000-file COPY peak
-// at 380-440 MB of RSS for a live set of about 70 MB. At 1.5x it peaks
-// near 250 MB, but collecting that often costs small builds CPU (the
-// collector's share of a cold build's profile went from 5% to 8%). So a
-// build keeps V8's default until its heap is big, then caps the growth and
-// collects once, as the limit V8 set at its last collection would
-// otherwise still let the heap reach 4x.
-const BIG_HEAP = 80 << 20;
-const HEAP_GROWING_PERCENT = 50;
-
-function capHeapGrowthWhenBig(): () => void {
-  const timer = setInterval(() => {
-    if (getHeapStatistics().used_heap_size < BIG_HEAP) return;
-    clearInterval(timer);
-    setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
-    setFlagsFromString('--expose-gc');
-    // A fresh context gets the gc() the flag exposes; this one keeps none.
-    (runInNewContext('gc') as () => void)();
-  }, 100);
-  timer.unref();
-  return () => clearInterval(timer);
-}
+import { capHeapGrowthWhenBig } from './heap-growth.js';
 
 export async function runCli(req: CliBuildRequest): Promise<number> {
   if (req.call !== 'build') return evaluate(req.build, req.call, { stdout: process.stdout, stderr: process.stderr });
@@ -57,6 +31,7 @@ export async function runCli(req: CliBuildRequest): Promise<number> {
         progress.onProgress?.(e);
         memo?.onEvent(e);
       },
+      ...(memo ? { onContextWalk: (entries) => memo.onContextWalk(entries) } : {}),
       signal: abort.signal,
       secrets: localSecrets(req.secrets, process.env),
       ssh,
@@ -72,7 +47,7 @@ export async function runCli(req: CliBuildRequest): Promise<number> {
     await progress?.close({ ok: true });
     if (req.progress === 'quiet') process.stdout.write(result.imageId + '\n');
     // Shown first: the answer is recorded (or not) after the user has it.
-    await memo?.record(result).catch(() => undefined);
+    await memo?.record(result, (io) => build(req.build, { ...io, signal: abort.signal })).catch(() => undefined);
     return 0;
   } catch (err) {
     // Errors before the build started (bad flags, a Dockerfile that does

@@ -1,35 +1,54 @@
 // Recording a local build's answer in the store's memo (memo/local-memo.ts),
 // so that the next identical build is answered by the lean bundle
 // (local-memo-entry.ts) without a build. Only a build that may be memoized
-// (locallyMemoizable) and turned out store-only (BuildResult.storeOnlyKeys)
-// is recorded, with what it showed (the progress records a server would
-// have sent) and the stats of the store it depends on (memo-checks.ts,
-// with its rule on times too close to the build's start).
+// (locallyMemoizable) is recorded, with what a no-op of it shows (the
+// progress records a server would have sent) and the stats of the store
+// it depends on (memo-checks.ts, with its rule on times too close to the
+// build's start).
+//
+// A build that turned out store-only (BuildResult.storeOnlyKeys) is its
+// own answer. A build that ran steps (a cold one, or one after an edit) is
+// asked again once its output was shown: the same request, solved in this
+// process against the store it just filled, silently, is what the next
+// no-op would show; it must come out store-only, else nothing is
+// recorded. The store's own writes are what make that answer racy (the
+// image index, the cache entries' directories, all just written): it
+// starts only once they are older than the tick rule asks, waiting out
+// what is left of that (memo-checks.ts settledAt()), never more.
 //
 // The answer is filed under its context's digest, so the context's
 // snapshot (remote/context-snapshot.ts) is brought up to date then: its
 // stat check is how the next build knows the context is unchanged. The
-// snapshot is opened before the build starts and saved with that time as
-// its horizon: an entry changed while the build ran (or just before) is
-// racy, so the snapshot cannot confirm it and the answer recorded under
-// its digest is never used. Only store-only builds pay for this: a stat
-// check while the context is as its snapshot says, a walk after it changed
-// (the first no-op after an edit); cold and changed builds pay nothing.
-import type { BuildResult, CliBuildRequest, ProgressEvent } from '../pipeline/options.js';
+// snapshot is opened before the solve whose answer is recorded starts and
+// saved with that time as its horizon: an entry changed while it ran (or
+// just before) is racy, so the snapshot cannot confirm it and the answer
+// recorded under its digest is never used.
+import path from 'node:path';
+import type { BuildIO, BuildResult, CliBuildRequest, ProgressEvent } from '../pipeline/options.js';
+import type { ContextWalkEntry } from '../context/context.js';
+import type { ContentHashCache } from '../context/checksum.js';
 import type { ServerMessage } from '../remote/protocol.js';
-import { buildManifest, contextIdOf, startContextCheck, type ContextCheck } from '../remote/context-manifest.js';
+import { buildManifest, manifestOfRows, rowsOfWalk, startContextCheck, statContextAround, type ContextCheck } from '../remote/context-manifest.js';
+import type { SnapshotRow } from '../remote/context-snapshot.js';
+import { collectWhenBig } from './heap-growth.js';
+import { contextIdOf } from '../remote/context-ids.js';
 import { memoRequest } from '../remote/remote-request.js';
 import { wireEvent } from '../remote/wire-event.js';
 import { localMemoKey, locallyMemoizable, writeLocalMemo } from '../memo/local-memo.js';
-import { memoChecksOf } from '../memo/memo-checks.js';
+import { memoChecksOf, settledAt } from '../memo/memo-checks.js';
 import { PersistentChecksumCache } from '../../cache/checksum-cache.js';
 import { storePaths } from '../store/store-paths.js';
+
+/** The same build again, its progress to `onEvent` only, its walks of the whole context to `onContextWalk`. */
+export type SolveAgain = (io: Required<Pick<BuildIO, 'onEvent' | 'onContextWalk'>>) => Promise<BuildResult>;
 
 export interface MemoRecorder {
   /** Every progress event the build showed, in order. */
   onEvent(e: ProgressEvent): void;
-  /** After the build succeeded and its output was shown. */
-  record(result: BuildResult): Promise<void>;
+  /** The build's walks of the whole context (BuildIO.onContextWalk). */
+  onContextWalk(entries: readonly ContextWalkEntry[]): void;
+  /** After the build succeeded and its output was shown; `again` asks the same build again when it ran steps. */
+  record(result: BuildResult, again: SolveAgain): Promise<void>;
 }
 
 /** A recorder for a build that may be memoized, taken before it starts; undefined for any other. */
@@ -38,50 +57,113 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
   const startedAt = Date.now();
   const { contextDir, dockerfilePath, storeRoot } = req.build;
   const check = startContextCheck(contextDir, dockerfilePath);
-  // Step output only comes from a step that ran, and such a build is never
-  // recorded: from then on its events (a cold build's logs) are not kept.
-  let events: ProgressEvent[] | undefined = [];
+  const events = new ShownEvents();
+  let walksWhole = false;
+  const tableOf = () => PersistentChecksumCache.open(storePaths(storeRoot).checksums, contextDir);
   return {
-    onEvent: (e) => {
-      if (e.type === 'log') events = undefined;
-      else events?.push(e);
-    },
-    record: async (result) => {
-      const shown = events;
-      if (!result.storeOnlyKeys || !shown) return;
-      const digest = await contextDigest(storeRoot, contextDir, dockerfilePath, check);
-      if (digest === undefined) return;
-      const found = await memoChecksOf(storeRoot, { keys: result.storeOnlyKeys, manifestDigest: result.manifestDigest }, startedAt);
-      const key = localMemoKey(storeRoot, memoRequest(req, contextIdOf(check.root), digest));
-      if (!found || key === undefined) return;
-      const messages: ServerMessage[] = [...shown.map((e): ServerMessage => ({ type: 'event', record: wireEvent(e) })), { type: 'result', exitCode: 0, imageId: result.imageId }];
-      writeLocalMemo(storeRoot, key, { messages, ...found });
+    onEvent: (e) => events.onEvent(e),
+    onContextWalk: () => { walksWhole = true; },
+    record: async (result, again) => {
+      if (isStoreOnly(result) && events.shown) {
+        const digest = await contextDigest(contextDir, dockerfilePath, check, tableOf);
+        return recordAnswer(req, { result, shown: events.shown, startedAt, digest });
+      }
+      if (!result.cacheKeys) return;
+      // A build that reads the whole context (COPY .) walks it again below:
+      // the snapshot is made of that walk. Otherwise the context is walked
+      // first, while the store's last writes age.
+      const walkedFirst = walksWhole ? undefined : await contextDigest(contextDir, dockerfilePath, startContextCheck(contextDir, dockerfilePath), tableOf);
+      if (!walksWhole && walkedFirst === undefined) return;
+      await sleepUntil(settledAt(storeRoot, result.cacheKeys));
+      const againAt = Date.now();
+      // Before the solve reads anything: the snapshot's horizon is its start.
+      const againCheck = startContextCheck(contextDir, dockerfilePath);
+      const around = statContextAround(againCheck.root, dockerfilePath);
+      const noOp = new ShownEvents();
+      const seen: { walk?: readonly ContextWalkEntry[] } = {};
+      const answer = await again({ onEvent: (e) => noOp.onEvent(e), onContextWalk: (walk) => { seen.walk = walk; } });
+      if (!isStoreOnly(answer) || !noOp.shown) return;
+      // Its digests are filled in by now. The walk itself goes, with the
+      // rest of that solve's garbage, before the snapshot is made.
+      const rows: SnapshotRow[] | undefined = seen.walk && rowsOfWalk(seen.walk);
+      delete seen.walk;
+      collectWhenBig();
+      const digest = walkedFirst ?? (rows ? confirmed(contextDir, dockerfilePath, await manifestOfRows(againCheck, around, rows, tableOf)) : undefined);
+      await recordAnswer(req, { result: answer, shown: noOp.shown, startedAt: againAt, digest });
     },
   };
 }
 
 /**
- * The digest of the context the build read, as its snapshot will confirm
- * it to the next build; undefined when it cannot (changed while the build
- * ran). One walk of the context against the snapshot opened before the
- * build (`before`, whose time is the horizon of what the saved snapshot
- * trusts): a context as its snapshot says is confirmed by the walk's
- * lstats, nothing read or hashed; a changed one has its changed files
- * hashed and its snapshot saved. No separate stat check first: the lean
- * start just found the snapshot stale or absent (the usual reason this
- * build ran), so a check would only add its own pass (and the native
- * one's process start) before the walk.
+ * The events of a build, kept while they may make an answer: step output
+ * only comes from a step that ran, and such a build is never recorded, so
+ * from then on its events (a cold build's logs) are not kept.
+ */
+class ShownEvents {
+  shown: ProgressEvent[] | undefined = [];
+
+  onEvent(e: ProgressEvent): void {
+    if (e.type === 'log') this.shown = undefined;
+    else this.shown?.push(e);
+  }
+}
+
+interface Answer {
+  /** A store-only build's result, and the events it showed. */
+  result: BuildResult & { storeOnlyKeys: string[] };
+  shown: ProgressEvent[];
+  /** When that build started. */
+  startedAt: number;
+  /** The context's digest as its snapshot confirms it (contextDigest()); undefined: it cannot. */
+  digest: string | undefined;
+}
+
+async function recordAnswer(req: CliBuildRequest, a: Answer): Promise<void> {
+  const { storeRoot, contextDir } = req.build;
+  if (a.digest === undefined) return;
+  const found = await memoChecksOf(storeRoot, { keys: a.result.storeOnlyKeys, manifestDigest: a.result.manifestDigest }, a.startedAt);
+  const key = localMemoKey(storeRoot, memoRequest(req, contextIdOf(path.resolve(contextDir)), a.digest));
+  if (!found || key === undefined) return;
+  const messages: ServerMessage[] = [...a.shown.map((e): ServerMessage => ({ type: 'event', record: wireEvent(e) })), { type: 'result', exitCode: 0, imageId: a.result.imageId }];
+  writeLocalMemo(storeRoot, key, { messages, ...found });
+}
+
+function isStoreOnly(r: BuildResult): r is Answer['result'] {
+  return r.storeOnlyKeys !== undefined;
+}
+
+async function sleepUntil(at: number): Promise<void> {
+  const ms = at - Date.now();
+  if (ms >= 0) await new Promise((resolve) => setTimeout(resolve, Math.ceil(ms) + 1));
+}
+
+/**
+ * The digest of the context as its snapshot will confirm it to the next
+ * build; undefined when it cannot (an entry changed since the snapshot's
+ * horizon, or too shortly before). One walk of the context against the
+ * snapshot `before` (opened before anything the recorded answer read:
+ * its time is the horizon of what the saved snapshot trusts): a context
+ * as its snapshot says is confirmed by the walk's lstats, nothing read or
+ * hashed; a changed one has its changed files hashed and its snapshot
+ * saved. No separate stat check first: the lean start just found the
+ * snapshot stale or absent (the usual reason this build ran), so a check
+ * would only add its own pass (and the native one's process start)
+ * before the walk.
  *
  * A context seen for the first time takes its files' digests from the
  * store's checksum table when their stat identity is the one the build
  * hashed: the first no-op after a cold build of a 40 MB context would
  * otherwise read and hash all of it again.
  */
-async function contextDigest(storeRoot: string, contextDir: string, dockerfilePath: string | undefined, before: ContextCheck): Promise<string | undefined> {
+async function contextDigest(contextDir: string, dockerfilePath: string | undefined, before: ContextCheck, table: () => Promise<ContentHashCache>): Promise<string | undefined> {
   const walkNow: ContextCheck = { root: before.root, snapshot: before.snapshot, native: Promise.resolve(false) };
-  const hashes = before.snapshot.digest === '' ? await PersistentChecksumCache.open(storePaths(storeRoot).checksums, contextDir) : undefined;
+  const hashes = before.snapshot.digest === '' ? await table() : undefined;
   const manifest = await buildManifest(contextDir, dockerfilePath, walkNow, hashes);
-  // The snapshot as the next build will read it must confirm this very digest.
+  return confirmed(contextDir, dockerfilePath, manifest.digest);
+}
+
+/** The digest, when the snapshot as the next build will read it confirms this very digest. */
+function confirmed(contextDir: string, dockerfilePath: string | undefined, digest: string): string | undefined {
   const next = startContextCheck(contextDir, dockerfilePath).snapshot;
-  return next.checkable && next.digest === manifest.digest ? manifest.digest : undefined;
+  return next.checkable && next.digest === digest ? digest : undefined;
 }

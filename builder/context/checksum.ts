@@ -130,7 +130,7 @@ export async function checksumSelection(tree: SourceTree, patterns: readonly str
   const collector = new Collector(tree, found, memo ? new Fingerprint() : undefined);
   await walkSelection(tree, items, exclude, collector);
   const fingerprint = collector.fingerprint;
-  if (tree instanceof BuildContext) tree.noteWalked(found);
+  if (tree instanceof BuildContext) tree.noteWalked(found, wholeContext(items, exclude, found));
   if (memo && fingerprint) {
     const known = memo.selectionDigest!(memoKey, fingerprint.digest());
     if (known) return known;
@@ -148,6 +148,11 @@ export async function checksumSelection(tree: SourceTree, patterns: readonly str
   // history) keys it by path, and a one-file rebuild waits for it.
   options.cache?.noteSelection?.(digest, () => found.map(entryOf));
   return digest;
+}
+
+// One source that is the context's root, nothing excluded: the walk saw every entry of the context.
+function wholeContext(items: Awaited<ReturnType<typeof planSources>>, exclude: PatternMatcher | undefined, found: readonly Found[]): boolean {
+  return items.length === 1 && items[0]!.kind === 'path' && exclude === undefined && found[0]?.inRoot === '/';
 }
 
 /** What names a selection of one tree: its patterns and options, after whatever names the tree (`id`) and what else decides what it sees (`variant`). */

@@ -41,11 +41,21 @@ export interface WalkedEntry extends WalkedFile {
   readonly type: EntryType;
 }
 
+/** An entry of a walk of the whole context, as its checksum read it. */
+export interface ContextWalkEntry extends WalkedEntry {
+  /** A symlink's target, '' for anything else. */
+  readonly link: string;
+  /** `sha256:<hex>` of a file, once the checksum needed it ('' while unknown, and for other types). */
+  readonly digest: string;
+}
+
 export interface OpenContextOptions {
   /** Host path of the Dockerfile: its `<Dockerfile>.dockerignore` wins over `.dockerignore`. */
   readonly dockerfilePath?: string;
   /** Use these patterns instead of reading an ignore file. */
   readonly ignorePatterns?: readonly string[];
+  /** Told each checksum walk of the whole context (a COPY of `.`), the root first, in walk order. */
+  readonly onWholeWalk?: (entries: readonly ContextWalkEntry[]) => void;
 }
 
 export function entryType(st: Stats): EntryType {
@@ -76,15 +86,16 @@ export class BuildContext implements SourceTree {
     readonly ignore: PatternMatcher,
     /** The ignore file that was read, or null. */
     readonly ignoreFile: string | null,
+    private readonly onWholeWalk?: (entries: readonly ContextWalkEntry[]) => void,
   ) {}
 
   static async open(dir: string, options: OpenContextOptions = {}): Promise<BuildContext> {
     const root = path.resolve(dir);
     const st = await stat(root).catch(() => null);
     if (!st?.isDirectory()) throw new ContextNotFoundError(dir);
-    if (options.ignorePatterns) return new BuildContext(root, new PatternMatcher(options.ignorePatterns), null);
+    if (options.ignorePatterns) return new BuildContext(root, new PatternMatcher(options.ignorePatterns), null, options.onWholeWalk);
     const ignore = await loadIgnoreFile(root, options.dockerfilePath);
-    return new BuildContext(root, new PatternMatcher(ignore.patterns), ignore.file);
+    return new BuildContext(root, new PatternMatcher(ignore.patterns), ignore.file, options.onWholeWalk);
   }
 
   /** Is this relative path matched by the ignore rules (ignoring whether it exists)? */
@@ -179,9 +190,10 @@ export class BuildContext implements SourceTree {
    * that runs later in the build links an unchanged file by the stat its
    * digest came from, without an lstat of its own (walkedFile).
    */
-  noteWalked(entries: readonly WalkedEntry[]): void {
+  noteWalked(entries: readonly ContextWalkEntry[], whole: boolean): void {
     this.walks.push(entries);
     this.walkedFiles = undefined;
+    if (whole) this.onWholeWalk?.(entries);
   }
 
   walkedFile(inRoot: string): WalkedFile | undefined {

@@ -32,9 +32,8 @@ export async function memoChecksOf(root: string, build: StoreOnlyBuild, startedA
   if (blobs.some((d) => typeof d !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(d))) return undefined;
   const entryFiles = build.keys.map((k) => resultEntryPath(paths.cacheIndex, k));
   const wanted: [string, CheckKind][] = [
-    [path.join(paths.images, 'index.json'), 'file'],
+    ...timedChecks(root, build.keys),
     ...entryFiles.map((f): [string, CheckKind] => [f, 'entry']),
-    ...[...new Set(entryFiles.map((f) => path.dirname(f)))].map((d): [string, CheckKind] => [d, 'dir']),
     [manifestPath, 'blob'],
     ...blobs.map((d): [string, CheckKind] => [content.path(d as Digest), 'blob']),
   ];
@@ -46,4 +45,23 @@ export async function memoChecksOf(root: string, build: StoreOnlyBuild, startedA
     checks.push({ path: p, kind, id: identityOf(st, kind) });
   }
   return { checks, entryFiles };
+}
+
+/**
+ * The earliest moment a build that reads these cache keys may start for
+ * its answer to be recorded: the newest time among the checks the tick
+ * rule applies to, plus RACY_MS. A build that wrote them waits this out
+ * before it is asked again (cli/local-memo-record.ts).
+ */
+export function settledAt(root: string, keys: readonly string[]): number {
+  let newest = -Infinity;
+  for (const [p] of timedChecks(root, keys)) newest = Math.max(newest, statSync(p, { throwIfNoEntry: false })?.mtimeMs ?? -Infinity);
+  return newest + RACY_MS;
+}
+
+// The checks whose times the tick rule applies to: the image index and the directories holding the entries.
+function timedChecks(root: string, keys: readonly string[]): [string, CheckKind][] {
+  const paths = storePaths(root);
+  const dirs = new Set(keys.map((k) => path.dirname(resultEntryPath(paths.cacheIndex, k))));
+  return [[path.join(paths.images, 'index.json'), 'file'], ...[...dirs].map((d): [string, CheckKind] => [d, 'dir'])];
 }

@@ -27,8 +27,19 @@
 import { statSync, utimesSync } from 'node:fs';
 import type { BuildRequest, ServerMessage } from '../remote/protocol.js';
 
-/** More than one tick of the kernel's coarse clock (4 ms at HZ=250, 10 ms at HZ=100). */
-export const RACY_MS = 25;
+/**
+ * How much older than a build's start a time it depends on must be. File
+ * times come from the kernel's coarse clock, which the timekeeping tick
+ * moves every 1/HZ: 10 ms at HZ=100, the lowest rate Linux is built with
+ * (4 ms at HZ=250), so a change made at time t (by the clock Date.now()
+ * reads, the fine one) is stamped no earlier than t - 10 ms. Add
+ * Date.now()'s truncation to whole milliseconds and a millisecond for a
+ * tick served late. (A much later tick, a virtual CPU held for several
+ * ticks, can lag it further; the times are a second guard there: a
+ * replaced index file or cache entry also has a new inode.) Kernels with
+ * multigrain timestamps (6.13+) stamp finer, but that is not relied upon.
+ */
+export const RACY_MS = 12;
 
 export type CheckKind = 'file' | 'dir' | 'entry' | 'blob';
 

@@ -11,6 +11,7 @@ import type { ProgressEvent } from '../progress/events.js';
 import type { ProgressMode } from '../progress/types.js';
 import type { SecretProvider, SshProvider } from '../steps/types.js';
 import type { RunResources } from '../steps/run-resources.js';
+import type { ContextWalkEntry } from '../context/context.js';
 
 export type { CacheSpec } from '../cache-io/spec.js';
 export type { OutputSpec, OutputType } from '../exporters/types.js';
@@ -82,6 +83,13 @@ export interface BuildIO {
   onEvent?(e: ProgressEvent): void;
   /** Called once the build's inputs were checked and it starts work (store opened, lease taken). */
   onStart?(): void;
+  /**
+   * Told each walk a COPY of the whole build context (`.`) made for its
+   * checksum: the entries as found, the root first (their digests filled
+   * in by the time the build ends where the checksum needed them). The
+   * CLI's memo takes its context snapshot from it instead of a walk of its own.
+   */
+  onContextWalk?(entries: readonly ContextWalkEntry[]): void;
   /** Cancellation: running steps are killed, mounts and leases released; build() rejects with a CANCELED error. */
   signal?: AbortSignal;
   /** RUN --mount=type=secret; none: no secrets. */
@@ -110,6 +118,12 @@ export interface BuildResult {
    * (pipeline/store-only.ts).
    */
   storeOnlyKeys?: string[];
+  /**
+   * The local cache index's keys the build found or wrote (set with
+   * storeOnlyKeys' conditions but for a build that ran steps too): what
+   * the same build asked again reads (cli/local-memo-record.ts).
+   */
+  cacheKeys?: string[];
 }
 
 /** What `tsbuild build` was asked (the CLI's parsed flags): the build itself, plus what only the client handles. */

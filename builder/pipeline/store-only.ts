@@ -13,6 +13,7 @@ import { isGitSource } from '../fileops/sources.js';
 
 export class StoreOnlyTracker {
   private readonly keys = new Set<string>();
+  private readonly written = new Set<string>();
   private ran = false;
 
   /** The local cache index as the solver sees it: hits are remembered, a put means a step ran. */
@@ -25,9 +26,15 @@ export class StoreOnlyTracker {
       },
       put: async (key, result) => {
         this.ran = true;
+        this.written.add(key);
         await cache.put(key, result);
       },
     };
+  }
+
+  /** Every cache key found or written: the entries the same build, asked again, reads. */
+  keysUsed(): string[] {
+    return [...new Set([...this.keys, ...this.written])].sort();
   }
 
   /** A step that starts runs (uncacheable ones put nothing). */

@@ -8,12 +8,12 @@
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import type { BuildContext } from '../context/context.js';
+import type { BuildContext, ContextWalkEntry, EntryType } from '../context/context.js';
 import type { ContentHashCache } from '../context/checksum.js';
 import { sortNames } from '../fileops/source-tree.js';
 import { ignoreFileCandidates } from '../patterns/dockerignore.js';
 import { manifestDigest, sameEntry } from './manifest-digest.js';
-import { rowOf, statAround, type SnapshotRow } from './context-snapshot.js';
+import { rowOf, statAround, type AroundStat, type SnapshotRow } from './context-snapshot.js';
 import { startContextCheck, type ContextCheck } from './context-check.js';
 import { contextIdOf } from './context-ids.js';
 
@@ -37,7 +37,9 @@ export interface ContextManifest {
 
 
 const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
 const TYPES: Record<number, ManifestEntry['type']> = { 0o100000: 'file', 0o040000: 'dir', 0o120000: 'symlink' };
+const TYPE_BITS: Partial<Record<EntryType, number>> = { file: 0o100000, dir: 0o040000, symlink: 0o120000 };
 
 /** `hashes`: digests already known by stat identity (a local build's checksum table), read instead of the file. */
 export async function buildManifest(contextDir: string, dockerfilePath: string | undefined, check = startContextCheck(contextDir, dockerfilePath), hashes?: ContentHashCache): Promise<ContextManifest> {
@@ -48,7 +50,7 @@ export async function buildManifest(contextDir: string, dockerfilePath: string |
     return manifestOf(contextId, root, snapshot.digest, snapshot.files, true, () => Array.from({ length: snapshot.size }, (_, i) => snapshot.rowAt(i)));
   }
   // Taken before anything is read: a change made while the walk runs shows at the next build.
-  const around = statAround([root, ...ignoreFileCandidates(root, dockerfilePath)]);
+  const around = statContextAround(root, dockerfilePath);
   // The walk's code is loaded only when a walk is needed.
   const [{ BuildContext }, { fileDigest }] = await Promise.all([import('../context/context.js'), import('../context/checksum.js')]);
   const context = await BuildContext.open(root, { dockerfilePath });
@@ -102,6 +104,64 @@ export async function buildManifest(contextDir: string, dockerfilePath: string |
   const manifest = manifestOf(contextId, context.root, digest, files, false, () => all, entries);
   manifest.delta = () => (base ? deltaOf(base.digest, base.rows.map(entryOf), entries) : undefined);
   return manifest;
+}
+
+/** The stats of what a walk of the context reads besides its entries, taken before it starts. */
+export function statContextAround(root: string, dockerfilePath: string | undefined): AroundStat[] {
+  return statAround([root, ...ignoreFileCandidates(root, dockerfilePath)]);
+}
+
+/**
+ * The snapshot rows of a walk made elsewhere (a local build's checksum
+ * walk of the whole context, context/checksum.ts: its root first), with
+ * the digests that walk needed; manifestOfRows() finds the others.
+ */
+export function rowsOfWalk(walked: readonly ContextWalkEntry[]): SnapshotRow[] {
+  const rows: SnapshotRow[] = [];
+  // The first entry is the context's root itself: stated in `around`.
+  for (let i = 1; i < walked.length; i++) {
+    const e = walked[i]!;
+    const bits = TYPE_BITS[e.type];
+    if (bits === undefined) continue;
+    const row: SnapshotRow = { name: e.inRoot.slice(1), mode: bits | e.mode, size: e.size, mtimeMs: e.mtimeMs, ctimeMs: e.ctimeMs, ino: e.ino, dev: e.dev };
+    if (e.type === 'symlink') row.link = e.link;
+    if (e.type === 'file' && e.digest !== '') row.digest = e.digest;
+    rows.push(row);
+  }
+  return rows;
+}
+
+/**
+ * The digest of the context those rows describe, saved as its snapshot:
+ * `check` was opened and `around` stated before the walk that made them
+ * began (their time is the snapshot's horizon). A file's digest the walk
+ * did not need is taken from the snapshot (a row it holds unchanged),
+ * then from `hashes` by stat identity, then from the file itself.
+ */
+export async function manifestOfRows(check: ContextCheck, around: AroundStat[], rows: SnapshotRow[], hashes: () => Promise<ContentHashCache>): Promise<string> {
+  const { root, snapshot } = check;
+  const misses: SnapshotRow[] = [];
+  for (const [i, row] of rows.entries()) {
+    if (row.digest !== undefined || (row.mode & S_IFMT) !== S_IFREG) continue;
+    // The row at the same position first: an unchanged context is walked in the snapshot's order.
+    const known = snapshot.matches(i, row.name, row) ? i : snapshot.indexOf(row.name);
+    if (known !== undefined && snapshot.matches(known, row.name, row)) row.digest = snapshot.digestAt(known);
+    else misses.push(row);
+  }
+  if (misses.length > 0) {
+    const table = await hashes();
+    const prefix = root === '/' ? '/' : `${root}/`;
+    // Looked up synchronously, the rest read: a promise per file cost a big context's peak memory.
+    const unknown = misses.filter((row) => (row.digest = table.get(prefix + row.name, row)) === undefined);
+    if (unknown.length > 0) {
+      const { fileDigest } = await import('../context/checksum.js');
+      for (const row of unknown) row.digest = await fileDigest(prefix + row.name, row, table);
+    }
+  }
+  // One entry at a time: a 50,000-row context's entries all at once cost megabytes for a moment.
+  const digest = manifestDigest((function* () { for (const r of rows) yield entryOf(r); })());
+  snapshot.save(rows, digest, around);
+  return digest;
 }
 
 // The check and the walk in JavaScript run once per process, their hot

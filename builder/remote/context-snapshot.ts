@@ -224,7 +224,7 @@ export class ContextSnapshot {
   }
 
   /** Does row `i` describe this entry, unchanged? */
-  matches(i: number, name: string, st: Stats): boolean {
+  matches(i: number, name: string, st: StatNums): boolean {
     const d = this.data;
     if (!d || d.names[i] !== name || this.racy.has(i)) return false;
     return sameNums(d.nums, i * NUMS, st);
@@ -241,6 +241,12 @@ export class ContextSnapshot {
     const link = d.links[String(i)];
     if (link !== undefined) row.link = link;
     return row;
+  }
+
+  /** The digest row `i` holds (only meaningful for a row that matches()). */
+  digestAt(i: number): string | undefined {
+    const hex = this.data!.digests.slice(i * HEX, (i + 1) * HEX);
+    return hex === NO_DIGEST ? undefined : `sha256:${hex}`;
   }
 
   /** The row of this name, wherever it is (entries added or removed shift the rest). */
@@ -297,7 +303,10 @@ function encode(root: string, rows: readonly SnapshotRow[], digest: string, arou
   return Buffer.concat([fixed, head, paths, names, Buffer.alloc((8 - (before % 8)) % 8), Buffer.from(nums.buffer), Buffer.from(digests.join(''), 'latin1')]);
 }
 
-function sameNums(n: ArrayLike<number>, at: number, st: Stats): boolean {
+/** What a row keeps of an entry's stat. */
+type StatNums = Pick<Stats, 'mode' | 'size' | 'mtimeMs' | 'ctimeMs' | 'ino' | 'dev'>;
+
+function sameNums(n: ArrayLike<number>, at: number, st: StatNums): boolean {
   return n[at] === st.mode && n[at + 1] === st.size && n[at + 2] === st.mtimeMs && n[at + 3] === st.ctimeMs && n[at + 4] === st.ino && n[at + 5] === st.dev;
 }
 

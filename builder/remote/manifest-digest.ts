@@ -8,15 +8,26 @@ import { createHash } from 'node:crypto';
 import type { ManifestEntry } from './protocol.js';
 
 const SCHEMA = 'tsbuild-context-manifest-v1';
+const LINES_AT_ONCE = 4096;
 
 /** Do two entries of one path describe the same thing (every field the digest covers)? */
 export function sameEntry(a: ManifestEntry, b: ManifestEntry): boolean {
   return a.type === b.type && a.mode === b.mode && a.mtimeMs === b.mtimeMs && a.size === b.size && a.digest === b.digest && a.link === b.link;
 }
 
-export function manifestDigest(entries: readonly ManifestEntry[]): string {
-  const lines: string[] = [SCHEMA];
-  for (const e of entries) lines.push(`${e.path}\0${e.type}\0${e.mode}\0${e.mtimeMs}\0${e.size ?? ''}\0${e.digest ?? ''}\0${e.link ?? ''}`);
-  // One update of the joined text: thousands of small updates cost more than the hashing.
-  return `sha256:${createHash('sha256').update(lines.join('\n') + '\n').digest('hex')}`;
+export function manifestDigest(entries: Iterable<ManifestEntry>): string {
+  const hash = createHash('sha256').update(`${SCHEMA}\n`);
+  // The lines joined a few thousand at a time: thousands of small updates
+  // cost more than the hashing, and all of a big context's lines at once
+  // cost megabytes.
+  let lines: string[] = [];
+  for (const e of entries) {
+    lines.push(`${e.path}\0${e.type}\0${e.mode}\0${e.mtimeMs}\0${e.size ?? ''}\0${e.digest ?? ''}\0${e.link ?? ''}`);
+    if (lines.length === LINES_AT_ONCE) {
+      hash.update(lines.join('\n') + '\n');
+      lines = [];
+    }
+  }
+  if (lines.length > 0) hash.update(lines.join('\n') + '\n');
+  return `sha256:${hash.digest('hex')}`;
 }

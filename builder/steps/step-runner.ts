@@ -2,7 +2,7 @@
 // kind of step (image source, COPY/ADD, WORKDIR, RUN) against the store.
 import type { BuildGraph, CopyStep, RunStep, StagePlan, WorkdirStep } from '../../frontend/graph/types.js';
 import { toDigest } from '../../cache/digest.js';
-import { BuildContext } from '../context/context.js';
+import { BuildContext, type ContextWalkEntry } from '../context/context.js';
 import { checksumSelection, MemoryContentHashCache, type ContentHashCache } from '../context/checksum.js';
 import { mkdirAllInRoot } from '../fileops/fs-write.js';
 import { readImage, type ImageDescription } from '../image/image.js';
@@ -28,6 +28,8 @@ export interface ContextLocation {
   contextDigest?: string;
   /** BuildOptions.prefilteredContexts. */
   prefiltered?: readonly string[];
+  /** BuildIO.onContextWalk. */
+  onWholeWalk?: (entries: readonly ContextWalkEntry[]) => void;
 }
 
 export class BuildStepRunner implements StepRunner {
@@ -60,7 +62,7 @@ export class BuildStepRunner implements StepRunner {
     if (!ctx) {
       const dir = name === undefined ? this.location.contextDir : this.namedDirs.get(name);
       if (dir === undefined) throw new Error(`tsbuild bug: no build context named ${name}`);
-      const options = this.location.prefiltered?.includes(key) ? { ignorePatterns: [] } : name === undefined ? { dockerfilePath: this.location.dockerfilePath } : {};
+      const options = this.location.prefiltered?.includes(key) ? { ignorePatterns: [] } : name === undefined ? { dockerfilePath: this.location.dockerfilePath, onWholeWalk: this.location.onWholeWalk } : {};
       ctx = BuildContext.open(dir, options);
       this.contexts.set(key, ctx);
     }

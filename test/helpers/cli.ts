@@ -13,7 +13,7 @@ export { FIXTURES, PROJECT_ROOT, TSBUILD_BIN };
 
 // What a remote client remembers of the contexts it built ($XDG_CACHE_HOME)
 // stays in this test process's own directory, not the user's ~/.cache.
-const CLIENT_CACHE = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-test-client-cache-'));
+export const CLIENT_CACHE = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-test-client-cache-'));
 process.on('exit', () => rmSync(CLIENT_CACHE, { recursive: true, force: true }));
 
 export interface CliResult {
