@@ -60,8 +60,9 @@ suite.it('a build through a server runs from the remote bundle alone; what runs 
   t.deepEqual(ps.bundles, ['tsbuild.cjs']);
 
   // docker's spelling of a store command runs on the server, from the remote bundle too.
-  const images = await run(['images']);
-  const imageLs = await run(['image', 'ls']);
+  const listing = ['--format', '{{.Repository}}:{{.Tag}} {{.ID}}'];
+  const images = await run(['images', ...listing]);
+  const imageLs = await run(['image', 'ls', ...listing]);
   t.is(imageLs.code, 0, imageLs.stderr);
   t.is(imageLs.stdout, images.stdout);
   t.deepEqual(imageLs.bundles, ['tsbuild-remote.cjs']);
