@@ -13,8 +13,13 @@ export function tempPathFor(target: string): string {
 // threadpool round trip of an async write (open, write, fsync, close,
 // rename) waited behind the build's background work at the end of a build.
 
-/** Write temp, fsync, rename: a crash never leaves a half-written file under its final name. */
-export async function writeFileAtomic(target: string, data: Buffer | string): Promise<void> {
+/**
+ * Write temp, fsync, rename: a crash never leaves a half-written file under
+ * its final name. With `before`, the rename waits for it (and a failure of
+ * it leaves the target as it was): the file's own fsync runs meanwhile, as
+ * an index's does beside the fsyncs of the blobs it will name.
+ */
+export async function writeFileAtomic(target: string, data: Buffer | string, before?: Promise<unknown>): Promise<void> {
   const tmp = tempPathFor(target);
   const fd = openSync(tmp, 'w', 0o644);
   try {
@@ -24,6 +29,7 @@ export async function writeFileAtomic(target: string, data: Buffer | string): Pr
     closeSync(fd);
   }
   try {
+    await before;
     renameSync(tmp, target);
   } catch (e) {
     rmSync(tmp, { force: true });
