@@ -104,8 +104,11 @@ function load(name, command) {
   let cachedData;
   let bytecodeAtLoad = 0;
   let cpuAtLoad = 0;
+  let fileBytes = 0;
   try {
-    ({ cachedData, bytecodeAtLoad, cpuAtLoad } = splitCacheFile(fs.readFileSync(cacheFile)));
+    const buf = fs.readFileSync(cacheFile);
+    fileBytes = buf.length;
+    ({ cachedData, bytecodeAtLoad, cpuAtLoad } = splitCacheFile(buf));
   } catch {
     // First run of this command: compiled from source, cached at the end.
   }
@@ -114,15 +117,16 @@ function load(name, command) {
   const script = new vm.Script(Module.wrap(fs.readFileSync(bundle, 'latin1')), { filename: bundle, cachedData });
   const mod = { exports: {} };
   script.runInThisContext()(mod.exports, require, mod, bundle, path.dirname(bundle));
-  loaded.push({ script, cachedData, cacheFile, bytecodeAtLoad, cpuAtLoad });
+  loaded.push({ script, cachedData, cacheFile, fileBytes, bytecodeAtLoad, cpuAtLoad });
   return mod.exports;
 }
 
 // A cache file is V8's cached data followed by a trailer: the bytecode
-// size and the CPU time of the run that wrote it (what outgrown() compares
-// against; reading it here saves measuring the heap at every start, a ~2 ms
-// walk). A file without the trailer (an older launcher's) is used as it
-// is, and written again at the end (its writer's size counts as 0).
+// size of the run that wrote it and the CPU time of the last run that
+// measured it (what outgrown() compares against; reading it here saves
+// measuring the heap at every start, a ~2 ms walk). A file without the
+// trailer (an older launcher's) is used as it is, and written again at the
+// end (its writer's size counts as 0).
 function splitCacheFile(buf) {
   if (buf.length >= TRAILER_BYTES && buf.readUInt32LE(buf.length - TRAILER_BYTES) === TRAILER_MAGIC) {
     const at = buf.length - TRAILER_BYTES;
@@ -135,11 +139,11 @@ function splitCacheFile(buf) {
   return { cachedData: buf, bytecodeAtLoad: 0, cpuAtLoad: 0 };
 }
 
-function cacheFileBytes(cachedData, bytecode) {
+function cacheFileBytes(cachedData, bytecode, cpu) {
   const trailer = Buffer.alloc(TRAILER_BYTES);
   trailer.writeUInt32LE(TRAILER_MAGIC, 0);
   trailer.writeBigUInt64LE(BigInt(bytecode), 4);
-  trailer.writeBigUInt64LE(BigInt(cpuMicros()), 12);
+  trailer.writeBigUInt64LE(BigInt(cpu), 12);
   return Buffer.concat([cachedData, trailer]);
 }
 
@@ -152,13 +156,40 @@ function cacheFileBytes(cachedData, bytecode) {
 //
 // The heap walk that measures it costs 1-2 ms after the last line, so it
 // is made only where growth is plausible: when this run used half again
-// the CPU time of the writer (compiling far more code takes time; a run of
-// the same work stays near its writer's time), or, so that a cache no run
-// outgrows in time is still caught, in one run of eight.
+// the CPU time noted in the trailer (compiling far more code takes time;
+// a run of the same work stays near that time), after a cache written by a
+// run that had none of its own (its time was mostly compiling: noted as
+// 0), or, so that a cache no run outgrows in time is still caught, in one
+// run of eight. A run that measured for its CPU time and kept the cache
+// notes that time in the trailer for the next ones.
 function outgrown(l) {
-  if (cpuMicros() <= 1.5 * l.cpuAtLoad && process.pid % 8 !== 0) return false;
+  const cpu = cpuMicros();
+  const dearer = cpu > 1.5 * l.cpuAtLoad;
+  if (!dearer && process.pid % 8 !== 0) return false;
   l.bytecodeAtExit = bytecodeSize();
-  return l.bytecodeAtExit > 1.5 * l.bytecodeAtLoad;
+  if (l.bytecodeAtExit > 1.5 * l.bytecodeAtLoad) return true;
+  if (dearer) noteCpuInTrailer(l, cpu);
+  return false;
+}
+
+// Rewrites the trailer's CPU time in place (8 bytes, after checking that
+// the file is still the one read, trailer and all); any failure only costs
+// a later run a measure.
+function noteCpuInTrailer(l, cpu) {
+  let fd;
+  try {
+    fd = fs.openSync(l.cacheFile, 'r+');
+    const at = l.fileBytes - TRAILER_BYTES;
+    const magic = Buffer.alloc(4);
+    if (at < 0 || fs.fstatSync(fd).size !== l.fileBytes || fs.readSync(fd, magic, 0, 4, at) !== 4 || magic.readUInt32LE(0) !== TRAILER_MAGIC) return;
+    const field = Buffer.alloc(8);
+    field.writeBigUInt64LE(BigInt(cpu));
+    fs.writeSync(fd, field, 0, 8, at + 12);
+  } catch {
+    // read-only install, or gone meanwhile
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
 }
 
 // This process's CPU time so far (all its threads), in microseconds.
@@ -187,7 +218,9 @@ function saveCodeCache(l) {
   const tmp = `${cacheFile}.${process.pid}.tmp`;
   try {
     fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
-    fs.writeFileSync(tmp, cacheFileBytes(script.createCachedData(), l.bytecodeAtExit ?? bytecodeSize()));
+    // A run that compiled without a cache spent its time compiling: its CPU time says nothing of its work (0: the next run measures).
+    const cpu = l.cachedData && !script.cachedDataRejected ? cpuMicros() : 0;
+    fs.writeFileSync(tmp, cacheFileBytes(script.createCachedData(), l.bytecodeAtExit ?? bytecodeSize(), cpu));
     fs.renameSync(tmp, cacheFile);
   } catch {
     // A read-only install runs without a cache, only slower.
