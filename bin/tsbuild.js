@@ -24,7 +24,6 @@ const fs = require('node:fs');
 const path = require('node:path');
 const vm = require('node:vm');
 const Module = require('node:module');
-const v8 = require('node:v8');
 
 // runsRemotely() in builder/cli/remote-dispatch.ts (a test keeps them alike).
 const REMOTE_COMMANDS = new Set(['build', 'version', 'images', 'inspect', 'history', 'tag', 'rmi', 'push', 'pull', 'du', 'prune']);
@@ -43,9 +42,23 @@ const memo = !remote && argv[0] === 'build' && /^(|0)$/.test(process.env.TSBUILD
 // modules it loads itself back to the TypeScript, not those of a vm.Script.
 const withCache = !process.sourceMapsEnabled;
 const loaded = [];
-// The code cache file's trailer (splitCacheFile).
-const TRAILER_MAGIC = 0x54534243; // "TSBC"
-const TRAILER_BYTES = 12;
+// The code cache file's trailer (splitCacheFile): "TSBD" with the
+// writer's bytecode size and CPU time; "TSBC", an older launcher's, with
+// its bytecode size only.
+const TRAILER_MAGIC = 0x54534244; // "TSBD"
+const TRAILER_BYTES = 20;
+const OLD_TRAILER_MAGIC = 0x54534243; // "TSBC"
+const OLD_TRAILER_BYTES = 12;
+
+// Once the work is done and nothing is left to wait for, the process ends
+// at once: a natural exit then tears down the whole V8 heap and Node's
+// environment first (2-4 ms here, after the build's last line), which an
+// exit() leaves to the kernel. 'beforeExit' comes only when the event loop
+// is empty, exactly when a natural exit would begin, so no write, child
+// or timer is cut short; the 'exit' listeners run as before, and stdout
+// and stderr (files, pipes and terminals alike) are written synchronously
+// on Linux.
+process.once('beforeExit', () => process.exit());
 
 const lean = remote || memo;
 const cli = lean ? load('tsbuild-remote', remote ? `remote-${command}` : 'local-memo') : load('tsbuild', command);
@@ -90,8 +103,12 @@ function load(name, command) {
   const cacheFile = codeCachePath(bundle, command);
   let cachedData;
   let bytecodeAtLoad = 0;
+  let cpuAtLoad = 0;
+  let fileBytes = 0;
   try {
-    ({ cachedData, bytecodeAtLoad } = splitCacheFile(fs.readFileSync(cacheFile)));
+    const buf = fs.readFileSync(cacheFile);
+    fileBytes = buf.length;
+    ({ cachedData, bytecodeAtLoad, cpuAtLoad } = splitCacheFile(buf));
   } catch {
     // First run of this command: compiled from source, cached at the end.
   }
@@ -100,25 +117,33 @@ function load(name, command) {
   const script = new vm.Script(Module.wrap(fs.readFileSync(bundle, 'latin1')), { filename: bundle, cachedData });
   const mod = { exports: {} };
   script.runInThisContext()(mod.exports, require, mod, bundle, path.dirname(bundle));
-  loaded.push({ script, cachedData, cacheFile, bytecodeAtLoad });
+  loaded.push({ script, cachedData, cacheFile, fileBytes, bytecodeAtLoad, cpuAtLoad });
   return mod.exports;
 }
 
 // A cache file is V8's cached data followed by a trailer: the bytecode
-// size of the run that wrote it (what outgrown() compares against; reading
-// it here saves measuring the heap at every start, a ~2 ms walk). A file
-// without the trailer (an older launcher's) is used as it is, and written
-// again at the end (its writer's size counts as 0).
+// size of the run that wrote it and the CPU time of the last run that
+// measured it (what outgrown() compares against; reading it here saves
+// measuring the heap at every start, a ~2 ms walk). A file without the
+// trailer (an older launcher's) is used as it is, and written again at the
+// end (its writer's size counts as 0).
 function splitCacheFile(buf) {
-  const at = buf.length - TRAILER_BYTES;
-  if (at < 0 || buf.readUInt32LE(at) !== TRAILER_MAGIC) return { cachedData: buf, bytecodeAtLoad: 0 };
-  return { cachedData: buf.subarray(0, at), bytecodeAtLoad: Number(buf.readBigUInt64LE(at + 4)) };
+  if (buf.length >= TRAILER_BYTES && buf.readUInt32LE(buf.length - TRAILER_BYTES) === TRAILER_MAGIC) {
+    const at = buf.length - TRAILER_BYTES;
+    return { cachedData: buf.subarray(0, at), bytecodeAtLoad: Number(buf.readBigUInt64LE(at + 4)), cpuAtLoad: Number(buf.readBigUInt64LE(at + 12)) };
+  }
+  if (buf.length >= OLD_TRAILER_BYTES && buf.readUInt32LE(buf.length - OLD_TRAILER_BYTES) === OLD_TRAILER_MAGIC) {
+    const at = buf.length - OLD_TRAILER_BYTES;
+    return { cachedData: buf.subarray(0, at), bytecodeAtLoad: Number(buf.readBigUInt64LE(at + 4)), cpuAtLoad: 0 };
+  }
+  return { cachedData: buf, bytecodeAtLoad: 0, cpuAtLoad: 0 };
 }
 
-function cacheFileBytes(cachedData, bytecode) {
+function cacheFileBytes(cachedData, bytecode, cpu) {
   const trailer = Buffer.alloc(TRAILER_BYTES);
   trailer.writeUInt32LE(TRAILER_MAGIC, 0);
   trailer.writeBigUInt64LE(BigInt(bytecode), 4);
+  trailer.writeBigUInt64LE(BigInt(cpu), 12);
   return Buffer.concat([cachedData, trailer]);
 }
 
@@ -128,9 +153,49 @@ function cacheFileBytes(cachedData, bytecode) {
 // far more than the run that wrote its cache (bytecode on the heap grew by
 // half again; a run that finds everything in the cache ends within a few
 // per cent of its writer), the cache is written again, holding both.
+//
+// The heap walk that measures it costs 1-2 ms after the last line, so it
+// is made only where growth is plausible: when this run used half again
+// the CPU time noted in the trailer (compiling far more code takes time;
+// a run of the same work stays near that time), after a cache written by a
+// run that had none of its own (its time was mostly compiling: noted as
+// 0), or, so that a cache no run outgrows in time is still caught, in one
+// run of eight. A run that measured for its CPU time and kept the cache
+// notes that time in the trailer for the next ones.
 function outgrown(l) {
+  const cpu = cpuMicros();
+  const dearer = cpu > 1.5 * l.cpuAtLoad;
+  if (!dearer && process.pid % 8 !== 0) return false;
   l.bytecodeAtExit = bytecodeSize();
-  return l.bytecodeAtExit > 1.5 * l.bytecodeAtLoad;
+  if (l.bytecodeAtExit > 1.5 * l.bytecodeAtLoad) return true;
+  if (dearer) noteCpuInTrailer(l, cpu);
+  return false;
+}
+
+// Rewrites the trailer's CPU time in place (8 bytes, after checking that
+// the file is still the one read, trailer and all); any failure only costs
+// a later run a measure.
+function noteCpuInTrailer(l, cpu) {
+  let fd;
+  try {
+    fd = fs.openSync(l.cacheFile, 'r+');
+    const at = l.fileBytes - TRAILER_BYTES;
+    const magic = Buffer.alloc(4);
+    if (at < 0 || fs.fstatSync(fd).size !== l.fileBytes || fs.readSync(fd, magic, 0, 4, at) !== 4 || magic.readUInt32LE(0) !== TRAILER_MAGIC) return;
+    const field = Buffer.alloc(8);
+    field.writeBigUInt64LE(BigInt(cpu));
+    fs.writeSync(fd, field, 0, 8, at + 12);
+  } catch {
+    // read-only install, or gone meanwhile
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+// This process's CPU time so far (all its threads), in microseconds.
+function cpuMicros() {
+  const { user, system } = process.cpuUsage();
+  return user + system;
 }
 
 // Measured once at exit for all the scripts this run loaded (the lean
@@ -138,7 +203,7 @@ function outgrown(l) {
 // heap's code, 2-4 ms.
 let bytecodeAtExit;
 function bytecodeSize() {
-  bytecodeAtExit ??= v8.getHeapCodeStatistics().bytecode_and_metadata_size;
+  bytecodeAtExit ??= require('node:v8').getHeapCodeStatistics().bytecode_and_metadata_size;
   return bytecodeAtExit;
 }
 
@@ -153,7 +218,9 @@ function saveCodeCache(l) {
   const tmp = `${cacheFile}.${process.pid}.tmp`;
   try {
     fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
-    fs.writeFileSync(tmp, cacheFileBytes(script.createCachedData(), l.bytecodeAtExit ?? bytecodeSize()));
+    // A run that compiled without a cache spent its time compiling: its CPU time says nothing of its work (0: the next run measures).
+    const cpu = l.cachedData && !script.cachedDataRejected ? cpuMicros() : 0;
+    fs.writeFileSync(tmp, cacheFileBytes(script.createCachedData(), l.bytecodeAtExit ?? bytecodeSize(), cpu));
     fs.renameSync(tmp, cacheFile);
   } catch {
     // A read-only install runs without a cache, only slower.

@@ -4,7 +4,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { createHash } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
+import { monotonicMs } from './monotonic-clock.js';
 import type { Digest } from './digest.js';
 import { CacheError } from './errors.js';
 import type { LayerIndex, SnapshotFile } from './layer-index.js';
@@ -259,7 +259,7 @@ async function writePlan({ root, plan, xattrs, lowerDirs, index: indexOpts }: Pl
  * own callbacks (its sandbox starting, its output) would wait for it.
  */
 class TurnTaker {
-  private last = performance.now();
+  private last = monotonicMs();
   private entries = 0;
 
   constructor(private readonly signal?: AbortSignal) {}
@@ -268,12 +268,12 @@ class TurnTaker {
   due(): boolean {
     this.signal?.throwIfAborted();
     if ((++this.entries & 31) !== 0) return false;
-    return performance.now() - this.last >= TURN_MS;
+    return monotonicMs() - this.last >= TURN_MS;
   }
 
   async take(): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
-    this.last = performance.now();
+    this.last = monotonicMs();
   }
 }
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
+import { createGunzip } from './lazy-zlib.js';
 import { type Digest, digestFromHex } from './digest.js';
 import { CacheError, corruptTar } from './errors.js';
 import { LayerApplier } from './tar-entry-applier.js';

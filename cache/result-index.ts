@@ -8,7 +8,7 @@
 // targets, --call modes, tests) costs no file read and no second mtime
 // touch. An entry is never removed behind a live process's back: prune
 // waits for builds to release their lease (cache/gc-lease.ts).
-import { LRUCache } from 'lru-cache';
+import { LruMap } from './lru-map.js';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -25,7 +25,7 @@ export function resultEntryPath(dir: string, key: string): string {
 }
 
 export class ResultIndex<R extends object> {
-  private readonly hot = new LRUCache<string, R>({ max: HOT_ENTRIES });
+  private readonly hot = new LruMap<string, R>(HOT_ENTRIES);
 
   constructor(private readonly dir: string) {}
 

@@ -16,6 +16,7 @@
 // builder, whose start-up is most of a no-op rebuild through a server.
 import { build } from 'esbuild';
 import { readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -25,6 +26,25 @@ const entries = { tsbuild: 'main.js', 'tsbuild-remote': 'remote-main.js' };
 // What the remote bundle must not hold: the local builder, reached by one
 // static import too many from the code the remote client shares with it.
 const LOCAL_ONLY = /^dist\/builder\/(cli\/build-runner|api|solver\/|store\/|snapshots\/|containers\/)/;
+
+// `import path from 'node:path'` (in ~100 modules) compiles to a wrapper
+// per importing module: esbuild's interop helper copies every export of
+// the built-in into a new object, once per module as it initialises (1-2 ms
+// of a build). These built-ins are given to the bundle as ES modules of
+// their own instead (their exports are plain values, read once), so each
+// import is a plain binding to one shared copy.
+const SHIMMED = /^node:(path|os)$/;
+const builtinShims = {
+  name: 'builtin-shims',
+  setup(b) {
+    b.onResolve({ filter: SHIMMED }, (args) => (args.namespace === 'builtin-shim' ? { path: args.path, external: true } : { path: args.path, namespace: 'builtin-shim' }));
+    b.onLoad({ filter: SHIMMED, namespace: 'builtin-shim' }, (args) => {
+      const names = Object.keys(createRequire(import.meta.url)(args.path)).filter((k) => /^[A-Za-z_$][\w$]*$/.test(k) && k !== 'default');
+      const lines = [`import m from ${JSON.stringify(args.path)};`, 'export default m;', ...names.map((k) => `export const ${k} = m.${k};`)];
+      return { contents: lines.join('\n'), loader: 'js' };
+    });
+  },
+};
 
 // Also drops the code caches of the previous bundle (bin/tsbuild.js).
 rmSync(outdir, { recursive: true, force: true });
@@ -49,6 +69,7 @@ const result = await build({
   // it is required from node_modules when an ssh:// host is first dialled.
   external: ['ssh2'],
   metafile: true,
+  plugins: [builtinShims],
   absWorkingDir: root,
 });
 

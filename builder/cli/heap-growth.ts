@@ -1,6 +1,6 @@
 // The CLI's hold on V8's heap during a build (build-runner.ts) and the
 // recording of its answer (local-memo-record.ts).
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { createRequire } from 'node:module';
 import { runInNewContext } from 'node:vm';
 
 // How far V8 lets the heap grow past what survived its last full
@@ -14,11 +14,17 @@ import { runInNewContext } from 'node:vm';
 const BIG_HEAP = 80 << 20;
 const HEAP_GROWING_PERCENT = 50;
 
+// The heap's size is read from process.memoryUsage(), and node:v8 is loaded
+// only to act on a big one: loading it costs every build about 1 ms.
+function v8(): typeof import('node:v8') {
+  return createRequire(import.meta.url)('node:v8') as typeof import('node:v8');
+}
+
 export function capHeapGrowthWhenBig(): () => void {
   const timer = setInterval(() => {
-    if (getHeapStatistics().used_heap_size < BIG_HEAP) return;
+    if (process.memoryUsage().heapUsed < BIG_HEAP) return;
     clearInterval(timer);
-    setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+    v8().setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
     collectWhenBig();
   }, 100);
   timer.unref();
@@ -31,8 +37,8 @@ export function capHeapGrowthWhenBig(): () => void {
  * that solve's garbage raised a 50,000-file build's peak by ~40 MB.
  */
 export function collectWhenBig(): void {
-  if (getHeapStatistics().used_heap_size < BIG_HEAP) return;
-  setFlagsFromString('--expose-gc');
+  if (process.memoryUsage().heapUsed < BIG_HEAP) return;
+  v8().setFlagsFromString('--expose-gc');
   // A fresh context gets the gc() the flag exposes; this one keeps none.
   (runInNewContext('gc') as () => void)();
 }

@@ -14,6 +14,7 @@ import type { SourceTree } from '../fileops/source-tree.js';
 import { containsWildcards, resolveWildcards } from '../fileops/wildcard.js';
 import { BuildContext, entryType, type EntryType } from './context.js';
 import { PatternMatcher } from '../patterns/pattern-matcher.js';
+import { monotonicMs } from '../../cache/monotonic-clock.js';
 
 /** Bump when the record format changes: old cache keys must not match new ones. */
 const SELECTION_SCHEMA = 'tsbuild-selection-v1';
@@ -386,16 +387,16 @@ async function hashMisses(found: Found[], cache: ContentHashCache | undefined): 
   };
   const bigDone = Promise.all(Array.from({ length: Math.min(HASH_CONCURRENCY, big.length) }, worker));
   const buf = Buffer.allocUnsafe(READ_SYNC_MAX + 1);
-  let batchStart = performance.now();
+  let batchStart = monotonicMs();
   for (const f of misses) {
     if (f.size > READ_SYNC_MAX) continue;
     const digest = smallFileDigestSync(f.host, buf);
     // It grew past what a synchronous read takes: hash it like a big one.
     f.digest = digest ?? await fileDigest(f.host, f, undefined);
     cache?.set(f.host, statKey(f), f.digest);
-    if (performance.now() - batchStart > SYNC_BATCH_MS) {
+    if (monotonicMs() - batchStart > SYNC_BATCH_MS) {
       await new Promise((resolve) => setImmediate(resolve));
-      batchStart = performance.now();
+      batchStart = monotonicMs();
     }
   }
   await bigDone;

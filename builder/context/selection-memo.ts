@@ -3,12 +3,12 @@
 // directories hold the same content (a build server, which materialised
 // both from one manifest, named by its digest) gets the checksum of a COPY
 // of them computed once, without walking thousands of files again.
-import { LRUCache } from 'lru-cache';
+import { LruMap } from '../../cache/lru-map.js';
 import { checksumSelection, selectionKey, type SelectionOptions } from './checksum.js';
 import type { SourceTree } from '../fileops/source-tree.js';
 
 // Entries are small (a key and a digest); the bound only stops unbounded growth.
-const memo = new LRUCache<string, string>({ max: 4096 });
+const memo = new LruMap<string, string>(4096);
 
 /**
  * checksumSelection() of `tree()`, through the memo when `contentId` names

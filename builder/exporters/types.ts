@@ -29,6 +29,13 @@ export interface ExportIO {
    * that carry an index (oci, docker, registry) wrap the image with them.
    */
   attach?: AttachFn;
+  /**
+   * Settles once the image's blobs (its last layers, config and manifest)
+   * are durable and in the store. Only an exporter that says it may start
+   * sooner (startsBeforeBlobs) is called before; it must not let anything
+   * refer to them before this settles.
+   */
+  blobsWritten?: Promise<void>;
 }
 
 /** The manifest a registry now serves for the image (its layers compressed: not the local digest). */
@@ -42,6 +49,8 @@ export interface Exporter {
   readonly type: OutputType;
   /** The progress task shown while it runs (`exporting to image`). */
   readonly taskName: string;
+  /** It may be called while the image's blobs are still being written (see ExportIO.blobsWritten). */
+  readonly startsBeforeBlobs?: boolean;
   /** Resolves to what it pushed, for outputs that push. */
   export(image: ImageDescription, store: Store, io: ExportIO): Promise<{ pushed?: PushedManifest } | void>;
 }

@@ -7,7 +7,7 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
-import { createGunzip } from 'node:zlib';
+import { createGunzip } from '../../cache/lazy-zlib.js';
 import { PassThrough, type Readable } from 'node:stream';
 import { ArchiveError } from './errors.js';
 

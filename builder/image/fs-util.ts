@@ -1,6 +1,7 @@
 // Small filesystem helpers shared by the image store and the exporters.
 
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fsync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -13,23 +14,34 @@ export function tempPathFor(target: string): string {
 // threadpool round trip of an async write (open, write, fsync, close,
 // rename) waited behind the build's background work at the end of a build.
 
-/** Write temp, fsync, rename: a crash never leaves a half-written file under its final name. */
-export async function writeFileAtomic(target: string, data: Buffer | string): Promise<void> {
+/**
+ * Write temp, fsync, rename: a crash never leaves a half-written file under
+ * its final name. With `before`, the rename waits for it (and a failure of
+ * it leaves the target as it was), and the file's own fsync runs meanwhile
+ * on the threadpool, as an index's does beside the fsyncs of the blobs it
+ * will name (a synchronous one would hold up this thread, which still has
+ * to issue theirs).
+ */
+export async function writeFileAtomic(target: string, data: Buffer | string, before?: Promise<unknown>): Promise<void> {
   const tmp = tempPathFor(target);
   const fd = openSync(tmp, 'w', 0o644);
   try {
     writeFileSync(fd, data);
-    fsyncSync(fd);
+    if (before) await fsyncAsync(fd);
+    else fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
   try {
+    await before;
     renameSync(tmp, target);
   } catch (e) {
     rmSync(tmp, { force: true });
     throw e;
   }
 }
+
+const fsyncAsync = promisify(fsync);
 
 export async function readJsonIfExists<T>(file: string): Promise<T | undefined> {
   try {

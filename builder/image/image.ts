@@ -66,20 +66,40 @@ export async function writeImage(
   layers: ImageLayer[],
   annotations?: Record<string, string>,
 ): Promise<ImageDescription> {
+  const { image, stored } = startWriteImage(store, config, layers, annotations);
+  await stored;
+  return image;
+}
+
+/** An image whose config and manifest are being stored: `stored` settles once both are durable and in the store. */
+export interface StartedImage {
+  image: ImageDescription;
+  stored: Promise<void>;
+}
+
+/**
+ * writeImage without the wait: both blobs' digests are known before a byte
+ * is stored (the manifest names the config by digest), so the description
+ * is there at once while both are written (each a write, an fsync and a
+ * rename). Nothing may refer to them before `stored` settles.
+ */
+export function startWriteImage(
+  store: ContentStore,
+  config: ImageConfig,
+  layers: ImageLayer[],
+  annotations?: Record<string, string>,
+): StartedImage {
   const diffIds = config.rootfs.diff_ids;
   if (diffIds.length !== layers.length || layers.some((l, i) => l.diffId !== diffIds[i])) {
     throw new Error('writeImage: config rootfs.diff_ids do not match the layers');
   }
   const configBytes = canonicalJson(config);
-  // The manifest names the config by digest, known before the config is
-  // stored: both blobs are written at once (each a write, an fsync and a
-  // rename). Neither is referenced until the caller records the manifest.
   const configDigest = digestOf(configBytes);
-  const [, stored] = await Promise.all([
-    store.putBuffer(configBytes, configDigest),
-    storeManifest(store, { digest: configDigest, size: configBytes.length }, layers, annotations),
-  ]);
-  return { ...stored, configDigest, config, layers };
+  const manifest = manifestOf({ digest: configDigest, size: configBytes.length }, layers, annotations);
+  const manifestBytes = canonicalJson(manifest);
+  const manifestDigest = digestOf(manifestBytes);
+  const stored = Promise.all([store.putBuffer(configBytes, configDigest), store.putBuffer(manifestBytes, manifestDigest)]).then(() => undefined);
+  return { image: { manifestDigest, manifest, configDigest, config, layers }, stored };
 }
 
 /**
@@ -92,6 +112,12 @@ export async function storeManifest(
   layers: ImageLayer[],
   annotations?: Record<string, string>,
 ): Promise<{ manifestDigest: Digest; manifest: ImageManifest }> {
+  const manifest = manifestOf(config, layers, annotations);
+  const manifestDigest = await store.putBuffer(canonicalJson(manifest));
+  return { manifestDigest, manifest };
+}
+
+function manifestOf(config: { digest: Digest; size: number }, layers: ImageLayer[], annotations?: Record<string, string>): ImageManifest {
   const manifest: ImageManifest = {
     schemaVersion: 2,
     mediaType: MediaType.ociManifest,
@@ -99,8 +125,7 @@ export async function storeManifest(
     layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
   };
   if (annotations && Object.keys(annotations).length > 0) manifest.annotations = annotations;
-  const manifestDigest = await store.putBuffer(canonicalJson(manifest));
-  return { manifestDigest, manifest };
+  return manifest;
 }
 
 export interface BuildImageInput {
@@ -122,6 +147,13 @@ export interface BuildImageInput {
 
 /** Assemble the final config (base + new layers and history) and store config and manifest. */
 export async function buildImage(store: ContentStore, input: BuildImageInput): Promise<ImageDescription> {
+  const { image, stored } = startBuildImage(store, input);
+  await stored;
+  return image;
+}
+
+/** buildImage without waiting for the blobs to be stored (startWriteImage). */
+export function startBuildImage(store: ContentStore, input: BuildImageInput): StartedImage {
   const baseLayers = input.base?.layers ?? [];
   const layers = [...baseLayers, ...input.layers];
   const history = [...(input.base?.config.history ?? []), ...input.history];
@@ -143,7 +175,7 @@ export async function buildImage(store: ContentStore, input: BuildImageInput): P
     rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
     history,
   };
-  return writeImage(store, config, layers, input.annotations);
+  return startWriteImage(store, config, layers, input.annotations);
 }
 
 export function platformOf(config: ImageConfig): Platform {

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
+import { createGunzip } from '../../cache/lazy-zlib.js';
 import type { Digest } from '../../cache/digest.js';
 import { toDigest } from '../../cache/digest.js';
 import { HashingTap } from '../../cache/hashing-tap.js';

@@ -103,21 +103,28 @@ export class ImageStore {
     return index;
   }
 
-  private async update<T>(mutate: (index: IndexFile) => Promise<T> | T): Promise<T> {
+  // `after`: what must be durable before the index may name it (the
+  // image's blobs, still being written); the new index is written and
+  // fsynced meanwhile, and renamed in only once it settled.
+  private async update<T>(mutate: (index: IndexFile) => Promise<T> | T, after?: Promise<unknown>): Promise<T> {
     // A rebuild re-tags the same image: when the change is already there,
     // the file as it is now answers, without the lock (readers always see
     // a whole file, and the answer holds as of that read).
     const current = await this.load();
     const unchanged = JSON.stringify(current);
     const answer = await mutate(current);
-    if (JSON.stringify(current) === unchanged) return answer;
+    if (JSON.stringify(current) === unchanged) {
+      await after;
+      return answer;
+    }
     mkdirSync(this.dir, { recursive: true });
     return withLock(this.lockPath, async () => {
       const index = await this.load();
       const before = JSON.stringify(index);
       const result = await mutate(index);
       // Someone else made the change meanwhile: no write, no fsync.
-      if (JSON.stringify(index) !== before) await writeFileAtomic(this.indexPath, JSON.stringify(index, null, 1) + '\n');
+      if (JSON.stringify(index) !== before) await writeFileAtomic(this.indexPath, JSON.stringify(index, null, 1) + '\n', after);
+      else await after;
       return result;
     });
   }
@@ -141,17 +148,23 @@ export class ImageStore {
     return () => (described ??= this.describe(manifestDigest, known));
   }
 
-  /** Register an image (no name); returns its record. Idempotent. */
-  async add(manifestDigest: Digest, known?: ImageDescription): Promise<ImageRecord> {
+  /**
+   * Register an image (no name); returns its record. Idempotent. `after`:
+   * its blobs' writes, when they are still under way (see update).
+   */
+  async add(manifestDigest: Digest, known?: ImageDescription, after?: Promise<unknown>): Promise<ImageRecord> {
     const describe = this.describer(manifestDigest, known);
     return this.update(async (index) => {
       index.images[manifestDigest] ??= await describe();
       return { manifestDigest, ...index.images[manifestDigest]! };
-    });
+    }, after);
   }
 
-  /** Point `ref` (normalised: `busybox` -> `docker.io/library/busybox:latest`) at an image, registering it if new. */
-  async tag(ref: string, manifestDigest: Digest, known?: ImageDescription): Promise<string> {
+  /**
+   * Point `ref` (normalised: `busybox` -> `docker.io/library/busybox:latest`) at an image, registering it if new.
+   * `after`: its blobs' writes, when they are still under way (see update).
+   */
+  async tag(ref: string, manifestDigest: Digest, known?: ImageDescription, after?: Promise<unknown>): Promise<string> {
     const parsed = parseReference(ref);
     if (parsed.tag === undefined) throw new ImageError('INVALID_REFERENCE', `cannot tag with a digest reference: ${ref}`);
     delete parsed.digest;
@@ -160,7 +173,7 @@ export class ImageStore {
     await this.update(async (index) => {
       index.images[manifestDigest] ??= await describe();
       index.tags[name] = manifestDigest;
-    });
+    }, after);
     return name;
   }
 

@@ -2,7 +2,7 @@
 // the frontend, the layers from the solver, stored as config + manifest.
 import type { ContentStore } from '../../cache/content-store.js';
 import type { HistoryEntry, StagePlan } from '../../frontend/graph/types.js';
-import { buildImage, type ImageDescription } from '../image/image.js';
+import { startBuildImage, type StartedImage } from '../image/image.js';
 import type { HistoryEntry as OciHistory, ImageLayer } from '../image/types.js';
 import type { StepResult } from '../store/step-result.js';
 
@@ -85,11 +85,12 @@ export interface AssembleOptions {
   base: BaseInfo;
 }
 
-export async function assembleImage(content: ContentStore, stage: StagePlan, result: StepResult, opts: AssembleOptions): Promise<ImageDescription> {
+/** The image of the target's result; its config and manifest blobs are stored in the background (`stored`). */
+export function assembleImage(content: ContentStore, stage: StagePlan, result: StepResult, opts: AssembleOptions): StartedImage {
   const layers: ImageLayer[] = result.layers.map((l) => ({ digest: l.blob, diffId: l.diffId, size: l.size, mediaType: l.mediaType }));
   const epochIso = opts.epoch !== undefined ? new Date(opts.epoch * 1000).toISOString() : undefined;
   const history = finalHistory(stage, result, opts.base, epochIso ?? opts.now, epochIso !== undefined);
-  return buildImage(content, {
+  return startBuildImage(content, {
     containerConfig: stage.config,
     layers,
     history,

@@ -238,15 +238,19 @@ async function exportSolved(env: StepEnv, opts: BuildOptions, graph: BuildGraph,
   await env.layerWrites?.undigested(solved.result.layers);
   const base = baseInfoOf(graph, graph.target);
   if (base.layerCount < 0) base.layerCount = await runner.baseLayerCount(graph.target);
-  const image = await assembleImage(store.content, graph.target, solved.result, { now: new Date().toISOString(), epoch: env.sourceDateEpoch, base, annotations: opts.annotations });
+  const { image, stored } = assembleImage(store.content, graph.target, solved.result, { now: new Date().toISOString(), epoch: env.sourceDateEpoch, base, annotations: opts.annotations });
+  const blobsWritten = Promise.all([stored, layersWritten]).then(() => undefined);
+  blobsWritten.catch(() => undefined); // awaited below
   let pushed: PushedManifest | undefined;
-  await layersWritten;
+  if (ctx.cachePlan.imports.length > 0) await layersWritten;
   await cacheIO.ensureLocal(solved.result.layers); // lazily imported layers of the final image
   const attach = provenanceAttacher(store.content, opts, graph, ctx.startedOn);
   for (const exporter of ctx.exporters) {
     const task = progress.task(exporter.taskName);
     try {
-      const exported = await exporter.export(image, store, { log: task.log.bind(task), openOutput: ctx.io.openOutput?.bind(ctx.io), ...(attach ? { attach } : {}) });
+      // Most outputs read the blobs; the image store's names them only once they are in.
+      if (!exporter.startsBeforeBlobs) await blobsWritten;
+      const exported = await exporter.export(image, store, { log: task.log.bind(task), openOutput: ctx.io.openOutput?.bind(ctx.io), ...(attach ? { attach } : {}), blobsWritten });
       if (exported?.pushed) pushed = exported.pushed;
       task.done();
     } catch (err) {
@@ -254,6 +258,7 @@ async function exportSolved(env: StepEnv, opts: BuildOptions, graph: BuildGraph,
       throw err;
     }
   }
+  await blobsWritten;
   // --cache-to, after the image as with BuildKit, and after every step's result is written.
   if (ctx.cachePlan.exports.length > 0) await parts.published;
   await cacheIO.exportAll({ graph, stepVertices: vertices.stepVertices, solved: await solver.solvedEntries() });

@@ -7,7 +7,7 @@
 // its own hash.
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import path from 'node:path';
-import { setFlagsFromString } from 'node:v8';
+import { createRequire } from 'node:module';
 import type { BuildContext, ContextWalkEntry, EntryType } from '../context/context.js';
 import type { ContentHashCache } from '../context/checksum.js';
 import { sortNames } from '../fileops/source-tree.js';
@@ -45,7 +45,7 @@ const TYPE_BITS: Partial<Record<EntryType, number>> = { file: 0o100000, dir: 0o0
 export async function buildManifest(contextDir: string, dockerfilePath: string | undefined, check = startContextCheck(contextDir, dockerfilePath), hashes?: ContentHashCache): Promise<ContextManifest> {
   const { root, snapshot } = check;
   const contextId = contextIdOf(root);
-  if ((await check.native) ?? (await unoptimized(async () => snapshot.unchangedOnDisk()))) {
+  if ((await check.native) ?? (await unoptimized(snapshot.size, async () => snapshot.unchangedOnDisk()))) {
     // Nothing changed since the last build: not even a directory is read.
     return manifestOf(contextId, root, snapshot.digest, snapshot.files, true, () => Array.from({ length: snapshot.size }, (_, i) => snapshot.rowAt(i)));
   }
@@ -60,7 +60,7 @@ export async function buildManifest(contextDir: string, dockerfilePath: string |
   let rows: SnapshotRow[] | undefined;
   const misses: { row: SnapshotRow; host: string; st: Stats }[] = [];
   let files = 0;
-  await unoptimized(() => walk(context, (rel, host, st) => {
+  await unoptimized(snapshot.size, () => walk(context, (rel, host, st) => {
     // Devices, fifos and sockets are not sent (BuildKit's file sync skips them too).
     const type = TYPES[st.mode & S_IFMT];
     if (type === undefined) return;
@@ -169,8 +169,15 @@ export async function manifestOfRows(check: ContextCheck, around: AroundStat[], 
 // compiling it than it saves (about 15 ms of a 5,000-file context here).
 // Only around them: the rest of the client gains from it, and the
 // launcher saves its code cache from a process whose flags are restored
-// (V8 accepts a cache only from a process with the same flags).
-async function unoptimized<T>(f: () => Promise<T>): Promise<T> {
+// (V8 accepts a cache only from a process with the same flags). Only for
+// a context big enough to gain (`entries`: the previous build's count, the
+// best guess before a walk): loading node:v8 costs a small build about 1 ms
+// more than the compiler would.
+const UNOPTIMIZED_FROM = 1000;
+
+async function unoptimized<T>(entries: number, f: () => Promise<T>): Promise<T> {
+  if (entries < UNOPTIMIZED_FROM) return f();
+  const { setFlagsFromString } = createRequire(import.meta.url)('node:v8') as typeof import('node:v8');
   setFlagsFromString('--no-opt');
   try {
     return await f();
