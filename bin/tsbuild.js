@@ -23,7 +23,6 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const vm = require('node:vm');
-const Module = require('node:module');
 
 // runsRemotely() in builder/cli/remote-dispatch.ts (a test keeps them alike).
 const REMOTE_COMMANDS = new Set(['build', 'version', 'images', 'inspect', 'history', 'tag', 'rmi', 'push', 'pull', 'du', 'prune']);
@@ -114,11 +113,17 @@ function load(name, command) {
   }
   // latin1: the bundle is ASCII (scripts/bundle-cli.js checks), and a
   // one-byte decode skips UTF-8's validation of ~700 KB on every start.
-  const script = new vm.Script(Module.wrap(fs.readFileSync(bundle, 'latin1')), { filename: bundle, cachedData });
+  const script = new vm.Script(wrapModule(fs.readFileSync(bundle, 'latin1')), { filename: bundle, cachedData });
   const mod = { exports: {} };
   script.runInThisContext()(mod.exports, require, mod, bundle, path.dirname(bundle));
   loaded.push({ script, cachedData, cacheFile, fileBytes, bytecodeAtLoad, cpuAtLoad });
   return mod.exports;
+}
+
+// CommonJS's own wrapper (Module.wrap()'s, without loading node:module and
+// the ES module loader it brings).
+function wrapModule(source) {
+  return `(function (exports, require, module, __filename, __dirname) { ${source}\n});`;
 }
 
 // A cache file is V8's cached data followed by a trailer: the bytecode

@@ -11,8 +11,7 @@
 // as it always did (and records the answer when the build may be). A
 // build that reads stdin, fetches its context, or names anything outside
 // the context and the store is never looked up.
-import { writeFileSync, writeSync } from 'node:fs';
-import { isatty } from 'node:tty';
+import { fstatSync, writeFileSync, writeSync } from 'node:fs';
 import { parseArgs, getBool, getList, getString } from './args.js';
 import { BUILD_FLAGS, mayBeRemoteContext, toBuildOptions } from './build-request.js';
 import type { CliBuildRequest } from '../pipeline/options.js';
@@ -70,7 +69,7 @@ export async function answerFromLocalMemo(argv: string[], env: NodeJS.ProcessEnv
  */
 async function replay(req: CliBuildRequest, messages: ServerMessage[]): Promise<void> {
   const result = messages[messages.length - 1] as Extract<ServerMessage, { type: 'result' }>;
-  const stderr: ProgressStream = { isTTY: isatty(2), write: (text, done) => (writeAll(2, text), done?.(), true) };
+  const stderr: ProgressStream = { isTTY: await isTerminal(2), write: (text, done) => (writeAll(2, text), done?.(), true) };
   const mode = resolveProgressMode(req.progress, stderr);
   const progress = mode === 'plain' ? new (await import('../progress/plain.js')).PlainProgressWriter(stderr)
     : mode === 'quiet' ? new (await import('../progress/quiet.js')).QuietProgressWriter(stderr)
@@ -81,6 +80,15 @@ async function replay(req: CliBuildRequest, messages: ServerMessage[]): Promise<
   if (req.iidFile && result.imageId) writeFileSync(req.iidFile, result.imageId);
   await progress.close({ ok: true });
   if (req.progress === 'quiet' && result.imageId) writeAll(1, result.imageId + '\n');
+}
+
+/**
+ * isatty(), with node:tty (and the net and stream modules it loads, ~2 ms)
+ * only for a character device: a pipe or a file, where CI sends the
+ * output, is no terminal.
+ */
+async function isTerminal(fd: number): Promise<boolean> {
+  return fstatSync(fd).isCharacterDevice() && (await import('node:tty')).isatty(fd);
 }
 
 /** All of `text` to a descriptor, waiting out a full pipe that another process made non-blocking. */

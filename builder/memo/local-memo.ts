@@ -12,10 +12,10 @@
 // context's digest (remote-request.ts memoRequest()). A file that is
 // unreadable, of another format, or names another key or store is a miss.
 // At most MAX_ENTRIES files: the oldest go when a build records.
-import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../../runner-native/package-root.js';
+import { sha256Hex } from '../../cache/sha256-text.js';
 import type { BuildRequest, ServerMessage } from '../remote/protocol.js';
 import type { CliBuildRequest } from '../pipeline/options.js';
 import { memoizable, type MemoCheck, type MemoDefaults, type MemoEntry } from './memo-rules.js';
@@ -65,7 +65,7 @@ export function localMemoKey(root: string, request: BuildRequest): string | unde
   } catch {
     return undefined;
   }
-  return createHash('sha256').update(JSON.stringify({ root: real, code: codeIdentity(), request })).digest('hex');
+  return sha256Hex(JSON.stringify({ root: real, code: codeIdentity(), request }));
 }
 
 /** The version and the full bundle's file identity: a rebuilt bundle never meets an answer an older one recorded. */
@@ -107,7 +107,7 @@ export function readLocalMemo(root: string, key: string): MemoEntry | undefined 
 /** Records an answer (temporary file and rename); a failure only costs the next build its shortcut. */
 export function writeLocalMemo(root: string, key: string, entry: MemoEntry): void {
   const dir = memoDir(root);
-  const tmp = path.join(dir, `${TMP_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = path.join(dir, `${TMP_PREFIX}${process.pid}-${Math.random().toString(16).slice(2, 10)}`);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeFileSync(tmp, JSON.stringify({ format: FORMAT, key, root, ...entry } satisfies MemoFile), { mode: 0o600 });

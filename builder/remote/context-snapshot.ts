@@ -39,7 +39,7 @@
 //       zeros to a multiple of 8
 //       around numbers, then row numbers: 6 float64 each, in this machine's byte order
 //       row digests: 64 hex digits each ('-' for entries that are not files)
-import { createHash, randomBytes } from 'node:crypto';
+import { sha256Hex } from '../../cache/sha256-text.js';
 import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -139,7 +139,7 @@ export class ContextSnapshot {
   }
 
   static fileFor(cacheDir: string, root: string, dockerfilePath: string | undefined): string {
-    return path.join(cacheDir, `${createHash('sha256').update(`${root}\0${dockerfilePath ?? ''}`).digest('hex').slice(0, 32)}.snap`);
+    return path.join(cacheDir, `${sha256Hex(`${root}\0${dockerfilePath ?? ''}`).slice(0, 32)}.snap`);
   }
 
   /**
@@ -257,7 +257,7 @@ export class ContextSnapshot {
 
   /** Writes the rows of this walk (temp file + rename); a failure only costs the next build its shortcut. */
   save(rows: readonly SnapshotRow[], digest: string, around: readonly AroundStat[]): void {
-    const tmp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    const tmp = `${this.file}.${process.pid}.${Math.random().toString(16).slice(2, 10)}.tmp`;
     try {
       mkdirSync(path.dirname(this.file), { recursive: true });
       writeFileSync(tmp, encode(this.root, rows, digest, around, this.startedAt));
