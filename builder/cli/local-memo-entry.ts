@@ -12,6 +12,7 @@
 // build that reads stdin, fetches its context, or names anything outside
 // the context and the store is never looked up.
 import { fstatSync, writeFileSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { parseArgs, getBool, getList, getString } from './args.js';
 import { BUILD_FLAGS, mayBeRemoteContext, toBuildOptions } from './build-request.js';
 import type { CliBuildRequest } from '../pipeline/options.js';
@@ -69,7 +70,7 @@ export async function answerFromLocalMemo(argv: string[], env: NodeJS.ProcessEnv
  */
 async function replay(req: CliBuildRequest, messages: ServerMessage[]): Promise<void> {
   const result = messages[messages.length - 1] as Extract<ServerMessage, { type: 'result' }>;
-  const stderr: ProgressStream = { isTTY: await isTerminal(2), write: (text, done) => (writeAll(2, text), done?.(), true) };
+  const stderr: ProgressStream = { isTTY: isTerminal(2), write: (text, done) => (writeAll(2, text), done?.(), true) };
   const mode = resolveProgressMode(req.progress, stderr);
   const progress = mode === 'plain' ? new (await import('../progress/plain.js')).PlainProgressWriter(stderr)
     : mode === 'quiet' ? new (await import('../progress/quiet.js')).QuietProgressWriter(stderr)
@@ -87,8 +88,8 @@ async function replay(req: CliBuildRequest, messages: ServerMessage[]): Promise<
  * only for a character device: a pipe or a file, where CI sends the
  * output, is no terminal.
  */
-async function isTerminal(fd: number): Promise<boolean> {
-  return fstatSync(fd).isCharacterDevice() && (await import('node:tty')).isatty(fd);
+function isTerminal(fd: number): boolean {
+  return fstatSync(fd).isCharacterDevice() && (createRequire(import.meta.url)('node:tty') as typeof import('node:tty')).isatty(fd);
 }
 
 /** All of `text` to a descriptor, waiting out a full pipe that another process made non-blocking. */
