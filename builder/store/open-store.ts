@@ -65,6 +65,8 @@ export async function cleanupStale(store: Store): Promise<void> {
   await Promise.all([
     cleanupStaleState(store.paths.state),
     removeDeadPidEntries('/dev/shm', 'tsbuild-secret-'),
+    // The image index's next version waits under a temp name until the image's blobs are durable.
+    removeDeadPidEntries(store.paths.images, '.tmp-'),
     store.snapshots.removeStaleTemp(),
     store.content.cleanTemp(),
   ]);
