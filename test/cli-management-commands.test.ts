@@ -45,7 +45,7 @@ s.e2e('image, builder, buildx and system spellings run the top-level commands', 
   t.is((await s.cli('buildx', 'du')).stdout, (await s.cli('du')).stdout);
   t.is((await s.cli('system', 'info')).stdout, (await s.cli('info')).stdout);
   const usage = await s.cli('image');
-  t.is(usage.code, 1);
+  t.is(usage.code, 0);
   t.regex(usage.stdout, /^Usage: {2}tsbuild image COMMAND\n[\s\S]*\n {2}build, history, import, inspect, list, load, ls, prune, pull, push, remove, rm, save, tag\n/);
   const bogus = await s.cli('image', 'bogus');
   t.is(bogus.code, 1);
@@ -73,7 +73,7 @@ s.e2e('image prune forgets dangling images (-a: every image no container uses); 
   t.deepEqual(await ids(), [...new Set([...before, busybox, dangling, current, other])].sort());
 
   const declined = await s.cli('image', 'prune');
-  t.is(declined.code, 1);
+  t.is(declined.code, 0);
   t.regex(declined.stderr, /WARNING! This will remove all dangling images\.\nAre you sure you want to continue\? \[y\/N\]/);
   t.true((await ids()).includes(dangling));
 

@@ -102,7 +102,7 @@ async function runLocal(name: string | undefined, args: string[]): Promise<numbe
   }
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
     process.stdout.write(usage() + '\n');
-    return first === undefined ? 1 : 0;
+    return 0;
   }
   const command = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
   if (!command) {

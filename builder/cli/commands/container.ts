@@ -22,7 +22,7 @@ export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === '--help' || sub === 'help') {
     process.stdout.write(`Usage:  tsbuild container COMMAND\n\nManage containers\n\nCommands:\n  ${Object.keys(SUBCOMMANDS).join(', ')}\n`);
-    return sub === undefined ? 1 : 0;
+    return 0;
   }
   const load = Object.hasOwn(SUBCOMMANDS, sub) ? SUBCOMMANDS[sub] : undefined;
   if (!load) throw new UsageError(`'${sub}' is not a tsbuild container command`);

@@ -22,7 +22,7 @@ ${formatFlagHelp(FLAGS)}
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub !== 'parse') {
-    if (sub === undefined || sub === '--help') { process.stdout.write(USAGE); return sub === undefined ? 1 : 0; }
+    if (sub === undefined || sub === '--help') { process.stdout.write(USAGE); return 0; }
     throw new UsageError(`unknown debug command "${sub}" (available: parse)`);
   }
   const a = parseArgs(rest, FLAGS);

@@ -40,7 +40,7 @@ export async function pruneImages(argv: string[]): Promise<number> {
   }
   if (a.positionals.length > 0) throw new UsageError('"tsbuild image prune" accepts no arguments');
   const opts = imagePruneOptions(getBool(a, 'all'), getList(a, 'filter'));
-  if (!getBool(a, 'force') && !(await confirm(`WARNING! This will remove ${opts.all ? IMAGE_PRUNE_WARNING.all : IMAGE_PRUNE_WARNING.dangling}.`))) return 1;
+  if (!getBool(a, 'force') && !(await confirm(`WARNING! This will remove ${opts.all ? IMAGE_PRUNE_WARNING.all : IMAGE_PRUNE_WARNING.dangling}.`))) return 0;
   const lines = await removeUnusedImages(opts);
   if (lines.length > 0) process.stdout.write(`Deleted Images:\n${lines.join('\n')}\n\n`);
   process.stdout.write(`Total reclaimed space: ${formatSize(0)}\n`);

@@ -14,7 +14,7 @@ export function managementCommand(group: string, summary: string, own: Record<st
       if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
         const names = [...Object.keys(COMMAND_ALIASES[group] ?? {}), ...Object.keys(own)].sort();
         process.stdout.write(`Usage:  tsbuild ${group} COMMAND\n\n${summary}\n\nCommands:\n  ${names.join(', ')}\n\nRun 'tsbuild ${group} COMMAND --help' for more information on a command.\n`);
-        return sub === undefined ? 1 : 0;
+        return 0;
       }
       const load = Object.hasOwn(own, sub) ? own[sub] : undefined;
       if (!load) throw new UsageError(`'${sub}' is not a tsbuild ${group} command`);

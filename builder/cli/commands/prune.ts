@@ -43,7 +43,7 @@ export async function run(argv: string[]): Promise<number> {
   if (a.positionals.length > 0) throw new UsageError('"tsbuild prune" accepts no arguments');
   const opts = pruneOptions(getBool(a, 'all'), getString(a, 'keep-storage'), getList(a, 'filter'));
   if (!getBool(a, 'force') && !(await confirm(opts.all ? 'WARNING! This will remove all build cache.' : 'WARNING! This will remove all build cache not used by images.'))) {
-    return 1;
+    return 0;
   }
   const { line, bytesFreed } = await pruneBuildCache(opts);
   process.stdout.write(`${line}\nTotal reclaimed space: ${formatSize(bytesFreed)}\n`);

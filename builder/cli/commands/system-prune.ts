@@ -29,7 +29,7 @@ export async function pruneSystem(argv: string[]): Promise<number> {
   const images = imagePruneOptions(all, filters);
   const cache = pruneOptions(all, undefined, filters);
   const warning = ['WARNING! This will remove:', '  - all stopped containers', `  - ${all ? IMAGE_PRUNE_WARNING.all : IMAGE_PRUNE_WARNING.dangling}`, `  - ${all ? 'all build cache' : 'unused build cache'}`, ''];
-  if (!getBool(a, 'force') && !(await confirm(warning.join('\n')))) return 1;
+  if (!getBool(a, 'force') && !(await confirm(warning.join('\n')))) return 0;
   const containers = await removeStoppedContainers();
   if (containers.deleted.length > 0) process.stdout.write(`Deleted Containers:\n${containers.deleted.join('\n')}\n\n`);
   const imageLines = await removeUnusedImages(images);

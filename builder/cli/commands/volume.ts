@@ -120,7 +120,7 @@ const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<number>> = { creat
 
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '--help' || sub === 'help') { process.stdout.write(HELP); return sub === undefined ? 1 : 0; }
+  if (sub === undefined || sub === '--help' || sub === 'help') { process.stdout.write(HELP); return 0; }
   const fn = Object.hasOwn(SUBCOMMANDS, sub) ? SUBCOMMANDS[sub] : undefined;
   if (!fn) throw new UsageError(`'${sub}' is not a tsbuild volume command`);
   return fn(rest);
