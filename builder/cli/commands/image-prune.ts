@@ -12,7 +12,8 @@ import { defaultRoot } from '../store-root.js';
 import { listContainers } from '../../containers/control.js';
 import { containerStoreOf } from '../../containers/create.js';
 import { familiarName, parseReference } from '../../image/reference.js';
-import { parseDuration, formatSize } from '../../../cache/gc-config.js';
+import { formatSize } from '../../../cache/gc-config.js';
+import { untilOfFilters } from './prune.js';
 import { confirm } from './confirm.js';
 
 const FLAGS: FlagSpec[] = [
@@ -48,13 +49,8 @@ export async function pruneImages(argv: string[]): Promise<number> {
 }
 
 export function imagePruneOptions(all: boolean, filters: string[]): ImagePruneOptions {
-  const opts: ImagePruneOptions = { all };
-  for (const f of filters) {
-    const [name, value] = f.split(/=(.*)/s);
-    if (name !== 'until' || value === undefined) throw new UsageError(`invalid --filter "${f}" (supported: until=DURATION, e.g. until=24h)`);
-    opts.untilMs = parseDuration(value);
-  }
-  return opts;
+  const untilMs = untilOfFilters(filters);
+  return untilMs === undefined ? { all } : { all, untilMs };
 }
 
 /** Forgets the unused images (also for `system prune`); docker's lines: "untagged: NAME", "deleted: DIGEST". */

@@ -68,13 +68,21 @@ export async function pruneBuildCache(opts: PruneOptions): Promise<{ line: strin
 export function pruneOptions(all: boolean, keepStorage: string | undefined, filters: string[]): PruneOptions {
   const opts: PruneOptions = { all };
   if (keepStorage !== undefined) opts.keepStorageBytes = parseSize(keepStorage);
+  const untilMs = untilOfFilters(filters);
+  if (untilMs !== undefined) opts.untilMs = untilMs;
+  return opts;
+}
+
+/** The prune commands' `--filter until=DURATION` (the last one counts), in ms; undefined without one. */
+export function untilOfFilters(filters: string[]): number | undefined {
+  let untilMs: number | undefined;
   for (const f of filters) {
     const eq = f.indexOf('=');
     const name = eq < 0 ? f : f.slice(0, eq);
     if (name !== 'until' || eq < 0) throw new UsageError(`invalid --filter "${f}" (supported: until=DURATION, e.g. until=24h)`);
-    opts.untilMs = parseDuration(f.slice(eq + 1));
+    untilMs = parseDuration(f.slice(eq + 1));
   }
-  return opts;
+  return untilMs;
 }
 
 // Checksum caches of context dirs that no longer exist.
