@@ -141,7 +141,7 @@ export async function checksumSelection(tree: SourceTree, patterns: readonly str
   }
   // This process may have just checksummed it, with a recent edit in it:
   // then only that edit is read again, and the per-file table is not loaded.
-  let digest = memo && fingerprint ? await recentChecksum(memoKey, fingerprint.digest(), found, (f) => fileDigest(f.host, f), () => checksumOfLines(found)) : undefined;
+  let digest = memo && fingerprint ? await recentChecksum(memoKey, fingerprint.digest(), found, (racy) => hashMisses(racy, undefined), () => checksumOfLines(found)) : undefined;
   if (digest === undefined) {
     await cache?.load?.();
     for (const f of found) if (f.type === 'file') f.digest = cache?.get(f.host, f) ?? '';

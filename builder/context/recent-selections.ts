@@ -63,19 +63,17 @@ export function rememberRecent(key: string, fingerprint: string, checksum: strin
 /**
  * The checksum of selection `key` when this process last saw it with this
  * fingerprint, with `entries` (this walk's, in the same order) given their
- * digests; `read` hashes a file whose digest could not be trusted.
- * `compute` makes the checksum of the entries when such a file changed.
- * Undefined when the selection is not remembered with this fingerprint.
+ * digests; `read` hashes the files whose digests could not be trusted
+ * (their digest '' until then). `compute` makes the checksum of the
+ * entries when such a file changed. Undefined when the selection is not
+ * remembered with this fingerprint.
  */
-export async function recentChecksum<E extends RecentEntry>(key: string, fingerprint: string, entries: readonly E[], read: (e: E) => Promise<string>, compute: () => string): Promise<string | undefined> {
+export async function recentChecksum<E extends RecentEntry>(key: string, fingerprint: string, entries: E[], read: (files: E[]) => Promise<void>, compute: () => string): Promise<string | undefined> {
   const r = recent.get(key);
   if (!r || r.fingerprint !== fingerprint || r.digests.length !== entries.length) return undefined;
   for (let i = 0; i < entries.length; i++) entries[i]!.digest = r.digests[i]!;
-  let same = true;
-  for (const i of r.racy) {
-    const e = entries[i]!;
-    e.digest = await read(e);
-    if (e.digest !== r.digests[i]) same = false;
-  }
-  return same ? r.checksum : compute();
+  const racy = r.racy.map((i) => entries[i]!);
+  for (const e of racy) e.digest = '';
+  await read(racy);
+  return r.racy.every((i) => entries[i]!.digest === r.digests[i]) ? r.checksum : compute();
 }
