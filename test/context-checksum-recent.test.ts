@@ -98,6 +98,18 @@ test('the walk is told every file\'s digest, the just-edited one read again', as
   t.false(saved.names.includes('src/f7.ts'), 'the edited file was racy when the first checksum saved the table');
 });
 
+test('remembered by the store too (nothing racy), the same selection again still tells the walk its digests', async (t) => {
+  const dir = await editedProject();
+  await sleep(racyMargin((await stat(path.join(dir, 'src/f7.ts'))).ctimeMs) + 50);
+  const store = await tempDir('ctx-recent-store-');
+  await build(store, dir);
+  const { cache, calls } = await openCounted(store, dir);
+  let walked: readonly ContextWalkEntry[] = [];
+  t.is(await checksumSelection(await BuildContext.open(dir, { onWholeWalk: (w) => { walked = w; } }), ['.'], { cache }), await cold(dir));
+  t.deepEqual(calls, { load: 0, get: 0 });
+  t.true(walked.filter((e) => e.type === 'file').every((e) => /^sha256:[0-9a-f]{64}$/.test(e.digest)));
+});
+
 // The rule itself, on entries made up: what is read, and what the answer is.
 const entry = (changedAt: number, digest: string, type = 'file'): RecentEntry => ({ type, mtimeMs: changedAt, ctimeMs: changedAt + 0.5, digest });
 

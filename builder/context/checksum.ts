@@ -135,13 +135,14 @@ export async function checksumSelection(tree: SourceTree, patterns: readonly str
   await walkSelection(tree, items, exclude, collector);
   const fingerprint = collector.fingerprint;
   if (tree instanceof BuildContext) tree.noteWalked(found, wholeContext(items, exclude, found));
-  if (memo && fingerprint) {
+  // This process may have just checksummed it (the local memo's second
+  // solve): its digests come back with it, for the walk's listeners, and
+  // only a file edited too shortly before that is read again.
+  let digest = memo && fingerprint ? await recentChecksum(memoKey, fingerprint.digest(), found, (racy) => hashMisses(racy, undefined), () => checksumOfLines(found)) : undefined;
+  if (digest === undefined && memo && fingerprint) {
     const known = memo.selectionDigest!(memoKey, fingerprint.digest());
     if (known) return known;
   }
-  // This process may have just checksummed it, with a recent edit in it:
-  // then only that edit is read again, and the per-file table is not loaded.
-  let digest = memo && fingerprint ? await recentChecksum(memoKey, fingerprint.digest(), found, (racy) => hashMisses(racy, undefined), () => checksumOfLines(found)) : undefined;
   if (digest === undefined) {
     await cache?.load?.();
     for (const f of found) if (f.type === 'file') f.digest = cache?.get(f.host, f) ?? '';
