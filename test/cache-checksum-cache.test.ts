@@ -50,3 +50,29 @@ test('a save keeps the loaded rows and the trusted new ones; a reload gives them
   t.is(damaged.get('/ctx/f99', key(99, NOW - 60_000)), undefined);
   t.is(path.dirname(damaged.file), dir);
 });
+
+test('a save that has only racy rows to add leaves the table as it is', async (t) => {
+  const dir = await tempDir('checksum-cache-');
+  const ctx = '/ctx';
+  const first = await PersistentChecksumCache.open(dir, ctx, { now: () => NOW });
+  for (let i = 0; i < 10; i++) first.set(`/ctx/f${i}`, key(i, NOW - 60_000), digest(i));
+  t.true(await first.save());
+  const before = await readFile(first.file);
+
+  // The rebuild right after an edit: the edited file's new identity is racy, nothing else is set.
+  const second = await PersistentChecksumCache.open(dir, ctx, { now: () => NOW + 60_000 });
+  second.set('/ctx/f3', key(3, NOW + 59_500), digest(333));
+  t.is(second.get('/ctx/f3', key(3, NOW + 59_500)), digest(333), 'usable within the build that hashed it');
+  t.false(await second.save());
+  t.deepEqual(await readFile(first.file), before);
+
+  // The row it would have dropped names the old identity: it never matches the file as it is now.
+  const third = await PersistentChecksumCache.open(dir, ctx, { now: () => NOW + 120_000 });
+  t.is(third.get('/ctx/f3', key(3, NOW + 59_500)), undefined);
+  // Once a trusted row is set, the save writes, without the racy one.
+  third.set('/ctx/f4', key(4, NOW + 60_000), digest(444));
+  t.true(await third.save());
+  const saved = JSON.parse(await readFile(first.file, 'utf8')) as { names: string[] };
+  t.is(saved.names.length, 10);
+  t.is(saved.names.at(-1), 'f4');
+});

@@ -8,11 +8,11 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { closeSync, existsSync, openSync } from 'node:fs';
-import { buildManifest, startContextCheck, type ContextManifest } from '../builder/remote/context-manifest.js';
-import { ContextSnapshot } from '../builder/remote/context-snapshot.js';
+import { buildManifest, entryOf, rowLine, startContextCheck, type ContextManifest } from '../builder/remote/context-manifest.js';
+import { ContextSnapshot, type SnapshotRow } from '../builder/remote/context-snapshot.js';
 import { nativeStatCheck, STAT_CHECK_NAME } from '../builder/remote/native-stat-check.js';
 import { packageRoot } from '../runner-native/package-root.js';
-import { manifestDigest } from '../builder/remote/manifest-digest.js';
+import { digestOfLines, manifestDigest, manifestLine } from '../builder/remote/manifest-digest.js';
 import { RACY_MARGIN_MS } from '../cache/checksum-cache.js';
 import { tempDir } from './helpers/temp-dirs.js';
 
@@ -88,6 +88,19 @@ test('the manifest digest covers every field and the order', (t) => {
   t.not(manifestDigest([base[0]!, { ...base[1]!, digest: 'sha256:' + 'b'.repeat(64) }]), digest);
   t.not(manifestDigest([base[1]!, base[0]!]), digest);
   t.is(manifestDigest(JSON.parse(JSON.stringify(base))), digest);
+});
+
+test('a snapshot\'s rows hash to the digest of their entries, each kind and missing field alike', (t) => {
+  const d = 'sha256:' + 'c'.repeat(64);
+  const rows: SnapshotRow[] = [
+    { name: 'src', mode: 0o040755, size: 4096, mtimeMs: 1.5, ctimeMs: 2, ino: 3, dev: 4 },
+    { name: 'src/a b', mode: 0o100644, size: 7, mtimeMs: 1700000000123.4567, ctimeMs: 2, ino: 5, dev: 4, digest: d },
+    { name: 'src/no-digest', mode: 0o104755, size: 0, mtimeMs: 3, ctimeMs: 2, ino: 6, dev: 4 },
+    { name: 'src/link', mode: 0o120777, size: 5, mtimeMs: 4, ctimeMs: 2, ino: 7, dev: 4, link: '../x' },
+    { name: 'src/link-unread', mode: 0o120777, size: 5, mtimeMs: 4, ctimeMs: 2, ino: 8, dev: 4 },
+  ];
+  t.is(digestOfLines(rows, rowLine), manifestDigest(rows.map(entryOf)));
+  for (const r of rows) t.is(rowLine(r), manifestLine(entryOf(r)), r.name);
 });
 
 // The shortcut of an unchanged context (context-snapshot.ts) lstats the

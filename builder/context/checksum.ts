@@ -15,6 +15,7 @@ import { containsWildcards, resolveWildcards } from '../fileops/wildcard.js';
 import { BuildContext, entryType, type EntryType } from './context.js';
 import { PatternMatcher } from '../patterns/pattern-matcher.js';
 import { monotonicMs } from '../../cache/monotonic-clock.js';
+import { recentChecksum, rememberRecent } from './recent-selections.js';
 
 /** Bump when the record format changes: old cache keys must not match new ones. */
 const SELECTION_SCHEMA = 'tsbuild-selection-v1';
@@ -117,6 +118,8 @@ export interface SelectionOptions {
  * Missing literal sources fail like COPY does.
  */
 export async function checksumSelection(tree: SourceTree, patterns: readonly string[], options: SelectionOptions = {}): Promise<string> {
+  // Before any lstat: what changed after it cannot keep its stat identity (see recent-selections.ts).
+  const walkStartedAt = Date.now();
   const exclude = options.exclude?.length ? new PatternMatcher(options.exclude) : undefined;
   const items = await planSources(patterns, tree, { instruction: 'COPY', parents: options.parents ?? false });
   const cache = options.cache;
@@ -132,17 +135,26 @@ export async function checksumSelection(tree: SourceTree, patterns: readonly str
   await walkSelection(tree, items, exclude, collector);
   const fingerprint = collector.fingerprint;
   if (tree instanceof BuildContext) tree.noteWalked(found, wholeContext(items, exclude, found));
-  if (memo && fingerprint) {
+  // This process may have just checksummed it (the local memo's second
+  // solve): its digests come back with it, for the walk's listeners, and
+  // only a file edited too shortly before that is read again.
+  let digest = memo && fingerprint ? await recentChecksum(memoKey, fingerprint.digest(), found, (racy) => hashMisses(racy, undefined), () => checksumOfLines(found)) : undefined;
+  if (digest === undefined && memo && fingerprint) {
     const known = memo.selectionDigest!(memoKey, fingerprint.digest());
     if (known) return known;
   }
-  await cache?.load?.();
-  for (const f of found) if (f.type === 'file') f.digest = cache?.get(f.host, f) ?? '';
-  await hashMisses(found, cache);
-  const digest = checksumOfLines(found);
-  // The racy rule (cache/checksum-cache.ts) keeps a selection with an entry
-  // changed too close to this build's start from being remembered.
-  if (memo && fingerprint) memo.rememberSelection!(memoKey, fingerprint.digest(), digest, fingerprint.trustedFrom);
+  if (digest === undefined) {
+    await cache?.load?.();
+    for (const f of found) if (f.type === 'file') f.digest = cache?.get(f.host, f) ?? '';
+    await hashMisses(found, cache);
+    digest = checksumOfLines(found);
+  }
+  if (memo && fingerprint) {
+    // The racy rule (cache/checksum-cache.ts) keeps a selection with an entry
+    // changed too close to this build's start from being remembered.
+    memo.rememberSelection!(memoKey, fingerprint.digest(), digest, fingerprint.trustedFrom);
+    rememberRecent(memoKey, fingerprint.digest(), digest, found, walkStartedAt);
+  }
   // The lines are made again if the list is ever asked for: kept until the
   // build ends, they were a third of a 50,000-file COPY's memory.
   // In walk order: whoever reads the list (a miss explanation, the

@@ -16,13 +16,23 @@ export function sameEntry(a: ManifestEntry, b: ManifestEntry): boolean {
 }
 
 export function manifestDigest(entries: Iterable<ManifestEntry>): string {
+  return digestOfLines(entries, manifestLine);
+}
+
+/** An entry's line in the digest. */
+export function manifestLine(e: ManifestEntry): string {
+  return `${e.path}\0${e.type}\0${e.mode}\0${e.mtimeMs}\0${e.size ?? ''}\0${e.digest ?? ''}\0${e.link ?? ''}`;
+}
+
+/** manifestDigest() of what `line` makes of each item the manifest's line of its entry (without making the entries). */
+export function digestOfLines<T>(items: Iterable<T>, line: (item: T) => string): string {
   const hash = createHash('sha256').update(`${SCHEMA}\n`);
   // The lines joined a few thousand at a time: thousands of small updates
   // cost more than the hashing, and all of a big context's lines at once
   // cost megabytes.
   let lines: string[] = [];
-  for (const e of entries) {
-    lines.push(`${e.path}\0${e.type}\0${e.mode}\0${e.mtimeMs}\0${e.size ?? ''}\0${e.digest ?? ''}\0${e.link ?? ''}`);
+  for (const item of items) {
+    lines.push(line(item));
     if (lines.length === LINES_AT_ONCE) {
       hash.update(lines.join('\n') + '\n');
       lines = [];
