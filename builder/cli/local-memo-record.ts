@@ -33,7 +33,7 @@ import type { ContentHashCache } from '../context/checksum.js';
 import type { ServerMessage } from '../remote/protocol.js';
 import { buildManifest, manifestOfRows, rowsOfWalk, startContextCheck, statContextAround, type ContextCheck } from '../remote/context-manifest.js';
 import { untrustedUntil, type SnapshotRow } from '../remote/context-snapshot.js';
-import { collectWhenBig } from './heap-growth.js';
+import { collectWhenBig, withoutIncrementalMarking } from './heap-growth.js';
 import { contextIdOf } from '../remote/context-ids.js';
 import { memoRequest } from '../remote/remote-request.js';
 import { wireEvent } from '../remote/wire-event.js';
@@ -104,7 +104,7 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
       const around = statContextAround(againCheck.root, dockerfilePath);
       const noOp = new ShownEvents();
       const seen: { walk?: readonly ContextWalkEntry[] } = {};
-      const answer = await again({ onEvent: (e) => noOp.onEvent(e), onContextWalk: (walk, whole) => { if (whole) seen.walk = walk; } });
+      const answer = await withoutIncrementalMarking(() => again({ onEvent: (e) => noOp.onEvent(e), onContextWalk: (walk, whole) => { if (whole) seen.walk = walk; } }));
       if (!isStoreOnly(answer) || !noOp.shown) return;
       // Its digests are filled in by now. The walk itself goes, with the
       // rest of that solve's garbage, before the snapshot is made.
