@@ -33,7 +33,7 @@ import type { ContentHashCache } from '../context/checksum.js';
 import type { ServerMessage } from '../remote/protocol.js';
 import { buildManifest, manifestOfRows, rowsOfWalk, startContextCheck, statContextAround, type ContextCheck } from '../remote/context-manifest.js';
 import { untrustedUntil, type SnapshotRow } from '../remote/context-snapshot.js';
-import { collectWhenBig, withoutIncrementalMarking } from './heap-growth.js';
+import { collectWhenBig, loadV8, withoutIncrementalMarking } from './heap-growth.js';
 import { contextIdOf } from '../remote/context-ids.js';
 import { memoRequest } from '../remote/remote-request.js';
 import { wireEvent } from '../remote/wire-event.js';
@@ -97,11 +97,13 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
       // first, while the store's last writes age.
       const walkedFirst = walksWhole ? undefined : await contextDigest(contextDir, dockerfilePath, startContextCheck(contextDir, dockerfilePath), tableOf);
       if (!walksWhole && walkedFirst === undefined) return;
-      await sleepUntil(settledAt(storeRoot, result.cacheKeys));
+      const settled = settledAt(storeRoot, result.cacheKeys);
+      loadV8();
+      await sleepUntil(settled);
       const againAt = Date.now();
       // Before the solve reads anything: the snapshot's horizon is its start.
-      const againCheck = startContextCheck(contextDir, dockerfilePath);
-      const around = statContextAround(againCheck.root, dockerfilePath);
+      const againCheck = walksWhole ? startContextCheck(contextDir, dockerfilePath) : undefined;
+      const around = againCheck && statContextAround(againCheck.root, dockerfilePath);
       const noOp = new ShownEvents();
       const seen: { walk?: readonly ContextWalkEntry[] } = {};
       const answer = await withoutIncrementalMarking(() => again({ onEvent: (e) => noOp.onEvent(e), onContextWalk: (walk, whole) => { if (whole) seen.walk = walk; } }));
@@ -111,7 +113,7 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
       const rows: SnapshotRow[] | undefined = seen.walk && rowsOfWalk(seen.walk);
       delete seen.walk;
       collectWhenBig();
-      const digest = walkedFirst ?? (rows ? confirmed(contextDir, dockerfilePath, await manifestOfRows(againCheck, around, rows, tableOf)) : undefined);
+      const digest = walkedFirst ?? (rows && againCheck && around ? confirmed(contextDir, dockerfilePath, await manifestOfRows(againCheck, around, rows, tableOf)) : undefined);
       await recordAnswer(req, { result: answer, shown: noOp.shown, startedAt: againAt, digest });
     },
   };
