@@ -4,8 +4,8 @@
  * only the remaining files are sent), and nothing outside the directory is
  * reachable: symlinks are resolved as if the context were `/`.
  */
-import { readdir, readlink, stat } from 'node:fs/promises';
-import { createReadStream, lstatSync, type ReadStream, type Stats } from 'node:fs';
+import { readdir, readlink } from 'node:fs/promises';
+import { createReadStream, lstatSync, statSync, type ReadStream, type Stats } from 'node:fs';
 import path from 'node:path';
 import { hostPathOf, isNotExist, resolveInRoot, type Resolved } from '../fileops/resolve.js';
 import { sortNames, type SourceTree, type WalkedFile } from '../fileops/source-tree.js';
@@ -91,8 +91,7 @@ export class BuildContext implements SourceTree {
 
   static async open(dir: string, options: OpenContextOptions = {}): Promise<BuildContext> {
     const root = path.resolve(dir);
-    const st = await stat(root).catch(() => null);
-    if (!st?.isDirectory()) throw new ContextNotFoundError(dir);
+    if (!isDirectory(root)) throw new ContextNotFoundError(dir);
     if (options.ignorePatterns) return new BuildContext(root, new PatternMatcher(options.ignorePatterns), null, options.onWalk);
     const ignore = await loadIgnoreFile(root, options.dockerfilePath);
     return new BuildContext(root, new PatternMatcher(ignore.patterns), ignore.file, options.onWalk);
@@ -306,4 +305,13 @@ function toRel(inRoot: string): string {
 
 function toInRoot(relPath: string): string {
   return path.posix.resolve('/', relPath);
+}
+
+// Synchronous: one stat, where a threadpool round trip costs more (each build opens its context, the memo's recording twice more).
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
