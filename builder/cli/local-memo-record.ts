@@ -157,9 +157,12 @@ function isStoreOnly(r: BuildResult): r is Answer['result'] {
   return r.storeOnlyKeys !== undefined;
 }
 
+// Until Date.now() reads `at` or later, as the solve's start (Date.now())
+// must. A timer counts from the event loop's cached time, which may be
+// behind this clock, so it can fire early: rather than a millisecond more
+// on every wait, one that fired early waits again.
 async function sleepUntil(at: number): Promise<void> {
-  const ms = at - Date.now();
-  if (ms >= 0) await new Promise((resolve) => setTimeout(resolve, Math.ceil(ms) + 1));
+  while (Date.now() < at) await new Promise((resolve) => setTimeout(resolve, Math.ceil(at - Date.now())));
 }
 
 /**
