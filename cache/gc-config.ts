@@ -5,6 +5,7 @@
 //   - env TSBUILD_GC_KEEP_STORAGE, e.g. `10GB` (`0` or `off`: no limit)
 //   - `<store root>/config.json`: { "gc": { "keepStorage": "10GB" } }
 // Unset means no automatic collection (`tsbuild prune` still works).
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -61,7 +62,8 @@ export async function configuredKeepStorage(storeRoot: string, env: NodeJS.Proce
   if (fromEnv !== undefined && fromEnv !== '') return limitOf(fromEnv, 'TSBUILD_GC_KEEP_STORAGE');
   let config: { gc?: { keepStorage?: string | number } };
   try {
-    config = JSON.parse(await readFile(path.join(storeRoot, 'config.json'), 'utf8'));
+    // Synchronous: read by every build, usually absent (one failed open, not a threadpool round trip).
+    config = JSON.parse(readFileSync(path.join(storeRoot, 'config.json'), 'utf8'));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new GcSettingError('INVALID_CONFIG', `${path.join(storeRoot, 'config.json')}: ${(err as Error).message}`);

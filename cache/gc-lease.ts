@@ -8,7 +8,8 @@
 // build has read from the index but not yet used. Flags of dead processes
 // (kill -9) are ignored and removed.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processAlive } from './process-alive.js';
@@ -33,16 +34,21 @@ function gcLockPath(storeRoot: string): string {
 }
 
 
-/** Takes a lease on the store; waits while a collector runs (it is short). */
+/**
+ * Takes a lease on the store; waits while a collector runs (it is short).
+ * Its flag is made and the collector's looked for synchronously: each is a
+ * syscall or three on a small file, where the threadpool's round trips cost
+ * every build (and the memo's second solve after it) about a millisecond.
+ */
 export async function acquireLease(storeRoot: string, purpose: string, opts: { timeoutMs?: number } = {}): Promise<Lease> {
   const dir = leasesDir(storeRoot);
-  await mkdir(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true });
   const deadline = Date.now() + (opts.timeoutMs ?? 10 * 60_000);
   for (;;) {
     const file = path.join(dir, `${process.pid}-${randomBytes(4).toString('hex')}.json`);
     const info: LeaseInfo = { pid: process.pid, startedAt: Date.now(), purpose };
-    await writeExclusive(file, JSON.stringify(info));
-    if (!(await collectorRunning(storeRoot))) return { file, release: () => rm(file, { force: true }) };
+    writeExclusive(file, JSON.stringify(info));
+    if (!collectorRunning(storeRoot)) return { file, release: () => rm(file, { force: true }) };
     await rm(file, { force: true });
     if (Date.now() > deadline) throw new Error('timed out waiting for garbage collection of the store to finish');
     await sleep(50 + Math.random() * 100);
@@ -109,20 +115,24 @@ export async function withCollectorLock<T>(storeRoot: string, fn: () => Promise<
       if (!told) opts.onWait?.(holders);
       told = true;
     } else if (Date.now() >= deadline) {
-      throw new StoreBusyError([{ pid: await lockOwner(lock) ?? 0, startedAt: 0, purpose: 'another prune' }]);
+      throw new StoreBusyError([{ pid: lockOwner(lock) ?? 0, startedAt: 0, purpose: 'another prune' }]);
     }
     await sleep(200 + Math.random() * 200);
   }
 }
 
-async function collectorRunning(storeRoot: string): Promise<boolean> {
-  const pid = await lockOwner(gcLockPath(storeRoot));
+function collectorRunning(storeRoot: string): boolean {
+  const pid = lockOwner(gcLockPath(storeRoot));
   return pid !== undefined && processAlive(pid);
 }
 
-async function lockOwner(lock: string): Promise<number | undefined> {
-  const text = await readFile(lock, 'utf8').catch(() => undefined);
-  if (text === undefined) return undefined;
+function lockOwner(lock: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(lock, 'utf8');
+  } catch {
+    return undefined;
+  }
   const pid = Number(text.trim());
   // Empty: created but not yet written; treat as held by someone alive.
   return Number.isInteger(pid) && pid > 0 ? pid : process.pid;
@@ -130,11 +140,11 @@ async function lockOwner(lock: string): Promise<number | undefined> {
 
 async function tryLock(lock: string): Promise<boolean> {
   try {
-    await writeExclusive(lock, String(process.pid));
+    writeExclusive(lock, String(process.pid));
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    const pid = await lockOwner(lock);
+    const pid = lockOwner(lock);
     if (pid !== undefined && pid !== process.pid && !processAlive(pid)) {
       // The collector was killed: its lock is stale.
       await rm(lock, { force: true });
@@ -143,11 +153,6 @@ async function tryLock(lock: string): Promise<boolean> {
   }
 }
 
-async function writeExclusive(file: string, text: string): Promise<void> {
-  const fh = await open(file, 'wx');
-  try {
-    await fh.writeFile(text);
-  } finally {
-    await fh.close();
-  }
+function writeExclusive(file: string, text: string): void {
+  writeFileSync(file, text, { flag: 'wx' });
 }

@@ -294,7 +294,7 @@ it('an answer recorded while the context or a tag changed is not answered stale'
     await new Promise((r) => setTimeout(r, FINE_RACY_MARGIN_MS + 50));
     const req = toBuildOptions(args, env) as CliBuildRequest;
     const recorder = memoRecorder(req, env)!;
-    const result = await solve(req.build, { onEvent: (e) => recorder.onEvent(e), onContextWalk: (w) => recorder.onContextWalk(w) });
+    const result = await solve(req.build, { onEvent: (e) => recorder.onEvent(e), onContextWalk: (w, whole) => recorder.onContextWalk(w, whole) });
     await recorder.record(result, async (io) => {
       const answer = await solve(req.build, io);
       await meanwhile();
@@ -327,6 +327,43 @@ it('an answer recorded while the context or a tag changed is not answered stale'
   t.is(afterTag.id, tagged);
   t.is((await run(['inspect', '--format', '{{.Id}}', 'memo-race:latest'])).stdout.trim(), tagged);
   t.is(await copied(), 'six\n');
+});
+
+it('nothing is recorded, neither walk nor second solve, while an entry the build read is too recent for the snapshot to trust', async (t) => {
+  // The CLI's recorder, in this process. A modification time ahead of the
+  // clock keeps the edit recent for as long as the test needs it.
+  process.env.XDG_CACHE_HOME = CLIENT_CACHE;
+  const env = { ...process.env, TSBUILD_ROOT: suite.store.root };
+  for (const copy of ['COPY . /ctx', 'COPY app.txt /ctx/app.txt']) {
+    const ctx = await context(`FROM busybox:latest\n${copy}\nRUN cat /ctx/app.txt > /copy.txt\n`);
+    const file = path.join(ctx, 'app.txt');
+    const req = toBuildOptions(['-q', '-t', 'memo-recent:latest', ctx], env) as CliBuildRequest;
+    const snapshotFile = startContextCheck(ctx, req.build.dockerfilePath).snapshot.file;
+    const snapshotId = () => { const st = statSync(snapshotFile, { throwIfNoEntry: false }); return st && `${st.ino}:${st.mtimeMs}`; };
+    const recordOnce = async () => {
+      const recorder = memoRecorder(req, env)!;
+      const result = await solve(req.build, { onEvent: (e) => recorder.onEvent(e), onContextWalk: (w, whole) => recorder.onContextWalk(w, whole) });
+      let asked = false;
+      await recorder.record(result, async (io) => {
+        asked = true;
+        return solve(req.build, io);
+      });
+      return asked;
+    };
+    writeFileSync(file, `recent ${copy}\n`);
+    const ahead = new Date(Date.now() + 5000);
+    utimesSync(file, ahead, ahead);
+    const before = snapshotId();
+    t.false(await recordOnce(), `${copy}: solved again`);
+    t.is(snapshotId(), before, `${copy}: the context was walked`);
+    t.false((await build(ctx, ['-t', 'memo-recent:latest'])).memo, copy);
+    // Once an edit is old enough the same recording goes the whole way, and the next build is answered.
+    writeFileSync(file, `older ${copy}\n`);
+    await new Promise((r) => setTimeout(r, (statSync(file).ctimeMs % 1 === 0 ? RACY_MARGIN_MS : FINE_RACY_MARGIN_MS) + 100));
+    t.true(await recordOnce(), copy);
+    t.not(snapshotId(), before, copy);
+    t.true((await build(ctx, ['-t', 'memo-recent:latest'])).memo, copy);
+  }
 });
 
 function readdirSafe(dir: string): string[] {

@@ -19,3 +19,17 @@ test("a dead writer's temp image index is removed, a live one's and the index st
   const left = (await readdir(store.paths.images)).filter((n) => n !== 'index.json.lock').sort();
   t.deepEqual(left, [names[2]!, names[0]!].sort());
 });
+
+test('a process looks through a store it cleaned less than a second ago only after that second', async (t) => {
+  const root = await tempDir('tsbuild-stale-again-');
+  const store = await openStore(root);
+  await cleanupStale(store);
+  // A tsbuild that died since: its leftover waits for the next look.
+  const left = `.tmp-index.json-${spawnSync('true').pid!}-0a1b2c3d4e5f`;
+  await writeFile(path.join(store.paths.images, left), '{}');
+  await cleanupStale(await openStore(root));
+  t.true((await readdir(store.paths.images)).includes(left));
+  await new Promise((r) => setTimeout(r, 1100));
+  await cleanupStale(store);
+  t.false((await readdir(store.paths.images)).includes(left));
+});

@@ -22,15 +22,18 @@
 // snapshot is opened before the solve whose answer is recorded starts and
 // saved with that time as its horizon: an entry changed while it ran (or
 // just before) is racy, so the snapshot cannot confirm it and the answer
-// recorded under its digest is never used.
+// recorded under its digest is never used. So when an entry the build's
+// own checksum walks saw is still that recent, nothing is recorded at all:
+// the walk and the second solve would only end there (a one-file rebuild
+// shorter than the racy margin, the edit made just before it).
 import path from 'node:path';
 import type { BuildIO, BuildResult, CliBuildRequest, ProgressEvent } from '../pipeline/options.js';
 import type { ContextWalkEntry } from '../context/context.js';
 import type { ContentHashCache } from '../context/checksum.js';
 import type { ServerMessage } from '../remote/protocol.js';
 import { buildManifest, manifestOfRows, rowsOfWalk, startContextCheck, statContextAround, type ContextCheck } from '../remote/context-manifest.js';
-import type { SnapshotRow } from '../remote/context-snapshot.js';
-import { collectWhenBig } from './heap-growth.js';
+import { untrustedUntil, type SnapshotRow } from '../remote/context-snapshot.js';
+import { collectWhenBig, loadV8, withoutIncrementalMarking } from './heap-growth.js';
 import { contextIdOf } from '../remote/context-ids.js';
 import { memoRequest } from '../remote/remote-request.js';
 import { wireEvent } from '../remote/wire-event.js';
@@ -42,14 +45,14 @@ import { storePaths } from '../store/store-paths.js';
 /** Contexts of more entries are recorded by their first no-op, not by a second solve (see record()). */
 export const SOLVE_AGAIN_MAX_ENTRIES = 20_000;
 
-/** The same build again, its progress to `onEvent` only, its walks of the whole context to `onContextWalk`. */
+/** The same build again, its progress to `onEvent` only, its walks of the context to `onContextWalk`. */
 export type SolveAgain = (io: Required<Pick<BuildIO, 'onEvent' | 'onContextWalk'>>) => Promise<BuildResult>;
 
 export interface MemoRecorder {
   /** Every progress event the build showed, in order. */
   onEvent(e: ProgressEvent): void;
-  /** The build's walks of the whole context (BuildIO.onContextWalk). */
-  onContextWalk(entries: readonly ContextWalkEntry[]): void;
+  /** The build's walks of the context (BuildIO.onContextWalk). */
+  onContextWalk(entries: readonly ContextWalkEntry[], whole: boolean): void;
   /** After the build succeeded and its output was shown; `again` asks the same build again when it ran steps. */
   record(result: BuildResult, again: SolveAgain): Promise<void>;
 }
@@ -63,14 +66,22 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
   const events = new ShownEvents();
   let walksWhole = false;
   let walked = 0;
+  // Until then a walk of the context cannot trust an entry the build read (context-snapshot.ts's racy rule).
+  let untrusted = -Infinity;
   const tableOf = () => PersistentChecksumCache.open(storePaths(storeRoot).checksums, contextDir);
   return {
     onEvent: (e) => events.onEvent(e),
-    onContextWalk: (entries) => {
+    onContextWalk: (entries, whole) => {
+      for (const e of entries) untrusted = Math.max(untrusted, untrustedUntil(e.mtimeMs, e.ctimeMs));
+      if (!whole) return;
       walksWhole = true;
       walked = Math.max(walked, entries.length);
     },
     record: async (result, again) => {
+      // The snapshot a walk starting now saves could not confirm the
+      // context, so no answer could be filed under its digest. (One starting
+      // later might; the recording does not wait the margin out.)
+      if (Date.now() <= untrusted) return;
       if (isStoreOnly(result) && events.shown) {
         const digest = await contextDigest(contextDir, dockerfilePath, check, tableOf);
         return recordAnswer(req, { result, shown: events.shown, startedAt, digest });
@@ -86,21 +97,23 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
       // first, while the store's last writes age.
       const walkedFirst = walksWhole ? undefined : await contextDigest(contextDir, dockerfilePath, startContextCheck(contextDir, dockerfilePath), tableOf);
       if (!walksWhole && walkedFirst === undefined) return;
-      await sleepUntil(settledAt(storeRoot, result.cacheKeys));
+      const settled = settledAt(storeRoot, result.cacheKeys);
+      loadV8();
+      await sleepUntil(settled);
       const againAt = Date.now();
       // Before the solve reads anything: the snapshot's horizon is its start.
-      const againCheck = startContextCheck(contextDir, dockerfilePath);
-      const around = statContextAround(againCheck.root, dockerfilePath);
+      const againCheck = walksWhole ? startContextCheck(contextDir, dockerfilePath) : undefined;
+      const around = againCheck && statContextAround(againCheck.root, dockerfilePath);
       const noOp = new ShownEvents();
       const seen: { walk?: readonly ContextWalkEntry[] } = {};
-      const answer = await again({ onEvent: (e) => noOp.onEvent(e), onContextWalk: (walk) => { seen.walk = walk; } });
+      const answer = await withoutIncrementalMarking(() => again({ onEvent: (e) => noOp.onEvent(e), onContextWalk: (walk, whole) => { if (whole) seen.walk = walk; } }));
       if (!isStoreOnly(answer) || !noOp.shown) return;
       // Its digests are filled in by now. The walk itself goes, with the
       // rest of that solve's garbage, before the snapshot is made.
       const rows: SnapshotRow[] | undefined = seen.walk && rowsOfWalk(seen.walk);
       delete seen.walk;
       collectWhenBig();
-      const digest = walkedFirst ?? (rows ? confirmed(contextDir, dockerfilePath, await manifestOfRows(againCheck, around, rows, tableOf)) : undefined);
+      const digest = walkedFirst ?? (rows && againCheck && around ? confirmed(contextDir, dockerfilePath, await manifestOfRows(againCheck, around, rows, tableOf)) : undefined);
       await recordAnswer(req, { result: answer, shown: noOp.shown, startedAt: againAt, digest });
     },
   };
@@ -144,9 +157,12 @@ function isStoreOnly(r: BuildResult): r is Answer['result'] {
   return r.storeOnlyKeys !== undefined;
 }
 
+// Until Date.now() reads `at` or later, as the solve's start (Date.now())
+// must. A timer counts from the event loop's cached time, which may be
+// behind this clock, so it can fire early: rather than a millisecond more
+// on every wait, one that fired early waits again.
 async function sleepUntil(at: number): Promise<void> {
-  const ms = at - Date.now();
-  if (ms >= 0) await new Promise((resolve) => setTimeout(resolve, Math.ceil(ms) + 1));
+  while (Date.now() < at) await new Promise((resolve) => setTimeout(resolve, Math.ceil(at - Date.now())));
 }
 
 /**

@@ -4,8 +4,8 @@
  * only the remaining files are sent), and nothing outside the directory is
  * reachable: symlinks are resolved as if the context were `/`.
  */
-import { readdir, readlink, stat } from 'node:fs/promises';
-import { createReadStream, lstatSync, type ReadStream, type Stats } from 'node:fs';
+import { readdir, readlink } from 'node:fs/promises';
+import { createReadStream, lstatSync, statSync, type ReadStream, type Stats } from 'node:fs';
 import path from 'node:path';
 import { hostPathOf, isNotExist, resolveInRoot, type Resolved } from '../fileops/resolve.js';
 import { sortNames, type SourceTree, type WalkedFile } from '../fileops/source-tree.js';
@@ -54,8 +54,8 @@ export interface OpenContextOptions {
   readonly dockerfilePath?: string;
   /** Use these patterns instead of reading an ignore file. */
   readonly ignorePatterns?: readonly string[];
-  /** Told each checksum walk of the whole context (a COPY of `.`), the root first, in walk order. */
-  readonly onWholeWalk?: (entries: readonly ContextWalkEntry[]) => void;
+  /** Told each checksum walk, in walk order; `whole`: it covered the whole context (a COPY of `.`), the root first. */
+  readonly onWalk?: (entries: readonly ContextWalkEntry[], whole: boolean) => void;
 }
 
 export function entryType(st: Stats): EntryType {
@@ -86,16 +86,15 @@ export class BuildContext implements SourceTree {
     readonly ignore: PatternMatcher,
     /** The ignore file that was read, or null. */
     readonly ignoreFile: string | null,
-    private readonly onWholeWalk?: (entries: readonly ContextWalkEntry[]) => void,
+    private readonly onWalk?: (entries: readonly ContextWalkEntry[], whole: boolean) => void,
   ) {}
 
   static async open(dir: string, options: OpenContextOptions = {}): Promise<BuildContext> {
     const root = path.resolve(dir);
-    const st = await stat(root).catch(() => null);
-    if (!st?.isDirectory()) throw new ContextNotFoundError(dir);
-    if (options.ignorePatterns) return new BuildContext(root, new PatternMatcher(options.ignorePatterns), null, options.onWholeWalk);
+    if (!isDirectory(root)) throw new ContextNotFoundError(dir);
+    if (options.ignorePatterns) return new BuildContext(root, new PatternMatcher(options.ignorePatterns), null, options.onWalk);
     const ignore = await loadIgnoreFile(root, options.dockerfilePath);
-    return new BuildContext(root, new PatternMatcher(ignore.patterns), ignore.file, options.onWholeWalk);
+    return new BuildContext(root, new PatternMatcher(ignore.patterns), ignore.file, options.onWalk);
   }
 
   /** Is this relative path matched by the ignore rules (ignoring whether it exists)? */
@@ -193,7 +192,7 @@ export class BuildContext implements SourceTree {
   noteWalked(entries: readonly ContextWalkEntry[], whole: boolean): void {
     this.walks.push(entries);
     this.walkedFiles = undefined;
-    if (whole) this.onWholeWalk?.(entries);
+    this.onWalk?.(entries, whole);
   }
 
   walkedFile(inRoot: string): WalkedFile | undefined {
@@ -306,4 +305,13 @@ function toRel(inRoot: string): string {
 
 function toInRoot(relPath: string): string {
   return path.posix.resolve('/', relPath);
+}
+
+// Synchronous: one stat, where a threadpool round trip costs more (each build opens its context, the memo's recording twice more).
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }

@@ -2,8 +2,7 @@
 // when it is recorded (the rules are memo-rules.ts's): the image index,
 // each cache entry the build read and the directory holding it, and the
 // blobs of the image it produced.
-import { statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ContentStore } from '../../cache/content-store.js';
 import type { Digest } from '../../cache/digest.js';
@@ -27,7 +26,8 @@ export async function memoChecksOf(root: string, build: StoreOnlyBuild, startedA
   const paths = storePaths(root);
   const content = new ContentStore(paths.content);
   const manifestPath = content.path(build.manifestDigest as Digest);
-  const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as { config?: { digest?: string }; layers?: { digest?: string }[] };
+  // Synchronous, as the stats below: a manifest is a few hundred bytes, its read's threadpool round trips a fraction of a millisecond.
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { config?: { digest?: string }; layers?: { digest?: string }[] };
   const blobs = [manifest.config?.digest, ...(manifest.layers ?? []).map((l) => l.digest)];
   if (blobs.some((d) => typeof d !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(d))) return undefined;
   const entryFiles = build.keys.map((k) => resultEntryPath(paths.cacheIndex, k));

@@ -3,7 +3,7 @@
  * Dockerfile-specific `<Dockerfile>.dockerignore` next to the Dockerfile,
  * which wins when present (BuildKit rule).
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { goClean } from './pattern.js';
 
@@ -55,11 +55,15 @@ export function ignoreFileCandidates(contextDir: string, dockerfilePath?: string
  * @param dockerfilePath host path of the Dockerfile (absolute, or relative to
  *        the current directory), when known
  */
+// Synchronous: a missing candidate is one failed open, a present one a few
+// hundred bytes, where the threadpool's round trips (four for a read) cost
+// each opening of a context (a build, and the memo's walk and second solve
+// after it) most of a millisecond.
 export async function loadIgnoreFile(contextDir: string, dockerfilePath?: string): Promise<IgnoreFile> {
   for (const file of ignoreFileCandidates(contextDir, dockerfilePath)) {
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      text = readFileSync(file, 'utf8');
     } catch (err) {
       if (isMissing(err)) continue;
       throw err;

@@ -84,12 +84,14 @@ export interface BuildIO {
   /** Called once the build's inputs were checked and it starts work (store opened, lease taken). */
   onStart?(): void;
   /**
-   * Told each walk a COPY of the whole build context (`.`) made for its
-   * checksum: the entries as found, the root first (their digests filled
-   * in by the time the build ends where the checksum needed them). The
-   * CLI's memo takes its context snapshot from it instead of a walk of its own.
+   * Told each walk a COPY of the build context made for its checksum: the
+   * entries as found, with their stats. `whole`: a COPY of all of it (`.`),
+   * the root first (their digests filled in by the time the build ends
+   * where the checksum needed them). The CLI's memo takes its context
+   * snapshot from a whole walk instead of a walk of its own, and gives up
+   * early when an entry any walk saw changed too recently to be trusted.
    */
-  onContextWalk?(entries: readonly ContextWalkEntry[]): void;
+  onContextWalk?(entries: readonly ContextWalkEntry[], whole: boolean): void;
   /** Cancellation: running steps are killed, mounts and leases released; build() rejects with a CANCELED error. */
   signal?: AbortSignal;
   /** RUN --mount=type=secret; none: no secrets. */

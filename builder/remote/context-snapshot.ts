@@ -274,7 +274,12 @@ export class ContextSnapshot {
 // its file system's timestamp granularity (the checksum cache's rule: 0.1 s
 // where its ctime shows fine timestamps, 2 s elsewhere).
 function racy(mtimeMs: number, ctimeMs: number, startedAt: number): boolean {
-  return Math.max(mtimeMs, ctimeMs) >= startedAt - racyMargin(ctimeMs);
+  return startedAt <= untrustedUntil(mtimeMs, ctimeMs);
+}
+
+/** The last moment a walk starting then would find an entry of these times racy (not trusted). */
+export function untrustedUntil(mtimeMs: number, ctimeMs: number): number {
+  return Math.max(mtimeMs, ctimeMs) + racyMargin(ctimeMs);
 }
 
 function encode(root: string, rows: readonly SnapshotRow[], digest: string, around: readonly AroundStat[], startedAt: number): Buffer {

@@ -29,7 +29,7 @@ export interface ContextLocation {
   /** BuildOptions.prefilteredContexts. */
   prefiltered?: readonly string[];
   /** BuildIO.onContextWalk. */
-  onWholeWalk?: (entries: readonly ContextWalkEntry[]) => void;
+  onWalk?: (entries: readonly ContextWalkEntry[], whole: boolean) => void;
 }
 
 export class BuildStepRunner implements StepRunner {
@@ -62,7 +62,7 @@ export class BuildStepRunner implements StepRunner {
     if (!ctx) {
       const dir = name === undefined ? this.location.contextDir : this.namedDirs.get(name);
       if (dir === undefined) throw new Error(`tsbuild bug: no build context named ${name}`);
-      const options = this.location.prefiltered?.includes(key) ? { ignorePatterns: [] } : name === undefined ? { dockerfilePath: this.location.dockerfilePath, onWholeWalk: this.location.onWholeWalk } : {};
+      const options = this.location.prefiltered?.includes(key) ? { ignorePatterns: [] } : name === undefined ? { dockerfilePath: this.location.dockerfilePath, onWalk: this.location.onWalk } : {};
       ctx = BuildContext.open(dir, options);
       this.contexts.set(key, ctx);
     }

@@ -55,10 +55,24 @@ export async function openStore(root: string): Promise<Store> {
   };
 }
 
+// A process looks through a store's leftovers at most once a second: the
+// CLI's memo asks its build again right after it (cli/local-memo-record.ts),
+// when what a dead tsbuild left was just removed, and what one that dies
+// in between leaves is the next command's to remove.
+const CLEANED_WITHIN_MS = 1000;
+const cleanedAt = new Map<string, number>();
+
 // Only for commands that build or run: they are the ones that mount.
 // Everything a dead tsbuild left carries its pid in its name; a live
 // process's (a concurrent build's) is left alone.
 export async function cleanupStale(store: Store): Promise<void> {
+  const last = cleanedAt.get(path.resolve(store.paths.root));
+  if (last !== undefined && Date.now() - last < CLEANED_WITHIN_MS) return;
+  await cleanupStaleNow(store);
+  cleanedAt.set(path.resolve(store.paths.root), Date.now());
+}
+
+async function cleanupStaleNow(store: Store): Promise<void> {
   // Unmount first: rw bind uppers live under state/.
   await cleanupStaleMounts(store.paths.mounts);
   // The rest touch separate folders: looked at together, not one after another.
