@@ -11,7 +11,7 @@ export { OCI_RUNTIMES, findOciRuntime, ociRuntimeCgroupProblem, OciRuntime, type
 export type { Runtime } from './runtime.js';
 export { openRuntime } from './runtimes.js';
 export { leaseNetworkNamespace, prewarmNetworkNamespace, type NetworkLease } from './network-pool.js';
-export { SLIRP_DNS, allowSlirpHostLoopback, slirpInstalled, startSlirp, type SlirpHandle } from './slirp.js';
+export { SLIRP_DNS, allowSlirpHostLoopback, slirpInstalled } from './slirp.js';
 export { DOCKER_DEVICE_RULES, type SandboxDeviceRule } from './device-rules.js';
 export { defaultSeccompProfile, parseSeccompProfile, compileSeccomp, type SeccompProfile, type OciSeccomp } from './seccomp.js';
 export { toOciConfig, OCI_VERSION, type OciConfig } from './oci-runtime-config.js';

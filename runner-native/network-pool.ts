@@ -1,4 +1,6 @@
-// Network namespaces with outbound access, for RUN's default network: a
+// Network namespaces with outbound access, for RUN's default network (and
+// `tsbuild run`'s private one, whose container joins a namespace of its
+// own this way, ready before its command starts, and never reused): a
 // namespace of its own, reaching out through slirp4netns started with
 // --disable-host-loopback (the host's 127.0.0.1 services stay out of
 // reach), as `docker build` gives every RUN its own namespace. Making one

@@ -2,18 +2,25 @@
 // the way: created → running (init pid known, command exec'd) → exited
 // (exit code, OOM). Used in-process by a foreground `tsbuild run` and by
 // the detached supervisor alike. Also owns the container's network extras
-// (slirp4netns, the port proxy) and `--rm`.
+// (its namespace with slirp4netns, the port proxy) and `--rm`.
+//
+// The default (private) network is made before the container starts, as
+// docker's is: a namespace held by the network pool's holder with
+// slirp4netns already attached (runner-native/network-pool.ts, the one
+// RUN uses), which the container joins. Attached after the command had
+// started, a command's first connection could find no tap0 and no route
+// ("network is unreachable") for the few ms slirp4netns took.
 import { realpathSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import {
-  defaultHosts, Sandbox, SandboxAbortedError, SandboxError, SandboxExecNotFoundError, SLIRP_DNS, slirpInstalled, startSlirp,
-  type EtcFilesOptions, type InputSource, type SandboxResult, type SlirpHandle,
+  defaultHosts, leaseNetworkNamespace, Sandbox, SandboxAbortedError, SandboxError, SandboxExecNotFoundError, slirpInstalled,
+  type EtcFilesOptions, type InputSource, type NetworkLease, type SandboxResult, type SandboxSpec,
 } from '../../runner-native/index.js';
 import type { Container, ContainerState, ContainerStore } from './container-store.js';
 import { HealthMonitor } from './health.js';
 import { waitForContainerInit } from './init-process.js';
-import { isAlive, refOf, type ProcessRef } from './liveness.js';
+import { refOf } from './liveness.js';
 import { LogWriter } from './logs.js';
 import { PortProxy } from './port-proxy.js';
 
@@ -52,27 +59,33 @@ export function exitCodeOfError(err: unknown): number {
   return 125;
 }
 
-interface Extras {
-  slirp: SlirpHandle | null;
-  proxy: PortProxy | null;
+/**
+ * The namespace a private-network container joins, slirp4netns attached;
+ * null when the container keeps a namespace of its own with loopback only
+ * (the user was told why).
+ */
+async function leaseNetwork(c: Container, io: ExecuteIo): Promise<NetworkLease | null> {
+  if (c.config.network !== 'private') return null;
+  if (!slirpInstalled()) {
+    io.notice?.('slirp4netns is not installed (apt-get install slirp4netns): the container has loopback only, no outbound network');
+    return null;
+  }
+  try {
+    const lease = await leaseNetworkNamespace();
+    // Rootless, slirp4netns may fail for reasons of the host's: a namespace with loopback only.
+    if (lease.resolvConf === undefined) io.notice?.('outbound network unavailable: slirp4netns could not start; the container has loopback only');
+    return lease;
+  } catch (err) {
+    io.notice?.(`outbound network unavailable: ${(err as Error).message}; the container has loopback only`);
+    return null;
+  }
 }
 
-async function startNetworkExtras(c: Container, init: ProcessRef, proxy: PortProxy | null, io: ExecuteIo): Promise<Extras> {
-  let slirp: SlirpHandle | null = null;
-  if (c.config.network === 'private') {
-    if (slirpInstalled()) {
-      try {
-        slirp = await startSlirp(init.pid);
-      } catch (err) {
-        // a command that already ended needs no network: no point in a warning
-        if (isAlive(init)) io.notice?.(`outbound network unavailable: ${(err as Error).message}; the container has loopback only`);
-      }
-    } else {
-      io.notice?.('slirp4netns is not installed (apt-get install slirp4netns): the container has loopback only, no outbound network');
-    }
-  }
-  if (proxy) await proxy.attach(init.pid, c.config.id).catch((err: Error) => io.notice?.(`published ports will not work: ${err.message}`));
-  return { slirp, proxy };
+/** The spec with its network namespace replaced by the leased one. */
+function joiningNetwork(spec: SandboxSpec, lease: NetworkLease | null): SandboxSpec {
+  if (!lease) return spec;
+  const namespaces = spec.linux.namespaces.map((n) => (n.type === 'network' ? { type: 'network' as const, path: lease.namespacePath } : n));
+  return { ...spec, linux: { ...spec.linux, namespaces } };
 }
 
 /**
@@ -88,12 +101,12 @@ export async function resetOverlayWorkDir(c: Container): Promise<void> {
 }
 
 /** /etc/hosts with --add-host entries; /etc/resolv.conf from --dns, else slirp's forwarder, else the host's. */
-function etcFilesOf(c: Container, useSlirp: boolean): EtcFilesOptions {
+function etcFilesOf(c: Container, lease: NetworkLease | null): EtcFilesOptions {
   const files: EtcFilesOptions = {};
   if (c.config.extraHosts?.length) files.hosts = defaultHosts(c.config.spec.hostname) + c.config.extraHosts.map((h) => `${h}\n`).join('');
   if (c.config.dns?.length) files.resolvConf = c.config.dns.map((d) => `nameserver ${d}\n`).join('');
   // with slirp the host's resolver (often 127.0.0.x) is unreachable: use slirp's DNS forwarder
-  else if (useSlirp) files.resolvConf = `nameserver ${SLIRP_DNS}\n`;
+  else if (lease?.resolvConf !== undefined) files.resolvConf = lease.resolvConf;
   return files;
 }
 
@@ -105,7 +118,7 @@ export async function executeContainer(containers: ContainerStore, c: Container,
   await resetOverlayWorkDir(c);
   const log = new LogWriter(containers.logFile(id));
   let proxy: PortProxy | null = null;
-  let extras: Extras = { slirp: null, proxy: null };
+  let lease: NetworkLease | null = null;
   const health: { monitor: HealthMonitor | null } = { monitor: null };
   const finished = new AbortController();
   try {
@@ -119,14 +132,14 @@ export async function executeContainer(containers: ContainerStore, c: Container,
     const sandbox = new Sandbox();
     const helper = realpathSync(sandbox.helperPath);
     const cgroupsPath = c.config.spec.linux.cgroupsPath!;
-    const useSlirp = c.config.network === 'private' && slirpInstalled();
-    const run = sandbox.run(c.config.spec, {
+    lease = await leaseNetwork(c, io);
+    const run = sandbox.run(joiningNetwork(c.config.spec, lease), {
       stdin: io.stdin,
       stdout: (chunk) => { log.write('stdout', chunk); io.onStdout?.(chunk); },
       stderr: (chunk) => { log.write('stderr', chunk); io.onStderr?.(chunk); },
       signal: io.signal,
       resize: io.resize,
-      etcFiles: etcFilesOf(c, useSlirp),
+      etcFiles: etcFilesOf(c, lease),
     });
     const started = waitForContainerInit(cgroupsPath, helper, finished.signal).then(async (pid) => {
       const init = pid === undefined ? undefined : refOf(pid);
@@ -134,7 +147,7 @@ export async function executeContainer(containers: ContainerStore, c: Container,
       state = await containers.updateState(id, {
         status: 'running', init, startedAt: new Date().toISOString(), ports: proxy?.ports ?? [],
       });
-      extras = await startNetworkExtras(c, init, proxy, io);
+      if (proxy) await proxy.attach(init.pid, c.config.id).catch((err: Error) => io.notice?.(`published ports will not work: ${err.message}`));
       if (c.config.healthcheck && !finished.signal.aborted) {
         health.monitor = new HealthMonitor(containers, c, init, c.config.healthcheck);
         await health.monitor.start();
@@ -160,8 +173,9 @@ export async function executeContainer(containers: ContainerStore, c: Container,
   } finally {
     finished.abort();
     health.monitor?.stop();
-    await extras.slirp?.stop();
-    await (extras.proxy ?? proxy)?.close();
+    // Not handed back: the container could have changed it (--cap-add NET_ADMIN); slirp4netns ends with its holder.
+    lease?.release(true);
+    await proxy?.close();
     await log.close();
     if (c.config.autoRemove) await containers.remove(c, { volumes: true });
   }
