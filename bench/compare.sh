@@ -17,6 +17,10 @@
 #   PROFILE=/tmp/prof RUNS=1 TOOLS=tsbuild bench/compare.sh   # + a V8 CPU profile of
 #       every tsbuild build, in PROFILE/<project>-<phase>/ (bench/profile-summary.ts reads them)
 #   KEEP=1 ...                             # keep the work dir (logs, stores) for a look
+#   TSBUILD_B=/path/to/other/checkout/bin/tsbuild TOOLS="tsbuild tsbuild-b" PROJECTS=c RUNS=9 bench/compare.sh
+#       # A/B of two tsbuild builds (after `npm run build` in both), alternating
+#       run by run on the same fresh file system: adds a tsbuild-b column and
+#       the ratio tsbuild-b / tsbuild
 #
 # As root, after `npm run build`. It installs docker.io, docker-registry,
 # debootstrap and buildah with apt when missing, makes the debian base once
@@ -78,6 +82,7 @@ need debootstrap debootstrap
 HAVE_BUILDAH=1
 command -v buildah >/dev/null || apt-get install -y --no-install-recommends buildah >&2 || HAVE_BUILDAH=0
 TOOLS=${TOOLS:-tsbuild buildkit $([[ $HAVE_BUILDAH == 1 ]] && echo buildah)}
+if [[ " $TOOLS " == *" tsbuild-b "* && ! -x "${TSBUILD_B:-}" ]]; then log "tsbuild-b needs TSBUILD_B=/path/to/bin/tsbuild"; exit 2; fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -149,6 +154,7 @@ timed() {
 reset_tool() {
   case $1 in
     tsbuild) rm -rf "$STATE/tsbuild-store" ;;
+    tsbuild-b) rm -rf "$STATE/tsbuild-b-store" ;;
     buildkit)
       "${DOCKER[@]}" builder prune -af >/dev/null
       "${DOCKER[@]}" image prune -af >/dev/null ;;
@@ -166,6 +172,7 @@ build_with() {
       [[ -n "${PROFILE:-}" ]] && cmd=(env -u NODE_EXTRA_CA_CERTS ${NODE_EXTRA_CA_CERTS:+"TSBUILD_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS"}
         node --cpu-prof "--cpu-prof-dir=$PROFILE/$project-$phase" "$HERE/bin/tsbuild.js")
       env TSBUILD_ROOT="$STATE/tsbuild-store" "${cmd[@]}" build --progress=plain -t "bench-$project" "$ctx" ;;
+    tsbuild-b) env TSBUILD_ROOT="$STATE/tsbuild-b-store" "$TSBUILD_B" build --progress=plain -t "bench-$project" "$ctx" ;;
     buildkit) DOCKER_BUILDKIT=1 "${DOCKER[@]}" build --progress=plain --network=host -t "bench-$project" "$ctx" ;;
     buildah) "${BUILDAH[@]}" bud --layers --isolation chroot --tls-verify=false -t "bench-$project" "$ctx" ;;
   esac
@@ -201,6 +208,7 @@ for i in $(seq "$RUNS"); do
   for tool in $TOOLS; do
     case $tool in
       tsbuild) timed "$WORK/samples/run.true.$tool" env TSBUILD_ROOT="$STATE/tsbuild-store" "${TSBUILD[@]}" run --rm --network none "bench-$last" true ;;
+      tsbuild-b) timed "$WORK/samples/run.true.$tool" env TSBUILD_ROOT="$STATE/tsbuild-b-store" "$TSBUILD_B" run --rm --network none "bench-$last" true ;;
       buildkit) timed "$WORK/samples/run.true.$tool" "${DOCKER[@]}" run --rm --network none "bench-$last" true ;;
     esac
   done
@@ -215,7 +223,8 @@ echo
 echo "$(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $RUNS runs, medians, seconds"
 header="| project | phase | tsbuild | BuildKit |"; rule="| --- | --- | --- | --- |"
 [[ " $TOOLS " == *" buildah "* ]] && { header+=" buildah |"; rule+=" --- |"; }
-echo "$header ratio tsbuild/BuildKit |"; echo "$rule --- |"
+WITH_B=0; [[ " $TOOLS " == *" tsbuild-b "* ]] && { WITH_B=1; header+=" tsbuild-b |"; rule+=" --- |"; }
+echo "$header ratio tsbuild/BuildKit |$([[ $WITH_B == 1 ]] && echo " ratio tsbuild-b/tsbuild |")"; echo "$rule --- |$([[ $WITH_B == 1 ]] && echo " --- |")"
 for key in $(for p in $PROJECTS; do echo "$p.cold $p.noop $p.noop2 $p.change"; done) run.true; do
   project=${key%%.*}; phase=${key#*.}
   [[ -f "$WORK/samples/$key.tsbuild" ]] || continue
@@ -230,6 +239,16 @@ for key in $(for p in $PROJECTS; do echo "$p.cold $p.noop $p.noop2 $p.change"; d
     ba=-; [[ -f "$WORK/samples/$key.buildah" ]] && ba=$(median "$WORK/samples/$key.buildah")
     row+=" | $ba"
   fi
+  tb=-
+  if [[ $WITH_B == 1 ]]; then
+    [[ -f "$WORK/samples/$key.tsbuild-b" ]] && tb=$(median "$WORK/samples/$key.tsbuild-b")
+    row+=" | $tb"
+  fi
   ratio=-; [[ $bk != - ]] && ratio=$(awk -v a="$ts" -v b="$bk" 'BEGIN { printf "%.2f", a / b }')
-  echo "$row | $ratio |"
+  row+=" | $ratio |"
+  if [[ $WITH_B == 1 ]]; then
+    ratio_b=-; [[ $tb != - ]] && ratio_b=$(awk -v a="$tb" -v b="$ts" 'BEGIN { printf "%.2f", a / b }')
+    row+=" $ratio_b |"
+  fi
+  echo "$row"
 done
