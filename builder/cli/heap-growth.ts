@@ -1,7 +1,7 @@
 // The CLI's hold on V8's heap during a build (build-runner.ts) and the
 // recording of its answer (local-memo-record.ts).
-import { createRequire } from 'node:module';
 import { runInNewContext } from 'node:vm';
+import { nodeV8, withV8Flag } from '../../cache/v8-flags.js';
 
 // How far V8 lets the heap grow past what survived its last full
 // collection: up to 4x by default, which made a 1 GB, 50,000-file COPY peak
@@ -14,22 +14,14 @@ import { runInNewContext } from 'node:vm';
 const BIG_HEAP = 80 << 20;
 const HEAP_GROWING_PERCENT = 50;
 
-// The heap's size is read from process.memoryUsage(), and node:v8 is loaded
-// only to act on a big one: loading it costs every build about 1 ms.
-function v8(): typeof import('node:v8') {
-  return createRequire(import.meta.url)('node:v8') as typeof import('node:v8');
-}
-
-/** Loads node:v8 ahead of withoutIncrementalMarking(), where its ~0.5-1 ms is hidden (a wait for a timer). */
-export function loadV8(): void {
-  v8();
-}
+// The heap's size is read from process.memoryUsage(), and node:v8 (nodeV8())
+// is loaded only to act on a big one: loading it costs every build about 1 ms.
 
 export function capHeapGrowthWhenBig(): () => void {
   const timer = setInterval(() => {
     if (process.memoryUsage().heapUsed < BIG_HEAP) return;
     clearInterval(timer);
-    v8().setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+    nodeV8().setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
     collectWhenBig();
   }, 100);
   timer.unref();
@@ -43,7 +35,7 @@ export function capHeapGrowthWhenBig(): () => void {
  */
 export function collectWhenBig(): void {
   if (process.memoryUsage().heapUsed < BIG_HEAP) return;
-  v8().setFlagsFromString('--expose-gc');
+  nodeV8().setFlagsFromString('--expose-gc');
   // A fresh context gets the gc() the flag exposes; this one keeps none.
   (runInNewContext('gc') as () => void)();
 }
@@ -56,16 +48,8 @@ export function collectWhenBig(): void {
  * small build), and the marking's steps and finish cost the recording,
  * after the build's last line, 5-9 ms. Off, the old generation is
  * collected only when it reaches its limit (then in one pause), which
- * such a solve does not. The flag is restored after: the launcher saves
- * its code cache under the process's flags, and V8 accepts it only from a
- * process with the same ones.
+ * such a solve does not. The flag is restored after (cache/v8-flags.ts).
  */
-export async function withoutIncrementalMarking<T>(f: () => Promise<T>): Promise<T> {
-  const { setFlagsFromString } = v8();
-  setFlagsFromString('--no-incremental-marking');
-  try {
-    return await f();
-  } finally {
-    setFlagsFromString('--incremental-marking');
-  }
+export function withoutIncrementalMarking<T>(f: () => Promise<T>): Promise<T> {
+  return withV8Flag('--no-incremental-marking', '--incremental-marking', f);
 }

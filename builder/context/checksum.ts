@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants as fsc, createReadStream, lstatSync, openSync, readSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { racyMargin } from '../../cache/checksum-cache.js';
+import { untrustedUntil } from '../../cache/checksum-cache.js';
 import { planSources } from '../fileops/sources.js';
 import type { SourceTree } from '../fileops/source-tree.js';
 import { containsWildcards, resolveWildcards } from '../fileops/wildcard.js';
@@ -272,7 +272,7 @@ class Fingerprint {
     d[i++] = st.dev; d[i++] = st.ino; d[i++] = st.size; d[i++] = st.mtimeMs; d[i++] = st.ctimeMs;
     this.at = i * 8;
     if (st.isSymbolicLink()) this.text(3, link);
-    this.trustedFrom = Math.max(this.trustedFrom, Math.max(st.mtimeMs, st.ctimeMs) + racyMargin(st.ctimeMs));
+    this.trustedFrom = Math.max(this.trustedFrom, untrustedUntil(st.mtimeMs, st.ctimeMs));
   }
 
   digest(): string {

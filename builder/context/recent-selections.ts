@@ -19,7 +19,7 @@
 // remembered when those files read the same; else it is computed from
 // the entries.
 import { LruMap } from '../../cache/lru-map.js';
-import { racyMargin } from '../../cache/checksum-cache.js';
+import { untrustedUntil } from '../../cache/checksum-cache.js';
 
 /** Bigger selections are not kept: a 50,000-file context's digests would add to its build's peak memory. */
 export const RECENT_MAX_ENTRIES = 20_000;
@@ -55,7 +55,7 @@ export function rememberRecent(key: string, fingerprint: string, checksum: strin
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
     digests[i] = e.digest;
-    if (e.type === 'file' && Math.max(e.mtimeMs, e.ctimeMs) >= walkStartedAt - racyMargin(e.ctimeMs)) racy.push(i);
+    if (e.type === 'file' && walkStartedAt <= untrustedUntil(e.mtimeMs, e.ctimeMs)) racy.push(i);
   }
   recent.set(key, { fingerprint, checksum, digests, racy });
 }

@@ -7,7 +7,6 @@
 // its own hash.
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import type { BuildContext, ContextWalkEntry, EntryType } from '../context/context.js';
 import type { ContentHashCache } from '../context/checksum.js';
 import { sortNames } from '../fileops/source-tree.js';
@@ -16,6 +15,7 @@ import { digestOfLines, manifestDigest, sameEntry } from './manifest-digest.js';
 import { rowOf, statAround, type AroundStat, type SnapshotRow } from './context-snapshot.js';
 import { startContextCheck, type ContextCheck } from './context-check.js';
 import { contextIdOf } from './context-ids.js';
+import { withV8Flag } from '../../cache/v8-flags.js';
 
 export { contextIdOf, startContextCheck, type ContextCheck };
 import type { ManifestDelta, ManifestEntry } from './protocol.js';
@@ -175,15 +175,8 @@ export async function manifestOfRows(check: ContextCheck, around: AroundStat[], 
 // more than the compiler would.
 const UNOPTIMIZED_FROM = 1000;
 
-async function unoptimized<T>(entries: number, f: () => Promise<T>): Promise<T> {
-  if (entries < UNOPTIMIZED_FROM) return f();
-  const { setFlagsFromString } = createRequire(import.meta.url)('node:v8') as typeof import('node:v8');
-  setFlagsFromString('--no-opt');
-  try {
-    return await f();
-  } finally {
-    setFlagsFromString('--opt');
-  }
+function unoptimized<T>(entries: number, f: () => Promise<T>): Promise<T> {
+  return entries < UNOPTIMIZED_FROM ? f() : withV8Flag('--no-opt', '--opt', f);
 }
 
 function manifestOf(contextId: string, root: string, digest: string, files: number, unchanged: boolean, rows: () => SnapshotRow[], built?: ManifestEntry[]): ContextManifest {

@@ -43,7 +43,7 @@ import { sha256Hex } from '../../cache/sha256-text.js';
 import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { racyMargin } from '../../cache/checksum-cache.js';
+import { untrustedUntil } from '../../cache/checksum-cache.js';
 
 const MAGIC = 'TSBSNAP3';
 const FIXED = 40;
@@ -275,11 +275,6 @@ export class ContextSnapshot {
 // where its ctime shows fine timestamps, 2 s elsewhere).
 function racy(mtimeMs: number, ctimeMs: number, startedAt: number): boolean {
   return startedAt <= untrustedUntil(mtimeMs, ctimeMs);
-}
-
-/** The last moment a walk starting then would find an entry of these times racy (not trusted). */
-export function untrustedUntil(mtimeMs: number, ctimeMs: number): number {
-  return Math.max(mtimeMs, ctimeMs) + racyMargin(ctimeMs);
 }
 
 function encode(root: string, rows: readonly SnapshotRow[], digest: string, around: readonly AroundStat[], startedAt: number): Buffer {
