@@ -89,3 +89,13 @@ test('the explainer remembers steps by identity and reads the file lists it save
   // Uncacheable without --no-cache: a --no-cache-filter named its stage.
   t.is(await second.explain(vertex2, { ...info2, cacheable: false }), '--no-cache-filter');
 });
+
+test('selections listing the same paths in the same order diff as they would in any order', (t) => {
+  const before = Array.from({ length: 50 }, (_, i) => file(`src/f${String(i).padStart(2, '0')}.ts`, `sha256:${i}`));
+  const now = before.map((e, i) => (i === 7 ? { ...e, digest: 'sha256:new' } : i === 30 ? { ...e, mode: '755' } : i === 41 ? { ...e, uid: 1000 } : e));
+  const expected = ['src/f07.ts changed', 'src/f30.ts mode changed (644 → 755)', 'src/f41.ts owner changed'];
+  t.deepEqual(diffSelections(before, now), expected);
+  // Reversed: no position matches, so the paths are looked up by name.
+  t.deepEqual(diffSelections([...before].reverse(), now), expected);
+  t.deepEqual(diffSelections(before, before), []);
+});

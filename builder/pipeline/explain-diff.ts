@@ -130,11 +130,39 @@ async function contentChange(before: unknown, now: unknown, oldSelection: Select
 
 /** `src/a.ts changed`, `b.ts added`, `c.ts deleted`, `d.ts renamed to e.ts`, in path order. */
 export function diffSelections(before: readonly SelectionEntry[], now: readonly SelectionEntry[]): string[] {
+  const out = samePaths(before, now) ?? pathChanges(before, now);
+  // Directories list before their files; changes show in path order.
+  return out.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0)).map((c) => c.text);
+}
+
+interface Change {
+  path: string;
+  text: string;
+}
+
+// A rebuild after an edit mostly lists the very paths of the last one, in
+// the same (walk) order: then they are compared position by position, with
+// no map of 5,000 paths built twice (most of the explanation's time on a
+// one-file rebuild of a large COPY). Undefined when the paths differ.
+function samePaths(before: readonly SelectionEntry[], now: readonly SelectionEntry[]): Change[] | undefined {
+  if (before.length !== now.length) return undefined;
+  const out: Change[] = [];
+  for (let i = 0; i < now.length; i++) {
+    const old = before[i]!;
+    const e = now[i]!;
+    if (old.path !== e.path) return undefined;
+    const text = entryChange(old, e);
+    if (text !== undefined) out.push({ path: e.path, text });
+  }
+  return out;
+}
+
+function pathChanges(before: readonly SelectionEntry[], now: readonly SelectionEntry[]): Change[] {
   const a = new Map(before.map((e) => [e.path, e]));
   const b = new Map(now.map((e) => [e.path, e]));
   const added = now.filter((e) => !a.has(e.path));
   const deleted = before.filter((e) => !b.has(e.path));
-  const out: { path: string; text: string }[] = [];
+  const out: Change[] = [];
   // A deleted file whose exact content reappears under a new name was renamed.
   const renamedTo = new Map<string, SelectionEntry>();
   for (const gone of deleted) {
@@ -150,14 +178,19 @@ export function diffSelections(before: readonly SelectionEntry[], now: readonly 
   for (const e of added) if (!renamedTo.has(e.path)) out.push({ path: e.path, text: `${e.path} added` });
   for (const e of now) {
     const old = a.get(e.path);
-    if (!old) continue;
-    if (old.type !== e.type) out.push({ path: e.path, text: `${e.path} changed type (${old.type} → ${e.type})` });
-    else if (old.digest !== e.digest || old.link !== e.link) out.push({ path: e.path, text: `${e.path} changed` });
-    else if (old.mode !== e.mode) out.push({ path: e.path, text: `${e.path} mode changed (${old.mode} → ${e.mode})` });
-    else if (old.uid !== e.uid || old.gid !== e.gid) out.push({ path: e.path, text: `${e.path} owner changed` });
+    const text = old && entryChange(old, e);
+    if (text !== undefined) out.push({ path: e.path, text });
   }
-  // Directories list before their files; changes show in path order.
-  return out.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0)).map((c) => c.text);
+  return out;
+}
+
+/** What changed of one path present in both selections; undefined for nothing. */
+function entryChange(old: SelectionEntry, e: SelectionEntry): string | undefined {
+  if (old.type !== e.type) return `${e.path} changed type (${old.type} → ${e.type})`;
+  if (old.digest !== e.digest || old.link !== e.link) return `${e.path} changed`;
+  if (old.mode !== e.mode) return `${e.path} mode changed (${old.mode} → ${e.mode})`;
+  if (old.uid !== e.uid || old.gid !== e.gid) return `${e.path} owner changed`;
+  return undefined;
 }
 
 function joinChanges(changes: readonly string[]): string {

@@ -39,7 +39,14 @@ export class ExplainHistory {
 
   async readSelection(digest: string): Promise<SelectionEntry[] | undefined> {
     const rows = await readJson<SelectionRow[]>(this.selectionFile(digest));
-    return rows?.map(([p, type, mode, uid, gid, link, d]) => ({ path: p, type, mode, uid, gid, link, digest: d }));
+    if (!rows) return undefined;
+    // Plain loops: run once per process over thousands of rows, before V8 would optimise a callback.
+    const entries = new Array<SelectionEntry>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      entries[i] = { path: r[0], type: r[1], mode: r[2], uid: r[3], gid: r[4], link: r[5], digest: r[6] };
+    }
+    return entries;
   }
 
   async hasSelection(digest: string): Promise<boolean> {
@@ -47,7 +54,11 @@ export class ExplainHistory {
   }
 
   async writeSelection(digest: string, entries: readonly SelectionEntry[]): Promise<void> {
-    const rows: SelectionRow[] = entries.map((e) => [e.path, e.type, e.mode, e.uid, e.gid, e.link, e.digest]);
+    const rows = new Array<SelectionRow>(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      rows[i] = [e.path, e.type, e.mode, e.uid, e.gid, e.link, e.digest];
+    }
     await writeTextAtomically(this.selectionFile(digest), JSON.stringify(rows));
   }
 
