@@ -15,7 +15,7 @@ import { containsWildcards, resolveWildcards } from '../fileops/wildcard.js';
 import { BuildContext, entryType, type EntryType } from './context.js';
 import { PatternMatcher } from '../patterns/pattern-matcher.js';
 import { monotonicMs } from '../../cache/monotonic-clock.js';
-import { recentChecksum, rememberRecent } from './recent-selections.js';
+import { recentChecksum, rememberRecent, reusableWalk } from './recent-selections.js';
 
 /** Bump when the record format changes: old cache keys must not match new ones. */
 const SELECTION_SCHEMA = 'tsbuild-selection-v1';
@@ -110,6 +110,13 @@ export interface SelectionOptions {
   /** Interpret the patterns as COPY --parents sources. */
   readonly parents?: boolean;
   readonly cache?: ContentHashCache;
+  /**
+   * A whole build context's walk, in this process (recent-selections.ts):
+   * 'keep' it for a later solve of the same build, or 'reuse' the one kept
+   * instead of walking again (the local memo's second solve only: its
+   * rules hold for a solve that asks right after the build that walked).
+   */
+  readonly contextWalk?: 'keep' | 'reuse';
 }
 
 /**
@@ -119,7 +126,7 @@ export interface SelectionOptions {
  */
 export async function checksumSelection(tree: SourceTree, patterns: readonly string[], options: SelectionOptions = {}): Promise<string> {
   // Before any lstat: what changed after it cannot keep its stat identity (see recent-selections.ts).
-  const walkStartedAt = Date.now();
+  let walkStartedAt = Date.now();
   const exclude = options.exclude?.length ? new PatternMatcher(options.exclude) : undefined;
   const items = await planSources(patterns, tree, { instruction: 'COPY', parents: options.parents ?? false });
   const cache = options.cache;
@@ -130,10 +137,21 @@ export async function checksumSelection(tree: SourceTree, patterns: readonly str
   const memoKey = memo ? selectionKey((tree as BuildContext).root, tree.forceRootOwnership, patterns, options) : '';
   // One walk gives both: the fingerprint, and the entries a miss checksums
   // (a second walk cost as much again as the first).
-  const found: Found[] = [];
-  const collector = new Collector(tree, found, memo ? new Fingerprint() : undefined);
-  await walkSelection(tree, items, exclude, collector);
-  const fingerprint = collector.fingerprint;
+  const keepable = memo !== undefined && options.contextWalk !== undefined && wholeContextSelection(items, exclude);
+  const variant = keepable ? ignoreVariant(tree as BuildContext) : '';
+  const reused = keepable && options.contextWalk === 'reuse' ? reusableWalk<Found>(memoKey, variant, stillAsWalked) : undefined;
+  let found: Found[] = [];
+  let fingerprint: Pick<Fingerprint, 'digest' | 'trustedFrom'> | undefined;
+  if (reused) {
+    found = reused.entries;
+    fingerprint = { digest: () => reused.fingerprint, trustedFrom: reused.trustedFrom };
+    // Its entries' stats are that walk's: racy by its start.
+    walkStartedAt = reused.startedAt;
+  } else {
+    const collector = new Collector(tree, found, memo ? new Fingerprint() : undefined);
+    await walkSelection(tree, items, exclude, collector);
+    fingerprint = collector.fingerprint;
+  }
   if (tree instanceof BuildContext) tree.noteWalked(found, wholeContext(items, exclude, found));
   // This process may have just checksummed it (the local memo's second
   // solve): its digests come back with it, for the walk's listeners, and
@@ -153,7 +171,7 @@ export async function checksumSelection(tree: SourceTree, patterns: readonly str
     // The racy rule (cache/checksum-cache.ts) keeps a selection with an entry
     // changed too close to this build's start from being remembered.
     memo.rememberSelection!(memoKey, fingerprint.digest(), digest, fingerprint.trustedFrom);
-    rememberRecent(memoKey, fingerprint.digest(), digest, found, walkStartedAt);
+    rememberRecent(memoKey, fingerprint.digest(), digest, found, walkStartedAt, keepable ? { variant, trustedFrom: fingerprint.trustedFrom } : undefined);
   }
   // The lines are made again if the list is ever asked for: kept until the
   // build ends, they were a third of a 50,000-file COPY's memory.
@@ -166,6 +184,22 @@ export async function checksumSelection(tree: SourceTree, patterns: readonly str
 // One source that is the context's root, nothing excluded: the walk saw every entry of the context.
 function wholeContext(items: Awaited<ReturnType<typeof planSources>>, exclude: PatternMatcher | undefined, found: readonly Found[]): boolean {
   return items.length === 1 && items[0]!.kind === 'path' && exclude === undefined && found[0]?.inRoot === '/';
+}
+
+// COPY . with nothing excluded, planned before the walk: the root only (a source naming a symlink to it is not).
+function wholeContextSelection(items: Awaited<ReturnType<typeof planSources>>, exclude: PatternMatcher | undefined): boolean {
+  return items.length === 1 && items[0]!.kind === 'path' && items[0]!.path === '/' && exclude === undefined;
+}
+
+// The ignore rules a walk of the context went through: a kept walk is reused only under the same.
+function ignoreVariant(ctx: BuildContext): string {
+  return JSON.stringify(ctx.ignore.patterns.map((p) => [p.text, p.exclusion]));
+}
+
+// An entry of a kept walk (recent-selections.ts), lstat'ed again: still of its type, mode, link count and stat identity.
+function stillAsWalked(f: Found): boolean {
+  const st = lstatSync(f.host, { throwIfNoEntry: false });
+  return st !== undefined && entryType(st) === f.type && (st.mode & 0o7777) === f.mode && st.nlink === f.nlink && sameKey(st, f);
 }
 
 /** What names a selection of one tree: its patterns and options, after whatever names the tree (`id`) and what else decides what it sees (`variant`). */
