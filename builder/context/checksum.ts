@@ -135,8 +135,7 @@ export async function checksumSelection(tree: SourceTree, patterns: readonly str
   // read and no per-file table loaded.
   const memo = tree instanceof BuildContext && cache?.selectionDigest && cache.rememberSelection ? cache : undefined;
   const memoKey = memo ? selectionKey((tree as BuildContext).root, tree.forceRootOwnership, patterns, options) : '';
-  // One walk gives both: the fingerprint, and the entries a miss checksums
-  // (a second walk cost as much again as the first).
+  // The local memo's second solve may take the build's own walk instead of walking (recent-selections.ts).
   const keepable = memo !== undefined && options.contextWalk !== undefined && wholeContextSelection(items, exclude);
   const variant = keepable ? ignoreVariant(tree as BuildContext) : '';
   const reused = keepable && options.contextWalk === 'reuse' ? reusableWalk<Found>(memoKey, variant, stillAsWalked) : undefined;
@@ -148,6 +147,8 @@ export async function checksumSelection(tree: SourceTree, patterns: readonly str
     // Its entries' stats are that walk's: racy by its start.
     walkStartedAt = reused.startedAt;
   } else {
+    // One walk gives both: the fingerprint, and the entries a miss checksums
+    // (a second walk cost as much again as the first).
     const collector = new Collector(tree, found, memo ? new Fingerprint() : undefined);
     await walkSelection(tree, items, exclude, collector);
     fingerprint = collector.fingerprint;
@@ -171,7 +172,8 @@ export async function checksumSelection(tree: SourceTree, patterns: readonly str
     // The racy rule (cache/checksum-cache.ts) keeps a selection with an entry
     // changed too close to this build's start from being remembered.
     memo.rememberSelection!(memoKey, fingerprint.digest(), digest, fingerprint.trustedFrom);
-    rememberRecent(memoKey, fingerprint.digest(), digest, found, walkStartedAt, keepable ? { variant, trustedFrom: fingerprint.trustedFrom } : undefined);
+    // A reused walk that read the same is remembered as it is already.
+    if (!reused || digest !== reused.checksum) rememberRecent(memoKey, fingerprint.digest(), digest, found, walkStartedAt, keepable ? { variant, trustedFrom: fingerprint.trustedFrom } : undefined);
   }
   // The lines are made again if the list is ever asked for: kept until the
   // build ends, they were a third of a 50,000-file COPY's memory.

@@ -85,10 +85,11 @@ export interface WalkToKeep {
   readonly trustedFrom: number;
 }
 
-/** A walk given back by reusableWalk(): its entries (digests as remembered), fingerprint, and the time it started. */
+/** A walk given back by reusableWalk(): its entries (digests as remembered), fingerprint, checksum, and the time it started. */
 export interface ReusedWalk<E> {
   readonly entries: E[];
   readonly fingerprint: string;
+  readonly checksum: string;
   readonly trustedFrom: number;
   readonly startedAt: number;
 }
@@ -131,7 +132,7 @@ export function reusableWalk<E extends RecentEntry>(key: string, variant: string
   // The walk's own entries, as the caller's walk made them.
   const entries = walk.entries as E[];
   if (entries.length === 0 || !unchanged(entries[0]!) || !r.racy.every((i) => unchanged(entries[i]!))) return undefined;
-  return { entries, fingerprint: r.fingerprint, trustedFrom: walk.trustedFrom, startedAt: walk.startedAt };
+  return { entries, fingerprint: r.fingerprint, checksum: r.checksum, trustedFrom: walk.trustedFrom, startedAt: walk.startedAt };
 }
 
 /**
