@@ -21,8 +21,8 @@ import { tempDir } from './helpers/temp-dirs.js';
 
 const sha = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
 
-test.serial('an unchanged context reuses the last walk; edits, additions, removals and relinks are seen', async (t) => {
-  process.env.XDG_CACHE_HOME = await tempDir('tsbuild-client-cache-');
+/** A Dockerfile, an ignored file, 20 files under src/ and a symlink; `more` adds to it before it ages past the racy margin. */
+async function sampleContext(more: (ctx: string) => void = () => undefined): Promise<string> {
   const ctx = await tempDir('tsbuild-ctx-');
   await writeFile(path.join(ctx, 'Dockerfile'), 'FROM scratch\n');
   await writeFile(path.join(ctx, '.dockerignore'), 'secret*\n');
@@ -30,8 +30,15 @@ test.serial('an unchanged context reuses the last walk; edits, additions, remova
   await mkdir(path.join(ctx, 'src'));
   for (let i = 0; i < 20; i++) await writeFile(path.join(ctx, 'src', `f${i}.txt`), `file ${i}`);
   await symlink('src/f1.txt', path.join(ctx, 'link'));
+  more(ctx);
   // Files younger than the racy margin are never trusted: let them age.
   await new Promise((r) => setTimeout(r, RACY_MARGIN_MS + 200));
+  return ctx;
+}
+
+test.serial('an unchanged context reuses the last walk; edits, additions, removals and relinks are seen', async (t) => {
+  process.env.XDG_CACHE_HOME = await tempDir('tsbuild-client-cache-');
+  const ctx = await sampleContext();
 
   const first = await buildManifest(ctx, undefined);
   t.false(first.unchanged);
@@ -207,15 +214,7 @@ test.serial('a walk takes the digest of a file whose stat identity a checksum ta
 });
 
 test.serial('a local build\'s walk of the whole context gives the snapshot and digest a walk of its own gives, its missing digests found', async (t) => {
-  const ctx = await tempDir('tsbuild-ctx-');
-  await writeFile(path.join(ctx, 'Dockerfile'), 'FROM scratch\n');
-  await writeFile(path.join(ctx, '.dockerignore'), 'secret*\n');
-  await writeFile(path.join(ctx, 'secret.txt'), 'never listed');
-  await mkdir(path.join(ctx, 'src'));
-  for (let i = 0; i < 20; i++) await writeFile(path.join(ctx, 'src', `f${i}.txt`), `file ${i}`);
-  await symlink('src/f1.txt', path.join(ctx, 'link'));
-  execFileSync('mkfifo', [path.join(ctx, 'fifo')]);
-  await new Promise((r) => setTimeout(r, RACY_MARGIN_MS + 200));
+  const ctx = await sampleContext((dir) => execFileSync('mkfifo', [path.join(dir, 'fifo')]));
   let walk: readonly ContextWalkEntry[] = [];
   await checksumSelection(await BuildContext.open(ctx, { onWalk: (w, whole) => { if (whole) walk = w; } }), ['.']);
   t.true(walk.some((e) => e.type === 'fifo'), 'the checksum sees the fifo; the manifest does not list it');

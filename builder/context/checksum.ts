@@ -8,7 +8,6 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants as fsc, createReadStream, lstatSync, openSync, readSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { untrustedUntil } from '../../cache/checksum-cache.js';
 import { planSources } from '../fileops/sources.js';
 import type { SourceTree } from '../fileops/source-tree.js';
 import { containsWildcards, resolveWildcards } from '../fileops/wildcard.js';
@@ -16,6 +15,8 @@ import { BuildContext, entryType, type EntryType } from './context.js';
 import { PatternMatcher } from '../patterns/pattern-matcher.js';
 import { monotonicMs } from '../../cache/monotonic-clock.js';
 import { recentChecksum, rememberRecent, reusableWalk } from './recent-selections.js';
+import { Fingerprint } from './selection-fingerprint.js';
+import { ignoreVariant, stillAsWalked, wholeContextSelection } from './kept-walk.js';
 
 /** Bump when the record format changes: old cache keys must not match new ones. */
 const SELECTION_SCHEMA = 'tsbuild-selection-v1';
@@ -188,22 +189,6 @@ function wholeContext(items: Awaited<ReturnType<typeof planSources>>, exclude: P
   return items.length === 1 && items[0]!.kind === 'path' && exclude === undefined && found[0]?.inRoot === '/';
 }
 
-// COPY . with nothing excluded, planned before the walk: the root only (a source naming a symlink to it is not).
-function wholeContextSelection(items: Awaited<ReturnType<typeof planSources>>, exclude: PatternMatcher | undefined): boolean {
-  return items.length === 1 && items[0]!.kind === 'path' && items[0]!.path === '/' && exclude === undefined;
-}
-
-// The ignore rules a walk of the context went through: a kept walk is reused only under the same.
-function ignoreVariant(ctx: BuildContext): string {
-  return JSON.stringify(ctx.ignore.patterns.map((p) => [p.text, p.exclusion]));
-}
-
-// An entry of a kept walk (recent-selections.ts), lstat'ed again: still of its type, mode, link count and stat identity.
-function stillAsWalked(f: Found): boolean {
-  const st = lstatSync(f.host, { throwIfNoEntry: false });
-  return st !== undefined && entryType(st) === f.type && (st.mode & 0o7777) === f.mode && st.nlink === f.nlink && sameKey(st, f);
-}
-
 /** What names a selection of one tree: its patterns and options, after whatever names the tree (`id`) and what else decides what it sees (`variant`). */
 export function selectionKey(id: string, variant: unknown, patterns: readonly string[], options: Pick<SelectionOptions, 'exclude' | 'parents'>): string {
   return JSON.stringify([id, variant, patterns, options.exclude ?? [], options.parents ?? false]);
@@ -272,70 +257,6 @@ class Collector {
       dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs,
     });
     this.fingerprint?.add(rel, st, link);
-  }
-}
-
-/**
- * sha256 over every entry's label, type, mode, owner, stat identity and
- * link target, in walk order: everything a selection's checksum depends
- * on (a file's bytes through its identity, as the per-file cache trusts
- * them). Written into one buffer, hashed as it fills: nothing is kept per
- * entry. Owners as the tree reports them: a tree that forces root
- * ownership does so on every walk.
- */
-class Fingerprint {
-  /** When the newest entry stops being racy (see cache/checksum-cache.ts). */
-  trustedFrom = -Infinity;
-  private readonly hash = createHash('sha256');
-  // Numbers go in through a Float64Array over the same (8-aligned) bytes.
-  private readonly buf = Buffer.from(new ArrayBuffer(64 * 1024));
-  private readonly doubles = new Float64Array(this.buf.buffer);
-  private at = 0;
-  private result: string | undefined;
-
-  begin(label: string): void {
-    this.text(1, label);
-  }
-
-  /** `link`: the target of a symlink, '' for anything else. */
-  add(rel: string, st: Stats, link: string): void {
-    this.text(2, rel);
-    // Zero padding up to the next double: as much as the text's length decides.
-    while (this.at % 8 !== 0) this.buf[this.at++] = 0;
-    const d = this.doubles;
-    let i = this.at / 8;
-    d[i++] = st.mode; d[i++] = st.uid; d[i++] = st.gid;
-    d[i++] = st.dev; d[i++] = st.ino; d[i++] = st.size; d[i++] = st.mtimeMs; d[i++] = st.ctimeMs;
-    this.at = i * 8;
-    if (st.isSymbolicLink()) this.text(3, link);
-    this.trustedFrom = Math.max(this.trustedFrom, untrustedUntil(st.mtimeMs, st.ctimeMs));
-  }
-
-  digest(): string {
-    if (this.result === undefined) {
-      this.flush();
-      this.result = this.hash.digest('hex');
-    }
-    return this.result;
-  }
-
-  // A tag byte, the text and a NUL (never in a file name), with room left for an entry's padding and numbers.
-  private text(tag: number, text: string): void {
-    const room = text.length * 3 + 80;
-    if (this.at + room > this.buf.length) this.flush();
-    this.buf[this.at++] = tag;
-    if (room > this.buf.length) {
-      this.flush();
-      this.hash.update(text);
-    } else {
-      this.at += this.buf.write(text, this.at);
-    }
-    this.buf[this.at++] = 0;
-  }
-
-  private flush(): void {
-    this.hash.update(this.buf.subarray(0, this.at));
-    this.at = 0;
   }
 }
 
