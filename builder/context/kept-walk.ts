@@ -6,7 +6,7 @@ import { lstatSync } from 'node:fs';
 import type { PlannedItem } from '../fileops/sources.js';
 import type { PatternMatcher } from '../patterns/pattern-matcher.js';
 import { entryType, type BuildContext, type EntryType } from './context.js';
-import type { StatKey } from './checksum.js';
+import type { FileStatKey } from '../../cache/checksum-cache.js';
 
 /** COPY . with nothing excluded, planned before the walk: the root only (a source naming a symlink to it is not). */
 export function wholeContextSelection(items: readonly PlannedItem[], exclude: PatternMatcher | undefined): boolean {
@@ -19,7 +19,7 @@ export function ignoreVariant(ctx: BuildContext): string {
 }
 
 /** An entry of a kept walk, as that walk saw it. */
-export interface KeptEntry extends StatKey {
+export interface KeptEntry extends FileStatKey {
   readonly host: string;
   readonly type: EntryType;
   /** Permission bits. */
