@@ -3,9 +3,10 @@
 // instead of an lstat of every entry again: only when the walk's root and
 // every file racy at that walk's start are as it saw them, nothing else
 // was racy then, and the ignore rules are the same; anything else walks,
-// and gives the checksum a cold walk gives.
+// and gives the checksum a cold walk gives. Serial: the kept selections are
+// a few per process, and tests running at once would push each other's out.
 import test from 'ava';
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -29,6 +30,12 @@ async function solve(store: string, dir: string, contextWalk: SelectionOptions['
 
 const settle = async (file: string) => sleep(racyMargin((await stat(file)).ctimeMs) + 50);
 
+// A modification time ahead of the clock keeps an entry racy for as long as the test needs, however slow the machine.
+const keepRecent = async (p: string) => {
+  const ahead = new Date(Date.now() + 10_000);
+  await utimes(p, ahead, ahead);
+};
+
 /** Twenty files old enough to be trusted, then one just edited (racy for the walk that follows). */
 async function editedProject(): Promise<string> {
   const dir = await tempDir('ctx-reuse-');
@@ -36,6 +43,7 @@ async function editedProject(): Promise<string> {
   for (let i = 0; i < 20; i++) await writeFile(path.join(dir, `src/f${i}.ts`), `file ${i}`);
   await settle(path.join(dir, 'src/f0.ts'));
   await writeFile(path.join(dir, 'src/f7.ts'), 'file 7, edited');
+  await keepRecent(path.join(dir, 'src/f7.ts'));
   return dir;
 }
 
@@ -48,7 +56,7 @@ async function rewriteKeepingTimes(file: string, content: string): Promise<void>
   execFileSync('touch', ['-r', times, file]);
 }
 
-test('the second solve takes the kept walk itself, its racy file read again, and gives the checksum a cold walk gives', async (t) => {
+test.serial('the second solve takes the kept walk itself, its racy file read again, and gives the checksum a cold walk gives', async (t) => {
   const dir = await editedProject();
   const store = await tempDir('ctx-reuse-store-');
   const first = await solve(store, dir, 'keep');
@@ -62,7 +70,7 @@ test('the second solve takes the kept walk itself, its racy file read again, and
   t.is(third.digest, first.digest);
 });
 
-test('a racy file rewritten after the kept walk with its size and mtime kept: walked again, the new content counted', async (t) => {
+test.serial('a racy file rewritten after the kept walk with its size and mtime kept: walked again, the new content counted', async (t) => {
   const dir = await editedProject();
   const store = await tempDir('ctx-reuse-store-');
   const first = await solve(store, dir, 'keep');
@@ -73,11 +81,11 @@ test('a racy file rewritten after the kept walk with its size and mtime kept: wa
   t.is(second.digest, await cold(dir));
 });
 
-test('a directory racy at the kept walk\'s start: no reuse', async (t) => {
+test.serial('a directory racy at the kept walk\'s start: no reuse', async (t) => {
   const dir = await editedProject();
-  await settle(path.join(dir, 'src/f7.ts'));
   // Added just before the walk: src's listing changed within the racy margin.
   await writeFile(path.join(dir, 'src/new.ts'), 'new');
+  await keepRecent(path.join(dir, 'src'));
   const store = await tempDir('ctx-reuse-store-');
   const first = await solve(store, dir, 'keep');
   const second = await solve(store, dir, 'reuse');
@@ -85,7 +93,7 @@ test('a directory racy at the kept walk\'s start: no reuse', async (t) => {
   t.is(second.digest, first.digest);
 });
 
-test('the root\'s listing changed after the kept walk: walked again, the new entry counted', async (t) => {
+test.serial('the root\'s listing changed after the kept walk: walked again, the new entry counted', async (t) => {
   const dir = await editedProject();
   const store = await tempDir('ctx-reuse-store-');
   const first = await solve(store, dir, 'keep');
@@ -96,7 +104,7 @@ test('the root\'s listing changed after the kept walk: walked again, the new ent
   t.is(second.digest, await cold(dir));
 });
 
-test('other ignore rules than the kept walk\'s: walked again through them', async (t) => {
+test.serial('other ignore rules than the kept walk\'s: walked again through them', async (t) => {
   const dir = await editedProject();
   await writeFile(path.join(dir, '.dockerignore'), 'nothing-here\n');
   await settle(path.join(dir, '.dockerignore'));
@@ -110,7 +118,7 @@ test('other ignore rules than the kept walk\'s: walked again through them', asyn
   t.is(second.digest, await cold(dir));
 });
 
-test('only a whole context is kept: a selection of part of it walks', async (t) => {
+test.serial('only a whole context is kept: a selection of part of it walks', async (t) => {
   const dir = await editedProject();
   const store = await tempDir('ctx-reuse-store-');
   const first = await solve(store, dir, 'keep', ['src']);
@@ -123,7 +131,7 @@ test('only a whole context is kept: a selection of part of it walks', async (t) 
 // The rule itself, on entries made up.
 const entry = (changedAt: number, digest: string, type = 'file'): RecentEntry => ({ type, mtimeMs: changedAt, ctimeMs: changedAt + 0.5, digest });
 
-test('a kept walk is given back only when its root and racy files are unchanged, nothing else was racy and the rules are the same', (t) => {
+test.serial('a kept walk is given back only when its root and racy files are unchanged, nothing else was racy and the rules are the same', (t) => {
   const startedAt = 1_000_000;
   const old = startedAt - 10_000;
   const keep = { variant: 'rules', trustedFrom: startedAt - 5 };
