@@ -111,8 +111,9 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
       const seen: { walk?: readonly ContextWalkEntry[] } = {};
       const answer = await withoutIncrementalMarking(() => again({ onEvent: (e) => noOp.onEvent(e), onContextWalk: (walk, whole) => { if (whole) seen.walk = walk; }, contextWalk: 'reuse' }));
       if (!isStoreOnly(answer) || !noOp.shown) return;
-      // Its digests are filled in by now. The walk itself goes, with the
-      // rest of that solve's garbage, before the snapshot is made.
+      // Its digests are filled in by now. The walk itself goes (unless it is
+      // the build's own, kept: recent-selections.ts), with the rest of that
+      // solve's garbage, before the snapshot is made.
       const rows: SnapshotRow[] | undefined = seen.walk && rowsOfWalk(seen.walk);
       delete seen.walk;
       collectWhenBig();

@@ -122,8 +122,9 @@ export function rememberRecent(key: string, fingerprint: string, checksum: strin
  * walk it again now (see the rules above), or undefined when it must walk:
  * none kept, other ignore rules (`variant`), an entry other than a file
  * racy at that walk's start, or the root (the first entry) or a racy file
- * that `unchanged` (an lstat of it now) finds with another stat identity. The racy files keep their
- * remembered digests: recentChecksum() reads them again.
+ * that `unchanged` (an lstat of it now) finds with another stat identity.
+ * The racy files keep their remembered digests: recentChecksum() reads
+ * them again.
  */
 export function reusableWalk<E extends RecentEntry>(key: string, variant: string, unchanged: (entry: E) => boolean): ReusedWalk<E> | undefined {
   const r = recent.get(key);
