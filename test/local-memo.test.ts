@@ -329,6 +329,66 @@ it('an answer recorded while the context or a tag changed is not answered stale'
   t.is(await copied(), 'six\n');
 });
 
+it('the recording reuses the build\'s walk: the snapshot of a fresh walk, and a change made before the recording is not answered stale', async (t) => {
+  // The CLI's recorder, in this process, as the CLI runs it (the build keeps
+  // its walk, the second solve takes it), with what happens between the
+  // build and its recording put in by the test.
+  process.env.XDG_CACHE_HOME = CLIENT_CACHE;
+  const env = { ...process.env, TSBUILD_ROOT: suite.store.root };
+  const ctx = await context('FROM busybox:latest\nCOPY . /ctx\nRUN cat /ctx/app.txt > /copy.txt && ls /ctx > /list.txt\n');
+  const file = path.join(ctx, 'app.txt');
+  const args = ['-q', '-t', 'memo-reuse:latest', ctx];
+  const req = toBuildOptions(args, env) as CliBuildRequest;
+  const recorded = async (content: string, between: () => Promise<void>) => {
+    writeFileSync(file, content);
+    await new Promise((r) => setTimeout(r, FINE_RACY_MARGIN_MS + 50));
+    const recorder = memoRecorder(req, env)!;
+    const result = await solve(req.build, { onEvent: (e) => recorder.onEvent(e), onContextWalk: (w, whole) => recorder.onContextWalk(w, whole), contextWalk: 'keep' });
+    await between();
+    // Past the racy margin: the snapshot the recording saves trusts what changed in between.
+    await new Promise((r) => setTimeout(r, FINE_RACY_MARGIN_MS + 50));
+    let reused = false;
+    await recorder.record(result, (io) => { reused = io.contextWalk === 'reuse'; return solve(req.build, io); });
+    t.true(reused, 'the second solve was asked to reuse the walk');
+    return result.imageId;
+  };
+  const shown = async (f: string) => (await run(['run', '--rm', 'memo-reuse:latest', 'cat', f])).stdout;
+  const snapshotOf = () => {
+    const s = startContextCheck(ctx, req.build.dockerfilePath).snapshot;
+    return { digest: s.digest, checkable: s.checkable, rows: Array.from({ length: s.size }, (_, i) => s.rowAt(i)) };
+  };
+  // Nothing in between: the snapshot saved is the one a walk of its own makes, and the next build is answered.
+  const id = await recorded('one\n', async () => undefined);
+  const saved = snapshotOf();
+  process.env.XDG_CACHE_HOME = await tempDir('tsbuild-memo-fresh-walk-');
+  try {
+    const fresh = await buildManifest(ctx, req.build.dockerfilePath);
+    t.false(fresh.unchanged);
+    t.is(saved.digest, fresh.digest);
+    t.deepEqual(saved, snapshotOf());
+  } finally {
+    process.env.XDG_CACHE_HOME = CLIENT_CACHE;
+  }
+  t.true(saved.checkable);
+  const next = await build(ctx, ['-t', 'memo-reuse:latest']);
+  t.true(next.memo, next.r.stderr);
+  t.is(next.id, id);
+  // Rewritten with the same size, its mtime put back, after the build walked and before the recording.
+  await recorded('two\n', async () => {
+    const st = statSync(file);
+    writeFileSync(file, 'TWO\n');
+    utimesSync(file, st.atime, st.mtime);
+  });
+  const afterEdit = await build(ctx, ['-t', 'memo-reuse:latest']);
+  t.false(afterEdit.memo);
+  t.is(await shown('/copy.txt'), 'TWO\n');
+  // A file added to the context's root after the build walked, before the recording.
+  await recorded('six\n', async () => writeFileSync(path.join(ctx, 'added.txt'), 'added\n'));
+  const afterAdd = await build(ctx, ['-t', 'memo-reuse:latest']);
+  t.false(afterAdd.memo);
+  t.regex(await shown('/list.txt'), /^added\.txt$/m);
+});
+
 it('nothing is recorded, neither walk nor second solve, while an entry the build read is too recent for the snapshot to trust', async (t) => {
   // The CLI's recorder, in this process. A modification time ahead of the
   // clock keeps the edit recent for as long as the test needs it.

@@ -8,7 +8,10 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { closeSync, existsSync, openSync } from 'node:fs';
-import { buildManifest, entryOf, rowLine, startContextCheck, type ContextManifest } from '../builder/remote/context-manifest.js';
+import { buildManifest, entryOf, manifestOfRows, rowLine, rowsOfWalk, startContextCheck, statContextAround, type ContextManifest } from '../builder/remote/context-manifest.js';
+import { checksumSelection, MemoryContentHashCache } from '../builder/context/checksum.js';
+import { BuildContext, type ContextWalkEntry } from '../builder/context/context.js';
+import { execFileSync } from 'node:child_process';
 import { ContextSnapshot, type SnapshotRow } from '../builder/remote/context-snapshot.js';
 import { nativeStatCheck, STAT_CHECK_NAME } from '../builder/remote/native-stat-check.js';
 import { packageRoot } from '../runner-native/package-root.js';
@@ -18,8 +21,8 @@ import { tempDir } from './helpers/temp-dirs.js';
 
 const sha = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
 
-test.serial('an unchanged context reuses the last walk; edits, additions, removals and relinks are seen', async (t) => {
-  process.env.XDG_CACHE_HOME = await tempDir('tsbuild-client-cache-');
+/** A Dockerfile, an ignored file, 20 files under src/ and a symlink; `more` adds to it before it ages past the racy margin. */
+async function sampleContext(more: (ctx: string) => void = () => undefined): Promise<string> {
   const ctx = await tempDir('tsbuild-ctx-');
   await writeFile(path.join(ctx, 'Dockerfile'), 'FROM scratch\n');
   await writeFile(path.join(ctx, '.dockerignore'), 'secret*\n');
@@ -27,8 +30,15 @@ test.serial('an unchanged context reuses the last walk; edits, additions, remova
   await mkdir(path.join(ctx, 'src'));
   for (let i = 0; i < 20; i++) await writeFile(path.join(ctx, 'src', `f${i}.txt`), `file ${i}`);
   await symlink('src/f1.txt', path.join(ctx, 'link'));
+  more(ctx);
   // Files younger than the racy margin are never trusted: let them age.
   await new Promise((r) => setTimeout(r, RACY_MARGIN_MS + 200));
+  return ctx;
+}
+
+test.serial('an unchanged context reuses the last walk; edits, additions, removals and relinks are seen', async (t) => {
+  process.env.XDG_CACHE_HOME = await tempDir('tsbuild-client-cache-');
+  const ctx = await sampleContext();
 
   const first = await buildManifest(ctx, undefined);
   t.false(first.unchanged);
@@ -201,4 +211,30 @@ test.serial('a walk takes the digest of a file whose stat identity a checksum ta
   t.is(byPath.get('known.txt'), told);
   t.is(byPath.get('other.txt'), sha('other'));
   t.deepEqual(asked.sort(), ['known.txt', 'other.txt']);
+});
+
+test.serial('a local build\'s walk of the whole context gives the snapshot and digest a walk of its own gives, its missing digests found', async (t) => {
+  const ctx = await sampleContext((dir) => execFileSync('mkfifo', [path.join(dir, 'fifo')]));
+  let walk: readonly ContextWalkEntry[] = [];
+  await checksumSelection(await BuildContext.open(ctx, { onWalk: (w, whole) => { if (whole) walk = w; } }), ['.']);
+  t.true(walk.some((e) => e.type === 'fifo'), 'the checksum sees the fifo; the manifest does not list it');
+  const snapshotOf = (check = startContextCheck(ctx, undefined)) => ({ digest: check.snapshot.digest, checkable: check.snapshot.checkable, rows: Array.from({ length: check.snapshot.size }, (_, i) => check.snapshot.rowAt(i)) });
+  const noTable = async () => { throw new Error('every digest was known'); };
+  const table = async () => new MemoryContentHashCache();
+
+  process.env.XDG_CACHE_HOME = await tempDir('tsbuild-client-cache-');
+  const own = await buildManifest(ctx, undefined);
+  const ownSnapshot = snapshotOf();
+
+  process.env.XDG_CACHE_HOME = await tempDir('tsbuild-client-cache-');
+  const rows = rowsOfWalk(walk);
+  t.is(rows.length, own.entries().length);
+  t.is(await manifestOfRows(startContextCheck(ctx, undefined), statContextAround(ctx, undefined), rows, noTable), own.digest);
+  t.deepEqual(snapshotOf(), ownSnapshot);
+
+  // Files whose digests the walk did not need: found.
+  process.env.XDG_CACHE_HOME = await tempDir('tsbuild-client-cache-');
+  const partial = walk.map((e) => (e.inRoot === '/src/f3.txt' || e.inRoot === '/Dockerfile' ? { ...e, digest: '' } : e));
+  t.is(await manifestOfRows(startContextCheck(ctx, undefined), statContextAround(ctx, undefined), rowsOfWalk(partial), table), own.digest);
+  t.deepEqual(snapshotOf(), ownSnapshot);
 });

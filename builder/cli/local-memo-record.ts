@@ -48,7 +48,7 @@ import { storePaths } from '../store/store-paths.js';
 export const SOLVE_AGAIN_MAX_ENTRIES = 20_000;
 
 /** The same build again, its progress to `onEvent` only, its walks of the context to `onContextWalk`. */
-export type SolveAgain = (io: Required<Pick<BuildIO, 'onEvent' | 'onContextWalk'>>) => Promise<BuildResult>;
+export type SolveAgain = (io: Required<Pick<BuildIO, 'onEvent' | 'onContextWalk' | 'contextWalk'>>) => Promise<BuildResult>;
 
 export interface MemoRecorder {
   /** Every progress event the build showed, in order. */
@@ -109,10 +109,11 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
       const around = againCheck && statContextAround(againCheck.root, dockerfilePath);
       const noOp = new ShownEvents();
       const seen: { walk?: readonly ContextWalkEntry[] } = {};
-      const answer = await withoutIncrementalMarking(() => again({ onEvent: (e) => noOp.onEvent(e), onContextWalk: (walk, whole) => { if (whole) seen.walk = walk; } }));
+      const answer = await withoutIncrementalMarking(() => again({ onEvent: (e) => noOp.onEvent(e), onContextWalk: (walk, whole) => { if (whole) seen.walk = walk; }, contextWalk: 'reuse' }));
       if (!isStoreOnly(answer) || !noOp.shown) return;
-      // Its digests are filled in by now. The walk itself goes, with the
-      // rest of that solve's garbage, before the snapshot is made.
+      // Its digests are filled in by now. The walk itself goes (unless it is
+      // the build's own, kept: recent-selections.ts), with the rest of that
+      // solve's garbage, before the snapshot is made.
       const rows: SnapshotRow[] | undefined = seen.walk && rowsOfWalk(seen.walk);
       delete seen.walk;
       collectWhenBig();

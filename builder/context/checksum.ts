@@ -8,14 +8,15 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants as fsc, createReadStream, lstatSync, openSync, readSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { untrustedUntil } from '../../cache/checksum-cache.js';
 import { planSources } from '../fileops/sources.js';
 import type { SourceTree } from '../fileops/source-tree.js';
 import { containsWildcards, resolveWildcards } from '../fileops/wildcard.js';
 import { BuildContext, entryType, type EntryType } from './context.js';
 import { PatternMatcher } from '../patterns/pattern-matcher.js';
 import { monotonicMs } from '../../cache/monotonic-clock.js';
-import { recentChecksum, rememberRecent } from './recent-selections.js';
+import { recentChecksum, rememberRecent, reusableWalk } from './recent-selections.js';
+import { Fingerprint } from './selection-fingerprint.js';
+import { ignoreVariant, stillAsWalked, wholeContextSelection } from './kept-walk.js';
 
 /** Bump when the record format changes: old cache keys must not match new ones. */
 const SELECTION_SCHEMA = 'tsbuild-selection-v1';
@@ -110,6 +111,13 @@ export interface SelectionOptions {
   /** Interpret the patterns as COPY --parents sources. */
   readonly parents?: boolean;
   readonly cache?: ContentHashCache;
+  /**
+   * A whole build context's walk, in this process (recent-selections.ts):
+   * 'keep' it for a later solve of the same build, or 'reuse' the one kept
+   * instead of walking again (the local memo's second solve only: its
+   * rules hold for a solve that asks right after the build that walked).
+   */
+  readonly contextWalk?: 'keep' | 'reuse';
 }
 
 /**
@@ -119,7 +127,7 @@ export interface SelectionOptions {
  */
 export async function checksumSelection(tree: SourceTree, patterns: readonly string[], options: SelectionOptions = {}): Promise<string> {
   // Before any lstat: what changed after it cannot keep its stat identity (see recent-selections.ts).
-  const walkStartedAt = Date.now();
+  let walkStartedAt = Date.now();
   const exclude = options.exclude?.length ? new PatternMatcher(options.exclude) : undefined;
   const items = await planSources(patterns, tree, { instruction: 'COPY', parents: options.parents ?? false });
   const cache = options.cache;
@@ -128,12 +136,24 @@ export async function checksumSelection(tree: SourceTree, patterns: readonly str
   // read and no per-file table loaded.
   const memo = tree instanceof BuildContext && cache?.selectionDigest && cache.rememberSelection ? cache : undefined;
   const memoKey = memo ? selectionKey((tree as BuildContext).root, tree.forceRootOwnership, patterns, options) : '';
-  // One walk gives both: the fingerprint, and the entries a miss checksums
-  // (a second walk cost as much again as the first).
-  const found: Found[] = [];
-  const collector = new Collector(tree, found, memo ? new Fingerprint() : undefined);
-  await walkSelection(tree, items, exclude, collector);
-  const fingerprint = collector.fingerprint;
+  // The local memo's second solve may take the build's own walk instead of walking (recent-selections.ts).
+  const keepable = memo !== undefined && options.contextWalk !== undefined && wholeContextSelection(items, exclude);
+  const variant = keepable ? ignoreVariant(tree as BuildContext) : '';
+  const reused = keepable && options.contextWalk === 'reuse' ? reusableWalk<Found>(memoKey, variant, stillAsWalked) : undefined;
+  let found: Found[] = [];
+  let fingerprint: Pick<Fingerprint, 'digest' | 'trustedFrom'> | undefined;
+  if (reused) {
+    found = reused.entries;
+    fingerprint = { digest: () => reused.fingerprint, trustedFrom: reused.trustedFrom };
+    // Its entries' stats are that walk's: racy by its start.
+    walkStartedAt = reused.startedAt;
+  } else {
+    // One walk gives both: the fingerprint, and the entries a miss checksums
+    // (a second walk cost as much again as the first).
+    const collector = new Collector(tree, found, memo ? new Fingerprint() : undefined);
+    await walkSelection(tree, items, exclude, collector);
+    fingerprint = collector.fingerprint;
+  }
   if (tree instanceof BuildContext) tree.noteWalked(found, wholeContext(items, exclude, found));
   // This process may have just checksummed it (the local memo's second
   // solve): its digests come back with it, for the walk's listeners, and
@@ -153,7 +173,8 @@ export async function checksumSelection(tree: SourceTree, patterns: readonly str
     // The racy rule (cache/checksum-cache.ts) keeps a selection with an entry
     // changed too close to this build's start from being remembered.
     memo.rememberSelection!(memoKey, fingerprint.digest(), digest, fingerprint.trustedFrom);
-    rememberRecent(memoKey, fingerprint.digest(), digest, found, walkStartedAt);
+    // A reused walk that read the same is remembered as it is already.
+    if (!reused || digest !== reused.checksum) rememberRecent(memoKey, fingerprint.digest(), digest, found, walkStartedAt, keepable ? { variant, trustedFrom: fingerprint.trustedFrom } : undefined);
   }
   // The lines are made again if the list is ever asked for: kept until the
   // build ends, they were a third of a 50,000-file COPY's memory.
@@ -236,70 +257,6 @@ class Collector {
       dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs,
     });
     this.fingerprint?.add(rel, st, link);
-  }
-}
-
-/**
- * sha256 over every entry's label, type, mode, owner, stat identity and
- * link target, in walk order: everything a selection's checksum depends
- * on (a file's bytes through its identity, as the per-file cache trusts
- * them). Written into one buffer, hashed as it fills: nothing is kept per
- * entry. Owners as the tree reports them: a tree that forces root
- * ownership does so on every walk.
- */
-class Fingerprint {
-  /** When the newest entry stops being racy (see cache/checksum-cache.ts). */
-  trustedFrom = -Infinity;
-  private readonly hash = createHash('sha256');
-  // Numbers go in through a Float64Array over the same (8-aligned) bytes.
-  private readonly buf = Buffer.from(new ArrayBuffer(64 * 1024));
-  private readonly doubles = new Float64Array(this.buf.buffer);
-  private at = 0;
-  private result: string | undefined;
-
-  begin(label: string): void {
-    this.text(1, label);
-  }
-
-  /** `link`: the target of a symlink, '' for anything else. */
-  add(rel: string, st: Stats, link: string): void {
-    this.text(2, rel);
-    // Zero padding up to the next double: as much as the text's length decides.
-    while (this.at % 8 !== 0) this.buf[this.at++] = 0;
-    const d = this.doubles;
-    let i = this.at / 8;
-    d[i++] = st.mode; d[i++] = st.uid; d[i++] = st.gid;
-    d[i++] = st.dev; d[i++] = st.ino; d[i++] = st.size; d[i++] = st.mtimeMs; d[i++] = st.ctimeMs;
-    this.at = i * 8;
-    if (st.isSymbolicLink()) this.text(3, link);
-    this.trustedFrom = Math.max(this.trustedFrom, untrustedUntil(st.mtimeMs, st.ctimeMs));
-  }
-
-  digest(): string {
-    if (this.result === undefined) {
-      this.flush();
-      this.result = this.hash.digest('hex');
-    }
-    return this.result;
-  }
-
-  // A tag byte, the text and a NUL (never in a file name), with room left for an entry's padding and numbers.
-  private text(tag: number, text: string): void {
-    const room = text.length * 3 + 80;
-    if (this.at + room > this.buf.length) this.flush();
-    this.buf[this.at++] = tag;
-    if (room > this.buf.length) {
-      this.flush();
-      this.hash.update(text);
-    } else {
-      this.at += this.buf.write(text, this.at);
-    }
-    this.buf[this.at++] = 0;
-  }
-
-  private flush(): void {
-    this.hash.update(this.buf.subarray(0, this.at));
-    this.at = 0;
   }
 }
 

@@ -173,7 +173,7 @@ interface SolveContext {
 async function solveAndExport(env: StepEnv, opts: BuildOptions, graph: BuildGraph, ctx: SolveContext): Promise<Omit<BuildResult, 'warnings'>> {
   const { store } = env;
   const { progress, session } = ctx;
-  const runner = new BuildStepRunner(env, { contextDir: opts.contextDir, dockerfilePath: opts.dockerfilePath, contextDigest: opts.contextDigest, prefiltered: opts.prefilteredContexts, onWalk: ctx.io.onContextWalk }, graph, session.hashCache, ctx.contextDirs);
+  const runner = new BuildStepRunner(env, { contextDir: opts.contextDir, dockerfilePath: opts.dockerfilePath, contextDigest: opts.contextDigest, prefiltered: opts.prefilteredContexts, onWalk: ctx.io.onContextWalk, contextWalk: ctx.io.contextWalk }, graph, session.hashCache, ctx.contextDirs);
   const vertices = new GraphVertices(graph, runner, { noCache: opts.noCache, noCacheStages: new Set(opts.noCacheFilter), sourceDateEpoch: env.sourceDateEpoch });
   // Imported caches load before the solve; the solver's cache is the local index, then them.
   const cacheIO = await CacheIOSession.open(store, ctx.cachePlan, progress, graph);

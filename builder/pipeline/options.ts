@@ -92,6 +92,14 @@ export interface BuildIO {
    * early when an entry any walk saw changed too recently to be trusted.
    */
   onContextWalk?(entries: readonly ContextWalkEntry[], whole: boolean): void;
+  /**
+   * The build context's whole walk (COPY .), kept in this process ('keep':
+   * a build the CLI records afterwards) or taken from the one kept instead
+   * of walking again ('reuse': the recording's second solve, right after,
+   * builder/cli/local-memo-record.ts; see context/recent-selections.ts for
+   * why that stays exact). A user's build never reuses.
+   */
+  contextWalk?: 'keep' | 'reuse';
   /** Cancellation: running steps are killed, mounts and leases released; build() rejects with a CANCELED error. */
   signal?: AbortSignal;
   /** RUN --mount=type=secret; none: no secrets. */

@@ -30,6 +30,8 @@ export interface ContextLocation {
   prefiltered?: readonly string[];
   /** BuildIO.onContextWalk. */
   onWalk?: (entries: readonly ContextWalkEntry[], whole: boolean) => void;
+  /** BuildIO.contextWalk. */
+  contextWalk?: 'keep' | 'reuse';
 }
 
 export class BuildStepRunner implements StepRunner {
@@ -73,7 +75,8 @@ export class BuildStepRunner implements StepRunner {
   // content is known by digest; --build-context directories never do.
   private selectionChecksum(name: string | undefined): SelectionChecksum {
     const contentId = name === undefined ? this.location.contextDigest : undefined;
-    return (patterns, options) => memoizedSelection(contentId, this.location.dockerfilePath ?? '', () => this.context(name), patterns, { ...options, cache: this.hashCache });
+    const contextWalk = name === undefined ? this.location.contextWalk : undefined;
+    return (patterns, options) => memoizedSelection(contentId, this.location.dockerfilePath ?? '', () => this.context(name), patterns, { ...options, cache: this.hashCache, contextWalk });
   }
 
   async imageLayers(manifestDigest: string | undefined, ref: string): Promise<StepResult> {
