@@ -30,8 +30,9 @@
 // rule applies: a selection with an entry changed too close to the
 // build's start is not remembered.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { writeTextAtomically } from './write-atomic.js';
+import { writeTextAtomically, writeTextAtomicallySync } from './write-atomic.js';
 import path from 'node:path';
 
 /** The stat fields a cached checksum is valid for (same shape as builder's StatKey). */
@@ -129,7 +130,8 @@ export class PersistentChecksumCache {
     const root = path.resolve(contextRoot);
     const cache = new PersistentChecksumCache(PersistentChecksumCache.fileFor(dir, root), root, opts);
     try {
-      const data = JSON.parse(await readFile(cache.selectionsFile, 'utf8')) as SelectionsFile;
+      // A few rows, read as every build opens its context: synchronously.
+      const data = JSON.parse(readFileSync(cache.selectionsFile, 'utf8')) as SelectionsFile;
       if (data.v === SELECTIONS_VERSION && data.root === root && Array.isArray(data.sel)) {
         for (const row of data.sel) if (row.length === 3 && row.every((x) => typeof x === 'string')) cache.selections.set(row[0], row);
       }
@@ -221,7 +223,8 @@ export class PersistentChecksumCache {
   private async saveSelections(): Promise<boolean> {
     if (!this.selectionsChanged) return false;
     const sel = [...this.selections.values()].slice(-MAX_SELECTIONS);
-    await writeTextAtomically(this.selectionsFile, JSON.stringify({ v: SELECTIONS_VERSION, root: this.root, sel } satisfies SelectionsFile));
+    // A few rows: written synchronously (writeTextAtomicallySync()).
+    writeTextAtomicallySync(this.selectionsFile, JSON.stringify({ v: SELECTIONS_VERSION, root: this.root, sel } satisfies SelectionsFile));
     this.selectionsChanged = false;
     return true;
   }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, constants as fsc } from 'node:fs';
+import { createReadStream, readFileSync, rmSync, statSync, constants as fsc } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { Transform } from 'node:stream';
@@ -45,9 +45,10 @@ export class ContentStore {
     return statQuiet(this.path(d)) !== undefined;
   }
 
+  // Synchronous, as has(): one stat.
   async size(d: Digest): Promise<number> {
     try {
-      return (await fsp.stat(this.path(d))).size;
+      return statSync(this.path(d)).size;
     } catch (e) {
       throw this.mapMissing(e, d);
     }
@@ -141,8 +142,11 @@ export class ContentStore {
   async adoptFile(tempPath: string, digest: Digest, size: number): Promise<{ digest: Digest; size: number }> {
     // Stored already (a step that made the same layer again, the empty
     // layer of a WORKDIR): durable since it was moved in, nothing to sync.
+    // The temp file goes by one synchronous unlink: its threadpool round
+    // trips (an lstat, then the unlink) queued behind the other layers'
+    // fsyncs, 7 ms on a one-file rebuild's WORKDIR.
     if (await this.has(digest)) {
-      await fsp.rm(tempPath, { force: true });
+      rmSync(tempPath, { force: true });
       return { digest, size };
     }
     const fh = await fsp.open(tempPath, fsc.O_RDONLY | fsc.O_NOFOLLOW);
@@ -164,7 +168,7 @@ export class ContentStore {
   private async moveIn(tempPath: string, digest: Digest, size: number): Promise<{ digest: Digest; size: number }> {
     await this.ensureDirs();
     if (await this.has(digest)) {
-      await fsp.rm(tempPath, { force: true });
+      rmSync(tempPath, { force: true });
       return { digest, size };
     }
     try {
@@ -180,10 +184,13 @@ export class ContentStore {
     return { digest, size };
   }
 
+  // For documents (manifests, configs, indexes: kilobytes): read
+  // synchronously, where the threadpool's four round trips per read queue
+  // behind the build's layer writes; a build reads its base image's twice.
   async readBuffer(d: Digest): Promise<Buffer> {
     let buf: Buffer;
     try {
-      buf = await fsp.readFile(this.path(d));
+      buf = readFileSync(this.path(d));
     } catch (e) {
       throw this.mapMissing(e, d);
     }

@@ -8,7 +8,7 @@
 // build has read from the index but not yet used. Flags of dead processes
 // (kill -9) are ignored and removed.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -48,7 +48,7 @@ export async function acquireLease(storeRoot: string, purpose: string, opts: { t
     const file = path.join(dir, `${process.pid}-${randomBytes(4).toString('hex')}.json`);
     const info: LeaseInfo = { pid: process.pid, startedAt: Date.now(), purpose };
     writeExclusive(file, JSON.stringify(info));
-    if (!collectorRunning(storeRoot)) return { file, release: () => rm(file, { force: true }) };
+    if (!collectorRunning(storeRoot)) return { file, release: async () => rmSync(file, { force: true }) };
     await rm(file, { force: true });
     if (Date.now() > deadline) throw new Error('timed out waiting for garbage collection of the store to finish');
     await sleep(50 + Math.random() * 100);

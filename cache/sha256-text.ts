@@ -3,7 +3,19 @@
 // hashes two strings of a few hundred bytes (the context's id, the memo
 // key), and node:crypto would load 46 internal modules for them, 2.7-6 ms
 // of a ~30 ms answer (Node 20.20 here). The same digests as node:crypto's (a test
-// compares them); anything bigger or hotter uses node:crypto.
+// compares them); anything bigger or hotter uses node:crypto. A process
+// that loads node:crypto anyway (a build) hands it over (hashTextWith()):
+// even written for the interpreter, its first calls cost 0.1-0.3 ms where
+// node:crypto takes ~10 µs, and a build after an edit hashes the same few
+// texts again while it records its answer.
+import type { createHash } from 'node:crypto';
+
+let native: typeof createHash | undefined;
+
+/** From now on, texts are hashed by node:crypto's `hash` (already loaded by the caller). */
+export function hashTextWith(hash: typeof createHash): void {
+  native = hash;
+}
 
 const K = new Int32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -18,6 +30,7 @@ const K = new Int32Array([
 
 /** The hex SHA-256 of `text`'s UTF-8 bytes. */
 export function sha256Hex(text: string): string {
+  if (native) return native('sha256').update(text).digest('hex');
   // It runs a handful of times per process, in V8's interpreter: written
   // for that (locals rather than arrays, no method call per word, int32
   // arithmetic), it hashes the memo key's ~1.3 KB in a third of the time

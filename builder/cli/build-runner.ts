@@ -2,6 +2,7 @@
 // turns Ctrl-C/SIGTERM into the build's AbortSignal, serves secrets and SSH
 // agents from this machine, writes --iidfile/--metadata-file and maps
 // errors to exit codes (1 for a failed build, 2 for a bug in tsbuild).
+import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { build, evaluate } from '../pipeline/build.js';
 import { createProgress, type ProgressWriter } from '../progress/index.js';
@@ -11,9 +12,12 @@ import { reportError } from './report-error.js';
 import type { CliBuildRequest } from '../pipeline/options.js';
 import { memoRecorder } from './local-memo-record.js';
 import { capHeapGrowthWhenBig } from './heap-growth.js';
+import { hashTextWith } from '../../cache/sha256-text.js';
 
 export async function runCli(req: CliBuildRequest): Promise<number> {
   if (req.call !== 'build') return evaluate(req.build, req.call, { stdout: process.stdout, stderr: process.stderr });
+  // Loaded by the build anyway: the context snapshot's name and the memo's key are hashed by it, not in JavaScript.
+  hashTextWith(createHash);
   const stopHeapWatch = capHeapGrowthWhenBig();
   let progress: ProgressWriter | undefined;
   const abort = new AbortController();

@@ -86,7 +86,7 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
       if (Date.now() <= untrusted) return;
       if (isStoreOnly(result) && events.shown) {
         const digest = await contextDigest(contextDir, dockerfilePath, check, tableOf);
-        return recordAnswer(req, { result, shown: events.shown, startedAt, digest });
+        return recordAnswer(req, { result, shown: events.shown, startedAt, key: digest === undefined ? undefined : answerKey(req, digest) });
       }
       if (!result.cacheKeys) return;
       // A second solve (its walk of the context, its rows) piles onto what
@@ -99,6 +99,8 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
       // first, while the store's last writes age.
       const walkedFirst = walksWhole ? undefined : await contextDigest(contextDir, dockerfilePath, startContextCheck(contextDir, dockerfilePath), tableOf);
       if (!walksWhole && walkedFirst === undefined) return;
+      // Of the request and the context alone: made while the wait goes on.
+      const keyFirst = walkedFirst === undefined ? undefined : answerKey(req, walkedFirst);
       const settled = settledAt(storeRoot, result.cacheKeys);
       // Loaded for withoutIncrementalMarking() while the wait hides its ~0.5-1 ms.
       nodeV8();
@@ -118,7 +120,8 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
       delete seen.walk;
       collectWhenBig();
       const digest = walkedFirst ?? (rows && againCheck && around ? confirmed(contextDir, dockerfilePath, await manifestOfRows(againCheck, around, rows, tableOf)) : undefined);
-      await recordAnswer(req, { result: answer, shown: noOp.shown, startedAt: againAt, digest });
+      const key = walkedFirst === undefined ? digest && answerKey(req, digest) : keyFirst;
+      await recordAnswer(req, { result: answer, shown: noOp.shown, startedAt: againAt, key });
     },
   };
 }
@@ -143,18 +146,22 @@ interface Answer {
   shown: ProgressEvent[];
   /** When that build started. */
   startedAt: number;
-  /** The context's digest as its snapshot confirms it (contextDigest()); undefined: it cannot. */
-  digest: string | undefined;
+  /** Its memo key (answerKey()); undefined when the context's snapshot cannot confirm its digest. */
+  key: string | undefined;
+}
+
+/** The memo key of this request with the context's digest as its snapshot confirms it (contextDigest()). */
+function answerKey(req: CliBuildRequest, digest: string): string | undefined {
+  return localMemoKey(req.build.storeRoot, memoRequest(req, contextIdOf(path.resolve(req.build.contextDir)), digest));
 }
 
 async function recordAnswer(req: CliBuildRequest, a: Answer): Promise<void> {
-  const { storeRoot, contextDir } = req.build;
-  if (a.digest === undefined) return;
+  const { storeRoot } = req.build;
+  if (a.key === undefined) return;
   const found = await memoChecksOf(storeRoot, { keys: a.result.storeOnlyKeys, manifestDigest: a.result.manifestDigest }, a.startedAt);
-  const key = localMemoKey(storeRoot, memoRequest(req, contextIdOf(path.resolve(contextDir)), a.digest));
-  if (!found || key === undefined) return;
+  if (!found) return;
   const messages: ServerMessage[] = [...a.shown.map((e): ServerMessage => ({ type: 'event', record: wireEvent(e) })), { type: 'result', exitCode: 0, imageId: a.result.imageId }];
-  writeLocalMemo(storeRoot, key, { messages, ...found });
+  writeLocalMemo(storeRoot, a.key, { messages, ...found });
 }
 
 function isStoreOnly(r: BuildResult): r is Answer['result'] {

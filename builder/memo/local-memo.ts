@@ -124,12 +124,17 @@ export function clearLocalMemo(root: string): void {
   rmSync(memoDir(root), { recursive: true, force: true });
 }
 
-// The oldest answers beyond MAX_ENTRIES go, and temporary files of writers that died.
+// The oldest answers beyond MAX_ENTRIES go, and temporary files of writers
+// that died. Answers are stated only when there are too many: a full memo's
+// 256 stats after every recording, for nothing to remove.
 function bound(dir: string): void {
   try {
     const now = Date.now();
     const files: { file: string; mtimeMs: number }[] = [];
-    for (const name of readdirSync(dir)) {
+    const names = readdirSync(dir);
+    const over = names.length > MAX_ENTRIES;
+    for (const name of names) {
+      if (!over && !name.startsWith(TMP_PREFIX)) continue;
       const file = path.join(dir, name);
       const st = statSync(file, { throwIfNoEntry: false });
       if (!st) continue;

@@ -5,10 +5,11 @@
 //                                        checksum), shared by every step that saw it
 // Files are written to a temp name and renamed, so concurrent builds never
 // read half a record; losing a record only loses an explanation.
+import { readFileSync } from 'node:fs';
 import { readFile, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { SelectionEntry } from '../context/checksum.js';
-import { writeTextAtomically } from '../../cache/write-atomic.js';
+import { writeTextAtomically, writeTextAtomicallySync } from '../../cache/write-atomic.js';
 
 export interface StepRecord {
   key: string;
@@ -29,12 +30,13 @@ export class ExplainHistory {
     return path.join(storeRoot, 'explain');
   }
 
+  // A few hundred bytes, read by every cached step: synchronously (see readJsonSync()).
   async readStep(id: string): Promise<StepRecord | undefined> {
-    return readJson<StepRecord>(path.join(this.stepsDir, `${id}.json`));
+    return readJsonSync<StepRecord>(path.join(this.stepsDir, `${id}.json`));
   }
 
   async writeStep(id: string, record: StepRecord): Promise<void> {
-    await writeTextAtomically(path.join(this.stepsDir, `${id}.json`), JSON.stringify(record));
+    writeTextAtomicallySync(path.join(this.stepsDir, `${id}.json`), JSON.stringify(record));
   }
 
   async readSelection(digest: string): Promise<SelectionEntry[] | undefined> {
@@ -95,6 +97,16 @@ export class ExplainHistory {
 
 // Compact on disk: a 5,000-file selection is a few hundred KB.
 type SelectionRow = [path: string, type: string, mode: string, uid: number, gid: number, link: string, digest: string];
+
+// A small file on a step's way: one synchronous read costs less than the
+// threadpool's round trips, which queue behind the build's layer writes.
+function readJsonSync<T>(file: string): T | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
 
 async function readJson<T>(file: string): Promise<T | undefined> {
   try {

@@ -8,8 +8,17 @@ import { InstructionContext } from './context.js';
 import { convertInstruction } from './convert.js';
 import type { ArgInstruction, Dockerfile, FromInstruction, Instruction, Stage } from './types.js';
 
+// The last text parsed, and what it gave: a process that builds one
+// Dockerfile twice (the CLI asks its build again to record the next
+// no-op's answer, right after it) parses it once. A Dockerfile is readonly
+// throughout, so the one result is shared.
+let last: { text: string; file: string | undefined; dockerfile: Dockerfile } | undefined;
+
 export function parseDockerfile(text: string, opts: ParseOptions = {}): Dockerfile {
-  return typeDockerfile(parseAst(text, opts));
+  if (last !== undefined && last.text === text && last.file === opts.file) return last.dockerfile;
+  const dockerfile = typeDockerfile(parseAst(text, opts));
+  last = { text, file: opts.file, dockerfile };
+  return dockerfile;
 }
 
 /** Types an already parsed AST (useful when the caller also wants the AST). */
