@@ -16,7 +16,8 @@ import { createRequire } from 'node:module';
 import { parseArgs, getBool, getList, getString } from './args.js';
 import { BUILD_FLAGS, mayBeRemoteContext, toBuildOptions } from './build-request.js';
 import type { CliBuildRequest } from '../pipeline/options.js';
-import { startContextCheck } from '../remote/context-check.js';
+import { startContextCheck, type ContextCheck } from '../remote/context-check.js';
+import { publishPrestat } from '../context/prestat.js';
 import { nativeStatCheck } from '../remote/native-stat-check.js';
 import { contextIdOf } from '../remote/context-ids.js';
 import { memoRequest } from '../remote/remote-request.js';
@@ -39,7 +40,8 @@ export async function answerFromLocalMemo(argv: string[], env: NodeJS.ProcessEnv
   const { contextDir, dockerfilePath, storeRoot } = req.build;
   // Before the (digest-less) request is made: a build that may not be memoized never starts the check.
   if (!locallyMemoizable(req, memoRequest(req, '', ''), env)) return undefined;
-  const check = startContextCheck(contextDir, dockerfilePath, nativeStatCheck);
+  // A changed context's lstats, as the native check took them, go to the build that follows (prestat.ts).
+  const check: ContextCheck = startContextCheck(contextDir, dockerfilePath, (fd) => nativeStatCheck(fd, (nums, takenAt) => publishPrestat({ root: check.root, takenAt, names: check.snapshot.names, nums })));
   const digest = check.snapshot.digest;
   if (digest === '' || !check.snapshot.checkable) return undefined;
   // A small context is checked here, first: an edited one (the usual miss) reads no answer.

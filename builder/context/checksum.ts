@@ -6,8 +6,9 @@
  * (dev, ino, size, mtime, ctime) so unchanged files are not re-read.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, constants as fsc, createReadStream, lstatSync, openSync, readSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, createReadStream, lstatSync, openSync, readSync, readdirSync, readlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { prestatOf, type WalkStat } from './prestat.js';
 import { planSources } from '../fileops/sources.js';
 import type { SourceTree } from '../fileops/source-tree.js';
 import { containsWildcards, resolveWildcards } from '../fileops/wildcard.js';
@@ -243,7 +244,7 @@ class Collector {
     this.fingerprint?.begin(label);
   }
 
-  add(inRoot: string, rel: string, st: Stats, host: string): void {
+  add(inRoot: string, rel: string, st: WalkStat, host: string): void {
     const type = entryType(st);
     const link = type === 'symlink' ? readlinkSync(host) : '';
     this.out.push({
@@ -279,7 +280,7 @@ async function collect(tree: SourceTree, srcPath: string, label: string, options
   if (!st) return;
   sink.begin(label);
   const filtered = options.include !== undefined || options.exclude !== undefined;
-  const add = (inRoot: string, rel: string, entrySt: Stats, host: string) => {
+  const add = (inRoot: string, rel: string, entrySt: WalkStat, host: string) => {
     if (filtered && rel !== '' && (!(options.include?.matches(rel) ?? true) || options.exclude?.matches(rel))) return;
     sink.add(inRoot, rel, entrySt, host);
   };
@@ -289,7 +290,7 @@ async function collect(tree: SourceTree, srcPath: string, label: string, options
   else await walkTree(tree, resolved.inRoot, '', add);
 }
 
-async function walkTree(tree: SourceTree, dirInRoot: string, dirRel: string, add: (inRoot: string, rel: string, st: Stats, host: string) => void): Promise<void> {
+async function walkTree(tree: SourceTree, dirInRoot: string, dirRel: string, add: (inRoot: string, rel: string, st: WalkStat, host: string) => void): Promise<void> {
   for (const name of await tree.readdir(dirInRoot)) {
     const child = dirInRoot === '/' ? `/${name}` : `${dirInRoot}/${name}`;
     const rel = dirRel === '' ? name : `${dirRel}/${name}`;
@@ -304,8 +305,10 @@ async function walkTree(tree: SourceTree, dirInRoot: string, dirRel: string, add
 // rebuild does nothing else per file). Below a directory that no ignore
 // pattern matches, an entry is visible exactly when no pattern matches it
 // (BuildContext.isVisible's rule); anything else asks the context.
-async function walkContext(ctx: BuildContext, start: string, startClean: boolean, add: (inRoot: string, rel: string, st: Stats, host: string) => void): Promise<void> {
+async function walkContext(ctx: BuildContext, start: string, startClean: boolean, add: (inRoot: string, rel: string, st: WalkStat, host: string) => void): Promise<void> {
   let sinceYield = 0;
+  // The memo lookup's native check may have just lstat'ed these entries (prestat.ts).
+  const pre = prestatOf(ctx.root);
   const noIgnore = ctx.ignore.isEmpty;
   // `child` is made of names readdir returned: appending it to the root
   // cannot leave the context, so the in-root resolver is not needed here.
@@ -317,7 +320,7 @@ async function walkContext(ctx: BuildContext, start: string, startClean: boolean
       const childClean = clean && (noIgnore || !ctx.ignore.matches(child.slice(1)));
       if (!childClean && !(await ctx.isVisible(child))) continue;
       const host = root + child;
-      const childSt = lstatSync(host, { throwIfNoEntry: false });
+      const childSt = pre?.stat(child.slice(1)) ?? lstatSync(host, { throwIfNoEntry: false });
       if (!childSt) continue;
       add(child, rel, childSt, host);
       if (childSt.isDirectory()) await walk(child, rel, childClean);

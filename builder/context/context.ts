@@ -58,7 +58,7 @@ export interface OpenContextOptions {
   readonly onWalk?: (entries: readonly ContextWalkEntry[], whole: boolean) => void;
 }
 
-export function entryType(st: Stats): EntryType {
+export function entryType(st: Pick<Stats, 'isFile' | 'isDirectory' | 'isSymbolicLink' | 'isCharacterDevice' | 'isBlockDevice' | 'isFIFO'>): EntryType {
   if (st.isFile()) return 'file';
   if (st.isDirectory()) return 'dir';
   if (st.isSymbolicLink()) return 'symlink';

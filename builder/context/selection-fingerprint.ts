@@ -2,7 +2,7 @@
 // hashed as a walk goes, so that a selection whose entries all kept their
 // name, mode, owner and stat identity is known by it without a file read.
 import { createHash } from 'node:crypto';
-import type { Stats } from 'node:fs';
+import type { WalkStat } from './prestat.js';
 import { untrustedUntil } from '../../cache/checksum-cache.js';
 
 /**
@@ -28,7 +28,7 @@ export class Fingerprint {
   }
 
   /** `link`: the target of a symlink, '' for anything else. */
-  add(rel: string, st: Stats, link: string): void {
+  add(rel: string, st: WalkStat, link: string): void {
     this.text(2, rel);
     // Zero padding up to the next double: as much as the text's length decides.
     while (this.at % 8 !== 0) this.buf[this.at++] = 0;

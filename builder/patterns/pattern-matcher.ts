@@ -14,12 +14,15 @@ export class PatternMatcher {
   private readonly onlyPrefixExceptions: boolean;
   /** True when every non-exception pattern is a literal path (plus an optional trailing glob). */
   private readonly onlyPrefixIncludes: boolean;
+  /** Per pattern, its text when it has no wildcard, class or escape: then it matches by comparison. */
+  private readonly literals: readonly (string | undefined)[];
 
   constructor(patterns: readonly string[]) {
     this.patterns = patterns.filter((p) => p.trim() !== '').map(compilePattern);
     this.hasExceptions = this.patterns.some((p) => p.exclusion);
     this.onlyPrefixExceptions = this.patterns.every((p) => !p.exclusion || isLiteralPrefix(p.text));
     this.onlyPrefixIncludes = this.patterns.every((p) => p.exclusion || isLiteralPrefix(p.text));
+    this.literals = this.patterns.map((p) => (/[*?[\]\\]/.test(p.text) ? undefined : p.text));
   }
 
   get isEmpty(): boolean {
@@ -31,12 +34,20 @@ export class PatternMatcher {
    * A pattern matching one of the parent directories counts as a match.
    */
   matches(relPath: string): boolean {
-    const parents = parentChain(relPath);
+    // A context walk asks this of every entry, mostly against a few literal
+    // names (`.git`, `node_modules`): those are compared, and the parent
+    // chain is made only for a pattern that needs its regexp.
+    let parents: string[] | undefined;
     let matched = false;
-    for (const pattern of this.patterns) {
+    for (let i = 0; i < this.patterns.length; i++) {
+      const pattern = this.patterns[i]!;
       // An inclusion cannot change an already-matched path, nor an exception an unmatched one.
       if (pattern.exclusion !== matched) continue;
-      const hit = pattern.regexp.test(relPath) || parents.some((dir) => pattern.regexp.test(dir));
+      const literal = this.literals[i];
+      const hit = literal !== undefined
+        // The whole path, or a parent directory of it: a prefix ending at a '/'.
+        ? relPath === literal || (relPath.charCodeAt(literal.length) === 0x2f && relPath.startsWith(literal))
+        : pattern.regexp.test(relPath) || (parents ??= parentChain(relPath)).some((dir) => pattern.regexp.test(dir));
       if (hit) matched = !pattern.exclusion;
     }
     return matched;

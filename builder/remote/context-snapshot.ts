@@ -183,6 +183,11 @@ export class ContextSnapshot {
     return this.data?.files ?? 0;
   }
 
+  /** The rows' paths (relative to the root, '/'-separated), in row order. */
+  get names(): readonly string[] {
+    return this.data?.names ?? [];
+  }
+
   /** The digest of the manifest this snapshot holds, '' when there is none. */
   get digest(): string {
     return this.data?.digest ?? '';

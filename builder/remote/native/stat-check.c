@@ -12,6 +12,14 @@
  * reads too, so both judge the same snapshot) and exits 0 when every stat the
  * snapshot holds is unchanged, 1 when one differs or the snapshot does not
  * allow the shortcut, 2 when the input is not a snapshot it understands.
+ * With --table (a local build's memo lookup, builder/cli/local-memo-entry.ts)
+ * every row is lstat'ed, none skipped after a change, and when one changed
+ * the results go to stdout before exiting 1: per row, in the snapshot's
+ * order, TABLE_NUMS doubles in this machine's byte order (mode, size, mtime,
+ * ctime, inode, device, uid, gid, link count; all zero for an entry that is
+ * gone). The build that follows takes its walk's stats from them
+ * (builder/context/prestat.ts) instead of an lstat per entry in Node.
+ *
  * The numbers are compared as Node computes them (doubles; times as
  * sec * 1000 + nsec / 1e6 in milliseconds), so the two always agree;
  * built with -ffp-contract=off so that no fused multiply-add rounds
@@ -29,6 +37,7 @@
 #include <unistd.h>
 
 #define NUMS 6
+#define TABLE_NUMS 9
 #define FLAG_CHECKABLE 1u
 #define FLAG_BIG_ENDIAN 2u
 enum { SAME = 0, CHANGED = 1, UNKNOWN = 2 };
@@ -77,6 +86,8 @@ struct entry_list {
 	int rootfd;
 	char **names;
 	const double *nums;
+	/* --table: every row's lstat goes here, and no row is skipped. */
+	double *table;
 	atomic_int changed;
 };
 
@@ -89,16 +100,46 @@ static void *check_rows(void *arg)
 {
 	struct rows_job *job = arg;
 	struct entry_list *l = job->list;
-	for (size_t i = job->from; i < job->to && !atomic_load_explicit(&l->changed, memory_order_relaxed); i++) {
+	for (size_t i = job->from; i < job->to && (l->table || !atomic_load_explicit(&l->changed, memory_order_relaxed)); i++) {
 		struct stat st;
-		if (fstatat(l->rootfd, l->names[i], &st, AT_SYMLINK_NOFOLLOW) != 0 || !same(&st, l->nums + i * NUMS))
+		int found = fstatat(l->rootfd, l->names[i], &st, AT_SYMLINK_NOFOLLOW) == 0;
+		if (!found || !same(&st, l->nums + i * NUMS))
 			atomic_store(&l->changed, 1);
+		if (l->table && found) {
+			double *t = l->table + i * TABLE_NUMS;
+			t[0] = (double)st.st_mode;
+			t[1] = (double)st.st_size;
+			t[2] = ms(st.st_mtim);
+			t[3] = ms(st.st_ctim);
+			t[4] = (double)st.st_ino;
+			t[5] = (double)st.st_dev;
+			t[6] = (double)st.st_uid;
+			t[7] = (double)st.st_gid;
+			t[8] = (double)st.st_nlink;
+		}
 	}
 	return NULL;
 }
 
-int main(void)
+/* All of buf to stdout; false when it cannot be written (the reader went away). */
+static int write_all(const void *buf, size_t len)
 {
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t w = write(1, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return 0;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	const int want_table = argc > 1 && strcmp(argv[1], "--table") == 0;
 	size_t len;
 	unsigned char *buf = read_stdin(&len);
 	if (!buf || len < 40 || memcmp(buf, "TSBSNAP3", 8) != 0)
@@ -146,6 +187,8 @@ int main(void)
 	struct entry_list list = { .rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC), .nums = nums + (size_t)around * NUMS };
 	if (list.rootfd < 0)
 		return CHANGED;
+	if (want_table && !(list.table = calloc((size_t)rows * TABLE_NUMS + 1, sizeof(double))))
+		return UNKNOWN;
 	list.names = malloc(((size_t)rows + 1) * sizeof(char *));
 	if (!list.names)
 		return UNKNOWN;
@@ -172,7 +215,9 @@ int main(void)
 	for (int t = 1; t < THREADS; t++)
 		if (started & (1 << t))
 			pthread_join(threads[t], NULL);
-	if (atomic_load(&list.changed))
-		return CHANGED;
-	return SAME;
+	if (!atomic_load(&list.changed))
+		return SAME;
+	if (list.table)
+		write_all(list.table, (size_t)rows * TABLE_NUMS * sizeof(double));
+	return CHANGED;
 }
