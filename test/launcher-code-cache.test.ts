@@ -2,11 +2,12 @@
 // it. One written by a short run (`build --help`) must not leave every
 // later build compiling most of what it runs: a run that compiled far more
 // than its cache gave it writes the cache again, and a run that found
-// what it needed leaves it alone. The launcher runs on a copy of the
+// what it needed leaves it alone; a rebuild of a context built before has
+// a cache of its own. The launcher runs on a copy of the
 // bundle, so the test owns its cache files.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, rm, stat, symlink } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PROJECT_ROOT, buildSkipReason, tempDir } from './helpers/cli.js';
 import { runIf } from './helpers/skip.js';
@@ -52,4 +53,11 @@ runIf(buildSkipReason())('a cache written by a short run is written again by a r
 
   run(['build', '--progress=plain', '-t', 'cache:v1', ctx]);
   t.is((await buildCache())!.id, full!.id, 'a run that found what it needed left the cache alone');
+
+  // A rebuild of that context after an edit runs from a cache of its own, and leaves the first build's alone.
+  await writeFile(path.join(ctx, 'a.txt'), 'a, edited\n');
+  run(['build', '--progress=plain', '-t', 'cache:v1', ctx]);
+  const names = await readdir(cacheDir);
+  t.true(names.some((n) => n.endsWith('-build.rebuild.bin')), names.join(', '));
+  t.is((await buildCache())!.id, full!.id);
 });

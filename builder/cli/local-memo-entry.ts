@@ -32,8 +32,15 @@ import { eventOf } from '../remote/wire-event.js';
 /** Set: a build answered from the memo says so on stderr (tests, troubleshooting). */
 const DEBUG_ENV = 'TSBUILD_MEMO_DEBUG';
 
-/** The exit code of a build answered from the memo; undefined: build it. */
-export async function answerFromLocalMemo(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number | undefined> {
+/**
+ * A build to make of a context this store's memo has seen before (a
+ * rebuild after an edit, most likely): it runs other functions than a first
+ * build, and the launcher gives it a code cache of its own.
+ */
+export const REBUILD = 'rebuild';
+
+/** The exit code of a build answered from the memo; undefined or REBUILD: build it. */
+export async function answerFromLocalMemo(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number | typeof REBUILD | undefined> {
   if (argv[0] !== 'build' || memoDisabled(env)) return undefined;
   const req = readRequest(argv.slice(1), env);
   if (!req) return undefined;
@@ -45,13 +52,13 @@ export async function answerFromLocalMemo(argv: string[], env: NodeJS.ProcessEnv
   const digest = check.snapshot.digest;
   if (digest === '' || !check.snapshot.checkable) return undefined;
   // A small context is checked here, first: an edited one (the usual miss) reads no answer.
-  if (!check.native && !check.snapshot.unchangedOnDisk()) return undefined;
+  if (!check.native && !check.snapshot.unchangedOnDisk()) return REBUILD;
   // While a native check runs: the answer and the store's stats.
   const key = localMemoKey(storeRoot, memoRequest(req, contextIdOf(check.root), digest));
   const entry = key === undefined ? undefined : readLocalMemo(storeRoot, key);
-  if (!entry || !checksHold(entry.checks)) return undefined;
+  if (!entry || !checksHold(entry.checks)) return REBUILD;
   // Unchanged by stats alone: a context whose listing changed at all is walked by the full build.
-  if (check.native && !((await check.native) ?? check.snapshot.unchangedOnDisk())) return undefined;
+  if (check.native && !((await check.native) ?? check.snapshot.unchangedOnDisk())) return REBUILD;
   if (env[DEBUG_ENV]) writeAll(2, 'tsbuild: answered from the local memo of an identical build\n');
   try {
     await replay(req, entry.messages);

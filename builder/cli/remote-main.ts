@@ -15,11 +15,14 @@ export interface FullCli {
   main(argv: string[]): Promise<number>;
 }
 
-export async function main(argv: string[], loadFullCli: () => FullCli): Promise<number> {
+/** Loads the full CLI; `variant` names a code cache of its own for what it will run (bin/tsbuild.js). */
+export type LoadFullCli = (variant?: string) => FullCli;
+
+export async function main(argv: string[], loadFullCli: LoadFullCli): Promise<number> {
   if (!mayUseServer(argv)) {
     const { answerFromLocalMemo } = await import('./local-memo-entry.js');
-    const code = await answerFromLocalMemo(argv).catch(() => undefined);
-    return code ?? loadFullCli().main(argv);
+    const outcome = await answerFromLocalMemo(argv).catch(() => undefined);
+    return typeof outcome === 'number' ? outcome : loadFullCli(outcome).main(argv);
   }
   const outcome = await runIfRemote(argv, version());
   if ('code' in outcome) return outcome.code;
