@@ -21,16 +21,16 @@ export async function writeTextAtomically(file: string, text: string): Promise<v
 }
 
 /**
- * writeTextAtomically() by synchronous calls, for a record of a few hundred
- * bytes written on a build's way (a step's history, the checksum cache's
- * selections): three syscalls, where the threadpool's round trips queue
- * behind the build's layer writes.
+ * writeTextAtomically() by synchronous calls, for a record written on a
+ * build's way (a step's history, the checksum cache's selections, a
+ * context's snapshot; text or its bytes): three syscalls, where the
+ * threadpool's round trips queue behind the build's layer writes.
  */
-export function writeTextAtomicallySync(file: string, text: string): void {
+export function writeTextAtomicallySync(file: string, data: string | Uint8Array): void {
   mkdirSync(path.dirname(file), { recursive: true });
   const tmp = tempNameOf(file);
   try {
-    writeFileSync(tmp, text);
+    writeFileSync(tmp, data);
     renameSync(tmp, file);
   } catch (err) {
     rmSync(tmp, { force: true });

@@ -40,10 +40,11 @@
 //       around numbers, then row numbers: 6 float64 each, in this machine's byte order
 //       row digests: 64 hex digits each ('-' for entries that are not files)
 import { sha256Hex } from '../../cache/sha256-text.js';
-import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readdirSync, readSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { untrustedUntil } from '../../cache/checksum-cache.js';
+import { writeTextAtomicallySync } from '../../cache/write-atomic.js';
 
 const MAGIC = 'TSBSNAP3';
 const FIXED = 40;
@@ -263,13 +264,10 @@ export class ContextSnapshot {
 
   /** Writes the rows of this walk (temp file + rename); a failure only costs the next build its shortcut. */
   save(rows: readonly SnapshotRow[], digest: string, around: readonly AroundStat[]): void {
-    const tmp = `${this.file}.${process.pid}.${Math.random().toString(16).slice(2, 10)}.tmp`;
     try {
-      mkdirSync(path.dirname(this.file), { recursive: true });
-      writeFileSync(tmp, encode(this.root, rows, digest, around, this.startedAt));
-      renameSync(tmp, this.file);
+      writeTextAtomicallySync(this.file, encode(this.root, rows, digest, around, this.startedAt));
     } catch {
-      rmSync(tmp, { force: true });
+      // Written or not: the next build walks.
     }
     forgetOldSnapshots(path.dirname(this.file));
   }
