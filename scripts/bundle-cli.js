@@ -46,6 +46,32 @@ const builtinShims = {
   },
 };
 
+// createRequire() (node:module) is how modules load a built-in on first
+// use (cache/digest.ts's node:crypto, cache/lazy-zlib.ts ...). Loading
+// node:module itself loads Node's ES module loader with it: ~0.4 ms of
+// every start, a no-op answer's included, for one function. In the
+// bundle, the require() its wrapper is given (the launcher's, or Node's
+// own for a plain require of the bundle) loads built-ins the same way, so
+// the bundle gets a createRequire() that returns it, for built-ins only:
+// nothing in the bundle may resolve a file relative to its own module.
+const moduleShim = {
+  name: 'module-shim',
+  setup(b) {
+    b.onResolve({ filter: /^node:module$/ }, (args) => (args.namespace === 'module-shim' ? undefined : { path: args.path, namespace: 'module-shim' }));
+    b.onLoad({ filter: /.*/, namespace: 'module-shim' }, () => ({
+      contents: [
+        'export function createRequire() {',
+        '  return (id) => {',
+        "    if (!id.startsWith('node:')) throw new Error(`tsbuild bug: the bundle's createRequire() loads Node built-ins only, not ${id}`);",
+        '    return require(id);',
+        '  };',
+        '}',
+      ].join('\n'),
+      loader: 'js',
+    }));
+  },
+};
+
 // Also drops the code caches of the previous bundle (bin/tsbuild.js).
 rmSync(outdir, { recursive: true, force: true });
 const result = await build({
@@ -69,7 +95,7 @@ const result = await build({
   // it is required from node_modules when an ssh:// host is first dialled.
   external: ['ssh2'],
   metafile: true,
-  plugins: [builtinShims],
+  plugins: [builtinShims, moduleShim],
   absWorkingDir: root,
 });
 
@@ -88,6 +114,11 @@ for (const name of Object.keys(entries)) {
   const nonAscii = text.search(/[^\x00-\x7f]/);
   if (nonAscii >= 0) {
     console.error(`bundle-cli: ${outfile} holds a non-ASCII character at offset ${nonAscii}; bin/tsbuild.js reads it as latin1`);
+    process.exit(1);
+  }
+  // node:module would load the ES module loader at start (moduleShim above).
+  if (/\brequire\(["'](node:)?module["']\)/.test(text)) {
+    console.error(`bundle-cli: ${outfile} requires node:module; import createRequire from 'node:module' (the bundle's shim)`);
     process.exit(1);
   }
   const left = text.match(/\bimport\(["'][^"']+["']\)/g);
