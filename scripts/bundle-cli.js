@@ -30,16 +30,21 @@ const LOCAL_ONLY = /^dist\/builder\/(cli\/build-runner|api|solver\/|store\/|snap
 // `import path from 'node:path'` (in ~100 modules) compiles to a wrapper
 // per importing module: esbuild's interop helper copies every export of
 // the built-in into a new object, once per module as it initialises (1-2 ms
-// of a build). These built-ins are given to the bundle as ES modules of
-// their own instead (their exports are plain values, read once), so each
-// import is a plain binding to one shared copy.
-const SHIMMED = /^node:(path|os)$/;
+// of a build); so does `import * as fsp from 'node:fs/promises'` (in the
+// layer code a rebuild's COPY loads). These built-ins are given to the
+// bundle as ES modules of their own instead (their exports are plain
+// values, read once), so each import is a plain binding to one shared
+// copy. Only plain values are copied: a lazy getter (node:fs's `promises`)
+// would load what it guards with the first importer; node:fs itself is
+// imported by name (named imports need no wrapper).
+const SHIMMED = /^node:(path|os|fs\/promises)$/;
 const builtinShims = {
   name: 'builtin-shims',
   setup(b) {
     b.onResolve({ filter: SHIMMED }, (args) => (args.namespace === 'builtin-shim' ? { path: args.path, external: true } : { path: args.path, namespace: 'builtin-shim' }));
     b.onLoad({ filter: SHIMMED, namespace: 'builtin-shim' }, (args) => {
-      const names = Object.keys(createRequire(import.meta.url)(args.path)).filter((k) => /^[A-Za-z_$][\w$]*$/.test(k) && k !== 'default');
+      const exported = Object.getOwnPropertyDescriptors(createRequire(import.meta.url)(args.path));
+      const names = Object.keys(exported).filter((k) => /^[A-Za-z_$][\w$]*$/.test(k) && k !== 'default' && 'value' in exported[k]);
       const lines = [`import m from ${JSON.stringify(args.path)};`, 'export default m;', ...names.map((k) => `export const ${k} = m.${k};`)];
       return { contents: lines.join('\n'), loader: 'js' };
     });

@@ -1,11 +1,13 @@
-// Node built-ins the CLI's start does without. node:module (with the ES
-// module loader it loads) is replaced in both bundles by a createRequire()
-// that hands out the bundle's own require() (scripts/bundle-cli.js): a
-// first build, a no-op answered from the memo and a rebuild after an edit
-// all run without it, and the built-ins loaded through that require() on
-// first use (node:crypto, node:child_process ...) still work.
+// Node built-ins as the bundles load them (scripts/bundle-cli.js).
+// node:module (with the ES module loader it loads) is replaced in both
+// bundles by a createRequire() that hands out the bundle's own require():
+// a first build, a no-op answered from the memo and a rebuild after an
+// edit all run without it, and the built-ins loaded through that require()
+// on first use (node:crypto, node:child_process ...) still work. And a
+// built-in's exports are copied once per bundle, not once per module that
+// imports it whole.
 import test from 'ava';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RACY_MARGIN_MS } from '../cache/checksum-cache.js';
@@ -26,6 +28,31 @@ test('neither bundle requires node:module', (t) => {
     // The shim is there in its place (both bundles create a require() for a built-in).
     t.true(text.includes("createRequire() loads Node built-ins only"), name);
   }
+});
+
+test('node:fs/promises is required once per bundle, through its shared shim', (t) => {
+  for (const name of ['tsbuild.cjs', 'tsbuild-remote.cjs']) {
+    const text = readFileSync(path.join(PROJECT_ROOT, 'dist', 'bundle', name), 'utf8');
+    t.is(text.split('require("node:fs/promises")').length - 1, 1, name);
+  }
+});
+
+// `import * as fs from 'node:fs'` copies node:fs's ~100 exports for each
+// module that does it, as it initialises: named imports need no copy.
+// file-creator.ts keeps its namespace (its own close, open and write would
+// shadow fs's); it is one copy.
+test("node:fs is imported by name, not as a namespace or default", (t) => {
+  const allowed = new Set(['cache/file-creator.ts']);
+  const offenders: string[] = [];
+  for (const dir of ['builder', 'cache', 'frontend', 'runner-native']) {
+    for (const file of readdirSync(path.join(PROJECT_ROOT, dir), { recursive: true, encoding: 'utf8' })) {
+      const rel = `${dir}/${file}`;
+      if (!rel.endsWith('.ts') || allowed.has(rel)) continue;
+      const text = readFileSync(path.join(PROJECT_ROOT, rel), 'utf8');
+      if (/^import (\* as )?[A-Za-z_$][\w$]*( ,|,| from) 'node:fs'/m.test(text)) offenders.push(rel);
+    }
+  }
+  t.deepEqual(offenders, []);
 });
 
 suite.it('a build, a no-op answered from the memo and a rebuild run without node:module', async (t) => {
