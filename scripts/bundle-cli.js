@@ -41,7 +41,10 @@ const SHIMMED = /^node:(path|os|fs\/promises)$/;
 const builtinShims = {
   name: 'builtin-shims',
   setup(b) {
-    b.onResolve({ filter: SHIMMED }, (args) => (args.namespace === 'builtin-shim' ? { path: args.path, external: true } : { path: args.path, namespace: 'builtin-shim' }));
+    // Free of side effects, as the built-in is to esbuild: a module whose
+    // imports of it are all left unused in a bundle (the lean bundle's
+    // share of cache/checksum-cache.ts) does not load it.
+    b.onResolve({ filter: SHIMMED }, (args) => (args.namespace === 'builtin-shim' ? { path: args.path, external: true } : { path: args.path, namespace: 'builtin-shim', sideEffects: false }));
     b.onLoad({ filter: SHIMMED, namespace: 'builtin-shim' }, (args) => {
       const exported = Object.getOwnPropertyDescriptors(createRequire(import.meta.url)(args.path));
       const names = Object.keys(exported).filter((k) => /^[A-Za-z_$][\w$]*$/.test(k) && k !== 'default' && 'value' in exported[k]);

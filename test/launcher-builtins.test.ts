@@ -83,6 +83,9 @@ suite.it('a build, a no-op answered from the memo and a rebuild run without node
   const noop = await run('no-op');
   t.true(noop.memo, 'the no-op was answered from the memo');
   t.is(noop.id, first.id);
+  // The answer reads and hashes nothing that needs them (the shims are free of side effects: an import left unused loads nothing).
+  t.false(noop.loaded.includes('NativeModule fs/promises'), 'the no-op loaded node:fs/promises');
+  t.false(noop.loaded.includes('NativeModule crypto'), 'the no-op loaded node:crypto');
   await appendFile(path.join(ctx, 'hello.txt'), 'again\n');
   const rebuild = await run('rebuild');
   t.false(rebuild.memo);
