@@ -1,7 +1,7 @@
 // Reads of the previous layer blob for a re-run step's new layer
 // (layer-diff.ts): the bytes of the files it linked from the previous
 // snapshot, by their offsets in the previous blob (cache/layer-index.ts).
-import * as fs from 'node:fs';
+import { readSync } from 'node:fs';
 import { SMALL_FILE_LIMIT } from './tar-writer.js';
 
 const WINDOW = SMALL_FILE_LIMIT;
@@ -35,7 +35,7 @@ export class BlobWindow {
 export function readRange(fd: number, from: number, buf: Buffer, offset: number, length: number): number {
   let off = 0;
   while (off < length) {
-    const n = fs.readSync(fd, buf, offset + off, length - off, from + off);
+    const n = readSync(fd, buf, offset + off, length - off, from + off);
     if (n === 0) break;
     off += n;
   }

@@ -1,5 +1,4 @@
-import * as fs from 'node:fs';
-import { constants as fsc } from 'node:fs';
+import { closeSync, constants as fsc, openSync, readSync, readlinkSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
@@ -239,7 +238,7 @@ async function writePlan({ root, plan, xattrs, lowerDirs, index: indexOpts }: Pl
       const entry = writeSmallFileNow(writer, header, source.file, from, digest) ?? await writeFile(writer, header, source.file, from, digest);
       if (index) index.set(rel, { offset: entry.offset, size: source.size, sha256: fromPrevious?.sha256 ?? entry.sha256!, snapshot: snapshotFile(st, xattrs.get(rel)) });
     } else if (st.isSymbolicLink()) {
-      await writer.add({ ...base, type: 'symlink', linkname: fs.readlinkSync(path.join(root, rel)) });
+      await writer.add({ ...base, type: 'symlink', linkname: readlinkSync(path.join(root, rel)) });
     } else if (st.isCharacterDevice() || st.isBlockDevice()) {
       const { major, minor } = splitDev(st.rdev);
       await writer.add({ ...base, type: st.isCharacterDevice() ? 'char' : 'block', devmajor: major, devminor: minor });
@@ -404,16 +403,16 @@ async function* readLargeFile(file: string): AsyncIterable<Buffer> {
 
 /** Up to `length` bytes of the file into buf at offset; fewer if the file shrank (the writer reports that). */
 function readInto(file: string, buf: Buffer, offset: number, length: number): number {
-  const fd = fs.openSync(file, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+  const fd = openSync(file, fsc.O_RDONLY | fsc.O_NOFOLLOW);
   try {
     let off = 0;
     while (off < length) {
-      const n = fs.readSync(fd, buf, offset + off, length - off, off);
+      const n = readSync(fd, buf, offset + off, length - off, off);
       if (n === 0) break;
       off += n;
     }
     return off;
   } finally {
-    fs.closeSync(fd);
+    closeSync(fd);
   }
 }

@@ -1,5 +1,4 @@
-import * as fs from 'node:fs';
-import { constants as fsc } from 'node:fs';
+import { constants as fsc, lstatSync, readdirSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 
 /**
@@ -74,7 +73,7 @@ export async function walkTree(root: string, known?: (rel: string) => TreeEntry 
   const base = root.endsWith('/') ? root : root + '/';
   while (dirs.length > 0) {
     const relDir = dirs.pop()!;
-    const entries = fs.readdirSync(relDir === '' ? root : base + relDir, { withFileTypes: true });
+    const entries = readdirSync(relDir === '' ? root : base + relDir, { withFileTypes: true });
     for (const dirent of entries) {
       const name = dirent.name;
       const rel = relDir === '' ? name : relDir + '/' + name;
@@ -84,7 +83,7 @@ export async function walkTree(root: string, known?: (rel: string) => TreeEntry 
         continue;
       }
       const abs = base + rel;
-      const st = fs.lstatSync(abs);
+      const st = lstatSync(abs);
       let inode: string | undefined;
       if (!st.isDirectory() && st.nlink > 1) {
         // Number inodes lose precision above 2^53 (possible on XFS/btrfs);
@@ -94,7 +93,7 @@ export async function walkTree(root: string, known?: (rel: string) => TreeEntry 
         if (Number.isSafeInteger(st.ino) && Number.isSafeInteger(st.dev)) {
           inode = `${st.dev}:${st.ino}`;
         } else {
-          const big = fs.lstatSync(abs, { bigint: true });
+          const big = lstatSync(abs, { bigint: true });
           inode = `${big.dev}:${big.ino}`;
         }
       }

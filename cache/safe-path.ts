@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import { lstatSync } from 'node:fs';
 import * as path from 'node:path';
 import { corruptTar, unsafeEntry } from './errors.js';
 
@@ -101,7 +101,7 @@ export class RootedPaths {
       const abs = this.abs(cur);
       let st;
       try {
-        st = fs.lstatSync(abs); // sync: see tar-entry-applier.ts
+        st = lstatSync(abs); // sync: see tar-entry-applier.ts
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
         if (!makeDir) return false;

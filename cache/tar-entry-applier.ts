@@ -1,5 +1,4 @@
-import * as fs from 'node:fs';
-import { constants as fsc } from 'node:fs';
+import { constants as fsc, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, promises, readdirSync, rmSync, statSync, symlinkSync, type Stats } from 'node:fs';
 import { corruptTar, unsafeEntry } from './errors.js';
 import { RootedPaths, baseOf, joinRel, normalizeEntryName, parentOf } from './safe-path.js';
 import { type SpecialFile, createSpecialFiles } from './special-files.js';
@@ -63,7 +62,7 @@ export class LayerApplier {
     this.paths = new RootedPaths(root);
     if (opts.freshDir) {
       this.parallel = new ParallelFileCreator();
-      if ((fs.statSync(root).mode & 0o2000) === 0) this.ownDirs.add('');
+      if ((statSync(root).mode & 0o2000) === 0) this.ownDirs.add('');
     }
   }
 
@@ -82,7 +81,7 @@ export class LayerApplier {
     switch (h.type) {
       case 'dir': {
         if (!this.replaceExisting(rel, true)) {
-          fs.mkdirSync(abs, 0o700);
+          mkdirSync(abs, 0o700);
           this.ownDirs.add(rel);
         }
         this.written.add(rel);
@@ -117,9 +116,9 @@ export class LayerApplier {
         if (this.parallel) {
           await this.parallel.addSymlink({ abs, rel, target: h.linkname, owner, mtime: h.mtime });
         } else {
-          fs.symlinkSync(h.linkname, abs);
-          if (owner) fs.lchownSync(abs, owner.uid, owner.gid);
-          fs.lutimesSync(abs, h.mtime, h.mtime);
+          symlinkSync(h.linkname, abs);
+          if (owner) lchownSync(abs, owner.uid, owner.gid);
+          lutimesSync(abs, h.mtime, h.mtime);
         }
         this.setXattrs(rel, h.xattrs);
         return;
@@ -171,7 +170,7 @@ export class LayerApplier {
   }
 
   private async finishDir(rel: string, d: DeferredDir): Promise<void> {
-    const p = fs.promises;
+    const p = promises;
     const abs = this.paths.abs(rel);
     const st = await p.lstat(abs).catch(() => null);
     if (!st?.isDirectory()) return; // chmod would follow a symlink
@@ -233,7 +232,7 @@ export class LayerApplier {
     if (!st) throw corruptTar(`hard link ${JSON.stringify(h.name)} points to missing ${JSON.stringify(h.linkname)}`);
     if (st.isDirectory()) throw unsafeEntry(h.name, 'hard link to a directory');
     this.replaceExisting(rel, false);
-    fs.linkSync(targetAbs, this.paths.abs(rel));
+    linkSync(targetAbs, this.paths.abs(rel));
   }
 
   private async applyWhiteout(name: string, rel: string, base: string): Promise<void> {
@@ -263,11 +262,11 @@ export class LayerApplier {
 
   /** Opaque directory on a merged snapshot: keep only what this layer wrote. */
   private removeLowerContent(dir: string): void {
-    for (const n of fs.readdirSync(this.paths.abs(dir))) {
+    for (const n of readdirSync(this.paths.abs(dir))) {
       const child = joinRel(dir, n);
       if (!this.written.has(child)) {
         this.replaceExisting(child, false);
-      } else if (fs.lstatSync(this.paths.abs(child)).isDirectory()) {
+      } else if (lstatSync(this.paths.abs(child)).isDirectory()) {
         this.removeLowerContent(child);
       }
     }
@@ -288,7 +287,7 @@ export class LayerApplier {
     if (!st) return false;
     const isDir = st.isDirectory();
     if (isDir && keepDir) return true;
-    fs.rmSync(this.paths.abs(rel), { recursive: true, force: true });
+    rmSync(this.paths.abs(rel), { recursive: true, force: true });
     this.paths.forget(rel, isDir);
     this.dirs.delete(rel);
     this.opaqueDirs.delete(rel);
@@ -327,15 +326,15 @@ export class LayerApplier {
 
   private readonly implicitDir = async (abs: string, rel: string): Promise<void> => {
     await makeImplicitDir(abs, rel, this.opts.lowerDirs, this.opts.sameOwner);
-    const st = fs.lstatSync(abs);
+    const st = lstatSync(abs);
     // Keep its time stable against the entries we are about to add inside.
     this.dirs.set(rel, { mode: st.mode & 0o7777, mtime: st.mtimeMs / 1000 });
   };
 }
 
-function lstatOrNull(p: string): fs.Stats | null {
+function lstatOrNull(p: string): Stats | null {
   try {
-    return fs.lstatSync(p);
+    return lstatSync(p);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
     throw e;

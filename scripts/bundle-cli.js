@@ -30,19 +30,53 @@ const LOCAL_ONLY = /^dist\/builder\/(cli\/build-runner|api|solver\/|store\/|snap
 // `import path from 'node:path'` (in ~100 modules) compiles to a wrapper
 // per importing module: esbuild's interop helper copies every export of
 // the built-in into a new object, once per module as it initialises (1-2 ms
-// of a build). These built-ins are given to the bundle as ES modules of
-// their own instead (their exports are plain values, read once), so each
-// import is a plain binding to one shared copy.
-const SHIMMED = /^node:(path|os)$/;
+// of a build); so does `import * as fsp from 'node:fs/promises'` (in the
+// layer code a rebuild's COPY loads). These built-ins are given to the
+// bundle as ES modules of their own instead (their exports are plain
+// values, read once), so each import is a plain binding to one shared
+// copy. Only plain values are copied: a lazy getter (node:fs's `promises`)
+// would load what it guards with the first importer; node:fs itself is
+// imported by name (named imports need no wrapper).
+const SHIMMED = /^node:(path|os|fs\/promises)$/;
 const builtinShims = {
   name: 'builtin-shims',
   setup(b) {
-    b.onResolve({ filter: SHIMMED }, (args) => (args.namespace === 'builtin-shim' ? { path: args.path, external: true } : { path: args.path, namespace: 'builtin-shim' }));
+    // Free of side effects, as the built-in is to esbuild: a module whose
+    // imports of it are all left unused in a bundle (the lean bundle's
+    // share of cache/checksum-cache.ts) does not load it.
+    b.onResolve({ filter: SHIMMED }, (args) => (args.namespace === 'builtin-shim' ? { path: args.path, external: true } : { path: args.path, namespace: 'builtin-shim', sideEffects: false }));
     b.onLoad({ filter: SHIMMED, namespace: 'builtin-shim' }, (args) => {
-      const names = Object.keys(createRequire(import.meta.url)(args.path)).filter((k) => /^[A-Za-z_$][\w$]*$/.test(k) && k !== 'default');
+      const exported = Object.getOwnPropertyDescriptors(createRequire(import.meta.url)(args.path));
+      const names = Object.keys(exported).filter((k) => /^[A-Za-z_$][\w$]*$/.test(k) && k !== 'default' && 'value' in exported[k]);
       const lines = [`import m from ${JSON.stringify(args.path)};`, 'export default m;', ...names.map((k) => `export const ${k} = m.${k};`)];
       return { contents: lines.join('\n'), loader: 'js' };
     });
+  },
+};
+
+// createRequire() (node:module) is how modules load a built-in on first
+// use (cache/digest.ts's node:crypto, cache/lazy-zlib.ts ...). Loading
+// node:module itself loads Node's ES module loader with it: ~0.4 ms of
+// every start, a no-op answer's included, for one function. In the
+// bundle, the require() its wrapper is given (the launcher's, or Node's
+// own for a plain require of the bundle) loads built-ins the same way, so
+// the bundle gets a createRequire() that returns it, for built-ins only:
+// nothing in the bundle may resolve a file relative to its own module.
+const moduleShim = {
+  name: 'module-shim',
+  setup(b) {
+    b.onResolve({ filter: /^node:module$/ }, (args) => (args.namespace === 'module-shim' ? undefined : { path: args.path, namespace: 'module-shim' }));
+    b.onLoad({ filter: /.*/, namespace: 'module-shim' }, () => ({
+      contents: [
+        'export function createRequire() {',
+        '  return (id) => {',
+        "    if (!id.startsWith('node:')) throw new Error(`tsbuild bug: the bundle's createRequire() loads Node built-ins only, not ${id}`);",
+        '    return require(id);',
+        '  };',
+        '}',
+      ].join('\n'),
+      loader: 'js',
+    }));
   },
 };
 
@@ -69,7 +103,7 @@ const result = await build({
   // it is required from node_modules when an ssh:// host is first dialled.
   external: ['ssh2'],
   metafile: true,
-  plugins: [builtinShims],
+  plugins: [builtinShims, moduleShim],
   absWorkingDir: root,
 });
 
@@ -88,6 +122,11 @@ for (const name of Object.keys(entries)) {
   const nonAscii = text.search(/[^\x00-\x7f]/);
   if (nonAscii >= 0) {
     console.error(`bundle-cli: ${outfile} holds a non-ASCII character at offset ${nonAscii}; bin/tsbuild.js reads it as latin1`);
+    process.exit(1);
+  }
+  // node:module would load the ES module loader at start (moduleShim above).
+  if (/\brequire\(["'](node:)?module["']\)/.test(text)) {
+    console.error(`bundle-cli: ${outfile} requires node:module; import createRequire from 'node:module' (the bundle's shim)`);
     process.exit(1);
   }
   const left = text.match(/\bimport\(["'][^"']+["']\)/g);

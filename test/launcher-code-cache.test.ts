@@ -5,7 +5,7 @@
 // what it needed leaves it alone; a rebuild of a context built before has
 // a cache of its own. The launcher runs on a copy of the
 // bundle, so the test owns its cache files.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,7 +13,11 @@ import { PROJECT_ROOT, buildSkipReason, tempDir } from './helpers/cli.js';
 import { runIf } from './helpers/skip.js';
 import { makeContext } from './e2e-image-helpers.js';
 
-runIf(buildSkipReason())('a cache written by a short run is written again by a run that compiled far more, then kept', async (t) => {
+// The launcher on a copy of the bundles, with a store of its own: `run`
+// runs it (its stderr), `cache(variant)` is the cache file of a command
+// variant (`build`, `build.rebuild`), by identity: a rewrite is a new file
+// (temp and rename); noting a run's CPU time in the trailer keeps the file.
+async function launcherCopy(t: ExecutionContext) {
   // Inside the project, so the bundle's external modules (ssh2) resolve from its node_modules.
   const copy = await mkdtemp(path.join(PROJECT_ROOT, 'dist', 'tmp-launcher-'));
   t.teardown(() => rm(copy, { recursive: true, force: true }));
@@ -24,22 +28,29 @@ runIf(buildSkipReason())('a cache written by a short run is written again by a r
   // The native helpers (the COPY runs in the sandbox's file operations) are the project's own.
   await symlink(path.join(PROJECT_ROOT, 'runner-native'), path.join(copy, 'runner-native'));
   const cacheDir = path.join(copy, 'dist', 'bundle', 'v8-cache');
-  const buildCache = async () => {
-    const names = (await readdir(cacheDir).catch(() => [])).filter((n) => n.endsWith('-build.bin'));
-    t.true(names.length <= 1, names.join(', '));
-    if (names.length === 0) return undefined;
-    const st = await stat(path.join(cacheDir, names[0]!));
-    // A rewrite is a new file (temp and rename); noting a run's CPU time in the trailer keeps the file.
-    return { size: st.size, id: `${st.ino}:${st.size}` };
-  };
   const root = await tempDir('tsbuild-cache-store-');
-  const run = (args: string[]) => {
-    // Without NODE_OPTIONS: ava's --enable-source-maps would make the launcher skip its cache.
-    const env: NodeJS.ProcessEnv = { ...process.env, TSBUILD_ROOT: root, CI: 'true' };
-    delete env.NODE_OPTIONS;
-    const r = spawnSync(process.execPath, [path.join(copy, 'bin', 'tsbuild.js'), ...args], { env, encoding: 'utf8' });
-    t.is(r.status, 0, r.stderr);
+  return {
+    cache: async (variant: string) => {
+      const names = (await readdir(cacheDir).catch(() => [])).filter((n) => n.endsWith(`-${variant}.bin`));
+      t.true(names.length <= 1, names.join(', '));
+      if (names.length === 0) return undefined;
+      const st = await stat(path.join(cacheDir, names[0]!));
+      return { size: st.size, id: `${st.ino}:${st.size}` };
+    },
+    run: (args: string[]) => {
+      // Without NODE_OPTIONS: ava's --enable-source-maps would make the launcher skip its cache.
+      const env: NodeJS.ProcessEnv = { ...process.env, TSBUILD_ROOT: root, CI: 'true' };
+      delete env.NODE_OPTIONS;
+      const r = spawnSync(process.execPath, [path.join(copy, 'bin', 'tsbuild.js'), ...args], { env, encoding: 'utf8' });
+      t.is(r.status, 0, r.stderr);
+      return r.stderr;
+    },
   };
+}
+
+runIf(buildSkipReason())('a cache written by a short run is written again by a run that compiled far more, then kept', async (t) => {
+  const { cache, run } = await launcherCopy(t);
+  const buildCache = () => cache('build');
 
   run(['build', '--help']);
   const short = await buildCache();
@@ -57,7 +68,30 @@ runIf(buildSkipReason())('a cache written by a short run is written again by a r
   // A rebuild of that context after an edit runs from a cache of its own, and leaves the first build's alone.
   await writeFile(path.join(ctx, 'a.txt'), 'a, edited\n');
   run(['build', '--progress=plain', '-t', 'cache:v1', ctx]);
-  const names = await readdir(cacheDir);
-  t.true(names.some((n) => n.endsWith('-build.rebuild.bin')), names.join(', '));
+  t.truthy(await cache('build.rebuild'), 'the rebuild wrote a cache of its own');
   t.is((await buildCache())!.id, full!.id);
+});
+
+// A rebuild whose edit changed no step's input (a file touched, saved
+// unchanged) runs from the rebuild cache, but runs no step: when it is the
+// first to write that cache, the cache lacks what running a step compiles
+// (a quarter to a third of a one-file rebuild's bytecode), and every later
+// rebuild compiled that again (~10 ms) if the next rebuild that ran a step
+// did not write the cache again.
+runIf(buildSkipReason())('a rebuild cache written by a rebuild that ran no step is written again by one that ran one', async (t) => {
+  const { cache, run } = await launcherCopy(t);
+  const rebuildCache = () => cache('build.rebuild');
+  const ctx = await makeContext({ Dockerfile: 'FROM scratch\nCOPY a.txt /a.txt\nCOPY sub /sub\n', 'a.txt': 'a\n', 'sub/b.txt': 'b\n' });
+  const build = () => run(['build', '--progress=plain', '-t', 'cache:v1', ctx]);
+  build();
+  // The same bytes again, a newer mtime: a rebuild (the memo cannot vouch for it) whose steps are all cached.
+  await writeFile(path.join(ctx, 'a.txt'), 'a\n');
+  t.regex(build(), /#\d+ \[1\/2\] COPY a\.txt \/a\.txt\n#\d+ CACHED/);
+  const small = await rebuildCache();
+  t.truthy(small, 'the rebuild wrote its cache');
+  await writeFile(path.join(ctx, 'a.txt'), 'a, edited\n');
+  t.notRegex(build(), /COPY a\.txt \/a\.txt\n#\d+ CACHED/);
+  const grown = await rebuildCache();
+  t.not(grown!.id, small!.id, 'the rebuild that ran a step wrote the cache again');
+  t.true(grown!.size > small!.size, `${grown!.size} bytes against ${small!.size}`);
 });

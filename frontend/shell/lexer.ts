@@ -8,6 +8,7 @@ import { ExpansionError } from '../errors.js';
 import type { EnvLookup } from './env.js';
 import { removePrefix, removeSuffix, replaceMatches } from './glob.js';
 import { WordCollector } from './words.js';
+import { isDigit, isNameChar } from './name-chars.js';
 
 export interface LexOptions {
   escape: string;
@@ -31,8 +32,6 @@ const MISSING_BRACE = "syntax error: missing '}'";
 // `${a:-${a:-...}}` recurses once per level; past this depth the word is refused instead of overflowing the stack.
 export const MAX_EXPANSION_NESTING = 500;
 const BAD_SUBSTITUTION = 'syntax error: bad substitution';
-const DIGIT = /^\p{Nd}$/u;
-const NAME_CHAR = /^[\p{L}\p{Nd}_]$/u;
 // POSIX special parameters ($@, $?, ...): names of one character that are never set in a Dockerfile.
 const SPECIAL_PARAMS = new Set(['@', '*', '#', '?', '-', '$', '!']);
 
@@ -267,17 +266,17 @@ class Lexer {
   private readName(): string {
     const first = this.peek();
     if (first === undefined) return '';
-    if (DIGIT.test(first)) return this.readWhile(DIGIT);
+    if (isDigit(first)) return this.readWhile(isDigit);
     if (SPECIAL_PARAMS.has(first)) {
       this.pos++;
       return first;
     }
-    return this.readWhile(NAME_CHAR);
+    return this.readWhile(isNameChar);
   }
 
-  private readWhile(re: RegExp): string {
+  private readWhile(test: (ch: string) => boolean): string {
     let out = '';
-    for (let ch = this.peek(); ch !== undefined && re.test(ch); ch = this.peek()) {
+    for (let ch = this.peek(); ch !== undefined && test(ch); ch = this.peek()) {
       out += ch;
       this.pos++;
     }
