@@ -7,7 +7,7 @@
 //    => [build 2/4] RUN make                                          1.2s
 //    => => # cc -o app main.c
 import { stripVTControlCharacters } from 'node:util';
-import type { ViewStyles } from './ansi-style.js';
+import type { ChalkInstance } from 'chalk';
 import { formatDuration } from './format.js';
 import type { Step } from './step.js';
 
@@ -25,7 +25,7 @@ export interface FrameInput {
   ok: boolean;
   // How many output lines of a running step to show under it.
   tailLines: number;
-  styles: ViewStyles;
+  chalk: ChalkInstance;
 }
 
 interface ScreenLine {
@@ -36,26 +36,26 @@ interface ScreenLine {
 }
 
 export function renderFrame(input: FrameInput): string[] {
-  const { steps, now, styles } = input;
+  const { steps, now, chalk } = input;
   const finished = steps.filter((s) => s.ended).length;
   let header = `[+] Building ${formatDuration(Math.max(0, now - input.startedAt))} (${finished}/${steps.length})`;
   if (input.final && input.ok) header += ' FINISHED';
   const lines: ScreenLine[] = [];
   for (const step of steps) {
-    const style = stepStyle(step, styles);
+    const style = stepStyle(step, chalk);
     lines.push({ text: stepLine(step, now, input.width), droppable: step.ended, style });
-    if (step.miss !== undefined) lines.push({ text: ` => => cache miss: ${sanitize(step.miss)}`, droppable: step.ended, style: styles.dim });
+    if (step.miss !== undefined) lines.push({ text: ` => => cache miss: ${sanitize(step.miss)}`, droppable: step.ended, style: chalk.dim });
     for (const status of step.statuses) {
       lines.push({ text: ` => => ${sanitize(status)}`, droppable: step.ended, style });
     }
     if (!step.ended && !input.final) {
       for (const out of step.kept.slice(-input.tailLines)) {
-        lines.push({ text: ` => => # ${sanitize(out.text)}`, droppable: false, style: styles.dim });
+        lines.push({ text: ` => => # ${sanitize(out.text)}`, droppable: false, style: chalk.dim });
       }
     }
   }
   const visible = input.final ? lines : fitHeight(lines, Math.max(1, input.height - 2));
-  const headerStyle = input.final && !input.ok ? styles.red : (s: string) => s;
+  const headerStyle = input.final && !input.ok ? chalk.red : (s: string) => s;
   return [headerStyle(clip(header, input.width)), ...visible.map((l) => l.style(clip(l.text, input.width)))];
 }
 
@@ -70,16 +70,16 @@ function stepLine(step: Step, now: number, width: number): string {
   return name + ' '.repeat(Math.max(1, room - displayWidth(name) + 1)) + time;
 }
 
-function stepStyle(step: Step, styles: ViewStyles): (s: string) => string {
+function stepStyle(step: Step, chalk: ChalkInstance): (s: string) => string {
   switch (step.state) {
     case 'error':
-      return styles.red;
+      return chalk.red;
     case 'canceled':
-      return styles.yellow;
+      return chalk.yellow;
     case 'running':
       return (s) => s;
     default:
-      return styles.blue;
+      return chalk.blue;
   }
 }
 

@@ -2,8 +2,8 @@
 // place with ANSI cursor-up and erase, at most ten times a second, however
 // fast events arrive. The last frame is printed in full, then the complete
 // output of a failed step, then the warnings.
+import { Chalk, type ChalkInstance } from 'chalk';
 import { StepProgressWriter } from './base.js';
-import { viewStyles, type ViewStyles } from './ansi-style.js';
 import { colorLevel } from './color.js';
 import { errorBox, warningSummary } from './format.js';
 import type { Step } from './step.js';
@@ -21,7 +21,7 @@ const ERASE_LINE = `${ESC}2K`;
 const ERASE_DOWN = `${ESC}J`;
 
 export class TtyProgressWriter extends StepProgressWriter {
-  private readonly styles: ViewStyles;
+  private readonly chalk: ChalkInstance;
   private readonly startedAt: number;
   private readonly timer: NodeJS.Timeout;
   // Lines of the frame currently on screen, which the next draw moves up over.
@@ -33,7 +33,7 @@ export class TtyProgressWriter extends StepProgressWriter {
   constructor(out: ProgressStream, opts: ProgressOptions = {}) {
     // All output is kept: a failed step's full output is shown after the view.
     super(out, opts, opts.maxLogLines && opts.maxLogLines > 0 ? opts.maxLogLines : Infinity);
-    this.styles = viewStyles(colorLevel(out, opts.env ?? process.env, opts.color));
+    this.chalk = new Chalk({ level: colorLevel(out, opts.env ?? process.env, opts.color) });
     this.startedAt = this.now();
     this.timer = setInterval(() => this.tick(), REDRAW_INTERVAL_MS);
     // The view must never be what keeps the process alive.
@@ -61,7 +61,7 @@ export class TtyProgressWriter extends StepProgressWriter {
     let text = this.steps.length === 0 && this.drawnHeight === 0 ? '' : this.frameText(true, ok);
     for (const step of this.failedSteps) text += this.failureOutput(step);
     const warnings = warningSummary(this.warnings);
-    if (warnings !== '') text += colorLines(warnings, this.styles.yellow);
+    if (warnings !== '') text += colorLines(warnings, this.chalk.yellow);
     return text;
   }
 
@@ -83,7 +83,7 @@ export class TtyProgressWriter extends StepProgressWriter {
       final,
       ok,
       tailLines: TAIL_LINES,
-      styles: this.styles,
+      chalk: this.chalk,
     });
     // One write per frame: a frame written in pieces flickers.
     const text = '\r' + cursorUp(this.drawnHeight) + lines.map((l) => ERASE_LINE + l + '\n').join('') + ERASE_DOWN;
@@ -93,7 +93,7 @@ export class TtyProgressWriter extends StepProgressWriter {
 
   private failureOutput(step: Step): string {
     if (step.kept.length === 0 && step.keptDropped === 0) return '';
-    return colorLines(errorBox(step, step.kept, step.keptDropped), this.styles.red);
+    return colorLines(errorBox(step, step.kept, step.keptDropped), this.chalk.red);
   }
 }
 
