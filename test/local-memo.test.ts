@@ -5,7 +5,7 @@
 // writes random bytes makes a step that ran again show as a new image id;
 // TSBUILD_MEMO_DEBUG makes an answer from the memo say so, which only the
 // lean path that answers prints.
-import { copyFileSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FINE_RACY_MARGIN_MS, RACY_MARGIN_MS } from '../cache/checksum-cache.js';
@@ -327,6 +327,25 @@ it('an answer recorded while the context or a tag changed is not answered stale'
   t.is(afterTag.id, tagged);
   t.is((await run(['inspect', '--format', '{{.Id}}', 'memo-race:latest'])).stdout.trim(), tagged);
   t.is(await copied(), 'six\n');
+  // The tag moved by a writer that wrote its index file well before the
+  // answer's solve started and renamed it in only once the solve had read
+  // the old one (image/store.ts renames the index in once the image's
+  // blobs are durable, which may take long): the file's time is old, its
+  // rename new.
+  const index = path.join(suite.store.root, 'images', 'index.json');
+  const renamed = await recorded('ten\n', async () => {
+    const data = JSON.parse(readFileSync(index, 'utf8')) as { tags: Record<string, string> };
+    data.tags['docker.io/library/memo-race:latest'] = data.tags['docker.io/library/busybox:latest']!;
+    const tmp = `${index}.tmp-test`;
+    writeFileSync(tmp, JSON.stringify(data, null, 1) + '\n');
+    const long = new Date(Date.now() - 60_000);
+    utimesSync(tmp, long, long);
+    renameSync(tmp, index);
+  });
+  const afterRename = await build(ctx, ['-t', 'memo-race:latest']);
+  t.false(afterRename.memo);
+  t.is(afterRename.id, renamed);
+  t.is((await run(['inspect', '--format', '{{.Id}}', 'memo-race:latest'])).stdout.trim(), renamed);
 });
 
 it('the recording reuses the build\'s walk: the snapshot of a fresh walk, and a change made before the recording is not answered stale', async (t) => {
