@@ -408,6 +408,42 @@ it('the recording reuses the build\'s walk: the snapshot of a fresh walk, and a 
   t.regex(await shown('/list.txt'), /^added\.txt$/m);
 });
 
+it('a store time ahead of the clock by more than the tick rule is not waited for: nothing is solved again or recorded', async (t) => {
+  // A file system whose clock runs ahead (a server's) stamps the store's
+  // writes in the future: waiting for them to age would hold every
+  // recording for as long as the clocks differ.
+  process.env.XDG_CACHE_HOME = CLIENT_CACHE;
+  const env = { ...process.env, TSBUILD_ROOT: suite.store.root };
+  const ctx = await context('FROM busybox:latest\nCOPY app.txt /ctx/app.txt\nRUN cat /ctx/app.txt > /copy.txt\n');
+  writeFileSync(path.join(ctx, 'app.txt'), 'ahead\n');
+  await settle();
+  const req = toBuildOptions(['-q', '-t', 'memo-ahead:latest', ctx], env) as CliBuildRequest;
+  const recorder = memoRecorder(req, env)!;
+  const result = await solve(req.build, { onEvent: (e) => recorder.onEvent(e), onContextWalk: (w, whole) => recorder.onContextWalk(w, whole) });
+  t.truthy(result.cacheKeys);
+  const index = path.join(suite.store.root, 'images', 'index.json');
+  const memoFiles = () => readdirSync(path.join(suite.store.root, 'memo'), { withFileTypes: true }).filter((d) => d.isFile() && !d.name.startsWith('.')).length;
+  mkdirSync(path.join(suite.store.root, 'memo'), { recursive: true });
+  const before = memoFiles();
+  const ahead = new Date(Date.now() + 3_600_000);
+  utimesSync(index, ahead, ahead);
+  try {
+    let asked = false;
+    await recorder.record(result, async (io) => {
+      asked = true;
+      return solve(req.build, io);
+    });
+    t.false(asked);
+    t.is(memoFiles(), before);
+    // The CLI's next build is a real one, and its recording does not wait either.
+    const next = await build(ctx, ['-t', 'memo-ahead:latest']);
+    t.false(next.memo);
+  } finally {
+    const now = new Date();
+    utimesSync(index, now, now);
+  }
+});
+
 it('nothing is recorded, neither walk nor second solve, while an entry the build read is too recent for the snapshot to trust', async (t) => {
   // The CLI's recorder, in this process. A modification time ahead of the
   // clock keeps the edit recent for as long as the test needs it.

@@ -41,6 +41,7 @@ import { memoRequest } from '../remote/remote-request.js';
 import { wireEvent } from '../remote/wire-event.js';
 import { localMemoKey, locallyMemoizable, writeLocalMemo } from '../memo/local-memo.js';
 import { memoChecksOf, memoStart, settledAt, type MemoStart } from '../memo/memo-checks.js';
+import { RACY_MS } from '../memo/memo-rules.js';
 import { PersistentChecksumCache } from '../../cache/checksum-cache.js';
 import { storePaths } from '../store/store-paths.js';
 
@@ -102,6 +103,10 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
       // Of the request and the context alone: made while the wait goes on.
       const keyFirst = walkedFirst === undefined ? undefined : answerKey(req, walkedFirst);
       const settled = settledAt(storeRoot, result.cacheKeys);
+      // The store's writes are this process's, just made: a time further
+      // ahead than the rule's margin is another clock's (a file system whose
+      // server runs ahead), which no wait here could outlast in reason.
+      if (settled - Date.now() > RACY_MS) return;
       // Loaded for withoutIncrementalMarking() while the wait hides its ~0.5-1 ms.
       nodeV8();
       await sleepUntil(settled);
