@@ -5,7 +5,7 @@
 // writes random bytes makes a step that ran again show as a new image id;
 // TSBUILD_MEMO_DEBUG makes an answer from the memo say so, which only the
 // lean path that answers prints.
-import { copyFileSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FINE_RACY_MARGIN_MS, RACY_MARGIN_MS } from '../cache/checksum-cache.js';
@@ -327,6 +327,25 @@ it('an answer recorded while the context or a tag changed is not answered stale'
   t.is(afterTag.id, tagged);
   t.is((await run(['inspect', '--format', '{{.Id}}', 'memo-race:latest'])).stdout.trim(), tagged);
   t.is(await copied(), 'six\n');
+  // The tag moved by a writer that wrote its index file well before the
+  // answer's solve started and renamed it in only once the solve had read
+  // the old one (image/store.ts renames the index in once the image's
+  // blobs are durable, which may take long): the file's time is old, its
+  // rename new.
+  const index = path.join(suite.store.root, 'images', 'index.json');
+  const renamed = await recorded('ten\n', async () => {
+    const data = JSON.parse(readFileSync(index, 'utf8')) as { tags: Record<string, string> };
+    data.tags['docker.io/library/memo-race:latest'] = data.tags['docker.io/library/busybox:latest']!;
+    const tmp = `${index}.tmp-test`;
+    writeFileSync(tmp, JSON.stringify(data, null, 1) + '\n');
+    const long = new Date(Date.now() - 60_000);
+    utimesSync(tmp, long, long);
+    renameSync(tmp, index);
+  });
+  const afterRename = await build(ctx, ['-t', 'memo-race:latest']);
+  t.false(afterRename.memo);
+  t.is(afterRename.id, renamed);
+  t.is((await run(['inspect', '--format', '{{.Id}}', 'memo-race:latest'])).stdout.trim(), renamed);
 });
 
 it('the recording reuses the build\'s walk: the snapshot of a fresh walk, and a change made before the recording is not answered stale', async (t) => {
@@ -387,6 +406,42 @@ it('the recording reuses the build\'s walk: the snapshot of a fresh walk, and a 
   const afterAdd = await build(ctx, ['-t', 'memo-reuse:latest']);
   t.false(afterAdd.memo);
   t.regex(await shown('/list.txt'), /^added\.txt$/m);
+});
+
+it('a store time ahead of the clock by more than the tick rule is not waited for: nothing is solved again or recorded', async (t) => {
+  // A file system whose clock runs ahead (a server's) stamps the store's
+  // writes in the future: waiting for them to age would hold every
+  // recording for as long as the clocks differ.
+  process.env.XDG_CACHE_HOME = CLIENT_CACHE;
+  const env = { ...process.env, TSBUILD_ROOT: suite.store.root };
+  const ctx = await context('FROM busybox:latest\nCOPY app.txt /ctx/app.txt\nRUN cat /ctx/app.txt > /copy.txt\n');
+  writeFileSync(path.join(ctx, 'app.txt'), 'ahead\n');
+  await settle();
+  const req = toBuildOptions(['-q', '-t', 'memo-ahead:latest', ctx], env) as CliBuildRequest;
+  const recorder = memoRecorder(req, env)!;
+  const result = await solve(req.build, { onEvent: (e) => recorder.onEvent(e), onContextWalk: (w, whole) => recorder.onContextWalk(w, whole) });
+  t.truthy(result.cacheKeys);
+  const index = path.join(suite.store.root, 'images', 'index.json');
+  const memoFiles = () => readdirSync(path.join(suite.store.root, 'memo'), { withFileTypes: true }).filter((d) => d.isFile() && !d.name.startsWith('.')).length;
+  mkdirSync(path.join(suite.store.root, 'memo'), { recursive: true });
+  const before = memoFiles();
+  const ahead = new Date(Date.now() + 3_600_000);
+  utimesSync(index, ahead, ahead);
+  try {
+    let asked = false;
+    await recorder.record(result, async (io) => {
+      asked = true;
+      return solve(req.build, io);
+    });
+    t.false(asked);
+    t.is(memoFiles(), before);
+    // The CLI's next build is a real one, and its recording does not wait either.
+    const next = await build(ctx, ['-t', 'memo-ahead:latest']);
+    t.false(next.memo);
+  } finally {
+    const now = new Date();
+    utimesSync(index, now, now);
+  }
 });
 
 it('nothing is recorded, neither walk nor second solve, while an entry the build read is too recent for the snapshot to trust', async (t) => {

@@ -40,7 +40,8 @@ import { contextIdOf } from '../remote/context-ids.js';
 import { memoRequest } from '../remote/remote-request.js';
 import { wireEvent } from '../remote/wire-event.js';
 import { localMemoKey, locallyMemoizable, writeLocalMemo } from '../memo/local-memo.js';
-import { memoChecksOf, settledAt } from '../memo/memo-checks.js';
+import { memoChecksOf, memoStart, settledAt, type MemoStart } from '../memo/memo-checks.js';
+import { RACY_MS } from '../memo/memo-rules.js';
 import { PersistentChecksumCache } from '../../cache/checksum-cache.js';
 import { storePaths } from '../store/store-paths.js';
 
@@ -62,8 +63,8 @@ export interface MemoRecorder {
 /** A recorder for a build that may be memoized, taken before it starts; undefined for any other. */
 export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): MemoRecorder | undefined {
   if (!locallyMemoizable(req, memoRequest(req, '', ''), env)) return undefined;
-  const startedAt = Date.now();
   const { contextDir, dockerfilePath, storeRoot } = req.build;
+  const started = memoStart(storeRoot);
   const check = startContextCheck(contextDir, dockerfilePath);
   const events = new ShownEvents();
   let walksWhole = false;
@@ -86,7 +87,7 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
       if (Date.now() <= untrusted) return;
       if (isStoreOnly(result) && events.shown) {
         const digest = await contextDigest(contextDir, dockerfilePath, check, tableOf);
-        return recordAnswer(req, { result, shown: events.shown, startedAt, key: digest === undefined ? undefined : answerKey(req, digest) });
+        return recordAnswer(req, { result, shown: events.shown, started, key: digest === undefined ? undefined : answerKey(req, digest) });
       }
       if (!result.cacheKeys) return;
       // A second solve (its walk of the context, its rows) piles onto what
@@ -102,10 +103,14 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
       // Of the request and the context alone: made while the wait goes on.
       const keyFirst = walkedFirst === undefined ? undefined : answerKey(req, walkedFirst);
       const settled = settledAt(storeRoot, result.cacheKeys);
+      // The store's writes are this process's, just made: a time further
+      // ahead than the rule's margin is another clock's (a file system whose
+      // server runs ahead), which no wait here could outlast in reason.
+      if (settled - Date.now() > RACY_MS) return;
       // Loaded for withoutIncrementalMarking() while the wait hides its ~0.5-1 ms.
       nodeV8();
       await sleepUntil(settled);
-      const againAt = Date.now();
+      const againStart = memoStart(storeRoot);
       // Before the solve reads anything: the snapshot's horizon is its start.
       const againCheck = walksWhole ? startContextCheck(contextDir, dockerfilePath) : undefined;
       const around = againCheck && statContextAround(againCheck.root, dockerfilePath);
@@ -121,7 +126,7 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
       collectWhenBig();
       const digest = walkedFirst ?? (rows && againCheck && around ? confirmed(contextDir, dockerfilePath, await manifestOfRows(againCheck, around, rows, tableOf)) : undefined);
       const key = walkedFirst === undefined ? digest && answerKey(req, digest) : keyFirst;
-      await recordAnswer(req, { result: answer, shown: noOp.shown, startedAt: againAt, key });
+      await recordAnswer(req, { result: answer, shown: noOp.shown, started: againStart, key });
     },
   };
 }
@@ -144,8 +149,8 @@ interface Answer {
   /** A store-only build's result, and the events it showed. */
   result: BuildResult & { storeOnlyKeys: string[] };
   shown: ProgressEvent[];
-  /** When that build started. */
-  startedAt: number;
+  /** When that build started (memoStart()). */
+  started: MemoStart;
   /** Its memo key (answerKey()); undefined when the context's snapshot cannot confirm its digest. */
   key: string | undefined;
 }
@@ -158,7 +163,7 @@ function answerKey(req: CliBuildRequest, digest: string): string | undefined {
 async function recordAnswer(req: CliBuildRequest, a: Answer): Promise<void> {
   const { storeRoot } = req.build;
   if (a.key === undefined) return;
-  const found = await memoChecksOf(storeRoot, { keys: a.result.storeOnlyKeys, manifestDigest: a.result.manifestDigest }, a.startedAt);
+  const found = await memoChecksOf(storeRoot, { keys: a.result.storeOnlyKeys, manifestDigest: a.result.manifestDigest }, a.started);
   if (!found) return;
   const messages: ServerMessage[] = [...a.shown.map((e): ServerMessage => ({ type: 'event', record: wireEvent(e) })), { type: 'result', exitCode: 0, imageId: a.result.imageId }];
   writeLocalMemo(storeRoot, a.key, { messages, ...found });

@@ -8,7 +8,7 @@ import { ContentStore } from '../../cache/content-store.js';
 import type { Digest } from '../../cache/digest.js';
 import { resultEntryPath } from '../../cache/result-index.js';
 import { storePaths } from '../store/store-paths.js';
-import { identityOf, RACY_MS, type CheckKind, type MemoEntry } from './memo-rules.js';
+import { identity, identityOf, RACY_MS, type CheckKind, type MemoEntry } from './memo-rules.js';
 
 /** What a memoizable build tells once it succeeded. */
 export interface StoreOnlyBuild {
@@ -17,12 +17,36 @@ export interface StoreOnlyBuild {
   manifestDigest: string;
 }
 
+/** A build whose answer may be recorded, as it starts: taken before it reads anything of the store (memoStart()). */
+export interface MemoStart {
+  /** Date.now() then. */
+  at: number;
+  /** The image index's identity then (memo-rules.ts identity()). */
+  index: string;
+}
+
+/**
+ * The image index is replaced by rename, but its file's times are those of
+ * its writing, and a writer renames it in only once the image's blobs are
+ * durable (image/store.ts update()): possibly long after, while a build
+ * that read the old file ran. Recorded afterwards, the new file's identity
+ * would pass for what that build read, and its old time would pass the
+ * tick rule. Its identity as the build started tells: a rename since has
+ * put another inode there.
+ */
+export function memoStart(root: string): MemoStart {
+  const at = Date.now();
+  return { at, index: identity(indexPathOf(root), 'file') };
+}
+
 /**
  * The checks and cache entry files of a succeeded store-only build, or
  * undefined when the store did not hold still around it (a time within a
- * tick of its start) or something it made is already gone.
+ * tick of its start, the image index replaced since) or something it made
+ * is already gone.
  */
-export async function memoChecksOf(root: string, build: StoreOnlyBuild, startedAt: number): Promise<Omit<MemoEntry, 'messages'> | undefined> {
+export async function memoChecksOf(root: string, build: StoreOnlyBuild, start: MemoStart): Promise<Omit<MemoEntry, 'messages'> | undefined> {
+  const startedAt = start.at;
   const paths = storePaths(root);
   const content = new ContentStore(paths.content);
   const manifestPath = content.path(build.manifestDigest as Digest);
@@ -42,7 +66,9 @@ export async function memoChecksOf(root: string, build: StoreOnlyBuild, startedA
     const st = statSync(p, { throwIfNoEntry: false });
     if (!st) return undefined;
     if ((kind === 'file' || kind === 'dir') && st.mtimeMs > startedAt - RACY_MS) return undefined;
-    checks.push({ path: p, kind, id: identityOf(st, kind) });
+    const id = identityOf(st, kind);
+    if (kind === 'file' && id !== start.index) return undefined;
+    checks.push({ path: p, kind, id });
   }
   return { checks, entryFiles };
 }
@@ -63,5 +89,9 @@ export function settledAt(root: string, keys: readonly string[]): number {
 function timedChecks(root: string, keys: readonly string[]): [string, CheckKind][] {
   const paths = storePaths(root);
   const dirs = new Set(keys.map((k) => path.dirname(resultEntryPath(paths.cacheIndex, k))));
-  return [[path.join(paths.images, 'index.json'), 'file'], ...[...dirs].map((d): [string, CheckKind] => [d, 'dir'])];
+  return [[indexPathOf(root), 'file'], ...[...dirs].map((d): [string, CheckKind] => [d, 'dir'])];
+}
+
+function indexPathOf(root: string): string {
+  return path.join(storePaths(root).images, 'index.json');
 }

@@ -18,7 +18,7 @@ import type { ServerContext } from './server-context.js';
 import { sendError } from './respond.js';
 
 export const handleBuild: Route = async (ctx, stream) => {
-  const startedAt = Date.now();
+  const started = ctx.memo.start();
   const { req, messages } = await readRequest(ctx, stream);
   const memoKey = ctx.memo.keyOf(req);
   const memoized = memoKey === undefined ? undefined : ctx.memo.answer(memoKey);
@@ -60,7 +60,7 @@ export const handleBuild: Route = async (ctx, stream) => {
     const { storeOnly, ...result } = await runRemoteBuild(req, context.dir, session, ctx.settings, ctx.limiter, () => void syncLease?.release().catch(() => undefined), localDirs);
     session.send({ type: 'result', ...result });
     if (recorded && storeOnly && result.exitCode === 0 && !session.canceled) {
-      void ctx.memo.record(memoKey!, [...recorded], storeOnly, startedAt).catch((err) => ctx.log(`result memo: ${(err as Error)?.message ?? String(err)}`));
+      void ctx.memo.record(memoKey!, [...recorded], storeOnly, started).catch((err) => ctx.log(`result memo: ${(err as Error)?.message ?? String(err)}`));
     }
   } catch (err) {
     if (!session.canceled) {

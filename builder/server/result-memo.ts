@@ -10,9 +10,9 @@ import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { BuildRequest, ServerMessage } from '../remote/protocol.js';
 import { checksHold, memoizable, touchEntries, type MemoEntry } from '../memo/memo-rules.js';
-import { memoChecksOf, type StoreOnlyBuild } from '../memo/memo-checks.js';
+import { memoChecksOf, memoStart, type MemoStart, type StoreOnlyBuild } from '../memo/memo-checks.js';
 
-export type { StoreOnlyBuild };
+export type { MemoStart, StoreOnlyBuild };
 
 const ENTRIES = 256;
 
@@ -46,9 +46,14 @@ export class ResultMemo {
     return entry.messages;
   }
 
+  /** Taken as a build starts, before it reads anything: what record() needs. */
+  start(): MemoStart {
+    return memoStart(this.settings.root);
+  }
+
   /** Records a succeeded build's answer when it followed from the store alone and the store held still meanwhile. */
-  async record(key: string, messages: ServerMessage[], build: StoreOnlyBuild, startedAt: number): Promise<void> {
-    const found = await memoChecksOf(this.settings.root, build, startedAt);
+  async record(key: string, messages: ServerMessage[], build: StoreOnlyBuild, started: MemoStart): Promise<void> {
+    const found = await memoChecksOf(this.settings.root, build, started);
     if (found) this.entries.set(key, { messages, ...found });
   }
 }
