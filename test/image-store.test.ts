@@ -8,6 +8,7 @@ import { acquireLock, withLock } from '../builder/image/lock.js';
 import { ImageStore } from '../builder/image/store.js';
 import { buildImage } from '../builder/image/image.js';
 import { fixture, tempDir, uncompressedLayer } from './image-helpers.js';
+import type { Digest } from '../cache/digest.js';
 
 const run = promisify(execFile);
 const distDir = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -152,4 +153,35 @@ test('tagging or adding an image the index already has reads none of its blobs; 
   await images.tag('app:v2', image.manifestDigest);
   await images.add(image.manifestDigest);
   t.deepEqual(reads, []);
+});
+
+test('every change of the index is written, and a change that changes nothing writes nothing', async (t) => {
+  const { root, store, images, image } = await fixture();
+  const indexFile = path.join(images.dir, 'index.json');
+  // The index is replaced by rename on every write: a new inode.
+  const inode = async () => (await fs.stat(indexFile)).ino;
+  const fresh = () => new ImageStore(root, store);
+  const writes = async (what: string, change: () => Promise<unknown>, expected: boolean) => {
+    const before = await inode();
+    await change();
+    t.is((await inode()) !== before, expected, `${what} ${expected ? 'writes' : 'writes nothing'}`);
+  };
+  await images.add(image.manifestDigest);
+  const id = image.configDigest;
+  const pushed = `sha256:${'1'.repeat(64)}` as Digest;
+  const repushed = `sha256:${'2'.repeat(64)}` as Digest;
+  await writes('adding a known image', () => images.add(image.manifestDigest), false);
+  await writes('a new tag', () => images.tag('app:v1', image.manifestDigest), true);
+  await writes('the same tag again', () => images.tag('app:v1', image.manifestDigest), false);
+  await writes('a repo digest', () => images.recordRepoDigest(id, 'docker.io/library/app', pushed), true);
+  await writes('the same repo digest again', () => images.recordRepoDigest(id, 'docker.io/library/app', pushed), false);
+  t.deepEqual((await fresh().resolve('app:v1')).repoDigests, [`docker.io/library/app@${pushed}`]);
+  await writes('another digest for that repository', () => images.recordRepoDigest(id, 'docker.io/library/app', repushed), true);
+  t.deepEqual((await fresh().resolve('app:v1')).repoDigests, [`docker.io/library/app@${repushed}`]);
+  await writes('untagging a name that is not there', () => images.untag('app:nope'), false);
+  await writes('a second tag', () => images.tag('app:v2', image.manifestDigest), true);
+  await writes('untagging it', () => images.untag('app:v2'), true);
+  t.is(await fresh().tryResolve('app:v2'), undefined);
+  await writes('removing the image', () => images.remove('app:v1'), true);
+  t.deepEqual(await fresh().records(), []);
 });
