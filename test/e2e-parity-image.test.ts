@@ -136,6 +136,15 @@ HEALTHCHECK --interval=5m --retries=3 CMD true
   t.regex(rows.find((r) => r.includes('COPY data.bin'))!, /\s3kB\s/);
 });
 
+it('history shows a tab of a step\'s command as a space, as docker\'s history does, and the config keeps it', async (t) => {
+  const ctx = await makeContext({});
+  await build(root(), ctx, 'FROM busybox:latest\nLABEL note="tab\there"\n', ['-t', 'tabs:v1']);
+  const shown = (await ok(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'tabs:v1'], { root: root() })).stdout.split('\n');
+  t.is(shown[0], 'LABEL note=tab here');
+  const img = await exportOci('tabs:v1');
+  t.is(img.config.history!.at(-1)!.created_by, 'LABEL note=tab\there');
+});
+
 it('progress names steps as buildx does: [1/3] FROM with one stage, [name n/m] with several', async (t) => {
   const ctx = await makeContext({ 'f.txt': 'f' });
   const one = await build(root(), ctx, 'FROM busybox:latest\nRUN echo one\nCOPY f.txt /f\n', ['--no-cache']);

@@ -30,7 +30,11 @@ export async function run(argv: string[]): Promise<number> {
   const noTrunc = getBool(a, 'no-trunc');
   const id = (x: string) => (x === '<missing>' || noTrunc ? x : shortId(x));
   if (getBool(a, 'quiet')) { process.stdout.write(rows.map((r) => `${id(r.id)}\n`).join('')); return 0; }
-  const createdBy = (x: string) => (noTrunc || x.length <= 45 ? x : `${x.slice(0, 44)}…`);
+  // As docker's history formatter: a tab in the command (a LABEL's value, say) shows as a space, the config keeps it.
+  const createdBy = (raw: string) => {
+    const x = raw.replaceAll('\t', ' ');
+    return noTrunc || x.length <= 45 ? x : `${x.slice(0, 44)}…`;
+  };
   const data = rows.map((r) => ({
     ID: id(r.id), CreatedSince: timeAgo(r.created), CreatedAt: r.created ? goTime(r.created) : '', CreatedBy: createdBy(r.createdBy),
     Size: humanSize(r.size), Comment: r.comment,
