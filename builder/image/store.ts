@@ -194,7 +194,8 @@ export class ImageStore {
       const list = index.repoDigests?.[id] ?? [];
       // One digest per repository, the latest push or pull (as docker keeps it).
       const next = [...list.filter((e) => !e.startsWith(`${repository}@`)), entry].sort();
-      if (index.repoDigests?.[id] !== undefined && next.length === list.length && next.every((e, i) => e === list[i])) return { changed: false, value: undefined };
+      // Sorted, one per repository and never empty: the same text is the same list.
+      if (next.join('\n') === list.join('\n')) return { changed: false, value: undefined };
       (index.repoDigests ??= {})[id] = next;
       return { changed: true, value: undefined };
     });
