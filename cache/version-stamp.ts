@@ -24,8 +24,10 @@ export function stampOpenFile(fd: number, mtimeMs: number): void {
   futimesSync(fd, mtimeMs / 1000, mtimeMs / 1000);
 }
 
-// The stamps this process gave directories, as stat reads them back.
-const stamped = new Map<string, number>();
+// The stamps this process gave directories, as stat reads them back, each
+// with its place in the order this process stamped them.
+const stamped = new Map<string, { mtimeMs: number; order: number }>();
+let stamps = 0;
 
 /**
  * Stamps a directory this process just changed (an entry renamed in), and
@@ -36,17 +38,26 @@ export function stampDirectory(dir: string): void {
   try {
     const at = stampAfter(dir) / 1000;
     utimesSync(dir, at, at);
-    stamped.set(dir, statSync(dir).mtimeMs);
+    stamped.set(dir, { mtimeMs: statSync(dir).mtimeMs, order: ++stamps });
   } catch {
     stamped.delete(dir);
   }
 }
 
+/** How many stamps this process has given so far: what stampedHere() takes as `upTo`. */
+export function stampsSoFar(): number {
+  return stamps;
+}
+
 /**
  * Whether `mtimeMs`, a time of `dir` just read, is the stamp this process
- * gave it last: nothing has changed the directory since (any change since
- * would have put the kernel's coarse time there, or a later stamp).
+ * gave it last, among its first `upTo` stamps: nothing has changed the
+ * directory since that stamp, which was in place when stampsSoFar() said
+ * `upTo` (any change after it would have put the kernel's coarse time
+ * there, or a later stamp). A server's concurrent builds stamp in one
+ * process: one that stamped after a build's start is not that build's.
  */
-export function stampedHere(dir: string, mtimeMs: number): boolean {
-  return stamped.get(dir) === mtimeMs;
+export function stampedHere(dir: string, mtimeMs: number, upTo: number): boolean {
+  const s = stamped.get(dir);
+  return s !== undefined && s.mtimeMs === mtimeMs && s.order <= upTo;
 }

@@ -17,9 +17,10 @@ import { memoRecorder } from '../builder/cli/local-memo-record.js';
 import { buildManifest, startContextCheck } from '../builder/remote/context-manifest.js';
 import type { CliBuildRequest } from '../builder/pipeline/options.js';
 import { makeContext } from './e2e-image-helpers.js';
-import { resultEntryPath } from '../cache/result-index.js';
+import { ResultIndex, resultEntryPath } from '../cache/result-index.js';
 import { checksHold, identity } from '../builder/memo/memo-rules.js';
 import { memoChecksOf } from '../builder/memo/memo-checks.js';
+import { stampsSoFar } from '../cache/version-stamp.js';
 import { ImageStore } from '../builder/image/store.js';
 import { ContentStore } from '../cache/content-store.js';
 import type { Digest } from '../cache/digest.js';
@@ -465,7 +466,7 @@ it('a build\'s own writes are recorded at once, by their version stamps, and a c
   const dirs = [...new Set(result.cacheKeys!.map((k) => path.dirname(resultEntryPath(path.join(root, 'cache-index'), k))))];
   const newest = Math.max(statSync(index).mtimeMs, ...dirs.map((d) => statSync(d).mtimeMs));
   // As if the same build had been asked again right after those writes.
-  const found = await memoChecksOf(root, { keys: result.cacheKeys!, manifestDigest: result.manifestDigest }, { at: newest, index: identity(index, 'file') });
+  const found = await memoChecksOf(root, { keys: result.cacheKeys!, manifestDigest: result.manifestDigest }, { at: newest, index: identity(index, 'file'), stamps: stampsSoFar() });
   t.truthy(found);
   t.true(checksHold(found!.checks));
   // Another writer's entry renamed into one of those directories, at once (the kernel stamps its time).
@@ -475,8 +476,13 @@ it('a build\'s own writes are recorded at once, by their version stamps, and a c
   t.false(checksHold(found!.checks));
   rmSync(foreign);
   // The image index replaced at once, by a tag.
-  const again = await memoChecksOf(root, { keys: result.cacheKeys!, manifestDigest: result.manifestDigest }, { at: newest, index: identity(index, 'file') });
+  const again = await memoChecksOf(root, { keys: result.cacheKeys!, manifestDigest: result.manifestDigest }, { at: newest, index: identity(index, 'file'), stamps: stampsSoFar() });
   t.falsy(again, 'the directory changed by another writer is not this process\'s stamp any more: the tick rule applies again');
+  // A stamped put into that directory by a build of this process that came after the start (a server's concurrent one).
+  const start = { at: Date.now(), index: identity(index, 'file'), stamps: stampsSoFar() };
+  await new ResultIndex<object>(path.join(root, 'cache-index')).put(`sha256:${path.basename(dirs[0]!)}${'1'.repeat(62)}`, {});
+  t.falsy(await memoChecksOf(root, { keys: result.cacheKeys!, manifestDigest: result.manifestDigest }, start));
+  t.truthy(await memoChecksOf(root, { keys: result.cacheKeys!, manifestDigest: result.manifestDigest }, { ...start, stamps: stampsSoFar() }));
   const store = new ImageStore(root, new ContentStore(path.join(root, 'content')));
   const before = identity(index, 'file');
   await store.tag('memo-own:other', result.manifestDigest as Digest);

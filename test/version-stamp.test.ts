@@ -4,7 +4,7 @@
 import test from 'ava';
 import { mkdirSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { stampAfter, stampDirectory, stampedHere } from '../cache/version-stamp.js';
+import { stampAfter, stampDirectory, stampedHere, stampsSoFar } from '../cache/version-stamp.js';
 import { ResultIndex, resultEntryPath } from '../cache/result-index.js';
 import { fixture, tempDir } from './image-helpers.js';
 
@@ -41,13 +41,27 @@ test('a cache entry put stamps its directory; any change after makes it not this
   const key = `sha256:${'ab'.repeat(32)}`;
   const entryDir = path.dirname(resultEntryPath(dir, key));
   mkdirSync(entryDir, { recursive: true });
-  t.false(stampedHere(entryDir, statSync(entryDir).mtimeMs));
+  t.false(stampedHere(entryDir, statSync(entryDir).mtimeMs, stampsSoFar()));
   await results.put(key, { n: 1 });
-  t.true(stampedHere(entryDir, statSync(entryDir).mtimeMs));
+  t.true(stampedHere(entryDir, statSync(entryDir).mtimeMs, stampsSoFar()));
   // Another writer renames a file in: the kernel's time, not the stamp.
   writeFileSync(path.join(entryDir, 'other.tmp'), '{}');
   renameSync(path.join(entryDir, 'other.tmp'), path.join(entryDir, 'other.json'));
-  t.false(stampedHere(entryDir, statSync(entryDir).mtimeMs));
+  t.false(stampedHere(entryDir, statSync(entryDir).mtimeMs, stampsSoFar()));
   stampDirectory(entryDir);
-  t.true(stampedHere(entryDir, statSync(entryDir).mtimeMs));
+  t.true(stampedHere(entryDir, statSync(entryDir).mtimeMs, stampsSoFar()));
+});
+
+test('a stamp given after a point is not counted as in place at that point (a server\'s concurrent build)', async (t) => {
+  const dir = await tempDir();
+  const results = new ResultIndex<{ n: number }>(dir);
+  const key = `sha256:${'cd'.repeat(32)}`;
+  const entryDir = path.dirname(resultEntryPath(dir, key));
+  await results.put(key, { n: 1 });
+  const started = stampsSoFar();
+  t.true(stampedHere(entryDir, statSync(entryDir).mtimeMs, started));
+  // Another build in the same process puts an entry there after that start.
+  await results.put(`sha256:${'cd'.repeat(31)}ce`, { n: 2 });
+  t.false(stampedHere(entryDir, statSync(entryDir).mtimeMs, started));
+  t.true(stampedHere(entryDir, statSync(entryDir).mtimeMs, stampsSoFar()));
 });

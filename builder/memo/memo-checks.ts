@@ -8,7 +8,7 @@ import { ContentStore } from '../../cache/content-store.js';
 import type { Digest } from '../../cache/digest.js';
 import { resultEntryPath } from '../../cache/result-index.js';
 import { storePaths } from '../store/store-paths.js';
-import { stampedHere } from '../../cache/version-stamp.js';
+import { stampedHere, stampsSoFar } from '../../cache/version-stamp.js';
 import { identity, identityOf, RACY_MS, type CheckKind, type MemoEntry } from './memo-rules.js';
 
 /** What a memoizable build tells once it succeeded. */
@@ -24,6 +24,8 @@ export interface MemoStart {
   at: number;
   /** The image index's identity then (memo-rules.ts identity()). */
   index: string;
+  /** The directory stamps this process had given then (cache/version-stamp.ts stampsSoFar()). */
+  stamps: number;
 }
 
 /**
@@ -38,7 +40,7 @@ export interface MemoStart {
  */
 export function memoStart(root: string): MemoStart {
   const at = Date.now();
-  return { at, index: identity(indexPathOf(root), 'file') };
+  return { at, index: identity(indexPathOf(root), 'file'), stamps: stampsSoFar() };
 }
 
 /**
@@ -68,7 +70,7 @@ export async function memoChecksOf(root: string, build: StoreOnlyBuild, start: M
   for (const [p, kind] of wanted) {
     const st = statSync(p, { throwIfNoEntry: false });
     if (!st) return undefined;
-    if (kind === 'dir' && recent(p, st.mtimeMs, startedAt)) return undefined;
+    if (kind === 'dir' && recent(p, st.mtimeMs, startedAt, start.stamps)) return undefined;
     const id = identityOf(st, kind);
     if (kind === 'file' && id !== start.index) return undefined;
     checks.push({ path: p, kind, id });
@@ -87,19 +89,20 @@ export function settledAt(root: string, keys: readonly string[]): number {
   let newest = -Infinity;
   for (const [p] of timedChecks(root, keys)) {
     const mtimeMs = statSync(p, { throwIfNoEntry: false })?.mtimeMs ?? -Infinity;
-    if (!stampedHere(p, mtimeMs)) newest = Math.max(newest, mtimeMs);
+    // Stamps given so far are all in place before the build that follows starts.
+    if (!stampedHere(p, mtimeMs, stampsSoFar())) newest = Math.max(newest, mtimeMs);
   }
   return newest + RACY_MS;
 }
 
 /**
  * A directory time too close to a build's start for the tick rule; a
- * stamp this process gave it is exempt: nothing has changed the directory
- * since, and every change after will give it another time
- * (cache/version-stamp.ts).
+ * stamp this process gave it before the build started is exempt: the
+ * build read the directory as that stamp left it, and every change after
+ * gives it another time (cache/version-stamp.ts).
  */
-function recent(dir: string, mtimeMs: number, startedAt: number): boolean {
-  return mtimeMs > startedAt - RACY_MS && !stampedHere(dir, mtimeMs);
+function recent(dir: string, mtimeMs: number, startedAt: number, stamps: number): boolean {
+  return mtimeMs > startedAt - RACY_MS && !stampedHere(dir, mtimeMs, stamps);
 }
 
 // The checks whose times the tick rule applies to: the directories holding the entries.
