@@ -9,6 +9,7 @@
 // touch. An entry is never removed behind a live process's back: prune
 // waits for builds to release their lease (cache/gc-lease.ts).
 import { LruMap } from './lru-map.js';
+import { stampDirectory } from './version-stamp.js';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -64,6 +65,9 @@ export class ResultIndex<R extends object> {
     const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     writeFileSync(tmp, JSON.stringify(result));
     renameSync(tmp, file);
+    // The build memo tells this version of the directory from the next by
+    // its time, without waiting a tick (version-stamp.ts).
+    stampDirectory(path.dirname(file));
     this.hot.set(key, result);
   }
 

@@ -5,7 +5,7 @@
 // writes random bytes makes a step that ran again show as a new image id;
 // TSBUILD_MEMO_DEBUG makes an answer from the memo say so, which only the
 // lean path that answers prints.
-import { copyFileSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FINE_RACY_MARGIN_MS, RACY_MARGIN_MS } from '../cache/checksum-cache.js';
@@ -17,6 +17,13 @@ import { memoRecorder } from '../builder/cli/local-memo-record.js';
 import { buildManifest, startContextCheck } from '../builder/remote/context-manifest.js';
 import type { CliBuildRequest } from '../builder/pipeline/options.js';
 import { makeContext } from './e2e-image-helpers.js';
+import { ResultIndex, resultEntryPath } from '../cache/result-index.js';
+import { checksHold, identity } from '../builder/memo/memo-rules.js';
+import { memoChecksOf } from '../builder/memo/memo-checks.js';
+import { stampsSoFar } from '../cache/version-stamp.js';
+import { ImageStore } from '../builder/image/store.js';
+import { ContentStore } from '../cache/content-store.js';
+import type { Digest } from '../cache/digest.js';
 import { bundleLog } from './helpers/bundle-log.js';
 
 const suite = storeSuite('local build memo', { serial: true });
@@ -411,7 +418,10 @@ it('the recording reuses the build\'s walk: the snapshot of a fresh walk, and a 
 it('a store time ahead of the clock by more than the tick rule is not waited for: nothing is solved again or recorded', async (t) => {
   // A file system whose clock runs ahead (a server's) stamps the store's
   // writes in the future: waiting for them to age would hold every
-  // recording for as long as the clocks differ.
+  // recording for as long as the clocks differ. The build's cache entries'
+  // directories are what the tick rule still applies to (the image index
+  // is told apart by its version stamp); a time another writer put there
+  // is not this process's stamp.
   process.env.XDG_CACHE_HOME = CLIENT_CACHE;
   const env = { ...process.env, TSBUILD_ROOT: suite.store.root };
   const ctx = await context('FROM busybox:latest\nCOPY app.txt /ctx/app.txt\nRUN cat /ctx/app.txt > /copy.txt\n');
@@ -421,12 +431,12 @@ it('a store time ahead of the clock by more than the tick rule is not waited for
   const recorder = memoRecorder(req, env)!;
   const result = await solve(req.build, { onEvent: (e) => recorder.onEvent(e), onContextWalk: (w, whole) => recorder.onContextWalk(w, whole) });
   t.truthy(result.cacheKeys);
-  const index = path.join(suite.store.root, 'images', 'index.json');
+  const dirs = [...new Set(result.cacheKeys!.map((k) => path.dirname(resultEntryPath(path.join(suite.store.root, 'cache-index'), k))))];
   const memoFiles = () => readdirSync(path.join(suite.store.root, 'memo'), { withFileTypes: true }).filter((d) => d.isFile() && !d.name.startsWith('.')).length;
   mkdirSync(path.join(suite.store.root, 'memo'), { recursive: true });
   const before = memoFiles();
   const ahead = new Date(Date.now() + 3_600_000);
-  utimesSync(index, ahead, ahead);
+  utimesSync(dirs[0]!, ahead, ahead);
   try {
     let asked = false;
     await recorder.record(result, async (io) => {
@@ -435,13 +445,48 @@ it('a store time ahead of the clock by more than the tick rule is not waited for
     });
     t.false(asked);
     t.is(memoFiles(), before);
-    // The CLI's next build is a real one, and its recording does not wait either.
-    const next = await build(ctx, ['-t', 'memo-ahead:latest']);
-    t.false(next.memo);
   } finally {
     const now = new Date();
-    utimesSync(index, now, now);
+    utimesSync(dirs[0]!, now, now);
   }
+});
+
+it('a build\'s own writes are recorded at once, by their version stamps, and a change right after them is still seen', async (t) => {
+  // The image index and the cache entries' directories were all written at
+  // the build's end: by kernel times alone, an answer could be recorded
+  // only a tick later. Stamped, they are recorded at once, and a change in
+  // the same tick still changes what the checks compare.
+  process.env.XDG_CACHE_HOME = CLIENT_CACHE;
+  const env = { ...process.env, TSBUILD_ROOT: suite.store.root };
+  const ctx = await context(`FROM busybox:latest\nCOPY app.txt /ctx/app.txt\nRUN cat /ctx/app.txt > /copy.txt # ${Date.now()}\n`);
+  const req = toBuildOptions(['-q', '-t', 'memo-own:latest', ctx], env) as CliBuildRequest;
+  const result = await solve(req.build, {});
+  const root = suite.store.root;
+  const index = path.join(root, 'images', 'index.json');
+  const dirs = [...new Set(result.cacheKeys!.map((k) => path.dirname(resultEntryPath(path.join(root, 'cache-index'), k))))];
+  const newest = Math.max(statSync(index).mtimeMs, ...dirs.map((d) => statSync(d).mtimeMs));
+  // As if the same build had been asked again right after those writes.
+  const found = await memoChecksOf(root, { keys: result.cacheKeys!, manifestDigest: result.manifestDigest }, { at: newest, index: identity(index, 'file'), stamps: stampsSoFar() });
+  t.truthy(found);
+  t.true(checksHold(found!.checks));
+  // Another writer's entry renamed into one of those directories, at once (the kernel stamps its time).
+  const foreign = path.join(dirs[0]!, `${'0'.repeat(64)}.json`);
+  writeFileSync(`${foreign}.tmp`, '{}');
+  renameSync(`${foreign}.tmp`, foreign);
+  t.false(checksHold(found!.checks));
+  rmSync(foreign);
+  // The image index replaced at once, by a tag.
+  const again = await memoChecksOf(root, { keys: result.cacheKeys!, manifestDigest: result.manifestDigest }, { at: newest, index: identity(index, 'file'), stamps: stampsSoFar() });
+  t.falsy(again, 'the directory changed by another writer is not this process\'s stamp any more: the tick rule applies again');
+  // A stamped put into that directory by a build of this process that came after the start (a server's concurrent one).
+  const start = { at: Date.now(), index: identity(index, 'file'), stamps: stampsSoFar() };
+  await new ResultIndex<object>(path.join(root, 'cache-index')).put(`sha256:${path.basename(dirs[0]!)}${'1'.repeat(62)}`, {});
+  t.falsy(await memoChecksOf(root, { keys: result.cacheKeys!, manifestDigest: result.manifestDigest }, start));
+  t.truthy(await memoChecksOf(root, { keys: result.cacheKeys!, manifestDigest: result.manifestDigest }, { ...start, stamps: stampsSoFar() }));
+  const store = new ImageStore(root, new ContentStore(path.join(root, 'content')));
+  const before = identity(index, 'file');
+  await store.tag('memo-own:other', result.manifestDigest as Digest);
+  t.not(identity(index, 'file'), before);
 });
 
 it('nothing is recorded, neither walk nor second solve, while an entry the build read is too recent for the snapshot to trust', async (t) => {

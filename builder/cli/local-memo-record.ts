@@ -11,10 +11,12 @@
 // asked again once its output was shown: the same request, solved in this
 // process against the store it just filled, silently, is what the next
 // no-op would show; it must come out store-only, else nothing is
-// recorded. The store's own writes are what make that answer racy (the
-// image index, the cache entries' directories, all just written): it
-// starts only once they are older than the tick rule asks, waiting out
-// what is left of that (memo-checks.ts settledAt()), never more.
+// recorded. The store's own writes could make that answer racy (the image
+// index, the cache entries' directories, all just written); their version
+// stamps (cache/version-stamp.ts) tell them apart from any later change,
+// so it starts at once. A directory another writer changed last, too
+// recently for the tick rule, is waited out (memo-checks.ts settledAt()),
+// never more.
 //
 // The answer is filed under its context's digest, so the context's
 // snapshot (remote/context-snapshot.ts) is brought up to date then: its

@@ -1,6 +1,7 @@
 // Small filesystem helpers shared by the image store and the exporters.
 
 import { closeSync, fsync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { stampOpenFile } from '../../cache/version-stamp.js';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -20,13 +21,15 @@ export function tempPathFor(target: string): string {
  * it leaves the target as it was), and the file's own fsync runs meanwhile
  * on the threadpool, as an index's does beside the fsyncs of the blobs it
  * will name (a synchronous one would hold up this thread, which still has
- * to issue theirs).
+ * to issue theirs). With `mtimeMs`, the file carries that time (a version
+ * stamp: cache/version-stamp.ts).
  */
-export async function writeFileAtomic(target: string, data: Buffer | string, before?: Promise<unknown>): Promise<void> {
+export async function writeFileAtomic(target: string, data: Buffer | string, before?: Promise<unknown>, mtimeMs?: number): Promise<void> {
   const tmp = tempPathFor(target);
   const fd = openSync(tmp, 'w', 0o644);
   try {
     writeFileSync(fd, data);
+    if (mtimeMs !== undefined) stampOpenFile(fd, mtimeMs);
     if (before) await fsyncAsync(fd);
     else fsyncSync(fd);
   } finally {

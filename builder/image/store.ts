@@ -10,7 +10,8 @@ import path from 'node:path';
 import type { ContentStore } from '../../cache/content-store.js';
 import type { Digest } from '../../cache/digest.js';
 import { ImageError } from './errors.js';
-import { writeFileAtomic, readJsonIfExists } from './fs-util.js';
+import { readJsonIfExists, writeFileAtomic } from './fs-util.js';
+import { stampAfter } from '../../cache/version-stamp.js';
 import { readImage, type ImageDescription } from './image.js';
 import { withLock } from './lock.js';
 import { familiarRepository, parseReference, formatReference, repositoryName } from './reference.js';
@@ -129,8 +130,10 @@ export class ImageStore {
     return withLock(this.lockPath, async () => {
       const index = await this.load();
       const { value, changed } = await mutate(index);
-      // Someone else made the change meanwhile: no write, no fsync.
-      if (changed) await writeFileAtomic(this.indexPath, JSON.stringify(index, null, 1) + '\n', after);
+      // Someone else made the change meanwhile: no write, no fsync. Each
+      // version is stamped a time of its own (stampAfter()): the memo tells
+      // versions apart by a stat (memo/memo-checks.ts memoStart()).
+      if (changed) await writeFileAtomic(this.indexPath, JSON.stringify(index, null, 1) + '\n', after, stampAfter(this.indexPath));
       else await after;
       return value;
     });

@@ -8,6 +8,7 @@ import { ContentStore } from '../../cache/content-store.js';
 import type { Digest } from '../../cache/digest.js';
 import { resultEntryPath } from '../../cache/result-index.js';
 import { storePaths } from '../store/store-paths.js';
+import { stampedHere, stampsSoFar } from '../../cache/version-stamp.js';
 import { identity, identityOf, RACY_MS, type CheckKind, type MemoEntry } from './memo-rules.js';
 
 /** What a memoizable build tells once it succeeded. */
@@ -23,20 +24,23 @@ export interface MemoStart {
   at: number;
   /** The image index's identity then (memo-rules.ts identity()). */
   index: string;
+  /** The directory stamps this process had given then (cache/version-stamp.ts stampsSoFar()). */
+  stamps: number;
 }
 
 /**
- * The image index is replaced by rename, but its file's times are those of
- * its writing, and a writer renames it in only once the image's blobs are
- * durable (image/store.ts update()): possibly long after, while a build
- * that read the old file ran. Recorded afterwards, the new file's identity
- * would pass for what that build read, and its old time would pass the
- * tick rule. Its identity as the build started tells: a rename since has
- * put another inode there.
+ * The image index a build reads is known by its identity as the build
+ * starts: the one recorded must be that one. Every version of the index
+ * has an identity of its own (a new inode, and a time stamped later than
+ * the version it replaced: image/store.ts update()), so a version written
+ * while the build ran, or renamed in after it started (a writer renames
+ * the index in only once the image's blobs are durable, possibly long
+ * after writing it), is told apart exactly, however recent; the index
+ * needs no tick rule, and the recording does not wait for it to age.
  */
 export function memoStart(root: string): MemoStart {
   const at = Date.now();
-  return { at, index: identity(indexPathOf(root), 'file') };
+  return { at, index: identity(indexPathOf(root), 'file'), stamps: stampsSoFar() };
 }
 
 /**
@@ -56,6 +60,7 @@ export async function memoChecksOf(root: string, build: StoreOnlyBuild, start: M
   if (blobs.some((d) => typeof d !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(d))) return undefined;
   const entryFiles = build.keys.map((k) => resultEntryPath(paths.cacheIndex, k));
   const wanted: [string, CheckKind][] = [
+    [indexPathOf(root), 'file'],
     ...timedChecks(root, build.keys),
     ...entryFiles.map((f): [string, CheckKind] => [f, 'entry']),
     [manifestPath, 'blob'],
@@ -65,7 +70,7 @@ export async function memoChecksOf(root: string, build: StoreOnlyBuild, start: M
   for (const [p, kind] of wanted) {
     const st = statSync(p, { throwIfNoEntry: false });
     if (!st) return undefined;
-    if ((kind === 'file' || kind === 'dir') && st.mtimeMs > startedAt - RACY_MS) return undefined;
+    if (kind === 'dir' && recent(p, st.mtimeMs, startedAt, start.stamps)) return undefined;
     const id = identityOf(st, kind);
     if (kind === 'file' && id !== start.index) return undefined;
     checks.push({ path: p, kind, id });
@@ -76,20 +81,35 @@ export async function memoChecksOf(root: string, build: StoreOnlyBuild, start: M
 /**
  * The earliest moment a build that reads these cache keys may start for
  * its answer to be recorded: the newest time among the checks the tick
- * rule applies to, plus RACY_MS. A build that wrote them waits this out
- * before it is asked again (cli/local-memo-record.ts).
+ * rule applies to (the directories of its cache entries), plus RACY_MS. A
+ * build that wrote them waits this out before it is asked again
+ * (cli/local-memo-record.ts).
  */
 export function settledAt(root: string, keys: readonly string[]): number {
   let newest = -Infinity;
-  for (const [p] of timedChecks(root, keys)) newest = Math.max(newest, statSync(p, { throwIfNoEntry: false })?.mtimeMs ?? -Infinity);
+  for (const [p] of timedChecks(root, keys)) {
+    const mtimeMs = statSync(p, { throwIfNoEntry: false })?.mtimeMs ?? -Infinity;
+    // Stamps given so far are all in place before the build that follows starts.
+    if (!stampedHere(p, mtimeMs, stampsSoFar())) newest = Math.max(newest, mtimeMs);
+  }
   return newest + RACY_MS;
 }
 
-// The checks whose times the tick rule applies to: the image index and the directories holding the entries.
+/**
+ * A directory time too close to a build's start for the tick rule; a
+ * stamp this process gave it before the build started is exempt: the
+ * build read the directory as that stamp left it, and every change after
+ * gives it another time (cache/version-stamp.ts).
+ */
+function recent(dir: string, mtimeMs: number, startedAt: number, stamps: number): boolean {
+  return mtimeMs > startedAt - RACY_MS && !stampedHere(dir, mtimeMs, stamps);
+}
+
+// The checks whose times the tick rule applies to: the directories holding the entries.
 function timedChecks(root: string, keys: readonly string[]): [string, CheckKind][] {
   const paths = storePaths(root);
   const dirs = new Set(keys.map((k) => path.dirname(resultEntryPath(paths.cacheIndex, k))));
-  return [[indexPathOf(root), 'file'], ...[...dirs].map((d): [string, CheckKind] => [d, 'dir'])];
+  return [...dirs].map((d): [string, CheckKind] => [d, 'dir']);
 }
 
 function indexPathOf(root: string): string {

@@ -19,11 +19,15 @@
 // holding it (an entry added, replaced or removed changes the directory's
 // mtime), and the blobs of the image it produced. A tag, rmi, pull, prune
 // or another build changing one of them, from any process on the store,
-// changes a stat. File times come from the kernel's coarse clock (a tick
-// may be several ms): a build is recorded only if every time it stats is
-// older than the build's start by more than a tick, so a change made while
-// it ran, or just before, cannot share a timestamp with the state it
-// recorded.
+// changes a stat. Times the kernel stamps come from its coarse clock (a
+// tick may be several ms), which two changes can share: a build is
+// recorded only if the directories' times are older than the build's start
+// by more than a tick, so a change made while it ran, or just before,
+// cannot share a timestamp with the state it recorded. Exempt are the
+// times tsbuild's writers stamp themselves (cache/version-stamp.ts), each
+// later than the one it replaces: the image index's (every version), and a
+// directory's when this very process stamped it after its last change (a
+// build's own cache entries, recorded at once).
 import { statSync, utimesSync } from 'node:fs';
 import type { BuildRequest, ServerMessage } from '../remote/protocol.js';
 
