@@ -102,10 +102,10 @@ export class Sandbox implements Runtime {
     let cgroupAttempted = false;
     let waiting: WaitingHelper | undefined;
     try {
-      // one started ahead of this run, if there is one (its parent, the config's owner, is the fsop helper)
-      waiting = await takeWaitingHelper(this.helperPath, opts);
-      const fullSpec = opts.etcFiles === false ? spec : await withEtcFiles(spec, runDir, opts.etcFiles);
       const configPath = join(runDir, 'helper.conf');
+      // one started ahead of this run, if there is one (its parent, the config's owner, is the fsop helper)
+      waiting = await takeWaitingHelper(this.helperPath, configPath, opts);
+      const fullSpec = opts.etcFiles === false ? spec : await withEtcFiles(spec, runDir, opts.etcFiles);
       writeFileSync(configPath, compileHelperConfig(fullSpec, {
         ownerPid: waiting?.parentPid ?? process.pid, cgroupProcs: cgroup.procsFiles,
         // beside the runs' dirs, not in them: compiled once, kept for the next runs

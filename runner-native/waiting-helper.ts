@@ -30,10 +30,13 @@ export interface WaitingHelper {
   child: FsopChild;
 }
 
-/** The waiting helper, when there is one and this run can use it (taken: the next run spawns its own). */
-export async function takeWaitingHelper(helperPath: string, opts: RunOptions): Promise<WaitingHelper | undefined> {
+/**
+ * The waiting helper, when there is one and this run can use it (taken:
+ * the next run spawns its own). Its config's path goes to it as one line.
+ */
+export async function takeWaitingHelper(helperPath: string, configPath: string, opts: RunOptions): Promise<WaitingHelper | undefined> {
   const plainOutput = (t: RunOptions['stdout']) => t === undefined || t === 'ignore' || typeof t === 'function';
-  if (helperPath !== defaultHelperPath() || (opts.stdin ?? 'ignore') !== 'ignore' || opts.resize !== undefined
+  if (helperPath !== defaultHelperPath() || configPath.includes('\n') || (opts.stdin ?? 'ignore') !== 'ignore' || opts.resize !== undefined
     || !plainOutput(opts.stdout) || !plainOutput(opts.stderr)) return undefined;
   const child = takePrivateFsopChild(KEY);
   if (!child) return undefined;

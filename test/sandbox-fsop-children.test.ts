@@ -12,7 +12,8 @@ import { FsopHelper, privateFsop, takePrivateFsopChild } from '../runner-native/
 import { leaseNetworkNamespace, netnsHolderChild } from '../runner-native/network-pool.js';
 import { Sandbox } from '../runner-native/sandbox.js';
 import { defaultSpec } from '../runner-native/spec.js';
-import { sandboxHelperChild } from '../runner-native/waiting-helper.js';
+import { sandboxHelperChild, takeWaitingHelper } from '../runner-native/waiting-helper.js';
+import { defaultHelperPath } from '../runner-native/availability.js';
 import { busyboxMissing, makeOverlayDirs, writeBusyboxLayer } from '../runner-native/testing/busybox-rootfs.js';
 import { removeCgroupParent } from '../runner-native/testing/host-state.js';
 import { removeTempDir, tempDir } from './helpers/temp-dirs.js';
@@ -137,7 +138,7 @@ runIf(runSkip ?? toolMissing('slirp4netns'), test.serial)('a RUN takes the names
   t.true(await until(() => stat(holder)?.state !== 'S'), 'a discarded holder ends');
 });
 
-runIf(runSkip, test.serial)('an abort kills a waiting helper\'s run; one never handed a config exits at the end of its stdin', async (t) => {
+runIf(runSkip, test.serial)('an abort kills a waiting helper\'s run; one never handed a config exits at the end of its stdin; runs it cannot serve leave it', async (t) => {
   // A fresh helper: the private one's waiting helper was taken above.
   const fsop = new FsopHelper(true, undefined, [sandboxHelperChild()]);
   try {
@@ -156,6 +157,10 @@ runIf(runSkip, test.serial)('an abort kills a waiting helper\'s run; one never h
   const fresh = privateFsop([sandboxHelperChild()]);
   await until(() => helpersOf(fresh.pid, '--config-on-stdin').length === 1);
   const [waiting] = helpersOf(fresh.pid, '--config-on-stdin');
+  // Runs it cannot serve leave it for the next: input, output to a descriptor, a path it cannot read as a line.
+  for (const [config, opts] of [['/a/helper.conf', { stdin: 'input' }], ['/a/helper.conf', { stdout: 'inherit' }], ['/a\nb/helper.conf', {}]] as const) {
+    t.is(await takeWaitingHelper(defaultHelperPath(), config, opts), undefined);
+  }
   const dirs = await makeOverlayDirs(base, [lower]);
   const ac = new AbortController();
   const started = Date.now();
