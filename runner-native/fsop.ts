@@ -7,6 +7,7 @@
 // Every path is a (root, path inside root) pair; the helper resolves the
 // inner path with openat2(RESOLVE_IN_ROOT), so symlinks stay inside root.
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { constants as os } from 'node:os';
 import { defaultHelperPath } from './availability.js';
 
@@ -45,20 +46,73 @@ const S_IFIFO = 0o010000;
 
 const errnoNames = new Map<number, string>(Object.entries(os.errno).map(([name, n]) => [n, name]));
 
+/**
+ * A process the helper starts for us as it starts (helper/fsop-children.c):
+ * a fork of the small helper instead of this whole process, whose fork
+ * blocks this thread for milliseconds.
+ */
+export interface FsopChildSpec {
+  /** what takeChild() asks for */
+  key: string;
+  /** the program's path, then its arguments */
+  args: readonly string[];
+  /**
+   * Its fds 0, 1, ...: each the index of one of its sockets (FsopChild.stdio),
+   * so that one socket may serve two fds ([0, 0, 1]: in and out on one).
+   * Each socket costs this process a stream to set up.
+   */
+  fds: readonly number[];
+}
+
+export interface FsopChild {
+  /** 0 when it could not be started */
+  pid: Promise<number>;
+  /** our ends of its sockets (FsopChildSpec.fds; unref'd: whoever uses them refs them) */
+  stdio: Socket[];
+  /** the helper's pid: the child's parent, which never reaps it while alive */
+  parentPid: number;
+  /** as asked for (FsopChildSpec.args) */
+  args: readonly string[];
+  /** while true, the child's pid is still the child's (see killFsopChild) */
+  parentAlive(): boolean;
+}
+
+/**
+ * SIGKILLs a child the helper started, only while the helper lives: it
+ * never reaps a child, so until it exits a dead child stays its zombie and
+ * the pid cannot be another process's. (Once the helper is gone, so is the
+ * child: PDEATHSIG.)
+ */
+export function killFsopChild(child: FsopChild, pid: number): void {
+  if (!child.parentAlive()) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // a zombie already, or never started
+  }
+}
+
 export class FsopHelper {
   private readonly child: ChildProcess;
   private readonly queue: Pending[] = [];
   private chunks: Buffer[] = [];
   private buffered = 0;
   private failure: Error | undefined;
+  private readonly children = new Map<string, FsopChild>();
 
   /**
    * privateMounts: the helper lives in a mount namespace of its own, so its
    * mounts are seen only through viewPath() and vanish when it dies.
+   * children: processes it starts for us first (see FsopChildSpec).
    */
-  constructor(readonly privateMounts: boolean, helperPath = defaultHelperPath()) {
+  constructor(readonly privateMounts: boolean, helperPath = defaultHelperPath(), children: readonly FsopChildSpec[] = []) {
     const args = ['fsop', '--owner', String(process.pid), ...(privateMounts ? ['--private-mounts'] : [])];
-    this.child = spawn(helperPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let fd = 3;
+    for (const c of children) {
+      args.push('--child', c.fds.map((i) => fd + i).join(','), String(c.args.length), ...c.args);
+      fd += socketsOf(c);
+    }
+    this.child = spawn(helperPath, args, { stdio: Array.from({ length: fd }, () => 'pipe' as const) });
     const stderr: Buffer[] = [];
     this.child.stderr!.on('data', (b: Buffer) => stderr.push(b));
     this.child.stdout!.on('data', (b: Buffer) => this.onData(b));
@@ -71,6 +125,31 @@ export class FsopHelper {
       this.fail(new Error(`the fsop helper exited (${signal ?? code})${why ? `: ${why}` : ''}`));
     });
     this.idle();
+    if (children.length > 0) this.expectChildren(children);
+  }
+
+  // Their pids are the helper's first reply, before any request's.
+  private expectChildren(children: readonly FsopChildSpec[]): void {
+    const pids = new Promise<Buffer>((resolve, reject) => this.queue.push({ resolve, reject }));
+    this.busy();
+    let fd = 3;
+    children.forEach((c, i) => {
+      const stdio = this.child.stdio.slice(fd, fd + socketsOf(c)) as Socket[];
+      fd += socketsOf(c);
+      for (const s of stdio) {
+        s.on('error', () => undefined);
+        s.unref();
+      }
+      const pid = pids.then((b) => (b.length >= 4 * (2 + i) ? b.readUInt32LE(4 * (1 + i)) : 0), () => 0);
+      this.children.set(c.key, { pid, stdio, parentPid: this.pid, args: c.args, parentAlive: () => this.alive });
+    });
+  }
+
+  /** A child started for us under that key (FsopChildSpec), once: the next call gets undefined. */
+  takeChild(key: string): FsopChild | undefined {
+    const c = this.children.get(key);
+    this.children.delete(key);
+    return this.alive ? c : undefined;
   }
 
   /** False once the helper exited (a private one's mounts are gone then). */
@@ -211,6 +290,10 @@ export class FsopHelper {
   }
 }
 
+function socketsOf(c: FsopChildSpec): number {
+  return Math.max(...c.fds) + 1;
+}
+
 function u32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(n >>> 0, 0);
@@ -226,10 +309,18 @@ export function hostFsop(): FsopHelper {
   return hostHelper;
 }
 
-/** The process-wide helper with a private mount namespace (mounts only Node uses). */
-export function privateFsop(): FsopHelper {
-  if (!privateHelper?.alive) privateHelper = new FsopHelper(true);
+/**
+ * The process-wide helper with a private mount namespace (mounts only Node
+ * uses). `children`: what it starts for us when this call starts it.
+ */
+export function privateFsop(children: readonly FsopChildSpec[] = []): FsopHelper {
+  if (!privateHelper?.alive) privateHelper = new FsopHelper(true, defaultHelperPath(), children);
   return privateHelper;
+}
+
+/** A child the private helper started for us under that key, if it runs and did (once). */
+export function takePrivateFsopChild(key: string): FsopChild | undefined {
+  return privateHelper?.takeChild(key);
 }
 
 /**

@@ -1,5 +1,6 @@
 // Public surface of runner-native: builder/ imports from here only.
 export { Sandbox, DEFAULT_STATE_DIR, type SandboxOptions, type RunOptions, type SandboxResult } from './sandbox.js';
+export { sandboxHelperChild } from './waiting-helper.js';
 export { cleanupStale, processStartTime } from './state.js';
 export { grantableCapabilities } from './capabilities.js';
 export {
@@ -10,7 +11,7 @@ export {
 export { OCI_RUNTIMES, findOciRuntime, ociRuntimeCgroupProblem, OciRuntime, type OciRuntimeName, type SandboxRuntime } from './oci-runtime.js';
 export type { Runtime } from './runtime.js';
 export { openRuntime } from './runtimes.js';
-export { leaseNetworkNamespace, prewarmNetworkNamespace, type NetworkLease } from './network-pool.js';
+export { leaseNetworkNamespace, prewarmNetworkNamespace, netnsHolderChild, type NetworkLease } from './network-pool.js';
 export { SLIRP_DNS, allowSlirpHostLoopback, slirpInstalled } from './slirp.js';
 export { DOCKER_DEVICE_RULES, type SandboxDeviceRule } from './device-rules.js';
 export { defaultSeccompProfile, parseSeccompProfile, compileSeccomp, type SeccompProfile, type OciSeccomp } from './seccomp.js';

@@ -25,6 +25,7 @@ import { parseHelperStatus, type HelperStatus } from './helper-status.js';
 import type { SandboxSpec } from './spec.js';
 import { cleanupStale, createRunDir, processStartTime, updateRunRecord, type RunRecord } from './state.js';
 import { connectResize, connectStdio, stdioFor } from './stdio.js';
+import { startWaitingHelper, takeWaitingHelper, type WaitingHelper } from './waiting-helper.js';
 
 // Rootless, /run is the host's: the user's runtime dir (or cache dir) instead.
 export const DEFAULT_STATE_DIR = isRootless()
@@ -99,11 +100,14 @@ export class Sandbox implements Runtime {
     const record: RunRecord = { id, ownerPid: process.pid, ownerStartTime: processStartTime(process.pid) ?? '', cgroupsPath, ...(delegation?.ok ? { cgroupRoot } : {}) };
     const runDir = await createRunDir(this.stateDir, record);
     let cgroupAttempted = false;
+    let waiting: WaitingHelper | undefined;
     try {
-      const fullSpec = opts.etcFiles === false ? spec : await withEtcFiles(spec, runDir, opts.etcFiles);
       const configPath = join(runDir, 'helper.conf');
+      // one started ahead of this run, if there is one (its parent, the config's owner, is the fsop helper)
+      waiting = await takeWaitingHelper(this.helperPath, configPath, opts);
+      const fullSpec = opts.etcFiles === false ? spec : await withEtcFiles(spec, runDir, opts.etcFiles);
       writeFileSync(configPath, compileHelperConfig(fullSpec, {
-        ownerPid: process.pid, cgroupProcs: cgroup.procsFiles,
+        ownerPid: waiting?.parentPid ?? process.pid, cgroupProcs: cgroup.procsFiles,
         // beside the runs' dirs, not in them: compiled once, kept for the next runs
         seccompCacheDir: join(dirname(this.stateDir), 'seccomp'),
         // v1 takes the device rules as cgroup files (below); v2 as a program the helper attaches
@@ -112,12 +116,16 @@ export class Sandbox implements Runtime {
       }));
       cgroupAttempted = cgroup.dirs.length > 0;
       if (cgroupAttempted) await createCgroup(cgroupsPath, { ...spec.linux.resources, devices: deviceRulesOf(spec) }, cgroupRoot);
-      const outcome = await this.runHelper(configPath, runDir, record, opts);
+      const started = waiting;
+      waiting = undefined;
+      const outcome = started ? await this.runWaitingHelper(started, configPath, runDir, record, opts) : await this.runHelper(configPath, runDir, record, opts);
       // sweep before reading counters: nothing of this run may outlive it
       if (cgroupAttempted) await killCgroup(cgroup);
       const oomKilled = cgroupAttempted && await wasOomKilled(cgroup);
       return this.interpret(outcome, oomKilled, opts);
     } finally {
+      // taken but never handed its config (the run failed before): it exits at the end of its stdin
+      for (const s of waiting?.child.stdio ?? []) s.destroy();
       if (cgroupAttempted) {
         await killCgroup(cgroup);
         await removeCgroup(cgroup);
@@ -133,9 +141,31 @@ export class Sandbox implements Runtime {
     if (outcome.cancelled === 'abort') throw new SandboxAbortedError(opts.signal!.reason);
     if (status.error) throw status.error;
     if (status.exitCode === null && status.signal === null) {
-      throw new SandboxSetupError(`the sandbox helper ended without a result (exit ${outcome.helperCode})`);
+      throw new SandboxSetupError(`the sandbox helper ended without a result (exit ${outcome.helperCode ?? 'unknown'})`);
     }
     return { exitCode: status.exitCode, signal: status.signal, oomKilled, createdPaths: status.createdPaths };
+  }
+
+  // As runHelper, with a helper already started (waiting-helper.ts): no exit code, its status says how it ended.
+  private runWaitingHelper(waiting: WaitingHelper, configPath: string, runDir: string, record: RunRecord, opts: RunOptions): Promise<HelperOutcome> {
+    const run = startWaitingHelper(waiting, configPath, opts);
+    let cancelled: HelperOutcome['cancelled'] = null;
+    const cancel = (why: 'abort' | 'timeout') => {
+      cancelled ??= why;
+      run.kill();
+    };
+    const onAbort = () => cancel('abort');
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = opts.timeoutMs !== undefined ? setTimeout(() => cancel('timeout'), opts.timeoutMs) : null;
+    if (opts.signal?.aborted) cancel('abort');
+    // for cleanupStale; awaited before run() removes the run dir
+    const recordUpdate = updateRunRecord(runDir, { ...record, helperPid: waiting.pid, helperStartTime: processStartTime(waiting.pid) ?? undefined }).catch(() => undefined);
+    return run.status.then(async (statusText) => {
+      if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      await recordUpdate;
+      return { status: parseHelperStatus(statusText), helperCode: null, cancelled };
+    });
   }
 
   private runHelper(configPath: string, runDir: string, record: RunRecord, opts: RunOptions): Promise<HelperOutcome> {

@@ -16,7 +16,7 @@ import { commitStep, lowerDirsOf, withMutableRootfs } from './rootfs.js';
 import { directoryInLowers } from '../snapshots/lower-lookup.js';
 import { resolveUserInLayers } from './user.js';
 import { privateFsop } from '../../runner-native/fsop.js';
-import { inUserNamespace } from '../../runner-native/index.js';
+import { inUserNamespace, netnsHolderChild, sandboxHelperChild } from '../../runner-native/index.js';
 
 // Where the build context is: its directory, and the Dockerfile when it
 // lives inside it (BuildKit never sends .dockerignore'd files, but the
@@ -181,18 +181,28 @@ export class BuildStepRunner implements StepRunner {
     if (this.prewarmed) return;
     this.prewarmed = true;
     this.prewarmFsop();
-    const ownNetwork = (s: RunStep) => (s.network === 'default' ? this.env.network ?? 'default' : s.network) === 'default';
-    if (!this.graph.stages.some((stage) => stage.steps.some((s) => s.kind === 'run' && ownNetwork(s)))) return;
+    if (!this.runsWithOwnNetwork()) return;
     // On the next turn of the event loop, not now: starting the holder
     // blocks this thread until it runs (a fork of this process), which the
     // step about to run (a COPY before the RUN) is better off spending
-    // waiting for its own first I/O.
+    // waiting for its own first I/O. (Usually the fsop helper started one,
+    // see prewarmFsop: then the pool only takes it.)
     setImmediate(() => void import('../../runner-native/index.js').then((m) => m.prewarmNetworkNamespace(), () => undefined));
+  }
+
+  private runsWithOwnNetwork(): boolean {
+    const ownNetwork = (s: RunStep) => (s.network === 'default' ? this.env.network ?? 'default' : s.network) === 'default';
+    return this.graph.stages.some((stage) => stage.steps.some((s) => s.kind === 'run' && ownNetwork(s)));
   }
 
   private prewarmFsop(): void {
     // Only where steps mount with the kernel's overlayfs as root: the same test as the snapshotter's choice.
-    if (!inUserNamespace()) privateFsop();
+    if (inUserNamespace()) return;
+    // What a RUN will need, started by the helper as it starts (a fork of
+    // it, not of this process): the network namespace's holder
+    // (network-pool.ts takes it) and the sandbox helper (sandbox.ts).
+    const runsNative = this.env.runtime === 'native' && this.graph.stages.some((stage) => stage.steps.some((s) => s.kind === 'run'));
+    privateFsop([...(this.runsWithOwnNetwork() ? [netnsHolderChild()] : []), ...(runsNative ? [sandboxHelperChild()] : [])]);
   }
 }
 

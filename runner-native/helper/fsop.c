@@ -1,5 +1,5 @@
 /*
- * tsbuild-sandbox fsop [--private-mounts] [--owner PID]
+ * tsbuild-sandbox fsop [--private-mounts] [--owner PID] [--child FDS COUNT PATH ARG...]...
  *
  * A long-lived server for the filesystem basics Node has no API for:
  * device nodes (mknod), extended attributes and mounts.  One process
@@ -22,6 +22,9 @@
  * (a slave of the host's), so the overlays it mounts are visible only
  * through /proc/<pid>/root and vanish when it dies.  With PDEATHSIG,
  * tsbuild killed by SIGKILL leaves no mount behind on the host.
+ *
+ * --child: a process to start for tsbuild first (fsop-children.c); the
+ * first reply, before any request's, gives their pids.
  */
 #include "fsop.h"
 
@@ -233,8 +236,10 @@ int fsop_main(int argc, char **argv)
 			private_mounts = 1;
 		else if (!strcmp(argv[i], "--owner") && i + 1 < argc)
 			owner = (pid_t)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--child") && fsop_child_arg(argc, argv, &i) == 0)
+			continue;
 		else {
-			fprintf(stderr, "usage: %s fsop [--private-mounts] [--owner PID]\n", argv[0]);
+			fprintf(stderr, "usage: %s fsop [--private-mounts] [--owner PID] [--child FD,FD... COUNT PATH ARG...]...\n", argv[0]);
 			return 2;
 		}
 	}
@@ -245,6 +250,9 @@ int fsop_main(int argc, char **argv)
 	/* tsbuild may have died before PDEATHSIG was armed */
 	if (owner && getppid() != owner)
 		return 1;
+	/* Before anything of ours changes (umask, mount namespace, SIGPIPE):
+	 * the children start as tsbuild's own would (fsop-children.c). */
+	fsop_start_children();
 	/* Exact modes for created nodes, whatever tsbuild's umask. */
 	umask(0);
 	if (private_mounts) {

@@ -39,6 +39,10 @@ int open_beneath(int rootfd, const char *rel);
 int open_parent(int rootfd, const char *rel, char *name, size_t namelen);
 int open_root(const char *path);
 
+/* fsop-children.c: processes started for tsbuild before we serve */
+int fsop_child_arg(int argc, char **argv, int *i);
+void fsop_start_children(void);
+
 /* fsop-ops.c: each answers its request with exactly one reply */
 void op_mknod(struct field *f, int n);
 void op_setxattr(struct field *f, int n);

@@ -1,5 +1,11 @@
 /*
  * tsbuild-sandbox <config-file>
+ * tsbuild-sandbox --config-on-stdin
+ *
+ * The second form is started ahead of its run (by the fsop helper as it
+ * starts, fsop-children.c) and waits for the config file's path, one line
+ * on stdin; then stdin becomes /dev/null and it runs as the first would.
+ * Stdin closed without a path (tsbuild ran no RUN): it exits quietly.
  *
  * fd 3 is the status channel to the TS side; one line per event:
  *   pid\t<host pid of the container init>
@@ -74,6 +80,32 @@ static void container_child(const struct config *c, int go_fd, int err_fd, int c
 	finalize_and_exec(c, go_fd);
 }
 
+/* The config's path, one line on stdin (see the top); 0, or -1 at EOF.
+ * Nothing follows the line: reading past it loses nothing. */
+static int config_path_from_stdin(char *path, size_t size)
+{
+	size_t used = 0;
+	char *nl = NULL;
+	while (!nl) {
+		if (used + 1 >= size)
+			return -1;
+		ssize_t n = read(STDIN_FILENO, path + used, size - 1 - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		nl = memchr(path + used, '\n', (size_t)n);
+		used += (size_t)n;
+	}
+	*nl = 0;
+	/* as a child spawned with stdin ignored: /dev/null, read-only */
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null < 0 || dup2(null, STDIN_FILENO) < 0)
+		return -1;
+	close(null);
+	return nl > path ? 0 : -1;
+}
+
 static void relay_child_error(int err_fd)
 {
 	char buf[8192];
@@ -107,9 +139,11 @@ int main(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "userns"))
 		return userns_main(argc, argv);
 	if (argc != 2) {
-		fprintf(stderr, "usage: %s <config-file>  (status on fd 3)\n", argv[0]);
+		fprintf(stderr, "usage: %s <config-file> | --config-on-stdin  (status on fd 3)\n", argv[0]);
 		return 2;
 	}
+	static char stdin_config[4096];
+	int waits = !strcmp(argv[1], "--config-on-stdin");
 	struct stat st;
 	if (fstat(3, &st) == 0)
 		g_status_fd = 3;
@@ -119,6 +153,11 @@ int main(int argc, char **argv)
 	 * child, the container init, gets its own PDEATHSIG. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		fail("setup", "pdeathsig: %s", strerror(errno));
+	if (waits) {
+		if (config_path_from_stdin(stdin_config, sizeof(stdin_config)) < 0)
+			return 0;
+		argv[1] = stdin_config;
+	}
 
 	struct config cfg;
 	char err[512];
