@@ -52,7 +52,11 @@ it('images, tag and rmi', async (t) => {
   t.is((await cli(['inspect', '-f', '{{.Id}}', 'tagme:v1'])).stdout.trim(), id);
   const missing = await tsbuild(['rmi', 'does-not-exist:v9'], { root: suite.store.root });
   t.is(missing.code, 1);
-  t.regex(missing.stderr, /does-not-exist/);
+  // docker's words (its daemon's "No such image: ..."), which scripts grep for.
+  t.regex(missing.stderr, /No such image: does-not-exist:v9/);
+  const untagged = await tsbuild(['tag', 'does-not-exist:v9', 'x:y'], { root: suite.store.root });
+  t.is(untagged.code, 1);
+  t.regex(untagged.stderr, /No such image: does-not-exist:v9/);
 });
 
 it('save -o then load -i into another store gives the same image id; OCI and docker formats', async (t) => {

@@ -228,7 +228,7 @@ export class ImageStore {
   /** Resolve like `docker image inspect`: name[:tag], name@digest, full or short image id, manifest digest. */
   async resolve(refOrId: string): Promise<ResolvedImage> {
     const found = resolveIn(await this.load(), refOrId);
-    if (!found) throw new ImageError('IMAGE_NOT_FOUND', `no such image: ${refOrId}`);
+    if (!found) throw new ImageError('IMAGE_NOT_FOUND', `No such image: ${refOrId}`);
     return found;
   }
 
@@ -271,7 +271,7 @@ export class ImageStore {
   async remove(refOrId: string, opts: { force?: boolean } = {}): Promise<RemoveResult> {
     return this.update((index) => {
       const found = resolveIn(index, refOrId);
-      if (!found) throw new ImageError('IMAGE_NOT_FOUND', `no such image: ${refOrId}`);
+      if (!found) throw new ImageError('IMAGE_NOT_FOUND', `No such image: ${refOrId}`);
       const result: RemoveResult = { untagged: [], deleted: [] };
       const byName = nameIn(index, refOrId);
       if (byName) {
@@ -350,7 +350,7 @@ function resolveIn(index: IndexFile, s: string): ResolvedImage | undefined {
   if (name) return resolvedFor(index, index.tags[name]!);
   const prefix = ID_PREFIX.exec(s)?.[1];
   if (prefix === undefined) {
-    parseReference(s); // a malformed name deserves its own error rather than "no such image"
+    parseReference(s); // a malformed name deserves its own error rather than "No such image"
     return undefined;
   }
   const matching = Object.keys(index.images).filter((d) => index.images[d]!.id.startsWith(`sha256:${prefix}`));
