@@ -234,6 +234,10 @@ function codeCachePath(bundle, command) {
 function saveCodeCache(l) {
   const { script, cacheFile } = l;
   const tmp = `${cacheFile}.${process.pid}.tmp`;
+  // V8 flags the bundle set for the rest of the process (cache/v8-flags.ts
+  // setUntilExit()) go back first: V8 accepts a cache only from a process
+  // with the flags it was written under.
+  globalThis[Symbol.for('tsbuild.restoreV8Flags')]?.();
   try {
     fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
     // A run that compiled without a cache spent its time compiling: its CPU time says nothing of its work (0: the next run measures).

@@ -1,7 +1,7 @@
 // The CLI's hold on V8's heap during a build (build-runner.ts) and the
 // recording of its answer (local-memo-record.ts).
 import { runInNewContext } from 'node:vm';
-import { nodeV8, withV8Flag } from '../../cache/v8-flags.js';
+import { setUntilExit } from '../../cache/v8-flags.js';
 
 // How far V8 lets the heap grow past what survived its last full
 // collection: up to 4x by default, which made a 1 GB, 50,000-file COPY peak
@@ -21,7 +21,7 @@ export function capHeapGrowthWhenBig(): () => void {
   const timer = setInterval(() => {
     if (process.memoryUsage().heapUsed < BIG_HEAP) return;
     clearInterval(timer);
-    nodeV8().setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+    setUntilExit(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`, '--heap-growing-percent=0');
     collectWhenBig();
   }, 100);
   timer.unref();
@@ -35,21 +35,25 @@ export function capHeapGrowthWhenBig(): () => void {
  */
 export function collectWhenBig(): void {
   if (process.memoryUsage().heapUsed < BIG_HEAP) return;
-  nodeV8().setFlagsFromString('--expose-gc');
+  setUntilExit('--expose-gc', '--no-expose-gc');
   // A fresh context gets the gc() the flag exposes; this one keeps none.
   (runInNewContext('gc') as () => void)();
 }
 
 /**
- * `f` with V8's incremental marking off. The memo's second solve
- * (local-memo-record.ts) runs right after a build, on a heap of garbage
- * the exit frees: V8 starts marking it as soon as the old generation's
- * slack drops below the young generation's size (9 of 27 MB after a
- * small build), and the marking's steps and finish cost the recording,
- * after the build's last line, 5-9 ms. Off, the old generation is
- * collected only when it reaches its limit (then in one pause), which
- * such a solve does not. The flag is restored after (cache/v8-flags.ts).
+ * V8's incremental marking off for the rest of the process: for the memo's
+ * second solve (local-memo-record.ts), which runs right after a build, on
+ * a heap of garbage the exit frees. V8 starts marking it as soon as the
+ * old generation's slack drops below the young generation's size (9 of 27
+ * MB after a small build), and the marking's steps and finish cost the
+ * recording, after the build's last line, 5-9 ms. Set back after the
+ * solve, the marking started then instead: its steps, V8 tasks on the event
+ * loop, held the exit of bench project a's one-file rebuild back by 11-14
+ * ms, marking a heap the exit was about to free. Off, the old generation
+ * is collected only when it reaches its limit (then in one pause), which
+ * what is left of the process does not. The launcher sets the flag back
+ * before it writes a code cache (cache/v8-flags.ts).
  */
-export function withoutIncrementalMarking<T>(f: () => Promise<T>): Promise<T> {
-  return withV8Flag('--no-incremental-marking', '--incremental-marking', f);
+export function incrementalMarkingOffUntilExit(): void {
+  setUntilExit('--no-incremental-marking', '--incremental-marking');
 }

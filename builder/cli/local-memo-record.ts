@@ -36,7 +36,7 @@ import type { ServerMessage } from '../remote/protocol.js';
 import { buildManifest, manifestOfRows, rowsOfWalk, startContextCheck, statContextAround, type ContextCheck } from '../remote/context-manifest.js';
 import type { SnapshotRow } from '../remote/context-snapshot.js';
 import { untrustedUntil } from '../../cache/checksum-cache.js';
-import { collectWhenBig, withoutIncrementalMarking } from './heap-growth.js';
+import { collectWhenBig, incrementalMarkingOffUntilExit } from './heap-growth.js';
 import { nodeV8 } from '../../cache/v8-flags.js';
 import { contextIdOf } from '../remote/context-ids.js';
 import { memoRequest } from '../remote/remote-request.js';
@@ -109,7 +109,7 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
       // ahead than the rule's margin is another clock's (a file system whose
       // server runs ahead), which no wait here could outlast in reason.
       if (settled - Date.now() > RACY_MS) return;
-      // Loaded for withoutIncrementalMarking() while the wait hides its ~0.5-1 ms.
+      // Loaded for incrementalMarkingOffUntilExit() while the wait (if any) hides its ~0.5-1 ms.
       nodeV8();
       await sleepUntil(settled);
       const againStart = memoStart(storeRoot);
@@ -118,7 +118,9 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
       const around = againCheck && statContextAround(againCheck.root, dockerfilePath);
       const noOp = new ShownEvents();
       const seen: { walk?: readonly ContextWalkEntry[] } = {};
-      const answer = await withoutIncrementalMarking(() => again({ onEvent: (e) => noOp.onEvent(e), onContextWalk: (walk, whole) => { if (whole) seen.walk = walk; }, contextWalk: 'reuse' }));
+      // The recording is the process's last work (cli/build-runner.ts).
+      incrementalMarkingOffUntilExit();
+      const answer = await again({ onEvent: (e) => noOp.onEvent(e), onContextWalk: (walk, whole) => { if (whole) seen.walk = walk; }, contextWalk: 'reuse' });
       if (!isStoreOnly(answer) || !noOp.shown) return;
       // Its digests are filled in by now. The walk itself goes (unless it is
       // the build's own, kept: recent-selections.ts), with the rest of that
