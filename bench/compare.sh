@@ -17,6 +17,7 @@
 #   PROFILE=/tmp/prof RUNS=1 TOOLS=tsbuild bench/compare.sh   # + a V8 CPU profile of
 #       every tsbuild build, in PROFILE/<project>-<phase>/ (bench/profile-summary.ts reads them)
 #   KEEP=1 ...                             # keep the work dir (logs, stores) for a look
+#   WARM_TSBUILD=0 ...                     # no untimed first builds to write tsbuild's code caches (see below)
 #   TSBUILD_B=/path/to/other/checkout/bin/tsbuild TOOLS="tsbuild tsbuild-b" PROJECTS=c RUNS=9 bench/compare.sh
 #       # A/B of two tsbuild builds (after `npm run build` in both), alternating
 #       run by run on the same fresh file system: adds a tsbuild-b column and
@@ -181,6 +182,28 @@ build_with() {
 # One file of the project changes before the rebuild: each tool's rebuild
 # sees a real one-file change against its own previous build.
 touch_one_file() { echo "// edit $(now)" >> "$WORK/projects/$1/$(cat "$WORK/projects/$1/.bench-edit")"; }
+
+# Warm: tsbuild's launcher writes V8's code cache of each command (and of
+# a rebuild apart from a first build) after its first runs, beside the
+# bundle, as dockerd sets BuildKit up on its first build. Those caches are
+# shared by every project: one written by another project's rebuild lacks
+# what this one's runs, and costs it the compiling until the launcher's
+# check writes it again (up to ~30 ms of a's rebuild, for some runs). So
+# each tsbuild first builds every project once, the same phases, in a
+# throw-away store. WARM_TSBUILD=0 times the runs that write them.
+if [[ "${WARM_TSBUILD:-1}" != 0 ]]; then
+  for tool in $TOOLS; do
+    [[ $tool == tsbuild || $tool == tsbuild-b ]] || continue
+    log "warming $tool's code caches"
+    for project in $PROJECTS; do
+      reset_tool "$tool"
+      for phase in cold noop noop2 change; do
+        [[ $phase == change ]] && touch_one_file "$project"
+        PROFILE='' build_with "$tool" "$project" "$phase" >> "$WORK/commands.log" 2>&1
+      done
+    done
+  done
+fi
 
 mkdir -p "$WORK/samples"
 log "load at start: $(cut -d' ' -f1-3 /proc/loadavg); tools: $TOOLS; runs: $RUNS; state on: $(findmnt -no FSTYPE,SOURCE -T "$STATE" | tr -s ' ')"
