@@ -33,9 +33,9 @@ export async function withV8Flag<T>(flag: string, restore: string, f: () => Prom
 }
 
 /**
- * Sets `flag` for the rest of this process: for what runs last, where
- * setting it back would only let V8 start work the exit makes pointless
- * (marking a heap the exit frees). `restore` is set again by
+ * Sets `flag` for the rest of this process (a big build's heap limits, or
+ * the memo recording's marking off, where setting it back would only let
+ * V8 start marking a heap the exit frees). `restore` is set again by
  * restoreHeldFlags(), which the launcher calls before it writes a code cache.
  */
 export function setUntilExit(flag: string, restore: string): void {
