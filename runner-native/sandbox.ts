@@ -149,22 +149,13 @@ export class Sandbox implements Runtime {
   // As runHelper, with a helper already started (waiting-helper.ts): no exit code, its status says how it ended.
   private runWaitingHelper(waiting: WaitingHelper, configPath: string, runDir: string, record: RunRecord, opts: RunOptions): Promise<HelperOutcome> {
     const run = startWaitingHelper(waiting, configPath, opts);
-    let cancelled: HelperOutcome['cancelled'] = null;
-    const cancel = (why: 'abort' | 'timeout') => {
-      cancelled ??= why;
-      run.kill();
-    };
-    const onAbort = () => cancel('abort');
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    const timer = opts.timeoutMs !== undefined ? setTimeout(() => cancel('timeout'), opts.timeoutMs) : null;
-    if (opts.signal?.aborted) cancel('abort');
-    // for cleanupStale; awaited before run() removes the run dir
-    const recordUpdate = updateRunRecord(runDir, { ...record, helperPid: waiting.pid, helperStartTime: processStartTime(waiting.pid) ?? undefined }).catch(() => undefined);
+    const cancel = cancellation(opts, () => run.kill());
+    cancel.ifAborted();
+    const recordUpdate = recordHelper(runDir, record, waiting.pid);
     return run.status.then(async (statusText) => {
-      if (timer) clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
+      cancel.finish();
       await recordUpdate;
-      return { status: parseHelperStatus(statusText), helperCode: null, cancelled };
+      return { status: parseHelperStatus(statusText), helperCode: null, cancelled: cancel.why() };
     });
   }
 
@@ -176,41 +167,54 @@ export class Sandbox implements Runtime {
       const child = spawn(this.helperPath, [configPath], { stdio: stdioFor(stdin, stdout, stderr, opts.resize !== undefined) });
       connectResize(child, opts.resize);
       let statusText = '';
-      let cancelled: HelperOutcome['cancelled'] = null;
-      // Killing the helper is enough: PDEATHSIG kills the container init,
-      // and the death of a PID-namespace init kills everything inside it.
-      // The cgroup sweep in run() is the second line of defence.
-      const cancel = (why: 'abort' | 'timeout') => {
-        cancelled ??= why;
-        child.kill('SIGKILL');
-      };
-      const onAbort = () => cancel('abort');
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-      const timer = opts.timeoutMs !== undefined ? setTimeout(() => cancel('timeout'), opts.timeoutMs) : null;
+      const cancel = cancellation(opts, () => child.kill('SIGKILL'));
       const statusPipe = child.stdio[3] as NodeJS.ReadableStream | null;
       statusPipe?.setEncoding('utf8');
       statusPipe?.on('data', (chunk: string) => { statusText += chunk; });
       connectStdio(child, stdin, stdout, stderr);
-      // the signal may have fired while we were preparing
-      if (opts.signal?.aborted) cancel('abort');
-      // for cleanupStale; awaited before run() removes the run dir
-      const recordUpdate = child.pid === undefined ? Promise.resolve() : updateRunRecord(runDir, {
-        ...record, helperPid: child.pid, helperStartTime: processStartTime(child.pid) ?? undefined,
-      }).catch(() => undefined);
-      const finish = () => {
-        if (timer) clearTimeout(timer);
-        opts.signal?.removeEventListener('abort', onAbort);
-      };
+      cancel.ifAborted();
+      const recordUpdate = child.pid === undefined ? Promise.resolve() : recordHelper(runDir, record, child.pid);
       child.on('error', (err) => {
-        finish();
+        cancel.finish();
         reject(new SandboxUnavailableError(`cannot start ${this.helperPath}: ${err.message}`));
       });
       child.on('close', (code) => {
-        finish();
-        void recordUpdate.then(() => resolve({ status: parseHelperStatus(statusText), helperCode: code, cancelled }));
+        cancel.finish();
+        void recordUpdate.then(() => resolve({ status: parseHelperStatus(statusText), helperCode: code, cancelled: cancel.why() }));
       });
     });
   }
+}
+
+/**
+ * Abort (opts.signal) and timeout (opts.timeoutMs) of a running helper:
+ * both `kill` it, which is enough: PDEATHSIG kills the container init, and
+ * the death of a PID-namespace init kills everything inside it. The cgroup
+ * sweep in run() is the second line of defence.
+ */
+function cancellation(opts: RunOptions, kill: () => void) {
+  let cancelled: HelperOutcome['cancelled'] = null;
+  const cancel = (why: 'abort' | 'timeout') => {
+    cancelled ??= why;
+    kill();
+  };
+  const onAbort = () => cancel('abort');
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const timer = opts.timeoutMs !== undefined ? setTimeout(() => cancel('timeout'), opts.timeoutMs) : null;
+  return {
+    /** The signal may have fired while the run was being prepared. */
+    ifAborted: () => { if (opts.signal?.aborted) cancel('abort'); },
+    finish: () => {
+      if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+    },
+    why: () => cancelled,
+  };
+}
+
+/** The helper's pid and start time in the run's record, for cleanupStale; awaited before run() removes the run dir. */
+function recordHelper(runDir: string, record: RunRecord, pid: number): Promise<void> {
+  return updateRunRecord(runDir, { ...record, helperPid: pid, helperStartTime: processStartTime(pid) ?? undefined }).catch(() => undefined);
 }
 
 /** Removes cgroups and state dirs of runs whose tsbuild process died. */

@@ -37,7 +37,6 @@ import { buildManifest, manifestOfRows, rowsOfWalk, startContextCheck, statConte
 import type { SnapshotRow } from '../remote/context-snapshot.js';
 import { untrustedUntil } from '../../cache/checksum-cache.js';
 import { collectWhenBig, incrementalMarkingOffUntilExit } from './heap-growth.js';
-import { nodeV8 } from '../../cache/v8-flags.js';
 import { contextIdOf } from '../remote/context-ids.js';
 import { memoRequest } from '../remote/remote-request.js';
 import { wireEvent } from '../remote/wire-event.js';
@@ -109,8 +108,6 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
       // ahead than the rule's margin is another clock's (a file system whose
       // server runs ahead), which no wait here could outlast in reason.
       if (settled - Date.now() > RACY_MS) return;
-      // Loaded for incrementalMarkingOffUntilExit() while the wait (if any) hides its ~0.5-1 ms.
-      nodeV8();
       await sleepUntil(settled);
       const againStart = memoStart(storeRoot);
       // Before the solve reads anything: the snapshot's horizon is its start.

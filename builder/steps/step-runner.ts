@@ -191,8 +191,11 @@ export class BuildStepRunner implements StepRunner {
   }
 
   private runsWithOwnNetwork(): boolean {
-    const ownNetwork = (s: RunStep) => (s.network === 'default' ? this.env.network ?? 'default' : s.network) === 'default';
-    return this.graph.stages.some((stage) => stage.steps.some((s) => s.kind === 'run' && ownNetwork(s)));
+    return this.hasRun((s) => (s.network === 'default' ? this.env.network ?? 'default' : s.network) === 'default');
+  }
+
+  private hasRun(which: (s: RunStep) => boolean = () => true): boolean {
+    return this.graph.stages.some((stage) => stage.steps.some((s) => s.kind === 'run' && which(s)));
   }
 
   private prewarmFsop(): void {
@@ -201,7 +204,7 @@ export class BuildStepRunner implements StepRunner {
     // What a RUN will need, started by the helper as it starts (a fork of
     // it, not of this process): the network namespace's holder
     // (network-pool.ts takes it) and the sandbox helper (sandbox.ts).
-    const runsNative = this.env.runtime === 'native' && this.graph.stages.some((stage) => stage.steps.some((s) => s.kind === 'run'));
+    const runsNative = this.env.runtime === 'native' && this.hasRun();
     privateFsop([...(this.runsWithOwnNetwork() ? [netnsHolderChild()] : []), ...(runsNative ? [sandboxHelperChild()] : [])]);
   }
 }
