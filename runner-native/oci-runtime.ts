@@ -102,7 +102,7 @@ export async function runWithOciRuntime(name: OciRuntimeName, spec: SandboxSpec,
   const global = [`--root=${runtimeRoot}`];
   const cgroup = cgroupHandleFor(cgroupsPath, ctx.cgroupRoot);
   try {
-    const fullSpec = opts.etcFiles === false ? spec : await withEtcFiles(spec, runDir, opts.etcFiles);
+    const fullSpec = opts.etcFiles === false ? spec : withEtcFiles(spec, runDir, opts.etcFiles);
     const bundle = join(runDir, 'bundle');
     await mkdir(bundle);
     await writeFile(join(bundle, 'config.json'), JSON.stringify(toOciConfig(fullSpec, { cgroupsPath: `/${cgroupsPath}` }), null, 2));

@@ -105,7 +105,7 @@ export class Sandbox implements Runtime {
       const configPath = join(runDir, 'helper.conf');
       // one started ahead of this run, if there is one (its parent, the config's owner, is the fsop helper)
       waiting = await takeWaitingHelper(this.helperPath, configPath, opts);
-      const fullSpec = opts.etcFiles === false ? spec : await withEtcFiles(spec, runDir, opts.etcFiles);
+      const fullSpec = opts.etcFiles === false ? spec : withEtcFiles(spec, runDir, opts.etcFiles);
       writeFileSync(configPath, compileHelperConfig(fullSpec, {
         ownerPid: waiting?.parentPid ?? process.pid, cgroupProcs: cgroup.procsFiles,
         // beside the runs' dirs, not in them: compiled once, kept for the next runs
