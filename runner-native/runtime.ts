@@ -22,6 +22,12 @@ export interface RunOptions {
   resize?: NodeJS.ReadableStream;
   /** Contents for /etc/hosts and /etc/resolv.conf, or false to mount none of the three /etc files. */
   etcFiles?: EtcFilesOptions | false;
+  /**
+   * Called once the command was started: from then on this process only
+   * waits for it (and passes its output on), a moment for work of the
+   * caller's own (native runtime).
+   */
+  onRunning?(): void;
 }
 
 export interface SandboxResult {

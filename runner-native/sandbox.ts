@@ -118,7 +118,9 @@ export class Sandbox implements Runtime {
       if (cgroupAttempted) await createCgroup(cgroupsPath, { ...spec.linux.resources, devices: deviceRulesOf(spec) }, cgroupRoot);
       const started = waiting;
       waiting = undefined;
-      const outcome = started ? await this.runWaitingHelper(started, configPath, runDir, record, opts) : await this.runHelper(configPath, runDir, record, opts);
+      const running = started ? this.runWaitingHelper(started, configPath, runDir, record, opts) : this.runHelper(configPath, runDir, record, opts);
+      opts.onRunning?.();
+      const outcome = await running;
       // sweep before reading counters: nothing of this run may outlive it
       if (cgroupAttempted) await killCgroup(cgroup);
       const oomKilled = cgroupAttempted && await wasOomKilled(cgroup);

@@ -415,6 +415,50 @@ it('the recording reuses the build\'s walk: the snapshot of a fresh walk, and a 
   t.regex(await shown('/list.txt'), /^added\.txt$/m);
 });
 
+it('a build that reads part of its context has the context walked while its RUN runs; a change after that walk is not answered stale', async (t) => {
+  // BuildIO.onIdle: the recorder walks the context (and saves its
+  // snapshot) while the RUN's command runs, not after the build; the
+  // recording's second solve is what tells a change made since.
+  process.env.XDG_CACHE_HOME = CLIENT_CACHE;
+  const env = { ...process.env, TSBUILD_ROOT: suite.store.root };
+  const ctx = await context('FROM busybox:latest\nCOPY app.txt /ctx/app.txt\nRUN sleep 0.2 && cat /ctx/app.txt > /copy.txt\n', { 'other.txt': 'not copied\n' });
+  const file = path.join(ctx, 'app.txt');
+  const req = toBuildOptions(['-q', '-t', 'memo-idle:latest', ctx], env) as CliBuildRequest;
+  const snapshotDigest = () => startContextCheck(ctx, req.build.dockerfilePath).snapshot.digest;
+  const recorded = async (content: string, between: () => Promise<void>) => {
+    writeFileSync(file, content);
+    await new Promise((r) => setTimeout(r, FINE_RACY_MARGIN_MS + 50));
+    const before = snapshotDigest();
+    const recorder = memoRecorder(req, env)!;
+    let idle = 0;
+    const result = await solve(req.build, {
+      onEvent: (e) => recorder.onEvent(e), onContextWalk: (w, whole) => recorder.onContextWalk(w, whole), contextWalk: 'keep',
+      onIdle: () => { idle++; recorder.onIdle(); },
+    });
+    t.is(idle, 1, 'the build told of its one RUN');
+    // Nothing but the recorder's walk during the RUN saves the snapshot (the walk starts at once).
+    t.not(snapshotDigest(), before, 'the snapshot was saved while the build ran');
+    await between();
+    await recorder.record(result, (io) => solve(req.build, io));
+    return result.imageId;
+  };
+  const copied = async () => (await run(['run', '--rm', 'memo-idle:latest', 'cat', '/copy.txt'])).stdout;
+  const id = await recorded('one\n', async () => undefined);
+  const next = await build(ctx, ['-t', 'memo-idle:latest']);
+  t.true(next.memo, next.r.stderr);
+  t.is(next.id, id);
+  // Rewritten with the same size, its mtime put back, after the walk and before the recording.
+  const edited = await recorded('two\n', async () => {
+    const st = statSync(file);
+    writeFileSync(file, 'TWO\n');
+    utimesSync(file, st.atime, st.mtime);
+  });
+  const afterEdit = await build(ctx, ['-t', 'memo-idle:latest']);
+  t.false(afterEdit.memo);
+  t.not(afterEdit.id, edited);
+  t.is(await copied(), 'TWO\n');
+});
+
 it('a store time ahead of the clock by more than the tick rule is not waited for: nothing is solved again or recorded', async (t) => {
   // A file system whose clock runs ahead (a server's) stamps the store's
   // writes in the future: waiting for them to age would hold every

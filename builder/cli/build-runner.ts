@@ -35,7 +35,7 @@ export async function runCli(req: CliBuildRequest): Promise<number> {
         progress.onProgress?.(e);
         memo?.onEvent(e);
       },
-      ...(memo ? { onContextWalk: (entries, whole) => memo.onContextWalk(entries, whole), contextWalk: 'keep' as const } : {}),
+      ...(memo ? { onContextWalk: (entries, whole) => memo.onContextWalk(entries, whole), contextWalk: 'keep' as const, onIdle: () => memo.onIdle() } : {}),
       signal: abort.signal,
       secrets: localSecrets(req.secrets, process.env),
       ssh,

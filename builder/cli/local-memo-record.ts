@@ -57,6 +57,8 @@ export interface MemoRecorder {
   onEvent(e: ProgressEvent): void;
   /** The build's walks of the context (BuildIO.onContextWalk). */
   onContextWalk(entries: readonly ContextWalkEntry[], whole: boolean): void;
+  /** While a RUN's command runs (BuildIO.onIdle). */
+  onIdle(): void;
   /** After the build succeeded and its output was shown; `again` asks the same build again when it ran steps. */
   record(result: BuildResult, again: SolveAgain): Promise<void>;
 }
@@ -73,8 +75,15 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
   // Until then a walk of the context cannot trust an entry the build read (context-snapshot.ts's racy rule).
   let untrusted = -Infinity;
   const tableOf = () => PersistentChecksumCache.open(storePaths(storeRoot).checksums, contextDir);
+  // The walk of a context the build does not read whole, made while a RUN's
+  // command runs (this thread only waits then) rather than after the build.
+  let earlyWalk: Promise<string | undefined> | undefined;
   return {
     onEvent: (e) => events.onEvent(e),
+    onIdle: () => {
+      if (earlyWalk || walksWhole) return;
+      earlyWalk = contextDigest(contextDir, dockerfilePath, startContextCheck(contextDir, dockerfilePath), tableOf).catch(() => undefined);
+    },
     onContextWalk: (entries, whole) => {
       for (const e of entries) untrusted = Math.max(untrusted, untrustedUntil(e.mtimeMs, e.ctimeMs));
       if (!whole) return;
@@ -98,8 +107,13 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
       if (walked > SOLVE_AGAIN_MAX_ENTRIES) return;
       // A build that reads the whole context (COPY .) walks it again below:
       // the snapshot is made of that walk. Otherwise the context is walked
-      // first, while the store's last writes age.
-      const walkedFirst = walksWhole ? undefined : await contextDigest(contextDir, dockerfilePath, startContextCheck(contextDir, dockerfilePath), tableOf);
+      // first: the walk made during a RUN, unless it could not confirm the
+      // context (an entry changed too shortly before it), which one made
+      // now may. It may predate steps of the build: the second solve below
+      // reads the context again, and comes out store-only only if it is
+      // still what the build read.
+      const walkedFirst = walksWhole ? undefined
+        : await earlyWalk ?? await contextDigest(contextDir, dockerfilePath, startContextCheck(contextDir, dockerfilePath), tableOf);
       if (!walksWhole && walkedFirst === undefined) return;
       // Of the request and the context alone: made while the wait goes on.
       const keyFirst = walkedFirst === undefined ? undefined : answerKey(req, walkedFirst);

@@ -59,6 +59,7 @@ export async function build(opts: BuildOptions, io: BuildIO = {}): Promise<Build
     ssh: io.ssh ?? NO_SSH,
     ...(opts.runResources ? { runResources: opts.runResources } : {}),
     layerWrites,
+    ...(io.onIdle ? { onIdle: io.onIdle } : {}),
   };
   // --build-context values are checked (and loaded, cloned) before any step runs.
   const contexts = await resolveBuildContexts(store, opts.buildContexts ?? []);

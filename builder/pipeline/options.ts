@@ -100,6 +100,13 @@ export interface BuildIO {
    * why that stays exact). A user's build never reuses.
    */
   contextWalk?: 'keep' | 'reuse';
+  /**
+   * Called when a RUN's command started and the build only waits for it
+   * (once per RUN): the moment for work of the caller's own that would
+   * otherwise follow the build and hold its end back. The CLI's memo walks
+   * the context then (cli/local-memo-record.ts).
+   */
+  onIdle?(): void;
   /** Cancellation: running steps are killed, mounts and leases released; build() rejects with a CANCELED error. */
   signal?: AbortSignal;
   /** RUN --mount=type=secret; none: no secrets. */

@@ -201,6 +201,7 @@ export async function runStep(env: StepEnv, { step, parent, sources, context, ct
       stdout: (chunk) => ctx.log('stdout', chunk),
       stderr: (chunk) => ctx.log('stderr', chunk),
       signal: ctx.signal,
+      ...(env.onIdle ? { onRunning: env.onIdle } : {}),
       // --add-host entries; slirp4netns' DNS forwarder (the host's resolver is often on its own 127.0.0.x)
       ...(etcFiles.hosts !== undefined || etcFiles.resolvConf !== undefined ? { etcFiles } : {}),
     });

@@ -37,6 +37,8 @@ export interface StepEnv {
   runResources?: RunResources;
   /** Where steps' layers are written in the background; without it each step writes its own before it ends. */
   layerWrites?: LayerWrites;
+  /** BuildIO.onIdle. */
+  onIdle?: () => void;
 }
 
 // The operations the solver's vertices delegate to (builder/steps/*), kept
