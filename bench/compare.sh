@@ -18,6 +18,7 @@
 #       every tsbuild build, in PROFILE/<project>-<phase>/ (bench/profile-summary.ts reads them)
 #   KEEP=1 ...                             # keep the work dir (logs, stores) for a look
 #   WARM_TSBUILD=0 ...                     # no untimed first builds to write tsbuild's code caches (see below)
+#   TSBUILD_NETWORK=default ...            # tsbuild's RUNs in its default network, not the host's as the others' (see below)
 #   TSBUILD_B=/path/to/other/checkout/bin/tsbuild TOOLS="tsbuild tsbuild-b" PROJECTS=c RUNS=9 bench/compare.sh
 #       # A/B of two tsbuild builds (after `npm run build` in both), alternating
 #       run by run on the same fresh file system: adds a tsbuild-b column and
@@ -163,6 +164,16 @@ reset_tool() {
   esac
 }
 
+# Every tool's RUNs share the host's network namespace: dockerd here has no
+# bridge, so BuildKit's RUNs get --network=host, and buildah's chroot
+# isolation makes no namespace. tsbuild gets the same flag (with the
+# entitlement buildx asks for it), not its default: a namespace of its own
+# with slirp4netns, work the others are not asked to do (4-6 ms more CPU
+# per build with a RUN here). TSBUILD_NETWORK=default times tsbuild's own
+# default instead.
+TS_NET=(--network=host --allow network.host)
+[[ "${TSBUILD_NETWORK:-host}" == default ]] && TS_NET=()
+
 build_with() {
   local tool=$1 project=$2 phase=$3
   local ctx="$WORK/projects/$project"
@@ -172,8 +183,8 @@ build_with() {
       # Node refuses --cpu-prof in NODE_OPTIONS: run the script as bin/tsbuild does, with the flag.
       [[ -n "${PROFILE:-}" ]] && cmd=(env -u NODE_EXTRA_CA_CERTS ${NODE_EXTRA_CA_CERTS:+"TSBUILD_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS"}
         node --cpu-prof "--cpu-prof-dir=$PROFILE/$project-$phase" "$HERE/bin/tsbuild.js")
-      env TSBUILD_ROOT="$STATE/tsbuild-store" "${cmd[@]}" build --progress=plain -t "bench-$project" "$ctx" ;;
-    tsbuild-b) env TSBUILD_ROOT="$STATE/tsbuild-b-store" "$TSBUILD_B" build --progress=plain -t "bench-$project" "$ctx" ;;
+      env TSBUILD_ROOT="$STATE/tsbuild-store" "${cmd[@]}" build --progress=plain "${TS_NET[@]}" -t "bench-$project" "$ctx" ;;
+    tsbuild-b) env TSBUILD_ROOT="$STATE/tsbuild-b-store" "$TSBUILD_B" build --progress=plain "${TS_NET[@]}" -t "bench-$project" "$ctx" ;;
     buildkit) DOCKER_BUILDKIT=1 "${DOCKER[@]}" build --progress=plain --network=host -t "bench-$project" "$ctx" ;;
     buildah) "${BUILDAH[@]}" bud --layers --isolation chroot --tls-verify=false -t "bench-$project" "$ctx" ;;
   esac
