@@ -9,7 +9,7 @@
 // Every call on the cgroup file system is synchronous: each is a few
 // microseconds of kernel bookkeeping, less than the threadpool round trip
 // an async call costs, and a RUN makes about twenty of them.
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SandboxSetupError } from './errors.js';
@@ -100,9 +100,28 @@ async function createV1(root: string, rel: string, r: SandboxResources): Promise
     // one rule per write: the kernel parses a single rule each time
     const dir = dirs.devices;
     if (!dir) throw new SandboxSetupError('the devices cgroup controller is not mounted: device access cannot be confined (mount it, or use a cgroup v2 host)');
-    for (const rule of r.devices) write(dir, rule.allow ? 'devices.allow' : 'devices.deny', v1RuleLine(rule));
+    writeRules(dir, r.devices.map((rule) => [rule.allow ? 'devices.allow' : 'devices.deny', v1RuleLine(rule)]));
   }
   return handle;
+}
+
+// In order, each file opened once: a RUN's default rules are ~14 writes,
+// an open and a close each saved.
+function writeRules(dir: string, rules: [file: string, line: string][]): void {
+  const fds = new Map<string, number>();
+  try {
+    for (const [file, line] of rules) {
+      try {
+        let fd = fds.get(file);
+        if (fd === undefined) fds.set(file, fd = openSync(join(dir, file), 'w'));
+        writeSync(fd, line);
+      } catch (err) {
+        throw new SandboxSetupError(`cannot set ${file}=${line} in ${dir}: ${(err as Error).message}`);
+      }
+    }
+  } finally {
+    for (const fd of fds.values()) closeSync(fd);
+  }
 }
 
 async function createV2(root: string, rel: string, r: SandboxResources): Promise<CgroupHandle> {

@@ -206,3 +206,23 @@ test('special files (FIFOs) from a stage rootfs are recreated', async (t) => {
   t.is(st.mode & 0o7777, 0o620);
   t.is(r.specialFiles, 1);
 });
+
+test('--chown by name is looked up in the destination\'s /etc/passwd and /etc/group; a FIFO there is refused, never waited on', async (t) => {
+  const { destRoot, run } = await setup({ 'etc/passwd': 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n', 'etc/group': 'root:x:0:\nstaff:x:1001:\n' });
+  await run({ sources: ['a.txt'], dest: '/x', chown: 'app:staff' });
+  if (isRoot) {
+    const st = await stat(path.join(destRoot, 'x'));
+    t.deepEqual([st.uid, st.gid], [1000, 1001]);
+  }
+  await t.throwsAsync(run({ sources: ['a.txt'], dest: '/y', chown: 'nobody' }), { message: /nobody/ });
+  // A FIFO opened for reading blocks until a writer comes: the lookup must not.
+  const fifoRoot = await setup({ 'etc/': '' });
+  await promisify(execFile)('mkfifo', [path.join(fifoRoot.destRoot, 'etc/passwd')]);
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('the lookup hung on the FIFO')), 10_000); });
+  try {
+    await t.throwsAsync(Promise.race([fifoRoot.run({ sources: ['a.txt'], dest: '/x', chown: 'app' }), hung]), { message: /user "?app"?/ });
+  } finally {
+    clearTimeout(timer);
+  }
+});

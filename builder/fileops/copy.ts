@@ -28,7 +28,7 @@ import { InvalidSourceError, MultipleSourcesNeedDirError, SourceNotFoundError } 
 import { extractTar } from './extract.js';
 import { downloadUrl, isHttpUrl, parseChecksum } from './fetch-url.js';
 import { cloneGit, parseGitUrl } from './git-clone.js';
-import { lstatOrNull, mkdirAllInRoot } from './fs-write.js';
+import { lstatSyncOrNull, mkdirAllInRoot } from './fs-write.js';
 import { CREATED_DIR_MODE, parseChmod, type ModeSpec } from './mode.js';
 import { resolveInRoot } from './resolve.js';
 import { DirectorySource, type SourceTree } from './source-tree.js';
@@ -149,7 +149,7 @@ async function checkDestination(items: PlannedItem[], dest: Destination, destRoo
   const count = items.filter((i) => i.kind !== 'parents').length;
   if (count <= 1 || dest.isDir) return;
   const resolved = await resolveInRoot(destRoot, dest.path);
-  const st = resolved.exists ? await lstatOrNull(resolved.host) : null;
+  const st = resolved.exists ? lstatSyncOrNull(resolved.host) : null;
   if (!st?.isDirectory()) throw new MultipleSourcesNeedDirError(instruction);
 }
 
@@ -252,7 +252,7 @@ async function place(job: Job, copier: TreeCopier, srcInRoot: string, srcName: s
   const made = await mkdirAllInRoot(destRoot, job.dest.isDir ? job.dest.path : path.posix.dirname(job.dest.path), dirOptions);
 
   const dst = await resolveInRoot(destRoot, job.dest.path);
-  const dstSt = dst.exists ? await lstatOrNull(dst.host) : null;
+  const dstSt = dst.exists ? lstatSyncOrNull(dst.host) : null;
   let destInRoot = dst.inRoot;
   if ((!copyDirContents && st.isDirectory() && dstSt) || (!st.isDirectory() && dstSt?.isDirectory())) {
     destInRoot = path.posix.join(destInRoot, srcName);

@@ -4,11 +4,11 @@
  * plus one new name, so they never follow a symlink out of the rootfs.
  */
 import { chmod, lchown, lstat, mkdir } from 'node:fs/promises';
-import { lutimesSync, type Stats } from 'node:fs';
+import { lstatSync, lutimesSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { hostFsop } from '../../runner-native/fsop.js';
 import { CannotCopyError } from './errors.js';
-import { hostPathOf, resolveInRoot, type Resolved } from './resolve.js';
+import { hostPathOf, isNotExist, resolveInRoot, type Resolved } from './resolve.js';
 import type { Owner } from './chown.js';
 
 /** Ownership can only be changed as root; unprivileged test runs keep their own ids. */
@@ -22,8 +22,17 @@ export async function lstatOrNull(host: string): Promise<Stats | null> {
   try {
     return await lstat(host);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    if (isNotExist(err)) return null;
+    throw err;
+  }
+}
+
+/** lstatOrNull without the threadpool: for the few lstats on a step's critical path. */
+export function lstatSyncOrNull(host: string): Stats | null {
+  try {
+    return lstatSync(host);
+  } catch (err) {
+    if (isNotExist(err)) return null;
     throw err;
   }
 }
@@ -48,7 +57,8 @@ export async function mkdirAllInRoot(root: string, inRootPath: string, options: 
   for (const part of parts) {
     current = current === '/' ? `/${part}` : `${current}/${part}`;
     const host = hostPathOf(root, current);
-    const st = await lstatOrNull(host);
+    // One lstat per component, synchronous (as the resolver's): a threadpool round trip each sat on the COPY's path.
+    const st = lstatSyncOrNull(host);
     created = false;
     if (st) {
       if (!st.isDirectory()) throw new CannotCopyError(`cannot create directory ${JSON.stringify(inRootPath)}: ${current} is not a directory`);
