@@ -1,7 +1,10 @@
 /*
- * `tsbuild-sandbox prestart COMMAND ARG...`: starts the fsop server a
- * local build will ask for, then execs COMMAND (Node running the CLI) in
- * this same process.  bin/tsbuild goes through here for `build`.
+ * `tsbuild-prestart COMMAND ARG...`: starts the fsop server a local build
+ * will ask for (tsbuild-sandbox fsop, beside us), then execs COMMAND (Node
+ * running the CLI) in this same process.  bin/tsbuild goes through here for
+ * `build`.  A program of its own (static where the C library allows): it
+ * must start fast, and a checkout whose helpers were built before it has
+ * none, so bin/tsbuild starts Node directly there.
  *
  * Started by Node, the server is a fork of the whole Node process: 3 ms of
  * its only thread in a one-file rebuild (a page table of ~60 MB copied,
@@ -25,7 +28,8 @@
  * namespace (a rootless build has no private mounts).  Anywhere else, or
  * if anything fails, COMMAND runs as it would have without us.
  */
-#include "sandbox.h"
+#define _GNU_SOURCE
+#include "../helper/userns-check.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,11 +68,16 @@ static void exec_server(const char *exe, int ends[SOCKETS], pid_t owner)
 /* Starts the server; 0 and the variable set, or -1 with nothing left behind. */
 static int start_server(void)
 {
+	/* the sandbox helper, in our own directory (runner-native/build) */
 	static char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
+	char *slash = n > 0 ? memrchr(exe, '/', (size_t)n) : NULL;
+	static const char helper[] = "tsbuild-sandbox";
+	if (!slash || (size_t)(slash + 1 - exe) + sizeof(helper) > sizeof(exe))
 		return -1;
-	exe[n] = 0;
+	memcpy(slash + 1, helper, sizeof(helper));
+	if (access(exe, X_OK) < 0)
+		return -1;
 	int ours[SOCKETS], theirs[SOCKETS];
 	int made = 0;
 	for (; made < SOCKETS; made++) {
@@ -98,16 +107,16 @@ static int start_server(void)
 	return setenv("TSBUILD_PRESTARTED_FSOP", value, 1);
 }
 
-int prestart_main(int argc, char **argv)
+int main(int argc, char **argv)
 {
-	if (argc < 3) {
-		fprintf(stderr, "usage: %s prestart COMMAND [ARG...]\n", argv[0]);
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s COMMAND [ARG...]\n", argv[0]);
 		return 2;
 	}
 	unsetenv("TSBUILD_PRESTARTED_FSOP");
-	if (geteuid() == 0 && !in_user_namespace())
+	if (geteuid() == 0 && !userns_check())
 		start_server();
-	execvp(argv[2], argv + 2);
-	fprintf(stderr, "tsbuild: cannot run %s: %s\n", argv[2], strerror(errno));
+	execvp(argv[1], argv + 1);
+	fprintf(stderr, "tsbuild: cannot run %s: %s\n", argv[1], strerror(errno));
 	return 127;
 }
