@@ -8,6 +8,7 @@
 import { copyFileSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { ExecutionContext } from 'ava';
 import { FINE_RACY_MARGIN_MS, RACY_MARGIN_MS } from '../cache/checksum-cache.js';
 import { STAT_CHECK_NAME } from '../builder/remote/native-stat-check.js';
 import { storeSuite, tsbuild, tempDir, CLIENT_CACHE, PROJECT_ROOT, type CliResult } from './helpers/cli.js';
@@ -68,6 +69,30 @@ async function memoized(ctx: string, args: string[] = []): Promise<string> {
 }
 
 const withoutTimes = (s: string) => s.replace(ANSWERED, '').replace(/\d+\.\d+s/g, 'T');
+
+/**
+ * app.txt written, then the build solved and its answer recorded by
+ * `recorded` (the test's recorder, with `between` run after the solve):
+ * with nothing in between, the CLI's next build is answered; with app.txt
+ * rewritten in between (same size, its mtime put back), it is not, and
+ * the image shows the rewrite (the RUN copies app.txt to /copy.txt).
+ */
+async function answeredUnlessRewritten(t: ExecutionContext, ctx: string, tag: string, recorded: (content: string, between: () => Promise<void>) => Promise<string>): Promise<void> {
+  const id = await recorded('one\n', async () => undefined);
+  const next = await build(ctx, ['-t', tag]);
+  t.true(next.memo, next.r.stderr);
+  t.is(next.id, id);
+  const file = path.join(ctx, 'app.txt');
+  const edited = await recorded('two\n', async () => {
+    const st = statSync(file);
+    writeFileSync(file, 'TWO\n');
+    utimesSync(file, st.atime, st.mtime);
+  });
+  const afterEdit = await build(ctx, ['-t', tag]);
+  t.false(afterEdit.memo);
+  t.not(afterEdit.id, edited);
+  t.is((await run(['run', '--rm', tag, 'cat', '/copy.txt'])).stdout, 'TWO\n');
+}
 
 it('the build after a cold one is answered from the memo, with the output, id and --iidfile of a full no-op', async (t) => {
   const ctx = await context(`FROM busybox:latest\nCOPY app.txt /app.txt\n${STAMP}\n`);
@@ -310,21 +335,9 @@ it('an answer recorded while the context or a tag changed is not answered stale'
     return result.imageId;
   };
   const copied = async () => (await run(['run', '--rm', 'memo-race:latest', 'cat', '/copy.txt'])).stdout;
-  // Nothing in between: the CLI's next build is answered (the recorder is the CLI's).
-  const id = await recorded('one\n', async () => undefined);
-  const next = await build(ctx, ['-t', 'memo-race:latest']);
-  t.true(next.memo, next.r.stderr);
-  t.is(next.id, id);
-  // Rewritten (same size, mtime put back) after the answer was solved.
-  const edited = await recorded('two\n', async () => {
-    const st = statSync(file);
-    writeFileSync(file, 'TWO\n');
-    utimesSync(file, st.atime, st.mtime);
-  });
-  const afterEdit = await build(ctx, ['-t', 'memo-race:latest']);
-  t.false(afterEdit.memo);
-  t.not(afterEdit.id, edited);
-  t.is(await copied(), 'TWO\n');
+  // Nothing in between: the CLI's next build is answered (the recorder is the
+  // CLI's); rewritten after the answer was solved: not answered.
+  await answeredUnlessRewritten(t, ctx, 'memo-race:latest', recorded);
   // The tag moved by another process after the answer was solved.
   const tagged = await recorded('six\n', async () => {
     t.is((await run(['tag', 'busybox:latest', 'memo-race:latest'])).code, 0);
@@ -442,21 +455,8 @@ it('a build that reads part of its context has the context walked while its RUN 
     await recorder.record(result, (io) => solve(req.build, io));
     return result.imageId;
   };
-  const copied = async () => (await run(['run', '--rm', 'memo-idle:latest', 'cat', '/copy.txt'])).stdout;
-  const id = await recorded('one\n', async () => undefined);
-  const next = await build(ctx, ['-t', 'memo-idle:latest']);
-  t.true(next.memo, next.r.stderr);
-  t.is(next.id, id);
-  // Rewritten with the same size, its mtime put back, after the walk and before the recording.
-  const edited = await recorded('two\n', async () => {
-    const st = statSync(file);
-    writeFileSync(file, 'TWO\n');
-    utimesSync(file, st.atime, st.mtime);
-  });
-  const afterEdit = await build(ctx, ['-t', 'memo-idle:latest']);
-  t.false(afterEdit.memo);
-  t.not(afterEdit.id, edited);
-  t.is(await copied(), 'TWO\n');
+  // Rewritten after the walk and before the recording: not answered.
+  await answeredUnlessRewritten(t, ctx, 'memo-idle:latest', recorded);
 });
 
 it('a store time ahead of the clock by more than the tick rule is not waited for: nothing is solved again or recorded', async (t) => {
