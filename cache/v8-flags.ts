@@ -2,11 +2,15 @@
 // set (loading it costs a command about 1 ms, which most never need).
 // Whatever sets a flag sets it back: the launcher saves its code cache under
 // the process's flags, and V8 accepts a cache only from a process with the
-// same ones (a cache written under --no-incremental-marking, --expose-gc or
-// --heap-growing-percent=50 is rejected by a run with V8's defaults, which
-// then compiles everything again and writes the cache anew). A flag held
-// for the rest of the process (setUntilExit()) is set back by the
-// launcher, through restoreHeldFlags(), before it writes a cache.
+// same ones (a cache written under --expose-gc or --heap-growing-percent=50
+// is rejected by a run with V8's defaults, which then compiles everything
+// again and writes the cache anew). A flag held for the rest of the
+// process (setUntilExit()) is set back by the launcher, through
+// restoreHeldFlags(), before it writes a cache. Node warns that a flag
+// changed while V8 runs may crash it: only big builds change any (heap
+// limits, no optimizing compiler for a big context's manifest). The memo
+// recording's incremental marking off, set in every recording, was dropped
+// after V8 died in concurrent marking at the end of one.
 import { createRequire } from 'node:module';
 
 let v8: typeof import('node:v8') | undefined;
@@ -33,10 +37,9 @@ export async function withV8Flag<T>(flag: string, restore: string, f: () => Prom
 }
 
 /**
- * Sets `flag` for the rest of this process (a big build's heap limits, or
- * the memo recording's marking off, where setting it back would only let
- * V8 start marking a heap the exit frees). `restore` is set again by
- * restoreHeldFlags(), which the launcher calls before it writes a code cache.
+ * Sets `flag` for the rest of this process (a big build's heap limits).
+ * `restore` is set again by restoreHeldFlags(), which the launcher calls
+ * before it writes a code cache.
  */
 export function setUntilExit(flag: string, restore: string): void {
   nodeV8().setFlagsFromString(flag);

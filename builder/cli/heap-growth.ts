@@ -39,21 +39,3 @@ export function collectWhenBig(): void {
   // A fresh context gets the gc() the flag exposes; this one keeps none.
   (runInNewContext('gc') as () => void)();
 }
-
-/**
- * V8's incremental marking off for the rest of the process: for the memo's
- * second solve (local-memo-record.ts), which runs right after a build, on
- * a heap of garbage the exit frees. V8 starts marking it as soon as the
- * old generation's slack drops below the young generation's size (9 of 27
- * MB after a small build), and the marking's steps and finish cost the
- * recording, after the build's last line, 5-9 ms. Set back after the
- * solve, the marking started then instead: its steps, V8 tasks on the event
- * loop, held the exit of bench project a's one-file rebuild back by 11-14
- * ms, marking a heap the exit was about to free. Off, the old generation
- * is collected only when it reaches its limit (then in one pause), which
- * what is left of the process does not. The launcher sets the flag back
- * before it writes a code cache (cache/v8-flags.ts).
- */
-export function incrementalMarkingOffUntilExit(): void {
-  setUntilExit('--no-incremental-marking', '--incremental-marking');
-}

@@ -36,7 +36,7 @@ import type { ServerMessage } from '../remote/protocol.js';
 import { buildManifest, manifestOfRows, rowsOfWalk, startContextCheck, statContextAround, type ContextCheck } from '../remote/context-manifest.js';
 import type { SnapshotRow } from '../remote/context-snapshot.js';
 import { untrustedUntil } from '../../cache/checksum-cache.js';
-import { collectWhenBig, incrementalMarkingOffUntilExit } from './heap-growth.js';
+import { collectWhenBig } from './heap-growth.js';
 import { contextIdOf } from '../remote/context-ids.js';
 import { memoRequest } from '../remote/remote-request.js';
 import { wireEvent } from '../remote/wire-event.js';
@@ -129,8 +129,6 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
       const around = againCheck && statContextAround(againCheck.root, dockerfilePath);
       const noOp = new ShownEvents();
       const seen: { walk?: readonly ContextWalkEntry[] } = {};
-      // The recording is the process's last work (cli/build-runner.ts).
-      incrementalMarkingOffUntilExit();
       const answer = await again({ onEvent: (e) => noOp.onEvent(e), onContextWalk: (walk, whole) => { if (whole) seen.walk = walk; }, contextWalk: 'reuse' });
       if (!isStoreOnly(answer) || !noOp.shown) return;
       // Its digests are filled in by now. The walk itself goes (unless it is
