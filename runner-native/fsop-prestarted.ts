@@ -1,7 +1,7 @@
-// The fsop server that bin/tsbuild had started before Node (tsbuild-
-// prestart, prestart/prestart.c): privateFsop() (fsop.ts) takes it as its
-// own helper instead of spawning one, a fork of this whole process that
-// would hold its only thread for milliseconds. It is taken only when it runs
+// The fsop server that bin/tsbuild had the sandbox helper start before
+// Node (helper/prestart.c): privateFsop() (fsop.ts) takes it as its own
+// helper instead of spawning one, a fork of this whole process that would
+// hold its only thread for milliseconds. It is taken only when it runs
 // exactly as this process would start it (its command line is compared:
 // same binary, owner, mounts and children) as our child; any other is let
 // go, and ends as its stdin closes.
@@ -66,7 +66,7 @@ function isChild(pid: number): boolean {
 }
 
 // Its command line is the helper with `args`; the helper's path as the
-// kernel resolved it (one that has not exec'd yet shows tsbuild-prestart's).
+// kernel resolved it (one that has not exec'd yet shows the prestart's).
 function runs(pid: number, helperPath: string, args: readonly string[]): boolean {
   try {
     const real = realpathSync(helperPath);

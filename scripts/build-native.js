@@ -1,10 +1,8 @@
 #!/usr/bin/env node
 // Compiles the sandbox launcher (runner-native/helper/*.c) into
-// runner-native/build/tsbuild-sandbox, the remote client's context check
-// (builder/remote/native/stat-check.c) into
-// runner-native/build/tsbuild-stat-check, and the launcher's start of the
-// fsop helper (runner-native/prestart/prestart.c) into
-// runner-native/build/tsbuild-prestart, with the system C compiler.
+// runner-native/build/tsbuild-sandbox, and the remote client's context
+// check (builder/remote/native/stat-check.c) into
+// runner-native/build/tsbuild-stat-check, with the system C compiler.
 // It never fails the install: without Linux or a C compiler tsbuild still
 // works for everything but RUN, so we only print a warning.
 import { spawnSync } from 'node:child_process';
@@ -42,7 +40,6 @@ function main() {
     return;
   }
   buildStatCheck(cc);
-  buildPrestart(cc);
   const sources = readdirSync(helperDir).filter((f) => f.endsWith('.c')).sort().map((f) => join(helperDir, f));
   mkdirSync(buildDir, { recursive: true });
   // Build to a temp name and rename, so a failed or interrupted build
@@ -63,23 +60,6 @@ function main() {
   }
   renameSync(tmp, output);
   console.log(`built ${output}`);
-}
-
-// Without it bin/tsbuild starts Node directly (and Node the fsop helper),
-// only slower. Static where the C library allows: an exec without the
-// dynamic loader, before Node's own start.
-function buildPrestart(cc) {
-  const out = join(buildDir, 'tsbuild-prestart');
-  const tmp = `${out}.tmp-${process.pid}`;
-  mkdirSync(buildDir, { recursive: true });
-  const args = ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-o', tmp, join(root, 'runner-native', 'prestart', 'prestart.c')];
-  let result = spawnSync(cc, ['-static', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  if (result.status !== 0) result = spawnSync(cc, args, { stdio: 'inherit' });
-  if (result.status !== 0) {
-    console.warn(`warning: ${out} not built (${cc} failed): Node starts the fsop helper itself`);
-    return;
-  }
-  renameSync(tmp, out);
 }
 
 // Without it a remote client checks its context in JavaScript, only slower.

@@ -1,5 +1,5 @@
-// The fsop server bin/tsbuild has tsbuild-prestart start before Node
-// (runner-native/prestart/prestart.c, runner-native/fsop-prestarted.ts): a local build
+// The fsop server bin/tsbuild has the sandbox helper start before Node
+// (helper/prestart.c, runner-native/fsop-prestarted.ts): a local build
 // through bin/tsbuild runs its COPY and RUN through it and forks no process
 // from Node; a Node that asks for another helper (other children) lets it
 // go, and it ends.
@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { defaultHelperPath } from '../runner-native/availability.js';
 import { buildSkipReason, CLIENT_CACHE, PROJECT_ROOT, storeSuite, tsbuild } from './helpers/cli.js';
 import { makeContext, scratch } from './e2e-image-helpers.js';
 import { runIf, toolMissing } from './helpers/skip.js';
@@ -76,6 +77,6 @@ it('a Node that asks for a helper with other children lets the server go, and it
     console.log(JSON.stringify({ other: own.pid !== pid, ended: ['Z', 'gone'].includes(state()) }));
     own.close();
   `;
-  const { stdout } = await promisify(execFile)(path.join(PROJECT_ROOT, 'runner-native', 'build', 'tsbuild-prestart'), [process.execPath, '--input-type=module', '-e', script]);
+  const { stdout } = await promisify(execFile)(defaultHelperPath(), ['prestart', process.execPath, '--input-type=module', '-e', script]);
   t.deepEqual(JSON.parse(stdout), { other: true, ended: true });
 });

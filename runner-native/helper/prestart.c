@@ -1,10 +1,7 @@
 /*
- * `tsbuild-prestart COMMAND ARG...`: starts the fsop server a local build
- * will ask for (tsbuild-sandbox fsop, beside us), then execs COMMAND (Node
- * running the CLI) in this same process.  bin/tsbuild goes through here for
- * `build`.  A program of its own (static where the C library allows): it
- * must start fast, and a checkout whose helpers were built before it has
- * none, so bin/tsbuild starts Node directly there.
+ * `tsbuild-sandbox prestart COMMAND ARG...`: starts the fsop server a
+ * local build will ask for, then execs COMMAND (Node running the CLI) in
+ * this same process.  bin/tsbuild goes through here for `build`.
  *
  * Started by Node, the server is a fork of the whole Node process: 3 ms of
  * its only thread in a one-file rebuild (a page table of ~60 MB copied,
@@ -28,8 +25,7 @@
  * namespace (a rootless build has no private mounts).  Anywhere else, or
  * if anything fails, COMMAND runs as it would have without us.
  */
-#define _GNU_SOURCE
-#include "../helper/userns-check.h"
+#include "sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -68,16 +64,11 @@ static void exec_server(const char *exe, int ends[SOCKETS], pid_t owner)
 /* Starts the server; 0 and the variable set, or -1 with nothing left behind. */
 static int start_server(void)
 {
-	/* the sandbox helper, in our own directory (runner-native/build) */
 	static char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *slash = n > 0 ? memrchr(exe, '/', (size_t)n) : NULL;
-	static const char helper[] = "tsbuild-sandbox";
-	if (!slash || (size_t)(slash + 1 - exe) + sizeof(helper) > sizeof(exe))
+	if (n <= 0)
 		return -1;
-	memcpy(slash + 1, helper, sizeof(helper));
-	if (access(exe, X_OK) < 0)
-		return -1;
+	exe[n] = 0;
 	int ours[SOCKETS], theirs[SOCKETS];
 	int made = 0;
 	for (; made < SOCKETS; made++) {
@@ -107,16 +98,16 @@ static int start_server(void)
 	return setenv("TSBUILD_PRESTARTED_FSOP", value, 1);
 }
 
-int main(int argc, char **argv)
+int prestart_main(int argc, char **argv)
 {
-	if (argc < 2) {
-		fprintf(stderr, "usage: %s COMMAND [ARG...]\n", argv[0]);
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s prestart COMMAND [ARG...]\n", argv[0]);
 		return 2;
 	}
 	unsetenv("TSBUILD_PRESTARTED_FSOP");
-	if (geteuid() == 0 && !userns_check())
+	if (geteuid() == 0 && !in_user_namespace())
 		start_server();
-	execvp(argv[1], argv + 1);
-	fprintf(stderr, "tsbuild: cannot run %s: %s\n", argv[1], strerror(errno));
+	execvp(argv[2], argv + 2);
+	fprintf(stderr, "tsbuild: cannot run %s: %s\n", argv[2], strerror(errno));
 	return 127;
 }
