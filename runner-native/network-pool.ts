@@ -70,16 +70,13 @@ function holderArgs(withSlirp: boolean): string[] {
 }
 
 /**
- * A holder for the fsop helper to start as it starts (FsopChildSpec),
- * which waits for its arguments (`netns --args-on-stdin`): the pool takes
- * it for the build's first namespace instead of forking this process for
- * one, and an unused one ends with its stdin. Its arguments come then, as
- * the pool would start one (slirp4netns' options may change meanwhile:
- * allowSlirpHostLoopback).
+ * A holder for the fsop helper to start as it starts (FsopChildSpec): the
+ * build asks for one when it will run a RUN with a network of its own,
+ * and the pool then takes it instead of forking this process for one.
  */
 export function netnsHolderChild(): FsopChildSpec {
-  // stdin and stdout on one socket, stderr apart
-  return { key: FSOP_CHILD_KEY, args: [defaultHelperPath(), 'netns', '--args-on-stdin'], fds: [0, 0, 1] };
+  // stdin and stdout on one socket (it only reads stdin's end), stderr apart
+  return { key: FSOP_CHILD_KEY, args: [defaultHelperPath(), ...holderArgs(slirpInstalled())], fds: [0, 0, 1] };
 }
 
 function spawnedHolder(): { process: HolderProcess; withSlirp: boolean } {
@@ -118,12 +115,8 @@ async function fsopHolder(child: FsopChild): Promise<{ process: HolderProcess; w
     return undefined;
   }
   for (const s of [stdout, stderr]) s.ref();
-  const withSlirp = slirpInstalled();
-  const args = holderArgs(withSlirp).slice(1);
-  if (args.some((a) => /[\t\n]/.test(a))) throw new Error(`tsbuild bug: a netns holder argument with a tab or newline: ${JSON.stringify(args)}`);
-  stdout.write(`${args.join('\t')}\n`);
   return {
-    withSlirp,
+    withSlirp: slirpInstalled(),
     process: {
       pid, stdout, stderr,
       exited: () => ended,
@@ -192,9 +185,14 @@ class NetworkPool {
     this.warming = startHolder(this.fromFsop()).catch(() => undefined);
   }
 
-  // The holder the fsop helper started for the build, if it did (it waits for its arguments).
+  // The holder the fsop helper started for the build, if it did, made as this process would make one now.
   private fromFsop(): FsopChild | undefined {
-    return takePrivateFsopChild(FSOP_CHILD_KEY);
+    const child = takePrivateFsopChild(FSOP_CHILD_KEY);
+    if (!child) return undefined;
+    // slirp4netns' options may have changed since (allowSlirpHostLoopback)
+    if (netnsHolderChild().args.join('\0') === child.args.join('\0')) return child;
+    child.stdio[0]?.destroy();
+    return undefined;
   }
 
   async lease(): Promise<NetworkLease> {

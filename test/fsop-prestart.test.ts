@@ -30,15 +30,11 @@ function launcher(args: string[], trace: string): Promise<{ code: number; stderr
   });
 }
 
-it('a build through bin/tsbuild runs its COPY and RUN (its network namespace too) through the server started before Node: Node forks no process', async (t) => {
+it('a build through bin/tsbuild runs its COPY and RUN through the server started before Node: Node forks no process', async (t) => {
   // The base unpacked first: a build that unpacks one asks for the host's helper before any step runs.
   const base = await makeContext({ Dockerfile: 'FROM busybox:latest\nRUN --network=none true\n' });
   t.is((await tsbuild(['build', '-q', base], { root: suite.store.root })).code, 0);
-  // The RUN in a network namespace of its own: the holder the server started, given its arguments then.
-  const ctx = await makeContext({
-    'app/a.txt': 'a\n',
-    Dockerfile: 'FROM busybox:latest\nCOPY app /app\nRUN cat /app/a.txt > /ran && echo done >> /ran && (grep -c 10.0.2.3 /etc/resolv.conf > /net || true)\n',
-  });
+  const ctx = await makeContext({ 'app/a.txt': 'a\n', Dockerfile: 'FROM busybox:latest\nCOPY app /app\nRUN --network=none cat /app/a.txt > /ran && echo done >> /ran\n' });
   const dir = await scratch('tsbuild-prestart-');
   const trace = path.join(dir, 'trace');
   const iid = path.join(dir, 'iid');
@@ -59,8 +55,6 @@ it('a build through bin/tsbuild runs its COPY and RUN (its network namespace too
   const id = readFileSync(iid, 'utf8').trim();
   const run = await tsbuild(['run', '--rm', id, 'cat', '/ran'], { root: suite.store.root });
   t.is(run.stdout, 'a\ndone\n', run.stderr);
-  if (!toolMissing('slirp4netns')) t.is((await tsbuild(['run', '--rm', id, 'cat', '/net'], { root: suite.store.root })).stdout, '1\n', 'the RUN had slirp4netns\' network');
-  t.true(lines.some((l) => l.includes('"netns", "--args-on-stdin"')), 'the holder ran');
 });
 
 it('a Node that asks for a helper with other children lets the server go, and it ends', async (t) => {

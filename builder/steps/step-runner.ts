@@ -201,13 +201,11 @@ export class BuildStepRunner implements StepRunner {
   private prewarmFsop(): void {
     // Only where steps mount with the kernel's overlayfs as root: the same test as the snapshotter's choice.
     if (inUserNamespace()) return;
-    // What a RUN may need, started by the helper as it starts (a fork of
-    // it, not of this process), both waiting until asked: the network
-    // namespace's holder (network-pool.ts takes it) and the sandbox helper
-    // (sandbox.ts). Always both: the helper bin/tsbuild starts before Node
-    // (fsop-prestarted.ts) has both, and is taken only for this very list;
-    // an unused child ends with the helper.
-    privateFsop([netnsHolderChild(), sandboxHelperChild()]);
+    // What a RUN will need, started by the helper as it starts (a fork of
+    // it, not of this process): the network namespace's holder
+    // (network-pool.ts takes it) and the sandbox helper (sandbox.ts).
+    const runsNative = this.env.runtime === 'native' && this.hasRun();
+    privateFsop([...(this.runsWithOwnNetwork() ? [netnsHolderChild()] : []), ...(runsNative ? [sandboxHelperChild()] : [])]);
   }
 }
 

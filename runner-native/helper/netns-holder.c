@@ -1,6 +1,5 @@
 /*
- * `tsbuild-sandbox netns [--slirp PATH SLIRP-OPTION...]` (or those
- * arguments as a line on stdin: `netns --args-on-stdin`): holds a fresh
+ * `tsbuild-sandbox netns [--slirp PATH SLIRP-OPTION...]`: holds a fresh
  * network namespace (with its lo up) for as long as its stdin stays open,
  * so sandboxes can join it through /proc/<pid>/ns/net
  * (runner-native/network-pool.ts). When tsbuild exits or is killed, the
@@ -111,57 +110,12 @@ static int wait_slirp_ready(struct slirp *s)
 	return -1;
 }
 
-#define MAX_STDIN_ARGS 32
-
-/* `netns --args-on-stdin`: the rest of the arguments come as one line on
- * stdin, tab-separated (empty: no slirp4netns), read a byte at a time so
- * that nothing after it is taken from the end-of-stdin watch below.  A
- * holder started ahead of its build (fsop-children.c) waits here until
- * the build wants a namespace; stdin closed first: not needed, it exits. */
-static int args_from_stdin(char *argv0, int *argc, char ***argv)
-{
-	static char line[4096];
-	static char *args[MAX_STDIN_ARGS + 3];
-	size_t used = 0;
-	for (;;) {
-		char c;
-		ssize_t r = read(STDIN_FILENO, &c, 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		if (c == '\n')
-			break;
-		if (used == sizeof(line) - 1)
-			return -1;
-		line[used++] = c;
-	}
-	line[used] = 0;
-	int n = 0;
-	args[n++] = argv0;
-	args[n++] = "netns";
-	for (char *p = line; used > 0 && n < MAX_STDIN_ARGS + 2;) {
-		args[n++] = p;
-		char *tab = strchr(p, '\t');
-		if (!tab)
-			break;
-		*tab = 0;
-		p = tab + 1;
-	}
-	args[n] = NULL;
-	*argc = n;
-	*argv = args;
-	return 0;
-}
-
 int netns_holder_main(int argc, char **argv)
 {
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
 		fprintf(stderr, "netns: %s\n", strerror(errno));
 		return 1;
 	}
-	if (argc == 3 && !strcmp(argv[2], "--args-on-stdin") && args_from_stdin(argv[0], &argc, &argv) < 0)
-		return 0;
 	struct slirp slirp = { .pid = -1, .gate = -1, .ready = -1 };
 	int with_slirp = argc >= 4 && !strcmp(argv[2], "--slirp");
 	if (with_slirp && spawn_slirp(argv + 3, argc - 3, &slirp) < 0)

@@ -10,14 +10,13 @@
  * small process a fork and runs its start-up while Node starts.
  *
  * The server is what runner-native/fsop.ts would start as its private
- * helper for a build (builder/steps/step-runner.ts prewarmFsop): `fsop
- * --owner <our pid> --private-mounts`, with a network namespace holder
- * waiting for its arguments (network-pool.ts) and a sandbox helper waiting
- * for its config (waiting-helper.ts) as its children.  Our pid stays
+ * helper: `fsop --owner <our pid> --private-mounts`, with a sandbox helper
+ * waiting for its config as its child (waiting-helper.ts).  Our pid stays
  * Node's, so the owner check and PDEATHSIG hold as if Node had started it.
- * Node finds it in TSBUILD_PRESTARTED_FSOP: "PID IN,OUT,ERR N0,N1,S0,S1,S2
- * EXE", Node's ends of the server's stdio and of its children's sockets
- * (FsopChildSpec fds [0, 0, 1] and [0, 1, 2, 0]), and the binary all run.  Node marks inherited descriptors close-on-exec as it starts, so
+ * Node finds it in TSBUILD_PRESTARTED_FSOP: "PID IN,OUT,ERR S0,S1,S2 EXE",
+ * Node's ends of the server's stdio and of the sandbox helper's three
+ * sockets (fsop.ts FsopChildSpec fds [0, 1, 2, 0]), and the binary both
+ * run.  Node marks inherited descriptors close-on-exec as it starts, so
  * none of them reaches a process Node starts; a build that never asks for
  * the server (a no-op) closes them at exit, and the server ends then.
  *
@@ -36,9 +35,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* the server's stdin, stdout, stderr; the holder's two; the sandbox helper's three */
-#define SOCKETS 8
-/* where the server's ends are parked before they are placed at 0..7 */
+#define SOCKETS 6 /* the server's stdin, stdout, stderr; the sandbox helper's three */
+/* where the server's ends are parked before they are placed at 0..5 */
 #define PARK_FD 100
 
 static void exec_server(const char *exe, int ends[SOCKETS], pid_t owner)
@@ -53,10 +51,9 @@ static void exec_server(const char *exe, int ends[SOCKETS], pid_t owner)
 		close(fd);
 	char owner_text[16];
 	snprintf(owner_text, sizeof(owner_text), "%d", (int)owner);
-	/* the holder's fds 0, 1, 2 are our 3, 3, 4; the sandbox helper's 0, 1, 2, 3 our 5, 6, 7, 5 */
+	/* the sandbox helper's fds 0, 1, 2, 3 are our 3, 4, 5, 3 */
 	char *argv[] = { (char *)exe, "fsop", "--owner", owner_text, "--private-mounts",
-		"--child", "3,3,4", "3", (char *)exe, "netns", "--args-on-stdin",
-		"--child", "5,6,7,5", "2", (char *)exe, "--config-on-stdin", NULL };
+		"--child", "3,4,5,3", "2", (char *)exe, "--config-on-stdin", NULL };
 	execv(exe, argv);
 	_exit(127);
 }
@@ -93,8 +90,8 @@ static int start_server(void)
 	for (int k = 0; k < SOCKETS; k++)
 		fcntl(ours[k], F_SETFD, 0);
 	static char value[PATH_MAX + 128];
-	snprintf(value, sizeof(value), "%d %d,%d,%d %d,%d,%d,%d,%d %s", (int)pid,
-		ours[0], ours[1], ours[2], ours[3], ours[4], ours[5], ours[6], ours[7], exe);
+	snprintf(value, sizeof(value), "%d %d,%d,%d %d,%d,%d %s", (int)pid,
+		ours[0], ours[1], ours[2], ours[3], ours[4], ours[5], exe);
 	return setenv("TSBUILD_PRESTARTED_FSOP", value, 1);
 }
 
