@@ -61,13 +61,6 @@ const OUTGROWN_BYTECODE = 1.1;
 // on Linux.
 process.once('beforeExit', () => process.exit());
 
-// The fsop server bin/tsbuild had started before Node (runner-native/fsop-prestarted.ts):
-// out of the environment, so that no process of ours inherits it.
-if (process.env.TSBUILD_PRESTARTED_FSOP !== undefined) {
-  globalThis[Symbol.for('tsbuild.prestartedFsop')] = process.env.TSBUILD_PRESTARTED_FSOP;
-  delete process.env.TSBUILD_PRESTARTED_FSOP;
-}
-
 const lean = remote || memo;
 const cli = lean ? load('tsbuild-remote', remote ? `remote-${command}` : 'local-memo') : load('tsbuild', command);
 // The lean bundle may name a variant of the command (a rebuild of a context

@@ -10,7 +10,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { constants as os } from 'node:os';
 import { defaultHelperPath } from './availability.js';
-import { takePrestartedFsop } from './fsop-prestarted.js';
 
 const OP = { mknod: 1, setxattr: 2, getxattr: 3, xattrTree: 4, mount: 5, umount: 6, removexattr: 7 } as const;
 
@@ -93,50 +92,8 @@ export function killFsopChild(child: FsopChild, pid: number): void {
   }
 }
 
-/**
- * The helper's process as FsopHelper uses it: spawned by this process, or
- * started before Node by bin/tsbuild (fsop-prestarted.ts).
- */
-export interface FsopProcess {
-  readonly pid: number;
-  /** its stdin, stdout and stderr, then the sockets of the children it starts (FsopChildSpec.fds, in order) */
-  readonly stdio: readonly Socket[];
-  /** Called once when it ended (or could not start), with why. */
-  onEnd(f: (why: string) => void): void;
-  ref(): void;
-  unref(): void;
-}
-
-/** `fsop`'s arguments, and how many sockets it is given (its stdio, then its children's). */
-export function fsopArgs(privateMounts: boolean, children: readonly FsopChildSpec[]): { args: string[]; sockets: number } {
-  const args = ['fsop', '--owner', String(process.pid), ...(privateMounts ? ['--private-mounts'] : [])];
-  let fd = 3;
-  for (const c of children) {
-    args.push('--child', c.fds.map((i) => fd + i).join(','), String(c.args.length), ...c.args);
-    fd += socketsOf(c);
-  }
-  return { args, sockets: fd };
-}
-
-function spawnedProcess(helperPath: string, privateMounts: boolean, children: readonly FsopChildSpec[]): FsopProcess {
-  const { args, sockets } = fsopArgs(privateMounts, children);
-  const child: ChildProcess = spawn(helperPath, args, { stdio: Array.from({ length: sockets }, () => 'pipe' as const) });
-  return {
-    get pid() { return child.pid ?? 0; },
-    stdio: child.stdio as unknown as Socket[],
-    onEnd: (f) => {
-      child.on('error', (err: NodeJS.ErrnoException) => f(err.code === 'ENOENT'
-        ? `the native helper ${helperPath} is missing; run \`npm run build\` (needs a C compiler)`
-        : err.message));
-      child.on('exit', (code, signal) => f(`the fsop helper exited (${signal ?? code})`));
-    },
-    ref: () => child.ref(),
-    unref: () => child.unref(),
-  };
-}
-
 export class FsopHelper {
-  private readonly child: FsopProcess;
+  private readonly child: ChildProcess;
   private readonly queue: Pending[] = [];
   private chunks: Buffer[] = [];
   private buffered = 0;
@@ -147,18 +104,25 @@ export class FsopHelper {
    * privateMounts: the helper lives in a mount namespace of its own, so its
    * mounts are seen only through viewPath() and vanish when it dies.
    * children: processes it starts for us first (see FsopChildSpec).
-   * started: that helper, already running (fsop-prestarted.ts); else one is spawned.
    */
-  constructor(readonly privateMounts: boolean, helperPath = defaultHelperPath(), children: readonly FsopChildSpec[] = [], started?: FsopProcess) {
-    this.child = started ?? spawnedProcess(helperPath, privateMounts, children);
-    const [stdin, stdout, stderr] = this.child.stdio as [Socket, Socket, Socket];
-    const said: Buffer[] = [];
-    stderr.on('data', (b: Buffer) => said.push(b));
-    stdout.on('data', (b: Buffer) => this.onData(b));
-    stdin.on('error', () => { /* reported by its end */ });
-    this.child.onEnd((why) => {
-      const text = Buffer.concat(said).toString('utf8').trim();
-      this.fail(new Error(`${why}${text ? `: ${text}` : ''}`));
+  constructor(readonly privateMounts: boolean, helperPath = defaultHelperPath(), children: readonly FsopChildSpec[] = []) {
+    const args = ['fsop', '--owner', String(process.pid), ...(privateMounts ? ['--private-mounts'] : [])];
+    let fd = 3;
+    for (const c of children) {
+      args.push('--child', c.fds.map((i) => fd + i).join(','), String(c.args.length), ...c.args);
+      fd += socketsOf(c);
+    }
+    this.child = spawn(helperPath, args, { stdio: Array.from({ length: fd }, () => 'pipe' as const) });
+    const stderr: Buffer[] = [];
+    this.child.stderr!.on('data', (b: Buffer) => stderr.push(b));
+    this.child.stdout!.on('data', (b: Buffer) => this.onData(b));
+    this.child.stdin!.on('error', () => { /* reported by exit */ });
+    this.child.on('error', (err: NodeJS.ErrnoException) => this.fail(err.code === 'ENOENT'
+      ? new Error(`the native helper ${helperPath} is missing; run \`npm run build\` (needs a C compiler)`)
+      : err));
+    this.child.on('exit', (code, signal) => {
+      const why = Buffer.concat(stderr).toString('utf8').trim();
+      this.fail(new Error(`the fsop helper exited (${signal ?? code})${why ? `: ${why}` : ''}`));
     });
     this.idle();
     if (children.length > 0) this.expectChildren(children);
@@ -170,7 +134,7 @@ export class FsopHelper {
     this.busy();
     let fd = 3;
     children.forEach((c, i) => {
-      const stdio = this.child.stdio.slice(fd, fd + socketsOf(c));
+      const stdio = this.child.stdio.slice(fd, fd + socketsOf(c)) as Socket[];
       fd += socketsOf(c);
       for (const s of stdio) {
         s.on('error', () => undefined);
@@ -195,7 +159,7 @@ export class FsopHelper {
 
   /** The pid whose /proc/<pid>/root shows this helper's mounts. */
   get pid(): number {
-    return this.child.pid;
+    return this.child.pid ?? 0;
   }
 
   /** Where Node reaches a host path as this helper sees it (its mounts included). */
@@ -263,7 +227,7 @@ export class FsopHelper {
 
   /** Ends the helper (its private mounts go with it). */
   close(): void {
-    this.child.stdio[0]!.end();
+    this.child.stdin!.end();
   }
 
   private request(op: number, fields: (string | Buffer)[]): Promise<Buffer> {
@@ -280,7 +244,7 @@ export class FsopHelper {
     return new Promise<Buffer>((resolve, reject) => {
       if (this.queue.length === 0) this.busy();
       this.queue.push({ resolve, reject });
-      this.child.stdio[0]!.write(Buffer.concat(parts));
+      this.child.stdin!.write(Buffer.concat(parts));
     });
   }
 
@@ -317,12 +281,12 @@ export class FsopHelper {
   // An idle helper must not keep Node running; a busy one must.
   private idle(): void {
     this.child.unref();
-    for (const s of this.child.stdio.slice(0, 3)) s.unref();
+    for (const s of [this.child.stdin, this.child.stdout, this.child.stderr]) (s as unknown as { unref?(): void })?.unref?.();
   }
 
   private busy(): void {
     this.child.ref();
-    for (const s of this.child.stdio.slice(0, 3)) s.ref();
+    for (const s of [this.child.stdin, this.child.stdout, this.child.stderr]) (s as unknown as { ref?(): void })?.ref?.();
   }
 }
 
@@ -350,10 +314,7 @@ export function hostFsop(): FsopHelper {
  * uses). `children`: what it starts for us when this call starts it.
  */
 export function privateFsop(children: readonly FsopChildSpec[] = []): FsopHelper {
-  if (!privateHelper?.alive) {
-    const { args, sockets } = fsopArgs(true, children);
-    privateHelper = new FsopHelper(true, defaultHelperPath(), children, takePrestartedFsop(defaultHelperPath(), args, sockets));
-  }
+  if (!privateHelper?.alive) privateHelper = new FsopHelper(true, defaultHelperPath(), children);
   return privateHelper;
 }
 

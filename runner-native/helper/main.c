@@ -129,8 +129,8 @@ static void relay_child_error(int err_fd)
 
 int main(int argc, char **argv)
 {
-	/* One binary, several jobs: the sandbox launcher, the fsop server,
-	 * the holder of a shared network namespace... */
+	/* One binary, three jobs: the sandbox launcher, the fsop server, and
+	 * the holder of a shared network namespace. */
 	if (argc >= 2 && !strcmp(argv[1], "fsop"))
 		return fsop_main(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "netns"))
@@ -138,9 +138,6 @@ int main(int argc, char **argv)
 	/* ... and the rootless user-namespace entry. */
 	if (argc >= 2 && !strcmp(argv[1], "userns"))
 		return userns_main(argc, argv);
-	/* ... and the CLI's start of a local build (bin/tsbuild). */
-	if (argc >= 2 && !strcmp(argv[1], "prestart"))
-		return prestart_main(argc, argv);
 	if (argc != 2) {
 		fprintf(stderr, "usage: %s <config-file> | --config-on-stdin  (status on fd 3)\n", argv[0]);
 		return 2;

@@ -131,9 +131,6 @@ int fsop_main(int argc, char **argv);
 /* netns-holder.c: `tsbuild-sandbox netns` */
 int netns_holder_main(int argc, char **argv);
 
-/* prestart.c: `tsbuild-sandbox prestart COMMAND...`, the fsop server started before Node */
-int prestart_main(int argc, char **argv);
-
 /* devices.c */
 struct bpf_insn;
 size_t device_program(const struct device_rule *rules, size_t n_rules, struct bpf_insn *out);
