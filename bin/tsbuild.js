@@ -73,30 +73,12 @@ done.then(
     process.exitCode = code;
     // Successes only: a mistyped command must not leave a cache file behind.
     if (code === 0) for (const l of loaded) if (!l.cachedData || l.script.cachedDataRejected || outgrown(l)) saveCodeCache(l);
-    exitWhenIdle(0);
   },
   (err) => {
     console.error(err);
     process.exitCode = 1;
-    exitWhenIdle(0);
   },
 );
-
-// The command's work done, the process ends as soon as nothing it started
-// is left: no handle but the standard streams', no request, nothing
-// waiting in stdout or stderr. The natural exit ('beforeExit', above)
-// comes later whenever V8 still works in the background: it waits for
-// every task V8 gave its worker threads, such as the marking of a heap the
-// exit frees (in bench project a's rebuild, started by the memo's
-// recording after the last line: 4-6 ms). Checked a few times, a
-// millisecond apart, then left to the natural exit: a command whose work
-// outlives its promise (a server) is not polled.
-function exitWhenIdle(checks) {
-  // A standard stream's handle (a pipe or a terminal; a file has none), told by its fd: nothing made here.
-  const idleStdio = (h) => h._handle?.fd >= 0 && h._handle.fd <= 2 && h.writableLength === 0;
-  if (process._getActiveRequests().length === 0 && process._getActiveHandles().every(idleStdio)) process.exit();
-  else if (checks < 20) setTimeout(exitWhenIdle, 1, checks + 1).unref();
-}
 
 // The command, after any global options (`--host ADDR build`); 'other'
 // for none or a mistyped one. It names the code caches.
