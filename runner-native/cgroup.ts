@@ -43,11 +43,7 @@ function checkRelative(relPath: string): string {
 }
 
 function write(dir: string, file: string, value: string | number): void {
-  try {
-    writeFileSync(join(dir, file), String(value));
-  } catch (err) {
-    throw new SandboxSetupError(`cannot set ${file}=${value} in ${dir}: ${(err as Error).message}`);
-  }
+  writeRules(dir, [[file, String(value)]]);
 }
 
 /** Converts cgroup v1 cpu.shares (2..262144) to v2 cpu.weight (1..10000), as runc does. */

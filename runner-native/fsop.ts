@@ -107,12 +107,15 @@ export class FsopHelper {
    */
   constructor(readonly privateMounts: boolean, helperPath = defaultHelperPath(), children: readonly FsopChildSpec[] = []) {
     const args = ['fsop', '--owner', String(process.pid), ...(privateMounts ? ['--private-mounts'] : [])];
-    let fd = 3;
+    // Each child's sockets follow our stdio: its first is our fd firstFds[i].
+    const firstFds: number[] = [];
+    let sockets = 3;
     for (const c of children) {
-      args.push('--child', c.fds.map((i) => fd + i).join(','), String(c.args.length), ...c.args);
-      fd += socketsOf(c);
+      firstFds.push(sockets);
+      args.push('--child', c.fds.map((k) => sockets + k).join(','), String(c.args.length), ...c.args);
+      sockets += socketsOf(c);
     }
-    this.child = spawn(helperPath, args, { stdio: Array.from({ length: fd }, () => 'pipe' as const) });
+    this.child = spawn(helperPath, args, { stdio: Array.from({ length: sockets }, () => 'pipe' as const) });
     const stderr: Buffer[] = [];
     this.child.stderr!.on('data', (b: Buffer) => stderr.push(b));
     this.child.stdout!.on('data', (b: Buffer) => this.onData(b));
@@ -125,17 +128,15 @@ export class FsopHelper {
       this.fail(new Error(`the fsop helper exited (${signal ?? code})${why ? `: ${why}` : ''}`));
     });
     this.idle();
-    if (children.length > 0) this.expectChildren(children);
+    if (children.length > 0) this.expectChildren(children, firstFds);
   }
 
   // Their pids are the helper's first reply, before any request's.
-  private expectChildren(children: readonly FsopChildSpec[]): void {
+  private expectChildren(children: readonly FsopChildSpec[], firstFds: readonly number[]): void {
     const pids = new Promise<Buffer>((resolve, reject) => this.queue.push({ resolve, reject }));
     this.busy();
-    let fd = 3;
     children.forEach((c, i) => {
-      const stdio = this.child.stdio.slice(fd, fd + socketsOf(c)) as Socket[];
-      fd += socketsOf(c);
+      const stdio = this.child.stdio.slice(firstFds[i], firstFds[i]! + socketsOf(c)) as Socket[];
       for (const s of stdio) {
         s.on('error', () => undefined);
         s.unref();

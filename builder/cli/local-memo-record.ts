@@ -75,6 +75,8 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
   // Until then a walk of the context cannot trust an entry the build read (context-snapshot.ts's racy rule).
   let untrusted = -Infinity;
   const tableOf = () => PersistentChecksumCache.open(storePaths(storeRoot).checksums, contextDir);
+  // The digest of a walk of the context starting now (contextDigest()).
+  const walkContext = () => contextDigest(contextDir, dockerfilePath, startContextCheck(contextDir, dockerfilePath), tableOf);
   // The walk of a context the build does not read whole, made while a RUN's
   // command runs (this thread only waits then) rather than after the build.
   let earlyWalk: Promise<string | undefined> | undefined;
@@ -82,7 +84,7 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
     onEvent: (e) => events.onEvent(e),
     onIdle: () => {
       if (earlyWalk || walksWhole) return;
-      earlyWalk = contextDigest(contextDir, dockerfilePath, startContextCheck(contextDir, dockerfilePath), tableOf).catch(() => undefined);
+      earlyWalk = walkContext().catch(() => undefined);
     },
     onContextWalk: (entries, whole) => {
       for (const e of entries) untrusted = Math.max(untrusted, untrustedUntil(e.mtimeMs, e.ctimeMs));
@@ -112,8 +114,7 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
       // now may. It may predate steps of the build: the second solve below
       // reads the context again, and comes out store-only only if it is
       // still what the build read.
-      const walkedFirst = walksWhole ? undefined
-        : await earlyWalk ?? await contextDigest(contextDir, dockerfilePath, startContextCheck(contextDir, dockerfilePath), tableOf);
+      const walkedFirst = walksWhole ? undefined : await earlyWalk ?? await walkContext();
       if (!walksWhole && walkedFirst === undefined) return;
       // Of the request and the context alone: made while the wait goes on.
       const keyFirst = walkedFirst === undefined ? undefined : answerKey(req, walkedFirst);
