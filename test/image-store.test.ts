@@ -28,6 +28,25 @@ test('tag, resolve by name, id, short id and digest', async (t) => {
   await t.throwsAsync(images.resolve('Nope'), { code: 'INVALID_REFERENCE' } as never);
 });
 
+test('a version of the index another writer renamed in is what the next read answers, not the one parsed before', async (t) => {
+  const { images, image } = await fixture();
+  await images.tag('app:v1', image.manifestDigest);
+  t.is((await images.resolve('app:v1')).manifestDigest, image.manifestDigest);
+  // Another process's version: same size, written beside it and renamed in (as update() does).
+  const indexPath = path.join(images.dir, 'index.json');
+  const text = await fs.readFile(indexPath, 'utf8');
+  const moved = text.replace('docker.io/library/app:v1', 'docker.io/library/app:v2');
+  t.is(moved.length, text.length);
+  await fs.writeFile(`${indexPath}.other`, moved);
+  await fs.rename(`${indexPath}.other`, indexPath);
+  t.deepEqual((await images.resolve('app:v2')).tags, ['docker.io/library/app:v2']);
+  await t.throwsAsync(images.resolve('app:v1'), { code: 'IMAGE_NOT_FOUND' } as never);
+  // A change of this process's reads the other version too, and keeps its name.
+  await images.tag('app:v3', image.manifestDigest);
+  t.deepEqual((await images.resolve('app:v3')).tags, ['docker.io/library/app:v2', 'docker.io/library/app:v3']);
+  t.deepEqual((await new ImageStore(path.dirname(images.dir), images.content).resolve('app:v3')).tags, ['docker.io/library/app:v2', 'docker.io/library/app:v3']);
+});
+
 test('list shows familiar names and untagged images; re-tag moves the name', async (t) => {
   const { store, images, image } = await fixture();
   const other = await buildImage(store, {

@@ -1,6 +1,6 @@
 // The local memo keeps at most 256 answers: recording one more removes the
-// oldest, and temporary files a dead writer left go once a minute old,
-// whether or not the memo is full.
+// oldest, down to 192, and temporary files a dead writer left go once a
+// minute old, whether or not the memo is full.
 import test from 'ava';
 import { readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -36,15 +36,15 @@ test('within the bound: every answer stays, only an old temporary file goes', as
   t.is(names.length, 13);
 });
 
-test('over the bound: the oldest answers go, down to 256', async (t) => {
+test('over the bound: the oldest answers go, down to 192', async (t) => {
   const { root, dir } = await memoWith(256);
   writeLocalMemo(root, 'new', entry);
   const names = readdirSync(dir);
   const answers = names.filter((n) => !n.startsWith('.tmp-'));
-  t.is(answers.length, 256);
-  // 258 answers ('first', 256 aged ones, 'new'): the two oldest aged ones went.
+  t.is(answers.length, 192);
+  // 258 answers ('first', 256 aged ones, 'new'): the 66 oldest aged ones went.
   t.false(names.includes('answer-0'));
-  t.false(names.includes('answer-1'));
-  for (const n of ['answer-2', 'answer-255', 'first', 'new']) t.true(names.includes(n), n);
+  t.false(names.includes('answer-65'));
+  for (const n of ['answer-66', 'answer-255', 'first', 'new']) t.true(names.includes(n), n);
   t.deepEqual(names.filter((n) => n.startsWith('.tmp-')), ['.tmp-2-live']);
 });

@@ -1,6 +1,6 @@
 // Small filesystem helpers shared by the image store and the exporters.
 
-import { closeSync, fsync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, fsync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, type Stats } from 'node:fs';
 import { stampOpenFile } from '../../cache/version-stamp.js';
 import { promisify } from 'node:util';
 import path from 'node:path';
@@ -22,16 +22,19 @@ export function tempPathFor(target: string): string {
  * on the threadpool, as an index's does beside the fsyncs of the blobs it
  * will name (a synchronous one would hold up this thread, which still has
  * to issue theirs). With `mtimeMs`, the file carries that time (a version
- * stamp: cache/version-stamp.ts).
+ * stamp: cache/version-stamp.ts). Resolves with the written file's stat,
+ * which is the target's as long as nobody replaced it since.
  */
-export async function writeFileAtomic(target: string, data: Buffer | string, before?: Promise<unknown>, mtimeMs?: number): Promise<void> {
+export async function writeFileAtomic(target: string, data: Buffer | string, before?: Promise<unknown>, mtimeMs?: number): Promise<Stats> {
   const tmp = tempPathFor(target);
   const fd = openSync(tmp, 'w', 0o644);
+  let written: Stats;
   try {
     writeFileSync(fd, data);
     if (mtimeMs !== undefined) stampOpenFile(fd, mtimeMs);
     if (before) await fsyncAsync(fd);
     else fsyncSync(fd);
+    written = fstatSync(fd);
   } finally {
     closeSync(fd);
   }
@@ -42,6 +45,7 @@ export async function writeFileAtomic(target: string, data: Buffer | string, bef
     rmSync(tmp, { force: true });
     throw e;
   }
+  return written;
 }
 
 const fsyncAsync = promisify(fsync);

@@ -5,12 +5,12 @@
 // atomic rename, so two processes tagging at once lose nothing and readers
 // (who take no lock) always see a whole file.
 
-import { mkdirSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { ContentStore } from '../../cache/content-store.js';
 import type { Digest } from '../../cache/digest.js';
 import { ImageError } from './errors.js';
-import { readJsonIfExists, writeFileAtomic } from './fs-util.js';
+import { writeFileAtomic } from './fs-util.js';
 import { stampAfter } from '../../cache/version-stamp.js';
 import { readImage, type ImageDescription } from './image.js';
 import { withLock } from './lock.js';
@@ -76,6 +76,27 @@ export interface RemoveResult {
 }
 
 const INDEX_VERSION = 1;
+
+// The index as last parsed or written by this process, by path, with the
+// identity of that version of the file. The index keeps every image ever
+// built (docker's dangling ones too): after a few hundred rebuilds it is
+// over 100 KB, and a build read and parsed it five times (its base image,
+// the tag, the tag again under the lock, the memo's second solve twice),
+// ~1 ms each; now once. Every version is a file of its own (written beside
+// it and renamed in, with a time later than the version it replaced:
+// update()), so a stat tells whether the version parsed is the one there.
+const parsed = new Map<string, { version: string; index: IndexFile }>();
+const PARSED_MAX = 4;
+
+function versionOf(st: Stats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+}
+
+function remember(indexPath: string, version: string, index: IndexFile): void {
+  if (parsed.size >= PARSED_MAX && !parsed.has(indexPath)) parsed.clear();
+  parsed.set(indexPath, { version, index });
+}
+
 const FULL_DIGEST = /^sha256:[a-f0-9]{64}$/;
 const ID_PREFIX = /^(?:sha256:)?([a-f0-9]{1,64})$/;
 
@@ -103,10 +124,29 @@ export class ImageStore {
     return path.join(this.dir, 'converted-layers');
   }
 
-  private async load(): Promise<IndexFile> {
-    const index = await readJsonIfExists<IndexFile>(this.indexPath);
-    if (!index) return { version: INDEX_VERSION, images: {}, tags: {} };
+  // The index as it is now, shared with every other load() of the same
+  // version, read only; `own`: parsed for the caller alone (update()).
+  private async load(own = false): Promise<IndexFile> {
+    let fd: number;
+    try {
+      fd = openSync(this.indexPath, 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: INDEX_VERSION, images: {}, tags: {} };
+      throw e;
+    }
+    let version: string;
+    let index: IndexFile;
+    try {
+      // The identity and the text of one version: read through one descriptor.
+      version = versionOf(fstatSync(fd));
+      const known = parsed.get(this.indexPath);
+      if (!own && known?.version === version) return known.index;
+      index = JSON.parse(readFileSync(fd, 'utf8')) as IndexFile;
+    } finally {
+      closeSync(fd);
+    }
     if (index.version !== INDEX_VERSION) throw new Error(`image index ${this.indexPath} has unknown version ${String(index.version)}`);
+    if (!own) remember(this.indexPath, version, index);
     return index;
   }
 
@@ -117,23 +157,25 @@ export class ImageStore {
   // (docker's dangling ones too), and comparing it whole before and after
   // (twice: without and with the lock) cost a build four serializations
   // of it, ~2 ms at 100 KB.
-  private async update<T>(mutate: (index: IndexFile) => Promise<Mutation<T>> | Mutation<T>, after?: Promise<unknown>): Promise<T> {
-    // A rebuild re-tags the same image: when the change is already there,
-    // the file as it is now answers, without the lock (readers always see
-    // a whole file, and the answer holds as of that read).
-    const first = await mutate(await this.load());
-    if (!first.changed) {
+  //
+  // `done` answers, without changing it, when the index already holds the
+  // change (a rebuild re-tags the same image): then the file as it is now
+  // answers, without the lock (readers always see a whole file, and the
+  // answer holds as of that read).
+  private async update<T>(done: (index: IndexFile) => { value: T } | undefined, mutate: (index: IndexFile) => Promise<Mutation<T>> | Mutation<T>, after?: Promise<unknown>): Promise<T> {
+    const already = done(await this.load());
+    if (already) {
       await after;
-      return first.value;
+      return already.value;
     }
     mkdirSync(this.dir, { recursive: true });
     return withLock(this.lockPath, async () => {
-      const index = await this.load();
+      const index = await this.load(true);
       const { value, changed } = await mutate(index);
       // Someone else made the change meanwhile: no write, no fsync. Each
       // version is stamped a time of its own (stampAfter()): the memo tells
       // versions apart by a stat (memo/memo-checks.ts memoStart()).
-      if (changed) await writeFileAtomic(this.indexPath, JSON.stringify(index, null, 1) + '\n', after, stampAfter(this.indexPath));
+      if (changed) remember(this.indexPath, versionOf(await writeFileAtomic(this.indexPath, JSON.stringify(index, null, 1) + '\n', after, stampAfter(this.indexPath))), index);
       else await after;
       return value;
     });
@@ -164,10 +206,11 @@ export class ImageStore {
    */
   async add(manifestDigest: Digest, known?: ImageDescription, after?: Promise<unknown>): Promise<ImageRecord> {
     const describe = this.describer(manifestDigest, known);
-    return this.update(async (index) => {
+    const recordOf = (index: IndexFile) => ({ manifestDigest, ...index.images[manifestDigest]! });
+    return this.update((index) => (index.images[manifestDigest] ? { value: recordOf(index) } : undefined), async (index) => {
       const changed = index.images[manifestDigest] === undefined;
       index.images[manifestDigest] ??= await describe();
-      return { changed, value: { manifestDigest, ...index.images[manifestDigest]! } };
+      return { changed, value: recordOf(index) };
     }, after);
   }
 
@@ -181,8 +224,9 @@ export class ImageStore {
     delete parsed.digest;
     const name = formatReference(parsed);
     const describe = this.describer(manifestDigest, known);
-    await this.update(async (index) => {
-      const changed = index.images[manifestDigest] === undefined || index.tags[name] !== manifestDigest;
+    const tagged = (index: IndexFile) => index.images[manifestDigest] !== undefined && index.tags[name] === manifestDigest;
+    await this.update((index) => (tagged(index) ? { value: undefined } : undefined), async (index) => {
+      const changed = !tagged(index);
       index.images[manifestDigest] ??= await describe();
       index.tags[name] = manifestDigest;
       return { changed, value: undefined };
@@ -193,13 +237,14 @@ export class ImageStore {
   /** Remember that `repository` (full name, no tag) serves image `id` as manifest `digest`. */
   async recordRepoDigest(id: Digest, repository: string, digest: Digest): Promise<void> {
     const entry = `${repository}@${digest}`;
-    await this.update((index) => {
-      const list = index.repoDigests?.[id] ?? [];
-      // One digest per repository, the latest push or pull (as docker keeps it).
-      const next = [...list.filter((e) => !e.startsWith(`${repository}@`)), entry].sort();
-      // Sorted, one per repository and never empty: the same text is the same list.
-      if (next.join('\n') === list.join('\n')) return { changed: false, value: undefined };
-      (index.repoDigests ??= {})[id] = next;
+    // One digest per repository, the latest push or pull (as docker keeps it).
+    const listed = (index: IndexFile) => index.repoDigests?.[id] ?? [];
+    const next = (index: IndexFile) => [...listed(index).filter((e) => !e.startsWith(`${repository}@`)), entry].sort();
+    // Sorted, one per repository and never empty: the same text is the same list.
+    const held = (index: IndexFile) => next(index).join('\n') === listed(index).join('\n');
+    await this.update((index) => (held(index) ? { value: undefined } : undefined), (index) => {
+      if (held(index)) return { changed: false, value: undefined };
+      (index.repoDigests ??= {})[id] = next(index);
       return { changed: true, value: undefined };
     });
   }
@@ -207,7 +252,7 @@ export class ImageStore {
   /** Remove one name; returns false when it was not there. The image stays (untagged) until `remove`. */
   async untag(ref: string): Promise<boolean> {
     const name = formatReference(parseReference(ref));
-    return this.update((index) => {
+    return this.update((index) => (name in index.tags ? undefined : { value: false }), (index) => {
       if (!(name in index.tags)) return { changed: false, value: false };
       delete index.tags[name];
       return { changed: true, value: true };
@@ -269,9 +314,14 @@ export class ImageStore {
    * and all its names, but refuses without `force` if several names share it.
    */
   async remove(refOrId: string, opts: { force?: boolean } = {}): Promise<RemoveResult> {
+    // Always a change, or an error (none of it there: told without the lock).
+    const notFound = () => new ImageError('IMAGE_NOT_FOUND', `No such image: ${refOrId}`);
     return this.update((index) => {
+      if (!resolveIn(index, refOrId)) throw notFound();
+      return undefined;
+    }, (index) => {
       const found = resolveIn(index, refOrId);
-      if (!found) throw new ImageError('IMAGE_NOT_FOUND', `No such image: ${refOrId}`);
+      if (!found) throw notFound();
       const result: RemoveResult = { untagged: [], deleted: [] };
       const byName = nameIn(index, refOrId);
       if (byName) {

@@ -11,7 +11,7 @@
 // and of the request a remote client sends for the same build with its
 // context's digest (remote-request.ts memoRequest()). A file that is
 // unreadable, of another format, or names another key or store is a miss.
-// At most MAX_ENTRIES files: the oldest go when a build records.
+// At most MAX_ENTRIES files: when a build records one more, the oldest go.
 import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../../runner-native/package-root.js';
@@ -22,6 +22,9 @@ import { memoizable, type MemoCheck, type MemoDefaults, type MemoEntry } from '.
 
 const FORMAT = 1;
 const MAX_ENTRIES = 256;
+// Down to this many when over: the memo is then listed but not stated by
+// the next 64 recordings (a full memo's stats cost each ~1 ms).
+const ENTRIES_AFTER_TRIM = 192;
 /** Temporary files of a writer that died are removed when this old. */
 const STALE_TMP_MS = 60_000;
 const TMP_PREFIX = '.tmp-';
@@ -144,7 +147,7 @@ function bound(dir: string): void {
     }
     if (files.length <= MAX_ENTRIES) return;
     files.sort((a, b) => a.mtimeMs - b.mtimeMs);
-    for (const f of files.slice(0, files.length - MAX_ENTRIES)) rmSync(f.file, { force: true });
+    for (const f of files.slice(0, files.length - ENTRIES_AFTER_TRIM)) rmSync(f.file, { force: true });
   } catch {
     // Best effort: a few answers too many cost disk space only.
   }
