@@ -3,13 +3,19 @@
 //                                        last build of the step with that identity
 //   <root>/explain/selections/<hex>.json the files of one COPY selection (by its
 //                                        checksum), shared by every step that saw it
+//   <root>/explain/.swept                when unreferenced selections were last removed
 // Files are written to a temp name and renamed, so concurrent builds never
 // read half a record; losing a record only loses an explanation.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { readFile, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { SelectionEntry } from '../context/checksum.js';
 import { writeTextAtomically, writeTextAtomicallySync } from '../../cache/write-atomic.js';
+
+/** More selections than this are swept (ExplainHistory.sweepWhenMany()). */
+export const SWEEP_AT = 64;
+const SWEPT_MARKER = '.swept';
+const SELECTION_GRACE_MS = 60_000;
 
 export interface StepRecord {
   key: string;
@@ -62,6 +68,27 @@ export class ExplainHistory {
       rows[i] = [e.path, e.type, e.mode, e.uid, e.gid, e.link, e.digest];
     }
     await writeTextAtomically(this.selectionFile(digest), JSON.stringify(rows));
+    await this.sweepWhenMany();
+  }
+
+  // Every edit of a COPY's files makes a selection of its own (580 KB for
+  // a 5,000-file context), and the step record that named the previous
+  // one names the new one instead: without a sweep, the old ones stayed
+  // until `prune`, a store's explain/ growing by that much per rebuild.
+  // Swept once there are more than SWEEP_AT, at most once a minute (the
+  // time of the marker file): a selection younger than a minute may be a
+  // running build's, written before its step record, and is kept.
+  private async sweepWhenMany(): Promise<void> {
+    try {
+      if (readdirSync(this.selectionsDir).length <= SWEEP_AT) return;
+      const marker = path.join(this.dir, SWEPT_MARKER);
+      const last = statSync(marker, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+      if (Date.now() - last < SELECTION_GRACE_MS) return;
+      writeFileSync(marker, '');
+      await this.removeUnreferencedSelections();
+    } catch {
+      // only an explanation's store: prune removes them as well
+    }
   }
 
   /**
@@ -81,7 +108,7 @@ export class ExplainHistory {
       const file = path.join(this.selectionsDir, name);
       const st = await stat(file).catch(() => null);
       // A selection written by a running build just before its step record.
-      if (!st || Date.now() - st.mtimeMs < 60_000) continue;
+      if (!st || Date.now() - st.mtimeMs < SELECTION_GRACE_MS) continue;
       await rm(file, { force: true });
       freed += st.size;
     }
