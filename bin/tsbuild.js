@@ -73,7 +73,9 @@ done.then(
     process.exitCode = code;
     // Successes only: a mistyped command must not leave a cache file behind.
     if (code === 0) for (const l of loaded) if (!l.cachedData || l.script.cachedDataRejected || outgrown(l)) saveCodeCache(l);
-    if (code === 0) exitWhenIdle(0);
+    // After this callback: the request whose completion resolved the command
+    // (a last rename, say) is listed as active until its callback returns.
+    if (code === 0) setImmediate(exitWhenIdle, 0);
   },
   (err) => {
     console.error(err);
