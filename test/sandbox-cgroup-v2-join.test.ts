@@ -8,7 +8,7 @@
 // the command runs, and the cgroup is gone after the run. Limits are not
 // checked here: a hybrid host's v2 mount has no controllers.
 import test, { type ExecutionContext } from 'ava';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { CGROUP_ROOT, cgroupVersion } from '../runner-native/cgroup.js';
@@ -37,6 +37,14 @@ test.after.always(async () => {
 });
 
 const sandboxTest = runIf(skipReason ?? undefined, test.serial);
+
+function exeOf(pid: number): string | null {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return null;
+  }
+}
 
 // The script's first command prints the init's v2 cgroup, then a child it
 // forks prints its own: both must be the run's cgroup.
@@ -86,10 +94,15 @@ for (const [title, noClone3] of [['clone3', false], ['fallback', true]] as const
     const controller = new AbortController();
     const running = sandbox!.run(spec, { signal: controller.signal }).catch((err: Error) => err);
     const procs = join(v2Root!, cgroupsPath, 'cgroup.procs');
+    // Running once its init exec'd the command, as `tsbuild run -d` waits
+    // for (builder/containers/init-process.ts): in the cgroup from its
+    // clone, it sets up its namespaces and root only after that, and an
+    // exec joining them earlier finds no command (exit 127).
     let initPid = 0;
     for (let i = 0; i < 250 && !initPid; i++) {
-      initPid = Number((existsSync(procs) ? readFileSync(procs, 'utf8') : '').split('\n')[0] || 0);
-      if (!initPid) await sleep(20);
+      const pid = Number((existsSync(procs) ? readFileSync(procs, 'utf8') : '').split('\n')[0] || 0);
+      if (pid && exeOf(pid) !== null && exeOf(pid) !== sandbox!.helperPath) initPid = pid;
+      else await sleep(20);
     }
     t.true(initPid > 0, 'the container started');
     if (noClone3) process.env.TSBUILD_SANDBOX_NO_CLONE3 = '1';
