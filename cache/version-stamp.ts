@@ -13,6 +13,15 @@ import { futimesSync, statSync, utimesSync } from 'node:fs';
 
 const STEP_MS = 0.002;
 
+/**
+ * Which version of a file that is only ever replaced by a rename (the
+ * image index) this stat shows: each version is a new inode with a time
+ * stamped later than the one it replaced.
+ */
+export function fileVersion(st: { dev: number; ino: number; size: number; mtimeMs: number }): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+}
+
 /** The stamp for the next version of `file` (ms): now, but later than its current time. */
 export function stampAfter(file: string): number {
   const previous = statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? -Infinity;

@@ -5,13 +5,13 @@
 // atomic rename, so two processes tagging at once lose nothing and readers
 // (who take no lock) always see a whole file.
 
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ContentStore } from '../../cache/content-store.js';
 import type { Digest } from '../../cache/digest.js';
 import { ImageError } from './errors.js';
 import { writeFileAtomic } from './fs-util.js';
-import { stampAfter } from '../../cache/version-stamp.js';
+import { fileVersion, stampAfter } from '../../cache/version-stamp.js';
 import { readImage, type ImageDescription } from './image.js';
 import { withLock } from './lock.js';
 import { familiarRepository, parseReference, formatReference, repositoryName } from './reference.js';
@@ -88,10 +88,6 @@ const INDEX_VERSION = 1;
 const parsed = new Map<string, { version: string; index: IndexFile }>();
 const PARSED_MAX = 4;
 
-function versionOf(st: Stats): string {
-  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
-}
-
 function remember(indexPath: string, version: string, index: IndexFile): void {
   if (parsed.size >= PARSED_MAX && !parsed.has(indexPath)) parsed.clear();
   parsed.set(indexPath, { version, index });
@@ -138,7 +134,7 @@ export class ImageStore {
     let index: IndexFile;
     try {
       // The identity and the text of one version: read through one descriptor.
-      version = versionOf(fstatSync(fd));
+      version = fileVersion(fstatSync(fd));
       const known = parsed.get(this.indexPath);
       if (!own && known?.version === version) return known.index;
       index = JSON.parse(readFileSync(fd, 'utf8')) as IndexFile;
@@ -175,7 +171,7 @@ export class ImageStore {
       // Someone else made the change meanwhile: no write, no fsync. Each
       // version is stamped a time of its own (stampAfter()): the memo tells
       // versions apart by a stat (memo/memo-checks.ts memoStart()).
-      if (changed) remember(this.indexPath, versionOf(await writeFileAtomic(this.indexPath, JSON.stringify(index, null, 1) + '\n', after, stampAfter(this.indexPath))), index);
+      if (changed) remember(this.indexPath, fileVersion(await writeFileAtomic(this.indexPath, JSON.stringify(index, null, 1) + '\n', after, stampAfter(this.indexPath))), index);
       else await after;
       return value;
     });

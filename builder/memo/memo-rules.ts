@@ -30,6 +30,7 @@
 // build's own cache entries, recorded at once).
 import { statSync, utimesSync } from 'node:fs';
 import type { BuildRequest, ServerMessage } from '../remote/protocol.js';
+import { fileVersion } from '../../cache/version-stamp.js';
 
 /**
  * How much older than a build's start a time it depends on must be. File
@@ -108,7 +109,7 @@ export function identity(p: string, kind: CheckKind): string {
 export function identityOf(st: { ino: number; size: number; mtimeMs: number; dev: number }, kind: CheckKind): string {
   switch (kind) {
     // Replaced by rename on every change: a new inode, and a new mtime.
-    case 'file': return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+    case 'file': return fileVersion(st);
     case 'dir': return `${st.dev}:${st.ino}:${st.mtimeMs}`;
     // A cache entry's mtime is its last use (every build touches it): not a change.
     case 'entry': return `${st.dev}:${st.ino}:${st.size}`;
