@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Compiles the sandbox launcher (runner-native/helper/*.c) into
-// runner-native/build/tsbuild-sandbox, and the remote client's context
+// runner-native/build/tsbuild-sandbox, the remote client's context
 // check (builder/remote/native/stat-check.c) into
-// runner-native/build/tsbuild-stat-check, with the system C compiler.
+// runner-native/build/tsbuild-stat-check, and the CLI's exit
+// (runner-native/addon/fast-exit.c) into runner-native/build/tsbuild-exit.node,
+// with the system C compiler.
 // It never fails the install: without Linux or a C compiler tsbuild still
 // works for everything but RUN, so we only print a warning.
 import { spawnSync } from 'node:child_process';
@@ -40,6 +42,7 @@ function main() {
     return;
   }
   buildStatCheck(cc);
+  buildExitAddon(cc);
   const sources = readdirSync(helperDir).filter((f) => f.endsWith('.c')).sort().map((f) => join(helperDir, f));
   mkdirSync(buildDir, { recursive: true });
   // Build to a temp name and rename, so a failed or interrupted build
@@ -71,6 +74,19 @@ function buildStatCheck(cc) {
   const result = spawnSync(cc, ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-ffp-contract=off', '-pthread', '-o', tmp, join(root, 'builder', 'remote', 'native', 'stat-check.c')], { stdio: 'inherit' });
   if (result.status !== 0) {
     console.warn(`warning: ${out} not built (${cc} failed): remote builds check their context in JavaScript`);
+    return;
+  }
+  renameSync(tmp, out);
+}
+
+// Without it the CLI exits as Node does, only later.
+function buildExitAddon(cc) {
+  const out = join(buildDir, 'tsbuild-exit.node');
+  const tmp = `${out}.tmp-${process.pid}`;
+  mkdirSync(buildDir, { recursive: true });
+  const result = spawnSync(cc, ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-shared', '-fPIC', '-o', tmp, join(root, 'runner-native', 'addon', 'fast-exit.c')], { stdio: 'inherit' });
+  if (result.status !== 0) {
+    console.warn(`warning: ${out} not built (${cc} failed): the CLI exits as Node does`);
     return;
   }
   renameSync(tmp, out);
