@@ -102,7 +102,7 @@ function exitWhenIdle(checks) {
   else if (checks < 20) setTimeout(exitWhenIdle, 1, checks + 1).unref();
 }
 
-// process.exit(), its end left to runner-native/addon/fast-exit.c: the
+// process.exit(), its end left to runner-native/addon/exit.c: the
 // kernel then frees this process's memory after the parent was told it
 // ended, not before (2-4 ms of a build's end). The 'exit' listeners run
 // first as ever. Not under a profiler or coverage, which Node's own
@@ -111,7 +111,7 @@ function exitNow() {
   if (process.execArgv.length === 0 && !process.env.NODE_OPTIONS && !process.env.NODE_V8_COVERAGE) {
     try {
       const addon = { exports: {} };
-      process.dlopen(addon, path.join(__dirname, '..', 'runner-native', 'build', 'tsbuild-exit.node'));
+      process.dlopen(addon, path.join(__dirname, '..', 'runner-native', 'build', 'tsbuild-addon.node'));
       // What process.exit() calls once its listeners ran: undocumented, and replaced by libraries as Node's source notes.
       process.reallyExit = (code) => addon.exports.exit(code);
     } catch { /* Node's exit */ }

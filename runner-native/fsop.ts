@@ -6,10 +6,10 @@
 //
 // Every path is a (root, path inside root) pair; the helper resolves the
 // inner path with openat2(RESOLVE_IN_ROOT), so symlinks stay inside root.
-import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { constants as os } from 'node:os';
 import { defaultHelperPath } from './availability.js';
+import { spawnHelperProcess, type HelperProcess } from './helper-process.js';
 
 const OP = { mknod: 1, setxattr: 2, getxattr: 3, xattrTree: 4, mount: 5, umount: 6, removexattr: 7 } as const;
 
@@ -93,7 +93,7 @@ export function killFsopChild(child: FsopChild, pid: number): void {
 }
 
 export class FsopHelper {
-  private readonly child: ChildProcess;
+  private readonly child: HelperProcess;
   private readonly queue: Pending[] = [];
   private chunks: Buffer[] = [];
   private buffered = 0;
@@ -115,16 +115,18 @@ export class FsopHelper {
       args.push('--child', c.fds.map((k) => sockets + k).join(','), String(c.args.length), ...c.args);
       sockets += socketsOf(c);
     }
-    this.child = spawn(helperPath, args, { stdio: Array.from({ length: sockets }, () => 'pipe' as const) });
-    const stderr: Buffer[] = [];
-    this.child.stderr!.on('data', (b: Buffer) => stderr.push(b));
-    this.child.stdout!.on('data', (b: Buffer) => this.onData(b));
-    this.child.stdin!.on('error', () => { /* reported by exit */ });
-    this.child.on('error', (err: NodeJS.ErrnoException) => this.fail(err.code === 'ENOENT'
-      ? new Error(`the native helper ${helperPath} is missing; run \`npm run build\` (needs a C compiler)`)
-      : err));
-    this.child.on('exit', (code, signal) => {
-      const why = Buffer.concat(stderr).toString('utf8').trim();
+    this.child = spawnHelperProcess(helperPath, args, sockets);
+    const [stdin, stdout, stderr] = this.child.stdio;
+    const said: Buffer[] = [];
+    stderr!.on('data', (b: Buffer) => said.push(b));
+    stdout!.on('data', (b: Buffer) => this.onData(b));
+    stdin!.on('error', () => { /* reported by its end */ });
+    this.child.onEnd(({ error, code, signal }) => {
+      if (error) {
+        this.fail(error.code === 'ENOENT' ? new Error(`the native helper ${helperPath} is missing; run \`npm run build\` (needs a C compiler)`) : error);
+        return;
+      }
+      const why = Buffer.concat(said).toString('utf8').trim();
       this.fail(new Error(`the fsop helper exited (${signal ?? code})${why ? `: ${why}` : ''}`));
     });
     this.idle();
@@ -136,7 +138,7 @@ export class FsopHelper {
     const pids = new Promise<Buffer>((resolve, reject) => this.queue.push({ resolve, reject }));
     this.busy();
     children.forEach((c, i) => {
-      const stdio = this.child.stdio.slice(firstFds[i], firstFds[i]! + socketsOf(c)) as Socket[];
+      const stdio = this.child.stdio.slice(firstFds[i], firstFds[i]! + socketsOf(c));
       for (const s of stdio) {
         s.on('error', () => undefined);
         s.unref();
@@ -160,7 +162,7 @@ export class FsopHelper {
 
   /** The pid whose /proc/<pid>/root shows this helper's mounts. */
   get pid(): number {
-    return this.child.pid ?? 0;
+    return this.child.pid;
   }
 
   /** Where Node reaches a host path as this helper sees it (its mounts included). */
@@ -228,7 +230,7 @@ export class FsopHelper {
 
   /** Ends the helper (its private mounts go with it). */
   close(): void {
-    this.child.stdin!.end();
+    this.child.stdio[0]!.end();
   }
 
   private request(op: number, fields: (string | Buffer)[]): Promise<Buffer> {
@@ -245,7 +247,7 @@ export class FsopHelper {
     return new Promise<Buffer>((resolve, reject) => {
       if (this.queue.length === 0) this.busy();
       this.queue.push({ resolve, reject });
-      this.child.stdin!.write(Buffer.concat(parts));
+      this.child.stdio[0]!.write(Buffer.concat(parts));
     });
   }
 
@@ -282,12 +284,10 @@ export class FsopHelper {
   // An idle helper must not keep Node running; a busy one must.
   private idle(): void {
     this.child.unref();
-    for (const s of [this.child.stdin, this.child.stdout, this.child.stderr]) (s as unknown as { unref?(): void })?.unref?.();
   }
 
   private busy(): void {
     this.child.ref();
-    for (const s of [this.child.stdin, this.child.stdout, this.child.stderr]) (s as unknown as { ref?(): void })?.ref?.();
   }
 }
 

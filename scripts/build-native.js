@@ -2,9 +2,10 @@
 // Compiles the sandbox launcher (runner-native/helper/*.c) into
 // runner-native/build/tsbuild-sandbox, the remote client's context
 // check (builder/remote/native/stat-check.c) into
-// runner-native/build/tsbuild-stat-check, and the CLI's exit
-// (runner-native/addon/fast-exit.c) into runner-native/build/tsbuild-exit.node,
-// with the system C compiler.
+// runner-native/build/tsbuild-stat-check, and the Node-API addon
+// (runner-native/addon/*.c: the CLI's exit, helper processes started
+// without a fork) into runner-native/build/tsbuild-addon.node, with the
+// system C compiler.
 // It never fails the install: without Linux or a C compiler tsbuild still
 // works for everything but RUN, so we only print a warning.
 import { spawnSync } from 'node:child_process';
@@ -42,7 +43,7 @@ function main() {
     return;
   }
   buildStatCheck(cc);
-  buildExitAddon(cc);
+  buildAddon(cc);
   const sources = readdirSync(helperDir).filter((f) => f.endsWith('.c')).sort().map((f) => join(helperDir, f));
   mkdirSync(buildDir, { recursive: true });
   // Build to a temp name and rename, so a failed or interrupted build
@@ -79,14 +80,16 @@ function buildStatCheck(cc) {
   renameSync(tmp, out);
 }
 
-// Without it the CLI exits as Node does, only later.
-function buildExitAddon(cc) {
-  const out = join(buildDir, 'tsbuild-exit.node');
+// Without it tsbuild forks itself for its helpers and exits as Node does, only slower.
+function buildAddon(cc) {
+  const out = join(buildDir, 'tsbuild-addon.node');
   const tmp = `${out}.tmp-${process.pid}`;
+  const addonDir = join(root, 'runner-native', 'addon');
+  const sources = readdirSync(addonDir).filter((f) => f.endsWith('.c')).sort().map((f) => join(addonDir, f));
   mkdirSync(buildDir, { recursive: true });
-  const result = spawnSync(cc, ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-shared', '-fPIC', '-o', tmp, join(root, 'runner-native', 'addon', 'fast-exit.c')], { stdio: 'inherit' });
+  const result = spawnSync(cc, ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror=implicit-function-declaration', '-shared', '-fPIC', '-o', tmp, ...sources], { stdio: 'inherit' });
   if (result.status !== 0) {
-    console.warn(`warning: ${out} not built (${cc} failed): the CLI exits as Node does`);
+    console.warn(`warning: ${out} not built (${cc} failed): helpers are started by a fork of tsbuild`);
     return;
   }
   renameSync(tmp, out);

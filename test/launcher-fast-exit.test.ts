@@ -1,4 +1,4 @@
-// The CLI's exit (runner-native/addon/fast-exit.c, used by bin/tsbuild.js
+// The CLI's exit (runner-native/addon/exit.c, used by bin/tsbuild.js
 // exitNow()): the process ends with the code it was given, after its 'exit'
 // listeners, with all it wrote delivered; the process that held its memory
 // meanwhile is gone right after.
@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from './helpers/cli.js';
 
-const ADDON = path.join(PROJECT_ROOT, 'runner-native', 'build', 'tsbuild-exit.node');
+const ADDON = path.join(PROJECT_ROOT, 'runner-native', 'build', 'tsbuild-addon.node');
 
 // Loads the addon, writes 3 MB (more than a pipe holds), and once that is
 // written (as the launcher waits for it) exits through the addon with the

@@ -1,5 +1,4 @@
-// tsbuild's exit (bin/tsbuild.js exitNow()), a Node-API addon:
-// tsbuild-exit.node, built by scripts/build-native.js.
+// exit(code): tsbuild's exit (bin/tsbuild.js exitNow()).
 //
 // A process's exit frees its memory before its parent learns it ended: for a
 // build's ~60 MB that is 2-4 ms of kernel time here, the last of every
@@ -13,28 +12,14 @@
 // Node's own teardown after the 'exit' listeners (joining its threads,
 // disposing V8) is skipped too: the caller exits only once nothing it
 // started is left, and every write it made was synchronous.
-//
-// The few Node-API functions used are declared here (the API's C ABI is
-// stable), so no Node headers are needed to build it.
 #define _GNU_SOURCE
 #include <sched.h>
 #include <signal.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-typedef struct napi_env__ *napi_env;
-typedef struct napi_value__ *napi_value;
-typedef struct napi_callback_info__ *napi_callback_info;
-typedef napi_value (*napi_callback)(napi_env, napi_callback_info);
-typedef int napi_status;
-extern napi_status napi_create_function(napi_env, const char *, size_t, napi_callback, void *, napi_value *);
-extern napi_status napi_set_named_property(napi_env, napi_value, const char *, napi_value);
-extern napi_status napi_get_cb_info(napi_env, napi_callback_info, size_t *, napi_value *, napi_value *, void **);
-extern napi_status napi_get_value_int32(napi_env, napi_value, int32_t *);
+#include "napi.h"
 
 #define HOLDER_STACK (64 * 1024)
 
@@ -54,8 +39,8 @@ static int hold_memory(void *owner) {
   return 0;
 }
 
-// exit(code): ends the process with `code`; never returns.
-static napi_value exit_now(napi_env env, napi_callback_info info) {
+// Ends the process with `code`; never returns.
+napi_value addon_exit(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   int32_t code = 0;
@@ -65,10 +50,4 @@ static napi_value exit_now(napi_env env, napi_callback_info info) {
   if (stack != MAP_FAILED) clone(hold_memory, (char *)stack + HOLDER_STACK, CLONE_VM | SIGCHLD, (void *)(intptr_t)getpid());
   syscall(SYS_exit_group, code);
   return NULL;
-}
-
-napi_value napi_register_module_v1(napi_env env, napi_value exports) {
-  napi_value fn;
-  if (napi_create_function(env, "exit", SIZE_MAX, exit_now, NULL, &fn) == 0) napi_set_named_property(env, exports, "exit", fn);
-  return exports;
 }

@@ -1,0 +1,34 @@
+// The few Node-API functions the addon uses, declared here (the API's C ABI
+// is stable), so that building it needs no Node headers.
+#ifndef TSBUILD_NAPI_H
+#define TSBUILD_NAPI_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+typedef struct napi_env__ *napi_env;
+typedef struct napi_value__ *napi_value;
+typedef struct napi_callback_info__ *napi_callback_info;
+typedef napi_value (*napi_callback)(napi_env, napi_callback_info);
+typedef int napi_status; // napi_ok is 0
+#define NAPI_AUTO_LENGTH SIZE_MAX
+
+extern napi_status napi_create_function(napi_env, const char *, size_t, napi_callback, void *, napi_value *);
+extern napi_status napi_set_named_property(napi_env, napi_value, const char *, napi_value);
+extern napi_status napi_get_cb_info(napi_env, napi_callback_info, size_t *, napi_value *, napi_value *, void **);
+extern napi_status napi_get_value_int32(napi_env, napi_value, int32_t *);
+extern napi_status napi_get_value_string_utf8(napi_env, napi_value, char *, size_t, size_t *);
+extern napi_status napi_get_array_length(napi_env, napi_value, uint32_t *);
+extern napi_status napi_get_element(napi_env, napi_value, uint32_t, napi_value *);
+extern napi_status napi_create_array_with_length(napi_env, size_t, napi_value *);
+extern napi_status napi_set_element(napi_env, napi_value, uint32_t, napi_value);
+extern napi_status napi_create_int32(napi_env, int32_t, napi_value *);
+extern napi_status napi_get_undefined(napi_env, napi_value *);
+extern napi_status napi_throw_error(napi_env, const char *, const char *);
+
+// The addon's functions (exit.c, spawn.c).
+napi_value addon_exit(napi_env env, napi_callback_info info);
+napi_value addon_spawn(napi_env env, napi_callback_info info);
+napi_value addon_reap(napi_env env, napi_callback_info info);
+
+#endif
