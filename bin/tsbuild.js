@@ -144,7 +144,10 @@ function expandAlias(args) {
 function load(name, command) {
   const bundle = path.join(__dirname, '..', 'dist', 'bundle', `${name}.cjs`);
   if (!withCache) return require(bundle);
-  const cacheFile = codeCachePath(bundle, command);
+  // The bundle in CommonJS's wrapper, as scripts/bundle-cli.js wrote it:
+  // one flat string, nothing for V8 to copy before it compiles.
+  const wrapped = path.join(__dirname, '..', 'dist', 'bundle', `${name}.wrapped.js`);
+  const cacheFile = codeCachePath(wrapped, command);
   let cachedData;
   let bytecodeAtLoad = 0;
   let cpuAtLoad = 0;
@@ -158,17 +161,11 @@ function load(name, command) {
   }
   // latin1: the bundle is ASCII (scripts/bundle-cli.js checks), and a
   // one-byte decode skips UTF-8's validation of ~700 KB on every start.
-  const script = new vm.Script(wrapModule(fs.readFileSync(bundle, 'latin1')), { filename: bundle, cachedData });
+  const script = new vm.Script(fs.readFileSync(wrapped, 'latin1'), { filename: bundle, cachedData });
   const mod = { exports: {} };
   script.runInThisContext()(mod.exports, require, mod, bundle, path.dirname(bundle));
   loaded.push({ script, cachedData, cacheFile, fileBytes, bytecodeAtLoad, cpuAtLoad });
   return mod.exports;
-}
-
-// CommonJS's own wrapper (Module.wrap()'s, without loading node:module and
-// the ES module loader it brings).
-function wrapModule(source) {
-  return `(function (exports, require, module, __filename, __dirname) { ${source}\n});`;
 }
 
 // A cache file is V8's cached data followed by a trailer: the bytecode

@@ -30,6 +30,14 @@ test('neither bundle requires node:module', (t) => {
   }
 });
 
+test("each bundle's wrapped copy, which the launcher compiles, is that bundle in CommonJS's wrapper", (t) => {
+  for (const name of ['tsbuild', 'tsbuild-remote']) {
+    const text = readFileSync(path.join(PROJECT_ROOT, 'dist', 'bundle', `${name}.cjs`), 'latin1');
+    const wrapped = readFileSync(path.join(PROJECT_ROOT, 'dist', 'bundle', `${name}.wrapped.js`), 'latin1');
+    t.is(wrapped, `(function (exports, require, module, __filename, __dirname) { ${text}\n});`, name);
+  }
+});
+
 test('node:fs/promises is required once per bundle, through its shared shim', (t) => {
   for (const name of ['tsbuild.cjs', 'tsbuild-remote.cjs']) {
     const text = readFileSync(path.join(PROJECT_ROOT, 'dist', 'bundle', name), 'utf8');

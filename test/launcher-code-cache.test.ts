@@ -25,7 +25,7 @@ async function launcherCopy(t: ExecutionContext) {
   await mkdir(path.join(copy, 'bin'));
   await mkdir(path.join(copy, 'dist', 'bundle'), { recursive: true });
   // A local build starts in the lean bundle (its memo of identical builds), which hands a real build to the full one.
-  for (const f of ['bin/tsbuild.js', 'bin/package.json', 'package.json', 'dist/bundle/tsbuild.cjs', 'dist/bundle/tsbuild-remote.cjs']) await copyFile(path.join(PROJECT_ROOT, f), path.join(copy, f));
+  for (const f of ['bin/tsbuild.js', 'bin/package.json', 'package.json', 'dist/bundle/tsbuild.cjs', 'dist/bundle/tsbuild-remote.cjs', 'dist/bundle/tsbuild.wrapped.js', 'dist/bundle/tsbuild-remote.wrapped.js']) await copyFile(path.join(PROJECT_ROOT, f), path.join(copy, f));
   // The native helpers (the COPY runs in the sandbox's file operations) are the project's own.
   await symlink(path.join(PROJECT_ROOT, 'runner-native'), path.join(copy, 'runner-native'));
   const cacheDir = path.join(copy, 'dist', 'bundle', 'v8-cache');
