@@ -29,7 +29,7 @@
 // per-file table at all (see builder/context/checksum.ts). The same racy
 // rule applies: a selection with an entry changed too close to the
 // build's start is not remembered.
-import { createHash } from 'node:crypto';
+import { createHash } from '../runner-native/native-crypto.js';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { writeTextAtomically, writeTextAtomicallySync } from './write-atomic.js';

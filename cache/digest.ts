@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import { CacheError } from './errors.js';
+import { createHash } from '../runner-native/native-crypto.js';
 
 /** A content address, always 'sha256:<64 lowercase hex>'. */
 export type Digest = string & { readonly __brand: 'Digest' };
@@ -20,15 +20,6 @@ export function toDigest(s: string): Digest {
 
 export function digestOf(data: Buffer | string): Digest {
   return ('sha256:' + createHash('sha256').update(data).digest('hex')) as Digest;
-}
-
-// node:crypto on the first hash, not with this module: the digests' names
-// and checks are read on the path that answers a no-op from the memo
-// (cli/local-memo-entry.ts), which hashes nothing with it (~2.5 ms to load).
-let crypto: typeof import('node:crypto') | undefined;
-function createHash(algorithm: string): import('node:crypto').Hash {
-  crypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
-  return crypto.createHash(algorithm);
 }
 
 export function hexOf(d: Digest): string {

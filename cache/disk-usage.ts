@@ -2,7 +2,7 @@
 // reclaimable (what no image of the store and no container needs: `prune
 // --all` would free it). Also the consistency check of the cache index:
 // every entry's layer blobs exist and hold the bytes their digest names.
-import { createHash } from 'node:crypto';
+import { createHash } from '../runner-native/native-crypto.js';
 import { createReadStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';

@@ -7,7 +7,7 @@
 // processes sees the other, and a collector never deletes what a running
 // build has read from the index but not yet used. Flags of dead processes
 // (kill -9) are ignored and removed.
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../runner-native/native-crypto.js';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';

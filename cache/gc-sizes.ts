@@ -4,7 +4,7 @@
 // and the size limit after a build costs two readdirs, not a walk of every
 // unpacked layer and a stat of every blob. Only a cache: lost or damaged,
 // sizes are measured again.
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../runner-native/native-crypto.js';
 import { statSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';

@@ -1,7 +1,7 @@
 // A pass-through stream that sha256-hashes and counts the bytes flowing
 // through it: for downloads and layer blobs whose digest and size are
 // learnt while they are written somewhere else.
-import { createHash } from 'node:crypto';
+import { createHash } from '../runner-native/native-crypto.js';
 import { Transform, type TransformCallback } from 'node:stream';
 
 export class HashingTap extends Transform {

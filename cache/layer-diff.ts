@@ -2,7 +2,7 @@ import { closeSync, constants as fsc, openSync, readSync, readlinkSync } from 'n
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
-import { createHash } from 'node:crypto';
+import { createHash } from '../runner-native/native-crypto.js';
 import { monotonicMs } from './monotonic-clock.js';
 import type { Digest } from './digest.js';
 import { CacheError } from './errors.js';

@@ -11,7 +11,7 @@
 // checksum is checked) means the files are read as without it, and the
 // layer's bytes never depend on it (data is taken from the previous blob
 // only for a file that is the previous snapshot's own, hard-linked).
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from '../runner-native/native-crypto.js';
 import { lstatSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';

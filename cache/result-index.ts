@@ -10,7 +10,7 @@
 // waits for builds to release their lease (cache/gc-lease.ts).
 import { LruMap } from './lru-map.js';
 import { stampDirectory } from './version-stamp.js';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../runner-native/native-crypto.js';
 import { mkdirSync, readFileSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';

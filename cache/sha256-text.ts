@@ -2,17 +2,19 @@
 // build answered from the memo (builder/cli/local-memo-entry.ts): it
 // hashes two strings of a few hundred bytes (the context's id, the memo
 // key), and node:crypto would load 46 internal modules for them, 2.7-6 ms
-// of a ~30 ms answer (Node 20.20 here). The same digests as node:crypto's (a test
-// compares them); anything bigger or hotter uses node:crypto. A process
-// that loads node:crypto anyway (a build) hands it over (hashTextWith()):
-// even written for the interpreter, its first calls cost 0.1-0.3 ms where
-// node:crypto takes ~10 µs, and a build after an edit hashes the same few
-// texts again while it records its answer.
-import type { createHash } from 'node:crypto';
+// of a ~30 ms answer (Node 20.20 here); the native addon's hash
+// (runner-native/native-crypto.ts) costs its load, more than these few
+// hashes. The same digests as node:crypto's (a test compares them);
+// anything bigger or hotter uses native-crypto.ts. A process that hashes
+// with it anyway (a build) hands it over (hashTextWith()): even written for
+// the interpreter, these first calls cost 0.1-0.3 ms where it takes ~10 µs,
+// and a build after an edit hashes the same few texts again while it
+// records its answer.
+import type { createHash } from '../runner-native/native-crypto.js';
 
 let native: typeof createHash | undefined;
 
-/** From now on, texts are hashed by node:crypto's `hash` (already loaded by the caller). */
+/** From now on, texts are hashed by `hash` (native-crypto.ts's, which the caller uses anyway). */
 export function hashTextWith(hash: typeof createHash): void {
   native = hash;
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash } from '../runner-native/native-crypto.js';
 import type { Writable } from 'node:stream';
 import { type Digest, digestFromHex } from './digest.js';
 import { BLOCK, type TarHeaderInput, encodeArchiveHeader, encodeHeader, encodeHeaderInto, padLength } from './tar-format.js';

@@ -5,7 +5,7 @@
 // Nothing is created here that would need cleaning up: no cgroup, no
 // mount; the config file lives only while the helper reads it.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from './native-crypto.js';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defaultHelperPath } from './availability.js';

@@ -9,6 +9,15 @@ export interface NativeAddon {
   spawn(argv: readonly string[], sockets: number): number[];
   /** undefined while it runs; [exit code, 0] or [-1, signal number] once it ended; [-1, 0] if not our child. */
   reap(pid: number): [number, number] | undefined;
+  /** Whether this Node exports the OpenSSL digest functions sha256New() needs. */
+  sha256Available(): boolean;
+  /** A SHA-256 in progress (an opaque handle). */
+  sha256New(): object;
+  sha256Update(hash: object, bytes: Uint8Array): void;
+  /** Its 32 bytes; the hash takes no update after it. */
+  sha256Digest(hash: object): Buffer;
+  /** Fills the bytes from getrandom(2). */
+  randomFill(bytes: Uint8Array): void;
 }
 
 let loaded: NativeAddon | null | undefined;

@@ -3,7 +3,7 @@
 // `<runtime> run` runs it in the foreground with our stdio. Used to
 // cross-check the native sandbox, and for hosts that prefer a vetted runtime.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from './native-crypto.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';

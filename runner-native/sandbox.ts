@@ -3,7 +3,7 @@
 // Node process; this side prepares the cgroup, the config and the /etc
 // files, watches the helper, and cleans up after every run.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from './native-crypto.js';
 import { rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';

@@ -4,7 +4,7 @@
 // (builder.id), from what (configSource, materials: the base images by
 // digest), with which parameters and when. mode=min leaves out the build
 // arguments, as BuildKit does; mode=max records them and the target.
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../../runner-native/native-crypto.js';
 import type { Digest } from '../../cache/digest.js';
 import { hexOf } from '../../cache/digest.js';
 import { UsageError } from '../errors.js';

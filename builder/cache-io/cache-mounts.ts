@@ -3,7 +3,7 @@
 // config by the mount's id; importing unpacks it into an empty store's
 // cache-mounts before the build. A directory the store already has is
 // kept: it is at least as fresh as anything imported.
-import { createHash } from 'node:crypto';
+import { createHash } from '../../runner-native/native-crypto.js';
 import { createWriteStream } from 'node:fs';
 import { chmod, chown, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';

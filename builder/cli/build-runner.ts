@@ -2,7 +2,7 @@
 // turns Ctrl-C/SIGTERM into the build's AbortSignal, serves secrets and SSH
 // agents from this machine, writes --iidfile/--metadata-file and maps
 // errors to exit codes (1 for a failed build, 2 for a bug in tsbuild).
-import { createHash } from 'node:crypto';
+import { createHash } from '../../runner-native/native-crypto.js';
 import { writeFile } from 'node:fs/promises';
 import { build, evaluate } from '../pipeline/build.js';
 import { createProgress, type ProgressWriter } from '../progress/index.js';

@@ -6,7 +6,7 @@
 // and `.names/<name>` files holding the id, created with O_EXCL so that two
 // `tsbuild run --name x` at once cannot both win.
 import { existsSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../../runner-native/native-crypto.js';
 import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { SandboxSpec } from '../../runner-native/index.js';

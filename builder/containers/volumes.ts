@@ -2,7 +2,7 @@
 // driver: <store>/volumes/<name>/_data holds the files, meta.json what
 // `volume inspect` shows. A volume outlives the containers that use it
 // (anonymous ones go with `rm -v` and with `run --rm`).
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../../runner-native/native-crypto.js';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ContainerError } from './errors.js';

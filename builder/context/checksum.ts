@@ -5,7 +5,7 @@
  * changing it keeps the cache. File digests are remembered by stat identity
  * (dev, ino, size, mtime, ctime) so unchanged files are not re-read.
  */
-import { createHash } from 'node:crypto';
+import { createHash } from '../../runner-native/native-crypto.js';
 import { closeSync, constants as fsc, createReadStream, lstatSync, openSync, readSync, readdirSync, readlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { prestatOf, type WalkStat } from './prestat.js';

@@ -1,7 +1,7 @@
 // A selection's fingerprint (checksum.ts): what its checksum depends on,
 // hashed as a walk goes, so that a selection whose entries all kept their
 // name, mode, owner and stat identity is known by it without a file read.
-import { createHash } from 'node:crypto';
+import { createHash } from '../../runner-native/native-crypto.js';
 import type { WalkStat } from './prestat.js';
 import { untrustedUntil } from '../../cache/checksum-cache.js';
 

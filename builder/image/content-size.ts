@@ -4,7 +4,7 @@
 // of their target, directories, devices and whiteouts nothing. An empty
 // layer is 0B, whatever its tar or gzip framing weighs. Counted once per
 // blob by reading its tar headers, and remembered beside the image index.
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../../runner-native/native-crypto.js';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createGunzip } from '../../cache/lazy-zlib.js';

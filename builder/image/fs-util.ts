@@ -4,7 +4,7 @@ import { closeSync, fstatSync, fsync, fsyncSync, openSync, readFileSync, renameS
 import { stampOpenFile } from '../../cache/version-stamp.js';
 import { promisify } from 'node:util';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../../runner-native/native-crypto.js';
 
 /** A temp name next to `target`, so the final rename stays on one filesystem (and is atomic). */
 export function tempPathFor(target: string): string {

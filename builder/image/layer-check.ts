@@ -7,7 +7,7 @@
 // the other entries and layers: symlinked parents, whiteouts, hard links.
 
 import { PassThrough, Writable } from 'node:stream';
-import type { Hash } from 'node:crypto';
+import type { Sha256 } from '../../runner-native/native-crypto.js';
 import { isCacheError } from '../../cache/errors.js';
 import { normalizeEntryName } from '../../cache/safe-path.js';
 import { TarReader } from '../../cache/tar-reader.js';
@@ -36,7 +36,7 @@ export async function checkLayerEntries(tarStream: AsyncIterable<Buffer>, entrie
  * checks its entries (collecting them into `entries` when given); it fails, and so fails the pipeline feeding it, at
  * the first unsafe entry.
  */
-export function hashAndCheckSink(hash: Hash, entries?: LayerEntry[]): Writable {
+export function hashAndCheckSink(hash: Sha256, entries?: LayerEntry[]): Writable {
   const feed = new PassThrough({ highWaterMark: 1 << 20 });
   const checked = checkLayerEntries(feed, entries);
   const sink: Writable = new Writable({

@@ -1,7 +1,7 @@
 // Streaming digests of layer blobs: the blob digest (as stored) and the
 // diff_id (sha256 of the uncompressed tar) in one pass, without buffering.
 
-import { createHash } from 'node:crypto';
+import { createHash } from '../../runner-native/native-crypto.js';
 import { promises as fs } from 'node:fs';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';

@@ -9,7 +9,7 @@
 // crash, so we accept that rather than build a lease protocol.
 
 import { closeSync, openSync, promises as fs, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../../runner-native/native-crypto.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ImageError } from './errors.js';
 

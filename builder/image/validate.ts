@@ -8,7 +8,7 @@
 // `du --check` reports with it; `load` and `pull` refuse with it, before
 // they tag anything (assertValidImage).
 
-import { createHash } from 'node:crypto';
+import { createHash } from '../../runner-native/native-crypto.js';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type { ContentStore } from '../../cache/content-store.js';

@@ -3,7 +3,7 @@
 // remembers under it what the step was keyed by, and on a miss names the
 // first difference (explain-diff.ts). Also the checksum cache wrapper that
 // keeps the file lists of COPY selections for those explanations.
-import { createHash } from 'node:crypto';
+import { createHash } from '../../runner-native/native-crypto.js';
 import path from 'node:path';
 import type { StagePlan, Step } from '../../frontend/graph/types.js';
 import type { ContentHashCache, SelectionEntry, StatKey } from '../context/checksum.js';

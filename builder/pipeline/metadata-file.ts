@@ -1,7 +1,7 @@
 // `--metadata-file`: what buildx writes, field for field. After a push the
 // digest is the one the registry serves (its manifest names compressed
 // layers), so deploying or signing by it works; names are normalised.
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../../runner-native/native-crypto.js';
 import type { ImageDescription } from '../image/image.js';
 import { formatReference, parseReference } from '../image/reference.js';
 import type { PushedManifest } from '../exporters/types.js';

@@ -5,7 +5,7 @@
 // like BuildKit they fetch the manifest and config of what the store lacks,
 // store nothing, and with `offline` contact no registry at all (a missing
 // base image is then checked with an empty config, and a note says so).
-import { createHash } from 'node:crypto';
+import { createHash } from '../../runner-native/native-crypto.js';
 import path from 'node:path';
 import type { BaseImage, Platform } from '../../frontend/graph/types.js';
 import type { Digest } from '../../cache/digest.js';

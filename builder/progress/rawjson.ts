@@ -3,7 +3,7 @@
 // stream read ours: `vertexes`, `statuses`, `logs`, `warnings`, with
 // buildx's field names, RFC 3339 times and base64 bytes. The full schema,
 // and what tsbuild adds (`cacheMiss`), is in docs/progress-rawjson.md.
-import { createHash } from 'node:crypto';
+import { createHash } from '../../runner-native/native-crypto.js';
 import { StepProgressWriter } from './base.js';
 import type { OutputStream, Step } from './step.js';
 import type { ProgressOptions, ProgressStream } from './types.js';

@@ -4,7 +4,7 @@
 // realm, service, scope set and user for the life of the process, so the
 // many requests of one pull share one token.
 
-import { createHash } from 'node:crypto';
+import { createHash } from '../../runner-native/native-crypto.js';
 import { RegistryError, TransientError } from './errors.js';
 import { readBody, send } from './http.js';
 import type { Credentials } from './docker-config.js';

@@ -7,7 +7,7 @@
 // Unknown fields are kept when we rewrite the file, and writes are atomic
 // with mode 0600 (the file holds passwords).
 
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../../runner-native/native-crypto.js';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -10,7 +10,7 @@
 // Concurrent downloads of one blob into one store in this process share a
 // single transfer.
 
-import { createHash } from 'node:crypto';
+import { createHash } from '../../runner-native/native-crypto.js';
 import { promises as fs } from 'node:fs';
 import type { ContentStore } from '../../cache/content-store.js';
 import type { Digest } from '../../cache/digest.js';

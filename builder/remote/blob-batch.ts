@@ -2,7 +2,7 @@
 // length][bytes], one per file content, as many as fit a request. Small
 // files share one request instead of one stream each; the receiver checks
 // every record's digest before it keeps it.
-import { createHash } from 'node:crypto';
+import { createHash } from '../../runner-native/native-crypto.js';
 import { RemoteError } from './errors.js';
 
 export const RECORD_HEADER_BYTES = 40;

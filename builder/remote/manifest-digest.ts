@@ -4,7 +4,7 @@
 // can never file a list under another list's digest). One line per entry,
 // in manifest order: its fields separated by NUL, which neither a path nor
 // a link target can hold; numbers as JavaScript prints them.
-import { createHash } from 'node:crypto';
+import { createHash } from '../../runner-native/native-crypto.js';
 import type { ManifestEntry } from './protocol.js';
 
 const SCHEMA = 'tsbuild-context-manifest-v1';

@@ -1,6 +1,6 @@
 // The build stream and the streams that belong to a running build: its
 // streamed-back outputs and its forwarded SSH agent connections.
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../../runner-native/native-crypto.js';
 import type { ServerHttp2Stream } from 'node:http2';
 import { encodeMessage, readMessages } from '../remote/messages.js';
 import { RemoteError } from '../remote/errors.js';

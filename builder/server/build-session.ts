@@ -3,7 +3,7 @@
 // connections), the outputs it streams back, and its cancellation. Nothing
 // the client owns is written to the server's disk: secrets stay in memory,
 // agent connections are proxied through a socket in a private directory.
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../../runner-native/native-crypto.js';
 import net from 'node:net';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';

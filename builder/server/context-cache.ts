@@ -11,7 +11,7 @@
 // their digest, which it computed itself) and which manifest each warm tree
 // holds: a client whose context did not change sends the digest alone, and
 // its build starts without a file being looked at.
-import { createHash } from 'node:crypto';
+import { createHash } from '../../runner-native/native-crypto.js';
 import { copyFile, chmod, lstat, lutimes, mkdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { constants as fsc } from 'node:fs';
 import path from 'node:path';

@@ -6,7 +6,7 @@
 // be memoized and how an answer is found still valid are the rules the
 // local CLI's memo shares (memo/memo-rules.ts: read them first); here the
 // answers live in this process's memory.
-import { createHash } from 'node:crypto';
+import { createHash } from '../../runner-native/native-crypto.js';
 import { LRUCache } from 'lru-cache';
 import type { BuildRequest, ServerMessage } from '../remote/protocol.js';
 import { checksHold, memoizable, touchEntries, type MemoEntry } from '../memo/memo-rules.js';

@@ -15,7 +15,7 @@
 import { mkdirSync, rmdirSync } from 'node:fs';
 import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../../runner-native/native-crypto.js';
 import { pidOfTempName, processAlive } from '../../cache/process-alive.js';
 import { type FsopHelper, MNT_DETACH, hostFsop, privateFsop } from '../../runner-native/fsop.js';
 import { inUserNamespace } from '../../runner-native/index.js';

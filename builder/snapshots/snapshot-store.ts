@@ -3,7 +3,7 @@
 // layer unpacked once serves every image and step that contains it. Each
 // keeps overlayfs' own whiteout format (0/0 char devices, opaque xattrs), so
 // it can be used as a lowerdir as is.
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../../runner-native/native-crypto.js';
 import { once } from 'node:events';
 import { constants, existsSync, mkdirSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { mkdir, open, readdir, rm } from 'node:fs/promises';

@@ -1,7 +1,7 @@
 // The solver's whole view of an operation: what it depends on, what makes
 // it unique (its op description, hashed into the cache key) and how to run
 // it. It never knows what an op does; tests drive it with toy arithmetic ops.
-import { createHash } from 'node:crypto';
+import { createHash } from '../../runner-native/native-crypto.js';
 
 // Bump whenever the meaning of an op description changes: old cache
 // entries then simply stop matching instead of being misread.

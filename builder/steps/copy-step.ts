@@ -1,7 +1,7 @@
 // COPY and ADD: the step's cache key comes from the content of the files
 // it selects (never their mtimes), and it runs through fileops' in-root
 // copier on a writable overlay of the parent.
-import { createHash } from 'node:crypto';
+import { createHash } from '../../runner-native/native-crypto.js';
 import type { CopyStep } from '../../frontend/graph/types.js';
 import type { ContentHashCache, SelectionOptions } from '../context/checksum.js';
 import { BuildContext } from '../context/context.js';

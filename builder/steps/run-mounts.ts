@@ -1,7 +1,7 @@
 // RUN --mount: turns the frontend's mount descriptions into sandbox bind
 // and tmpfs mounts, and owns whatever it had to prepare (read-only views of
 // stages, cache dirs and their locks, secret files) until the step ends.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from '../../runner-native/native-crypto.js';
 import { chmod, chown, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';

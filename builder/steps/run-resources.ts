@@ -2,7 +2,7 @@
 // docker buildx takes them, applied to every RUN's sandbox. Extra hosts and
 // limits can change what a RUN produces, so they enter its cache key (as
 // they are part of BuildKit's ExecOp); the cgroup parent only places it.
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../../runner-native/native-crypto.js';
 import { UsageError } from '../errors.js';
 
 export interface RunResources {

@@ -25,10 +25,21 @@ extern napi_status napi_set_element(napi_env, napi_value, uint32_t, napi_value);
 extern napi_status napi_create_int32(napi_env, int32_t, napi_value *);
 extern napi_status napi_get_undefined(napi_env, napi_value *);
 extern napi_status napi_throw_error(napi_env, const char *, const char *);
+typedef void (*napi_finalize)(napi_env, void *, void *);
+extern napi_status napi_create_external(napi_env, void *, napi_finalize, void *, napi_value *);
+extern napi_status napi_get_value_external(napi_env, napi_value, void **);
+extern napi_status napi_get_typedarray_info(napi_env, napi_value, int *, size_t *, void **, napi_value *, size_t *);
+extern napi_status napi_create_buffer_copy(napi_env, size_t, const void *, void **, napi_value *);
+extern napi_status napi_get_boolean(napi_env, bool, napi_value *);
 
-// The addon's functions (exit.c, spawn.c).
+// The addon's functions (exit.c, spawn.c, sha256.c).
 napi_value addon_exit(napi_env env, napi_callback_info info);
 napi_value addon_spawn(napi_env env, napi_callback_info info);
 napi_value addon_reap(napi_env env, napi_callback_info info);
+napi_value addon_sha256_available(napi_env env, napi_callback_info info);
+napi_value addon_sha256_new(napi_env env, napi_callback_info info);
+napi_value addon_sha256_update(napi_env env, napi_callback_info info);
+napi_value addon_sha256_digest(napi_env env, napi_callback_info info);
+napi_value addon_random_fill(napi_env env, napi_callback_info info);
 
 #endif
