@@ -80,6 +80,29 @@ const moduleShim = {
   },
 };
 
+// node:child_process, with the dgram and socket modules it loads (~0.5 ms),
+// is imported at the top of a dozen modules that a one-file rebuild
+// initialises and whose functions it never calls (the fsop helper starts
+// through the native addon, the RUN's sandbox through that helper). In the
+// bundle it is a module of forwarders that load it on their first call.
+// execFile keeps what util.promisify() makes of it ({ stdout, stderr }),
+// asked for when a module starts. A function the code imports that is not
+// forwarded here fails the bundle (esbuild: no such export).
+const LAZY_CHILD_PROCESS = [
+  "let loaded;",
+  "const real = () => (loaded ??= require('node:child_process'));",
+  ...['spawn', 'spawnSync', 'execFile', 'execFileSync'].map((f) => `export function ${f}(...args) { return real().${f}(...args); }`),
+  "const custom = Symbol.for('nodejs.util.promisify.custom');",
+  "execFile[custom] = (...args) => real().execFile[custom](...args);",
+].join('\n');
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^node:child_process$/ }, (args) => (args.namespace === 'lazy-child-process' ? { path: args.path, external: true } : { path: args.path, namespace: 'lazy-child-process', sideEffects: false }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-child-process' }, () => ({ contents: LAZY_CHILD_PROCESS, loader: 'js' }));
+  },
+};
+
 // Also drops the code caches of the previous bundle (bin/tsbuild.js).
 rmSync(outdir, { recursive: true, force: true });
 const result = await build({
@@ -103,7 +126,7 @@ const result = await build({
   // it is required from node_modules when an ssh:// host is first dialled.
   external: ['ssh2'],
   metafile: true,
-  plugins: [builtinShims, moduleShim],
+  plugins: [builtinShims, moduleShim, lazyChildProcess],
   absWorkingDir: root,
 });
 
