@@ -1,7 +1,8 @@
 // A long-lived helper process talked to over socket pairs (the fsop helper):
-// started by the native addon's posix_spawn, which copies nothing of this
-// process (runner-native/addon/spawn.c), or by child_process where the addon
-// was not built (a fork: 2-3 ms of this thread for a build's ~60 MB).
+// started by the native addon as posix_spawn starts a program, copying
+// nothing of this process (runner-native/addon/spawn.c), or by
+// child_process where the addon was not built (a fork: 2-3 ms of this
+// thread for a build's ~60 MB).
 import { spawn } from 'node:child_process';
 import { Socket } from 'node:net';
 import { constants as os } from 'node:os';
