@@ -103,9 +103,9 @@ function exitWhenIdle(checks) {
 }
 
 // process.exit(), its end left to runner-native/addon/exit.c: the
-// kernel then frees this process's memory after the parent was told it
-// ended, not before (2-4 ms of a build's end). The 'exit' listeners run
-// first as ever. Not under a profiler or coverage, which Node's own
+// process ends as soon as the 'exit' listeners ran, without Node's
+// teardown (joining its threads, V8's tasks included, and disposing V8;
+// ~1 ms of a build's end). Not under a profiler or coverage, which that
 // teardown writes out; without the addon (no C compiler at install), as is.
 function exitNow() {
   if (process.execArgv.length === 0 && !process.env.NODE_OPTIONS && !process.env.NODE_V8_COVERAGE) {
