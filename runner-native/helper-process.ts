@@ -5,7 +5,7 @@
 // thread for a build's ~60 MB).
 import { spawn } from 'node:child_process';
 import { Socket } from 'node:net';
-import { constants as os } from 'node:os';
+import { signalName } from './helper-status.js';
 import { nativeAddon } from './native-addon.js';
 
 export interface HelperEnd {
@@ -74,10 +74,6 @@ class SpawnedHelper implements HelperProcess {
     this.ended = { code: code >= 0 ? code : null, signal: signal > 0 ? signalName(signal) : null };
     for (const l of this.listeners.splice(0)) l(this.ended);
   }
-}
-
-function signalName(n: number): NodeJS.Signals | null {
-  return (Object.entries(os.signals).find(([, v]) => v === n)?.[0] as NodeJS.Signals | undefined) ?? null;
 }
 
 function forkedHelper(file: string, args: readonly string[], sockets: number): HelperProcess {

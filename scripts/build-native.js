@@ -68,28 +68,26 @@ function main() {
 
 // Without it a remote client checks its context in JavaScript, only slower.
 function buildStatCheck(cc) {
-  const out = join(buildDir, 'tsbuild-stat-check');
-  const tmp = `${out}.tmp-${process.pid}`;
-  mkdirSync(buildDir, { recursive: true });
   // -ffp-contract=off: times are compared as doubles computed exactly as Node computes them.
-  const result = spawnSync(cc, ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-ffp-contract=off', '-pthread', '-o', tmp, join(root, 'builder', 'remote', 'native', 'stat-check.c')], { stdio: 'inherit' });
-  if (result.status !== 0) {
-    console.warn(`warning: ${out} not built (${cc} failed): remote builds check their context in JavaScript`);
-    return;
-  }
-  renameSync(tmp, out);
+  buildOptional(cc, 'tsbuild-stat-check', ['-ffp-contract=off', '-pthread', join(root, 'builder', 'remote', 'native', 'stat-check.c')], 'remote builds check their context in JavaScript');
 }
 
-// Without it tsbuild forks itself for its helpers and exits as Node does, only slower.
+// Without it tsbuild forks itself for its helpers and hashes with node:crypto, only slower.
 function buildAddon(cc) {
-  const out = join(buildDir, 'tsbuild-addon.node');
-  const tmp = `${out}.tmp-${process.pid}`;
   const addonDir = join(root, 'runner-native', 'addon');
   const sources = readdirSync(addonDir).filter((f) => f.endsWith('.c')).sort().map((f) => join(addonDir, f));
+  buildOptional(cc, 'tsbuild-addon.node', ['-Werror=implicit-function-declaration', '-shared', '-fPIC', ...sources], 'helpers are started by a fork of tsbuild');
+}
+
+// A part tsbuild works without: built to a temp name and renamed in (as
+// the helper is), a failure only warned about with what it costs.
+function buildOptional(cc, name, args, without) {
+  const out = join(buildDir, name);
+  const tmp = `${out}.tmp-${process.pid}`;
   mkdirSync(buildDir, { recursive: true });
-  const result = spawnSync(cc, ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror=implicit-function-declaration', '-shared', '-fPIC', '-o', tmp, ...sources], { stdio: 'inherit' });
+  const result = spawnSync(cc, ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-o', tmp, ...args], { stdio: 'inherit' });
   if (result.status !== 0) {
-    console.warn(`warning: ${out} not built (${cc} failed): helpers are started by a fork of tsbuild`);
+    console.warn(`warning: ${out} not built (${cc} failed): ${without}`);
     return;
   }
   renameSync(tmp, out);

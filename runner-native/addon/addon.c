@@ -5,6 +5,11 @@
 // (sha256.c).
 #include "napi.h"
 
+napi_value addon_throw(napi_env env, const char *code, const char *message) {
+  napi_throw_error(env, code, message);
+  return NULL;
+}
+
 napi_value napi_register_module_v1(napi_env env, napi_value exports) {
   static const struct { const char *name; napi_callback fn; } fns[] = {
     { "exit", addon_exit }, { "spawn", addon_spawn }, { "reap", addon_reap },

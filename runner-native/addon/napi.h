@@ -32,6 +32,9 @@ extern napi_status napi_get_typedarray_info(napi_env, napi_value, int *, size_t 
 extern napi_status napi_create_buffer_copy(napi_env, size_t, const void *, void **, napi_value *);
 extern napi_status napi_get_boolean(napi_env, bool, napi_value *);
 
+// Throws an Error with that code (an errno's name, ...) and message; returns NULL for the caller to return (addon.c).
+napi_value addon_throw(napi_env env, const char *code, const char *message);
+
 // The addon's functions (exit.c, spawn.c, sha256.c).
 napi_value addon_exit(napi_env env, napi_callback_info info);
 napi_value addon_spawn(napi_env env, napi_callback_info info);

@@ -54,11 +54,6 @@ static void free_hash(napi_env env, void *data, void *hint) {
   free(h);
 }
 
-static napi_value fail(napi_env env, const char *code, const char *message) {
-  napi_throw_error(env, code, message);
-  return NULL;
-}
-
 static struct hash *hash_arg(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
   size_t argc = want;
   void *data = NULL;
@@ -84,19 +79,19 @@ napi_value addon_sha256_available(napi_env env, napi_callback_info info) {
 
 napi_value addon_sha256_new(napi_env env, napi_callback_info info) {
   (void)info;
-  if (!evp_found()) return fail(env, "ENOSYS", "sha256New: this Node exports no OpenSSL digest functions");
+  if (!evp_found()) return addon_throw(env, "ENOSYS", "sha256New: this Node exports no OpenSSL digest functions");
   struct hash *h = malloc(sizeof *h);
-  if (!h) return fail(env, "ENOMEM", "sha256New: out of memory");
+  if (!h) return addon_throw(env, "ENOMEM", "sha256New: out of memory");
   h->ctx = evp.ctx_new();
   if (!h->ctx || evp.init(h->ctx, evp.sha256(), NULL) != 1) {
     if (h->ctx) evp.ctx_free(h->ctx);
     free(h);
-    return fail(env, "EIO", "sha256New: OpenSSL could not start a SHA-256 digest");
+    return addon_throw(env, "EIO", "sha256New: OpenSSL could not start a SHA-256 digest");
   }
   napi_value result;
   if (napi_create_external(env, h, free_hash, NULL, &result) != 0) {
     free_hash(env, h, NULL);
-    return fail(env, "ENOMEM", "sha256New: out of memory");
+    return addon_throw(env, "ENOMEM", "sha256New: out of memory");
   }
   return result;
 }
@@ -106,26 +101,26 @@ napi_value addon_sha256_update(napi_env env, napi_callback_info info) {
   struct hash *h = hash_arg(env, info, 2, argv);
   void *data;
   size_t length;
-  if (!h || bytes_arg(env, argv[1], &data, &length) != 0) return fail(env, "EINVAL", "sha256Update(hash, bytes): a hash and a Uint8Array");
-  if (!h->ctx) return fail(env, "ERR_CRYPTO_HASH_FINALIZED", "Digest already called");
-  if (evp.update(h->ctx, data, length) != 1) return fail(env, "EIO", "sha256Update: OpenSSL failed");
+  if (!h || bytes_arg(env, argv[1], &data, &length) != 0) return addon_throw(env, "EINVAL", "sha256Update(hash, bytes): a hash and a Uint8Array");
+  if (!h->ctx) return addon_throw(env, "ERR_CRYPTO_HASH_FINALIZED", "Digest already called");
+  if (evp.update(h->ctx, data, length) != 1) return addon_throw(env, "EIO", "sha256Update: OpenSSL failed");
   return NULL;
 }
 
 napi_value addon_sha256_digest(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   struct hash *h = hash_arg(env, info, 1, argv);
-  if (!h) return fail(env, "EINVAL", "sha256Digest(hash): a hash");
-  if (!h->ctx) return fail(env, "ERR_CRYPTO_HASH_FINALIZED", "Digest already called");
+  if (!h) return addon_throw(env, "EINVAL", "sha256Digest(hash): a hash");
+  if (!h->ctx) return addon_throw(env, "ERR_CRYPTO_HASH_FINALIZED", "Digest already called");
   unsigned char md[32];
   unsigned int len = 0;
   int ok = evp.final(h->ctx, md, &len) == 1 && len == sizeof md;
   evp.ctx_free(h->ctx);
   h->ctx = NULL;
-  if (!ok) return fail(env, "EIO", "sha256Digest: OpenSSL failed");
+  if (!ok) return addon_throw(env, "EIO", "sha256Digest: OpenSSL failed");
   napi_value result;
   void *copy;
-  if (napi_create_buffer_copy(env, sizeof md, md, &copy, &result) != 0) return fail(env, "ENOMEM", "sha256Digest: out of memory");
+  if (napi_create_buffer_copy(env, sizeof md, md, &copy, &result) != 0) return addon_throw(env, "ENOMEM", "sha256Digest: out of memory");
   return result;
 }
 
@@ -136,12 +131,12 @@ napi_value addon_random_fill(napi_env env, napi_callback_info info) {
   void *data;
   size_t length;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != 0 || argc < 1 || bytes_arg(env, argv[0], &data, &length) != 0)
-    return fail(env, "EINVAL", "randomFill(bytes): a Uint8Array");
+    return addon_throw(env, "EINVAL", "randomFill(bytes): a Uint8Array");
   for (size_t done = 0; done < length;) {
     ssize_t n = getrandom((char *)data + done, length - done, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return fail(env, "EIO", "randomFill: getrandom failed");
+      return addon_throw(env, "EIO", "randomFill: getrandom failed");
     }
     done += (size_t)n;
   }

@@ -40,8 +40,7 @@ static napi_value throw_errno(napi_env env, int err, const char *what) {
   const char *name = strerrorname_np(err);
   char message[512];
   snprintf(message, sizeof message, "spawn %s: %s", what, strerror(err));
-  napi_throw_error(env, name ? name : "EIO", message);
-  return NULL;
+  return addon_throw(env, name ? name : "EIO", message);
 }
 
 static char *string_of(napi_env env, napi_value v) {
@@ -152,8 +151,7 @@ napi_value addon_spawn(napi_env env, napi_callback_info info) {
   int32_t sockets = 0;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != 0 || argc < 2 || napi_get_array_length(env, argv[0], &nargs) != 0 || nargs == 0 ||
       napi_get_value_int32(env, argv[1], &sockets) != 0 || sockets < 3 || sockets > MAX_SOCKETS) {
-    napi_throw_error(env, "EINVAL", "spawn(argv, sockets): argv a non-empty array of strings, sockets 3 to 16");
-    return NULL;
+    return addon_throw(env, "EINVAL", "spawn(argv, sockets): argv a non-empty array of strings, sockets 3 to 16");
   }
   char **args = calloc(nargs + 1, sizeof *args);
   if (!args) return throw_errno(env, ENOMEM, "");
@@ -161,8 +159,7 @@ napi_value addon_spawn(napi_env env, napi_callback_info info) {
     napi_value element;
     if (napi_get_element(env, argv[0], i, &element) != 0 || !(args[i] = string_of(env, element))) {
       free_strings(args, nargs);
-      napi_throw_error(env, "EINVAL", "spawn(argv, sockets): argv a non-empty array of strings");
-      return NULL;
+      return addon_throw(env, "EINVAL", "spawn(argv, sockets): argv a non-empty array of strings");
     }
   }
   int ours[MAX_SOCKETS];
@@ -190,8 +187,7 @@ napi_value addon_reap(napi_env env, napi_callback_info info) {
   napi_value argv[1], result, a, b;
   int32_t pid = 0;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != 0 || argc < 1 || napi_get_value_int32(env, argv[0], &pid) != 0 || pid <= 0) {
-    napi_throw_error(env, "EINVAL", "reap(pid): a pid");
-    return NULL;
+    return addon_throw(env, "EINVAL", "reap(pid): a pid");
   }
   int status = 0;
   pid_t got;
