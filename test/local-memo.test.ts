@@ -459,6 +459,37 @@ it('a build that reads part of its context has the context walked while its RUN 
   await answeredUnlessRewritten(t, ctx, 'memo-idle:latest', recorded);
 });
 
+it('a file the build read that is too recent for a walk to confirm is not walked while the RUN runs, and nothing is recorded', async (t) => {
+  // An edit saved just before the build (here: a time a minute ahead, so
+  // that it stays too recent however slow the machine): a walk during the
+  // RUN could not confirm the context, so none is made, and record() gives
+  // up for the same reason.
+  process.env.XDG_CACHE_HOME = CLIENT_CACHE;
+  const env = { ...process.env, TSBUILD_ROOT: suite.store.root };
+  const ctx = await context('FROM busybox:latest\nCOPY app.txt /ctx/app.txt\nRUN cat /ctx/app.txt > /copy.txt\n', { 'other.txt': 'not copied\n' });
+  const file = path.join(ctx, 'app.txt');
+  writeFileSync(file, 'fresh\n');
+  const ahead = new Date(Date.now() + 60_000);
+  utimesSync(file, ahead, ahead);
+  const req = toBuildOptions(['-q', '-t', 'memo-fresh:latest', ctx], env) as CliBuildRequest;
+  const snapshotDigest = () => startContextCheck(ctx, req.build.dockerfilePath).snapshot.digest;
+  const before = snapshotDigest();
+  const recorder = memoRecorder(req, env)!;
+  let idle = 0;
+  const result = await solve(req.build, {
+    onEvent: (e) => recorder.onEvent(e), onContextWalk: (w, whole) => recorder.onContextWalk(w, whole), contextWalk: 'keep',
+    onIdle: () => { idle++; recorder.onIdle(); },
+  });
+  t.is(idle, 1, 'the build told of its one RUN');
+  let asked = false;
+  await recorder.record(result, async (io) => {
+    asked = true;
+    return solve(req.build, io);
+  });
+  t.false(asked, 'no second solve');
+  t.is(snapshotDigest(), before, 'no walk saved the snapshot');
+});
+
 it('a store time ahead of the clock by more than the tick rule is not waited for: nothing is solved again or recorded', async (t) => {
   // A file system whose clock runs ahead (a server's) stamps the store's
   // writes in the future: waiting for them to age would hold every

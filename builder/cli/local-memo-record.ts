@@ -79,11 +79,14 @@ export function memoRecorder(req: CliBuildRequest, env: NodeJS.ProcessEnv): Memo
   const walkContext = () => contextDigest(contextDir, dockerfilePath, startContextCheck(contextDir, dockerfilePath), tableOf);
   // The walk of a context the build does not read whole, made while a RUN's
   // command runs (this thread only waits then) rather than after the build.
+  // Not while an entry the build read is too recent for a walk starting now
+  // to confirm (an edit saved just before the build): such a walk finds no
+  // digest, and record() either gives up for the same reason or walks again.
   let earlyWalk: Promise<string | undefined> | undefined;
   return {
     onEvent: (e) => events.onEvent(e),
     onIdle: () => {
-      if (earlyWalk || walksWhole) return;
+      if (earlyWalk || walksWhole || Date.now() <= untrusted) return;
       earlyWalk = walkContext().catch(() => undefined);
     },
     onContextWalk: (entries, whole) => {
