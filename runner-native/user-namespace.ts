@@ -7,8 +7,18 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+// A process changes its user namespace only by unshare() or setns() of its
+// own, which Node never makes (the helper does, in its own process): read
+// once. A RUN asks ~8 times (sandbox, cgroups, mounts).
+let userNamespace: boolean | undefined;
+
 /** True when this process runs in a user namespace other than the host's (whose map is the identity). */
 export function inUserNamespace(): boolean {
+  userNamespace ??= uidMapIsNotIdentity();
+  return userNamespace;
+}
+
+function uidMapIsNotIdentity(): boolean {
   let map: string;
   try {
     map = readFileSync('/proc/self/uid_map', 'utf8');
