@@ -14,9 +14,9 @@ import { STAT_CHECK_NAME } from '../builder/remote/native-stat-check.js';
 import { storeSuite, tsbuild, tempDir, CLIENT_CACHE, PROJECT_ROOT, type CliResult } from './helpers/cli.js';
 import { build as solve } from '../builder/pipeline/build.js';
 import { toBuildOptions } from '../builder/cli/build-request.js';
-import { memoRecorder } from '../builder/cli/local-memo-record.js';
+import { memoRecorder, type MemoRecorder } from '../builder/cli/local-memo-record.js';
 import { buildManifest, startContextCheck } from '../builder/remote/context-manifest.js';
-import type { CliBuildRequest } from '../builder/pipeline/options.js';
+import type { BuildResult, CliBuildRequest } from '../builder/pipeline/options.js';
 import { makeContext } from './e2e-image-helpers.js';
 import { ResultIndex, resultEntryPath } from '../cache/result-index.js';
 import { checksHold, identity } from '../builder/memo/memo-rules.js';
@@ -77,6 +77,16 @@ const withoutTimes = (s: string) => s.replace(ANSWERED, '').replace(/\d+\.\d+s/g
  * rewritten in between (same size, its mtime put back), it is not, and
  * the image shows the rewrite (the RUN copies app.txt to /copy.txt).
  */
+/** The build solved with the recorder told what build-runner.ts tells it; `idle`: how often a RUN said it runs. */
+async function solveRecorded(req: CliBuildRequest, recorder: MemoRecorder): Promise<{ result: BuildResult; idle: number }> {
+  let idle = 0;
+  const result = await solve(req.build, {
+    onEvent: (e) => recorder.onEvent(e), onContextWalk: (w, whole) => recorder.onContextWalk(w, whole), contextWalk: 'keep',
+    onIdle: () => { idle++; recorder.onIdle(); },
+  });
+  return { result, idle };
+}
+
 async function answeredUnlessRewritten(t: ExecutionContext, ctx: string, tag: string, recorded: (content: string, between: () => Promise<void>) => Promise<string>): Promise<void> {
   const id = await recorded('one\n', async () => undefined);
   const next = await build(ctx, ['-t', tag]);
@@ -443,11 +453,7 @@ it('a build that reads part of its context has the context walked while its RUN 
     await new Promise((r) => setTimeout(r, FINE_RACY_MARGIN_MS + 50));
     const before = snapshotDigest();
     const recorder = memoRecorder(req, env)!;
-    let idle = 0;
-    const result = await solve(req.build, {
-      onEvent: (e) => recorder.onEvent(e), onContextWalk: (w, whole) => recorder.onContextWalk(w, whole), contextWalk: 'keep',
-      onIdle: () => { idle++; recorder.onIdle(); },
-    });
+    const { result, idle } = await solveRecorded(req, recorder);
     t.is(idle, 1, 'the build told of its one RUN');
     // Nothing but the recorder's walk during the RUN saves the snapshot (the walk starts at once).
     t.not(snapshotDigest(), before, 'the snapshot was saved while the build ran');
@@ -475,11 +481,7 @@ it('a file the build read that is too recent for a walk to confirm is not walked
   const snapshotDigest = () => startContextCheck(ctx, req.build.dockerfilePath).snapshot.digest;
   const before = snapshotDigest();
   const recorder = memoRecorder(req, env)!;
-  let idle = 0;
-  const result = await solve(req.build, {
-    onEvent: (e) => recorder.onEvent(e), onContextWalk: (w, whole) => recorder.onContextWalk(w, whole), contextWalk: 'keep',
-    onIdle: () => { idle++; recorder.onIdle(); },
-  });
+  const { result, idle } = await solveRecorded(req, recorder);
   t.is(idle, 1, 'the build told of its one RUN');
   let asked = false;
   await recorder.record(result, async (io) => {
