@@ -12,7 +12,7 @@
 // layer's bytes never depend on it (data is taken from the previous blob
 // only for a file that is the previous snapshot's own, hard-linked).
 import { createHash, randomBytes } from '../runner-native/native-crypto.js';
-import { lstatSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { type Digest, hexOf } from './digest.js';
@@ -227,9 +227,17 @@ class LineScanner {
   }
 }
 
+// Synchronous, as checksum-cache.ts reads its table: the COPY that asks
+// waits for it, and an async read's four threadpool round trips queued
+// behind the build's other work (its decode is on this thread either way).
 export async function readLayerIndex(contentRoot: string, blob: Digest): Promise<LayerIndex | undefined> {
-  const data = await fsp.readFile(layerIndexPath(contentRoot, blob)).catch(() => undefined);
-  return data && decodeLayerIndex(blob, data);
+  let data: Buffer;
+  try {
+    data = readFileSync(layerIndexPath(contentRoot, blob));
+  } catch {
+    return undefined;
+  }
+  return decodeLayerIndex(blob, data);
 }
 
 /**
