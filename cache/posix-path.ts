@@ -1,13 +1,13 @@
-// node:path's join(), resolve() and dirname(), for the CLI bundle (scripts/bundle-cli.js
-// gives its modules these in place of node:path's): the same results, but a
-// path that needs no normalizing (no `//`, no `.` or `..` segment, which is
-// nearly every path the builder makes: store dir + hex name + fixed name) is
-// not normalized, and a plain path's directory is found with one search.
-// Node normalizes every joined path one character at a time,
-// through its primordials: ~9 us a call in a process too short-lived for that
-// loop to be optimized, and a one-file rebuild joins ~430 paths (~3 ms of its
-// main thread). Anything else, a non-string argument included (node:path
-// throws its own error), goes to node:path.
+// node:path's join(), resolve() and dirname() for the CLI bundles, whose
+// node:path shim (scripts/bundle-cli.js) gives their modules these instead:
+// the same results, but a path that needs no normalizing (no `//`, no `.`
+// or `..` segment: nearly every path the builder makes, a store dir and hex
+// names) is returned as joined, and a plain path's directory is found with
+// one search. Node normalizes every joined path one character at a time,
+// through its primordials: ~9 µs a call in a process too short-lived for
+// that loop to be optimized, and a one-file rebuild joins ~430 paths (~3 ms
+// of its main thread). Anything else, a non-string argument included
+// (node:path throws its own error), goes to node:path.
 import { posix } from 'node:path';
 
 /** A `//`, or a `.` or `..` segment: what normalizing would change. */
