@@ -233,12 +233,20 @@ it('kill -9 at random points of COPY re-runs leaves a consistent store that buil
   const root = suite.store.root;
   const ctx = await bigContext();
   await writeFile(path.join(ctx, 'Dockerfile'), DOCKERFILE);
-  // One uninterrupted re-run tells how long to let the killed ones run.
+  // Uninterrupted re-runs tell how long to let the killed ones run: the
+  // quicker of two, as one alone could be slowed by whatever else the
+  // machine ran meanwhile (a CI run of the whole suite once measured a span
+  // its trials then beat 10 times of 12), or by a fresh checkout's first
+  // re-run compiling the CLI's code for its cache.
   await buildExport(root, ctx);
-  await writeFile(path.join(ctx, 'd1/f1.txt'), 'timed\n');
-  const started = Date.now();
-  await buildExport(root, ctx);
-  const span = Math.max(300, Date.now() - started);
+  let quickest = Infinity;
+  for (const text of ['timed\n', 'timed again\n']) {
+    await writeFile(path.join(ctx, 'd1/f1.txt'), text);
+    const started = Date.now();
+    await buildExport(root, ctx);
+    quickest = Math.min(quickest, Date.now() - started);
+  }
+  const span = Math.max(300, quickest);
 
   const TRIALS = 12;
   let killed = 0;
