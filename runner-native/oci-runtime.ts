@@ -6,7 +6,6 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from './native-crypto.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { constants } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inUserNamespace } from './user-namespace.js';
@@ -14,6 +13,7 @@ import { assertCapabilitiesGrantable } from './capabilities.js';
 import { cgroupHandleFor, cgroupVersion, killCgroup, removeCgroup } from './cgroup.js';
 import { SandboxAbortedError, SandboxExecNotFoundError, SandboxSetupError, SandboxTimeoutError, SandboxUnavailableError } from './errors.js';
 import { withEtcFiles } from './etc-files.js';
+import { signalName } from './helper-status.js';
 import { toOciConfig } from './oci-runtime-config.js';
 import { withPrivateOverlay } from './oci-runtime-rootfs.js';
 import type { OciRuntimeName, RunOptions, Runtime, SandboxResult } from './runtime.js';
@@ -77,8 +77,8 @@ export function ociRuntimeCgroupProblem(name: OciRuntimeName, cgroupRoot = '/sys
 /** runc/crun exit with 128+N when the container's init was killed by signal N. */
 export function exitStatus(code: number): Pick<SandboxResult, 'exitCode' | 'signal'> {
   if (code > 128 && code < 128 + 65) {
-    const name = Object.entries(constants.signals).find(([, n]) => n === code - 128)?.[0];
-    if (name) return { exitCode: null, signal: name as NodeJS.Signals };
+    const name = signalName(code - 128);
+    if (name) return { exitCode: null, signal: name };
   }
   return { exitCode: code, signal: null };
 }
