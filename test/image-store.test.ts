@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { acquireLock, withLock } from '../builder/image/lock.js';
+import { acquireLock, withLock, OWNERLESS_STALE_MS } from '../builder/image/lock.js';
 import { ImageStore } from '../builder/image/store.js';
 import { buildImage } from '../builder/image/image.js';
 import { fixture, tempDir, uncompressedLayer } from './image-helpers.js';
@@ -133,6 +133,17 @@ test('a lock left by a dead process is broken; a live one is waited for', async 
   await release();
   await waiter;
   t.deepEqual(order, ['holder', 'waiter']);
+});
+
+test('a lock that names no owner (its maker killed before it wrote one) is waited for while new and broken once older than the margin', async (t) => {
+  const dir = await tempDir();
+  const lock = path.join(dir, 'x.lock');
+  await fs.writeFile(lock, '');
+  await t.throwsAsync(acquireLock(lock, { timeoutMs: 100 }), { code: 'LOCK_TIMEOUT' } as never);
+  const old = new Date(Date.now() - OWNERLESS_STALE_MS - 1000);
+  await fs.utimes(lock, old, old);
+  t.is(await withLock(lock, async () => 'got it', { timeoutMs: 2000 }), 'got it');
+  await t.throwsAsync(fs.access(lock));
 });
 
 test('re-tagging an image where it already is takes no lock and writes nothing; a real change still waits for the lock', async (t) => {
