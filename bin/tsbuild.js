@@ -61,19 +61,12 @@ const OUTGROWN_BYTECODE = 1.1;
 // on Linux.
 process.once('beforeExit', () => exitNow());
 
-// A local build of a context with a file changed since the last build of
-// the same command here (the usual rebuild after an edit) is one the memo
-// cannot answer (its snapshot check would find the same change): the full
-// CLI runs at once, without the lean bundle's load and check (~6 ms).
-const hint = memo ? editHint(argv) : undefined;
-const edited = hint !== undefined && hint.rows.some(changedSince);
-if (edited && process.env.TSBUILD_MEMO_DEBUG) process.stderr.write('tsbuild: a file changed since the last identical build (edit hint): building\n');
-const lean = remote || (memo && !edited);
+const lean = remote || memo;
+const cli = lean ? load('tsbuild-remote', remote ? `remote-${command}` : 'local-memo') : load('tsbuild', command);
 // The lean bundle may name a variant of the command (a rebuild of a context
 // built before runs other functions than a first build, and its cache holds
 // just those: a smaller cache to deserialize, and no function of its path
-// compiled again at every rebuild); an edited context's build is one.
-const cli = lean ? load('tsbuild-remote', remote ? `remote-${command}` : 'local-memo') : load('tsbuild', edited ? `${command}.rebuild` : command);
+// compiled again at every rebuild).
 const done = lean ? cli.main(argv, (variant) => load('tsbuild', variant ? `${command}.${variant}` : command)) : cli.main(argv);
 done.then(
   (code) => {
@@ -124,48 +117,6 @@ function exitNow() {
     } catch { /* Node's exit */ }
   }
   process.exit();
-}
-
-// The hint a local build leaves for the next launch of the same command
-// in the same directory (builder/cli/edit-hint.ts writes it, at the file
-// named here through a registered symbol): the lstats, as that build ended,
-// of the context entries it read. Only ever a reason to skip the memo's
-// lookup: rows that all match send the build to the lookup, which decides.
-function editHint(args) {
-  try {
-    const key = JSON.stringify([process.cwd(), args]);
-    const dir = path.join(process.env.XDG_CACHE_HOME || path.join(process.env.HOME || require('node:os').homedir(), '.cache'), 'tsbuild', 'edit-hints');
-    const file = path.join(dir, `${fnv1a(key, 0x811c9dc5)}${fnv1a(key, 0x9e3779b9)}.json`);
-    globalThis[Symbol.for('tsbuild.editHint')] = { file, key };
-    let rows = [];
-    try {
-      const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
-      if (saved.key === key && Array.isArray(saved.rows)) rows = saved.rows;
-    } catch {
-      // none yet, or unreadable: no hint
-    }
-    return { rows };
-  } catch {
-    return undefined;
-  }
-}
-
-// [path, ino, size, mtimeMs, ctimeMs], as fs.lstatSync() gave them. An
-// entry gone or unreadable is a change too (the lookup would not confirm it).
-function changedSince(row) {
-  try {
-    const st = fs.lstatSync(row[0], { throwIfNoEntry: false });
-    return st === undefined || st.ino !== row[1] || st.size !== row[2] || st.mtimeMs !== row[3] || st.ctimeMs !== row[4];
-  } catch {
-    return true;
-  }
-}
-
-// 32-bit FNV-1a of a string's UTF-16 code units, in hex (a file name, checked against the key inside).
-function fnv1a(text, seed) {
-  let h = seed;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return (h >>> 0).toString(16).padStart(8, '0');
 }
 
 // The command, after any global options (`--host ADDR build`); 'other'

@@ -4,7 +4,6 @@
 // errors to exit codes (1 for a failed build, 2 for a bug in tsbuild).
 import { createHash } from '../../runner-native/native-crypto.js';
 import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { build, evaluate } from '../pipeline/build.js';
 import { createProgress, type ProgressWriter } from '../progress/index.js';
 import { localSecrets, localSsh } from '../providers/local.js';
@@ -12,7 +11,6 @@ import { BuildCanceledError, UsageError } from '../errors.js';
 import { reportError } from './report-error.js';
 import type { CliBuildRequest } from '../pipeline/options.js';
 import { memoRecorder } from './local-memo-record.js';
-import { editHint } from './edit-hint.js';
 import { capHeapGrowthWhenBig } from './heap-growth.js';
 import { hashTextWith } from '../../cache/sha256-text.js';
 
@@ -29,7 +27,6 @@ export async function runCli(req: CliBuildRequest): Promise<number> {
   const ssh = localSsh(req.ssh, process.env.SSH_AUTH_SOCK);
   // Before the build starts: what it shows, and the time its store and context must be older than.
   const memo = memoRecorder(req, process.env);
-  const hint = memo && editHint(path.resolve(req.build.contextDir));
   try {
     const result = await build(req.build, {
       onStart: () => { progress = createProgress(req.progress, process.stderr); },
@@ -38,14 +35,7 @@ export async function runCli(req: CliBuildRequest): Promise<number> {
         progress.onProgress?.(e);
         memo?.onEvent(e);
       },
-      ...(memo ? {
-        onContextWalk: (entries, whole) => {
-          memo.onContextWalk(entries, whole);
-          hint?.onContextWalk(entries);
-        },
-        contextWalk: 'keep' as const,
-        onIdle: () => memo.onIdle(),
-      } : {}),
+      ...(memo ? { onContextWalk: (entries, whole) => memo.onContextWalk(entries, whole), contextWalk: 'keep' as const, onIdle: () => memo.onIdle() } : {}),
       signal: abort.signal,
       secrets: localSecrets(req.secrets, process.env),
       ssh,
@@ -62,7 +52,6 @@ export async function runCli(req: CliBuildRequest): Promise<number> {
     if (req.progress === 'quiet') process.stdout.write(result.imageId + '\n');
     // Shown first: the answer is recorded (or not) after the user has it.
     await memo?.record(result, (io) => build(req.build, { ...io, signal: abort.signal })).catch(() => undefined);
-    hint?.save();
     return 0;
   } catch (err) {
     // Errors before the build started (bad flags, a Dockerfile that does
