@@ -2,7 +2,8 @@
 // environment merging, ps formatting, container store naming and logs.
 import test from 'ava';
 import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag } from '../builder/containers/mount-spec.js';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { OWNERLESS_STALE_MS } from '../builder/image/lock.js';
 import os from 'node:os';
 import path from 'node:path';
 import { ContainerStore, type Container, type ContainerConfig } from '../builder/containers/container-store.js';
@@ -153,6 +154,21 @@ test('container store: unique names, lookup by name or id prefix, removal frees 
   await t.throwsAsync(store.find('web'), { code: 'NO_SUCH_CONTAINER' } as never);
   const again = await store.create((name) => fakeConfig('d'.repeat(64), name), 'd'.repeat(64), 'web');
   t.is(again.config.name, 'web');
+});
+
+test('container store: a name claim that names no container (its maker killed before writing it) frees the name once not new', async (t) => {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'tsbuild-ctr-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const store = new ContainerStore(root);
+  await store.create((name) => fakeConfig('e'.repeat(64), name), 'e'.repeat(64), 'first');
+  const claim = path.join(root, '.names', 'api');
+  await writeFile(claim, '');
+  await t.throwsAsync(store.create((name) => fakeConfig('f'.repeat(64), name), 'f'.repeat(64), 'api'), { code: 'NAME_IN_USE' } as never);
+  const old = new Date(Date.now() - OWNERLESS_STALE_MS - 1000);
+  await utimes(claim, old, old);
+  const c = await store.create((name) => fakeConfig('f'.repeat(64), name), 'f'.repeat(64), 'api');
+  t.is(c.config.name, 'api');
+  t.is((await store.find('api')).config.id, 'f'.repeat(64));
 });
 
 test('logs keep stdout/stderr order, split multi-byte characters, and support --tail', async (t) => {
