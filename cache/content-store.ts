@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from '../runner-native/native-crypto.js';
-import { chmodSync, closeSync, createReadStream, fstatSync, fsync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, constants as fsc } from 'node:fs';
-import { promisify } from 'node:util';
+import { chmodSync, closeSync, createReadStream, fstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, constants as fsc } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { Transform } from 'node:stream';
@@ -8,6 +7,7 @@ import { type Digest, digestFromHex, hexOf, isDigest } from './digest.js';
 import { CacheError } from './errors.js';
 import { removeLayerIndex } from './layer-index.js';
 import { statQuiet } from './quiet-stat.js';
+import { fsyncAsync } from './write-atomic.js';
 
 /**
  * Blobs addressed by sha256, laid out like an OCI image layout
@@ -321,5 +321,3 @@ function checkExpected(actual: Digest, expected: Digest | undefined): void {
 function corruptBlob(d: Digest, actualHex: string): CacheError {
   return new CacheError('CORRUPT_BLOB', `blob ${d} in the content store is corrupt (its content hashes to sha256:${actualHex}); delete it and retry`);
 }
-
-const fsyncAsync = promisify(fsync);

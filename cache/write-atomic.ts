@@ -1,4 +1,5 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { fsync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -43,3 +44,6 @@ export function writeTextAtomicallySync(file: string, data: string | Uint8Array)
 function tempNameOf(file: string): string {
   return `${file}.${process.pid}.${Math.random().toString(16).slice(2, 10)}.tmp`;
 }
+
+/** fsync(2) of an open descriptor on the threadpool, for a writer whose other calls are synchronous. */
+export const fsyncAsync = promisify(fsync);

@@ -7,12 +7,12 @@
 // `tsbuild run --name x` at once cannot both win.
 import { existsSync } from 'node:fs';
 import { randomBytes } from '../../runner-native/native-crypto.js';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { SandboxSpec } from '../../runner-native/index.js';
 import type { HealthConfig } from '../image/types.js';
 import { ContainerError } from './errors.js';
-import { OWNERLESS_STALE_MS } from '../image/lock.js';
+import { ownerlessIsStale } from '../image/lock.js';
 import type { ProcessRef } from './liveness.js';
 import { randomName, validateName } from './names.js';
 import type { RestartPolicy } from './restart-policy.js';
@@ -195,7 +195,7 @@ export class ContainerStore {
       // A claim whose container never got created (crash between the two
       // steps) is void; so is one that names nobody (its maker killed
       // between creating the file and writing its id) once it is not new.
-      const voidClaim = owner ? !(await this.exists(owner)) && !(await this.exists(`${TEMP}${owner}`)) : await olderThan(file, OWNERLESS_STALE_MS);
+      const voidClaim = owner ? !(await this.exists(owner)) && !(await this.exists(`${TEMP}${owner}`)) : await ownerlessIsStale(file);
       if (voidClaim) {
         await unlink(file).catch(() => undefined);
         attempt--;
@@ -291,9 +291,4 @@ export class ContainerStore {
       for (const m of c.config.mounts ?? []) if (m.anonymous) await rm(path.dirname(m.Source), { recursive: true, force: true });
     }
   }
-}
-
-async function olderThan(file: string, ms: number): Promise<boolean> {
-  const st = await stat(file).catch(() => undefined);
-  return st !== undefined && Date.now() - st.mtimeMs > ms;
 }

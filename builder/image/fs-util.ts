@@ -1,8 +1,8 @@
 // Small filesystem helpers shared by the image store and the exporters.
 
-import { closeSync, fstatSync, fsync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, type Stats } from 'node:fs';
 import { stampOpenFile } from '../../cache/version-stamp.js';
-import { promisify } from 'node:util';
+import { fsyncAsync } from '../../cache/write-atomic.js';
 import path from 'node:path';
 import { randomBytes } from '../../runner-native/native-crypto.js';
 
@@ -47,8 +47,6 @@ export async function writeFileAtomic(target: string, data: Buffer | string, bef
   }
   return written;
 }
-
-const fsyncAsync = promisify(fsync);
 
 export async function readJsonIfExists<T>(file: string): Promise<T | undefined> {
   try {

@@ -56,12 +56,13 @@ async function readLock(lockPath: string): Promise<LockContent | undefined> {
 
 async function isStale(lockPath: string): Promise<boolean> {
   const content = await readLock(lockPath);
-  if (content) return !processAlive(content.pid);
-  try {
-    return Date.now() - (await fs.stat(lockPath)).mtimeMs > OWNERLESS_STALE_MS;
-  } catch {
-    return false;
-  }
+  return content ? !processAlive(content.pid) : ownerlessIsStale(lockPath);
+}
+
+/** Whether a file its maker writes its owner into right after creating it, found naming none, is old enough to be a dead maker's. */
+export async function ownerlessIsStale(file: string): Promise<boolean> {
+  const st = await fs.stat(file).catch(() => undefined);
+  return st !== undefined && Date.now() - st.mtimeMs > OWNERLESS_STALE_MS;
 }
 
 /** Take the lock at `lockPath`; returns the function that releases it. */
