@@ -73,9 +73,15 @@ done.then(
     process.exitCode = code;
     // Successes only: a mistyped command must not leave a cache file behind.
     if (code === 0) for (const l of loaded) if (!l.cachedData || l.script.cachedDataRejected || outgrown(l)) saveCodeCache(l);
-    // After this callback: the request whose completion resolved the command
-    // (a last rename, say) is listed as active until its callback returns.
-    if (code === 0) setImmediate(exitWhenIdle, 0);
+    // Often nothing is left already (a no-op answered from the memo), not
+    // even a timer or an immediate: the process ends here, before the event
+    // loop's next turn runs what V8 queued meanwhile (a scavenge of the heap
+    // the exit frees, ~1 ms).
+    // Otherwise after this callback: the request whose completion resolved
+    // the command (a last rename, say) is listed as active until its
+    // callback returns.
+    if (code === 0 && idleNow() && !process.getActiveResourcesInfo().some((r) => r === 'Immediate' || r === 'Timeout')) exitNow();
+    else if (code === 0) setImmediate(exitWhenIdle, 0);
   },
   (err) => {
     console.error(err);
@@ -96,10 +102,16 @@ done.then(
 // millisecond apart, then left to the natural exit: a command whose work
 // outlives its promise (a server) is not polled.
 function exitWhenIdle(checks) {
-  // A standard stream's handle (a pipe or a terminal; a file has none), told by its fd: nothing made here.
-  const idleStdio = (h) => h._handle?.fd >= 0 && h._handle.fd <= 2 && h.writableLength === 0;
-  if (process._getActiveRequests().length === 0 && process._getActiveHandles().every(idleStdio)) exitNow();
+  if (idleNow()) exitNow();
   else if (checks < 20) setTimeout(exitWhenIdle, 1, checks + 1).unref();
+}
+
+// No request, no handle but an idle standard stream's (a pipe or a
+// terminal, told by its fd; a file has none). Neither list holds timers or
+// immediates.
+function idleNow() {
+  const idleStdio = (h) => h._handle?.fd >= 0 && h._handle.fd <= 2 && h.writableLength === 0;
+  return process._getActiveRequests().length === 0 && process._getActiveHandles().every(idleStdio);
 }
 
 // process.exit(), its end left to runner-native/addon/exit.c: the

@@ -1,9 +1,11 @@
 // The launcher ends the process once a command succeeded and nothing it
-// started is left (bin/tsbuild.js exitWhenIdle): what a slow reader has not
-// taken from stdout yet is still delivered whole; a failing command keeps
-// its exit code (it ends the natural way).
+// started is left (bin/tsbuild.js exitWhenIdle, or at once when nothing is
+// left as the command resolves): what a slow reader has not taken from
+// stdout yet is still delivered whole, as is all a no-op answered from the
+// memo writes; a failing command keeps its exit code (it ends the natural
+// way).
 import { spawn } from 'node:child_process';
-import { stat } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildSkipReason, CLIENT_CACHE, storeSuite, TSBUILD_BIN, tsbuild } from './helpers/cli.js';
 import { scratch } from './e2e-image-helpers.js';
@@ -46,4 +48,27 @@ it('an image saved to a pipe its reader drains late arrives whole; a failing com
   const failed = await slowlyRead(['save', 'no-such-image:latest'], 100);
   t.is(failed.code, 1);
   t.regex(failed.stderr, /No such image/);
+});
+
+it('a no-op answered from the memo ends at once with all it writes: the image id on stdout and in --iidfile', async (t) => {
+  const dir = await scratch('tsbuild-exit-memo-');
+  await writeFile(path.join(dir, 'Dockerfile'), 'FROM scratch\nCOPY f /f\n');
+  await writeFile(path.join(dir, 'f'), 'memo\n');
+  // Outside the context: a file written into it would change it.
+  const iidFile = path.join(await scratch('tsbuild-exit-iid-'), 'iid');
+  const args = ['build', '-q', '--iidfile', iidFile, dir];
+  const first = await tsbuild(args, { root: suite.store.root });
+  t.is(first.code, 0, first.stderr);
+  t.regex(first.stdout, /^sha256:[0-9a-f]{64}\n$/);
+  // Files this recent are not recorded; the first no-op once they are older records its answer.
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  t.is((await tsbuild(args, { root: suite.store.root })).stdout, first.stdout);
+  for (let i = 0; i < 3; i++) {
+    await rm(iidFile);
+    const again = await tsbuild(args, { root: suite.store.root, env: { TSBUILD_MEMO_DEBUG: '1' } });
+    t.is(again.code, 0, again.stderr);
+    t.regex(again.stderr, /answered from the local memo/);
+    t.is(again.stdout, first.stdout);
+    t.is(await readFile(iidFile, 'utf8'), first.stdout.trim());
+  }
 });
