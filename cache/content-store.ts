@@ -8,6 +8,7 @@ import { CacheError } from './errors.js';
 import { removeLayerIndex } from './layer-index.js';
 import { statQuiet } from './quiet-stat.js';
 import { fsyncAsync } from './write-atomic.js';
+import { listDir } from './list-dir.js';
 
 /**
  * Blobs addressed by sha256, laid out like an OCI image layout
@@ -259,15 +260,8 @@ export class ContentStore {
    * write (mtime), so a slow but live writer elsewhere is not disturbed.
    */
   async cleanTemp(maxAgeMs = 60 * 60 * 1000): Promise<void> {
-    let names: string[];
-    try {
-      names = await fsp.readdir(this.tmpDir);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw e;
-    }
     const now = Date.now();
-    for (const name of names) {
+    for (const name of listDir(this.tmpDir)) {
       const p = path.join(this.tmpDir, name);
       try {
         const st = await fsp.lstat(p);

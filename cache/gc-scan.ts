@@ -6,12 +6,13 @@
 //  - cache entries (cache key → layer chain), each with its last use (mtime);
 //  - blobs and snapshots with their sizes.
 // Nothing here deletes anything.
-import { readdirSync, readFileSync, type Stats } from 'node:fs';
+import { readFileSync, type Stats } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContentStore } from './content-store.js';
 import { isDigest, type Digest } from './digest.js';
 import { lstatQuiet, statQuiet } from './quiet-stat.js';
+import { listDir } from './list-dir.js';
 
 /** Where things are; the builder knows the layout, cache/ only walks it. */
 export interface StoreLayout {
@@ -103,10 +104,10 @@ export async function imageReferences(layout: StoreLayout, roots: GcRoots): Prom
 export async function listCacheEntries(layout: StoreLayout): Promise<CacheEntryInfo[]> {
   const out: CacheEntryInfo[] = [];
   let batch = 0;
-  for (const shard of readdirQuiet(layout.cacheIndexDir)) {
+  for (const shard of listDir(layout.cacheIndexDir)) {
     if (++batch % 16 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const dir = path.join(layout.cacheIndexDir, shard);
-    for (const name of readdirQuiet(dir)) {
+    for (const name of listDir(dir)) {
       if (!/^[0-9a-f]{64}\.json$/.test(name)) continue;
       const file = path.join(dir, name);
       const st = statQuiet(file);
@@ -181,7 +182,7 @@ export async function treeBytes(dir: string, seen = new Set<string>()): Promise<
     if (seen.has(id)) continue;
     seen.add(id);
     total += st.blocks * 512;
-    if (st.isDirectory()) for (const name of readdirQuiet(p)) pending.push(path.join(p, name));
+    if (st.isDirectory()) for (const name of listDir(p)) pending.push(path.join(p, name));
   }
   return total;
 }
@@ -191,14 +192,6 @@ function readQuiet(file: string): string | undefined {
     return readFileSync(file, 'utf8');
   } catch {
     return undefined;
-  }
-}
-
-function readdirQuiet(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
   }
 }
 

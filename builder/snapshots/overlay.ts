@@ -14,6 +14,7 @@
 // is found and unmounted by the next start or by `du --check`.
 import { mkdirSync, rmdirSync } from 'node:fs';
 import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { listDir } from '../../cache/list-dir.js';
 import path from 'node:path';
 import { randomBytes } from '../../runner-native/native-crypto.js';
 import { pidOfTempName, processAlive } from '../../cache/process-alive.js';
@@ -114,7 +115,7 @@ function unescapeMountPath(s: string): string {
 // named `<label>-<pid>-<random>`: those of live processes are left alone.
 // Returns the mount points it unmounted.
 export async function cleanupStaleMounts(mountsDir: string): Promise<string[]> {
-  const entries = (await readdir(mountsDir).catch(() => [] as string[]))
+  const entries = listDir(mountsDir)
     .filter((e) => { const pid = pidOfTempName(e); return pid !== undefined && !processAlive(pid); });
   if (entries.length === 0) return [];
   const mounted = await hostMountsUnder(mountsDir);

@@ -7,6 +7,7 @@ import { randomBytes } from '../../runner-native/native-crypto.js';
 import { once } from 'node:events';
 import { constants, existsSync, mkdirSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { mkdir, open, readdir, rm } from 'node:fs/promises';
+import { listDir } from '../../cache/list-dir.js';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { ContentStore } from '../../cache/content-store.js';
@@ -316,8 +317,7 @@ export class SnapshotStore {
   // Removes temp dirs of tsbuild processes that died (kill -9, crash);
   // a live process's dirs carry its pid and are left alone.
   async removeStaleTemp(): Promise<void> {
-    const entries = await readdir(this.dir).catch(() => [] as string[]);
-    for (const e of entries) {
+    for (const e of listDir(this.dir)) {
       const pid = e.startsWith('tmp-') ? pidOfTempName(e) : undefined;
       if (pid !== undefined && !processAlive(pid)) await rm(path.join(this.dir, e), { recursive: true, force: true });
     }

@@ -2,7 +2,8 @@
 // tidies what a crashed or killed tsbuild left behind: the store itself is
 // always consistent, only temp files, temp dirs and mounts can be stale.
 import { mkdirSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
+import { listDir } from '../../cache/list-dir.js';
 import path from 'node:path';
 import { pidOfTempName, processAlive } from '../../cache/process-alive.js';
 import { ContentStore } from '../../cache/content-store.js';
@@ -89,7 +90,7 @@ async function cleanupStaleNow(store: Store): Promise<void> {
 async function cleanupStaleState(state: string): Promise<void> {
   // The sandbox runtime loads only when it left state behind: a cached build never runs it.
   const sandboxState = path.join(state, 'sandbox');
-  if ((await readdir(sandboxState).catch(() => [] as string[])).length > 0) {
+  if (listDir(sandboxState).length > 0) {
     const { cleanupStale: cleanupStaleSandboxes } = await import('../../runner-native/index.js');
     await cleanupStaleSandboxes(sandboxState).catch(() => undefined);
   }
@@ -97,7 +98,7 @@ async function cleanupStaleState(state: string): Promise<void> {
 }
 
 async function removeDeadPidEntries(dir: string, prefix = ''): Promise<void> {
-  for (const e of await readdir(dir).catch(() => [] as string[])) {
+  for (const e of listDir(dir)) {
     if (!e.startsWith(prefix)) continue;
     const pid = pidOfTempName(e);
     if (pid !== undefined && !processAlive(pid)) await rm(path.join(dir, e), { recursive: true, force: true }).catch(() => undefined);
