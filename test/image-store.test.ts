@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { acquireLock, withLock, OWNERLESS_STALE_MS } from '../builder/image/lock.js';
-import { ImageStore } from '../builder/image/store.js';
+import { ImageStore, recordShardPath } from '../builder/image/store.js';
 import { buildImage } from '../builder/image/image.js';
 import { fixture, tempDir, uncompressedLayer } from './image-helpers.js';
 import type { Digest } from '../cache/digest.js';
@@ -185,21 +185,23 @@ test('tagging or adding an image the index already has reads none of its blobs; 
   t.deepEqual(reads, []);
 });
 
-test('every change of the index is written, and a change that changes nothing writes nothing', async (t) => {
+test('every change of the index or a record is written, and a change that changes nothing writes nothing', async (t) => {
   const { root, store, images, image } = await fixture();
   const indexFile = path.join(images.dir, 'index.json');
-  // The index is replaced by rename on every write: a new inode.
-  const inode = async () => (await fs.stat(indexFile)).ino;
+  const shardFile = recordShardPath(images.dir, image.manifestDigest);
+  // Both are replaced by rename on every write: a new inode.
+  const inode = async (file: string) => (await fs.stat(file).catch(() => undefined))?.ino;
   const fresh = () => new ImageStore(root, store);
-  const writes = async (what: string, change: () => Promise<unknown>, expected: boolean) => {
-    const before = await inode();
+  const writes = async (what: string, change: () => Promise<unknown>, index: boolean, shard = false) => {
+    const before = [await inode(indexFile), await inode(shardFile)];
     await change();
-    t.is((await inode()) !== before, expected, `${what} ${expected ? 'writes' : 'writes nothing'}`);
+    t.is((await inode(indexFile)) !== before[0], index, `${what} ${index ? 'writes' : 'does not write'} the index`);
+    t.is((await inode(shardFile)) !== before[1], shard, `${what} ${shard ? 'writes' : 'does not write'} the record's shard`);
   };
-  await images.add(image.manifestDigest);
   const id = image.configDigest;
   const pushed = `sha256:${'1'.repeat(64)}` as Digest;
   const repushed = `sha256:${'2'.repeat(64)}` as Digest;
+  await writes('adding a new image', () => images.add(image.manifestDigest), false, true);
   await writes('adding a known image', () => images.add(image.manifestDigest), false);
   await writes('a new tag', () => images.tag('app:v1', image.manifestDigest), true);
   await writes('the same tag again', () => images.tag('app:v1', image.manifestDigest), false);
@@ -212,6 +214,85 @@ test('every change of the index is written, and a change that changes nothing wr
   await writes('a second tag', () => images.tag('app:v2', image.manifestDigest), true);
   await writes('untagging it', () => images.untag('app:v2'), true);
   t.is(await fresh().tryResolve('app:v2'), undefined);
-  await writes('removing the image', () => images.remove('app:v1'), true);
+  await writes('removing the image', () => images.remove('app:v1'), true, true);
   t.deepEqual(await fresh().records(), []);
+});
+
+test('the index holds names only: a build\'s new image adds its record to one shard, and neither grows with the images the store keeps', async (t) => {
+  const { root, store, images, image } = await fixture();
+  await images.tag('app:v1', image.manifestDigest);
+  const indexFile = path.join(images.dir, 'index.json');
+  const sizeWithOne = (await fs.stat(indexFile)).size;
+  // 300 rebuilds, each moving the tag to its new image; the one it replaced stays, untagged.
+  const digests: Digest[] = [image.manifestDigest];
+  for (let i = 0; i < 300; i++) {
+    const next = await buildImage(store, {
+      containerConfig: {},
+      layers: [await uncompressedLayer(store, [{ name: 'f', content: `rebuild ${i}` }])],
+      history: [{ created_by: `rebuild ${i}` }],
+      created: '2025-01-01T00:00:00Z',
+    });
+    await images.tag('app:v1', next.manifestDigest);
+    digests.push(next.manifestDigest);
+  }
+  const index = JSON.parse(await fs.readFile(indexFile, 'utf8'));
+  t.is(index.version, 2);
+  t.is(index.images, undefined);
+  t.is((await fs.stat(indexFile)).size, sizeWithOne, 'the same names, the same index');
+  const shards = await fs.readdir(path.join(images.dir, 'records'));
+  t.true(shards.every((n) => /^[0-9a-f]{2}\.json$/.test(n)));
+  const biggest = Math.max(...await Promise.all(shards.map(async (n) => (await fs.stat(path.join(images.dir, 'records', n))).size)));
+  t.true(biggest < 2048, `a shard holds a few records (${biggest} bytes)`);
+  // Every image is still there for `images`, an id and the collector, in a store opened afresh.
+  const again = new ImageStore(root, store);
+  t.is((await again.records()).length, 301);
+  t.is((await again.list()).filter((r) => r.repository === '<none>').length, 300);
+  t.is((await again.resolve('app:v1')).manifestDigest, digests[300]);
+  t.is((await again.resolve(image.configDigest.slice(7, 19))).manifestDigest, image.manifestDigest);
+  t.is((await again.get(digests[150]!))?.manifestDigest, digests[150]);
+});
+
+test('a version-1 index (every record in it) is read as it is, and its first change moves the records into shards', async (t) => {
+  const { root, store, images, image } = await fixture();
+  const other = await buildImage(store, {
+    containerConfig: {},
+    layers: [await uncompressedLayer(store, [{ name: 'x', content: 'x' }])],
+    history: [{ created_by: 'x' }],
+    created: '2025-01-01T00:00:00Z',
+  });
+  const record = (id: string) => ({ id, created: '2025-01-01T00:00:00Z', size: 1, added: '2025-01-02T00:00:00.000Z' });
+  const indexFile = path.join(images.dir, 'index.json');
+  await fs.mkdir(images.dir, { recursive: true });
+  await fs.writeFile(indexFile, JSON.stringify({
+    version: 1,
+    images: { [image.manifestDigest]: record(image.configDigest), [other.manifestDigest]: record(other.configDigest) },
+    tags: { 'docker.io/library/app:v1': image.manifestDigest },
+  }, null, 1));
+  const before = new ImageStore(root, store);
+  t.is((await before.resolve('app:v1')).id, image.configDigest);
+  t.is((await before.resolve(other.configDigest)).manifestDigest, other.manifestDigest);
+  t.deepEqual((await before.list()).map((r) => `${r.repository}:${r.tag}`).sort(), ['<none>:<none>', 'app:v1']);
+  t.truthy(await before.recordVersion(other.manifestDigest));
+  // A change (a tag) under the lock: the records move, the names stay.
+  await before.tag('app:v2', other.manifestDigest);
+  const index = JSON.parse(await fs.readFile(indexFile, 'utf8'));
+  t.is(index.version, 2);
+  t.is(index.images, undefined);
+  t.deepEqual(index.tags, { 'docker.io/library/app:v1': image.manifestDigest, 'docker.io/library/app:v2': other.manifestDigest });
+  const after = new ImageStore(root, store);
+  t.deepEqual((await after.records()).map((r) => r.manifestDigest).sort(), [image.manifestDigest, other.manifestDigest].sort());
+  t.is((await after.get(image.manifestDigest))?.added, '2025-01-02T00:00:00.000Z');
+  t.is((await after.recordVersion(image.manifestDigest))?.path, recordShardPath(images.dir, image.manifestDigest));
+});
+
+test('an index a newer tsbuild wrote is refused with a one-line reason, nothing changed', async (t) => {
+  const { images, image } = await fixture();
+  await images.tag('app:v1', image.manifestDigest);
+  const indexFile = path.join(images.dir, 'index.json');
+  const text = (await fs.readFile(indexFile, 'utf8')).replace('"version": 2', '"version": 3');
+  await fs.writeFile(indexFile, text);
+  const err = await t.throwsAsync(new ImageStore(path.dirname(images.dir), images.content).tag('app:v2', image.manifestDigest));
+  t.is((err as { code?: string }).code, 'UNSUPPORTED_INDEX_VERSION');
+  t.regex(err!.message, /is version 3, written by a newer tsbuild/);
+  t.is(await fs.readFile(indexFile, 'utf8'), text);
 });

@@ -196,6 +196,17 @@ it('tag elsewhere, rmi and prune in between: the full way, and the tag is right 
   t.not(afterPrune.id, id);
 });
 
+it('an untagged image removed by its id: the full way, and the image is there again', async (t) => {
+  const ctx = await context(`FROM busybox:latest\n${STAMP} untagged\n`);
+  const id = await memoized(ctx);
+  // No name changes: only the image's record goes (its shard, not the index).
+  t.is((await run(['rmi', id])).code, 0);
+  const again = await build(ctx);
+  t.false(again.memo);
+  t.is(again.id, id);
+  t.is((await run(['inspect', '--format', '{{.Id}}', id])).stdout.trim(), id);
+});
+
 it('a corrupt or foreign memo file is a miss', async (t) => {
   const ctx = await context(`FROM busybox:latest\n${STAMP} corrupt\n`);
   const id = await memoized(ctx, ['-t', 'memo-corrupt:latest']);

@@ -16,7 +16,8 @@ export type ImageErrorCode =
   | 'LOCK_TIMEOUT'
   | 'INVALID_EXPORT_OPTION'
   | 'ZSTD_MISSING'
-  | 'ZSTD_FAILED';
+  | 'ZSTD_FAILED'
+  | 'UNSUPPORTED_INDEX_VERSION';
 
 export class ImageError extends Error {
   readonly userError = true;

@@ -1,11 +1,22 @@
 // Local image store: which images exist and which names point at them.
-// Blobs live in the ContentStore; this only keeps a small JSON index,
-//   <root>/images/index.json  { version, images: {manifestDigest: record}, tags: {fullRef: manifestDigest} }
-// Every change is read-modify-write under a lock file and lands with an
-// atomic rename, so two processes tagging at once lose nothing and readers
-// (who take no lock) always see a whole file.
+// Blobs live in the ContentStore; this keeps the names in a small JSON
+// index and each image's record in one of up to 256 shards:
+//   <root>/images/index.json         { version: 2, tags: {fullRef: manifestDigest}, repoDigests }
+//   <root>/images/records/<xx>.json  { manifestDigest: record } for the digests whose hex starts with xx
+// A build adds its image's record to one shard and moves its tag in the
+// index; the image a rebuild replaced stays, untagged (as docker keeps
+// dangling images), in its shard. So what a build reads and writes does not
+// grow with the store's history: version 1 kept every record in the index,
+// which after 3,000 builds was 830 KB to read, parse and rewrite on every
+// rebuild. A version-1 index is read as it is; the first change under the
+// lock moves its records into shards and writes it as version 2.
+// Every change is read-modify-write under one lock file and lands with
+// atomic renames (a record added before the index that names it, one
+// removed after), so two processes tagging at once lose nothing and
+// readers (who take no lock) always see whole files.
 
 import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { listDir } from '../../cache/list-dir.js';
 import path from 'node:path';
 import type { ContentStore } from '../../cache/content-store.js';
 import type { Digest } from '../../cache/digest.js';
@@ -28,9 +39,12 @@ export interface ImageRecord {
   added: string;
 }
 
+type StoredRecord = Omit<ImageRecord, 'manifestDigest'>;
+
 interface IndexFile {
-  version: 1;
-  images: Record<string, Omit<ImageRecord, 'manifestDigest'>>;
+  version: 1 | 2;
+  /** Version 1 only: every record (version 2 keeps them in shards). */
+  images?: Record<string, StoredRecord>;
   tags: Record<string, string>;
   /**
    * By image id: `repository@digest` of the manifests a registry serves for
@@ -39,6 +53,13 @@ interface IndexFile {
    * local one. Absent in stores written before it existed.
    */
   repoDigests?: Record<string, string[]>;
+}
+
+/** An index as the operations see it: its names, and the records (version 1's own, or the shards'). */
+interface IndexView {
+  tags: Record<string, string>;
+  repoDigests?: Record<string, string[]>;
+  records: Records;
 }
 
 /** What a change of the index answers, and whether it changed anything (see update()). */
@@ -75,22 +96,118 @@ export interface RemoveResult {
   deleted: Digest[];
 }
 
-const INDEX_VERSION = 1;
+const INDEX_VERSION = 2;
+const RECORDS_DIR = 'records';
+const SHARD_NAME = /^[0-9a-f]{2}\.json$/;
 
 // The index as last parsed or written by this process, by path, with the
-// identity of that version of the file. The index keeps every image ever
-// built (docker's dangling ones too): after a few hundred rebuilds it is
-// over 100 KB, and a build read and parsed it five times (its base image,
-// the tag, the tag again under the lock, the memo's second solve twice),
-// ~1 ms each; now once. Every version is a file of its own (written beside
-// it and renamed in, with a time later than the version it replaced:
-// update()), so a stat tells whether the version parsed is the one there.
+// identity of that version of the file: a build reads it several times (its
+// base image, the tag, the tag again under the lock, the memo's second
+// solve twice), and a version-1 index holds every image ever built. Every
+// version is a file of its own (written beside it and renamed in, with a
+// time later than the version it replaced: update()), so a stat tells
+// whether the version parsed is the one there. The same for the shards.
 const parsed = new Map<string, { version: string; index: IndexFile }>();
 const PARSED_MAX = 4;
 
 function remember(indexPath: string, version: string, index: IndexFile): void {
   if (parsed.size >= PARSED_MAX && !parsed.has(indexPath)) parsed.clear();
   parsed.set(indexPath, { version, index });
+}
+
+// Shards as last parsed or written by this process, by path.
+const parsedShards = new Map<string, { version: string; records: Record<string, StoredRecord> }>();
+const SHARDS_KEPT = 512;
+
+function rememberShard(shardPath: string, version: string, records: Record<string, StoredRecord>): void {
+  if (parsedShards.size >= SHARDS_KEPT && !parsedShards.has(shardPath)) parsedShards.clear();
+  parsedShards.set(shardPath, { version, records });
+}
+
+/** The shard holding `manifestDigest`'s record. */
+export function recordShardPath(imagesDir: string, manifestDigest: string): string {
+  const hex = manifestDigest.slice(manifestDigest.indexOf(':') + 1);
+  return path.join(imagesDir, RECORDS_DIR, `${hex.slice(0, 2)}.json`);
+}
+
+/**
+ * A shard as it is now ({} when there is none), with the version read, or
+ * for the caller alone (`own`: parsed again, to change under the lock).
+ */
+function readShard(shardPath: string, own: boolean): { version: string; records: Record<string, StoredRecord> } {
+  let fd: number;
+  try {
+    fd = openSync(shardPath, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 'absent', records: {} };
+    throw e;
+  }
+  try {
+    const version = fileVersion(fstatSync(fd));
+    const known = parsedShards.get(shardPath);
+    if (!own && known?.version === version) return known;
+    const records = JSON.parse(readFileSync(fd, 'utf8')) as Record<string, StoredRecord>;
+    if (typeof records !== 'object' || records === null || Array.isArray(records)) throw new Error(`image record shard ${shardPath} is not a JSON object`);
+    if (!own) rememberShard(shardPath, version, records);
+    return { version, records };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The records an index version refers to: a version-1 index's own, or the
+ * shards', each read when first asked for. Under the lock (`own`) the
+ * shards read are the caller's to change; set() and delete() mark them to
+ * be written.
+ */
+class Records {
+  private readonly shards = new Map<string, Record<string, StoredRecord>>();
+  private readonly changed = new Set<string>();
+  /** Whether set() added or replaced a record (else the changes only removed some). */
+  added = false;
+
+  constructor(private readonly imagesDir: string, private readonly inline: Record<string, StoredRecord> | undefined, private readonly own: boolean) {}
+
+  get(manifestDigest: string): StoredRecord | undefined {
+    if (this.inline) return Object.hasOwn(this.inline, manifestDigest) ? this.inline[manifestDigest] : undefined;
+    const shard = this.shard(recordShardPath(this.imagesDir, manifestDigest));
+    return Object.hasOwn(shard, manifestDigest) ? shard[manifestDigest] : undefined;
+  }
+
+  /** Every record: what `images`, an id's lookup and the collector's roots need (reads every shard). */
+  entries(): [string, StoredRecord][] {
+    if (this.inline) return Object.entries(this.inline);
+    const dir = path.join(this.imagesDir, RECORDS_DIR);
+    const paths = new Set([...listDir(dir).filter((n) => SHARD_NAME.test(n)).map((n) => path.join(dir, n)), ...this.shards.keys()]);
+    return [...paths].sort().flatMap((p) => Object.entries(this.shard(p)));
+  }
+
+  set(manifestDigest: string, record: StoredRecord): void {
+    const p = recordShardPath(this.imagesDir, manifestDigest);
+    this.shard(p)[manifestDigest] = record;
+    this.changed.add(p);
+    this.added = true;
+  }
+
+  delete(manifestDigest: string): void {
+    const p = recordShardPath(this.imagesDir, manifestDigest);
+    const shard = this.shard(p);
+    if (!Object.hasOwn(shard, manifestDigest)) return;
+    delete shard[manifestDigest];
+    this.changed.add(p);
+  }
+
+  /** The shards set() or delete() changed, as they are now. */
+  written(): [string, Record<string, StoredRecord>][] {
+    return [...this.changed].map((p) => [p, this.shards.get(p)!]);
+  }
+
+  private shard(p: string): Record<string, StoredRecord> {
+    let shard = this.shards.get(p);
+    if (!shard) this.shards.set(p, shard = readShard(p, this.own).records);
+    return shard;
+  }
 }
 
 const FULL_DIGEST = /^sha256:[a-f0-9]{64}$/;
@@ -127,7 +244,7 @@ export class ImageStore {
     try {
       fd = openSync(this.indexPath, 'r');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: INDEX_VERSION, images: {}, tags: {} };
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: INDEX_VERSION, tags: {} };
       throw e;
     }
     let version: string;
@@ -141,38 +258,69 @@ export class ImageStore {
     } finally {
       closeSync(fd);
     }
-    if (index.version !== INDEX_VERSION) throw new Error(`image index ${this.indexPath} has unknown version ${String(index.version)}`);
+    if (index.version !== INDEX_VERSION && index.version !== 1) throw new ImageError('UNSUPPORTED_INDEX_VERSION', `image index ${this.indexPath} is version ${String(index.version)}, written by a newer tsbuild (this one reads versions 1 and 2)`);
     if (!own) remember(this.indexPath, version, index);
     return index;
   }
 
-  // `after`: what must be durable before the index may name it (the
-  // image's blobs, still being written); the new index is written and
-  // fsynced meanwhile, and renamed in only once it settled. `mutate` says
-  // whether it changed the index: the index keeps every image ever built
-  // (docker's dangling ones too), and comparing it whole before and after
-  // (twice: without and with the lock) cost a build four serializations
-  // of it, ~2 ms at 100 KB.
+  /** The index as it is now, its records read from where that version keeps them. */
+  private async view(): Promise<IndexView> {
+    const index = await this.load();
+    return { tags: index.tags, ...(index.repoDigests ? { repoDigests: index.repoDigests } : {}), records: new Records(this.dir, index.images, false) };
+  }
+
+  // `after`: what must be durable before the index or a shard may name it
+  // (the image's blobs, still being written); the new files are written
+  // and fsynced meanwhile, and renamed in only once it settled. `mutate`
+  // says whether it changed anything; the records it set or deleted tell
+  // which shards, and its names whether the index itself.
   //
   // `done` answers, without changing it, when the index already holds the
   // change (a rebuild re-tags the same image): then the file as it is now
   // answers, without the lock (readers always see a whole file, and the
   // answer holds as of that read).
-  private async update<T>(done: (index: IndexFile) => { value: T } | undefined, mutate: (index: IndexFile) => Promise<Mutation<T>> | Mutation<T>, after?: Promise<unknown>): Promise<T> {
-    const already = done(await this.load());
+  private async update<T>(done: (index: IndexView) => { value: T } | undefined, mutate: (index: IndexView) => Promise<Mutation<T>> | Mutation<T>, after?: Promise<unknown>): Promise<T> {
+    const already = done(await this.view());
     if (already) {
       await after;
       return already.value;
     }
-    mkdirSync(this.dir, { recursive: true });
+    mkdirSync(path.join(this.dir, RECORDS_DIR), { recursive: true });
     return withLock(this.lockPath, async () => {
       const index = await this.load(true);
-      const { value, changed } = await mutate(index);
-      // Someone else made the change meanwhile: no write, no fsync. Each
-      // version is stamped a time of its own (stampAfter()): the memo tells
-      // versions apart by a stat (memo/memo-checks.ts memoStart()).
-      if (changed) remember(this.indexPath, fileVersion(await writeFileAtomic(this.indexPath, JSON.stringify(index, null, 1) + '\n', after, stampAfter(this.indexPath))), index);
-      else await after;
+      const view: IndexView = { tags: index.tags, ...(index.repoDigests ? { repoDigests: index.repoDigests } : {}), records: new Records(this.dir, undefined, true) };
+      // A version-1 index: its records move into the shards with this change.
+      const migrating = index.images !== undefined;
+      for (const [digest, record] of Object.entries(index.images ?? {})) view.records.set(digest, record);
+      const names = namesOf(view);
+      const { value, changed } = await mutate(view);
+      if (!changed && !migrating) {
+        await after;
+        return value;
+      }
+      // Records a change adds land before the index that names them, records
+      // it removes after the index that no longer does (a crash in between
+      // leaves an untagged image, never a name without one); the fsyncs of
+      // the first kind run beside the index's. Someone else made the change
+      // meanwhile: no write, no fsync. Each version is stamped a time of its
+      // own (stampAfter()): the memo tells versions apart by a stat
+      // (memo/memo-checks.ts).
+      const writeShards = (before?: Promise<unknown>) => Promise.all(view.records.written().map(async ([shardPath, records]) => {
+        rememberShard(shardPath, fileVersion(await writeFileAtomic(shardPath, JSON.stringify(records) + '\n', before, stampAfter(shardPath))), records);
+      }));
+      const writeIndex = async (before?: Promise<unknown>) => {
+        const next: IndexFile = { version: INDEX_VERSION, tags: view.tags, ...(view.repoDigests ? { repoDigests: view.repoDigests } : {}) };
+        remember(this.indexPath, fileVersion(await writeFileAtomic(this.indexPath, JSON.stringify(next, null, 1) + '\n', before, stampAfter(this.indexPath))), next);
+      };
+      if (!migrating && namesOf(view) === names) {
+        await Promise.all([after, writeShards(after)]);
+      } else if (view.records.added) {
+        const shards = writeShards(after);
+        await writeIndex(Promise.all([after, shards]));
+      } else {
+        await writeIndex(after);
+        await writeShards();
+      }
       return value;
     });
   }
@@ -202,10 +350,10 @@ export class ImageStore {
    */
   async add(manifestDigest: Digest, known?: ImageDescription, after?: Promise<unknown>): Promise<ImageRecord> {
     const describe = this.describer(manifestDigest, known);
-    const recordOf = (index: IndexFile) => ({ manifestDigest, ...index.images[manifestDigest]! });
-    return this.update((index) => (index.images[manifestDigest] ? { value: recordOf(index) } : undefined), async (index) => {
-      const changed = index.images[manifestDigest] === undefined;
-      index.images[manifestDigest] ??= await describe();
+    const recordOf = (index: IndexView) => ({ manifestDigest, ...index.records.get(manifestDigest)! });
+    return this.update((index) => (index.records.get(manifestDigest) ? { value: recordOf(index) } : undefined), async (index) => {
+      const changed = index.records.get(manifestDigest) === undefined;
+      if (changed) index.records.set(manifestDigest, await describe());
       return { changed, value: recordOf(index) };
     }, after);
   }
@@ -220,10 +368,10 @@ export class ImageStore {
     delete parsed.digest;
     const name = formatReference(parsed);
     const describe = this.describer(manifestDigest, known);
-    const tagged = (index: IndexFile) => index.images[manifestDigest] !== undefined && index.tags[name] === manifestDigest;
+    const tagged = (index: IndexView) => index.records.get(manifestDigest) !== undefined && index.tags[name] === manifestDigest;
     await this.update((index) => (tagged(index) ? { value: undefined } : undefined), async (index) => {
       const changed = !tagged(index);
-      index.images[manifestDigest] ??= await describe();
+      if (index.records.get(manifestDigest) === undefined) index.records.set(manifestDigest, await describe());
       index.tags[name] = manifestDigest;
       return { changed, value: undefined };
     }, after);
@@ -234,10 +382,10 @@ export class ImageStore {
   async recordRepoDigest(id: Digest, repository: string, digest: Digest): Promise<void> {
     const entry = `${repository}@${digest}`;
     // One digest per repository, the latest push or pull (as docker keeps it).
-    const listed = (index: IndexFile) => index.repoDigests?.[id] ?? [];
-    const next = (index: IndexFile) => [...listed(index).filter((e) => !e.startsWith(`${repository}@`)), entry].sort();
+    const listed = (index: IndexView) => index.repoDigests?.[id] ?? [];
+    const next = (index: IndexView) => [...listed(index).filter((e) => !e.startsWith(`${repository}@`)), entry].sort();
     // Sorted, one per repository and never empty: the same text is the same list.
-    const held = (index: IndexFile) => next(index).join('\n') === listed(index).join('\n');
+    const held = (index: IndexView) => next(index).join('\n') === listed(index).join('\n');
     await this.update((index) => (held(index) ? { value: undefined } : undefined), (index) => {
       if (held(index)) return { changed: false, value: undefined };
       (index.repoDigests ??= {})[id] = next(index);
@@ -255,35 +403,50 @@ export class ImageStore {
     });
   }
 
+  /**
+   * The file that holds an image's record and its version, read together
+   * (one descriptor): what a memo answer producing the image checks
+   * (memo/memo-checks.ts); undefined when the store has no record of it.
+   */
+  async recordVersion(manifestDigest: Digest): Promise<{ path: string; id: string } | undefined> {
+    const index = await this.load();
+    if (index.images) {
+      const version = parsed.get(this.indexPath)?.version;
+      return version !== undefined && Object.hasOwn(index.images, manifestDigest) ? { path: this.indexPath, id: version } : undefined;
+    }
+    const shardPath = recordShardPath(this.dir, manifestDigest);
+    const shard = readShard(shardPath, false);
+    return Object.hasOwn(shard.records, manifestDigest) ? { path: shardPath, id: shard.version } : undefined;
+  }
+
   async get(manifestDigest: Digest): Promise<ImageRecord | undefined> {
-    const rec = (await this.load()).images[manifestDigest];
+    const rec = (await this.view()).records.get(manifestDigest);
     return rec ? { manifestDigest, ...rec } : undefined;
   }
 
   /** Every image the store knows: the roots a future GC must keep. */
   async records(): Promise<ImageRecord[]> {
-    const index = await this.load();
-    return Object.entries(index.images).map(([d, rec]) => ({ manifestDigest: d as Digest, ...rec }));
+    return (await this.view()).records.entries().map(([d, rec]) => ({ manifestDigest: d as Digest, ...rec }));
   }
 
   /** Resolve like `docker image inspect`: name[:tag], name@digest, full or short image id, manifest digest. */
   async resolve(refOrId: string): Promise<ResolvedImage> {
-    const found = resolveIn(await this.load(), refOrId);
+    const found = resolveIn(await this.view(), refOrId);
     if (!found) throw new ImageError('IMAGE_NOT_FOUND', `No such image: ${refOrId}`);
     return found;
   }
 
   async tryResolve(refOrId: string): Promise<ResolvedImage | undefined> {
-    return resolveIn(await this.load(), refOrId);
+    return resolveIn(await this.view(), refOrId);
   }
 
   /** One row per name, plus one `<none>` row per untagged image; newest first like `docker images`. */
   async list(): Promise<ImageListEntry[]> {
-    const index = await this.load();
+    const index = await this.view();
     const rows: ImageListEntry[] = [];
     const tagged = new Set<string>();
     for (const [name, digest] of Object.entries(index.tags)) {
-      const rec = index.images[digest];
+      const rec = index.records.get(digest);
       if (!rec) continue;
       tagged.add(digest);
       const ref = parseReference(name);
@@ -297,7 +460,7 @@ export class ImageStore {
         size: rec.size,
       });
     }
-    for (const [digest, rec] of Object.entries(index.images)) {
+    for (const [digest, rec] of index.records.entries()) {
       if (tagged.has(digest)) continue;
       rows.push({ repository: '<none>', tag: '<none>', id: rec.id, manifestDigest: digest as Digest, created: rec.created, size: rec.size });
     }
@@ -324,13 +487,13 @@ export class ImageStore {
         delete index.tags[byName];
         result.untagged.push(byName);
         if (!Object.values(index.tags).includes(found.manifestDigest)) {
-          delete index.images[found.manifestDigest];
+          index.records.delete(found.manifestDigest);
           result.deleted.push(found.manifestDigest);
         }
         return { changed: true, value: result };
       }
       // By id: every manifest with that config id goes (they are the same image to the user).
-      const victims = Object.entries(index.images).filter(([d, rec]) => d === found.manifestDigest || rec.id === found.id).map(([d]) => d);
+      const victims = index.records.entries().filter(([d, rec]) => d === found.manifestDigest || rec.id === found.id).map(([d]) => d);
       const names = Object.entries(index.tags).filter(([, d]) => victims.includes(d)).map(([n]) => n);
       const repos = new Set(names.map((n) => repositoryName(parseReference(n))));
       if (repos.size > 1 && !opts.force) {
@@ -344,7 +507,7 @@ export class ImageStore {
         result.untagged.push(n);
       }
       for (const d of victims) {
-        delete index.images[d];
+        index.records.delete(d);
         result.deleted.push(d as Digest);
       }
       // found: at least its own manifest was a victim.
@@ -353,8 +516,13 @@ export class ImageStore {
   }
 }
 
+/** Names and repo digests: what the index file itself holds (its records apart). */
+function namesOf(index: IndexView): string {
+  return JSON.stringify([index.tags, index.repoDigests ?? null]);
+}
+
 /** The full tag name `s` denotes if it is a name present in the index. */
-function nameIn(index: IndexFile, s: string): string | undefined {
+function nameIn(index: IndexView, s: string): string | undefined {
   if (FULL_DIGEST.test(s) || s.includes('@')) return undefined;
   try {
     const name = formatReference(parseReference(s));
@@ -364,43 +532,45 @@ function nameIn(index: IndexFile, s: string): string | undefined {
   }
 }
 
-function resolvedFor(index: IndexFile, manifestDigest: string): ResolvedImage {
+function resolvedFor(index: IndexView, manifestDigest: string): ResolvedImage {
+  const { id } = index.records.get(manifestDigest)!;
   return {
     manifestDigest: manifestDigest as Digest,
-    id: index.images[manifestDigest]!.id,
+    id,
     tags: Object.entries(index.tags).filter(([, d]) => d === manifestDigest).map(([n]) => n).sort(),
-    repoDigests: [...(index.repoDigests?.[index.images[manifestDigest]!.id] ?? [])],
+    repoDigests: [...(index.repoDigests?.[id] ?? [])],
   };
 }
 
 /** Several manifests can share a config (same image, other compression); prefer a named one, then the newest. */
-function pickById(index: IndexFile, matching: string[]): string {
+function pickById(index: IndexView, matching: [string, StoredRecord][]): string {
   const named = new Set(Object.values(index.tags));
-  return [...matching].sort((a, b) => {
+  return [...matching].sort(([a, ra], [b, rb]) => {
     const byName = Number(named.has(b)) - Number(named.has(a));
-    return byName || index.images[b]!.added.localeCompare(index.images[a]!.added);
-  })[0]!;
+    return byName || rb.added.localeCompare(ra.added);
+  })[0]![0];
 }
 
-function resolveIn(index: IndexFile, s: string): ResolvedImage | undefined {
+function resolveIn(index: IndexView, s: string): ResolvedImage | undefined {
   if (FULL_DIGEST.test(s)) {
-    if (index.images[s]) return resolvedFor(index, s);
-    const byId = Object.keys(index.images).filter((d) => index.images[d]!.id === s);
+    if (index.records.get(s)) return resolvedFor(index, s);
+    const byId = index.records.entries().filter(([, rec]) => rec.id === s);
     return byId.length > 0 ? resolvedFor(index, pickById(index, byId)) : undefined;
   }
   if (s.includes('@')) {
     const ref = parseReference(s);
-    return ref.digest && index.images[ref.digest] ? resolvedFor(index, ref.digest) : undefined;
+    return ref.digest && index.records.get(ref.digest) ? resolvedFor(index, ref.digest) : undefined;
   }
   const name = nameIn(index, s);
-  if (name) return resolvedFor(index, index.tags[name]!);
+  // A name whose image has no record (a version-1 index another writer damaged): not found, as in version 1.
+  if (name) return index.records.get(index.tags[name]!) ? resolvedFor(index, index.tags[name]!) : undefined;
   const prefix = ID_PREFIX.exec(s)?.[1];
   if (prefix === undefined) {
     parseReference(s); // a malformed name deserves its own error rather than "No such image"
     return undefined;
   }
-  const matching = Object.keys(index.images).filter((d) => index.images[d]!.id.startsWith(`sha256:${prefix}`));
-  const ids = new Set(matching.map((d) => index.images[d]!.id));
+  const matching = index.records.entries().filter(([, rec]) => rec.id.startsWith(`sha256:${prefix}`));
+  const ids = new Set(matching.map(([, rec]) => rec.id));
   if (ids.size > 1) throw new ImageError('AMBIGUOUS_IMAGE_ID', `image id prefix ${s} is ambiguous (${ids.size} images match)`);
   return matching.length > 0 ? resolvedFor(index, pickById(index, matching)) : undefined;
 }

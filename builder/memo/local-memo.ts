@@ -96,7 +96,7 @@ export function readLocalMemo(root: string, key: string): MemoEntry | undefined 
   if (!Array.isArray(data.messages) || !Array.isArray(data.checks) || !Array.isArray(data.entryFiles)) return undefined;
   // Only stats inside this store decide, and only its cache entries are touched.
   const inside = (p: unknown) => typeof p === 'string' && p.startsWith(root + path.sep) && !p.split(path.sep).includes('..');
-  const kinds = new Set<unknown>(['file', 'dir', 'entry', 'blob']);
+  const kinds = new Set<unknown>(['file', 'dir', 'entry', 'blob', 'record']);
   if (!data.checks.every((c: MemoCheck) => typeof c === 'object' && c !== null && inside(c.path) && kinds.has(c.kind) && typeof c.id === 'string')) return undefined;
   if (!data.entryFiles.every(inside)) return undefined;
   // Progress records, then the result of a build that succeeded: what the CLI shows of one (local-memo-entry.ts).

@@ -1,10 +1,12 @@
 // What a memoizable build's answer depends on in the store, as stats taken
 // when it is recorded (the rules are memo-rules.ts's): the image index,
+// the record of the image it produced (its shard, or a version-1 index),
 // each cache entry the build read and the directory holding it, and the
-// blobs of the image it produced.
+// blobs of that image.
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ContentStore } from '../../cache/content-store.js';
+import { ImageStore } from '../image/store.js';
 import type { Digest } from '../../cache/digest.js';
 import { resultEntryPath } from '../../cache/result-index.js';
 import { storePaths } from '../store/store-paths.js';
@@ -66,7 +68,10 @@ export async function memoChecksOf(root: string, build: StoreOnlyBuild, start: M
     [manifestPath, 'blob'],
     ...blobs.map((d): [string, CheckKind] => [content.path(d as Digest), 'blob']),
   ];
-  const checks: MemoEntry['checks'] = [];
+  // The version its record was read from: one where the image is there.
+  const record = await new ImageStore(root, content).recordVersion(build.manifestDigest as Digest);
+  if (!record) return undefined;
+  const checks: MemoEntry['checks'] = [{ path: record.path, kind: 'record', id: record.id }];
   for (const [p, kind] of wanted) {
     const st = statSync(p, { throwIfNoEntry: false });
     if (!st) return undefined;

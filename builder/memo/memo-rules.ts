@@ -15,7 +15,7 @@
 // "Nothing it read changed" is checked with a few stats of what such a
 // build reads, taken when it is recorded (memo-checks.ts) and compared on
 // every use: the image index (tags, base images; replaced by rename on
-// every change), each cache entry it used (its inode) and the directory
+// every change), the file holding the produced image's record, each cache entry it used (its inode) and the directory
 // holding it (an entry added, replaced or removed changes the directory's
 // mtime), and the blobs of the image it produced. A tag, rmi, pull, prune
 // or another build changing one of them, from any process on the store,
@@ -46,7 +46,7 @@ import { fileVersion } from '../../cache/version-stamp.js';
  */
 export const RACY_MS = 12;
 
-export type CheckKind = 'file' | 'dir' | 'entry' | 'blob';
+export type CheckKind = 'file' | 'dir' | 'entry' | 'blob' | 'record';
 
 export interface MemoCheck {
   path: string;
@@ -109,7 +109,10 @@ export function identity(p: string, kind: CheckKind): string {
 export function identityOf(st: { ino: number; size: number; mtimeMs: number; dev: number }, kind: CheckKind): string {
   switch (kind) {
     // Replaced by rename on every change: a new inode, and a new mtime.
-    case 'file': return fileVersion(st);
+    // A record's file (the image's shard) is one such, and its version is
+    // the one its record was read from (memo-checks.ts).
+    case 'file':
+    case 'record': return fileVersion(st);
     case 'dir': return `${st.dev}:${st.ino}:${st.mtimeMs}`;
     // A cache entry's mtime is its last use (every build touches it): not a change.
     case 'entry': return `${st.dev}:${st.ino}:${st.size}`;
