@@ -72,3 +72,26 @@ it('a no-op answered from the memo ends at once with all it writes: the image id
     t.is(await readFile(iidFile, 'utf8'), first.stdout.trim());
   }
 });
+
+/** `tsbuild ARGS` whose stdout's reader goes away after its first chunk (`| head -c 1`): exit code and stderr. */
+function readerGoesAway(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [TSBUILD_BIN, ...args], {
+      env: { ...process.env, TSBUILD_ROOT: suite.store.root, XDG_CACHE_HOME: CLIENT_CACHE, CI: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stdout.once('data', () => child.stdout.destroy());
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+it('a reader of stdout that goes away ends the command quietly with 141, as SIGPIPE ends docker', async (t) => {
+  for (const args of [['save', 'busybox:latest'], ['inspect', ...Array<string>(300).fill('busybox:latest')]]) {
+    const r = await readerGoesAway(args);
+    t.is(r.code, 141, `${args[0]}: ${r.stderr}`);
+    t.is(r.stderr, '', args[0]);
+  }
+});

@@ -13,6 +13,7 @@ import type { CliBuildRequest } from '../pipeline/options.js';
 import { memoRecorder } from './local-memo-record.js';
 import { capHeapGrowthWhenBig } from './heap-growth.js';
 import { hashTextWith } from '../../cache/sha256-text.js';
+import { endQuietlyWhenStdoutGoes } from './stdout-gone.js';
 
 export async function runCli(req: CliBuildRequest): Promise<number> {
   if (req.call !== 'build') return evaluate(req.build, req.call, { stdout: process.stdout, stderr: process.stderr });
@@ -43,6 +44,7 @@ export async function runCli(req: CliBuildRequest): Promise<number> {
         if (dest !== '-') return undefined;
         // As buildx: a tarball never goes to a terminal.
         if (process.stdout.isTTY) throw new UsageError(`refusing to write the ${kind} output to a terminal: give dest=FILE or redirect stdout`);
+        endQuietlyWhenStdoutGoes();
         return process.stdout;
       },
     });

@@ -5,6 +5,7 @@ import { version } from './version.js';
 import { reportError } from './report-error.js';
 import { HOST_HELP_NOTE, mayUseServer, runIfRemote } from './remote-entry.js';
 import { expandCommandAlias } from './command-aliases.js';
+import { endQuietlyWhenStdoutGoes } from './stdout-gone.js';
 
 interface Command {
   summary: string;
@@ -94,6 +95,8 @@ export async function main(argv: string[]): Promise<number> {
   return runLocal(first, rest);
 }
 
+const STREAMS_STDOUT_ITS_OWN_WAY = new Set(['build', 'run', 'exec', 'start', 'attach']);
+
 async function runLocal(name: string | undefined, args: string[]): Promise<number> {
   const [first, ...rest] = name === undefined ? [] : expandCommandAlias([name, ...args]);
   if (first === '--version' || first === '-v' || first === 'version') {
@@ -122,6 +125,10 @@ async function runLocal(name: string | undefined, args: string[]): Promise<numbe
     if (process.env.TSBUILD_SNAPSHOTTER) (await import('../snapshots/snapshotter.js')).setSnapshotterPreference(process.env.TSBUILD_SNAPSHOTTER);
     // TSBUILD_HOST_LOOPBACK=1: RUN and containers reach the host's 127.0.0.1 at 10.0.2.2 (slirp4netns).
     if (process.env.TSBUILD_HOST_LOOPBACK === '1') (await import('../../runner-native/index.js')).allowSlirpHostLoopback(true);
+    // Not for a build or a container's run: their start stays free of
+    // stdout's set-up (a pipe's loads net), and a container's output does
+    // not go through this process's stdout.
+    if (!STREAMS_STDOUT_ITS_OWN_WAY.has(first)) endQuietlyWhenStdoutGoes();
     const mod = await command.load();
     return await mod.run(rest);
   } catch (err) {
