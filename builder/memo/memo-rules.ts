@@ -15,9 +15,10 @@
 // "Nothing it read changed" is checked with a few stats of what such a
 // build reads, taken when it is recorded (memo-checks.ts) and compared on
 // every use: the image index (tags, base images; replaced by rename on
-// every change), the file holding the produced image's record, each cache entry it used (its inode) and the directory
-// holding it (an entry added, replaced or removed changes the directory's
-// mtime), and the blobs of the image it produced. A tag, rmi, pull, prune
+// every change), the file holding the produced image's record (the same),
+// each cache entry it used (its inode) and the directory holding it (an
+// entry added, replaced or removed changes the directory's mtime), and the
+// blobs of the image it produced. A tag, rmi, pull, prune
 // or another build changing one of them, from any process on the store,
 // changes a stat. Times the kernel stamps come from its coarse clock (a
 // tick may be several ms), which two changes can share: a build is
