@@ -296,3 +296,28 @@ test('an index a newer tsbuild wrote is refused with a one-line reason, nothing 
   t.regex(err!.message, /is version 3, written by a newer tsbuild/);
   t.is(await fs.readFile(indexFile, 'utf8'), text);
 });
+
+test('forget drops images and every name on them in one change, one result per image in the order given', async (t) => {
+  const { root, store, images, image } = await fixture();
+  const other = await buildImage(store, {
+    containerConfig: {},
+    layers: [await uncompressedLayer(store, [{ name: 'y', content: 'y' }])],
+    history: [{ created_by: 'y' }],
+    created: '2025-01-01T00:00:00Z',
+  });
+  await images.tag('app:v1', image.manifestDigest);
+  await images.tag('app:v2', image.manifestDigest);
+  await images.add(other.manifestDigest);
+  await images.tag('keep:me', other.manifestDigest);
+  await images.untag('keep:me');
+  const gone = `sha256:${'9'.repeat(64)}` as Digest;
+  const results = await images.forget([other.manifestDigest, gone, image.manifestDigest]);
+  t.deepEqual(results, [
+    { untagged: [], deleted: [other.manifestDigest] },
+    { untagged: ['docker.io/library/app:v1', 'docker.io/library/app:v2'], deleted: [image.manifestDigest] },
+  ]);
+  const fresh = new ImageStore(root, store);
+  t.deepEqual(await fresh.records(), []);
+  t.deepEqual(await fresh.list(), []);
+  t.deepEqual(await images.forget([image.manifestDigest]), []);
+});

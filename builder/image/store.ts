@@ -468,6 +468,26 @@ export class ImageStore {
   }
 
   /**
+   * Forgets these images and every name pointing at them, in one change
+   * under the lock (`image prune`): what remove(digest, { force: true })
+   * does for each, without a pass over every record per image. One result
+   * per digest, in the order given; an image already gone has none.
+   */
+  async forget(manifestDigests: readonly Digest[]): Promise<RemoveResult[]> {
+    return this.update(() => undefined, (index) => {
+      const results: RemoveResult[] = [];
+      for (const digest of new Set(manifestDigests)) {
+        if (!index.records.get(digest)) continue;
+        const untagged = Object.entries(index.tags).filter(([, d]) => d === digest).map(([name]) => name);
+        for (const name of untagged) delete index.tags[name];
+        index.records.delete(digest);
+        results.push({ untagged, deleted: [digest] });
+      }
+      return { changed: results.length > 0, value: results };
+    });
+  }
+
+  /**
    * `docker rmi` semantics. A name only loses that name; the image is
    * forgotten when its last name goes. An id (or digest) forgets the image
    * and all its names, but refuses without `force` if several names share it.

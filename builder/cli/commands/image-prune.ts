@@ -12,6 +12,7 @@ import { defaultRoot } from '../store-root.js';
 import { listContainers } from '../../containers/control.js';
 import { containerStoreOf } from '../../containers/create.js';
 import { familiarName, parseReference } from '../../image/reference.js';
+import type { Digest } from '../../../cache/digest.js';
 import { formatSize } from '../../../cache/gc-config.js';
 import { untilOfFilters } from './prune.js';
 import { confirm } from './confirm.js';
@@ -69,10 +70,8 @@ export async function removeUnusedImages(opts: ImagePruneOptions): Promise<strin
     doomed.add(r.manifestDigest);
   }
   const lines: string[] = [];
-  for (const digest of doomed) {
-    // By digest: every name of the image goes with it (-a), which docker does without asking.
-    const result = await store.images.remove(digest, { force: true }).catch(() => undefined);
-    if (!result) continue;
+  // Every name of an image goes with it (-a), which docker does without asking.
+  for (const result of await store.images.forget([...doomed] as Digest[])) {
     for (const name of result.untagged) lines.push(`untagged: ${familiarName(parseReference(name))}`);
     for (const d of result.deleted) lines.push(`deleted: ${d}`);
   }
