@@ -9,9 +9,20 @@ import { ImageStore, recordShardPath } from '../builder/image/store.js';
 import { buildImage } from '../builder/image/image.js';
 import { fixture, tempDir, uncompressedLayer } from './image-helpers.js';
 import type { Digest } from '../cache/digest.js';
+import type { ContentStore } from '../cache/content-store.js';
 
 const run = promisify(execFile);
 const distDir = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+
+/** A one-layer image holding file `name` (its content, its history step: the name too). */
+function oneFileImage(store: ContentStore, name: string): ReturnType<typeof buildImage> {
+  return uncompressedLayer(store, [{ name, content: name }]).then((layer) => buildImage(store, {
+    containerConfig: {},
+    layers: [layer],
+    history: [{ created_by: name }],
+    created: '2025-01-01T00:00:00Z',
+  }));
+}
 
 test('tag, resolve by name, id, short id and digest', async (t) => {
   const { images, image } = await fixture();
@@ -49,12 +60,7 @@ test('a version of the index another writer renamed in is what the next read ans
 
 test('list shows familiar names and untagged images; re-tag moves the name', async (t) => {
   const { store, images, image } = await fixture();
-  const other = await buildImage(store, {
-    containerConfig: {},
-    layers: [await uncompressedLayer(store, [{ name: 'x', content: 'x' }])],
-    history: [{ created_by: 'x' }],
-    created: '2025-01-01T00:00:00Z',
-  });
+  const other = await oneFileImage(store, 'x');
   await images.tag('app:v1', image.manifestDigest);
   await images.add(other.manifestDigest);
   let rows = await images.list();
@@ -254,12 +260,7 @@ test('the index holds names only: a build\'s new image adds its record to one sh
 
 test('a version-1 index (every record in it) is read as it is, and its first change moves the records into shards', async (t) => {
   const { root, store, images, image } = await fixture();
-  const other = await buildImage(store, {
-    containerConfig: {},
-    layers: [await uncompressedLayer(store, [{ name: 'x', content: 'x' }])],
-    history: [{ created_by: 'x' }],
-    created: '2025-01-01T00:00:00Z',
-  });
+  const other = await oneFileImage(store, 'x');
   const record = (id: string) => ({ id, created: '2025-01-01T00:00:00Z', size: 1, added: '2025-01-02T00:00:00.000Z' });
   const indexFile = path.join(images.dir, 'index.json');
   await fs.mkdir(images.dir, { recursive: true });
@@ -299,12 +300,7 @@ test('an index a newer tsbuild wrote is refused with a one-line reason, nothing 
 
 test('forget drops images and every name on them in one change, one result per image in the order given', async (t) => {
   const { root, store, images, image } = await fixture();
-  const other = await buildImage(store, {
-    containerConfig: {},
-    layers: [await uncompressedLayer(store, [{ name: 'y', content: 'y' }])],
-    history: [{ created_by: 'y' }],
-    created: '2025-01-01T00:00:00Z',
-  });
+  const other = await oneFileImage(store, 'y');
   await images.tag('app:v1', image.manifestDigest);
   await images.tag('app:v2', image.manifestDigest);
   await images.add(other.manifestDigest);
