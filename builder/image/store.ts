@@ -100,29 +100,62 @@ const INDEX_VERSION = 2;
 const RECORDS_DIR = 'records';
 const SHARD_NAME = /^[0-9a-f]{2}\.json$/;
 
-// The index as last parsed or written by this process, by path, with the
-// identity of that version of the file: a build reads it several times (its
-// base image, the tag, the tag again under the lock, the memo's second
-// solve twice), and a version-1 index holds every image ever built. Every
-// version is a file of its own (written beside it and renamed in, with a
-// time later than the version it replaced: update()), so a stat tells
-// whether the version parsed is the one there. The same for the shards.
-const parsed = new Map<string, { version: string; index: IndexFile }>();
-const PARSED_MAX = 4;
+/**
+ * JSON files replaced by rename on every change (the index, the shards), as
+ * last parsed or written by this process, by path, with the identity of
+ * that version: a build reads the index several times (its base image, the
+ * tag, the tag again under the lock, the memo's second solve twice). Every
+ * version is a file of its own (written beside it and renamed in, with a
+ * time later than the version it replaced: update()), so a stat tells
+ * whether the version parsed is the one there.
+ */
+class ParsedFiles<T> {
+  private readonly byPath = new Map<string, { version: string; value: T }>();
 
-function remember(indexPath: string, version: string, index: IndexFile): void {
-  if (parsed.size >= PARSED_MAX && !parsed.has(indexPath)) parsed.clear();
-  parsed.set(indexPath, { version, index });
+  constructor(private readonly kept: number, private readonly check: (value: unknown, file: string) => T) {}
+
+  /**
+   * The file as it is now (undefined when there is none) with its version,
+   * shared with every other read of that version; `own`: parsed for the
+   * caller alone (to change under the lock).
+   */
+  read(file: string, own: boolean): { version: string; value: T } | undefined {
+    let fd: number;
+    try {
+      fd = openSync(file, 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    try {
+      // The identity and the text of one version: read through one descriptor.
+      const version = fileVersion(fstatSync(fd));
+      const known = this.byPath.get(file);
+      if (!own && known?.version === version) return known;
+      const value = this.check(JSON.parse(readFileSync(fd, 'utf8')), file);
+      if (!own) this.remember(file, version, value);
+      return { version, value };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  remember(file: string, version: string, value: T): void {
+    if (this.byPath.size >= this.kept && !this.byPath.has(file)) this.byPath.clear();
+    this.byPath.set(file, { version, value });
+  }
 }
 
-// Shards as last parsed or written by this process, by path.
-const parsedShards = new Map<string, { version: string; records: Record<string, StoredRecord> }>();
-const SHARDS_KEPT = 512;
+const parsedIndexes = new ParsedFiles<IndexFile>(4, (value, file) => {
+  const index = value as IndexFile;
+  if (index.version !== INDEX_VERSION && index.version !== 1) throw new ImageError('UNSUPPORTED_INDEX_VERSION', `image index ${file} is version ${String(index.version)}, written by a newer tsbuild (this one reads versions 1 and 2)`);
+  return index;
+});
 
-function rememberShard(shardPath: string, version: string, records: Record<string, StoredRecord>): void {
-  if (parsedShards.size >= SHARDS_KEPT && !parsedShards.has(shardPath)) parsedShards.clear();
-  parsedShards.set(shardPath, { version, records });
-}
+const parsedShards = new ParsedFiles<Record<string, StoredRecord>>(512, (value, file) => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`image record shard ${file} is not a JSON object`);
+  return value as Record<string, StoredRecord>;
+});
 
 /** The shard holding `manifestDigest`'s record. */
 export function recordShardPath(imagesDir: string, manifestDigest: string): string {
@@ -130,29 +163,14 @@ export function recordShardPath(imagesDir: string, manifestDigest: string): stri
   return path.join(imagesDir, RECORDS_DIR, `${hex.slice(0, 2)}.json`);
 }
 
-/**
- * A shard as it is now ({} when there is none), with the version read, or
- * for the caller alone (`own`: parsed again, to change under the lock).
- */
-function readShard(shardPath: string, own: boolean): { version: string; records: Record<string, StoredRecord> } {
-  let fd: number;
-  try {
-    fd = openSync(shardPath, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 'absent', records: {} };
-    throw e;
-  }
-  try {
-    const version = fileVersion(fstatSync(fd));
-    const known = parsedShards.get(shardPath);
-    if (!own && known?.version === version) return known;
-    const records = JSON.parse(readFileSync(fd, 'utf8')) as Record<string, StoredRecord>;
-    if (typeof records !== 'object' || records === null || Array.isArray(records)) throw new Error(`image record shard ${shardPath} is not a JSON object`);
-    if (!own) rememberShard(shardPath, version, records);
-    return { version, records };
-  } finally {
-    closeSync(fd);
-  }
+/** A shard's records as they are now ({} when there is none). */
+function readShard(shardPath: string, own: boolean): Record<string, StoredRecord> {
+  return parsedShards.read(shardPath, own)?.value ?? {};
+}
+
+/** An index's names with these records. */
+function viewOf(index: IndexFile, records: Records): IndexView {
+  return { tags: index.tags, ...(index.repoDigests ? { repoDigests: index.repoDigests } : {}), records };
 }
 
 /**
@@ -205,7 +223,7 @@ class Records {
 
   private shard(p: string): Record<string, StoredRecord> {
     let shard = this.shards.get(p);
-    if (!shard) this.shards.set(p, shard = readShard(p, this.own).records);
+    if (!shard) this.shards.set(p, shard = readShard(p, this.own));
     return shard;
   }
 }
@@ -227,6 +245,11 @@ export class ImageStore {
     this.lockPath = path.join(this.dir, 'index.json.lock');
   }
 
+  /** Where the image records' shards are. */
+  get recordsDir(): string {
+    return path.join(this.dir, RECORDS_DIR);
+  }
+
   /** Where `inspect` and `history` remember the uncompressed content size of each layer blob. */
   get contentSizeMemoDir(): string {
     return path.join(this.dir, 'content-sizes');
@@ -240,33 +263,13 @@ export class ImageStore {
   // The index as it is now, shared with every other load() of the same
   // version, read only; `own`: parsed for the caller alone (update()).
   private async load(own = false): Promise<IndexFile> {
-    let fd: number;
-    try {
-      fd = openSync(this.indexPath, 'r');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: INDEX_VERSION, tags: {} };
-      throw e;
-    }
-    let version: string;
-    let index: IndexFile;
-    try {
-      // The identity and the text of one version: read through one descriptor.
-      version = fileVersion(fstatSync(fd));
-      const known = parsed.get(this.indexPath);
-      if (!own && known?.version === version) return known.index;
-      index = JSON.parse(readFileSync(fd, 'utf8')) as IndexFile;
-    } finally {
-      closeSync(fd);
-    }
-    if (index.version !== INDEX_VERSION && index.version !== 1) throw new ImageError('UNSUPPORTED_INDEX_VERSION', `image index ${this.indexPath} is version ${String(index.version)}, written by a newer tsbuild (this one reads versions 1 and 2)`);
-    if (!own) remember(this.indexPath, version, index);
-    return index;
+    return parsedIndexes.read(this.indexPath, own)?.value ?? { version: INDEX_VERSION, tags: {} };
   }
 
   /** The index as it is now, its records read from where that version keeps them. */
   private async view(): Promise<IndexView> {
     const index = await this.load();
-    return { tags: index.tags, ...(index.repoDigests ? { repoDigests: index.repoDigests } : {}), records: new Records(this.dir, index.images, false) };
+    return viewOf(index, new Records(this.dir, index.images, false));
   }
 
   // `after`: what must be durable before the index or a shard may name it
@@ -285,10 +288,10 @@ export class ImageStore {
       await after;
       return already.value;
     }
-    mkdirSync(path.join(this.dir, RECORDS_DIR), { recursive: true });
+    mkdirSync(this.recordsDir, { recursive: true });
     return withLock(this.lockPath, async () => {
       const index = await this.load(true);
-      const view: IndexView = { tags: index.tags, ...(index.repoDigests ? { repoDigests: index.repoDigests } : {}), records: new Records(this.dir, undefined, true) };
+      const view = viewOf(index, new Records(this.dir, undefined, true));
       // A version-1 index: its records move into the shards with this change.
       const migrating = index.images !== undefined;
       for (const [digest, record] of Object.entries(index.images ?? {})) view.records.set(digest, record);
@@ -306,17 +309,17 @@ export class ImageStore {
       // own (stampAfter()): the memo tells versions apart by a stat
       // (memo/memo-checks.ts).
       const writeShards = (before?: Promise<unknown>) => Promise.all(view.records.written().map(async ([shardPath, records]) => {
-        rememberShard(shardPath, fileVersion(await writeFileAtomic(shardPath, JSON.stringify(records) + '\n', before, stampAfter(shardPath))), records);
+        parsedShards.remember(shardPath, fileVersion(await writeFileAtomic(shardPath, JSON.stringify(records) + '\n', before, stampAfter(shardPath))), records);
       }));
       const writeIndex = async (before?: Promise<unknown>) => {
         const next: IndexFile = { version: INDEX_VERSION, tags: view.tags, ...(view.repoDigests ? { repoDigests: view.repoDigests } : {}) };
-        remember(this.indexPath, fileVersion(await writeFileAtomic(this.indexPath, JSON.stringify(next, null, 1) + '\n', before, stampAfter(this.indexPath))), next);
+        parsedIndexes.remember(this.indexPath, fileVersion(await writeFileAtomic(this.indexPath, JSON.stringify(next, null, 1) + '\n', before, stampAfter(this.indexPath))), next);
       };
       if (!migrating && namesOf(view) === names) {
         await Promise.all([after, writeShards(after)]);
       } else if (view.records.added) {
-        const shards = writeShards(after);
-        await writeIndex(Promise.all([after, shards]));
+        const shardsWritten = writeShards(after);
+        await writeIndex(Promise.all([after, shardsWritten]));
       } else {
         await writeIndex(after);
         await writeShards();
@@ -409,14 +412,12 @@ export class ImageStore {
    * (memo/memo-checks.ts); undefined when the store has no record of it.
    */
   async recordVersion(manifestDigest: Digest): Promise<{ path: string; id: string } | undefined> {
-    const index = await this.load();
-    if (index.images) {
-      const version = parsed.get(this.indexPath)?.version;
-      return version !== undefined && Object.hasOwn(index.images, manifestDigest) ? { path: this.indexPath, id: version } : undefined;
-    }
+    const index = parsedIndexes.read(this.indexPath, false);
+    // A version-1 index holds the records itself.
+    if (index?.value.images) return Object.hasOwn(index.value.images, manifestDigest) ? { path: this.indexPath, id: index.version } : undefined;
     const shardPath = recordShardPath(this.dir, manifestDigest);
-    const shard = readShard(shardPath, false);
-    return Object.hasOwn(shard.records, manifestDigest) ? { path: shardPath, id: shard.version } : undefined;
+    const shard = parsedShards.read(shardPath, false);
+    return shard && Object.hasOwn(shard.value, manifestDigest) ? { path: shardPath, id: shard.version } : undefined;
   }
 
   async get(manifestDigest: Digest): Promise<ImageRecord | undefined> {

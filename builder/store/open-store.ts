@@ -82,7 +82,7 @@ async function cleanupStaleNow(store: Store): Promise<void> {
     removeDeadPidEntries('/dev/shm', 'tsbuild-secret-'),
     // The image index's next version waits under a temp name until the image's blobs are durable.
     removeDeadPidEntries(store.paths.images, '.tmp-'),
-    removeDeadPidEntries(path.join(store.paths.images, 'records'), '.tmp-'),
+    removeDeadPidEntries(store.images.recordsDir, '.tmp-'),
     store.snapshots.removeStaleTemp(),
     store.content.cleanTemp(),
   ]);
